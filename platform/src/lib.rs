@@ -1,0 +1,230 @@
+//! How snare runs guest code and stops it again.
+//!
+//! The Sentry sees guest execution through three traits:
+//! - [`Platform`]: makes address spaces and owns the [`MemoryFile`] all guest memory lives in;
+//! - [`AddressSpace`]: one guest address space — map memory-file ranges at fixed addresses,
+//!   unmap, protect, and make new threads ([`Context`]s) in it;
+//! - [`Context`]: one guest thread — [`Context::switch`] runs it with the given registers until
+//!   the next [`Event`] (a syscall, a fault, a signal, an interrupt or its end).
+//!
+//! The implementation is [`systrap`]: seccomp `SECCOMP_RET_TRAP` plus a signal handler in each
+//! stub process, with the hand-off through shared memory. This crate and `stub` are where snare's
+//! `unsafe` lives; everything above is safe Rust.
+
+pub mod memfile;
+mod sys;
+pub mod systrap;
+
+use core::fmt;
+
+pub use memfile::MemoryFile;
+pub use snare_abi::{SigInfo, UserRegs};
+
+/// Result of platform operations.
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// Why a platform operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A host call failed.
+    Host {
+        call: &'static str,
+        errno: snare_abi::Errno,
+    },
+    /// The stub process behind an address space is gone (killed, crashed, or killed by us after
+    /// its shared memory was found corrupt).
+    StubDied,
+    /// The stub's shared memory held something impossible; the stub process has been killed.
+    Corrupt(&'static str),
+    /// An address range outside the guest's part of the address space, or misaligned.
+    BadRange,
+    /// No more thread slots in this address space.
+    TooManyThreads,
+    /// The memory file is full.
+    OutOfMemory,
+    /// Start-up could not prepare the platform.
+    Setup(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Host { call, errno } => write!(f, "host {call} failed: {errno}"),
+            Error::StubDied => f.write_str("stub process died"),
+            Error::Corrupt(what) => write!(f, "stub shared memory corrupt: {what}"),
+            Error::BadRange => f.write_str("address range outside the guest address space"),
+            Error::TooManyThreads => f.write_str("too many threads in one address space"),
+            Error::OutOfMemory => f.write_str("memory file exhausted"),
+            Error::Setup(msg) => write!(f, "platform setup: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Page protection of a mapping (`PROT_*` bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Prot(u32);
+
+impl Prot {
+    pub const NONE: Prot = Prot(0);
+    pub const READ: Prot = Prot(1);
+    pub const WRITE: Prot = Prot(2);
+    pub const EXEC: Prot = Prot(4);
+    pub const RW: Prot = Prot(3);
+    pub const RX: Prot = Prot(5);
+    pub const RWX: Prot = Prot(7);
+
+    /// From raw `PROT_*` bits; `None` when unknown bits are set.
+    pub const fn from_bits(bits: u32) -> Option<Prot> {
+        if bits & !7 == 0 {
+            Some(Prot(bits))
+        } else {
+            None
+        }
+    }
+
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    pub const fn contains(self, other: Prot) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for Prot {
+    type Output = Prot;
+    fn bitor(self, rhs: Prot) -> Prot {
+        Prot(self.0 | rhs.0)
+    }
+}
+
+/// The kind of memory access that faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Exec,
+}
+
+/// Why [`Context::switch`] returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The thread made a system call: `regs.orig_rax` holds its number (`u64::MAX` for a call
+    /// through a non-x86-64 ABI such as `int 0x80`), the arguments are in the usual registers,
+    /// `regs.rax` is `-ENOSYS` and `regs.rip` points after the instruction. Set `regs.rax` to
+    /// the result and switch again.
+    Syscall,
+    /// A page fault at `addr` that the guest may be allowed to make: map something and switch
+    /// again to retry the instruction.
+    Fault { addr: u64, access: Access },
+    /// Another synchronous signal (SIGSEGV that is no page fault, SIGBUS, SIGFPE, SIGILL,
+    /// SIGTRAP) with its siginfo, as the host reported it.
+    Signal(SigInfo),
+    /// [`Interrupter::interrupt`] was called.
+    Interrupted,
+    /// The host thread or its stub process is gone; the context can't run again.
+    Exited,
+}
+
+/// A machine that runs guest code.
+pub trait Platform: Send + Sync {
+    type AddressSpace: AddressSpace;
+
+    /// A new, empty guest address space.
+    fn new_address_space(&self) -> Result<Self::AddressSpace>;
+    /// Where all guest memory lives.
+    fn memory_file(&self) -> &std::sync::Arc<MemoryFile>;
+    /// Lowest address the guest may map.
+    fn min_user_address(&self) -> u64;
+    /// One past the highest address the guest may map.
+    fn max_user_address(&self) -> u64;
+}
+
+/// One guest address space.
+pub trait AddressSpace: Send + Sync {
+    type Context: Context;
+
+    /// Maps `len` bytes of the memory file at `file_offset` to guest address `addr` with
+    /// `prot`, shared (writes reach the memory file), replacing whatever was there.
+    fn map_file(&self, addr: u64, len: u64, file_offset: u64, prot: Prot) -> Result<()>;
+    /// Removes mappings in `[addr, addr + len)`.
+    fn unmap(&self, addr: u64, len: u64) -> Result<()>;
+    /// Changes the protection of mappings in `[addr, addr + len)`.
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()>;
+    /// A new thread in this address space. It runs nothing until its first
+    /// [`Context::switch`], which starts it with the registers given there.
+    fn new_context(&self) -> Result<Self::Context>;
+}
+
+/// One guest thread.
+pub trait Context: Send {
+    type Interrupter: Interrupter;
+
+    /// Runs the thread with `regs` until the next event, and returns the registers of that
+    /// moment in `regs`. FP/SSE/AVX state is kept by the platform and carries over unchanged;
+    /// see [`Context::fp_state`].
+    fn switch(&mut self, regs: &mut UserRegs) -> Event;
+    /// The thread's FP/SSE/AVX state as of the last event, in XSAVE (or FXSAVE) layout.
+    fn fp_state(&self) -> Result<FpState>;
+    /// Replaces the thread's FP state; takes effect at the next switch. `fp` must come from
+    /// [`Context::fp_state`] on this machine (same layout and size).
+    fn set_fp_state(&mut self, fp: &FpState) -> Result<()>;
+    /// A handle other threads can use to interrupt this one.
+    fn interrupter(&self) -> Self::Interrupter;
+}
+
+/// Interrupts a running [`Context`] from another thread: its current or next `switch` returns
+/// [`Event::Interrupted`].
+pub trait Interrupter: Clone + Send + Sync + 'static {
+    fn interrupt(&self);
+}
+
+/// FP/SSE/AVX register state in the host's XSAVE (or FXSAVE) layout.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FpState {
+    bytes: Vec<u8>,
+}
+
+impl fmt::Debug for FpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FpState")
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl FpState {
+    pub(crate) fn from_bytes(bytes: Vec<u8>) -> FpState {
+        FpState { bytes }
+    }
+
+    /// The raw XSAVE image.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// XMM register `n` (0..16).
+    pub fn xmm(&self, n: usize) -> [u8; 16] {
+        let at = snare_abi::regs::FXSAVE_XMM_OFFSET + 16 * n;
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&self.bytes[at..at + 16]);
+        out
+    }
+
+    /// Sets XMM register `n` (0..16).
+    pub fn set_xmm(&mut self, n: usize, value: [u8; 16]) {
+        let at = snare_abi::regs::FXSAVE_XMM_OFFSET + 16 * n;
+        self.bytes[at..at + 16].copy_from_slice(&value);
+    }
+
+    /// The upper 128 bits of YMM register `n` (0..16), if the image holds AVX state.
+    pub fn ymm_hi(&self, n: usize) -> Option<[u8; 16]> {
+        let at = snare_abi::regs::XSAVE_YMM_HI_OFFSET + 16 * n;
+        let src = self.bytes.get(at..at + 16)?;
+        let mut out = [0u8; 16];
+        out.copy_from_slice(src);
+        Some(out)
+    }
+}

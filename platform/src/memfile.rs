@@ -1,0 +1,284 @@
+//! The memory file: one memfd that holds all guest memory and every page the Sentry shares
+//! with stub processes.
+//!
+//! The Sentry maps the whole file once (`MAP_SHARED | MAP_NORESERVE`; pages cost nothing until
+//! touched) and reaches any guest page through that mapping, never through the stub. Stub
+//! processes map ranges of it at fixed addresses on request. Other processes (guest code) may
+//! write any page they have mapped at any moment, so the Sentry touches the mapping only through
+//! raw-pointer copies and atomics, never through references to plain data.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use snare_abi::{Pod, PAGE_SIZE};
+
+use crate::sys::check;
+use crate::{Error, Result};
+
+const PAGE: u64 = PAGE_SIZE as u64;
+
+/// The memory file and its page allocator.
+#[derive(Debug)]
+pub struct MemoryFile {
+    fd: OwnedFd,
+    base: *mut u8,
+    size: u64,
+    alloc: Mutex<Allocator>,
+}
+
+// SAFETY: `base` points to a shared mapping that lives as long as the MemoryFile; all access
+// through it is by raw copies and atomics, which are safe from any thread.
+unsafe impl Send for MemoryFile {}
+// SAFETY: as above; the allocator is behind a Mutex.
+unsafe impl Sync for MemoryFile {}
+
+#[derive(Debug, Default)]
+struct Allocator {
+    /// First never-allocated offset.
+    next: u64,
+    /// Free ranges: offset → length, coalesced.
+    free: BTreeMap<u64, u64>,
+}
+
+impl MemoryFile {
+    /// Creates a memory file of `size` bytes (sparse) and maps it into this process.
+    pub fn new(size: u64) -> Result<MemoryFile> {
+        let size = size.div_ceil(PAGE) * PAGE;
+        // SAFETY: the name is a NUL-terminated literal.
+        let fd = check("memfd_create", unsafe {
+            libc::syscall(
+                libc::SYS_memfd_create,
+                c"snare-memory".as_ptr(),
+                libc::MFD_CLOEXEC,
+            )
+        })?;
+        // SAFETY: the kernel just gave us this fd.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        // SAFETY: plain integers on an fd we own.
+        check("ftruncate", unsafe {
+            libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) as i64
+        })?;
+        // SAFETY: a fresh shared mapping of the whole file at an address the kernel picks.
+        let base = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                size as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Error::Host {
+                call: "mmap",
+                errno: crate::sys::errno(),
+            });
+        }
+        Ok(MemoryFile {
+            fd,
+            base: base.cast(),
+            size,
+            alloc: Mutex::new(Allocator::default()),
+        })
+    }
+
+    /// The file descriptor (valid in stub processes too: they inherit it at the same number).
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Size of the file in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Allocates `len` bytes (rounded up to pages) of zeroed file space; returns the offset.
+    pub fn allocate(&self, len: u64) -> Result<u64> {
+        let len = len.div_ceil(PAGE).max(1) * PAGE;
+        let mut a = self.alloc.lock().unwrap_or_else(|e| e.into_inner());
+        let fit = a
+            .free
+            .iter()
+            .find(|(_, &l)| l >= len)
+            .map(|(&o, &l)| (o, l));
+        if let Some((off, flen)) = fit {
+            a.free.remove(&off);
+            if flen > len {
+                a.free.insert(off + len, flen - len);
+            }
+            return Ok(off);
+        }
+        if a.next + len > self.size {
+            return Err(Error::OutOfMemory);
+        }
+        let off = a.next;
+        a.next += len;
+        Ok(off)
+    }
+
+    /// Returns `[off, off + len)` to the allocator and gives its pages back to the host, so the
+    /// range reads as zeros when allocated again.
+    pub fn free(&self, off: u64, len: u64) {
+        let len = len.div_ceil(PAGE).max(1) * PAGE;
+        // SAFETY: plain integers on our own fd; punching a hole only zeroes file pages.
+        unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                off as libc::off_t,
+                len as libc::off_t,
+            );
+        }
+        let mut a = self.alloc.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut start, mut end) = (off, off + len);
+        if let Some((&po, &pl)) = a.free.range(..start).next_back() {
+            if po + pl == start {
+                a.free.remove(&po);
+                start = po;
+            }
+        }
+        if let Some(nl) = a.free.remove(&end) {
+            end += nl;
+        }
+        if end == a.next {
+            a.next = start;
+        } else {
+            a.free.insert(start, end - start);
+        }
+    }
+
+    fn ptr(&self, off: u64, len: usize) -> *mut u8 {
+        assert!(
+            off.checked_add(len as u64).is_some_and(|e| e <= self.size),
+            "memory file access out of bounds: {off:#x}+{len:#x}"
+        );
+        // SAFETY: in bounds of the mapping, checked above.
+        unsafe { self.base.add(off as usize) }
+    }
+
+    /// Copies `data` into the file at `off`.
+    pub fn write(&self, off: u64, data: &[u8]) {
+        let dst = self.ptr(off, data.len());
+        // SAFETY: `dst` is in bounds for data.len() bytes; the source is a distinct Rust slice.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) }
+    }
+
+    /// Copies from the file at `off` into `out`.
+    pub fn read(&self, off: u64, out: &mut [u8]) {
+        let src = self.ptr(off, out.len());
+        // SAFETY: `src` is in bounds for out.len() bytes; the destination is a distinct slice.
+        unsafe { core::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) }
+    }
+
+    /// Reads a `T` at `off`, once, word by word (other processes may be writing it).
+    pub fn read_pod<T: Pod>(&self, off: u64) -> T {
+        let size = core::mem::size_of::<T>();
+        let src = self.ptr(off, size);
+        let mut out = core::mem::MaybeUninit::<T>::uninit();
+        if off.is_multiple_of(8) && size.is_multiple_of(8) {
+            let dst = out.as_mut_ptr().cast::<u64>();
+            for i in 0..size / 8 {
+                // SAFETY: `src + 8i` is 8-aligned and in bounds; AtomicU64::from_ptr needs
+                // exactly that, and atomics are the right tool for memory others write.
+                let w =
+                    unsafe { AtomicU64::from_ptr(src.add(8 * i).cast()) }.load(Ordering::Relaxed);
+                // SAFETY: `dst` has room for size/8 u64s (T is Pod, size multiple of 8).
+                unsafe { dst.add(i).write_unaligned(w) };
+            }
+        } else {
+            // SAFETY: `src` is in bounds for size bytes; volatile read of a Pod.
+            unsafe {
+                out.as_mut_ptr()
+                    .write(core::ptr::read_volatile(src.cast::<T>()))
+            };
+        }
+        // SAFETY: every byte was written above and T is Pod (any bit pattern is valid).
+        unsafe { out.assume_init() }
+    }
+
+    /// Writes a `T` at `off`.
+    pub fn write_pod<T: Pod>(&self, off: u64, value: &T) {
+        let size = core::mem::size_of::<T>();
+        let dst = self.ptr(off, size);
+        if off.is_multiple_of(8) && size.is_multiple_of(8) {
+            let src = (value as *const T).cast::<u64>();
+            for i in 0..size / 8 {
+                // SAFETY: `src` covers size bytes of a Pod value.
+                let w = unsafe { src.add(i).read_unaligned() };
+                // SAFETY: `dst + 8i` is 8-aligned and in bounds.
+                unsafe { AtomicU64::from_ptr(dst.add(8 * i).cast()) }.store(w, Ordering::Relaxed);
+            }
+        } else {
+            // SAFETY: `dst` is in bounds for size bytes.
+            unsafe { core::ptr::write_volatile(dst.cast::<T>(), *value) };
+        }
+    }
+
+    /// The u32 at `off` as an atomic (for words shared with stubs: states, futexes).
+    pub fn atomic_u32(&self, off: u64) -> &AtomicU32 {
+        assert!(off.is_multiple_of(4));
+        let p = self.ptr(off, 4);
+        // SAFETY: aligned, in bounds, and valid for the life of `self` (the mapping is only
+        // removed in Drop).
+        unsafe { AtomicU32::from_ptr(p.cast()) }
+    }
+
+    /// The u64 at `off` as an atomic.
+    pub fn atomic_u64(&self, off: u64) -> &AtomicU64 {
+        assert!(off.is_multiple_of(8));
+        let p = self.ptr(off, 8);
+        // SAFETY: aligned, in bounds, valid for the life of `self`.
+        unsafe { AtomicU64::from_ptr(p.cast()) }
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; no references into it outlive self.
+        unsafe { libc::munmap(self.base.cast(), self.size as usize) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocate_free_coalesce() {
+        let m = MemoryFile::new(1 << 20).expect("memfd");
+        let a = m.allocate(4096).expect("a");
+        let b = m.allocate(8192).expect("b");
+        let c = m.allocate(1).expect("c");
+        assert_eq!((a, b, c), (0, 4096, 12288));
+        m.write(b, b"hello");
+        let mut buf = [0u8; 5];
+        m.read(b, &mut buf);
+        assert_eq!(&buf, b"hello");
+        m.free(b, 8192);
+        m.free(a, 4096);
+        // Coalesced: a 12 KiB hole at 0 serves a 12 KiB request.
+        assert_eq!(m.allocate(12288).expect("d"), 0);
+        // Freed pages read back as zeros.
+        m.read(4096, &mut buf);
+        assert_eq!(buf, [0; 5]);
+        assert_eq!(m.allocate(1 << 20), Err(Error::OutOfMemory));
+    }
+
+    #[test]
+    fn pod_round_trip() {
+        let m = MemoryFile::new(1 << 16).expect("memfd");
+        let regs = snare_abi::UserRegs {
+            rip: 0x1234,
+            r15: 7,
+            gs: 9,
+            ..Default::default()
+        };
+        m.write_pod(64, &regs);
+        assert_eq!(m.read_pod::<snare_abi::UserRegs>(64), regs);
+        m.atomic_u32(8).store(5, Ordering::SeqCst);
+        assert_eq!(m.read_pod::<u32>(8), 5);
+    }
+}

@@ -1,0 +1,517 @@
+//! A guest thread on the systrap platform: its slot, its signal frame, and the hand-off.
+//!
+//! While the thread is stopped its handler's signal frame sits on the slot's signal stack, in
+//! the memory file. The Sentry reads the registers straight out of that frame and writes the
+//! answer back into it; `rt_sigreturn` in the stub then loads it. FP state never moves unless
+//! asked for: the kernel saved it in the frame and restores it from there.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use core::mem::{offset_of, size_of};
+use snare_abi::regs::{FpxSwBytes, FPX_SW_BYTES_OFFSET, FP_XSTATE_MAGIC1};
+use snare_abi::seccomp::{AUDIT_ARCH_X86_64, SYS_SECCOMP};
+use snare_abi::signal::{SIGCHLD, SIGSEGV, SIGSYS, X86_PF_INSTR, X86_PF_WRITE, X86_TRAP_PF};
+use snare_abi::{Errno, SigInfo, SigSet, Sigcontext, Ucontext, UserRegs};
+use snare_stub::layout::{
+    ThreadSlot, CMD_EXIT, CMD_RESUME, SLOT_ALTSTACK, SLOT_SIZE, STATE_DEAD, STATE_GUEST,
+    STATE_SENTRY, STUB_SLOTS,
+};
+
+use super::{AsInner, GUEST_THREAD_FLAGS, INTERRUPT_SIGNAL};
+use crate::memfile::MemoryFile;
+use crate::sys;
+use crate::{Access, Context, Error, Event, FpState, Interrupter, Result};
+
+/// How long the Sentry sleeps before it checks that a silent stub still lives.
+const LIVENESS_POLL: Duration = Duration::from_millis(100);
+/// How long a dropped context waits for its host thread to exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The signal frame of a stopped thread, validated and copied out.
+#[derive(Debug)]
+struct Frame {
+    /// File offset of the frame's ucontext.
+    uc_off: u64,
+    sc: Sigcontext,
+}
+
+/// One guest thread on the systrap platform.
+#[derive(Debug)]
+pub struct SystrapContext {
+    as_: Arc<AsInner>,
+    idx: u32,
+    /// The slot's address in the stub, and its offset in the memory file.
+    slot_addr: u64,
+    slot_off: u64,
+    intr: Arc<IntrInner>,
+    frame: Option<Frame>,
+    exited: bool,
+    /// Current spin budget of the Sentry's wait (adaptive).
+    spin: u32,
+}
+
+#[derive(Debug)]
+struct IntrInner {
+    mem: Arc<MemoryFile>,
+    state_off: u64,
+    pid: i32,
+    tid: i32,
+    pending: AtomicBool,
+}
+
+/// Interrupts a [`SystrapContext`] from any thread.
+#[derive(Debug, Clone)]
+pub struct SystrapInterrupter {
+    inner: Arc<IntrInner>,
+}
+
+impl Interrupter for SystrapInterrupter {
+    fn interrupt(&self) {
+        let i = &self.inner;
+        i.pending.store(true, Ordering::SeqCst);
+        // Only a thread in guest code needs the signal; one stopped in its handler sees
+        // `pending` at its next switch.
+        if i.mem.atomic_u32(i.state_off).load(Ordering::SeqCst) == STATE_GUEST {
+            let _ = sys::tgkill(i.pid, i.tid, INTERRUPT_SIGNAL);
+        }
+    }
+}
+
+fn field(slot_off: u64, off: usize) -> u64 {
+    slot_off + off as u64
+}
+
+impl SystrapContext {
+    pub(super) fn new(as_: Arc<AsInner>) -> Result<SystrapContext> {
+        let idx = as_.alloc_slot()?;
+        let mem = as_.mem();
+        let slot_off = match mem.allocate(SLOT_SIZE) {
+            Ok(o) => o,
+            Err(e) => {
+                as_.free_slot(idx);
+                return Err(e);
+            }
+        };
+        let slot_addr = STUB_SLOTS + u64::from(idx) * SLOT_SIZE;
+        let spins = as_.shared.spins;
+        mem.atomic_u32(field(slot_off, offset_of!(ThreadSlot, state)))
+            .store(STATE_GUEST, Ordering::Relaxed);
+        mem.atomic_u32(field(slot_off, offset_of!(ThreadSlot, stub_spin)))
+            .store(spins.stub, Ordering::Relaxed);
+        let cleanup = |e: Error| {
+            as_.mem().free(slot_off, SLOT_SIZE);
+            as_.free_slot(idx);
+            e
+        };
+        let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        as_.call_expect(
+            "mmap (slot)",
+            9,
+            [slot_addr, SLOT_SIZE, rw, flags, mem.fd() as u64, slot_off],
+            slot_addr as i64,
+        )
+        .map_err(cleanup)?;
+        let ctid = slot_addr + offset_of!(ThreadSlot, state) as u64;
+        let tid = match as_.call(
+            "clone (guest thread)",
+            56,
+            [GUEST_THREAD_FLAGS, slot_addr + SLOT_SIZE, 0, ctid, 0, 0],
+        ) {
+            Ok(t) if t > 0 && t <= i64::from(i32::MAX) => t as i32,
+            Ok(_) => {
+                as_.kill();
+                return Err(cleanup(Error::Corrupt("clone answered nonsense")));
+            }
+            Err(e) => return Err(cleanup(e)),
+        };
+        let intr = Arc::new(IntrInner {
+            mem: as_.shared.mem.clone(),
+            state_off: field(slot_off, offset_of!(ThreadSlot, state)),
+            pid: as_.pid,
+            tid,
+            pending: AtomicBool::new(false),
+        });
+        Ok(SystrapContext {
+            idx,
+            slot_addr,
+            slot_off,
+            intr,
+            frame: None,
+            exited: false,
+            spin: spins.sentry,
+            as_,
+        })
+    }
+
+    /// Host thread id of the stub thread (for tests and debugging).
+    pub fn stub_tid(&self) -> i32 {
+        self.intr.tid
+    }
+
+    fn mem(&self) -> &MemoryFile {
+        self.as_.mem()
+    }
+
+    fn word(&self, off: usize) -> &AtomicU32 {
+        self.mem().atomic_u32(field(self.slot_off, off))
+    }
+
+    /// The memory-file offset of a stub address inside this slot's signal stack holding
+    /// `len` bytes, or `None` if it points anywhere else.
+    fn frame_offset(&self, addr: u64, len: u64, align: u64) -> Option<u64> {
+        let lo = self.slot_addr + SLOT_ALTSTACK;
+        let hi = self.slot_addr + SLOT_SIZE;
+        let end = addr.checked_add(len)?;
+        if addr < lo || end > hi || !addr.is_multiple_of(align) {
+            return None;
+        }
+        Some(self.slot_off + (addr - self.slot_addr))
+    }
+
+    /// The thread's shared memory is impossible: kill its stub process.
+    fn corrupt(&mut self, what: &'static str) -> Event {
+        tracing::warn!(
+            pid = self.as_.pid,
+            what,
+            "killing stub process: corrupt shared memory"
+        );
+        self.as_.kill();
+        self.exited = true;
+        self.frame = None;
+        Event::Exited
+    }
+
+    fn exited(&mut self) -> Event {
+        self.exited = true;
+        self.frame = None;
+        Event::Exited
+    }
+
+    /// Waits until the stub thread hands the slot over (an event) or dies.
+    fn wait(&mut self) -> core::result::Result<(), Event> {
+        let mem = self.as_.shared.mem.clone();
+        let state = mem.atomic_u32(field(self.slot_off, offset_of!(ThreadSlot, state)));
+        let mut s = state.load(Ordering::Acquire);
+        let mut n = self.spin;
+        while s == STATE_GUEST && n > 0 {
+            core::hint::spin_loop();
+            n -= 1;
+            s = state.load(Ordering::Acquire);
+        }
+        if s == STATE_GUEST {
+            let sleeping = mem.atomic_u32(field(
+                self.slot_off,
+                offset_of!(ThreadSlot, sentry_sleeping),
+            ));
+            let started = Instant::now();
+            loop {
+                sleeping.store(1, Ordering::SeqCst);
+                s = state.load(Ordering::SeqCst);
+                if s != STATE_GUEST {
+                    break;
+                }
+                let woke = sys::futex_wait(state, STATE_GUEST, Some(LIVENESS_POLL));
+                s = state.load(Ordering::SeqCst);
+                if s != STATE_GUEST {
+                    break;
+                }
+                if !woke && self.as_.is_dead() {
+                    sleeping.store(0, Ordering::Relaxed);
+                    return Err(self.exited());
+                }
+            }
+            sleeping.store(0, Ordering::Relaxed);
+            // Adapt: if the answer came within the spin window, spinning would have caught it.
+            let full = self.as_.shared.spins.sentry;
+            let window = Duration::from_micros(super::DEFAULT_SPIN.as_micros() as u64);
+            self.spin = if started.elapsed() < window {
+                full
+            } else {
+                self.spin / 2
+            };
+        } else {
+            self.spin = self.as_.shared.spins.sentry;
+        }
+        match s {
+            STATE_SENTRY => Ok(()),
+            STATE_DEAD => Err(self.exited()),
+            _ => Err(self.corrupt("slot state")),
+        }
+    }
+
+    /// Reads the frame the handler published; fills `regs` and returns the event.
+    fn take_event(&mut self, regs: &mut UserRegs) -> Event {
+        let mem = self.as_.shared.mem.clone();
+        let signo = mem.read_pod::<u32>(field(self.slot_off, offset_of!(ThreadSlot, signo)));
+        let uc_addr = mem.read_pod::<u64>(field(self.slot_off, offset_of!(ThreadSlot, ucontext)));
+        let si_addr = mem.read_pod::<u64>(field(self.slot_off, offset_of!(ThreadSlot, siginfo)));
+        let Some(uc_off) = self.frame_offset(uc_addr, size_of::<Ucontext>() as u64, 8) else {
+            return self.corrupt("ucontext pointer");
+        };
+        let Some(si_off) = self.frame_offset(si_addr, size_of::<SigInfo>() as u64, 8) else {
+            return self.corrupt("siginfo pointer");
+        };
+        let uc: Ucontext = mem.read_pod(uc_off);
+        let info: SigInfo = mem.read_pod(si_off);
+        let sc = uc.uc_mcontext;
+        *regs = UserRegs {
+            r15: sc.r15,
+            r14: sc.r14,
+            r13: sc.r13,
+            r12: sc.r12,
+            rbp: sc.rbp,
+            rbx: sc.rbx,
+            r11: sc.r11,
+            r10: sc.r10,
+            r9: sc.r9,
+            r8: sc.r8,
+            rax: sc.rax,
+            rcx: sc.rcx,
+            rdx: sc.rdx,
+            rsi: sc.rsi,
+            rdi: sc.rdi,
+            orig_rax: u64::MAX,
+            rip: sc.rip,
+            cs: u64::from(sc.cs),
+            eflags: sc.eflags,
+            rsp: sc.rsp,
+            ss: u64::from(sc.ss),
+            fs_base: mem.read_pod(field(self.slot_off, offset_of!(ThreadSlot, fs_base))),
+            gs_base: mem.read_pod(field(self.slot_off, offset_of!(ThreadSlot, gs_base))),
+            ds: 0,
+            es: 0,
+            fs: 0,
+            gs: 0,
+        };
+        self.frame = Some(Frame { uc_off, sc });
+        match signo as i32 {
+            SIGSYS if info.si_code == SYS_SECCOMP => {
+                regs.orig_rax = if info.arch() == AUDIT_ARCH_X86_64 {
+                    // Linux dispatches on the low 32 bits of rax.
+                    u64::from(sc.rax as u32)
+                } else {
+                    u64::MAX
+                };
+                regs.rax = (-i64::from(Errno::ENOSYS.raw())) as u64;
+                Event::Syscall
+            }
+            SIGSEGV if sc.trapno == X86_TRAP_PF => {
+                let access = if sc.err & X86_PF_WRITE != 0 {
+                    Access::Write
+                } else if sc.err & X86_PF_INSTR != 0 {
+                    Access::Exec
+                } else {
+                    Access::Read
+                };
+                Event::Fault {
+                    addr: info.addr(),
+                    access,
+                }
+            }
+            SIGCHLD => {
+                self.intr.pending.store(false, Ordering::SeqCst);
+                Event::Interrupted
+            }
+            _ => Event::Signal(info),
+        }
+    }
+
+    /// Writes `regs` into the stopped thread's frame and hands the slot back.
+    fn resume(&mut self, regs: &UserRegs, command: u32) -> core::result::Result<(), Event> {
+        let Some(frame) = self.frame.take() else {
+            return Err(self.corrupt("resume without a frame"));
+        };
+        let mem = self.as_.shared.mem.clone();
+        let mut sc = frame.sc;
+        sc.r8 = regs.r8;
+        sc.r9 = regs.r9;
+        sc.r10 = regs.r10;
+        sc.r11 = regs.r11;
+        sc.r12 = regs.r12;
+        sc.r13 = regs.r13;
+        sc.r14 = regs.r14;
+        sc.r15 = regs.r15;
+        sc.rdi = regs.rdi;
+        sc.rsi = regs.rsi;
+        sc.rbp = regs.rbp;
+        sc.rbx = regs.rbx;
+        sc.rdx = regs.rdx;
+        sc.rax = regs.rax;
+        sc.rcx = regs.rcx;
+        sc.rsp = regs.rsp;
+        sc.rip = regs.rip;
+        // The kernel keeps only the user-changeable flags from a frame.
+        sc.eflags = regs.eflags;
+        mem.write_pod(frame.uc_off + offset_of!(Ucontext, uc_mcontext) as u64, &sc);
+        mem.write_pod(
+            frame.uc_off + offset_of!(Ucontext, uc_sigmask) as u64,
+            &SigSet::EMPTY,
+        );
+        // A non-canonical base would fault in the stub's wrfsbase and kill the process; the
+        // Sentry's arch_prctl rejects those, so only a guest racing its own frame gets here.
+        mem.write_pod(
+            field(self.slot_off, offset_of!(ThreadSlot, fs_base)),
+            &canonical(regs.fs_base),
+        );
+        mem.write_pod(
+            field(self.slot_off, offset_of!(ThreadSlot, gs_base)),
+            &canonical(regs.gs_base),
+        );
+        self.word(offset_of!(ThreadSlot, command))
+            .store(command, Ordering::Relaxed);
+        let state = mem.atomic_u32(field(self.slot_off, offset_of!(ThreadSlot, state)));
+        match state.compare_exchange(
+            STATE_SENTRY,
+            STATE_GUEST,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => {}
+            Err(STATE_DEAD) => return Err(self.exited()),
+            Err(_) => return Err(self.corrupt("slot state on resume")),
+        }
+        if self
+            .word(offset_of!(ThreadSlot, stub_sleeping))
+            .load(Ordering::SeqCst)
+            != 0
+        {
+            sys::futex_wake(state, 1);
+        }
+        Ok(())
+    }
+
+    /// Offset and length of the frame's FP state.
+    fn fp_location(&self) -> Result<(u64, usize)> {
+        let frame = self.frame.as_ref().ok_or(Error::StubDied)?;
+        let addr = frame.sc.fpstate;
+        let Some(off) = self.frame_offset(addr, 512, 64) else {
+            return Err(Error::Corrupt("fpstate pointer"));
+        };
+        let sw: FpxSwBytes = self.mem().read_pod(off + FPX_SW_BYTES_OFFSET as u64);
+        let len = if sw.magic1 == FP_XSTATE_MAGIC1 {
+            sw.xstate_size as u64
+        } else {
+            512
+        };
+        if len < 512 || self.frame_offset(addr, len, 64).is_none() {
+            return Err(Error::Corrupt("fpstate size"));
+        }
+        Ok((off, len as usize))
+    }
+}
+
+fn canonical(addr: u64) -> u64 {
+    if addr < (1 << 47) {
+        addr
+    } else {
+        0
+    }
+}
+
+impl Context for SystrapContext {
+    type Interrupter = SystrapInterrupter;
+
+    fn switch(&mut self, regs: &mut UserRegs) -> Event {
+        if self.exited {
+            return Event::Exited;
+        }
+        if self.intr.pending.swap(false, Ordering::SeqCst) {
+            return Event::Interrupted;
+        }
+        if self.frame.is_none() {
+            // First switch: take the thread's bootstrap trap (or an early interrupt); its
+            // registers are the stub's, and `regs` replaces them.
+            if let Err(ev) = self.wait() {
+                return ev;
+            }
+            let mut scratch = UserRegs::default();
+            if let Event::Exited = self.take_event(&mut scratch) {
+                return Event::Exited;
+            }
+        }
+        if let Err(ev) = self.resume(regs, CMD_RESUME) {
+            return ev;
+        }
+        if let Err(ev) = self.wait() {
+            return ev;
+        }
+        self.take_event(regs)
+    }
+
+    fn fp_state(&self) -> Result<FpState> {
+        let (off, len) = self.fp_location()?;
+        let mut bytes = vec![0u8; len];
+        self.mem().read(off, &mut bytes);
+        Ok(FpState::from_bytes(bytes))
+    }
+
+    fn set_fp_state(&mut self, fp: &FpState) -> Result<()> {
+        let (off, len) = self.fp_location()?;
+        let bytes = fp.as_bytes();
+        if bytes.len() != len {
+            return Err(Error::BadRange);
+        }
+        // Keep the frame's software-reserved words: the kernel checks them on rt_sigreturn.
+        let sw = FPX_SW_BYTES_OFFSET;
+        let sw_end = sw + size_of::<FpxSwBytes>();
+        self.mem().write(off, &bytes[..sw]);
+        self.mem().write(off + sw_end as u64, &bytes[sw_end..]);
+        Ok(())
+    }
+
+    fn interrupter(&self) -> SystrapInterrupter {
+        SystrapInterrupter {
+            inner: self.intr.clone(),
+        }
+    }
+}
+
+impl Drop for SystrapContext {
+    fn drop(&mut self) {
+        let state_off = field(self.slot_off, offset_of!(ThreadSlot, state));
+        let mem = self.as_.shared.mem.clone();
+        let state = mem.atomic_u32(state_off);
+        let mut gone = self.as_.is_dead();
+        if !gone && !self.exited {
+            // The thread is stopped in its handler (or about to trap from its bootstrap):
+            // tell it to exit, then wait for the kernel to clear its tid word.
+            if self.frame.is_none() && self.wait().is_err() {
+                gone = true;
+            } else if self.frame.is_some() {
+                let _ = self.resume(&UserRegs::default(), CMD_EXIT);
+            }
+        }
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        while !gone {
+            let s = state.load(Ordering::SeqCst);
+            if s == STATE_DEAD || self.as_.is_dead() {
+                gone = true;
+            } else if Instant::now() > deadline {
+                break;
+            } else {
+                sys::futex_wait(state, s, Some(Duration::from_millis(10)));
+            }
+        }
+        if !gone {
+            tracing::warn!(
+                pid = self.as_.pid,
+                "stub thread did not exit; killing its process"
+            );
+            self.as_.kill();
+            return; // the slot stays allocated; the whole stub is going away
+        }
+        if !self.as_.is_dead() {
+            let _ = self.as_.call_expect(
+                "munmap (slot)",
+                11,
+                [self.slot_addr, SLOT_SIZE, 0, 0, 0, 0],
+                0,
+            );
+        }
+        mem.free(self.slot_off, SLOT_SIZE);
+        self.as_.free_slot(self.idx);
+    }
+}

@@ -1,0 +1,114 @@
+//! The Sentry's side of a control channel: one host syscall at a time, run by a stub's control
+//! thread from a request page the guest cannot write.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use core::mem::offset_of;
+use snare_stub::layout::{CtrlRequest, CtrlResponse};
+
+use crate::memfile::MemoryFile;
+use crate::sys;
+use crate::{Error, Result};
+
+/// Size of a control channel in the memory file: the request page, then the response page.
+pub(crate) const CTRL_PAGES: u64 = 8192;
+const RESP: u64 = 4096;
+
+/// How long to wait for a stub process to come up.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to sleep between checks that the stub still lives.
+const POLL: Duration = Duration::from_millis(20);
+
+/// A control channel in the memory file at `off`.
+#[derive(Debug)]
+pub(crate) struct Ctrl {
+    pub off: u64,
+    seq: u32,
+    spin: u32,
+}
+
+impl Ctrl {
+    /// Allocates and initialises a channel; `spin` is the control thread's spin budget.
+    pub fn new(mem: &MemoryFile, spin: u32, sentry_spin: u32) -> Result<Ctrl> {
+        let off = mem.allocate(CTRL_PAGES)?;
+        mem.atomic_u32(off + offset_of!(CtrlRequest, spin) as u64)
+            .store(spin, Ordering::Relaxed);
+        Ok(Ctrl {
+            off,
+            seq: 0,
+            spin: sentry_spin,
+        })
+    }
+
+    fn req(&self, field: usize) -> u64 {
+        self.off + field as u64
+    }
+
+    fn resp_word<'m>(&self, mem: &'m MemoryFile, field: usize) -> &'m AtomicU32 {
+        mem.atomic_u32(self.off + RESP + field as u64)
+    }
+
+    /// Waits until the control thread announces it serves this channel.
+    pub fn wait_ready(&self, mem: &MemoryFile, pidfd: RawFd) -> Result<()> {
+        let ready = self.resp_word(mem, offset_of!(CtrlResponse, ready));
+        let start = Instant::now();
+        while ready.load(Ordering::Acquire) == 0 {
+            if sys::pidfd_exited(pidfd) {
+                return Err(Error::StubDied);
+            }
+            if start.elapsed() > READY_TIMEOUT {
+                return Err(Error::Setup("stub process did not come up".into()));
+            }
+            sys::futex_wait(ready, 0, Some(POLL));
+        }
+        Ok(())
+    }
+
+    /// Runs syscall `nr` with `args` in the stub and returns its raw result (`-errno` on
+    /// failure). The result comes from memory the guest can write: callers check it against
+    /// what the call can legitimately return.
+    pub fn call(&mut self, mem: &MemoryFile, pidfd: RawFd, nr: u64, args: [u64; 6]) -> Result<i64> {
+        mem.write_pod(self.req(offset_of!(CtrlRequest, nr)), &nr);
+        mem.write_pod(self.req(offset_of!(CtrlRequest, args)), &args);
+        self.seq = self.seq.wrapping_add(1);
+        let seq_word = mem.atomic_u32(self.req(offset_of!(CtrlRequest, seq)));
+        seq_word.store(self.seq, Ordering::SeqCst);
+        if self
+            .resp_word(mem, offset_of!(CtrlResponse, ctrl_sleeping))
+            .load(Ordering::SeqCst)
+            != 0
+        {
+            sys::futex_wake(seq_word, 1);
+        }
+
+        let done = self.resp_word(mem, offset_of!(CtrlResponse, done));
+        let sleeping = self.resp_word(mem, offset_of!(CtrlResponse, sentry_sleeping));
+        let mut spins = self.spin;
+        loop {
+            let d = done.load(Ordering::Acquire);
+            if d == self.seq {
+                break;
+            }
+            if spins > 0 {
+                spins -= 1;
+                core::hint::spin_loop();
+                continue;
+            }
+            sleeping.store(1, Ordering::SeqCst);
+            let d = done.load(Ordering::SeqCst);
+            if d != self.seq && !sys::futex_wait(done, d, Some(POLL)) {
+                // Timed out: the stub may be gone, or a wake-up was lost (the guest can clear
+                // `ctrl_sleeping`); check, and wake the control thread again.
+                if sys::pidfd_exited(pidfd) {
+                    sleeping.store(0, Ordering::Relaxed);
+                    return Err(Error::StubDied);
+                }
+                sys::futex_wake(seq_word, 1);
+            }
+            sleeping.store(0, Ordering::Relaxed);
+        }
+        Ok(mem.read_pod::<i64>(self.off + RESP + offset_of!(CtrlResponse, ret) as u64))
+    }
+}

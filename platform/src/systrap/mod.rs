@@ -1,0 +1,642 @@
+//! The systrap platform: guest threads are host threads of stub processes, stopped by seccomp
+//! `SECCOMP_RET_TRAP` and served through shared memory. No ptrace anywhere.
+//!
+//! How the pieces meet (see `docs/platform.md` for the why):
+//! - At start-up the Sentry prepares the stub region's fixed part ([`image`]) in its own address
+//!   space, creates the [`MemoryFile`], and from a long-lived *parent thread* forks the **source
+//!   stub**: the child resets its signals, keeps only the memory file's fd, maps its control
+//!   pages and jumps into the stub code, which unmaps the rest of the Sentry and installs the
+//!   control thread's seccomp filter. The source never runs guest code.
+//! - A new address space is a new stub process: the source's control thread `clone`s with
+//!   `CLONE_PARENT` (so the Sentry is the parent), and the child maps its own control pages.
+//! - A new guest thread is a `clone` of a stub's control thread into a fresh 32 KiB slot; it sets
+//!   its signal stack, stacks the guest filter and traps. From then on every trap publishes the
+//!   signal frame through the slot and waits; [`context::SystrapContext::switch`] reads and
+//!   rewrites that frame in place.
+//! - Stubs die with the Sentry: `PR_SET_PDEATHSIG` ties them to the parent thread, which lives
+//!   as long as the platform.
+
+mod context;
+mod ctrl;
+mod filter;
+mod image;
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use snare_abi::signal::{
+    SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SIGBUS, SIGCHLD, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP,
+};
+use snare_abi::{KernelSigaction, SigSet};
+use snare_stub::code::Entry;
+use snare_stub::layout::{
+    CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, MAX_SLOTS, STUB_BASE, STUB_CTRL_REQ, STUB_CTRL_RESP,
+};
+
+pub use context::{SystrapContext, SystrapInterrupter};
+use ctrl::Ctrl;
+
+use crate::memfile::MemoryFile;
+use crate::sys;
+use crate::{AddressSpace, Error, Platform, Prot, Result};
+
+/// Signals the stub's handler takes: the syscall trap, synchronous faults, and the interrupt.
+const TRAPPED_SIGNALS: [i32; 7] = [SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGCHLD];
+/// The signal [`SystrapInterrupter`] sends to a stub thread running guest code.
+pub(crate) const INTERRUPT_SIGNAL: i32 = SIGCHLD;
+/// Lowest guest address (the host's usual `vm.mmap_min_addr`).
+pub const MIN_USER_ADDRESS: u64 = 0x10000;
+
+/// Tunables of the systrap platform.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Size of the memory file (sparse: costs nothing until used).
+    pub memory_size: u64,
+    /// How long each side spins for the other before it sleeps in a futex. `None` picks a
+    /// default from the number of usable CPUs (no spinning on one CPU).
+    pub spin: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            memory_size: 64 << 30,
+            spin: None,
+        }
+    }
+}
+
+/// Spin budgets in iterations of `pause`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Spins {
+    pub stub: u32,
+    pub sentry: u32,
+    pub ctrl: u32,
+}
+
+/// Default spin window with a spare CPU: long enough to cover a typical syscall's service time
+/// in the Sentry, short enough that an idle sandbox stops burning CPU at once.
+const DEFAULT_SPIN: Duration = Duration::from_micros(40);
+
+/// Iterations of `pause` that take about `window`, measured once.
+fn pause_iterations(window: Duration) -> u32 {
+    static NS_PER_PAUSE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ns = *NS_PER_PAUSE.get_or_init(|| {
+        const N: u32 = 20_000;
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            for _ in 0..N {
+                core::hint::spin_loop();
+            }
+            best = best.min(t.elapsed().as_nanos() as f64 / f64::from(N));
+        }
+        best.max(0.5)
+    });
+    (window.as_nanos() as f64 / ns).min(f64::from(u32::MAX / 2)) as u32
+}
+
+/// State shared by the platform and every address space made from it.
+#[derive(Debug)]
+struct Shared {
+    mem: Arc<MemoryFile>,
+    image: &'static image::Image,
+    spins: Spins,
+    sentry_pid: i32,
+    source: Mutex<Ctrl>,
+    source_pidfd: OwnedFd,
+    /// Dropping this sender lets the parent thread exit.
+    parent_stop: Mutex<Option<mpsc::Sender<()>>>,
+    parent: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        sys::pidfd_kill(self.source_pidfd.as_raw_fd());
+        sys::pidfd_reap(self.source_pidfd.as_raw_fd());
+        self.mem
+            .free(self.source.get_mut().map_or(0, |c| c.off), ctrl::CTRL_PAGES);
+        drop(self.parent_stop.get_mut().ok().and_then(Option::take));
+        if let Some(h) = self.parent.get_mut().ok().and_then(Option::take) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The systrap platform.
+#[derive(Debug, Clone)]
+pub struct Systrap {
+    shared: Arc<Shared>,
+}
+
+/// What the forked child needs, computed before the fork (the child may not allocate).
+struct ForkPlan {
+    sentry_pid: i32,
+    memfd: RawFd,
+    ctrl_off: u64,
+    action: KernelSigaction,
+    entry: u64,
+    /// The forking thread's rseq area and glibc's `__rseq_size` (0: none registered).
+    rseq_area: u64,
+    rseq_len: u64,
+}
+
+extern "C" {
+    /// glibc (2.35+): offset of the rseq area from the thread pointer.
+    static __rseq_offset: isize;
+    /// glibc (2.35+): size of the registered rseq area, 0 if none.
+    static __rseq_size: u32;
+}
+
+/// This thread's rseq area as glibc registered it: `(address, size)`.
+fn rseq_area() -> (u64, u64) {
+    let tp: u64;
+    // SAFETY: on x86-64 glibc the word at fs:0 is the thread pointer (the TCB's self pointer).
+    unsafe {
+        core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly))
+    };
+    // SAFETY: plain reads of two glibc-exported constants.
+    let (off, size) = unsafe { (__rseq_offset, __rseq_size) };
+    (tp.wrapping_add_signed(off as i64), u64::from(size))
+}
+
+impl Systrap {
+    /// Prepares the stub image (once per process), the memory file and the source stub.
+    pub fn new(config: Config) -> Result<Systrap> {
+        let image = image::get()?;
+        let mem = Arc::new(MemoryFile::new(config.memory_size)?);
+        let window = config.spin.unwrap_or(if sys::usable_cpus() > 1 {
+            DEFAULT_SPIN
+        } else {
+            Duration::ZERO
+        });
+        let iters = pause_iterations(window);
+        let spins = Spins {
+            stub: iters,
+            sentry: iters,
+            ctrl: iters,
+        };
+        let source = Ctrl::new(&mem, spins.ctrl, spins.sentry)?;
+        let plan = ForkPlan {
+            sentry_pid: std::process::id() as i32,
+            memfd: mem.fd(),
+            ctrl_off: source.off,
+            action: KernelSigaction {
+                sa_handler: image.entry(Entry::Handler),
+                sa_flags: SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
+                sa_restorer: image.entry(Entry::Restorer),
+                sa_mask: SigSet::FULL,
+            },
+            entry: image.entry(Entry::SourceEntry),
+            rseq_area: 0,
+            rseq_len: 0,
+        };
+
+        // The parent thread forks the source and then only waits: PR_SET_PDEATHSIG fires when
+        // the thread that forked a stub exits, so that thread must live as long as the
+        // platform.
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (pid_tx, pid_rx) = mpsc::channel::<Result<RawFd>>();
+        let parent = std::thread::Builder::new()
+            .name("snare-stub-parent".into())
+            .spawn(move || {
+                let mut plan = plan;
+                let (rseq_area, rseq_len) = rseq_area();
+                plan.rseq_area = rseq_area;
+                plan.rseq_len = rseq_len;
+                let _ = pid_tx.send(fork_source(&plan));
+                let _ = stop_rx.recv();
+            })
+            .map_err(|e| Error::Setup(format!("spawning the stub parent thread: {e}")))?;
+        let pidfd = match pid_rx.recv() {
+            Ok(r) => r?,
+            Err(_) => return Err(Error::Setup("stub parent thread died".into())),
+        };
+        // SAFETY: fork_source returned a fresh pidfd that nothing else owns.
+        let source_pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+        source.wait_ready(&mem, source_pidfd.as_raw_fd())?;
+        tracing::debug!(
+            code_len = image.code_len,
+            guest_filter = image.guest_filter_len,
+            ctrl_filter = image.ctrl_filter_len,
+            spin_iters = iters,
+            "systrap platform ready"
+        );
+        Ok(Systrap {
+            shared: Arc::new(Shared {
+                mem,
+                image,
+                spins,
+                sentry_pid: std::process::id() as i32,
+                source: Mutex::new(source),
+                source_pidfd,
+                parent_stop: Mutex::new(Some(stop_tx)),
+                parent: Mutex::new(Some(parent)),
+            }),
+        })
+    }
+
+    /// Address of a stub code entry point in every stub process (for tests that attack the
+    /// stub).
+    pub fn stub_entry(&self, e: Entry) -> u64 {
+        self.shared.image.entry(e)
+    }
+}
+
+impl Platform for Systrap {
+    type AddressSpace = SystrapAddressSpace;
+
+    fn new_address_space(&self) -> Result<SystrapAddressSpace> {
+        let s = &self.shared;
+        let ctrl = Ctrl::new(&s.mem, s.spins.ctrl, s.spins.sentry)?;
+        let ret = {
+            let mut source = s.source.lock().unwrap_or_else(|e| e.into_inner());
+            source.call(
+                &s.mem,
+                s.source_pidfd.as_raw_fd(),
+                56, // clone
+                [
+                    CLONE_STUB_PROCESS,
+                    0,
+                    0,
+                    s.mem.fd() as u64,
+                    s.sentry_pid as u64,
+                    ctrl.off,
+                ],
+            )
+        };
+        let pid = match ret {
+            Ok(pid) if pid > 0 => pid as i32,
+            Ok(e) => {
+                s.mem.free(ctrl.off, ctrl::CTRL_PAGES);
+                return Err(Error::Host {
+                    call: "clone (stub process)",
+                    errno: snare_abi::Errno::new(-e as i32),
+                });
+            }
+            Err(e) => {
+                s.mem.free(ctrl.off, ctrl::CTRL_PAGES);
+                return Err(e);
+            }
+        };
+        // The new process is our child (CLONE_PARENT) and unreaped, so its pid is stable.
+        let pidfd = sys::pidfd_open(pid)?;
+        let inner = AsInner {
+            shared: self.shared.clone(),
+            pid,
+            pidfd,
+            ctrl: Mutex::new(ctrl),
+            slots: Mutex::new(SlotAlloc::default()),
+            dead: AtomicBool::new(false),
+        };
+        {
+            let ctrl = inner.ctrl.lock().unwrap_or_else(|e| e.into_inner());
+            ctrl.wait_ready(&s.mem, inner.pidfd.as_raw_fd())?;
+        }
+        Ok(SystrapAddressSpace {
+            inner: Arc::new(inner),
+        })
+    }
+
+    fn memory_file(&self) -> &Arc<MemoryFile> {
+        &self.shared.mem
+    }
+
+    fn min_user_address(&self) -> u64 {
+        MIN_USER_ADDRESS
+    }
+
+    fn max_user_address(&self) -> u64 {
+        STUB_BASE
+    }
+}
+
+/// Forks the source stub; runs on the parent thread. Returns the child's pidfd.
+fn fork_source(plan: &ForkPlan) -> Result<RawFd> {
+    let mut pidfd: libc::c_int = -1;
+    // SAFETY: a fork-like clone (no CLONE_VM, no new stack): the child gets a copy of this
+    // thread's stack and runs `source_child`, which makes raw syscalls only and never returns.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PIDFD | libc::SIGCHLD) as u64,
+            0u64,
+            &mut pidfd as *mut libc::c_int,
+            0u64,
+            0u64,
+        )
+    };
+    if ret == 0 {
+        // SAFETY: we are the freshly forked child; see source_child.
+        unsafe { source_child(plan) }
+    }
+    sys::check("clone (source stub)", ret)?;
+    Ok(pidfd)
+}
+
+/// Raw syscall for the forked child (no errno, no allocation).
+///
+/// # Safety
+/// The caller passes arguments valid for syscall `nr`.
+unsafe fn raw6(nr: i64, a: [u64; 6]) -> i64 {
+    let ret: i64;
+    // SAFETY: the caller guarantees the arguments; `syscall` clobbers rcx and r11 only.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// The forked child's set-up before it becomes the source stub: tie its life to the Sentry,
+/// leave the terminal's session, block every signal, point the trapped signals at the stub
+/// handler, close every fd but the memory file, map its control pages, and jump into the stub.
+///
+/// # Safety
+/// Only in the child of `fork_source`: single-threaded, on a copy of the parent's stack, with
+/// no locks held; everything here is a raw syscall on pre-computed data.
+unsafe fn source_child(p: &ForkPlan) -> ! {
+    // SAFETY (whole block): raw syscalls with arguments that point at live locals or `p`.
+    unsafe {
+        let exit = |code: u64| -> ! {
+            raw6(libc::SYS_exit_group, [code, 0, 0, 0, 0, 0]);
+            core::hint::unreachable_unchecked()
+        };
+        raw6(
+            libc::SYS_prctl,
+            [libc::PR_SET_PDEATHSIG as u64, 9, 0, 0, 0, 0],
+        );
+        if raw6(libc::SYS_getppid, [0; 6]) != i64::from(p.sentry_pid) {
+            exit(1);
+        }
+        raw6(libc::SYS_setsid, [0; 6]);
+        // glibc registered an rseq area in this thread's TLS, which is about to be unmapped;
+        // the kernel would then kill us at the next preemption. Unregister it.
+        if p.rseq_len != 0 {
+            let unreg = 1; // RSEQ_FLAG_UNREGISTER
+            let sig = 0x5305_3053; // RSEQ_SIG on x86
+            if raw6(libc::SYS_rseq, [p.rseq_area, 32, unreg, sig, 0, 0]) != 0 {
+                raw6(libc::SYS_rseq, [p.rseq_area, p.rseq_len, unreg, sig, 0, 0]);
+            }
+        }
+        let full = SigSet::FULL;
+        raw6(
+            libc::SYS_rt_sigprocmask,
+            [
+                libc::SIG_SETMASK as u64,
+                &full as *const SigSet as u64,
+                0,
+                8,
+                0,
+                0,
+            ],
+        );
+        let dfl = KernelSigaction::default();
+        for sig in 1..=64u64 {
+            if sig != 9 && sig != 19 {
+                raw6(
+                    libc::SYS_rt_sigaction,
+                    [sig, &dfl as *const KernelSigaction as u64, 0, 8, 0, 0],
+                );
+            }
+        }
+        for sig in TRAPPED_SIGNALS {
+            let r = raw6(
+                libc::SYS_rt_sigaction,
+                [
+                    sig as u64,
+                    &p.action as *const KernelSigaction as u64,
+                    0,
+                    8,
+                    0,
+                    0,
+                ],
+            );
+            if r != 0 {
+                exit(2);
+            }
+        }
+        let fd = p.memfd as u64;
+        if fd > 0 {
+            raw6(libc::SYS_close_range, [0, fd - 1, 0, 0, 0, 0]);
+        }
+        raw6(libc::SYS_close_range, [fd + 1, u32::MAX as u64, 0, 0, 0, 0]);
+        raw6(
+            libc::SYS_prctl,
+            [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
+        );
+        let shared_fixed = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let r = raw6(
+            libc::SYS_mmap,
+            [
+                STUB_CTRL_REQ,
+                4096,
+                libc::PROT_READ as u64,
+                shared_fixed,
+                fd,
+                p.ctrl_off,
+            ],
+        );
+        if r != STUB_CTRL_REQ as i64 {
+            exit(3);
+        }
+        let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+        let r = raw6(
+            libc::SYS_mmap,
+            [
+                STUB_CTRL_RESP,
+                4096,
+                rw,
+                shared_fixed,
+                fd,
+                p.ctrl_off + 4096,
+            ],
+        );
+        if r != STUB_CTRL_RESP as i64 {
+            exit(4);
+        }
+        core::arch::asm!("jmp {e}", e = in(reg) p.entry, options(noreturn));
+    }
+}
+
+#[derive(Debug, Default)]
+struct SlotAlloc {
+    next: u32,
+    free: Vec<u32>,
+}
+
+/// One stub process.
+#[derive(Debug)]
+pub(crate) struct AsInner {
+    shared: Arc<Shared>,
+    pid: i32,
+    pidfd: OwnedFd,
+    ctrl: Mutex<Ctrl>,
+    slots: Mutex<SlotAlloc>,
+    dead: AtomicBool,
+}
+
+impl AsInner {
+    fn mem(&self) -> &MemoryFile {
+        &self.shared.mem
+    }
+
+    /// Kills the stub process (corrupt shared memory, or release).
+    fn kill(&self) {
+        self.dead.store(true, Ordering::SeqCst);
+        sys::pidfd_kill(self.pidfd.as_raw_fd());
+    }
+
+    fn is_dead(&self) -> bool {
+        if self.dead.load(Ordering::Relaxed) {
+            return true;
+        }
+        if sys::pidfd_exited(self.pidfd.as_raw_fd()) {
+            self.dead.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Runs a host syscall in the stub and returns its non-negative result.
+    fn call(&self, what: &'static str, nr: u64, args: [u64; 6]) -> Result<i64> {
+        if self.dead.load(Ordering::Relaxed) {
+            return Err(Error::StubDied);
+        }
+        let mut ctrl = self.ctrl.lock().unwrap_or_else(|e| e.into_inner());
+        match ctrl.call(self.mem(), self.pidfd.as_raw_fd(), nr, args) {
+            Ok(r) if r < 0 => Err(Error::Host {
+                call: what,
+                errno: snare_abi::Errno::new(-r as i32),
+            }),
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.dead.store(true, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Like [`AsInner::call`] for calls that must return 0 (or `expect`); any other answer is
+    /// a forged response and kills the stub.
+    fn call_expect(&self, what: &'static str, nr: u64, args: [u64; 6], expect: i64) -> Result<()> {
+        match self.call(what, nr, args)? {
+            r if r == expect => Ok(()),
+            _ => {
+                self.kill();
+                Err(Error::Corrupt("control thread answered nonsense"))
+            }
+        }
+    }
+
+    fn check_range(&self, addr: u64, len: u64) -> Result<()> {
+        let page = snare_abi::PAGE_SIZE as u64;
+        if len == 0 || !addr.is_multiple_of(page) || !len.is_multiple_of(page) {
+            return Err(Error::BadRange);
+        }
+        match addr.checked_add(len) {
+            Some(end) if addr >= MIN_USER_ADDRESS && end <= STUB_BASE => Ok(()),
+            _ => Err(Error::BadRange),
+        }
+    }
+
+    fn alloc_slot(&self) -> Result<u32> {
+        let mut s = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = s.free.pop() {
+            return Ok(i);
+        }
+        if u64::from(s.next) >= MAX_SLOTS {
+            return Err(Error::TooManyThreads);
+        }
+        s.next += 1;
+        Ok(s.next - 1)
+    }
+
+    fn free_slot(&self, idx: u32) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .free
+            .push(idx);
+    }
+}
+
+impl Drop for AsInner {
+    fn drop(&mut self) {
+        self.kill();
+        sys::pidfd_reap(self.pidfd.as_raw_fd());
+        let off = self.ctrl.get_mut().map_or(0, |c| c.off);
+        self.shared.mem.free(off, ctrl::CTRL_PAGES);
+    }
+}
+
+/// A guest address space: one stub process. Dropping it (and every context in it) kills and
+/// reaps the process.
+#[derive(Debug)]
+pub struct SystrapAddressSpace {
+    inner: Arc<AsInner>,
+}
+
+impl SystrapAddressSpace {
+    /// Host pid of the stub process (for tests and debugging).
+    pub fn stub_pid(&self) -> i32 {
+        self.inner.pid
+    }
+
+    /// True once the stub process is gone.
+    pub fn is_dead(&self) -> bool {
+        self.inner.is_dead()
+    }
+}
+
+impl AddressSpace for SystrapAddressSpace {
+    type Context = SystrapContext;
+
+    fn map_file(&self, addr: u64, len: u64, file_offset: u64, prot: Prot) -> Result<()> {
+        self.inner.check_range(addr, len)?;
+        let mem = self.inner.mem();
+        if !file_offset.is_multiple_of(snare_abi::PAGE_SIZE as u64)
+            || file_offset.checked_add(len).is_none_or(|e| e > mem.size())
+        {
+            return Err(Error::BadRange);
+        }
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let args = [
+            addr,
+            len,
+            u64::from(prot.bits()),
+            flags,
+            mem.fd() as u64,
+            file_offset,
+        ];
+        self.inner.call_expect("mmap (stub)", 9, args, addr as i64)
+    }
+
+    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        self.inner.check_range(addr, len)?;
+        self.inner
+            .call_expect("munmap (stub)", 11, [addr, len, 0, 0, 0, 0], 0)
+    }
+
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        self.inner.check_range(addr, len)?;
+        let args = [addr, len, u64::from(prot.bits()), 0, 0, 0];
+        self.inner.call_expect("mprotect (stub)", 10, args, 0)
+    }
+
+    fn new_context(&self) -> Result<SystrapContext> {
+        SystrapContext::new(self.inner.clone())
+    }
+}
+
+/// Clone flags of a guest thread, for the context module.
+pub(crate) const GUEST_THREAD_FLAGS: u64 = CLONE_GUEST_THREAD;

@@ -1,0 +1,185 @@
+//! The stub region and every structure shared between a stub process and the Sentry.
+//!
+//! One definition serves both sides: the assembly in [`crate::code`] takes its offsets from
+//! these types through `const` operands, and the platform reads and writes the same fields
+//! through its mapping of the memory file.
+//!
+//! ```text
+//! STUB_BASE ─┬─ data (RO)      StubData: seccomp programs, unmap list, tunables     16 KiB
+//!            ├─ code (RX)      the handlers and loops of crate::code                48 KiB
+//!            ├─ ctrl request   CtrlRequest, read-only in the stub                    4 KiB
+//!            ├─ ctrl response  CtrlResponse, written by the control thread           4 KiB
+//!            ├─ (unmapped)
+//! STUB_SLOTS ┴─ slot 0, slot 1, … MAX_SLOTS × SLOT_SIZE: ThreadSlot + signal stack
+//! ```
+//!
+//! Everything from `STUB_BASE` up belongs to snare; the guest gets `[0, STUB_BASE)`.
+
+use snare_abi::seccomp::SockFilter;
+use snare_abi::seccomp::SockFprog;
+use static_assertions::const_assert;
+use static_assertions::const_assert_eq;
+
+/// Lowest address of the stub region; also the end of the guest's address space (112 TiB).
+/// Far below the mmap base of a normal process (near 127 TiB), so the Sentry can reserve
+/// the fixed part of the region in its own address space at start-up.
+pub const STUB_BASE: u64 = 0x7000_0000_0000;
+/// The read-only data page(s): a [`StubData`].
+pub const STUB_DATA: u64 = STUB_BASE;
+pub const STUB_DATA_SIZE: u64 = 0x4000;
+/// Where the code of [`crate::code`] is copied; read-only and executable.
+pub const STUB_CODE: u64 = STUB_BASE + STUB_DATA_SIZE;
+pub const STUB_CODE_MAX: u64 = 0xc000;
+/// The control thread's request page ([`CtrlRequest`]), read-only in the stub.
+pub const STUB_CTRL_REQ: u64 = STUB_CODE + STUB_CODE_MAX;
+/// The control thread's response page ([`CtrlResponse`]), writable in the stub.
+pub const STUB_CTRL_RESP: u64 = STUB_CTRL_REQ + 0x1000;
+/// End of the part of the region that exists in every stub process from birth (and that the
+/// Sentry reserves in its own address space).
+pub const STUB_FIXED_END: u64 = STUB_CTRL_RESP + 0x1000;
+/// First per-thread slot.
+pub const STUB_SLOTS: u64 = STUB_BASE + 0x10_0000;
+/// Size and alignment of a per-thread slot. The signal handler finds its slot by rounding its
+/// stack pointer down to this alignment.
+pub const SLOT_SIZE: u64 = 0x8000;
+/// Offset of the signal stack inside a slot; the [`ThreadSlot`] header sits below it.
+pub const SLOT_ALTSTACK: u64 = 0x1000;
+/// Most guest threads one stub process can hold.
+pub const MAX_SLOTS: u64 = 4096;
+/// End of the stub region.
+pub const STUB_END: u64 = STUB_SLOTS + MAX_SLOTS * SLOT_SIZE;
+
+const_assert!(STUB_BASE.is_multiple_of(1 << 32));
+// The seccomp programs check the instruction pointer's high word against STUB_CODE >> 32.
+const_assert_eq!(STUB_CODE >> 32, (STUB_CODE + STUB_CODE_MAX - 1) >> 32);
+const_assert!(STUB_FIXED_END <= STUB_SLOTS);
+const_assert!(STUB_SLOTS.is_multiple_of(SLOT_SIZE));
+
+/// Values of [`ThreadSlot::state`]. The kernel writes `STATE_DEAD` (0) when the stub thread
+/// exits, because the slot's `state` word is the thread's `CLONE_CHILD_CLEARTID` address.
+pub const STATE_DEAD: u32 = 0;
+/// The stub thread owns the slot: it runs guest or stub code.
+pub const STATE_GUEST: u32 = 1;
+/// The Sentry owns the slot: an event is published and the thread waits in its handler.
+pub const STATE_SENTRY: u32 = 2;
+
+/// Values of [`ThreadSlot::command`], read by the handler when the Sentry hands the slot back.
+pub const CMD_RESUME: u32 = 0;
+/// Exit the stub thread (its guest thread is gone).
+pub const CMD_EXIT: u32 = 1;
+
+/// Header of a per-thread slot, at the slot's base; the signal stack follows at
+/// [`SLOT_ALTSTACK`]. Lives in the memory file, mapped shared into the stub and into the
+/// Sentry. Guest code can write it: the Sentry reads each field once and validates it.
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub struct ThreadSlot {
+    /// `STATE_*`: who owns the slot. Also the futex both sides sleep on, and the thread's
+    /// clear-child-tid word.
+    pub state: u32,
+    /// Set by the handler before it sleeps in `futex(state, WAIT, STATE_SENTRY)`.
+    pub stub_sleeping: u32,
+    /// Set by the Sentry before it sleeps in `futex(state, WAIT, STATE_GUEST)`.
+    pub sentry_sleeping: u32,
+    /// `CMD_*`, written by the Sentry before it hands the slot back.
+    pub command: u32,
+    /// Spin budget of the handler's wait (iterations of `pause`), set by the Sentry.
+    pub stub_spin: u32,
+    pub _pad0: [u32; 11],
+    /// Written by the handler: the signal number.
+    pub signo: u32,
+    pub _pad1: u32,
+    /// Written by the handler: the stub address of the frame's `siginfo_t`.
+    pub siginfo: u64,
+    /// Written by the handler: the stub address of the frame's `ucontext`.
+    pub ucontext: u64,
+    /// The guest's FS base: saved by the handler, restored from here on resume.
+    pub fs_base: u64,
+    /// The guest's GS base: saved by the handler, restored from here on resume.
+    pub gs_base: u64,
+    pub _pad2: [u64; 3],
+}
+const_assert_eq!(core::mem::size_of::<ThreadSlot>(), 128);
+const_assert!(core::mem::size_of::<ThreadSlot>() as u64 <= SLOT_ALTSTACK);
+// `state` and the words the handler polls share the first cache line; the event words are
+// on the second, written once per trap.
+const_assert_eq!(core::mem::offset_of!(ThreadSlot, signo), 64);
+
+/// A request to the control thread of a stub process: one host syscall. Read-only in the stub;
+/// only the Sentry writes it.
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub struct CtrlRequest {
+    /// Bumped by the Sentry for each request; the control thread sleeps on it.
+    pub seq: u32,
+    /// Spin budget of the control thread's wait (iterations of `pause`).
+    pub spin: u32,
+    pub _pad0: [u32; 14],
+    /// Syscall number.
+    pub nr: u64,
+    /// Arguments in ABI order (rdi, rsi, rdx, r10, r8, r9).
+    pub args: [u64; 6],
+    pub _pad1: u64,
+}
+const_assert_eq!(core::mem::size_of::<CtrlRequest>(), 128);
+
+/// The control thread's answers. Writable in the stub, hence untrusted.
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub struct CtrlResponse {
+    /// The `seq` of the last request completed; the Sentry sleeps on it.
+    pub done: u32,
+    /// Set to 1 by the control thread once it serves this page.
+    pub ready: u32,
+    /// Set by the control thread before it sleeps on `CtrlRequest::seq`.
+    pub ctrl_sleeping: u32,
+    /// Set by the Sentry before it sleeps on `done`.
+    pub sentry_sleeping: u32,
+    pub _pad0: [u32; 12],
+    /// Raw return value of the last request.
+    pub ret: i64,
+    pub _pad1: [u64; 7],
+}
+const_assert_eq!(core::mem::size_of::<CtrlResponse>(), 128);
+
+/// Most BPF instructions in one of the stub's seccomp programs.
+pub const MAX_FILTER_LEN: usize = 200;
+/// Most address ranges the source stub unmaps at birth.
+pub const MAX_UNMAP: usize = 8;
+
+/// The read-only data page of the stub region, written by the Sentry once at start-up.
+#[repr(C)]
+#[derive(Debug)]
+pub struct StubData {
+    /// Filter of guest threads (points into `guest_filter`).
+    pub guest_fprog: SockFprog,
+    /// Filter of the control thread, inherited by guest threads (points into `ctrl_filter`).
+    pub ctrl_fprog: SockFprog,
+    /// An empty signal set, for `rt_sigprocmask`.
+    pub empty_sigset: u64,
+    /// 1 when `rdfsbase`/`wrfsbase` may be used, else the stub uses `arch_prctl`.
+    pub has_fsgsbase: u32,
+    /// Number of valid entries in `unmap`.
+    pub n_unmap: u32,
+    /// `(address, length)` ranges the source stub unmaps: everything but the stub region and
+    /// the vDSO.
+    pub unmap: [[u64; 2]; MAX_UNMAP],
+    pub guest_filter: [SockFilter; MAX_FILTER_LEN],
+    pub ctrl_filter: [SockFilter; MAX_FILTER_LEN],
+}
+const_assert!(core::mem::size_of::<StubData>() as u64 <= STUB_DATA_SIZE);
+
+/// Clone flags of a new guest thread (requested from a control thread).
+pub const CLONE_GUEST_THREAD: u64 = 0x100 // CLONE_VM
+    | 0x200 // CLONE_FS
+    | 0x400 // CLONE_FILES
+    | 0x800 // CLONE_SIGHAND
+    | 0x1_0000 // CLONE_THREAD
+    | 0x4_0000 // CLONE_SYSVSEM
+    | 0x20_0000; // CLONE_CHILD_CLEARTID
+/// Clone flags of a new stub process (requested from the source stub): a sibling of the
+/// source, child of the Sentry.
+pub const CLONE_STUB_PROCESS: u64 = 0x8000 /* CLONE_PARENT */ | 17 /* SIGCHLD */;
+/// The syscall number a new thread traps with to hand itself to the Sentry. No such syscall
+/// exists, so if it ever reached the host it would fail with ENOSYS.
+pub const BOOTSTRAP_NR: u64 = 0xfff0;
