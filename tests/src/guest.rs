@@ -103,6 +103,14 @@ core::arch::global_asm!(
     "jmp rbx",
     ".globl snare_guest_borrow_syscall_end",
     "snare_guest_borrow_syscall_end:",
+    // Store 0x77 to the dword at rbx, then spin forever.
+    ".globl snare_guest_store_spin",
+    "snare_guest_store_spin:",
+    "mov dword ptr [rbx], 0x77",
+    "1: pause",
+    "jmp 1b",
+    ".globl snare_guest_store_spin_end",
+    "snare_guest_store_spin_end:",
     // Spin forever (for interrupts).
     ".globl snare_guest_spin",
     "snare_guest_spin:",
@@ -151,6 +159,7 @@ programs! {
     TouchPages => snare_guest_touch_pages, snare_guest_touch_pages_end;
     Vector => snare_guest_vector, snare_guest_vector_end;
     BorrowSyscall => snare_guest_borrow_syscall, snare_guest_borrow_syscall_end;
+    StoreSpin => snare_guest_store_spin, snare_guest_store_spin_end;
     Spin => snare_guest_spin, snare_guest_spin_end;
     Div0 => snare_guest_div0, snare_guest_div0_end;
 }

@@ -29,6 +29,10 @@ const LIVENESS_POLL: Duration = Duration::from_millis(100);
 /// How long a dropped context waits for its host thread to exit.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The thread or its stub process is gone (the context has recorded it).
+#[derive(Debug)]
+struct Gone;
+
 /// The signal frame of a stopped thread, validated and copied out.
 #[derive(Debug)]
 struct Frame {
@@ -191,7 +195,7 @@ impl SystrapContext {
     }
 
     /// Waits until the stub thread hands the slot over (an event) or dies.
-    fn wait(&mut self) -> core::result::Result<(), Event> {
+    fn wait(&mut self) -> core::result::Result<(), Gone> {
         let mem = self.as_.shared.mem.clone();
         let state = mem.atomic_u32(field(self.slot_off, offset_of!(ThreadSlot, state)));
         let mut s = state.load(Ordering::Acquire);
@@ -220,7 +224,10 @@ impl SystrapContext {
                 }
                 if !woke && self.as_.is_dead() {
                     sleeping.store(0, Ordering::Relaxed);
-                    return Err(self.exited());
+                    {
+                        self.exited();
+                        return Err(Gone);
+                    }
                 }
             }
             sleeping.store(0, Ordering::Relaxed);
@@ -237,8 +244,14 @@ impl SystrapContext {
         }
         match s {
             STATE_SENTRY => Ok(()),
-            STATE_DEAD => Err(self.exited()),
-            _ => Err(self.corrupt("slot state")),
+            STATE_DEAD => {
+                self.exited();
+                Err(Gone)
+            }
+            _ => {
+                self.corrupt("slot state");
+                Err(Gone)
+            }
         }
     }
 
@@ -320,9 +333,10 @@ impl SystrapContext {
     }
 
     /// Writes `regs` into the stopped thread's frame and hands the slot back.
-    fn resume(&mut self, regs: &UserRegs, command: u32) -> core::result::Result<(), Event> {
+    fn resume(&mut self, regs: &UserRegs, command: u32) -> core::result::Result<(), Gone> {
         let Some(frame) = self.frame.take() else {
-            return Err(self.corrupt("resume without a frame"));
+            self.corrupt("resume without a frame");
+            return Err(Gone);
         };
         let mem = self.as_.shared.mem.clone();
         let mut sc = frame.sc;
@@ -370,8 +384,14 @@ impl SystrapContext {
             Ordering::SeqCst,
         ) {
             Ok(_) => {}
-            Err(STATE_DEAD) => return Err(self.exited()),
-            Err(_) => return Err(self.corrupt("slot state on resume")),
+            Err(STATE_DEAD) => {
+                self.exited();
+                return Err(Gone);
+            }
+            Err(_) => {
+                self.corrupt("slot state on resume");
+                return Err(Gone);
+            }
         }
         if self
             .word(offset_of!(ThreadSlot, stub_sleeping))
@@ -424,19 +444,16 @@ impl Context for SystrapContext {
         if self.frame.is_none() {
             // First switch: take the thread's bootstrap trap (or an early interrupt); its
             // registers are the stub's, and `regs` replaces them.
-            if let Err(ev) = self.wait() {
-                return ev;
+            if self.wait().is_err() {
+                return Event::Exited;
             }
             let mut scratch = UserRegs::default();
             if let Event::Exited = self.take_event(&mut scratch) {
                 return Event::Exited;
             }
         }
-        if let Err(ev) = self.resume(regs, CMD_RESUME) {
-            return ev;
-        }
-        if let Err(ev) = self.wait() {
-            return ev;
+        if self.resume(regs, CMD_RESUME).is_err() || self.wait().is_err() {
+            return Event::Exited;
         }
         self.take_event(regs)
     }
@@ -478,9 +495,13 @@ impl Drop for SystrapContext {
         if !gone && !self.exited {
             // The thread is stopped in its handler (or about to trap from its bootstrap):
             // tell it to exit, then wait for the kernel to clear its tid word.
-            if self.frame.is_none() && self.wait().is_err() {
-                gone = true;
-            } else if self.frame.is_some() {
+            if self.frame.is_none() {
+                let mut scratch = UserRegs::default();
+                if self.wait().is_err() || self.take_event(&mut scratch) == Event::Exited {
+                    gone = true;
+                }
+            }
+            if self.frame.is_some() {
                 let _ = self.resume(&UserRegs::default(), CMD_EXIT);
             }
         }

@@ -168,6 +168,19 @@ fn prepare() -> Result<Image> {
         libc::PROT_NONE,
     )?;
 
+    for (which, rules) in [
+        ("guest", filter::GUEST_RULES),
+        ("control", filter::CTRL_RULES),
+    ] {
+        for r in rules {
+            tracing::debug!(
+                filter = which,
+                syscall = r.name,
+                nr = r.nr,
+                reason = r.reason
+            );
+        }
+    }
     Ok(Image {
         code_len,
         guest_filter_len: guest.len(),

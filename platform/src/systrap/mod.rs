@@ -239,6 +239,11 @@ impl Systrap {
         })
     }
 
+    /// Host pid of the source stub (for tests and debugging).
+    pub fn source_pid(&self) -> i32 {
+        pidfd_pid(self.shared.source_pidfd.as_raw_fd())
+    }
+
     /// Address of a stub code entry point in every stub process (for tests that attack the
     /// stub).
     pub fn stub_entry(&self, e: Entry) -> u64 {
@@ -314,6 +319,18 @@ impl Platform for Systrap {
     }
 }
 
+/// The pid behind a pidfd, from `/proc/self/fdinfo`.
+fn pidfd_pid(fd: RawFd) -> i32 {
+    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Pid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(-1)
+}
+
 /// Forks the source stub; runs on the parent thread. Returns the child's pidfd.
 fn fork_source(plan: &ForkPlan) -> Result<RawFd> {
     let mut pidfd: libc::c_int = -1;
@@ -365,7 +382,8 @@ unsafe fn raw6(nr: i64, a: [u64; 6]) -> i64 {
 /// Only in the child of `fork_source`: single-threaded, on a copy of the parent's stack, with
 /// no locks held; everything here is a raw syscall on pre-computed data.
 unsafe fn source_child(p: &ForkPlan) -> ! {
-    // SAFETY (whole block): raw syscalls with arguments that point at live locals or `p`.
+    // SAFETY: raw syscalls whose pointer arguments point at live locals or at `p`; the final
+    // jump enters the stub code prepared by `image`, which never returns.
     unsafe {
         let exit = |code: u64| -> ! {
             raw6(libc::SYS_exit_group, [code, 0, 0, 0, 0, 0]);

@@ -1,0 +1,432 @@
+//! The systrap platform, end to end: hand-assembled guest code in real stub processes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use snare_abi::signal::{SIGFPE, SIGKILL};
+use snare_platform::systrap::Systrap;
+use snare_platform::{Access, AddressSpace, Context, Event, Interrupter, Platform, Prot};
+use snare_stub::code::Entry;
+use snare_stub::layout::{STUB_BASE, STUB_SLOTS};
+use snare_tests::guest::Program;
+use snare_tests::harness::{platform, start_regs, Guest, CODE_ADDR, DATA_ADDR};
+
+/// True while a host process or thread with this id exists.
+fn alive(path: String) -> bool {
+    std::path::Path::new(&path).exists()
+}
+
+fn assert_stub_gone(pid: i32) {
+    // The pid is reaped by the time drop returns.
+    assert!(
+        !alive(format!("/proc/{pid}")),
+        "stub process {pid} survived"
+    );
+}
+
+/// Runs a context until an exit syscall, answering every getpid with `pid`. Returns the
+/// number of getpid calls.
+fn run_getpid(ctx: &mut impl Context, regs: &mut snare_abi::UserRegs, pid: u64) -> u64 {
+    let mut n = 0;
+    loop {
+        match ctx.switch(regs) {
+            Event::Syscall if regs.orig_rax == 39 => {
+                regs.rax = pid;
+                n += 1;
+            }
+            Event::Syscall if regs.orig_rax == 60 => return n,
+            ev => panic!("unexpected event {ev:?} at rip {:#x}", regs.rip),
+        }
+    }
+}
+
+#[test]
+fn syscall_number_arguments_and_result() {
+    let p = platform();
+    let g = Guest::load(&p, Program::Args).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let mut regs = start_regs();
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!(regs.orig_rax, 0x1234);
+    assert_eq!(
+        regs.syscall_args(),
+        [
+            0x1111_1111_1111_1111,
+            0x2222_2222_2222_2222,
+            0x3333_3333_3333_3333,
+            0x4444_4444_4444_4444,
+            0x5555_5555_5555_5555,
+            0x6666_6666_6666_6666,
+        ]
+    );
+    assert_eq!(
+        regs.rax as i64, -38,
+        "rax is -ENOSYS until the Sentry answers"
+    );
+    assert!(regs.rip > CODE_ADDR && regs.rip < CODE_ADDR + 4096);
+    regs.rax = 0xabcdef;
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!(regs.orig_rax, 60);
+    assert_eq!(regs.rdi, 0xabcdef, "the answer landed in rax");
+    let pid = g.space.stub_pid();
+    drop(ctx);
+    drop(g);
+    assert_stub_gone(pid);
+}
+
+#[test]
+fn fs_and_gs_base_round_trip() {
+    let p = platform();
+    let g = Guest::load(&p, Program::GetpidLoop).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let mut regs = start_regs();
+    regs.rbx = 2;
+    regs.fs_base = 0x1234_5000;
+    regs.gs_base = 0x6789_a000;
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!((regs.fs_base, regs.gs_base), (0x1234_5000, 0x6789_a000));
+    regs.fs_base = 0x7777_0000;
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!(regs.fs_base, 0x7777_0000);
+}
+
+#[test]
+fn store_to_unmapped_page_faults_then_resumes_after_map() {
+    let p = platform();
+    let g = Guest::load(&p, Program::Store).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let mut regs = start_regs();
+    let target = 0x2000_0008;
+    regs.rbx = target;
+    let ev = ctx.switch(&mut regs);
+    assert_eq!(
+        ev,
+        Event::Fault {
+            addr: target,
+            access: Access::Write
+        }
+    );
+    assert_eq!(regs.rip, CODE_ADDR, "the faulting instruction is retried");
+    // Map the page read-only: the write faults again, now on a present page.
+    let mem = p.memory_file();
+    let off = mem.allocate(4096).expect("page");
+    g.space
+        .map_file(0x2000_0000, 4096, off, Prot::READ)
+        .expect("map");
+    let ev = ctx.switch(&mut regs);
+    assert!(matches!(ev, Event::Fault { addr, access: Access::Write } if addr == target));
+    g.space
+        .protect(0x2000_0000, 4096, Prot::RW)
+        .expect("protect");
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!((regs.orig_rax, regs.rdi), (60, 0x77));
+    let mut b = [0u8; 8];
+    mem.read(off + 8, &mut b);
+    assert_eq!(
+        u64::from_ne_bytes(b),
+        0x77,
+        "the store reached the memory file"
+    );
+    // Unmapped again, the read faults as a read.
+    g.space.unmap(0x2000_0000, 4096).expect("unmap");
+    let mut regs = start_regs();
+    regs.rbx = target;
+    regs.rip = CODE_ADDR + 8; // the load `mov rax, [rbx]`
+    let ev = ctx.switch(&mut regs);
+    assert!(matches!(ev, Event::Fault { addr, access: Access::Read } if addr == target));
+    // Jumping to an unmapped address is an exec fault.
+    regs.rip = 0x3000_0000;
+    let ev = ctx.switch(&mut regs);
+    assert!(matches!(
+        ev,
+        Event::Fault {
+            addr: 0x3000_0000,
+            access: Access::Exec
+        }
+    ));
+}
+
+#[test]
+fn division_by_zero_is_a_signal_event() {
+    let p = platform();
+    let g = Guest::load(&p, Program::Div0).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let mut regs = start_regs();
+    match ctx.switch(&mut regs) {
+        Event::Signal(info) => {
+            assert_eq!(info.si_signo, SIGFPE);
+            assert_eq!(info.si_code, 1, "FPE_INTDIV");
+            assert_eq!(info.addr(), regs.rip);
+        }
+        ev => panic!("unexpected {ev:?}"),
+    }
+}
+
+#[test]
+fn sse_and_avx_registers_survive_and_can_be_changed() {
+    if !std::arch::is_x86_feature_detected!("avx2") {
+        eprintln!("skipping: no AVX2");
+        return;
+    }
+    let p = platform();
+    let g = Guest::load(&p, Program::Vector).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let mut regs = start_regs();
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!(regs.orig_rax, 39);
+    let mut fp = ctx.fp_state().expect("fp state");
+    assert_eq!(fp.xmm(0), [0x02; 16]);
+    assert_eq!(fp.xmm(1), [0x04; 16]);
+    assert_eq!(fp.xmm(15), [0x08; 16]);
+    assert_eq!(fp.ymm_hi(2), Some([0x08; 16]));
+    fp.set_xmm(7, [0x5a; 16]);
+    ctx.set_fp_state(&fp).expect("set fp");
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!(regs.orig_rax, 60);
+    let mut out = [0u8; 96];
+    p.memory_file().read(g.data_off, &mut out);
+    assert_eq!(out[0..16], [0x02; 16], "xmm0 survived the trap");
+    assert_eq!(out[16..32], [0x04; 16], "xmm1 survived the trap");
+    assert_eq!(out[32..48], [0x08; 16], "xmm15 survived the trap");
+    assert_eq!(out[48..64], [0x04; 16], "ymm2 low half");
+    assert_eq!(out[64..80], [0x08; 16], "ymm2 high half survived the trap");
+    assert_eq!(
+        out[80..96],
+        [0x5a; 16],
+        "the Sentry's change to xmm7 reached the guest"
+    );
+}
+
+#[test]
+fn two_address_spaces_with_four_threads_each() {
+    let p = platform();
+    let spaces: Vec<Arc<Guest>> = (0..2)
+        .map(|_| Arc::new(Guest::load(&p, Program::GetpidLoop).expect("load")))
+        .collect();
+    let mut handles = Vec::new();
+    for (si, g) in spaces.iter().enumerate() {
+        for t in 0..4u64 {
+            let g = g.clone();
+            handles.push(std::thread::spawn(move || {
+                let mut ctx = g.thread().expect("thread");
+                let mut regs = start_regs();
+                regs.rbx = 500;
+                let pid = 100 * si as u64 + t;
+                let n = run_getpid(&mut ctx, &mut regs, pid);
+                assert_eq!(n, 500);
+                // Second run on the same thread.
+                let mut regs = start_regs();
+                regs.rbx = 10;
+                assert_eq!(run_getpid(&mut ctx, &mut regs, pid), 10);
+                ctx.stub_tid()
+            }));
+        }
+    }
+    let tids: Vec<i32> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread ran"))
+        .collect();
+    assert_eq!(tids.len(), 8);
+    let pids: Vec<i32> = spaces.iter().map(|g| g.space.stub_pid()).collect();
+    // Dropped contexts took their stub threads with them; the processes still live.
+    for (i, &pid) in pids.iter().enumerate() {
+        for &tid in &tids[4 * i..4 * i + 4] {
+            for _ in 0..100 {
+                if !alive(format!("/proc/{pid}/task/{tid}")) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(
+                !alive(format!("/proc/{pid}/task/{tid}")),
+                "thread {tid} survived"
+            );
+        }
+        assert!(alive(format!("/proc/{pid}")));
+    }
+    let source = p.source_pid();
+    drop(spaces);
+    drop(p);
+    for pid in pids {
+        assert_stub_gone(pid);
+    }
+    assert_stub_gone(source);
+}
+
+/// Guest code that jumps into the stub's own `syscall` instruction (the control thread's) with
+/// dangerous numbers gets a syscall event, not a host call.
+#[test]
+fn borrowed_stub_syscall_instruction_is_trapped() {
+    let p = platform();
+    let g = Guest::load(&p, Program::BorrowSyscall).expect("load");
+    let target = p.stub_entry(Entry::CtrlSyscall);
+    assert!(target >= STUB_BASE);
+    let mut ctx = g.thread().expect("thread");
+    for (nr, name) in [
+        (9u64, "mmap"),
+        (59, "execve"),
+        (62, "kill"),
+        (101, "ptrace"),
+        (56, "clone"),
+        (11, "munmap"),
+        (231, "exit_group"),
+    ] {
+        let mut regs = start_regs();
+        regs.rbx = target;
+        regs.r12 = nr;
+        regs.r13 = if nr == 62 {
+            g.space.stub_pid() as u64
+        } else {
+            0x3000_0000
+        };
+        regs.r14 = if nr == 62 { SIGKILL as u64 } else { 4096 };
+        let ev = ctx.switch(&mut regs);
+        assert_eq!(ev, Event::Syscall, "{name}");
+        assert_eq!(regs.orig_rax, nr, "{name}");
+        assert_eq!(
+            regs.rip,
+            target + 2,
+            "{name} trapped at the stub's instruction"
+        );
+    }
+    // Nothing was mapped at the requested address, and the stub is alive.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", g.space.stub_pid())).expect("maps");
+    assert!(
+        !maps.contains("30000000-"),
+        "mmap reached the host:\n{maps}"
+    );
+    assert!(!g.space.is_dead());
+    // The guest can also no longer reach the host through the restorer or the handler.
+    let mut regs = start_regs();
+    regs.rbx = p.stub_entry(Entry::CtrlLoop);
+    regs.r12 = 9;
+    let ev = ctx.switch(&mut regs);
+    // The control loop reads the request page, which the guest cannot write: whatever it
+    // ends up doing, it traps (or faults), and the stub is never made to map.
+    assert!(
+        matches!(ev, Event::Syscall | Event::Fault { .. } | Event::Signal(_)),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn interrupt_stops_a_spinning_guest() {
+    let p = platform();
+    let g = Guest::load(&p, Program::Spin).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let intr = ctx.interrupter();
+    // Before the first switch: returns at once.
+    intr.interrupt();
+    let mut regs = start_regs();
+    assert_eq!(ctx.switch(&mut regs), Event::Interrupted);
+    for _ in 0..3 {
+        let i = intr.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            i.interrupt();
+        });
+        assert_eq!(ctx.switch(&mut regs), Event::Interrupted);
+        assert!(
+            regs.rip >= CODE_ADDR && regs.rip < CODE_ADDR + 4,
+            "rip {:#x}",
+            regs.rip
+        );
+        t.join().expect("interrupter");
+    }
+}
+
+#[test]
+fn stub_killed_from_outside_ends_its_contexts_only() {
+    let p = platform();
+    let victim = Guest::load(&p, Program::Spin).expect("load");
+    let other = Guest::load(&p, Program::GetpidLoop).expect("load");
+    let mut ctx = victim.thread().expect("thread");
+    let pid = victim.space.stub_pid();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        // SAFETY: kill(2) with plain integers.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let mut regs = start_regs();
+    assert_eq!(ctx.switch(&mut regs), Event::Exited);
+    assert_eq!(ctx.switch(&mut regs), Event::Exited);
+    t.join().expect("killer");
+    for _ in 0..100 {
+        if victim.space.is_dead() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(victim.space.is_dead());
+    assert!(victim.space.new_context().is_err());
+    // The rest of the sandbox goes on.
+    let mut c2 = other.thread().expect("thread");
+    let mut regs = start_regs();
+    regs.rbx = 3;
+    assert_eq!(run_getpid(&mut c2, &mut regs, 1), 3);
+}
+
+#[test]
+fn guest_corrupting_its_slot_is_killed_not_the_sentry() {
+    let p = platform();
+    let g = Guest::load(&p, Program::StoreSpin).expect("load");
+    let ok = Guest::load(&p, Program::GetpidLoop).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let mut regs = start_regs();
+    // Thread 0's slot: overwrite its state word with garbage, then never trap again.
+    regs.rbx = STUB_SLOTS;
+    assert_eq!(ctx.switch(&mut regs), Event::Exited);
+    assert!(
+        g.space.is_dead() || {
+            std::thread::sleep(Duration::from_millis(50));
+            g.space.is_dead()
+        }
+    );
+    let mut c2 = ok.thread().expect("thread");
+    let mut regs = start_regs();
+    regs.rbx = 3;
+    assert_eq!(run_getpid(&mut c2, &mut regs, 1), 3);
+}
+
+#[test]
+fn guest_cannot_map_over_the_stub_region() {
+    let p: Systrap = platform();
+    let g = Guest::load(&p, Program::GetpidLoop).expect("load");
+    let off = p.memory_file().allocate(4096).expect("page");
+    assert!(g.space.map_file(STUB_BASE, 4096, off, Prot::RW).is_err());
+    assert!(g
+        .space
+        .map_file(STUB_BASE - 4096, 8192, off, Prot::RW)
+        .is_err());
+    assert!(g.space.map_file(0, 4096, off, Prot::RW).is_err());
+    assert!(g.space.unmap(STUB_BASE, 4096).is_err());
+    assert!(g
+        .space
+        .map_file(DATA_ADDR + 1, 4096, off, Prot::RW)
+        .is_err());
+    assert!(g
+        .space
+        .map_file(DATA_ADDR, 4096, p.memory_file().size(), Prot::RW)
+        .is_err());
+}
+
+#[test]
+fn dropping_an_unstarted_context_cleans_up() {
+    let p = platform();
+    let g = Guest::load(&p, Program::GetpidLoop).expect("load");
+    let pid = g.space.stub_pid();
+    for _ in 0..20 {
+        let ctx = g.thread().expect("thread");
+        let tid = ctx.stub_tid();
+        drop(ctx);
+        assert!(
+            !alive(format!("/proc/{pid}/task/{tid}")),
+            "thread {tid} survived"
+        );
+    }
+    // Slots were recycled: a run still works.
+    let mut ctx = g.thread().expect("thread");
+    let mut regs = start_regs();
+    regs.rbx = 2;
+    assert_eq!(run_getpid(&mut ctx, &mut regs, 7), 2);
+}
