@@ -25,3 +25,17 @@ impl_pod!(u8, u16, u32, u64, i8, i16, i32, i64, usize, isize);
 
 // SAFETY: an array of Pod is Pod: no padding between elements, every bit pattern valid.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
+
+/// The bytes of a Pod value.
+pub fn as_bytes<T: Pod>(v: &T) -> &[u8] {
+    // SAFETY: T is Pod: no implicit padding, so every byte is initialised; the slice covers
+    // exactly the value and borrows it.
+    unsafe { core::slice::from_raw_parts((v as *const T).cast::<u8>(), core::mem::size_of::<T>()) }
+}
+
+/// The bytes of a Pod value, writable: any bytes written form a valid `T`.
+pub fn as_bytes_mut<T: Pod>(v: &mut T) -> &mut [u8] {
+    // SAFETY: T is Pod: every bit pattern is valid and there is no padding; the slice covers
+    // exactly the value and borrows it mutably.
+    unsafe { core::slice::from_raw_parts_mut((v as *mut T).cast::<u8>(), core::mem::size_of::<T>()) }
+}

@@ -1,0 +1,1 @@
+//! The snare command line.

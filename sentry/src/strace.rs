@@ -1,0 +1,1 @@
+//! --strace: decoding guest syscalls for people.
