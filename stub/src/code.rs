@@ -10,7 +10,7 @@
 //!   stack pointer rounded down to `SLOT_SIZE`), `r12` = [`StubData`](crate::layout::StubData).
 //!   A handler may clobber every register: the frame holds the guest's.
 //! - control loop: `r12` = request page, `r15` = response page, `r13d` = last `seq` served,
-//!   `r14` = number of the syscall in flight. No stack is used: guest threads share the
+//!   `r14` = number of the syscall in flight, `ebx` = spin budget left. No stack is used: guest threads share the
 //!   address space and could corrupt one.
 
 use core::mem::offset_of;
@@ -33,6 +33,10 @@ const SYS_ARCH_PRCTL: u64 = 158;
 const SYS_FUTEX: u64 = 202;
 const SYS_EXIT_GROUP: u64 = 231;
 const SYS_SECCOMP: u64 = 317;
+const SYS_SCHED_YIELD: u64 = 24;
+
+/// Spinning loops call `sched_yield` once every this many `pause`s (a power of two).
+pub const YIELD_EVERY: u32 = 64;
 
 core::arch::global_asm!(
     ".pushsection .text.snare_stub,\"ax\",@progbits",
@@ -80,15 +84,20 @@ core::arch::global_asm!(
     "mov eax, {sys_futex}",
     "syscall",
     "4:",
-    // Wait for the Sentry: spin, then sleep.
-    "mov ecx, dword ptr [rbx + {slot_stub_spin}]",
+    // Wait for the Sentry: spin (yielding the CPU now and then, so a spinning stub never
+    // starves the threads it waits for), then sleep.
+    "mov r14d, dword ptr [rbx + {slot_stub_spin}]",
     "5:",
     "cmp dword ptr [rbx + {slot_state}], {state_sentry}",
     "jne 7f",
-    "test ecx, ecx",
+    "test r14d, r14d",
     "jz 6f",
     "pause",
-    "dec ecx",
+    "dec r14d",
+    "test r14d, {yield_mask}",
+    "jnz 5b",
+    "mov eax, {sys_sched_yield}",
+    "syscall",
     "jmp 5b",
     "6:",
     "mov eax, 1",
@@ -103,7 +112,7 @@ core::arch::global_asm!(
     "syscall",
     "8:",
     "mov dword ptr [rbx + {slot_stub_sleeping}], 0",
-    "xor ecx, ecx",
+    "xor r14d, r14d",
     "jmp 5b",
     "7:",
     // The Sentry answered (it rewrote the frame). Exit, or restore FS/GS base and return.
@@ -147,15 +156,19 @@ core::arch::global_asm!(
     "20:",
     "mov r12, {req}",
     "mov r15, {resp}",
-    "mov ecx, dword ptr [r12 + {req_spin}]",
+    "mov ebx, dword ptr [r12 + {req_spin}]",
     "21:",
     "mov eax, dword ptr [r12 + {req_seq}]",
     "cmp eax, r13d",
     "jne 24f",
-    "test ecx, ecx",
+    "test ebx, ebx",
     "jz 22f",
     "pause",
-    "dec ecx",
+    "dec ebx",
+    "test ebx, {yield_mask}",
+    "jnz 21b",
+    "mov eax, {sys_sched_yield}",
+    "syscall",
     "jmp 21b",
     "22:",
     "mov eax, 1",
@@ -170,7 +183,7 @@ core::arch::global_asm!(
     "syscall",
     "23:",
     "mov dword ptr [r15 + {resp_ctrl_sleeping}], 0",
-    "xor ecx, ecx",
+    "xor ebx, ebx",
     "jmp 21b",
     "24:",
     "mov r13d, eax",
@@ -378,6 +391,8 @@ core::arch::global_asm!(
     sys_arch_prctl = const SYS_ARCH_PRCTL,
     sys_futex = const SYS_FUTEX,
     sys_exit_group = const SYS_EXIT_GROUP,
+    sys_sched_yield = const SYS_SCHED_YIELD,
+    yield_mask = const YIELD_EVERY - 1,
     sys_seccomp = const SYS_SECCOMP,
 );
 

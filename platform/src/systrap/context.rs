@@ -201,7 +201,7 @@ impl SystrapContext {
         let mut s = state.load(Ordering::Acquire);
         let mut n = self.spin;
         while s == STATE_GUEST && n > 0 {
-            core::hint::spin_loop();
+            super::spin_pause(n);
             n -= 1;
             s = state.load(Ordering::Acquire);
         }

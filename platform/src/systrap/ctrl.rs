@@ -92,8 +92,8 @@ impl Ctrl {
                 break;
             }
             if spins > 0 {
+                super::spin_pause(spins);
                 spins -= 1;
-                core::hint::spin_loop();
                 continue;
             }
             sleeping.store(1, Ordering::SeqCst);

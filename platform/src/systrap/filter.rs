@@ -49,6 +49,12 @@ pub(crate) const GUEST_RULES: &[Rule] = &[
         reason: "a stub thread exits when the Sentry retires its guest thread",
     },
     Rule {
+        nr: 24,
+        name: "sched_yield",
+        arg: None,
+        reason: "the handler's spin loop lets other runnable threads have the CPU",
+    },
+    Rule {
         nr: 158,
         name: "arch_prctl",
         arg: Some((0, &[ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS])),
@@ -94,6 +100,12 @@ pub(crate) const CTRL_RULES: &[Rule] = &[
         name: "exit",
         arg: None,
         reason: "a thread whose bootstrap failed exits",
+    },
+    Rule {
+        nr: 24,
+        name: "sched_yield",
+        arg: None,
+        reason: "spin loops (control loop; inherited by guest threads' handlers) yield the CPU",
     },
     Rule {
         nr: 231,

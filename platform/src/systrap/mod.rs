@@ -81,6 +81,16 @@ pub(crate) struct Spins {
 /// in the Sentry, short enough that an idle sandbox stops burning CPU at once.
 const DEFAULT_SPIN: Duration = Duration::from_micros(40);
 
+/// One step of a spin loop with `left` iterations to go: a `pause`, and every
+/// `YIELD_EVERY` steps a `sched_yield`, so that when more threads spin than there are CPUs
+/// the one being waited for still gets to run (the stub's loops do the same).
+pub(crate) fn spin_pause(left: u32) {
+    core::hint::spin_loop();
+    if left.is_multiple_of(snare_stub::code::YIELD_EVERY) {
+        std::thread::yield_now();
+    }
+}
+
 /// Iterations of `pause` that take about `window`, measured once.
 fn pause_iterations(window: Duration) -> u32 {
     static NS_PER_PAUSE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
@@ -174,10 +184,16 @@ impl Systrap {
             Duration::ZERO
         });
         let iters = pause_iterations(window);
+        let env_us = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(|us| pause_iterations(Duration::from_micros(us)))
+        };
         let spins = Spins {
-            stub: iters,
-            sentry: iters,
-            ctrl: iters,
+            stub: env_us("SNARE_STUB_SPIN_US").unwrap_or(iters),
+            sentry: env_us("SNARE_SENTRY_SPIN_US").unwrap_or(iters),
+            ctrl: env_us("SNARE_CTRL_SPIN_US").unwrap_or(iters),
         };
         let source = Ctrl::new(&mem, spins.ctrl, spins.sentry)?;
         let plan = ForkPlan {
