@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod errno;
+pub mod file;
 pub mod pod;
 pub mod regs;
 pub mod seccomp;

@@ -37,5 +37,7 @@ pub fn as_bytes<T: Pod>(v: &T) -> &[u8] {
 pub fn as_bytes_mut<T: Pod>(v: &mut T) -> &mut [u8] {
     // SAFETY: T is Pod: every bit pattern is valid and there is no padding; the slice covers
     // exactly the value and borrows it mutably.
-    unsafe { core::slice::from_raw_parts_mut((v as *mut T).cast::<u8>(), core::mem::size_of::<T>()) }
+    unsafe {
+        core::slice::from_raw_parts_mut((v as *mut T).cast::<u8>(), core::mem::size_of::<T>())
+    }
 }

@@ -6,6 +6,10 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod run;
 pub mod strace;
+pub mod syscalls;
+pub mod vfs;

@@ -1,1 +1,87 @@
-fn main() {}
+//! The `snare` command: parse arguments, run the subcommand, turn errors into a message and an
+//! exit code. Never panics on bad input.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::process::ExitCode;
+
+use snare_sentry::cli::{self, Command, DoArgs};
+use snare_sentry::run::{run, DoRequest};
+
+/// Sends the Sentry's log to `--debug-log FILE` (debug level), or to stderr (errors only;
+/// `SNARE_LOG=warn|info|debug|trace` raises it).
+fn init_logging(debug_log: Option<&std::path::Path>) -> Result<(), String> {
+    use tracing::Level;
+    let level = |s: &str| match s {
+        "trace" => Level::TRACE,
+        "debug" => Level::DEBUG,
+        "info" => Level::INFO,
+        "warn" => Level::WARN,
+        _ => Level::ERROR,
+    };
+    let env_level = std::env::var("SNARE_LOG").ok().map(|s| level(&s));
+    match debug_log {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("--debug-log {}: {e}", path.display()))?;
+            tracing_subscriber::fmt()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .with_max_level(env_level.unwrap_or(Level::DEBUG))
+                .init();
+        }
+        None => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_max_level(env_level.unwrap_or(Level::ERROR))
+                .init();
+        }
+    }
+    Ok(())
+}
+
+fn do_command(d: DoArgs) -> ExitCode {
+    if let Err(e) = init_logging(d.debug_log.as_deref()) {
+        eprintln!("snare: {e}");
+        return ExitCode::from(2);
+    }
+    let req = DoRequest {
+        root: d.root,
+        strace: d.strace,
+        cwd: d.cwd.map(|c| c.as_os_str().as_bytes().to_vec()),
+        env: d.env,
+        argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+    };
+    match run(&req) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("snare: {}", e.message);
+            ExitCode::from(e.status.clamp(0, 255) as u8)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match cli::parse(args) {
+        Err(e) => {
+            eprintln!("snare: {e}\n\n{}", cli::USAGE);
+            ExitCode::from(2)
+        }
+        Ok((_global, cmd)) => match cmd {
+            Command::Help => {
+                print!("{}", cli::USAGE);
+                ExitCode::SUCCESS
+            }
+            Command::Version => {
+                println!("snare version {}", env!("CARGO_PKG_VERSION"));
+                ExitCode::SUCCESS
+            }
+            Command::Syscalls => {
+                print!("{}", snare_sentry::syscalls::support_table());
+                ExitCode::SUCCESS
+            }
+            Command::Do(d) => do_command(d),
+        },
+    }
+}

@@ -1,5 +1,614 @@
 //! Guest memory: the memory manager of one address space, and copying to and from it.
+//!
+//! A [`MemoryManager`] owns the guest's virtual memory areas (VMAs) and its page table: which
+//! guest page lives at which offset of the memory file. Pages are populated lazily: a guest
+//! page fault (or a Sentry access) allocates a run of pages around the faulting one
+//! ("fault-around"), fills it (zeros, or the file's bytes for a file mapping), records it and
+//! asks the platform to map it into the stub with the VMA's protection. The Sentry reads and
+//! writes guest memory only through its own mapping of the memory file.
 
 mod usercopy;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use snare_abi::Errno;
+use snare_platform::systrap::SystrapAddressSpace;
+use snare_platform::{Access, AddressSpace, MemoryFile, Prot};
+
 pub use usercopy::{FlatMemory, GuestMemory};
+
+/// Size of a page.
+pub const PAGE: u64 = 4096;
+/// Pages populated around a fault, aligned to this many pages.
+const FAULT_AROUND: u64 = 16;
+/// One past the highest guest address (the stub region starts here).
+pub const TASK_SIZE: u64 = snare_stub::layout::STUB_BASE;
+/// Lowest address a guest may map.
+pub const MMAP_MIN: u64 = 0x10000;
+/// Top of the main thread's stack.
+pub const STACK_TOP: u64 = TASK_SIZE - PAGE;
+/// Most the main stack grows (RLIMIT_STACK).
+pub const STACK_LIMIT: u64 = 8 << 20;
+/// Where top-down mmap allocation starts: below the stack's reach plus a gap.
+pub const MMAP_BASE: u64 = STACK_TOP - STACK_LIMIT - (128 << 20);
+/// Load address of position-independent executables (Linux's ELF_ET_DYN_BASE).
+pub const PIE_BASE: u64 = 0x5555_5555_4000;
+
+pub fn page_down(a: u64) -> u64 {
+    a & !(PAGE - 1)
+}
+
+pub fn page_up(a: u64) -> Option<u64> {
+    a.checked_add(PAGE - 1).map(page_down)
+}
+
+/// A file that can back a mapping: the memory manager copies pages out of it on fault.
+pub trait MappableFile: Send + Sync + std::fmt::Debug {
+    /// Reads at `off`; short reads at end of file.
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// A name for `/proc/self/maps`.
+    fn name(&self) -> String;
+}
+
+/// What a VMA's pages are filled from.
+#[derive(Clone, Debug)]
+pub enum Backing {
+    Anon,
+    File {
+        file: Arc<dyn MappableFile>,
+        /// File offset of the VMA's first byte.
+        offset: u64,
+    },
+}
+
+/// Where [`MemoryManager::mmap`] puts a mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// At `addr` if it is free, else wherever there is room.
+    Hint,
+    /// Exactly at `addr`, replacing what is there (MAP_FIXED).
+    Fixed,
+    /// Exactly at `addr`, failing with EEXIST if anything is there (MAP_FIXED_NOREPLACE).
+    FixedNoReplace,
+}
+
+/// A mapping request.
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    pub addr: u64,
+    pub len: u64,
+    pub prot: Prot,
+    pub shared: bool,
+    pub placement: Placement,
+    pub backing: Backing,
+}
+
+impl Mapping {
+    /// A private mapping of `len` bytes at exactly `addr`.
+    pub fn fixed(addr: u64, len: u64, prot: Prot, backing: Backing) -> Mapping {
+        Mapping {
+            addr,
+            len,
+            prot,
+            shared: false,
+            placement: Placement::Fixed,
+            backing,
+        }
+    }
+}
+
+/// A virtual memory area: `[start, end)` with one protection and backing.
+#[derive(Clone, Debug)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: Prot,
+    pub shared: bool,
+    pub backing: Backing,
+    /// A stack that grows down on faults below it.
+    pub grows_down: bool,
+}
+
+impl Vma {
+    fn allows(&self, access: Access) -> bool {
+        match access {
+            // On x86 any mapping that is writable or executable is also readable.
+            Access::Read => self.prot != Prot::NONE,
+            Access::Write => self.prot.contains(Prot::WRITE),
+            Access::Exec => self.prot.contains(Prot::EXEC),
+        }
+    }
+
+    /// The part of this VMA inside `[start, end)`, with the file offset adjusted.
+    fn slice(&self, start: u64, end: u64) -> Vma {
+        let mut v = self.clone();
+        v.start = start.max(self.start);
+        v.end = end.min(self.end);
+        if let Backing::File { offset, .. } = &mut v.backing {
+            *offset += v.start - self.start;
+        }
+        v
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    /// VMAs by start address; never overlapping.
+    vmas: BTreeMap<u64, Vma>,
+    /// Populated pages: guest page address → memory file offset.
+    pages: BTreeMap<u64, u64>,
+    brk_start: u64,
+    brk: u64,
+}
+
+/// The memory of one guest address space.
+#[derive(Debug)]
+pub struct MemoryManager {
+    space: SystrapAddressSpace,
+    file: Arc<MemoryFile>,
+    st: Mutex<State>,
+}
+
+impl MemoryManager {
+    pub fn new(space: SystrapAddressSpace, file: Arc<MemoryFile>) -> MemoryManager {
+        MemoryManager {
+            space,
+            file,
+            st: Mutex::new(State {
+                vmas: BTreeMap::new(),
+                pages: BTreeMap::new(),
+                brk_start: 0,
+                brk: 0,
+            }),
+        }
+    }
+
+    /// The platform address space (to create threads in it).
+    pub fn space(&self) -> &SystrapAddressSpace {
+        &self.space
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Snapshot of the VMAs (for /proc/self/maps and tests).
+    pub fn vmas(&self) -> Vec<Vma> {
+        self.lock().vmas.values().cloned().collect()
+    }
+
+    /// Sets where the program break starts (after the executable's last segment).
+    pub fn set_brk_start(&self, addr: u64) {
+        let mut st = self.lock();
+        st.brk_start = addr;
+        st.brk = addr;
+    }
+
+    /// Implements the `brk(2)` contract: returns the new break, or the old one on failure.
+    pub fn brk(&self, addr: u64) -> u64 {
+        let mut st = self.lock();
+        let old = st.brk;
+        if addr < st.brk_start {
+            return old;
+        }
+        let (Some(old_end), Some(new_end)) = (page_up(old), page_up(addr)) else {
+            return old;
+        };
+        if new_end > old_end {
+            if new_end > MMAP_BASE || overlaps(&st, old_end, new_end) {
+                return old;
+            }
+            insert_vma(
+                &mut st,
+                Vma {
+                    start: old_end,
+                    end: new_end,
+                    prot: Prot::RW,
+                    shared: false,
+                    backing: Backing::Anon,
+                    grows_down: false,
+                },
+            );
+        } else if new_end < old_end && self.unmap_locked(&mut st, new_end, old_end).is_err() {
+            return old;
+        }
+        st.brk = addr;
+        addr
+    }
+
+    /// Finds a free range of `len` bytes, top-down below `MMAP_BASE` (or at `hint` if free).
+    fn find_free(st: &State, len: u64, hint: u64) -> Option<u64> {
+        if hint >= MMAP_MIN && hint.checked_add(len).is_some_and(|e| e <= TASK_SIZE) {
+            let hint = page_down(hint);
+            if !overlaps(st, hint, hint + len) {
+                return Some(hint);
+            }
+        }
+        let mut top = MMAP_BASE;
+        for v in st.vmas.values().rev() {
+            if v.start >= top {
+                continue;
+            }
+            if v.end <= top && top - v.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(v.start);
+        }
+        (top >= MMAP_MIN + len).then(|| top - len)
+    }
+
+    /// Creates a mapping and returns its address.
+    pub fn mmap(&self, m: Mapping) -> Result<u64, Errno> {
+        let Mapping {
+            addr,
+            len,
+            prot,
+            shared,
+            placement,
+            backing,
+        } = m;
+        let fixed = placement != Placement::Hint;
+        let noreplace = placement == Placement::FixedNoReplace;
+        let len = page_up(len).filter(|&l| l > 0).ok_or(Errno::ENOMEM)?;
+        let mut st = self.lock();
+        let start = if fixed {
+            if !addr.is_multiple_of(PAGE) {
+                return Err(Errno::EINVAL);
+            }
+            let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+            if addr < MMAP_MIN || end > TASK_SIZE {
+                return Err(Errno::ENOMEM);
+            }
+            if overlaps(&st, addr, end) {
+                if noreplace {
+                    return Err(Errno::EEXIST);
+                }
+                self.unmap_locked(&mut st, addr, end)?;
+            }
+            addr
+        } else {
+            Self::find_free(&st, len, addr).ok_or(Errno::ENOMEM)?
+        };
+        insert_vma(
+            &mut st,
+            Vma {
+                start,
+                end: start + len,
+                prot,
+                shared,
+                backing,
+                grows_down: false,
+            },
+        );
+        Ok(start)
+    }
+
+    /// Adds the main thread's stack: `size` bytes below `top`, growing down to `STACK_LIMIT`.
+    pub fn map_stack(&self, top: u64, size: u64, exec: bool) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let prot = if exec { Prot::RWX } else { Prot::RW };
+        insert_vma(
+            &mut st,
+            Vma {
+                start: top - size,
+                end: top,
+                prot,
+                shared: false,
+                backing: Backing::Anon,
+                grows_down: true,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes mappings in `[addr, addr + len)`.
+    pub fn munmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE) || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .filter(|&e| e <= TASK_SIZE)
+            .ok_or(Errno::EINVAL)?;
+        let mut st = self.lock();
+        self.unmap_locked(&mut st, addr, end)
+    }
+
+    fn unmap_locked(&self, st: &mut State, start: u64, end: u64) -> Result<(), Errno> {
+        split_at(st, start);
+        split_at(st, end);
+        let doomed: Vec<u64> = st.vmas.range(start..end).map(|(&s, _)| s).collect();
+        for s in doomed {
+            st.vmas.remove(&s);
+        }
+        let pages: Vec<(u64, u64)> = st.pages.range(start..end).map(|(&a, &o)| (a, o)).collect();
+        for (a, off) in &pages {
+            st.pages.remove(a);
+            self.file.free(*off, PAGE);
+        }
+        if !pages.is_empty() {
+            self.space
+                .unmap(start.max(MMAP_MIN), end - start.max(MMAP_MIN))
+                .map_err(|_| Errno::EFAULT)?;
+        }
+        Ok(())
+    }
+
+    /// Changes protection of `[addr, addr + len)`; every page must be mapped (else ENOMEM).
+    pub fn mprotect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let mut st = self.lock();
+        // Every page in the range must be covered.
+        let mut at = addr;
+        for v in st.vmas.values() {
+            if v.end <= at || v.start >= end {
+                continue;
+            }
+            if v.start > at {
+                return Err(Errno::ENOMEM);
+            }
+            at = v.end;
+            if at >= end {
+                break;
+            }
+        }
+        if at < end {
+            return Err(Errno::ENOMEM);
+        }
+        split_at(&mut st, addr);
+        split_at(&mut st, end);
+        for (_, v) in st.vmas.range_mut(addr..end) {
+            v.prot = prot;
+        }
+        // Apply to what the stub has mapped: each run of populated pages.
+        let runs = populated_runs(&st, addr, end);
+        for (s, e) in runs {
+            self.space
+                .protect(s, e - s, prot)
+                .map_err(|_| Errno::ENOMEM)?;
+        }
+        Ok(())
+    }
+
+    /// Handles a guest page fault. `Err` means the access is not allowed (SIGSEGV).
+    pub fn handle_fault(&self, addr: u64, access: Access) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let page = page_down(addr);
+        let vma = find_vma_or_grow(&mut st, addr)?;
+        if !vma.allows(access) {
+            return Err(Errno::EFAULT);
+        }
+        if let Some(&off) = st.pages.get(&page) {
+            // Populated and allowed: the stub lost the mapping; map it again.
+            return self
+                .space
+                .map_file(page, PAGE, off, vma.prot)
+                .map_err(|_| Errno::EFAULT);
+        }
+        self.populate(&mut st, &vma, page)
+    }
+
+    /// Populates the unpopulated pages of the fault-around window of `page` inside `vma`, and
+    /// maps them into the stub.
+    fn populate(&self, st: &mut State, vma: &Vma, page: u64) -> Result<(), Errno> {
+        let win = FAULT_AROUND * PAGE;
+        let wstart = (page / win * win).max(vma.start);
+        let wend = (page / win * win + win).min(vma.end);
+        // The run of unpopulated pages around `page` inside the window.
+        let mut start = page;
+        while start > wstart && !st.pages.contains_key(&(start - PAGE)) {
+            start -= PAGE;
+        }
+        let mut end = page + PAGE;
+        while end < wend && !st.pages.contains_key(&end) {
+            end += PAGE;
+        }
+        let len = end - start;
+        let off = self.file.allocate(len).map_err(|_| Errno::ENOMEM)?;
+        if let Backing::File { file, offset } = &vma.backing {
+            let foff = offset + (start - vma.start);
+            let mut buf = vec![0u8; len as usize];
+            let mut got = 0usize;
+            while got < buf.len() {
+                let n = file.read_at(foff + got as u64, &mut buf[got..])?;
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            self.file.write(off, &buf[..got]);
+        }
+        if let Err(e) = self.space.map_file(start, len, off, vma.prot) {
+            self.file.free(off, len);
+            tracing::warn!(%e, start, len, "mapping into the stub failed");
+            return Err(Errno::EFAULT);
+        }
+        for i in 0..len / PAGE {
+            st.pages.insert(start + i * PAGE, off + i * PAGE);
+        }
+        Ok(())
+    }
+
+    /// Memory-file offset of the byte at `addr`, populating its page if needed, if `access`
+    /// is allowed (`force` ignores protection: the loader writing code).
+    fn translate(&self, addr: u64, access: Access, force: bool) -> Result<u64, Errno> {
+        let mut st = self.lock();
+        let page = page_down(addr);
+        let vma = find_vma_or_grow(&mut st, addr)?;
+        if !force && !vma.allows(access) {
+            return Err(Errno::EFAULT);
+        }
+        if !st.pages.contains_key(&page) {
+            self.populate(&mut st, &vma, page)?;
+        }
+        let off = st.pages.get(&page).copied().ok_or(Errno::EFAULT)?;
+        Ok(off + (addr - page))
+    }
+
+    fn copy_in(&self, addr: u64, buf: &mut [u8], force: bool) -> Result<(), Errno> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = addr.checked_add(done as u64).ok_or(Errno::EFAULT)?;
+            let n = ((PAGE - at % PAGE) as usize).min(buf.len() - done);
+            let off = self.translate(at, Access::Read, force)?;
+            self.file.read(off, &mut buf[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn copy_out(&self, addr: u64, data: &[u8], force: bool) -> Result<(), Errno> {
+        let mut done = 0usize;
+        while done < data.len() {
+            let at = addr.checked_add(done as u64).ok_or(Errno::EFAULT)?;
+            let n = ((PAGE - at % PAGE) as usize).min(data.len() - done);
+            let off = self.translate(at, Access::Write, force)?;
+            self.file.write(off, &data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Writes guest memory regardless of protection (the loader filling its segments).
+    pub fn write_force(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.copy_out(addr, data, true)
+    }
+
+    /// Drops the populated pages of `[addr, addr + len)` (MADV_DONTNEED): the next access
+    /// sees zeros, or the file's bytes for a file mapping.
+    pub fn discard(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .ok_or(Errno::EINVAL)?;
+        let mut st = self.lock();
+        let runs = populated_runs(&st, addr, end);
+        for (s, e) in runs {
+            self.space.unmap(s, e - s).map_err(|_| Errno::EFAULT)?;
+            let mut a = s;
+            while a < e {
+                if let Some(off) = st.pages.remove(&a) {
+                    self.file.free(off, PAGE);
+                }
+                a += PAGE;
+            }
+        }
+        Ok(())
+    }
+
+    /// One byte per page of `[start, end)`: 1 if populated. ENOMEM if any page is unmapped.
+    pub fn residency(&self, start: u64, end: u64) -> Result<Vec<u8>, Errno> {
+        let st = self.lock();
+        let mut out = Vec::new();
+        let mut a = start;
+        while a < end {
+            let covered = st
+                .vmas
+                .range(..=a)
+                .next_back()
+                .is_some_and(|(_, v)| v.end > a);
+            if !covered {
+                return Err(Errno::ENOMEM);
+            }
+            out.push(u8::from(st.pages.contains_key(&a)));
+            a += PAGE;
+        }
+        Ok(out)
+    }
+
+    /// Number of populated pages (for tests and /proc).
+    pub fn resident_pages(&self) -> usize {
+        self.lock().pages.len()
+    }
+}
+
+impl GuestMemory for MemoryManager {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.copy_in(addr, buf, false)
+    }
+
+    fn write(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.copy_out(addr, data, false)
+    }
+}
+
+impl Drop for MemoryManager {
+    fn drop(&mut self) {
+        let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
+        for (_, off) in std::mem::take(&mut st.pages) {
+            self.file.free(off, PAGE);
+        }
+    }
+}
+
+fn overlaps(st: &State, start: u64, end: u64) -> bool {
+    st.vmas
+        .range(..end)
+        .next_back()
+        .is_some_and(|(_, v)| v.end > start)
+}
+
+/// Splits the VMA containing `addr` (if any) into two at `addr`.
+fn split_at(st: &mut State, addr: u64) {
+    let Some((&s, v)) = st.vmas.range(..addr).next_back() else {
+        return;
+    };
+    if v.end <= addr || s == addr {
+        return;
+    }
+    let v = v.clone();
+    let (lo, hi) = (v.slice(v.start, addr), v.slice(addr, v.end));
+    st.vmas.insert(lo.start, lo);
+    st.vmas.insert(hi.start, hi);
+}
+
+fn insert_vma(st: &mut State, v: Vma) {
+    st.vmas.insert(v.start, v);
+}
+
+fn find_vma_or_grow(st: &mut State, addr: u64) -> Result<Vma, Errno> {
+    if let Some((_, v)) = st.vmas.range(..=addr).next_back() {
+        if v.end > addr {
+            return Ok(v.clone());
+        }
+    }
+    // A fault just below a grows-down stack extends it (within STACK_LIMIT of its top).
+    let (s, v) = st
+        .vmas
+        .range(addr..)
+        .next()
+        .map(|(&s, v)| (s, v.clone()))
+        .ok_or(Errno::EFAULT)?;
+    if !v.grows_down || v.end - page_down(addr) > STACK_LIMIT {
+        return Err(Errno::EFAULT);
+    }
+    let new_start = page_down(addr);
+    if overlaps(st, new_start, s) {
+        return Err(Errno::EFAULT);
+    }
+    st.vmas.remove(&s);
+    let mut grown = v;
+    grown.start = new_start;
+    st.vmas.insert(new_start, grown.clone());
+    Ok(grown)
+}
+
+/// Maximal runs of consecutive populated pages in `[start, end)`.
+fn populated_runs(st: &State, start: u64, end: u64) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for (&a, _) in st.pages.range(start..end) {
+        match runs.last_mut() {
+            Some(r) if r.1 == a => r.1 = a + PAGE,
+            _ => runs.push((a, a + PAGE)),
+        }
+    }
+    runs
+}

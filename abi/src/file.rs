@@ -1,0 +1,155 @@
+//! File-related structures: `struct stat`, `struct timespec`, `struct iovec`,
+//! `struct linux_dirent64` header, `struct utsname`, `struct rlimit`.
+
+use static_assertions::{assert_eq_size, const_assert_eq};
+
+/// `struct stat` on x86-64. Mirrors `<asm/stat.h>`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stat {
+    pub st_dev: u64,
+    pub st_ino: u64,
+    pub st_nlink: u64,
+    pub st_mode: u32,
+    pub st_uid: u32,
+    pub st_gid: u32,
+    pub _pad0: u32,
+    pub st_rdev: u64,
+    pub st_size: i64,
+    pub st_blksize: i64,
+    pub st_blocks: i64,
+    pub st_atime: i64,
+    pub st_atime_nsec: i64,
+    pub st_mtime: i64,
+    pub st_mtime_nsec: i64,
+    pub st_ctime: i64,
+    pub st_ctime_nsec: i64,
+    pub _unused: [i64; 3],
+}
+assert_eq_size!(Stat, [u8; 144]);
+const_assert_eq!(core::mem::offset_of!(Stat, st_mode), 24);
+const_assert_eq!(core::mem::offset_of!(Stat, st_size), 48);
+const_assert_eq!(core::mem::offset_of!(Stat, st_atime), 72);
+
+/// `struct timespec`. Mirrors `<linux/time_types.h>` (`__kernel_timespec`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timespec {
+    pub tv_sec: i64,
+    pub tv_nsec: i64,
+}
+assert_eq_size!(Timespec, [u8; 16]);
+
+/// `struct timeval`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeval {
+    pub tv_sec: i64,
+    pub tv_usec: i64,
+}
+assert_eq_size!(Timeval, [u8; 16]);
+
+/// `struct iovec`. Mirrors `<linux/uio.h>`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Iovec {
+    pub iov_base: u64,
+    pub iov_len: u64,
+}
+assert_eq_size!(Iovec, [u8; 16]);
+
+/// Header of `struct linux_dirent64` (`d_name` follows, NUL-terminated, record padded to 8).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dirent64Header {
+    pub d_ino: u64,
+    pub d_off: i64,
+    pub d_reclen: u16,
+    pub d_type: u8,
+}
+/// Offset of `d_name` in `struct linux_dirent64`.
+pub const DIRENT64_NAME_OFFSET: usize = 19;
+
+/// `struct new_utsname`: six 65-byte fields. Mirrors `<linux/utsname.h>`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Utsname {
+    pub sysname: [u8; 65],
+    pub nodename: [u8; 65],
+    pub release: [u8; 65],
+    pub version: [u8; 65],
+    pub machine: [u8; 65],
+    pub domainname: [u8; 65],
+}
+assert_eq_size!(Utsname, [u8; 390]);
+
+impl Default for Utsname {
+    fn default() -> Self {
+        Utsname {
+            sysname: [0; 65],
+            nodename: [0; 65],
+            release: [0; 65],
+            version: [0; 65],
+            machine: [0; 65],
+            domainname: [0; 65],
+        }
+    }
+}
+
+/// `struct rlimit64`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rlimit {
+    pub rlim_cur: u64,
+    pub rlim_max: u64,
+}
+assert_eq_size!(Rlimit, [u8; 16]);
+
+/// `RLIM_INFINITY`.
+pub const RLIM_INFINITY: u64 = !0;
+
+/// `S_IF*` file type bits of `st_mode`.
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFSOCK: u32 = 0o140000;
+pub const S_IFLNK: u32 = 0o120000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFBLK: u32 = 0o060000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFIFO: u32 = 0o010000;
+
+/// `AT_FDCWD`.
+pub const AT_FDCWD: i32 = -100;
+pub const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+pub const AT_REMOVEDIR: u32 = 0x200;
+pub const AT_SYMLINK_FOLLOW: u32 = 0x400;
+pub const AT_NO_AUTOMOUNT: u32 = 0x800;
+pub const AT_EMPTY_PATH: u32 = 0x1000;
+pub const AT_EACCESS: u32 = 0x200;
+
+/// `open(2)` flags.
+pub mod o {
+    pub const RDONLY: u32 = 0;
+    pub const WRONLY: u32 = 1;
+    pub const RDWR: u32 = 2;
+    pub const ACCMODE: u32 = 3;
+    pub const CREAT: u32 = 0o100;
+    pub const EXCL: u32 = 0o200;
+    pub const NOCTTY: u32 = 0o400;
+    pub const TRUNC: u32 = 0o1000;
+    pub const APPEND: u32 = 0o2000;
+    pub const NONBLOCK: u32 = 0o4000;
+    pub const DSYNC: u32 = 0o10000;
+    pub const ASYNC: u32 = 0o20000;
+    pub const DIRECT: u32 = 0o40000;
+    pub const LARGEFILE: u32 = 0o100000;
+    pub const DIRECTORY: u32 = 0o200000;
+    pub const NOFOLLOW: u32 = 0o400000;
+    pub const NOATIME: u32 = 0o1000000;
+    pub const CLOEXEC: u32 = 0o2000000;
+    pub const SYNC: u32 = 0o4010000;
+    pub const PATH: u32 = 0o10000000;
+    pub const TMPFILE: u32 = 0o20200000;
+}
+
+crate::impl_pod!(Stat, Timespec, Timeval, Iovec, Utsname, Rlimit);

@@ -1,0 +1,281 @@
+//! execve: turning a path into a fresh address space with the program, its interpreter and
+//! its initial stack loaded, and the registers to start it.
+
+use std::sync::Arc;
+
+use snare_abi::file::{o, S_IFMT, S_IFREG};
+use snare_abi::regs::{RFLAGS_FIXED, RFLAGS_IF, USER_CS, USER_DS};
+use snare_abi::{Errno, UserRegs};
+use snare_platform::{Platform, Prot};
+
+use super::Kernel;
+use crate::loader::elf::{self, ElfInfo, ElfKind, ReadAt, Segment};
+use crate::loader::script::parse_shebang;
+use crate::loader::stack::{self, at};
+use crate::mm::{
+    page_down, page_up, Backing, MappableFile, Mapping, MemoryManager, Placement, PAGE, PIE_BASE,
+    STACK_TOP,
+};
+use crate::vfs::FileDescription;
+
+/// Initial size of the main stack mapping (it grows on faults up to STACK_LIMIT).
+const STACK_INITIAL: u64 = 128 << 10;
+/// Nested `#!` interpreters allowed (Linux allows 4 rounds of binfmt rewriting).
+const MAX_SCRIPT_DEPTH: usize = 4;
+
+/// A loaded program, ready to run.
+#[derive(Debug)]
+pub struct Image {
+    pub mm: Arc<MemoryManager>,
+    pub regs: UserRegs,
+    /// The executable's path (after `#!` rewriting: the interpreter's).
+    pub exe: Vec<u8>,
+}
+
+/// Why exec failed, with the errno the guest would see.
+#[derive(Debug)]
+pub struct ExecError {
+    pub errno: Errno,
+    pub what: String,
+}
+
+impl ExecError {
+    fn new(errno: Errno, what: impl Into<String>) -> ExecError {
+        ExecError {
+            errno,
+            what: what.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.errno.description())
+    }
+}
+
+/// A mappable file as the ELF parser's reader.
+struct Reader {
+    file: Arc<dyn MappableFile>,
+    size: u64,
+}
+
+impl ReadAt for Reader {
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.file.read_at(off, buf)
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+/// Opens an executable: a regular file with an execute bit.
+fn open_exec(k: &Kernel, path: &[u8]) -> Result<(Reader, Vec<u8>), ExecError> {
+    let shown = String::from_utf8_lossy(path).into_owned();
+    let f = k
+        .root
+        .open_file(path, o::RDONLY)
+        .map_err(|e| ExecError::new(e, shown.clone()))?;
+    let st = f.stat().map_err(|e| ExecError::new(e, shown.clone()))?;
+    if st.st_mode & S_IFMT != S_IFREG || st.st_mode & 0o111 == 0 {
+        return Err(ExecError::new(Errno::EACCES, shown));
+    }
+    let file = f
+        .mappable()
+        .ok_or_else(|| ExecError::new(Errno::EACCES, shown.clone()))?;
+    let mut head = vec![0u8; 256];
+    let n = file
+        .read_at(0, &mut head)
+        .map_err(|e| ExecError::new(e, shown.clone()))?;
+    head.truncate(n);
+    Ok((
+        Reader {
+            file,
+            size: st.st_size.max(0) as u64,
+        },
+        head,
+    ))
+}
+
+fn prot_of(s: &Segment) -> Prot {
+    let mut p = Prot::NONE;
+    if s.read {
+        p = p | Prot::READ;
+    }
+    if s.write {
+        p = p | Prot::WRITE;
+    }
+    if s.exec {
+        p = p | Prot::EXEC;
+    }
+    p
+}
+
+/// Maps one PT_LOAD segment at `bias`: the file part privately, a zeroed tail and bss.
+fn map_segment(
+    mm: &MemoryManager,
+    file: &Arc<dyn MappableFile>,
+    s: &Segment,
+    bias: u64,
+) -> Result<(), Errno> {
+    let vaddr = s.vaddr.checked_add(bias).ok_or(Errno::ENOEXEC)?;
+    let start = page_down(vaddr);
+    let file_end = vaddr.checked_add(s.filesz).ok_or(Errno::ENOEXEC)?;
+    let mem_end = vaddr.checked_add(s.memsz).ok_or(Errno::ENOEXEC)?;
+    let prot = prot_of(s);
+    let mut map_end = start;
+    if s.filesz > 0 {
+        map_end = page_up(file_end).ok_or(Errno::ENOEXEC)?;
+        mm.mmap(Mapping::fixed(
+            start,
+            map_end - start,
+            prot,
+            Backing::File {
+                file: file.clone(),
+                offset: page_down(s.offset),
+            },
+        ))?;
+    }
+    if mem_end > file_end {
+        if s.filesz > 0 && !file_end.is_multiple_of(PAGE) {
+            let zeros = vec![0u8; (map_end - file_end) as usize];
+            mm.write_force(file_end, &zeros)?;
+        }
+        let anon_end = page_up(mem_end).ok_or(Errno::ENOEXEC)?;
+        if anon_end > map_end {
+            mm.mmap(Mapping::fixed(
+                map_end,
+                anon_end - map_end,
+                prot,
+                Backing::Anon,
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads an ELF's segments; returns the bias applied.
+fn load_elf(mm: &MemoryManager, r: &Reader, info: &ElfInfo, interp: bool) -> Result<u64, Errno> {
+    let bias = match info.kind {
+        ElfKind::Exec => 0,
+        ElfKind::Dyn if !interp => elf::load_bias(info, PIE_BASE),
+        ElfKind::Dyn => {
+            // Reserve the whole span where mmap would put it, then map over it.
+            let span = info.max_vaddr - info.min_vaddr;
+            let mut m = Mapping::fixed(0, span, Prot::NONE, Backing::Anon);
+            m.placement = Placement::Hint;
+            let base = mm.mmap(m)?;
+            base.wrapping_sub(info.min_vaddr)
+        }
+    };
+    for s in &info.segments {
+        map_segment(mm, &r.file, s, bias)?;
+    }
+    Ok(bias)
+}
+
+/// Loads `path` (absolute guest path) with `argv` and `envp` into a new address space.
+pub fn exec(
+    k: &Kernel,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<Image, ExecError> {
+    let mut path = path.to_vec();
+    let execfn = path.clone();
+    let (mut reader, mut head) = open_exec(k, &path)?;
+    for depth in 0.. {
+        let Some(script) = parse_shebang(&head) else {
+            break;
+        };
+        let shown = String::from_utf8_lossy(&path).into_owned();
+        let (interp, arg) = script.map_err(|e| ExecError::new(e, shown.clone()))?;
+        if depth >= MAX_SCRIPT_DEPTH {
+            return Err(ExecError::new(Errno::ELOOP, shown));
+        }
+        let mut new_argv = vec![interp.clone()];
+        new_argv.extend(arg);
+        new_argv.push(path.clone());
+        new_argv.extend(argv.into_iter().skip(1));
+        argv = new_argv;
+        path = interp;
+        (reader, head) = open_exec(k, &path)?;
+    }
+    let shown = String::from_utf8_lossy(&path).into_owned();
+    let info = elf::parse(&reader).map_err(|e| ExecError::new(e, shown.clone()))?;
+    let interp = match &info.interp {
+        Some(p) => {
+            let (r, _) = open_exec(k, p)?;
+            let i = elf::parse(&r)
+                .map_err(|e| ExecError::new(e, String::from_utf8_lossy(p).into_owned()))?;
+            Some((r, i))
+        }
+        None => None,
+    };
+
+    let space = k
+        .platform
+        .new_address_space()
+        .map_err(|e| ExecError::new(Errno::ENOMEM, format!("new address space: {e}")))?;
+    let mm = Arc::new(MemoryManager::new(space, k.platform.memory_file().clone()));
+    let fail = |e: Errno| ExecError::new(e, shown.clone());
+
+    let bias = load_elf(&mm, &reader, &info, false).map_err(fail)?;
+    let brk = page_up(info.max_vaddr.wrapping_add(bias)).ok_or_else(|| fail(Errno::ENOEXEC))?;
+    mm.set_brk_start(brk);
+    let (entry, base) = match &interp {
+        Some((r, i)) => {
+            let b = load_elf(&mm, r, i, true).map_err(fail)?;
+            (i.entry.wrapping_add(b), b)
+        }
+        None => (info.entry.wrapping_add(bias), 0),
+    };
+
+    mm.map_stack(STACK_TOP, STACK_INITIAL, info.exec_stack)
+        .map_err(fail)?;
+    let mut random = [0u8; 16];
+    crate::vfs::dev::host_random(&mut random).map_err(fail)?;
+    let phdr = info.phdr_vaddr.map_or(0, |p| p.wrapping_add(bias));
+    let a = &k.aux;
+    let mut auxv = vec![
+        (at::AT_PHDR, phdr),
+        (at::AT_PHENT, u64::from(info.phentsize)),
+        (at::AT_PHNUM, u64::from(info.phnum)),
+        (at::AT_PAGESZ, PAGE),
+        (at::AT_BASE, base),
+        (at::AT_FLAGS, 0),
+        (at::AT_ENTRY, info.entry.wrapping_add(bias)),
+        (at::AT_UID, u64::from(k.uid)),
+        (at::AT_EUID, u64::from(k.uid)),
+        (at::AT_GID, u64::from(k.gid)),
+        (at::AT_EGID, u64::from(k.gid)),
+        (at::AT_SECURE, 0),
+        (at::AT_HWCAP, a.hwcap),
+        (at::AT_HWCAP2, a.hwcap2),
+        (at::AT_CLKTCK, a.clktck),
+    ];
+    if a.minsigstksz != 0 {
+        auxv.push((at::AT_MINSIGSTKSZ, a.minsigstksz));
+    }
+    if a.sysinfo_ehdr != 0 {
+        auxv.push((at::AT_SYSINFO_EHDR, a.sysinfo_ehdr));
+    }
+    let image =
+        stack::build(STACK_TOP, &argv, &envp, &execfn, b"x86_64", random, &auxv).map_err(fail)?;
+    mm.write_force(image.sp, &image.bytes).map_err(fail)?;
+
+    let regs = UserRegs {
+        rip: entry,
+        rsp: image.sp,
+        cs: USER_CS,
+        ss: USER_DS,
+        eflags: RFLAGS_FIXED | RFLAGS_IF,
+        ..UserRegs::default()
+    };
+    Ok(Image {
+        mm,
+        regs,
+        exe: path,
+    })
+}

@@ -1,0 +1,96 @@
+//! The kernel proper: the sandbox-wide [`Kernel`] and the [`Task`]s (guest threads) it runs.
+//!
+//! A task is driven by its own Sentry thread: `Task::run` switches into guest code through the
+//! platform, and each event that comes back (a syscall, a fault, a signal) is handled here
+//! before switching again.
+
+mod exec;
+mod task;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use snare_platform::systrap::Systrap;
+
+use crate::vfs::HostRoot;
+
+pub use exec::{exec, ExecError, Image};
+pub use task::{ExitStatus, Task};
+
+/// Host facts the guest sees in its auxiliary vector, read once from `/proc/self/auxv`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostAux {
+    pub hwcap: u64,
+    pub hwcap2: u64,
+    pub clktck: u64,
+    pub minsigstksz: u64,
+    /// The host vDSO; every stub keeps it mapped at this address.
+    pub sysinfo_ehdr: u64,
+}
+
+impl HostAux {
+    fn read() -> HostAux {
+        let mut a = HostAux {
+            clktck: 100,
+            ..HostAux::default()
+        };
+        let Ok(bytes) = std::fs::read("/proc/self/auxv") else {
+            return a;
+        };
+        for pair in bytes.chunks_exact(16) {
+            let (k, v) = pair.split_at(8);
+            let k = u64::from_ne_bytes(k.try_into().unwrap_or_default());
+            let v = u64::from_ne_bytes(v.try_into().unwrap_or_default());
+            match k {
+                16 => a.hwcap = v,
+                26 => a.hwcap2 = v,
+                17 => a.clktck = v,
+                51 => a.minsigstksz = v,
+                33 => a.sysinfo_ehdr = v,
+                _ => {}
+            }
+        }
+        a
+    }
+}
+
+/// Sandbox-wide state.
+#[derive(Debug)]
+pub struct Kernel {
+    pub platform: Systrap,
+    pub root: HostRoot,
+    pub strace: bool,
+    pub boot: Instant,
+    pub aux: HostAux,
+    pub hostname: String,
+    /// Guest uid/gid (the invoking user's, as `snare do` keeps them).
+    pub uid: u32,
+    pub gid: u32,
+    /// Unimplemented syscalls already reported, so each is logged once.
+    warned: Mutex<HashSet<u64>>,
+}
+
+impl Kernel {
+    pub fn new(platform: Systrap, root: HostRoot, strace: bool) -> Arc<Kernel> {
+        Arc::new(Kernel {
+            platform,
+            root,
+            strace,
+            boot: Instant::now(),
+            aux: HostAux::read(),
+            hostname: "snare".to_string(),
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            warned: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// True the first time `nr` is reported unimplemented.
+    pub fn first_unimplemented(&self, nr: u64) -> bool {
+        self.warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(nr)
+    }
+}

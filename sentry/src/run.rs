@@ -1,0 +1,147 @@
+//! `snare do`: boot a sandbox, run one command in it with stdio passed through, and report its
+//! exit status.
+
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use snare_abi::file::{o, S_IFMT, S_IFREG};
+use snare_abi::{Errno, KernelSigaction};
+use snare_platform::systrap::{Config, Systrap};
+use snare_platform::AddressSpace;
+
+use crate::kernel::{exec, Kernel, Task};
+use crate::vfs::{FdTable, HostFile, HostRoot};
+
+/// What `snare do` runs.
+#[derive(Debug, Clone)]
+pub struct DoRequest {
+    pub root: std::path::PathBuf,
+    pub strace: bool,
+    pub cwd: Option<Vec<u8>>,
+    pub env: Vec<(String, String)>,
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// A failure before the guest ran, with the exit status the shell convention gives it.
+#[derive(Debug)]
+pub struct DoError {
+    pub status: i32,
+    pub message: String,
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Finds `cmd` the way a shell does: as given if it has a slash, else on `$PATH`.
+fn lookup(root: &HostRoot, cmd: &[u8], path_var: &str, cwd: &[u8]) -> Option<Vec<u8>> {
+    if cmd.contains(&b'/') {
+        if cmd.first() == Some(&b'/') {
+            return Some(cmd.to_vec());
+        }
+        let mut p = cwd.to_vec();
+        if p.last() != Some(&b'/') {
+            p.push(b'/');
+        }
+        p.extend_from_slice(cmd);
+        return Some(p);
+    }
+    for dir in path_var.split(':').filter(|d| d.starts_with('/')) {
+        let mut p = dir.as_bytes().to_vec();
+        p.push(b'/');
+        p.extend_from_slice(cmd);
+        if let Ok(st) = root.stat(&p, true) {
+            if st.st_mode & S_IFMT == S_IFREG {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// Host stdio, passed to the guest as fds 0, 1, 2 (a terminal stays a terminal).
+fn stdio() -> FdTable {
+    let mut fds = FdTable::default();
+    let names = ["/dev/stdin", "/dev/stdout", "/dev/stderr"];
+    for (n, name) in names.iter().enumerate() {
+        let host = match n {
+            0 => std::io::stdin().as_fd().try_clone_to_owned(),
+            1 => std::io::stdout().as_fd().try_clone_to_owned(),
+            _ => std::io::stderr().as_fd().try_clone_to_owned(),
+        };
+        let Ok(fd) = host else { continue };
+        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)
+            .map(|f| f as u32 & (o::ACCMODE | o::APPEND | o::NONBLOCK))
+            .unwrap_or(o::RDWR);
+        let file = HostFile::from_host_fd(fd, name, flags);
+        let _ = fds.install_at(n as i32, Arc::new(file), false);
+    }
+    fds
+}
+
+/// Runs the request; returns the guest's exit status as a shell reports it.
+pub fn run(req: &DoRequest) -> Result<i32, DoError> {
+    let err = |status, message: String| DoError { status, message };
+    let root = HostRoot::open(&req.root).map_err(|e| {
+        err(
+            125,
+            format!("root {}: {}", req.root.display(), e.description()),
+        )
+    })?;
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    for (k, v) in &req.env {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map_or(DEFAULT_PATH.to_string(), |(_, v)| v.clone());
+    let cwd = match &req.cwd {
+        Some(c) => c.clone(),
+        None => std::env::current_dir()
+            .ok()
+            .filter(|d| {
+                req.root == Path::new("/") && root.stat(d.as_os_str().as_bytes(), true).is_ok()
+            })
+            .map_or(b"/".to_vec(), |d| d.as_os_str().as_bytes().to_vec()),
+    };
+    let cmd = req.argv.first().cloned().unwrap_or_default();
+    let shown = String::from_utf8_lossy(&cmd).into_owned();
+    let path = lookup(&root, &cmd, &path_var, &cwd)
+        .ok_or_else(|| err(127, format!("{shown}: not found")))?;
+
+    let platform = Systrap::new(Config::default())
+        .map_err(|e| err(125, format!("cannot start the sandbox: {e}")))?;
+    let k = Kernel::new(platform, root, req.strace);
+    let envp: Vec<Vec<u8>> = env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}").into_bytes())
+        .collect();
+    let image = exec(&k, &path, req.argv.clone(), envp).map_err(|e| match e.errno {
+        Errno::ENOENT => err(127, format!("{shown}: not found")),
+        _ => err(126, format!("{shown}: {e}")),
+    })?;
+    let ctx = image
+        .mm
+        .space()
+        .new_context()
+        .map_err(|e| err(125, format!("cannot start the guest: {e}")))?;
+    let mut task = Task {
+        k: k.clone(),
+        tid: 1,
+        ctx,
+        regs: image.regs,
+        mm: image.mm,
+        fds: stdio(),
+        cwd,
+        umask: 0o022,
+        sigmask: 0,
+        sigactions: [KernelSigaction::default(); 64],
+        clear_child_tid: 0,
+        exe: image.exe,
+        exit: None,
+    };
+    let status = task.run();
+    Ok(status.shell_code())
+}

@@ -1,0 +1,443 @@
+//! Paths and files: open, stat, access, readlink, getcwd/chdir, getdents64.
+
+use std::sync::Arc;
+
+use snare_abi::file::{o, Stat, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, S_IFDIR, S_IFMT};
+use snare_abi::Errno;
+use snare_syscalls_table::nr;
+
+use super::arg::{check_flags, fd, len, u32_};
+use super::Handler;
+use crate::kernel::Task;
+use crate::mm::GuestMemory;
+use crate::vfs::{DevFile, FileDescription};
+
+pub(super) const HANDLERS: &[(u32, Handler)] = &[
+    (nr::OPEN, sys_open),
+    (nr::OPENAT, sys_openat),
+    (nr::STAT, sys_stat),
+    (nr::LSTAT, sys_lstat),
+    (nr::FSTAT, sys_fstat),
+    (nr::NEWFSTATAT, sys_newfstatat),
+    (nr::STATX, sys_statx),
+    (nr::ACCESS, sys_access),
+    (nr::FACCESSAT, sys_faccessat),
+    (nr::FACCESSAT2, sys_faccessat2),
+    (nr::READLINK, sys_readlink),
+    (nr::READLINKAT, sys_readlinkat),
+    (nr::GETCWD, sys_getcwd),
+    (nr::CHDIR, sys_chdir),
+    (nr::FCHDIR, sys_fchdir),
+    (nr::GETDENTS64, sys_getdents64),
+    (nr::STATFS, sys_statfs),
+    (nr::FSTATFS, sys_fstatfs),
+    (nr::GETXATTR, sys_getxattr),
+    (nr::LGETXATTR, sys_getxattr),
+    (nr::FGETXATTR, sys_fgetxattr),
+    (nr::LISTXATTR, sys_listxattr),
+    (nr::LLISTXATTR, sys_listxattr),
+    (nr::FLISTXATTR, sys_flistxattr),
+];
+
+/// Implements `statfs(2)`.
+fn sys_statfs(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = path_arg(task, a[0])?;
+    let abs = absolute(task, AT_FDCWD, &path)?;
+    let b = match special(&abs) {
+        Special::Host => task.k.root.statfs(&abs)?,
+        Special::Absent => return Err(Errno::ENOENT),
+        _ => task.k.root.statfs(b"/")?,
+    };
+    task.mm.write(a[1], &b)?;
+    Ok(0)
+}
+
+/// Implements `fstatfs(2)`.
+fn sys_fstatfs(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let b = task.fds.get(fd(a[0]))?.statfs()?;
+    task.mm.write(a[1], &b)?;
+    Ok(0)
+}
+
+/// Implements `getxattr(2)`/`lgetxattr(2)`: the guest sees no extended attributes (host
+/// attributes such as security labels are not the guest's business), so ENODATA.
+fn sys_getxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = path_arg(task, a[0])?;
+    stat_path(task, &absolute(task, AT_FDCWD, &path)?, false)?;
+    task.mm.read_cstr(a[1], 256).map_err(|_| Errno::ERANGE)?;
+    Err(Errno::ENODATA)
+}
+
+/// Implements `fgetxattr(2)` (see `sys_getxattr`).
+fn sys_fgetxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    task.fds.get(fd(a[0]))?;
+    Err(Errno::ENODATA)
+}
+
+/// Implements `listxattr(2)`/`llistxattr(2)`: an empty list.
+fn sys_listxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = path_arg(task, a[0])?;
+    stat_path(task, &absolute(task, AT_FDCWD, &path)?, false)?;
+    Ok(0)
+}
+
+/// Implements `flistxattr(2)`: an empty list.
+fn sys_flistxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    task.fds.get(fd(a[0]))?;
+    Ok(0)
+}
+
+/// Longest path accepted (PATH_MAX).
+const PATH_MAX: usize = 4096;
+
+/// Collapses `.`, `..` and repeated slashes of an absolute path, lexically.
+pub(crate) fn normalize(path: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for c in path.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = Vec::with_capacity(path.len());
+    for p in parts {
+        out.push(b'/');
+        out.extend_from_slice(p);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// The guest path argument at `addr`.
+fn path_arg(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
+    task.mm.read_cstr(addr, PATH_MAX).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::ENAMETOOLONG
+        } else {
+            Errno::EFAULT
+        }
+    })
+}
+
+/// `path` relative to `dirfd` (or the cwd) as an absolute guest path.
+fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
+    if path.first() == Some(&b'/') {
+        return Ok(path.to_vec());
+    }
+    let mut base = if dirfd == AT_FDCWD {
+        task.cwd.clone()
+    } else {
+        let f = task.fds.get(dirfd)?;
+        if f.stat()?.st_mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        f.path().into_bytes()
+    };
+    if base.last() != Some(&b'/') {
+        base.push(b'/');
+    }
+    base.extend_from_slice(path);
+    Ok(base)
+}
+
+/// Which of the Sentry's own trees a path falls in.
+enum Special {
+    Dev(crate::vfs::dev::DevKind),
+    ProcSelfExe,
+    /// Under /proc, /sys or /dev but not something we provide: it does not exist.
+    Absent,
+    /// /proc, /sys or /dev itself: a directory (empty until those filesystems exist).
+    TreeRoot,
+    Host,
+}
+
+fn special(path: &[u8]) -> Special {
+    let norm = normalize(path);
+    if let Some(kind) = DevFile::lookup(&norm) {
+        return Special::Dev(kind);
+    }
+    if norm == b"/proc/self/exe" {
+        return Special::ProcSelfExe;
+    }
+    if matches!(&norm[..], b"/proc" | b"/sys" | b"/dev") {
+        return Special::TreeRoot;
+    }
+    for tree in [&b"/proc"[..], b"/sys", b"/dev"] {
+        if norm.starts_with(tree) && matches!(norm.get(tree.len()), None | Some(b'/')) {
+            return Special::Absent;
+        }
+    }
+    Special::Host
+}
+
+/// Opens a guest path.
+fn open_path(task: &Task, path: &[u8], flags: u32) -> Result<Arc<dyn FileDescription>, Errno> {
+    match special(path) {
+        Special::Dev(kind) => Ok(Arc::new(DevFile::new(kind, flags & o::ACCMODE))),
+        Special::ProcSelfExe => Ok(Arc::new(task.k.root.open_file(&task.exe, o::RDONLY)?)),
+        Special::Absent => Err(Errno::ENOENT),
+        Special::TreeRoot => Ok(Arc::new(crate::vfs::EmptyDir::new(normalize(path)))),
+        Special::Host => Ok(Arc::new(task.k.root.open_file(path, flags)?)),
+    }
+}
+
+fn stat_path(task: &Task, path: &[u8], follow: bool) -> Result<Stat, Errno> {
+    match special(path) {
+        Special::Dev(kind) => DevFile::new(kind, 0).stat(),
+        Special::ProcSelfExe => task.k.root.stat(&task.exe, follow),
+        Special::Absent => Err(Errno::ENOENT),
+        Special::TreeRoot => crate::vfs::EmptyDir::new(normalize(path)).stat(),
+        Special::Host => task.k.root.stat(path, follow),
+    }
+}
+
+const OPEN_FLAGS: u32 = o::ACCMODE
+    | o::CREAT
+    | o::EXCL
+    | o::NOCTTY
+    | o::TRUNC
+    | o::APPEND
+    | o::NONBLOCK
+    | o::DSYNC
+    | o::ASYNC
+    | o::DIRECT
+    | o::LARGEFILE
+    | o::DIRECTORY
+    | o::NOFOLLOW
+    | o::NOATIME
+    | o::CLOEXEC
+    | o::SYNC
+    | o::PATH
+    | o::TMPFILE;
+
+fn do_openat(task: &mut Task, dirfd: i32, path: u64, flags: u32) -> Result<u64, Errno> {
+    let flags = check_flags(flags, OPEN_FLAGS)?;
+    let path = path_arg(task, path)?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let abs = absolute(task, dirfd, &path)?;
+    let file = open_path(task, &abs, flags)?;
+    task.fds
+        .install(file, flags & o::CLOEXEC != 0, 0)
+        .map(|n| n as u64)
+}
+
+/// Implements `open(2)`. The root filesystem is read-only for now: opening for writing or
+/// creating fails with EROFS.
+fn sys_open(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_openat(task, AT_FDCWD, a[0], u32_(a[1]))
+}
+
+/// Implements `openat(2)` (see `sys_open`).
+fn sys_openat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_openat(task, fd(a[0]), a[1], u32_(a[2]))
+}
+
+fn write_stat(task: &Task, addr: u64, st: &Stat) -> Result<u64, Errno> {
+    task.mm.write(addr, snare_abi::pod::as_bytes(st))?;
+    Ok(0)
+}
+
+/// Implements `stat(2)`.
+fn sys_stat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = path_arg(task, a[0])?;
+    let st = stat_path(task, &absolute(task, AT_FDCWD, &path)?, true)?;
+    write_stat(task, a[1], &st)
+}
+
+/// Implements `lstat(2)`.
+fn sys_lstat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = path_arg(task, a[0])?;
+    let st = stat_path(task, &absolute(task, AT_FDCWD, &path)?, false)?;
+    write_stat(task, a[1], &st)
+}
+
+/// Implements `fstat(2)`.
+fn sys_fstat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let st = task.fds.get(fd(a[0]))?.stat()?;
+    write_stat(task, a[1], &st)
+}
+
+/// `stat` of `dirfd`+`path` with AT_* flags.
+fn stat_at(task: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Stat, Errno> {
+    let path = path_arg(task, path_addr)?;
+    if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd == AT_FDCWD {
+            return stat_path(task, &task.cwd, true);
+        }
+        return task.fds.get(dirfd)?.stat();
+    }
+    let abs = absolute(task, dirfd, &path)?;
+    stat_path(task, &abs, flags & AT_SYMLINK_NOFOLLOW == 0)
+}
+
+/// Implements `newfstatat(2)`.
+fn sys_newfstatat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let flags = check_flags(u32_(a[3]), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | 0x800)?;
+    let st = stat_at(task, fd(a[0]), a[1], flags)?;
+    write_stat(task, a[2], &st)
+}
+
+/// Implements `statx(2)` from the same attributes as `stat` (no birth time).
+fn sys_statx(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    const AT_STATX_SYNC_TYPE: u32 = 0x6000;
+    let flags = check_flags(
+        u32_(a[2]),
+        AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | 0x800 | AT_STATX_SYNC_TYPE,
+    )?;
+    let st = stat_at(task, fd(a[0]), a[1], flags)?;
+    let mut b = [0u8; 256];
+    let put = |b: &mut [u8; 256], off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+    const STATX_BASIC_STATS: u32 = 0x7ff;
+    put(&mut b, 0, &STATX_BASIC_STATS.to_ne_bytes());
+    put(&mut b, 4, &(st.st_blksize as u32).to_ne_bytes());
+    put(&mut b, 16, &(st.st_nlink as u32).to_ne_bytes());
+    put(&mut b, 20, &st.st_uid.to_ne_bytes());
+    put(&mut b, 24, &st.st_gid.to_ne_bytes());
+    put(&mut b, 28, &(st.st_mode as u16).to_ne_bytes());
+    put(&mut b, 32, &st.st_ino.to_ne_bytes());
+    put(&mut b, 40, &(st.st_size as u64).to_ne_bytes());
+    put(&mut b, 48, &(st.st_blocks as u64).to_ne_bytes());
+    for (off, sec, nsec) in [
+        (64, st.st_atime, st.st_atime_nsec),
+        (96, st.st_ctime, st.st_ctime_nsec),
+        (112, st.st_mtime, st.st_mtime_nsec),
+    ] {
+        put(&mut b, off, &sec.to_ne_bytes());
+        put(&mut b, off + 8, &(nsec as u32).to_ne_bytes());
+    }
+    let maj = |d: u64| ((d >> 8) & 0xfff) | ((d >> 32) & !0xfff);
+    let min = |d: u64| (d & 0xff) | ((d >> 12) & !0xff);
+    let (rmaj, rmin) = (maj(st.st_rdev), min(st.st_rdev));
+    put(&mut b, 128, &(rmaj as u32).to_ne_bytes());
+    put(&mut b, 132, &(rmin as u32).to_ne_bytes());
+    put(&mut b, 136, &(maj(st.st_dev) as u32).to_ne_bytes());
+    put(&mut b, 140, &(min(st.st_dev) as u32).to_ne_bytes());
+    task.mm.write(a[4], &b)?;
+    Ok(0)
+}
+
+fn do_access(task: &Task, dirfd: i32, path: u64, mode: u32, flags: u32) -> Result<u64, Errno> {
+    check_flags(mode, 7)?;
+    let flags = check_flags(flags, 0x200 | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
+    let st = stat_at(task, dirfd, path, flags)?;
+    // The root is read-only (until the overlay): only devices take writes.
+    if mode & 2 != 0 && st.st_mode & S_IFMT != snare_abi::file::S_IFCHR {
+        return Err(Errno::EROFS);
+    }
+    if mode & 1 != 0 && st.st_mode & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    Ok(0)
+}
+
+/// Implements `access(2)`.
+fn sys_access(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_access(task, AT_FDCWD, a[0], u32_(a[1]), 0)
+}
+
+/// Implements `faccessat(2)`.
+fn sys_faccessat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_access(task, fd(a[0]), a[1], u32_(a[2]), 0)
+}
+
+/// Implements `faccessat2(2)`.
+fn sys_faccessat2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_access(task, fd(a[0]), a[1], u32_(a[2]), u32_(a[3]))
+}
+
+fn do_readlink(task: &Task, dirfd: i32, path: u64, buf: u64, size: u64) -> Result<u64, Errno> {
+    let size = len(size)?;
+    if size == 0 || size > i32::MAX as usize {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(task, path)?;
+    let abs = absolute(task, dirfd, &path)?;
+    let target = match special(&abs) {
+        Special::ProcSelfExe => task.exe.clone(),
+        Special::Dev(_) | Special::TreeRoot => return Err(Errno::EINVAL),
+        Special::Absent => return Err(Errno::ENOENT),
+        Special::Host => task.k.root.readlink(&abs)?,
+    };
+    let n = target.len().min(size);
+    task.mm.write(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+/// Implements `readlink(2)`.
+fn sys_readlink(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_readlink(task, AT_FDCWD, a[0], a[1], a[2])
+}
+
+/// Implements `readlinkat(2)`.
+fn sys_readlinkat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_readlink(task, fd(a[0]), a[1], a[2], a[3])
+}
+
+/// Implements `getcwd(2)`: returns the length including the NUL.
+fn sys_getcwd(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let mut cwd = task.cwd.clone();
+    cwd.push(0);
+    if (len(a[1])?) < cwd.len() {
+        return Err(Errno::ERANGE);
+    }
+    task.mm.write(a[0], &cwd)?;
+    Ok(cwd.len() as u64)
+}
+
+fn set_cwd(task: &mut Task, abs: Vec<u8>) -> Result<u64, Errno> {
+    let st = stat_path(task, &abs, true)?;
+    if st.st_mode & S_IFMT != S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    task.cwd = normalize(&abs);
+    Ok(0)
+}
+
+/// Implements `chdir(2)`.
+fn sys_chdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = path_arg(task, a[0])?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let abs = absolute(task, AT_FDCWD, &path)?;
+    set_cwd(task, abs)
+}
+
+/// Implements `fchdir(2)`.
+fn sys_fchdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = task.fds.get(fd(a[0]))?.path().into_bytes();
+    set_cwd(task, path)
+}
+
+/// Implements `getdents64(2)`.
+fn sys_getdents64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    let max = len(a[2])?.min(1 << 20);
+    let mut out = Vec::new();
+    file.getdents(&mut out, max)?;
+    task.mm.write(a[1], &out)?;
+    Ok(out.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalize_paths() {
+        assert_eq!(normalize(b"/"), b"/");
+        assert_eq!(normalize(b"//a/./b/../c/"), b"/a/c");
+        assert_eq!(normalize(b"/../.."), b"/");
+        assert_eq!(normalize(b"/proc/./self/exe"), b"/proc/self/exe");
+    }
+}

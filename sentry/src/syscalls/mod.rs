@@ -1,0 +1,141 @@
+//! System call dispatch: one handler per syscall number in a dense table, one file per family.
+//!
+//! Handlers are named `sys_<linux name>`, take the task and the six raw arguments, decode and
+//! validate them at entry, and return `Result<u64, Errno>`; only [`dispatch`] writes `-errno`
+//! into rax. A number with no handler returns ENOSYS and is logged once by name.
+
+mod fs;
+mod futex;
+mod mmap;
+mod process;
+mod read_write;
+mod time;
+
+use std::sync::LazyLock;
+
+use snare_abi::Errno;
+use snare_syscalls_table::{by_nr, nr, TABLE_LEN};
+
+use crate::kernel::Task;
+
+/// A syscall handler.
+pub type Handler = fn(&mut Task, [u64; 6]) -> Result<u64, Errno>;
+
+/// The dispatch table, built once from each family's list.
+static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
+    let mut t: [Option<Handler>; TABLE_LEN] = [None; TABLE_LEN];
+    for list in [
+        fs::HANDLERS,
+        futex::HANDLERS,
+        mmap::HANDLERS,
+        process::HANDLERS,
+        read_write::HANDLERS,
+        time::HANDLERS,
+    ] {
+        for &(n, h) in list {
+            t[n as usize] = Some(h);
+        }
+    }
+    t
+});
+
+/// Whether the Sentry implements syscall `nr` (for `snare syscalls`).
+pub fn implemented(nr: u32) -> bool {
+    TABLE.get(nr as usize).is_some_and(Option::is_some)
+}
+
+/// Handles the syscall in `task.regs` and writes its result into rax.
+pub fn dispatch(task: &mut Task) {
+    let nr = task.regs.orig_rax;
+    let args = task.regs.syscall_args();
+    // Decode the arguments before the call: after an execve they are gone.
+    let pending = task
+        .k
+        .strace
+        .then(|| crate::strace::PendingCall::new(nr, args, &*task.mm));
+    if let Some(p) = &pending {
+        if nr == u64::from(nr::EXIT) || nr == u64::from(nr::EXIT_GROUP) {
+            eprintln!("[{}] {p} = ?", task.tid);
+        }
+    }
+    let handler = usize::try_from(nr)
+        .ok()
+        .and_then(|i| TABLE.get(i).copied().flatten());
+    let ret = match handler {
+        Some(h) => h(task, args),
+        None => {
+            if task.k.first_unimplemented(nr) {
+                let name = by_nr(nr).map_or("unknown", |s| s.name);
+                tracing::warn!(nr, name, "unimplemented syscall: returning ENOSYS");
+            }
+            Err(Errno::ENOSYS)
+        }
+    };
+    let raw = match ret {
+        Ok(v) => v,
+        Err(e) => {
+            debug_assert!(!e.is_internal_restart(), "restart code reached the guest");
+            (-i64::from(e.raw())) as u64
+        }
+    };
+    task.regs.rax = raw;
+    if let Some(p) = pending.filter(|_| task.exit.is_none()) {
+        eprintln!("[{}] {}", task.tid, p.finish(raw as i64, &*task.mm));
+    }
+}
+
+/// Argument decoding helpers: raw u64 → typed values, in one place.
+pub(crate) mod arg {
+    use snare_abi::Errno;
+
+    /// An fd argument (the kernel takes the low 32 bits as `int`).
+    pub fn fd(a: u64) -> i32 {
+        a as u32 as i32
+    }
+
+    /// A 32-bit flags or mode argument.
+    pub fn u32_(a: u64) -> u32 {
+        a as u32
+    }
+
+    /// A signed 32-bit argument.
+    pub fn i32_(a: u64) -> i32 {
+        a as u32 as i32
+    }
+
+    /// A length that must fit the address space.
+    pub fn len(a: u64) -> Result<usize, Errno> {
+        usize::try_from(a).map_err(|_| Errno::EINVAL)
+    }
+
+    /// Rejects flags outside `known`.
+    pub fn check_flags(flags: u32, known: u32) -> Result<u32, Errno> {
+        if flags & !known != 0 {
+            Err(Errno::EINVAL)
+        } else {
+            Ok(flags)
+        }
+    }
+}
+
+/// The most bytes one read/write call moves (Linux's MAX_RW_COUNT).
+pub(crate) const MAX_RW: usize = 0x7fff_f000;
+
+/// The support table `snare syscalls` prints: every x86-64 syscall, implemented or ENOSYS.
+pub fn support_table() -> String {
+    let mut out = String::new();
+    let mut n = 0;
+    let mut total = 0;
+    for s in snare_syscalls_table::all() {
+        total += 1;
+        let state = if implemented(s.nr) {
+            n += 1;
+            "implemented"
+        } else {
+            "ENOSYS"
+        };
+        out.push_str(&format!("{:>4}  {:<24} {state}\n", s.nr, s.name));
+    }
+    out.push_str(&format!("{n} of {total} syscalls implemented\n"));
+    out
+}

@@ -1,0 +1,311 @@
+//! Identity, limits and per-thread state: exit, ids, arch_prctl, set_tid_address, rlimits,
+//! uname, signals' bookkeeping.
+
+use snare_abi::file::{Rlimit, Utsname, RLIM_INFINITY};
+use snare_abi::{Errno, KernelSigaction};
+use snare_syscalls_table::nr;
+
+use super::arg::{i32_, len, u32_};
+use super::Handler;
+use crate::kernel::{ExitStatus, Task};
+use crate::mm::{GuestMemory, STACK_LIMIT};
+
+pub(super) const HANDLERS: &[(u32, Handler)] = &[
+    (nr::EXIT, sys_exit),
+    (nr::EXIT_GROUP, sys_exit_group),
+    (nr::GETPID, sys_getpid),
+    (nr::GETPPID, sys_getppid),
+    (nr::GETTID, sys_gettid),
+    (nr::GETUID, sys_getuid),
+    (nr::GETEUID, sys_getuid),
+    (nr::GETGID, sys_getgid),
+    (nr::GETEGID, sys_getgid),
+    (nr::GETRESUID, sys_getresuid),
+    (nr::GETRESGID, sys_getresgid),
+    (nr::GETGROUPS, sys_getgroups),
+    (nr::GETPGRP, sys_getpid),
+    (nr::GETPGID, sys_getpgid),
+    (nr::GETSID, sys_getpgid),
+    (nr::SET_TID_ADDRESS, sys_set_tid_address),
+    (nr::SET_ROBUST_LIST, sys_set_robust_list),
+    (nr::ARCH_PRCTL, sys_arch_prctl),
+    (nr::PRLIMIT64, sys_prlimit64),
+    (nr::GETRLIMIT, sys_getrlimit),
+    (nr::SETRLIMIT, sys_setrlimit),
+    (nr::UMASK, sys_umask),
+    (nr::UNAME, sys_uname),
+    (nr::SCHED_GETAFFINITY, sys_sched_getaffinity),
+    (nr::SCHED_YIELD, sys_sched_yield),
+    (nr::GETCPU, sys_getcpu),
+    (nr::RT_SIGACTION, sys_rt_sigaction),
+    (nr::RT_SIGPROCMASK, sys_rt_sigprocmask),
+];
+
+/// Implements `exit(2)`. With one thread per process (threads arrive with issue 4), the
+/// thread's exit is the process's.
+fn sys_exit(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    task.exit = Some(ExitStatus::Code(i32_(a[0]) & 0xff));
+    Ok(0)
+}
+
+/// Implements `exit_group(2)`.
+fn sys_exit_group(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    sys_exit(task, a)
+}
+
+/// Implements `getpid(2)`: the sandbox has its own pid namespace; the first process is 1.
+fn sys_getpid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(task.tid as u64)
+}
+
+/// Implements `getppid(2)`: the first process's parent is outside the namespace (0).
+fn sys_getppid(_task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(0)
+}
+
+/// Implements `gettid(2)`.
+fn sys_gettid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(task.tid as u64)
+}
+
+/// Implements `getpgid(2)` and `getsid(2)` for this process (pid 0 or its own).
+fn sys_getpgid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    match i32_(a[0]) {
+        0 => Ok(task.tid as u64),
+        p if p == task.tid => Ok(task.tid as u64),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
+/// Implements `getuid(2)` and `geteuid(2)`.
+fn sys_getuid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(u64::from(task.k.uid))
+}
+
+/// Implements `getgid(2)` and `getegid(2)`.
+fn sys_getgid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(u64::from(task.k.gid))
+}
+
+fn write_three(task: &Task, a: &[u64; 6], v: u32) -> Result<u64, Errno> {
+    for &p in &a[..3] {
+        task.mm.write(p, &v.to_ne_bytes())?;
+    }
+    Ok(0)
+}
+
+/// Implements `getresuid(2)`.
+fn sys_getresuid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    write_three(task, &a, task.k.uid)
+}
+
+/// Implements `getresgid(2)`.
+fn sys_getresgid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    write_three(task, &a, task.k.gid)
+}
+
+/// Implements `getgroups(2)`: no supplementary groups.
+fn sys_getgroups(_task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    if i32_(a[0]) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// Implements `set_tid_address(2)`.
+fn sys_set_tid_address(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    task.clear_child_tid = a[0];
+    Ok(task.tid as u64)
+}
+
+/// Implements `set_robust_list(2)`: recorded length must be the kernel's struct size; the
+/// list is walked on thread exit once threads exist (issue 4).
+fn sys_set_robust_list(_task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    if a[1] != 24 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// Implements `arch_prctl(2)`: ARCH_SET_FS/GET_FS/SET_GS/GET_GS; CPUID faulting is refused.
+fn sys_arch_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    const ARCH_SET_GS: u32 = 0x1001;
+    const ARCH_SET_FS: u32 = 0x1002;
+    const ARCH_GET_FS: u32 = 0x1003;
+    const ARCH_GET_GS: u32 = 0x1004;
+    let canonical = |v: u64| v < (1 << 47);
+    match u32_(a[0]) {
+        ARCH_SET_FS => {
+            if !canonical(a[1]) {
+                return Err(Errno::EPERM);
+            }
+            task.regs.fs_base = a[1];
+            Ok(0)
+        }
+        ARCH_SET_GS => {
+            if !canonical(a[1]) {
+                return Err(Errno::EPERM);
+            }
+            task.regs.gs_base = a[1];
+            Ok(0)
+        }
+        ARCH_GET_FS => {
+            task.mm.write(a[1], &task.regs.fs_base.to_ne_bytes())?;
+            Ok(0)
+        }
+        ARCH_GET_GS => {
+            task.mm.write(a[1], &task.regs.gs_base.to_ne_bytes())?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// The limits the sandbox reports (fixed; setrlimit accepts lowering only).
+fn rlimit(resource: u32) -> Result<Rlimit, Errno> {
+    let (cur, max) = match resource {
+        3 => (STACK_LIMIT, RLIM_INFINITY), // RLIMIT_STACK
+        7 => (1024, 1024 * 1024),          // RLIMIT_NOFILE
+        6 => (63_536, 63_536),             // RLIMIT_NPROC
+        8 => (8 << 20, 8 << 20),           // RLIMIT_MEMLOCK
+        0..=15 => (RLIM_INFINITY, RLIM_INFINITY),
+        _ => return Err(Errno::EINVAL),
+    };
+    Ok(Rlimit {
+        rlim_cur: cur,
+        rlim_max: max,
+    })
+}
+
+/// Implements `prlimit64(2)` for the calling process (pid 0 or its own).
+fn sys_prlimit64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let pid = i32_(a[0]);
+    if pid != 0 && pid != task.tid {
+        return Err(Errno::ESRCH);
+    }
+    let old = rlimit(u32_(a[1]))?;
+    if a[2] != 0 {
+        let new: Rlimit = task.mm.read_val(a[2])?;
+        if new.rlim_cur > new.rlim_max || new.rlim_max > old.rlim_max {
+            return Err(if new.rlim_cur > new.rlim_max {
+                Errno::EINVAL
+            } else {
+                Errno::EPERM
+            });
+        }
+    }
+    if a[3] != 0 {
+        task.mm.write(a[3], snare_abi::pod::as_bytes(&old))?;
+    }
+    Ok(0)
+}
+
+/// Implements `getrlimit(2)`.
+fn sys_getrlimit(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let l = rlimit(u32_(a[0]))?;
+    task.mm.write(a[1], snare_abi::pod::as_bytes(&l))?;
+    Ok(0)
+}
+
+/// Implements `setrlimit(2)` (see `sys_prlimit64`).
+fn sys_setrlimit(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    sys_prlimit64(task, [0, a[0], a[1], 0, 0, 0])
+}
+
+/// Implements `umask(2)`.
+fn sys_umask(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let old = task.umask;
+    task.umask = u32_(a[0]) & 0o777;
+    Ok(u64::from(old))
+}
+
+/// Implements `uname(2)`: Linux 6.1-compatible, hostname from the sandbox.
+fn sys_uname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let mut u = Utsname::default();
+    let set =
+        |f: &mut [u8; 65], v: &[u8]| f[..v.len().min(64)].copy_from_slice(&v[..v.len().min(64)]);
+    set(&mut u.sysname, b"Linux");
+    set(&mut u.nodename, task.k.hostname.as_bytes());
+    set(&mut u.release, b"6.1.0-snare");
+    set(&mut u.version, b"#1 SMP snare");
+    set(&mut u.machine, b"x86_64");
+    set(&mut u.domainname, b"(none)");
+    task.mm.write(a[0], snare_abi::pod::as_bytes(&u))?;
+    Ok(0)
+}
+
+/// Implements `sched_getaffinity(2)`: the CPUs the Sentry may use.
+fn sys_sched_getaffinity(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let size = len(a[1])?;
+    if size < 8 || size % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let n = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(64);
+    let mask: u64 = if n == 64 { !0 } else { (1u64 << n) - 1 };
+    let mut buf = vec![0u8; 8];
+    buf.copy_from_slice(&mask.to_ne_bytes());
+    task.mm.write(a[2], &buf)?;
+    Ok(8)
+}
+
+/// Implements `sched_yield(2)`.
+fn sys_sched_yield(_task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    std::thread::yield_now();
+    Ok(0)
+}
+
+/// Implements `getcpu(2)`: always CPU 0, node 0.
+fn sys_getcpu(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    for p in [a[0], a[1]] {
+        if p != 0 {
+            task.mm.write(p, &0u32.to_ne_bytes())?;
+        }
+    }
+    Ok(0)
+}
+
+/// Implements `rt_sigaction(2)`: dispositions are recorded (and reported back); delivery
+/// arrives with issue 4.
+fn sys_rt_sigaction(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let sig = i32_(a[0]);
+    if a[3] != 8 || !(1..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    let idx = (sig - 1) as usize;
+    let old = task.sigactions[idx];
+    if a[1] != 0 {
+        if sig == 9 || sig == 19 {
+            return Err(Errno::EINVAL);
+        }
+        let new: KernelSigaction = task.mm.read_val(a[1])?;
+        task.sigactions[idx] = new;
+    }
+    if a[2] != 0 {
+        task.mm.write(a[2], snare_abi::pod::as_bytes(&old))?;
+    }
+    Ok(0)
+}
+
+/// Implements `rt_sigprocmask(2)` (the mask is recorded; delivery arrives with issue 4).
+fn sys_rt_sigprocmask(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let old = task.sigmask;
+    if a[1] != 0 {
+        let set: u64 = task.mm.read_val(a[1])?;
+        let unblockable = (1u64 << 8) | (1u64 << 18); // SIGKILL, SIGSTOP
+        task.sigmask = match i32_(a[0]) {
+            0 => old | set,
+            1 => old & !set,
+            2 => set,
+            _ => return Err(Errno::EINVAL),
+        } & !unblockable;
+    }
+    if a[2] != 0 {
+        task.mm.write(a[2], &old.to_ne_bytes())?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,320 @@
+//! read/write and friends, fd-table calls: close, dup, fcntl, ioctl, lseek.
+
+use snare_abi::file::{o, Iovec};
+use snare_abi::Errno;
+use snare_syscalls_table::nr;
+
+use super::arg::{fd, i32_, len, u32_};
+use super::{Handler, MAX_RW};
+use crate::kernel::Task;
+use crate::mm::GuestMemory;
+
+pub(super) const HANDLERS: &[(u32, Handler)] = &[
+    (nr::READ, sys_read),
+    (nr::WRITE, sys_write),
+    (nr::PREAD64, sys_pread64),
+    (nr::PWRITE64, sys_pwrite64),
+    (nr::READV, sys_readv),
+    (nr::WRITEV, sys_writev),
+    (nr::PREADV, sys_preadv),
+    (nr::PWRITEV, sys_pwritev),
+    (nr::PREADV2, sys_preadv),
+    (nr::PWRITEV2, sys_pwritev),
+    (nr::LSEEK, sys_lseek),
+    (nr::CLOSE, sys_close),
+    (nr::CLOSE_RANGE, sys_close_range),
+    (nr::DUP, sys_dup),
+    (nr::DUP2, sys_dup2),
+    (nr::DUP3, sys_dup3),
+    (nr::FCNTL, sys_fcntl),
+    (nr::IOCTL, sys_ioctl),
+];
+
+/// Reads into guest memory at `buf` from `read`, a chunk at a time.
+fn read_into(
+    task: &Task,
+    buf: u64,
+    count: usize,
+    mut read: impl FnMut(&mut [u8], u64) -> Result<usize, Errno>,
+) -> Result<u64, Errno> {
+    let count = count.min(MAX_RW);
+    let mut done = 0usize;
+    let mut chunk = vec![0u8; count.min(1 << 20)];
+    while done < count {
+        let want = (count - done).min(chunk.len());
+        let n = match read(&mut chunk[..want], done as u64) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        task.mm.write(buf + done as u64, &chunk[..n])?;
+        done += n;
+        if n < want {
+            break;
+        }
+    }
+    Ok(done as u64)
+}
+
+/// Writes from guest memory at `buf` through `write`, a chunk at a time.
+fn write_from(
+    task: &Task,
+    buf: u64,
+    count: usize,
+    mut write: impl FnMut(&[u8], u64) -> Result<usize, Errno>,
+) -> Result<u64, Errno> {
+    let count = count.min(MAX_RW);
+    let mut done = 0usize;
+    let mut chunk = vec![0u8; count.min(1 << 20)];
+    while done < count {
+        let want = (count - done).min(chunk.len());
+        task.mm.read(buf + done as u64, &mut chunk[..want])?;
+        let n = match write(&chunk[..want], done as u64) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += n;
+        if n < want {
+            break;
+        }
+    }
+    Ok(done as u64)
+}
+
+/// Implements `read(2)`.
+fn sys_read(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    read_into(task, a[1], len(a[2])?, |b, _| file.read(b))
+}
+
+/// Implements `write(2)`.
+fn sys_write(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    write_from(task, a[1], len(a[2])?, |b, _| file.write(b))
+}
+
+/// Implements `pread64(2)`.
+fn sys_pread64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    let off = i64::try_from(a[3]).map_err(|_| Errno::EINVAL)? as u64;
+    read_into(task, a[1], len(a[2])?, |b, d| file.pread(b, off + d))
+}
+
+/// Implements `pwrite64(2)`.
+fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    let off = i64::try_from(a[3]).map_err(|_| Errno::EINVAL)? as u64;
+    write_from(task, a[1], len(a[2])?, |b, d| file.pwrite(b, off + d))
+}
+
+/// Reads a guest iovec array (at most IOV_MAX entries).
+fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
+    if count > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let v: Iovec = task.mm.read_val(addr + 16 * i)?;
+        if v.iov_len > isize::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn do_readv(task: &mut Task, a: [u64; 6], at: Option<u64>) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    let mut total = 0u64;
+    for v in iovecs(task, a[1], a[2])? {
+        let n = match at {
+            Some(off) => read_into(task, v.iov_base, v.iov_len as usize, |b, d| {
+                file.pread(b, off + total + d)
+            }),
+            None => read_into(task, v.iov_base, v.iov_len as usize, |b, _| file.read(b)),
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
+        total += n;
+        if n < v.iov_len {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+fn do_writev(task: &mut Task, a: [u64; 6], at: Option<u64>) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    let mut total = 0u64;
+    for v in iovecs(task, a[1], a[2])? {
+        let n = match at {
+            Some(off) => write_from(task, v.iov_base, v.iov_len as usize, |b, d| {
+                file.pwrite(b, off + total + d)
+            }),
+            None => write_from(task, v.iov_base, v.iov_len as usize, |b, _| file.write(b)),
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
+        total += n;
+        if n < v.iov_len {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// Implements `readv(2)`.
+fn sys_readv(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_readv(task, a, None)
+}
+
+/// Implements `writev(2)`.
+fn sys_writev(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_writev(task, a, None)
+}
+
+/// Implements `preadv(2)` and `preadv2(2)` (offset -1 in preadv2 means the file offset).
+fn sys_preadv(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let off = a[3] as i64;
+    if off == -1 {
+        return do_readv(task, a, None);
+    }
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_readv(task, a, Some(off as u64))
+}
+
+/// Implements `pwritev(2)` and `pwritev2(2)`.
+fn sys_pwritev(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let off = a[3] as i64;
+    if off == -1 {
+        return do_writev(task, a, None);
+    }
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_writev(task, a, Some(off as u64))
+}
+
+/// Implements `lseek(2)`.
+fn sys_lseek(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    file.seek(a[1] as i64, u32_(a[2]))
+}
+
+/// Implements `close(2)`.
+fn sys_close(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    task.fds.close(fd(a[0])).map(|_| 0)
+}
+
+/// Implements `close_range(2)`.
+fn sys_close_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    const CLOSE_RANGE_UNSHARE: u32 = 2;
+    const CLOSE_RANGE_CLOEXEC: u32 = 4;
+    let flags = super::arg::check_flags(u32_(a[2]), CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)?;
+    let (first, last) = (u32_(a[0]), u32_(a[1]));
+    if first > last {
+        return Err(Errno::EINVAL);
+    }
+    let last = last.min(i32::MAX as u32) as i32;
+    task.fds.close_range(
+        first.min(i32::MAX as u32) as i32,
+        last,
+        flags & CLOSE_RANGE_CLOEXEC != 0,
+    );
+    Ok(0)
+}
+
+/// Implements `dup(2)`.
+fn sys_dup(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    task.fds.install(file, false, 0).map(|n| n as u64)
+}
+
+/// Implements `dup2(2)`.
+fn sys_dup2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (old, new) = (fd(a[0]), fd(a[1]));
+    let file = task.fds.get(old)?;
+    if old == new {
+        return Ok(new as u64);
+    }
+    task.fds.install_at(new, file, false)?;
+    Ok(new as u64)
+}
+
+/// Implements `dup3(2)`.
+fn sys_dup3(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (old, new) = (fd(a[0]), fd(a[1]));
+    let flags = super::arg::check_flags(u32_(a[2]), o::CLOEXEC)?;
+    if old == new {
+        return Err(Errno::EINVAL);
+    }
+    let file = task.fds.get(old)?;
+    task.fds.install_at(new, file, flags & o::CLOEXEC != 0)?;
+    Ok(new as u64)
+}
+
+/// Implements `fcntl(2)`: F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL.
+fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    const F_DUPFD: i32 = 0;
+    const F_GETFD: i32 = 1;
+    const F_SETFD: i32 = 2;
+    const F_GETFL: i32 = 3;
+    const F_SETFL: i32 = 4;
+    const F_DUPFD_CLOEXEC: i32 = 1030;
+    const FD_CLOEXEC: u64 = 1;
+    let n = fd(a[0]);
+    match i32_(a[1]) {
+        cmd @ (F_DUPFD | F_DUPFD_CLOEXEC) => {
+            let file = task.fds.get(n)?;
+            let min = i32_(a[2]);
+            if min < 0 {
+                return Err(Errno::EINVAL);
+            }
+            task.fds
+                .install(file, cmd == F_DUPFD_CLOEXEC, min)
+                .map(|n| n as u64)
+        }
+        F_GETFD => Ok(u64::from(task.fds.entry(n)?.cloexec)),
+        F_SETFD => {
+            task.fds.entry_mut(n)?.cloexec = a[2] & FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        F_GETFL => Ok(u64::from(task.fds.get(n)?.status_flags())),
+        F_SETFL => {
+            task.fds.get(n)?.set_status_flags(u32_(a[2]));
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Implements `ioctl(2)`: FIOCLEX/FIONCLEX here, the rest by the file (TCGETS, TIOCGWINSZ,
+/// FIONREAD on terminals and files).
+fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    const FIONCLEX: u32 = 0x5450;
+    const FIOCLEX: u32 = 0x5451;
+    let n = fd(a[0]);
+    match u32_(a[1]) {
+        FIOCLEX => {
+            task.fds.entry_mut(n)?.cloexec = true;
+            Ok(0)
+        }
+        FIONCLEX => {
+            task.fds.entry_mut(n)?.cloexec = false;
+            Ok(0)
+        }
+        cmd => {
+            let file = task.fds.get(n)?;
+            file.ioctl(cmd, a[2], &*task.mm)
+        }
+    }
+}

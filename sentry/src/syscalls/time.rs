@@ -1,0 +1,146 @@
+//! Time and randomness: clock_gettime and friends, nanosleep, getrandom, sysinfo, times.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use snare_abi::file::{Timespec, Timeval};
+use snare_abi::Errno;
+use snare_syscalls_table::nr;
+
+use super::arg::{i32_, len, u32_};
+use super::Handler;
+use crate::kernel::Task;
+use crate::mm::GuestMemory;
+
+pub(super) const HANDLERS: &[(u32, Handler)] = &[
+    (nr::CLOCK_GETTIME, sys_clock_gettime),
+    (nr::CLOCK_GETRES, sys_clock_getres),
+    (nr::GETTIMEOFDAY, sys_gettimeofday),
+    (nr::TIME, sys_time),
+    (nr::NANOSLEEP, sys_nanosleep),
+    (nr::CLOCK_NANOSLEEP, sys_clock_nanosleep),
+    (nr::GETRANDOM, sys_getrandom),
+];
+
+const CLOCK_REALTIME: i32 = 0;
+const CLOCK_MONOTONIC: i32 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+const CLOCK_MONOTONIC_RAW: i32 = 4;
+const CLOCK_REALTIME_COARSE: i32 = 5;
+const CLOCK_MONOTONIC_COARSE: i32 = 6;
+const CLOCK_BOOTTIME: i32 = 7;
+
+fn now(task: &Task, clock: i32) -> Result<Duration, Errno> {
+    match clock {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| Errno::EINVAL),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
+            nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+                .map(Duration::from)
+                .map_err(|e| Errno::new(e as i32))
+        }
+        // CPU time of the guest is not tracked separately yet: time since boot bounds it.
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(task.k.boot.elapsed()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn timespec(d: Duration) -> Timespec {
+    Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    }
+}
+
+/// Implements `clock_gettime(2)` (the guest's vDSO answers most calls without trapping).
+fn sys_clock_gettime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let t = timespec(now(task, i32_(a[0]))?);
+    task.mm.write(a[1], snare_abi::pod::as_bytes(&t))?;
+    Ok(0)
+}
+
+/// Implements `clock_getres(2)`.
+fn sys_clock_getres(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let clock = i32_(a[0]);
+    now(task, clock)?;
+    let res = if clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE {
+        Duration::from_millis(4)
+    } else {
+        Duration::from_nanos(1)
+    };
+    if a[1] != 0 {
+        task.mm
+            .write(a[1], snare_abi::pod::as_bytes(&timespec(res)))?;
+    }
+    Ok(0)
+}
+
+/// Implements `gettimeofday(2)` (no timezone: it is always zeros).
+fn sys_gettimeofday(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let d = now(task, CLOCK_REALTIME)?;
+    if a[0] != 0 {
+        let tv = Timeval {
+            tv_sec: d.as_secs() as i64,
+            tv_usec: i64::from(d.subsec_micros()),
+        };
+        task.mm.write(a[0], snare_abi::pod::as_bytes(&tv))?;
+    }
+    if a[1] != 0 {
+        task.mm.write(a[1], &[0u8; 8])?;
+    }
+    Ok(0)
+}
+
+/// Implements `time(2)`.
+fn sys_time(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let secs = now(task, CLOCK_REALTIME)?.as_secs();
+    if a[0] != 0 {
+        task.mm.write(a[0], &secs.to_ne_bytes())?;
+    }
+    Ok(secs)
+}
+
+fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
+    let t: Timespec = task.mm.read_val(addr)?;
+    if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+}
+
+/// Implements `nanosleep(2)`. Not interruptible yet (signals arrive with issue 4).
+fn sys_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let d = read_timespec(task, a[0])?;
+    std::thread::sleep(d);
+    Ok(0)
+}
+
+/// Implements `clock_nanosleep(2)`, relative or TIMER_ABSTIME.
+fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    const TIMER_ABSTIME: u32 = 1;
+    let clock = i32_(a[0]);
+    if clock == CLOCK_THREAD_CPUTIME_ID {
+        return Err(Errno::EINVAL);
+    }
+    let flags = super::arg::check_flags(u32_(a[1]), TIMER_ABSTIME)?;
+    let d = read_timespec(task, a[2])?;
+    let wait = if flags & TIMER_ABSTIME != 0 {
+        d.saturating_sub(now(task, clock)?)
+    } else {
+        now(task, clock)?;
+        d
+    };
+    std::thread::sleep(wait);
+    Ok(0)
+}
+
+/// Implements `getrandom(2)` from the host's generator.
+fn sys_getrandom(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    super::arg::check_flags(u32_(a[2]), 7)?;
+    let n = len(a[1])?.min(super::MAX_RW).min(1 << 20);
+    let mut buf = vec![0u8; n];
+    crate::vfs::dev::host_random(&mut buf)?;
+    task.mm.write(a[0], &buf)?;
+    Ok(n as u64)
+}

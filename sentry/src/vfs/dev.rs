@@ -1,0 +1,190 @@
+//! Device files the Sentry implements itself: /dev/null, zero, full, random, urandom.
+
+use snare_abi::file::{Stat, S_IFCHR};
+use snare_abi::Errno;
+
+use super::FileDescription;
+
+/// Which device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DevKind {
+    Null,
+    Zero,
+    Full,
+    Random,
+    Urandom,
+}
+
+/// An open device file.
+#[derive(Debug)]
+pub struct DevFile {
+    kind: DevKind,
+    flags: u32,
+}
+
+impl DevFile {
+    /// The device at a guest path, if it is one of ours.
+    pub fn lookup(path: &[u8]) -> Option<DevKind> {
+        Some(match path {
+            b"/dev/null" => DevKind::Null,
+            b"/dev/zero" => DevKind::Zero,
+            b"/dev/full" => DevKind::Full,
+            b"/dev/random" => DevKind::Random,
+            b"/dev/urandom" => DevKind::Urandom,
+            _ => return None,
+        })
+    }
+
+    pub fn new(kind: DevKind, flags: u32) -> DevFile {
+        DevFile { kind, flags }
+    }
+
+    /// Character device numbers as on Linux (1:3 null, 1:5 zero, 1:7 full, 1:8 random, 1:9
+    /// urandom).
+    fn rdev(&self) -> u64 {
+        let minor = match self.kind {
+            DevKind::Null => 3,
+            DevKind::Zero => 5,
+            DevKind::Full => 7,
+            DevKind::Random => 8,
+            DevKind::Urandom => 9,
+        };
+        (1 << 8) | minor
+    }
+}
+
+/// Fills `buf` with random bytes from the host.
+pub(crate) fn host_random(buf: &mut [u8]) -> Result<(), Errno> {
+    static URANDOM: std::sync::OnceLock<std::io::Result<std::fs::File>> =
+        std::sync::OnceLock::new();
+    let f = URANDOM
+        .get_or_init(|| std::fs::File::open("/dev/urandom"))
+        .as_ref()
+        .map_err(super::host::io_errno)?;
+    std::io::Read::read_exact(&mut &*f, buf).map_err(|e| super::host::io_errno(&e))
+}
+
+impl FileDescription for DevFile {
+    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self.kind {
+            DevKind::Null => Ok(0),
+            DevKind::Zero | DevKind::Full => {
+                buf.fill(0);
+                Ok(buf.len())
+            }
+            DevKind::Random | DevKind::Urandom => {
+                host_random(buf)?;
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        match self.kind {
+            DevKind::Full => Err(Errno::ENOSPC),
+            _ => Ok(data.len()),
+        }
+    }
+
+    fn pread(&self, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        self.read(buf)
+    }
+
+    fn pwrite(&self, data: &[u8], _off: u64) -> Result<usize, Errno> {
+        self.write(data)
+    }
+
+    fn seek(&self, _off: i64, _whence: u32) -> Result<u64, Errno> {
+        Ok(0)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(Stat {
+            st_mode: S_IFCHR | 0o666,
+            st_nlink: 1,
+            st_rdev: self.rdev(),
+            st_blksize: 4096,
+            ..Stat::default()
+        })
+    }
+
+    fn status_flags(&self) -> u32 {
+        self.flags
+    }
+
+    fn path(&self) -> String {
+        match self.kind {
+            DevKind::Null => "/dev/null",
+            DevKind::Zero => "/dev/zero",
+            DevKind::Full => "/dev/full",
+            DevKind::Random => "/dev/random",
+            DevKind::Urandom => "/dev/urandom",
+        }
+        .to_string()
+    }
+}
+
+/// An empty directory the Sentry stands in for (/proc, /sys, /dev until those filesystems
+/// exist): `.` and `..` only.
+#[derive(Debug)]
+pub struct EmptyDir {
+    path: Vec<u8>,
+    pos: std::sync::Mutex<u64>,
+}
+
+impl EmptyDir {
+    pub fn new(path: Vec<u8>) -> EmptyDir {
+        EmptyDir {
+            path,
+            pos: std::sync::Mutex::new(0),
+        }
+    }
+}
+
+impl FileDescription for EmptyDir {
+    fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::EISDIR)
+    }
+
+    fn write(&self, _data: &[u8]) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
+
+    fn seek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
+        if whence != super::SEEK_SET || off < 0 {
+            return Err(Errno::EINVAL);
+        }
+        *self.pos.lock().unwrap_or_else(|e| e.into_inner()) = off as u64;
+        Ok(off as u64)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        let mode = if self.path == b"/dev" { 0o755 } else { 0o555 };
+        Ok(Stat {
+            st_mode: snare_abi::file::S_IFDIR | mode,
+            st_nlink: 2,
+            st_ino: 1,
+            st_blksize: 4096,
+            ..Stat::default()
+        })
+    }
+
+    fn getdents(&self, out: &mut Vec<u8>, max: usize) -> Result<(), Errno> {
+        let mut pos = self.pos.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, name) in [&b"."[..], b".."].iter().enumerate().skip(*pos as usize) {
+            if !super::push_dirent(out, max, 1, i as i64 + 1, 4, name) {
+                break;
+            }
+            *pos += 1;
+        }
+        Ok(())
+    }
+
+    fn status_flags(&self) -> u32 {
+        0
+    }
+
+    fn path(&self) -> String {
+        String::from_utf8_lossy(&self.path).into_owned()
+    }
+}

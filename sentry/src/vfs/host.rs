@@ -1,0 +1,423 @@
+//! Host files: the guest's root directory on the host, opened confined to it, and files
+//! opened through it.
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use snare_abi::file::{o, Stat};
+use snare_abi::Errno;
+
+use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
+use crate::mm::{GuestMemory, MappableFile};
+
+pub(crate) fn errno_of(e: nix::Error) -> Errno {
+    Errno::new(e as i32)
+}
+
+pub(crate) fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::new(e.raw_os_error().unwrap_or(Errno::EIO.raw()))
+}
+
+/// The guest's root directory on the host. Every path is resolved by the host kernel with
+/// `RESOLVE_IN_ROOT`: `..`, absolute symlinks and magic links can't leave it.
+#[derive(Debug)]
+pub struct HostRoot {
+    dir: OwnedFd,
+    host_path: PathBuf,
+}
+
+impl HostRoot {
+    pub fn open(path: &Path) -> Result<HostRoot, Errno> {
+        let dir = nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(errno_of)?;
+        Ok(HostRoot {
+            dir,
+            host_path: path.to_path_buf(),
+        })
+    }
+
+    /// The host directory that is the guest's `/`.
+    pub fn host_path(&self) -> &Path {
+        &self.host_path
+    }
+
+    fn how(flags: OFlag, follow: bool) -> OpenHow {
+        let mut resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
+        if !follow {
+            resolve |= ResolveFlag::RESOLVE_NO_SYMLINKS;
+        }
+        OpenHow::new()
+            .flags(flags | OFlag::O_CLOEXEC)
+            .resolve(resolve)
+    }
+
+    /// Opens a guest absolute path read-only (the root is read-only until the overlay
+    /// lands). `flags` are the guest's open flags.
+    pub fn open_file(&self, path: &[u8], flags: u32) -> Result<HostFile, Errno> {
+        if flags & o::ACCMODE != o::RDONLY || flags & (o::CREAT | o::TRUNC) != 0 {
+            // Writes need the overlay; say so honestly.
+            return Err(Errno::EROFS);
+        }
+        let mut of = OFlag::O_RDONLY;
+        if flags & o::DIRECTORY != 0 {
+            of |= OFlag::O_DIRECTORY;
+        }
+        if flags & o::PATH != 0 {
+            of |= OFlag::O_PATH;
+        }
+        if flags & o::NOFOLLOW != 0 {
+            of |= OFlag::O_NOFOLLOW;
+        }
+        let fd =
+            nix::fcntl::openat2(&self.dir, rel(path), Self::how(of, true)).map_err(errno_of)?;
+        let file = File::from(fd);
+        let is_dir = file.metadata().map(|m| m.is_dir()).unwrap_or(false);
+        Ok(HostFile {
+            inner: Arc::new(HostInner {
+                file,
+                path: String::from_utf8_lossy(path).into_owned(),
+            }),
+            offset: Mutex::new(0),
+            is_dir,
+            dir_entries: Mutex::new(None),
+            flags: flags & (o::ACCMODE | o::APPEND | o::NONBLOCK),
+        })
+    }
+
+    /// `stat`/`lstat` of a guest absolute path.
+    pub fn stat(&self, path: &[u8], follow: bool) -> Result<Stat, Errno> {
+        let fd = nix::fcntl::openat2(
+            &self.dir,
+            rel(path),
+            Self::how(
+                OFlag::O_PATH
+                    | if follow {
+                        OFlag::empty()
+                    } else {
+                        OFlag::O_NOFOLLOW
+                    },
+                true,
+            ),
+        )
+        .map_err(errno_of)?;
+        let st = nix::sys::stat::fstatat(&fd, "", nix::fcntl::AtFlags::AT_EMPTY_PATH)
+            .map_err(errno_of)?;
+        Ok(stat_from_host(&st))
+    }
+
+    /// `statfs(2)` of the filesystem holding a guest absolute path, as the kernel's
+    /// `struct statfs` (120 bytes).
+    pub fn statfs(&self, path: &[u8]) -> Result<[u8; 120], Errno> {
+        let fd = nix::fcntl::openat2(&self.dir, rel(path), Self::how(OFlag::O_PATH, true))
+            .map_err(errno_of)?;
+        statfs_of(&fd)
+    }
+
+    /// The target of a symlink at a guest absolute path.
+    pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        let fd = nix::fcntl::openat2(
+            &self.dir,
+            rel(path),
+            Self::how(OFlag::O_PATH | OFlag::O_NOFOLLOW, true),
+        )
+        .map_err(errno_of)?;
+        let target = nix::fcntl::readlinkat(&fd, "").map_err(errno_of)?;
+        Ok(std::os::unix::ffi::OsStringExt::into_vec(target))
+    }
+}
+
+/// A guest absolute path as a path relative to the root fd ("." for "/").
+fn rel(path: &[u8]) -> &Path {
+    let trimmed = {
+        let mut p = path;
+        while let [b'/', rest @ ..] = p {
+            p = rest;
+        }
+        p
+    };
+    if trimmed.is_empty() {
+        Path::new(".")
+    } else {
+        Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(trimmed))
+    }
+}
+
+/// The kernel's `struct statfs` for the filesystem of a host fd.
+pub(crate) fn statfs_of(fd: &impl AsFd) -> Result<[u8; 120], Errno> {
+    let s = nix::sys::statfs::fstatfs(fd).map_err(errno_of)?;
+    let mut b = [0u8; 120];
+    let words: [i64; 7] = [
+        s.filesystem_type().0 as i64,
+        s.block_size() as i64,
+        s.blocks() as i64,
+        s.blocks_free() as i64,
+        s.blocks_available() as i64,
+        s.files() as i64,
+        s.files_free() as i64,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        b[8 * i..8 * i + 8].copy_from_slice(&w.to_ne_bytes());
+    }
+    // f_fsid stays zero (as for unprivileged callers); then f_namelen, f_frsize, f_flags.
+    b[64..72].copy_from_slice(&(s.maximum_name_length() as i64).to_ne_bytes());
+    b[72..80].copy_from_slice(&(s.block_size() as i64).to_ne_bytes());
+    // ST_RDONLY: the root is read-only to the guest.
+    b[80..88].copy_from_slice(&1i64.to_ne_bytes());
+    Ok(b)
+}
+
+/// Converts a host `struct stat`.
+pub(crate) fn stat_from_host(st: &nix::sys::stat::FileStat) -> Stat {
+    Stat {
+        st_dev: st.st_dev,
+        st_ino: st.st_ino,
+        st_nlink: st.st_nlink,
+        st_mode: st.st_mode,
+        st_uid: st.st_uid,
+        st_gid: st.st_gid,
+        _pad0: 0,
+        st_rdev: st.st_rdev,
+        st_size: st.st_size,
+        st_blksize: st.st_blksize,
+        st_blocks: st.st_blocks,
+        st_atime: st.st_atime,
+        st_atime_nsec: st.st_atime_nsec,
+        st_mtime: st.st_mtime,
+        st_mtime_nsec: st.st_mtime_nsec,
+        st_ctime: st.st_ctime,
+        st_ctime_nsec: st.st_ctime_nsec,
+        _unused: [0; 3],
+    }
+}
+
+/// One directory entry: inode, `d_type`, name.
+type DirEntry = (u64, u8, Vec<u8>);
+
+#[derive(Debug)]
+struct HostInner {
+    file: File,
+    path: String,
+}
+
+impl MappableFile for HostInner {
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.file.read_at(buf, off).map_err(|e| io_errno(&e))
+    }
+
+    fn name(&self) -> String {
+        self.path.clone()
+    }
+}
+
+/// A host file or directory opened by the guest (or passed in as stdio).
+#[derive(Debug)]
+pub struct HostFile {
+    inner: Arc<HostInner>,
+    offset: Mutex<u64>,
+    is_dir: bool,
+    /// A directory's entries, read once at the first getdents: (ino, type, name).
+    dir_entries: Mutex<Option<Vec<DirEntry>>>,
+    flags: u32,
+}
+
+impl HostFile {
+    /// Wraps a host fd the Sentry owns (stdio). Streams (ttys, pipes) have no offset.
+    pub fn from_host_fd(fd: OwnedFd, path: &str, flags: u32) -> HostFile {
+        HostFile {
+            inner: Arc::new(HostInner {
+                file: File::from(fd),
+                path: path.to_string(),
+            }),
+            offset: Mutex::new(0),
+            is_dir: false,
+            dir_entries: Mutex::new(None),
+            flags,
+        }
+    }
+
+    fn is_stream(&self) -> bool {
+        self.inner
+            .file
+            .metadata()
+            .map(|m| !m.file_type().is_file() && !m.is_dir())
+            .unwrap_or(true)
+    }
+
+    fn load_dir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let mut out = vec![];
+        let fd = self
+            .inner
+            .file
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| io_errno(&e))?;
+        let mut dir = nix::dir::Dir::from_fd(fd).map_err(errno_of)?;
+        for ent in dir.iter() {
+            let ent = ent.map_err(errno_of)?;
+            let dtype = match ent.file_type() {
+                Some(nix::dir::Type::Fifo) => 1,
+                Some(nix::dir::Type::CharacterDevice) => 2,
+                Some(nix::dir::Type::Directory) => 4,
+                Some(nix::dir::Type::BlockDevice) => 6,
+                Some(nix::dir::Type::File) => 8,
+                Some(nix::dir::Type::Symlink) => 10,
+                Some(nix::dir::Type::Socket) => 12,
+                None => 0,
+            };
+            out.push((ent.ino(), dtype, ent.file_name().to_bytes().to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+impl FileDescription for HostFile {
+    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        if self.is_dir {
+            return Err(Errno::EISDIR);
+        }
+        if self.is_stream() {
+            return std::io::Read::read(&mut &self.inner.file, buf).map_err(|e| io_errno(&e));
+        }
+        let mut off = self.offset.lock().unwrap_or_else(|e| e.into_inner());
+        let n = self
+            .inner
+            .file
+            .read_at(buf, *off)
+            .map_err(|e| io_errno(&e))?;
+        *off += n as u64;
+        Ok(n)
+    }
+
+    fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        if self.flags & o::ACCMODE == o::RDONLY {
+            return Err(Errno::EBADF);
+        }
+        std::io::Write::write(&mut &self.inner.file, data).map_err(|e| io_errno(&e))
+    }
+
+    fn pread(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        if self.is_dir {
+            return Err(Errno::EISDIR);
+        }
+        if self.is_stream() {
+            return Err(Errno::ESPIPE);
+        }
+        self.inner.file.read_at(buf, off).map_err(|e| io_errno(&e))
+    }
+
+    fn seek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
+        if self.is_stream() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut cur = self.offset.lock().unwrap_or_else(|e| e.into_inner());
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => *cur as i64,
+            SEEK_END => {
+                if self.is_dir {
+                    return Err(Errno::EINVAL);
+                }
+                self.inner.file.metadata().map_err(|e| io_errno(&e))?.size() as i64
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base
+            .checked_add(off)
+            .filter(|&n| n >= 0)
+            .ok_or(Errno::EINVAL)?;
+        *cur = new as u64;
+        Ok(*cur)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        let st = nix::sys::stat::fstat(&self.inner.file).map_err(errno_of)?;
+        Ok(stat_from_host(&st))
+    }
+
+    fn getdents(&self, out: &mut Vec<u8>, max: usize) -> Result<(), Errno> {
+        if !self.is_dir {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut ents = self.dir_entries.lock().unwrap_or_else(|e| e.into_inner());
+        if ents.is_none() {
+            *ents = Some(self.load_dir()?);
+        }
+        let list = ents.as_ref().map(Vec::as_slice).unwrap_or(&[]);
+        let mut off = self.offset.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((ino, dtype, name)) = list.get(*off as usize) {
+            if !push_dirent(out, max, *ino, *off as i64 + 1, *dtype, name) {
+                if out.is_empty() {
+                    return Err(Errno::EINVAL);
+                }
+                break;
+            }
+            *off += 1;
+        }
+        Ok(())
+    }
+
+    fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn GuestMemory) -> Result<u64, Errno> {
+        const TCGETS: u32 = 0x5401;
+        const TIOCGWINSZ: u32 = 0x5413;
+        const FIONREAD: u32 = 0x541b;
+        match cmd {
+            TCGETS => {
+                let t = nix::sys::termios::tcgetattr(&self.inner.file).map_err(errno_of)?;
+                let raw: libc::termios = t.into();
+                // The kernel's struct termios: four flag words, c_line, 19 control chars.
+                let mut out = Vec::with_capacity(36);
+                for w in [raw.c_iflag, raw.c_oflag, raw.c_cflag, raw.c_lflag] {
+                    out.extend_from_slice(&w.to_ne_bytes());
+                }
+                out.push(raw.c_line);
+                out.extend_from_slice(&raw.c_cc[..19]);
+                mem.write(arg, &out)?;
+                Ok(0)
+            }
+            TIOCGWINSZ => {
+                // Only terminals have a size; the real size needs the host ioctl, which
+                // arrives with the terminal work (issue 4). Report a standard size.
+                nix::sys::termios::tcgetattr(&self.inner.file).map_err(errno_of)?;
+                let ws: [u16; 4] = [24, 80, 0, 0];
+                let bytes: Vec<u8> = ws.iter().flat_map(|w| w.to_ne_bytes()).collect();
+                mem.write(arg, &bytes)?;
+                Ok(0)
+            }
+            FIONREAD if !self.is_stream() && !self.is_dir => {
+                let size = self.inner.file.metadata().map_err(|e| io_errno(&e))?.size();
+                let off = *self.offset.lock().unwrap_or_else(|e| e.into_inner());
+                mem.write(arg, &(size.saturating_sub(off) as i32).to_ne_bytes())?;
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn statfs(&self) -> Result<[u8; 120], Errno> {
+        statfs_of(&self.inner.file)
+    }
+
+    fn mappable(&self) -> Option<Arc<dyn MappableFile>> {
+        if self.is_dir || self.is_stream() {
+            None
+        } else {
+            Some(self.inner.clone())
+        }
+    }
+
+    fn status_flags(&self) -> u32 {
+        self.flags
+    }
+
+    fn path(&self) -> String {
+        self.inner.path.clone()
+    }
+}

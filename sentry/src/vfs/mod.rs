@@ -1,0 +1,97 @@
+//! Files as the guest sees them: open file descriptions, the fd table, and (for now) the
+//! guest's root filesystem reached through the host, confined to the root directory.
+//!
+//! Today's filesystem is the host root opened read-only through `openat2(RESOLVE_IN_ROOT)`
+//! plus a few device files; the full VFS (mounts, overlay, tmpfs, /proc) replaces
+//! [`HostRoot`] behind the same [`FileDescription`] interface.
+
+pub(crate) mod dev;
+mod fdtable;
+mod host;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use snare_abi::file::Stat;
+use snare_abi::Errno;
+
+pub use dev::{DevFile, EmptyDir};
+pub use fdtable::{FdEntry, FdTable};
+pub use host::{HostFile, HostRoot};
+
+use crate::mm::{GuestMemory, MappableFile};
+
+/// `whence` of `lseek(2)`.
+pub const SEEK_SET: u32 = 0;
+pub const SEEK_CUR: u32 = 1;
+pub const SEEK_END: u32 = 2;
+
+/// An open file description (what an fd points to). Methods take `&self`: descriptions are
+/// shared between fds (`dup`) and threads, and keep their own offset.
+pub trait FileDescription: Send + Sync + Debug {
+    /// Reads at the current offset and advances it.
+    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// Writes at the current offset (or the end, with O_APPEND) and advances it.
+    fn write(&self, data: &[u8]) -> Result<usize, Errno>;
+    /// Reads at `off` without moving the offset. ESPIPE for streams.
+    fn pread(&self, _buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        Err(Errno::ESPIPE)
+    }
+    /// Writes at `off` without moving the offset. ESPIPE for streams.
+    fn pwrite(&self, _data: &[u8], _off: u64) -> Result<usize, Errno> {
+        Err(Errno::ESPIPE)
+    }
+    /// Moves the offset. ESPIPE for streams.
+    fn seek(&self, _off: i64, _whence: u32) -> Result<u64, Errno> {
+        Err(Errno::ESPIPE)
+    }
+    /// `fstat(2)`.
+    fn stat(&self) -> Result<Stat, Errno>;
+    /// Appends `linux_dirent64` records to `out` (at most `max` bytes); 0 at the end.
+    fn getdents(&self, _out: &mut Vec<u8>, _max: usize) -> Result<(), Errno> {
+        Err(Errno::ENOTDIR)
+    }
+    /// `ioctl(2)`; `mem` reaches the guest's argument.
+    fn ioctl(&self, _cmd: u32, _arg: u64, _mem: &dyn GuestMemory) -> Result<u64, Errno> {
+        Err(Errno::ENOTTY)
+    }
+    /// `fstatfs(2)`: the kernel's `struct statfs`.
+    fn statfs(&self) -> Result<[u8; 120], Errno> {
+        Err(Errno::ENOSYS)
+    }
+    /// The file as a mapping source for `mmap(2)`; `None` if it can't be mapped (ENODEV).
+    fn mappable(&self) -> Option<Arc<dyn MappableFile>> {
+        None
+    }
+    /// Status flags (`O_APPEND`, `O_NONBLOCK`, access mode) for `F_GETFL`.
+    fn status_flags(&self) -> u32;
+    /// Sets the changeable status flags (`F_SETFL`).
+    fn set_status_flags(&self, _flags: u32) {}
+    /// The guest path it was opened by (for /proc and readlink of fds).
+    fn path(&self) -> String;
+}
+
+/// Appends one `linux_dirent64` record; false if it does not fit in `max` bytes.
+pub fn push_dirent(
+    out: &mut Vec<u8>,
+    max: usize,
+    ino: u64,
+    off: i64,
+    dtype: u8,
+    name: &[u8],
+) -> bool {
+    let reclen = (snare_abi::file::DIRENT64_NAME_OFFSET + name.len() + 1).div_ceil(8) * 8;
+    if out.len() + reclen > max {
+        return false;
+    }
+    out.extend_from_slice(&ino.to_ne_bytes());
+    out.extend_from_slice(&off.to_ne_bytes());
+    out.extend_from_slice(&(reclen as u16).to_ne_bytes());
+    out.push(dtype);
+    out.extend_from_slice(name);
+    out.resize(
+        out.len() + reclen - (snare_abi::file::DIRENT64_NAME_OFFSET + name.len()),
+        0,
+    );
+    true
+}

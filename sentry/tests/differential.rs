@@ -1,0 +1,191 @@
+//! Differential tests: small C programs (tests/guests/*.c) and real programs, run natively and
+//! under `snare do`; stdout and exit status must match.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const SNARE: &str = env!("CARGO_BIN_EXE_snare");
+
+fn guests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/guests")
+}
+
+/// A scratch directory for this test binary's build products and fixtures.
+fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("snare-diff-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("scratch dir");
+        d
+    })
+}
+
+/// Builds `name.c` (static or dynamic) once; returns the binary's path.
+fn build(name: &str, static_: bool) -> PathBuf {
+    let out = scratch().join(format!("{name}{}", if static_ { "-static" } else { "" }));
+    if out.exists() {
+        return out;
+    }
+    let mut cmd = Command::new("gcc");
+    cmd.arg("-O1")
+        .arg("-o")
+        .arg(&out)
+        .arg(guests_dir().join(format!("{name}.c")));
+    if static_ {
+        cmd.arg("-static");
+    }
+    let st = cmd.status().expect("run gcc");
+    assert!(st.success(), "gcc failed for {name}");
+    out
+}
+
+/// The fixture directory `files.c` reads.
+fn fixture() -> PathBuf {
+    let d = scratch().join("fixture");
+    if !d.exists() {
+        std::fs::create_dir_all(d.join("sub")).expect("fixture");
+        std::fs::write(d.join("a.txt"), "hello\nworld\n").expect("a.txt");
+        std::fs::write(d.join("b.bin"), [0u8, 1, 2, 255]).expect("b.bin");
+        std::os::unix::fs::symlink("a.txt", d.join("link")).expect("link");
+    }
+    d
+}
+
+fn native(prog: &Path, args: &[&str]) -> Output {
+    Command::new(prog)
+        .args(args)
+        .output()
+        .expect("run natively")
+}
+
+fn snare(prog: &Path, args: &[&str]) -> Output {
+    Command::new(SNARE)
+        .arg("do")
+        .arg("--")
+        .arg(prog)
+        .args(args)
+        .output()
+        .expect("run snare")
+}
+
+fn same(prog: &Path, args: &[&str]) {
+    let n = native(prog, args);
+    let s = snare(prog, args);
+    let show = |o: &Output| {
+        format!(
+            "status {:?}\n--- stdout\n{}--- stderr\n{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(
+        n.status.success() || !args.is_empty(),
+        "natively failed:\n{}",
+        show(&n)
+    );
+    assert_eq!(
+        (n.status.code(), &n.stdout),
+        (s.status.code(), &s.stdout),
+        "{} {args:?}\nnative: {}\nsnare: {}",
+        prog.display(),
+        show(&n),
+        show(&s)
+    );
+}
+
+fn c_program(name: &str, args: &[&str]) {
+    for static_ in [true, false] {
+        same(&build(name, static_), args);
+    }
+}
+
+#[test]
+fn files() {
+    let f = fixture();
+    c_program("files", &[f.to_str().expect("utf-8")]);
+}
+
+#[test]
+fn memory() {
+    let f = fixture().join("a.txt");
+    c_program("memory", &[f.to_str().expect("utf-8")]);
+}
+
+#[test]
+fn misc() {
+    c_program("misc", &[]);
+}
+
+fn busybox() -> Option<PathBuf> {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+#[test]
+fn busybox_applets() {
+    let Some(bb) = busybox() else {
+        panic!("busybox-static is not installed (bash .ci/setup installs it)");
+    };
+    let f = fixture();
+    let a = f.join("a.txt");
+    let a = a.to_str().expect("utf-8");
+    for args in [
+        vec!["echo", "hello", "world"],
+        vec!["cat", a],
+        vec!["md5sum", a],
+        vec!["wc", a],
+        vec!["sort", "-r", a],
+        vec!["true"],
+        vec!["uname", "-sm"],
+    ] {
+        same(&bb, &args);
+    }
+}
+
+#[test]
+fn bad_input() {
+    let missing = Command::new(SNARE)
+        .args(["do", "--", "definitely-not-a-command"])
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+    let notexec = Command::new(SNARE)
+        .args(["do", "--", fixture().join("a.txt").to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    assert_eq!(notexec.status.code(), Some(126));
+    let corrupt = scratch().join("corrupt");
+    let mut bytes = std::fs::read("/bin/true").expect("/bin/true");
+    bytes.truncate(100);
+    std::fs::write(&corrupt, bytes).expect("write");
+    std::fs::set_permissions(
+        &corrupt,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let c = Command::new(SNARE)
+        .args(["do", "--", corrupt.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    assert_eq!(
+        c.status.code(),
+        Some(126),
+        "{}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    let flag = Command::new(SNARE)
+        .args(["do", "--bogus"])
+        .output()
+        .expect("run");
+    assert_eq!(flag.status.code(), Some(2));
+    let exit = Command::new(SNARE)
+        .args(["do", "--", "/bin/sh", "-c", "exit 7"])
+        .output()
+        .expect("run");
+    assert_eq!(exit.status.code(), Some(7));
+}
