@@ -141,6 +141,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         clear_child_tid: 0,
         exe: image.exe,
         exit: None,
+        profile: None,
     };
     let status = task.run();
     Ok(status.shell_code())

@@ -147,6 +147,68 @@ fn busybox_applets() {
 }
 
 #[test]
+fn real_programs() {
+    let f = fixture();
+    let fs = f.to_str().expect("utf-8");
+    same(Path::new("/bin/ls"), &["-la", fs]);
+    same(Path::new("/bin/ls"), &["-l", "/usr/include/linux/"]);
+    same(Path::new("/bin/cat"), &["/etc/passwd"]);
+    same(
+        Path::new("/bin/sh"),
+        &["-c", "echo $((6 * 7)); cd /usr && pwd"],
+    );
+    same(
+        Path::new("/usr/bin/python3"),
+        &[
+            "-c",
+            "import json,hashlib;print(sum(range(10**6)), json.dumps([1]))",
+        ],
+    );
+    if let Some(bb) = busybox() {
+        same(&bb, &["ls", "-la", fs]);
+        same(&bb, &["find", "/usr/include/linux", "-name", "*.h"]);
+        same(&bb, &["stat", "-c", "%n %s %F", &format!("{fs}/a.txt")]);
+    }
+}
+
+#[test]
+fn strace_decodes_calls() {
+    let out = Command::new(SNARE)
+        .args([
+            "do",
+            "--strace",
+            "--",
+            "/bin/busybox",
+            "cat",
+            "/nonexistent",
+        ])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"open("/nonexistent", O_RDONLY) = -1 ENOENT (No such file or directory)"#)
+            || err.contains(r#"openat(AT_FDCWD, "/nonexistent", O_RDONLY) = -1 ENOENT"#),
+        "{err}"
+    );
+    assert!(err.contains("exit_group(1) = ?"), "{err}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn syscalls_table_lists_support() {
+    let out = Command::new(SNARE).arg("syscalls").output().expect("run");
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("   0  read                     implemented"),
+        "{s}"
+    );
+    assert!(s
+        .lines()
+        .any(|l| l.contains("io_uring_setup") && l.ends_with("ENOSYS")));
+    assert!(out.status.success());
+}
+
+#[test]
 fn bad_input() {
     let missing = Command::new(SNARE)
         .args(["do", "--", "definitely-not-a-command"])

@@ -232,10 +232,9 @@ impl SystrapContext {
             }
             sleeping.store(0, Ordering::Relaxed);
             // Adapt: if the answer came within the spin window, spinning would have caught it.
-            let full = self.as_.shared.spins.sentry;
-            let window = Duration::from_micros(super::DEFAULT_SPIN.as_micros() as u64);
-            self.spin = if started.elapsed() < window {
-                full
+            let spins = self.as_.shared.spins;
+            self.spin = if started.elapsed() < spins.sentry_window {
+                spins.sentry
             } else {
                 self.spin / 2
             };

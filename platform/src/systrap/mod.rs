@@ -75,6 +75,9 @@ pub(crate) struct Spins {
     pub stub: u32,
     pub sentry: u32,
     pub ctrl: u32,
+    /// The Sentry's spin window as time: a wait shorter than this would have been caught by
+    /// spinning.
+    pub sentry_window: Duration,
 }
 
 /// Default spin window with a spare CPU: long enough to cover a typical syscall's service time
@@ -183,17 +186,20 @@ impl Systrap {
         } else {
             Duration::ZERO
         });
-        let iters = pause_iterations(window);
-        let env_us = |name: &str| {
+        // Overrides for experiments (see docs/platform.md), in microseconds.
+        let env_window = |name: &str| {
             std::env::var(name)
                 .ok()
                 .and_then(|v| v.parse::<u64>().ok())
-                .map(|us| pause_iterations(Duration::from_micros(us)))
+                .map(Duration::from_micros)
+                .unwrap_or(window)
         };
+        let sentry_window = env_window("SNARE_SENTRY_SPIN_US");
         let spins = Spins {
-            stub: env_us("SNARE_STUB_SPIN_US").unwrap_or(iters),
-            sentry: env_us("SNARE_SENTRY_SPIN_US").unwrap_or(iters),
-            ctrl: env_us("SNARE_CTRL_SPIN_US").unwrap_or(iters),
+            stub: pause_iterations(env_window("SNARE_STUB_SPIN_US")),
+            sentry: pause_iterations(sentry_window),
+            ctrl: pause_iterations(env_window("SNARE_CTRL_SPIN_US")),
+            sentry_window,
         };
         let source = Ctrl::new(&mem, spins.ctrl, spins.sentry)?;
         let plan = ForkPlan {
@@ -238,7 +244,7 @@ impl Systrap {
             code_len = image.code_len,
             guest_filter = image.guest_filter_len,
             ctrl_filter = image.ctrl_filter_len,
-            spin_iters = iters,
+            spin_iters = spins.stub,
             "systrap platform ready"
         );
         Ok(Systrap {
@@ -643,7 +649,9 @@ impl AddressSpace for SystrapAddressSpace {
         {
             return Err(Error::BadRange);
         }
-        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        // MAP_POPULATE: the pages are about to be touched (the Sentry maps what faulted and
+        // its neighbours), and one populate is far cheaper than a host fault per page.
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_POPULATE) as u64;
         let args = [
             addr,
             len,

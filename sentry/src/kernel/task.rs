@@ -50,21 +50,62 @@ pub struct Task {
     pub exe: Vec<u8>,
     /// Set when the task has exited.
     pub exit: Option<ExitStatus>,
+    /// Per-syscall (count, total ns), kept when the log is at debug level.
+    pub profile: Option<std::collections::HashMap<u64, (u64, u64)>>,
 }
 
 impl Task {
     /// Runs the task until its process exits.
     pub fn run(&mut self) -> ExitStatus {
+        let started = std::time::Instant::now();
+        let (mut syscalls, mut faults) = (0u64, 0u64);
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            self.profile = Some(Default::default());
+        }
+        let status = self.run_loop(&mut syscalls, &mut faults);
+        if let Some(p) = &self.profile {
+            let mut rows: Vec<_> = p.iter().collect();
+            rows.sort_by_key(|(_, (_, ns))| std::cmp::Reverse(*ns));
+            for (nr, (count, ns)) in rows.into_iter().take(12) {
+                let name = match nr {
+                    &u64::MAX => "(page faults)",
+                    nr => snare_syscalls_table::by_nr(*nr).map_or("?", |s| s.name),
+                };
+                tracing::debug!(name, count, total_us = ns / 1000, "syscall time");
+            }
+        }
+        tracing::info!(
+            tid = self.tid,
+            syscalls,
+            faults,
+            resident_pages = self.mm.resident_pages(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            ?status,
+            "task exited"
+        );
+        status
+    }
+
+    fn run_loop(&mut self, syscalls: &mut u64, faults: &mut u64) -> ExitStatus {
         loop {
             match self.ctx.switch(&mut self.regs) {
                 Event::Syscall => {
+                    *syscalls += 1;
                     crate::syscalls::dispatch(self);
                     if let Some(status) = self.exit {
                         return status;
                     }
                 }
                 Event::Fault { addr, access } => {
-                    if self.mm.handle_fault(addr, access).is_err() {
+                    *faults += 1;
+                    let t = std::time::Instant::now();
+                    let r = self.mm.handle_fault(addr, access);
+                    if let Some(p) = self.profile.as_mut() {
+                        let e = p.entry(u64::MAX).or_default();
+                        e.0 += 1;
+                        e.1 += t.elapsed().as_nanos() as u64;
+                    }
+                    if r.is_err() {
                         tracing::info!(
                             tid = self.tid,
                             addr = format_args!("{addr:#x}"),

@@ -323,10 +323,10 @@ impl MemoryManager {
             st.vmas.remove(&s);
         }
         let pages: Vec<(u64, u64)> = st.pages.range(start..end).map(|(&a, &o)| (a, o)).collect();
-        for (a, off) in &pages {
+        for (a, _) in &pages {
             st.pages.remove(a);
-            self.file.free(*off, PAGE);
         }
+        self.free_pages(pages.iter().map(|&(_, o)| o));
         if !pages.is_empty() {
             self.space
                 .unmap(start.max(MMAP_MIN), end - start.max(MMAP_MIN))
@@ -491,16 +491,16 @@ impl MemoryManager {
             .ok_or(Errno::EINVAL)?;
         let mut st = self.lock();
         let runs = populated_runs(&st, addr, end);
+        let mut offs = Vec::new();
         for (s, e) in runs {
             self.space.unmap(s, e - s).map_err(|_| Errno::EFAULT)?;
             let mut a = s;
             while a < e {
-                if let Some(off) = st.pages.remove(&a) {
-                    self.file.free(off, PAGE);
-                }
+                offs.extend(st.pages.remove(&a));
                 a += PAGE;
             }
         }
+        self.free_pages(offs.into_iter());
         Ok(())
     }
 
@@ -524,6 +524,27 @@ impl MemoryManager {
         Ok(out)
     }
 
+    /// Returns pages to the memory file, a run of consecutive offsets at a time (each free
+    /// is a host call).
+    fn free_pages(&self, offs: impl Iterator<Item = u64>) {
+        let mut offs: Vec<u64> = offs.collect();
+        offs.sort_unstable();
+        let mut run: Option<(u64, u64)> = None;
+        for o in offs {
+            match run {
+                Some((s, e)) if e == o => run = Some((s, e + PAGE)),
+                Some((s, e)) => {
+                    self.file.free(s, e - s);
+                    run = Some((o, o + PAGE));
+                }
+                None => run = Some((o, o + PAGE)),
+            }
+        }
+        if let Some((s, e)) = run {
+            self.file.free(s, e - s);
+        }
+    }
+
     /// Number of populated pages (for tests and /proc).
     pub fn resident_pages(&self) -> usize {
         self.lock().pages.len()
@@ -543,9 +564,8 @@ impl GuestMemory for MemoryManager {
 impl Drop for MemoryManager {
     fn drop(&mut self) {
         let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
-        for (_, off) in std::mem::take(&mut st.pages) {
-            self.file.free(off, PAGE);
-        }
+        let pages = std::mem::take(&mut st.pages);
+        self.free_pages(pages.into_values());
     }
 }
 

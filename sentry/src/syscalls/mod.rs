@@ -61,6 +61,7 @@ pub fn dispatch(task: &mut Task) {
     let handler = usize::try_from(nr)
         .ok()
         .and_then(|i| TABLE.get(i).copied().flatten());
+    let started = task.profile.is_some().then(std::time::Instant::now);
     let ret = match handler {
         Some(h) => h(task, args),
         None => {
@@ -79,6 +80,11 @@ pub fn dispatch(task: &mut Task) {
         }
     };
     task.regs.rax = raw;
+    if let (Some(t), Some(p)) = (started, task.profile.as_mut()) {
+        let e = p.entry(nr).or_default();
+        e.0 += 1;
+        e.1 += t.elapsed().as_nanos() as u64;
+    }
     if let Some(p) = pending.filter(|_| task.exit.is_none()) {
         eprintln!("[{}] {}", task.tid, p.finish(raw as i64, &*task.mm));
     }

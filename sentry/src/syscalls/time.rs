@@ -19,7 +19,48 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::NANOSLEEP, sys_nanosleep),
     (nr::CLOCK_NANOSLEEP, sys_clock_nanosleep),
     (nr::GETRANDOM, sys_getrandom),
+    (nr::SYSINFO, sys_sysinfo),
 ];
+
+/// Implements `sysinfo(2)`: uptime of the sandbox, the host's memory figures, one process.
+fn sys_sysinfo(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    // struct sysinfo: uptime, loads[3], totalram, freeram, sharedram, bufferram, totalswap,
+    // freeswap (longs), procs (u16), pad, totalhigh, freehigh, mem_unit (u32): 112 bytes.
+    let mut b = [0u8; 112];
+    let (total, free) = host_memory();
+    let longs: [u64; 10] = [
+        task.k.boot.elapsed().as_secs(),
+        0,
+        0,
+        0,
+        total,
+        free,
+        0,
+        0,
+        0,
+        0,
+    ];
+    for (i, v) in longs.iter().enumerate() {
+        b[8 * i..8 * i + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+    b[80..82].copy_from_slice(&1u16.to_ne_bytes());
+    b[104..108].copy_from_slice(&1u32.to_ne_bytes());
+    task.mm.write(a[0], &b)?;
+    Ok(0)
+}
+
+/// Total and available memory of the host in bytes, from /proc/meminfo.
+fn host_memory() -> (u64, u64) {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("MemTotal:"), field("MemAvailable:"))
+}
 
 const CLOCK_REALTIME: i32 = 0;
 const CLOCK_MONOTONIC: i32 = 1;
