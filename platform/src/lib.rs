@@ -149,6 +149,20 @@ pub trait AddressSpace: Send + Sync {
     /// Maps `len` bytes of the memory file at `file_offset` to guest address `addr` with
     /// `prot`, shared (writes reach the memory file), replacing whatever was there.
     fn map_file(&self, addr: u64, len: u64, file_offset: u64, prot: Prot) -> Result<()>;
+    /// [`AddressSpace::map_file`], running `fill` (which writes the pages' contents through
+    /// the memory file) before the guest can see them; platforms may run it while the mapping
+    /// is being made. `fill` runs exactly once, also on failure.
+    fn map_file_with(
+        &self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        prot: Prot,
+        fill: &mut dyn FnMut(),
+    ) -> Result<()> {
+        fill();
+        self.map_file(addr, len, file_offset, prot)
+    }
     /// Removes mappings in `[addr, addr + len)`.
     fn unmap(&self, addr: u64, len: u64) -> Result<()>;
     /// Changes the protection of mappings in `[addr, addr + len)`.

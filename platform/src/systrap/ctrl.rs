@@ -70,6 +70,19 @@ impl Ctrl {
     /// failure). The result comes from memory the guest can write: callers check it against
     /// what the call can legitimately return.
     pub fn call(&mut self, mem: &MemoryFile, pidfd: RawFd, nr: u64, args: [u64; 6]) -> Result<i64> {
+        self.call_with(mem, pidfd, nr, args, &mut || {})
+    }
+
+    /// Like [`Ctrl::call`], running `meanwhile` in this thread while the control thread
+    /// works.
+    pub fn call_with(
+        &mut self,
+        mem: &MemoryFile,
+        pidfd: RawFd,
+        nr: u64,
+        args: [u64; 6],
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<i64> {
         mem.write_pod(self.req(offset_of!(CtrlRequest, nr)), &nr);
         mem.write_pod(self.req(offset_of!(CtrlRequest, args)), &args);
         self.seq = self.seq.wrapping_add(1);
@@ -82,6 +95,7 @@ impl Ctrl {
         {
             sys::futex_wake(seq_word, 1);
         }
+        meanwhile();
 
         let done = self.resp_word(mem, offset_of!(CtrlResponse, done));
         let sleeping = self.resp_word(mem, offset_of!(CtrlResponse, sentry_sleeping));

@@ -549,11 +549,23 @@ impl AsInner {
 
     /// Runs a host syscall in the stub and returns its non-negative result.
     fn call(&self, what: &'static str, nr: u64, args: [u64; 6]) -> Result<i64> {
+        self.call_with(what, nr, args, &mut || {})
+    }
+
+    /// Like [`AsInner::call`], running `meanwhile` while the stub works on the call.
+    fn call_with(
+        &self,
+        what: &'static str,
+        nr: u64,
+        args: [u64; 6],
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<i64> {
         if self.dead.load(Ordering::Relaxed) {
+            meanwhile();
             return Err(Error::StubDied);
         }
         let mut ctrl = self.ctrl.lock().unwrap_or_else(|e| e.into_inner());
-        match ctrl.call(self.mem(), self.pidfd.as_raw_fd(), nr, args) {
+        match ctrl.call_with(self.mem(), self.pidfd.as_raw_fd(), nr, args, meanwhile) {
             Ok(r) if r < 0 => Err(Error::Host {
                 call: what,
                 errno: snare_abi::Errno::new(-r as i32),
@@ -569,7 +581,18 @@ impl AsInner {
     /// Like [`AsInner::call`] for calls that must return 0 (or `expect`); any other answer is
     /// a forged response and kills the stub.
     fn call_expect(&self, what: &'static str, nr: u64, args: [u64; 6], expect: i64) -> Result<()> {
-        match self.call(what, nr, args)? {
+        self.call_expect_with(what, nr, args, expect, &mut || {})
+    }
+
+    fn call_expect_with(
+        &self,
+        what: &'static str,
+        nr: u64,
+        args: [u64; 6],
+        expect: i64,
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<()> {
+        match self.call_with(what, nr, args, meanwhile)? {
             r if r == expect => Ok(()),
             _ => {
                 self.kill();
@@ -642,13 +665,34 @@ impl AddressSpace for SystrapAddressSpace {
     type Context = SystrapContext;
 
     fn map_file(&self, addr: u64, len: u64, file_offset: u64, prot: Prot) -> Result<()> {
-        self.inner.check_range(addr, len)?;
-        let mem = self.inner.mem();
-        if !file_offset.is_multiple_of(snare_abi::PAGE_SIZE as u64)
-            || file_offset.checked_add(len).is_none_or(|e| e > mem.size())
-        {
-            return Err(Error::BadRange);
+        self.map_file_with(addr, len, file_offset, prot, &mut || {})
+    }
+
+    /// The control thread maps (and populates) while the Sentry fills the pages: the two
+    /// overlap, and the control thread is still awake when the answer is needed.
+    fn map_file_with(
+        &self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        prot: Prot,
+        fill: &mut dyn FnMut(),
+    ) -> Result<()> {
+        let checked = self.inner.check_range(addr, len).and_then(|()| {
+            let size = self.inner.mem().size();
+            if !file_offset.is_multiple_of(snare_abi::PAGE_SIZE as u64)
+                || file_offset.checked_add(len).is_none_or(|e| e > size)
+            {
+                Err(Error::BadRange)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = checked {
+            fill();
+            return Err(e);
         }
+        let mem = self.inner.mem();
         // MAP_POPULATE: the pages are about to be touched (the Sentry maps what faulted and
         // its neighbours), and one populate is far cheaper than a host fault per page.
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_POPULATE) as u64;
@@ -660,7 +704,8 @@ impl AddressSpace for SystrapAddressSpace {
             mem.fd() as u64,
             file_offset,
         ];
-        self.inner.call_expect("mmap (stub)", 9, args, addr as i64)
+        self.inner
+            .call_expect_with("mmap (stub)", 9, args, addr as i64, fill)
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<()> {

@@ -414,20 +414,36 @@ impl MemoryManager {
         }
         let len = end - start;
         let off = self.file.allocate(len).map_err(|_| Errno::ENOMEM)?;
-        if let Backing::File { file, offset } = &vma.backing {
-            let foff = offset + (start - vma.start);
-            let mut buf = vec![0u8; len as usize];
-            let mut got = 0usize;
-            while got < buf.len() {
-                let n = file.read_at(foff + got as u64, &mut buf[got..])?;
-                if n == 0 {
-                    break;
+        // Fill a file-backed run while the stub maps it (the guest sees nothing until it is
+        // resumed).
+        let mut fill_err = None;
+        let mut fill = || {
+            if let Backing::File { file, offset } = &vma.backing {
+                let foff = offset + (start - vma.start);
+                let mut buf = vec![0u8; len as usize];
+                let mut got = 0usize;
+                while got < buf.len() {
+                    match file.read_at(foff + got as u64, &mut buf[got..]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) => {
+                            fill_err = Some(e);
+                            return;
+                        }
+                    }
                 }
-                got += n;
+                self.file.write(off, &buf[..got]);
             }
-            self.file.write(off, &buf[..got]);
+        };
+        let mapped = self
+            .space
+            .map_file_with(start, len, off, vma.prot, &mut fill);
+        if let Some(e) = fill_err {
+            let _ = self.space.unmap(start, len);
+            self.file.free(off, len);
+            return Err(e);
         }
-        if let Err(e) = self.space.map_file(start, len, off, vma.prot) {
+        if let Err(e) = mapped {
             self.file.free(off, len);
             tracing::warn!(%e, start, len, "mapping into the stub failed");
             return Err(Errno::EFAULT);
