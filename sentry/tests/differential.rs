@@ -15,7 +15,8 @@ fn guests_dir() -> PathBuf {
 fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("snare-diff-{}", std::process::id()));
+        // Not under /tmp: inside the sandbox /tmp is the guest's own tmpfs.
+        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("diff-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("scratch dir");
         d
     })
@@ -114,6 +115,11 @@ fn memory() {
 }
 
 #[test]
+fn writes_in_tmp() {
+    c_program("writes", &[]);
+}
+
+#[test]
 fn misc() {
     c_program("misc", &[]);
 }
@@ -164,6 +170,29 @@ fn real_programs() {
             "import json,hashlib;print(sum(range(10**6)), json.dumps([1]))",
         ],
     );
+    // sqlite3 and tar on files in /tmp (inside snare: the guest's tmpfs).
+    let script = r#"
+import os, sqlite3, tarfile, tempfile
+d = tempfile.mkdtemp()
+c = sqlite3.connect(os.path.join(d, "t.db"))
+c.execute("create table t(x)")
+c.executemany("insert into t values(?)", [(i,) for i in range(1000)])
+c.commit()
+print(c.execute("select sum(x), count(*) from t").fetchone())
+c.close()
+with open(os.path.join(d, "f"), "w") as f:
+    f.write("data" * 1000)
+with tarfile.open(os.path.join(d, "a.tar"), "w") as t:
+    t.add(os.path.join(d, "f"), arcname="f")
+with tarfile.open(os.path.join(d, "a.tar")) as t:
+    t.extractall(os.path.join(d, "out"))
+print(open(os.path.join(d, "out", "f")).read() == "data" * 1000, sorted(os.listdir(d)))
+for root, dirs, files in os.walk(d, topdown=False):
+    for n in files: os.unlink(os.path.join(root, n))
+    for n in dirs: os.rmdir(os.path.join(root, n))
+os.rmdir(d)
+"#;
+    same(Path::new("/usr/bin/python3"), &["-c", script]);
     if let Some(bb) = busybox() {
         same(&bb, &["ls", "-la", fs]);
         same(&bb, &["find", "/usr/include/linux", "-name", "*.h"]);

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use snare_platform::systrap::Systrap;
 
+use crate::vfs::tmpfs::Tmpfs;
 use crate::vfs::HostRoot;
 
 pub use exec::{exec, ExecError, Image};
@@ -60,6 +61,8 @@ impl HostAux {
 pub struct Kernel {
     pub platform: Systrap,
     pub root: HostRoot,
+    /// The guest's /tmp.
+    pub tmp: Arc<Tmpfs>,
     pub strace: bool,
     pub boot: Instant,
     pub aux: HostAux,
@@ -73,15 +76,18 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(platform: Systrap, root: HostRoot, strace: bool) -> Arc<Kernel> {
+        let uid = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
         Arc::new(Kernel {
             platform,
             root,
+            tmp: Tmpfs::with_owner(uid, gid),
             strace,
             boot: Instant::now(),
             aux: HostAux::read(),
             hostname: "snare".to_string(),
-            uid: nix::unistd::getuid().as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
+            uid,
+            gid,
             warned: Mutex::new(HashSet::new()),
         })
     }

@@ -15,6 +15,7 @@ use crate::vfs::{DevFile, FileDescription};
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::OPEN, sys_open),
     (nr::OPENAT, sys_openat),
+    (nr::CREAT, sys_creat),
     (nr::STAT, sys_stat),
     (nr::LSTAT, sys_lstat),
     (nr::FSTAT, sys_fstat),
@@ -45,6 +46,10 @@ fn sys_statfs(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let abs = absolute(task, AT_FDCWD, &path)?;
     let b = match special(&abs) {
         Special::Host => task.k.root.statfs(&abs)?,
+        Special::Tmp(rel) => {
+            task.k.tmp.stat(&rel, true)?;
+            task.k.tmp.statfs()
+        }
         Special::Absent => return Err(Errno::ENOENT),
         _ => task.k.root.statfs(b"/")?,
     };
@@ -114,7 +119,7 @@ pub(crate) fn normalize(path: &[u8]) -> Vec<u8> {
 }
 
 /// The guest path argument at `addr`.
-fn path_arg(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
+pub(super) fn path_arg(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
     task.mm.read_cstr(addr, PATH_MAX).map_err(|e| {
         if e == Errno::ENAMETOOLONG {
             Errno::ENAMETOOLONG
@@ -125,7 +130,7 @@ fn path_arg(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
 }
 
 /// `path` relative to `dirfd` (or the cwd) as an absolute guest path.
-fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
+pub(super) fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
     if path.first() == Some(&b'/') {
         return Ok(path.to_vec());
     }
@@ -146,23 +151,31 @@ fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
 }
 
 /// Which of the Sentry's own trees a path falls in.
-enum Special {
+pub(super) enum Special {
     Dev(crate::vfs::dev::DevKind),
     ProcSelfExe,
     /// Under /proc, /sys or /dev but not something we provide: it does not exist.
     Absent,
     /// /proc, /sys or /dev itself: a directory (empty until those filesystems exist).
     TreeRoot,
+    /// Under /tmp, the guest's tmpfs: the path relative to it.
+    Tmp(Vec<u8>),
     Host,
 }
 
-fn special(path: &[u8]) -> Special {
+pub(super) fn special(path: &[u8]) -> Special {
     let norm = normalize(path);
     if let Some(kind) = DevFile::lookup(&norm) {
         return Special::Dev(kind);
     }
     if norm == b"/proc/self/exe" {
         return Special::ProcSelfExe;
+    }
+    if norm == b"/tmp" {
+        return Special::Tmp(Vec::new());
+    }
+    if let Some(rel) = norm.strip_prefix(b"/tmp/") {
+        return Special::Tmp(rel.to_vec());
     }
     if matches!(&norm[..], b"/proc" | b"/sys" | b"/dev") {
         return Special::TreeRoot;
@@ -176,8 +189,14 @@ fn special(path: &[u8]) -> Special {
 }
 
 /// Opens a guest path.
-fn open_path(task: &Task, path: &[u8], flags: u32) -> Result<Arc<dyn FileDescription>, Errno> {
+fn open_path(
+    task: &Task,
+    path: &[u8],
+    flags: u32,
+    mode: u32,
+) -> Result<Arc<dyn FileDescription>, Errno> {
     match special(path) {
+        Special::Tmp(rel) => task.k.tmp.open(&rel, flags, mode & 0o7777, task.umask),
         Special::Dev(kind) => Ok(Arc::new(DevFile::new(kind, flags & o::ACCMODE))),
         Special::ProcSelfExe => Ok(Arc::new(task.k.root.open_file(&task.exe, o::RDONLY)?)),
         Special::Absent => Err(Errno::ENOENT),
@@ -188,6 +207,7 @@ fn open_path(task: &Task, path: &[u8], flags: u32) -> Result<Arc<dyn FileDescrip
 
 fn stat_path(task: &Task, path: &[u8], follow: bool) -> Result<Stat, Errno> {
     match special(path) {
+        Special::Tmp(rel) => task.k.tmp.stat(&rel, follow),
         Special::Dev(kind) => DevFile::new(kind, 0).stat(),
         Special::ProcSelfExe => task.k.root.stat(&task.exe, follow),
         Special::Absent => Err(Errno::ENOENT),
@@ -215,28 +235,34 @@ const OPEN_FLAGS: u32 = o::ACCMODE
     | o::PATH
     | o::TMPFILE;
 
-fn do_openat(task: &mut Task, dirfd: i32, path: u64, flags: u32) -> Result<u64, Errno> {
+fn do_openat(task: &mut Task, dirfd: i32, path: u64, flags: u32, mode: u32) -> Result<u64, Errno> {
     let flags = check_flags(flags, OPEN_FLAGS)?;
     let path = path_arg(task, path)?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
     let abs = absolute(task, dirfd, &path)?;
-    let file = open_path(task, &abs, flags)?;
+    let file = open_path(task, &abs, flags, mode)?;
     task.fds
         .install(file, flags & o::CLOEXEC != 0, 0)
         .map(|n| n as u64)
 }
 
-/// Implements `open(2)`. The root filesystem is read-only for now: opening for writing or
-/// creating fails with EROFS.
+/// Implements `open(2)`. The host root is read-only for now: opening it for writing or
+/// creating fails with EROFS; /tmp is the guest's tmpfs.
 fn sys_open(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    do_openat(task, AT_FDCWD, a[0], u32_(a[1]))
+    do_openat(task, AT_FDCWD, a[0], u32_(a[1]), u32_(a[2]))
+}
+
+/// Implements `creat(2)`.
+fn sys_creat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let flags = o::CREAT | o::WRONLY | o::TRUNC;
+    do_openat(task, AT_FDCWD, a[0], flags, u32_(a[1]))
 }
 
 /// Implements `openat(2)` (see `sys_open`).
 fn sys_openat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    do_openat(task, fd(a[0]), a[1], u32_(a[2]))
+    do_openat(task, fd(a[0]), a[1], u32_(a[2]), u32_(a[3]))
 }
 
 fn write_stat(task: &Task, addr: u64, st: &Stat) -> Result<u64, Errno> {
@@ -364,6 +390,7 @@ fn do_readlink(task: &Task, dirfd: i32, path: u64, buf: u64, size: u64) -> Resul
     let abs = absolute(task, dirfd, &path)?;
     let target = match special(&abs) {
         Special::ProcSelfExe => task.exe.clone(),
+        Special::Tmp(rel) => task.k.tmp.readlink(&rel)?,
         Special::Dev(_) | Special::TreeRoot => return Err(Errno::EINVAL),
         Special::Absent => return Err(Errno::ENOENT),
         Special::Host => task.k.root.readlink(&abs)?,

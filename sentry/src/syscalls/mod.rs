@@ -5,6 +5,7 @@
 //! into rax. A number with no handler returns ENOSYS and is logged once by name.
 
 mod fs;
+mod fs_tree;
 mod futex;
 mod mmap;
 mod process;
@@ -26,6 +27,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
     let mut t: [Option<Handler>; TABLE_LEN] = [None; TABLE_LEN];
     for list in [
         fs::HANDLERS,
+        fs_tree::HANDLERS,
         futex::HANDLERS,
         mmap::HANDLERS,
         process::HANDLERS,

@@ -28,7 +28,17 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::DUP3, sys_dup3),
     (nr::FCNTL, sys_fcntl),
     (nr::IOCTL, sys_ioctl),
+    (nr::FLOCK, sys_flock),
 ];
+
+/// Implements `flock(2)`: granted (one process: nothing can conflict; see `sys_fcntl`).
+fn sys_flock(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    task.fds.get(fd(a[0]))?;
+    match u32_(a[1]) & !4 {
+        1 | 2 | 8 => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
 
 /// Reads into guest memory at `buf` from `read`, a chunk at a time.
 fn read_into(
@@ -262,7 +272,7 @@ fn sys_dup3(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     Ok(new as u64)
 }
 
-/// Implements `fcntl(2)`: F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL.
+/// Implements `fcntl(2)`: F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, record locks.
 fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const F_DUPFD: i32 = 0;
     const F_GETFD: i32 = 1;
@@ -270,6 +280,13 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const F_GETFL: i32 = 3;
     const F_SETFL: i32 = 4;
     const F_DUPFD_CLOEXEC: i32 = 1030;
+    const F_GETLK: i32 = 5;
+    const F_SETLK: i32 = 6;
+    const F_SETLKW: i32 = 7;
+    const F_OFD_GETLK: i32 = 36;
+    const F_OFD_SETLK: i32 = 37;
+    const F_OFD_SETLKW: i32 = 38;
+    const F_UNLCK: i16 = 2;
     const FD_CLOEXEC: u64 = 1;
     let n = fd(a[0]);
     match i32_(a[1]) {
@@ -286,6 +303,27 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         F_GETFD => Ok(u64::from(task.fds.entry(n)?.cloexec)),
         F_SETFD => {
             task.fds.entry_mut(n)?.cloexec = a[2] & FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        // Record locks: with one process in the sandbox no lock can conflict, so every lock
+        // is granted and F_GETLK reports the range unlocked. (A lock table arrives with
+        // processes, issue 4.)
+        F_GETLK | F_OFD_GETLK => {
+            task.fds.get(n)?;
+            let mut flock = [0u8; 32];
+            task.mm.read(a[2], &mut flock)?;
+            flock[0..2].copy_from_slice(&F_UNLCK.to_ne_bytes());
+            task.mm.write(a[2], &flock)?;
+            Ok(0)
+        }
+        F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => {
+            task.fds.get(n)?;
+            let mut flock = [0u8; 32];
+            task.mm.read(a[2], &mut flock)?;
+            let kind = i16::from_ne_bytes([flock[0], flock[1]]);
+            if !(0..=2).contains(&kind) {
+                return Err(Errno::EINVAL);
+            }
             Ok(0)
         }
         F_GETFL => Ok(u64::from(task.fds.get(n)?.status_flags())),

@@ -8,6 +8,7 @@
 pub(crate) mod dev;
 mod fdtable;
 mod host;
+pub mod tmpfs;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -54,6 +55,10 @@ pub trait FileDescription: Send + Sync + Debug {
     /// `ioctl(2)`; `mem` reaches the guest's argument.
     fn ioctl(&self, _cmd: u32, _arg: u64, _mem: &dyn GuestMemory) -> Result<u64, Errno> {
         Err(Errno::ENOTTY)
+    }
+    /// `ftruncate(2)`: sets the file's size. EINVAL for what can't be truncated.
+    fn truncate(&self, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
     }
     /// `fstatfs(2)`: the kernel's `struct statfs`.
     fn statfs(&self) -> Result<[u8; 120], Errno> {
