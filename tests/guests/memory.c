@@ -80,6 +80,21 @@ int main(int argc, char **argv) {
         CHECK(mmap(NULL, 0, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED && errno == EINVAL);
         close(fd);
     }
+    // mremap: grow in place or move, shrink; contents survive
+    char *r = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(r != MAP_FAILED);
+    memset(r, 'a', 8192);
+    void *blocker = mmap(r + 8192, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    CHECK(mremap(r, 8192, 65536, 0) == MAP_FAILED && errno == ENOMEM);
+    char *r2 = mremap(r, 8192, 65536, MREMAP_MAYMOVE);
+    CHECK(r2 != MAP_FAILED && r2[0] == 'a' && r2[8191] == 'a' && r2[8192] == 0);
+    r2[65535] = 'z';
+    char *r3 = mremap(r2, 65536, 4096, 0);
+    CHECK(r3 == r2 && r3[0] == 'a');
+    CHECK(mremap(r3, 4096, 8192, MREMAP_FIXED) == MAP_FAILED && errno == EINVAL);
+    if (blocker != MAP_FAILED) munmap(blocker, 4096);
+    munmap(r3, 4096);
+
     // errors
     CHECK(mmap(NULL, 4096, PROT_READ, MAP_ANONYMOUS, -1, 0) == MAP_FAILED && errno == EINVAL);
     CHECK(munmap((void *)1, 4096) == -1 && errno == EINVAL);

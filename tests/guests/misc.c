@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/times.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,14 @@ int main(void) {
     mode_t old = umask(077);
     CHECK(umask(old) == 077);
 
+    volatile unsigned long spin = 0;
+    for (unsigned long i = 0; i < 30000000UL; i++) spin += i;
+    struct tms tm;
+    CHECK(times(&tm) != (clock_t)-1);
+    struct rusage ru;
+    CHECK(getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_utime.tv_sec + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec > 0);
+    CHECK(getrusage(RUSAGE_CHILDREN, &ru) == 0);
+    CHECK(getrusage(5, &ru) == -1 && errno == EINVAL);
     CHECK(syscall(100000) == -1 && errno == ENOSYS);
     printf("misc: %d failures\n", failures);
     return failures != 0;

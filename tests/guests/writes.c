@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 static int failures;
@@ -77,6 +78,20 @@ int main(void) {
     CHECK(utimensat(AT_FDCWD, P("f"), ts, 0) == 0 && stat(P("f"), &st) == 0);
     CHECK(st.st_atime == 1000 && st.st_mtime == 2000 && st.st_mtim.tv_nsec == 500);
     CHECK(truncate(P("f"), 3) == 0 && stat(P("f"), &st) == 0 && st.st_size == 3);
+
+    // sendfile and copy_file_range between files
+    int src = open(P("f"), O_RDONLY), dst = open(P("c"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(src >= 0 && dst >= 0);
+    off_t so = 1;
+    CHECK(sendfile(dst, src, &so, 100) == 2 && so == 3);
+    loff_t in = 0, out = 10;
+    CHECK(copy_file_range(src, &in, dst, &out, 3, 0) == 3 && in == 3 && out == 13);
+    CHECK(fstat(dst, &st) == 0 && st.st_size == 13);
+    memset(buf, 0, sizeof buf);
+    CHECK(pread(dst, buf, 2, 0) == 2 && buf[0] == 'e' && buf[1] == 'l');
+    close(src);
+    close(dst);
+    CHECK(unlink(P("c")) == 0);
 
     // listing
     DIR *d = opendir(dir);

@@ -335,6 +335,93 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// Implements the `mremap(2)` contract: shrinks in place, grows in place when the VMA ends
+    /// at the old end and the space after it is free, else moves (if `may_move`) or goes to
+    /// `fixed`. Moving keeps the pages where they are in the memory file: only the page-table
+    /// entries move, and the stub refaults them at the new address.
+    pub fn mremap(
+        &self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+        fixed: Option<u64>,
+    ) -> Result<u64, Errno> {
+        if !old.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).filter(|&l| l > 0).ok_or(Errno::EINVAL)?;
+        let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
+        let mut st = self.lock();
+        let vma = find_vma_or_grow(&mut st, old).map_err(|_| Errno::EFAULT)?;
+        if old_len == 0 || old_end > vma.end || vma.start > old {
+            return Err(Errno::EFAULT);
+        }
+        if let Some(to) = fixed {
+            let to_end = to.checked_add(new_len).ok_or(Errno::EINVAL)?;
+            if !to.is_multiple_of(PAGE) || to < MMAP_MIN || to_end > TASK_SIZE {
+                return Err(Errno::EINVAL);
+            }
+            if to < old_end && old < to_end {
+                return Err(Errno::EINVAL);
+            }
+            self.unmap_locked(&mut st, to, to_end)?;
+            return self.move_locked(&mut st, &vma, old, old_len, new_len, to);
+        }
+        if new_len <= old_len {
+            self.unmap_locked(&mut st, old + new_len, old_end)?;
+            return Ok(old);
+        }
+        let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+        if old_end == vma.end && grow_end <= TASK_SIZE && !overlaps(&st, old_end, grow_end) {
+            if let Some(v) = st.vmas.get_mut(&vma.start) {
+                v.end = grow_end;
+            }
+            return Ok(old);
+        }
+        if !may_move {
+            return Err(Errno::ENOMEM);
+        }
+        let to = Self::find_free(&st, new_len, 0).ok_or(Errno::ENOMEM)?;
+        self.move_locked(&mut st, &vma, old, old_len, new_len, to)
+    }
+
+    fn move_locked(
+        &self,
+        st: &mut State,
+        vma: &Vma,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        to: u64,
+    ) -> Result<u64, Errno> {
+        let old_end = old + old_len;
+        let keep = old_len.min(new_len);
+        let mut moved = vma.slice(old, old + keep);
+        moved.start = to;
+        moved.end = to + new_len;
+        moved.grows_down = false;
+        let pages: Vec<(u64, u64)> = st
+            .pages
+            .range(old..old + keep)
+            .map(|(&a, &o)| (a, o))
+            .collect();
+        for (a, _) in &pages {
+            st.pages.remove(a);
+        }
+        // Forget the old range without freeing the moved pages; the stub drops it too.
+        self.unmap_locked(st, old, old_end)?;
+        if !pages.is_empty() {
+            self.space.unmap(old, old_len).map_err(|_| Errno::EFAULT)?;
+        }
+        insert_vma(st, moved);
+        for (a, o) in pages {
+            st.pages.insert(to + (a - old), o);
+        }
+        Ok(to)
+    }
+
     /// Changes protection of `[addr, addr + len)`; every page must be mapped (else ENOMEM).
     pub fn mprotect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
         if !addr.is_multiple_of(PAGE) {

@@ -17,7 +17,21 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::MADVISE, sys_madvise),
     (nr::MSYNC, sys_msync),
     (nr::MINCORE, sys_mincore),
+    (nr::MREMAP, sys_mremap),
 ];
+
+/// Implements `mremap(2)` (MREMAP_MAYMOVE, MREMAP_FIXED; MREMAP_DONTUNMAP is refused).
+fn sys_mremap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    const MREMAP_MAYMOVE: u32 = 1;
+    const MREMAP_FIXED: u32 = 2;
+    let flags = super::arg::check_flags(u32_(a[3]), MREMAP_MAYMOVE | MREMAP_FIXED)?;
+    if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fixed = (flags & MREMAP_FIXED != 0).then_some(a[4]);
+    task.mm
+        .mremap(a[0], a[1], a[2], flags & MREMAP_MAYMOVE != 0, fixed)
+}
 
 const MAP_SHARED: u32 = 0x01;
 const MAP_PRIVATE: u32 = 0x02;

@@ -8,6 +8,7 @@ use super::arg::{fd, i32_, len, u32_};
 use super::{Handler, MAX_RW};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
+use crate::vfs::FileDescription;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::READ, sys_read),
@@ -29,7 +30,97 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::FCNTL, sys_fcntl),
     (nr::IOCTL, sys_ioctl),
     (nr::FLOCK, sys_flock),
+    (nr::SENDFILE, sys_sendfile),
+    (nr::COPY_FILE_RANGE, sys_copy_file_range),
 ];
+
+/// Copies up to `count` bytes from `src` (at `*off` if given, else its offset) to `dst` (at
+/// `out_off` if given, else its offset), a chunk at a time. Returns bytes copied.
+fn copy_between(
+    src: &dyn FileDescription,
+    dst: &dyn FileDescription,
+    mut in_off: Option<u64>,
+    mut out_off: Option<u64>,
+    count: usize,
+) -> Result<(u64, Option<u64>, Option<u64>), Errno> {
+    let mut buf = vec![0u8; count.min(1 << 16)];
+    let mut done = 0usize;
+    while done < count {
+        let want = (count - done).min(buf.len());
+        let n = match in_off {
+            Some(o) => src.pread(&mut buf[..want], o),
+            None => src.read(&mut buf[..want]),
+        };
+        let n = match n {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let w = match out_off {
+            Some(o) => dst.pwrite(&buf[..n], o),
+            None => dst.write(&buf[..n]),
+        };
+        let w = match w {
+            Ok(w) => w,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        in_off = in_off.map(|o| o + w as u64);
+        out_off = out_off.map(|o| o + w as u64);
+        done += w;
+        if w < n {
+            // The destination took less; put the source offset back where it stopped.
+            if in_off.is_none() {
+                let _ = src.seek(-((n - w) as i64), crate::vfs::SEEK_CUR);
+            }
+            break;
+        }
+    }
+    Ok((done as u64, in_off, out_off))
+}
+
+/// Implements `sendfile(2)`.
+fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let out = task.fds.get(fd(a[0]))?;
+    let inp = task.fds.get(fd(a[1]))?;
+    let off = if a[2] == 0 {
+        None
+    } else {
+        let o: i64 = task.mm.read_val(a[2])?;
+        Some(u64::try_from(o).map_err(|_| Errno::EINVAL)?)
+    };
+    let (n, new_off, _) = copy_between(&*inp, &*out, off, None, len(a[3])?.min(MAX_RW))?;
+    if let Some(o) = new_off {
+        task.mm.write(a[2], &(o as i64).to_ne_bytes())?;
+    }
+    Ok(n)
+}
+
+/// Implements `copy_file_range(2)` (flags must be 0).
+fn sys_copy_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    if a[5] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inp = task.fds.get(fd(a[0]))?;
+    let out = task.fds.get(fd(a[2]))?;
+    let read_off = |addr: u64| -> Result<Option<u64>, Errno> {
+        if addr == 0 {
+            return Ok(None);
+        }
+        let o: i64 = task.mm.read_val(addr)?;
+        u64::try_from(o).map(Some).map_err(|_| Errno::EINVAL)
+    };
+    let (in_off, out_off) = (read_off(a[1])?, read_off(a[3])?);
+    let (n, ni, no) = copy_between(&*inp, &*out, in_off, out_off, len(a[4])?.min(MAX_RW))?;
+    if let Some(o) = ni {
+        task.mm.write(a[1], &(o as i64).to_ne_bytes())?;
+    }
+    if let Some(o) = no {
+        task.mm.write(a[3], &(o as i64).to_ne_bytes())?;
+    }
+    Ok(n)
+}
 
 /// Implements `flock(2)`: granted (one process: nothing can conflict; see `sys_fcntl`).
 fn sys_flock(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {

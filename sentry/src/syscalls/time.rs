@@ -20,7 +20,72 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::CLOCK_NANOSLEEP, sys_clock_nanosleep),
     (nr::GETRANDOM, sys_getrandom),
     (nr::SYSINFO, sys_sysinfo),
+    (nr::TIMES, sys_times),
+    (nr::GETRUSAGE, sys_getrusage),
 ];
+
+/// CPU time the guest thread has used, (user, system), in clock ticks (USER_HZ = 100): the
+/// stub thread's own accounting, which is exactly the guest's execution.
+fn guest_cpu_ticks(task: &Task) -> (u64, u64) {
+    let path = format!(
+        "/proc/{}/task/{}/stat",
+        task.mm.space().stub_pid(),
+        task.ctx.stub_tid()
+    );
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let num = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (num(11), num(12))
+}
+
+/// Implements `times(2)`: the guest thread's CPU time; children arrive with issue 4.
+fn sys_times(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (u, s) = guest_cpu_ticks(task);
+    if a[0] != 0 {
+        let mut b = [0u8; 32];
+        b[0..8].copy_from_slice(&u.to_ne_bytes());
+        b[8..16].copy_from_slice(&s.to_ne_bytes());
+        task.mm.write(a[0], &b)?;
+    }
+    Ok((task.k.boot.elapsed().as_millis() / 10) as u64)
+}
+
+/// Implements `getrusage(2)`: CPU times of the guest thread (RUSAGE_SELF, RUSAGE_THREAD);
+/// RUSAGE_CHILDREN is all zeros until processes exist; other fields zero except maxrss.
+fn sys_getrusage(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let who = i32_(a[0]);
+    let (u, s) = match who {
+        0 | 1 => guest_cpu_ticks(task),
+        -1 => (0, 0),
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut b = [0u8; 144];
+    let tv = |ticks: u64| -> [u8; 16] {
+        let us = ticks * 10_000;
+        let mut t = [0u8; 16];
+        t[0..8].copy_from_slice(&((us / 1_000_000) as i64).to_ne_bytes());
+        t[8..16].copy_from_slice(&((us % 1_000_000) as i64).to_ne_bytes());
+        t
+    };
+    b[0..16].copy_from_slice(&tv(u));
+    b[16..32].copy_from_slice(&tv(s));
+    if who != -1 {
+        let maxrss_kb = task.mm.resident_pages() as i64 * 4;
+        b[32..40].copy_from_slice(&maxrss_kb.to_ne_bytes());
+    }
+    task.mm.write(a[1], &b)?;
+    Ok(0)
+}
 
 /// Implements `sysinfo(2)`: uptime of the sandbox, the host's memory figures, one process.
 fn sys_sysinfo(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
