@@ -79,7 +79,7 @@ impl HostRoot {
         let fd =
             nix::fcntl::openat2(&self.dir, rel(path), Self::how(of, true)).map_err(errno_of)?;
         let file = File::from(fd);
-        let is_dir = file.metadata().map(|m| m.is_dir()).unwrap_or(false);
+        let (is_dir, is_stream) = kind_of(&file);
         Ok(HostFile {
             inner: Arc::new(HostInner {
                 file,
@@ -87,6 +87,7 @@ impl HostRoot {
             }),
             offset: Mutex::new(0),
             is_dir,
+            is_stream,
             dir_entries: Mutex::new(None),
             flags: flags & (o::ACCMODE | o::APPEND | o::NONBLOCK),
         })
@@ -174,6 +175,13 @@ pub(crate) fn statfs_of(fd: &impl AsFd) -> Result<[u8; 120], Errno> {
     Ok(b)
 }
 
+/// (is a directory, is a stream) of an open host file.
+fn kind_of(file: &File) -> (bool, bool) {
+    file.metadata()
+        .map(|m| (m.is_dir(), !m.file_type().is_file() && !m.is_dir()))
+        .unwrap_or((false, true))
+}
+
 /// Converts a host `struct stat`.
 pub(crate) fn stat_from_host(st: &nix::sys::stat::FileStat) -> Stat {
     Stat {
@@ -223,6 +231,8 @@ pub struct HostFile {
     inner: Arc<HostInner>,
     offset: Mutex<u64>,
     is_dir: bool,
+    /// Not a regular file or directory (decided once at open; a file's type never changes).
+    is_stream: bool,
     /// A directory's entries, read once at the first getdents: (ino, type, name).
     dir_entries: Mutex<Option<Vec<DirEntry>>>,
     flags: u32,
@@ -231,24 +241,24 @@ pub struct HostFile {
 impl HostFile {
     /// Wraps a host fd the Sentry owns (stdio). Streams (ttys, pipes) have no offset.
     pub fn from_host_fd(fd: OwnedFd, path: &str, flags: u32) -> HostFile {
+        let file = File::from(fd);
+        let (is_dir, is_stream) = kind_of(&file);
         HostFile {
             inner: Arc::new(HostInner {
-                file: File::from(fd),
+                file,
                 path: path.to_string(),
             }),
             offset: Mutex::new(0),
-            is_dir: false,
+            is_dir,
+            is_stream,
             dir_entries: Mutex::new(None),
             flags,
         }
     }
 
+    /// Ttys, pipes, sockets: no offset, no pread.
     fn is_stream(&self) -> bool {
-        self.inner
-            .file
-            .metadata()
-            .map(|m| !m.file_type().is_file() && !m.is_dir())
-            .unwrap_or(true)
+        self.is_stream
     }
 
     fn load_dir(&self) -> Result<Vec<DirEntry>, Errno> {
