@@ -111,8 +111,10 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let path = lookup(&root, &cmd, &path_var, &cwd)
         .ok_or_else(|| err(127, format!("{shown}: not found")))?;
 
+    let t0 = std::time::Instant::now();
     let platform = Systrap::new(Config::default())
         .map_err(|e| err(125, format!("cannot start the sandbox: {e}")))?;
+    let t_platform = t0.elapsed();
     let k = Kernel::new(platform, root, req.strace);
     let envp: Vec<Vec<u8>> = env
         .iter()
@@ -122,6 +124,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         Errno::ENOENT => err(127, format!("{shown}: not found")),
         _ => err(126, format!("{shown}: {e}")),
     })?;
+    let t_exec = t0.elapsed();
     let ctx = image
         .mm
         .space()
@@ -143,6 +146,14 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         exit: None,
         profile: None,
     };
+    let t_thread = t0.elapsed();
     let status = task.run();
+    tracing::info!(
+        platform_us = t_platform.as_micros() as u64,
+        exec_us = (t_exec - t_platform).as_micros() as u64,
+        thread_us = (t_thread - t_exec).as_micros() as u64,
+        run_us = (t0.elapsed() - t_thread).as_micros() as u64,
+        "sandbox timeline"
+    );
     Ok(status.shell_code())
 }
