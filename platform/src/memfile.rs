@@ -90,6 +90,11 @@ impl MemoryFile {
         self.fd.as_raw_fd()
     }
 
+    /// The file descriptor, borrowed (for host calls that copy into the file directly).
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
+    }
+
     /// Size of the file in bytes.
     pub fn size(&self) -> u64 {
         self.size

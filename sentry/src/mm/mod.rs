@@ -49,6 +49,22 @@ pub trait MappableFile: Send + Sync + std::fmt::Debug {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno>;
     /// A name for `/proc/self/maps`.
     fn name(&self) -> String;
+
+    /// Copies `len` bytes at file offset `off` into the memory file at `mem_off`; bytes past
+    /// the end of the file are left as they are (zero). Returns how many bytes were copied.
+    /// Files on the host override this to copy inside the host kernel.
+    fn fill(&self, off: u64, mem: &MemoryFile, mem_off: u64, len: usize) -> Result<usize, Errno> {
+        let mut buf = vec![0u8; len];
+        let mut got = 0usize;
+        while got < len {
+            match self.read_at(off + got as u64, &mut buf[got..])? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        mem.write(mem_off, &buf[..got]);
+        Ok(got)
+    }
 }
 
 /// What a VMA's pages are filled from.
@@ -507,19 +523,9 @@ impl MemoryManager {
         let mut fill = || {
             if let Backing::File { file, offset } = &vma.backing {
                 let foff = offset + (start - vma.start);
-                let mut buf = vec![0u8; len as usize];
-                let mut got = 0usize;
-                while got < buf.len() {
-                    match file.read_at(foff + got as u64, &mut buf[got..]) {
-                        Ok(0) => break,
-                        Ok(n) => got += n,
-                        Err(e) => {
-                            fill_err = Some(e);
-                            return;
-                        }
-                    }
+                if let Err(e) = file.fill(foff, &self.file, off, len as usize) {
+                    fill_err = Some(e);
                 }
-                self.file.write(off, &buf[..got]);
             }
         };
         let mapped = self

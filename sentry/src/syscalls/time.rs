@@ -24,33 +24,46 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::GETRUSAGE, sys_getrusage),
 ];
 
-/// CPU time the guest thread has used, (user, system), in clock ticks (USER_HZ = 100): the
-/// stub thread's own accounting, which is exactly the guest's execution.
-fn guest_cpu_ticks(task: &Task) -> (u64, u64) {
-    let path = format!(
-        "/proc/{}/task/{}/stat",
+/// CPU time the guest thread has used, (user, system), in microseconds: the stub thread's
+/// own accounting, which is exactly the guest's execution. The total comes from the
+/// scheduler (`schedstat`, nanoseconds); the system share from the tick-sampled split in
+/// `stat`.
+fn guest_cpu_us(task: &Task) -> (u64, u64) {
+    let base = format!(
+        "/proc/{}/task/{}",
         task.mm.space().stub_pid(),
         task.ctx.stub_tid()
     );
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    let total_ns = std::fs::read_to_string(format!("{base}/schedstat"))
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("{base}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()
         .unwrap_or("")
         .split_whitespace()
         .collect();
-    let num = |i: usize| {
+    let ticks = |i: usize| {
         fields
             .get(i)
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    (num(11), num(12))
+    let total_us = total_ns / 1000;
+    let sys_us = (ticks(12) * 10_000).min(total_us);
+    (total_us - sys_us, sys_us)
 }
 
 /// Implements `times(2)`: the guest thread's CPU time; children arrive with issue 4.
 fn sys_times(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (u, s) = guest_cpu_ticks(task);
+    let (u, s) = guest_cpu_us(task);
+    let (u, s) = (u / 10_000, s / 10_000);
     if a[0] != 0 {
         let mut b = [0u8; 32];
         b[0..8].copy_from_slice(&u.to_ne_bytes());
@@ -65,13 +78,12 @@ fn sys_times(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 fn sys_getrusage(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let who = i32_(a[0]);
     let (u, s) = match who {
-        0 | 1 => guest_cpu_ticks(task),
+        0 | 1 => guest_cpu_us(task),
         -1 => (0, 0),
         _ => return Err(Errno::EINVAL),
     };
     let mut b = [0u8; 144];
-    let tv = |ticks: u64| -> [u8; 16] {
-        let us = ticks * 10_000;
+    let tv = |us: u64| -> [u8; 16] {
         let mut t = [0u8; 16];
         t[0..8].copy_from_slice(&((us / 1_000_000) as i64).to_ne_bytes());
         t[8..16].copy_from_slice(&((us % 1_000_000) as i64).to_ne_bytes());
@@ -146,8 +158,11 @@ fn now(task: &Task, clock: i32) -> Result<Duration, Errno> {
                 .map(Duration::from)
                 .map_err(|e| Errno::new(e as i32))
         }
-        // CPU time of the guest is not tracked separately yet: time since boot bounds it.
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(task.k.boot.elapsed()),
+        // The guest thread's CPU time (one thread per process for now).
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+            let (u, s) = guest_cpu_us(task);
+            Ok(Duration::from_micros(u + s))
+        }
         _ => Err(Errno::EINVAL),
     }
 }

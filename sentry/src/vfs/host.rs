@@ -223,6 +223,58 @@ impl MappableFile for HostInner {
     fn name(&self) -> String {
         self.path.clone()
     }
+
+    /// Copies host file pages straight into the memory file (`copy_file_range`), with no
+    /// bounce through the Sentry's memory; falls back to read and write.
+    fn fill(
+        &self,
+        off: u64,
+        mem: &snare_platform::MemoryFile,
+        mem_off: u64,
+        len: usize,
+    ) -> Result<usize, Errno> {
+        let mut done = 0usize;
+        while done < len {
+            let mut src = (off + done as u64) as i64;
+            let mut dst = (mem_off + done as u64) as i64;
+            match nix::fcntl::copy_file_range(
+                &self.file,
+                Some(&mut src),
+                mem.as_fd(),
+                Some(&mut dst),
+                len - done,
+            ) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(_) if done == 0 => {
+                    return default_fill(self, off, mem, mem_off, len);
+                }
+                Err(e) => return Err(errno_of(e)),
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// The read-and-write fill, for when the host can't copy between the two files.
+fn default_fill(
+    f: &HostInner,
+    off: u64,
+    mem: &snare_platform::MemoryFile,
+    mem_off: u64,
+    len: usize,
+) -> Result<usize, Errno> {
+    let mut buf = vec![0u8; len];
+    let mut got = 0usize;
+    while got < len {
+        match f.file.read_at(&mut buf[got..], off + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => return Err(io_errno(&e)),
+        }
+    }
+    mem.write(mem_off, &buf[..got]);
+    Ok(got)
 }
 
 /// A host file or directory opened by the guest (or passed in as stdio).
