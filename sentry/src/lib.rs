@@ -1,8 +1,4 @@
-//! The snare Sentry: a user-space kernel that implements Linux system calls for guest programs
-//! running on a [`snare_platform::Platform`], and the `snare` command line.
-//!
-//! Safe Rust only: guest memory is reached through [`mm::GuestMemory`], host state through the
-//! platform.
+#![doc = include_str!("../README.md")]
 #![deny(unsafe_code)]
 
 pub mod cli;

@@ -7,7 +7,7 @@
 //! inside tmpfs only when it is `/tmp` or starts with `/tmp/` (the mount point); any other
 //! absolute target gives `ENOENT` (crossing back out to another mount is not supported yet).
 //!
-//! Everything lives behind one mutex ([`State`]): the namespace, the inodes and their pages.
+//! Everything lives behind one mutex (`State`): the namespace, the inodes and their pages.
 //! Open files ([`TmpfsFile`]) and mappings hold a counted reference on their inode, so an
 //! unlinked file (or a removed directory) lives on while it is open or mapped.
 //!
