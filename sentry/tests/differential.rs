@@ -15,8 +15,20 @@ fn guests_dir() -> PathBuf {
 fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        // Not under /tmp: inside the sandbox /tmp is the guest's own tmpfs.
-        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("diff-{}", std::process::id()));
+        // Not under /tmp (nor under a target dir that may itself be under /tmp): inside the
+        // sandbox /tmp is the guest's own tmpfs and hides the host's.
+        // Earlier runs' directories go once their process is gone.
+        if let Ok(entries) = std::fs::read_dir("/var/tmp") {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("snare-diff-") {
+                    if !Path::new("/proc").join(pid).exists() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
+        let d = Path::new("/var/tmp").join(format!("snare-diff-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("scratch dir");
         d
     })
@@ -24,6 +36,8 @@ fn scratch() -> &'static Path {
 
 /// Builds `name.c` (static or dynamic) once; returns the binary's path.
 fn build(name: &str, static_: bool) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let out = scratch().join(format!("{name}{}", if static_ { "-static" } else { "" }));
     if out.exists() {
         return out;
@@ -41,16 +55,18 @@ fn build(name: &str, static_: bool) -> PathBuf {
     out
 }
 
-/// The fixture directory `files.c` reads.
+/// The fixture directory `files.c` reads (made once; tests run in parallel).
 fn fixture() -> PathBuf {
-    let d = scratch().join("fixture");
-    if !d.exists() {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = scratch().join("fixture");
         std::fs::create_dir_all(d.join("sub")).expect("fixture");
         std::fs::write(d.join("a.txt"), "hello\nworld\n").expect("a.txt");
         std::fs::write(d.join("b.bin"), [0u8, 1, 2, 255]).expect("b.bin");
         std::os::unix::fs::symlink("a.txt", d.join("link")).expect("link");
-    }
-    d
+        d
+    })
+    .clone()
 }
 
 fn native(prog: &Path, args: &[&str]) -> Output {
