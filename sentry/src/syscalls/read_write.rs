@@ -225,38 +225,29 @@ fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
     Ok(out)
 }
 
-fn do_readv(task: &mut Task, a: [u64; 6], at: Option<u64>) -> Result<u64, Errno> {
-    let file = task.fds.get(fd(a[0]))?;
-    let mut total = 0u64;
-    for v in iovecs(task, a[1], a[2])? {
-        let n = match at {
-            Some(off) => read_into(task, v.iov_base, v.iov_len as usize, |b, d| {
-                file.pread(b, off + total + d)
-            }),
-            None => read_into(task, v.iov_base, v.iov_len as usize, |b, _| file.read(b)),
-        };
-        let n = match n {
-            Ok(n) => n,
-            Err(e) if total == 0 => return Err(e),
-            Err(_) => break,
-        };
-        total += n;
-        if n < v.iov_len {
-            break;
-        }
-    }
-    Ok(total)
+/// Which way a vectored call moves data.
+#[derive(Clone, Copy)]
+enum Dir {
+    Read,
+    Write,
 }
 
-fn do_writev(task: &mut Task, a: [u64; 6], at: Option<u64>) -> Result<u64, Errno> {
+/// readv/writev and their positioned forms: one iovec at a time, stopping at a short
+/// transfer; an error after some bytes moved ends the call with the count.
+fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     let mut total = 0u64;
     for v in iovecs(task, a[1], a[2])? {
-        let n = match at {
-            Some(off) => write_from(task, v.iov_base, v.iov_len as usize, |b, d| {
-                file.pwrite(b, off + total + d)
-            }),
-            None => write_from(task, v.iov_base, v.iov_len as usize, |b, _| file.write(b)),
+        let (base, len) = (v.iov_base, v.iov_len as usize);
+        let n = match (dir, at) {
+            (Dir::Read, Some(off)) => {
+                read_into(task, base, len, |b, d| file.pread(b, off + total + d))
+            }
+            (Dir::Read, None) => read_into(task, base, len, |b, _| file.read(b)),
+            (Dir::Write, Some(off)) => {
+                write_from(task, base, len, |b, d| file.pwrite(b, off + total + d))
+            }
+            (Dir::Write, None) => write_from(task, base, len, |b, _| file.write(b)),
         };
         let n = match n {
             Ok(n) => n,
@@ -273,36 +264,36 @@ fn do_writev(task: &mut Task, a: [u64; 6], at: Option<u64>) -> Result<u64, Errno
 
 /// Implements `readv(2)`.
 fn sys_readv(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    do_readv(task, a, None)
+    do_iov(task, a, None, Dir::Read)
 }
 
 /// Implements `writev(2)`.
 fn sys_writev(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    do_writev(task, a, None)
+    do_iov(task, a, None, Dir::Write)
 }
 
 /// Implements `preadv(2)` and `preadv2(2)` (offset -1 in preadv2 means the file offset).
 fn sys_preadv(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let off = a[3] as i64;
     if off == -1 {
-        return do_readv(task, a, None);
+        return do_iov(task, a, None, Dir::Read);
     }
     if off < 0 {
         return Err(Errno::EINVAL);
     }
-    do_readv(task, a, Some(off as u64))
+    do_iov(task, a, Some(off as u64), Dir::Read)
 }
 
 /// Implements `pwritev(2)` and `pwritev2(2)`.
 fn sys_pwritev(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let off = a[3] as i64;
     if off == -1 {
-        return do_writev(task, a, None);
+        return do_iov(task, a, None, Dir::Write);
     }
     if off < 0 {
         return Err(Errno::EINVAL);
     }
-    do_writev(task, a, Some(off as u64))
+    do_iov(task, a, Some(off as u64), Dir::Write)
 }
 
 /// Implements `lseek(2)`.
