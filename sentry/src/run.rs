@@ -143,6 +143,8 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         sigactions: [KernelSigaction::default(); 64],
         clear_child_tid: 0,
         exe: image.exe,
+        args: image.args,
+        env: image.env,
         exit: None,
         profile: None,
     };

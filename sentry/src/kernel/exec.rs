@@ -30,6 +30,10 @@ pub struct Image {
     pub regs: UserRegs,
     /// The executable's path (after `#!` rewriting: the interpreter's).
     pub exe: Vec<u8>,
+    /// Where the argument and environment strings are on the new stack (for
+    /// /proc/self/cmdline and environ, read from guest memory as Linux does).
+    pub args: (u64, u64),
+    pub env: (u64, u64),
 }
 
 /// Why exec failed, with the errno the guest would see.
@@ -277,5 +281,7 @@ pub fn exec(
         mm,
         regs,
         exe: path,
+        args: (image.argv_start, image.argv_end),
+        env: (image.envp_start, image.envp_end),
     })
 }

@@ -48,6 +48,9 @@ pub struct Task {
     pub clear_child_tid: u64,
     /// Path of the running executable, for /proc/self/exe.
     pub exe: Vec<u8>,
+    /// Guest address ranges of the argument and environment strings.
+    pub args: (u64, u64),
+    pub env: (u64, u64),
     /// Set when the task has exited.
     pub exit: Option<ExitStatus>,
     /// Per-syscall (count, total ns), kept when the log is at debug level.

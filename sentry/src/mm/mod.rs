@@ -201,6 +201,12 @@ impl MemoryManager {
         st.brk = addr;
     }
 
+    /// `[start, page-rounded current break)`: the heap, for /proc/self/maps.
+    pub fn brk_range(&self) -> (u64, u64) {
+        let st = self.lock();
+        (st.brk_start, page_up(st.brk).unwrap_or(st.brk))
+    }
+
     /// Implements the `brk(2)` contract: returns the new break, or the old one on failure.
     pub fn brk(&self, addr: u64) -> u64 {
         let mut st = self.lock();
