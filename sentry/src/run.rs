@@ -11,7 +11,7 @@ use snare_abi::{Errno, KernelSigaction};
 use snare_platform::systrap::{Config, Systrap};
 use snare_platform::AddressSpace;
 
-use crate::kernel::{exec, Kernel, Task};
+use crate::kernel::{exec, FsContext, Kernel, Task};
 use crate::vfs::{FdTable, HostFile, HostRoot};
 
 /// What `snare do` runs.
@@ -61,7 +61,7 @@ fn lookup(root: &HostRoot, cmd: &[u8], path_var: &str, cwd: &[u8]) -> Option<Vec
 
 /// Host stdio, passed to the guest as fds 0, 1, 2 (a terminal stays a terminal).
 fn stdio() -> FdTable {
-    let mut fds = FdTable::default();
+    let fds = FdTable::default();
     let names = ["/dev/stdin", "/dev/stdout", "/dev/stderr"];
     for (n, name) in names.iter().enumerate() {
         let host = match n {
@@ -136,9 +136,8 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         ctx,
         regs: image.regs,
         mm: image.mm,
-        fds: stdio(),
-        cwd,
-        umask: 0o022,
+        fds: Arc::new(stdio()),
+        fs: Arc::new(FsContext::new(cwd, 0o022)),
         sigmask: 0,
         sigactions: [KernelSigaction::default(); 64],
         clear_child_tid: 0,

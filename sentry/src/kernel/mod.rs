@@ -6,6 +6,7 @@
 
 mod exec;
 mod task;
+pub mod wait;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use crate::vfs::tmpfs::Tmpfs;
 use crate::vfs::HostRoot;
 
 pub use exec::{exec, ExecError, Image};
-pub use task::{ExitStatus, Task};
+pub use task::{ExitStatus, FsContext, Task};
 
 /// Host facts the guest sees in its auxiliary vector, read once from `/proc/self/auxv`.
 #[derive(Clone, Copy, Debug, Default)]

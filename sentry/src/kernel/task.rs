@@ -1,6 +1,7 @@
 //! A task: one guest thread, its registers, its process's memory and files.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use snare_abi::signal::{SIGKILL, SIGSEGV};
 use snare_abi::{KernelSigaction, UserRegs};
@@ -28,6 +29,45 @@ impl ExitStatus {
     }
 }
 
+/// What `CLONE_FS` shares: the current directory and the umask.
+#[derive(Debug)]
+pub struct FsContext {
+    cwd: Mutex<Vec<u8>>,
+    umask: AtomicU32,
+}
+
+impl FsContext {
+    pub fn new(cwd: Vec<u8>, umask: u32) -> FsContext {
+        FsContext {
+            cwd: Mutex::new(cwd),
+            umask: AtomicU32::new(umask),
+        }
+    }
+
+    /// The current directory, an absolute, normalized guest path.
+    pub fn cwd(&self) -> Vec<u8> {
+        self.cwd.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_cwd(&self, cwd: Vec<u8>) {
+        *self.cwd.lock().unwrap_or_else(|e| e.into_inner()) = cwd;
+    }
+
+    pub fn umask(&self) -> u32 {
+        self.umask.load(Ordering::Relaxed)
+    }
+
+    /// Sets the umask, returning the old one.
+    pub fn swap_umask(&self, umask: u32) -> u32 {
+        self.umask.swap(umask, Ordering::Relaxed)
+    }
+
+    /// A copy, as a child without `CLONE_FS` gets.
+    pub fn duplicate(&self) -> FsContext {
+        FsContext::new(self.cwd(), self.umask())
+    }
+}
+
 /// One guest thread.
 #[derive(Debug)]
 pub struct Task {
@@ -37,10 +77,10 @@ pub struct Task {
     pub ctx: SystrapContext,
     pub regs: UserRegs,
     pub mm: Arc<MemoryManager>,
-    pub fds: FdTable,
-    /// Current directory, an absolute guest path.
-    pub cwd: Vec<u8>,
-    pub umask: u32,
+    /// The fd table (shared with `CLONE_FILES`).
+    pub fds: Arc<FdTable>,
+    /// Current directory and umask (shared with `CLONE_FS`).
+    pub fs: Arc<FsContext>,
     /// Blocked signals (kept for rt_sigprocmask; delivery arrives with issue 4).
     pub sigmask: u64,
     /// Signal dispositions (kept for rt_sigaction; delivery arrives with issue 4).

@@ -135,7 +135,7 @@ pub(super) fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, 
         return Ok(path.to_vec());
     }
     let mut base = if dirfd == AT_FDCWD {
-        task.cwd.clone()
+        task.fs.cwd()
     } else {
         let f = task.fds.get(dirfd)?;
         if f.stat()?.st_mode & S_IFMT != S_IFDIR {
@@ -196,7 +196,7 @@ fn open_path(
     mode: u32,
 ) -> Result<Arc<dyn FileDescription>, Errno> {
     match special(path) {
-        Special::Tmp(rel) => task.k.tmp.open(&rel, flags, mode & 0o7777, task.umask),
+        Special::Tmp(rel) => task.k.tmp.open(&rel, flags, mode & 0o7777, task.fs.umask()),
         Special::Dev(kind) => Ok(Arc::new(DevFile::new(kind, flags & o::ACCMODE))),
         Special::ProcSelfExe => Ok(Arc::new(task.k.root.open_file(&task.exe, o::RDONLY)?)),
         Special::Absent => Err(Errno::ENOENT),
@@ -298,7 +298,8 @@ fn stat_at(task: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Stat, 
             return Err(Errno::ENOENT);
         }
         if dirfd == AT_FDCWD {
-            return stat_path(task, &task.cwd, true);
+            let cwd = task.fs.cwd();
+            return stat_path(task, &cwd, true);
         }
         return task.fds.get(dirfd)?.stat();
     }
@@ -412,7 +413,7 @@ fn sys_readlinkat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `getcwd(2)`: returns the length including the NUL.
 fn sys_getcwd(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let mut cwd = task.cwd.clone();
+    let mut cwd = task.fs.cwd();
     cwd.push(0);
     if (len(a[1])?) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -426,7 +427,7 @@ fn set_cwd(task: &mut Task, abs: Vec<u8>) -> Result<u64, Errno> {
     if st.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    task.cwd = normalize(&abs);
+    task.fs.set_cwd(normalize(&abs));
     Ok(0)
 }
 

@@ -67,13 +67,19 @@ fn mode(a: u64) -> u32 {
 /// Implements `mkdir(2)`.
 fn sys_mkdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let rel = tmp_path(task, AT_FDCWD, a[0])?;
-    task.k.tmp.mkdir(&rel, mode(a[1]), task.umask).map(|_| 0)
+    task.k
+        .tmp
+        .mkdir(&rel, mode(a[1]), task.fs.umask())
+        .map(|_| 0)
 }
 
 /// Implements `mkdirat(2)`.
 fn sys_mkdirat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let rel = tmp_path(task, fd(a[0]), a[1])?;
-    task.k.tmp.mkdir(&rel, mode(a[2]), task.umask).map(|_| 0)
+    task.k
+        .tmp
+        .mkdir(&rel, mode(a[2]), task.fs.umask())
+        .map(|_| 0)
 }
 
 /// Implements `rmdir(2)`.

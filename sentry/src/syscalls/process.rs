@@ -214,8 +214,7 @@ fn sys_setrlimit(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `umask(2)`.
 fn sys_umask(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let old = task.umask;
-    task.umask = u32_(a[0]) & 0o777;
+    let old = task.fs.swap_umask(u32_(a[0]) & 0o777);
     Ok(u64::from(old))
 }
 

@@ -382,9 +382,9 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
                 .install(file, cmd == F_DUPFD_CLOEXEC, min)
                 .map(|n| n as u64)
         }
-        F_GETFD => Ok(u64::from(task.fds.entry(n)?.cloexec)),
+        F_GETFD => Ok(u64::from(task.fds.cloexec(n)?)),
         F_SETFD => {
-            task.fds.entry_mut(n)?.cloexec = a[2] & FD_CLOEXEC != 0;
+            task.fds.set_cloexec(n, a[2] & FD_CLOEXEC != 0)?;
             Ok(0)
         }
         // Record locks: with one process in the sandbox no lock can conflict, so every lock
@@ -425,11 +425,11 @@ fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let n = fd(a[0]);
     match u32_(a[1]) {
         FIOCLEX => {
-            task.fds.entry_mut(n)?.cloexec = true;
+            task.fds.set_cloexec(n, true)?;
             Ok(0)
         }
         FIONCLEX => {
-            task.fds.entry_mut(n)?.cloexec = false;
+            task.fds.set_cloexec(n, false)?;
             Ok(0)
         }
         cmd => {

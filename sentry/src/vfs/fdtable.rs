@@ -1,7 +1,7 @@
-//! The file descriptor table of a process.
+//! The file descriptor table of a process (shared by threads created with `CLONE_FILES`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use snare_abi::Errno;
 
@@ -17,37 +17,55 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
-/// Fd number → open file description.
-#[derive(Clone, Debug, Default)]
+/// Fd number → open file description. Methods take `&self`: the table is shared between the
+/// threads of a process, and locks itself for each operation.
+#[derive(Debug, Default)]
 pub struct FdTable {
-    fds: BTreeMap<i32, FdEntry>,
+    fds: Mutex<BTreeMap<i32, FdEntry>>,
 }
 
 impl FdTable {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<i32, FdEntry>> {
+        self.fds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of the table, as `fork` (no `CLONE_FILES`) gives the child.
+    pub fn duplicate(&self) -> FdTable {
+        FdTable {
+            fds: Mutex::new(self.lock().clone()),
+        }
+    }
+
     pub fn get(&self, fd: i32) -> Result<Arc<dyn FileDescription>, Errno> {
-        self.fds
+        self.lock()
             .get(&fd)
             .map(|e| e.file.clone())
             .ok_or(Errno::EBADF)
     }
 
-    pub fn entry(&self, fd: i32) -> Result<&FdEntry, Errno> {
-        self.fds.get(&fd).ok_or(Errno::EBADF)
+    /// The fd's close-on-exec flag.
+    pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
+        self.lock().get(&fd).map(|e| e.cloexec).ok_or(Errno::EBADF)
     }
 
-    pub fn entry_mut(&mut self, fd: i32) -> Result<&mut FdEntry, Errno> {
-        self.fds.get_mut(&fd).ok_or(Errno::EBADF)
+    /// Sets the fd's close-on-exec flag.
+    pub fn set_cloexec(&self, fd: i32, cloexec: bool) -> Result<(), Errno> {
+        self.lock()
+            .get_mut(&fd)
+            .map(|e| e.cloexec = cloexec)
+            .ok_or(Errno::EBADF)
     }
 
     /// Installs `file` at the lowest free fd ≥ `min`.
     pub fn install(
-        &mut self,
+        &self,
         file: Arc<dyn FileDescription>,
         cloexec: bool,
         min: i32,
     ) -> Result<i32, Errno> {
+        let mut fds = self.lock();
         let mut fd = min.max(0);
-        for (&k, _) in self.fds.range(fd..) {
+        for (&k, _) in fds.range(fd..) {
             if k != fd {
                 break;
             }
@@ -56,13 +74,13 @@ impl FdTable {
         if fd >= NOFILE {
             return Err(Errno::EMFILE);
         }
-        self.fds.insert(fd, FdEntry { file, cloexec });
+        fds.insert(fd, FdEntry { file, cloexec });
         Ok(fd)
     }
 
     /// Installs `file` at exactly `fd`, closing what was there.
     pub fn install_at(
-        &mut self,
+        &self,
         fd: i32,
         file: Arc<dyn FileDescription>,
         cloexec: bool,
@@ -70,35 +88,57 @@ impl FdTable {
         if !(0..NOFILE).contains(&fd) {
             return Err(Errno::EBADF);
         }
-        self.fds.insert(fd, FdEntry { file, cloexec });
+        // The old description is dropped after the lock is released (its drop may block or
+        // wake others, e.g. the last writer of a pipe).
+        let old = self.lock().insert(fd, FdEntry { file, cloexec });
+        drop(old);
         Ok(())
     }
 
-    pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
-        self.fds.remove(&fd).map(drop).ok_or(Errno::EBADF)
+    pub fn close(&self, fd: i32) -> Result<(), Errno> {
+        let old = self.lock().remove(&fd);
+        old.map(drop).ok_or(Errno::EBADF)
     }
 
     /// Closes `[first, last]`, or marks them close-on-exec.
-    pub fn close_range(&mut self, first: i32, last: i32, cloexec_only: bool) {
-        let keys: Vec<i32> = self.fds.range(first..=last).map(|(&k, _)| k).collect();
-        for k in keys {
-            if cloexec_only {
-                if let Some(e) = self.fds.get_mut(&k) {
-                    e.cloexec = true;
+    pub fn close_range(&self, first: i32, last: i32, cloexec_only: bool) {
+        let mut closed = Vec::new();
+        {
+            let mut fds = self.lock();
+            let keys: Vec<i32> = fds.range(first..=last).map(|(&k, _)| k).collect();
+            for k in keys {
+                if cloexec_only {
+                    if let Some(e) = fds.get_mut(&k) {
+                        e.cloexec = true;
+                    }
+                } else {
+                    closed.extend(fds.remove(&k));
                 }
-            } else {
-                self.fds.remove(&k);
             }
         }
+        drop(closed);
     }
 
     /// Drops close-on-exec fds (at execve).
-    pub fn close_on_exec(&mut self) {
-        self.fds.retain(|_, e| !e.cloexec);
+    pub fn close_on_exec(&self) {
+        let mut closed = Vec::new();
+        self.lock().retain(|_, e| {
+            if e.cloexec {
+                closed.push(e.file.clone());
+            }
+            !e.cloexec
+        });
+        drop(closed);
+    }
+
+    /// Closes everything (the last thread of a process exited).
+    pub fn clear(&self) {
+        let all = std::mem::take(&mut *self.lock());
+        drop(all);
     }
 
     /// Open fds in order.
     pub fn fds(&self) -> Vec<i32> {
-        self.fds.keys().copied().collect()
+        self.lock().keys().copied().collect()
     }
 }

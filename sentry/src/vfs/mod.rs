@@ -8,6 +8,7 @@
 pub(crate) mod dev;
 mod fdtable;
 mod host;
+pub mod procfs;
 pub mod tmpfs;
 
 use std::fmt::Debug;
@@ -20,6 +21,7 @@ pub use dev::{DevFile, EmptyDir};
 pub use fdtable::{FdEntry, FdTable};
 pub use host::{HostFile, HostRoot};
 
+use crate::kernel::wait::WaitQueue;
 use crate::mm::{GuestMemory, MappableFile};
 
 /// `whence` of `lseek(2)`.
@@ -74,6 +76,31 @@ pub trait FileDescription: Send + Sync + Debug {
     fn set_status_flags(&self, _flags: u32) {}
     /// The guest path it was opened by (for /proc and readlink of fds).
     fn path(&self) -> String;
+    /// Which `poll` events ([`poll`] bits) hold now, for poll, select and epoll. Regular files
+    /// are always readable and writable.
+    fn poll(&self) -> u32 {
+        poll::IN | poll::OUT | poll::RDNORM | poll::WRNORM
+    }
+    /// The queue notified whenever [`FileDescription::poll`]'s answer may have changed;
+    /// `None` for files whose readiness never changes.
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        None
+    }
+}
+
+/// `poll(2)` event bits.
+pub mod poll {
+    pub const IN: u32 = 0x001;
+    pub const PRI: u32 = 0x002;
+    pub const OUT: u32 = 0x004;
+    pub const ERR: u32 = 0x008;
+    pub const HUP: u32 = 0x010;
+    pub const NVAL: u32 = 0x020;
+    pub const RDNORM: u32 = 0x040;
+    pub const RDBAND: u32 = 0x080;
+    pub const WRNORM: u32 = 0x100;
+    pub const WRBAND: u32 = 0x200;
+    pub const RDHUP: u32 = 0x2000;
 }
 
 /// Appends one `linux_dirent64` record; false if it does not fit in `max` bytes.

@@ -1,0 +1,237 @@
+//! Sleeping in the Sentry: wait queues, and the one blocking loop every blocking syscall uses.
+//!
+//! A task's Sentry thread blocks on its own [`Waker`] (a generation counter under a mutex and a
+//! condvar). Objects that can become ready (a pipe, a child process, an eventfd) own a
+//! [`WaitQueue`]; a blocking call registers the task's waker on the queues it cares about, then
+//! checks its condition, then sleeps until some queue is notified, a signal arrives for the task,
+//! or the deadline passes. Registering *before* checking and sleeping on a generation number
+//! means no wake-up is lost in between.
+//!
+//! Signal senders wake the target's waker too; [`block`] then returns `ERESTARTSYS` and the
+//! dispatcher turns that into `EINTR` or a restart, as Linux does.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use snare_abi::Errno;
+
+/// Something a [`WaitQueue`] notifies: a sleeping task, or an epoll instance watching a file.
+pub trait Wake: Send + Sync {
+    fn wake(&self);
+}
+
+/// A task's sleep/wake point.
+#[derive(Debug, Default)]
+pub struct Waker {
+    generation: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Waker {
+    pub fn new() -> Arc<Waker> {
+        Arc::new(Waker::default())
+    }
+
+    /// The current generation: sleep with [`Waker::sleep`] only while it is unchanged.
+    pub fn generation(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sleeps until the generation moves past `seen` or `deadline` passes.
+    pub fn sleep(&self, seen: u64, deadline: Option<Instant>) {
+        let mut g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+        while *g == seen {
+            match deadline {
+                None => g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return;
+                    }
+                    g = self
+                        .cv
+                        .wait_timeout(g, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+impl Wake for Waker {
+    fn wake(&self) {
+        let mut g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+        *g = g.wrapping_add(1);
+        self.cv.notify_all();
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The sleepers waiting on one object.
+#[derive(Default)]
+pub struct WaitQueue {
+    entries: Mutex<Vec<(u64, Arc<dyn Wake>)>>,
+}
+
+impl std::fmt::Debug for WaitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.entries.lock().map_or(0, |e| e.len());
+        f.debug_struct("WaitQueue").field("waiters", &n).finish()
+    }
+}
+
+impl WaitQueue {
+    pub fn new() -> WaitQueue {
+        WaitQueue::default()
+    }
+
+    /// Adds `w`; it stays until the returned registration is dropped.
+    pub fn register(&self, w: Arc<dyn Wake>) -> Registration<'_> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, w));
+        Registration { queue: self, id }
+    }
+
+    /// Adds `w` until [`WaitQueue::unregister`] is called with the returned id (for owners
+    /// that outlive a borrow, like epoll's interest list).
+    pub fn register_id(&self, w: Arc<dyn Wake>) -> u64 {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, w));
+        id
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(i, _)| *i != id);
+    }
+
+    /// Wakes every registered sleeper (they re-check their conditions).
+    pub fn notify(&self) {
+        let list: Vec<Arc<dyn Wake>> = {
+            let e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if e.is_empty() {
+                return;
+            }
+            e.iter().map(|(_, w)| w.clone()).collect()
+        };
+        for w in list {
+            w.wake();
+        }
+    }
+}
+
+/// A waker's place on a queue; removes itself when dropped.
+#[derive(Debug)]
+pub struct Registration<'a> {
+    queue: &'a WaitQueue,
+    id: u64,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.queue.unregister(self.id);
+    }
+}
+
+/// What a task's Sentry thread exposes to [`block`]: its waker, and whether a signal should
+/// interrupt the wait.
+pub trait Sleeper: Send + Sync {
+    fn waker(&self) -> Arc<Waker>;
+    /// True when an unblocked signal is pending (or the task is being killed).
+    fn interrupted(&self) -> bool;
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<dyn Sleeper>>> = const { RefCell::new(None) };
+}
+
+/// Makes `s` the sleeper of this Sentry thread (done once by the task's run loop).
+pub fn set_current(s: Arc<dyn Sleeper>) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(s));
+}
+
+fn current() -> Option<Arc<dyn Sleeper>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Blocks the calling task until `ready` returns `Some`, on the given queues.
+///
+/// `ready` is called with the queues registered; it returns `Some(result)` to finish. The wait
+/// ends early with `ERESTARTSYS` when a signal interrupts it (the caller may map that to
+/// `EINTR` or `ERESTARTNOHAND` as the syscall requires) and with `ETIMEDOUT` at `deadline`.
+/// Threads that are not tasks (tests) sleep on a private waker and are never interrupted.
+pub fn block<T>(
+    queues: &[&WaitQueue],
+    deadline: Option<Instant>,
+    mut ready: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<T, Errno> {
+    let sleeper = current();
+    let waker = sleeper.as_ref().map_or_else(Waker::new, |s| s.waker());
+    let _regs: Vec<Registration<'_>> = queues
+        .iter()
+        .map(|q| q.register(waker.clone() as Arc<dyn Wake>))
+        .collect();
+    loop {
+        let seen = waker.generation();
+        if let Some(r) = ready() {
+            return r;
+        }
+        if sleeper.as_ref().is_some_and(|s| s.interrupted()) {
+            return Err(Errno::ERESTARTSYS);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Errno::ETIMEDOUT);
+        }
+        waker.sleep(seen, deadline);
+    }
+}
+
+/// Whether the calling task has a signal that should interrupt what it is doing (for loops
+/// that block in the host, like a read from a host pipe, and poll in slices).
+pub fn interrupted() -> bool {
+    current().is_some_and(|s| s.interrupted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    #[test]
+    fn wakes_on_notify() {
+        let q = Arc::new(WaitQueue::new());
+        let flag = Arc::new(AtomicBool::new(false));
+        let (q2, f2) = (q.clone(), flag.clone());
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            f2.store(true, Ordering::SeqCst);
+            q2.notify();
+        });
+        let r: Result<u32, Errno> =
+            block(&[&q], None, || flag.load(Ordering::SeqCst).then_some(Ok(7)));
+        assert_eq!(r, Ok(7));
+        t.join().unwrap();
+        assert_eq!(q.entries.lock().unwrap().len(), 0, "registration removed");
+    }
+
+    #[test]
+    fn times_out() {
+        let q = WaitQueue::new();
+        let d = Instant::now() + Duration::from_millis(10);
+        let r: Result<(), Errno> = block(&[&q], Some(d), || None);
+        assert_eq!(r, Err(Errno::ETIMEDOUT));
+    }
+}
