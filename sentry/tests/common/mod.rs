@@ -1,0 +1,127 @@
+//! The differential-test harness shared by the test binaries: build C guests, run a program
+//! natively and under `snare do`, compare.
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub const SNARE: &str = env!("CARGO_BIN_EXE_snare");
+
+pub fn guests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/guests")
+}
+
+/// A scratch directory for this test binary's build products and fixtures.
+pub fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // Not under /tmp (nor under a target dir that may itself be under /tmp): inside the
+        // sandbox /tmp is the guest's own tmpfs and hides the host's.
+        // Earlier runs' directories go once their process is gone.
+        if let Ok(entries) = std::fs::read_dir("/var/tmp") {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("snare-diff-") {
+                    if !Path::new("/proc").join(pid).exists() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
+        let d = Path::new("/var/tmp").join(format!("snare-diff-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("scratch dir");
+        d
+    })
+}
+
+/// Builds `name.c` (static or dynamic) once; returns the binary's path.
+pub fn build(name: &str, static_: bool) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = scratch().join(format!("{name}{}", if static_ { "-static" } else { "" }));
+    if out.exists() {
+        return out;
+    }
+    let mut cmd = Command::new("gcc");
+    cmd.arg("-O1")
+        .arg("-o")
+        .arg(&out)
+        .arg(guests_dir().join(format!("{name}.c")));
+    if static_ {
+        cmd.arg("-static");
+    }
+    let st = cmd.status().expect("run gcc");
+    assert!(st.success(), "gcc failed for {name}");
+    out
+}
+
+/// The fixture directory `files.c` reads (made once; tests run in parallel).
+pub fn fixture() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = scratch().join("fixture");
+        std::fs::create_dir_all(d.join("sub")).expect("fixture");
+        std::fs::write(d.join("a.txt"), "hello\nworld\n").expect("a.txt");
+        std::fs::write(d.join("b.bin"), [0u8, 1, 2, 255]).expect("b.bin");
+        std::os::unix::fs::symlink("a.txt", d.join("link")).expect("link");
+        d
+    })
+    .clone()
+}
+
+pub fn native(prog: &Path, args: &[&str]) -> Output {
+    Command::new(prog)
+        .args(args)
+        .output()
+        .expect("run natively")
+}
+
+pub fn snare(prog: &Path, args: &[&str]) -> Output {
+    Command::new(SNARE)
+        .arg("do")
+        .arg("--")
+        .arg(prog)
+        .args(args)
+        .output()
+        .expect("run snare")
+}
+
+pub fn same(prog: &Path, args: &[&str]) {
+    let n = native(prog, args);
+    let s = snare(prog, args);
+    let show = |o: &Output| {
+        format!(
+            "status {:?}\n--- stdout\n{}--- stderr\n{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(
+        n.status.success() || !args.is_empty(),
+        "natively failed:\n{}",
+        show(&n)
+    );
+    assert_eq!(
+        (n.status.code(), &n.stdout),
+        (s.status.code(), &s.stdout),
+        "{} {args:?}\nnative: {}\nsnare: {}",
+        prog.display(),
+        show(&n),
+        show(&s)
+    );
+}
+
+pub fn c_program(name: &str, args: &[&str]) {
+    for static_ in [true, false] {
+        same(&build(name, static_), args);
+    }
+}
+
+/// busybox-static, which `.ci/setup` installs.
+pub fn busybox() -> Option<PathBuf> {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
