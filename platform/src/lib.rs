@@ -214,6 +214,39 @@ impl FpState {
         FpState { bytes }
     }
 
+    /// FP state the guest supplied (a signal frame's, at `rt_sigreturn`), made safe to load:
+    /// same size as `current` (the thread's own state, which gives the layout), MXCSR
+    /// reserved bits cleared, and the XSAVE header limited to features `current` has, so the
+    /// host's restore can't fault.
+    pub fn from_guest(current: &FpState, guest: &[u8]) -> FpState {
+        let mut bytes = current.bytes.clone();
+        let n = bytes.len().min(guest.len());
+        bytes[..n].copy_from_slice(&guest[..n]);
+        let mxcsr_mask = match u32::from_ne_bytes(bytes[28..32].try_into().unwrap_or_default()) {
+            0 => 0xffbf,
+            m => m,
+        };
+        let mxcsr = u32::from_ne_bytes(bytes[24..28].try_into().unwrap_or_default()) & mxcsr_mask;
+        bytes[24..28].copy_from_slice(&mxcsr.to_ne_bytes());
+        // The software-reserved bytes (the frame's format description) stay the host's.
+        bytes[464..512].copy_from_slice(&current.bytes[464..512]);
+        if bytes.len() >= 576 {
+            let cur_bv = u64::from_ne_bytes(current.bytes[512..520].try_into().unwrap_or_default());
+            let sw_features =
+                u64::from_ne_bytes(current.bytes[472..480].try_into().unwrap_or_default());
+            let bv = u64::from_ne_bytes(bytes[512..520].try_into().unwrap_or_default());
+            let allowed = if sw_features != 0 {
+                sw_features
+            } else {
+                cur_bv
+            };
+            bytes[512..520].copy_from_slice(&(bv & allowed).to_ne_bytes());
+            // xcomp_bv and the rest of the header as the host wrote them.
+            bytes[520..576].copy_from_slice(&current.bytes[520..576]);
+        }
+        FpState { bytes }
+    }
+
     /// The raw XSAVE image.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes

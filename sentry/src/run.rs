@@ -7,10 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use snare_abi::file::{o, S_IFMT, S_IFREG};
-use snare_abi::{Errno, KernelSigaction};
+use snare_abi::Errno;
 use snare_platform::systrap::{Config, Systrap};
 use snare_platform::AddressSpace;
 
+use crate::kernel::process::{TaskHandle, ThreadGroup};
 use crate::kernel::{exec, FsContext, Kernel, Task};
 use crate::vfs::{FdTable, HostFile, HostRoot};
 
@@ -130,25 +131,57 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         .space()
         .new_context()
         .map_err(|e| err(125, format!("cannot start the guest: {e}")))?;
-    let mut task = Task {
-        k: k.clone(),
-        tid: 1,
+    // Init: pid 1, its own process group and session.
+    let tg = Arc::new(ThreadGroup::new(1, None, 1, 1));
+    {
+        let mut st = tg.state();
+        st.comm = image
+            .exe
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or_default()
+            .iter()
+            .take(15)
+            .copied()
+            .collect();
+        st.exe = image.exe;
+        st.args = image.args;
+        st.env = image.env;
+        st.did_exec = true;
+    }
+    let handle = TaskHandle::new(1, tg.clone(), 0);
+    tg.state().threads.push(handle.clone());
+    {
+        let mut pids = k.pids.lock().unwrap_or_else(|e| e.into_inner());
+        pids.tasks.insert(1, handle.clone());
+        pids.groups.insert(1, tg.clone());
+    }
+    let _ = k.init.set(tg.clone());
+    let task = Task::new(
+        k.clone(),
+        handle,
         ctx,
-        regs: image.regs,
-        mm: image.mm,
-        fds: Arc::new(stdio()),
-        fs: Arc::new(FsContext::new(cwd, 0o022)),
-        sigmask: 0,
-        sigactions: [KernelSigaction::default(); 64],
-        clear_child_tid: 0,
-        exe: image.exe,
-        args: image.args,
-        env: image.env,
-        exit: None,
-        profile: None,
-    };
+        image.regs,
+        image.mm,
+        Arc::new(stdio()),
+        Arc::new(FsContext::new(cwd, 0o022)),
+    );
     let t_thread = t0.elapsed();
-    let status = task.run();
+    // Init runs on a Sentry thread of its own like every task; the sandbox ends when init's
+    // process does (and takes every other process with it, as a pid namespace does).
+    let runner = std::thread::Builder::new()
+        .name("task-1".into())
+        .spawn(move || task.run())
+        .map_err(|e| err(125, format!("cannot start the guest: {e}")))?;
+    let status = loop {
+        let done = tg.state().zombie;
+        if let Some(s) = done {
+            break s;
+        }
+        let _ = crate::kernel::wait::block(&[&tg.exit_events], None, || tg.state().zombie.map(Ok));
+    };
+    let _ = runner.join();
+    wait_for_tasks(&k);
     tracing::info!(
         platform_us = t_platform.as_micros() as u64,
         exec_us = (t_exec - t_platform).as_micros() as u64,
@@ -157,4 +190,20 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         "sandbox timeline"
     );
     Ok(status.shell_code())
+}
+
+/// After init's end, gives the other tasks (already told to exit) a moment to go, so their
+/// stub processes are gone before the Sentry exits.
+fn wait_for_tasks(k: &Kernel) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let live = k.pids.lock().unwrap_or_else(|e| e.into_inner()).tasks.len();
+        if live == 0 || std::time::Instant::now() > deadline {
+            if live != 0 {
+                tracing::warn!(live, "tasks still running at sandbox exit");
+            }
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }

@@ -5,11 +5,13 @@
 //! before switching again.
 
 mod exec;
+pub mod process;
+pub mod signal;
 mod task;
 pub mod wait;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use snare_platform::systrap::Systrap;
@@ -71,6 +73,12 @@ pub struct Kernel {
     /// Guest uid/gid (the invoking user's, as `snare do` keeps them).
     pub uid: u32,
     pub gid: u32,
+    /// The pid namespace: live tasks and unreaped processes.
+    pub pids: Mutex<process::PidTable>,
+    /// The sandbox's init (pid 1): orphans are reparented to it.
+    pub init: OnceLock<Arc<process::ThreadGroup>>,
+    /// Futex waiters.
+    pub futexes: crate::syscalls::FutexTable,
     /// Unimplemented syscalls already reported, so each is logged once.
     warned: Mutex<HashSet<u64>>,
 }
@@ -89,6 +97,9 @@ impl Kernel {
             hostname: "snare".to_string(),
             uid,
             gid,
+            pids: Mutex::new(process::PidTable::default()),
+            init: OnceLock::new(),
+            futexes: Default::default(),
             warned: Mutex::new(HashSet::new()),
         })
     }

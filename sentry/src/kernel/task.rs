@@ -1,15 +1,17 @@
-//! A task: one guest thread, its registers, its process's memory and files.
+//! A task: one guest thread, its registers, its process's memory and files, and the Sentry
+//! thread that runs it.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use snare_abi::signal::{SIGKILL, SIGSEGV};
-use snare_abi::{KernelSigaction, UserRegs};
+use snare_abi::signal::{StackT, SIGKILL, SIGSEGV, SS_DISABLE};
+use snare_abi::{Errno, UserRegs};
 use snare_platform::systrap::SystrapContext;
 use snare_platform::{Context, Event};
 
+use super::process::{lock, TaskHandle, ThreadGroup};
 use super::Kernel;
-use crate::mm::MemoryManager;
+use crate::mm::{GuestMemory, MemoryManager};
 use crate::vfs::FdTable;
 
 /// How a guest process ended.
@@ -68,12 +70,14 @@ impl FsContext {
     }
 }
 
-/// One guest thread.
+/// One guest thread, owned by the Sentry thread that runs it.
 #[derive(Debug)]
 pub struct Task {
     pub k: Arc<Kernel>,
     /// Thread id in the sandbox's pid namespace (the first task is 1).
     pub tid: i32,
+    /// What other tasks see of this one (pending signals, mask, waker); holds the process.
+    pub handle: Arc<TaskHandle>,
     pub ctx: SystrapContext,
     pub regs: UserRegs,
     pub mm: Arc<MemoryManager>,
@@ -81,31 +85,94 @@ pub struct Task {
     pub fds: Arc<FdTable>,
     /// Current directory and umask (shared with `CLONE_FS`).
     pub fs: Arc<FsContext>,
-    /// Blocked signals (kept for rt_sigprocmask; delivery arrives with issue 4).
-    pub sigmask: u64,
-    /// Signal dispositions (kept for rt_sigaction; delivery arrives with issue 4).
-    pub sigactions: [KernelSigaction; 64],
     pub clear_child_tid: u64,
-    /// Path of the running executable, for /proc/self/exe.
-    pub exe: Vec<u8>,
-    /// Guest address ranges of the argument and environment strings.
-    pub args: (u64, u64),
-    pub env: (u64, u64),
-    /// Set when the task has exited.
+    pub robust_list: u64,
+    /// `sigaltstack(2)`.
+    pub altstack: StackT,
+    /// Set when this thread exits (`exit(2)`, or its process is going away).
     pub exit: Option<ExitStatus>,
+    /// The kernel-internal restart code the last syscall ended with, if any: resolved when
+    /// signals are handled before going back to the guest.
+    pub restart: Option<Errno>,
     /// Per-syscall (count, total ns), kept when the log is at debug level.
     pub profile: Option<std::collections::HashMap<u64, (u64, u64)>>,
 }
 
 impl Task {
-    /// Runs the task until its process exits.
-    pub fn run(&mut self) -> ExitStatus {
+    /// A task for `handle`, running `ctx` in `mm` from `regs`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        k: Arc<Kernel>,
+        handle: Arc<TaskHandle>,
+        ctx: SystrapContext,
+        regs: UserRegs,
+        mm: Arc<MemoryManager>,
+        fds: Arc<FdTable>,
+        fs: Arc<FsContext>,
+    ) -> Task {
+        *lock(&handle.interrupter) = Some(ctx.interrupter());
+        Task {
+            k,
+            tid: handle.tid,
+            handle,
+            ctx,
+            regs,
+            mm,
+            fds,
+            fs,
+            clear_child_tid: 0,
+            robust_list: 0,
+            altstack: StackT {
+                ss_flags: SS_DISABLE,
+                ..StackT::default()
+            },
+            exit: None,
+            restart: None,
+            profile: None,
+        }
+    }
+
+    /// The task's process.
+    pub fn tg(&self) -> &Arc<ThreadGroup> {
+        &self.handle.tg
+    }
+
+    /// The process id.
+    pub fn tgid(&self) -> i32 {
+        self.handle.tg.tgid
+    }
+
+    /// The running executable's guest path (/proc/self/exe).
+    pub fn exe(&self) -> Vec<u8> {
+        self.tg().state().exe.clone()
+    }
+
+    /// Guest address ranges of the argv and envp strings.
+    pub fn args_env(&self) -> ((u64, u64), (u64, u64)) {
+        let st = self.tg().state();
+        (st.args, st.env)
+    }
+
+    /// The blocked-signal mask.
+    pub fn sigmask(&self) -> u64 {
+        self.handle.mask()
+    }
+
+    /// Sets the blocked-signal mask (SIGKILL and SIGSTOP stay unblocked).
+    pub fn set_sigmask(&self, mask: u64) {
+        lock(&self.handle.sig).mask = mask & !super::process::UNBLOCKABLE;
+    }
+
+    /// Runs the task until it exits, then takes it out of its process (the process ends with
+    /// its last thread).
+    pub fn run(mut self) {
+        super::wait::set_current(self.handle.clone());
         let started = std::time::Instant::now();
         let (mut syscalls, mut faults) = (0u64, 0u64);
         if tracing::enabled!(tracing::Level::DEBUG) {
             self.profile = Some(Default::default());
         }
-        let status = self.run_loop(&mut syscalls, &mut faults);
+        self.run_loop(&mut syscalls, &mut faults);
         if let Some(p) = &self.profile {
             let mut rows: Vec<_> = p.iter().collect();
             rows.sort_by_key(|(_, (_, ns))| std::cmp::Reverse(*ns));
@@ -123,21 +190,42 @@ impl Task {
             faults,
             resident_pages = self.mm.resident_pages(),
             elapsed_ms = started.elapsed().as_millis() as u64,
-            ?status,
+            status = ?self.exit,
             "task exited"
         );
-        status
+        self.finish();
     }
 
-    fn run_loop(&mut self, syscalls: &mut u64, faults: &mut u64) -> ExitStatus {
+    /// Whether the task must stop running guest code now; sets `exit` if so.
+    fn must_exit(&mut self) -> bool {
+        if self.exit.is_some() {
+            return true;
+        }
+        if self.handle.is_killed() {
+            let status = self
+                .tg()
+                .state()
+                .group_exit
+                .unwrap_or(ExitStatus::Signal(SIGKILL));
+            self.exit = Some(status);
+            return true;
+        }
+        false
+    }
+
+    fn run_loop(&mut self, syscalls: &mut u64, faults: &mut u64) {
         loop {
+            if self.must_exit() {
+                return;
+            }
+            self.handle_signals();
+            if self.must_exit() {
+                return;
+            }
             match self.ctx.switch(&mut self.regs) {
                 Event::Syscall => {
                     *syscalls += 1;
                     crate::syscalls::dispatch(self);
-                    if let Some(status) = self.exit {
-                        return status;
-                    }
                 }
                 Event::Fault { addr, access } => {
                     *faults += 1;
@@ -148,15 +236,21 @@ impl Task {
                         e.0 += 1;
                         e.1 += t.elapsed().as_nanos() as u64;
                     }
-                    if r.is_err() {
+                    if let Err(e) = r {
                         tracing::info!(
                             tid = self.tid,
                             addr = format_args!("{addr:#x}"),
                             ?access,
                             rip = format_args!("{:#x}", self.regs.rip),
+                            rsp = format_args!("{:#x}", self.regs.rsp),
                             "segmentation fault"
                         );
-                        return ExitStatus::Signal(SIGSEGV);
+                        let code = if e == Errno::EACCES {
+                            snare_abi::signal::SEGV_ACCERR
+                        } else {
+                            snare_abi::signal::SEGV_MAPERR
+                        };
+                        self.force_signal(super::signal::fault_info(SIGSEGV, code, addr));
                     }
                 }
                 Event::Signal(info) => {
@@ -165,16 +259,51 @@ impl Task {
                         signo = info.si_signo,
                         code = info.si_code,
                         rip = format_args!("{:#x}", self.regs.rip),
-                        "fatal signal"
+                        "synchronous signal"
                     );
-                    return ExitStatus::Signal(info.si_signo);
+                    self.force_signal(info);
                 }
                 Event::Interrupted => {}
                 Event::Exited => {
-                    tracing::warn!(tid = self.tid, "stub process died");
-                    return ExitStatus::Signal(SIGKILL);
+                    tracing::warn!(tid = self.tid, "stub process died: killing the process");
+                    super::signal::group_exit(self.tg(), ExitStatus::Signal(SIGKILL), None);
+                    self.exit = Some(ExitStatus::Signal(SIGKILL));
                 }
             }
+        }
+    }
+
+    /// Takes the exited task out of its process and the pid table; the last thread out ends
+    /// the process.
+    fn finish(mut self) {
+        let own = self.exit.unwrap_or(ExitStatus::Code(0));
+        crate::syscalls::exit_robust_list(&self);
+        if self.clear_child_tid != 0
+            && Arc::strong_count(&self.mm) > 1
+            && self
+                .mm
+                .write(self.clear_child_tid, &0u32.to_ne_bytes())
+                .is_ok()
+        {
+            crate::syscalls::futex_wake(&self.k, &self.mm, self.clear_child_tid, 1);
+        }
+        let tg = self.tg().clone();
+        let last = {
+            let mut st = tg.state();
+            st.threads.retain(|t| t.tid != self.tid);
+            st.threads.is_empty()
+        };
+        lock(&self.k.pids).tasks.remove(&self.tid);
+        *lock(&self.handle.interrupter) = None;
+        if last {
+            let status = tg.state().group_exit.unwrap_or(own);
+            // Close the files now (a pipe's reader must see EOF before the parent hears of
+            // the exit), unless another process shares the table.
+            if Arc::strong_count(&self.fds) == 1 {
+                self.fds.clear();
+            }
+            self.fds = Arc::new(FdTable::default());
+            super::signal::process_exit(&self.k, &tg, status);
         }
     }
 }

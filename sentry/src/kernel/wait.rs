@@ -155,6 +155,13 @@ pub trait Sleeper: Send + Sync {
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<dyn Sleeper>>> = const { RefCell::new(None) };
+    /// The waker of a thread that is not a task (tests, helpers).
+    static FALLBACK: Arc<Waker> = Waker::new();
+}
+
+/// The calling thread's waker: its task's, or a private one.
+pub fn current_waker() -> Arc<Waker> {
+    current().map_or_else(|| FALLBACK.with(Arc::clone), |s| s.waker())
 }
 
 /// Makes `s` the sleeper of this Sentry thread (done once by the task's run loop).
@@ -178,7 +185,7 @@ pub fn block<T>(
     mut ready: impl FnMut() -> Option<Result<T, Errno>>,
 ) -> Result<T, Errno> {
     let sleeper = current();
-    let waker = sleeper.as_ref().map_or_else(Waker::new, |s| s.waker());
+    let waker = current_waker();
     let _regs: Vec<Registration<'_>> = queues
         .iter()
         .map(|q| q.register(waker.clone() as Arc<dyn Wake>))
@@ -207,6 +214,7 @@ pub fn interrupted() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::process::lock;
     use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
@@ -223,8 +231,8 @@ mod tests {
         let r: Result<u32, Errno> =
             block(&[&q], None, || flag.load(Ordering::SeqCst).then_some(Ok(7)));
         assert_eq!(r, Ok(7));
-        t.join().unwrap();
-        assert_eq!(q.entries.lock().unwrap().len(), 0, "registration removed");
+        t.join().expect("notifier");
+        assert_eq!(lock(&q.entries).len(), 0, "registration removed");
     }
 
     #[test]

@@ -181,6 +181,13 @@ impl MemoryManager {
     }
 
     /// The platform address space (to create threads in it).
+    /// A copy-on-write copy of this address space in `child` (for fork). Not yet: the
+    /// memory manager's fork arrives separately.
+    pub fn fork(&self, child: SystrapAddressSpace) -> Result<MemoryManager, Errno> {
+        drop(child);
+        Err(Errno::ENOSYS)
+    }
+
     pub fn space(&self) -> &SystrapAddressSpace {
         &self.space
     }

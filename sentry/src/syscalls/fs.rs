@@ -198,7 +198,7 @@ fn open_path(
     match special(path) {
         Special::Tmp(rel) => task.k.tmp.open(&rel, flags, mode & 0o7777, task.fs.umask()),
         Special::Dev(kind) => Ok(Arc::new(DevFile::new(kind, flags & o::ACCMODE))),
-        Special::ProcSelfExe => Ok(Arc::new(task.k.root.open_file(&task.exe, o::RDONLY)?)),
+        Special::ProcSelfExe => Ok(Arc::new(task.k.root.open_file(&task.exe(), o::RDONLY)?)),
         Special::Absent => Err(Errno::ENOENT),
         Special::TreeRoot => Ok(Arc::new(crate::vfs::EmptyDir::new(normalize(path)))),
         Special::Host => Ok(Arc::new(task.k.root.open_file(path, flags)?)),
@@ -209,7 +209,7 @@ fn stat_path(task: &Task, path: &[u8], follow: bool) -> Result<Stat, Errno> {
     match special(path) {
         Special::Tmp(rel) => task.k.tmp.stat(&rel, follow),
         Special::Dev(kind) => DevFile::new(kind, 0).stat(),
-        Special::ProcSelfExe => task.k.root.stat(&task.exe, follow),
+        Special::ProcSelfExe => task.k.root.stat(&task.exe(), follow),
         Special::Absent => Err(Errno::ENOENT),
         Special::TreeRoot => crate::vfs::EmptyDir::new(normalize(path)).stat(),
         Special::Host => task.k.root.stat(path, follow),
@@ -390,7 +390,7 @@ fn do_readlink(task: &Task, dirfd: i32, path: u64, buf: u64, size: u64) -> Resul
     let path = path_arg(task, path)?;
     let abs = absolute(task, dirfd, &path)?;
     let target = match special(&abs) {
-        Special::ProcSelfExe => task.exe.clone(),
+        Special::ProcSelfExe => task.exe(),
         Special::Tmp(rel) => task.k.tmp.readlink(&rel)?,
         Special::Dev(_) | Special::TreeRoot => return Err(Errno::EINVAL),
         Special::Absent => return Err(Errno::ENOENT),

@@ -4,13 +4,17 @@
 //! validate them at entry, and return `Result<u64, Errno>`; only [`dispatch`] writes `-errno`
 //! into rax. A number with no handler returns ENOSYS and is logged once by name.
 
+mod clone;
 mod fs;
 mod fs_tree;
 mod futex;
 mod mmap;
 mod process;
 mod read_write;
+mod signal;
 mod time;
+
+pub use futex::{exit_robust_list, futex_wake, FutexTable};
 
 use std::sync::LazyLock;
 
@@ -26,12 +30,14 @@ pub type Handler = fn(&mut Task, [u64; 6]) -> Result<u64, Errno>;
 static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
     let mut t: [Option<Handler>; TABLE_LEN] = [None; TABLE_LEN];
     for list in [
+        clone::HANDLERS,
         fs::HANDLERS,
         fs_tree::HANDLERS,
         futex::HANDLERS,
         mmap::HANDLERS,
         process::HANDLERS,
         read_write::HANDLERS,
+        signal::HANDLERS,
         time::HANDLERS,
     ] {
         for &(n, h) in list {
@@ -77,8 +83,22 @@ pub fn dispatch(task: &mut Task) {
     let raw = match ret {
         Ok(v) => v,
         Err(e) => {
-            debug_assert!(!e.is_internal_restart(), "restart code reached the guest");
-            (-i64::from(e.raw())) as u64
+            if e.is_internal_restart() {
+                // Resolved before the guest runs again (restart, or EINTR for a handler).
+                task.restart = Some(e);
+                (-i64::from(Errno::EINTR.raw())) as u64
+            } else {
+                if e == Errno::EPIPE && is_write(nr) {
+                    let info = crate::kernel::signal::user_info(
+                        snare_abi::signal::SIGPIPE,
+                        snare_abi::signal::SI_USER,
+                        task.tgid(),
+                        task.k.uid,
+                    );
+                    crate::kernel::signal::send_to_task(&task.handle, info);
+                }
+                (-i64::from(e.raw())) as u64
+            }
         }
     };
     task.regs.rax = raw;
@@ -90,6 +110,24 @@ pub fn dispatch(task: &mut Task) {
     if let Some(p) = pending.filter(|_| task.exit.is_none()) {
         eprintln!("[{}] {}", task.tid, p.finish(raw as i64, &*task.mm));
     }
+}
+
+/// Calls that raise SIGPIPE when they fail with EPIPE.
+fn is_write(nr: u64) -> bool {
+    [
+        nr::WRITE,
+        nr::WRITEV,
+        nr::PWRITE64,
+        nr::PWRITEV,
+        nr::PWRITEV2,
+        nr::SENDFILE,
+        nr::SPLICE,
+        nr::SENDTO,
+        nr::SENDMSG,
+        nr::COPY_FILE_RANGE,
+    ]
+    .iter()
+    .any(|&n| u64::from(n) == nr)
 }
 
 /// Argument decoding helpers: raw u64 → typed values, in one place.

@@ -1,12 +1,15 @@
 //! Identity, limits and per-thread state: exit, ids, arch_prctl, set_tid_address, rlimits,
-//! uname, signals' bookkeeping.
+//! uname, process groups and sessions.
 
 use snare_abi::file::{Rlimit, Utsname, RLIM_INFINITY};
-use snare_abi::{Errno, KernelSigaction};
+use std::sync::Arc;
+
+use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{i32_, len, u32_};
 use super::Handler;
+use crate::kernel::process::{lock, ThreadGroup};
 use crate::kernel::{ExitStatus, Task};
 use crate::mm::{GuestMemory, STACK_LIMIT};
 
@@ -23,11 +26,12 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::GETRESUID, sys_getresuid),
     (nr::GETRESGID, sys_getresgid),
     (nr::GETGROUPS, sys_getgroups),
-    (nr::GETPGRP, sys_getpid),
+    (nr::GETPGRP, sys_getpgrp),
     (nr::GETPGID, sys_getpgid),
-    (nr::GETSID, sys_getpgid),
+    (nr::GETSID, sys_getsid),
+    (nr::SETPGID, sys_setpgid),
+    (nr::SETSID, sys_setsid),
     (nr::SET_TID_ADDRESS, sys_set_tid_address),
-    (nr::SET_ROBUST_LIST, sys_set_robust_list),
     (nr::ARCH_PRCTL, sys_arch_prctl),
     (nr::PRLIMIT64, sys_prlimit64),
     (nr::GETRLIMIT, sys_getrlimit),
@@ -37,12 +41,9 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::SCHED_GETAFFINITY, sys_sched_getaffinity),
     (nr::SCHED_YIELD, sys_sched_yield),
     (nr::GETCPU, sys_getcpu),
-    (nr::RT_SIGACTION, sys_rt_sigaction),
-    (nr::RT_SIGPROCMASK, sys_rt_sigprocmask),
 ];
 
-/// Implements `exit(2)`. With one thread per process (threads arrive with issue 4), the
-/// thread's exit is the process's.
+/// Implements `exit(2)`: this thread ends; its process ends with its last thread.
 fn sys_exit(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     task.exit = Some(ExitStatus::Code(i32_(a[0]) & 0xff));
     Ok(0)
@@ -50,17 +51,21 @@ fn sys_exit(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `exit_group(2)`.
 fn sys_exit_group(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    sys_exit(task, a)
-}
-
-/// Implements `getpid(2)`: the sandbox has its own pid namespace; the first process is 1.
-fn sys_getpid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
-    Ok(task.tid as u64)
-}
-
-/// Implements `getppid(2)`: the first process's parent is outside the namespace (0).
-fn sys_getppid(_task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    let status = ExitStatus::Code(i32_(a[0]) & 0xff);
+    crate::kernel::signal::group_exit(task.tg(), status, Some(task.tid));
+    let status = task.tg().state().group_exit.unwrap_or(status);
+    task.exit = Some(status);
     Ok(0)
+}
+
+/// Implements `getpid(2)`: the process id in the sandbox's pid namespace (init is 1).
+fn sys_getpid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(task.tgid() as u64)
+}
+
+/// Implements `getppid(2)`: init's parent is outside the namespace (0).
+fn sys_getppid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(task.tg().ppid() as u64)
 }
 
 /// Implements `gettid(2)`.
@@ -68,13 +73,95 @@ fn sys_gettid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
     Ok(task.tid as u64)
 }
 
-/// Implements `getpgid(2)` and `getsid(2)` for this process (pid 0 or its own).
-fn sys_getpgid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    match i32_(a[0]) {
-        0 => Ok(task.tid as u64),
-        p if p == task.tid => Ok(task.tid as u64),
-        _ => Err(Errno::ESRCH),
+/// The process `pid` names (0: the caller's).
+fn process(task: &Task, pid: i32) -> Result<Arc<ThreadGroup>, Errno> {
+    match pid {
+        0 => Ok(task.tg().clone()),
+        p if p < 0 => Err(Errno::EINVAL),
+        p => lock(&task.k.pids).group(p).ok_or(Errno::ESRCH),
     }
+}
+
+/// Implements `getpgid(2)`.
+fn sys_getpgid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let g = process(task, i32_(a[0]))?;
+    let pgid = g.state().pgid;
+    Ok(pgid as u64)
+}
+
+/// Implements `getpgrp(2)`.
+fn sys_getpgrp(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    let pgid = task.tg().state().pgid;
+    Ok(pgid as u64)
+}
+
+/// Implements `getsid(2)`.
+fn sys_getsid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let g = process(task, i32_(a[0]))?;
+    let sid = g.state().sid;
+    Ok(sid as u64)
+}
+
+/// Implements `setpgid(2)`: the caller or one of its children, into a group of its session.
+fn sys_setpgid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (pid, pgid) = (i32_(a[0]), i32_(a[1]));
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let me = task.tg().clone();
+    let target = if pid == 0 || pid == me.tgid {
+        me.clone()
+    } else {
+        let child = me
+            .state()
+            .children
+            .iter()
+            .find(|c| c.tgid == pid)
+            .cloned()
+            .ok_or(Errno::ESRCH)?;
+        if child.state().did_exec {
+            return Err(Errno::EACCES);
+        }
+        child
+    };
+    let pgid = if pgid == 0 { target.tgid } else { pgid };
+    let my_sid = me.state().sid;
+    {
+        let ts = target.state();
+        if ts.sid != my_sid {
+            return Err(Errno::EPERM);
+        }
+        if ts.sid == target.tgid {
+            return Err(Errno::EPERM); // a session leader
+        }
+    }
+    if pgid != target.tgid {
+        let exists = lock(&task.k.pids)
+            .groups
+            .values()
+            .any(|g| g.state().pgid == pgid && g.state().sid == my_sid);
+        if !exists {
+            return Err(Errno::EPERM);
+        }
+    }
+    target.state().pgid = pgid;
+    Ok(0)
+}
+
+/// Implements `setsid(2)`.
+fn sys_setsid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    let me = task.tgid();
+    let leader = lock(&task.k.pids)
+        .groups
+        .values()
+        .any(|g| g.state().pgid == me);
+    if leader {
+        return Err(Errno::EPERM);
+    }
+    let mut st = task.tg().state();
+    st.pgid = me;
+    st.sid = me;
+    Ok(me as u64)
 }
 
 /// Implements `getuid(2)` and `geteuid(2)`.
@@ -118,15 +205,6 @@ fn sys_set_tid_address(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     Ok(task.tid as u64)
 }
 
-/// Implements `set_robust_list(2)`: recorded length must be the kernel's struct size; the
-/// list is walked on thread exit once threads exist (issue 4).
-fn sys_set_robust_list(_task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    if a[1] != 24 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(0)
-}
-
 /// Implements `arch_prctl(2)`: ARCH_SET_FS/GET_FS/SET_GS/GET_GS; CPUID faulting is refused.
 fn sys_arch_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const ARCH_SET_GS: u32 = 0x1001;
@@ -168,6 +246,7 @@ fn rlimit(resource: u32) -> Result<Rlimit, Errno> {
         7 => (1024, 1024 * 1024),          // RLIMIT_NOFILE
         6 => (63_536, 63_536),             // RLIMIT_NPROC
         8 => (8 << 20, 8 << 20),           // RLIMIT_MEMLOCK
+        4 => (0, RLIM_INFINITY),           // RLIMIT_CORE: the sandbox never dumps core
         0..=15 => (RLIM_INFINITY, RLIM_INFINITY),
         _ => return Err(Errno::EINVAL),
     };
@@ -180,7 +259,7 @@ fn rlimit(resource: u32) -> Result<Rlimit, Errno> {
 /// Implements `prlimit64(2)` for the calling process (pid 0 or its own).
 fn sys_prlimit64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let pid = i32_(a[0]);
-    if pid != 0 && pid != task.tid {
+    if pid != 0 && lock(&task.k.pids).group(pid).is_none() {
         return Err(Errno::ESRCH);
     }
     let old = rlimit(u32_(a[1]))?;
@@ -261,50 +340,6 @@ fn sys_getcpu(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         if p != 0 {
             task.mm.write(p, &0u32.to_ne_bytes())?;
         }
-    }
-    Ok(0)
-}
-
-/// Implements `rt_sigaction(2)`: dispositions are recorded (and reported back); delivery
-/// arrives with issue 4.
-fn sys_rt_sigaction(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let sig = i32_(a[0]);
-    if a[3] != 8 || !(1..=64).contains(&sig) {
-        return Err(Errno::EINVAL);
-    }
-    let idx = (sig - 1) as usize;
-    let old = task.sigactions[idx];
-    if a[1] != 0 {
-        if sig == 9 || sig == 19 {
-            return Err(Errno::EINVAL);
-        }
-        let new: KernelSigaction = task.mm.read_val(a[1])?;
-        task.sigactions[idx] = new;
-    }
-    if a[2] != 0 {
-        task.mm.write(a[2], snare_abi::pod::as_bytes(&old))?;
-    }
-    Ok(0)
-}
-
-/// Implements `rt_sigprocmask(2)` (the mask is recorded; delivery arrives with issue 4).
-fn sys_rt_sigprocmask(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    if a[3] != 8 {
-        return Err(Errno::EINVAL);
-    }
-    let old = task.sigmask;
-    if a[1] != 0 {
-        let set: u64 = task.mm.read_val(a[1])?;
-        let unblockable = (1u64 << 8) | (1u64 << 18); // SIGKILL, SIGSTOP
-        task.sigmask = match i32_(a[0]) {
-            0 => old | set,
-            1 => old & !set,
-            2 => set,
-            _ => return Err(Errno::EINVAL),
-        } & !unblockable;
-    }
-    if a[2] != 0 {
-        task.mm.write(a[2], &old.to_ne_bytes())?;
     }
     Ok(0)
 }

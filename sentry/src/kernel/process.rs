@@ -1,0 +1,351 @@
+//! Processes: thread groups, the sandbox's pid namespace, and the part of a task that other
+//! tasks touch (pending signals, the signal mask, its waker).
+//!
+//! Lock order: [`PidTable`] → [`ThreadGroup::state`] → [`ThreadGroup::actions`] →
+//! [`ThreadGroup::shared_pending`] → [`TaskHandle`]'s signal state. Wakers are leaves.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use snare_abi::signal::{SigInfo, SIGKILL, SIGSTOP};
+use snare_abi::KernelSigaction;
+use snare_platform::systrap::SystrapInterrupter;
+use snare_platform::Interrupter;
+
+use super::wait::{Sleeper, WaitQueue, Wake, Waker};
+use super::ExitStatus;
+
+/// Highest pid handed out before wrapping (Linux's default `pid_max`).
+pub const PID_MAX: i32 = 4_194_304;
+
+/// Most live tasks the sandbox holds (RLIMIT_NPROC's value).
+pub const MAX_TASKS: usize = 16_384;
+
+/// Signals that can be neither caught, blocked nor ignored.
+pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+
+/// The mask bit of signal `sig` (1..=64).
+pub const fn bit(sig: i32) -> u64 {
+    1u64 << (sig - 1)
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Pending signals: a bitmask plus the queued siginfos. Standard signals (< 32) are pending at
+/// most once; real-time signals queue.
+#[derive(Debug, Default)]
+pub struct SigQueue {
+    pending: u64,
+    infos: VecDeque<SigInfo>,
+}
+
+impl SigQueue {
+    pub fn pending(&self) -> u64 {
+        self.pending
+    }
+
+    /// Queues `info`; false if a standard signal was already pending (merged).
+    pub fn push(&mut self, info: SigInfo) -> bool {
+        let b = bit(info.si_signo);
+        if info.si_signo < 32 && self.pending & b != 0 {
+            return false;
+        }
+        self.pending |= b;
+        self.infos.push_back(info);
+        true
+    }
+
+    /// Takes the lowest-numbered pending signal in `allowed`.
+    pub fn take(&mut self, allowed: u64) -> Option<SigInfo> {
+        let avail = self.pending & allowed;
+        if avail == 0 {
+            return None;
+        }
+        let sig = avail.trailing_zeros() as i32 + 1;
+        let i = self.infos.iter().position(|s| s.si_signo == sig)?;
+        let info = self.infos.remove(i)?;
+        if !self.infos.iter().any(|s| s.si_signo == sig) {
+            self.pending &= !bit(sig);
+        }
+        Some(info)
+    }
+
+    /// Drops every pending instance of the signals in `set`.
+    pub fn discard(&mut self, set: u64) {
+        self.pending &= !set;
+        self.infos.retain(|s| set & bit(s.si_signo) == 0);
+    }
+}
+
+/// A task's signal state that other tasks read or change.
+#[derive(Debug, Default)]
+pub struct TaskSignals {
+    pub pending: SigQueue,
+    /// Blocked signals.
+    pub mask: u64,
+    /// The mask to restore after a temporary one (`rt_sigsuspend`, `ppoll`, `pselect6`).
+    pub saved_mask: Option<u64>,
+}
+
+/// The shared part of a task.
+#[derive(Debug)]
+pub struct TaskHandle {
+    pub tid: i32,
+    pub tg: Arc<ThreadGroup>,
+    pub waker: Arc<Waker>,
+    pub sig: Mutex<TaskSignals>,
+    /// Kicks the task out of guest code (replaced when execve gives it a new context).
+    pub interrupter: Mutex<Option<SystrapInterrupter>>,
+    /// Set when the task must exit (exit_group, a fatal signal, another thread's execve).
+    pub killed: AtomicBool,
+}
+
+impl TaskHandle {
+    pub fn new(tid: i32, tg: Arc<ThreadGroup>, mask: u64) -> Arc<TaskHandle> {
+        Arc::new(TaskHandle {
+            tid,
+            tg,
+            waker: Waker::new(),
+            sig: Mutex::new(TaskSignals {
+                mask,
+                ..TaskSignals::default()
+            }),
+            interrupter: Mutex::new(None),
+            killed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn mask(&self) -> u64 {
+        lock(&self.sig).mask
+    }
+
+    /// Gets the task's attention: wakes it if it sleeps in the Sentry, interrupts it if it
+    /// runs guest code.
+    pub fn kick(&self) {
+        self.waker.wake();
+        if let Some(i) = lock(&self.interrupter).as_ref() {
+            i.interrupt();
+        }
+    }
+
+    /// Makes the task exit at its next chance.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kick();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Whether an unblocked signal is pending for this task (its own or its process's).
+    pub fn has_deliverable(&self) -> bool {
+        let mask = self.mask();
+        if lock(&self.sig).pending.pending() & !mask != 0 {
+            return true;
+        }
+        lock(&self.tg.shared_pending).pending() & !mask != 0
+    }
+}
+
+impl Sleeper for TaskHandle {
+    fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    fn interrupted(&self) -> bool {
+        self.is_killed() || self.has_deliverable()
+    }
+}
+
+/// Why a process is stopped or continued, for `wait4(WUNTRACED|WCONTINUED)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobEvent {
+    Stopped(i32),
+    Continued,
+}
+
+/// A process's mutable state.
+#[derive(Debug)]
+pub struct TgState {
+    /// None for the sandbox's init.
+    pub parent: Option<Arc<ThreadGroup>>,
+    pub children: Vec<Arc<ThreadGroup>>,
+    /// Live threads.
+    pub threads: Vec<Arc<TaskHandle>>,
+    pub pgid: i32,
+    pub sid: i32,
+    /// Set by exit_group or a fatal signal: every thread exits with this status.
+    pub group_exit: Option<ExitStatus>,
+    /// Set when the last thread exited: the process is a zombie until reaped.
+    pub zombie: Option<ExitStatus>,
+    /// An unreported stop or continue (wait4 with WUNTRACED / WCONTINUED).
+    pub job_event: Option<JobEvent>,
+    /// Signal sent to the parent at exit (SIGCHLD for fork; clone's low byte).
+    pub exit_signal: i32,
+    /// The executable's guest path (/proc/PID/exe).
+    pub exe: Vec<u8>,
+    /// Guest address ranges of argv and envp strings.
+    pub args: (u64, u64),
+    pub env: (u64, u64),
+    /// `comm` (PR_SET_NAME, /proc/PID/comm): at most 15 bytes.
+    pub comm: Vec<u8>,
+    /// Whether it has called execve since fork (for setpgid's EACCES).
+    pub did_exec: bool,
+    /// PR_SET_CHILD_SUBREAPER.
+    pub subreaper: bool,
+    /// PR_SET_PDEATHSIG.
+    pub pdeathsig: i32,
+    /// Released by execve or exit when a vfork parent waits on this process.
+    pub vfork_done: bool,
+    /// ITIMER_REAL / alarm generation, to cancel a pending timer thread.
+    pub alarm_gen: u64,
+    /// ITIMER_REAL: deadline and interval.
+    pub alarm: Option<(std::time::Instant, std::time::Duration)>,
+}
+
+/// A process: a group of threads sharing a pid, signal dispositions and a parent.
+#[derive(Debug)]
+pub struct ThreadGroup {
+    pub tgid: i32,
+    pub state: Mutex<TgState>,
+    /// Signal dispositions (shared by the threads).
+    pub actions: Mutex<[KernelSigaction; 64]>,
+    /// Signals sent to the process as a whole.
+    pub shared_pending: Mutex<SigQueue>,
+    /// Notified when a child changes state (wait4 sleeps here) and when a vfork child
+    /// releases this process.
+    pub child_events: WaitQueue,
+    /// Notified when this process exits or execs (vfork parents sleep here).
+    pub exit_events: WaitQueue,
+}
+
+impl ThreadGroup {
+    pub fn new(tgid: i32, parent: Option<Arc<ThreadGroup>>, pgid: i32, sid: i32) -> ThreadGroup {
+        ThreadGroup {
+            tgid,
+            state: Mutex::new(TgState {
+                parent,
+                children: Vec::new(),
+                threads: Vec::new(),
+                pgid,
+                sid,
+                group_exit: None,
+                zombie: None,
+                job_event: None,
+                exit_signal: snare_abi::signal::SIGCHLD,
+                exe: Vec::new(),
+                args: (0, 0),
+                env: (0, 0),
+                comm: Vec::new(),
+                did_exec: false,
+                subreaper: false,
+                pdeathsig: 0,
+                vfork_done: false,
+                alarm_gen: 0,
+                alarm: None,
+            }),
+            actions: Mutex::new([KernelSigaction::default(); 64]),
+            shared_pending: Mutex::new(SigQueue::default()),
+            child_events: WaitQueue::new(),
+            exit_events: WaitQueue::new(),
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, TgState> {
+        lock(&self.state)
+    }
+
+    pub fn action(&self, sig: i32) -> KernelSigaction {
+        lock(&self.actions)[(sig - 1) as usize]
+    }
+
+    pub fn ppid(&self) -> i32 {
+        self.state().parent.as_ref().map_or(0, |p| p.tgid)
+    }
+}
+
+/// The sandbox's pid namespace.
+#[derive(Debug, Default)]
+pub struct PidTable {
+    last: i32,
+    /// Live tasks by tid.
+    pub tasks: BTreeMap<i32, Arc<TaskHandle>>,
+    /// Processes by tgid, live or zombie (until reaped).
+    pub groups: BTreeMap<i32, Arc<ThreadGroup>>,
+}
+
+impl PidTable {
+    /// A free pid (not a live tid nor an unreaped tgid); EAGAIN when the table is full.
+    pub fn allocate(&mut self) -> Result<i32, snare_abi::Errno> {
+        if self.tasks.len() >= MAX_TASKS {
+            return Err(snare_abi::Errno::EAGAIN);
+        }
+        for _ in 0..PID_MAX {
+            self.last = if self.last >= PID_MAX - 1 {
+                300
+            } else {
+                self.last + 1
+            };
+            let p = self.last;
+            if !self.tasks.contains_key(&p) && !self.groups.contains_key(&p) {
+                return Ok(p);
+            }
+        }
+        Err(snare_abi::Errno::EAGAIN)
+    }
+
+    pub fn task(&self, tid: i32) -> Option<Arc<TaskHandle>> {
+        self.tasks.get(&tid).cloned()
+    }
+
+    pub fn group(&self, tgid: i32) -> Option<Arc<ThreadGroup>> {
+        self.groups.get(&tgid).cloned()
+    }
+}
+
+impl Wake for TaskHandle {
+    fn wake(&self) {
+        self.waker.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(sig: i32, code: i32) -> SigInfo {
+        SigInfo {
+            si_signo: sig,
+            si_code: code,
+            ..SigInfo::default()
+        }
+    }
+
+    #[test]
+    fn standard_signals_merge_rt_signals_queue() {
+        let mut q = SigQueue::default();
+        assert!(q.push(info(10, 0)));
+        assert!(!q.push(info(10, 1)));
+        assert!(q.push(info(40, 0)));
+        assert!(q.push(info(40, 1)));
+        assert_eq!(q.take(!0).map(|i| i.si_signo), Some(10));
+        assert_eq!(q.take(!0).map(|i| i.si_code), Some(0));
+        assert_eq!(q.take(!bit(40)), None);
+        assert_eq!(q.take(!0).map(|i| i.si_code), Some(1));
+        assert_eq!(q.pending(), 0);
+    }
+
+    #[test]
+    fn pids_skip_used_ones() {
+        let mut p = PidTable::default();
+        let a = p.allocate().expect("a pid");
+        let tg = Arc::new(ThreadGroup::new(a, None, a, a));
+        p.groups.insert(a, tg);
+        let b = p.allocate().expect("a pid");
+        assert_ne!(a, b);
+    }
+}

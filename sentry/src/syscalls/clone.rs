@@ -1,0 +1,663 @@
+//! Making and ending processes and threads: clone, clone3, fork, vfork, execve, execveat,
+//! wait4, waitid, prctl.
+
+use std::sync::Arc;
+
+use snare_abi::signal::SigInfo;
+use snare_abi::Errno;
+use snare_platform::{AddressSpace, Platform};
+use snare_syscalls_table::nr;
+
+use super::arg::{fd, i32_, u32_};
+use super::Handler;
+use crate::kernel::process::{lock, JobEvent, TaskHandle, ThreadGroup};
+use crate::kernel::signal::{wait_status, CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED};
+use crate::kernel::{wait, ExitStatus, FsContext, Task};
+use crate::mm::GuestMemory;
+
+pub(super) const HANDLERS: &[(u32, Handler)] = &[
+    (nr::CLONE, sys_clone),
+    (nr::CLONE3, sys_clone3),
+    (nr::FORK, sys_fork),
+    (nr::VFORK, sys_vfork),
+    (nr::EXECVE, sys_execve),
+    (nr::EXECVEAT, sys_execveat),
+    (nr::WAIT4, sys_wait4),
+    (nr::WAITID, sys_waitid),
+    (nr::PRCTL, sys_prctl),
+];
+
+const CSIGNAL: u64 = 0xff;
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_PTRACE: u64 = 0x2000;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SYSVSEM: u64 = 0x40000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_DETACHED: u64 = 0x400000;
+const CLONE_UNTRACED: u64 = 0x800000;
+const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+const CLONE_IO: u64 = 0x8000_0000;
+/// The namespace flags (and CLONE_NEWCGROUP/NEWTIME): refused.
+const CLONE_NEW_ANY: u64 = 0x7e02_0000 | 0x0000_0080;
+
+/// What a clone asks for, decoded from clone or clone3.
+struct CloneArgs {
+    flags: u64,
+    exit_signal: i32,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
+/// Creates a thread or process; returns the child's tid to the parent.
+fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
+    let f = c.flags;
+    if f & CLONE_NEW_ANY != 0 {
+        return Err(Errno::EPERM);
+    }
+    if f & CLONE_PIDFD != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0)
+        || (f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let _ = (
+        CLONE_PTRACE,
+        CLONE_DETACHED,
+        CLONE_UNTRACED,
+        CLONE_IO,
+        CLONE_SYSVSEM,
+    );
+    if !(0..=64).contains(&c.exit_signal) {
+        return Err(Errno::EINVAL);
+    }
+    let k = task.k.clone();
+    let thread = f & CLONE_THREAD != 0;
+
+    // Memory: shared, or a copy-on-write copy in a fresh stub process.
+    let mm = if f & CLONE_VM != 0 {
+        task.mm.clone()
+    } else {
+        let space = k.platform.new_address_space().map_err(|e| {
+            tracing::warn!(%e, "fork: no new address space");
+            Errno::EAGAIN
+        })?;
+        Arc::new(task.mm.fork(space)?)
+    };
+    let ctx = mm.space().new_context().map_err(|e| {
+        tracing::warn!(%e, "clone: no new context");
+        Errno::EAGAIN
+    })?;
+    let fds = if f & CLONE_FILES != 0 {
+        task.fds.clone()
+    } else {
+        Arc::new(task.fds.duplicate())
+    };
+    let fs = if f & CLONE_FS != 0 {
+        task.fs.clone()
+    } else {
+        Arc::new(FsContext::duplicate(&task.fs))
+    };
+
+    let me = task.tg().clone();
+    let (handle, tid) = {
+        let mut pids = lock(&k.pids);
+        let tid = pids.allocate()?;
+        let tg = if thread {
+            if me.state().group_exit.is_some() {
+                return Err(Errno::EINTR);
+            }
+            me.clone()
+        } else {
+            let parent = if f & CLONE_PARENT != 0 {
+                me.state().parent.clone().unwrap_or_else(|| me.clone())
+            } else {
+                me.clone()
+            };
+            let (pgid, sid, exe, args, env, comm) = {
+                let st = me.state();
+                (
+                    st.pgid,
+                    st.sid,
+                    st.exe.clone(),
+                    st.args,
+                    st.env,
+                    st.comm.clone(),
+                )
+            };
+            let tg = Arc::new(ThreadGroup::new(tid, Some(parent.clone()), pgid, sid));
+            {
+                let mut st = tg.state();
+                st.exe = exe;
+                st.args = args;
+                st.env = env;
+                st.comm = comm;
+                st.exit_signal = c.exit_signal;
+            }
+            *lock(&tg.actions) = *lock(&me.actions);
+            parent.state().children.push(tg.clone());
+            pids.groups.insert(tid, tg.clone());
+            tg
+        };
+        let handle = TaskHandle::new(tid, tg.clone(), task.sigmask());
+        tg.state().threads.push(handle.clone());
+        pids.tasks.insert(tid, handle.clone());
+        (handle, tid)
+    };
+
+    let mut regs = task.regs;
+    regs.rax = 0;
+    if c.stack != 0 {
+        regs.rsp = c.stack;
+    }
+    if f & CLONE_SETTLS != 0 {
+        regs.fs_base = c.tls;
+    }
+    if f & CLONE_PARENT_SETTID != 0 {
+        let _ = task.mm.write(c.parent_tid, &tid.to_ne_bytes());
+    }
+    if f & CLONE_CHILD_SETTID != 0 {
+        let _ = mm.write(c.child_tid, &tid.to_ne_bytes());
+    }
+    let mut child = Task::new(k.clone(), handle, ctx, regs, mm, fds, fs);
+    if f & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = c.child_tid;
+    }
+    if thread {
+        child.altstack = task.altstack;
+    }
+    let child_tg = child.tg().clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("task-{tid}"))
+        .spawn(move || child.run());
+    if let Err(e) = spawned {
+        tracing::warn!(%e, "clone: cannot start a Sentry thread");
+        // The Task was moved into the failed closure and dropped: undo the bookkeeping.
+        let mut pids = lock(&k.pids);
+        pids.tasks.remove(&tid);
+        child_tg.state().threads.retain(|t| t.tid != tid);
+        if !thread {
+            pids.groups.remove(&tid);
+            me.state().children.retain(|c| c.tgid != tid);
+        }
+        return Err(Errno::EAGAIN);
+    }
+    if f & CLONE_VFORK != 0 && !thread {
+        // The parent waits until the child execs or exits.
+        loop {
+            let r = wait::block(&[&child_tg.exit_events], None, || {
+                child_tg.state().vfork_done.then_some(Ok(()))
+            });
+            if r.is_ok() || task.handle.is_killed() {
+                break;
+            }
+        }
+    }
+    Ok(tid as u64)
+}
+
+/// Implements `clone(2)` (x86-64 argument order: flags, stack, parent_tid, child_tid, tls).
+fn sys_clone(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_clone(
+        task,
+        CloneArgs {
+            flags: a[0] & !CSIGNAL,
+            exit_signal: (a[0] & CSIGNAL) as i32,
+            stack: a[1],
+            parent_tid: a[2],
+            child_tid: a[3],
+            tls: a[4],
+        },
+    )
+}
+
+/// Implements `clone3(2)`.
+fn sys_clone3(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let size = a[1];
+    if !(64..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = [0u64; 11];
+    let n = (size as usize).min(88);
+    let mut bytes = vec![0u8; n];
+    task.mm.read(a[0], &mut bytes)?;
+    for (i, w) in bytes.chunks_exact(8).enumerate() {
+        raw[i] = u64::from_ne_bytes(w.try_into().map_err(|_| Errno::EFAULT)?);
+    }
+    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup] =
+        raw;
+    if set_tid != 0 || set_tid_size != 0 || cgroup != 0 || exit_signal > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CSIGNAL != 0 || (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    do_clone(
+        task,
+        CloneArgs {
+            flags,
+            exit_signal: exit_signal as i32,
+            stack: if stack != 0 { stack + stack_size } else { 0 },
+            parent_tid,
+            child_tid,
+            tls,
+        },
+    )
+}
+
+/// Implements `fork(2)`.
+fn sys_fork(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    sys_clone(
+        task,
+        [u64::from(snare_abi::signal::SIGCHLD as u32), 0, 0, 0, 0, 0],
+    )
+}
+
+/// Implements `vfork(2)`.
+fn sys_vfork(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    let flags = CLONE_VM | CLONE_VFORK | snare_abi::signal::SIGCHLD as u64;
+    sys_clone(task, [flags, 0, 0, 0, 0, 0])
+}
+
+/// Most argv + envp bytes execve takes (Linux's limit with an 8 MiB stack).
+const MAX_ARG_BYTES: usize = 2 << 20;
+/// Longest single argument (MAX_ARG_STRLEN).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// Reads a NULL-terminated array of strings (argv or envp).
+fn read_strings(task: &Task, addr: u64, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    for i in 0.. {
+        let p: u64 = task.mm.read_val(addr + 8 * i)?;
+        if p == 0 {
+            break;
+        }
+        let s = task.mm.read_cstr(p, MAX_ARG_STRLEN).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
+        *total += s.len() + 1 + 8;
+        if *total > MAX_ARG_BYTES {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// The common part of execve and execveat.
+fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64, Errno> {
+    let mut total = 0;
+    let argv = read_strings(task, argv, &mut total)?;
+    let envp = read_strings(task, envp, &mut total)?;
+    let image = crate::kernel::exec(&task.k, &path, argv, envp).map_err(|e| {
+        tracing::debug!(%e, "execve failed");
+        e.errno
+    })?;
+    let ctx = image.mm.space().new_context().map_err(|e| {
+        tracing::warn!(%e, "execve: no new context");
+        Errno::ENOMEM
+    })?;
+    // The point of no return: the other threads go, the new image replaces the old.
+    let me = task.tg().clone();
+    let others: Vec<Arc<TaskHandle>> = me
+        .state()
+        .threads
+        .iter()
+        .filter(|t| t.tid != task.tid)
+        .cloned()
+        .collect();
+    for t in &others {
+        t.kill();
+    }
+    while me.state().threads.len() > 1 {
+        // The others leave `threads` as they exit; they were kicked, so this is short.
+        std::thread::sleep(std::time::Duration::from_micros(200));
+        if task.handle.is_killed() {
+            break;
+        }
+    }
+    *lock(&task.handle.interrupter) = Some(snare_platform::Context::interrupter(&ctx));
+    task.ctx = ctx;
+    task.mm = image.mm;
+    task.regs = image.regs;
+    if Arc::strong_count(&task.fds) > 1 && others.is_empty() {
+        // Shared with another process (CLONE_FILES without CLONE_THREAD): unshare first.
+        task.fds = Arc::new(task.fds.duplicate());
+    }
+    task.fds.close_on_exec();
+    {
+        let mut acts = lock(&me.actions);
+        for a in acts.iter_mut() {
+            if a.sa_handler != crate::kernel::signal::SIG_IGN {
+                *a = snare_abi::KernelSigaction::default();
+            }
+        }
+    }
+    task.altstack = snare_abi::signal::StackT {
+        ss_flags: snare_abi::signal::SS_DISABLE,
+        ..Default::default()
+    };
+    task.clear_child_tid = 0;
+    task.robust_list = 0;
+    {
+        let mut st = me.state();
+        st.comm = image
+            .exe
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or_default()
+            .iter()
+            .take(15)
+            .copied()
+            .collect();
+        st.exe = image.exe;
+        st.args = image.args;
+        st.env = image.env;
+        st.did_exec = true;
+        st.vfork_done = true;
+    }
+    me.exit_events.notify();
+    Ok(0)
+}
+
+/// Implements `execve(2)`.
+fn sys_execve(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = super::fs::path_arg(task, a[0])?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let abs = super::fs::absolute(task, snare_abi::file::AT_FDCWD, &path)?;
+    do_execve(task, abs, a[1], a[2])
+}
+
+/// Implements `execveat(2)` (AT_EMPTY_PATH runs the file behind the fd).
+fn sys_execveat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    const AT_EMPTY_PATH: u32 = 0x1000;
+    const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+    let flags = u32_(a[4]);
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = super::fs::path_arg(task, a[1])?;
+    let abs = if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        task.fds.get(fd(a[0]))?.path().into_bytes()
+    } else {
+        super::fs::absolute(task, fd(a[0]), &path)?
+    };
+    do_execve(task, abs, a[2], a[3])
+}
+
+const WNOHANG: u32 = 1;
+const WUNTRACED: u32 = 2;
+const WEXITED: u32 = 4;
+const WCONTINUED: u32 = 8;
+const WNOWAIT: u32 = 0x0100_0000;
+const WNOTHREAD: u32 = 0x2000_0000;
+const WALL: u32 = 0x4000_0000;
+const WCLONE: u32 = 0x8000_0000;
+
+/// Which children a wait addresses.
+#[derive(Clone, Copy)]
+enum Which {
+    Any,
+    Pid(i32),
+    Pgid(i32),
+}
+
+/// What a wait found.
+struct Found {
+    pid: i32,
+    /// CLD_* code and the status value (exit code or signal).
+    code: i32,
+    value: i32,
+    /// The wait4 status word.
+    status: i32,
+}
+
+/// Waits for a child matching `which` to change state as `options` asks; `None` with
+/// WNOHANG when none has yet.
+fn do_wait(task: &Task, which: Which, options: u32) -> Result<Option<Found>, Errno> {
+    let me = task.tg().clone();
+    let k = task.k.clone();
+    let matches = |c: &ThreadGroup| -> bool {
+        let ok = match which {
+            Which::Any => true,
+            Which::Pid(p) => c.tgid == p,
+            Which::Pgid(g) => c.state().pgid == g,
+        };
+        if !ok {
+            return false;
+        }
+        // __WCLONE selects children whose exit signal isn't SIGCHLD; __WALL takes both.
+        let clone_child = c.state().exit_signal != snare_abi::signal::SIGCHLD;
+        options & WALL != 0 || (options & WCLONE != 0) == clone_child
+    };
+    let _ = WNOTHREAD;
+    let check = || -> Option<Result<Option<Found>, Errno>> {
+        let children: Vec<Arc<ThreadGroup>> = me.state().children.clone();
+        let mut any = false;
+        for c in children.iter().filter(|c| matches(c)) {
+            any = true;
+            let mut cs = c.state();
+            if let Some(z) = cs.zombie.filter(|_| options & WEXITED != 0) {
+                drop(cs);
+                if options & WNOWAIT == 0 {
+                    me.state().children.retain(|x| x.tgid != c.tgid);
+                    lock(&k.pids).groups.remove(&c.tgid);
+                }
+                let (code, value) = match z {
+                    ExitStatus::Code(v) => (CLD_EXITED, v),
+                    ExitStatus::Signal(s) => (CLD_KILLED, s),
+                };
+                return Some(Ok(Some(Found {
+                    pid: c.tgid,
+                    code,
+                    value,
+                    status: wait_status(z),
+                })));
+            }
+            match cs.job_event {
+                Some(JobEvent::Stopped(sig)) if options & WUNTRACED != 0 => {
+                    if options & WNOWAIT == 0 {
+                        cs.job_event = None;
+                    }
+                    return Some(Ok(Some(Found {
+                        pid: c.tgid,
+                        code: CLD_STOPPED,
+                        value: sig,
+                        status: (sig << 8) | 0x7f,
+                    })));
+                }
+                Some(JobEvent::Continued) if options & WCONTINUED != 0 => {
+                    if options & WNOWAIT == 0 {
+                        cs.job_event = None;
+                    }
+                    return Some(Ok(Some(Found {
+                        pid: c.tgid,
+                        code: CLD_CONTINUED,
+                        value: snare_abi::signal::SIGCONT,
+                        status: 0xffff,
+                    })));
+                }
+                _ => {}
+            }
+        }
+        if !any {
+            return Some(Err(Errno::ECHILD));
+        }
+        if options & WNOHANG != 0 {
+            return Some(Ok(None));
+        }
+        None
+    };
+    wait::block(&[&me.child_events], None, check)
+}
+
+/// Implements `wait4(2)`.
+fn sys_wait4(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let pid = i32_(a[0]);
+    let options = u32_(a[2]);
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let which = match pid {
+        -1 => Which::Any,
+        0 => Which::Pgid(task.tg().state().pgid),
+        p if p < -1 => Which::Pgid(-p),
+        p => Which::Pid(p),
+    };
+    let found = do_wait(task, which, options | WEXITED)?;
+    let Some(f) = found else {
+        return Ok(0);
+    };
+    if a[1] != 0 {
+        task.mm.write(a[1], &f.status.to_ne_bytes())?;
+    }
+    if a[3] != 0 {
+        task.mm.write(a[3], &[0u8; 144])?;
+    }
+    Ok(f.pid as u64)
+}
+
+/// Implements `waitid(2)` (P_ALL, P_PID, P_PGID, P_PIDFD).
+fn sys_waitid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (idtype, id, options) = (u32_(a[0]), i32_(a[1]), u32_(a[3]));
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE)
+        != 0
+        || options & (WUNTRACED | WEXITED | WCONTINUED) == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let which = match idtype {
+        0 => Which::Any,
+        1 if id > 0 => Which::Pid(id),
+        2 if id >= 0 => Which::Pgid(if id == 0 { task.tg().state().pgid } else { id }),
+        3 => return Err(Errno::EINVAL), // P_PIDFD: no pidfds yet
+        _ => return Err(Errno::EINVAL),
+    };
+    let found = do_wait(task, which, options)?;
+    if a[2] != 0 {
+        let mut info = SigInfo::default();
+        if let Some(f) = &found {
+            info.si_signo = snare_abi::signal::SIGCHLD;
+            info.si_code = f.code;
+            info.fields[0] = u64::from(f.pid as u32) | (u64::from(task.k.uid) << 32);
+            info.fields[1] = u64::from(f.value as u32);
+        }
+        task.mm.write(a[2], snare_abi::pod::as_bytes(&info))?;
+    }
+    Ok(0)
+}
+
+const PR_SET_PDEATHSIG: u32 = 1;
+const PR_GET_PDEATHSIG: u32 = 2;
+const PR_GET_DUMPABLE: u32 = 3;
+const PR_SET_DUMPABLE: u32 = 4;
+const PR_GET_KEEPCAPS: u32 = 7;
+const PR_SET_KEEPCAPS: u32 = 8;
+const PR_SET_NAME: u32 = 15;
+const PR_GET_NAME: u32 = 16;
+const PR_CAPBSET_READ: u32 = 23;
+const PR_SET_SECCOMP: u32 = 22;
+const PR_GET_SECCOMP: u32 = 21;
+const PR_SET_CHILD_SUBREAPER: u32 = 36;
+const PR_GET_CHILD_SUBREAPER: u32 = 37;
+const PR_SET_NO_NEW_PRIVS: u32 = 38;
+const PR_GET_NO_NEW_PRIVS: u32 = 39;
+const PR_SET_VMA: u32 = 0x5356_4d41;
+
+/// Implements `prctl(2)` for the options programs commonly use.
+fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let _ = (CLD_KILLED, CLD_EXITED);
+    match u32_(a[0]) {
+        PR_SET_PDEATHSIG => {
+            let sig = i32_(a[1]);
+            if !(0..=64).contains(&sig) {
+                return Err(Errno::EINVAL);
+            }
+            task.tg().state().pdeathsig = sig;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => {
+            let sig = task.tg().state().pdeathsig;
+            task.mm.write(a[1], &sig.to_ne_bytes())?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE => Ok(1),
+        PR_SET_DUMPABLE => {
+            if a[1] > 1 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        PR_GET_KEEPCAPS => Ok(0),
+        PR_SET_KEEPCAPS => Ok(0),
+        PR_SET_NAME => {
+            let name = task.mm.read_cstr(a[1], 16).or_else(|e| {
+                if e == Errno::ENAMETOOLONG {
+                    let mut b = [0u8; 15];
+                    task.mm.read(a[1], &mut b)?;
+                    Ok(b.to_vec())
+                } else {
+                    Err(e)
+                }
+            })?;
+            task.tg().state().comm = name.into_iter().take(15).collect();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut name = task.tg().state().comm.clone();
+            name.resize(16, 0);
+            task.mm.write(a[1], &name)?;
+            Ok(0)
+        }
+        PR_CAPBSET_READ => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        PR_GET_SECCOMP => Ok(0),
+        PR_SET_SECCOMP => Err(Errno::EINVAL),
+        PR_SET_CHILD_SUBREAPER => {
+            task.tg().state().subreaper = a[1] != 0;
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            let v = i32::from(task.tg().state().subreaper);
+            task.mm.write(a[1], &v.to_ne_bytes())?;
+            Ok(0)
+        }
+        PR_SET_NO_NEW_PRIVS => {
+            if a[1] != 1 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        // The Sentry itself runs with no_new_privs set.
+        PR_GET_NO_NEW_PRIVS => Ok(1),
+        PR_SET_VMA => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}

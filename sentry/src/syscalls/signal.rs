@@ -1,0 +1,491 @@
+//! Signal syscalls: dispositions, masks, sending, waiting, the alternate stack, alarms.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use snare_abi::signal::{
+    SigInfo, StackT, SIGALRM, SIGKILL, SIGSTOP, SI_TKILL, SI_USER, SS_DISABLE,
+};
+use snare_abi::{Errno, KernelSigaction};
+use snare_syscalls_table::nr;
+
+use super::arg::{i32_, u32_};
+use super::Handler;
+use crate::kernel::process::{bit, lock, ThreadGroup, UNBLOCKABLE};
+use crate::kernel::signal::{send_to_group, send_to_task, user_info, SS_AUTODISARM, SS_ONSTACK};
+use crate::kernel::{wait, Kernel, Task};
+use crate::mm::GuestMemory;
+
+pub(super) const HANDLERS: &[(u32, Handler)] = &[
+    (nr::RT_SIGACTION, sys_rt_sigaction),
+    (nr::RT_SIGPROCMASK, sys_rt_sigprocmask),
+    (nr::RT_SIGRETURN, sys_rt_sigreturn),
+    (nr::RT_SIGPENDING, sys_rt_sigpending),
+    (nr::RT_SIGSUSPEND, sys_rt_sigsuspend),
+    (nr::RT_SIGTIMEDWAIT, sys_rt_sigtimedwait),
+    (nr::RT_SIGQUEUEINFO, sys_rt_sigqueueinfo),
+    (nr::RT_TGSIGQUEUEINFO, sys_rt_tgsigqueueinfo),
+    (nr::SIGALTSTACK, sys_sigaltstack),
+    (nr::KILL, sys_kill),
+    (nr::TKILL, sys_tkill),
+    (nr::TGKILL, sys_tgkill),
+    (nr::PAUSE, sys_pause),
+    (nr::ALARM, sys_alarm),
+    (nr::SETITIMER, sys_setitimer),
+    (nr::GETITIMER, sys_getitimer),
+];
+
+/// Smallest alternate stack (MINSIGSTKSZ).
+const MINSIGSTKSZ: u64 = 2048;
+
+fn check_sig(sig: i32) -> Result<(), Errno> {
+    if (1..=64).contains(&sig) {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// Reads a sigset argument of `size` bytes (must be 8).
+fn read_set(task: &Task, addr: u64, size: u64) -> Result<u64, Errno> {
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    task.mm.read_val(addr)
+}
+
+/// Implements `rt_sigaction(2)`.
+fn sys_rt_sigaction(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let sig = i32_(a[0]);
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    check_sig(sig)?;
+    let new = if a[1] != 0 {
+        if sig == SIGKILL || sig == SIGSTOP {
+            return Err(Errno::EINVAL);
+        }
+        let mut n: KernelSigaction = task.mm.read_val(a[1])?;
+        n.sa_mask.0 &= !UNBLOCKABLE;
+        Some(n)
+    } else {
+        None
+    };
+    let old = {
+        let mut acts = lock(&task.tg().actions);
+        let slot = &mut acts[(sig - 1) as usize];
+        let old = *slot;
+        if let Some(n) = new {
+            *slot = n;
+        }
+        old
+    };
+    if let Some(n) = new {
+        // Setting a signal to be ignored discards what is pending of it.
+        if n.sa_handler == crate::kernel::signal::SIG_IGN
+            || (n.sa_handler == crate::kernel::signal::SIG_DFL
+                && matches!(
+                    crate::kernel::signal::default_action(sig),
+                    crate::kernel::signal::Default_::Ignore
+                ))
+        {
+            lock(&task.tg().shared_pending).discard(bit(sig));
+            for t in task.tg().state().threads.iter() {
+                lock(&t.sig).pending.discard(bit(sig));
+            }
+        }
+    }
+    if a[2] != 0 {
+        task.mm.write(a[2], snare_abi::pod::as_bytes(&old))?;
+    }
+    Ok(0)
+}
+
+/// Implements `rt_sigprocmask(2)`.
+fn sys_rt_sigprocmask(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let old = task.sigmask();
+    if a[1] != 0 {
+        let set: u64 = task.mm.read_val(a[1])?;
+        let new = match i32_(a[0]) {
+            0 => old | set,
+            1 => old & !set,
+            2 => set,
+            _ => return Err(Errno::EINVAL),
+        };
+        task.set_sigmask(new);
+    }
+    if a[2] != 0 {
+        task.mm.write(a[2], &old.to_ne_bytes())?;
+    }
+    Ok(0)
+}
+
+/// Implements `rt_sigreturn(2)`.
+fn sys_rt_sigreturn(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    match task.sigreturn() {
+        Ok(rax) => Ok(rax),
+        Err(_) => {
+            // A corrupt frame: Linux kills the thread with SIGSEGV.
+            task.force_signal(crate::kernel::signal::fault_info(
+                snare_abi::signal::SIGSEGV,
+                snare_abi::signal::SI_KERNEL,
+                0,
+            ));
+            Ok(task.regs.rax)
+        }
+    }
+}
+
+/// Implements `rt_sigpending(2)`: pending signals that are blocked.
+fn sys_rt_sigpending(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    if a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let own = lock(&task.handle.sig).pending.pending();
+    let shared = lock(&task.tg().shared_pending).pending();
+    let set = (own | shared) & task.sigmask();
+    task.mm.write(a[0], &set.to_ne_bytes())?;
+    Ok(0)
+}
+
+/// Implements `rt_sigsuspend(2)`: waits with a temporary mask until a signal is handled.
+fn sys_rt_sigsuspend(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let set = read_set(task, a[0], a[1])?;
+    let old = task.sigmask();
+    task.set_sigmask(set);
+    lock(&task.handle.sig).saved_mask = Some(old);
+    let _: Result<(), Errno> = wait::block(&[], None, || None);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+/// Implements `pause(2)`.
+fn sys_pause(_task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    let _: Result<(), Errno> = wait::block(&[], None, || None);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+/// Implements `rt_sigtimedwait(2)`: takes a pending signal of `set` (blocked ones too).
+fn sys_rt_sigtimedwait(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let set = read_set(task, a[0], a[3])? & !UNBLOCKABLE;
+    let deadline = if a[2] != 0 {
+        let ts: snare_abi::file::Timespec = task.mm.read_val(a[2])?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Instant::now().checked_add(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    } else {
+        None
+    };
+    let handle = task.handle.clone();
+    let take = || {
+        lock(&handle.sig)
+            .pending
+            .take(set)
+            .or_else(|| lock(&handle.tg.shared_pending).take(set))
+    };
+    let info = match wait::block(&[], deadline, || take().map(Ok)) {
+        Ok(i) => i,
+        Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
+        Err(Errno::ERESTARTSYS) => return Err(Errno::EINTR),
+        Err(e) => return Err(e),
+    };
+    if a[1] != 0 {
+        task.mm.write(a[1], snare_abi::pod::as_bytes(&info))?;
+    }
+    Ok(info.si_signo as u64)
+}
+
+/// The processes `kill(pid)` addresses.
+fn kill_targets(task: &Task, pid: i32) -> Vec<Arc<ThreadGroup>> {
+    let pids = lock(&task.k.pids);
+    let live = pids
+        .groups
+        .values()
+        .filter(|g| g.state().zombie.is_none())
+        .cloned();
+    match pid {
+        p if p > 0 => pids.group(p).into_iter().collect(),
+        0 => {
+            let pgid = task.tg().state().pgid;
+            live.filter(|g| g.state().pgid == pgid).collect()
+        }
+        -1 => live
+            .filter(|g| g.tgid != 1 && g.tgid != task.tgid())
+            .collect(),
+        p => live.filter(|g| g.state().pgid == -p).collect(),
+    }
+}
+
+/// Implements `kill(2)`.
+fn sys_kill(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (pid, sig) = (i32_(a[0]), i32_(a[1]));
+    if sig != 0 {
+        check_sig(sig)?;
+    }
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
+    let targets = kill_targets(task, pid);
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    if sig != 0 {
+        for g in &targets {
+            send_to_group(&task.k, g, user_info(sig, SI_USER, task.tgid(), task.k.uid));
+        }
+    }
+    Ok(0)
+}
+
+fn thread_signal(task: &Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> Result<u64, Errno> {
+    if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
+        return Err(Errno::EINVAL);
+    }
+    if info.si_signo != 0 {
+        check_sig(info.si_signo)?;
+    }
+    let t = lock(&task.k.pids).task(tid).ok_or(Errno::ESRCH)?;
+    if tgid.is_some_and(|g| g != t.tg.tgid) {
+        return Err(Errno::ESRCH);
+    }
+    if info.si_signo != 0 {
+        send_to_task(&t, info);
+    }
+    Ok(0)
+}
+
+/// Implements `tgkill(2)`.
+fn sys_tgkill(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let info = user_info(i32_(a[2]), SI_TKILL, task.tgid(), task.k.uid);
+    thread_signal(task, Some(i32_(a[0])), i32_(a[1]), info)
+}
+
+/// Implements `tkill(2)`.
+fn sys_tkill(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let info = user_info(i32_(a[1]), SI_TKILL, task.tgid(), task.k.uid);
+    thread_signal(task, None, i32_(a[0]), info)
+}
+
+/// Reads a caller-supplied siginfo for the queueinfo calls: only the caller's own process may
+/// be sent kernel-looking codes.
+fn queued_info(task: &Task, addr: u64, sig: i32, target: i32) -> Result<SigInfo, Errno> {
+    let mut info: SigInfo = task.mm.read_val(addr)?;
+    if (info.si_code >= 0 || info.si_code == SI_TKILL) && target != task.tgid() {
+        return Err(Errno::EPERM);
+    }
+    info.si_signo = sig;
+    Ok(info)
+}
+
+/// Implements `rt_sigqueueinfo(2)`.
+fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (pid, sig) = (i32_(a[0]), i32_(a[1]));
+    check_sig(sig)?;
+    let info = queued_info(task, a[2], sig, pid)?;
+    let g = lock(&task.k.pids).group(pid).ok_or(Errno::ESRCH)?;
+    send_to_group(&task.k, &g, info);
+    Ok(0)
+}
+
+/// Implements `rt_tgsigqueueinfo(2)`.
+fn sys_rt_tgsigqueueinfo(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (tgid, tid, sig) = (i32_(a[0]), i32_(a[1]), i32_(a[2]));
+    check_sig(sig)?;
+    let info = queued_info(task, a[3], sig, tgid)?;
+    thread_signal(task, Some(tgid), tid, info)
+}
+
+/// Implements `sigaltstack(2)`.
+fn sys_sigaltstack(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let sp = task.regs.rsp;
+    let on = task.altstack.ss_flags & SS_DISABLE == 0
+        && sp.wrapping_sub(task.altstack.ss_sp) < task.altstack.ss_size;
+    let mut old = task.altstack;
+    if on {
+        old.ss_flags = SS_ONSTACK;
+    }
+    if a[0] != 0 {
+        let new: StackT = task.mm.read_val(a[0])?;
+        if on {
+            return Err(Errno::EPERM);
+        }
+        let mode = new.ss_flags & !SS_AUTODISARM;
+        match mode {
+            SS_DISABLE => {
+                task.altstack = StackT {
+                    ss_flags: SS_DISABLE,
+                    ..StackT::default()
+                }
+            }
+            0 | SS_ONSTACK => {
+                if new.ss_size < MINSIGSTKSZ {
+                    return Err(Errno::ENOMEM);
+                }
+                task.altstack = StackT {
+                    ss_flags: new.ss_flags & SS_AUTODISARM,
+                    ..new
+                };
+            }
+            _ => return Err(Errno::EINVAL),
+        }
+    }
+    if a[1] != 0 {
+        task.mm.write(a[1], snare_abi::pod::as_bytes(&old))?;
+    }
+    Ok(0)
+}
+
+/// Arms (or with `None`, cancels) the process's real-time timer; returns what was left of
+/// the previous one.
+fn arm_alarm(
+    k: &Arc<Kernel>,
+    tg: &Arc<ThreadGroup>,
+    value: Option<(Duration, Duration)>,
+) -> Option<(Duration, Duration)> {
+    let (prev, gen) = {
+        let mut st = tg.state();
+        let now = Instant::now();
+        let prev = st.alarm.map(|(d, i)| {
+            (
+                d.saturating_duration_since(now)
+                    .max(Duration::from_micros(1)),
+                i,
+            )
+        });
+        st.alarm_gen += 1;
+        st.alarm = value.map(|(v, i)| (now + v, i));
+        (prev, st.alarm_gen)
+    };
+    if value.is_some() {
+        let (k, tg) = (k.clone(), tg.clone());
+        let spawned = std::thread::Builder::new()
+            .name("snare-alarm".into())
+            .spawn(move || loop {
+                let next = {
+                    let st = tg.state();
+                    if st.alarm_gen != gen {
+                        return;
+                    }
+                    st.alarm
+                };
+                let Some((when, interval)) = next else {
+                    return;
+                };
+                let now = Instant::now();
+                if when > now {
+                    std::thread::sleep(when - now);
+                    continue;
+                }
+                {
+                    let mut st = tg.state();
+                    if st.alarm_gen != gen {
+                        return;
+                    }
+                    st.alarm = (!interval.is_zero()).then(|| (when + interval, interval));
+                }
+                send_to_group(
+                    &k,
+                    &tg,
+                    user_info(SIGALRM, snare_abi::signal::SI_KERNEL, 0, 0),
+                );
+                if interval.is_zero() {
+                    return;
+                }
+            });
+        if spawned.is_err() {
+            tracing::warn!("cannot start an alarm thread");
+        }
+    }
+    prev
+}
+
+/// Implements `alarm(2)`.
+fn sys_alarm(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let secs = u32_(a[0]);
+    let value = (secs != 0).then(|| (Duration::from_secs(u64::from(secs)), Duration::ZERO));
+    let k = task.k.clone();
+    let prev = arm_alarm(&k, task.tg(), value);
+    // Whole seconds left, rounded (an alarm about to fire still reports 1).
+    Ok(prev.map_or(0, |(left, _)| {
+        (left.as_secs() + u64::from(left.subsec_micros() >= 500_000)).max(1)
+    }))
+}
+
+fn timeval_of(d: Duration) -> [i64; 2] {
+    [d.as_secs() as i64, i64::from(d.subsec_micros())]
+}
+
+fn read_itimerval(task: &Task, addr: u64) -> Result<(Duration, Duration), Errno> {
+    let v: [i64; 4] = task.mm.read_val(addr)?;
+    let dur = |s: i64, us: i64| {
+        if s < 0 || !(0..1_000_000).contains(&us) {
+            Err(Errno::EINVAL)
+        } else {
+            Ok(Duration::new(s as u64, (us * 1000) as u32))
+        }
+    };
+    Ok((dur(v[2], v[3])?, dur(v[0], v[1])?))
+}
+
+fn write_itimerval(task: &Task, addr: u64, v: Option<(Duration, Duration)>) -> Result<(), Errno> {
+    let (value, interval) = v.unwrap_or((Duration::ZERO, Duration::ZERO));
+    let [a, b] = timeval_of(interval);
+    let [c, d] = timeval_of(value);
+    task.mm.write(addr, snare_abi::pod::as_bytes(&[a, b, c, d]))
+}
+
+const ITIMER_REAL: i32 = 0;
+
+/// Implements `setitimer(2)` for ITIMER_REAL (the CPU-time timers are not kept).
+fn sys_setitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let which = i32_(a[0]);
+    if !(0..=2).contains(&which) {
+        return Err(Errno::EINVAL);
+    }
+    let new = if a[1] != 0 {
+        Some(read_itimerval(task, a[1])?)
+    } else {
+        None
+    };
+    if which != ITIMER_REAL {
+        if new.is_some_and(|(v, _)| !v.is_zero()) {
+            tracing::warn!(
+                which,
+                "CPU-time interval timers are not supported: never fire"
+            );
+        }
+        if a[2] != 0 {
+            write_itimerval(task, a[2], None)?;
+        }
+        return Ok(0);
+    }
+    let k = task.k.clone();
+    let value = new.filter(|(v, _)| !v.is_zero());
+    let prev = arm_alarm(&k, task.tg(), value);
+    if a[2] != 0 {
+        write_itimerval(task, a[2], prev)?;
+    }
+    Ok(0)
+}
+
+/// Implements `getitimer(2)`.
+fn sys_getitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let which = i32_(a[0]);
+    if !(0..=2).contains(&which) {
+        return Err(Errno::EINVAL);
+    }
+    let cur = if which == ITIMER_REAL {
+        let now = Instant::now();
+        task.tg()
+            .state()
+            .alarm
+            .map(|(d, i)| (d.saturating_duration_since(now), i))
+    } else {
+        None
+    };
+    write_itimerval(task, a[1], cur)?;
+    Ok(0)
+}
