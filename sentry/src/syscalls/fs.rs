@@ -7,9 +7,12 @@ use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{check_flags, fd, len, u32_};
+use super::proc_info::{process_info, system_info};
 use super::Handler;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
+use crate::vfs::procfs::ProcessInfo;
+use crate::vfs::procfs::{Procfs, Redirect};
 use crate::vfs::{DevFile, FileDescription};
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -51,6 +54,10 @@ fn sys_statfs(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             task.k.tmp.statfs()
         }
         Special::Absent => return Err(Errno::ENOENT),
+        Special::Proc(_) => {
+            stat_path(task, &abs, true)?;
+            Procfs::statfs()
+        }
         _ => task.k.root.statfs(b"/")?,
     };
     task.mm.write(a[1], &b)?;
@@ -153,10 +160,11 @@ pub(super) fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, 
 /// Which of the Sentry's own trees a path falls in.
 pub(super) enum Special {
     Dev(crate::vfs::dev::DevKind),
-    ProcSelfExe,
-    /// Under /proc, /sys or /dev but not something we provide: it does not exist.
+    /// Under /proc: the path relative to it (`b""` for /proc itself).
+    Proc(Vec<u8>),
+    /// Under /sys or /dev but not something we provide: it does not exist.
     Absent,
-    /// /proc, /sys or /dev itself: a directory (empty until those filesystems exist).
+    /// /sys or /dev itself: a directory (empty until those filesystems exist).
     TreeRoot,
     /// Under /tmp, the guest's tmpfs: the path relative to it.
     Tmp(Vec<u8>),
@@ -168,8 +176,11 @@ pub(super) fn special(path: &[u8]) -> Special {
     if let Some(kind) = DevFile::lookup(&norm) {
         return Special::Dev(kind);
     }
-    if norm == b"/proc/self/exe" {
-        return Special::ProcSelfExe;
+    if norm == b"/proc" {
+        return Special::Proc(Vec::new());
+    }
+    if let Some(rel) = norm.strip_prefix(b"/proc/") {
+        return Special::Proc(rel.to_vec());
     }
     if norm == b"/tmp" {
         return Special::Tmp(Vec::new());
@@ -177,15 +188,48 @@ pub(super) fn special(path: &[u8]) -> Special {
     if let Some(rel) = norm.strip_prefix(b"/tmp/") {
         return Special::Tmp(rel.to_vec());
     }
-    if matches!(&norm[..], b"/proc" | b"/sys" | b"/dev") {
+    if matches!(&norm[..], b"/sys" | b"/dev") {
         return Special::TreeRoot;
     }
-    for tree in [&b"/proc"[..], b"/sys", b"/dev"] {
+    for tree in [&b"/sys"[..], b"/dev"] {
         if norm.starts_with(tree) && matches!(norm.get(tree.len()), None | Some(b'/')) {
             return Special::Absent;
         }
     }
     Special::Host
+}
+
+/// Where a path under /proc leads.
+enum ProcTarget {
+    /// Inside procfs; the snapshot of the caller to generate it from.
+    Here(Box<ProcessInfo>),
+    /// Through a magic link (`exe`, `cwd`, `root`) to this guest path.
+    Path(Vec<u8>),
+    /// Through `fd/N` to what fd `N` refers to.
+    Fd(i32),
+}
+
+/// Resolves `rel` (relative to /proc) through procfs's magic links.
+fn proc_route(task: &Task, rel: &[u8], follow: bool) -> Result<ProcTarget, Errno> {
+    let me = process_info(task);
+    Ok(match Procfs::redirect(rel, follow, &me)? {
+        None => ProcTarget::Here(Box::new(me)),
+        Some(Redirect::Path(p)) => ProcTarget::Path(p),
+        Some(Redirect::Fd(n)) => ProcTarget::Fd(n),
+    })
+}
+
+/// `open` of `/proc/self/fd/N`: a new description of the file fd `N` refers to, opened again
+/// by its path; files without one (anonymous, deleted) share fd `N`'s description.
+fn reopen_fd(task: &Task, n: i32, flags: u32) -> Result<Arc<dyn FileDescription>, Errno> {
+    let f = task.fds.get(n)?;
+    let path = f.path().into_bytes();
+    if path.first() == Some(&b'/') && !path.ends_with(b"(deleted)") {
+        if let Ok(new) = open_path(task, &path, flags & !(o::CREAT | o::EXCL), 0) {
+            return Ok(new);
+        }
+    }
+    Ok(f)
 }
 
 /// Opens a guest path.
@@ -198,7 +242,11 @@ fn open_path(
     match special(path) {
         Special::Tmp(rel) => task.k.tmp.open(&rel, flags, mode & 0o7777, task.fs.umask()),
         Special::Dev(kind) => Ok(Arc::new(DevFile::new(kind, flags & o::ACCMODE))),
-        Special::ProcSelfExe => Ok(Arc::new(task.k.root.open_file(&task.exe, o::RDONLY)?)),
+        Special::Proc(rel) => match proc_route(task, &rel, flags & o::NOFOLLOW == 0)? {
+            ProcTarget::Here(me) => Procfs::open(&rel, flags, &me, &system_info(task)),
+            ProcTarget::Path(p) => open_path(task, &p, flags, mode),
+            ProcTarget::Fd(n) => reopen_fd(task, n, flags),
+        },
         Special::Absent => Err(Errno::ENOENT),
         Special::TreeRoot => Ok(Arc::new(crate::vfs::EmptyDir::new(normalize(path)))),
         Special::Host => Ok(Arc::new(task.k.root.open_file(path, flags)?)),
@@ -209,7 +257,11 @@ fn stat_path(task: &Task, path: &[u8], follow: bool) -> Result<Stat, Errno> {
     match special(path) {
         Special::Tmp(rel) => task.k.tmp.stat(&rel, follow),
         Special::Dev(kind) => DevFile::new(kind, 0).stat(),
-        Special::ProcSelfExe => task.k.root.stat(&task.exe, follow),
+        Special::Proc(rel) => match proc_route(task, &rel, follow)? {
+            ProcTarget::Here(me) => Procfs::stat(&rel, follow, &me, &system_info(task)),
+            ProcTarget::Path(p) => stat_path(task, &p, follow),
+            ProcTarget::Fd(n) => task.fds.get(n)?.stat(),
+        },
         Special::Absent => Err(Errno::ENOENT),
         Special::TreeRoot => crate::vfs::EmptyDir::new(normalize(path)).stat(),
         Special::Host => task.k.root.stat(path, follow),
@@ -389,12 +441,21 @@ fn do_readlink(task: &Task, dirfd: i32, path: u64, buf: u64, size: u64) -> Resul
     }
     let path = path_arg(task, path)?;
     let abs = absolute(task, dirfd, &path)?;
-    let target = match special(&abs) {
-        Special::ProcSelfExe => task.exe.clone(),
+    do_readlink_abs(task, &abs, buf, size)
+}
+
+/// `readlink` of an absolute guest path into `buf` (at most `size` bytes).
+fn do_readlink_abs(task: &Task, abs: &[u8], buf: u64, size: usize) -> Result<u64, Errno> {
+    let target = match special(abs) {
+        Special::Proc(rel) => match proc_route(task, &rel, false)? {
+            ProcTarget::Here(me) => Procfs::readlink(&rel, &me)?,
+            ProcTarget::Path(p) => return do_readlink_abs(task, &p, buf, size),
+            ProcTarget::Fd(_) => return Err(Errno::EINVAL),
+        },
         Special::Tmp(rel) => task.k.tmp.readlink(&rel)?,
         Special::Dev(_) | Special::TreeRoot => return Err(Errno::EINVAL),
         Special::Absent => return Err(Errno::ENOENT),
-        Special::Host => task.k.root.readlink(&abs)?,
+        Special::Host => task.k.root.readlink(abs)?,
     };
     let n = target.len().min(size);
     task.mm.write(buf, &target[..n])?;

@@ -130,7 +130,12 @@ impl HostRoot {
             Self::how(OFlag::O_PATH | OFlag::O_NOFOLLOW, true),
         )
         .map_err(errno_of)?;
-        let target = nix::fcntl::readlinkat(&fd, "").map_err(errno_of)?;
+        // With an empty path, readlinkat says ENOENT for what is not a symlink (the fd itself
+        // exists): readlink(2) says EINVAL.
+        let target = nix::fcntl::readlinkat(&fd, "").map_err(|e| match errno_of(e) {
+            Errno::ENOENT => Errno::EINVAL,
+            e => e,
+        })?;
         Ok(std::os::unix::ffi::OsStringExt::into_vec(target))
     }
 }
