@@ -8,6 +8,7 @@ mod fs;
 mod fs_tree;
 mod futex;
 mod mmap;
+mod path;
 mod proc_info;
 mod process;
 mod read_write;

@@ -129,5 +129,6 @@ pub(crate) fn system_info(t: &Task) -> SystemInfo {
         mem_available_kb: avail,
         boot_time_secs: boot,
         nprocs: 1,
+        mounts: t.k.mounts.lines(),
     }
 }
