@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use snare_platform::systrap::Systrap;
 
+use crate::vfs::mount::Mounts;
 use crate::vfs::tmpfs::Tmpfs;
 use crate::vfs::HostRoot;
 
@@ -66,6 +67,8 @@ pub struct Kernel {
     pub root: HostRoot,
     /// The guest's /tmp.
     pub tmp: Arc<Tmpfs>,
+    /// The guest's filesystems: the overlay root, /tmp, and the mount table.
+    pub mounts: Mounts,
     pub strace: bool,
     pub boot: Instant,
     pub aux: HostAux,
@@ -87,10 +90,15 @@ impl Kernel {
     pub fn new(platform: Systrap, root: HostRoot, strace: bool) -> Arc<Kernel> {
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
+        let tmp = Tmpfs::with_owner(uid, gid);
+        // The overlay's own handle on the root directory (a dup: only fd exhaustion at
+        // start-up could fail it).
+        let lower = root.try_clone().expect("duplicate the root directory fd");
         Arc::new(Kernel {
             platform,
             root,
-            tmp: Tmpfs::with_owner(uid, gid),
+            mounts: Mounts::new(lower, tmp.clone(), uid, gid),
+            tmp,
             strace,
             boot: Instant::now(),
             aux: HostAux::read(),

@@ -380,11 +380,11 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
 
 /// Implements `execve(2)`.
 fn sys_execve(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let path = super::fs::path_arg(task, a[0])?;
+    let path = super::path::path_arg(task, a[0])?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let abs = super::fs::absolute(task, snare_abi::file::AT_FDCWD, &path)?;
+    let abs = super::path::absolute(task, snare_abi::file::AT_FDCWD, &path)?;
     do_execve(task, abs, a[1], a[2])
 }
 
@@ -396,14 +396,14 @@ fn sys_execveat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = super::fs::path_arg(task, a[1])?;
+    let path = super::path::path_arg(task, a[1])?;
     let abs = if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
         task.fds.get(fd(a[0]))?.path().into_bytes()
     } else {
-        super::fs::absolute(task, fd(a[0]), &path)?
+        super::path::absolute(task, fd(a[0]), &path)?
     };
     do_execve(task, abs, a[2], a[3])
 }

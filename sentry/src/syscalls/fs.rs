@@ -1,16 +1,16 @@
 //! Paths and files: open, stat, access, readlink, getcwd/chdir, getdents64.
 
-use std::sync::Arc;
-
 use snare_abi::file::{o, Stat, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, S_IFDIR, S_IFMT};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{check_flags, fd, len, u32_};
+use super::path::{absolute, path_arg};
+use super::path::{open_path, readlink_path, resolve, stat_path, stat_resolved, statfs_path, Node};
 use super::Handler;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
-use crate::vfs::{DevFile, FileDescription};
+use crate::vfs::mount::{MountKind, Mounts};
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::OPEN, sys_open),
@@ -44,15 +44,7 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
 fn sys_statfs(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let path = path_arg(task, a[0])?;
     let abs = absolute(task, AT_FDCWD, &path)?;
-    let b = match special(&abs) {
-        Special::Host => task.k.root.statfs(&abs)?,
-        Special::Tmp(rel) => {
-            task.k.tmp.stat(&rel, true)?;
-            task.k.tmp.statfs()
-        }
-        Special::Absent => return Err(Errno::ENOENT),
-        _ => task.k.root.statfs(b"/")?,
-    };
+    let b = statfs_path(task, &abs)?;
     task.mm.write(a[1], &b)?;
     Ok(0)
 }
@@ -90,130 +82,6 @@ fn sys_listxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 fn sys_flistxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     task.fds.get(fd(a[0]))?;
     Ok(0)
-}
-
-/// Longest path accepted (PATH_MAX).
-const PATH_MAX: usize = 4096;
-
-/// Collapses `.`, `..` and repeated slashes of an absolute path, lexically.
-pub(crate) fn normalize(path: &[u8]) -> Vec<u8> {
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for c in path.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    let mut out = Vec::with_capacity(path.len());
-    for p in parts {
-        out.push(b'/');
-        out.extend_from_slice(p);
-    }
-    if out.is_empty() {
-        out.push(b'/');
-    }
-    out
-}
-
-/// The guest path argument at `addr`.
-pub(super) fn path_arg(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
-    task.mm.read_cstr(addr, PATH_MAX).map_err(|e| {
-        if e == Errno::ENAMETOOLONG {
-            Errno::ENAMETOOLONG
-        } else {
-            Errno::EFAULT
-        }
-    })
-}
-
-/// `path` relative to `dirfd` (or the cwd) as an absolute guest path.
-pub(super) fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
-    if path.first() == Some(&b'/') {
-        return Ok(path.to_vec());
-    }
-    let mut base = if dirfd == AT_FDCWD {
-        task.fs.cwd()
-    } else {
-        let f = task.fds.get(dirfd)?;
-        if f.stat()?.st_mode & S_IFMT != S_IFDIR {
-            return Err(Errno::ENOTDIR);
-        }
-        f.path().into_bytes()
-    };
-    if base.last() != Some(&b'/') {
-        base.push(b'/');
-    }
-    base.extend_from_slice(path);
-    Ok(base)
-}
-
-/// Which of the Sentry's own trees a path falls in.
-pub(super) enum Special {
-    Dev(crate::vfs::dev::DevKind),
-    ProcSelfExe,
-    /// Under /proc, /sys or /dev but not something we provide: it does not exist.
-    Absent,
-    /// /proc, /sys or /dev itself: a directory (empty until those filesystems exist).
-    TreeRoot,
-    /// Under /tmp, the guest's tmpfs: the path relative to it.
-    Tmp(Vec<u8>),
-    Host,
-}
-
-pub(super) fn special(path: &[u8]) -> Special {
-    let norm = normalize(path);
-    if let Some(kind) = DevFile::lookup(&norm) {
-        return Special::Dev(kind);
-    }
-    if norm == b"/proc/self/exe" {
-        return Special::ProcSelfExe;
-    }
-    if norm == b"/tmp" {
-        return Special::Tmp(Vec::new());
-    }
-    if let Some(rel) = norm.strip_prefix(b"/tmp/") {
-        return Special::Tmp(rel.to_vec());
-    }
-    if matches!(&norm[..], b"/proc" | b"/sys" | b"/dev") {
-        return Special::TreeRoot;
-    }
-    for tree in [&b"/proc"[..], b"/sys", b"/dev"] {
-        if norm.starts_with(tree) && matches!(norm.get(tree.len()), None | Some(b'/')) {
-            return Special::Absent;
-        }
-    }
-    Special::Host
-}
-
-/// Opens a guest path.
-fn open_path(
-    task: &Task,
-    path: &[u8],
-    flags: u32,
-    mode: u32,
-) -> Result<Arc<dyn FileDescription>, Errno> {
-    match special(path) {
-        Special::Tmp(rel) => task.k.tmp.open(&rel, flags, mode & 0o7777, task.fs.umask()),
-        Special::Dev(kind) => Ok(Arc::new(DevFile::new(kind, flags & o::ACCMODE))),
-        Special::ProcSelfExe => Ok(Arc::new(task.k.root.open_file(&task.exe(), o::RDONLY)?)),
-        Special::Absent => Err(Errno::ENOENT),
-        Special::TreeRoot => Ok(Arc::new(crate::vfs::EmptyDir::new(normalize(path)))),
-        Special::Host => Ok(Arc::new(task.k.root.open_file(path, flags)?)),
-    }
-}
-
-fn stat_path(task: &Task, path: &[u8], follow: bool) -> Result<Stat, Errno> {
-    match special(path) {
-        Special::Tmp(rel) => task.k.tmp.stat(&rel, follow),
-        Special::Dev(kind) => DevFile::new(kind, 0).stat(),
-        Special::ProcSelfExe => task.k.root.stat(&task.exe(), follow),
-        Special::Absent => Err(Errno::ENOENT),
-        Special::TreeRoot => crate::vfs::EmptyDir::new(normalize(path)).stat(),
-        Special::Host => task.k.root.stat(path, follow),
-    }
 }
 
 const OPEN_FLAGS: u32 = o::ACCMODE
@@ -357,9 +225,18 @@ fn do_access(task: &Task, dirfd: i32, path: u64, mode: u32, flags: u32) -> Resul
     check_flags(mode, 7)?;
     let flags = check_flags(flags, 0x200 | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
     let st = stat_at(task, dirfd, path, flags)?;
-    // The root is read-only (until the overlay): only devices take writes.
+    // /proc and /sys files don't take writes (the guest's own files and devices do).
     if mode & 2 != 0 && st.st_mode & S_IFMT != snare_abi::file::S_IFCHR {
-        return Err(Errno::EROFS);
+        let p = path_arg(task, path)?;
+        if !p.is_empty() {
+            if let Node::Path(p) = resolve(task, &absolute(task, dirfd, &p)?, true)? {
+                match Mounts::route(&p).0 {
+                    MountKind::Proc => return Err(Errno::EACCES),
+                    MountKind::Sys => return Err(Errno::EROFS),
+                    _ => {}
+                }
+            }
+        }
     }
     if mode & 1 != 0 && st.st_mode & 0o111 == 0 {
         return Err(Errno::EACCES);
@@ -389,13 +266,12 @@ fn do_readlink(task: &Task, dirfd: i32, path: u64, buf: u64, size: u64) -> Resul
     }
     let path = path_arg(task, path)?;
     let abs = absolute(task, dirfd, &path)?;
-    let target = match special(&abs) {
-        Special::ProcSelfExe => task.exe(),
-        Special::Tmp(rel) => task.k.tmp.readlink(&rel)?,
-        Special::Dev(_) | Special::TreeRoot => return Err(Errno::EINVAL),
-        Special::Absent => return Err(Errno::ENOENT),
-        Special::Host => task.k.root.readlink(&abs)?,
-    };
+    do_readlink_abs(task, &abs, buf, size)
+}
+
+/// `readlink` of an absolute guest path into `buf` (at most `size` bytes).
+fn do_readlink_abs(task: &Task, abs: &[u8], buf: u64, size: usize) -> Result<u64, Errno> {
+    let target = readlink_path(task, abs)?;
     let n = target.len().min(size);
     task.mm.write(buf, &target[..n])?;
     Ok(n as u64)
@@ -423,11 +299,15 @@ fn sys_getcwd(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 fn set_cwd(task: &mut Task, abs: Vec<u8>) -> Result<u64, Errno> {
-    let st = stat_path(task, &abs, true)?;
+    let path = match resolve(task, &abs, true)? {
+        Node::Path(p) => p,
+        Node::Fd(n) => task.fds.get(n)?.path().into_bytes(),
+    };
+    let st = stat_resolved(task, &path, true)?;
     if st.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    task.fs.set_cwd(normalize(&abs));
+    task.fs.set_cwd(path);
     Ok(0)
 }
 
@@ -455,17 +335,4 @@ fn sys_getdents64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     file.getdents(&mut out, max)?;
     task.mm.write(a[1], &out)?;
     Ok(out.len() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize;
-
-    #[test]
-    fn normalize_paths() {
-        assert_eq!(normalize(b"/"), b"/");
-        assert_eq!(normalize(b"//a/./b/../c/"), b"/a/c");
-        assert_eq!(normalize(b"/../.."), b"/");
-        assert_eq!(normalize(b"/proc/./self/exe"), b"/proc/self/exe");
-    }
 }

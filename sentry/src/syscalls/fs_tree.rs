@@ -1,6 +1,7 @@
-//! Changing the tree: mkdir, rmdir, unlink, rename, link, symlink, truncate, chmod, utimensat,
-//! and the sync family. Only the guest's own filesystems take changes (today: the tmpfs at
-//! /tmp); the host root is read-only (EROFS) until the overlay lands.
+//! Changing the tree: mkdir, rmdir, unlink, rename, link, symlink, truncate, chmod, chown,
+//! utimensat, and the sync family. The overlay root and the tmpfs at /tmp take changes (the
+//! overlay copies lower files up first); /proc, /dev and /sys don't. Renames and links
+//! between mounts are `EXDEV`.
 
 use snare_abi::file::{
     Timespec, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
@@ -9,10 +10,11 @@ use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{check_flags, fd, u32_};
-use super::fs::{absolute, path_arg, special, Special};
+use super::path::{absolute, change_abs, change_path, path_arg, resolve, stat_resolved, Node};
 use super::Handler;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
+use crate::vfs::mount::{MountKind, Mounts};
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::MKDIR, sys_mkdir),
@@ -33,30 +35,28 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::FCHMOD, sys_fchmod),
     (nr::FCHMODAT, sys_fchmodat),
     (nr::UTIMENSAT, sys_utimensat),
+    (nr::CHOWN, sys_chown),
+    (nr::LCHOWN, sys_lchown),
+    (nr::FCHOWN, sys_fchown),
+    (nr::FCHOWNAT, sys_fchownat),
     (nr::FSYNC, sys_fsync),
     (nr::FDATASYNC, sys_fsync),
     (nr::SYNCFS, sys_fsync),
     (nr::SYNC, sys_sync),
 ];
 
-/// The tmpfs-relative path of a guest path argument, or the error a read-only or absent tree
-/// gives.
-fn tmp_path(task: &Task, dirfd: i32, addr: u64) -> Result<Vec<u8>, Errno> {
-    let path = path_arg(task, addr)?;
-    if path.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    tmp_of(task, &absolute(task, dirfd, &path)?)
+/// A mount's relative path (no leading slash) of a walked absolute path.
+fn rel_of(path: &[u8]) -> &[u8] {
+    Mounts::route(path).1
 }
 
-fn tmp_of(task: &Task, abs: &[u8]) -> Result<Vec<u8>, Errno> {
-    match special(abs) {
-        Special::Tmp(rel) => Ok(rel),
-        Special::Absent => Err(Errno::ENOENT),
-        _ => {
-            let _ = task;
-            Err(Errno::EROFS)
-        }
+/// The error changing a path on a mount that takes no changes gives: `ENOENT` if it does
+/// not exist, else `EROFS` (/sys) or `EPERM` (/proc, /dev).
+fn unchangeable(task: &Task, kind: MountKind, path: &[u8]) -> Errno {
+    match stat_resolved(task, path, false) {
+        Err(e) => e,
+        Ok(_) if kind == MountKind::Sys => Errno::EROFS,
+        Ok(_) => Errno::EPERM,
     }
 }
 
@@ -64,45 +64,62 @@ fn mode(a: u64) -> u32 {
     u32_(a) & 0o7777
 }
 
+fn do_mkdir(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno> {
+    let (kind, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
+    let m = &task.k.mounts;
+    let umask = task.fs.umask();
+    match kind {
+        MountKind::Root => m.root.mkdir(&p, mode, umask)?,
+        MountKind::Tmp => m.tmp.mkdir(rel_of(&p), mode, umask)?,
+        _ => {
+            return Err(match stat_resolved(task, &p, false) {
+                Ok(_) => Errno::EEXIST,
+                Err(_) => Errno::EACCES,
+            })
+        }
+    }
+    Ok(0)
+}
+
 /// Implements `mkdir(2)`.
 fn sys_mkdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let rel = tmp_path(task, AT_FDCWD, a[0])?;
-    task.k
-        .tmp
-        .mkdir(&rel, mode(a[1]), task.fs.umask())
-        .map(|_| 0)
+    do_mkdir(task, AT_FDCWD, a[0], mode(a[1]))
 }
 
 /// Implements `mkdirat(2)`.
 fn sys_mkdirat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let rel = tmp_path(task, fd(a[0]), a[1])?;
-    task.k
-        .tmp
-        .mkdir(&rel, mode(a[2]), task.fs.umask())
-        .map(|_| 0)
+    do_mkdir(task, fd(a[0]), a[1], mode(a[2]))
+}
+
+fn do_remove(task: &Task, dirfd: i32, addr: u64, dir: bool) -> Result<u64, Errno> {
+    let dot = if dir { Errno::EINVAL } else { Errno::EISDIR };
+    let (kind, p) = change_path(task, dirfd, addr, dot)?;
+    let m = &task.k.mounts;
+    match (kind, dir) {
+        (MountKind::Root, true) => m.root.rmdir(&p)?,
+        (MountKind::Root, false) => m.root.unlink(&p)?,
+        (MountKind::Tmp, true) => m.tmp.rmdir(rel_of(&p))?,
+        (MountKind::Tmp, false) => m.tmp.unlink(rel_of(&p))?,
+        _ if rel_of(&p).is_empty() => return Err(Errno::EBUSY),
+        _ => return Err(unchangeable(task, kind, &p)),
+    }
+    Ok(0)
 }
 
 /// Implements `rmdir(2)`.
 fn sys_rmdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let rel = tmp_path(task, AT_FDCWD, a[0])?;
-    task.k.tmp.rmdir(&rel).map(|_| 0)
+    do_remove(task, AT_FDCWD, a[0], true)
 }
 
 /// Implements `unlink(2)`.
 fn sys_unlink(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let rel = tmp_path(task, AT_FDCWD, a[0])?;
-    task.k.tmp.unlink(&rel).map(|_| 0)
+    do_remove(task, AT_FDCWD, a[0], false)
 }
 
 /// Implements `unlinkat(2)` (with AT_REMOVEDIR: rmdir).
 fn sys_unlinkat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let flags = check_flags(u32_(a[2]), AT_REMOVEDIR)?;
-    let rel = tmp_path(task, fd(a[0]), a[1])?;
-    if flags & AT_REMOVEDIR != 0 {
-        task.k.tmp.rmdir(&rel).map(|_| 0)
-    } else {
-        task.k.tmp.unlink(&rel).map(|_| 0)
-    }
+    do_remove(task, fd(a[0]), a[1], flags & AT_REMOVEDIR != 0)
 }
 
 fn do_rename(
@@ -119,14 +136,20 @@ fn do_rename(
     if flags == RENAME_NOREPLACE | RENAME_EXCHANGE {
         return Err(Errno::EINVAL);
     }
-    let old = tmp_path(task, ofd, old);
-    let new = tmp_path(task, nfd, new);
-    match (old, new) {
-        (Ok(o), Ok(n)) => task.k.tmp.rename(&o, &n, flags).map(|_| 0),
-        // One side in the tmpfs, the other elsewhere: different filesystems.
-        (Ok(_), Err(Errno::EROFS)) | (Err(Errno::EROFS), Ok(_)) => Err(Errno::EXDEV),
-        (Err(e), _) | (_, Err(e)) => Err(e),
+    let (ok, o) = change_path(task, ofd, old, Errno::EBUSY)?;
+    let (nk, n) = change_path(task, nfd, new, Errno::EBUSY)?;
+    let m = &task.k.mounts;
+    if ok != nk {
+        // Different filesystems (after checking the source exists).
+        stat_resolved(task, &o, false)?;
+        return Err(Errno::EXDEV);
     }
+    match ok {
+        MountKind::Root => m.root.rename(&o, &n, flags)?,
+        MountKind::Tmp => m.tmp.rename(rel_of(&o), rel_of(&n), flags)?,
+        _ => return Err(unchangeable(task, ok, &o)),
+    }
+    Ok(0)
 }
 
 /// Implements `rename(2)`.
@@ -149,8 +172,14 @@ fn do_symlink(task: &Task, target: u64, dirfd: i32, path: u64) -> Result<u64, Er
     if target.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let rel = tmp_path(task, dirfd, path)?;
-    task.k.tmp.symlink(&target, &rel).map(|_| 0)
+    let (kind, p) = change_path(task, dirfd, path, Errno::EEXIST)?;
+    let m = &task.k.mounts;
+    match kind {
+        MountKind::Root => m.root.symlink(&target, &p)?,
+        MountKind::Tmp => m.tmp.symlink(&target, rel_of(&p))?,
+        _ => return Err(Errno::EACCES),
+    }
+    Ok(0)
 }
 
 /// Implements `symlink(2)`.
@@ -164,14 +193,34 @@ fn sys_symlinkat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 fn do_link(task: &Task, ofd: i32, old: u64, nfd: i32, new: u64, flags: u32) -> Result<u64, Errno> {
-    check_flags(flags, AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)?;
-    let old = tmp_path(task, ofd, old);
-    let new = tmp_path(task, nfd, new);
-    match (old, new) {
-        (Ok(o), Ok(n)) => task.k.tmp.link(&o, &n).map(|_| 0),
-        (Ok(_), Err(Errno::EROFS)) | (Err(Errno::EROFS), Ok(_)) => Err(Errno::EXDEV),
-        (Err(e), _) | (_, Err(e)) => Err(e),
+    let flags = check_flags(flags, AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)?;
+    let (ok, o) = if flags & AT_EMPTY_PATH != 0 && path_arg(task, old)?.is_empty() {
+        let f = task.fds.get(ofd)?;
+        change_abs(task, &f.path().into_bytes())?
+    } else if flags & AT_SYMLINK_FOLLOW != 0 {
+        let p = path_arg(task, old)?;
+        if p.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        match resolve(task, &absolute(task, ofd, &p)?, true)? {
+            Node::Path(p) => (Mounts::route(&p).0, p),
+            Node::Fd(n) => change_abs(task, &task.fds.get(n)?.path().into_bytes())?,
+        }
+    } else {
+        change_path(task, ofd, old, Errno::EPERM)?
+    };
+    let (nk, n) = change_path(task, nfd, new, Errno::EEXIST)?;
+    let m = &task.k.mounts;
+    if ok != nk {
+        stat_resolved(task, &o, false)?;
+        return Err(Errno::EXDEV);
     }
+    match ok {
+        MountKind::Root => m.root.link(&o, &n)?,
+        MountKind::Tmp => m.tmp.link(rel_of(&o), rel_of(&n))?,
+        _ => return Err(unchangeable(task, ok, &o)),
+    }
+    Ok(0)
 }
 
 /// Implements `link(2)`.
@@ -179,16 +228,57 @@ fn sys_link(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     do_link(task, AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
 }
 
-/// Implements `linkat(2)`.
+/// Implements `linkat(2)` (AT_SYMLINK_FOLLOW, AT_EMPTY_PATH).
 fn sys_linkat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     do_link(task, fd(a[0]), a[1], fd(a[2]), a[3], u32_(a[4]))
+}
+
+/// The walked path of `dirfd`+`addr` for an attribute change: symlinks followed unless
+/// `nofollow`; an empty path (with `empty_ok`) or a NULL `addr` means the fd itself.
+fn attr_path(
+    task: &Task,
+    dirfd: i32,
+    addr: u64,
+    nofollow: bool,
+    empty_ok: bool,
+) -> Result<(MountKind, Vec<u8>), Errno> {
+    let p = if addr == 0 {
+        Vec::new()
+    } else {
+        path_arg(task, addr)?
+    };
+    if p.is_empty() {
+        if addr != 0 && !empty_ok {
+            return Err(Errno::ENOENT);
+        }
+        let path = if dirfd == AT_FDCWD {
+            task.fs.cwd()
+        } else {
+            task.fds.get(dirfd)?.path().into_bytes()
+        };
+        return change_abs(task, &path);
+    }
+    match resolve(task, &absolute(task, dirfd, &p)?, !nofollow)? {
+        Node::Path(p) => {
+            // A missing last component: the walk allows it (for creation), we don't.
+            stat_resolved(task, &p, false)?;
+            Ok((Mounts::route(&p).0, p))
+        }
+        Node::Fd(n) => change_abs(task, &task.fds.get(n)?.path().into_bytes()),
+    }
 }
 
 /// Implements `truncate(2)`.
 fn sys_truncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let len = i64::try_from(a[1]).map_err(|_| Errno::EINVAL)? as u64;
-    let rel = tmp_path(task, AT_FDCWD, a[0])?;
-    task.k.tmp.truncate(&rel, len).map(|_| 0)
+    let (kind, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
+    let m = &task.k.mounts;
+    match kind {
+        MountKind::Root => m.root.truncate(&p, len)?,
+        MountKind::Tmp => m.tmp.truncate(rel_of(&p), len)?,
+        _ => return Err(Errno::EACCES),
+    }
+    Ok(0)
 }
 
 /// Implements `ftruncate(2)`.
@@ -197,34 +287,89 @@ fn sys_ftruncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     task.fds.get(fd(a[0]))?.truncate(len).map(|_| 0)
 }
 
+fn do_chmod(task: &Task, kind: MountKind, p: &[u8], mode: u32) -> Result<u64, Errno> {
+    let m = &task.k.mounts;
+    match kind {
+        MountKind::Root => m.root.chmod(p, mode)?,
+        MountKind::Tmp => m.tmp.chmod(rel_of(p), mode, false)?,
+        _ => return Err(unchangeable(task, kind, p)),
+    }
+    Ok(0)
+}
+
 /// Implements `chmod(2)`.
 fn sys_chmod(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let rel = tmp_path(task, AT_FDCWD, a[0])?;
-    task.k.tmp.chmod(&rel, mode(a[1]), true).map(|_| 0)
+    let (kind, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
+    do_chmod(task, kind, &p, mode(a[1]))
 }
 
 /// Implements `fchmod(2)` through the fd's path.
 fn sys_fchmod(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let path = task.fds.get(fd(a[0]))?.path().into_bytes();
-    let rel = tmp_of(task, &path)?;
-    task.k.tmp.chmod(&rel, mode(a[1]), true).map(|_| 0)
+    let (kind, p) = change_abs(task, &path)?;
+    do_chmod(task, kind, &p, mode(a[1]))
 }
 
-/// Implements `fchmodat(2)`.
+/// Implements `fchmodat(2)` (no flags: Linux's `fchmodat` has none).
 fn sys_fchmodat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let rel = tmp_path(task, fd(a[0]), a[1])?;
-    task.k.tmp.chmod(&rel, mode(a[2]), true).map(|_| 0)
+    let (kind, p) = attr_path(task, fd(a[0]), a[1], false, false)?;
+    do_chmod(task, kind, &p, mode(a[2]))
+}
+
+fn do_chown(task: &Task, kind: MountKind, p: &[u8], uid: u64, gid: u64) -> Result<u64, Errno> {
+    let id = |v: u64| v as u32;
+    let m = &task.k.mounts;
+    match kind {
+        MountKind::Root => m.root.chown(p, id(uid), id(gid))?,
+        MountKind::Tmp => m.tmp.chown(rel_of(p), id(uid), id(gid), false)?,
+        _ => return Err(unchangeable(task, kind, p)),
+    }
+    Ok(0)
+}
+
+/// Implements `chown(2)`. Ownership is recorded, not checked: the guest may give its files
+/// to anyone (as if it had CAP_CHOWN); `-1` leaves an id alone.
+fn sys_chown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (kind, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
+    do_chown(task, kind, &p, a[1], a[2])
+}
+
+/// Implements `lchown(2)` (see `sys_chown`).
+fn sys_lchown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (kind, p) = attr_path(task, AT_FDCWD, a[0], true, false)?;
+    do_chown(task, kind, &p, a[1], a[2])
+}
+
+/// Implements `fchown(2)` (see `sys_chown`).
+fn sys_fchown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = task.fds.get(fd(a[0]))?.path().into_bytes();
+    let (kind, p) = change_abs(task, &path)?;
+    do_chown(task, kind, &p, a[1], a[2])
+}
+
+/// Implements `fchownat(2)` (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; see `sys_chown`).
+fn sys_fchownat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let flags = check_flags(u32_(a[4]), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
+    let (kind, p) = attr_path(
+        task,
+        fd(a[0]),
+        a[1],
+        flags & AT_SYMLINK_NOFOLLOW != 0,
+        flags & AT_EMPTY_PATH != 0,
+    )?;
+    do_chown(task, kind, &p, a[2], a[3])
 }
 
 /// Implements `utimensat(2)` (UTIME_NOW, UTIME_OMIT; a NULL path means the fd itself).
 fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let flags = check_flags(u32_(a[3]), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
-    let rel = if a[1] == 0 {
-        let path = task.fds.get(fd(a[0]))?.path().into_bytes();
-        tmp_of(task, &path)?
-    } else {
-        tmp_path(task, fd(a[0]), a[1])?
-    };
+    let (kind, p) = attr_path(
+        task,
+        fd(a[0]),
+        a[1],
+        flags & AT_SYMLINK_NOFOLLOW != 0,
+        flags & AT_EMPTY_PATH != 0,
+    )?;
     // NULL times: both now. Otherwise each timespec as given; the tmpfs reads UTIME_NOW
     // and UTIME_OMIT out of the nanoseconds.
     let (atime, mtime) = if a[2] == 0 {
@@ -234,8 +379,13 @@ fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         let mt: Timespec = task.mm.read_val(a[2] + 16)?;
         (Some((at.tv_sec, at.tv_nsec)), Some((mt.tv_sec, mt.tv_nsec)))
     };
-    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-    task.k.tmp.utimens(&rel, atime, mtime, follow).map(|_| 0)
+    let m = &task.k.mounts;
+    match kind {
+        MountKind::Root => m.root.utimens(&p, atime, mtime)?,
+        MountKind::Tmp => m.tmp.utimens(rel_of(&p), atime, mtime, false)?,
+        _ => return Err(unchangeable(task, kind, &p)),
+    }
+    Ok(0)
 }
 
 /// Implements `fsync(2)`, `fdatasync(2)`, `syncfs(2)`: the guest's files live in memory or

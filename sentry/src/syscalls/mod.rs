@@ -9,6 +9,8 @@ mod fs;
 mod fs_tree;
 mod futex;
 mod mmap;
+mod path;
+mod proc_info;
 mod process;
 mod read_write;
 mod signal;

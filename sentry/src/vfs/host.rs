@@ -44,6 +44,14 @@ impl HostRoot {
         })
     }
 
+    /// A second handle on the same root.
+    pub fn try_clone(&self) -> Result<HostRoot, Errno> {
+        Ok(HostRoot {
+            dir: self.dir.try_clone().map_err(|e| io_errno(&e))?,
+            host_path: self.host_path.clone(),
+        })
+    }
+
     /// The host directory that is the guest's `/`.
     pub fn host_path(&self) -> &Path {
         &self.host_path
@@ -62,6 +70,17 @@ impl HostRoot {
     /// Opens a guest absolute path read-only (the root is read-only until the overlay
     /// lands). `flags` are the guest's open flags.
     pub fn open_file(&self, path: &[u8], flags: u32) -> Result<HostFile, Errno> {
+        self.open_file_how(path, flags, false)
+    }
+
+    /// [`HostRoot::open_file`]; with `no_symlinks`, any symlink on the way (or a last one,
+    /// unless `O_PATH|O_NOFOLLOW`) is `ELOOP` instead of being followed.
+    pub fn open_file_how(
+        &self,
+        path: &[u8],
+        flags: u32,
+        no_symlinks: bool,
+    ) -> Result<HostFile, Errno> {
         if flags & o::ACCMODE != o::RDONLY || flags & (o::CREAT | o::TRUNC) != 0 {
             // Writes need the overlay; say so honestly.
             return Err(Errno::EROFS);
@@ -76,8 +95,8 @@ impl HostRoot {
         if flags & o::NOFOLLOW != 0 {
             of |= OFlag::O_NOFOLLOW;
         }
-        let fd =
-            nix::fcntl::openat2(&self.dir, rel(path), Self::how(of, true)).map_err(errno_of)?;
+        let fd = nix::fcntl::openat2(&self.dir, rel(path), Self::how(of, !no_symlinks))
+            .map_err(errno_of)?;
         let file = File::from(fd);
         let (is_dir, is_stream) = kind_of(&file);
         Ok(HostFile {
@@ -95,6 +114,12 @@ impl HostRoot {
 
     /// `stat`/`lstat` of a guest absolute path.
     pub fn stat(&self, path: &[u8], follow: bool) -> Result<Stat, Errno> {
+        self.stat_how(path, follow, false)
+    }
+
+    /// [`HostRoot::stat`]; with `no_symlinks`, a symlink on the way (or a last one that
+    /// `follow` would follow) is `ELOOP`.
+    pub fn stat_how(&self, path: &[u8], follow: bool, no_symlinks: bool) -> Result<Stat, Errno> {
         let fd = nix::fcntl::openat2(
             &self.dir,
             rel(path),
@@ -105,7 +130,7 @@ impl HostRoot {
                     } else {
                         OFlag::O_NOFOLLOW
                     },
-                true,
+                !no_symlinks,
             ),
         )
         .map_err(errno_of)?;
@@ -130,8 +155,25 @@ impl HostRoot {
             Self::how(OFlag::O_PATH | OFlag::O_NOFOLLOW, true),
         )
         .map_err(errno_of)?;
-        let target = nix::fcntl::readlinkat(&fd, "").map_err(errno_of)?;
+        // With an empty path, readlinkat says ENOENT for what is not a symlink (the fd itself
+        // exists): readlink(2) says EINVAL.
+        let target = nix::fcntl::readlinkat(&fd, "").map_err(|e| match errno_of(e) {
+            Errno::ENOENT => Errno::EINVAL,
+            e => e,
+        })?;
         Ok(std::os::unix::ffi::OsStringExt::into_vec(target))
+    }
+}
+
+impl HostRoot {
+    /// A directory's entries without `.` and `..`: (name, inode, `d_type`).
+    pub fn list(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, u64, u8)>, Errno> {
+        let f = self.open_file(path, o::RDONLY | o::DIRECTORY)?;
+        Ok(f.load_dir()?
+            .into_iter()
+            .filter(|(_, _, n)| n != b"." && n != b"..")
+            .map(|(ino, t, n)| (n, ino, t))
+            .collect())
     }
 }
 

@@ -1,13 +1,16 @@
-//! Files as the guest sees them: open file descriptions, the fd table, and (for now) the
-//! guest's root filesystem reached through the host, confined to the root directory.
+//! Files as the guest sees them: open file descriptions, the fd table, and the guest's
+//! filesystems.
 //!
-//! Today's filesystem is the host root opened read-only through `openat2(RESOLVE_IN_ROOT)`
-//! plus a few device files; the full VFS (mounts, overlay, tmpfs, /proc) replaces
-//! [`HostRoot`] behind the same [`FileDescription`] interface.
+//! The mount table ([`mount`]) puts the [`overlay`] root (the host root, confined with
+//! `openat2(RESOLVE_IN_ROOT)`, under an in-memory upper layer) at `/`, a [`tmpfs`] at `/tmp`,
+//! devices ([`dev`]) at `/dev` and [`procfs`] at `/proc`. Paths are walked by the Sentry
+//! (`syscalls/path.rs`), so symlinks resolve across mounts.
 
 pub(crate) mod dev;
 mod fdtable;
 mod host;
+pub mod mount;
+pub mod overlay;
 pub mod procfs;
 pub mod tmpfs;
 

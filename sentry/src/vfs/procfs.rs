@@ -114,6 +114,8 @@ pub struct SystemInfo {
     /// Boot time, seconds since the epoch.
     pub boot_time_secs: u64,
     pub nprocs: u32,
+    /// The mount table, in mount order (the root first); empty: a default table.
+    pub mounts: Vec<MountLine>,
 }
 
 /// Where a path through a magic link (`exe`, `cwd`, `root`, `fd/N`) really leads.
@@ -564,12 +566,12 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
         FileId::Cmdline => me.cmdline.clone(),
         FileId::Environ => me.environ.clone(),
         FileId::Comm => line(&me.comm),
-        FileId::Mounts => MOUNTS
+        FileId::Mounts => mounts_of(sys)
             .iter()
             .map(|m| format!("{} {} {} {} 0 0\n", m.source, m.point, m.fstype, m.opts))
             .collect::<String>()
             .into_bytes(),
-        FileId::Mountinfo => mountinfo().into_bytes(),
+        FileId::Mountinfo => mountinfo(sys).into_bytes(),
         FileId::Cpuinfo => cpuinfo(sys).into_bytes(),
         FileId::Meminfo => meminfo(me, sys).into_bytes(),
         FileId::Stat => stat_file(me, sys).into_bytes(),
@@ -600,59 +602,47 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
 }
 
 /// One mount as /proc/PID/mounts and mountinfo show it.
-struct Mount {
-    id: u32,
-    dev: &'static str,
-    source: &'static str,
-    point: &'static str,
-    fstype: &'static str,
-    opts: &'static str,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountLine {
+    pub id: u32,
+    /// `MAJ:MIN`.
+    pub dev: String,
+    pub source: String,
+    pub point: String,
+    pub fstype: String,
+    pub opts: String,
 }
 
-/// The sandbox's mounts, in mount order (ids and devices are synthetic; tmpfs's and proc's
-/// match their `st_dev`).
-const MOUNTS: [Mount; 4] = [
-    Mount {
-        id: 21,
-        dev: "0:3999",
-        source: "none",
-        point: "/",
-        fstype: "snare",
-        opts: "ro",
-    },
-    Mount {
-        id: 22,
-        dev: "0:4001",
-        source: "proc",
-        point: "/proc",
-        fstype: "proc",
-        opts: "rw",
-    },
-    Mount {
-        id: 23,
-        dev: "0:4002",
-        source: "devtmpfs",
-        point: "/dev",
-        fstype: "devtmpfs",
-        opts: "rw",
-    },
-    Mount {
-        id: 24,
-        dev: "0:4000",
-        source: "tmpfs",
-        point: "/tmp",
-        fstype: "tmpfs",
-        opts: "rw",
-    },
-];
+/// The mounts to show: the sandbox's (`sys.mounts`), or a default table when none is given.
+fn mounts_of(sys: &SystemInfo) -> Vec<MountLine> {
+    if !sys.mounts.is_empty() {
+        return sys.mounts.clone();
+    }
+    let m = |id, dev: &str, source: &str, point: &str, fstype: &str, opts: &str| MountLine {
+        id,
+        dev: dev.into(),
+        source: source.into(),
+        point: point.into(),
+        fstype: fstype.into(),
+        opts: opts.into(),
+    };
+    vec![
+        m(21, "0:3999", "none", "/", "snare", "ro"),
+        m(22, "0:4001", "proc", "/proc", "proc", "rw"),
+        m(23, "0:4002", "devtmpfs", "/dev", "devtmpfs", "rw"),
+        m(24, "0:4000", "tmpfs", "/tmp", "tmpfs", "rw"),
+    ]
+}
 
 /// `ID PARENT MAJ:MIN ROOT POINT OPTS - FSTYPE SOURCE SUPEROPTS`; the root's parent (1) is
 /// not listed, as in a container.
-fn mountinfo() -> String {
-    MOUNTS
+fn mountinfo(sys: &SystemInfo) -> String {
+    let mounts = mounts_of(sys);
+    let root_id = mounts.first().map(|m| m.id).unwrap_or(1);
+    mounts
         .iter()
         .map(|m| {
-            let parent = if m.point == "/" { 1 } else { MOUNTS[0].id };
+            let parent = if m.point == "/" { 1 } else { root_id };
             format!(
                 "{} {} {} / {} {} - {} {} {}\n",
                 m.id, parent, m.dev, m.point, m.opts, m.fstype, m.source, m.opts
@@ -1249,6 +1239,7 @@ mod tests {
             mem_available_kb: 1 << 19,
             boot_time_secs: 1_700_000_000,
             nprocs: 1,
+            mounts: Vec::new(),
         }
     }
 

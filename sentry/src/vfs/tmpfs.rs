@@ -212,6 +212,9 @@ struct Inode {
     atime: Ts,
     mtime: Ts,
     ctime: Ts,
+    /// The (device, inode) `stat` reports instead of the tmpfs's own, for a file the overlay
+    /// copied up from its lower layer (so a file keeps its identity when copied up).
+    ident: Option<(u64, u64)>,
     data: Data,
 }
 
@@ -269,9 +272,24 @@ struct State {
     used: u64,
     uid: u32,
     gid: u32,
+    /// Where it is mounted (`/tmp`; empty for the root): prefixes the paths of open files,
+    /// and absolute symlink targets under it resolve inside.
+    mount: Vec<u8>,
+    /// `st_dev` of its files.
+    dev: u64,
+    /// Added to inode numbers in `stat` and `getdents` (to keep clear of another layer's).
+    ino_base: u64,
 }
 
 impl State {
+    /// The inode number `stat` and `getdents` show for `ino`, and the device.
+    fn ident(&self, ino: u64) -> (u64, u64) {
+        match self.inodes.get(&ino).and_then(|n| n.ident) {
+            Some(id) => id,
+            None => (self.dev, self.ino_base + ino),
+        }
+    }
+
     fn node(&self, ino: u64) -> Result<&Inode, Errno> {
         self.inodes.get(&ino).ok_or(Errno::ENOENT)
     }
@@ -339,7 +357,7 @@ impl State {
                             }
                             let rest = if target.starts_with(b"/") {
                                 let rest = target
-                                    .strip_prefix(b"/tmp")
+                                    .strip_prefix(&self.mount[..])
                                     .filter(|r| r.is_empty() || r.starts_with(b"/"))
                                     .ok_or(Errno::ENOENT)?;
                                 cur = ROOT_INO;
@@ -390,6 +408,7 @@ impl State {
                 atime: t,
                 mtime: t,
                 ctime: t,
+                ident: None,
                 data,
             },
         );
@@ -476,9 +495,10 @@ impl State {
             ),
             Data::Symlink(t) => (n.links, t.len() as u64, 0),
         };
+        let (dev, shown) = self.ident(ino);
         Ok(Stat {
-            st_dev: TMPFS_DEV,
-            st_ino: ino,
+            st_dev: dev,
+            st_ino: shown,
             st_nlink: nlink,
             st_mode: n.mode,
             st_uid: n.uid,
@@ -570,10 +590,13 @@ impl State {
             }
             ino = d.parent;
         }
-        let mut out = b"/tmp".to_vec();
+        let mut out = self.mount.clone();
         for name in names.iter().rev() {
             out.push(b'/');
             out.extend_from_slice(name);
+        }
+        if out.is_empty() {
+            out.push(b'/');
         }
         out
     }
@@ -657,12 +680,21 @@ impl Tmpfs {
     /// An empty tmpfs whose new files belong to `uid`/`gid` (the guest's credentials). The root
     /// directory is `root:root`, mode `1777`.
     pub fn with_owner(uid: u32, gid: u32) -> Arc<Tmpfs> {
+        Tmpfs::mounted(uid, gid, b"/tmp", TMPFS_DEV, 0)
+    }
+
+    /// An empty tmpfs mounted at `mount` (`b"/tmp"`, or `b""` for the root), whose files show
+    /// device `dev` and inode numbers from `ino_base + 1`.
+    pub fn mounted(uid: u32, gid: u32, mount: &[u8], dev: u64, ino_base: u64) -> Arc<Tmpfs> {
         let mut st = State {
             inodes: HashMap::new(),
             next_ino: ROOT_INO,
             used: 0,
             uid: 0,
             gid: 0,
+            mount: mount.to_vec(),
+            dev,
+            ino_base,
         };
         let root = st.alloc(S_IFDIR | 0o1777, 1, Data::Dir(Dir::new(ROOT_INO)));
         debug_assert_eq!(root, ROOT_INO);
@@ -1012,6 +1044,49 @@ impl Tmpfs {
         Ok(())
     }
 
+    /// Sets the owner (`chown(2)`; `u32::MAX` leaves a field alone), or `lchown(2)` when
+    /// `!follow`. Clears set-uid and set-gid on files other than directories, as Linux does
+    /// for unprivileged callers.
+    pub fn chown(&self, path: &[u8], uid: u32, gid: u32, follow: bool) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let ino = st.lookup(path, follow)?;
+        let n = st.node_mut(ino)?;
+        if uid != u32::MAX {
+            n.uid = uid;
+        }
+        if gid != u32::MAX {
+            n.gid = gid;
+        }
+        if !n.is_dir() && (uid != u32::MAX || gid != u32::MAX) {
+            n.mode &= !0o6000;
+        }
+        n.ctime = now();
+        Ok(())
+    }
+
+    /// Makes `stat` of `path` (not followed) report device `dev` and inode `ino`.
+    pub fn set_ident(&self, path: &[u8], dev: u64, ino: u64) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let i = st.lookup(path, false)?;
+        st.node_mut(i)?.ident = Some((dev, ino));
+        Ok(())
+    }
+
+    /// A directory's entries (without `.` and `..`), in listing order: (name, inode number
+    /// as `stat` shows it, `d_type`).
+    pub fn list(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, u64, u8)>, Errno> {
+        let st = self.lock();
+        let ino = st.lookup(path, true)?;
+        let d = st.dir(ino)?;
+        Ok(d.entries
+            .values()
+            .map(|(name, child)| {
+                let dtype = st.inodes.get(child).map(Inode::dtype).unwrap_or(0);
+                (name.clone(), st.ident(*child).1, dtype)
+            })
+            .collect())
+    }
+
     /// `statfs(2)` of the filesystem, as the kernel's `struct statfs`.
     pub fn statfs(&self) -> [u8; 120] {
         statfs_bytes(&self.lock())
@@ -1190,14 +1265,21 @@ impl FileDescription for TmpfsFile {
         let start = out.len();
         let mut left = false;
         if *pos == 0 {
-            if push_dirent(out, max, ino, 1, DT_DIR, b".") {
+            if push_dirent(out, max, st.ident(ino).1, 1, DT_DIR, b".") {
                 *pos = 1;
             } else {
                 left = true;
             }
         }
         if *pos == 1 && !left {
-            if push_dirent(out, max, d.parent, FIRST_COOKIE as i64, DT_DIR, b"..") {
+            if push_dirent(
+                out,
+                max,
+                st.ident(d.parent).1,
+                FIRST_COOKIE as i64,
+                DT_DIR,
+                b"..",
+            ) {
                 *pos = FIRST_COOKIE;
             } else {
                 left = true;
@@ -1206,7 +1288,8 @@ impl FileDescription for TmpfsFile {
         if !left {
             for (&cookie, (name, child)) in d.entries.range(*pos..) {
                 let dtype = st.inodes.get(child).map(Inode::dtype).unwrap_or(0);
-                if !push_dirent(out, max, *child, cookie as i64 + 1, dtype, name) {
+                let shown = st.ident(*child).1;
+                if !push_dirent(out, max, shown, cookie as i64 + 1, dtype, name) {
                     left = true;
                     break;
                 }

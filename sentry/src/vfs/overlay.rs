@@ -1,0 +1,690 @@
+//! The guest's root filesystem: the host root as a read-only lower layer under an in-memory
+//! tmpfs upper layer, so the guest can write anywhere while the host never changes.
+//!
+//! Paths given to [`Overlay`] are absolute, lexically normalized and free of symlinks except
+//! possibly the last component, which is never followed here (the VFS path walk in
+//! `syscalls/fs.rs` resolves symlinks across mounts first). Lookups try the upper layer, then
+//! the whiteouts, then the lower layer.
+//!
+//! - **Copy-up**: changing a lower file (open for writing or `O_TRUNC`, chmod, chown,
+//!   utimens, truncate, link, rename) first copies it (data, mode, times; symlinks: the
+//!   target) into the upper layer, creating its parent directories there as needed. The copy
+//!   keeps the lower file's device and inode number in `stat`.
+//! - **Whiteouts**: removing or renaming away a name the lower layer has records it in a set;
+//!   a directory made again where a lower one was removed is **opaque** (the lower one's
+//!   entries stay hidden).
+//! - Directories present in both layers are merged in `getdents` (upper first, then lower
+//!   names not shadowed or whited out).
+//!
+//! Deviations from Linux overlayfs, for the next maintainer:
+//! - Renaming a directory that has lower-layer contents is `EXDEV` (as overlayfs without
+//!   `redirect_dir`); `mv` falls back to copying.
+//! - A description opened read-only on a lower file keeps reading the lower file after
+//!   another opens it for writing (copy-up does not move open descriptions).
+//! - Copy-up reads the whole file into memory (tmpfs's 1 GiB file cap applies); the upper
+//!   layer belongs to the guest's uid, so a copied-up root-owned file shows the guest as its
+//!   owner.
+//! - Only regular files, directories and symlinks copy up; changing a lower fifo, socket or
+//!   device node is `EROFS`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use snare_abi::file::{o, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use snare_abi::Errno;
+
+use super::host::HostRoot;
+use super::tmpfs::Tmpfs;
+use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_SET};
+
+/// Inode numbers of files made in the upper layer start above this (clear of host inodes).
+const UPPER_INO_BASE: u64 = 1 << 48;
+const DT_DIR: u8 = 4;
+
+/// Where a path is found.
+#[derive(Debug)]
+enum Loc {
+    Upper(Stat),
+    Lower(Stat),
+    None,
+}
+
+impl Loc {
+    fn stat(&self) -> Option<&Stat> {
+        match self {
+            Loc::Upper(s) | Loc::Lower(s) => Some(s),
+            Loc::None => None,
+        }
+    }
+}
+
+fn is_dir(st: &Stat) -> bool {
+    st.st_mode & S_IFMT == S_IFDIR
+}
+
+/// The parent of a normalized absolute path (`/` for `/x` and `/`).
+fn parent_of(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) | None => b"/",
+        Some(i) => &path[..i],
+    }
+}
+
+/// The upper layer's relative path of an absolute one.
+fn rel(path: &[u8]) -> &[u8] {
+    let mut p = path;
+    while let [b'/', rest @ ..] = p {
+        p = rest;
+    }
+    p
+}
+
+/// `dir/name` for a normalized absolute directory path.
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if p.last() != Some(&b'/') {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+/// Whether `path` is `dir` or lies below it.
+fn within(path: &[u8], dir: &[u8]) -> bool {
+    dir == b"/" || path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
+}
+
+#[derive(Debug, Default)]
+struct Layers {
+    /// Lower-layer names removed by the guest.
+    whiteouts: HashSet<Vec<u8>>,
+    /// Upper directories that hide the lower directory of the same name.
+    opaque: HashSet<Vec<u8>>,
+}
+
+/// The overlay root. See the module docs.
+#[derive(Debug)]
+pub struct Overlay {
+    lower: HostRoot,
+    upper: Arc<Tmpfs>,
+    layers: Mutex<Layers>,
+}
+
+impl Overlay {
+    /// An overlay over `lower`, whose new files belong to `uid`/`gid`.
+    pub fn new(lower: HostRoot, uid: u32, gid: u32) -> Overlay {
+        let root = lower.stat(b"/", false).unwrap_or_default();
+        let upper = Tmpfs::mounted(uid, gid, b"", root.st_dev, UPPER_INO_BASE);
+        // The upper root stands for the lower root: same identity, mode and owner.
+        let _ = upper.set_ident(b"", root.st_dev, root.st_ino);
+        let _ = upper.chmod(b"", root.st_mode & 0o7777, false);
+        let _ = upper.chown(b"", root.st_uid, root.st_gid, false);
+        let _ = upper.utimens(
+            b"",
+            Some((root.st_atime, root.st_atime_nsec)),
+            Some((root.st_mtime, root.st_mtime_nsec)),
+            false,
+        );
+        Overlay {
+            lower,
+            upper,
+            layers: Mutex::new(Layers::default()),
+        }
+    }
+
+    /// The lower layer (for what only the host can do, such as loading an executable).
+    pub fn lower(&self) -> &HostRoot {
+        &self.lower
+    }
+
+    fn layers(&self) -> MutexGuard<'_, Layers> {
+        self.layers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the lower layer's `path` is hidden by a whiteout (of it or an ancestor) or an
+    /// opaque ancestor.
+    fn hidden(&self, path: &[u8]) -> bool {
+        let l = self.layers();
+        if l.whiteouts.is_empty() && l.opaque.is_empty() {
+            return false;
+        }
+        let mut p = path;
+        if l.whiteouts.contains(p) {
+            return true;
+        }
+        while p != b"/" {
+            p = parent_of(p);
+            if l.whiteouts.contains(p) || l.opaque.contains(p) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether a whiteout lies below directory `path` (its lower listing needs filtering).
+    fn whiteouts_below(&self, path: &[u8]) -> bool {
+        let l = self.layers();
+        l.whiteouts.iter().any(|w| w != path && within(w, path))
+    }
+
+    /// True when nothing on `path`'s way has been changed, so the lower layer alone answers
+    /// for it (the fast path: no upper lookups beyond this check).
+    pub fn untouched(&self, path: &[u8]) -> bool {
+        // The upper layer holds only what was changed and the directories above it: the
+        // path is untouched once a prefix of it is missing there.
+        let mut prefix = Vec::with_capacity(path.len());
+        for c in rel(path).split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+            if !prefix.is_empty() {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(c);
+            match self.upper.stat(&prefix, false) {
+                Err(_) => return !self.hidden(path) && !self.whiteouts_below(path),
+                Ok(st) if !is_dir(&st) => return false,
+                Ok(_) => {}
+            }
+        }
+        false
+    }
+
+    fn locate(&self, path: &[u8]) -> Result<Loc, Errno> {
+        match self.upper.stat(rel(path), false) {
+            Ok(st) if is_dir(&st) && self.merged(path) => {
+                // A merged directory: the lower one's size and link count, the upper one's
+                // attributes (the guest may have changed them).
+                let lower = self.lower.stat(path, false)?;
+                return Ok(Loc::Upper(Stat {
+                    st_nlink: lower.st_nlink,
+                    st_size: lower.st_size,
+                    st_blocks: lower.st_blocks,
+                    st_blksize: lower.st_blksize,
+                    ..st
+                }));
+            }
+            Ok(st) => return Ok(Loc::Upper(st)),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        if self.hidden(path) {
+            return Ok(Loc::None);
+        }
+        match self.lower.stat(path, false) {
+            Ok(st) => Ok(Loc::Lower(st)),
+            Err(Errno::ENOENT) => Ok(Loc::None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The lower layer's `path` if the guest can see it (not hidden).
+    fn lower_visible(&self, path: &[u8]) -> Option<Stat> {
+        if self.hidden(path) {
+            return None;
+        }
+        self.lower.stat(path, false).ok()
+    }
+
+    /// Whether `path` (an upper directory) merges a lower directory.
+    fn merged(&self, path: &[u8]) -> bool {
+        !self.layers().opaque.contains(path) && self.lower_visible(path).is_some_and(|s| is_dir(&s))
+    }
+
+    /// `stat(2)` of `path` (the last component not followed).
+    pub fn stat(&self, path: &[u8]) -> Result<Stat, Errno> {
+        self.locate(path)?.stat().copied().ok_or(Errno::ENOENT)
+    }
+
+    /// `readlink(2)`.
+    pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        match self.locate(path)? {
+            Loc::Upper(_) => self.upper.readlink(rel(path)),
+            Loc::Lower(_) => self.lower.readlink(path),
+            Loc::None => Err(Errno::ENOENT),
+        }
+    }
+
+    /// `statfs(2)`: the host filesystem's figures, writable.
+    pub fn statfs(&self, path: &[u8]) -> Result<[u8; 120], Errno> {
+        self.stat(path)?;
+        let mut b = self.lower.statfs(b"/")?;
+        b[80..88].copy_from_slice(&0i64.to_ne_bytes());
+        Ok(b)
+    }
+
+    /// Makes sure directory `path` exists in the upper layer (copying it and its parents up).
+    fn upper_dir(&self, path: &[u8]) -> Result<(), Errno> {
+        match self.locate(path)? {
+            Loc::Upper(st) if is_dir(&st) => Ok(()),
+            Loc::Lower(st) if is_dir(&st) => {
+                self.upper_dir(parent_of(path))?;
+                self.copy_up_node(path, &st)
+            }
+            Loc::None => Err(Errno::ENOENT),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    /// Copies the lower `path` (with stat `st`) into the upper layer; its parent is there.
+    fn copy_up_node(&self, path: &[u8], st: &Stat) -> Result<(), Errno> {
+        let r = rel(path);
+        let perm = st.st_mode & 0o7777;
+        match st.st_mode & S_IFMT {
+            S_IFDIR => self.upper.mkdir(r, perm, 0)?,
+            S_IFLNK => {
+                let target = self.lower.readlink(path)?;
+                self.upper.symlink(&target, r)?;
+            }
+            S_IFREG => {
+                let src = self.lower.open_file(path, o::RDONLY)?;
+                let dst = self
+                    .upper
+                    .open(r, o::WRONLY | o::CREAT | o::EXCL, perm, 0)?;
+                let mut buf = vec![0u8; 1 << 16];
+                let mut off = 0u64;
+                loop {
+                    let n = src.pread(&mut buf, off)?;
+                    if n == 0 {
+                        break;
+                    }
+                    let mut done = 0;
+                    while done < n {
+                        done += dst.pwrite(&buf[done..n], off + done as u64)?;
+                    }
+                    off += n as u64;
+                }
+            }
+            _ => return Err(Errno::EROFS),
+        }
+        if st.st_mode & S_IFMT != S_IFLNK {
+            self.upper.chmod(r, perm, false)?;
+        }
+        let _ = self.upper.utimens(
+            r,
+            Some((st.st_atime, st.st_atime_nsec)),
+            Some((st.st_mtime, st.st_mtime_nsec)),
+            false,
+        );
+        self.upper.set_ident(r, st.st_dev, st.st_ino)
+    }
+
+    /// Makes `path` exist in the upper layer, copying it up from the lower one if needed.
+    fn copy_up(&self, path: &[u8]) -> Result<(), Errno> {
+        match self.locate(path)? {
+            Loc::Upper(_) => Ok(()),
+            Loc::Lower(st) => {
+                self.upper_dir(parent_of(path))?;
+                self.copy_up_node(path, &st)
+            }
+            Loc::None => Err(Errno::ENOENT),
+        }
+    }
+
+    /// After making `path` in the upper layer: it no longer shows a whiteout; a directory made
+    /// where a lower name was removed hides the lower one.
+    fn created(&self, path: &[u8], dir: bool) {
+        let mut l = self.layers();
+        if l.whiteouts.remove(path) && dir {
+            l.opaque.insert(path.to_vec());
+        }
+    }
+
+    /// After removing `path` from the guest's view: hide the lower one, if any, and forget
+    /// what was recorded below it.
+    fn removed(&self, path: &[u8]) {
+        let lower = self.lower_visible(path).is_some();
+        let mut l = self.layers();
+        l.whiteouts.retain(|p| !within(p, path));
+        l.opaque.retain(|p| !within(p, path));
+        if lower {
+            l.whiteouts.insert(path.to_vec());
+        }
+    }
+
+    /// Makes a new entry's parent exist in the upper layer; `EEXIST` if `path` exists.
+    fn prepare_new(&self, path: &[u8]) -> Result<(), Errno> {
+        if path == b"/" || self.locate(path)?.stat().is_some() {
+            return Err(Errno::EEXIST);
+        }
+        self.upper_dir(parent_of(path))
+    }
+
+    /// `open(2)` of `path`. `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_TMPFILE` and writes work; a
+    /// lower file opened for writing (or truncation) is copied up first.
+    pub fn open(
+        &self,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+        umask: u32,
+    ) -> Result<Arc<dyn FileDescription>, Errno> {
+        let path_only = flags & o::PATH != 0;
+        if !path_only && flags & o::TMPFILE == o::TMPFILE {
+            self.upper_dir(path)?;
+            return self.upper.open(rel(path), flags, mode, umask);
+        }
+        let writes = !path_only && (flags & o::ACCMODE != o::RDONLY || flags & o::TRUNC != 0);
+        let creat = flags & o::CREAT != 0 && !path_only;
+        match self.locate(path)? {
+            Loc::None if creat => {
+                if path.ends_with(b"/") {
+                    return Err(Errno::EISDIR);
+                }
+                self.upper_dir(parent_of(path))?;
+                let f = self.upper.open(rel(path), flags, mode, umask)?;
+                self.created(path, false);
+                Ok(f)
+            }
+            Loc::None => Err(Errno::ENOENT),
+            Loc::Lower(_) | Loc::Upper(_) if creat && flags & o::EXCL != 0 => Err(Errno::EEXIST),
+            Loc::Lower(st) if writes && !is_dir(&st) => {
+                if st.st_mode & S_IFMT == S_IFLNK {
+                    return Err(if flags & o::DIRECTORY != 0 {
+                        Errno::ENOTDIR
+                    } else {
+                        Errno::ELOOP
+                    });
+                }
+                self.copy_up(path)?;
+                self.upper.open(rel(path), flags, mode, umask)
+            }
+            Loc::Lower(st) => {
+                if is_dir(&st) && (writes || creat) {
+                    return Err(Errno::EISDIR);
+                }
+                if is_dir(&st) && !path_only && self.whiteouts_below(path) {
+                    return Ok(Arc::new(MergedDir::new(self, path, st, flags)?));
+                }
+                Ok(Arc::new(self.lower.open_file(path, flags & !o::CREAT)?))
+            }
+            Loc::Upper(st) => {
+                if is_dir(&st) && !path_only && !writes && !creat && self.merged(path) {
+                    return Ok(Arc::new(MergedDir::new(self, path, st, flags)?));
+                }
+                self.upper.open(rel(path), flags, mode, umask)
+            }
+        }
+    }
+
+    /// The merged listing of directory `path`: (name, inode, `d_type`).
+    fn list(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, u64, u8)>, Errno> {
+        let (mut out, merge) = match self.locate(path)? {
+            Loc::Upper(_) => (self.upper.list(rel(path))?, self.merged(path)),
+            Loc::Lower(_) => (Vec::new(), true),
+            Loc::None => return Err(Errno::ENOENT),
+        };
+        if merge {
+            let names: HashSet<Vec<u8>> = out.iter().map(|e| e.0.clone()).collect();
+            let l = self.layers();
+            for e in self.lower.list(path)? {
+                if !names.contains(&e.0) && !l.whiteouts.contains(&join(path, &e.0)) {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `mkdir(2)`.
+    pub fn mkdir(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.prepare_new(path)?;
+        self.upper.mkdir(rel(path), mode, umask)?;
+        self.created(path, true);
+        Ok(())
+    }
+
+    /// `symlink(2)`.
+    pub fn symlink(&self, target: &[u8], path: &[u8]) -> Result<(), Errno> {
+        self.prepare_new(path)?;
+        self.upper.symlink(target, rel(path))?;
+        self.created(path, false);
+        Ok(())
+    }
+
+    /// `link(2)`: a lower file is copied up first.
+    pub fn link(&self, old: &[u8], new: &[u8]) -> Result<(), Errno> {
+        match self.locate(old)? {
+            Loc::None => return Err(Errno::ENOENT),
+            Loc::Upper(st) | Loc::Lower(st) if is_dir(&st) => return Err(Errno::EPERM),
+            _ => {}
+        }
+        self.prepare_new(new)?;
+        self.copy_up(old)?;
+        self.upper.link(rel(old), rel(new))?;
+        self.created(new, false);
+        Ok(())
+    }
+
+    /// `unlink(2)`.
+    pub fn unlink(&self, path: &[u8]) -> Result<(), Errno> {
+        match self.locate(path)? {
+            Loc::None => return Err(Errno::ENOENT),
+            Loc::Upper(st) | Loc::Lower(st) if is_dir(&st) => return Err(Errno::EISDIR),
+            Loc::Upper(_) => self.upper.unlink(rel(path))?,
+            Loc::Lower(_) => {}
+        }
+        self.removed(path);
+        Ok(())
+    }
+
+    /// `rmdir(2)`: the merged directory must be empty.
+    pub fn rmdir(&self, path: &[u8]) -> Result<(), Errno> {
+        if path == b"/" {
+            return Err(Errno::EBUSY);
+        }
+        let loc = self.locate(path)?;
+        match loc.stat() {
+            None => return Err(Errno::ENOENT),
+            Some(st) if !is_dir(st) => return Err(Errno::ENOTDIR),
+            _ => {}
+        }
+        if !self.list(path)?.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        if let Loc::Upper(_) = loc {
+            self.upper.rmdir(rel(path))?;
+        }
+        self.removed(path);
+        Ok(())
+    }
+
+    /// `renameat2(2)` with `RENAME_NOREPLACE`/`RENAME_EXCHANGE` in `flags`.
+    pub fn rename(&self, old: &[u8], new: &[u8], flags: u32) -> Result<(), Errno> {
+        use super::tmpfs::{RENAME_EXCHANGE, RENAME_NOREPLACE};
+        let lo = self.locate(old)?;
+        let Some(ost) = lo.stat().copied() else {
+            return Err(Errno::ENOENT);
+        };
+        let ln = self.locate(new)?;
+        if old == new {
+            return Ok(());
+        }
+        if old == b"/" || new == b"/" {
+            return Err(Errno::EBUSY);
+        }
+        if within(new, old) {
+            return Err(Errno::EINVAL);
+        }
+        let exchange = flags & RENAME_EXCHANGE != 0;
+        match ln.stat() {
+            Some(_) if flags & RENAME_NOREPLACE != 0 => return Err(Errno::EEXIST),
+            None if exchange => return Err(Errno::ENOENT),
+            Some(nst) if !exchange => {
+                if is_dir(&ost) && !is_dir(nst) {
+                    return Err(Errno::ENOTDIR);
+                }
+                if !is_dir(&ost) && is_dir(nst) {
+                    return Err(Errno::EISDIR);
+                }
+                if is_dir(nst) && !self.list(new)?.is_empty() {
+                    return Err(Errno::ENOTEMPTY);
+                }
+            }
+            _ => {}
+        }
+        // A directory with lower contents can't move (no redirects): the caller copies.
+        let lower_dir = |p: &[u8], st: &Stat| is_dir(st) && self.lower_visible(p).is_some();
+        if lower_dir(old, &ost) || (exchange && ln.stat().is_some_and(|s| lower_dir(new, s))) {
+            return Err(Errno::EXDEV);
+        }
+        self.copy_up(old)?;
+        if exchange {
+            self.copy_up(new)?;
+        }
+        self.upper_dir(parent_of(new))?;
+        if let Loc::Upper(nst) = &ln {
+            if is_dir(nst) && !exchange {
+                // An empty merged directory: only whiteouts are left below it.
+                self.upper.rmdir(rel(new))?;
+            }
+        }
+        self.upper.rename(rel(old), rel(new), flags)?;
+        if !exchange {
+            let new_lower = self.lower_visible(new).is_some();
+            self.removed(old);
+            let mut l = self.layers();
+            l.whiteouts.retain(|p| !within(p, new));
+            l.opaque.retain(|p| !within(p, new));
+            if is_dir(&ost) && new_lower {
+                l.opaque.insert(new.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    /// `truncate(2)`.
+    pub fn truncate(&self, path: &[u8], len: u64) -> Result<(), Errno> {
+        if self.stat(path).is_ok_and(|s| is_dir(&s)) {
+            return Err(Errno::EISDIR);
+        }
+        self.copy_up(path)?;
+        self.upper.truncate(rel(path), len)
+    }
+
+    /// `chmod(2)` (the last component not followed: `EOPNOTSUPP` on a symlink).
+    pub fn chmod(&self, path: &[u8], mode: u32) -> Result<(), Errno> {
+        if self.stat(path)?.st_mode & S_IFMT == S_IFLNK {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        self.copy_up(path)?;
+        self.upper.chmod(rel(path), mode, false)
+    }
+
+    /// `lchown(2)` semantics (`u32::MAX` leaves a field alone).
+    pub fn chown(&self, path: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
+        self.copy_up(path)?;
+        self.upper.chown(rel(path), uid, gid, false)
+    }
+
+    /// `utimensat(2)` with `AT_SYMLINK_NOFOLLOW` semantics (see [`Tmpfs::utimens`]).
+    pub fn utimens(
+        &self,
+        path: &[u8],
+        atime: Option<(i64, i64)>,
+        mtime: Option<(i64, i64)>,
+    ) -> Result<(), Errno> {
+        self.copy_up(path)?;
+        self.upper.utimens(rel(path), atime, mtime, false)
+    }
+}
+
+/// A directory of the overlay whose listing merges both layers (or hides whiteouts).
+#[derive(Debug)]
+struct MergedDir {
+    path: Vec<u8>,
+    stat: Stat,
+    flags: u32,
+    parent_ino: u64,
+    /// Read at open: (name, inode, type).
+    entries: Vec<(Vec<u8>, u64, u8)>,
+    statfs: [u8; 120],
+    pos: Mutex<u64>,
+}
+
+impl MergedDir {
+    fn new(ov: &Overlay, path: &[u8], stat: Stat, flags: u32) -> Result<MergedDir, Errno> {
+        if flags & o::ACCMODE != o::RDONLY {
+            return Err(Errno::EISDIR);
+        }
+        let parent_ino = ov
+            .stat(parent_of(path))
+            .map(|s| s.st_ino)
+            .unwrap_or(stat.st_ino);
+        Ok(MergedDir {
+            path: path.to_vec(),
+            stat,
+            flags: flags & (o::ACCMODE | o::NONBLOCK),
+            parent_ino,
+            entries: ov.list(path)?,
+            statfs: ov.statfs(path)?,
+            pos: Mutex::new(0),
+        })
+    }
+}
+
+impl FileDescription for MergedDir {
+    fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::EISDIR)
+    }
+
+    fn write(&self, _data: &[u8]) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
+
+    fn pread(&self, _buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        Err(Errno::EISDIR)
+    }
+
+    fn seek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
+        let mut pos = self.pos.lock().unwrap_or_else(|e| e.into_inner());
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => *pos as i64,
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base
+            .checked_add(off)
+            .filter(|&n| n >= 0)
+            .ok_or(Errno::EINVAL)?;
+        *pos = new as u64;
+        Ok(*pos)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.stat)
+    }
+
+    /// Offsets: 0 is `.`, 1 is `..`, `2 + i` is entry `i`.
+    fn getdents(&self, out: &mut Vec<u8>, max: usize) -> Result<(), Errno> {
+        let mut pos = self.pos.lock().unwrap_or_else(|e| e.into_inner());
+        let start = out.len();
+        loop {
+            let (name, ino, dtype): (&[u8], u64, u8) = match *pos {
+                0 => (b".", self.stat.st_ino, DT_DIR),
+                1 => (b"..", self.parent_ino, DT_DIR),
+                n => match self.entries.get(n as usize - 2) {
+                    Some((name, ino, t)) => (name, *ino, *t),
+                    None => break,
+                },
+            };
+            if !push_dirent(out, max, ino, *pos as i64 + 1, dtype, name) {
+                if out.len() == start {
+                    return Err(Errno::EINVAL);
+                }
+                break;
+            }
+            *pos += 1;
+        }
+        Ok(())
+    }
+
+    fn statfs(&self) -> Result<[u8; 120], Errno> {
+        Ok(self.statfs)
+    }
+
+    fn status_flags(&self) -> u32 {
+        self.flags
+    }
+
+    fn path(&self) -> String {
+        String::from_utf8_lossy(&self.path).into_owned()
+    }
+}

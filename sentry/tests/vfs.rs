@@ -1,0 +1,220 @@
+//! The guest's filesystem: /proc, the overlay root (writes never reach the host), mounts and
+//! the Sentry's own path walk. C guests run natively and under `snare do` and must agree; the
+//! host-side checks look at the host after a run.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn proc_self() {
+    let f = fixture().join("a.txt");
+    c_program("proc", &[f.to_str().expect("utf-8")]);
+}
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A fresh directory for `overlay.c`, named `name` in the scratch directory.
+fn overlay_fixture(name: &str) -> PathBuf {
+    let d = scratch().join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("sub")).expect("fixture");
+    for (f, body) in [
+        ("keep.txt", "keep\n"),
+        ("a.txt", "a\n"),
+        ("gone.txt", "g\n"),
+        ("trunc.txt", "0123456789"),
+        ("sub/inner.txt", "i"),
+    ] {
+        std::fs::write(d.join(f), body).expect("fixture file");
+    }
+    std::os::unix::fs::symlink("keep.txt", d.join("link")).expect("link");
+    d
+}
+
+/// Names, sizes, modes, contents and link targets of everything below `dir`.
+fn snapshot(dir: &Path) -> Vec<String> {
+    let mut out = vec![];
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            let m = std::fs::symlink_metadata(&p).expect("lstat");
+            let body = if m.is_dir() {
+                todo.push(p.clone());
+                String::new()
+            } else if m.file_type().is_symlink() {
+                std::fs::read_link(&p)
+                    .expect("readlink")
+                    .display()
+                    .to_string()
+            } else {
+                String::from_utf8_lossy(&std::fs::read(&p).expect("read")).into_owned()
+            };
+            use std::os::unix::fs::MetadataExt;
+            out.push(format!(
+                "{} {:o} {} {} {body}",
+                p.display(),
+                m.mode(),
+                m.len(),
+                m.mtime()
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `overlay.c` changes files that exist on the host: under snare the host keeps them as they
+/// were, and the guest sees the same results as a native run.
+#[test]
+fn overlay_changes_stay_in_the_sandbox() {
+    for static_ in [true, false] {
+        let prog = build("overlay", static_);
+        let d = overlay_fixture(&format!("overlay-{static_}"));
+        let arg = d.to_str().expect("utf-8");
+        let before = snapshot(&d);
+        let s = snare(&prog, &[arg]);
+        assert_eq!(snapshot(&d), before, "the host changed under snare");
+        let n = native(&prog, &[arg]);
+        assert_ne!(snapshot(&d), before, "the native run changes the fixture");
+        assert!(n.status.success(), "{}", String::from_utf8_lossy(&n.stdout));
+        assert_eq!(
+            String::from_utf8_lossy(&n.stdout),
+            String::from_utf8_lossy(&s.stdout)
+        );
+        assert_eq!(n.status.code(), s.status.code());
+    }
+}
+
+fn snare_sh(script: &str) -> std::process::Output {
+    Command::new(SNARE)
+        .args(["do", "--", "/bin/sh", "-c", script])
+        .output()
+        .expect("run snare")
+}
+
+/// A shell appends to one host file and removes another (builtins only: no fork yet); it
+/// sees its changes, the host doesn't.
+#[test]
+fn shell_writes_do_not_reach_the_host() {
+    let d = scratch().join("sh-host");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    let (file, other) = (d.join("file"), d.join("other"));
+    std::fs::write(&file, "one\n").expect("file");
+    std::fs::write(&other, "keep me\n").expect("other");
+    let out = snare_sh(&format!(
+        "echo x >> {f}; : > {o}.new; while read l; do echo \"$l\"; done < {f}; \
+         [ -e {o} ] && echo present",
+        f = file.display(),
+        o = other.display()
+    ));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\nx\npresent\n");
+    assert_eq!(std::fs::read_to_string(&file).expect("file"), "one\n");
+    assert!(!d.join("other.new").exists());
+    // unlink through busybox rm, then the host still has the file.
+    let bb = busybox().expect("busybox-static");
+    let st = Command::new(SNARE)
+        .args(["do", "--"])
+        .arg(&bb)
+        .args(["rm", other.to_str().expect("utf-8")])
+        .status()
+        .expect("run snare");
+    assert!(st.success());
+    assert_eq!(std::fs::read_to_string(&other).expect("other"), "keep me\n");
+}
+
+/// Symlinks are resolved by the Sentry: an absolute link in the guest's /tmp reaches the
+/// overlay root, and a host link into /proc reaches the guest's procfs.
+#[test]
+fn symlinks_cross_mounts() {
+    let out = Command::new(SNARE)
+        .args(["do", "--", "/usr/bin/python3", "-c"])
+        .arg(
+            "import os\n\
+             os.symlink('/etc/hostname', '/tmp/h')\n\
+             os.symlink('/tmp', '/tmp/t')\n\
+             print(open('/tmp/h').read() == open('/etc/hostname').read())\n\
+             open('/etc/new-in-overlay', 'w').write('hi')\n\
+             os.symlink('/etc/new-in-overlay', '/tmp/n')\n\
+             print(open('/tmp/n').read(), os.path.realpath('/tmp/t/h'))\n\
+             print(os.listdir('/tmp/t'))",
+        )
+        .output()
+        .expect("run snare");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "True\nhi /etc/hostname\n['h', 't', 'n']\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!Path::new("/etc/new-in-overlay").exists());
+
+    let d = scratch().join("proclink");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    std::os::unix::fs::symlink("/proc/self/comm", d.join("comm")).expect("symlink");
+    std::os::unix::fs::symlink("/proc/self", d.join("me")).expect("symlink");
+    let bb = busybox().expect("busybox-static");
+    // Natively the host's procfs answers, under snare the guest's: the same text.
+    same(&bb, &["cat", d.join("comm").to_str().expect("utf-8")]);
+    same(
+        &bb,
+        &["head", "-1", d.join("me/status").to_str().expect("utf-8")],
+    );
+}
+
+#[test]
+fn busybox_walks_the_tree() {
+    let bb = busybox().expect("busybox-static");
+    same(&bb, &["find", "/etc", "-name", "*.conf"]);
+    same(&bb, &["ls", "-la", "/usr/include/linux/"]);
+    let f = fixture();
+    let fs = f.to_str().expect("utf-8");
+    same(&bb, &["tar", "cf", "-", "-C", fs, "."]);
+    // Extract into the overlay root and list it in one process.
+    let tar = scratch().join("fixture.tar");
+    let st = Command::new(&bb)
+        .args(["tar", "cf"])
+        .arg(&tar)
+        .args(["-C", fs, "."])
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let out = Command::new(SNARE)
+        .args(["do", "--"])
+        .arg(&bb)
+        .args(["tar", "xvf"])
+        .arg(&tar)
+        .args(["-C", "/usr"])
+        .output()
+        .expect("snare tar");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a.txt"));
+    assert!(!Path::new("/usr/a.txt").exists());
+    let out = snare(&bb, &["ls", "-la", "/"]);
+    assert!(out.status.success());
+}
+
+/// `/proc/mounts` lists the guest's mount table.
+#[test]
+fn proc_mounts() {
+    let bb = busybox().expect("busybox-static");
+    let out = snare(&bb, &["cat", "/proc/mounts"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for point in [
+        " / overlay ",
+        " /proc proc ",
+        " /tmp tmpfs ",
+        " /dev ",
+        " /sys sysfs ",
+    ] {
+        assert!(text.contains(point), "{point} missing from {text}");
+    }
+}
