@@ -14,6 +14,7 @@
 pub mod memfile;
 mod sys;
 pub mod systrap;
+pub mod tty;
 
 use core::fmt;
 

@@ -112,6 +112,10 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let path = lookup(&root, &cmd, &path_var, &cwd)
         .ok_or_else(|| err(127, format!("{shown}: not found")))?;
 
+    // Terminal and job-control signals for snare are for the guest: block them in every
+    // Sentry thread (threads inherit the mask) and forward them from one thread.
+    let forwarded = forwarded_signals();
+    let _ = forwarded.thread_block();
     let t0 = std::time::Instant::now();
     let platform = Systrap::new(Config::default())
         .map_err(|e| err(125, format!("cannot start the sandbox: {e}")))?;
@@ -121,7 +125,10 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         .iter()
         .map(|(k, v)| format!("{k}={v}").into_bytes())
         .collect();
-    let image = exec(&k, &path, req.argv.clone(), envp).map_err(|e| match e.errno {
+    let open = |p: &[u8]| -> Result<Arc<dyn crate::vfs::FileDescription>, Errno> {
+        Ok(Arc::new(k.root.open_file(p, o::RDONLY)?))
+    };
+    let image = exec(&k, &path, req.argv.clone(), envp, &open).map_err(|e| match e.errno {
         Errno::ENOENT => err(127, format!("{shown}: not found")),
         _ => err(126, format!("{shown}: {e}")),
     })?;
@@ -157,6 +164,20 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         pids.groups.insert(1, tg.clone());
     }
     let _ = k.init.set(tg.clone());
+    {
+        let k = k.clone();
+        let spawned = std::thread::Builder::new()
+            .name("snare-signals".into())
+            .spawn(move || loop {
+                match forwarded.wait() {
+                    Ok(sig) => forward_signal(&k, sig as i32),
+                    Err(_) => return,
+                }
+            });
+        if spawned.is_err() {
+            tracing::warn!("cannot start the signal forwarder");
+        }
+    }
     let task = Task::new(
         k.clone(),
         handle,
@@ -205,5 +226,46 @@ fn wait_for_tasks(k: &Kernel) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Signals the host sends snare (a terminal's Ctrl-C and Ctrl-\\, `kill`, a resize) that go to
+/// the guest instead.
+fn forwarded_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::Signal::*;
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in [SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGWINCH, SIGUSR1, SIGUSR2] {
+        set.add(s);
+    }
+    set
+}
+
+/// Delivers a host signal to the guest's foreground process group. It comes from outside the
+/// sandbox: init gets it even without a handler when it would terminate (unlike a signal
+/// from inside, which init's protection drops), so Ctrl-C stops `snare do -- sleep 100`.
+fn forward_signal(k: &Kernel, sig: i32) {
+    use crate::kernel::signal::{default_action, group_exit, send_to_group, user_info, Default_};
+    let pg = k.fg_pgrp.load(std::sync::atomic::Ordering::SeqCst);
+    let targets: Vec<Arc<ThreadGroup>> = k
+        .pids
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .groups
+        .values()
+        .filter(|g| {
+            let st = g.state();
+            st.pgid == pg && st.zombie.is_none()
+        })
+        .cloned()
+        .collect();
+    tracing::debug!(sig, pg, n = targets.len(), "forwarding a host signal");
+    for g in targets {
+        let dfl = g.action(sig).sa_handler == crate::kernel::signal::SIG_DFL;
+        if g.tgid == 1 && dfl && matches!(default_action(sig), Default_::Terminate | Default_::Core)
+        {
+            group_exit(&g, crate::kernel::ExitStatus::Signal(sig), None);
+        } else {
+            send_to_group(k, &g, user_info(sig, snare_abi::signal::SI_USER, 0, 0));
+        }
     }
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t hits;
@@ -143,6 +144,13 @@ int main(void) {
     printf("pause: r=%d errno=%s hits=%d sig=%d\n", r, r < 0 ? strerror(errno) : "-", hits,
            last_sig);
     printf("alarm left: %u\n", alarm(0));
+
+    /* 8b. A handled signal interrupts nanosleep with EINTR and the time left. */
+    alarm(1);
+    struct timespec req = {5, 0}, rem = {0, 0};
+    r = nanosleep(&req, &rem);
+    printf("nanosleep: r=%d errno=%s rem-in-range=%d\n", r, r < 0 ? strerror(errno) : "-",
+           rem.tv_sec >= 3 && rem.tv_sec <= 4);
 
     /* 9. sigsuspend with SIGUSR1 blocked, sent by an interval timer. */
     signal(SIGALRM, plain);

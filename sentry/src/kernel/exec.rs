@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use snare_abi::file::{o, S_IFMT, S_IFREG};
+use snare_abi::file::{S_IFMT, S_IFREG};
 use snare_abi::regs::{RFLAGS_FIXED, RFLAGS_IF, USER_CS, USER_DS};
 use snare_abi::{Errno, UserRegs};
 use snare_platform::{Platform, Prot};
@@ -74,13 +74,14 @@ impl ReadAt for Reader {
     }
 }
 
+/// How exec opens files: a guest path to an open file (read-only). The guest's own VFS for
+/// execve; the host root for the first program.
+pub type Opener<'a> = &'a dyn Fn(&[u8]) -> Result<Arc<dyn FileDescription>, Errno>;
+
 /// Opens an executable: a regular file with an execute bit.
-fn open_exec(k: &Kernel, path: &[u8]) -> Result<(Reader, Vec<u8>), ExecError> {
+fn open_exec(open: Opener<'_>, path: &[u8]) -> Result<(Reader, Vec<u8>), ExecError> {
     let shown = String::from_utf8_lossy(path).into_owned();
-    let f = k
-        .root
-        .open_file(path, o::RDONLY)
-        .map_err(|e| ExecError::new(e, shown.clone()))?;
+    let f = open(path).map_err(|e| ExecError::new(e, shown.clone()))?;
     let st = f.stat().map_err(|e| ExecError::new(e, shown.clone()))?;
     if st.st_mode & S_IFMT != S_IFREG || st.st_mode & 0o111 == 0 {
         return Err(ExecError::new(Errno::EACCES, shown));
@@ -185,10 +186,11 @@ pub fn exec(
     path: &[u8],
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
+    open: Opener<'_>,
 ) -> Result<Image, ExecError> {
     let mut path = path.to_vec();
     let execfn = path.clone();
-    let (mut reader, mut head) = open_exec(k, &path)?;
+    let (mut reader, mut head) = open_exec(open, &path)?;
     for depth in 0.. {
         let Some(script) = parse_shebang(&head) else {
             break;
@@ -204,13 +206,13 @@ pub fn exec(
         new_argv.extend(argv.into_iter().skip(1));
         argv = new_argv;
         path = interp;
-        (reader, head) = open_exec(k, &path)?;
+        (reader, head) = open_exec(open, &path)?;
     }
     let shown = String::from_utf8_lossy(&path).into_owned();
     let info = elf::parse(&reader).map_err(|e| ExecError::new(e, shown.clone()))?;
     let interp = match &info.interp {
         Some(p) => {
-            let (r, _) = open_exec(k, p)?;
+            let (r, _) = open_exec(open, p)?;
             let i = elf::parse(&r)
                 .map_err(|e| ExecError::new(e, String::from_utf8_lossy(p).into_owned()))?;
             Some((r, i))

@@ -78,6 +78,9 @@ pub struct Kernel {
     pub gid: u32,
     /// The pid namespace: live tasks and unreaped processes.
     pub pids: Mutex<process::PidTable>,
+    /// The foreground process group of the terminal behind stdio (TIOCSPGRP); host
+    /// terminal signals (Ctrl-C) go to it.
+    pub fg_pgrp: std::sync::atomic::AtomicI32,
     /// The sandbox's init (pid 1): orphans are reparented to it.
     pub init: OnceLock<Arc<process::ThreadGroup>>,
     /// Futex waiters.
@@ -106,6 +109,7 @@ impl Kernel {
             uid,
             gid,
             pids: Mutex::new(process::PidTable::default()),
+            fg_pgrp: std::sync::atomic::AtomicI32::new(1),
             init: OnceLock::new(),
             futexes: Default::default(),
             warned: Mutex::new(HashSet::new()),

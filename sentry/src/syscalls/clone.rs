@@ -307,7 +307,8 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     let mut total = 0;
     let argv = read_strings(task, argv, &mut total)?;
     let envp = read_strings(task, envp, &mut total)?;
-    let image = crate::kernel::exec(&task.k, &path, argv, envp).map_err(|e| {
+    let open = |p: &[u8]| super::path::open_path(task, p, snare_abi::file::o::RDONLY, 0);
+    let image = crate::kernel::exec(&task.k, &path, argv, envp, &open).map_err(|e| {
         tracing::debug!(%e, "execve failed");
         e.errno
     })?;

@@ -434,7 +434,52 @@ fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         }
         cmd => {
             let file = task.fds.get(n)?;
+            if file.is_terminal() {
+                if let Some(r) = tty_job_ioctl(task, cmd, a[2]) {
+                    return r;
+                }
+            }
             file.ioctl(cmd, a[2], &*task.mm)
         }
     }
+}
+
+/// Job-control ioctls on the terminal behind stdio: the sandbox keeps its own foreground
+/// process group and session (the host's must not see guest ids). `None`: not one of them.
+fn tty_job_ioctl(task: &Task, cmd: u32, arg: u64) -> Option<Result<u64, Errno>> {
+    const TIOCSCTTY: u32 = 0x540e;
+    const TIOCGPGRP: u32 = 0x540f;
+    const TIOCSPGRP: u32 = 0x5410;
+    const TIOCNOTTY: u32 = 0x5422;
+    const TIOCGSID: u32 = 0x5429;
+    use std::sync::atomic::Ordering;
+    let r = match cmd {
+        TIOCSCTTY | TIOCNOTTY => Ok(0),
+        TIOCGPGRP => {
+            let pg = task.k.fg_pgrp.load(Ordering::SeqCst);
+            task.mm.write(arg, &pg.to_ne_bytes()).map(|_| 0)
+        }
+        TIOCGSID => task.mm.write(arg, &1i32.to_ne_bytes()).map(|_| 0),
+        TIOCSPGRP => (|| {
+            let pg: i32 = task.mm.read_val(arg)?;
+            if pg < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let sid = task.tg().state().sid;
+            let exists = crate::kernel::process::lock(&task.k.pids)
+                .groups
+                .values()
+                .any(|g| {
+                    let st = g.state();
+                    st.pgid == pg && st.sid == sid && st.zombie.is_none()
+                });
+            if !exists {
+                return Err(Errno::EPERM);
+            }
+            task.k.fg_pgrp.store(pg, Ordering::SeqCst);
+            Ok(0)
+        })(),
+        _ => return None,
+    };
+    Some(r)
 }

@@ -230,11 +230,36 @@ fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
     Ok(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
 }
 
-/// Implements `nanosleep(2)`. Not interruptible yet (signals arrive with issue 4).
+/// Sleeps for `d`; a signal ends the sleep early, writing the time left to `rem` (if not
+/// 0). Returns ERESTARTNOHAND then: EINTR when a handler runs, else the call starts over (a
+/// relative sleep then sleeps its whole length again: Linux would resume with what was left).
+fn interruptible_sleep(task: &Task, d: Duration, rem: u64) -> Result<u64, Errno> {
+    let start = std::time::Instant::now();
+    let Some(deadline) = start.checked_add(d) else {
+        let _: Result<(), Errno> = crate::kernel::wait::block(&[], None, || None);
+        return Err(Errno::ERESTARTNOHAND);
+    };
+    match crate::kernel::wait::block::<()>(&[], Some(deadline), || None) {
+        Err(Errno::ETIMEDOUT) => Ok(0),
+        Err(Errno::ERESTARTSYS) => {
+            if rem != 0 {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let ts = Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                };
+                task.mm.write(rem, snare_abi::pod::as_bytes(&ts))?;
+            }
+            Err(Errno::ERESTARTNOHAND)
+        }
+        other => other.map(|_| 0),
+    }
+}
+
+/// Implements `nanosleep(2)`.
 fn sys_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let d = read_timespec(task, a[0])?;
-    std::thread::sleep(d);
-    Ok(0)
+    interruptible_sleep(task, d, a[1])
 }
 
 /// Implements `clock_nanosleep(2)`, relative or TIMER_ABSTIME.
@@ -246,14 +271,13 @@ fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     }
     let flags = super::arg::check_flags(u32_(a[1]), TIMER_ABSTIME)?;
     let d = read_timespec(task, a[2])?;
-    let wait = if flags & TIMER_ABSTIME != 0 {
-        d.saturating_sub(now(task, clock)?)
+    if flags & TIMER_ABSTIME != 0 {
+        let wait = d.saturating_sub(now(task, clock)?);
+        interruptible_sleep(task, wait, 0)
     } else {
         now(task, clock)?;
-        d
-    };
-    std::thread::sleep(wait);
-    Ok(0)
+        interruptible_sleep(task, d, a[3])
+    }
 }
 
 /// Implements `getrandom(2)` from the host's generator.

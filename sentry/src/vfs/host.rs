@@ -470,11 +470,17 @@ impl FileDescription for HostFile {
 
     fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn GuestMemory) -> Result<u64, Errno> {
         const TCGETS: u32 = 0x5401;
+        const TCSETS: u32 = 0x5402;
+        const TCSETSW: u32 = 0x5403;
+        const TCSETSF: u32 = 0x5404;
+        const TCFLSH: u32 = 0x540b;
         const TIOCGWINSZ: u32 = 0x5413;
+        const TIOCSWINSZ: u32 = 0x5414;
         const FIONREAD: u32 = 0x541b;
+        let file = &self.inner.file;
         match cmd {
             TCGETS => {
-                let t = nix::sys::termios::tcgetattr(&self.inner.file).map_err(errno_of)?;
+                let t = nix::sys::termios::tcgetattr(file).map_err(errno_of)?;
                 let raw: libc::termios = t.into();
                 // The kernel's struct termios: four flag words, c_line, 19 control chars.
                 let mut out = Vec::with_capacity(36);
@@ -486,23 +492,63 @@ impl FileDescription for HostFile {
                 mem.write(arg, &out)?;
                 Ok(0)
             }
+            TCSETS | TCSETSW | TCSETSF => {
+                let cur = nix::sys::termios::tcgetattr(file).map_err(errno_of)?;
+                let mut raw: libc::termios = cur.into();
+                let mut b = [0u8; 36];
+                mem.read(arg, &mut b)?;
+                let word = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                raw.c_iflag = word(0);
+                raw.c_oflag = word(4);
+                raw.c_cflag = word(8);
+                raw.c_lflag = word(12);
+                raw.c_line = b[16];
+                raw.c_cc[..19].copy_from_slice(&b[17..36]);
+                let when = match cmd {
+                    TCSETS => nix::sys::termios::SetArg::TCSANOW,
+                    TCSETSW => nix::sys::termios::SetArg::TCSADRAIN,
+                    _ => nix::sys::termios::SetArg::TCSAFLUSH,
+                };
+                let t = nix::sys::termios::Termios::from(raw);
+                nix::sys::termios::tcsetattr(file, when, &t).map_err(errno_of)?;
+                Ok(0)
+            }
+            TCFLSH => {
+                use nix::sys::termios::FlushArg;
+                let q = match arg {
+                    0 => FlushArg::TCIFLUSH,
+                    1 => FlushArg::TCOFLUSH,
+                    2 => FlushArg::TCIOFLUSH,
+                    _ => return Err(Errno::EINVAL),
+                };
+                nix::sys::termios::tcflush(file, q).map_err(errno_of)?;
+                Ok(0)
+            }
             TIOCGWINSZ => {
-                // Only terminals have a size; the real size needs the host ioctl, which
-                // arrives with the terminal work (issue 4). Report a standard size.
-                nix::sys::termios::tcgetattr(&self.inner.file).map_err(errno_of)?;
-                let ws: [u16; 4] = [24, 80, 0, 0];
+                let ws = snare_platform::tty::winsize(file.as_fd()).map_err(|e| io_errno(&e))?;
                 let bytes: Vec<u8> = ws.iter().flat_map(|w| w.to_ne_bytes()).collect();
                 mem.write(arg, &bytes)?;
                 Ok(0)
             }
+            TIOCSWINSZ => {
+                let mut b = [0u8; 8];
+                mem.read(arg, &mut b)?;
+                let ws = [0, 2, 4, 6].map(|i| u16::from_ne_bytes([b[i], b[i + 1]]));
+                snare_platform::tty::set_winsize(file.as_fd(), ws).map_err(|e| io_errno(&e))?;
+                Ok(0)
+            }
             FIONREAD if !self.is_stream() && !self.is_dir => {
-                let size = self.inner.file.metadata().map_err(|e| io_errno(&e))?.size();
+                let size = file.metadata().map_err(|e| io_errno(&e))?.size();
                 let off = *self.offset.lock().unwrap_or_else(|e| e.into_inner());
                 mem.write(arg, &(size.saturating_sub(off) as i32).to_ne_bytes())?;
                 Ok(0)
             }
             _ => Err(Errno::ENOTTY),
         }
+    }
+
+    fn is_terminal(&self) -> bool {
+        self.is_stream() && nix::unistd::isatty(&self.inner.file).unwrap_or(false)
     }
 
     fn statfs(&self) -> Result<[u8; 120], Errno> {

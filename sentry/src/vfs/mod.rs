@@ -69,6 +69,10 @@ pub trait FileDescription: Send + Sync + Debug {
     fn statfs(&self) -> Result<[u8; 120], Errno> {
         Err(Errno::ENOSYS)
     }
+    /// Whether this is a terminal (job-control ioctls are answered by the Sentry).
+    fn is_terminal(&self) -> bool {
+        false
+    }
     /// The file as a mapping source for `mmap(2)`; `None` if it can't be mapped (ENODEV).
     fn mappable(&self) -> Option<Arc<dyn MappableFile>> {
         None
