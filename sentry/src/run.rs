@@ -265,7 +265,7 @@ fn forward_signal(k: &Kernel, sig: i32) {
         {
             group_exit(&g, crate::kernel::ExitStatus::Signal(sig), None);
         } else {
-            send_to_group(k, &g, user_info(sig, snare_abi::signal::SI_USER, 0, 0));
+            send_to_group(&g, user_info(sig, snare_abi::signal::SI_USER, 0, 0));
         }
     }
 }

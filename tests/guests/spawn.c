@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ static int spawn(char *const argv[]) {
 }
 
 int main(void) {
+    int r;
     setvbuf(stdout, NULL, _IONBF, 0);
     char *t[] = {"/bin/true", NULL};
     show("true", spawn(t));
@@ -48,7 +50,7 @@ int main(void) {
     show("echo", spawn(echo));
     char *missing[] = {"/nonexistent/prog", NULL};
     pid_t pid;
-    int r = posix_spawn(&pid, missing[0], NULL, NULL, missing, environ);
+    r = posix_spawn(&pid, missing[0], NULL, NULL, missing, environ);
     if (r == 0) {
         int st;
         waitpid(pid, &st, 0);
@@ -93,5 +95,28 @@ int main(void) {
     waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
     printf("waitid WNOWAIT: code=%d status=%d pid-ok=%d\n", si.si_code, si.si_status, si.si_pid == pid);
     printf("then waitpid: %d\n", waitpid(pid, &st, 0) == pid && WEXITSTATUS(st) == 5);
+
+    /* Job control: stop, continue, terminate. */
+    char *sl[] = {"/bin/sleep", "5", NULL};
+    posix_spawn(&pid, sl[0], NULL, NULL, sl, environ);
+    kill(pid, SIGSTOP);
+    waitpid(pid, &st, WUNTRACED);
+    printf("stopped=%d sig=%d\n", WIFSTOPPED(st), WIFSTOPPED(st) ? WSTOPSIG(st) : -1);
+    kill(pid, SIGCONT);
+    waitpid(pid, &st, WCONTINUED);
+    printf("continued=%d\n", WIFCONTINUED(st));
+    kill(pid, SIGTERM);
+    waitpid(pid, &st, 0);
+    show("sleep after SIGTERM", st);
+
+    /* pidfds: open, signal, wait by pidfd. */
+    posix_spawn(&pid, sl[0], NULL, NULL, sl, environ);
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    printf("pidfd_open ok=%d\n", pfd >= 0);
+    printf("pidfd_send_signal=%ld\n", syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0));
+    memset(&si, 0, sizeof si);
+    r = waitid(P_PIDFD, pfd, &si, WEXITED);
+    printf("waitid P_PIDFD: r=%d code=%d status=%d\n", r, si.si_code, si.si_status);
+    close(pfd);
     return 0;
 }

@@ -5,6 +5,7 @@
 //! before switching again.
 
 mod exec;
+pub mod pidfd;
 pub mod process;
 pub mod signal;
 mod task;

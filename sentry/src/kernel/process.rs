@@ -182,6 +182,8 @@ pub struct TgState {
     pub group_exit: Option<ExitStatus>,
     /// Set when the last thread exited: the process is a zombie until reaped.
     pub zombie: Option<ExitStatus>,
+    /// Stopped by a job-control signal until SIGCONT.
+    pub stopped: bool,
     /// An unreported stop or continue (wait4 with WUNTRACED / WCONTINUED).
     pub job_event: Option<JobEvent>,
     /// Signal sent to the parent at exit (SIGCHLD for fork; clone's low byte).
@@ -235,6 +237,7 @@ impl ThreadGroup {
                 sid,
                 group_exit: None,
                 zombie: None,
+                stopped: false,
                 job_event: None,
                 exit_signal: snare_abi::signal::SIGCHLD,
                 exe: Vec::new(),

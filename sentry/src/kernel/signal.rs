@@ -112,7 +112,7 @@ pub fn group_exit(tg: &ThreadGroup, status: ExitStatus, except: Option<i32>) {
 }
 
 /// Sends `info` to the process `tg`. `forced` signals (faults) bypass init's protection.
-pub fn send_to_group(k: &Kernel, tg: &Arc<ThreadGroup>, info: SigInfo) {
+pub fn send_to_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
     let sig = info.si_signo;
     let threads = {
         let st = tg.state();
@@ -124,6 +124,10 @@ pub fn send_to_group(k: &Kernel, tg: &Arc<ThreadGroup>, info: SigInfo) {
     let Some(first) = threads.first() else {
         return;
     };
+    if sig == SIGCONT {
+        // Continues the process even when the signal itself is ignored.
+        continue_group(tg);
+    }
     let act = tg.action(sig);
     if ignored(sig, &act) && first.mask() & bit(sig) == 0 {
         return;
@@ -136,10 +140,9 @@ pub fn send_to_group(k: &Kernel, tg: &Arc<ThreadGroup>, info: SigInfo) {
         group_exit(tg, ExitStatus::Signal(SIGKILL), None);
         return;
     }
-    if sig == SIGCONT {
-        // Nothing is ever stopped (stop signals are ignored, see `handle_signals`), so
-        // continuing only reports the event.
-        let _ = k;
+    if default_action(sig) == Default_::Stop {
+        // A stop signal cancels a pending SIGCONT (and the reverse, in `continue_group`).
+        lock(&tg.shared_pending).discard(bit(SIGCONT));
     }
     lock(&tg.shared_pending).push(info);
     let target = threads
@@ -159,6 +162,9 @@ pub fn send_to_task(t: &TaskHandle, info: SigInfo) {
             return;
         }
     }
+    if sig == SIGCONT {
+        continue_group(tg);
+    }
     let act = tg.action(sig);
     if ignored(sig, &act) && t.mask() & bit(sig) == 0 {
         return;
@@ -172,6 +178,49 @@ pub fn send_to_task(t: &TaskHandle, info: SigInfo) {
     }
     lock(&t.sig).pending.push(info);
     t.kick();
+}
+
+/// SIGCONT: a stopped process runs again, its pending stop signals are dropped, and its
+/// parent hears of it (`WCONTINUED`, SIGCHLD with CLD_CONTINUED).
+fn continue_group(tg: &Arc<ThreadGroup>) {
+    let stop_sigs = bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
+    lock(&tg.shared_pending).discard(stop_sigs);
+    let (threads, parent) = {
+        let mut st = tg.state();
+        for t in &st.threads {
+            lock(&t.sig).pending.discard(stop_sigs);
+        }
+        if !st.stopped {
+            return;
+        }
+        st.stopped = false;
+        st.job_event = Some(super::process::JobEvent::Continued);
+        (st.threads.clone(), st.parent.clone())
+    };
+    for t in threads {
+        t.kick();
+    }
+    if let Some(p) = parent {
+        notify_parent_job(&p, tg.tgid, CLD_CONTINUED, SIGCONT);
+    }
+}
+
+/// Tells `parent` that child `pid` stopped or continued: SIGCHLD (unless SA_NOCLDSTOP) and a
+/// wake-up for its waits.
+fn notify_parent_job(parent: &Arc<ThreadGroup>, pid: i32, code: i32, sig: i32) {
+    let act = parent.action(SIGCHLD);
+    if act.sa_flags & snare_abi::signal::SA_NOCLDSTOP == 0
+        && act.sa_handler != SIG_IGN
+        && act.sa_handler != SIG_DFL
+    {
+        let mut info = user_info(SIGCHLD, code, pid, 0);
+        info.fields[1] = u64::from(sig as u32);
+        lock(&parent.shared_pending).push(info);
+        if let Some(t) = parent.state().threads.first() {
+            t.kick();
+        }
+    }
+    parent.child_events.notify();
 }
 
 /// Ends process `tg` (its last thread has exited): its children go to init, it becomes a
@@ -209,7 +258,7 @@ pub fn process_exit(k: &Kernel, tg: &Arc<ThreadGroup>, status: ExitStatus) {
                 cs.pdeathsig
             };
             if pdeath != 0 {
-                send_to_group(k, &c, user_info(pdeath, SI_KERNEL, 0, 0));
+                send_to_group(&c, user_info(pdeath, SI_KERNEL, 0, 0));
             }
             init.state().children.push(c);
         }
@@ -233,7 +282,7 @@ pub fn process_exit(k: &Kernel, tg: &Arc<ThreadGroup>, status: ExitStatus) {
         };
         let mut info = user_info(exit_signal, code, tg.tgid, k.uid);
         info.fields[1] = u64::from(value as u32);
-        send_to_group(k, &parent, info);
+        send_to_group(&parent, info);
     }
     parent.child_events.notify();
 }
@@ -290,11 +339,7 @@ impl Task {
                 SIG_DFL => match default_action(sig) {
                     Default_::Ignore | Default_::Continue => continue,
                     Default_::Stop => {
-                        tracing::warn!(
-                            tid = self.tid,
-                            sig,
-                            "job-control stop is not supported: ignored"
-                        );
+                        self.group_stop(sig);
                         continue;
                     }
                     Default_::Terminate | Default_::Core => {
@@ -332,6 +377,41 @@ impl Task {
         }
         if let Some(m) = lock(&self.handle.sig).saved_mask.take() {
             self.set_sigmask(m);
+        }
+    }
+
+    /// Stops the process (a stop signal's default action): every thread parks until SIGCONT
+    /// or SIGKILL; the parent hears of the stop.
+    fn group_stop(&mut self, sig: i32) {
+        let parent = {
+            let mut st = self.tg().state();
+            if st.group_exit.is_some() {
+                return;
+            }
+            st.stopped = true;
+            st.job_event = Some(super::process::JobEvent::Stopped(sig));
+            for t in &st.threads {
+                if t.tid != self.tid {
+                    t.kick();
+                }
+            }
+            st.parent.clone()
+        };
+        tracing::debug!(tid = self.tid, sig, "process stopped");
+        if let Some(p) = parent {
+            notify_parent_job(&p, self.tgid(), CLD_STOPPED, sig);
+        }
+        self.park_while_stopped();
+    }
+
+    /// Waits while the process is stopped (or until the task is killed).
+    pub fn park_while_stopped(&self) {
+        loop {
+            let seen = self.handle.waker.generation();
+            if !self.tg().state().stopped || self.handle.is_killed() {
+                return;
+            }
+            self.handle.waker.sleep(seen, None);
         }
     }
 

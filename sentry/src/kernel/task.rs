@@ -218,6 +218,10 @@ impl Task {
             if self.must_exit() {
                 return;
             }
+            if self.tg().state().stopped {
+                self.park_while_stopped();
+                continue;
+            }
             self.handle_signals();
             if self.must_exit() {
                 return;

@@ -56,6 +56,8 @@ struct CloneArgs {
     parent_tid: u64,
     child_tid: u64,
     tls: u64,
+    /// Where CLONE_PIDFD stores the new pidfd.
+    pidfd: u64,
 }
 
 /// Creates a thread or process; returns the child's tid to the parent.
@@ -64,7 +66,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     if f & CLONE_NEW_ANY != 0 {
         return Err(Errno::EPERM);
     }
-    if f & CLONE_PIDFD != 0 {
+    if f & CLONE_PIDFD != 0 && f & CLONE_THREAD != 0 {
         return Err(Errno::EINVAL);
     }
     if (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0)
@@ -167,6 +169,14 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     if f & CLONE_PARENT_SETTID != 0 {
         let _ = task.mm.write(c.parent_tid, &tid.to_ne_bytes());
     }
+    if f & CLONE_PIDFD != 0 {
+        let tg = handle.tg.clone();
+        let pidfd = task
+            .fds
+            .install(Arc::new(crate::kernel::pidfd::PidFd::new(tg, 0)), true, 0)
+            .unwrap_or(-1);
+        let _ = task.mm.write(c.pidfd, &pidfd.to_ne_bytes());
+    }
     if f & CLONE_CHILD_SETTID != 0 {
         let _ = mm.write(c.child_tid, &tid.to_ne_bytes());
     }
@@ -218,6 +228,8 @@ fn sys_clone(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             parent_tid: a[2],
             child_tid: a[3],
             tls: a[4],
+            // clone(2) stores the pidfd where the parent tid would go.
+            pidfd: a[2],
         },
     )
 }
@@ -235,7 +247,7 @@ fn sys_clone3(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     for (i, w) in bytes.chunks_exact(8).enumerate() {
         raw[i] = u64::from_ne_bytes(w.try_into().map_err(|_| Errno::EFAULT)?);
     }
-    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup] =
+    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup] =
         raw;
     if set_tid != 0 || set_tid_size != 0 || cgroup != 0 || exit_signal > 64 {
         return Err(Errno::EINVAL);
@@ -252,6 +264,7 @@ fn sys_clone3(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             parent_tid,
             child_tid,
             tls,
+            pidfd,
         },
     )
 }
@@ -554,7 +567,7 @@ fn sys_waitid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         0 => Which::Any,
         1 if id > 0 => Which::Pid(id),
         2 if id >= 0 => Which::Pgid(if id == 0 { task.tg().state().pgid } else { id }),
-        3 => return Err(Errno::EINVAL), // P_PIDFD: no pidfds yet
+        3 => Which::Pid(super::signal::pidfd_process(task, id)?.tgid),
         _ => return Err(Errno::EINVAL),
     };
     let found = do_wait(task, which, options)?;

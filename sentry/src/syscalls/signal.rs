@@ -13,7 +13,7 @@ use super::arg::{i32_, u32_};
 use super::Handler;
 use crate::kernel::process::{bit, lock, ThreadGroup, UNBLOCKABLE};
 use crate::kernel::signal::{send_to_group, send_to_task, user_info, SS_AUTODISARM, SS_ONSTACK};
-use crate::kernel::{wait, Kernel, Task};
+use crate::kernel::{wait, Task};
 use crate::mm::GuestMemory;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -33,6 +33,8 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::ALARM, sys_alarm),
     (nr::SETITIMER, sys_setitimer),
     (nr::GETITIMER, sys_getitimer),
+    (nr::PIDFD_OPEN, sys_pidfd_open),
+    (nr::PIDFD_SEND_SIGNAL, sys_pidfd_send_signal),
 ];
 
 /// Smallest alternate stack (MINSIGSTKSZ).
@@ -234,7 +236,7 @@ fn sys_kill(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     }
     if sig != 0 {
         for g in &targets {
-            send_to_group(&task.k, g, user_info(sig, SI_USER, task.tgid(), task.k.uid));
+            send_to_group(g, user_info(sig, SI_USER, task.tgid(), task.k.uid));
         }
     }
     Ok(0)
@@ -286,7 +288,7 @@ fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     check_sig(sig)?;
     let info = queued_info(task, a[2], sig, pid)?;
     let g = lock(&task.k.pids).group(pid).ok_or(Errno::ESRCH)?;
-    send_to_group(&task.k, &g, info);
+    send_to_group(&g, info);
     Ok(0)
 }
 
@@ -341,7 +343,6 @@ fn sys_sigaltstack(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Arms (or with `None`, cancels) the process's real-time timer; returns what was left of
 /// the previous one.
 fn arm_alarm(
-    k: &Arc<Kernel>,
     tg: &Arc<ThreadGroup>,
     value: Option<(Duration, Duration)>,
 ) -> Option<(Duration, Duration)> {
@@ -360,7 +361,7 @@ fn arm_alarm(
         (prev, st.alarm_gen)
     };
     if value.is_some() {
-        let (k, tg) = (k.clone(), tg.clone());
+        let tg = tg.clone();
         let spawned = std::thread::Builder::new()
             .name("snare-alarm".into())
             .spawn(move || loop {
@@ -386,11 +387,7 @@ fn arm_alarm(
                     }
                     st.alarm = (!interval.is_zero()).then(|| (when + interval, interval));
                 }
-                send_to_group(
-                    &k,
-                    &tg,
-                    user_info(SIGALRM, snare_abi::signal::SI_KERNEL, 0, 0),
-                );
+                send_to_group(&tg, user_info(SIGALRM, snare_abi::signal::SI_KERNEL, 0, 0));
                 if interval.is_zero() {
                     return;
                 }
@@ -406,8 +403,7 @@ fn arm_alarm(
 fn sys_alarm(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let secs = u32_(a[0]);
     let value = (secs != 0).then(|| (Duration::from_secs(u64::from(secs)), Duration::ZERO));
-    let k = task.k.clone();
-    let prev = arm_alarm(&k, task.tg(), value);
+    let prev = arm_alarm(task.tg(), value);
     // Whole seconds left, rounded (an alarm about to fire still reports 1).
     Ok(prev.map_or(0, |(left, _)| {
         (left.as_secs() + u64::from(left.subsec_micros() >= 500_000)).max(1)
@@ -462,9 +458,8 @@ fn sys_setitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         }
         return Ok(0);
     }
-    let k = task.k.clone();
     let value = new.filter(|(v, _)| !v.is_zero());
-    let prev = arm_alarm(&k, task.tg(), value);
+    let prev = arm_alarm(task.tg(), value);
     if a[2] != 0 {
         write_itimerval(task, a[2], prev)?;
     }
@@ -487,5 +482,50 @@ fn sys_getitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         None
     };
     write_itimerval(task, a[1], cur)?;
+    Ok(0)
+}
+
+const PIDFD_NONBLOCK: u32 = 0o4000;
+
+/// Implements `pidfd_open(2)`.
+fn sys_pidfd_open(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (pid, flags) = (i32_(a[0]), u32_(a[1]));
+    if pid <= 0 || flags & !PIDFD_NONBLOCK != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let g = lock(&task.k.pids).group(pid).ok_or(Errno::ESRCH)?;
+    let f = crate::kernel::pidfd::PidFd::new(g, flags);
+    Ok(task.fds.install(Arc::new(f), true, 0)? as u64)
+}
+
+/// The process a pidfd names.
+pub(super) fn pidfd_process(task: &Task, fd: i32) -> Result<Arc<ThreadGroup>, Errno> {
+    let f = task.fds.get(fd)?;
+    (*f).as_any()
+        .downcast_ref::<crate::kernel::pidfd::PidFd>()
+        .map(|p| p.tg.clone())
+        .ok_or(Errno::EBADF)
+}
+
+/// Implements `pidfd_send_signal(2)`.
+fn sys_pidfd_send_signal(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let sig = i32_(a[1]);
+    if a[3] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let g = pidfd_process(task, i32_(a[0]))?;
+    if g.state().zombie.is_some() {
+        return Err(Errno::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    check_sig(sig)?;
+    let info = if a[2] != 0 {
+        queued_info(task, a[2], sig, g.tgid)?
+    } else {
+        user_info(sig, SI_USER, task.tgid(), task.k.uid)
+    };
+    send_to_group(&g, info);
     Ok(0)
 }

@@ -32,9 +32,21 @@ pub const SEEK_SET: u32 = 0;
 pub const SEEK_CUR: u32 = 1;
 pub const SEEK_END: u32 = 2;
 
+/// Downcasting for code that needs the concrete type behind a description (a pidfd's
+/// process, an epoll instance).
+pub trait AsAny {
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+impl<T: std::any::Any> AsAny for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// An open file description (what an fd points to). Methods take `&self`: descriptions are
 /// shared between fds (`dup`) and threads, and keep their own offset.
-pub trait FileDescription: Send + Sync + Debug {
+pub trait FileDescription: Send + Sync + Debug + AsAny {
     /// Reads at the current offset and advances it.
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno>;
     /// Writes at the current offset (or the end, with O_APPEND) and advances it.
