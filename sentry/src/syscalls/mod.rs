@@ -7,7 +7,9 @@
 mod fs;
 mod fs_tree;
 mod futex;
+mod ipc;
 mod mmap;
+mod poll;
 mod process;
 mod read_write;
 mod time;
@@ -29,7 +31,9 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         fs::HANDLERS,
         fs_tree::HANDLERS,
         futex::HANDLERS,
+        ipc::HANDLERS,
         mmap::HANDLERS,
+        poll::HANDLERS,
         process::HANDLERS,
         read_write::HANDLERS,
         time::HANDLERS,

@@ -6,9 +6,13 @@
 //! [`HostRoot`] behind the same [`FileDescription`] interface.
 
 pub(crate) mod dev;
+pub mod epoll;
+pub mod eventfd;
 mod fdtable;
 mod host;
+pub mod pipe;
 pub mod procfs;
+pub mod timerfd;
 pub mod tmpfs;
 
 use std::fmt::Debug;
@@ -84,6 +88,19 @@ pub trait FileDescription: Send + Sync + Debug {
     /// The queue notified whenever [`FileDescription::poll`]'s answer may have changed;
     /// `None` for files whose readiness never changes.
     fn wait_queue(&self) -> Option<&WaitQueue> {
+        None
+    }
+    /// `F_GETPIPE_SZ`: a pipe's capacity in bytes; `EBADF` for other files.
+    fn pipe_size(&self) -> Result<u64, Errno> {
+        Err(Errno::EBADF)
+    }
+    /// `F_SETPIPE_SZ`: sets a pipe's capacity, returning the size granted.
+    fn set_pipe_size(&self, _size: u64) -> Result<u64, Errno> {
+        Err(Errno::EBADF)
+    }
+    /// The concrete object, for syscalls that act on one kind of file (timerfd_settime,
+    /// epoll_ctl); `None` for files no syscall needs to downcast.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
 }
