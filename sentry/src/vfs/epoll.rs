@@ -515,6 +515,22 @@ mod tests {
     }
 
     #[test]
+    fn host_pipe_is_rechecked_in_slices() {
+        let (r, w) = nix::unistd::pipe().expect("host pipe");
+        let r = super::super::HostFile::from_host_fd(r, "pipe", o::RDONLY);
+        assert_eq!(r.wait_queue().map(|_| ()), None);
+        assert_eq!(r.poll() & poll::IN, 0);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            nix::unistd::write(&w, b"x").expect("write");
+            w
+        });
+        let got = wait_sliced(&[], None, true, || (r.poll() & poll::IN != 0).then_some(()));
+        assert_eq!(got, Ok(Some(())));
+        drop(t.join());
+    }
+
+    #[test]
     fn times_out() {
         let ep = Epoll::new(0, 0);
         let start = Instant::now();

@@ -11,8 +11,7 @@
 //! cancels the timer; `TFD_IOC_SET_TICKS` is not implemented; the alarm clocks are refused
 //! with `EPERM` (as for a caller without `CAP_WAKE_ALARM`).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -107,6 +106,21 @@ struct Timer {
     clock: Clock,
     state: Mutex<State>,
     queue: WaitQueue,
+    /// The key of its entry in the timer service's queue (changed only under that queue's
+    /// lock).
+    slot: Mutex<Option<(Instant, u64)>>,
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let slot = *self.slot.get_mut().unwrap_or_else(|e| e.into_inner());
+        // A timer with a slot was scheduled, so the service exists.
+        if let Some(key) = slot {
+            if let Some(s) = service() {
+                s.lock().entries.remove(&key);
+            }
+        }
+    }
 }
 
 impl Timer {
@@ -119,6 +133,15 @@ impl Timer {
         let wait = at.saturating_sub(self.clock.now());
         // A far-off expiry: wake up in a day and look again.
         Instant::now() + wait.min(Duration::from_secs(86_400))
+    }
+
+    /// Clears the slot if it still holds `key` (the service just took that entry).
+    fn forget_slot(&self, s: &Service, key: (Instant, u64)) {
+        let _g = s.lock();
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if *slot == Some(key) {
+            *slot = None;
+        }
     }
 
     /// Called by the timer service at an expiry scheduled for `generation`.
@@ -138,35 +161,25 @@ impl Timer {
     }
 }
 
-/// One scheduled wake-up of the timer service.
-struct Entry {
-    at: Instant,
+/// When the timer service wakes next for each armed timer: (instant, sequence number) →
+/// (the timer, the generation it was armed for). A timer has at most one entry (`Timer::
+/// slot` holds its key), so re-arming often never piles up stale entries.
+#[derive(Default)]
+struct Queue {
+    entries: BTreeMap<(Instant, u64), (Weak<Timer>, u64)>,
     seq: u64,
-    generation: u64,
-    timer: Weak<Timer>,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, o: &Entry) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Entry) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, o: &Entry) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
-    }
 }
 
 #[derive(Default)]
 struct Service {
-    heap: Mutex<(BinaryHeap<Reverse<Entry>>, u64)>,
+    queue: Mutex<Queue>,
     cv: Condvar,
+}
+
+impl Service {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The timer service, started at the first armed timer (`None` if its thread could not be
@@ -184,45 +197,45 @@ fn service() -> Option<&'static Service> {
 }
 
 fn run_service(s: &'static Service) {
-    let mut g = s.heap.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = s.lock();
     loop {
         let now = Instant::now();
-        match g.0.peek().map(|Reverse(e)| e.at) {
+        match g.entries.first_key_value().map(|(k, _)| *k) {
             None => g = s.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
-            Some(at) if at > now => {
+            Some((at, _)) if at > now => {
                 g =
                     s.cv.wait_timeout(g, at - now)
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
             }
-            Some(_) => {
-                let Some(Reverse(e)) = g.0.pop() else {
+            Some(key) => {
+                let Some((timer, generation)) = g.entries.remove(&key) else {
                     continue;
                 };
                 drop(g);
-                if let Some(t) = e.timer.upgrade() {
-                    t.fire(e.generation);
+                if let Some(t) = timer.upgrade() {
+                    t.forget_slot(s, key);
+                    t.fire(generation);
                 }
-                g = s.heap.lock().unwrap_or_else(|e| e.into_inner());
+                g = s.lock();
             }
         }
     }
 }
 
-/// Asks the timer service to fire `t` at `at`.
+/// Asks the timer service to fire `t` at `at`, replacing its earlier wake-up.
 fn schedule(t: &Arc<Timer>, at: Instant, generation: u64) {
     let Some(s) = service() else {
         return;
     };
-    let mut g = s.heap.lock().unwrap_or_else(|e| e.into_inner());
-    g.1 += 1;
-    let seq = g.1;
-    g.0.push(Reverse(Entry {
-        at,
-        seq,
-        generation,
-        timer: Arc::downgrade(t),
-    }));
+    let mut g = s.lock();
+    g.seq += 1;
+    let key = (at, g.seq);
+    let mut slot = t.slot.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = slot.replace(key) {
+        g.entries.remove(&old);
+    }
+    g.entries.insert(key, (Arc::downgrade(t), generation));
     s.cv.notify_one();
 }
 
@@ -244,6 +257,7 @@ impl TimerFd {
                 clock,
                 state: Mutex::new(State::default()),
                 queue: WaitQueue::new(),
+                slot: Mutex::new(None),
             }),
             flags: AtomicU32::new(flags & o::NONBLOCK),
             owner: (uid, gid),
@@ -330,7 +344,6 @@ impl FileDescription for TimerFd {
                 Err(e) => return Err(e),
             }
         };
-        self.timer.queue.notify();
         buf[..8].copy_from_slice(&n.to_ne_bytes());
         Ok(8)
     }
@@ -418,6 +431,27 @@ mod tests {
         );
         assert_eq!(t.poll() & poll::IN, poll::IN);
         assert_eq!(rd(&t), Ok(1));
+    }
+
+    #[test]
+    fn rearming_keeps_one_service_entry() {
+        let t = TimerFd::new(Clock::Monotonic, 0, 0, 0);
+        let count = |t: &TimerFd| {
+            let s = service().expect("timer service");
+            let g = s.lock();
+            g.entries
+                .values()
+                .filter(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&t.timer)))
+                .count()
+        };
+        for _ in 0..100 {
+            t.settime(0, Duration::ZERO, Duration::from_secs(3600));
+        }
+        assert_eq!(count(&t), 1);
+        let key = (*t.timer.slot.lock().expect("slot")).expect("scheduled");
+        drop(t);
+        let s = service().expect("timer service");
+        assert!(!s.lock().entries.contains_key(&key));
     }
 
     #[test]
