@@ -3,6 +3,10 @@
 //! A read takes the whole counter (or 1 in semaphore mode) and waits while it is zero; a
 //! write adds to it and waits while the sum would pass `u64::MAX - 1`. Every change notifies
 //! the queue that readers, writers, poll and epoll watch.
+//!
+//! Deviation from Linux: one queue serves both directions, so a read also wakes an
+//! edge-triggered epoll interest in `EPOLLIN` (Linux filters that wake-up by event; a
+//! spurious edge only costs the program an `EAGAIN`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;

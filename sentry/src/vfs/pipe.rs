@@ -4,8 +4,10 @@
 //! [`PipeEnd`]s. An end counts as open from its creation until its last reference is dropped
 //! (every fd, in every thread and process, that shares the description is closed), so the
 //! reader/writer counts that give EOF and `EPIPE` live in the end objects' `Drop`. Every change
-//! of state (data in, data out, an end closed, a new size) notifies the pipe's [`WaitQueue`],
-//! which sleepers in `read`/`write` and poll/select/epoll watch.
+//! of state notifies the wait queue of the end whose readiness it changes (data in or the last
+//! writer gone: the read end's; room made or the last reader gone: the write end's), which
+//! sleepers in `read`/`write` and poll/select/epoll watch. Two queues, as on Linux, keep an
+//! edge-triggered reader from being woken by its own reads.
 //!
 //! Deviations from Linux: capacity is counted in bytes, not page slots (a pipe of 16 pages
 //! holds exactly 64 KiB, whatever the sizes of the writes), and writability for poll means
@@ -145,7 +147,10 @@ impl State {
 #[derive(Debug)]
 pub struct Pipe {
     state: Mutex<State>,
-    queue: WaitQueue,
+    /// Notified when the read end's readiness may change: data in, the last writer gone.
+    readable: WaitQueue,
+    /// Notified when the write end's readiness may change: room made, the last reader gone.
+    writable: WaitQueue,
     ino: u64,
     uid: u32,
     gid: u32,
@@ -169,7 +174,8 @@ impl Pipe {
                 consumed: 0,
                 packets: VecDeque::new(),
             }),
-            queue: WaitQueue::new(),
+            readable: WaitQueue::new(),
+            writable: WaitQueue::new(),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
             uid,
             gid,
@@ -203,7 +209,8 @@ impl PipeEnd {
                 st.readers += 1;
             }
         }
-        pipe.queue.notify();
+        pipe.readable.notify();
+        pipe.writable.notify();
         Arc::new(PipeEnd {
             pipe,
             writer,
@@ -226,7 +233,12 @@ impl Drop for PipeEnd {
                 st.readers -= 1;
             }
         }
-        self.pipe.queue.notify();
+        // A writer gone may mean EOF for readers; a reader gone, EPIPE for writers.
+        if self.writer {
+            self.pipe.readable.notify();
+        } else {
+            self.pipe.writable.notify();
+        }
     }
 }
 
@@ -240,7 +252,7 @@ impl FileDescription for PipeEnd {
             return Ok(0);
         }
         let p = &self.pipe;
-        let n = wait_ready(self.nonblock(), &p.queue, || {
+        let n = wait_ready(self.nonblock(), &p.readable, || {
             let mut st = p.lock();
             if !st.buf.is_empty() {
                 Some(Ok(st.take(buf)))
@@ -251,7 +263,7 @@ impl FileDescription for PipeEnd {
             }
         })?;
         if n > 0 {
-            p.queue.notify();
+            p.writable.notify();
         }
         Ok(n)
     }
@@ -270,7 +282,7 @@ impl FileDescription for PipeEnd {
         let mut done = 0usize;
         while done < data.len() {
             let packet = self.flags.load(Ordering::Relaxed) & o::DIRECT != 0;
-            let r = wait_ready(self.nonblock(), &p.queue, || {
+            let r = wait_ready(self.nonblock(), &p.writable, || {
                 let mut st = p.lock();
                 if st.readers == 0 {
                     return Some(Err(Errno::EPIPE));
@@ -287,7 +299,7 @@ impl FileDescription for PipeEnd {
             match r {
                 Ok(n) => {
                     done += n;
-                    p.queue.notify();
+                    p.readable.notify();
                 }
                 Err(e) if done == 0 => return Err(e),
                 // Some bytes went in: report them (a later write sees the error).
@@ -365,7 +377,11 @@ impl FileDescription for PipeEnd {
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.pipe.queue)
+        Some(if self.writer {
+            &self.pipe.writable
+        } else {
+            &self.pipe.readable
+        })
     }
 
     fn pipe_size(&self) -> Result<u64, Errno> {
@@ -390,7 +406,7 @@ impl FileDescription for PipeEnd {
             }
             st.capacity = bytes;
         }
-        self.pipe.queue.notify();
+        self.pipe.writable.notify();
         Ok(bytes as u64)
     }
 }
