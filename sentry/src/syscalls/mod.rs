@@ -8,8 +8,10 @@ mod clone;
 mod fs;
 mod fs_tree;
 mod futex;
+mod ipc;
 mod mmap;
 mod path;
+mod poll;
 mod proc_info;
 mod process;
 mod read_write;
@@ -36,7 +38,9 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         fs::HANDLERS,
         fs_tree::HANDLERS,
         futex::HANDLERS,
+        ipc::HANDLERS,
         mmap::HANDLERS,
+        poll::HANDLERS,
         process::HANDLERS,
         read_write::HANDLERS,
         signal::HANDLERS,

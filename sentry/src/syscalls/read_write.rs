@@ -354,7 +354,8 @@ fn sys_dup3(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     Ok(new as u64)
 }
 
-/// Implements `fcntl(2)`: F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, record locks.
+/// Implements `fcntl(2)`: F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, record locks,
+/// F_GETPIPE_SZ/F_SETPIPE_SZ (answered by the file).
 fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const F_DUPFD: i32 = 0;
     const F_GETFD: i32 = 1;
@@ -362,6 +363,8 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const F_GETFL: i32 = 3;
     const F_SETFL: i32 = 4;
     const F_DUPFD_CLOEXEC: i32 = 1030;
+    const F_SETPIPE_SZ: i32 = 1031;
+    const F_GETPIPE_SZ: i32 = 1032;
     const F_GETLK: i32 = 5;
     const F_SETLK: i32 = 6;
     const F_SETLKW: i32 = 7;
@@ -413,6 +416,8 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             task.fds.get(n)?.set_status_flags(u32_(a[2]));
             Ok(0)
         }
+        F_GETPIPE_SZ => task.fds.get(n)?.pipe_size(),
+        F_SETPIPE_SZ => task.fds.get(n)?.set_pipe_size(u64::from(u32_(a[2]))),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -570,4 +570,26 @@ impl FileDescription for HostFile {
     fn path(&self) -> String {
         self.inner.path.clone()
     }
+
+    /// Regular files and directories are always ready; for streams (a terminal, a host
+    /// pipe) the host is asked. They have no wait queue: waiters re-check them in slices.
+    fn poll(&self) -> u32 {
+        if self.is_stream() {
+            host_poll(&self.inner.file)
+        } else {
+            super::poll::IN | super::poll::OUT | super::poll::RDNORM | super::poll::WRNORM
+        }
+    }
+}
+
+/// The `poll` events that hold now for a host fd (asked with a zero timeout; `ERR` if the
+/// host refuses).
+fn host_poll(fd: &impl AsFd) -> u32 {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let want = PollFlags::POLLIN | PollFlags::POLLPRI | PollFlags::POLLOUT;
+    let mut fds = [PollFd::new(fd.as_fd(), want)];
+    match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => fds[0].revents().map_or(0, |r| u32::from(r.bits() as u16)),
+        Err(_) => super::poll::ERR,
+    }
 }

@@ -7,11 +7,15 @@
 //! (`syscalls/path.rs`), so symlinks resolve across mounts.
 
 pub(crate) mod dev;
+pub mod epoll;
+pub mod eventfd;
 mod fdtable;
 mod host;
 pub mod mount;
 pub mod overlay;
+pub mod pipe;
 pub mod procfs;
+pub mod timerfd;
 pub mod tmpfs;
 
 use std::fmt::Debug;
@@ -104,6 +108,14 @@ pub trait FileDescription: Send + Sync + Debug + AsAny {
     /// `None` for files whose readiness never changes.
     fn wait_queue(&self) -> Option<&WaitQueue> {
         None
+    }
+    /// `F_GETPIPE_SZ`: a pipe's capacity in bytes; `EBADF` for other files.
+    fn pipe_size(&self) -> Result<u64, Errno> {
+        Err(Errno::EBADF)
+    }
+    /// `F_SETPIPE_SZ`: sets a pipe's capacity, returning the size granted.
+    fn set_pipe_size(&self, _size: u64) -> Result<u64, Errno> {
+        Err(Errno::EBADF)
     }
 }
 

@@ -1,0 +1,11 @@
+//! Differential test of pipes, eventfd, timerfd, poll/select/epoll (`tests/guests/ipc.c`):
+//! run natively and under `snare do`, static and dynamic; stdout and status must match.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn ipc() {
+    c_program("ipc", &[]);
+}
