@@ -695,6 +695,10 @@ impl AddressSpace for SystrapAddressSpace {
             return Err(e);
         }
         let mem = self.inner.mem();
+        let threads = {
+            let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.next as usize - slots.free.len()
+        };
         // MAP_POPULATE: the pages are about to be touched (the Sentry maps what faulted and
         // its neighbours), and one populate is far cheaper than a host fault per page.
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_POPULATE) as u64;
@@ -706,6 +710,12 @@ impl AddressSpace for SystrapAddressSpace {
             mem.fd() as u64,
             file_offset,
         ];
+        if threads > 1 {
+            // Other threads of this address space may be running: they would see the pages
+            // as soon as the stub's mmap lands, so fill them first (no overlap).
+            fill();
+            return self.inner.call_expect("mmap (stub)", 9, args, addr as i64);
+        }
         self.inner
             .call_expect_with("mmap (stub)", 9, args, addr as i64, fill)
     }
