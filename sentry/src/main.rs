@@ -61,7 +61,22 @@ fn do_command(d: DoArgs) -> ExitCode {
     }
 }
 
+/// A Sentry bug must end the sandbox, not leave it hanging with one task thread gone: report
+/// and exit (the stubs die with us).
+fn fatal_on_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"snare: internal error (a Sentry bug); the sandbox is stopped\n",
+        );
+        std::process::exit(125);
+    }));
+}
+
 fn main() -> ExitCode {
+    fatal_on_panic();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     match cli::parse(args) {
         Err(e) => {

@@ -228,20 +228,14 @@ fn two_address_spaces_with_four_threads_each() {
         .collect();
     assert_eq!(tids.len(), 8);
     let pids: Vec<i32> = spaces.iter().map(|g| g.space.stub_pid()).collect();
-    // Dropped contexts took their stub threads with them; the processes still live.
+    // Dropped contexts' stub threads are parked for reuse (a bounded number); the processes
+    // still live.
     for (i, &pid) in pids.iter().enumerate() {
-        for &tid in &tids[4 * i..4 * i + 4] {
-            for _ in 0..100 {
-                if !alive(format!("/proc/{pid}/task/{tid}")) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            assert!(
-                !alive(format!("/proc/{pid}/task/{tid}")),
-                "thread {tid} survived"
-            );
-        }
+        let _ = &tids[4 * i..4 * i + 4];
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert!(threads <= 2 + 16, "{threads} stub threads");
         assert!(alive(format!("/proc/{pid}")));
     }
     let source = p.source_pid();
@@ -415,14 +409,17 @@ fn dropping_an_unstarted_context_cleans_up() {
     let p = platform();
     let g = Guest::load(&p, Program::GetpidLoop).expect("load");
     let pid = g.space.stub_pid();
+    let mut first = None;
     for _ in 0..20 {
         let ctx = g.thread().expect("thread");
         let tid = ctx.stub_tid();
+        // A dropped context's stub thread is parked and taken by the next context.
+        assert_eq!(*first.get_or_insert(tid), tid, "stub thread reused");
         drop(ctx);
-        assert!(
-            !alive(format!("/proc/{pid}/task/{tid}")),
-            "thread {tid} survived"
-        );
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert!(threads <= 3, "{threads} stub threads");
     }
     // Slots were recycled: a run still works.
     let mut ctx = g.thread().expect("thread");

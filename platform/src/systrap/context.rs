@@ -41,6 +41,20 @@ struct Frame {
     sc: Sigcontext,
 }
 
+/// Most stopped threads an address space keeps for reuse.
+const MAX_PARKED: usize = 16;
+
+/// A host thread whose context was dropped, kept stopped in its signal handler: the next
+/// context of its address space reuses it (no clone, no slot mapping, no exit).
+#[derive(Debug)]
+pub(crate) struct Parked {
+    idx: u32,
+    slot_addr: u64,
+    pub(super) slot_off: u64,
+    tid: i32,
+    frame: Frame,
+}
+
 /// One guest thread on the systrap platform.
 #[derive(Debug)]
 pub struct SystrapContext {
@@ -89,6 +103,26 @@ fn field(slot_off: u64, off: usize) -> u64 {
 
 impl SystrapContext {
     pub(super) fn new(as_: Arc<AsInner>) -> Result<SystrapContext> {
+        let reuse = as_.parked.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(p) = reuse {
+            let intr = Arc::new(IntrInner {
+                mem: as_.shared.mem.clone(),
+                state_off: field(p.slot_off, offset_of!(ThreadSlot, state)),
+                pid: as_.pid,
+                tid: p.tid,
+                pending: AtomicBool::new(false),
+            });
+            return Ok(SystrapContext {
+                idx: p.idx,
+                slot_addr: p.slot_addr,
+                slot_off: p.slot_off,
+                intr,
+                frame: Some(p.frame),
+                exited: false,
+                spin: as_.shared.spins.sentry,
+                as_,
+            });
+        }
         let idx = as_.alloc_slot()?;
         let mem = as_.mem();
         let slot_off = match mem.allocate(SLOT_SIZE) {
@@ -499,6 +533,21 @@ impl Drop for SystrapContext {
                 if self.wait().is_err() || self.take_event(&mut scratch) == Event::Exited {
                     gone = true;
                 }
+            }
+            if let Some(frame) = self.frame.take().filter(|_| !gone && !self.as_.is_dead()) {
+                let mut parked = self.as_.parked.lock().unwrap_or_else(|e| e.into_inner());
+                if parked.len() < MAX_PARKED {
+                    parked.push(Parked {
+                        idx: self.idx,
+                        slot_addr: self.slot_addr,
+                        slot_off: self.slot_off,
+                        tid: self.intr.tid,
+                        frame,
+                    });
+                    return;
+                }
+                drop(parked);
+                self.frame = Some(frame);
             }
             if self.frame.is_some() {
                 let _ = self.resume(&UserRegs::default(), CMD_EXIT);

@@ -319,6 +319,7 @@ impl Platform for Systrap {
             pidfd,
             ctrl: Mutex::new(ctrl),
             slots: Mutex::new(SlotAlloc::default()),
+            parked: Mutex::new(Vec::new()),
             dead: AtomicBool::new(false),
         };
         {
@@ -524,6 +525,8 @@ pub(crate) struct AsInner {
     pidfd: OwnedFd,
     ctrl: Mutex<Ctrl>,
     slots: Mutex<SlotAlloc>,
+    /// Threads of exited contexts kept stopped in their handlers, for the next context.
+    pub(crate) parked: Mutex<Vec<context::Parked>>,
     dead: AtomicBool,
 }
 
@@ -639,6 +642,12 @@ impl Drop for AsInner {
     fn drop(&mut self) {
         self.kill();
         sys::pidfd_reap(self.pidfd.as_raw_fd());
+        let parked = std::mem::take(self.parked.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for p in parked {
+            self.shared
+                .mem
+                .free(p.slot_off, snare_stub::layout::SLOT_SIZE);
+        }
         let off = self.ctrl.get_mut().map_or(0, |c| c.off);
         self.shared.mem.free(off, ctrl::CTRL_PAGES);
     }

@@ -69,7 +69,7 @@ pub fn dispatch(task: &mut Task) {
         .then(|| crate::strace::PendingCall::new(nr, args, &*task.mm));
     if let Some(p) = &pending {
         if nr == u64::from(nr::EXIT) || nr == u64::from(nr::EXIT_GROUP) {
-            eprintln!("[{}] {p} = ?", task.tid);
+            strace_line(format_args!("[{}] {p} = ?", task.tid));
         }
     }
     let handler = usize::try_from(nr)
@@ -114,8 +114,18 @@ pub fn dispatch(task: &mut Task) {
         e.1 += t.elapsed().as_nanos() as u64;
     }
     if let Some(p) = pending.filter(|_| task.exit.is_none()) {
-        eprintln!("[{}] {}", task.tid, p.finish(raw as i64, &*task.mm));
+        strace_line(format_args!(
+            "[{}] {}",
+            task.tid,
+            p.finish(raw as i64, &*task.mm)
+        ));
     }
+}
+
+/// Prints one `--strace` line; a closed stderr is not an error of the guest's.
+fn strace_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Calls that raise SIGPIPE when they fail with EPIPE.
