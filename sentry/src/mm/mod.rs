@@ -9,8 +9,8 @@
 
 mod usercopy;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use snare_abi::Errno;
 use snare_platform::systrap::SystrapAddressSpace;
@@ -158,6 +158,20 @@ struct State {
     brk: u64,
 }
 
+/// Memory-file pages owned by more than one address space (after fork), with their owner
+/// count; a page not listed has exactly one owner. Keyed by (memory file, offset).
+static SHARED_PAGES: LazyLock<Mutex<HashMap<(usize, u64), u32>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn shared_pages() -> MutexGuard<'static, HashMap<(usize, u64), u32>> {
+    SHARED_PAGES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `prot` without write permission (a copy-on-write page until it is copied).
+fn read_only(prot: Prot) -> Prot {
+    Prot::from_bits(prot.bits() & !Prot::WRITE.bits()).unwrap_or(Prot::NONE)
+}
+
 /// The memory of one guest address space.
 #[derive(Debug)]
 pub struct MemoryManager {
@@ -180,14 +194,104 @@ impl MemoryManager {
         }
     }
 
-    /// The platform address space (to create threads in it).
-    /// A copy-on-write copy of this address space in `child` (for fork). Not yet: the
-    /// memory manager's fork arrives separately.
+    /// A copy of this address space in `child`, for fork. Private pages become copy-on-write:
+    /// both sides own them (read-only in both stubs) until one writes, which copies. Shared
+    /// mappings (MAP_SHARED) keep the very same pages on both sides: they are populated
+    /// whole first, so a page touched later is still one page.
     pub fn fork(&self, child: SystrapAddressSpace) -> Result<MemoryManager, Errno> {
-        drop(child);
-        Err(Errno::ENOSYS)
+        let mut st = self.lock();
+        let shared: Vec<Vma> = st.vmas.values().filter(|v| v.shared).cloned().collect();
+        for v in &shared {
+            let mut p = v.start;
+            while p < v.end {
+                if !st.pages.contains_key(&p) {
+                    self.populate(&mut st, v, p)?;
+                }
+                p += PAGE;
+            }
+        }
+        let private_writable: Vec<Vma> = st
+            .vmas
+            .values()
+            .filter(|v| !v.shared && v.prot.contains(Prot::WRITE))
+            .cloned()
+            .collect();
+        for v in &private_writable {
+            for (s, e) in populated_runs(&st, v.start, v.end) {
+                self.protect_populated(s, e - s, read_only(v.prot))?;
+            }
+        }
+        {
+            let mut refs = shared_pages();
+            let id = self.file_id();
+            for &off in st.pages.values() {
+                *refs.entry((id, off)).or_insert(1) += 1;
+            }
+        }
+        let mm = MemoryManager::new(child, self.file.clone());
+        {
+            let mut c = mm.lock();
+            c.vmas = st.vmas.clone();
+            c.pages = st.pages.clone();
+            c.brk_start = st.brk_start;
+            c.brk = st.brk;
+        }
+        Ok(mm)
     }
 
+    /// Changes the protection of populated pages in the stub. Not every populated page is
+    /// mapped there (a forked child maps on demand), and the host refuses ranges with holes:
+    /// then the range is unmapped, and faults map each page again with the right protection.
+    fn protect_populated(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+        if self.space.protect(addr, len, prot).is_ok() {
+            return Ok(());
+        }
+        self.space.unmap(addr, len).map_err(|_| Errno::ENOMEM)
+    }
+
+    fn file_id(&self) -> usize {
+        Arc::as_ptr(&self.file) as usize
+    }
+
+    /// Whether the memory-file page at `off` has other owners.
+    fn is_shared(&self, off: u64) -> bool {
+        shared_pages().contains_key(&(self.file_id(), off))
+    }
+
+    /// Gives the populated `page` its own memory-file page if others share it (breaking
+    /// copy-on-write); returns its offset and whether it changed.
+    fn unshare(&self, st: &mut State, page: u64) -> Result<(u64, bool), Errno> {
+        let off = st.pages.get(&page).copied().ok_or(Errno::EFAULT)?;
+        if !self.is_shared(off) {
+            return Ok((off, false));
+        }
+        let new = self.file.allocate(PAGE).map_err(|_| Errno::ENOMEM)?;
+        let mut buf = vec![0u8; PAGE as usize];
+        self.file.read(off, &mut buf);
+        self.file.write(new, &buf);
+        st.pages.insert(page, new);
+        self.free_pages(std::iter::once(off));
+        Ok((new, true))
+    }
+
+    /// The memory-file offset behind `addr` when it lies in a MAP_SHARED mapping (so futex
+    /// waiters in different processes meet), populating the page if needed.
+    pub fn shared_offset(&self, addr: u64) -> Option<u64> {
+        let shared = {
+            let st = self.lock();
+            st.vmas
+                .range(..=addr)
+                .next_back()
+                .is_some_and(|(_, v)| v.end > addr && v.shared)
+        };
+        if shared {
+            self.translate(addr, Access::Read, false).ok()
+        } else {
+            None
+        }
+    }
+
+    /// The platform address space (to create threads in it).
     pub fn space(&self) -> &SystrapAddressSpace {
         &self.space
     }
@@ -488,9 +592,26 @@ impl MemoryManager {
         // Apply to what the stub has mapped: each run of populated pages.
         let runs = populated_runs(&st, addr, end);
         for (s, e) in runs {
-            self.space
-                .protect(s, e - s, prot)
-                .map_err(|_| Errno::ENOMEM)?;
+            self.protect_populated(s, e - s, prot)?;
+        }
+        // Copy-on-write pages stay read-only in the stub until copied.
+        if prot.contains(Prot::WRITE) {
+            let cow: Vec<u64> = st
+                .pages
+                .range(addr..end)
+                .filter(|(&a, &o)| {
+                    self.is_shared(o)
+                        && st
+                            .vmas
+                            .range(..=a)
+                            .next_back()
+                            .is_some_and(|(_, v)| !v.shared)
+                })
+                .map(|(&a, _)| a)
+                .collect();
+            for a in cow {
+                self.protect_populated(a, PAGE, read_only(prot))?;
+            }
         }
         Ok(())
     }
@@ -504,10 +625,19 @@ impl MemoryManager {
             return Err(Errno::EFAULT);
         }
         if let Some(&off) = st.pages.get(&page) {
-            // Populated and allowed: the stub lost the mapping; map it again.
+            // Populated and allowed: a copy-on-write page (copied on a write), or one the
+            // stub doesn't map (a forked child's, a moved one).
+            let cow = !vma.shared && vma.prot.contains(Prot::WRITE);
+            let (off, prot) = if cow && access == Access::Write {
+                (self.unshare(&mut st, page)?.0, vma.prot)
+            } else if cow && self.is_shared(off) {
+                (off, read_only(vma.prot))
+            } else {
+                (off, vma.prot)
+            };
             return self
                 .space
-                .map_file(page, PAGE, off, vma.prot)
+                .map_file(page, PAGE, off, prot)
                 .map_err(|_| Errno::EFAULT);
         }
         self.populate(&mut st, &vma, page)
@@ -571,6 +701,15 @@ impl MemoryManager {
         }
         if !st.pages.contains_key(&page) {
             self.populate(&mut st, &vma, page)?;
+        } else if access == Access::Write && !vma.shared {
+            // The Sentry writing a copy-on-write page: copy it first, and point the stub at
+            // the copy.
+            let (new, changed) = self.unshare(&mut st, page)?;
+            if changed {
+                self.space
+                    .map_file(page, PAGE, new, vma.prot)
+                    .map_err(|_| Errno::EFAULT)?;
+            }
         }
         let off = st.pages.get(&page).copied().ok_or(Errno::EFAULT)?;
         Ok(off + (addr - page))
@@ -648,8 +787,28 @@ impl MemoryManager {
 
     /// Returns pages to the memory file, a run of consecutive offsets at a time (each free
     /// is a host call).
+    /// Drops this address space's ownership of memory-file pages: shared ones lose an owner,
+    /// the rest go back to the allocator.
     fn free_pages(&self, offs: impl Iterator<Item = u64>) {
-        let mut offs: Vec<u64> = offs.collect();
+        let id = self.file_id();
+        let mut offs: Vec<u64> = {
+            let mut refs = shared_pages();
+            if refs.is_empty() {
+                offs.collect()
+            } else {
+                offs.filter(|&o| match refs.get_mut(&(id, o)) {
+                    Some(n) => {
+                        *n -= 1;
+                        if *n <= 1 {
+                            refs.remove(&(id, o));
+                        }
+                        false
+                    }
+                    None => true,
+                })
+                .collect()
+            }
+        };
         offs.sort_unstable();
         let mut run: Option<(u64, u64)> = None;
         for o in offs {

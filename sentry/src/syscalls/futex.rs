@@ -40,8 +40,8 @@ const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// Most robust-list entries walked at exit (Linux's ROBUST_LIST_LIMIT).
 const ROBUST_LIST_LIMIT: usize = 2048;
 
-/// What identifies a futex word: the address space and the address. (Shared mappings will
-/// be keyed by memory-file offset, so processes sharing memory meet on the same key.)
+/// What identifies a futex word: the address space and the address; in a MAP_SHARED
+/// mapping, the memory-file offset (space 0), so processes sharing the memory meet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FutexKey {
     space: u64,
@@ -49,9 +49,15 @@ pub struct FutexKey {
 }
 
 fn key(mm: &Arc<MemoryManager>, addr: u64) -> FutexKey {
-    FutexKey {
-        space: Arc::as_ptr(mm) as u64,
-        addr,
+    match mm.shared_offset(addr) {
+        Some(off) => FutexKey {
+            space: 0,
+            addr: off,
+        },
+        None => FutexKey {
+            space: Arc::as_ptr(mm) as u64,
+            addr,
+        },
     }
 }
 
