@@ -164,6 +164,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         pids.groups.insert(1, tg.clone());
     }
     let _ = k.init.set(tg.clone());
+    k.start_spares();
     {
         let k = k.clone();
         let spawned = std::thread::Builder::new()

@@ -182,7 +182,7 @@ fn load_elf(mm: &MemoryManager, r: &Reader, info: &ElfInfo, interp: bool) -> Res
 
 /// Loads `path` (absolute guest path) with `argv` and `envp` into a new address space.
 pub fn exec(
-    k: &Kernel,
+    k: &Arc<Kernel>,
     path: &[u8],
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
@@ -221,7 +221,6 @@ pub fn exec(
     };
 
     let space = k
-        .platform
         .new_address_space()
         .map_err(|e| ExecError::new(Errno::ENOMEM, format!("new address space: {e}")))?;
     let mm = Arc::new(MemoryManager::new(space, k.platform.memory_file().clone()));

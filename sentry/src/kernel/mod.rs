@@ -15,7 +15,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use snare_platform::systrap::Systrap;
+use snare_platform::systrap::{Systrap, SystrapAddressSpace};
+use snare_platform::Platform;
 
 use crate::vfs::mount::Mounts;
 use crate::vfs::tmpfs::Tmpfs;
@@ -86,6 +87,8 @@ pub struct Kernel {
     pub init: OnceLock<Arc<process::ThreadGroup>>,
     /// Futex waiters.
     pub futexes: crate::syscalls::FutexTable,
+    /// A ready stub process for the next fork or exec, made in the background.
+    spare: Arc<(Mutex<Option<SystrapAddressSpace>>, std::sync::Condvar)>,
     /// Unimplemented syscalls already reported, so each is logged once.
     warned: Mutex<HashSet<u64>>,
 }
@@ -113,8 +116,55 @@ impl Kernel {
             fg_pgrp: std::sync::atomic::AtomicI32::new(1),
             init: OnceLock::new(),
             futexes: Default::default(),
+            spare: Arc::new((Mutex::new(None), std::sync::Condvar::new())),
             warned: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// A new, empty address space (one stub process) for fork or exec: the spare one made in
+    /// the background if it is ready, else a fresh one. Taking the spare asks for the next.
+    pub fn new_address_space(self: &Arc<Kernel>) -> snare_platform::Result<SystrapAddressSpace> {
+        let (slot, cv) = &*self.spare;
+        let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        cv.notify_one();
+        match taken {
+            Some(s) if !s.is_dead() => Ok(s),
+            _ => self.platform.new_address_space(),
+        }
+    }
+
+    /// Starts the thread that keeps one spare address space ready. It holds only a weak
+    /// reference: it ends with the kernel.
+    pub fn start_spares(self: &Arc<Kernel>) {
+        let spare = self.spare.clone();
+        let platform = self.platform.clone();
+        let weak = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("snare-spares".into())
+            .spawn(move || {
+                let (slot, cv) = &*spare;
+                loop {
+                    if weak.strong_count() == 0 {
+                        return;
+                    }
+                    let empty = slot.lock().unwrap_or_else(|e| e.into_inner()).is_none();
+                    if empty {
+                        match platform.new_address_space() {
+                            Ok(s) => *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s),
+                            Err(e) => {
+                                tracing::warn!(%e, "cannot make a spare address space");
+                                return;
+                            }
+                        }
+                    }
+                    let g = slot.lock().unwrap_or_else(|e| e.into_inner());
+                    let _ = cv
+                        .wait_timeout_while(g, std::time::Duration::from_secs(1), |s| s.is_some());
+                }
+            });
+        if spawned.is_err() {
+            tracing::warn!("cannot start the spare address space thread");
+        }
     }
 
     /// True the first time `nr` is reported unimplemented.

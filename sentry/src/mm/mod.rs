@@ -49,6 +49,11 @@ pub trait MappableFile: Send + Sync + std::fmt::Debug {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno>;
     /// A name for `/proc/self/maps`.
     fn name(&self) -> String;
+    /// What identifies this file's contents for the page cache (device, inode, modification
+    /// time, size), for files that don't change under the sandbox; `None`: not cached.
+    fn cache_key(&self) -> Option<[u64; 4]> {
+        None
+    }
 
     /// Copies `len` bytes at file offset `off` into the memory file at `mem_off`; bytes past
     /// the end of the file are left as they are (zero). Returns how many bytes were copied.
@@ -166,6 +171,18 @@ static SHARED_PAGES: LazyLock<Mutex<HashMap<(usize, u64), u32>>> =
 fn shared_pages() -> MutexGuard<'static, HashMap<(usize, u64), u32>> {
     SHARED_PAGES.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// The page cache: pages of unchanging files (the host's read-only lower layer), filled once
+/// into the memory file and shared by every private mapping of them, in every process
+/// (read-only in the stubs, copied on write). The cache owns one reference to each page.
+static PAGE_CACHE: LazyLock<Mutex<HashMap<CacheKey, u64>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// A cached page: (memory file, the file's cache key, page index in the file).
+type CacheKey = (usize, [u64; 4], u64);
+
+/// Most pages the cache holds (1 GiB); beyond it, mappings fill private copies.
+const PAGE_CACHE_MAX: usize = 1 << 18;
 
 /// `prot` without write permission (a copy-on-write page until it is copied).
 fn read_only(prot: Prot) -> Prot {
@@ -624,28 +641,146 @@ impl MemoryManager {
         if !vma.allows(access) {
             return Err(Errno::EFAULT);
         }
-        if let Some(&off) = st.pages.get(&page) {
+        if st.pages.contains_key(&page) {
             // Populated and allowed: a copy-on-write page (copied on a write), or one the
             // stub doesn't map (a forked child's, a moved one).
-            let cow = !vma.shared && vma.prot.contains(Prot::WRITE);
-            let (off, prot) = if cow && access == Access::Write {
-                (self.unshare(&mut st, page)?.0, vma.prot)
-            } else if cow && self.is_shared(off) {
-                (off, read_only(vma.prot))
-            } else {
-                (off, vma.prot)
-            };
-            return self
-                .space
-                .map_file(page, PAGE, off, prot)
-                .map_err(|_| Errno::EFAULT);
+            return self.map_present(&mut st, &vma, page, access);
         }
         self.populate(&mut st, &vma, page)
+    }
+
+    /// Maps the populated pages of `page`'s fault-around window into the stub (a forked
+    /// child's pages, or ones the stub lost), copy-on-write ones read-only; a write to `page`
+    /// first gives it its own copy.
+    fn map_present(
+        &self,
+        st: &mut State,
+        vma: &Vma,
+        page: u64,
+        access: Access,
+    ) -> Result<(), Errno> {
+        let cow = !vma.shared && vma.prot.contains(Prot::WRITE);
+        if cow && access == Access::Write {
+            self.unshare(st, page)?;
+        }
+        let win = FAULT_AROUND * PAGE;
+        let wstart = (page / win * win).max(vma.start);
+        let wend = (page / win * win + win).min(vma.end);
+        // Runs of pages contiguous both in the guest and in the memory file, with one
+        // protection each: (start, end, file offset, read-only).
+        let mut runs: Vec<(u64, u64, u64, bool)> = Vec::new();
+        for (&a, &o) in st.pages.range(wstart..wend) {
+            let ro = cow && self.is_shared(o);
+            match runs.last_mut() {
+                Some(r) if r.1 == a && r.2 + (a - r.0) == o && r.3 == ro => r.1 = a + PAGE,
+                _ => runs.push((a, a + PAGE, o, ro)),
+            }
+        }
+        for (s, e, o, ro) in runs {
+            let prot = if ro { read_only(vma.prot) } else { vma.prot };
+            self.space
+                .map_file(s, e - s, o, prot)
+                .map_err(|_| Errno::EFAULT)?;
+        }
+        Ok(())
+    }
+
+    /// [`MemoryManager::populate`] for a private mapping of a cacheable file: the window's
+    /// pages come from the page cache (filled there first if missing) and are shared, so a
+    /// writable mapping maps them read-only until written. `None` when the cache is full.
+    fn populate_cached(
+        &self,
+        st: &mut State,
+        vma: &Vma,
+        page: u64,
+        file: &Arc<dyn MappableFile>,
+        offset: u64,
+        key: [u64; 4],
+    ) -> Option<Result<(), Errno>> {
+        let win = FAULT_AROUND * PAGE;
+        let wstart = (page / win * win).max(vma.start);
+        let wend = (page / win * win + win).min(vma.end);
+        let mut start = page;
+        while start > wstart && !st.pages.contains_key(&(start - PAGE)) {
+            start -= PAGE;
+        }
+        let mut end = page + PAGE;
+        while end < wend && !st.pages.contains_key(&end) {
+            end += PAGE;
+        }
+        let id = self.file_id();
+        let index = |a: u64| (offset + (a - vma.start)) / PAGE;
+        let mut cache = PAGE_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let missing: Vec<u64> = (start..end)
+            .step_by(PAGE as usize)
+            .filter(|&a| !cache.contains_key(&(id, key, index(a))))
+            .collect();
+        if cache.len() + missing.len() > PAGE_CACHE_MAX {
+            return None;
+        }
+        if !missing.is_empty() {
+            let n = missing.len() as u64;
+            let block = match self.file.allocate(n * PAGE) {
+                Ok(b) => b,
+                Err(_) => return Some(Err(Errno::ENOMEM)),
+            };
+            // Fill runs of consecutive file pages with one read each.
+            let mut i = 0usize;
+            while i < missing.len() {
+                let mut j = i + 1;
+                while j < missing.len() && missing[j] == missing[j - 1] + PAGE {
+                    j += 1;
+                }
+                let len = (j - i) * PAGE as usize;
+                let foff = index(missing[i]) * PAGE;
+                if let Err(e) = file.fill(foff, &self.file, block + i as u64 * PAGE, len) {
+                    self.file.free(block, n * PAGE);
+                    return Some(Err(e));
+                }
+                i = j;
+            }
+            for (k, &a) in missing.iter().enumerate() {
+                cache.insert((id, key, index(a)), block + k as u64 * PAGE);
+            }
+        }
+        // This address space becomes an owner of each page, beside the cache.
+        let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+        {
+            let mut refs = shared_pages();
+            for a in (start..end).step_by(PAGE as usize) {
+                let Some(&o) = cache.get(&(id, key, index(a))) else {
+                    continue;
+                };
+                *refs.entry((id, o)).or_insert(1) += 1;
+                st.pages.insert(a, o);
+                match runs.last_mut() {
+                    Some(r) if r.1 == a && r.2 + (a - r.0) == o => r.1 = a + PAGE,
+                    _ => runs.push((a, a + PAGE, o)),
+                }
+            }
+        }
+        drop(cache);
+        let prot = read_only(vma.prot);
+        for (s, e, o) in runs {
+            if self.space.map_file(s, e - s, o, prot).is_err() {
+                return Some(Err(Errno::EFAULT));
+            }
+        }
+        Some(Ok(()))
     }
 
     /// Populates the unpopulated pages of the fault-around window of `page` inside `vma`, and
     /// maps them into the stub.
     fn populate(&self, st: &mut State, vma: &Vma, page: u64) -> Result<(), Errno> {
+        if let Backing::File { file, offset } = &vma.backing {
+            if !vma.shared && offset.is_multiple_of(PAGE) {
+                if let Some(key) = file.cache_key() {
+                    if let Some(r) = self.populate_cached(st, vma, page, file, *offset, key) {
+                        return r;
+                    }
+                }
+            }
+        }
         let win = FAULT_AROUND * PAGE;
         let wstart = (page / win * win).max(vma.start);
         let wend = (page / win * win + win).min(vma.end);

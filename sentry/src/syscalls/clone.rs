@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use snare_abi::signal::SigInfo;
 use snare_abi::Errno;
-use snare_platform::{AddressSpace, Platform};
+use snare_platform::AddressSpace;
 use snare_syscalls_table::nr;
 
 use super::arg::{fd, i32_, u32_};
@@ -88,19 +88,29 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     let thread = f & CLONE_THREAD != 0;
 
     // Memory: shared, or a copy-on-write copy in a fresh stub process.
+    let t0 = std::time::Instant::now();
+    let mut t_space = t0;
     let mm = if f & CLONE_VM != 0 {
         task.mm.clone()
     } else {
-        let space = k.platform.new_address_space().map_err(|e| {
+        let space = k.new_address_space().map_err(|e| {
             tracing::warn!(%e, "fork: no new address space");
             Errno::EAGAIN
         })?;
+        t_space = std::time::Instant::now();
         Arc::new(task.mm.fork(space)?)
     };
+    let t_mm = std::time::Instant::now();
     let ctx = mm.space().new_context().map_err(|e| {
         tracing::warn!(%e, "clone: no new context");
         Errno::EAGAIN
     })?;
+    tracing::debug!(
+        space_us = (t_space - t0).as_micros() as u64,
+        mm_us = (t_mm - t_space).as_micros() as u64,
+        ctx_us = t_mm.elapsed().as_micros() as u64,
+        "clone timeline"
+    );
     let fds = if f & CLONE_FILES != 0 {
         task.fds.clone()
     } else {

@@ -266,6 +266,20 @@ impl MappableFile for HostInner {
         self.path.clone()
     }
 
+    /// Host files are the read-only lower layer: their pages can be cached, keyed by what
+    /// would change if the host changed the file.
+    fn cache_key(&self) -> Option<[u64; 4]> {
+        use std::os::unix::fs::MetadataExt;
+        let m = self.file.metadata().ok()?;
+        if !m.is_file() {
+            return None;
+        }
+        let mtime = (m.mtime() as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(m.mtime_nsec() as u64);
+        Some([m.dev(), m.ino(), mtime, m.size()])
+    }
+
     /// Copies host file pages straight into the memory file (`copy_file_range`), with no
     /// bounce through the Sentry's memory; falls back to read and write.
     fn fill(
