@@ -155,6 +155,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         st.args = image.args;
         st.env = image.env;
         st.did_exec = true;
+        st.creds = crate::kernel::process::Creds::of(k.uid, k.gid);
     }
     let handle = TaskHandle::new(1, tg.clone(), 0);
     tg.state().threads.push(handle.clone());

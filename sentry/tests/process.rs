@@ -49,7 +49,7 @@ echo start
 echo hello | tr a-z A-Z
 x=$(printf 'a\nb\nc\n' | wc -l); echo "lines $x"
 (cd /usr && echo "sub $(pwd)"); echo "back $(pwd)"
-for i in 1 2 3; do (echo job $i; exit $i) & done; wait
+for i in 1 2 3; do (sleep 0.$i; echo job $i; exit $i) & done; wait
 sleep 5 & k=$!; kill $k; wait $k; echo "killed status $?"
 trap 'echo trapped USR1' USR1; kill -USR1 $$; echo after trap
 false | true; echo "pipe status $?"
@@ -66,4 +66,105 @@ echo end
         args.extend(["-c", script]);
         same(std::path::Path::new(&sh[0]), &args);
     }
+}
+
+/// Runs `prog args` under snare only; returns stdout, asserting success.
+fn under_snare(prog: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(SNARE)
+        .arg("do")
+        .arg("--")
+        .arg(prog)
+        .args(args)
+        .output()
+        .expect("run snare");
+    assert!(
+        out.status.success(),
+        "{prog} {args:?}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fork bomb ends with EAGAIN at the sandbox's task limit (RLIMIT_NPROC), not a hung host.
+#[test]
+fn fork_bomb_is_held_by_the_task_limit() {
+    let prog = build("forkbomb", false);
+    let out = under_snare(prog.to_str().expect("utf-8"), &[]);
+    assert_eq!(
+        out,
+        "limit small\nstopped by Resource temporarily unavailable, all reaped=1, many=1\n"
+    );
+}
+
+/// Compilers, build tools and scripting languages that fork and exec.
+#[test]
+fn real_programs_that_fork() {
+    // gcc runs cc1, as and ld as separate processes; the result runs in the sandbox.
+    let out = under_snare(
+        "/bin/sh",
+        &[
+            "-c",
+            "printf '#include <stdio.h>\\nint main(void){puts(\"hello from gcc\");return 0;}\\n' > /tmp/h.c \
+             && gcc -o /tmp/h /tmp/h.c && /tmp/h",
+        ],
+    );
+    assert_eq!(out, "hello from gcc\n");
+    // make -j2 on a three-file project.
+    let out = under_snare(
+        "/bin/sh",
+        &[
+            "-c",
+            "mkdir -p /tmp/p && cd /tmp/p && echo 'int a(void){return 1;}' > a.c && \
+             echo 'int b(void){return 2;}' > b.c && \
+             printf '#include <stdio.h>\\nint a(void);int b(void);int main(void){printf(\"sum %%d\\\\n\",a()+b());return 0;}\\n' > m.c && \
+             printf 'prog: a.o b.o m.o\\n\\tcc -o $@ $^\\n%%.o: %%.c\\n\\tcc -c -o $@ $<\\n' > Makefile && \
+             make -s -j2 && ./prog",
+        ],
+    );
+    assert_eq!(out, "sum 3\n");
+    // git init/add/commit in /tmp.
+    let out = under_snare(
+        "/bin/sh",
+        &[
+            "-c",
+            "cd /tmp && git init -q r && cd r && git config user.email a@b.c && git config user.name n && \
+             echo hi > f && git add f && git commit -qm first && echo more >> f && git commit -qam second && \
+             git log --format=%s",
+        ],
+    );
+    assert_eq!(out, "second\nfirst\n");
+    // perl.
+    let out = under_snare(
+        "/usr/bin/perl",
+        &[
+            "-e",
+            "my $s = 0; $s += $_ for 1..100; print \"$s\\n\"; print `echo from backticks`;",
+        ],
+    );
+    assert_eq!(out, "5050\nfrom backticks\n");
+    // python3: threads and subprocesses.
+    let out = under_snare(
+        "/usr/bin/python3",
+        &[
+            "-c",
+            "import threading, subprocess\n\
+             r = []\n\
+             ts = [threading.Thread(target=lambda i=i: r.append(i * i)) for i in range(200)]\n\
+             [t.start() for t in ts]; [t.join() for t in ts]\n\
+             print(len(r), sum(r))\n\
+             print(subprocess.run(['/bin/echo', 'sub'], capture_output=True, text=True).stdout.strip())\n\
+             print(subprocess.run('echo piped | tr a-z A-Z', shell=True, capture_output=True, text=True).stdout.strip())",
+        ],
+    );
+    assert_eq!(out, "200 2646700\nsub\nPIPED\n");
+    // 200 processes at once.
+    let out = under_snare(
+        "/bin/sh",
+        &[
+            "-c",
+            "for i in $(seq 200); do /bin/true & done; wait; echo all done",
+        ],
+    );
+    assert_eq!(out, "all done\n");
 }

@@ -20,7 +20,7 @@ use super::ExitStatus;
 pub const PID_MAX: i32 = 4_194_304;
 
 /// Most live tasks the sandbox holds (RLIMIT_NPROC's value).
-pub const MAX_TASKS: usize = 16_384;
+pub const MAX_TASKS: usize = 1024;
 
 /// Signals that can be neither caught, blocked nor ignored.
 pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
@@ -168,6 +168,33 @@ pub enum JobEvent {
     Continued,
 }
 
+/// A process's user and group ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Creds {
+    pub ruid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub rgid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Creds {
+    /// Everything set to one user and group.
+    pub fn of(uid: u32, gid: u32) -> Creds {
+        Creds {
+            ruid: uid,
+            euid: uid,
+            suid: uid,
+            rgid: gid,
+            egid: gid,
+            sgid: gid,
+            groups: Vec::new(),
+        }
+    }
+}
+
 /// A process's mutable state.
 #[derive(Debug)]
 pub struct TgState {
@@ -197,6 +224,8 @@ pub struct TgState {
     pub comm: Vec<u8>,
     /// Whether it has called execve since fork (for setpgid's EACCES).
     pub did_exec: bool,
+    /// User and group ids.
+    pub creds: Creds,
     /// PR_SET_CHILD_SUBREAPER.
     pub subreaper: bool,
     /// PR_SET_PDEATHSIG.
@@ -245,6 +274,7 @@ impl ThreadGroup {
                 env: (0, 0),
                 comm: Vec::new(),
                 did_exec: false,
+                creds: Creds::default(),
                 subreaper: false,
                 pdeathsig: 0,
                 vfork_done: false,

@@ -137,7 +137,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
             } else {
                 me.clone()
             };
-            let (pgid, sid, exe, args, env, comm) = {
+            let (pgid, sid, exe, args, env, comm, creds) = {
                 let st = me.state();
                 (
                     st.pgid,
@@ -146,6 +146,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
                     st.args,
                     st.env,
                     st.comm.clone(),
+                    st.creds.clone(),
                 )
             };
             let tg = Arc::new(ThreadGroup::new(tid, Some(parent.clone()), pgid, sid));
@@ -155,6 +156,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
                 st.args = args;
                 st.env = env;
                 st.comm = comm;
+                st.creds = creds;
                 st.exit_signal = c.exit_signal;
             }
             *lock(&tg.actions) = *lock(&me.actions);

@@ -5,6 +5,7 @@
 //! into rax. A number with no handler returns ENOSYS and is logged once by name.
 
 mod clone;
+mod creds;
 mod fs;
 mod fs_tree;
 mod futex;
@@ -35,6 +36,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
     let mut t: [Option<Handler>; TABLE_LEN] = [None; TABLE_LEN];
     for list in [
         clone::HANDLERS,
+        creds::HANDLERS,
         fs::HANDLERS,
         fs_tree::HANDLERS,
         futex::HANDLERS,

@@ -64,7 +64,7 @@ pub(crate) fn process_info(t: &Task) -> ProcessInfo {
         .into_iter()
         .filter_map(|n| Some((n, t.fds.get(n).ok()?.path().into_bytes())))
         .collect();
-    let (comm, exe, args, env, nthreads) = {
+    let (comm, exe, args, env, nthreads, creds) = {
         let st = t.tg().state();
         (
             st.comm.clone(),
@@ -72,6 +72,7 @@ pub(crate) fn process_info(t: &Task) -> ProcessInfo {
             st.args,
             st.env,
             st.threads.len().max(1) as u32,
+            st.creds.clone(),
         )
     };
     let (mut ignored, mut caught) = (0u64, 0u64);
@@ -88,8 +89,8 @@ pub(crate) fn process_info(t: &Task) -> ProcessInfo {
     ProcessInfo {
         pid: t.tgid(),
         ppid: t.tg().ppid(),
-        uid: t.k.uid,
-        gid: t.k.gid,
+        uid: creds.euid,
+        gid: creds.egid,
         comm,
         cmdline: guest_range(t, args),
         environ: guest_range(t, env),

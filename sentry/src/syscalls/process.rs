@@ -9,7 +9,7 @@ use snare_syscalls_table::nr;
 
 use super::arg::{i32_, len, u32_};
 use super::Handler;
-use crate::kernel::process::{lock, ThreadGroup};
+use crate::kernel::process::{lock, ThreadGroup, MAX_TASKS};
 use crate::kernel::{ExitStatus, Task};
 use crate::mm::{GuestMemory, STACK_LIMIT};
 
@@ -19,13 +19,6 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::GETPID, sys_getpid),
     (nr::GETPPID, sys_getppid),
     (nr::GETTID, sys_gettid),
-    (nr::GETUID, sys_getuid),
-    (nr::GETEUID, sys_getuid),
-    (nr::GETGID, sys_getgid),
-    (nr::GETEGID, sys_getgid),
-    (nr::GETRESUID, sys_getresuid),
-    (nr::GETRESGID, sys_getresgid),
-    (nr::GETGROUPS, sys_getgroups),
     (nr::GETPGRP, sys_getpgrp),
     (nr::GETPGID, sys_getpgid),
     (nr::GETSID, sys_getsid),
@@ -164,41 +157,6 @@ fn sys_setsid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
     Ok(me as u64)
 }
 
-/// Implements `getuid(2)` and `geteuid(2)`.
-fn sys_getuid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
-    Ok(u64::from(task.k.uid))
-}
-
-/// Implements `getgid(2)` and `getegid(2)`.
-fn sys_getgid(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
-    Ok(u64::from(task.k.gid))
-}
-
-fn write_three(task: &Task, a: &[u64; 6], v: u32) -> Result<u64, Errno> {
-    for &p in &a[..3] {
-        task.mm.write(p, &v.to_ne_bytes())?;
-    }
-    Ok(0)
-}
-
-/// Implements `getresuid(2)`.
-fn sys_getresuid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    write_three(task, &a, task.k.uid)
-}
-
-/// Implements `getresgid(2)`.
-fn sys_getresgid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    write_three(task, &a, task.k.gid)
-}
-
-/// Implements `getgroups(2)`: no supplementary groups.
-fn sys_getgroups(_task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    if i32_(a[0]) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(0)
-}
-
 /// Implements `set_tid_address(2)`.
 fn sys_set_tid_address(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     task.clear_child_tid = a[0];
@@ -242,11 +200,11 @@ fn sys_arch_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// The limits the sandbox reports (fixed; setrlimit accepts lowering only).
 fn rlimit(resource: u32) -> Result<Rlimit, Errno> {
     let (cur, max) = match resource {
-        3 => (STACK_LIMIT, RLIM_INFINITY), // RLIMIT_STACK
-        7 => (1024, 1024 * 1024),          // RLIMIT_NOFILE
-        6 => (63_536, 63_536),             // RLIMIT_NPROC
-        8 => (8 << 20, 8 << 20),           // RLIMIT_MEMLOCK
-        4 => (0, RLIM_INFINITY),           // RLIMIT_CORE: the sandbox never dumps core
+        3 => (STACK_LIMIT, RLIM_INFINITY),         // RLIMIT_STACK
+        7 => (1024, 1024 * 1024),                  // RLIMIT_NOFILE
+        6 => (MAX_TASKS as u64, MAX_TASKS as u64), // RLIMIT_NPROC: the sandbox's task limit
+        8 => (8 << 20, 8 << 20),                   // RLIMIT_MEMLOCK
+        4 => (0, RLIM_INFINITY),                   // RLIMIT_CORE: the sandbox never dumps core
         0..=15 => (RLIM_INFINITY, RLIM_INFINITY),
         _ => return Err(Errno::EINVAL),
     };
