@@ -18,12 +18,19 @@ median_ms() { # command...
 }
 
 cc -O2 -o /tmp/snare-orc bench/scripts/open_read_close.c 2>/dev/null
+cc -O2 -pthread -o /tmp/snare-procs bench/scripts/procs.c 2>/dev/null
 
 workloads=(
   "true|/bin/true"
   "python3 -c pass|/usr/bin/python3 -c pass"
   "find /usr/include -name *.h|/usr/bin/find /usr/include -name *.h"
   "open+read+close x20000|/tmp/snare-orc 20000"
+  "fork+exit+wait x200|/tmp/snare-procs fork 200"
+  "fork+exec+wait x200|/tmp/snare-procs forkexec 200"
+  "pipe ping-pong x5000|/tmp/snare-procs pipe 5000"
+  "thread create+join x200|/tmp/snare-procs thread 200"
+  "sh loop: 200 x /bin/true|/bin/sh $PWD/bench/scripts/shloop.sh"
+  "tar+gzip /usr/lib/python3.11|/bin/sh $PWD/bench/scripts/targz.sh"
 )
 printf "%-30s %10s %10s %10s %10s %9s %9s\n" workload native snare gvisor proot snare/nat gv/snare
 for w in "${workloads[@]}"; do
