@@ -168,3 +168,25 @@ fn real_programs_that_fork() {
     );
     assert_eq!(out, "all done\n");
 }
+
+/// POSIX shared memory and semaphores across fork (/dev/shm, MAP_SHARED tmpfs files).
+#[test]
+fn shared_memory_and_semaphores() {
+    c_program("shm", &[]);
+}
+
+/// python's multiprocessing: a Pool of 4 worker processes with semaphores in /dev/shm.
+#[test]
+fn python_multiprocessing_pool() {
+    let out = under_snare(
+        "/usr/bin/python3",
+        &[
+            "-c",
+            "import multiprocessing as m\n\
+             if __name__ == '__main__':\n\
+             \x20   with m.Pool(4) as p:\n\
+             \x20       print(sum(p.map(abs, range(-50, 50))))",
+        ],
+    );
+    assert_eq!(out, "2500\n");
+}

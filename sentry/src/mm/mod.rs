@@ -54,6 +54,12 @@ pub trait MappableFile: Send + Sync + std::fmt::Debug {
     fn cache_key(&self) -> Option<[u64; 4]> {
         None
     }
+    /// For files whose pages can be shared with mappings (tmpfs): the memory-file offset of
+    /// page `index`, which stays the file's (a MAP_SHARED mapping adds an owner). `None`:
+    /// shared mappings of this file get private copies.
+    fn shared_page(&self, _index: u64, _mem: &Arc<MemoryFile>) -> Option<Result<u64, Errno>> {
+        None
+    }
 
     /// Copies `len` bytes at file offset `off` into the memory file at `mem_off`; bytes past
     /// the end of the file are left as they are (zero). Returns how many bytes were copied.
@@ -183,6 +189,30 @@ type CacheKey = (usize, [u64; 4], u64);
 
 /// Most pages the cache holds (1 GiB); beyond it, mappings fill private copies.
 const PAGE_CACHE_MAX: usize = 1 << 18;
+
+/// Drops one owner of each memory-file page in `offs` (for files that hold pages, like
+/// tmpfs): pages still mapped somewhere stay, the rest return to the allocator.
+pub fn release_pages(file: &Arc<MemoryFile>, offs: Vec<u64>) {
+    let id = Arc::as_ptr(file) as usize;
+    let free: Vec<u64> = {
+        let mut refs = shared_pages();
+        offs.into_iter()
+            .filter(|&o| match refs.get_mut(&(id, o)) {
+                Some(n) => {
+                    *n -= 1;
+                    if *n <= 1 {
+                        refs.remove(&(id, o));
+                    }
+                    false
+                }
+                None => true,
+            })
+            .collect()
+    };
+    for o in free {
+        file.free(o, PAGE);
+    }
+}
 
 /// `prot` without write permission (a copy-on-write page until it is copied).
 fn read_only(prot: Prot) -> Prot {
@@ -685,6 +715,31 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// [`MemoryManager::populate`] for a MAP_SHARED mapping of a file that shares its pages
+    /// (tmpfs): the faulting page is the file's own page, mapped with the VMA's protection.
+    /// `None` when the file can't share.
+    fn populate_file_shared(
+        &self,
+        st: &mut State,
+        vma: &Vma,
+        page: u64,
+        file: &Arc<dyn MappableFile>,
+        offset: u64,
+    ) -> Option<Result<(), Errno>> {
+        let index = (offset + (page - vma.start)) / PAGE;
+        let off = match file.shared_page(index, &self.file)? {
+            Ok(o) => o,
+            Err(e) => return Some(Err(e)),
+        };
+        *shared_pages().entry((self.file_id(), off)).or_insert(1) += 1;
+        st.pages.insert(page, off);
+        Some(
+            self.space
+                .map_file(page, PAGE, off, vma.prot)
+                .map_err(|_| Errno::EFAULT),
+        )
+    }
+
     /// [`MemoryManager::populate`] for a private mapping of a cacheable file: the window's
     /// pages come from the page cache (filled there first if missing) and are shared, so a
     /// writable mapping maps them read-only until written. `None` when the cache is full.
@@ -773,6 +828,11 @@ impl MemoryManager {
     /// maps them into the stub.
     fn populate(&self, st: &mut State, vma: &Vma, page: u64) -> Result<(), Errno> {
         if let Backing::File { file, offset } = &vma.backing {
+            if vma.shared && offset.is_multiple_of(PAGE) {
+                if let Some(r) = self.populate_file_shared(st, vma, page, file, *offset) {
+                    return r;
+                }
+            }
             if !vma.shared && offset.is_multiple_of(PAGE) {
                 if let Some(key) = file.cache_key() {
                     if let Some(r) = self.populate_cached(st, vma, page, file, *offset, key) {

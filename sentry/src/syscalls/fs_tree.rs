@@ -70,7 +70,7 @@ fn do_mkdir(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno>
     let umask = task.fs.umask();
     match kind {
         MountKind::Root => m.root.mkdir(&p, mode, umask)?,
-        MountKind::Tmp => m.tmp.mkdir(rel_of(&p), mode, umask)?,
+        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).mkdir(rel_of(&p), mode, umask)?,
         _ => {
             return Err(match stat_resolved(task, &p, false) {
                 Ok(_) => Errno::EEXIST,
@@ -98,8 +98,8 @@ fn do_remove(task: &Task, dirfd: i32, addr: u64, dir: bool) -> Result<u64, Errno
     match (kind, dir) {
         (MountKind::Root, true) => m.root.rmdir(&p)?,
         (MountKind::Root, false) => m.root.unlink(&p)?,
-        (MountKind::Tmp, true) => m.tmp.rmdir(rel_of(&p))?,
-        (MountKind::Tmp, false) => m.tmp.unlink(rel_of(&p))?,
+        (k @ (MountKind::Tmp | MountKind::Shm), true) => m.tmpfs(k).rmdir(rel_of(&p))?,
+        (k @ (MountKind::Tmp | MountKind::Shm), false) => m.tmpfs(k).unlink(rel_of(&p))?,
         _ if rel_of(&p).is_empty() => return Err(Errno::EBUSY),
         _ => return Err(unchangeable(task, kind, &p)),
     }
@@ -146,7 +146,9 @@ fn do_rename(
     }
     match ok {
         MountKind::Root => m.root.rename(&o, &n, flags)?,
-        MountKind::Tmp => m.tmp.rename(rel_of(&o), rel_of(&n), flags)?,
+        k @ (MountKind::Tmp | MountKind::Shm) => {
+            m.tmpfs(k).rename(rel_of(&o), rel_of(&n), flags)?
+        }
         _ => return Err(unchangeable(task, ok, &o)),
     }
     Ok(0)
@@ -176,7 +178,7 @@ fn do_symlink(task: &Task, target: u64, dirfd: i32, path: u64) -> Result<u64, Er
     let m = &task.k.mounts;
     match kind {
         MountKind::Root => m.root.symlink(&target, &p)?,
-        MountKind::Tmp => m.tmp.symlink(&target, rel_of(&p))?,
+        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).symlink(&target, rel_of(&p))?,
         _ => return Err(Errno::EACCES),
     }
     Ok(0)
@@ -217,7 +219,7 @@ fn do_link(task: &Task, ofd: i32, old: u64, nfd: i32, new: u64, flags: u32) -> R
     }
     match ok {
         MountKind::Root => m.root.link(&o, &n)?,
-        MountKind::Tmp => m.tmp.link(rel_of(&o), rel_of(&n))?,
+        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).link(rel_of(&o), rel_of(&n))?,
         _ => return Err(unchangeable(task, ok, &o)),
     }
     Ok(0)
@@ -275,7 +277,7 @@ fn sys_truncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let m = &task.k.mounts;
     match kind {
         MountKind::Root => m.root.truncate(&p, len)?,
-        MountKind::Tmp => m.tmp.truncate(rel_of(&p), len)?,
+        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).truncate(rel_of(&p), len)?,
         _ => return Err(Errno::EACCES),
     }
     Ok(0)
@@ -291,7 +293,7 @@ fn do_chmod(task: &Task, kind: MountKind, p: &[u8], mode: u32) -> Result<u64, Er
     let m = &task.k.mounts;
     match kind {
         MountKind::Root => m.root.chmod(p, mode)?,
-        MountKind::Tmp => m.tmp.chmod(rel_of(p), mode, false)?,
+        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).chmod(rel_of(p), mode, false)?,
         _ => return Err(unchangeable(task, kind, p)),
     }
     Ok(0)
@@ -321,7 +323,9 @@ fn do_chown(task: &Task, kind: MountKind, p: &[u8], uid: u64, gid: u64) -> Resul
     let m = &task.k.mounts;
     match kind {
         MountKind::Root => m.root.chown(p, id(uid), id(gid))?,
-        MountKind::Tmp => m.tmp.chown(rel_of(p), id(uid), id(gid), false)?,
+        k @ (MountKind::Tmp | MountKind::Shm) => {
+            m.tmpfs(k).chown(rel_of(p), id(uid), id(gid), false)?
+        }
         _ => return Err(unchangeable(task, kind, p)),
     }
     Ok(0)
@@ -382,7 +386,9 @@ fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let m = &task.k.mounts;
     match kind {
         MountKind::Root => m.root.utimens(&p, atime, mtime)?,
-        MountKind::Tmp => m.tmp.utimens(rel_of(&p), atime, mtime, false)?,
+        k @ (MountKind::Tmp | MountKind::Shm) => {
+            m.tmpfs(k).utimens(rel_of(&p), atime, mtime, false)?
+        }
         _ => return Err(unchangeable(task, kind, &p)),
     }
     Ok(0)

@@ -128,10 +128,10 @@ fn kind_of(task: &Task, path: &[u8]) -> Result<Kind, Errno> {
             }
             Ok(mode_kind(st))
         }
-        (MountKind::Tmp, rel) => {
-            let st = m.tmp.stat(rel, false)?;
+        (k @ (MountKind::Tmp | MountKind::Shm), rel) => {
+            let st = m.tmpfs(k).stat(rel, false)?;
             if st.st_mode & S_IFMT == S_IFLNK {
-                return Ok(Kind::Symlink(m.tmp.readlink(rel)?));
+                return Ok(Kind::Symlink(m.tmpfs(k).readlink(rel)?));
             }
             Ok(mode_kind(st))
         }
@@ -267,7 +267,9 @@ pub(super) fn open_path(
     let mode = mode & 0o7777;
     match Mounts::route(&path) {
         (MountKind::Root, _) => m.root.open(&path, flags, mode, task.fs.umask()),
-        (MountKind::Tmp, rel) => m.tmp.open(rel, flags, mode, task.fs.umask()),
+        (k @ (MountKind::Tmp | MountKind::Shm), rel) => {
+            m.tmpfs(k).open(rel, flags, mode, task.fs.umask())
+        }
         (MountKind::Proc, rel) => Procfs::open(rel, flags, &process_info(task), &system_info(task)),
         (MountKind::Dev | MountKind::Sys, b"") => {
             if flags & o::ACCMODE != o::RDONLY || creat {
@@ -320,7 +322,7 @@ pub(super) fn stat_resolved(task: &Task, path: &[u8], follow: bool) -> Result<St
     let m = &task.k.mounts;
     match Mounts::route(path) {
         (MountKind::Root, _) => m.root.stat(path),
-        (MountKind::Tmp, rel) => m.tmp.stat(rel, false),
+        (k @ (MountKind::Tmp | MountKind::Shm), rel) => m.tmpfs(k).stat(rel, false),
         (MountKind::Proc, rel) => {
             Procfs::stat(rel, follow, &process_info(task), &system_info(task))
         }
@@ -342,7 +344,7 @@ pub(super) fn readlink_path(task: &Task, abs: &[u8]) -> Result<Vec<u8>, Errno> {
     };
     match Mounts::route(&path) {
         (MountKind::Root, _) => m.root.readlink(&path),
-        (MountKind::Tmp, rel) => m.tmp.readlink(rel),
+        (k @ (MountKind::Tmp | MountKind::Shm), rel) => m.tmpfs(k).readlink(rel),
         (MountKind::Proc, rel) => Procfs::readlink(rel, &process_info(task)),
         _ => {
             stat_resolved(task, &path, false)?;
@@ -361,7 +363,7 @@ pub(super) fn statfs_path(task: &Task, abs: &[u8]) -> Result<[u8; 120], Errno> {
     stat_resolved(task, &path, true)?;
     match Mounts::route(&path) {
         (MountKind::Root, _) => m.root.statfs(&path),
-        (MountKind::Tmp, _) => Ok(m.tmp.statfs()),
+        (k @ (MountKind::Tmp | MountKind::Shm), _) => Ok(m.tmpfs(k).statfs()),
         (MountKind::Proc, _) => Ok(Procfs::statfs()),
         _ => m.root.statfs(b"/"),
     }

@@ -21,6 +21,8 @@ pub const SYS_DEV: u64 = 0x00f0_00a3;
 pub enum MountKind {
     Root,
     Tmp,
+    /// `/dev/shm`: a second tmpfs (POSIX shared memory and semaphores).
+    Shm,
     Dev,
     Proc,
     Sys,
@@ -36,7 +38,7 @@ struct Mount {
 }
 
 /// Mounted filesystems, in mount order (the root first).
-const TABLE: [Mount; 5] = [
+const TABLE: [Mount; 6] = [
     Mount {
         point: b"/",
         kind: MountKind::Root,
@@ -72,13 +74,24 @@ const TABLE: [Mount; 5] = [
         fstype: "tmpfs",
         opts: "rw,nosuid,nodev",
     },
+    Mount {
+        point: b"/dev/shm",
+        kind: MountKind::Shm,
+        source: "tmpfs",
+        fstype: "tmpfs",
+        opts: "rw,nosuid,nodev",
+    },
 ];
+
+/// `st_dev` of /dev/shm (0:4005).
+pub const SHM_DEV: u64 = 0x00f0_00a5;
 
 /// The sandbox's filesystems and where they are mounted.
 #[derive(Debug)]
 pub struct Mounts {
     pub root: Overlay,
     pub tmp: Arc<Tmpfs>,
+    pub shm: Arc<Tmpfs>,
 }
 
 impl Mounts {
@@ -86,6 +99,16 @@ impl Mounts {
         Mounts {
             root: Overlay::new(lower, uid, gid),
             tmp,
+            shm: Tmpfs::mounted(uid, gid, b"/dev/shm", SHM_DEV, 0),
+        }
+    }
+
+    /// The tmpfs behind a tmpfs mount kind (/tmp or /dev/shm).
+    pub fn tmpfs(&self, kind: MountKind) -> &Arc<Tmpfs> {
+        if kind == MountKind::Shm {
+            &self.shm
+        } else {
+            &self.tmp
         }
     }
 
@@ -118,6 +141,7 @@ impl Mounts {
                 let dev = match m.kind {
                     MountKind::Root => root_dev,
                     MountKind::Tmp => TMPFS_DEV,
+                    MountKind::Shm => SHM_DEV,
                     MountKind::Proc => PROC_DEV,
                     MountKind::Dev => DEV_DEV,
                     MountKind::Sys => SYS_DEV,

@@ -31,6 +31,8 @@ use snare_abi::file::{o, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
+use snare_platform::MemoryFile;
+
 use crate::mm::{GuestMemory, MappableFile};
 
 /// Largest file: writes beyond it fail with `EFBIG`.
@@ -83,14 +85,40 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A regular file's contents: sparse 4 KiB pages; missing pages read as zeros.
+/// A regular file's contents: sparse 4 KiB pages; missing pages read as zeros. Pages that a
+/// MAP_SHARED mapping has touched live in the memory file instead (`shared`), so every
+/// mapping and read/write see the same bytes.
 #[derive(Debug, Default)]
 struct Pages {
     size: u64,
     map: BTreeMap<u64, Box<[u8; PAGE]>>,
+    /// Page index → memory-file offset, for pages mapped shared at least once.
+    shared: BTreeMap<u64, u64>,
+    mem: Option<Arc<MemoryFile>>,
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        if let Some(mem) = &self.mem {
+            let offs: Vec<u64> = std::mem::take(&mut self.shared).into_values().collect();
+            crate::mm::release_pages(mem, offs);
+        }
+    }
 }
 
 impl Pages {
+    /// Copies page `idx`'s bytes `[from, from + dst.len())` into `dst`.
+    fn read_page(&self, idx: u64, from: usize, dst: &mut [u8]) {
+        if let (Some(&o), Some(mem)) = (self.shared.get(&idx), &self.mem) {
+            mem.read(o + from as u64, dst);
+            return;
+        }
+        match self.map.get(&idx) {
+            Some(p) => dst.copy_from_slice(&p[from..from + dst.len()]),
+            None => dst.fill(0),
+        }
+    }
+
     fn read(&self, off: u64, buf: &mut [u8]) -> usize {
         if off >= self.size {
             return 0;
@@ -103,21 +131,26 @@ impl Pages {
             let pos = off + done as u64;
             let in_page = (pos % PAGE64) as usize;
             let len = (PAGE - in_page).min(n - done);
-            let dst = &mut buf[done..done + len];
-            match self.map.get(&(pos / PAGE64)) {
-                Some(p) => dst.copy_from_slice(&p[in_page..in_page + len]),
-                None => dst.fill(0),
-            }
+            self.read_page(pos / PAGE64, in_page, &mut buf[done..done + len]);
             done += len;
         }
         n
+    }
+
+    fn present(&self, idx: u64) -> bool {
+        self.map.contains_key(&idx) || self.shared.contains_key(&idx)
+    }
+
+    /// Allocated pages.
+    fn pages(&self) -> u64 {
+        (self.map.len() + self.shared.len()) as u64
     }
 
     /// Pages a write of `len > 0` bytes at `off` would allocate.
     fn new_pages(&self, off: u64, len: u64) -> u64 {
         let first = off / PAGE64;
         let last = (off + len - 1) / PAGE64;
-        let present = self.map.range(first..=last).count() as u64;
+        let present = (first..=last).filter(|&i| self.present(i)).count() as u64;
         last - first + 1 - present
     }
 
@@ -127,11 +160,13 @@ impl Pages {
             let pos = off + done as u64;
             let in_page = (pos % PAGE64) as usize;
             let len = (PAGE - in_page).min(data.len() - done);
-            let page = self
-                .map
-                .entry(pos / PAGE64)
-                .or_insert_with(|| Box::new([0; PAGE]));
-            page[in_page..in_page + len].copy_from_slice(&data[done..done + len]);
+            let idx = pos / PAGE64;
+            if let (Some(&o), Some(mem)) = (self.shared.get(&idx), &self.mem) {
+                mem.write(o + in_page as u64, &data[done..done + len]);
+            } else {
+                let page = self.map.entry(idx).or_insert_with(|| Box::new([0; PAGE]));
+                page[in_page..in_page + len].copy_from_slice(&data[done..done + len]);
+            }
             done += len;
         }
         self.size = self.size.max(off + data.len() as u64);
@@ -141,11 +176,20 @@ impl Pages {
     fn set_len(&mut self, len: u64) -> u64 {
         let mut freed = 0;
         if len < self.size {
-            let dead = self.map.split_off(&len.div_ceil(PAGE64));
+            let first_dead = len.div_ceil(PAGE64);
+            let dead = self.map.split_off(&first_dead);
             freed = dead.len() as u64;
+            let dead_shared = self.shared.split_off(&first_dead);
+            freed += dead_shared.len() as u64;
+            if let Some(mem) = &self.mem {
+                crate::mm::release_pages(mem, dead_shared.into_values().collect());
+            }
             let tail = (len % PAGE64) as usize;
             if tail != 0 {
-                if let Some(p) = self.map.get_mut(&(len / PAGE64)) {
+                let idx = len / PAGE64;
+                if let (Some(&o), Some(mem)) = (self.shared.get(&idx), &self.mem) {
+                    mem.write(o + tail as u64, &vec![0u8; PAGE - tail]);
+                } else if let Some(p) = self.map.get_mut(&idx) {
                     p[tail..].fill(0);
                 }
             }
@@ -154,11 +198,26 @@ impl Pages {
         freed
     }
 
+    /// The memory-file page holding page `idx`, moving it there (or allocating a zero page)
+    /// the first time a shared mapping asks.
+    fn shared_page(&mut self, idx: u64, mem: &Arc<MemoryFile>) -> Result<u64, Errno> {
+        if let Some(&o) = self.shared.get(&idx) {
+            return Ok(o);
+        }
+        let o = mem.allocate(PAGE64).map_err(|_| Errno::ENOMEM)?;
+        if let Some(p) = self.map.remove(&idx) {
+            mem.write(o, &p[..]);
+        }
+        self.shared.insert(idx, o);
+        self.mem = Some(mem.clone());
+        Ok(o)
+    }
+
     /// `SEEK_DATA` / `SEEK_HOLE` from `off` (which is below the size).
     fn seek_data_hole(&self, off: u64, data: bool) -> u64 {
         let mut idx = off / PAGE64;
         let end_idx = self.size.div_ceil(PAGE64);
-        while idx < end_idx && self.map.contains_key(&idx) != data {
+        while idx < end_idx && self.present(idx) != data {
             idx += 1;
         }
         (idx * PAGE64).max(off).min(self.size)
@@ -476,7 +535,7 @@ impl State {
             return;
         }
         let bytes = match &n.data {
-            Data::File(p) => p.map.len() as u64 * PAGE64,
+            Data::File(p) => p.pages() * PAGE64,
             Data::Symlink(t) => t.len() as u64,
             Data::Dir(_) => 0,
         };
@@ -487,7 +546,7 @@ impl State {
     fn stat_of(&self, ino: u64) -> Result<Stat, Errno> {
         let n = self.node(ino)?;
         let (nlink, size, blocks) = match &n.data {
-            Data::File(p) => (n.links, p.size, p.map.len() as u64 * (PAGE64 / 512)),
+            Data::File(p) => (n.links, p.size, p.pages() * (PAGE64 / 512)),
             Data::Dir(d) => (
                 if n.links == 0 { 0 } else { 2 + d.subdirs },
                 2 * BOGO_DIRENT_SIZE + BOGO_DIRENT_SIZE * d.entries.len() as u64,
@@ -1372,6 +1431,17 @@ impl MappableFile for TmpfsMapping {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn shared_page(&self, index: u64, mem: &Arc<MemoryFile>) -> Option<Result<u64, Errno>> {
+        let mut st = lock(&self.node.state);
+        Some(match st.node_mut(self.node.ino) {
+            Ok(n) => match &mut n.data {
+                Data::File(p) => p.shared_page(index, mem),
+                _ => Err(Errno::ENODEV),
+            },
+            Err(e) => Err(e),
+        })
     }
 }
 
