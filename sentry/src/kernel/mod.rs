@@ -133,9 +133,21 @@ impl Kernel {
         }
     }
 
-    /// Starts the thread that keeps one spare address space ready. It holds only a weak
+    /// Starts the thread that keeps one spare address space ready, when there are CPUs to
+    /// spare (≥ 4; `SNARE_SPARE=1`/`0` forces it on or off): on two CPUs making the stub in
+    /// the background competes with the guest and measured slower (shell loop of 200
+    /// `/bin/true`: 630–705 ms with, 511–549 ms without). The thread holds only a weak
     /// reference: it ends with the kernel.
     pub fn start_spares(self: &Arc<Kernel>) {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let wanted = match std::env::var("SNARE_SPARE").as_deref() {
+            Ok("1") => true,
+            Ok("0") => false,
+            _ => cpus >= 4,
+        };
+        if !wanted {
+            return;
+        }
         let spare = self.spare.clone();
         let platform = self.platform.clone();
         let weak = Arc::downgrade(self);
