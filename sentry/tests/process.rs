@@ -190,3 +190,11 @@ fn python_multiprocessing_pool() {
     );
     assert_eq!(out, "2500\n");
 }
+
+/// FIFOs (between threads and processes), signalfd, fallocate.
+#[test]
+fn fifos_signalfd_fallocate() {
+    let d = scratch().join("fifo-scratch");
+    std::fs::create_dir_all(&d).expect("scratch");
+    c_program("fifo", &[d.to_str().expect("utf-8")]);
+}

@@ -8,6 +8,7 @@ mod exec;
 pub mod pidfd;
 pub mod process;
 pub mod signal;
+pub mod signalfd;
 mod task;
 pub mod wait;
 

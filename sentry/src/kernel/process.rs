@@ -88,6 +88,8 @@ pub struct TaskSignals {
     pub mask: u64,
     /// The mask to restore after a temporary one (`rt_sigsuspend`, `ppoll`, `pselect6`).
     pub saved_mask: Option<u64>,
+    /// Signals queued by a fault (`force_signal`): fatal even to init.
+    pub forced: u64,
 }
 
 /// The shared part of a task.
@@ -252,6 +254,9 @@ pub struct ThreadGroup {
     pub child_events: WaitQueue,
     /// Notified when this process exits or execs (vfork parents sleep here).
     pub exit_events: WaitQueue,
+    /// Notified whenever a signal is queued for the process or one of its threads
+    /// (signalfd readers and pollers).
+    pub signal_events: WaitQueue,
 }
 
 impl ThreadGroup {
@@ -285,6 +290,7 @@ impl ThreadGroup {
             shared_pending: Mutex::new(SigQueue::default()),
             child_events: WaitQueue::new(),
             exit_events: WaitQueue::new(),
+            signal_events: WaitQueue::new(),
         }
     }
 

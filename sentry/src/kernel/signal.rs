@@ -132,8 +132,9 @@ pub fn send_to_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
     if ignored(sig, &act) && first.mask() & bit(sig) == 0 {
         return;
     }
-    // The sandbox's init only gets signals it has a handler for, as a pid namespace's init.
-    if tg.tgid == 1 && act.sa_handler == SIG_DFL && info.si_code != SI_KERNEL {
+    // The sandbox's init only gets signals it has a handler for, as a pid namespace's init
+    // (a blocked one is queued: the handler may be set by the time it is unblocked).
+    if tg.tgid == 1 && act.sa_handler == SIG_DFL && first.mask() & bit(sig) == 0 {
         return;
     }
     if sig == SIGKILL {
@@ -145,6 +146,7 @@ pub fn send_to_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
         lock(&tg.shared_pending).discard(bit(SIGCONT));
     }
     lock(&tg.shared_pending).push(info);
+    tg.signal_events.notify();
     let target = threads
         .iter()
         .find(|t| t.mask() & bit(sig) == 0)
@@ -169,7 +171,7 @@ pub fn send_to_task(t: &TaskHandle, info: SigInfo) {
     if ignored(sig, &act) && t.mask() & bit(sig) == 0 {
         return;
     }
-    if tg.tgid == 1 && act.sa_handler == SIG_DFL && info.si_code != SI_KERNEL {
+    if tg.tgid == 1 && act.sa_handler == SIG_DFL && t.mask() & bit(sig) == 0 {
         return;
     }
     if sig == SIGKILL {
@@ -177,6 +179,7 @@ pub fn send_to_task(t: &TaskHandle, info: SigInfo) {
         return;
     }
     lock(&t.sig).pending.push(info);
+    tg.signal_events.notify();
     t.kick();
 }
 
@@ -315,7 +318,9 @@ impl Task {
         if info.si_code == 0 {
             info.si_code = SI_KERNEL;
         }
-        lock(&self.handle.sig).pending.push(info);
+        let mut s = lock(&self.handle.sig);
+        s.forced |= bit(sig);
+        s.pending.push(info);
     }
 
     fn dequeue(&self) -> Option<SigInfo> {
@@ -343,6 +348,17 @@ impl Task {
                         continue;
                     }
                     Default_::Terminate | Default_::Core => {
+                        let forced = {
+                            let mut s = lock(&self.handle.sig);
+                            let f = s.forced & bit(sig) != 0;
+                            s.forced &= !bit(sig);
+                            f
+                        };
+                        if self.tgid() == 1 && !forced {
+                            // Init ignores what it has no handler for (it was queued while
+                            // blocked); only a fault kills it.
+                            continue;
+                        }
                         tracing::info!(tid = self.tid, sig, "killed by signal");
                         group_exit(self.tg(), ExitStatus::Signal(sig), Some(self.tid));
                         self.exit = Some(ExitStatus::Signal(sig));

@@ -167,6 +167,7 @@ impl Task {
     /// its last thread).
     pub fn run(mut self) {
         super::wait::set_current(self.handle.clone());
+        super::signalfd::set_current_task(self.handle.clone());
         let started = std::time::Instant::now();
         let (mut syscalls, mut faults) = (0u64, 0u64);
         if tracing::enabled!(tracing::Level::DEBUG) {

@@ -43,6 +43,12 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::FDATASYNC, sys_fsync),
     (nr::SYNCFS, sys_fsync),
     (nr::SYNC, sys_sync),
+    (nr::FALLOCATE, sys_fallocate),
+    (nr::MKNOD, sys_mknod),
+    (nr::MKNODAT, sys_mknodat),
+    (nr::FADVISE64, sys_fadvise64),
+    (nr::READAHEAD, sys_readahead),
+    (nr::SYNC_FILE_RANGE, sys_sync_file_range),
 ];
 
 /// A mount's relative path (no leading slash) of a walked absolute path.
@@ -79,6 +85,49 @@ fn do_mkdir(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno>
         }
     }
     Ok(0)
+}
+
+/// `mknod(2)`: FIFOs and regular files; device nodes need privileges the sandbox doesn't
+/// grant (EPERM), and so do socket nodes (sockets are bound, not made by mknod, in practice).
+fn do_mknod(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno> {
+    use snare_abi::file::{S_IFIFO, S_IFMT, S_IFREG};
+    let perm = mode & 0o7777;
+    match mode & S_IFMT {
+        0 | S_IFREG => {
+            let (kind, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
+            if !matches!(kind, MountKind::Root | MountKind::Tmp | MountKind::Shm) {
+                return Err(unchangeable(task, kind, &p));
+            }
+            let flags =
+                snare_abi::file::o::CREAT | snare_abi::file::o::EXCL | snare_abi::file::o::WRONLY;
+            super::path::open_path(task, &p, flags, perm).map(|_| 0)
+        }
+        S_IFIFO => {
+            let (kind, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
+            let m = &task.k.mounts;
+            let umask = task.fs.umask();
+            match kind {
+                MountKind::Root => m.root.mkfifo(&p, perm, umask)?,
+                k @ (MountKind::Tmp | MountKind::Shm) => {
+                    m.tmpfs(k).mkfifo(rel_of(&p), perm, umask)?
+                }
+                k => return Err(unchangeable(task, k, &p)),
+            }
+            Ok(0)
+        }
+        0o020000 | 0o060000 | 0o140000 => Err(Errno::EPERM),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Implements `mknod(2)`.
+fn sys_mknod(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_mknod(task, AT_FDCWD, a[0], u32_(a[1]))
+}
+
+/// Implements `mknodat(2)`.
+fn sys_mknodat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_mknod(task, fd(a[0]), a[1], u32_(a[2]))
 }
 
 /// Implements `mkdir(2)`.
@@ -403,5 +452,53 @@ fn sys_fsync(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `sync(2)`.
 fn sys_sync(_task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(0)
+}
+
+/// Implements `fallocate(2)`: mode 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE on files
+/// that can change (tmpfs, the overlay's copied-up files); ESPIPE on pipes.
+fn sys_fallocate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (mode, off, len) = (a[1] as u32, a[2] as i64, a[3] as i64);
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if off.checked_add(len).is_none() {
+        return Err(Errno::EFBIG);
+    }
+    let file = task.fds.get(fd(a[0]))?;
+    if file.stat()?.st_mode & snare_abi::file::S_IFMT == snare_abi::file::S_IFIFO {
+        return Err(Errno::ESPIPE);
+    }
+    file.allocate(mode, off as u64, len as u64).map(|()| 0)
+}
+
+/// Implements `fadvise64(2)`: advice is validated and accepted (the page cache is the
+/// Sentry's).
+fn sys_fadvise64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    if (a[2] as i64) < 0 || a[3] > 5 {
+        return Err(Errno::EINVAL);
+    }
+    if file.stat()?.st_mode & snare_abi::file::S_IFMT == snare_abi::file::S_IFIFO {
+        return Err(Errno::ESPIPE);
+    }
+    Ok(0)
+}
+
+/// Implements `readahead(2)`: accepted for regular files.
+fn sys_readahead(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    if file.stat()?.st_mode & snare_abi::file::S_IFMT != snare_abi::file::S_IFREG {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// Implements `sync_file_range(2)`: nothing to write back; flags validated.
+fn sys_sync_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    task.fds.get(fd(a[0]))?;
+    if (a[1] as i64) < 0 || (a[2] as i64) < 0 || a[3] & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
     Ok(0)
 }

@@ -34,6 +34,8 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::SETITIMER, sys_setitimer),
     (nr::GETITIMER, sys_getitimer),
     (nr::PIDFD_OPEN, sys_pidfd_open),
+    (nr::SIGNALFD, sys_signalfd),
+    (nr::SIGNALFD4, sys_signalfd4),
     (nr::PIDFD_SEND_SIGNAL, sys_pidfd_send_signal),
 ];
 
@@ -528,4 +530,34 @@ fn sys_pidfd_send_signal(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     };
     send_to_group(&g, info);
     Ok(0)
+}
+
+const SFD_NONBLOCK: u32 = 0o4000;
+const SFD_CLOEXEC: u32 = 0o2000000;
+
+/// Implements `signalfd4(2)`: a new signalfd (fd -1) or a new mask for an existing one.
+fn sys_signalfd4(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    use crate::kernel::signalfd::SignalFd;
+    let flags = u32_(a[3]);
+    if flags & !(SFD_NONBLOCK | SFD_CLOEXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = read_set(task, a[1], a[2])?;
+    let n = i32_(a[0]);
+    if n != -1 {
+        let f = task.fds.get(n)?;
+        let s = (*f)
+            .as_any()
+            .downcast_ref::<SignalFd>()
+            .ok_or(Errno::EINVAL)?;
+        s.set_mask(mask);
+        return Ok(n as u64);
+    }
+    let f = SignalFd::new(task.tg().clone(), mask, flags & SFD_NONBLOCK);
+    Ok(task.fds.install(Arc::new(f), flags & SFD_CLOEXEC != 0, 0)? as u64)
+}
+
+/// Implements `signalfd(2)`.
+fn sys_signalfd(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    sys_signalfd4(task, [a[0], a[1], a[2], 0, 0, 0])
 }

@@ -81,6 +81,15 @@ pub trait FileDescription: Send + Sync + Debug + AsAny {
     fn truncate(&self, _len: u64) -> Result<(), Errno> {
         Err(Errno::EINVAL)
     }
+    /// `fallocate(2)` (`mode` is FALLOC_FL_*). Files that can't change: EBADF when not
+    /// open for writing, else EOPNOTSUPP.
+    fn allocate(&self, _mode: u32, _off: u64, _len: u64) -> Result<(), Errno> {
+        if self.status_flags() & snare_abi::file::o::ACCMODE == snare_abi::file::o::RDONLY {
+            Err(Errno::EBADF)
+        } else {
+            Err(Errno::EOPNOTSUPP)
+        }
+    }
     /// `fstatfs(2)`: the kernel's `struct statfs`.
     fn statfs(&self) -> Result<[u8; 120], Errno> {
         Err(Errno::ENOSYS)

@@ -439,6 +439,14 @@ impl Overlay {
         Ok(())
     }
 
+    /// `mknod(2)` of a FIFO: made in the upper layer.
+    pub fn mkfifo(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.prepare_new(path)?;
+        self.upper.mkfifo(rel(path), mode, umask)?;
+        self.created(path, false);
+        Ok(())
+    }
+
     /// `link(2)`: a lower file is copied up first.
     pub fn link(&self, old: &[u8], new: &[u8]) -> Result<(), Errno> {
         match self.locate(old)? {

@@ -94,6 +94,8 @@ struct State {
     capacity: usize,
     readers: usize,
     writers: usize,
+    /// Writer ends ever opened (a FIFO reader sees HUP only after a writer has come).
+    writer_opens: u64,
     /// Bytes ever read (the stream position of `buf[0]`).
     consumed: u64,
     /// Stream ranges `[start, end)` written in packet mode (`O_DIRECT`) still in `buf`.
@@ -162,6 +164,27 @@ impl Pipe {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A pipe with no ends yet: a FIFO's, opened by path (see [`open_fifo`]).
+    pub fn new(uid: u32, gid: u32) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            state: Mutex::new(State {
+                buf: VecDeque::new(),
+                capacity: DEFAULT_SIZE,
+                readers: 0,
+                writers: 0,
+                writer_opens: 0,
+                consumed: 0,
+                packets: VecDeque::new(),
+            }),
+            readable: WaitQueue::new(),
+            writable: WaitQueue::new(),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            uid,
+            gid,
+            ctime: now_ts(),
+        })
+    }
+
     /// A new pipe owned by `uid`/`gid`: its (read end, write end). `flags` are `pipe2`'s
     /// status flags (`O_NONBLOCK`, `O_DIRECT`), given to both ends.
     pub fn new_pair(flags: u32, uid: u32, gid: u32) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
@@ -171,6 +194,7 @@ impl Pipe {
                 capacity: DEFAULT_SIZE,
                 readers: 0,
                 writers: 0,
+                writer_opens: 0,
                 consumed: 0,
                 packets: VecDeque::new(),
             }),
@@ -189,6 +213,92 @@ impl Pipe {
     }
 }
 
+/// `open(2)` of a FIFO: a read-only open waits for a writer (unless O_NONBLOCK), a
+/// write-only open waits for a reader (ENXIO with O_NONBLOCK), a read-write open never
+/// waits and holds both ends.
+pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> Result<Arc<dyn FileDescription>, Errno> {
+    let keep = flags & o::NONBLOCK;
+    let nonblock = keep != 0;
+    match flags & o::ACCMODE {
+        o::RDWR => {
+            let r = PipeEnd::open(pipe.clone(), false, keep);
+            let w = PipeEnd::open(pipe.clone(), true, keep);
+            Ok(Arc::new(FifoRdwr { r, w }))
+        }
+        o::WRONLY => {
+            if nonblock && pipe.lock().readers == 0 {
+                return Err(Errno::ENXIO);
+            }
+            let w = PipeEnd::open(pipe.clone(), true, keep);
+            if !nonblock {
+                // The end is open (counted) while it waits, so a reader opening meanwhile
+                // finds it; a signal gives up the open.
+                block(&[&pipe.writable], None, || {
+                    (pipe.lock().readers > 0).then_some(Ok(()))
+                })?;
+            }
+            Ok(w)
+        }
+        _ => {
+            let r = PipeEnd::open(pipe.clone(), false, keep);
+            if !nonblock {
+                block(&[&pipe.readable], None, || {
+                    (pipe.lock().writers > 0).then_some(Ok(()))
+                })?;
+            }
+            Ok(r)
+        }
+    }
+}
+
+/// A FIFO opened read-write: both ends in one description.
+#[derive(Debug)]
+struct FifoRdwr {
+    r: Arc<PipeEnd>,
+    w: Arc<PipeEnd>,
+}
+
+impl FileDescription for FifoRdwr {
+    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.r.read(buf)
+    }
+
+    fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        self.w.write(data)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        self.r.stat()
+    }
+
+    fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn GuestMemory) -> Result<u64, Errno> {
+        self.r.ioctl(cmd, arg, mem)
+    }
+
+    fn status_flags(&self) -> u32 {
+        (self.r.status_flags() & !o::ACCMODE) | o::RDWR
+    }
+
+    fn set_status_flags(&self, flags: u32) {
+        self.r.set_status_flags(flags);
+        self.w.set_status_flags(flags);
+    }
+
+    fn path(&self) -> String {
+        self.r.path()
+    }
+
+    fn poll(&self) -> u32 {
+        self.r.poll() | self.w.poll()
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        // Both directions notify the read end's queue on data; room made notifies the
+        // write end's: poll re-checks both on either (see `poll` in syscalls).
+        self.r.wait_queue()
+    }
+}
+
 /// One end of a pipe: an open file description.
 #[derive(Debug)]
 pub struct PipeEnd {
@@ -196,25 +306,35 @@ pub struct PipeEnd {
     writer: bool,
     /// `O_NONBLOCK`, `O_DIRECT` (the access mode is implied by `writer`).
     flags: AtomicU32,
+    /// For a read end: `writer_opens` when it was opened.
+    seen_writers: u64,
 }
 
 impl PipeEnd {
     /// Opens an end (counted until it is dropped).
     pub fn open(pipe: Arc<Pipe>, writer: bool, flags: u32) -> Arc<PipeEnd> {
-        {
+        let seen_writers = {
             let mut st = pipe.lock();
             if writer {
                 st.writers += 1;
+                st.writer_opens += 1;
             } else {
                 st.readers += 1;
             }
-        }
+            // A reader that came while no writer was there waits for one before it sees HUP.
+            if writer || st.writers > 0 {
+                0
+            } else {
+                st.writer_opens
+            }
+        };
         pipe.readable.notify();
         pipe.writable.notify();
         Arc::new(PipeEnd {
             pipe,
             writer,
             flags: AtomicU32::new(flags),
+            seen_writers,
         })
     }
 
@@ -369,7 +489,7 @@ impl FileDescription for PipeEnd {
             if !st.buf.is_empty() {
                 ev |= poll::IN | poll::RDNORM;
             }
-            if st.writers == 0 {
+            if st.writers == 0 && st.writer_opens > self.seen_writers {
                 ev |= poll::HUP;
             }
         }

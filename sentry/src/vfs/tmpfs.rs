@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use snare_abi::file::{o, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use snare_abi::file::{o, Stat, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
@@ -67,6 +67,7 @@ const FIRST_COOKIE: u64 = 2;
 const DT_DIR: u8 = 4;
 const DT_REG: u8 = 8;
 const DT_LNK: u8 = 10;
+const DT_FIFO: u8 = 1;
 
 /// A timestamp: seconds and nanoseconds since the epoch.
 type Ts = (i64, i64);
@@ -283,6 +284,9 @@ impl Inode {
     }
 
     fn dtype(&self) -> u8 {
+        if self.mode & S_IFMT == S_IFIFO {
+            return DT_FIFO;
+        }
         match self.data {
             Data::File(_) => DT_REG,
             Data::Dir(_) => DT_DIR,
@@ -338,6 +342,8 @@ struct State {
     dev: u64,
     /// Added to inode numbers in `stat` and `getdents` (to keep clear of another layer's).
     ino_base: u64,
+    /// The pipe behind each FIFO inode, made at its first open.
+    fifos: HashMap<u64, Arc<super::pipe::Pipe>>,
 }
 
 impl State {
@@ -754,6 +760,7 @@ impl Tmpfs {
             mount: mount.to_vec(),
             dev,
             ino_base,
+            fifos: HashMap::new(),
         };
         let root = st.alloc(S_IFDIR | 0o1777, 1, Data::Dir(Dir::new(ROOT_INO)));
         debug_assert_eq!(root, ROOT_INO);
@@ -778,7 +785,45 @@ impl Tmpfs {
         mode: u32,
         umask: u32,
     ) -> Result<Arc<dyn FileDescription>, Errno> {
+        if flags & o::PATH == 0 {
+            let fifo = {
+                let mut st = self.lock();
+                match st.lookup(path, flags & o::NOFOLLOW == 0) {
+                    Ok(ino) if st.node(ino)?.mode & S_IFMT == S_IFIFO => {
+                        if flags & (o::CREAT | o::EXCL) == o::CREAT | o::EXCL {
+                            return Err(Errno::EEXIST);
+                        }
+                        let (uid, gid) = (st.uid, st.gid);
+                        Some(
+                            st.fifos
+                                .entry(ino)
+                                .or_insert_with(|| super::pipe::Pipe::new(uid, gid))
+                                .clone(),
+                        )
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(p) = fifo {
+                return super::pipe::open_fifo(&p, flags);
+            }
+        }
         Ok(self.open_file(path, flags, mode, umask)?)
+    }
+
+    /// `mknod(2)` of a FIFO (`mkfifo`) with `mode & !umask`.
+    pub fn mkfifo(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let w = st.walk(path, false)?;
+        if w.ino.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let Some((dir, name)) = w.parent else {
+            return Err(Errno::EEXIST);
+        };
+        let perm = mode & !umask & 0o7777;
+        let ino = st.alloc(S_IFIFO | perm, 1, Data::File(Pages::default()));
+        st.add_entry(dir, name, ino)
     }
 
     /// [`Tmpfs::open`], returning the concrete type (for [`TmpfsFile::set_len`]).
@@ -1365,6 +1410,42 @@ impl FileDescription for TmpfsFile {
 
     fn truncate(&self, len: u64) -> Result<(), Errno> {
         self.set_len(len)
+    }
+
+    fn allocate(&self, mode: u32, off: u64, len: u64) -> Result<(), Errno> {
+        const KEEP_SIZE: u32 = 0x01;
+        const PUNCH_HOLE: u32 = 0x02;
+        const ZERO_RANGE: u32 = 0x10;
+        self.check_write()?;
+        if self.is_dir {
+            return Err(Errno::EISDIR);
+        }
+        let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
+        let size = self.state().stat_of(self.node.ino)?.st_size as u64;
+        match mode {
+            0 | KEEP_SIZE => {
+                if mode == 0 && end > size {
+                    self.set_len(end)?;
+                }
+                Ok(())
+            }
+            m if m == PUNCH_HOLE | KEEP_SIZE || m & !KEEP_SIZE == ZERO_RANGE => {
+                // Zeros over the existing bytes of the range (a hole reads as zeros too).
+                let upto = end.min(size);
+                let mut at = off;
+                while at < upto {
+                    let n = (upto - at).min(1 << 16);
+                    let zeros = vec![0u8; n as usize];
+                    self.state().write_file(self.node.ino, at, false, &zeros)?;
+                    at += n;
+                }
+                if m == ZERO_RANGE && end > size {
+                    self.set_len(end)?;
+                }
+                Ok(())
+            }
+            _ => Err(Errno::EOPNOTSUPP),
+        }
     }
 
     /// `FIONREAD`: bytes between the offset and the end of a regular file.

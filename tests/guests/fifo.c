@@ -1,0 +1,124 @@
+/* FIFOs (mkfifo, open semantics, data through them between threads and processes),
+ * signalfd (read, sigqueue value, poll), fallocate. argv[1]: a scratch directory.
+ * Prints what it sees. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char fifo[512];
+
+static void *writer(void *a) {
+    (void)a;
+    int fd = open(fifo, O_WRONLY);
+    for (int i = 0; i < 100; i++) dprintf(fd, "line %d\n", i);
+    close(fd);
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc < 2) return 2;
+    snprintf(fifo, sizeof fifo, "%s/fifo-%d", argv[1], getpid());
+    printf("mkfifo: %d\n", mkfifo(fifo, 0600));
+    printf("mkfifo again: %s\n", mkfifo(fifo, 0600) ? strerror(errno) : "ok");
+    struct stat st;
+    stat(fifo, &st);
+    printf("is fifo: %d perm %o\n", S_ISFIFO(st.st_mode), st.st_mode & 0777);
+    errno = 0;
+    int w0 = open(fifo, O_WRONLY | O_NONBLOCK);
+    printf("nonblock write open, no reader: %d %s\n", w0, strerror(errno));
+    int r = open(fifo, O_RDONLY | O_NONBLOCK);
+    printf("nonblock read open: ok=%d\n", r >= 0);
+    struct pollfd p = {.fd = r, .events = POLLIN};
+    printf("poll with no writer ever: %d\n", poll(&p, 1, 0));
+    close(r);
+
+    /* A blocking reader meets a writer thread. */
+    pthread_t t;
+    pthread_create(&t, NULL, writer, NULL);
+    r = open(fifo, O_RDONLY);
+    char buf[8192];
+    long total = 0;
+    ssize_t n;
+    while ((n = read(r, buf, sizeof buf)) > 0) total += n;
+    pthread_join(t, NULL);
+    close(r);
+    printf("through the fifo: %ld bytes\n", total);
+
+    /* Between processes. */
+    pid_t c = fork();
+    if (c == 0) {
+        int w = open(fifo, O_WRONLY);
+        write(w, "from the child", 14);
+        _exit(0);
+    }
+    r = open(fifo, O_RDONLY);
+    memset(buf, 0, sizeof buf);
+    n = read(r, buf, sizeof buf);
+    waitpid(c, NULL, 0);
+    close(r);
+    printf("child said: %.*s\n", (int)n, buf);
+
+    /* O_RDWR never blocks and holds both ends. */
+    int rw = open(fifo, O_RDWR);
+    write(rw, "loop", 4);
+    n = read(rw, buf, 4);
+    printf("rdwr: %.*s\n", (int)n, buf);
+    close(rw);
+    unlink(fifo);
+
+    /* signalfd. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGRTMIN);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    struct signalfd_siginfo si;
+    errno = 0;
+    ssize_t e0 = read(sfd, &si, sizeof si);
+    printf("signalfd empty: %zd %s\n", e0, strerror(errno));
+    raise(SIGUSR1);
+    union sigval v = {.sival_int = 77};
+    sigqueue(getpid(), SIGRTMIN, v);
+    struct pollfd sp = {.fd = sfd, .events = POLLIN};
+    int pr = poll(&sp, 1, 1000);
+    printf("signalfd poll: %d revents-in=%d\n", pr, (sp.revents & POLLIN) != 0);
+    n = read(sfd, &si, sizeof si);
+    printf("signalfd read: %zd signo=%u code=%d pid-ok=%d\n", n, si.ssi_signo, si.ssi_code, si.ssi_pid == (unsigned)getpid());
+    n = read(sfd, &si, sizeof si);
+    printf("signalfd rt: %zd signo-ok=%d int=%d\n", n, si.ssi_signo == (unsigned)SIGRTMIN, si.ssi_int);
+    close(sfd);
+
+    /* fallocate on a scratch file. */
+    char f[512];
+    snprintf(f, sizeof f, "%s/falloc-%d", argv[1], getpid());
+    int fd = open(f, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    write(fd, "0123456789", 10);
+    printf("fallocate extend: %d\n", fallocate(fd, 0, 0, 8192));
+    fstat(fd, &st);
+    printf("size after: %ld\n", (long)st.st_size);
+    printf("fallocate keep size: %d\n", fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 100000));
+    fstat(fd, &st);
+    printf("size kept: %ld\n", (long)st.st_size);
+    printf("punch: %d\n", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2, 3));
+    memset(buf, 'x', 10);
+    pread(fd, buf, 10, 0);
+    printf("after punch: %d %d %d %c\n", buf[2], buf[3], buf[4], buf[5]);
+    errno = 0;
+    int pk = fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 1);
+    printf("punch without keep: %d %s\n", pk, strerror(errno));
+    close(fd);
+    unlink(f);
+    return 0;
+}
