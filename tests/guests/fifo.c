@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,5 +122,49 @@ int main(int argc, char **argv) {
     printf("punch without keep: %d %s\n", pk, strerror(errno));
     close(fd);
     unlink(f);
+
+    /* openat2. */
+    char dir[512], file[600], ln[600];
+    snprintf(dir, sizeof dir, "%s/o2-%d", argv[1], getpid());
+    mkdir(dir, 0700);
+    snprintf(file, sizeof file, "%s/a", dir);
+    close(open(file, O_CREAT | O_WRONLY, 0600));
+    snprintf(ln, sizeof ln, "%s/ln", dir);
+    symlink("a", ln);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    struct { const char *path; unsigned long long flags, mode, resolve; unsigned long size; } cases[] = {
+        {"a", O_RDONLY, 0, RESOLVE_BENEATH, 24},
+        {"../x", O_RDONLY, 0, RESOLVE_BENEATH, 24},
+        {"/etc/passwd", O_RDONLY, 0, RESOLVE_BENEATH, 24},
+        {"ln", O_RDONLY, 0, RESOLVE_NO_SYMLINKS, 24},
+        {"ln", O_RDONLY, 0, 0, 24},
+        {"/a", O_RDONLY, 0, RESOLVE_IN_ROOT, 24},
+        {"a", O_RDONLY, 0, 0, 23},
+        {"a", O_RDONLY, 0, 0x40, 24},
+        {"a", O_RDONLY, 0644, 0, 24},
+        {"a", O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_IN_ROOT, 24},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct open_how how[2];
+        memset(how, 0, sizeof how);
+        how[0].flags = cases[i].flags;
+        how[0].mode = cases[i].mode;
+        how[0].resolve = cases[i].resolve;
+        errno = 0;
+        long r2 = syscall(SYS_openat2, dfd, cases[i].path, how, cases[i].size);
+        printf("openat2 %s resolve=%#llx size=%lu: %s\n", cases[i].path, cases[i].resolve, cases[i].size,
+               r2 >= 0 ? "ok" : strerror(errno));
+        if (r2 >= 0) close((int)r2);
+    }
+    struct open_how big[2];
+    memset(big, 0, sizeof big);
+    ((char *)big)[30] = 1;
+    errno = 0;
+    long r3 = syscall(SYS_openat2, dfd, "a", big, sizeof big);
+    printf("openat2 nonzero tail: %s\n", r3 >= 0 ? "ok" : strerror(errno));
+    close(dfd);
+    unlink(ln);
+    unlink(file);
+    rmdir(dir);
     return 0;
 }

@@ -15,6 +15,7 @@ use crate::vfs::mount::{MountKind, Mounts};
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::OPEN, sys_open),
     (nr::OPENAT, sys_openat),
+    (nr::OPENAT2, sys_openat2),
     (nr::CREAT, sys_creat),
     (nr::STAT, sys_stat),
     (nr::LSTAT, sys_lstat),
@@ -131,6 +132,122 @@ fn sys_creat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Implements `openat(2)` (see `sys_open`).
 fn sys_openat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     do_openat(task, fd(a[0]), a[1], u32_(a[2]), u32_(a[3]))
+}
+
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_CACHED: u64 = 0x20;
+
+/// Implements `openat2(2)`: `struct open_how` {flags, mode, resolve}, stricter checks than
+/// openat, and the RESOLVE_* restrictions checked on the Sentry's walk.
+fn sys_openat2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let size = a[3];
+    if size < 24 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut how = vec![0u8; size as usize];
+    task.mm.read(a[2], &mut how)?;
+    if how[24..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| u64::from_ne_bytes(how[8 * i..8 * i + 8].try_into().unwrap_or_default());
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+    check_flags(flags, OPEN_FLAGS)?;
+    let creates = flags & o::CREAT != 0 || flags & o::TMPFILE == o::TMPFILE;
+    if mode & !0o7777 != 0 || (!creates && mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let known = RESOLVE_NO_XDEV
+        | RESOLVE_NO_MAGICLINKS
+        | RESOLVE_NO_SYMLINKS
+        | RESOLVE_BENEATH
+        | RESOLVE_IN_ROOT
+        | RESOLVE_CACHED;
+    if resolve & !known != 0
+        || resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == RESOLVE_BENEATH | RESOLVE_IN_ROOT
+    {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & RESOLVE_CACHED != 0 {
+        return Err(Errno::EAGAIN);
+    }
+    let dirfd = fd(a[0]);
+    let mut path = path_arg(task, a[1])?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let base = absolute(task, dirfd, b".")?;
+    let base = super::path::normalize(&base);
+    if resolve & RESOLVE_IN_ROOT != 0 {
+        // `dirfd` is the root: `/` and `..` stop there.
+        let rel = super::path::normalize(&[b"/", &path[..]].concat());
+        path = [&base[..], &rel[..]].concat();
+    } else if resolve & RESOLVE_BENEATH != 0 && path.starts_with(b"/") {
+        return Err(Errno::EXDEV);
+    }
+    let abs = absolute(task, dirfd, &path)?;
+    let follow = flags & o::NOFOLLOW == 0;
+    if resolve & (RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) != 0 {
+        // Every component that exists is checked without following.
+        let norm = super::path::normalize(&abs);
+        let mut cur = Vec::new();
+        let parts: Vec<&[u8]> = norm
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        for (i, c) in parts.iter().enumerate() {
+            cur.push(b'/');
+            cur.extend_from_slice(c);
+            if resolve & RESOLVE_NO_MAGICLINKS != 0 && cur.starts_with(b"/proc/") {
+                let magic = [b"fd".as_slice(), b"exe", b"cwd", b"root"];
+                if i > 1 && magic.contains(&parts[i - 1]) || magic.contains(c) && i >= 2 {
+                    return Err(Errno::ELOOP);
+                }
+            }
+            let last = i + 1 == parts.len();
+            if resolve & RESOLVE_NO_SYMLINKS != 0 && (!last || follow) {
+                if let Ok(st) = stat_path(task, &cur, false) {
+                    if st.st_mode & S_IFMT == snare_abi::file::S_IFLNK {
+                        return Err(Errno::ELOOP);
+                    }
+                }
+            }
+        }
+    }
+    if resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_NO_XDEV) != 0 {
+        let end = match resolve_node(task, &abs, follow)? {
+            Some(p) => p,
+            None => return Err(Errno::EXDEV),
+        };
+        let inside = base == b"/" || end == base || end.starts_with(&[&base[..], b"/"].concat());
+        if resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0 && !inside {
+            return Err(Errno::EXDEV);
+        }
+        if resolve & RESOLVE_NO_XDEV != 0
+            && crate::vfs::mount::Mounts::route(&end).0 != crate::vfs::mount::Mounts::route(&base).0
+        {
+            return Err(Errno::EXDEV);
+        }
+    }
+    let file = open_path(task, &abs, flags, mode as u32)?;
+    task.fds
+        .install(file, flags & o::CLOEXEC != 0, 0)
+        .map(|n| n as u64)
+}
+
+/// Where the walk of `abs` ends (`None`: at an fd through /proc, outside any path).
+fn resolve_node(task: &Task, abs: &[u8], follow: bool) -> Result<Option<Vec<u8>>, Errno> {
+    Ok(match resolve(task, abs, follow)? {
+        Node::Path(p) => Some(p),
+        Node::Fd(_) => None,
+    })
 }
 
 fn write_stat(task: &Task, addr: u64, st: &Stat) -> Result<u64, Errno> {
