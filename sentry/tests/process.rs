@@ -198,3 +198,21 @@ fn fifos_signalfd_fallocate() {
     std::fs::create_dir_all(&d).expect("scratch");
     c_program("fifo", &[d.to_str().expect("utf-8")]);
 }
+
+/// /dev: the stdio links lead to the fds, /dev/tty without a terminal is ENXIO, the listing.
+#[test]
+fn dev_links_and_listing() {
+    let out = under_snare(
+        "/bin/sh",
+        &[
+            "-c",
+            "echo via-stdout > /dev/stdout; echo hi | cat /dev/stdin; readlink /dev/stderr /dev/fd; \
+             (cat /dev/tty </dev/null 2>/dev/null) || echo no-tty; ls /dev | tr '\\n' ' '",
+        ],
+    );
+    assert_eq!(
+        out,
+        "via-stdout\nhi\n/proc/self/fd/2\n/proc/self/fd\nno-tty\n\
+         fd full null random shm stderr stdin stdout tty urandom zero "
+    );
+}

@@ -22,6 +22,7 @@ use snare_abi::Errno;
 use super::proc_info::{process_info, system_info};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
+use crate::vfs::dev::{dev_symlink, symlink_stat, DevKind, DEV_ENTRIES};
 use crate::vfs::mount::{MountKind, Mounts};
 use crate::vfs::procfs::{Procfs, Redirect};
 use crate::vfs::{DevFile, EmptyDir, FileDescription};
@@ -137,6 +138,9 @@ fn kind_of(task: &Task, path: &[u8]) -> Result<Kind, Errno> {
         }
         (MountKind::Dev | MountKind::Sys, b"") => Ok(Kind::Dir),
         (MountKind::Dev, _) if DevFile::lookup(path).is_some() => Ok(Kind::Other),
+        (MountKind::Dev, _) if dev_symlink(path).is_some() => Ok(Kind::Symlink(
+            dev_symlink(path).unwrap_or_default().to_vec(),
+        )),
         (MountKind::Dev | MountKind::Sys, _) => Err(Errno::ENOENT),
         // The walk hands /proc to procfs before asking.
         (MountKind::Proc, _) => Ok(Kind::Dir),
@@ -275,11 +279,16 @@ pub(super) fn open_path(
             if flags & o::ACCMODE != o::RDONLY || creat {
                 return Err(Errno::EISDIR);
             }
-            Ok(Arc::new(EmptyDir::new(path)))
+            let entries = if path == b"/dev" { DEV_ENTRIES } else { &[] };
+            Ok(Arc::new(EmptyDir::with_entries(path, entries)))
         }
         (MountKind::Dev, _) => match DevFile::lookup(&path) {
             Some(_) if creat && flags & o::EXCL != 0 => Err(Errno::EEXIST),
             Some(_) if flags & o::DIRECTORY != 0 => Err(Errno::ENOTDIR),
+            Some(DevKind::Tty) => (0..3)
+                .filter_map(|n| task.fds.get(n).ok())
+                .find(|f| f.is_terminal())
+                .ok_or(Errno::ENXIO),
             Some(kind) => Ok(Arc::new(DevFile::new(kind, flags & o::ACCMODE))),
             None if creat => Err(Errno::EACCES),
             None => Err(Errno::ENOENT),
@@ -292,10 +301,25 @@ pub(super) fn open_path(
 /// `open` of `/proc/self/fd/N`: a new description of the file fd `N` refers to, opened again
 /// by its path; files without one (anonymous, deleted) share fd `N`'s description.
 fn reopen_fd(task: &Task, n: i32, flags: u32) -> Result<Arc<dyn FileDescription>, Errno> {
+    thread_local! {
+        static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
     let f = task.fds.get(n)?;
     let path = f.path().into_bytes();
-    if path.first() == Some(&b'/') && !path.ends_with(b"(deleted)") {
-        if let Ok(new) = open_path(task, &path, flags & !(o::CREAT | o::EXCL), 0) {
+    // Devices and stdio (named /dev/std*, which lead back here) share the description.
+    let pseudo = path.starts_with(b"/dev/") || path.starts_with(b"/proc/");
+    if path.first() == Some(&b'/') && !path.ends_with(b"(deleted)") && !pseudo {
+        let depth = DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
+        let r = if depth > 8 {
+            Err(Errno::ELOOP)
+        } else {
+            open_path(task, &path, flags & !(o::CREAT | o::EXCL), 0)
+        };
+        DEPTH.with(|d| d.set(d.get() - 1));
+        if let Ok(new) = r {
             return Ok(new);
         }
     }
@@ -327,9 +351,10 @@ pub(super) fn stat_resolved(task: &Task, path: &[u8], follow: bool) -> Result<St
             Procfs::stat(rel, follow, &process_info(task), &system_info(task))
         }
         (MountKind::Dev | MountKind::Sys, b"") => EmptyDir::new(path.to_vec()).stat(),
-        (MountKind::Dev, _) => match DevFile::lookup(path) {
-            Some(kind) => DevFile::new(kind, 0).stat(),
-            None => Err(Errno::ENOENT),
+        (MountKind::Dev, _) => match (DevFile::lookup(path), dev_symlink(path)) {
+            (Some(kind), _) => DevFile::new(kind, 0).stat(),
+            (None, Some(target)) => Ok(symlink_stat(target)),
+            (None, None) => Err(Errno::ENOENT),
         },
         (MountKind::Sys, _) => Err(Errno::ENOENT),
     }
@@ -346,6 +371,9 @@ pub(super) fn readlink_path(task: &Task, abs: &[u8]) -> Result<Vec<u8>, Errno> {
         (MountKind::Root, _) => m.root.readlink(&path),
         (k @ (MountKind::Tmp | MountKind::Shm), rel) => m.tmpfs(k).readlink(rel),
         (MountKind::Proc, rel) => Procfs::readlink(rel, &process_info(task)),
+        (MountKind::Dev, _) if dev_symlink(&path).is_some() => {
+            Ok(dev_symlink(&path).unwrap_or_default().to_vec())
+        }
         _ => {
             stat_resolved(task, &path, false)?;
             Err(Errno::EINVAL)

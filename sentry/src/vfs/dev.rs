@@ -1,4 +1,5 @@
-//! Device files the Sentry implements itself: /dev/null, zero, full, random, urandom.
+//! Device files the Sentry implements itself: /dev/null, zero, full, random, urandom, tty, and
+//! the /dev/std{in,out,err} and /dev/fd links into /proc/self/fd.
 
 use snare_abi::file::{Stat, S_IFCHR};
 use snare_abi::Errno;
@@ -13,6 +14,45 @@ pub enum DevKind {
     Full,
     Random,
     Urandom,
+    /// The controlling terminal: opening it gives the terminal behind stdio.
+    Tty,
+}
+
+/// The symbolic links in /dev: path → target.
+pub fn dev_symlink(path: &[u8]) -> Option<&'static [u8]> {
+    Some(match path {
+        b"/dev/stdin" => b"/proc/self/fd/0",
+        b"/dev/stdout" => b"/proc/self/fd/1",
+        b"/dev/stderr" => b"/proc/self/fd/2",
+        b"/dev/fd" => b"/proc/self/fd",
+        _ => return None,
+    })
+}
+
+/// What `ls /dev` shows: (name, d_type).
+pub const DEV_ENTRIES: &[(&[u8], u8)] = &[
+    (b"null", 2),
+    (b"zero", 2),
+    (b"full", 2),
+    (b"random", 2),
+    (b"urandom", 2),
+    (b"tty", 2),
+    (b"stdin", 10),
+    (b"stdout", 10),
+    (b"stderr", 10),
+    (b"fd", 10),
+    (b"shm", 4),
+];
+
+/// `lstat` of a /dev symlink.
+pub fn symlink_stat(target: &[u8]) -> Stat {
+    Stat {
+        st_mode: snare_abi::file::S_IFLNK | 0o777,
+        st_nlink: 1,
+        st_size: target.len() as i64,
+        st_blksize: 4096,
+        ..Stat::default()
+    }
 }
 
 /// An open device file.
@@ -31,6 +71,7 @@ impl DevFile {
             b"/dev/full" => DevKind::Full,
             b"/dev/random" => DevKind::Random,
             b"/dev/urandom" => DevKind::Urandom,
+            b"/dev/tty" => DevKind::Tty,
             _ => return None,
         })
     }
@@ -48,6 +89,7 @@ impl DevFile {
             DevKind::Full => 7,
             DevKind::Random => 8,
             DevKind::Urandom => 9,
+            DevKind::Tty => return 5 << 8,
         };
         (1 << 8) | minor
     }
@@ -76,12 +118,14 @@ impl FileDescription for DevFile {
                 host_random(buf)?;
                 Ok(buf.len())
             }
+            DevKind::Tty => Err(Errno::ENXIO),
         }
     }
 
     fn write(&self, data: &[u8]) -> Result<usize, Errno> {
         match self.kind {
             DevKind::Full => Err(Errno::ENOSPC),
+            DevKind::Tty => Err(Errno::ENXIO),
             _ => Ok(data.len()),
         }
     }
@@ -119,6 +163,7 @@ impl FileDescription for DevFile {
             DevKind::Full => "/dev/full",
             DevKind::Random => "/dev/random",
             DevKind::Urandom => "/dev/urandom",
+            DevKind::Tty => "/dev/tty",
         }
         .to_string()
     }
@@ -130,13 +175,21 @@ impl FileDescription for DevFile {
 pub struct EmptyDir {
     path: Vec<u8>,
     pos: std::sync::Mutex<u64>,
+    /// Names listed after `.` and `..` (with their `d_type`).
+    entries: &'static [(&'static [u8], u8)],
 }
 
 impl EmptyDir {
     pub fn new(path: Vec<u8>) -> EmptyDir {
+        EmptyDir::with_entries(path, &[])
+    }
+
+    /// A directory listing `entries` (/dev).
+    pub fn with_entries(path: Vec<u8>, entries: &'static [(&'static [u8], u8)]) -> EmptyDir {
         EmptyDir {
             path,
             pos: std::sync::Mutex::new(0),
+            entries,
         }
     }
 }
@@ -171,8 +224,11 @@ impl FileDescription for EmptyDir {
 
     fn getdents(&self, out: &mut Vec<u8>, max: usize) -> Result<(), Errno> {
         let mut pos = self.pos.lock().unwrap_or_else(|e| e.into_inner());
-        for (i, name) in [&b"."[..], b".."].iter().enumerate().skip(*pos as usize) {
-            if !super::push_dirent(out, max, 1, i as i64 + 1, 4, name) {
+        let all = [(&b"."[..], 4u8), (&b".."[..], 4u8)]
+            .into_iter()
+            .chain(self.entries.iter().copied());
+        for (i, (name, dtype)) in all.enumerate().skip(*pos as usize) {
+            if !super::push_dirent(out, max, i as u64 + 1, i as i64 + 1, dtype, name) {
                 break;
             }
             *pos += 1;
