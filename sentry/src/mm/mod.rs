@@ -815,7 +815,7 @@ impl MemoryManager {
             }
         }
         drop(cache);
-        let prot = read_only(vma.prot);
+        let prot = vma.prot;
         for (s, e, o) in runs {
             if self.space.map_file(s, e - s, o, prot).is_err() {
                 return Some(Err(Errno::EFAULT));
@@ -833,7 +833,10 @@ impl MemoryManager {
                     return r;
                 }
             }
-            if !vma.shared && offset.is_multiple_of(PAGE) {
+            // Writable private mappings (data segments) are written soon after: copying them
+            // at the first fault is cheaper than a read-only cache mapping plus a copy-on-write
+            // fault per page.
+            if !vma.shared && !vma.prot.contains(Prot::WRITE) && offset.is_multiple_of(PAGE) {
                 if let Some(key) = file.cache_key() {
                     if let Some(r) = self.populate_cached(st, vma, page, file, *offset, key) {
                         return r;
