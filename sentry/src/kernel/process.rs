@@ -103,6 +103,10 @@ pub struct TaskHandle {
     pub interrupter: Mutex<Option<SystrapInterrupter>>,
     /// Set when the task must exit (exit_group, a fatal signal, another thread's execve).
     pub killed: AtomicBool,
+    /// Set whenever something may need the task's signal handling before it runs guest code
+    /// again (a signal sent, the mask changed, a stop or continue): the run loop skips that
+    /// work, and its locks, while this is clear.
+    pub attention: AtomicBool,
 }
 
 impl TaskHandle {
@@ -117,6 +121,7 @@ impl TaskHandle {
             }),
             interrupter: Mutex::new(None),
             killed: AtomicBool::new(false),
+            attention: AtomicBool::new(true),
         })
     }
 
@@ -127,6 +132,7 @@ impl TaskHandle {
     /// Gets the task's attention: wakes it if it sleeps in the Sentry, interrupts it if it
     /// runs guest code.
     pub fn kick(&self) {
+        self.attention.store(true, Ordering::SeqCst);
         self.waker.wake();
         if let Some(i) = lock(&self.interrupter).as_ref() {
             i.interrupt();

@@ -321,6 +321,9 @@ impl Task {
         let mut s = lock(&self.handle.sig);
         s.forced |= bit(sig);
         s.pending.push(info);
+        self.handle
+            .attention
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn dequeue(&self) -> Option<SigInfo> {
@@ -378,6 +381,10 @@ impl Task {
                             self.regs.rax = (-i64::from(Errno::EINTR.raw())) as u64;
                         }
                     }
+                    // Another pending signal is looked at on the next way back to the guest.
+                    self.handle
+                        .attention
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
                     if let Err(e) = self.setup_frame(&info, &act) {
                         tracing::info!(tid = self.tid, sig, ?e, "can't build the signal frame");
                         lock(&self.tg().actions)[(SIGSEGV - 1) as usize].sa_handler = SIG_DFL;

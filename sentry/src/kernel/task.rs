@@ -161,6 +161,10 @@ impl Task {
     /// Sets the blocked-signal mask (SIGKILL and SIGSTOP stay unblocked).
     pub fn set_sigmask(&self, mask: u64) {
         lock(&self.handle.sig).mask = mask & !super::process::UNBLOCKABLE;
+        // Unblocking may make a pending signal deliverable.
+        self.handle
+            .attention
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Runs the task until it exits, then takes it out of its process (the process ends with
@@ -219,11 +223,20 @@ impl Task {
             if self.must_exit() {
                 return;
             }
-            if self.tg().state().stopped {
-                self.park_while_stopped();
-                continue;
+            let attention = self
+                .handle
+                .attention
+                .swap(false, std::sync::atomic::Ordering::SeqCst);
+            if attention || self.restart.is_some() {
+                if self.tg().state().stopped {
+                    self.park_while_stopped();
+                    self.handle
+                        .attention
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    continue;
+                }
+                self.handle_signals();
             }
-            self.handle_signals();
             if self.must_exit() {
                 return;
             }
