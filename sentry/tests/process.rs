@@ -216,3 +216,53 @@ fn dev_links_and_listing() {
          fd full null random shm stderr stdin stdout tty urandom zero "
     );
 }
+
+/// A guest process whose stub process is killed from outside dies of SIGKILL (with a log
+/// line); the rest of the sandbox goes on.
+#[test]
+fn stub_killed_from_outside_kills_only_its_process() {
+    let mut child = std::process::Command::new(SNARE)
+        .args([
+            "do",
+            "--",
+            "/bin/sh",
+            "-c",
+            "sleep 3 & echo started; wait $!; echo \"status $?\"; echo shell goes on",
+        ])
+        .env("SNARE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run snare");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The stub processes are the Sentry's children; the newest is sleep's.
+    let me = child.id().to_string();
+    let mut stubs: Vec<(u64, i32)> = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split(' ').collect();
+        if f.get(1) == Some(&me.as_str()) {
+            let start: u64 = f.get(19).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let pid: i32 = e.file_name().to_string_lossy().parse().unwrap_or(0);
+            stubs.push((start, pid));
+        }
+    }
+    stubs.sort();
+    let (_, victim) = *stubs.last().expect("a stub process");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the stub");
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "started\nstatus 137\nshell goes on\n", "{stderr}");
+    assert!(stderr.contains("stub process died"), "{stderr}");
+}
