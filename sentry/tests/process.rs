@@ -221,7 +221,7 @@ fn dev_links_and_listing() {
 /// line); the rest of the sandbox goes on.
 #[test]
 fn stub_killed_from_outside_kills_only_its_process() {
-    let mut child = std::process::Command::new(SNARE)
+    let child = std::process::Command::new(SNARE)
         .args([
             "do",
             "--",
