@@ -352,6 +352,11 @@ impl Drop for PipeEnd {
             } else {
                 st.readers -= 1;
             }
+            if st.readers == 0 && st.writers == 0 {
+                // A FIFO outlives its ends: what nobody read is gone with the last one.
+                st.buf.clear();
+                st.packets.clear();
+            }
         }
         // A writer gone may mean EOF for readers; a reader gone, EPIPE for writers.
         if self.writer {
