@@ -19,6 +19,17 @@
 
 static char fifo[512];
 
+static void *late_reader(void *a) {
+    (void)a;
+    int fd = open(fifo, O_RDONLY);
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t eof = read(fd, buf, sizeof buf);
+    close(fd);
+    printf("reader after the writer left: %zd then %zd\n", n, eof);
+    return NULL;
+}
+
 static void *writer(void *a) {
     (void)a;
     int fd = open(fifo, O_WRONLY);
@@ -77,6 +88,15 @@ int main(int argc, char **argv) {
     n = read(rw, buf, 4);
     printf("rdwr: %.*s\n", (int)n, buf);
     close(rw);
+
+    /* A writer that opens, writes and closes while a reader sleeps in open(): the reader's
+     * open still returns (a writer came), with the data and then EOF. */
+    pthread_create(&t, NULL, late_reader, NULL);
+    int w;
+    while ((w = open(fifo, O_WRONLY | O_NONBLOCK)) < 0) usleep(1000);
+    write(w, "gone", 4);
+    close(w);
+    pthread_join(t, NULL);
     unlink(fifo);
 
     /* signalfd. */

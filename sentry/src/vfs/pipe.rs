@@ -96,6 +96,9 @@ struct State {
     writers: usize,
     /// Writer ends ever opened (a FIFO reader sees HUP only after a writer has come).
     writer_opens: u64,
+    /// Reader ends ever opened (a FIFO writer's open waits for one to come, even if it has
+    /// gone again by the time the writer runs).
+    reader_opens: u64,
     /// Bytes ever read (the stream position of `buf[0]`).
     consumed: u64,
     /// Stream ranges `[start, end)` written in packet mode (`O_DIRECT`) still in `buf`.
@@ -173,6 +176,7 @@ impl Pipe {
                 readers: 0,
                 writers: 0,
                 writer_opens: 0,
+                reader_opens: 0,
                 consumed: 0,
                 packets: VecDeque::new(),
             }),
@@ -188,23 +192,7 @@ impl Pipe {
     /// A new pipe owned by `uid`/`gid`: its (read end, write end). `flags` are `pipe2`'s
     /// status flags (`O_NONBLOCK`, `O_DIRECT`), given to both ends.
     pub fn new_pair(flags: u32, uid: u32, gid: u32) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
-        let pipe = Arc::new(Pipe {
-            state: Mutex::new(State {
-                buf: VecDeque::new(),
-                capacity: DEFAULT_SIZE,
-                readers: 0,
-                writers: 0,
-                writer_opens: 0,
-                consumed: 0,
-                packets: VecDeque::new(),
-            }),
-            readable: WaitQueue::new(),
-            writable: WaitQueue::new(),
-            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-            uid,
-            gid,
-            ctime: now_ts(),
-        });
+        let pipe = Pipe::new(uid, gid);
         let flags = flags & (o::NONBLOCK | o::DIRECT);
         (
             PipeEnd::open(pipe.clone(), false, flags),
@@ -229,21 +217,26 @@ pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> Result<Arc<dyn FileDescription
             if nonblock && pipe.lock().readers == 0 {
                 return Err(Errno::ENXIO);
             }
+            let seen = pipe.lock().reader_opens;
             let w = PipeEnd::open(pipe.clone(), true, keep);
             if !nonblock {
                 // The end is open (counted) while it waits, so a reader opening meanwhile
-                // finds it; a signal gives up the open.
+                // finds it; a reader that came and went already counts (as on Linux); a
+                // signal gives up the open.
                 block(&[&pipe.writable], None, || {
-                    (pipe.lock().readers > 0).then_some(Ok(()))
+                    let st = pipe.lock();
+                    (st.readers > 0 || st.reader_opens > seen).then_some(Ok(()))
                 })?;
             }
             Ok(w)
         }
         _ => {
+            let seen = pipe.lock().writer_opens;
             let r = PipeEnd::open(pipe.clone(), false, keep);
             if !nonblock {
                 block(&[&pipe.readable], None, || {
-                    (pipe.lock().writers > 0).then_some(Ok(()))
+                    let st = pipe.lock();
+                    (st.writers > 0 || st.writer_opens > seen).then_some(Ok(()))
                 })?;
             }
             Ok(r)
@@ -320,6 +313,7 @@ impl PipeEnd {
                 st.writer_opens += 1;
             } else {
                 st.readers += 1;
+                st.reader_opens += 1;
             }
             // A reader that came while no writer was there waits for one before it sees HUP.
             if writer || st.writers > 0 {
