@@ -49,7 +49,7 @@ echo start
 echo hello | tr a-z A-Z
 x=$(printf 'a\nb\nc\n' | wc -l); echo "lines $x"
 (cd /usr && echo "sub $(pwd)"); echo "back $(pwd)"
-for i in 1 2 3; do (sleep 0.$i; echo job $i; exit $i) & done; wait
+{ for i in 1 2 3; do (sleep 0.$i; echo job $i; exit $i) & done; wait; } | sort
 sleep 5 & k=$!; kill $k; wait $k; echo "killed status $?"
 trap 'echo trapped USR1' USR1; kill -USR1 $$; echo after trap
 false | true; echo "pipe status $?"
