@@ -129,6 +129,32 @@ pub enum Event {
     Exited,
 }
 
+/// One change to the mappings of an address space, for [`AddressSpace::apply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapOp {
+    /// [`AddressSpace::map_file`]; `populate`: fill the host page tables now (the pages are
+    /// about to be touched), else the guest's first touch of each page takes a host fault.
+    Map {
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        prot: Prot,
+        populate: bool,
+    },
+    /// [`AddressSpace::unmap`].
+    Unmap { addr: u64, len: u64 },
+    /// [`AddressSpace::protect`].
+    Protect { addr: u64, len: u64, prot: Prot },
+}
+
+/// Why [`AddressSpace::apply`] stopped: the op at `index` failed (those before it are done,
+/// those after it are not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpError {
+    pub index: usize,
+    pub error: Error,
+}
+
 /// A machine that runs guest code.
 pub trait Platform: Send + Sync {
     type AddressSpace: AddressSpace;
@@ -163,6 +189,25 @@ pub trait AddressSpace: Send + Sync {
     ) -> Result<()> {
         fill();
         self.map_file(addr, len, file_offset, prot)
+    }
+    /// Runs `ops` in order, stopping at the first that fails; platforms batch them (one
+    /// round trip to the stub for many ops).
+    fn apply(&self, ops: &[MapOp]) -> core::result::Result<(), OpError> {
+        for (index, op) in ops.iter().enumerate() {
+            let r = match *op {
+                MapOp::Map {
+                    addr,
+                    len,
+                    file_offset,
+                    prot,
+                    ..
+                } => self.map_file(addr, len, file_offset, prot),
+                MapOp::Unmap { addr, len } => self.unmap(addr, len),
+                MapOp::Protect { addr, len, prot } => self.protect(addr, len, prot),
+            };
+            r.map_err(|error| OpError { index, error })?;
+        }
+        Ok(())
     }
     /// Removes mappings in `[addr, addr + len)`.
     fn unmap(&self, addr: u64, len: u64) -> Result<()>;

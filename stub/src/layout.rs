@@ -105,8 +105,23 @@ const_assert!(core::mem::size_of::<ThreadSlot>() as u64 <= SLOT_ALTSTACK);
 // on the second, written once per trap.
 const_assert_eq!(core::mem::offset_of!(ThreadSlot, signo), 64);
 
-/// A request to the control thread of a stub process: one host syscall. Read-only in the stub;
-/// only the Sentry writes it.
+/// Most host syscalls in one control request.
+pub const CTRL_MAX_OPS: usize = 32;
+
+/// One host syscall of a control request.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CtrlOp {
+    /// Syscall number.
+    pub nr: u64,
+    /// Arguments in ABI order (rdi, rsi, rdx, r10, r8, r9).
+    pub args: [u64; 6],
+    pub _pad: u64,
+}
+const_assert_eq!(core::mem::size_of::<CtrlOp>(), 64);
+
+/// A request to the control thread of a stub process: up to [`CTRL_MAX_OPS`] host syscalls,
+/// run in order until one fails. Read-only in the stub; only the Sentry writes it.
 #[repr(C, align(64))]
 #[derive(Debug)]
 pub struct CtrlRequest {
@@ -114,14 +129,13 @@ pub struct CtrlRequest {
     pub seq: u32,
     /// Spin budget of the control thread's wait (iterations of `pause`).
     pub spin: u32,
-    pub _pad0: [u32; 14],
-    /// Syscall number.
-    pub nr: u64,
-    /// Arguments in ABI order (rdi, rsi, rdx, r10, r8, r9).
-    pub args: [u64; 6],
-    pub _pad1: u64,
+    /// How many entries of `ops` to run (at most [`CTRL_MAX_OPS`]).
+    pub count: u32,
+    pub _pad0: [u32; 13],
+    pub ops: [CtrlOp; CTRL_MAX_OPS],
 }
-const_assert_eq!(core::mem::size_of::<CtrlRequest>(), 128);
+const_assert_eq!(core::mem::offset_of!(CtrlRequest, ops), 64);
+const_assert!(core::mem::size_of::<CtrlRequest>() <= 4096);
 
 /// The control thread's answers. Writable in the stub, hence untrusted.
 #[repr(C, align(64))]
@@ -136,11 +150,12 @@ pub struct CtrlResponse {
     /// Set by the Sentry before it sleeps on `done`.
     pub sentry_sleeping: u32,
     pub _pad0: [u32; 12],
-    /// Raw return value of the last request.
-    pub ret: i64,
-    pub _pad1: [u64; 7],
+    /// Raw return value of each op of the last request, up to and including the first that
+    /// failed (`-4095..=-1`); later entries are stale.
+    pub rets: [i64; CTRL_MAX_OPS],
 }
-const_assert_eq!(core::mem::size_of::<CtrlResponse>(), 128);
+const_assert_eq!(core::mem::offset_of!(CtrlResponse, rets), 64);
+const_assert!(core::mem::size_of::<CtrlResponse>() <= 4096);
 
 /// Most BPF instructions in one of the stub's seccomp programs.
 pub const MAX_FILTER_LEN: usize = 200;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use snare_abi::signal::{SIGFPE, SIGKILL};
 use snare_platform::systrap::Systrap;
-use snare_platform::{Access, AddressSpace, Context, Event, Interrupter, Platform, Prot};
+use snare_platform::{
+    Access, AddressSpace, Context, Error, Event, Interrupter, MapOp, OpError, Platform, Prot,
+};
 use snare_stub::code::Entry;
 use snare_stub::layout::{STUB_BASE, STUB_SLOTS};
 use snare_tests::guest::Program;
@@ -144,6 +146,100 @@ fn store_to_unmapped_page_faults_then_resumes_after_map() {
             access: Access::Exec
         }
     ));
+}
+
+/// Runs `TouchPages` over `n` pages from `base`: true if it ran through without a fault.
+fn touches_without_fault(ctx: &mut impl Context, base: u64, n: u64) -> bool {
+    let mut regs = start_regs();
+    regs.rbx = n;
+    regs.r12 = base;
+    match ctx.switch(&mut regs) {
+        Event::Syscall => true,
+        Event::Fault { .. } => false,
+        ev => panic!("unexpected {ev:?}"),
+    }
+}
+
+#[test]
+fn batched_map_ops_run_in_order_and_stop_at_the_first_failure() {
+    let p = platform();
+    let g = Guest::load(&p, Program::TouchPages).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let mem = p.memory_file();
+    let base = 0x1000_0000u64;
+    let n = 40u64; // more than one control request holds
+    let offs: Vec<u64> = (0..n).map(|_| mem.allocate(4096).expect("page")).collect();
+    let ops: Vec<MapOp> = (0..n)
+        .map(|i| MapOp::Map {
+            addr: base + i * 4096,
+            len: 4096,
+            file_offset: offs[i as usize],
+            prot: Prot::RW,
+            populate: i % 2 == 1,
+        })
+        .collect();
+    g.space.apply(&ops).expect("apply");
+    assert!(touches_without_fault(&mut ctx, base, n));
+    for (i, &o) in offs.iter().enumerate() {
+        let mut b = [0u8; 8];
+        mem.read(o, &mut b);
+        assert_eq!(u64::from_ne_bytes(b), n - i as u64, "page {i}");
+    }
+    // A host failure in the middle: the ops before it ran, the ones after did not.
+    let r = g.space.apply(&[
+        MapOp::Protect {
+            addr: base,
+            len: 4096,
+            prot: Prot::READ,
+        },
+        MapOp::Protect {
+            addr: 0x6000_0000,
+            len: 4096,
+            prot: Prot::READ,
+        },
+        MapOp::Unmap {
+            addr: base + 4096,
+            len: 4096,
+        },
+    ]);
+    let e = r.expect_err("mprotect of nothing fails");
+    assert_eq!(e.index, 1);
+    assert!(matches!(e.error, Error::Host { .. }), "{e:?}");
+    assert!(
+        !touches_without_fault(&mut ctx, base, 1),
+        "page 0 is read-only"
+    );
+    assert!(
+        touches_without_fault(&mut ctx, base + 4096, 1),
+        "page 1 stays"
+    );
+    // A bad range is refused before anything after it runs.
+    let r = g.space.apply(&[
+        MapOp::Unmap {
+            addr: base + 2 * 4096,
+            len: 4096,
+        },
+        MapOp::Map {
+            addr: STUB_BASE,
+            len: 4096,
+            file_offset: offs[0],
+            prot: Prot::RW,
+            populate: false,
+        },
+        MapOp::Unmap {
+            addr: base + 3 * 4096,
+            len: 4096,
+        },
+    ]);
+    assert_eq!(
+        r,
+        Err(OpError {
+            index: 1,
+            error: Error::BadRange
+        })
+    );
+    assert!(!touches_without_fault(&mut ctx, base + 2 * 4096, 1));
+    assert!(touches_without_fault(&mut ctx, base + 3 * 4096, 1));
 }
 
 #[test]

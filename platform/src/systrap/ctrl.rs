@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use core::mem::offset_of;
-use snare_stub::layout::{CtrlRequest, CtrlResponse};
+use snare_stub::layout::{CtrlOp, CtrlRequest, CtrlResponse, CTRL_MAX_OPS};
 
 use crate::memfile::MemoryFile;
 use crate::sys;
@@ -70,21 +70,33 @@ impl Ctrl {
     /// failure). The result comes from memory the guest can write: callers check it against
     /// what the call can legitimately return.
     pub fn call(&mut self, mem: &MemoryFile, pidfd: RawFd, nr: u64, args: [u64; 6]) -> Result<i64> {
-        self.call_with(mem, pidfd, nr, args, &mut || {})
+        let mut ret = [0i64; 1];
+        self.call_batch(mem, pidfd, &[op(nr, args)], &mut ret, &mut || {})?;
+        Ok(ret[0])
     }
 
-    /// Like [`Ctrl::call`], running `meanwhile` in this thread while the control thread
-    /// works.
-    pub fn call_with(
+    /// Runs `ops` (at most [`CTRL_MAX_OPS`]) in the stub in order, stopping after the first
+    /// that fails, and returns how many ran; `rets` gets their raw results. `meanwhile` runs
+    /// in this thread while the control thread works. Results come from memory the guest
+    /// can write: callers check them.
+    pub fn call_batch(
         &mut self,
         mem: &MemoryFile,
         pidfd: RawFd,
-        nr: u64,
-        args: [u64; 6],
+        ops: &[CtrlOp],
+        rets: &mut [i64],
         meanwhile: &mut dyn FnMut(),
-    ) -> Result<i64> {
-        mem.write_pod(self.req(offset_of!(CtrlRequest, nr)), &nr);
-        mem.write_pod(self.req(offset_of!(CtrlRequest, args)), &args);
+    ) -> Result<usize> {
+        assert!(ops.len() <= CTRL_MAX_OPS && rets.len() >= ops.len());
+        for (i, o) in ops.iter().enumerate() {
+            let at = offset_of!(CtrlRequest, ops) + i * core::mem::size_of::<CtrlOp>();
+            let a = o.args;
+            mem.write_pod(self.req(at), &[o.nr, a[0], a[1], a[2], a[3], a[4], a[5], 0]);
+        }
+        mem.write_pod(
+            self.req(offset_of!(CtrlRequest, count)),
+            &(ops.len() as u32),
+        );
         self.seq = self.seq.wrapping_add(1);
         let seq_word = mem.atomic_u32(self.req(offset_of!(CtrlRequest, seq)));
         seq_word.store(self.seq, Ordering::SeqCst);
@@ -123,6 +135,20 @@ impl Ctrl {
             }
             sleeping.store(0, Ordering::Relaxed);
         }
-        Ok(mem.read_pod::<i64>(self.off + RESP + offset_of!(CtrlResponse, ret) as u64))
+        let mut ran = 0;
+        for (i, r) in rets.iter_mut().enumerate().take(ops.len()) {
+            let at = self.off + RESP + (offset_of!(CtrlResponse, rets) + 8 * i) as u64;
+            *r = mem.read_pod::<i64>(at);
+            ran += 1;
+            if (-4095..0).contains(r) {
+                break;
+            }
+        }
+        Ok(ran)
     }
+}
+
+/// A control op for syscall `nr` with `args`.
+pub(crate) fn op(nr: u64, args: [u64; 6]) -> CtrlOp {
+    CtrlOp { nr, args, _pad: 0 }
 }

@@ -33,7 +33,8 @@ use snare_abi::signal::{
 use snare_abi::{KernelSigaction, SigSet};
 use snare_stub::code::Entry;
 use snare_stub::layout::{
-    CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, MAX_SLOTS, STUB_BASE, STUB_CTRL_REQ, STUB_CTRL_RESP,
+    CtrlOp, CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, CTRL_MAX_OPS, MAX_SLOTS, STUB_BASE,
+    STUB_CTRL_REQ, STUB_CTRL_RESP,
 };
 
 pub use context::{SystrapContext, SystrapInterrupter};
@@ -41,7 +42,7 @@ use ctrl::Ctrl;
 
 use crate::memfile::MemoryFile;
 use crate::sys;
-use crate::{AddressSpace, Error, Platform, Prot, Result};
+use crate::{AddressSpace, Error, MapOp, OpError, Platform, Prot, Result};
 
 /// Signals the stub's handler takes: the syscall trap, synchronous faults, and the interrupt.
 const TRAPPED_SIGNALS: [i32; 7] = [SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGCHLD];
@@ -570,7 +571,16 @@ impl AsInner {
             return Err(Error::StubDied);
         }
         let mut ctrl = self.ctrl.lock().unwrap_or_else(|e| e.into_inner());
-        match ctrl.call_with(self.mem(), self.pidfd.as_raw_fd(), nr, args, meanwhile) {
+        let mut ret = [0i64; 1];
+        let pidfd = self.pidfd.as_raw_fd();
+        let ran = ctrl.call_batch(
+            self.mem(),
+            pidfd,
+            &[ctrl::op(nr, args)],
+            &mut ret,
+            meanwhile,
+        );
+        match ran.map(|_| ret[0]) {
             Ok(r) if r < 0 => Err(Error::Host {
                 call: what,
                 errno: snare_abi::Errno::new(-r as i32),
@@ -604,6 +614,42 @@ impl AsInner {
                 Err(Error::Corrupt("control thread answered nonsense"))
             }
         }
+    }
+
+    /// Runs `ops` in the stub, [`CTRL_MAX_OPS`] per round trip, in order; each must return
+    /// its `expect` value. Stops at the first that fails: its index and error.
+    fn call_batch(&self, ops: &[(CtrlOp, i64, &'static str)]) -> core::result::Result<(), OpError> {
+        let fail = |index: usize, error: Error| Err(OpError { index, error });
+        if self.dead.load(Ordering::Relaxed) {
+            return fail(0, Error::StubDied);
+        }
+        let mut ctrl = self.ctrl.lock().unwrap_or_else(|e| e.into_inner());
+        let pidfd = self.pidfd.as_raw_fd();
+        for (c, chunk) in ops.chunks(CTRL_MAX_OPS).enumerate() {
+            let base = c * CTRL_MAX_OPS;
+            let batch: Vec<CtrlOp> = chunk.iter().map(|o| o.0).collect();
+            let mut rets = [0i64; CTRL_MAX_OPS];
+            let ran = match ctrl.call_batch(self.mem(), pidfd, &batch, &mut rets, &mut || {}) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.dead.store(true, Ordering::Relaxed);
+                    return fail(base, e);
+                }
+            };
+            for (j, &(_, expect, what)) in chunk.iter().enumerate() {
+                let r = rets[j];
+                if j < ran && r == expect {
+                    continue;
+                }
+                if j < ran && (-4095..0).contains(&r) {
+                    let errno = snare_abi::Errno::new(-r as i32);
+                    return fail(base + j, Error::Host { call: what, errno });
+                }
+                self.kill();
+                return fail(base + j, Error::Corrupt("control thread answered nonsense"));
+            }
+        }
+        Ok(())
     }
 
     fn check_range(&self, addr: u64, len: u64) -> Result<()> {
@@ -672,6 +718,32 @@ impl SystrapAddressSpace {
     }
 }
 
+impl SystrapAddressSpace {
+    /// Checks a mapping of the memory file and gives the stub mmap's flags and fd.
+    /// MAP_POPULATE (`populate`) when the pages are about to be touched (what faulted and its
+    /// neighbours): one populate is far cheaper than a host fault per page.
+    fn map_args(
+        &self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        populate: bool,
+    ) -> Result<(u64, u64)> {
+        self.inner.check_range(addr, len)?;
+        let mem = self.inner.mem();
+        if !file_offset.is_multiple_of(snare_abi::PAGE_SIZE as u64)
+            || file_offset.checked_add(len).is_none_or(|e| e > mem.size())
+        {
+            return Err(Error::BadRange);
+        }
+        let mut flags = libc::MAP_SHARED | libc::MAP_FIXED;
+        if populate {
+            flags |= libc::MAP_POPULATE;
+        }
+        Ok((flags as u64, mem.fd() as u64))
+    }
+}
+
 impl AddressSpace for SystrapAddressSpace {
     type Context = SystrapContext;
 
@@ -689,36 +761,18 @@ impl AddressSpace for SystrapAddressSpace {
         prot: Prot,
         fill: &mut dyn FnMut(),
     ) -> Result<()> {
-        let checked = self.inner.check_range(addr, len).and_then(|()| {
-            let size = self.inner.mem().size();
-            if !file_offset.is_multiple_of(snare_abi::PAGE_SIZE as u64)
-                || file_offset.checked_add(len).is_none_or(|e| e > size)
-            {
-                Err(Error::BadRange)
-            } else {
-                Ok(())
+        let (flags, fd) = match self.map_args(addr, len, file_offset, true) {
+            Ok(a) => a,
+            Err(e) => {
+                fill();
+                return Err(e);
             }
-        });
-        if let Err(e) = checked {
-            fill();
-            return Err(e);
-        }
-        let mem = self.inner.mem();
+        };
         let threads = {
             let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
             slots.next as usize - slots.free.len()
         };
-        // MAP_POPULATE: the pages are about to be touched (the Sentry maps what faulted and
-        // its neighbours), and one populate is far cheaper than a host fault per page.
-        let flags = (libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_POPULATE) as u64;
-        let args = [
-            addr,
-            len,
-            u64::from(prot.bits()),
-            flags,
-            mem.fd() as u64,
-            file_offset,
-        ];
+        let args = [addr, len, u64::from(prot.bits()), flags, fd, file_offset];
         if threads > 1 {
             // Other threads of this address space may be running: they would see the pages
             // as soon as the stub's mmap lands, so fill them first (no overlap).
@@ -727,6 +781,44 @@ impl AddressSpace for SystrapAddressSpace {
         }
         self.inner
             .call_expect_with("mmap (stub)", 9, args, addr as i64, fill)
+    }
+
+    fn apply(&self, ops: &[MapOp]) -> core::result::Result<(), OpError> {
+        let mut calls = Vec::with_capacity(ops.len());
+        let mut bad = None;
+        for (i, op) in ops.iter().enumerate() {
+            let call = match *op {
+                MapOp::Map {
+                    addr,
+                    len,
+                    file_offset,
+                    prot,
+                    populate,
+                } => self
+                    .map_args(addr, len, file_offset, populate)
+                    .map(|(flags, fd)| {
+                        let args = [addr, len, u64::from(prot.bits()), flags, fd, file_offset];
+                        (ctrl::op(9, args), addr as i64, "mmap (stub)")
+                    }),
+                MapOp::Unmap { addr, len } => self
+                    .inner
+                    .check_range(addr, len)
+                    .map(|()| (ctrl::op(11, [addr, len, 0, 0, 0, 0]), 0, "munmap (stub)")),
+                MapOp::Protect { addr, len, prot } => self.inner.check_range(addr, len).map(|()| {
+                    let args = [addr, len, u64::from(prot.bits()), 0, 0, 0];
+                    (ctrl::op(10, args), 0, "mprotect (stub)")
+                }),
+            };
+            match call {
+                Ok(c) => calls.push(c),
+                Err(error) => {
+                    bad = Some(OpError { index: i, error });
+                    break;
+                }
+            }
+        }
+        self.inner.call_batch(&calls)?;
+        bad.map_or(Ok(()), Err)
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<()> {
