@@ -171,6 +171,32 @@ impl MemoryFile {
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) }
     }
 
+    /// Writes `data` at `off` through the file (not the mapping): for fresh pages this is
+    /// cheaper than a copy through the mapping, which takes a page fault per page.
+    pub fn write_fresh(&self, off: u64, data: &[u8]) {
+        let _ = self.ptr(off, data.len()); // bounds check
+        let mut done = 0usize;
+        while done < data.len() {
+            let rest = &data[done..];
+            // SAFETY: a plain pwrite of a live Rust slice into our own fd.
+            let n = unsafe {
+                libc::pwrite(
+                    self.fd.as_raw_fd(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    (off + done as u64) as libc::off_t,
+                )
+            };
+            if n <= 0 {
+                // Out of host memory or the like: fall back to the mapping (which faults the
+                // same way a guest access would).
+                self.write(off + done as u64, rest);
+                return;
+            }
+            done += n as usize;
+        }
+    }
+
     /// Copies from the file at `off` into `out`.
     pub fn read(&self, off: u64, out: &mut [u8]) {
         let src = self.ptr(off, out.len());

@@ -60,6 +60,15 @@ int main(int argc, char **argv) {
     CHECK(m[8192] == 0);
     CHECK(munmap(m, len) == 0);
 
+    // madvise DONTNEED keeps shared anonymous memory (the next access finds the same page),
+    // also across a range that spans a private and a shared mapping.
+    char *sh = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(sh != MAP_FAILED);
+    memset(sh, 'S', 3 * 4096);
+    CHECK(madvise(sh, 3 * 4096, MADV_DONTNEED) == 0);
+    printf("shared after dontneed: %c %c\n", sh[0], sh[2 * 4096 + 5]);
+    CHECK(munmap(sh, 3 * 4096) == 0);
+
     // file mapping
     if (argc > 1) {
         int fd = open(argv[1], O_RDONLY);

@@ -7,6 +7,7 @@
 //! asks the platform to map it into the stub with the VMA's protection. The Sentry reads and
 //! writes guest memory only through its own mapping of the memory file.
 
+mod cache;
 mod usercopy;
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,7 +15,7 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use snare_abi::Errno;
 use snare_platform::systrap::SystrapAddressSpace;
-use snare_platform::{Access, AddressSpace, MemoryFile, Prot};
+use snare_platform::{Access, AddressSpace, MapOp, MemoryFile, OpError, Prot};
 
 pub use usercopy::{FlatMemory, GuestMemory};
 
@@ -22,6 +23,12 @@ pub use usercopy::{FlatMemory, GuestMemory};
 pub const PAGE: u64 = 4096;
 /// Pages populated around a fault, aligned to this many pages.
 const FAULT_AROUND: u64 = 16;
+/// Most mappings (runs of pages) a forked child gets before it runs.
+const FORK_PREMAP_MAX: usize = 128;
+/// Pages around a fault in populated memory that are mapped with it.
+const PRESENT_AROUND: u64 = 256;
+/// Most pages of a VMA its first fault maps from the page cache.
+const PREFETCH_MAX: u64 = 2048;
 /// One past the highest guest address (the stub region starts here).
 pub const TASK_SIZE: u64 = snare_stub::layout::STUB_BASE;
 /// Lowest address a guest may map.
@@ -147,6 +154,18 @@ impl Vma {
         }
     }
 
+    /// What backs this VMA, in a word, for logs.
+    fn kind(&self) -> &'static str {
+        match (&self.backing, self.shared, self.prot.contains(Prot::WRITE)) {
+            (Backing::File { .. }, true, _) => "file-shared",
+            (Backing::File { .. }, false, false) => "file-ro",
+            (Backing::File { .. }, false, true) => "file-private-rw",
+            (_, true, _) => "anon-shared",
+            (_, false, _) if self.grows_down => "stack",
+            _ => "anon",
+        }
+    }
+
     /// The part of this VMA inside `[start, end)`, with the file offset adjusted.
     fn slice(&self, start: u64, end: u64) -> Vma {
         let mut v = self.clone();
@@ -178,23 +197,11 @@ fn shared_pages() -> MutexGuard<'static, HashMap<(usize, u64), u32>> {
     SHARED_PAGES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The page cache: pages of unchanging files (the host's read-only lower layer), filled once
-/// into the memory file and shared by every private mapping of them, in every process
-/// (read-only in the stubs, copied on write). The cache owns one reference to each page.
-static PAGE_CACHE: LazyLock<Mutex<HashMap<CacheKey, u64>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// A cached page: (memory file, the file's cache key, page index in the file).
-type CacheKey = (usize, [u64; 4], u64);
-
-/// Most pages the cache holds (1 GiB); beyond it, mappings fill private copies.
-const PAGE_CACHE_MAX: usize = 1 << 18;
-
 /// Drops one owner of each memory-file page in `offs` (for files that hold pages, like
 /// tmpfs): pages still mapped somewhere stay, the rest return to the allocator.
-pub fn release_pages(file: &Arc<MemoryFile>, offs: Vec<u64>) {
+pub fn release_pages(file: &Arc<MemoryFile>, offs: impl IntoIterator<Item = u64>) {
     let id = Arc::as_ptr(file) as usize;
-    let free: Vec<u64> = {
+    let mut free: Vec<u64> = {
         let mut refs = shared_pages();
         offs.into_iter()
             .filter(|&o| match refs.get_mut(&(id, o)) {
@@ -209,8 +216,21 @@ pub fn release_pages(file: &Arc<MemoryFile>, offs: Vec<u64>) {
             })
             .collect()
     };
+    // A run of consecutive offsets at a time: each free is a host call.
+    free.sort_unstable();
+    let mut run: Option<(u64, u64)> = None;
     for o in free {
-        file.free(o, PAGE);
+        match run {
+            Some((s, e)) if e == o => run = Some((s, e + PAGE)),
+            Some((s, e)) => {
+                file.free(s, e - s);
+                run = Some((o, o + PAGE));
+            }
+            None => run = Some((o, o + PAGE)),
+        }
+    }
+    if let Some((s, e)) = run {
+        file.free(s, e - s);
     }
 }
 
@@ -252,7 +272,7 @@ impl MemoryManager {
             let mut p = v.start;
             while p < v.end {
                 if !st.pages.contains_key(&p) {
-                    self.populate(&mut st, v, p)?;
+                    self.populate(&mut st, v, p, Access::Read)?;
                 }
                 p += PAGE;
             }
@@ -263,11 +283,18 @@ impl MemoryManager {
             .filter(|v| !v.shared && v.prot.contains(Prot::WRITE))
             .cloned()
             .collect();
+        let mut ops = Vec::new();
         for v in &private_writable {
             for (s, e) in populated_runs(&st, v.start, v.end) {
-                self.protect_populated(s, e - s, read_only(v.prot))?;
+                let prot = read_only(v.prot);
+                ops.push(MapOp::Protect {
+                    addr: s,
+                    len: e - s,
+                    prot,
+                });
             }
         }
+        self.apply(&ops)?;
         {
             let mut refs = shared_pages();
             let id = self.file_id();
@@ -283,17 +310,35 @@ impl MemoryManager {
             c.brk_start = st.brk_start;
             c.brk = st.brk;
         }
+        // The child starts with its parent's pages mapped (copy-on-write ones read-only), so
+        // it faults only where it writes. Best effort: what isn't mapped faults in.
+        let _ = mm.apply(&premap_ops(&st));
         Ok(mm)
     }
 
-    /// Changes the protection of populated pages in the stub. Not every populated page is
-    /// mapped there (a forked child maps on demand), and the host refuses ranges with holes:
-    /// then the range is unmapped, and faults map each page again with the right protection.
-    fn protect_populated(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
-        if self.space.protect(addr, len, prot).is_ok() {
-            return Ok(());
+    /// Applies `ops` to the stub. A protect the host refuses (a range with holes: a forked
+    /// child maps on demand, so not every populated page is mapped there) becomes an unmap:
+    /// faults map those pages again with the right protection.
+    fn apply(&self, ops: &[MapOp]) -> Result<(), Errno> {
+        let mut rest = ops;
+        while !rest.is_empty() {
+            let Err(OpError { index, error }) = self.space.apply(rest) else {
+                return Ok(());
+            };
+            match rest[index] {
+                MapOp::Protect { addr, len, .. }
+                    if matches!(error, snare_platform::Error::Host { .. }) =>
+                {
+                    self.space.unmap(addr, len).map_err(|_| Errno::ENOMEM)?;
+                    rest = &rest[index + 1..];
+                }
+                op => {
+                    tracing::warn!(%error, ?op, "changing the stub's mappings failed");
+                    return Err(Errno::EFAULT);
+                }
+            }
         }
-        self.space.unmap(addr, len).map_err(|_| Errno::ENOMEM)
+        Ok(())
     }
 
     fn file_id(&self) -> usize {
@@ -450,17 +495,16 @@ impl MemoryManager {
         } else {
             Self::find_free(&st, len, addr).ok_or(Errno::ENOMEM)?
         };
-        insert_vma(
-            &mut st,
-            Vma {
-                start,
-                end: start + len,
-                prot,
-                shared,
-                backing,
-                grows_down: false,
-            },
-        );
+        let vma = Vma {
+            start,
+            end: start + len,
+            prot,
+            shared,
+            backing,
+            grows_down: false,
+        };
+        insert_vma(&mut st, vma.clone());
+        self.prefetch_cached(&mut st, &vma);
         Ok(start)
     }
 
@@ -637,30 +681,32 @@ impl MemoryManager {
             v.prot = prot;
         }
         // Apply to what the stub has mapped: each run of populated pages.
-        let runs = populated_runs(&st, addr, end);
-        for (s, e) in runs {
-            self.protect_populated(s, e - s, prot)?;
-        }
+        let mut ops: Vec<MapOp> = populated_runs(&st, addr, end)
+            .into_iter()
+            .map(|(s, e)| MapOp::Protect {
+                addr: s,
+                len: e - s,
+                prot,
+            })
+            .collect();
         // Copy-on-write pages stay read-only in the stub until copied.
         if prot.contains(Prot::WRITE) {
-            let cow: Vec<u64> = st
-                .pages
-                .range(addr..end)
-                .filter(|(&a, &o)| {
-                    self.is_shared(o)
-                        && st
-                            .vmas
-                            .range(..=a)
-                            .next_back()
-                            .is_some_and(|(_, v)| !v.shared)
-                })
-                .map(|(&a, _)| a)
-                .collect();
-            for a in cow {
-                self.protect_populated(a, PAGE, read_only(prot))?;
+            for (&a, &o) in st.pages.range(addr..end) {
+                let private = st
+                    .vmas
+                    .range(..=a)
+                    .next_back()
+                    .is_some_and(|(_, v)| !v.shared);
+                if private && self.is_shared(o) {
+                    ops.push(MapOp::Protect {
+                        addr: a,
+                        len: PAGE,
+                        prot: read_only(prot),
+                    });
+                }
             }
         }
-        Ok(())
+        self.apply(&ops)
     }
 
     /// Handles a guest page fault. `Err` means the access is not allowed (SIGSEGV).
@@ -671,17 +717,27 @@ impl MemoryManager {
         if !vma.allows(access) {
             return Err(Errno::EFAULT);
         }
+        tracing::trace!(
+            addr = format_args!("{addr:#x}"),
+            ?access,
+            kind = vma.kind(),
+            populated = st.pages.contains_key(&page),
+            "page fault"
+        );
         if st.pages.contains_key(&page) {
             // Populated and allowed: a copy-on-write page (copied on a write), or one the
             // stub doesn't map (a forked child's, a moved one).
             return self.map_present(&mut st, &vma, page, access);
         }
-        self.populate(&mut st, &vma, page)
+        self.populate(&mut st, &vma, page, access)
     }
 
-    /// Maps the populated pages of `page`'s fault-around window into the stub (a forked
-    /// child's pages, or ones the stub lost), copy-on-write ones read-only; a write to `page`
-    /// first gives it its own copy.
+    /// Maps the populated pages around `page` into the stub (a forked child's pages, or a
+    /// parent's after fork, or ones the stub lost), copy-on-write ones read-only; a write to
+    /// `page` first gives it its own copy. The reach is wide ([`PRESENT_AROUND`] pages): these
+    /// pages exist already, so mapping them costs the host little, and each one mapped now is
+    /// a fault saved (a parent writing after its child has exec'd or exited finds its pages
+    /// its own again). The fault-around window is populated now, the rest on first touch.
     fn map_present(
         &self,
         st: &mut State,
@@ -693,26 +749,40 @@ impl MemoryManager {
         if cow && access == Access::Write {
             self.unshare(st, page)?;
         }
-        let win = FAULT_AROUND * PAGE;
-        let wstart = (page / win * win).max(vma.start);
-        let wend = (page / win * win + win).min(vma.end);
-        // Runs of pages contiguous both in the guest and in the memory file, with one
-        // protection each: (start, end, file offset, read-only).
-        let mut runs: Vec<(u64, u64, u64, bool)> = Vec::new();
+        let (start, end) = aligned_window(page, fault_around(access), vma.start, vma.end);
+        let (wstart, wend) = aligned_window(page, PRESENT_AROUND, vma.start, vma.end);
+        let mut ops: Vec<MapOp> = Vec::new();
         for (&a, &o) in st.pages.range(wstart..wend) {
-            let ro = cow && self.is_shared(o);
-            match runs.last_mut() {
-                Some(r) if r.1 == a && r.2 + (a - r.0) == o && r.3 == ro => r.1 = a + PAGE,
-                _ => runs.push((a, a + PAGE, o, ro)),
+            let prot = if cow && self.is_shared(o) {
+                read_only(vma.prot)
+            } else {
+                vma.prot
+            };
+            let populate = (start..end).contains(&a);
+            match ops.last_mut() {
+                Some(MapOp::Map {
+                    addr,
+                    len,
+                    file_offset,
+                    prot: p,
+                    populate: pp,
+                }) if *addr + *len == a
+                    && *file_offset + *len == o
+                    && *p == prot
+                    && *pp == populate =>
+                {
+                    *len += PAGE
+                }
+                _ => ops.push(MapOp::Map {
+                    addr: a,
+                    len: PAGE,
+                    file_offset: o,
+                    prot,
+                    populate,
+                }),
             }
         }
-        for (s, e, o, ro) in runs {
-            let prot = if ro { read_only(vma.prot) } else { vma.prot };
-            self.space
-                .map_file(s, e - s, o, prot)
-                .map_err(|_| Errno::EFAULT)?;
-        }
-        Ok(())
+        self.apply(&ops)
     }
 
     /// [`MemoryManager::populate`] for a MAP_SHARED mapping of a file that shares its pages
@@ -740,93 +810,131 @@ impl MemoryManager {
         )
     }
 
-    /// [`MemoryManager::populate`] for a private mapping of a cacheable file: the window's
-    /// pages come from the page cache (filled there first if missing) and are shared, so a
-    /// writable mapping maps them read-only until written. `None` when the cache is full.
+    /// [`MemoryManager::populate`] for a private read-only mapping of a cacheable file: the
+    /// window's pages come from the page cache (filled there first if missing) and are shared.
+    /// The first fault in the VMA also maps every page of it the cache already holds (up to
+    /// [`PREFETCH_MAX`] around the fault): what other processes touched, this one likely will.
+    /// `None` when the cache can't take the file.
+    #[allow(clippy::too_many_arguments)]
     fn populate_cached(
         &self,
         st: &mut State,
         vma: &Vma,
         page: u64,
+        access: Access,
         file: &Arc<dyn MappableFile>,
         offset: u64,
         key: [u64; 4],
     ) -> Option<Result<(), Errno>> {
-        let win = FAULT_AROUND * PAGE;
-        let wstart = (page / win * win).max(vma.start);
-        let wend = (page / win * win + win).min(vma.end);
-        let mut start = page;
-        while start > wstart && !st.pages.contains_key(&(start - PAGE)) {
-            start -= PAGE;
-        }
-        let mut end = page + PAGE;
-        while end < wend && !st.pages.contains_key(&end) {
-            end += PAGE;
-        }
-        let id = self.file_id();
-        let index = |a: u64| (offset + (a - vma.start)) / PAGE;
-        let mut cache = PAGE_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        let missing: Vec<u64> = (start..end)
-            .step_by(PAGE as usize)
-            .filter(|&a| !cache.contains_key(&(id, key, index(a))))
-            .collect();
-        if cache.len() + missing.len() > PAGE_CACHE_MAX {
+        let first = offset / PAGE;
+        let index = |a: u64| first + (a - vma.start) / PAGE;
+        let mut cache = cache::lock();
+        let pages = cache.extent(&self.file, key)?.pages;
+        // The part of the VMA the file covers (a mapping may run past the file's end).
+        let covered = vma.end.min(vma.start + pages.saturating_sub(first) * PAGE);
+        if page >= covered {
             return None;
         }
-        if !missing.is_empty() {
-            let n = missing.len() as u64;
-            let block = match self.file.allocate(n * PAGE) {
-                Ok(b) => b,
-                Err(_) => return Some(Err(Errno::ENOMEM)),
-            };
-            // Fill runs of consecutive file pages with one read each.
-            let mut i = 0usize;
-            while i < missing.len() {
-                let mut j = i + 1;
-                while j < missing.len() && missing[j] == missing[j - 1] + PAGE {
-                    j += 1;
-                }
-                let len = (j - i) * PAGE as usize;
-                let foff = index(missing[i]) * PAGE;
-                if let Err(e) = file.fill(foff, &self.file, block + i as u64 * PAGE, len) {
-                    self.file.free(block, n * PAGE);
-                    return Some(Err(e));
-                }
-                i = j;
-            }
-            for (k, &a) in missing.iter().enumerate() {
-                cache.insert((id, key, index(a)), block + k as u64 * PAGE);
-            }
+        let (start, end) = unpopulated_run(st, page, fault_around(access), vma.start, covered);
+        let filled = cache.fill(
+            &self.file,
+            key,
+            index(start)..index(end),
+            |foff, moff, len| file.fill(foff, &self.file, moff, len).map(|_| ()),
+        )?;
+        if let Err(e) = filled {
+            return Some(Err(e));
         }
-        // This address space becomes an owner of each page, beside the cache.
-        let mut runs: Vec<(u64, u64, u64)> = Vec::new();
-        {
-            let mut refs = shared_pages();
-            for a in (start..end).step_by(PAGE as usize) {
-                let Some(&o) = cache.get(&(id, key, index(a))) else {
-                    continue;
-                };
+        let (ms, me) = if st.pages.range(vma.start..vma.end).next().is_none() {
+            let reach = PREFETCH_MAX / 2 * PAGE;
+            (
+                page.saturating_sub(reach).max(vma.start),
+                page.saturating_add(reach).min(covered),
+            )
+        } else {
+            (start, end)
+        };
+        let ext = cache.extent(&self.file, key)?;
+        let ops = self.take_cached(st, vma, ext, ms..me, start..end);
+        drop(cache);
+        Some(self.apply(&ops))
+    }
+
+    /// Makes the cached pages of `vma` in `range` this address space's (beside the cache)
+    /// and returns the ops that map them; those in `populate` get page tables now.
+    fn take_cached(
+        &self,
+        st: &mut State,
+        vma: &Vma,
+        ext: &cache::Extent,
+        range: std::ops::Range<u64>,
+        populate: std::ops::Range<u64>,
+    ) -> Vec<MapOp> {
+        let Backing::File { offset, .. } = &vma.backing else {
+            return Vec::new();
+        };
+        let first = offset / PAGE;
+        let index = |a: u64| first + (a - vma.start) / PAGE;
+        let id = self.file_id();
+        let mut ops: Vec<MapOp> = Vec::new();
+        let mut refs = shared_pages();
+        let mut a = range.start;
+        while a < range.end {
+            if ext.is_filled(index(a)) && !st.pages.contains_key(&a) {
+                let o = ext.offset(index(a));
                 *refs.entry((id, o)).or_insert(1) += 1;
                 st.pages.insert(a, o);
-                match runs.last_mut() {
-                    Some(r) if r.1 == a && r.2 + (a - r.0) == o => r.1 = a + PAGE,
-                    _ => runs.push((a, a + PAGE, o)),
+                let populate = populate.contains(&a);
+                match ops.last_mut() {
+                    Some(MapOp::Map {
+                        addr,
+                        len,
+                        populate: p,
+                        ..
+                    }) if *addr + *len == a && *p == populate => *len += PAGE,
+                    _ => ops.push(MapOp::Map {
+                        addr: a,
+                        len: PAGE,
+                        file_offset: o,
+                        prot: vma.prot,
+                        populate,
+                    }),
                 }
             }
+            a += PAGE;
         }
+        ops
+    }
+
+    /// At mmap: maps what the page cache already holds of a new private read-only file
+    /// mapping (a library other processes have run), so its first touches don't fault.
+    /// Best effort: pages it could not map are mapped by their faults.
+    fn prefetch_cached(&self, st: &mut State, vma: &Vma) {
+        let Backing::File { file, offset } = &vma.backing else {
+            return;
+        };
+        if vma.shared || vma.prot.contains(Prot::WRITE) || !offset.is_multiple_of(PAGE) {
+            return;
+        }
+        let Some(key) = file.cache_key() else {
+            return;
+        };
+        let mut cache = cache::lock();
+        let Some(ext) = cache.extent(&self.file, key) else {
+            return;
+        };
+        let covered = vma
+            .end
+            .min(vma.start + ext.pages.saturating_sub(offset / PAGE) * PAGE)
+            .min(vma.start + PREFETCH_MAX * PAGE);
+        let ops = self.take_cached(st, vma, ext, vma.start..covered, 0..0);
         drop(cache);
-        let prot = vma.prot;
-        for (s, e, o) in runs {
-            if self.space.map_file(s, e - s, o, prot).is_err() {
-                return Some(Err(Errno::EFAULT));
-            }
-        }
-        Some(Ok(()))
+        let _ = self.apply(&ops);
     }
 
     /// Populates the unpopulated pages of the fault-around window of `page` inside `vma`, and
     /// maps them into the stub.
-    fn populate(&self, st: &mut State, vma: &Vma, page: u64) -> Result<(), Errno> {
+    fn populate(&self, st: &mut State, vma: &Vma, page: u64, access: Access) -> Result<(), Errno> {
         if let Backing::File { file, offset } = &vma.backing {
             if vma.shared && offset.is_multiple_of(PAGE) {
                 if let Some(r) = self.populate_file_shared(st, vma, page, file, *offset) {
@@ -838,24 +946,14 @@ impl MemoryManager {
             // fault per page.
             if !vma.shared && !vma.prot.contains(Prot::WRITE) && offset.is_multiple_of(PAGE) {
                 if let Some(key) = file.cache_key() {
-                    if let Some(r) = self.populate_cached(st, vma, page, file, *offset, key) {
+                    let r = self.populate_cached(st, vma, page, access, file, *offset, key);
+                    if let Some(r) = r {
                         return r;
                     }
                 }
             }
         }
-        let win = FAULT_AROUND * PAGE;
-        let wstart = (page / win * win).max(vma.start);
-        let wend = (page / win * win + win).min(vma.end);
-        // The run of unpopulated pages around `page` inside the window.
-        let mut start = page;
-        while start > wstart && !st.pages.contains_key(&(start - PAGE)) {
-            start -= PAGE;
-        }
-        let mut end = page + PAGE;
-        while end < wend && !st.pages.contains_key(&end) {
-            end += PAGE;
-        }
+        let (start, end) = unpopulated_run(st, page, fault_around(access), vma.start, vma.end);
         let len = end - start;
         let off = self.file.allocate(len).map_err(|_| Errno::ENOMEM)?;
         // Fill a file-backed run while the stub maps it (the guest sees nothing until it is
@@ -898,7 +996,7 @@ impl MemoryManager {
             return Err(Errno::EFAULT);
         }
         if !st.pages.contains_key(&page) {
-            self.populate(&mut st, &vma, page)?;
+            self.populate(&mut st, &vma, page, access)?;
         } else if access == Access::Write && !vma.shared {
             // The Sentry writing a copy-on-write page: copy it first, and point the stub at
             // the copy.
@@ -942,25 +1040,38 @@ impl MemoryManager {
         self.copy_out(addr, data, true)
     }
 
-    /// Drops the populated pages of `[addr, addr + len)` (MADV_DONTNEED): the next access
-    /// sees zeros, or the file's bytes for a file mapping.
+    /// Drops the populated private pages of `[addr, addr + len)` (MADV_DONTNEED): the next
+    /// access sees zeros, or the file's bytes for a file mapping. Shared mappings keep their
+    /// pages: the next access finds the same contents, as on Linux.
     pub fn discard(&self, addr: u64, len: u64) -> Result<(), Errno> {
         let end = page_up(len)
             .and_then(|l| addr.checked_add(l))
             .ok_or(Errno::EINVAL)?;
         let mut st = self.lock();
-        let runs = populated_runs(&st, addr, end);
+        let private: Vec<(u64, u64)> = st
+            .vmas
+            .range(..end)
+            .filter(|(_, v)| v.end > addr && !v.shared)
+            .map(|(_, v)| (v.start.max(addr), v.end.min(end)))
+            .collect();
+        let mut ops = Vec::new();
         let mut offs = Vec::new();
-        for (s, e) in runs {
-            self.space.unmap(s, e - s).map_err(|_| Errno::EFAULT)?;
-            let mut a = s;
-            while a < e {
-                offs.extend(st.pages.remove(&a));
-                a += PAGE;
+        for (s, e) in private {
+            for (rs, re) in populated_runs(&st, s, e) {
+                ops.push(MapOp::Unmap {
+                    addr: rs,
+                    len: re - rs,
+                });
+                let mut a = rs;
+                while a < re {
+                    offs.extend(st.pages.remove(&a));
+                    a += PAGE;
+                }
             }
         }
-        self.free_pages(offs.into_iter());
-        Ok(())
+        let r = self.apply(&ops);
+        self.free_pages(offs);
+        r
     }
 
     /// One byte per page of `[start, end)`: 1 if populated. ENOMEM if any page is unmapped.
@@ -983,45 +1094,10 @@ impl MemoryManager {
         Ok(out)
     }
 
-    /// Returns pages to the memory file, a run of consecutive offsets at a time (each free
-    /// is a host call).
     /// Drops this address space's ownership of memory-file pages: shared ones lose an owner,
     /// the rest go back to the allocator.
-    fn free_pages(&self, offs: impl Iterator<Item = u64>) {
-        let id = self.file_id();
-        let mut offs: Vec<u64> = {
-            let mut refs = shared_pages();
-            if refs.is_empty() {
-                offs.collect()
-            } else {
-                offs.filter(|&o| match refs.get_mut(&(id, o)) {
-                    Some(n) => {
-                        *n -= 1;
-                        if *n <= 1 {
-                            refs.remove(&(id, o));
-                        }
-                        false
-                    }
-                    None => true,
-                })
-                .collect()
-            }
-        };
-        offs.sort_unstable();
-        let mut run: Option<(u64, u64)> = None;
-        for o in offs {
-            match run {
-                Some((s, e)) if e == o => run = Some((s, e + PAGE)),
-                Some((s, e)) => {
-                    self.file.free(s, e - s);
-                    run = Some((o, o + PAGE));
-                }
-                None => run = Some((o, o + PAGE)),
-            }
-        }
-        if let Some((s, e)) = run {
-            self.file.free(s, e - s);
-        }
+    fn free_pages(&self, offs: impl IntoIterator<Item = u64>) {
+        release_pages(&self.file, offs);
     }
 
     /// Number of populated pages (for tests and /proc).
@@ -1110,4 +1186,87 @@ fn populated_runs(st: &State, start: u64, end: u64) -> Vec<(u64, u64)> {
         }
     }
     runs
+}
+
+/// The run of unpopulated pages around `page` inside its fault-around window of `around`
+/// pages (aligned), clipped to `[lo, hi)`.
+fn unpopulated_run(st: &State, page: u64, around: u64, lo: u64, hi: u64) -> (u64, u64) {
+    let (wstart, wend) = aligned_window(page, around, lo, hi);
+    let mut start = page;
+    while start > wstart && !st.pages.contains_key(&(start - PAGE)) {
+        start -= PAGE;
+    }
+    let mut end = page + PAGE;
+    while end < wend && !st.pages.contains_key(&end) {
+        end += PAGE;
+    }
+    (start, end)
+}
+
+/// The window of `around` pages (aligned) holding `page`, clipped to `[lo, hi)`.
+fn aligned_window(page: u64, around: u64, lo: u64, hi: u64) -> (u64, u64) {
+    let win = around * PAGE;
+    ((page / win * win).max(lo), (page / win * win + win).min(hi))
+}
+
+/// Pages populated around a fault of this kind.
+fn fault_around(access: Access) -> u64 {
+    static TUNE: LazyLock<(u64, u64)> = LazyLock::new(|| {
+        let get = |k: &str, d: u64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|v| v.is_power_of_two())
+                .unwrap_or(d)
+        };
+        (
+            get("SNARE_FAULT_AROUND_EXEC", FAULT_AROUND),
+            get("SNARE_FAULT_AROUND", FAULT_AROUND),
+        )
+    });
+    match access {
+        Access::Exec => TUNE.0,
+        _ => TUNE.1,
+    }
+}
+
+/// The ops that map a forked child's populated pages (copy-on-write ones read-only), at most
+/// [`FORK_PREMAP_MAX`] of them: the stack and the files' pages first (every child touches
+/// those), then the rest in address order.
+fn premap_ops(st: &State) -> Vec<MapOp> {
+    let mut first = Vec::new();
+    let mut rest = Vec::new();
+    for v in st.vmas.values() {
+        if v.prot == Prot::NONE {
+            continue;
+        }
+        let cow = !v.shared && v.prot.contains(Prot::WRITE);
+        let prot = if cow { read_only(v.prot) } else { v.prot };
+        let list = if v.grows_down || matches!(v.backing, Backing::File { .. }) {
+            &mut first
+        } else {
+            &mut rest
+        };
+        for (&a, &o) in st.pages.range(v.start..v.end) {
+            match list.last_mut() {
+                Some(MapOp::Map {
+                    addr,
+                    len,
+                    file_offset,
+                    prot: p,
+                    ..
+                }) if *addr + *len == a && *file_offset + *len == o && *p == prot => *len += PAGE,
+                _ => list.push(MapOp::Map {
+                    addr: a,
+                    len: PAGE,
+                    file_offset: o,
+                    prot,
+                    populate: false,
+                }),
+            }
+        }
+    }
+    first.extend(rest);
+    first.truncate(FORK_PREMAP_MAX);
+    first
 }

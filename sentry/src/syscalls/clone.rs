@@ -333,6 +333,7 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     let argv = read_strings(task, argv, &mut total)?;
     let envp = read_strings(task, envp, &mut total)?;
     let open = |p: &[u8]| super::path::open_path(task, p, snare_abi::file::o::RDONLY, 0);
+    let t0 = std::time::Instant::now();
     let image = crate::kernel::exec(&task.k, &path, argv, envp, &open).map_err(|e| {
         tracing::debug!(%e, "execve failed");
         e.errno
@@ -360,10 +361,16 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
             break;
         }
     }
+    let t1 = std::time::Instant::now();
     *lock(&task.handle.interrupter) = Some(snare_platform::Context::interrupter(&ctx));
     task.ctx = ctx;
     task.mm = image.mm;
     task.regs = image.regs;
+    tracing::debug!(
+        image_us = (t1 - t0).as_micros() as u64,
+        old_image_us = t1.elapsed().as_micros() as u64,
+        "exec timeline"
+    );
     if Arc::strong_count(&task.fds) > 1 && others.is_empty() {
         // Shared with another process (CLONE_FILES without CLONE_THREAD): unshare first.
         task.fds = Arc::new(task.fds.duplicate());

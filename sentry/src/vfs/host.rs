@@ -280,8 +280,9 @@ impl MappableFile for HostInner {
         Some([m.dev(), m.ino(), mtime, m.size()])
     }
 
-    /// Copies host file pages straight into the memory file (`copy_file_range`), with no
-    /// bounce through the Sentry's memory; falls back to read and write.
+    /// Reads host file pages and writes them into the memory file with `pwrite` (the memory
+    /// file is on another file system, so `copy_file_range` can't be used; writing through
+    /// the file is cheaper than a copy through the mapping, which faults once per page).
     fn fill(
         &self,
         off: u64,
@@ -289,30 +290,12 @@ impl MappableFile for HostInner {
         mem_off: u64,
         len: usize,
     ) -> Result<usize, Errno> {
-        let mut done = 0usize;
-        while done < len {
-            let mut src = (off + done as u64) as i64;
-            let mut dst = (mem_off + done as u64) as i64;
-            match nix::fcntl::copy_file_range(
-                &self.file,
-                Some(&mut src),
-                mem.as_fd(),
-                Some(&mut dst),
-                len - done,
-            ) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(_) if done == 0 => {
-                    return default_fill(self, off, mem, mem_off, len);
-                }
-                Err(e) => return Err(errno_of(e)),
-            }
-        }
-        Ok(done)
+        default_fill(self, off, mem, mem_off, len)
     }
 }
 
-/// The read-and-write fill, for when the host can't copy between the two files.
+/// Fills memory-file pages from a host file: read into a per-thread buffer, written through
+/// the memory file. Stops at the end of the file (the rest stays zero).
 fn default_fill(
     f: &HostInner,
     off: u64,
@@ -320,17 +303,36 @@ fn default_fill(
     mem_off: u64,
     len: usize,
 ) -> Result<usize, Errno> {
-    let mut buf = vec![0u8; len];
-    let mut got = 0usize;
-    while got < len {
-        match f.file.read_at(&mut buf[got..], off + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) => return Err(io_errno(&e)),
-        }
+    const CHUNK: usize = 256 << 10;
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    mem.write(mem_off, &buf[..got]);
-    Ok(got)
+    BUF.with_borrow_mut(|buf| {
+        if buf.len() < CHUNK.min(len) {
+            buf.resize(CHUNK.min(len), 0);
+        }
+        let mut done = 0usize;
+        while done < len {
+            let want = (len - done).min(CHUNK);
+            let mut got = 0usize;
+            while got < want {
+                match f
+                    .file
+                    .read_at(&mut buf[got..want], off + (done + got) as u64)
+                {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) => return Err(io_errno(&e)),
+                }
+            }
+            mem.write_fresh(mem_off + done as u64, &buf[..got]);
+            done += got;
+            if got < want {
+                break;
+            }
+        }
+        Ok(done)
+    })
 }
 
 /// A host file or directory opened by the guest (or passed in as stdio).

@@ -183,7 +183,7 @@ impl Pages {
             let dead_shared = self.shared.split_off(&first_dead);
             freed += dead_shared.len() as u64;
             if let Some(mem) = &self.mem {
-                crate::mm::release_pages(mem, dead_shared.into_values().collect());
+                crate::mm::release_pages(mem, dead_shared.into_values());
             }
             let tail = (len % PAGE64) as usize;
             if tail != 0 {
