@@ -293,6 +293,24 @@ impl FpState {
         FpState { bytes }
     }
 
+    /// The state a new program starts with (after exec), in this state's layout: x87 and
+    /// SSE registers zero, FCW 0x37f, MXCSR 0x1f80, no extended state in use.
+    pub fn initial(&self) -> FpState {
+        let mut bytes = vec![0u8; self.bytes.len()];
+        bytes[0..2].copy_from_slice(&0x037fu16.to_ne_bytes());
+        bytes[24..28].copy_from_slice(&0x1f80u32.to_ne_bytes());
+        // MXCSR_MASK and the software-reserved bytes (the frame's format) stay the host's.
+        bytes[28..32].copy_from_slice(&self.bytes[28..32]);
+        bytes[464..512].copy_from_slice(&self.bytes[464..512]);
+        if bytes.len() >= 576 {
+            // XSTATE_BV: x87 and SSE as given above, every other component in its init state.
+            bytes[512..520].copy_from_slice(&3u64.to_ne_bytes());
+            bytes[520..576].copy_from_slice(&self.bytes[520..576]);
+            bytes[512..520].copy_from_slice(&3u64.to_ne_bytes());
+        }
+        FpState { bytes }
+    }
+
     /// The raw XSAVE image.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes

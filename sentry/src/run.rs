@@ -128,10 +128,11 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let open = |p: &[u8]| -> Result<Arc<dyn crate::vfs::FileDescription>, Errno> {
         Ok(Arc::new(k.root.open_file(p, o::RDONLY)?))
     };
-    let image = exec(&k, &path, req.argv.clone(), envp, &open).map_err(|e| match e.errno {
-        Errno::ENOENT => err(127, format!("{shown}: not found")),
-        _ => err(126, format!("{shown}: {e}")),
-    })?;
+    let image =
+        exec(&k, &path, req.argv.clone(), envp, &open, None).map_err(|e| match e.errno {
+            Errno::ENOENT => err(127, format!("{shown}: not found")),
+            _ => err(126, format!("{shown}: {e}")),
+        })?;
     let t_exec = t0.elapsed();
     let ctx = image
         .mm

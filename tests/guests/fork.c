@@ -32,7 +32,20 @@ static void *thread_fork(void *a) {
     return (void *)(long)status_of(p);
 }
 
-int main(void) {
+/* The FP control state a program starts with: MXCSR and the x87 control word. */
+static void fp_state(unsigned *mxcsr, unsigned short *fcw) {
+    __asm__ volatile("stmxcsr %0" : "=m"(*mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(*fcw));
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "fpcheck") == 0) {
+        unsigned mxcsr;
+        unsigned short fcw;
+        fp_state(&mxcsr, &fcw);
+        printf("after exec: mxcsr %#x fcw %#x\n", mxcsr & 0xffc0, fcw);
+        return 0;
+    }
     setvbuf(stdout, NULL, _IONBF, 0);
     /* 1. Copy-on-write: each side sees its own writes. */
     char *heap = malloc(1 << 20);
@@ -134,6 +147,23 @@ int main(void) {
         _exit(99);
     }
     printf("fork+exec: %d\n", status_of(p));
+
+    /* 9b. exec starts the new program with default FP control state, whatever the old one
+     * had set (round toward zero in both units here). */
+    fflush(stdout);
+    p = fork();
+    if (p == 0) {
+        unsigned mxcsr = 0x7f80;         /* masks, RC = toward zero */
+        unsigned short fcw = 0x0f7f;     /* masks, RC = toward zero */
+        __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+        __asm__ volatile("fldcw %0" : : "m"(fcw));
+        fp_state(&mxcsr, &fcw);
+        printf("before exec: mxcsr %#x fcw %#x\n", mxcsr & 0xffc0, fcw);
+        fflush(stdout);
+        execl("/proc/self/exe", "fork", "fpcheck", (char *)NULL);
+        _exit(99);
+    }
+    printf("exec fp child: %d\n", status_of(p));
 
     /* 10. SIGCHLD ignored: children are reaped at once; wait gives ECHILD. */
     signal(SIGCHLD, SIG_IGN);

@@ -41,6 +41,9 @@ pub struct Image {
 pub struct ExecError {
     pub errno: Errno,
     pub what: String,
+    /// The old image was already gone (exec reused its address space): the process can't
+    /// go on and must die, as on Linux past the point of no return.
+    pub fatal: bool,
 }
 
 impl ExecError {
@@ -48,6 +51,7 @@ impl ExecError {
         ExecError {
             errno,
             what: what.into(),
+            fatal: false,
         }
     }
 }
@@ -180,13 +184,17 @@ fn load_elf(mm: &MemoryManager, r: &Reader, info: &ElfInfo, interp: bool) -> Res
     Ok(bias)
 }
 
-/// Loads `path` (absolute guest path) with `argv` and `envp` into a new address space.
+/// Loads `path` (absolute guest path) with `argv` and `envp` into a new address space, or
+/// into `reuse` (the caller's own, no longer shared) emptied once the program and its
+/// interpreter have been found and parsed: that saves making a stub process and tearing the
+/// old one down, but a failure after that point is fatal ([`ExecError::fatal`]).
 pub fn exec(
     k: &Arc<Kernel>,
     path: &[u8],
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
     open: Opener<'_>,
+    reuse: Option<&Arc<MemoryManager>>,
 ) -> Result<Image, ExecError> {
     let mut path = path.to_vec();
     let execfn = path.clone();
@@ -220,27 +228,73 @@ pub fn exec(
         None => None,
     };
 
-    let space = k
-        .new_address_space()
-        .map_err(|e| ExecError::new(Errno::ENOMEM, format!("new address space: {e}")))?;
-    let mm = Arc::new(MemoryManager::new(space, k.platform.memory_file().clone()));
-    let fail = |e: Errno| ExecError::new(e, shown.clone());
+    let fail = |e: Errno| ExecError {
+        fatal: reuse.is_some(),
+        ..ExecError::new(e, shown.clone())
+    };
+    let mm = match reuse {
+        Some(mm) => {
+            mm.reset().map_err(fail)?;
+            mm.clone()
+        }
+        None => {
+            let space = k
+                .new_address_space()
+                .map_err(|e| ExecError::new(Errno::ENOMEM, format!("new address space: {e}")))?;
+            Arc::new(MemoryManager::new(space, k.platform.memory_file().clone()))
+        }
+    };
 
-    let bias = load_elf(&mm, &reader, &info, false).map_err(fail)?;
-    let brk = page_up(info.max_vaddr.wrapping_add(bias)).ok_or_else(|| fail(Errno::ENOEXEC))?;
+    // Every mapping change of the load goes to the stub in one batch.
+    let loaded = mm.batched(|| {
+        load(
+            k,
+            &mm,
+            &reader,
+            &info,
+            interp.as_ref(),
+            &argv,
+            &envp,
+            &execfn,
+        )
+    });
+    let (regs, image) = loaded.map_err(fail)?;
+    Ok(Image {
+        mm,
+        regs,
+        exe: path,
+        args: (image.argv_start, image.argv_end),
+        env: (image.envp_start, image.envp_end),
+    })
+}
+
+/// Maps the program (and its interpreter) into `mm` and builds the initial stack: the
+/// registers to start with and the stack image.
+#[allow(clippy::too_many_arguments)]
+fn load(
+    k: &Kernel,
+    mm: &Arc<MemoryManager>,
+    reader: &Reader,
+    info: &ElfInfo,
+    interp: Option<&(Reader, ElfInfo)>,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    execfn: &[u8],
+) -> Result<(UserRegs, stack::StackImage), Errno> {
+    let bias = load_elf(mm, reader, info, false)?;
+    let brk = page_up(info.max_vaddr.wrapping_add(bias)).ok_or(Errno::ENOEXEC)?;
     mm.set_brk_start(brk);
     let (entry, base) = match &interp {
         Some((r, i)) => {
-            let b = load_elf(&mm, r, i, true).map_err(fail)?;
+            let b = load_elf(mm, r, i, true)?;
             (i.entry.wrapping_add(b), b)
         }
         None => (info.entry.wrapping_add(bias), 0),
     };
 
-    mm.map_stack(STACK_TOP, STACK_INITIAL, info.exec_stack)
-        .map_err(fail)?;
+    mm.map_stack(STACK_TOP, STACK_INITIAL, info.exec_stack)?;
     let mut random = [0u8; 16];
-    crate::vfs::dev::host_random(&mut random).map_err(fail)?;
+    crate::vfs::dev::host_random(&mut random)?;
     let phdr = info.phdr_vaddr.map_or(0, |p| p.wrapping_add(bias));
     let a = &k.aux;
     let mut auxv = vec![
@@ -266,9 +320,8 @@ pub fn exec(
     if a.sysinfo_ehdr != 0 {
         auxv.push((at::AT_SYSINFO_EHDR, a.sysinfo_ehdr));
     }
-    let image =
-        stack::build(STACK_TOP, &argv, &envp, &execfn, b"x86_64", random, &auxv).map_err(fail)?;
-    mm.write_force(image.sp, &image.bytes).map_err(fail)?;
+    let image = stack::build(STACK_TOP, argv, envp, execfn, b"x86_64", random, &auxv)?;
+    mm.write_force(image.sp, &image.bytes)?;
 
     let regs = UserRegs {
         rip: entry,
@@ -278,11 +331,5 @@ pub fn exec(
         eflags: RFLAGS_FIXED | RFLAGS_IF,
         ..UserRegs::default()
     };
-    Ok(Image {
-        mm,
-        regs,
-        exe: path,
-        args: (image.argv_start, image.argv_end),
-        env: (image.envp_start, image.envp_end),
-    })
+    Ok((regs, image))
 }

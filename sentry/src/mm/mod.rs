@@ -23,6 +23,10 @@ pub use usercopy::{FlatMemory, GuestMemory};
 pub const PAGE: u64 = 4096;
 /// Pages populated around a fault, aligned to this many pages.
 const FAULT_AROUND: u64 = 16;
+/// Largest private writable mapping populated whole at mmap, in pages.
+const SMALL_MAPPING: u64 = 16;
+/// Most pages remembered as written first by forked children (see `fork_writes`).
+const FORK_HINTS_MAX: usize = 16;
 /// Most mappings (runs of pages) a forked child gets before it runs.
 const FORK_PREMAP_MAX: usize = 128;
 /// Pages around a fault in populated memory that are mapped with it.
@@ -186,6 +190,11 @@ struct State {
     pages: BTreeMap<u64, u64>,
     brk_start: u64,
     brk: u64,
+    /// Changes to the stub's mappings held back to go in one batch (see
+    /// [`MemoryManager::batched`]); `None`: applied at once.
+    deferred: Option<Vec<MapOp>>,
+    /// The parent's [`MemoryManager::fork_writes`], for a forked child until it execs.
+    report_writes: Option<Arc<Mutex<Vec<u64>>>>,
 }
 
 /// Memory-file pages owned by more than one address space (after fork), with their owner
@@ -245,6 +254,11 @@ pub struct MemoryManager {
     space: SystrapAddressSpace,
     file: Arc<MemoryFile>,
     st: Mutex<State>,
+    /// Pages this process's forked children wrote first (their copy-on-write faults), which
+    /// the next child gets copied at fork instead: a fork-and-exec loop (a shell) has its
+    /// children write the same few pages every time, and a copy costs far less than a
+    /// fault. At most [`FORK_HINTS_MAX`].
+    fork_writes: Arc<Mutex<Vec<u64>>>,
 }
 
 impl MemoryManager {
@@ -257,7 +271,10 @@ impl MemoryManager {
                 pages: BTreeMap::new(),
                 brk_start: 0,
                 brk: 0,
+                deferred: None,
+                report_writes: None,
             }),
+            fork_writes: Arc::default(),
         }
     }
 
@@ -294,7 +311,7 @@ impl MemoryManager {
                 });
             }
         }
-        self.apply(&ops)?;
+        self.apply(&mut st, &ops)?;
         {
             let mut refs = shared_pages();
             let id = self.file_id();
@@ -303,23 +320,72 @@ impl MemoryManager {
             }
         }
         let mm = MemoryManager::new(child, self.file.clone());
-        {
+        let hints = self
+            .fork_writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let ops = {
             let mut c = mm.lock();
             c.vmas = st.vmas.clone();
             c.pages = st.pages.clone();
             c.brk_start = st.brk_start;
             c.brk = st.brk;
-        }
+            c.report_writes = Some(self.fork_writes.clone());
+            // The pages earlier children wrote first get copied now.
+            for a in hints {
+                let private_rw =
+                    c.vmas.range(..=a).next_back().is_some_and(|(_, v)| {
+                        v.end > a && !v.shared && v.prot.contains(Prot::WRITE)
+                    });
+                let Some(&old) = c.pages.get(&a).filter(|_| private_rw) else {
+                    continue;
+                };
+                let Ok(new) = self.copy_page(old) else {
+                    break;
+                };
+                c.pages.insert(a, new);
+                self.free_pages(std::iter::once(old));
+            }
+            premap_ops(&c, |o| self.is_shared(o))
+        };
         // The child starts with its parent's pages mapped (copy-on-write ones read-only), so
         // it faults only where it writes. Best effort: what isn't mapped faults in.
-        let _ = mm.apply(&premap_ops(&st));
+        let _ = mm.apply_now(&ops);
         Ok(mm)
+    }
+
+    /// Empties the address space (exec reusing it): every mapping and page goes.
+    pub fn reset(&self) -> Result<(), Errno> {
+        let mut st = self.lock();
+        st.vmas.clear();
+        st.brk_start = 0;
+        st.brk = 0;
+        st.report_writes = None;
+        let pages = std::mem::take(&mut st.pages);
+        let unmap = MapOp::Unmap {
+            addr: MMAP_MIN,
+            len: TASK_SIZE - MMAP_MIN,
+        };
+        let r = self.apply(&mut st, &[unmap]);
+        self.free_pages(pages.into_values());
+        r
+    }
+
+    /// Applies `ops` to the stub, or holds them back while the address space is
+    /// [`MemoryManager::batched`].
+    fn apply(&self, st: &mut State, ops: &[MapOp]) -> Result<(), Errno> {
+        if let Some(d) = st.deferred.as_mut() {
+            d.extend_from_slice(ops);
+            return Ok(());
+        }
+        self.apply_now(ops)
     }
 
     /// Applies `ops` to the stub. A protect the host refuses (a range with holes: a forked
     /// child maps on demand, so not every populated page is mapped there) becomes an unmap:
     /// faults map those pages again with the right protection.
-    fn apply(&self, ops: &[MapOp]) -> Result<(), Errno> {
+    fn apply_now(&self, ops: &[MapOp]) -> Result<(), Errno> {
         let mut rest = ops;
         while !rest.is_empty() {
             let Err(OpError { index, error }) = self.space.apply(rest) else {
@@ -341,6 +407,28 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// Runs `f` with the stub's mapping changes held back, then sends them in one batch:
+    /// an exec's segments and stack, or an mmap replacing what was there, cost one round trip
+    /// to the stub instead of one per change. Nested calls join the outer batch. The guest
+    /// sees nothing in between: the caller's thread is in the Sentry, and other threads
+    /// of the process wait for the lock while `f` runs inside one locked section, or don't
+    /// exist (exec).
+    pub fn batched<R>(&self, f: impl FnOnce() -> Result<R, Errno>) -> Result<R, Errno> {
+        {
+            let mut st = self.lock();
+            if st.deferred.is_some() {
+                drop(st);
+                return f();
+            }
+            st.deferred = Some(Vec::new());
+        }
+        let r = f();
+        let ops = self.lock().deferred.take().unwrap_or_default();
+        let flushed = self.apply_now(&ops);
+        let v = r?;
+        flushed.map(|()| v)
+    }
+
     fn file_id(&self) -> usize {
         Arc::as_ptr(&self.file) as usize
     }
@@ -357,13 +445,25 @@ impl MemoryManager {
         if !self.is_shared(off) {
             return Ok((off, false));
         }
-        let new = self.file.allocate(PAGE).map_err(|_| Errno::ENOMEM)?;
-        let mut buf = vec![0u8; PAGE as usize];
-        self.file.read(off, &mut buf);
-        self.file.write(new, &buf);
+        let new = self.copy_page(off)?;
         st.pages.insert(page, new);
         self.free_pages(std::iter::once(off));
+        if let Some(w) = &st.report_writes {
+            let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
+            if w.len() < FORK_HINTS_MAX && !w.contains(&page) {
+                w.push(page);
+            }
+        }
         Ok((new, true))
+    }
+
+    /// A new memory-file page holding a copy of the one at `off`.
+    fn copy_page(&self, off: u64) -> Result<u64, Errno> {
+        let new = self.file.allocate(PAGE).map_err(|_| Errno::ENOMEM)?;
+        let mut buf = [0u8; PAGE as usize];
+        self.file.read(off, &mut buf);
+        self.file.write_fresh(new, &buf);
+        Ok(new)
     }
 
     /// The memory-file offset behind `addr` when it lies in a MAP_SHARED mapping (so futex
@@ -465,6 +565,10 @@ impl MemoryManager {
 
     /// Creates a mapping and returns its address.
     pub fn mmap(&self, m: Mapping) -> Result<u64, Errno> {
+        self.batched(|| self.mmap_inner(m))
+    }
+
+    fn mmap_inner(&self, m: Mapping) -> Result<u64, Errno> {
         let Mapping {
             addr,
             len,
@@ -505,6 +609,7 @@ impl MemoryManager {
         };
         insert_vma(&mut st, vma.clone());
         self.prefetch_cached(&mut st, &vma);
+        self.populate_small(&mut st, &vma);
         Ok(start)
     }
 
@@ -552,9 +657,14 @@ impl MemoryManager {
         }
         self.free_pages(pages.iter().map(|&(_, o)| o));
         if !pages.is_empty() {
-            self.space
-                .unmap(start.max(MMAP_MIN), end - start.max(MMAP_MIN))
-                .map_err(|_| Errno::EFAULT)?;
+            let addr = start.max(MMAP_MIN);
+            self.apply(
+                st,
+                &[MapOp::Unmap {
+                    addr,
+                    len: end - addr,
+                }],
+            )?;
         }
         Ok(())
     }
@@ -564,6 +674,17 @@ impl MemoryManager {
     /// `fixed`. Moving keeps the pages where they are in the memory file: only the page-table
     /// entries move, and the stub refaults them at the new address.
     pub fn mremap(
+        &self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+        fixed: Option<u64>,
+    ) -> Result<u64, Errno> {
+        self.batched(|| self.mremap_inner(old, old_len, new_len, may_move, fixed))
+    }
+
+    fn mremap_inner(
         &self,
         old: u64,
         old_len: u64,
@@ -637,7 +758,13 @@ impl MemoryManager {
         // Forget the old range without freeing the moved pages; the stub drops it too.
         self.unmap_locked(st, old, old_end)?;
         if !pages.is_empty() {
-            self.space.unmap(old, old_len).map_err(|_| Errno::EFAULT)?;
+            self.apply(
+                st,
+                &[MapOp::Unmap {
+                    addr: old,
+                    len: old_len,
+                }],
+            )?;
         }
         insert_vma(st, moved);
         for (a, o) in pages {
@@ -706,7 +833,7 @@ impl MemoryManager {
                 }
             }
         }
-        self.apply(&ops)
+        self.apply(&mut st, &ops)
     }
 
     /// Handles a guest page fault. `Err` means the access is not allowed (SIGSEGV).
@@ -782,7 +909,7 @@ impl MemoryManager {
                 }),
             }
         }
-        self.apply(&ops)
+        self.apply(st, &ops)
     }
 
     /// [`MemoryManager::populate`] for a MAP_SHARED mapping of a file that shares its pages
@@ -857,7 +984,7 @@ impl MemoryManager {
         let ext = cache.extent(&self.file, key)?;
         let ops = self.take_cached(st, vma, ext, ms..me, start..end);
         drop(cache);
-        Some(self.apply(&ops))
+        Some(self.apply(st, &ops))
     }
 
     /// Makes the cached pages of `vma` in `range` this address space's (beside the cache)
@@ -906,6 +1033,26 @@ impl MemoryManager {
         ops
     }
 
+    /// At mmap: populates a small private writable mapping whole (a library's data segment,
+    /// its bss, a thread's TLS block): programs write those at once, and filling a few pages
+    /// costs less than the fault that would. Best effort: pages it could not populate fault
+    /// in.
+    fn populate_small(&self, st: &mut State, vma: &Vma) {
+        if vma.shared
+            || !vma.prot.contains(Prot::WRITE)
+            || vma.end - vma.start > SMALL_MAPPING * PAGE
+        {
+            return;
+        }
+        let mut p = vma.start;
+        while p < vma.end {
+            if !st.pages.contains_key(&p) && self.populate(st, vma, p, Access::Write).is_err() {
+                return;
+            }
+            p += PAGE;
+        }
+    }
+
     /// At mmap: maps what the page cache already holds of a new private read-only file
     /// mapping (a library other processes have run), so its first touches don't fault.
     /// Best effort: pages it could not map are mapped by their faults.
@@ -929,7 +1076,7 @@ impl MemoryManager {
             .min(vma.start + PREFETCH_MAX * PAGE);
         let ops = self.take_cached(st, vma, ext, vma.start..covered, 0..0);
         drop(cache);
-        let _ = self.apply(&ops);
+        let _ = self.apply(st, &ops);
     }
 
     /// Populates the unpopulated pages of the fault-around window of `page` inside `vma`, and
@@ -967,11 +1114,23 @@ impl MemoryManager {
                 }
             }
         };
-        let mapped = self
-            .space
-            .map_file_with(start, len, off, vma.prot, &mut fill);
+        let mapped = if let Some(d) = st.deferred.as_mut() {
+            fill();
+            d.push(MapOp::Map {
+                addr: start,
+                len,
+                file_offset: off,
+                prot: vma.prot,
+                populate: true,
+            });
+            Ok(())
+        } else {
+            self.space
+                .map_file_with(start, len, off, vma.prot, &mut fill)
+        };
         if let Some(e) = fill_err {
-            let _ = self.space.unmap(start, len);
+            let unmap = MapOp::Unmap { addr: start, len };
+            let _ = self.apply(st, &[unmap]);
             self.file.free(off, len);
             return Err(e);
         }
@@ -1069,7 +1228,7 @@ impl MemoryManager {
                 }
             }
         }
-        let r = self.apply(&ops);
+        let r = self.apply(&mut st, &ops);
         self.free_pages(offs);
         r
     }
@@ -1233,7 +1392,7 @@ fn fault_around(access: Access) -> u64 {
 /// The ops that map a forked child's populated pages (copy-on-write ones read-only), at most
 /// [`FORK_PREMAP_MAX`] of them: the stack and the files' pages first (every child touches
 /// those), then the rest in address order.
-fn premap_ops(st: &State) -> Vec<MapOp> {
+fn premap_ops(st: &State, shared: impl Fn(u64) -> bool) -> Vec<MapOp> {
     let mut first = Vec::new();
     let mut rest = Vec::new();
     for v in st.vmas.values() {
@@ -1241,13 +1400,17 @@ fn premap_ops(st: &State) -> Vec<MapOp> {
             continue;
         }
         let cow = !v.shared && v.prot.contains(Prot::WRITE);
-        let prot = if cow { read_only(v.prot) } else { v.prot };
         let list = if v.grows_down || matches!(v.backing, Backing::File { .. }) {
             &mut first
         } else {
             &mut rest
         };
         for (&a, &o) in st.pages.range(v.start..v.end) {
+            let prot = if cow && shared(o) {
+                read_only(v.prot)
+            } else {
+                v.prot
+            };
             match list.last_mut() {
                 Some(MapOp::Map {
                     addr,

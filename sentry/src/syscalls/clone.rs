@@ -334,14 +334,43 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     let envp = read_strings(task, envp, &mut total)?;
     let open = |p: &[u8]| super::path::open_path(task, p, snare_abi::file::o::RDONLY, 0);
     let t0 = std::time::Instant::now();
-    let image = crate::kernel::exec(&task.k, &path, argv, envp, &open).map_err(|e| {
-        tracing::debug!(%e, "execve failed");
-        e.errno
-    })?;
-    let ctx = image.mm.space().new_context().map_err(|e| {
-        tracing::warn!(%e, "execve: no new context");
-        Errno::ENOMEM
-    })?;
+    // A single-threaded process that doesn't share its address space (vfork) loads the new
+    // image into its own stub process and goes on in its own stub thread.
+    let alone = task.tg().state().threads.len() == 1;
+    let reuse = (alone && Arc::strong_count(&task.mm) == 1).then(|| task.mm.clone());
+    let image = match crate::kernel::exec(&task.k, &path, argv, envp, &open, reuse.as_ref()) {
+        Ok(image) => image,
+        Err(e) if e.fatal => {
+            tracing::info!(%e, "execve failed past the point of no return: killing the process");
+            crate::kernel::signal::group_exit(
+                task.tg(),
+                ExitStatus::Signal(snare_abi::signal::SIGSEGV),
+                None,
+            );
+            task.exit = Some(ExitStatus::Signal(snare_abi::signal::SIGSEGV));
+            return Err(e.errno);
+        }
+        Err(e) => {
+            tracing::debug!(%e, "execve failed");
+            return Err(e.errno);
+        }
+    };
+    drop(reuse);
+    let ctx = if Arc::ptr_eq(&image.mm, &task.mm) {
+        // Same stub thread: only its FP state must start afresh.
+        use snare_platform::Context;
+        let fp = task.ctx.fp_state().map_err(|_| Errno::ENOMEM)?;
+        task.ctx
+            .set_fp_state(&fp.initial())
+            .map_err(|_| Errno::ENOMEM)?;
+        None
+    } else {
+        let ctx = image.mm.space().new_context().map_err(|e| {
+            tracing::warn!(%e, "execve: no new context");
+            Errno::ENOMEM
+        })?;
+        Some(ctx)
+    };
     // The point of no return: the other threads go, the new image replaces the old.
     let me = task.tg().clone();
     let others: Vec<Arc<TaskHandle>> = me
@@ -362,8 +391,10 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
         }
     }
     let t1 = std::time::Instant::now();
-    *lock(&task.handle.interrupter) = Some(snare_platform::Context::interrupter(&ctx));
-    task.ctx = ctx;
+    if let Some(ctx) = ctx {
+        *lock(&task.handle.interrupter) = Some(snare_platform::Context::interrupter(&ctx));
+        task.ctx = ctx;
+    }
     task.mm = image.mm;
     task.regs = image.regs;
     tracing::debug!(
