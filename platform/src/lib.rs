@@ -304,7 +304,6 @@ impl FpState {
         bytes[464..512].copy_from_slice(&self.bytes[464..512]);
         if bytes.len() >= 576 {
             // XSTATE_BV: x87 and SSE as given above, every other component in its init state.
-            bytes[512..520].copy_from_slice(&3u64.to_ne_bytes());
             bytes[520..576].copy_from_slice(&self.bytes[520..576]);
             bytes[512..520].copy_from_slice(&3u64.to_ne_bytes());
         }

@@ -19,7 +19,7 @@ pub const DATA_ADDR: u64 = 0x50_0000;
 pub fn platform() -> Systrap {
     Systrap::new(Config {
         memory_size: 1 << 30,
-        spin: None,
+        ..Config::default()
     })
     .expect("systrap platform")
 }

@@ -121,3 +121,64 @@ fn idle_stub_sleeps() {
     regs.rax = 1;
     assert_eq!(ctx.switch(&mut regs), Event::Syscall);
 }
+
+#[test]
+fn a_pooled_stub_comes_back_empty_and_goes_with_the_platform() {
+    use snare_platform::systrap::{Config, Systrap};
+    use snare_platform::{Access, AddressSpace, Platform};
+    use snare_tests::harness::DATA_ADDR;
+    let p = Systrap::new(Config {
+        pool: 1,
+        ..Config::default()
+    })
+    .expect("platform");
+    let g = Guest::load(&p, Program::Store).expect("load");
+    let pid = g.space.stub_pid();
+    let mut ctx = g.thread().expect("thread");
+    let mut regs = start_regs();
+    regs.rbx = DATA_ADDR;
+    assert_eq!(
+        ctx.switch(&mut regs),
+        Event::Syscall,
+        "stores to its data page"
+    );
+    let old_tid = ctx.stub_tid();
+    drop(ctx);
+    drop(g);
+    assert!(running(pid), "the stub went to the pool");
+    // The next address space is the same stub, with nothing of the old guest in it: no
+    // mappings (the old data page faults) and a new thread.
+    let space = p.new_address_space().expect("space");
+    assert_eq!(space.stub_pid(), pid);
+    let mem = p.memory_file();
+    let code = mem.allocate(4096).expect("page");
+    mem.write(code, snare_tests::guest::program(Program::Store));
+    space
+        .map_file(
+            snare_tests::harness::CODE_ADDR,
+            4096,
+            code,
+            snare_platform::Prot::RX,
+        )
+        .expect("map code");
+    let mut ctx = space.new_context().expect("thread");
+    let mut regs = start_regs();
+    regs.rbx = DATA_ADDR;
+    assert_eq!(
+        ctx.switch(&mut regs),
+        Event::Fault {
+            addr: DATA_ADDR,
+            access: Access::Write
+        }
+    );
+    assert_ne!(ctx.stub_tid(), old_tid, "the old guest thread exited");
+    assert!(!running(old_tid), "old stub thread gone");
+    drop(ctx);
+    drop(space);
+    drop(p);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!running(pid), "the pooled stub went with the platform");
+}

@@ -12,6 +12,7 @@ fn getpid_ns(spin: Option<Duration>, n: u64) -> f64 {
     let p = Systrap::new(Config {
         memory_size: 1 << 30,
         spin,
+        ..Config::default()
     })
     .expect("platform");
     let g = Guest::load(&p, Program::GetpidLoop).expect("load");

@@ -41,6 +41,22 @@ struct Frame {
     sc: Sigcontext,
 }
 
+/// Makes the parked threads of `as_` exit (their slots are unmapped and freed): a stub going
+/// to the pool keeps nothing of its last process.
+pub(super) fn retire_parked(as_: &Arc<AsInner>) -> Result<()> {
+    let parked = std::mem::take(&mut *as_.parked.lock().unwrap_or_else(|e| e.into_inner()));
+    for p in parked {
+        let mut ctx = SystrapContext::new_from_parked(as_.clone(), p);
+        ctx.park = false;
+        drop(ctx);
+    }
+    if as_.is_dead() {
+        Err(Error::StubDied)
+    } else {
+        Ok(())
+    }
+}
+
 /// Most stopped threads an address space keeps for reuse.
 const MAX_PARKED: usize = 16;
 
@@ -68,6 +84,8 @@ pub struct SystrapContext {
     exited: bool,
     /// Current spin budget of the Sentry's wait (adaptive).
     spin: u32,
+    /// Whether dropping it may park the thread for reuse (else it exits).
+    park: bool,
 }
 
 #[derive(Debug)]
@@ -102,26 +120,32 @@ fn field(slot_off: u64, off: usize) -> u64 {
 }
 
 impl SystrapContext {
+    /// A context on a parked thread.
+    fn new_from_parked(as_: Arc<AsInner>, p: Parked) -> SystrapContext {
+        let intr = Arc::new(IntrInner {
+            mem: as_.shared.mem.clone(),
+            state_off: field(p.slot_off, offset_of!(ThreadSlot, state)),
+            pid: as_.pid,
+            tid: p.tid,
+            pending: AtomicBool::new(false),
+        });
+        SystrapContext {
+            idx: p.idx,
+            slot_addr: p.slot_addr,
+            slot_off: p.slot_off,
+            intr,
+            frame: Some(p.frame),
+            exited: false,
+            spin: as_.shared.spins.sentry,
+            park: true,
+            as_,
+        }
+    }
+
     pub(super) fn new(as_: Arc<AsInner>) -> Result<SystrapContext> {
         let reuse = as_.parked.lock().unwrap_or_else(|e| e.into_inner()).pop();
         if let Some(p) = reuse {
-            let intr = Arc::new(IntrInner {
-                mem: as_.shared.mem.clone(),
-                state_off: field(p.slot_off, offset_of!(ThreadSlot, state)),
-                pid: as_.pid,
-                tid: p.tid,
-                pending: AtomicBool::new(false),
-            });
-            return Ok(SystrapContext {
-                idx: p.idx,
-                slot_addr: p.slot_addr,
-                slot_off: p.slot_off,
-                intr,
-                frame: Some(p.frame),
-                exited: false,
-                spin: as_.shared.spins.sentry,
-                as_,
-            });
+            return Ok(SystrapContext::new_from_parked(as_, p));
         }
         let idx = as_.alloc_slot()?;
         let mem = as_.mem();
@@ -180,6 +204,7 @@ impl SystrapContext {
             frame: None,
             exited: false,
             spin: spins.sentry,
+            park: true,
             as_,
         })
     }
@@ -534,7 +559,11 @@ impl Drop for SystrapContext {
                     gone = true;
                 }
             }
-            if let Some(frame) = self.frame.take().filter(|_| !gone && !self.as_.is_dead()) {
+            let alive = !gone && !self.as_.is_dead();
+            if !alive {
+                self.frame = None;
+            }
+            if let Some(frame) = self.frame.take_if(|_| self.park) {
                 let mut parked = self.as_.parked.lock().unwrap_or_else(|e| e.into_inner());
                 if parked.len() < MAX_PARKED {
                     parked.push(Parked {

@@ -59,6 +59,11 @@ pub struct Config {
     /// How long each side spins for the other before it sleeps in a futex. `None` picks a
     /// default from the number of usable CPUs (no spinning on one CPU).
     pub spin: Option<Duration>,
+    /// How many stub processes of dropped address spaces to keep, emptied, for the next
+    /// [`Platform::new_address_space`] (0: every dropped one is killed at once). Emptying a
+    /// stub costs less than killing one and making another; a kept one lives until the
+    /// platform is dropped.
+    pub pool: usize,
 }
 
 impl Default for Config {
@@ -66,6 +71,7 @@ impl Default for Config {
         Config {
             memory_size: 64 << 30,
             spin: None,
+            pool: 0,
         }
     }
 }
@@ -124,6 +130,9 @@ struct Shared {
     sentry_pid: i32,
     source: Mutex<Ctrl>,
     source_pidfd: OwnedFd,
+    /// Emptied stub processes for reuse, at most `pool_max`.
+    pool: Mutex<Vec<Arc<AsInner>>>,
+    pool_max: usize,
     /// Dropping this sender lets the parent thread exit.
     parent_stop: Mutex<Option<mpsc::Sender<()>>>,
     parent: Mutex<Option<JoinHandle<()>>>,
@@ -258,6 +267,8 @@ impl Systrap {
                 sentry_pid: std::process::id() as i32,
                 source: Mutex::new(source),
                 source_pidfd,
+                pool: Mutex::new(Vec::new()),
+                pool_max: config.pool,
                 parent_stop: Mutex::new(Some(stop_tx)),
                 parent: Mutex::new(Some(parent)),
             }),
@@ -281,6 +292,14 @@ impl Platform for Systrap {
 
     fn new_address_space(&self) -> Result<SystrapAddressSpace> {
         let s = &self.shared;
+        loop {
+            let Some(inner) = s.pool.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+                break;
+            };
+            if !inner.is_dead() {
+                return Ok(SystrapAddressSpace { inner });
+            }
+        }
         let ctrl = Ctrl::new(&s.mem, s.spins.ctrl, s.spins.sentry)?;
         let ret = {
             let mut source = s.source.lock().unwrap_or_else(|e| e.into_inner());
@@ -704,6 +723,47 @@ impl Drop for AsInner {
 #[derive(Debug)]
 pub struct SystrapAddressSpace {
     inner: Arc<AsInner>,
+}
+
+impl Drop for Systrap {
+    fn drop(&mut self) {
+        // The pooled stubs hold the shared state: let them go (killed and reaped).
+        let pooled =
+            std::mem::take(&mut *self.shared.pool.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(pooled);
+    }
+}
+
+impl Drop for SystrapAddressSpace {
+    /// The last handle of a stub with no contexts left goes to the pool when there is room:
+    /// emptied of every guest mapping and guest thread, it is as good as a new one.
+    fn drop(&mut self) {
+        let shared = &self.inner.shared;
+        if shared.pool_max == 0 || Arc::strong_count(&self.inner) != 1 || self.inner.is_dead() {
+            return;
+        }
+        if shared.pool.lock().unwrap_or_else(|e| e.into_inner()).len() >= shared.pool_max {
+            return;
+        }
+        let emptied = self
+            .inner
+            .call_expect(
+                "munmap (empty)",
+                11,
+                [MIN_USER_ADDRESS, STUB_BASE - MIN_USER_ADDRESS, 0, 0, 0, 0],
+                0,
+            )
+            .and_then(|()| context::retire_parked(&self.inner));
+        if let Err(e) = &emptied {
+            tracing::debug!(%e, "stub not pooled");
+        }
+        if emptied.is_ok() && !self.inner.is_dead() {
+            let mut pool = shared.pool.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < shared.pool_max {
+                pool.push(self.inner.clone());
+            }
+        }
+    }
 }
 
 impl SystrapAddressSpace {

@@ -199,10 +199,39 @@ struct State {
 
 /// Memory-file pages owned by more than one address space (after fork), with their owner
 /// count; a page not listed has exactly one owner. Keyed by (memory file, offset).
-static SHARED_PAGES: LazyLock<Mutex<HashMap<(usize, u64), u32>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static SHARED_PAGES: LazyLock<Mutex<PageCounts>> =
+    LazyLock::new(|| Mutex::new(PageCounts::default()));
 
-fn shared_pages() -> MutexGuard<'static, HashMap<(usize, u64), u32>> {
+/// Owner counts by (memory file, offset). Hashed with a multiply-shift of the page number:
+/// the keys are page offsets the Sentry chose (not guest-controlled hash input), and every
+/// fork, exec and prefetch touches hundreds of them, where SipHash showed.
+type PageCounts = HashMap<(usize, u64), u32, std::hash::BuildHasherDefault<PageHasher>>;
+
+/// See [`PageCounts`].
+#[derive(Default)]
+struct PageHasher(u64);
+
+impl std::hash::Hasher for PageHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+fn shared_pages() -> MutexGuard<'static, PageCounts> {
     SHARED_PAGES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
