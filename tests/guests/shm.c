@@ -2,6 +2,7 @@
  * and unnamed process-shared semaphores, a MAP_SHARED file in /tmp seen through read(2).
  * Prints what it sees. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -76,6 +77,16 @@ int main(void) {
     pwrite(fd, "WRITE", 5, 0);
     printf("file: read=%s mapping-sees-write=%.5s\n", buf, m);
     munmap(m, 4096);
+    close(fd);
+
+    /* A shared mapping from a read-only descriptor can't be made writable. */
+    fd = open(path, O_RDONLY);
+    char *r = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    errno = 0;
+    int mp = mprotect(r, 4096, PROT_READ | PROT_WRITE);
+    printf("mprotect write on read-only fd: %d %s\n", mp, errno == EACCES ? "EACCES" : "?");
+    printf("still reads: %.5s\n", r);
+    munmap(r, 4096);
     close(fd);
     unlink(path);
     return 0;

@@ -72,6 +72,13 @@ pub trait MappableFile: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Whether a MAP_SHARED mapping of it may be made writable (`mprotect`): the description
+    /// it was mapped from was open for writing. Files whose shared mappings are private
+    /// copies may say yes.
+    fn shared_writable(&self) -> bool {
+        true
+    }
+
     /// Copies `len` bytes at file offset `off` into the memory file at `mem_off`; bytes past
     /// the end of the file are left as they are (zero). Returns how many bytes were copied.
     /// Files on the host override this to copy inside the host kernel.
@@ -830,6 +837,18 @@ impl MemoryManager {
         }
         if at < end {
             return Err(Errno::ENOMEM);
+        }
+        // A shared file mapping from a description not open for writing stays read-only.
+        let frozen = |v: &Vma| {
+            v.shared && matches!(&v.backing, Backing::File { file, .. } if !file.shared_writable())
+        };
+        if prot.contains(Prot::WRITE)
+            && st
+                .vmas
+                .values()
+                .any(|v| v.start < end && v.end > addr && frozen(v))
+        {
+            return Err(Errno::EACCES);
         }
         split_at(&mut st, addr);
         split_at(&mut st, end);

@@ -1473,6 +1473,7 @@ impl FileDescription for TmpfsFile {
         Some(Arc::new(TmpfsMapping {
             node,
             name: self.path.clone(),
+            writable: self.flags() & o::ACCMODE == o::RDWR,
         }))
     }
 
@@ -1499,6 +1500,8 @@ impl FileDescription for TmpfsFile {
 struct TmpfsMapping {
     node: InodeRef,
     name: String,
+    /// Mapped from a description open for reading and writing.
+    writable: bool,
 }
 
 impl MappableFile for TmpfsMapping {
@@ -1512,6 +1515,10 @@ impl MappableFile for TmpfsMapping {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn shared_writable(&self) -> bool {
+        self.writable
     }
 
     fn shared_page(&self, index: u64, mem: &Arc<MemoryFile>) -> Option<Result<u64, Errno>> {
