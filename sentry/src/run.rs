@@ -156,15 +156,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let tg = Arc::new(ThreadGroup::new(1, None, 1, 1));
     {
         let mut st = tg.state();
-        st.comm = image
-            .exe
-            .rsplit(|&b| b == b'/')
-            .next()
-            .unwrap_or_default()
-            .iter()
-            .take(15)
-            .copied()
-            .collect();
+        st.comm = crate::kernel::comm_of(&image.exe);
         st.exe = image.exe;
         st.args = image.args;
         st.env = image.env;

@@ -36,6 +36,13 @@ pub struct Image {
     pub env: (u64, u64),
 }
 
+/// The process name an executable gives: its base name, at most 15 bytes (the kernel's
+/// TASK_COMM_LEN less its NUL).
+pub fn comm_of(exe: &[u8]) -> Vec<u8> {
+    let base = exe.rsplit(|&b| b == b'/').next().unwrap_or_default();
+    base.iter().take(15).copied().collect()
+}
+
 /// Why exec failed, with the errno the guest would see.
 #[derive(Debug)]
 pub struct ExecError {

@@ -23,7 +23,7 @@ use crate::vfs::mount::Mounts;
 use crate::vfs::tmpfs::Tmpfs;
 use crate::vfs::HostRoot;
 
-pub use exec::{exec, ExecError, Image};
+pub use exec::{comm_of, exec, ExecError, Image};
 pub use task::{ExitStatus, FsContext, Task};
 
 /// Host facts the guest sees in its auxiliary vector, read once from `/proc/self/auxv`.

@@ -423,15 +423,7 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     task.robust_list = 0;
     {
         let mut st = me.state();
-        st.comm = image
-            .exe
-            .rsplit(|&b| b == b'/')
-            .next()
-            .unwrap_or_default()
-            .iter()
-            .take(15)
-            .copied()
-            .collect();
+        st.comm = crate::kernel::comm_of(&image.exe);
         st.exe = image.exe;
         st.args = image.args;
         st.env = image.env;
