@@ -154,6 +154,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         .map_err(|e| err(125, format!("cannot start the guest: {e}")))?;
     // Init: pid 1, its own process group and session.
     let tg = Arc::new(ThreadGroup::new(1, None, 1, 1));
+    k.watch_stub(image.mm.space(), &tg);
     {
         let mut st = tg.state();
         st.comm = crate::kernel::comm_of(&image.exe);

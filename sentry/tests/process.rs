@@ -227,7 +227,7 @@ fn stub_killed_from_outside_kills_only_its_process() {
             "--",
             "/bin/sh",
             "-c",
-            "sleep 3 & echo started; wait $!; echo \"status $?\"; echo shell goes on",
+            "sleep 30 & echo started; wait $!; echo \"status $?\"; echo shell goes on",
         ])
         .env("SNARE_LOG", "warn")
         .stdout(std::process::Stdio::piped())
@@ -259,10 +259,16 @@ fn stub_killed_from_outside_kills_only_its_process() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill the stub");
+    let killed = std::time::Instant::now();
     let out = child.wait_with_output().expect("wait");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(stdout, "started\nstatus 137\nshell goes on\n", "{stderr}");
     assert!(stderr.contains("stub process died"), "{stderr}");
+    // sleep waited in the Sentry: its stub's death ended it then, not 30 s later.
+    assert!(
+        killed.elapsed() < std::time::Duration::from_secs(20),
+        "the sleeping process outlived its stub"
+    );
 }

@@ -772,6 +772,12 @@ impl SystrapAddressSpace {
         self.inner.pid
     }
 
+    /// A pidfd of the stub process: readable once it has exited.
+    pub fn pidfd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.inner.pidfd.as_fd()
+    }
+
     /// True once the stub process is gone.
     pub fn is_dead(&self) -> bool {
         self.inner.is_dead()

@@ -9,6 +9,7 @@ pub mod pidfd;
 pub mod process;
 pub mod signal;
 pub mod signalfd;
+mod stubwatch;
 mod task;
 pub mod wait;
 
@@ -92,6 +93,8 @@ pub struct Kernel {
     spare: Arc<(Mutex<Option<SystrapAddressSpace>>, std::sync::Condvar)>,
     /// Unimplemented syscalls already reported, so each is logged once.
     warned: Mutex<HashSet<u64>>,
+    /// Kills a process whose stub dies while it waits in the Sentry.
+    stubs: Option<Arc<stubwatch::StubWatch>>,
 }
 
 impl Kernel {
@@ -119,7 +122,16 @@ impl Kernel {
             futexes: Default::default(),
             spare: Arc::new((Mutex::new(None), std::sync::Condvar::new())),
             warned: Mutex::new(HashSet::new()),
+            stubs: stubwatch::StubWatch::start(),
         })
+    }
+
+    /// Records that `tg` now runs in the stub of `space`, whose death kills it.
+    pub fn watch_stub(&self, space: &SystrapAddressSpace, tg: &Arc<process::ThreadGroup>) {
+        match &self.stubs {
+            Some(w) => w.watch(space, tg),
+            None => tg.state().stub_pid = space.stub_pid(),
+        }
     }
 
     /// A new, empty address space (one stub process) for fork or exec: the spare one made in

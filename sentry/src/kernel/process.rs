@@ -238,6 +238,8 @@ pub struct TgState {
     pub subreaper: bool,
     /// PR_SET_PDEATHSIG.
     pub pdeathsig: i32,
+    /// Host pid of the stub process the group runs in (see `kernel::stubwatch`).
+    pub stub_pid: i32,
     /// Released by execve or exit when a vfork parent waits on this process.
     pub vfork_done: bool,
     /// ITIMER_REAL / alarm generation, to cancel a pending timer thread.
@@ -288,6 +290,7 @@ impl ThreadGroup {
                 creds: Creds::default(),
                 subreaper: false,
                 pdeathsig: 0,
+                stub_pid: 0,
                 vfork_done: false,
                 alarm_gen: 0,
                 alarm: None,

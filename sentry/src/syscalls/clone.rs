@@ -164,6 +164,9 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
             pids.groups.insert(tid, tg.clone());
             tg
         };
+        if f & CLONE_VM == 0 {
+            k.watch_stub(mm.space(), &tg);
+        }
         let handle = TaskHandle::new(tid, tg.clone(), task.sigmask());
         tg.state().threads.push(handle.clone());
         pids.tasks.insert(tid, handle.clone());
@@ -394,6 +397,7 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     if let Some(ctx) = ctx {
         *lock(&task.handle.interrupter) = Some(snare_platform::Context::interrupter(&ctx));
         task.ctx = ctx;
+        task.k.watch_stub(image.mm.space(), task.tg());
     }
     task.mm = image.mm;
     task.regs = image.regs;
