@@ -10,6 +10,8 @@ pub mod process;
 pub mod signal;
 pub mod signalfd;
 mod task;
+pub mod timer_service;
+pub mod timers;
 pub mod wait;
 
 use std::collections::HashSet;

@@ -25,39 +25,9 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
 ];
 
 /// CPU time the guest thread has used, (user, system), in microseconds: the stub thread's
-/// own accounting, which is exactly the guest's execution. The total comes from the
-/// scheduler (`schedstat`, nanoseconds); the system share from the tick-sampled split in
-/// `stat`.
+/// own accounting, which is exactly the guest's execution.
 fn guest_cpu_us(task: &Task) -> (u64, u64) {
-    let base = format!(
-        "/proc/{}/task/{}",
-        task.mm.space().stub_pid(),
-        task.ctx.stub_tid()
-    );
-    let total_ns = std::fs::read_to_string(format!("{base}/schedstat"))
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("{base}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let total_us = total_ns / 1000;
-    let sys_us = (ticks(12) * 10_000).min(total_us);
-    (total_us - sys_us, sys_us)
+    crate::kernel::timers::stub_thread_cpu(task.mm.space().stub_pid(), task.ctx.stub_tid())
 }
 
 /// Implements `times(2)`: the guest thread's CPU time; children arrive with issue 4.
@@ -158,8 +128,9 @@ fn now(task: &Task, clock: i32) -> Result<Duration, Errno> {
                 .map(Duration::from)
                 .map_err(|e| Errno::new(e as i32))
         }
-        // The guest thread's CPU time (one thread per process for now).
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+        // The live threads' CPU time (see `kernel/timers.rs`).
+        CLOCK_PROCESS_CPUTIME_ID => Ok(crate::kernel::timers::process_cpu(task.tg()).1),
+        CLOCK_THREAD_CPUTIME_ID => {
             let (u, s) = guest_cpu_us(task);
             Ok(Duration::from_micros(u + s))
         }
