@@ -26,7 +26,7 @@ use crate::vfs::tmpfs::Tmpfs;
 use crate::vfs::HostRoot;
 
 pub use exec::{exec, ExecError, Image};
-pub use task::{ExitStatus, FsContext, Task};
+pub use task::{ExitStatus, FsContext, RestartBlock, Task};
 
 /// Host facts the guest sees in its auxiliary vector, read once from `/proc/self/auxv`.
 #[derive(Clone, Copy, Debug, Default)]

@@ -393,7 +393,7 @@ impl Task {
                             _ => false,
                         };
                         if restart_it {
-                            self.restart_syscall();
+                            self.restart_syscall(e);
                         } else {
                             self.regs.rax = (-i64::from(Errno::EINTR.raw())) as u64;
                         }
@@ -412,8 +412,8 @@ impl Task {
                 }
             }
         }
-        if restart.is_some() {
-            self.restart_syscall();
+        if let Some(e) = restart {
+            self.restart_syscall(e);
         }
         if let Some(m) = lock(&self.handle.sig).saved_mask.take() {
             self.set_sigmask(m);
@@ -455,9 +455,14 @@ impl Task {
         }
     }
 
-    /// Points the thread back at the syscall instruction, to run the call again.
-    fn restart_syscall(&mut self) {
-        self.regs.rax = self.regs.orig_rax;
+    /// Points the thread back at the syscall instruction, to run the call again (or, for
+    /// ERESTART_RESTARTBLOCK, `restart_syscall(2)`, which goes on from the restart block).
+    fn restart_syscall(&mut self, e: Errno) {
+        self.regs.rax = if e == Errno::ERESTART_RESTARTBLOCK {
+            u64::from(snare_syscalls_table::nr::RESTART_SYSCALL)
+        } else {
+            self.regs.orig_rax
+        };
         self.regs.rip = self.regs.rip.wrapping_sub(2);
     }
 
@@ -611,6 +616,9 @@ impl Task {
         r.cs = USER_CS;
         r.ss = USER_DS;
         r.orig_rax = u64::MAX;
+        // What a handler interrupted is not restarted after it (Linux's
+        // `do_no_restart_syscall`).
+        self.restart_block = None;
         self.set_sigmask(uc.uc_sigmask.0);
         // Restore the alternate stack as the frame describes it (when it's a valid one).
         let s = uc.uc_stack;

@@ -1,6 +1,6 @@
 //! Time and randomness: clock_gettime and friends, nanosleep, getrandom, sysinfo, times.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use snare_abi::file::{Timespec, Timeval};
 use snare_abi::Errno;
@@ -8,7 +8,7 @@ use snare_syscalls_table::nr;
 
 use super::arg::{i32_, len, u32_};
 use super::Handler;
-use crate::kernel::Task;
+use crate::kernel::{RestartBlock, Task};
 use crate::mm::GuestMemory;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -18,6 +18,7 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::TIME, sys_time),
     (nr::NANOSLEEP, sys_nanosleep),
     (nr::CLOCK_NANOSLEEP, sys_clock_nanosleep),
+    (nr::RESTART_SYSCALL, sys_restart_syscall),
     (nr::GETRANDOM, sys_getrandom),
     (nr::SYSINFO, sys_sysinfo),
     (nr::TIMES, sys_times),
@@ -201,28 +202,29 @@ fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
     Ok(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
 }
 
-/// Sleeps for `d`; a signal ends the sleep early, writing the time left to `rem` (if not
-/// 0). Returns ERESTARTNOHAND then: EINTR when a handler runs, else the call starts over (a
-/// relative sleep then sleeps its whole length again: Linux would resume with what was left).
-fn interruptible_sleep(task: &Task, d: Duration, rem: u64) -> Result<u64, Errno> {
-    let start = std::time::Instant::now();
-    let Some(deadline) = start.checked_add(d) else {
-        let _: Result<(), Errno> = crate::kernel::wait::block(&[], None, || None);
-        return Err(Errno::ERESTARTNOHAND);
-    };
-    match crate::kernel::wait::block::<()>(&[], Some(deadline), || None) {
+/// Sleeps until `deadline` (`None`: for ever). A signal ends the sleep early. A relative
+/// sleep (`rem` is its `rem` argument, or 0) then writes what is left to `rem` and returns
+/// ERESTART_RESTARTBLOCK: EINTR when a handler runs, else `restart_syscall(2)` sleeps on
+/// until the same deadline (the task's restart block). An absolute one returns
+/// ERESTARTNOHAND: it starts over with the same arguments unless a handler runs.
+fn sleep_until(
+    task: &mut Task,
+    deadline: Option<Instant>,
+    relative: bool,
+    rem: u64,
+) -> Result<u64, Errno> {
+    match crate::kernel::wait::block::<()>(&[], deadline, || None) {
         Err(Errno::ETIMEDOUT) => Ok(0),
-        Err(Errno::ERESTARTSYS) => {
-            if rem != 0 {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                let ts = Timespec {
-                    tv_sec: left.as_secs() as i64,
-                    tv_nsec: i64::from(left.subsec_nanos()),
-                };
-                task.mm.write(rem, snare_abi::pod::as_bytes(&ts))?;
+        Err(Errno::ERESTARTSYS) if relative => {
+            if let (Some(d), true) = (deadline, rem != 0) {
+                let left = d.saturating_duration_since(Instant::now());
+                task.mm
+                    .write(rem, snare_abi::pod::as_bytes(&timespec(left)))?;
             }
-            Err(Errno::ERESTARTNOHAND)
+            task.restart_block = Some(RestartBlock::Sleep { deadline, rem });
+            Err(Errno::ERESTART_RESTARTBLOCK)
         }
+        Err(Errno::ERESTARTSYS) => Err(Errno::ERESTARTNOHAND),
         other => other.map(|_| 0),
     }
 }
@@ -230,10 +232,11 @@ fn interruptible_sleep(task: &Task, d: Duration, rem: u64) -> Result<u64, Errno>
 /// Implements `nanosleep(2)`.
 fn sys_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let d = read_timespec(task, a[0])?;
-    interruptible_sleep(task, d, a[1])
+    sleep_until(task, Instant::now().checked_add(d), true, a[1])
 }
 
-/// Implements `clock_nanosleep(2)`, relative or TIMER_ABSTIME.
+/// Implements `clock_nanosleep(2)`, relative or TIMER_ABSTIME. Deviation: a CPU clock is
+/// slept on as if it were the wall clock.
 fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const TIMER_ABSTIME: u32 = 1;
     let clock = i32_(a[0]);
@@ -244,10 +247,20 @@ fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let d = read_timespec(task, a[2])?;
     if flags & TIMER_ABSTIME != 0 {
         let wait = d.saturating_sub(now(task, clock)?);
-        interruptible_sleep(task, wait, 0)
+        sleep_until(task, Instant::now().checked_add(wait), false, 0)
     } else {
         now(task, clock)?;
-        interruptible_sleep(task, d, a[3])
+        sleep_until(task, Instant::now().checked_add(d), true, a[3])
+    }
+}
+
+/// Implements `restart_syscall(2)`: goes on with the call a stop or an ignored signal
+/// interrupted, as its restart block says (only sleeps have one); EINTR with none, as after
+/// a handler ran.
+fn sys_restart_syscall(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    match task.restart_block.take() {
+        Some(RestartBlock::Sleep { deadline, rem }) => sleep_until(task, deadline, true, rem),
+        None => Err(Errno::EINTR),
     }
 }
 
