@@ -1,6 +1,6 @@
 /* Timers: POSIX timers (timer_create with a null sevp, SIGEV_SIGNAL, SIGEV_NONE,
  * SIGEV_THREAD_ID, glibc's SIGEV_THREAD; intervals, TIMER_ABSTIME, overruns, errors, not
- * inherited by fork), the CPU-time interval timers (ITIMER_VIRTUAL, ITIMER_PROF) and CPU-clock
+ * inherited by fork, deleted by execve), the CPU-time interval timers (ITIMER_VIRTUAL, ITIMER_PROF) and CPU-clock
  * POSIX timers on a busy loop, and interrupted sleeps (EINTR with `rem`; the remaining time
  * honoured across a stop and continue; restart_syscall itself). Prints booleans and counts
  * only, never timings. */
@@ -383,6 +383,38 @@ static void fork_child(void) {
     printf("fork: child has no timers %d\n", WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* execve deletes the POSIX timers; the interval timers survive it. */
+static void exec_check(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sigevent ev;
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_NONE;
+        int kid = -1;
+        if (syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &kid) != 0) _exit(4);
+        struct itimerspec its = {{0, 0}, {100, 0}};
+        syscall(SYS_timer_settime, kid, 0, &its, NULL);
+        struct itimerval iv = {{0, 0}, {100, 0}};
+        setitimer(ITIMER_VIRTUAL, &iv, NULL);
+        char id[16];
+        snprintf(id, sizeof id, "%d", kid);
+        execl("/proc/self/exe", "timers", "after-exec", id, (char *)NULL);
+        _exit(3);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    printf("exec: timer gone, itimer kept %d\n", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static int after_exec(const char *id) {
+    struct itimerspec its;
+    long r = syscall(SYS_timer_gettime, atoi(id), &its);
+    int gone = r == -1 && errno == EINVAL;
+    struct itimerval cur;
+    getitimer(ITIMER_VIRTUAL, &cur);
+    return gone && cur.it_value.tv_sec > 90 ? 0 : 1;
+}
+
 static volatile sig_atomic_t vt_hits, prof_hits, cpu_hits;
 static void vt_handler(int sig) { (void)sig; vt_hits++; }
 static void prof_handler(int sig) { (void)sig; prof_hits++; }
@@ -494,7 +526,8 @@ static void stopped_sleep(void) {
     printf("restart_syscall with nothing to restart: %ld %s\n", r, ename(errno));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "after-exec") == 0) return after_exec(argv[2]);
     setvbuf(stdout, NULL, _IOLBF, 0);
     null_sevp();
     interval_handler();
@@ -506,6 +539,7 @@ int main(void) {
     thread_id();
     errors();
     fork_child();
+    exec_check();
     cpu_timers();
     interrupted_sleep(SA_RESTART, "nanosleep, SA_RESTART handler", 0);
     interrupted_sleep(0, "nanosleep, plain handler", 0);

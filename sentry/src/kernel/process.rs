@@ -410,6 +410,22 @@ mod tests {
     }
 
     #[test]
+    fn a_pending_timer_signal_counts_overruns() {
+        use crate::kernel::timers::{Notify, PosixTimer, TimerClock};
+        let tg = Arc::new(ThreadGroup::new(5, None, 5, 5));
+        let clock = TimerClock::Wall(crate::vfs::timerfd::Clock::Monotonic);
+        let t = Arc::new(PosixTimer::new(3, clock, Notify::None, &tg));
+        let mut q = SigQueue::default();
+        assert!(q.push_timer(SigInfo::timer(34, 3, 0, 9), &t, 1));
+        assert!(!q.push_timer(SigInfo::timer(34, 3, 0, 9), &t, 2));
+        assert!(q.push(info(34, 0)), "other senders still queue");
+        let got = q.take(!0).expect("the timer's signal");
+        assert_eq!((got.si_code, got.overrun(), got.fields[1]), (-2, 2, 9));
+        assert_eq!(t.overrun(), 2);
+        assert_eq!(q.take(!0).map(|i| i.si_code), Some(0));
+    }
+
+    #[test]
     fn pids_skip_used_ones() {
         let mut p = PidTable::default();
         let a = p.allocate().expect("a pid");
