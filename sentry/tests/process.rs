@@ -10,6 +10,12 @@ fn signals() {
     c_program("signals", &[]);
 }
 
+/// POSIX timers, CPU-time itimers, interrupted and restarted sleeps (`timers.c`).
+#[test]
+fn timers() {
+    c_program("timers", &[]);
+}
+
 #[test]
 fn threads() {
     c_program("threads", &[]);

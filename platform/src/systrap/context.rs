@@ -103,6 +103,14 @@ pub struct SystrapInterrupter {
     inner: Arc<IntrInner>,
 }
 
+impl SystrapInterrupter {
+    /// Host (pid, tid) of the stub thread it interrupts: where the guest thread's CPU time
+    /// is accounted.
+    pub fn host_ids(&self) -> (i32, i32) {
+        (self.inner.pid, self.inner.tid)
+    }
+}
+
 impl Interrupter for SystrapInterrupter {
     fn interrupt(&self) {
         let i = &self.inner;

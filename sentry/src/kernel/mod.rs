@@ -11,6 +11,8 @@ pub mod signal;
 pub mod signalfd;
 mod stubwatch;
 mod task;
+pub mod timer_service;
+pub mod timers;
 pub mod wait;
 
 use std::collections::HashSet;
@@ -25,7 +27,7 @@ use crate::vfs::tmpfs::Tmpfs;
 use crate::vfs::HostRoot;
 
 pub use exec::{comm_of, exec, ExecError, Image};
-pub use task::{ExitStatus, FsContext, Task};
+pub use task::{ExitStatus, FsContext, RestartBlock, Task};
 
 /// Host facts the guest sees in its auxiliary vector, read once from `/proc/self/auxv`.
 #[derive(Clone, Copy, Debug, Default)]

@@ -2,7 +2,8 @@
 //! tasks touch (pending signals, the signal mask, its waker).
 //!
 //! Lock order: [`PidTable`] → [`ThreadGroup::state`] → [`ThreadGroup::actions`] →
-//! [`ThreadGroup::shared_pending`] → [`TaskHandle`]'s signal state. Wakers are leaves.
+//! [`ThreadGroup::shared_pending`] → [`TaskHandle`]'s signal state → a timer's state. Wakers
+//! are leaves.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use snare_abi::KernelSigaction;
 use snare_platform::systrap::SystrapInterrupter;
 use snare_platform::Interrupter;
 
+use super::timers::{PosixTimer, ProcessTimers};
 use super::wait::{Sleeper, WaitQueue, Wake, Waker};
 use super::ExitStatus;
 
@@ -35,11 +37,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Pending signals: a bitmask plus the queued siginfos. Standard signals (< 32) are pending at
-/// most once; real-time signals queue.
+/// most once; real-time signals queue. A POSIX timer's signal remembers its timer.
 #[derive(Debug, Default)]
 pub struct SigQueue {
     pending: u64,
-    infos: VecDeque<SigInfo>,
+    infos: VecDeque<(SigInfo, Option<Arc<PosixTimer>>)>,
 }
 
 impl SigQueue {
@@ -54,7 +56,24 @@ impl SigQueue {
             return false;
         }
         self.pending |= b;
-        self.infos.push_back(info);
+        self.infos.push_back((info, None));
+        true
+    }
+
+    /// Queues `info`, the signal of `timer` for `count` expiries; if a signal of `timer` is
+    /// still queued, the expiries are added to its overruns instead (false then).
+    pub fn push_timer(&mut self, info: SigInfo, timer: &Arc<PosixTimer>, count: u64) -> bool {
+        let queued = self
+            .infos
+            .iter_mut()
+            .find(|(_, t)| t.as_ref().is_some_and(|t| Arc::ptr_eq(t, timer)));
+        if let Some((i, _)) = queued {
+            let more = i32::try_from(count).unwrap_or(i32::MAX);
+            i.set_overrun(i.overrun().saturating_add(more));
+            return false;
+        }
+        self.pending |= bit(info.si_signo);
+        self.infos.push_back((info, Some(timer.clone())));
         true
     }
 
@@ -65,10 +84,13 @@ impl SigQueue {
             return None;
         }
         let sig = avail.trailing_zeros() as i32 + 1;
-        let i = self.infos.iter().position(|s| s.si_signo == sig)?;
-        let info = self.infos.remove(i)?;
-        if !self.infos.iter().any(|s| s.si_signo == sig) {
+        let i = self.infos.iter().position(|(s, _)| s.si_signo == sig)?;
+        let (info, timer) = self.infos.remove(i)?;
+        if !self.infos.iter().any(|(s, _)| s.si_signo == sig) {
             self.pending &= !bit(sig);
+        }
+        if let Some(t) = timer {
+            t.delivered(&info);
         }
         Some(info)
     }
@@ -76,7 +98,7 @@ impl SigQueue {
     /// Drops every pending instance of the signals in `set`.
     pub fn discard(&mut self, set: u64) {
         self.pending &= !set;
-        self.infos.retain(|s| set & bit(s.si_signo) == 0);
+        self.infos.retain(|(s, _)| set & bit(s.si_signo) == 0);
     }
 }
 
@@ -246,6 +268,8 @@ pub struct TgState {
     pub alarm_gen: u64,
     /// ITIMER_REAL: deadline and interval.
     pub alarm: Option<(std::time::Instant, std::time::Duration)>,
+    /// POSIX timers and the CPU-time interval timers.
+    pub timers: ProcessTimers,
 }
 
 /// A process: a group of threads sharing a pid, signal dispositions and a parent.
@@ -294,6 +318,7 @@ impl ThreadGroup {
                 vfork_done: false,
                 alarm_gen: 0,
                 alarm: None,
+                timers: ProcessTimers::default(),
             }),
             actions: Mutex::new([KernelSigaction::default(); 64]),
             shared_pending: Mutex::new(SigQueue::default()),
@@ -385,6 +410,22 @@ mod tests {
         assert_eq!(q.take(!bit(40)), None);
         assert_eq!(q.take(!0).map(|i| i.si_code), Some(1));
         assert_eq!(q.pending(), 0);
+    }
+
+    #[test]
+    fn a_pending_timer_signal_counts_overruns() {
+        use crate::kernel::timers::{Notify, PosixTimer, TimerClock};
+        let tg = Arc::new(ThreadGroup::new(5, None, 5, 5));
+        let clock = TimerClock::Wall(crate::vfs::timerfd::Clock::Monotonic);
+        let t = Arc::new(PosixTimer::new(3, clock, Notify::None, &tg));
+        let mut q = SigQueue::default();
+        assert!(q.push_timer(SigInfo::timer(34, 3, 0, 9), &t, 1));
+        assert!(!q.push_timer(SigInfo::timer(34, 3, 0, 9), &t, 2));
+        assert!(q.push(info(34, 0)), "other senders still queue");
+        let got = q.take(!0).expect("the timer's signal");
+        assert_eq!((got.si_code, got.overrun(), got.fields[1]), (-2, 2, 9));
+        assert_eq!(t.overrun(), 2);
+        assert_eq!(q.take(!0).map(|i| i.si_code), Some(0));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use snare_abi::signal::{
 use snare_abi::{Errno, KernelSigaction};
 use snare_platform::Context;
 
-use super::process::{bit, lock, TaskHandle, ThreadGroup};
+use super::process::{bit, lock, SigQueue, TaskHandle, ThreadGroup};
+use super::timers::PosixTimer;
 use super::{ExitStatus, Kernel, Task};
 use crate::mm::GuestMemory;
 
@@ -111,8 +112,37 @@ pub fn group_exit(tg: &ThreadGroup, status: ExitStatus, except: Option<i32>) {
     }
 }
 
-/// Sends `info` to the process `tg`. `forced` signals (faults) bypass init's protection.
+/// Sends `info` to the process `tg`.
 pub fn send_to_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
+    send(tg, None, info, None);
+}
+
+/// Sends `info` to one thread.
+pub fn send_to_task(t: &TaskHandle, info: SigInfo) {
+    send(&t.tg, Some(t), info, None);
+}
+
+/// Sends the signal of POSIX timer `timer` for `count` expiries to `tg` or, with `thread`,
+/// to one of its threads. While the timer's last signal is still pending, the expiries are
+/// added to its overrun count instead of queueing it again (Linux's `send_sigqueue`).
+pub fn send_timer_signal(
+    tg: &Arc<ThreadGroup>,
+    thread: Option<&TaskHandle>,
+    info: SigInfo,
+    timer: &Arc<PosixTimer>,
+    count: u64,
+) {
+    send(tg, thread, info, Some((timer, count)));
+}
+
+/// Queues `info` for the process `tg` (or for `thread` of it), waking a thread that can take
+/// it.
+fn send(
+    tg: &Arc<ThreadGroup>,
+    thread: Option<&TaskHandle>,
+    info: SigInfo,
+    timer: Option<(&Arc<PosixTimer>, u64)>,
+) {
     let sig = info.si_signo;
     let threads = {
         let st = tg.state();
@@ -121,7 +151,8 @@ pub fn send_to_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
         }
         st.threads.clone()
     };
-    let Some(first) = threads.first() else {
+    // The thread whose mask decides whether an ignored signal is dropped.
+    let Some(first) = thread.or(threads.first().map(|t| &**t)) else {
         return;
     };
     if sig == SIGCONT {
@@ -129,12 +160,13 @@ pub fn send_to_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
         continue_group(tg);
     }
     let act = tg.action(sig);
-    if ignored(sig, &act) && first.mask() & bit(sig) == 0 {
+    let blocked = first.mask() & bit(sig) != 0;
+    if ignored(sig, &act) && !blocked {
         return;
     }
     // The sandbox's init only gets signals it has a handler for, as a pid namespace's init
     // (a blocked one is queued: the handler may be set by the time it is unblocked).
-    if tg.tgid == 1 && act.sa_handler == SIG_DFL && first.mask() & bit(sig) == 0 {
+    if tg.tgid == 1 && act.sa_handler == SIG_DFL && !blocked {
         return;
     }
     if sig == SIGKILL {
@@ -145,42 +177,26 @@ pub fn send_to_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
         // A stop signal cancels a pending SIGCONT (and the reverse, in `continue_group`).
         lock(&tg.shared_pending).discard(bit(SIGCONT));
     }
-    lock(&tg.shared_pending).push(info);
-    tg.signal_events.notify();
-    let target = threads
-        .iter()
-        .find(|t| t.mask() & bit(sig) == 0)
-        .unwrap_or(first);
-    target.kick();
-}
-
-/// Sends `info` to one thread.
-pub fn send_to_task(t: &TaskHandle, info: SigInfo) {
-    let sig = info.si_signo;
-    let tg = &t.tg;
-    {
-        let st = tg.state();
-        if st.zombie.is_some() || st.group_exit.is_some() {
-            return;
+    let push = |q: &mut SigQueue| match timer {
+        Some((t, count)) => q.push_timer(info, t, count),
+        None => q.push(info),
+    };
+    match thread {
+        Some(t) => {
+            push(&mut lock(&t.sig).pending);
+            tg.signal_events.notify();
+            t.kick();
+        }
+        None => {
+            push(&mut lock(&tg.shared_pending));
+            tg.signal_events.notify();
+            let target = threads
+                .iter()
+                .find(|t| t.mask() & bit(sig) == 0)
+                .map_or(first, |t| &**t);
+            target.kick();
         }
     }
-    if sig == SIGCONT {
-        continue_group(tg);
-    }
-    let act = tg.action(sig);
-    if ignored(sig, &act) && t.mask() & bit(sig) == 0 {
-        return;
-    }
-    if tg.tgid == 1 && act.sa_handler == SIG_DFL && t.mask() & bit(sig) == 0 {
-        return;
-    }
-    if sig == SIGKILL {
-        group_exit(tg, ExitStatus::Signal(SIGKILL), None);
-        return;
-    }
-    lock(&t.sig).pending.push(info);
-    tg.signal_events.notify();
-    t.kick();
 }
 
 /// SIGCONT: a stopped process runs again, its pending stop signals are dropped, and its
@@ -237,6 +253,7 @@ pub fn process_exit(k: &Kernel, tg: &Arc<ThreadGroup>, status: ExitStatus) {
         st.vfork_done = true;
         st.alarm = None;
         st.alarm_gen += 1;
+        st.timers.clear();
         (
             st.parent.clone(),
             std::mem::take(&mut st.children),
@@ -376,7 +393,7 @@ impl Task {
                             _ => false,
                         };
                         if restart_it {
-                            self.restart_syscall();
+                            self.restart_syscall(e);
                         } else {
                             self.regs.rax = (-i64::from(Errno::EINTR.raw())) as u64;
                         }
@@ -395,8 +412,8 @@ impl Task {
                 }
             }
         }
-        if restart.is_some() {
-            self.restart_syscall();
+        if let Some(e) = restart {
+            self.restart_syscall(e);
         }
         if let Some(m) = lock(&self.handle.sig).saved_mask.take() {
             self.set_sigmask(m);
@@ -438,9 +455,14 @@ impl Task {
         }
     }
 
-    /// Points the thread back at the syscall instruction, to run the call again.
-    fn restart_syscall(&mut self) {
-        self.regs.rax = self.regs.orig_rax;
+    /// Points the thread back at the syscall instruction, to run the call again (or, for
+    /// ERESTART_RESTARTBLOCK, `restart_syscall(2)`, which goes on from the restart block).
+    fn restart_syscall(&mut self, e: Errno) {
+        self.regs.rax = if e == Errno::ERESTART_RESTARTBLOCK {
+            u64::from(snare_syscalls_table::nr::RESTART_SYSCALL)
+        } else {
+            self.regs.orig_rax
+        };
         self.regs.rip = self.regs.rip.wrapping_sub(2);
     }
 
@@ -594,6 +616,9 @@ impl Task {
         r.cs = USER_CS;
         r.ss = USER_DS;
         r.orig_rax = u64::MAX;
+        // What a handler interrupted is not restarted after it (Linux's
+        // `do_no_restart_syscall`).
+        self.restart_block = None;
         self.set_sigmask(uc.uc_sigmask.0);
         // Restore the alternate stack as the frame describes it (when it's a valid one).
         let s = uc.uc_stack;

@@ -31,6 +31,18 @@ impl ExitStatus {
     }
 }
 
+/// What `restart_syscall(2)` goes on with after a call ended with ERESTART_RESTARTBLOCK
+/// (Linux's `restart_block`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartBlock {
+    /// A relative `nanosleep`/`clock_nanosleep` until `deadline` (`None`: for ever), with its
+    /// `rem` pointer.
+    Sleep {
+        deadline: Option<std::time::Instant>,
+        rem: u64,
+    },
+}
+
 /// What `CLONE_FS` shares: the current directory and the umask.
 #[derive(Debug)]
 pub struct FsContext {
@@ -94,6 +106,8 @@ pub struct Task {
     /// The kernel-internal restart code the last syscall ended with, if any: resolved when
     /// signals are handled before going back to the guest.
     pub restart: Option<Errno>,
+    /// What `restart_syscall(2)` resumes; cleared when a signal handler returns.
+    pub restart_block: Option<RestartBlock>,
     /// Per-syscall (count, total ns), kept when the log is at debug level.
     pub profile: Option<std::collections::HashMap<u64, (u64, u64)>>,
 }
@@ -128,6 +142,7 @@ impl Task {
             },
             exit: None,
             restart: None,
+            restart_block: None,
             profile: None,
         }
     }

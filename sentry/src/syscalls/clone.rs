@@ -433,6 +433,8 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
         st.env = image.env;
         st.did_exec = true;
         st.vfork_done = true;
+        // POSIX timers don't survive execve; interval timers do.
+        st.timers.delete_posix();
     }
     me.exit_events.notify();
     Ok(0)

@@ -102,7 +102,11 @@ pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
 }
 
 /// Writes a guest `struct itimerspec` (interval, value).
-fn write_itimerspec(task: &Task, addr: u64, (iv, val): (Duration, Duration)) -> Result<(), Errno> {
+pub(super) fn write_itimerspec(
+    task: &Task,
+    addr: u64,
+    (iv, val): (Duration, Duration),
+) -> Result<(), Errno> {
     let mut b = [0u8; 32];
     for (i, d) in [iv, val].into_iter().enumerate() {
         b[16 * i..16 * i + 8].copy_from_slice(&(d.as_secs() as i64).to_ne_bytes());

@@ -18,6 +18,7 @@ mod process;
 mod read_write;
 mod signal;
 mod time;
+mod timer;
 
 pub use futex::{exit_robust_list, futex_wake, FutexTable};
 
@@ -47,6 +48,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         read_write::HANDLERS,
         signal::HANDLERS,
         time::HANDLERS,
+        timer::HANDLERS,
     ] {
         for &(n, h) in list {
             t[n as usize] = Some(h);

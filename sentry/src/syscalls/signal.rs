@@ -13,7 +13,7 @@ use super::arg::{i32_, u32_};
 use super::Handler;
 use crate::kernel::process::{bit, lock, ThreadGroup, UNBLOCKABLE};
 use crate::kernel::signal::{send_to_group, send_to_task, user_info, SS_AUTODISARM, SS_ONSTACK};
-use crate::kernel::{wait, Task};
+use crate::kernel::{timers, wait, Task};
 use crate::mm::GuestMemory;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -437,7 +437,8 @@ fn write_itimerval(task: &Task, addr: u64, v: Option<(Duration, Duration)>) -> R
 
 const ITIMER_REAL: i32 = 0;
 
-/// Implements `setitimer(2)` for ITIMER_REAL (the CPU-time timers are not kept).
+/// Implements `setitimer(2)`: ITIMER_REAL on the wall clock; ITIMER_VIRTUAL and ITIMER_PROF
+/// on the process's CPU time (checked every few milliseconds, see `kernel/timers.rs`).
 fn sys_setitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let which = i32_(a[0]);
     if !(0..=2).contains(&which) {
@@ -448,24 +449,24 @@ fn sys_setitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     } else {
         None
     };
-    if which != ITIMER_REAL {
-        if new.is_some_and(|(v, _)| !v.is_zero()) {
-            tracing::warn!(
-                which,
-                "CPU-time interval timers are not supported: never fire"
-            );
-        }
-        if a[2] != 0 {
-            write_itimerval(task, a[2], None)?;
-        }
-        return Ok(0);
-    }
-    let value = new.filter(|(v, _)| !v.is_zero());
-    let prev = arm_alarm(task.tg(), value);
+    let prev = if which == ITIMER_REAL {
+        let value = new.filter(|(v, _)| !v.is_zero());
+        arm_alarm(task.tg(), value)
+    } else {
+        let t = timers::cpu_itimer(task.tg(), (which - 1) as usize);
+        let (value, interval) = new.unwrap_or_default();
+        let (interval, left) = t.settime(false, interval, value);
+        (!left.is_zero()).then_some((left, interval))
+    };
     if a[2] != 0 {
-        write_itimerval(task, a[2], prev)?;
+        write_itimerval(task, a[2], prev.map(|(v, i)| (round_up_us(v), i)))?;
     }
     Ok(0)
+}
+
+/// Rounds `d` up to whole microseconds (an armed timer never reads zero).
+fn round_up_us(d: Duration) -> Duration {
+    Duration::from_micros(d.as_nanos().div_ceil(1000) as u64)
 }
 
 /// Implements `getitimer(2)`.
@@ -481,7 +482,8 @@ fn sys_getitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             .alarm
             .map(|(d, i)| (d.saturating_duration_since(now), i))
     } else {
-        None
+        let (interval, left) = timers::cpu_itimer(task.tg(), (which - 1) as usize).gettime();
+        (!left.is_zero()).then_some((round_up_us(left), interval))
     };
     write_itimerval(task, a[1], cur)?;
     Ok(0)

@@ -1,6 +1,6 @@
 //! Time and randomness: clock_gettime and friends, nanosleep, getrandom, sysinfo, times.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use snare_abi::file::{Timespec, Timeval};
 use snare_abi::Errno;
@@ -8,7 +8,7 @@ use snare_syscalls_table::nr;
 
 use super::arg::{i32_, len, u32_};
 use super::Handler;
-use crate::kernel::Task;
+use crate::kernel::{RestartBlock, Task};
 use crate::mm::GuestMemory;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -18,6 +18,7 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::TIME, sys_time),
     (nr::NANOSLEEP, sys_nanosleep),
     (nr::CLOCK_NANOSLEEP, sys_clock_nanosleep),
+    (nr::RESTART_SYSCALL, sys_restart_syscall),
     (nr::GETRANDOM, sys_getrandom),
     (nr::SYSINFO, sys_sysinfo),
     (nr::TIMES, sys_times),
@@ -25,39 +26,9 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
 ];
 
 /// CPU time the guest thread has used, (user, system), in microseconds: the stub thread's
-/// own accounting, which is exactly the guest's execution. The total comes from the
-/// scheduler (`schedstat`, nanoseconds); the system share from the tick-sampled split in
-/// `stat`.
+/// own accounting, which is exactly the guest's execution.
 fn guest_cpu_us(task: &Task) -> (u64, u64) {
-    let base = format!(
-        "/proc/{}/task/{}",
-        task.mm.space().stub_pid(),
-        task.ctx.stub_tid()
-    );
-    let total_ns = std::fs::read_to_string(format!("{base}/schedstat"))
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("{base}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let total_us = total_ns / 1000;
-    let sys_us = (ticks(12) * 10_000).min(total_us);
-    (total_us - sys_us, sys_us)
+    crate::kernel::timers::stub_thread_cpu(task.mm.space().stub_pid(), task.ctx.stub_tid())
 }
 
 /// Implements `times(2)`: the guest thread's CPU time; children arrive with issue 4.
@@ -158,8 +129,9 @@ fn now(task: &Task, clock: i32) -> Result<Duration, Errno> {
                 .map(Duration::from)
                 .map_err(|e| Errno::new(e as i32))
         }
-        // The guest thread's CPU time (one thread per process for now).
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+        // The live threads' CPU time (see `kernel/timers.rs`).
+        CLOCK_PROCESS_CPUTIME_ID => Ok(crate::kernel::timers::process_cpu(task.tg()).1),
+        CLOCK_THREAD_CPUTIME_ID => {
             let (u, s) = guest_cpu_us(task);
             Ok(Duration::from_micros(u + s))
         }
@@ -230,28 +202,29 @@ fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
     Ok(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
 }
 
-/// Sleeps for `d`; a signal ends the sleep early, writing the time left to `rem` (if not
-/// 0). Returns ERESTARTNOHAND then: EINTR when a handler runs, else the call starts over (a
-/// relative sleep then sleeps its whole length again: Linux would resume with what was left).
-fn interruptible_sleep(task: &Task, d: Duration, rem: u64) -> Result<u64, Errno> {
-    let start = std::time::Instant::now();
-    let Some(deadline) = start.checked_add(d) else {
-        let _: Result<(), Errno> = crate::kernel::wait::block(&[], None, || None);
-        return Err(Errno::ERESTARTNOHAND);
-    };
-    match crate::kernel::wait::block::<()>(&[], Some(deadline), || None) {
+/// Sleeps until `deadline` (`None`: for ever). A signal ends the sleep early. A relative
+/// sleep (`rem` is its `rem` argument, or 0) then writes what is left to `rem` and returns
+/// ERESTART_RESTARTBLOCK: EINTR when a handler runs, else `restart_syscall(2)` sleeps on
+/// until the same deadline (the task's restart block). An absolute one returns
+/// ERESTARTNOHAND: it starts over with the same arguments unless a handler runs.
+fn sleep_until(
+    task: &mut Task,
+    deadline: Option<Instant>,
+    relative: bool,
+    rem: u64,
+) -> Result<u64, Errno> {
+    match crate::kernel::wait::block::<()>(&[], deadline, || None) {
         Err(Errno::ETIMEDOUT) => Ok(0),
-        Err(Errno::ERESTARTSYS) => {
-            if rem != 0 {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                let ts = Timespec {
-                    tv_sec: left.as_secs() as i64,
-                    tv_nsec: i64::from(left.subsec_nanos()),
-                };
-                task.mm.write(rem, snare_abi::pod::as_bytes(&ts))?;
+        Err(Errno::ERESTARTSYS) if relative => {
+            if let (Some(d), true) = (deadline, rem != 0) {
+                let left = d.saturating_duration_since(Instant::now());
+                task.mm
+                    .write(rem, snare_abi::pod::as_bytes(&timespec(left)))?;
             }
-            Err(Errno::ERESTARTNOHAND)
+            task.restart_block = Some(RestartBlock::Sleep { deadline, rem });
+            Err(Errno::ERESTART_RESTARTBLOCK)
         }
+        Err(Errno::ERESTARTSYS) => Err(Errno::ERESTARTNOHAND),
         other => other.map(|_| 0),
     }
 }
@@ -259,10 +232,11 @@ fn interruptible_sleep(task: &Task, d: Duration, rem: u64) -> Result<u64, Errno>
 /// Implements `nanosleep(2)`.
 fn sys_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let d = read_timespec(task, a[0])?;
-    interruptible_sleep(task, d, a[1])
+    sleep_until(task, Instant::now().checked_add(d), true, a[1])
 }
 
-/// Implements `clock_nanosleep(2)`, relative or TIMER_ABSTIME.
+/// Implements `clock_nanosleep(2)`, relative or TIMER_ABSTIME. Deviation: a CPU clock is
+/// slept on as if it were the wall clock.
 fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const TIMER_ABSTIME: u32 = 1;
     let clock = i32_(a[0]);
@@ -273,10 +247,20 @@ fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let d = read_timespec(task, a[2])?;
     if flags & TIMER_ABSTIME != 0 {
         let wait = d.saturating_sub(now(task, clock)?);
-        interruptible_sleep(task, wait, 0)
+        sleep_until(task, Instant::now().checked_add(wait), false, 0)
     } else {
         now(task, clock)?;
-        interruptible_sleep(task, d, a[3])
+        sleep_until(task, Instant::now().checked_add(d), true, a[3])
+    }
+}
+
+/// Implements `restart_syscall(2)`: goes on with the call a stop or an ignored signal
+/// interrupted, as its restart block says (only sleeps have one); EINTR with none, as after
+/// a handler ran.
+fn sys_restart_syscall(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
+    match task.restart_block.take() {
+        Some(RestartBlock::Sleep { deadline, rem }) => sleep_until(task, deadline, true, rem),
+        None => Err(Errno::EINTR),
     }
 }
 

@@ -3,17 +3,16 @@
 //! A timer keeps its next expiry on its own clock's timeline (so `TFD_TIMER_ABSTIME` and
 //! `timerfd_gettime` are exact) and counts expirations as the clock passes them, whenever
 //! anyone looks. So that sleepers in poll/select/epoll learn of an expiry without looking,
-//! one Sentry thread (the *timer service*) sleeps until the earliest armed expiry and
-//! notifies the timer's wait queue then; a blocking `read` also sleeps with the expiry as
+//! the Sentry's timer service (`kernel/timer_service.rs`) fires the timer at its earliest
+//! expiry, which notifies the timer's wait queue; a blocking `read` also sleeps with the expiry as
 //! its deadline.
 //!
 //! Deviations from Linux: `TFD_TIMER_CANCEL_ON_SET` is accepted but a wall-clock change never
 //! cancels the timer; `TFD_IOC_SET_TICKS` is not implemented; the alarm clocks are refused
 //! with `EPERM` (as for a caller without `CAP_WAKE_ALARM`).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use snare_abi::file::{o, Stat};
@@ -21,6 +20,7 @@ use snare_abi::Errno;
 
 use super::pipe::{anon_stat, now_ts};
 use super::{poll, FileDescription};
+use crate::kernel::timer_service::{self, add, expirations, Expiring, Slot};
 use crate::kernel::wait::{block, WaitQueue};
 
 pub const CLOCK_REALTIME: i32 = 0;
@@ -62,11 +62,13 @@ impl Clock {
         };
         nix::time::clock_gettime(id).map_or(Duration::ZERO, Duration::from)
     }
-}
 
-/// Adds `d` to `t`, saturating.
-fn add(t: Duration, d: Duration) -> Duration {
-    t.checked_add(d).unwrap_or(Duration::MAX)
+    /// When the host's monotonic clock will reach the clock time `at`.
+    pub fn instant_of(self, at: Duration) -> Instant {
+        let wait = at.saturating_sub(self.now());
+        // A far-off expiry: wake up in a day and look again.
+        Instant::now() + wait.min(Duration::from_secs(86_400))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -83,20 +85,12 @@ struct State {
 impl State {
     /// Counts the expirations up to `now` and moves `next` past it.
     fn expire(&mut self, now: Duration) {
-        let Some(next) = self.next.filter(|&n| now >= n) else {
+        let Some(next) = self.next else {
             return;
         };
-        if self.interval.is_zero() {
-            self.ticks = self.ticks.saturating_add(1);
-            self.next = None;
-            return;
-        }
-        let iv = self.interval.as_nanos();
-        let over = (now - next).as_nanos() / iv;
-        let count = u64::try_from(over + 1).unwrap_or(u64::MAX);
+        let (count, next) = expirations(next, self.interval, now);
         self.ticks = self.ticks.saturating_add(count);
-        let step = u64::try_from(iv * (over + 1)).unwrap_or(u64::MAX);
-        self.next = Some(add(next, Duration::from_nanos(step)));
+        self.next = next;
     }
 }
 
@@ -106,20 +100,12 @@ struct Timer {
     clock: Clock,
     state: Mutex<State>,
     queue: WaitQueue,
-    /// The key of its entry in the timer service's queue (changed only under that queue's
-    /// lock).
-    slot: Mutex<Option<(Instant, u64)>>,
+    slot: Slot,
 }
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        let slot = *self.slot.get_mut().unwrap_or_else(|e| e.into_inner());
-        // A timer with a slot was scheduled, so the service exists.
-        if let Some(key) = slot {
-            if let Some(s) = service() {
-                s.lock().entries.remove(&key);
-            }
-        }
+        timer_service::cancel(&self.slot);
     }
 }
 
@@ -127,25 +113,14 @@ impl Timer {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    /// When the host's monotonic clock will reach the clock time `at`.
-    fn instant_of(&self, at: Duration) -> Instant {
-        let wait = at.saturating_sub(self.clock.now());
-        // A far-off expiry: wake up in a day and look again.
-        Instant::now() + wait.min(Duration::from_secs(86_400))
+impl Expiring for Timer {
+    fn slot(&self) -> &Slot {
+        &self.slot
     }
 
-    /// Clears the slot if it still holds `key` (the service just took that entry).
-    fn forget_slot(&self, s: &Service, key: (Instant, u64)) {
-        let _g = s.lock();
-        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
-        if *slot == Some(key) {
-            *slot = None;
-        }
-    }
-
-    /// Called by the timer service at an expiry scheduled for `generation`.
-    fn fire(self: &Arc<Timer>, generation: u64) {
+    fn fire(self: Arc<Timer>, generation: u64) {
         let next = {
             let mut st = self.lock();
             if st.generation != generation {
@@ -155,88 +130,10 @@ impl Timer {
             st.next
         };
         if let Some(n) = next {
-            schedule(self, self.instant_of(n), generation);
+            timer_service::schedule(&self, self.clock.instant_of(n), generation);
         }
         self.queue.notify();
     }
-}
-
-/// When the timer service wakes next for each armed timer: (instant, sequence number) →
-/// (the timer, the generation it was armed for). A timer has at most one entry (`Timer::
-/// slot` holds its key), so re-arming often never piles up stale entries.
-#[derive(Default)]
-struct Queue {
-    entries: BTreeMap<(Instant, u64), (Weak<Timer>, u64)>,
-    seq: u64,
-}
-
-#[derive(Default)]
-struct Service {
-    queue: Mutex<Queue>,
-    cv: Condvar,
-}
-
-impl Service {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// The timer service, started at the first armed timer (`None` if its thread could not be
-/// started: then only blocking reads notice expiries).
-fn service() -> Option<&'static Service> {
-    static S: OnceLock<Option<&'static Service>> = OnceLock::new();
-    *S.get_or_init(|| {
-        let s: &'static Service = Box::leak(Box::default());
-        std::thread::Builder::new()
-            .name("snare-timers".into())
-            .spawn(move || run_service(s))
-            .ok()
-            .map(|_| s)
-    })
-}
-
-fn run_service(s: &'static Service) {
-    let mut g = s.lock();
-    loop {
-        let now = Instant::now();
-        match g.entries.first_key_value().map(|(k, _)| *k) {
-            None => g = s.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
-            Some((at, _)) if at > now => {
-                g =
-                    s.cv.wait_timeout(g, at - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-            }
-            Some(key) => {
-                let Some((timer, generation)) = g.entries.remove(&key) else {
-                    continue;
-                };
-                drop(g);
-                if let Some(t) = timer.upgrade() {
-                    t.forget_slot(s, key);
-                    t.fire(generation);
-                }
-                g = s.lock();
-            }
-        }
-    }
-}
-
-/// Asks the timer service to fire `t` at `at`, replacing its earlier wake-up.
-fn schedule(t: &Arc<Timer>, at: Instant, generation: u64) {
-    let Some(s) = service() else {
-        return;
-    };
-    let mut g = s.lock();
-    g.seq += 1;
-    let key = (at, g.seq);
-    let mut slot = t.slot.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(old) = slot.replace(key) {
-        g.entries.remove(&old);
-    }
-    g.entries.insert(key, (Arc::downgrade(t), generation));
-    s.cv.notify_one();
 }
 
 /// A timerfd's open file description.
@@ -299,7 +196,7 @@ impl TimerFd {
             (old, st.next, st.generation)
         };
         if let Some(n) = next {
-            schedule(t, t.instant_of(n), generation);
+            timer_service::schedule(t, t.clock.instant_of(n), generation);
         }
         t.queue.notify();
         old
@@ -337,7 +234,7 @@ impl FileDescription for TimerFd {
             if self.nonblock() {
                 return Err(Errno::EAGAIN);
             }
-            let deadline = next.map(|n| self.timer.instant_of(n));
+            let deadline = next.map(|n| self.timer.clock.instant_of(n));
             match block(&[&self.timer.queue], deadline, || self.take().ok().map(Ok)) {
                 Ok(n) => break n,
                 Err(Errno::ETIMEDOUT) => continue,
@@ -432,22 +329,14 @@ mod tests {
     #[test]
     fn rearming_keeps_one_service_entry() {
         let t = TimerFd::new(Clock::Monotonic, 0, 0, 0);
-        let count = |t: &TimerFd| {
-            let s = service().expect("timer service");
-            let g = s.lock();
-            g.entries
-                .values()
-                .filter(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&t.timer)))
-                .count()
-        };
+        let count = |t: &TimerFd| timer_service::entries_of(Arc::as_ptr(&t.timer) as *const ());
         for _ in 0..100 {
             t.settime(0, Duration::ZERO, Duration::from_secs(3600));
         }
         assert_eq!(count(&t), 1);
         let key = (*t.timer.slot.lock().expect("slot")).expect("scheduled");
         drop(t);
-        let s = service().expect("timer service");
-        assert!(!s.lock().entries.contains_key(&key));
+        assert!(!timer_service::has_entry(key));
     }
 
     #[test]
