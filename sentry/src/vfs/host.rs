@@ -5,7 +5,7 @@ use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use snare_abi::file::{o, Stat};
@@ -98,15 +98,19 @@ impl HostRoot {
         let fd = nix::fcntl::openat2(&self.dir, rel(path), Self::how(of, !no_symlinks))
             .map_err(errno_of)?;
         let file = File::from(fd);
-        let (is_dir, is_stream) = kind_of(&file);
+        // The file's type is looked up when first needed (an open, read, close of a regular
+        // file never needs it: one host call less per open).
+        let kind = OnceLock::new();
+        if flags & o::DIRECTORY != 0 && flags & o::PATH == 0 {
+            let _ = kind.set((true, false));
+        }
         Ok(HostFile {
             inner: Arc::new(HostInner {
                 file,
                 path: String::from_utf8_lossy(path).into_owned(),
             }),
             offset: Mutex::new(0),
-            is_dir,
-            is_stream,
+            kind,
             dir_entries: Mutex::new(None),
             flags: flags & (o::ACCMODE | o::APPEND | o::NONBLOCK),
         })
@@ -340,9 +344,9 @@ fn default_fill(
 pub struct HostFile {
     inner: Arc<HostInner>,
     offset: Mutex<u64>,
-    is_dir: bool,
-    /// Not a regular file or directory (decided once at open; a file's type never changes).
-    is_stream: bool,
+    /// (is a directory, is a stream: not a regular file or directory), looked up once when
+    /// first needed (a file's type never changes).
+    kind: OnceLock<(bool, bool)>,
     /// A directory's entries, read once at the first getdents: (ino, type, name).
     dir_entries: Mutex<Option<Vec<DirEntry>>>,
     flags: u32,
@@ -352,23 +356,30 @@ impl HostFile {
     /// Wraps a host fd the Sentry owns (stdio). Streams (ttys, pipes) have no offset.
     pub fn from_host_fd(fd: OwnedFd, path: &str, flags: u32) -> HostFile {
         let file = File::from(fd);
-        let (is_dir, is_stream) = kind_of(&file);
+        let kind = OnceLock::from(kind_of(&file));
         HostFile {
             inner: Arc::new(HostInner {
                 file,
                 path: path.to_string(),
             }),
             offset: Mutex::new(0),
-            is_dir,
-            is_stream,
+            kind,
             dir_entries: Mutex::new(None),
             flags,
         }
     }
 
+    fn kind(&self) -> (bool, bool) {
+        *self.kind.get_or_init(|| kind_of(&self.inner.file))
+    }
+
+    fn is_dir(&self) -> bool {
+        self.kind().0
+    }
+
     /// Ttys, pipes, sockets: no offset, no pread.
     fn is_stream(&self) -> bool {
-        self.is_stream
+        self.kind().1
     }
 
     fn load_dir(&self) -> Result<Vec<DirEntry>, Errno> {
@@ -400,20 +411,27 @@ impl HostFile {
 
 impl FileDescription for HostFile {
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
-        if self.is_dir {
+        let known = self.kind.get().copied();
+        if known.is_some_and(|(dir, _)| dir) {
             return Err(Errno::EISDIR);
         }
-        if self.is_stream() {
-            return std::io::Read::read(&mut &self.inner.file, buf).map_err(|e| io_errno(&e));
+        if !known.is_some_and(|(_, stream)| stream) {
+            // A regular file, or not looked up yet: read at the offset; the host says
+            // EISDIR or ESPIPE if it is something else.
+            let mut off = self.offset.lock().unwrap_or_else(|e| e.into_inner());
+            match self.inner.file.read_at(buf, *off) {
+                Ok(n) => {
+                    *off += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if known.is_none() && io_errno(&e) == Errno::ESPIPE => {}
+                Err(e) => return Err(io_errno(&e)),
+            }
+            if !self.is_stream() {
+                return Err(Errno::ESPIPE);
+            }
         }
-        let mut off = self.offset.lock().unwrap_or_else(|e| e.into_inner());
-        let n = self
-            .inner
-            .file
-            .read_at(buf, *off)
-            .map_err(|e| io_errno(&e))?;
-        *off += n as u64;
-        Ok(n)
+        std::io::Read::read(&mut &self.inner.file, buf).map_err(|e| io_errno(&e))
     }
 
     fn write(&self, data: &[u8]) -> Result<usize, Errno> {
@@ -424,7 +442,7 @@ impl FileDescription for HostFile {
     }
 
     fn pread(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
-        if self.is_dir {
+        if self.is_dir() {
             return Err(Errno::EISDIR);
         }
         if self.is_stream() {
@@ -442,7 +460,7 @@ impl FileDescription for HostFile {
             SEEK_SET => 0,
             SEEK_CUR => *cur as i64,
             SEEK_END => {
-                if self.is_dir {
+                if self.is_dir() {
                     return Err(Errno::EINVAL);
                 }
                 self.inner.file.metadata().map_err(|e| io_errno(&e))?.size() as i64
@@ -463,7 +481,7 @@ impl FileDescription for HostFile {
     }
 
     fn getdents(&self, out: &mut Vec<u8>, max: usize) -> Result<(), Errno> {
-        if !self.is_dir {
+        if !self.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         let mut ents = self.dir_entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -553,7 +571,7 @@ impl FileDescription for HostFile {
                 snare_platform::tty::set_winsize(file.as_fd(), ws).map_err(|e| io_errno(&e))?;
                 Ok(0)
             }
-            FIONREAD if !self.is_stream() && !self.is_dir => {
+            FIONREAD if !self.is_stream() && !self.is_dir() => {
                 let size = file.metadata().map_err(|e| io_errno(&e))?.size();
                 let off = *self.offset.lock().unwrap_or_else(|e| e.into_inner());
                 mem.write(arg, &(size.saturating_sub(off) as i32).to_ne_bytes())?;
@@ -572,7 +590,7 @@ impl FileDescription for HostFile {
     }
 
     fn mappable(&self) -> Option<Arc<dyn MappableFile>> {
-        if self.is_dir || self.is_stream() {
+        if self.is_dir() || self.is_stream() {
             None
         } else {
             Some(self.inner.clone())
