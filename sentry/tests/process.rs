@@ -205,6 +205,23 @@ fn fifos_signalfd_fallocate() {
     c_program("fifo", &[d.to_str().expect("utf-8")]);
 }
 
+/// The edges of the same families (`tests/guests/fifo_edges.c`): FIFO open rules and
+/// fstat, mknod types, openat2's RESOLVE_* walks and flag checks, fallocate and the advice
+/// calls on odd files. The guest checks itself natively first ("failures 0").
+#[test]
+fn fifo_openat2_fallocate_edges() {
+    let d = scratch().join("fifo-edges-scratch");
+    std::fs::create_dir_all(&d).expect("scratch");
+    let dir = d.to_str().expect("utf-8");
+    let out = native(&build("fifo_edges", true), &[dir]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("failures 0"),
+        "natively: {stdout}"
+    );
+    c_program("fifo_edges", &[dir]);
+}
+
 /// /dev: the stdio links lead to the fds, /dev/tty without a terminal is ENXIO, the listing.
 #[test]
 fn dev_links_and_listing() {

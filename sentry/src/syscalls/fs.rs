@@ -178,6 +178,10 @@ fn sys_openat2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if resolve & RESOLVE_CACHED != 0 {
         return Err(Errno::EAGAIN);
     }
+    // openat2 refuses what openat ignores: O_PATH takes only these.
+    if flags & o::PATH != 0 && flags & !(o::PATH | o::DIRECTORY | o::NOFOLLOW | o::CLOEXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
     let dirfd = fd(a[0]);
     let mut path = path_arg(task, a[1])?;
     if path.is_empty() {
@@ -189,8 +193,25 @@ fn sys_openat2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         // `dirfd` is the root: `/` and `..` stop there.
         let rel = super::path::normalize(&[b"/", &path[..]].concat());
         path = [&base[..], &rel[..]].concat();
-    } else if resolve & RESOLVE_BENEATH != 0 && path.starts_with(b"/") {
-        return Err(Errno::EXDEV);
+    } else if resolve & RESOLVE_BENEATH != 0 {
+        // Beneath `dirfd` all the way: no absolute path, no `..` that climbs above it even
+        // for a moment (symlinks are checked on the walk's end below).
+        if path.starts_with(b"/") {
+            return Err(Errno::EXDEV);
+        }
+        let mut depth = 0i32;
+        for c in path.split(|&b| b == b'/') {
+            match c {
+                b"" | b"." => {}
+                b".." => {
+                    depth -= 1;
+                    if depth < 0 {
+                        return Err(Errno::EXDEV);
+                    }
+                }
+                _ => depth += 1,
+            }
+        }
     }
     let abs = absolute(task, dirfd, &path)?;
     let follow = flags & o::NOFOLLOW == 0;
@@ -219,6 +240,14 @@ fn sys_openat2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
                     }
                 }
             }
+        }
+    }
+    let mut abs = abs;
+    if resolve & RESOLVE_IN_ROOT != 0 {
+        // Walked with `dirfd` as the root: absolute symlinks start from it too.
+        match super::path::resolve_in(task, &abs, follow, &base)? {
+            super::path::Node::Path(p) => abs = p,
+            super::path::Node::Fd(_) => return Err(Errno::EXDEV),
         }
     }
     if resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_NO_XDEV) != 0 {

@@ -115,7 +115,7 @@ fn do_mknod(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno>
             }
             Ok(0)
         }
-        0o020000 | 0o060000 | 0o140000 => Err(Errno::EPERM),
+        0o020000 | 0o040000 | 0o060000 | 0o140000 => Err(Errno::EPERM),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -466,8 +466,10 @@ fn sys_fallocate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Err(Errno::EFBIG);
     }
     let file = task.fds.get(fd(a[0]))?;
-    if file.stat()?.st_mode & snare_abi::file::S_IFMT == snare_abi::file::S_IFIFO {
-        return Err(Errno::ESPIPE);
+    match file.stat()?.st_mode & snare_abi::file::S_IFMT {
+        snare_abi::file::S_IFIFO => return Err(Errno::ESPIPE),
+        snare_abi::file::S_IFREG | snare_abi::file::S_IFDIR => {}
+        _ => return Err(Errno::ENODEV),
     }
     file.allocate(mode, off as u64, len as u64).map(|()| 0)
 }
@@ -496,9 +498,12 @@ fn sys_readahead(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `sync_file_range(2)`: nothing to write back; flags validated.
 fn sys_sync_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    task.fds.get(fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
     if (a[1] as i64) < 0 || (a[2] as i64) < 0 || a[3] & !7 != 0 {
         return Err(Errno::EINVAL);
+    }
+    if file.stat()?.st_mode & snare_abi::file::S_IFMT == snare_abi::file::S_IFIFO {
+        return Err(Errno::ESPIPE);
     }
     Ok(0)
 }

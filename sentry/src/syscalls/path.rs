@@ -151,18 +151,35 @@ fn kind_of(task: &Task, path: &[u8]) -> Result<Kind, Errno> {
 /// component's symlink only when `follow` (or a trailing slash). A missing last component is
 /// fine (for creation); a trailing slash on an existing non-directory is `ENOTDIR`.
 pub(super) fn resolve(task: &Task, abs: &[u8], follow: bool) -> Result<Node, Errno> {
+    resolve_in(task, abs, follow, b"/")
+}
+
+/// [`resolve`] with `root` (absolute, normalized, a prefix of `abs`) as the root: `..` stops
+/// there and absolute symlinks start from it (openat2's `RESOLVE_IN_ROOT`).
+pub(super) fn resolve_in(
+    task: &Task,
+    abs: &[u8],
+    follow: bool,
+    root: &[u8],
+) -> Result<Node, Errno> {
     if abs.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
     let slash = abs.len() > 1 && abs.ends_with(b"/");
-    let mut todo: VecDeque<Vec<u8>> = components(abs).map(<[u8]>::to_vec).collect();
-    let mut cur: Vec<Vec<u8>> = Vec::new();
+    let base: Vec<Vec<u8>> = components(root).map(<[u8]>::to_vec).collect();
+    let mut todo: VecDeque<Vec<u8>> = components(abs)
+        .skip(base.len())
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut cur: Vec<Vec<u8>> = base.clone();
     let mut hops = 0;
     while let Some(c) = todo.pop_front() {
         match &c[..] {
             b"." => continue,
             b".." => {
-                cur.pop();
+                if cur.len() > base.len() {
+                    cur.pop();
+                }
                 continue;
             }
             n if n.len() > NAME_MAX => return Err(Errno::ENAMETOOLONG),
@@ -223,7 +240,7 @@ pub(super) fn resolve(task: &Task, abs: &[u8], follow: bool) -> Result<Node, Err
                 }
                 cur.pop();
                 if target.starts_with(b"/") {
-                    cur.clear();
+                    cur.truncate(base.len());
                 }
                 for t in components(&target).rev() {
                     todo.push_front(t.to_vec());

@@ -160,6 +160,8 @@ pub struct Pipe {
     uid: u32,
     gid: u32,
     ctime: (i64, i64),
+    /// A FIFO's node (device, inode, mode), which fstat of its ends shows.
+    node: Option<(u64, u64, u32)>,
 }
 
 impl Pipe {
@@ -167,9 +169,21 @@ impl Pipe {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A pipe with no ends yet: a FIFO's, opened by path (see [`open_fifo`]).
+    /// The pipe of a FIFO node (`st_dev`, `st_ino`, `st_mode` of the node), with no ends yet
+    /// (see [`open_fifo`]).
+    pub fn for_node(uid: u32, gid: u32, node: (u64, u64, u32)) -> Arc<Pipe> {
+        let mut p = Pipe::build(uid, gid);
+        p.node = Some(node);
+        Arc::new(p)
+    }
+
+    /// A pipe with no ends yet.
     pub fn new(uid: u32, gid: u32) -> Arc<Pipe> {
-        Arc::new(Pipe {
+        Arc::new(Pipe::build(uid, gid))
+    }
+
+    fn build(uid: u32, gid: u32) -> Pipe {
+        Pipe {
             state: Mutex::new(State {
                 buf: VecDeque::new(),
                 capacity: DEFAULT_SIZE,
@@ -186,7 +200,8 @@ impl Pipe {
             uid,
             gid,
             ctime: now_ts(),
-        })
+            node: None,
+        }
     }
 
     /// A new pipe owned by `uid`/`gid`: its (read end, write end). `flags` are `pipe2`'s
@@ -430,11 +445,12 @@ impl FileDescription for PipeEnd {
 
     fn stat(&self) -> Result<Stat, Errno> {
         let p = &self.pipe;
+        let (dev, ino, mode) = p.node.unwrap_or((PIPEFS_DEV, p.ino, S_IFIFO | 0o600));
         Ok(Stat {
-            st_dev: PIPEFS_DEV,
-            st_ino: p.ino,
+            st_dev: dev,
+            st_ino: ino,
             st_nlink: 1,
-            st_mode: S_IFIFO | 0o600,
+            st_mode: mode,
             st_uid: p.uid,
             st_gid: p.gid,
             st_blksize: PAGE as i64,

@@ -631,6 +631,12 @@ impl State {
             return Err(Errno::EFBIG);
         }
         let n = self.node_mut(ino)?;
+        if n.mode & S_IFMT != S_IFREG {
+            // FIFOs (and sockets) have no length to set.
+            if !matches!(n.data, Data::Dir(_)) {
+                return Err(Errno::EINVAL);
+            }
+        }
         let freed = match &mut n.data {
             Data::File(p) => p.set_len(len),
             Data::Dir(_) => return Err(Errno::EISDIR),
@@ -793,11 +799,16 @@ impl Tmpfs {
                         if flags & (o::CREAT | o::EXCL) == o::CREAT | o::EXCL {
                             return Err(Errno::EEXIST);
                         }
+                        if flags & o::DIRECTORY != 0 {
+                            return Err(Errno::ENOTDIR);
+                        }
                         let (uid, gid) = (st.uid, st.gid);
+                        let (dev, shown) = st.ident(ino);
+                        let node = (dev, shown, st.node(ino)?.mode);
                         Some(
                             st.fifos
                                 .entry(ino)
-                                .or_insert_with(|| super::pipe::Pipe::new(uid, gid))
+                                .or_insert_with(|| super::pipe::Pipe::for_node(uid, gid, node))
                                 .clone(),
                         )
                     }
