@@ -112,11 +112,11 @@ fn host_memory() -> (u64, u64) {
 
 const CLOCK_REALTIME: i32 = 0;
 const CLOCK_MONOTONIC: i32 = 1;
-const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-const CLOCK_MONOTONIC_RAW: i32 = 4;
-const CLOCK_REALTIME_COARSE: i32 = 5;
-const CLOCK_MONOTONIC_COARSE: i32 = 6;
+pub(super) const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+pub(super) const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+pub(super) const CLOCK_MONOTONIC_RAW: i32 = 4;
+pub(super) const CLOCK_REALTIME_COARSE: i32 = 5;
+pub(super) const CLOCK_MONOTONIC_COARSE: i32 = 6;
 const CLOCK_BOOTTIME: i32 = 7;
 
 fn now(task: &Task, clock: i32) -> Result<Duration, Errno> {

@@ -11,6 +11,10 @@ use snare_syscalls_table::nr;
 
 use super::arg::{i32_, u32_};
 use super::ipc::{read_timespec, write_itimerspec};
+use super::time::{
+    CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME_COARSE,
+    CLOCK_THREAD_CPUTIME_ID,
+};
 use super::Handler;
 use crate::kernel::process::lock;
 use crate::kernel::timers::{self, Notify, TimerClock};
@@ -26,11 +30,6 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::TIMER_DELETE, sys_timer_delete),
 ];
 
-const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-const CLOCK_MONOTONIC_RAW: i32 = 4;
-const CLOCK_REALTIME_COARSE: i32 = 5;
-const CLOCK_MONOTONIC_COARSE: i32 = 6;
 /// `timer_settime` flag: the value is a time on the timer's clock.
 const TIMER_ABSTIME: u32 = 1;
 
