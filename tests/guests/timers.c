@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,6 +534,39 @@ static void stopped_sleep(void) {
     printf("restart_syscall with nothing to restart: %ld %s\n", r, ename(errno));
 }
 
+static void *burn(void *arg) {
+    (void)arg;
+    double start = now_ms(CLOCK_THREAD_CPUTIME_ID);
+    volatile unsigned long x = 0;
+    while (now_ms(CLOCK_THREAD_CPUTIME_ID) - start < 150) x++;
+    return NULL;
+}
+
+/* A thread's CPU time stays the process's after the thread exits (times, getrusage,
+ * CLOCK_PROCESS_CPUTIME_ID); RUSAGE_THREAD is the calling thread's only. */
+static void exited_thread_cpu(void) {
+    double before = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+    struct rusage r0;
+    getrusage(RUSAGE_SELF, &r0);
+    pthread_t t;
+    pthread_create(&t, NULL, burn, NULL);
+    pthread_join(t, NULL);
+    double after = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+    struct rusage r1, me;
+    getrusage(RUSAGE_SELF, &r1);
+    getrusage(RUSAGE_THREAD, &me);
+    double ru = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1000.0 +
+                (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1000.0 +
+                (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000.0 +
+                (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1000.0;
+    double mine = me.ru_utime.tv_sec * 1000.0 + me.ru_utime.tv_usec / 1000.0 +
+                  me.ru_stime.tv_sec * 1000.0 + me.ru_stime.tv_usec / 1000.0;
+    double total = r1.ru_utime.tv_sec * 1000.0 + r1.ru_utime.tv_usec / 1000.0 +
+                   r1.ru_stime.tv_sec * 1000.0 + r1.ru_stime.tv_usec / 1000.0;
+    printf("exited thread's cpu: process clock %d, getrusage self %d, thread below self %d\n",
+           after - before >= 120, ru >= 120, mine < total - 100);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "after-exec") == 0) return after_exec(argv[2]);
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -548,6 +582,7 @@ int main(int argc, char **argv) {
     fork_child();
     exec_check();
     cpu_timers();
+    exited_thread_cpu();
     interrupted_sleep(SA_RESTART, "nanosleep, SA_RESTART handler", 0);
     interrupted_sleep(0, "nanosleep, plain handler", 0);
     interrupted_sleep(SA_RESTART, "clock_nanosleep, SA_RESTART handler", 1);

@@ -86,6 +86,8 @@ pub struct SystrapContext {
     spin: u32,
     /// Whether dropping it may park the thread for reuse (else it exits).
     park: bool,
+    /// Made on a parked thread.
+    reused: bool,
 }
 
 #[derive(Debug)]
@@ -146,6 +148,7 @@ impl SystrapContext {
             exited: false,
             spin: as_.shared.spins.sentry,
             park: true,
+            reused: true,
             as_,
         }
     }
@@ -213,6 +216,7 @@ impl SystrapContext {
             exited: false,
             spin: spins.sentry,
             park: true,
+            reused: false,
             as_,
         })
     }
@@ -220,6 +224,12 @@ impl SystrapContext {
     /// Host thread id of the stub thread (for tests and debugging).
     pub fn stub_tid(&self) -> i32 {
         self.intr.tid
+    }
+
+    /// Whether the stub thread ran an earlier context before (a parked one, reused): its
+    /// host CPU time did not start at zero with this context.
+    pub fn reused_thread(&self) -> bool {
+        self.reused
     }
 
     fn mem(&self) -> &MemoryFile {

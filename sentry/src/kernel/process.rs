@@ -129,6 +129,16 @@ pub struct TaskHandle {
     /// again (a signal sent, the mask changed, a stop or continue): the run loop skips that
     /// work, and its locks, while this is clear.
     pub attention: AtomicBool,
+    /// CPU time bookkeeping: (user, system) µs of the current stub thread when the task took
+    /// it, and of earlier stub threads (before an exec gave it a new one).
+    pub cpu: Mutex<CpuAccount>,
+}
+
+/// See [`TaskHandle::cpu`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuAccount {
+    pub base: (u64, u64),
+    pub banked: (u64, u64),
 }
 
 impl TaskHandle {
@@ -144,7 +154,27 @@ impl TaskHandle {
             interrupter: Mutex::new(None),
             killed: AtomicBool::new(false),
             attention: AtomicBool::new(true),
+            cpu: Mutex::new(CpuAccount::default()),
         })
+    }
+
+    /// Runs the task on the stub thread behind `intr` from now on. Its CPU time so far on an
+    /// earlier stub thread is banked; a reused stub thread's past time is not the task's.
+    pub fn set_context(&self, intr: SystrapInterrupter, reused_thread: bool) {
+        let now = |i: &SystrapInterrupter| {
+            let (pid, tid) = i.host_ids();
+            super::timers::stub_thread_cpu(pid, tid)
+        };
+        let base = if reused_thread { now(&intr) } else { (0, 0) };
+        let mut slot = lock(&self.interrupter);
+        let mut cpu = lock(&self.cpu);
+        if let Some(old) = slot.as_ref() {
+            let (u, s) = now(old);
+            cpu.banked.0 += u.saturating_sub(cpu.base.0);
+            cpu.banked.1 += s.saturating_sub(cpu.base.1);
+        }
+        cpu.base = base;
+        *slot = Some(intr);
     }
 
     pub fn mask(&self) -> u64 {
@@ -260,6 +290,8 @@ pub struct TgState {
     pub subreaper: bool,
     /// PR_SET_PDEATHSIG.
     pub pdeathsig: i32,
+    /// CPU time (user, system) µs of the process's threads that have exited.
+    pub exited_cpu: (u64, u64),
     /// Host pid of the stub process the group runs in (see `kernel::stubwatch`).
     pub stub_pid: i32,
     /// Released by execve or exit when a vfork parent waits on this process.
@@ -314,6 +346,7 @@ impl ThreadGroup {
                 creds: Creds::default(),
                 subreaper: false,
                 pdeathsig: 0,
+                exited_cpu: (0, 0),
                 stub_pid: 0,
                 vfork_done: false,
                 alarm_gen: 0,

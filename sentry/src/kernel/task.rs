@@ -124,7 +124,7 @@ impl Task {
         fds: Arc<FdTable>,
         fs: Arc<FsContext>,
     ) -> Task {
-        *lock(&handle.interrupter) = Some(ctx.interrupter());
+        handle.set_context(ctx.interrupter(), ctx.reused_thread());
         Task {
             k,
             tid: handle.tid,
@@ -321,9 +321,18 @@ impl Task {
             crate::syscalls::futex_wake(&self.k, &self.mm, self.clear_child_tid, 1);
         }
         let tg = self.tg().clone();
+        // The process keeps the CPU time of a thread that leaves before it does.
+        let alone = tg.state().threads.len() <= 1;
+        let spent = if alone {
+            (0, 0)
+        } else {
+            super::timers::thread_cpu(&self.handle)
+        };
         let last = {
             let mut st = tg.state();
             st.threads.retain(|t| t.tid != self.tid);
+            st.exited_cpu.0 += spent.0;
+            st.exited_cpu.1 += spent.1;
             st.threads.is_empty()
         };
         lock(&self.k.pids).tasks.remove(&self.tid);

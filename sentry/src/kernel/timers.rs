@@ -68,16 +68,25 @@ pub fn stub_thread_cpu(pid: i32, tid: i32) -> (u64, u64) {
     (total_us - sys_us, sys_us)
 }
 
-/// CPU time of the guest thread `t`, (user, system) in microseconds.
+/// CPU time of the guest thread `t`, (user, system) in microseconds: its stub thread's since
+/// the task took it, plus what it banked on earlier ones.
 pub fn thread_cpu(t: &TaskHandle) -> (u64, u64) {
     let ids = lock(&t.interrupter).as_ref().map(|i| i.host_ids());
-    ids.map_or((0, 0), |(pid, tid)| stub_thread_cpu(pid, tid))
+    let cpu = *lock(&t.cpu);
+    let (u, s) = ids.map_or(cpu.base, |(pid, tid)| stub_thread_cpu(pid, tid));
+    (
+        cpu.banked.0 + u.saturating_sub(cpu.base.0),
+        cpu.banked.1 + s.saturating_sub(cpu.base.1),
+    )
 }
 
-/// CPU time of the live threads of process `tg`: (user, user + system).
+/// CPU time of process `tg`, its live threads and those that exited: (user, user + system).
 pub fn process_cpu(tg: &ThreadGroup) -> (Duration, Duration) {
-    let threads = tg.state().threads.clone();
-    let (u, s) = threads.iter().fold((0, 0), |(u, s), t| {
+    let (threads, exited) = {
+        let st = tg.state();
+        (st.threads.clone(), st.exited_cpu)
+    };
+    let (u, s) = threads.iter().fold(exited, |(u, s), t| {
         let (tu, ts) = thread_cpu(t);
         (u + tu, s + ts)
     });

@@ -395,7 +395,9 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     }
     let t1 = std::time::Instant::now();
     if let Some(ctx) = ctx {
-        *lock(&task.handle.interrupter) = Some(snare_platform::Context::interrupter(&ctx));
+        let reused = ctx.reused_thread();
+        task.handle
+            .set_context(snare_platform::Context::interrupter(&ctx), reused);
         task.ctx = ctx;
         task.k.watch_stub(image.mm.space(), task.tg());
     }

@@ -25,15 +25,22 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::GETRUSAGE, sys_getrusage),
 ];
 
-/// CPU time the guest thread has used, (user, system), in microseconds: the stub thread's
-/// own accounting, which is exactly the guest's execution.
+/// CPU time the guest thread has used, (user, system), in microseconds: its stub threads'
+/// own accounting.
 fn guest_cpu_us(task: &Task) -> (u64, u64) {
-    crate::kernel::timers::stub_thread_cpu(task.mm.space().stub_pid(), task.ctx.stub_tid())
+    crate::kernel::timers::thread_cpu(&task.handle)
 }
 
-/// Implements `times(2)`: the guest thread's CPU time; children arrive with issue 4.
+/// CPU time the guest process has used, its exited threads included, (user, system) µs.
+fn process_cpu_us(task: &Task) -> (u64, u64) {
+    let (u, total) = crate::kernel::timers::process_cpu(task.tg());
+    let u = u.as_micros() as u64;
+    (u, (total.as_micros() as u64).saturating_sub(u))
+}
+
+/// Implements `times(2)`: the process's CPU time (children's is not kept yet: zero).
 fn sys_times(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (u, s) = guest_cpu_us(task);
+    let (u, s) = process_cpu_us(task);
     let (u, s) = (u / 10_000, s / 10_000);
     if a[0] != 0 {
         let mut b = [0u8; 32];
@@ -44,12 +51,14 @@ fn sys_times(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     Ok((task.k.boot.elapsed().as_millis() / 10) as u64)
 }
 
-/// Implements `getrusage(2)`: CPU times of the guest thread (RUSAGE_SELF, RUSAGE_THREAD);
-/// RUSAGE_CHILDREN is all zeros until processes exist; other fields zero except maxrss.
+/// Implements `getrusage(2)`: CPU times of the process (RUSAGE_SELF, exited threads
+/// included) or the thread (RUSAGE_THREAD); RUSAGE_CHILDREN is all zeros (children's times
+/// are not kept yet); other fields zero except maxrss.
 fn sys_getrusage(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let who = i32_(a[0]);
     let (u, s) = match who {
-        0 | 1 => guest_cpu_us(task),
+        0 => process_cpu_us(task),
+        1 => guest_cpu_us(task),
         -1 => (0, 0),
         _ => return Err(Errno::EINVAL),
     };
@@ -129,7 +138,7 @@ fn now(task: &Task, clock: i32) -> Result<Duration, Errno> {
                 .map(Duration::from)
                 .map_err(|e| Errno::new(e as i32))
         }
-        // The live threads' CPU time (see `kernel/timers.rs`).
+        // All threads' CPU time, exited ones included (see `kernel/timers.rs`).
         CLOCK_PROCESS_CPUTIME_ID => Ok(crate::kernel::timers::process_cpu(task.tg()).1),
         CLOCK_THREAD_CPUTIME_ID => {
             let (u, s) = guest_cpu_us(task);
