@@ -165,10 +165,15 @@ impl TaskHandle {
             let (pid, tid) = i.host_ids();
             super::timers::stub_thread_cpu(pid, tid)
         };
-        let base = if reused_thread { now(&intr) } else { (0, 0) };
+        let watched = self.tg.state().cpu_watched;
+        let base = if reused_thread && watched {
+            now(&intr)
+        } else {
+            (0, 0)
+        };
         let mut slot = lock(&self.interrupter);
         let mut cpu = lock(&self.cpu);
-        if let Some(old) = slot.as_ref() {
+        if let Some(old) = slot.as_ref().filter(|_| watched) {
             let (u, s) = now(old);
             cpu.banked.0 += u.saturating_sub(cpu.base.0);
             cpu.banked.1 += s.saturating_sub(cpu.base.1);
@@ -292,6 +297,11 @@ pub struct TgState {
     pub pdeathsig: i32,
     /// CPU time (user, system) µs of the process's threads that have exited.
     pub exited_cpu: (u64, u64),
+    /// Set once the process has asked for its CPU time (times, getrusage, CPU clocks and
+    /// timers): from then on threads record where their stub thread's time starts and bank
+    /// it when they leave. Reading a stub thread's time costs two /proc reads, which thread
+    /// creation shouldn't pay for processes that never look.
+    pub cpu_watched: bool,
     /// Host pid of the stub process the group runs in (see `kernel::stubwatch`).
     pub stub_pid: i32,
     /// Released by execve or exit when a vfork parent waits on this process.
@@ -347,6 +357,7 @@ impl ThreadGroup {
                 subreaper: false,
                 pdeathsig: 0,
                 exited_cpu: (0, 0),
+                cpu_watched: false,
                 stub_pid: 0,
                 vfork_done: false,
                 alarm_gen: 0,

@@ -322,8 +322,11 @@ impl Task {
         }
         let tg = self.tg().clone();
         // The process keeps the CPU time of a thread that leaves before it does.
-        let alone = tg.state().threads.len() <= 1;
-        let spent = if alone {
+        let skip = {
+            let st = tg.state();
+            st.threads.len() <= 1 || !st.cpu_watched
+        };
+        let spent = if skip {
             (0, 0)
         } else {
             super::timers::thread_cpu(&self.handle)

@@ -71,6 +71,7 @@ pub fn stub_thread_cpu(pid: i32, tid: i32) -> (u64, u64) {
 /// CPU time of the guest thread `t`, (user, system) in microseconds: its stub thread's since
 /// the task took it, plus what it banked on earlier ones.
 pub fn thread_cpu(t: &TaskHandle) -> (u64, u64) {
+    t.tg.state().cpu_watched = true;
     let ids = lock(&t.interrupter).as_ref().map(|i| i.host_ids());
     let cpu = *lock(&t.cpu);
     let (u, s) = ids.map_or(cpu.base, |(pid, tid)| stub_thread_cpu(pid, tid));
@@ -83,7 +84,8 @@ pub fn thread_cpu(t: &TaskHandle) -> (u64, u64) {
 /// CPU time of process `tg`, its live threads and those that exited: (user, user + system).
 pub fn process_cpu(tg: &ThreadGroup) -> (Duration, Duration) {
     let (threads, exited) = {
-        let st = tg.state();
+        let mut st = tg.state();
+        st.cpu_watched = true;
         (st.threads.clone(), st.exited_cpu)
     };
     let (u, s) = threads.iter().fold(exited, |(u, s), t| {
