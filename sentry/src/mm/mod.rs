@@ -325,7 +325,7 @@ impl MemoryManager {
             let mut p = v.start;
             while p < v.end {
                 if !st.pages.contains_key(&p) {
-                    self.populate(&mut st, v, p, Access::Read)?;
+                    self.populate(&mut st, v, p)?;
                 }
                 p += PAGE;
             }
@@ -904,7 +904,7 @@ impl MemoryManager {
             // stub doesn't map (a forked child's, a moved one).
             return self.map_present(&mut st, &vma, page, access);
         }
-        self.populate(&mut st, &vma, page, access)
+        self.populate(&mut st, &vma, page)
     }
 
     /// Maps the populated pages around `page` into the stub (a forked child's pages, or a
@@ -924,7 +924,7 @@ impl MemoryManager {
         if cow && access == Access::Write {
             self.unshare(st, page)?;
         }
-        let (start, end) = aligned_window(page, fault_around(access), vma.start, vma.end);
+        let (start, end) = aligned_window(page, FAULT_AROUND, vma.start, vma.end);
         let (wstart, wend) = aligned_window(page, PRESENT_AROUND, vma.start, vma.end);
         let mut ops: Vec<MapOp> = Vec::new();
         for (&a, &o) in st.pages.range(wstart..wend) {
@@ -996,7 +996,6 @@ impl MemoryManager {
         st: &mut State,
         vma: &Vma,
         page: u64,
-        access: Access,
         file: &Arc<dyn MappableFile>,
         offset: u64,
         key: [u64; 4],
@@ -1010,7 +1009,7 @@ impl MemoryManager {
         if page >= covered {
             return None;
         }
-        let (start, end) = unpopulated_run(st, page, fault_around(access), vma.start, covered);
+        let (start, end) = unpopulated_run(st, page, FAULT_AROUND, vma.start, covered);
         let filled = cache.fill(
             &self.file,
             key,
@@ -1094,7 +1093,7 @@ impl MemoryManager {
         }
         let mut p = vma.start;
         while p < vma.end {
-            if !st.pages.contains_key(&p) && self.populate(st, vma, p, Access::Write).is_err() {
+            if !st.pages.contains_key(&p) && self.populate(st, vma, p).is_err() {
                 return;
             }
             p += PAGE;
@@ -1129,7 +1128,7 @@ impl MemoryManager {
 
     /// Populates the unpopulated pages of the fault-around window of `page` inside `vma`, and
     /// maps them into the stub.
-    fn populate(&self, st: &mut State, vma: &Vma, page: u64, access: Access) -> Result<(), Errno> {
+    fn populate(&self, st: &mut State, vma: &Vma, page: u64) -> Result<(), Errno> {
         if let Backing::File { file, offset } = &vma.backing {
             if vma.shared && offset.is_multiple_of(PAGE) {
                 if let Some(r) = self.populate_file_shared(st, vma, page, file, *offset) {
@@ -1141,14 +1140,14 @@ impl MemoryManager {
             // fault per page.
             if !vma.shared && !vma.prot.contains(Prot::WRITE) && offset.is_multiple_of(PAGE) {
                 if let Some(key) = file.cache_key() {
-                    let r = self.populate_cached(st, vma, page, access, file, *offset, key);
+                    let r = self.populate_cached(st, vma, page, file, *offset, key);
                     if let Some(r) = r {
                         return r;
                     }
                 }
             }
         }
-        let (start, end) = unpopulated_run(st, page, fault_around(access), vma.start, vma.end);
+        let (start, end) = unpopulated_run(st, page, FAULT_AROUND, vma.start, vma.end);
         let len = end - start;
         let off = self.file.allocate(len).map_err(|_| Errno::ENOMEM)?;
         // Fill a file-backed run while the stub maps it (the guest sees nothing until it is
@@ -1203,7 +1202,7 @@ impl MemoryManager {
             return Err(Errno::EFAULT);
         }
         if !st.pages.contains_key(&page) {
-            self.populate(&mut st, &vma, page, access)?;
+            self.populate(&mut st, &vma, page)?;
         } else if access == Access::Write && !vma.shared {
             // The Sentry writing a copy-on-write page: copy it first, and point the stub at
             // the copy.
@@ -1414,27 +1413,6 @@ fn unpopulated_run(st: &State, page: u64, around: u64, lo: u64, hi: u64) -> (u64
 fn aligned_window(page: u64, around: u64, lo: u64, hi: u64) -> (u64, u64) {
     let win = around * PAGE;
     ((page / win * win).max(lo), (page / win * win + win).min(hi))
-}
-
-/// Pages populated around a fault of this kind.
-fn fault_around(access: Access) -> u64 {
-    static TUNE: LazyLock<(u64, u64)> = LazyLock::new(|| {
-        let get = |k: &str, d: u64| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-                .filter(|v| v.is_power_of_two())
-                .unwrap_or(d)
-        };
-        (
-            get("SNARE_FAULT_AROUND_EXEC", FAULT_AROUND),
-            get("SNARE_FAULT_AROUND", FAULT_AROUND),
-        )
-    });
-    match access {
-        Access::Exec => TUNE.0,
-        _ => TUNE.1,
-    }
 }
 
 /// The ops that map a forked child's populated pages (copy-on-write ones read-only), at most
