@@ -15,10 +15,17 @@
 
 use core::mem::offset_of;
 
+use snare_abi::signal::{SigInfo, Sigcontext, Ucontext};
+
 use crate::layout::{
-    CtrlRequest, CtrlResponse, StubData, ThreadSlot, BOOTSTRAP_NR, CMD_EXIT, CTRL_MAX_OPS,
-    SLOT_ALTSTACK, SLOT_SIZE, STATE_SENTRY, STUB_CTRL_REQ, STUB_CTRL_RESP, STUB_DATA,
+    CtrlRequest, CtrlResponse, StubData, ThreadSlot, BOOTSTRAP_NR, CMD_EXIT, CTRL_MAX_OPS, FAST_FP,
+    FAST_SI, FAST_STACK, FAST_UC, SLOT_ALTSTACK, SLOT_SIZE, STATE_SENTRY, STUB_CTRL_REQ,
+    STUB_CTRL_RESP, STUB_DATA, STUB_END, STUB_SLOTS,
 };
+use crate::patch;
+
+/// Offset of `uc_mcontext` in a `ucontext`.
+const UC_MC: u64 = offset_of!(Ucontext, uc_mcontext) as u64;
 
 const SYS_RT_SIGPROCMASK: u64 = 14;
 const SYS_RT_SIGRETURN: u64 = 15;
@@ -50,6 +57,33 @@ core::arch::global_asm!(
     ".globl snare_stub_handler",
     ".hidden snare_stub_handler",
     "snare_stub_handler:",
+    // The interrupt signal inside the fast syscall path. Before the path published its
+    // frame, that frame answers the interrupt (the Sentry sees its pending flag): just
+    // return. After, the path must report the interrupt before it goes back to the guest:
+    // flag it and send the thread to the path's wait, with the registers the path needs.
+    "mov rax, qword ptr [rdx + {uc_rip}]",
+    "lea rcx, [rip + snare_fast_start]",
+    "cmp rax, rcx",
+    "jb 1f",
+    "lea rcx, [rip + snare_fast_end]",
+    "cmp rax, rcx",
+    "jae 1f",
+    "cmp edi, {sigchld}",
+    "jne 1f",
+    "lea rcx, [rip + snare_fast_published]",
+    "cmp rax, rcx",
+    "jb 11f",
+    "mov rbx, rsp",
+    "and rbx, {slot_mask}",
+    "mov dword ptr [rbx + {slot_fast_kick}], 1",
+    "lea rcx, [rip + snare_fast_published]",
+    "mov qword ptr [rdx + {uc_rip}], rcx",
+    "lea rcx, [rbx + {fast_stack}]",
+    "mov qword ptr [rdx + {uc_rsp}], rcx",
+    "mov qword ptr [rdx + {uc_rbx}], rbx",
+    "11:",
+    "ret",
+    "1:",
     "mov rbx, rsp",
     "and rbx, {slot_mask}",
     "mov dword ptr [rbx + {slot_signo}], edi",
@@ -61,6 +95,11 @@ core::arch::global_asm!(
     ".byte 0xf3, 0x48, 0x0f, 0xae, 0xc0", // rdfsbase rax
     ".byte 0xf3, 0x48, 0x0f, 0xae, 0xc9", // rdgsbase rcx
     "mov qword ptr [rbx + {slot_fs_base}], rax",
+    // A GS base that is the slot itself is snare's, not the guest's.
+    "cmp rcx, rbx",
+    "jne 12f",
+    "xor ecx, ecx",
+    "12:",
     "mov qword ptr [rbx + {slot_gs_base}], rcx",
     "jmp 3f",
     "2:",
@@ -123,6 +162,8 @@ core::arch::global_asm!(
     "mov rax, qword ptr [rbx + {slot_fs_base}]",
     ".byte 0xf3, 0x48, 0x0f, 0xae, 0xd0", // wrfsbase rax
     "mov rax, qword ptr [rbx + {slot_gs_base}]",
+    "test rax, rax",
+    "cmovz rax, rbx",
     ".byte 0xf3, 0x48, 0x0f, 0xae, 0xd8", // wrgsbase rax
     "ret",
     "10:",
@@ -140,6 +181,226 @@ core::arch::global_asm!(
     "xor edi, edi",
     "syscall",
     "ud2",
+    //
+    // ---- Fast syscall path: a patched site's trap-table entry jumps here (crate::patch). ----
+    // rax = syscall number, rcx = the entry, r11 free, every other register the guest's,
+    // GS base = this thread's slot unless the guest set its own. Builds a SIGSYS-like frame
+    // in the slot (FAST_*), publishes it like the handler, waits, and returns with iretq.
+    // An interrupt signal before `snare_fast_published` is ignored by the handler (the frame
+    // answers it); after it, the handler flags `fast_kick` and restarts the thread at
+    // `snare_fast_published`, which works because everything after it reads the slot only.
+    ".balign 16",
+    "snare_fast_start:",
+    ".globl snare_stub_fast",
+    ".hidden snare_stub_fast",
+    "snare_stub_fast:",
+    ".byte 0xf3, 0x49, 0x0f, 0xae, 0xcb", // rdgsbase r11
+    "test r11d, {slot_low}",
+    "jnz 95f",
+    "cmp r11, qword ptr [rip + 96f]",
+    "jb 95f",
+    "cmp r11, qword ptr [rip + 97f]",
+    "jae 95f",
+    "jmp 94f",
+    // GS is not a slot (the guest set its own): the entry's real, trapped syscall.
+    "95:",
+    "add rcx, {entry_fallback}",
+    "jmp rcx",
+    "94:",
+    "mov qword ptr [r11 + {f_rsp}], rsp",
+    "lea rsp, [r11 + {fast_stack}]",
+    "pushfq",
+    "pop qword ptr [r11 + {f_eflags}]",
+    "mov qword ptr [r11 + {f_rax}], rax",
+    "mov qword ptr [r11 + {f_rbx}], rbx",
+    "mov qword ptr [r11 + {f_rdx}], rdx",
+    "mov qword ptr [r11 + {f_rsi}], rsi",
+    "mov qword ptr [r11 + {f_rdi}], rdi",
+    "mov qword ptr [r11 + {f_rbp}], rbp",
+    "mov qword ptr [r11 + {f_r8}], r8",
+    "mov qword ptr [r11 + {f_r9}], r9",
+    "mov qword ptr [r11 + {f_r10}], r10",
+    "mov qword ptr [r11 + {f_r12}], r12",
+    "mov qword ptr [r11 + {f_r13}], r13",
+    "mov qword ptr [r11 + {f_r14}], r14",
+    "mov qword ptr [r11 + {f_r15}], r15",
+    "mov rbx, r11",
+    // As after a real syscall: rcx = the return address, r11 = the flags. The return
+    // address is the entry's, right after its fallback `syscall`: the Sentry restarts a
+    // syscall by moving back over it, which then makes it the slow way.
+    "lea rdx, [rcx + {entry_resume}]",
+    "mov qword ptr [rbx + {f_rip}], rdx",
+    "mov qword ptr [rbx + {f_rcx}], rdx",
+    "mov qword ptr [rbx + {si_call_addr}], rdx",
+    "mov rdx, qword ptr [rbx + {f_eflags}]",
+    "mov qword ptr [rbx + {f_r11}], rdx",
+    "mov dx, cs",
+    "mov word ptr [rbx + {f_cs}], dx",
+    "mov dx, ss",
+    "mov word ptr [rbx + {f_ss}], dx",
+    "lea rdx, [rbx + {fast_fp}]",
+    "mov qword ptr [rbx + {f_fpstate}], rdx",
+    "mov dword ptr [rbx + {si_signo}], {sigsys}",
+    "mov dword ptr [rbx + {si_errno}], 0",
+    "mov dword ptr [rbx + {si_code}], {sys_seccomp_code}",
+    "mov dword ptr [rbx + {si_syscall}], eax",
+    "mov dword ptr [rbx + {si_arch}], {audit_arch}",
+    // FP state in the kernel's frame format: its software bytes, a clean XSAVE header
+    // (xsave writes only XSTATE_BV), then xsave64 with the kernel's feature mask.
+    "mov rsi, qword ptr [rbx + {fp_sw}]",
+    "mov qword ptr [rbx + {fp_sw_dst}], rsi",
+    "mov rsi, qword ptr [rbx + {fp_sw} + 8]",
+    "mov qword ptr [rbx + {fp_sw_dst} + 8], rsi",
+    "mov rsi, qword ptr [rbx + {fp_sw} + 16]",
+    "mov qword ptr [rbx + {fp_sw_dst} + 16], rsi",
+    "mov rsi, qword ptr [rbx + {fp_sw} + 24]",
+    "mov qword ptr [rbx + {fp_sw_dst} + 24], rsi",
+    "mov rsi, qword ptr [rbx + {fp_sw} + 32]",
+    "mov qword ptr [rbx + {fp_sw_dst} + 32], rsi",
+    "mov rsi, qword ptr [rbx + {fp_sw} + 40]",
+    "mov qword ptr [rbx + {fp_sw_dst} + 40], rsi",
+    "xor esi, esi",
+    "mov qword ptr [rbx + {xhdr} + 8], rsi",
+    "mov qword ptr [rbx + {xhdr} + 16], rsi",
+    "mov qword ptr [rbx + {xhdr} + 24], rsi",
+    "mov qword ptr [rbx + {xhdr} + 32], rsi",
+    "mov qword ptr [rbx + {xhdr} + 40], rsi",
+    "mov qword ptr [rbx + {xhdr} + 48], rsi",
+    "mov qword ptr [rbx + {xhdr} + 56], rsi",
+    "cmp dword ptr [rbx + {fp_sw}], {fp_magic1}",
+    "jne 91f",
+    "mov eax, dword ptr [rbx + {fp_sw} + 8]",
+    "mov edx, dword ptr [rbx + {fp_sw} + 12]",
+    ".byte 0x48, 0x0f, 0xae, 0xa3", // xsave64 [rbx + disp32]
+    ".long {fast_fp}",
+    "jmp 92f",
+    "91:",
+    ".byte 0x48, 0x0f, 0xae, 0x83", // fxsave64 [rbx + disp32]
+    ".long {fast_fp}",
+    "92:",
+    "mov dword ptr [rbx + {slot_signo}], {sigsys}",
+    "lea rdx, [rbx + {fast_si}]",
+    "mov qword ptr [rbx + {slot_siginfo}], rdx",
+    "lea rdx, [rbx + {fast_uc}]",
+    "mov qword ptr [rbx + {slot_ucontext}], rdx",
+    ".byte 0xf3, 0x48, 0x0f, 0xae, 0xc0", // rdfsbase rax
+    "mov qword ptr [rbx + {slot_fs_base}], rax",
+    "mov qword ptr [rbx + {slot_gs_base}], 0",
+    "93:",
+    "mov eax, {state_sentry}",
+    "xchg dword ptr [rbx + {slot_state}], eax",
+    "snare_fast_published:",
+    "cmp dword ptr [rbx + {slot_sentry_sleeping}], 0",
+    "je 80f",
+    "lea rdi, [rbx + {slot_state}]",
+    "mov esi, 1", // FUTEX_WAKE
+    "mov edx, 1",
+    "mov eax, {sys_futex}",
+    "syscall",
+    "80:",
+    "mov r14d, dword ptr [rbx + {slot_stub_spin}]",
+    "81:",
+    "cmp dword ptr [rbx + {slot_state}], {state_sentry}",
+    "jne 87f",
+    "test r14d, r14d",
+    "jz 82f",
+    "pause",
+    "dec r14d",
+    "test r14d, {yield_mask}",
+    "jnz 81b",
+    "mov eax, {sys_sched_yield}",
+    "syscall",
+    "jmp 81b",
+    "82:",
+    "mov eax, 1",
+    "xchg dword ptr [rbx + {slot_stub_sleeping}], eax",
+    "cmp dword ptr [rbx + {slot_state}], {state_sentry}",
+    "jne 83f",
+    "lea rdi, [rbx + {slot_state}]",
+    "xor esi, esi", // FUTEX_WAIT
+    "mov edx, {state_sentry}",
+    "xor r10d, r10d",
+    "mov eax, {sys_futex}",
+    "syscall",
+    "83:",
+    "mov dword ptr [rbx + {slot_stub_sleeping}], 0",
+    "xor r14d, r14d",
+    "jmp 81b",
+    "87:",
+    "cmp dword ptr [rbx + {slot_command}], {cmd_exit}",
+    "je 89f",
+    "cmp dword ptr [rbx + {slot_fast_kick}], 0",
+    "je 88f",
+    // An interrupt came after the frame was published: report it, with the frame as the
+    // Sentry left it.
+    "mov dword ptr [rbx + {slot_fast_kick}], 0",
+    "mov dword ptr [rbx + {slot_signo}], {sigchld}",
+    "jmp 93b",
+    "88:",
+    "mov rax, qword ptr [rbx + {slot_fs_base}]",
+    ".byte 0xf3, 0x48, 0x0f, 0xae, 0xd0", // wrfsbase rax
+    "mov rax, qword ptr [rbx + {slot_gs_base}]",
+    "test rax, rax",
+    "cmovz rax, rbx",
+    ".byte 0xf3, 0x48, 0x0f, 0xae, 0xd8", // wrgsbase rax
+    // The FP state only if the Sentry rewrote it; the flag is cleared after the load, so
+    // a restart of this sequence loads it again.
+    "cmp dword ptr [rbx + {slot_fp_dirty}], 0",
+    "je 90f",
+    "cmp dword ptr [rbx + {fp_sw}], {fp_magic1}",
+    "jne 98f",
+    "mov eax, dword ptr [rbx + {fp_sw} + 8]",
+    "mov edx, dword ptr [rbx + {fp_sw} + 12]",
+    ".byte 0x48, 0x0f, 0xae, 0xab", // xrstor64 [rbx + disp32]
+    ".long {fast_fp}",
+    "jmp 99f",
+    "98:",
+    ".byte 0x48, 0x0f, 0xae, 0x8b", // fxrstor64 [rbx + disp32]
+    ".long {fast_fp}",
+    "99:",
+    "mov dword ptr [rbx + {slot_fp_dirty}], 0",
+    "90:",
+    // iretq's frame: rip, cs, rflags (the user-changeable ones), rsp, ss.
+    "lea rsp, [rbx + {fast_stack}]",
+    "mov eax, ss",
+    "push rax",
+    "push qword ptr [rbx + {f_rsp}]",
+    "mov rax, qword ptr [rbx + {f_eflags}]",
+    "and eax, {flags_user}",
+    "or eax, 0x202",
+    "push rax",
+    "mov eax, cs",
+    "push rax",
+    "push qword ptr [rbx + {f_rip}]",
+    "push 0x202", // NT clear before iretq
+    "popfq",
+    "mov rax, qword ptr [rbx + {f_rax}]",
+    "mov rcx, qword ptr [rbx + {f_rcx}]",
+    "mov rdx, qword ptr [rbx + {f_rdx}]",
+    "mov rsi, qword ptr [rbx + {f_rsi}]",
+    "mov rdi, qword ptr [rbx + {f_rdi}]",
+    "mov rbp, qword ptr [rbx + {f_rbp}]",
+    "mov r8, qword ptr [rbx + {f_r8}]",
+    "mov r9, qword ptr [rbx + {f_r9}]",
+    "mov r10, qword ptr [rbx + {f_r10}]",
+    "mov r11, qword ptr [rbx + {f_r11}]",
+    "mov r12, qword ptr [rbx + {f_r12}]",
+    "mov r13, qword ptr [rbx + {f_r13}]",
+    "mov r14, qword ptr [rbx + {f_r14}]",
+    "mov r15, qword ptr [rbx + {f_r15}]",
+    "mov rbx, qword ptr [rbx + {f_rbx}]",
+    "iretq",
+    "89:",
+    "mov eax, {sys_exit}",
+    "xor edi, edi",
+    "syscall",
+    "ud2",
+    ".balign 8",
+    "96:",
+    ".quad {slots_lo}",
+    "97:",
+    ".quad {slots_hi}",
+    "snare_fast_end:",
     //
     // ---- Restorer: the handler returns here; rt_sigreturn loads the (rewritten) frame. ----
     ".globl snare_stub_restorer",
@@ -377,6 +638,56 @@ core::arch::global_asm!(
     slot_ucontext = const offset_of!(ThreadSlot, ucontext),
     slot_fs_base = const offset_of!(ThreadSlot, fs_base),
     slot_gs_base = const offset_of!(ThreadSlot, gs_base),
+    slot_fp_dirty = const offset_of!(ThreadSlot, fp_dirty),
+    slot_fast_kick = const offset_of!(ThreadSlot, fast_kick),
+    fp_sw = const offset_of!(ThreadSlot, fp_sw),
+    slot_low = const SLOT_SIZE - 1,
+    slots_lo = const STUB_SLOTS,
+    slots_hi = const STUB_END,
+    fast_stack = const FAST_STACK,
+    fast_uc = const FAST_UC,
+    fast_si = const FAST_SI,
+    fast_fp = const FAST_FP,
+    fp_sw_dst = const FAST_FP + 464,
+    xhdr = const FAST_FP + 512,
+    fp_magic1 = const 0x4650_5853u32,
+    uc_rip = const UC_MC + offset_of!(Sigcontext, rip) as u64,
+    uc_rsp = const UC_MC + offset_of!(Sigcontext, rsp) as u64,
+    uc_rbx = const UC_MC + offset_of!(Sigcontext, rbx) as u64,
+    f_rax = const FAST_UC + UC_MC + offset_of!(Sigcontext, rax) as u64,
+    f_rbx = const FAST_UC + UC_MC + offset_of!(Sigcontext, rbx) as u64,
+    f_rcx = const FAST_UC + UC_MC + offset_of!(Sigcontext, rcx) as u64,
+    f_rdx = const FAST_UC + UC_MC + offset_of!(Sigcontext, rdx) as u64,
+    f_rsi = const FAST_UC + UC_MC + offset_of!(Sigcontext, rsi) as u64,
+    f_rdi = const FAST_UC + UC_MC + offset_of!(Sigcontext, rdi) as u64,
+    f_rbp = const FAST_UC + UC_MC + offset_of!(Sigcontext, rbp) as u64,
+    f_rsp = const FAST_UC + UC_MC + offset_of!(Sigcontext, rsp) as u64,
+    f_r8 = const FAST_UC + UC_MC + offset_of!(Sigcontext, r8) as u64,
+    f_r9 = const FAST_UC + UC_MC + offset_of!(Sigcontext, r9) as u64,
+    f_r10 = const FAST_UC + UC_MC + offset_of!(Sigcontext, r10) as u64,
+    f_r11 = const FAST_UC + UC_MC + offset_of!(Sigcontext, r11) as u64,
+    f_r12 = const FAST_UC + UC_MC + offset_of!(Sigcontext, r12) as u64,
+    f_r13 = const FAST_UC + UC_MC + offset_of!(Sigcontext, r13) as u64,
+    f_r14 = const FAST_UC + UC_MC + offset_of!(Sigcontext, r14) as u64,
+    f_r15 = const FAST_UC + UC_MC + offset_of!(Sigcontext, r15) as u64,
+    f_rip = const FAST_UC + UC_MC + offset_of!(Sigcontext, rip) as u64,
+    f_eflags = const FAST_UC + UC_MC + offset_of!(Sigcontext, eflags) as u64,
+    f_cs = const FAST_UC + UC_MC + offset_of!(Sigcontext, cs) as u64,
+    f_ss = const FAST_UC + UC_MC + offset_of!(Sigcontext, ss) as u64,
+    f_fpstate = const FAST_UC + UC_MC + offset_of!(Sigcontext, fpstate) as u64,
+    si_signo = const FAST_SI + offset_of!(SigInfo, si_signo) as u64,
+    si_errno = const FAST_SI + offset_of!(SigInfo, si_errno) as u64,
+    si_code = const FAST_SI + offset_of!(SigInfo, si_code) as u64,
+    si_call_addr = const FAST_SI + 16,
+    si_syscall = const FAST_SI + 24,
+    si_arch = const FAST_SI + 28,
+    sigsys = const 31,
+    sigchld = const 17,
+    sys_seccomp_code = const 1,
+    audit_arch = const 0xc000_003eu32,
+    flags_user = const 0x5_0dd5,
+    entry_resume = const patch::ENTRY_RESUME,
+    entry_fallback = const patch::ENTRY_FALLBACK,
     state_sentry = const STATE_SENTRY,
     cmd_exit = const CMD_EXIT,
     data = const STUB_DATA,
@@ -424,6 +735,7 @@ extern "C" {
     static snare_stub_ctrl_loop: u8;
     static snare_stub_ctrl_syscall: u8;
     static snare_stub_source_entry: u8;
+    static snare_stub_fast: u8;
 }
 
 /// Entry points of the stub code, as offsets from its first byte.
@@ -439,6 +751,8 @@ pub enum Entry {
     CtrlSyscall,
     /// Where the Sentry's forked child jumps to become the source stub.
     SourceEntry,
+    /// The fast syscall path, where patched sites' trap-table entries jump.
+    Fast,
 }
 
 fn start() -> usize {
@@ -461,6 +775,7 @@ pub fn offset(entry: Entry) -> u64 {
         Entry::CtrlLoop => &raw const snare_stub_ctrl_loop,
         Entry::CtrlSyscall => &raw const snare_stub_ctrl_syscall,
         Entry::SourceEntry => &raw const snare_stub_source_entry,
+        Entry::Fast => &raw const snare_stub_fast,
     };
     (sym as usize - start()) as u64
 }
@@ -481,6 +796,7 @@ mod tests {
             Entry::CtrlLoop,
             Entry::CtrlSyscall,
             Entry::SourceEntry,
+            Entry::Fast,
         ] {
             assert!(offset(e) < code.len() as u64, "{e:?}");
         }

@@ -95,15 +95,52 @@ pub struct ThreadSlot {
     pub ucontext: u64,
     /// The guest's FS base: saved by the handler, restored from here on resume.
     pub fs_base: u64,
-    /// The guest's GS base: saved by the handler, restored from here on resume.
+    /// The guest's GS base: saved by the handler, restored from here on resume. Zero while
+    /// the guest has none: the thread's real GS base is then its slot, which is how the fast
+    /// syscall path finds it.
     pub gs_base: u64,
-    pub _pad2: [u64; 3],
+    /// Set by the Sentry when it rewrites the FP state of a fast frame: the fast path's exit
+    /// loads it (`xrstor`) only then.
+    pub fp_dirty: u32,
+    /// Set by the handler when the interrupt signal lands in the fast path after its frame
+    /// was published: the fast path reports an interrupt before it returns to the guest.
+    pub fast_kick: u32,
+    pub _pad2: [u64; 2],
+    /// The kernel's `_fpx_sw_bytes` of this machine (magic, sizes, feature mask), copied by
+    /// the Sentry from the thread's first signal frame. The fast path copies them into its
+    /// frame, so the Sentry reads both kinds of frame alike; no magic means `fxsave` only.
+    pub fp_sw: [u64; 6],
+    pub _pad3: [u64; 2],
 }
-const_assert_eq!(core::mem::size_of::<ThreadSlot>(), 128);
+const_assert_eq!(core::mem::size_of::<ThreadSlot>(), 192);
 const_assert!(core::mem::size_of::<ThreadSlot>() as u64 <= SLOT_ALTSTACK);
 // `state` and the words the handler polls share the first cache line; the event words are
 // on the second, written once per trap.
 const_assert_eq!(core::mem::offset_of!(ThreadSlot, signo), 64);
+
+/// The frame the fast syscall path builds in its slot, laid out like the kernel's SIGSYS
+/// frame so the Sentry reads and rewrites it the same way: a `ucontext`, a `siginfo` and an
+/// XSAVE image (up to [`FAST_FP_MAX`] bytes). The path's own stack grows down from
+/// [`FAST_STACK`]; a signal that interrupts it gets its kernel frame below that.
+pub const FAST_UC: u64 = 0x4000;
+pub const FAST_SI: u64 = 0x4180;
+pub const FAST_FP: u64 = 0x5000;
+pub const FAST_FP_MAX: u64 = SLOT_SIZE - FAST_FP;
+pub const FAST_STACK: u64 = 0x3f00;
+const_assert!(FAST_STACK >= SLOT_ALTSTACK + 0x2800);
+const_assert!(FAST_UC + core::mem::size_of::<snare_abi::signal::Ucontext>() as u64 <= FAST_SI);
+const_assert!(FAST_SI + core::mem::size_of::<snare_abi::signal::SigInfo>() as u64 <= FAST_FP);
+const_assert!(FAST_FP.is_multiple_of(64));
+
+/// Where a process's syscall trap table lives (guest memory, mapped by the Sentry on the
+/// first patch). A patched site `jmp qword ptr [entry]` (`ff 24 25` + a 32-bit address)
+/// has the entry address's third byte, 0x06, where its `syscall` started: 0x06 is an invalid
+/// opcode in 64-bit mode, so a thread that jumps to the old `syscall` faults (SIGILL) and the
+/// Sentry restarts it at the site. See [`crate::patch`].
+pub const TRAP_TABLE: u64 = 0x6_0000;
+pub const TRAP_TABLE_SIZE: u64 = 0x1_0000;
+const_assert_eq!(TRAP_TABLE >> 16, 6);
+const_assert_eq!((TRAP_TABLE + TRAP_TABLE_SIZE - 1) >> 16, 6);
 
 /// Most host syscalls in one control request.
 pub const CTRL_MAX_OPS: usize = 32;

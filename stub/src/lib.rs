@@ -15,3 +15,4 @@
 
 pub mod code;
 pub mod layout;
+pub mod patch;

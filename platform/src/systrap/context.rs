@@ -15,7 +15,7 @@ use snare_abi::seccomp::{AUDIT_ARCH_X86_64, SYS_SECCOMP};
 use snare_abi::signal::{SIGCHLD, SIGSEGV, SIGSYS, X86_PF_INSTR, X86_PF_WRITE, X86_TRAP_PF};
 use snare_abi::{Errno, SigInfo, SigSet, Sigcontext, Ucontext, UserRegs};
 use snare_stub::layout::{
-    ThreadSlot, CMD_EXIT, CMD_RESUME, SLOT_ALTSTACK, SLOT_SIZE, STATE_DEAD, STATE_GUEST,
+    ThreadSlot, CMD_EXIT, CMD_RESUME, FAST_UC, SLOT_ALTSTACK, SLOT_SIZE, STATE_DEAD, STATE_GUEST,
     STATE_SENTRY, STUB_SLOTS,
 };
 
@@ -479,6 +479,27 @@ impl SystrapContext {
         Ok(())
     }
 
+    /// Copies the kernel's FP software bytes from the thread's first (kernel-made) frame into
+    /// its slot, for the fast syscall path's frames; zeros (fxsave only) if it has none.
+    fn keep_fp_template(&self) {
+        let sw = match self.fp_location() {
+            Ok((off, len)) if len > 512 => self
+                .mem()
+                .read_pod::<[u64; 6]>(off + FPX_SW_BYTES_OFFSET as u64),
+            _ => [0; 6],
+        };
+        self.mem()
+            .write_pod(field(self.slot_off, offset_of!(ThreadSlot, fp_sw)), &sw);
+    }
+
+    /// Whether the event being handled came through the fast syscall path (a patched site)
+    /// rather than a signal.
+    pub fn fast_frame(&self) -> bool {
+        self.frame
+            .as_ref()
+            .is_some_and(|f| f.uc_off == self.slot_off + FAST_UC)
+    }
+
     /// Offset and length of the frame's FP state.
     fn fp_location(&self) -> Result<(u64, usize)> {
         let frame = self.frame.as_ref().ok_or(Error::StubDied)?;
@@ -527,6 +548,7 @@ impl Context for SystrapContext {
             if let Event::Exited = self.take_event(&mut scratch) {
                 return Event::Exited;
             }
+            self.keep_fp_template();
         }
         if self.resume(regs, CMD_RESUME).is_err() || self.wait().is_err() {
             return Event::Exited;
@@ -552,6 +574,9 @@ impl Context for SystrapContext {
         let sw_end = sw + size_of::<FpxSwBytes>();
         self.mem().write(off, &bytes[..sw]);
         self.mem().write(off + sw_end as u64, &bytes[sw_end..]);
+        // A fast frame's state is loaded on the way back only when marked.
+        self.word(offset_of!(ThreadSlot, fp_dirty))
+            .store(1, Ordering::Release);
         Ok(())
     }
 

@@ -25,6 +25,9 @@ pub(crate) struct Image {
     /// The guest's seccomp program (kept for tests and `--debug` output).
     pub guest_filter_len: usize,
     pub ctrl_filter_len: usize,
+    /// The CPU and kernel let user code use `rdfsbase`/`wrgsbase` (the fast syscall path
+    /// needs them).
+    pub has_fsgsbase: bool,
 }
 
 impl Image {
@@ -125,6 +128,7 @@ fn prepare() -> Result<Image> {
         guest_filter: [SockFilter::default(); MAX_FILTER_LEN],
         ctrl_filter: [SockFilter::default(); MAX_FILTER_LEN],
     };
+    let has_fsgsbase = data.has_fsgsbase != 0;
     data.unmap[..unmap.len()].copy_from_slice(&unmap);
     data.guest_filter[..guest.len()].copy_from_slice(&guest);
     data.ctrl_filter[..ctrl.len()].copy_from_slice(&ctrl);
@@ -185,6 +189,7 @@ fn prepare() -> Result<Image> {
         code_len,
         guest_filter_len: guest.len(),
         ctrl_filter_len: ctrl.len(),
+        has_fsgsbase,
     })
 }
 

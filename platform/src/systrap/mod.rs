@@ -285,6 +285,15 @@ impl Systrap {
     pub fn stub_entry(&self, e: Entry) -> u64 {
         self.shared.image.entry(e)
     }
+
+    /// Where patched syscall sites' trap-table entries jump (the stub's fast syscall path,
+    /// `snare_stub::patch`), or `None` when this machine can't run it (no user FSGSBASE).
+    pub fn fast_syscall_entry(&self) -> Option<u64> {
+        self.shared
+            .image
+            .has_fsgsbase
+            .then(|| self.shared.image.entry(Entry::Fast))
+    }
 }
 
 impl Platform for Systrap {

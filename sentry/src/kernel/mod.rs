@@ -97,6 +97,9 @@ pub struct Kernel {
     warned: Mutex<HashSet<u64>>,
     /// Kills a process whose stub dies while it waits in the Sentry.
     stubs: Option<Arc<stubwatch::StubWatch>>,
+    /// The stub's fast syscall path when syscall sites get patched (`mm/patch.rs`): the
+    /// machine supports it and `SNARE_PATCH` is not `0`.
+    pub fast_syscalls: Option<u64>,
 }
 
 impl Kernel {
@@ -107,7 +110,11 @@ impl Kernel {
         // The overlay's own handle on the root directory (a dup: only fd exhaustion at
         // start-up could fail it).
         let lower = root.try_clone().expect("duplicate the root directory fd");
+        let fast_syscalls = platform
+            .fast_syscall_entry()
+            .filter(|_| std::env::var("SNARE_PATCH").map_or(true, |v| v != "0"));
         Arc::new(Kernel {
+            fast_syscalls,
             platform,
             root,
             mounts: Mounts::new(lower, tmp.clone(), uid, gid),

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use snare_abi::signal::{StackT, SIGKILL, SIGSEGV, SS_DISABLE};
+use snare_abi::signal::{StackT, SIGILL, SIGKILL, SIGSEGV, SS_DISABLE};
 use snare_abi::{Errno, UserRegs};
 use snare_platform::systrap::SystrapContext;
 use snare_platform::{Context, Event};
@@ -258,6 +258,12 @@ impl Task {
             match self.ctx.switch(&mut self.regs) {
                 Event::Syscall => {
                     *syscalls += 1;
+                    if let Some(fast) = self.k.fast_syscalls {
+                        if !self.ctx.fast_frame() {
+                            self.mm
+                                .note_slow_syscall(self.regs.rip, self.regs.orig_rax, fast);
+                        }
+                    }
                     crate::syscalls::dispatch(self);
                 }
                 Event::Fault { addr, access } => {
@@ -286,6 +292,7 @@ impl Task {
                         self.force_signal(super::signal::fault_info(SIGSEGV, code, addr));
                     }
                 }
+                Event::Signal(info) if info.si_signo == SIGILL && self.at_patched_site() => {}
                 Event::Signal(info) => {
                     tracing::info!(
                         tid = self.tid,
@@ -303,6 +310,19 @@ impl Task {
                     self.exit = Some(ExitStatus::Signal(SIGKILL));
                 }
             }
+        }
+    }
+
+    /// A thread that faulted on the invalid opcode a patched syscall site has where its
+    /// `syscall` was (it ran the old `mov` while the site was being patched): goes on at
+    /// the site, whose jump makes the same syscall.
+    fn at_patched_site(&mut self) -> bool {
+        match self.mm.patched_site_at(self.regs.rip) {
+            Some(site) => {
+                self.regs.rip = site;
+                true
+            }
+            None => false,
         }
     }
 

@@ -8,6 +8,7 @@
 //! writes guest memory only through its own mapping of the memory file.
 
 mod cache;
+mod patch;
 mod usercopy;
 
 use std::collections::{BTreeMap, HashMap};
@@ -295,6 +296,8 @@ pub struct MemoryManager {
     /// children write the same few pages every time, and a copy costs far less than a
     /// fault. At most [`FORK_HINTS_MAX`].
     fork_writes: Arc<Mutex<Vec<u64>>>,
+    /// Syscall-site patching (`patch.rs`).
+    sites: Mutex<patch::Sites>,
 }
 
 impl MemoryManager {
@@ -311,6 +314,7 @@ impl MemoryManager {
                 report_writes: None,
             }),
             fork_writes: Arc::default(),
+            sites: Mutex::default(),
         }
     }
 
@@ -319,6 +323,8 @@ impl MemoryManager {
     /// mappings (MAP_SHARED) keep the very same pages on both sides: they are populated
     /// whole first, so a page touched later is still one page.
     pub fn fork(&self, child: SystrapAddressSpace) -> Result<MemoryManager, Errno> {
+        // Lock order: `sites` before `st` (patching maps the table).
+        let sites = self.sites.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut st = self.lock();
         let shared: Vec<Vma> = st.vmas.values().filter(|v| v.shared).cloned().collect();
         for v in &shared {
@@ -356,6 +362,7 @@ impl MemoryManager {
             }
         }
         let mm = MemoryManager::new(child, self.file.clone());
+        *mm.sites.lock().unwrap_or_else(|e| e.into_inner()) = sites;
         let hints = self
             .fork_writes
             .lock()
@@ -393,6 +400,7 @@ impl MemoryManager {
 
     /// Empties the address space (exec reusing it): every mapping and page goes.
     pub fn reset(&self) -> Result<(), Errno> {
+        *self.sites.lock().unwrap_or_else(|e| e.into_inner()) = patch::Sites::default();
         let mut st = self.lock();
         st.vmas.clear();
         st.brk_start = 0;
