@@ -194,6 +194,20 @@ pub struct CtrlResponse {
 const_assert_eq!(core::mem::offset_of!(CtrlResponse, rets), 64);
 const_assert!(core::mem::size_of::<CtrlResponse>() <= 4096);
 
+/// Where a stub process keeps its end of the socket the Sentry passes host file descriptors
+/// through (`SCM_RIGHTS`), for direct read-only mappings of host files. The received
+/// descriptor is always 0 (the lowest free one) and is closed in the same control request.
+pub const STUB_SOCK_FD: u64 = 1000;
+/// Offsets in the response page of the `recvmsg` buffers the Sentry sets up there: the
+/// `msghdr`, its one `iovec`, the byte it points at, and the control (cmsg) buffer.
+pub const RESP_MSG: u64 = 0x800;
+pub const RESP_IOV: u64 = 0x840;
+pub const RESP_BYTE: u64 = 0x850;
+pub const RESP_CMSG: u64 = 0x860;
+pub const RESP_CMSG_LEN: u64 = 32;
+const_assert!(core::mem::size_of::<CtrlResponse>() as u64 <= RESP_MSG);
+const_assert!(RESP_CMSG + RESP_CMSG_LEN <= 4096);
+
 /// Most BPF instructions in one of the stub's seccomp programs.
 pub const MAX_FILTER_LEN: usize = 200;
 /// Most address ranges the source stub unmaps at birth.

@@ -148,6 +148,55 @@ fn store_to_unmapped_page_faults_then_resumes_after_map() {
     ));
 }
 
+/// A host file mapped straight into the stub (`map_host_file`): the guest reads the file's
+/// bytes, a write faults (such a mapping is never writable), the stub keeps no fd of it, and
+/// a writable request is refused.
+#[test]
+fn host_file_is_mapped_read_only_without_a_copy() {
+    use std::os::fd::AsRawFd;
+    let p = platform();
+    let g = Guest::load(&p, Program::Store).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let path = std::env::temp_dir().join(format!("snare-hostmap-{}", std::process::id()));
+    let mut data = vec![0u8; 8192];
+    data[4096 + 8..4096 + 16].copy_from_slice(&0x1234_5678_9abc_def0u64.to_ne_bytes());
+    std::fs::write(&path, &data).expect("write the file");
+    let f = std::fs::File::open(&path).expect("open");
+    std::fs::remove_file(&path).expect("remove");
+    let fds_before = std::fs::read_dir(format!("/proc/{}/fd", g.space.stub_pid()))
+        .map(|d| d.count())
+        .ok();
+    g.space
+        .map_host_file(f.as_raw_fd(), &[(0x2000_0000, 4096, Prot::READ, 4096)])
+        .expect("map");
+    // `mov eax, [rbx]` (the load), then exit(rax): the file's second page, 8 bytes in.
+    let mut regs = start_regs();
+    regs.rbx = 0x2000_0008;
+    regs.rip = CODE_ADDR + 8;
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!((regs.orig_rax, regs.rdi as u32), (60, 0x9abc_def0));
+    // The store faults: the guest can't change what the Sentry would not see.
+    let mut regs = start_regs();
+    regs.rbx = 0x2000_0008;
+    assert!(matches!(
+        ctx.switch(&mut regs),
+        Event::Fault {
+            access: Access::Write,
+            ..
+        }
+    ));
+    if let Some(before) = fds_before {
+        let after = std::fs::read_dir(format!("/proc/{}/fd", g.space.stub_pid()))
+            .expect("fd dir")
+            .count();
+        assert_eq!(after, before, "the stub kept the file's fd");
+    }
+    assert!(g
+        .space
+        .map_host_file(f.as_raw_fd(), &[(0x2100_0000, 4096, Prot::RW, 0)])
+        .is_err());
+}
+
 /// Runs `TouchPages` over `n` pages from `base`: true if it ran through without a fault.
 fn touches_without_fault(ctx: &mut impl Context, base: u64, n: u64) -> bool {
     let mut regs = start_regs();

@@ -550,7 +550,16 @@ impl Context for SystrapContext {
             }
             self.keep_fp_template();
         }
-        if self.resume(regs, CMD_RESUME).is_err() || self.wait().is_err() {
+        if self.resume(regs, CMD_RESUME).is_err() {
+            return Event::Exited;
+        }
+        // An interrupt that came after the check above saw the thread still stopped and sent
+        // no signal: send it now. (Both sides write, then read the other's word, SeqCst: one of
+        // them sees the other. A second signal only makes a spurious Interrupted event.)
+        if self.intr.pending.load(Ordering::SeqCst) {
+            let _ = sys::tgkill(self.intr.pid, self.intr.tid, INTERRUPT_SIGNAL);
+        }
+        if self.wait().is_err() {
             return Event::Exited;
         }
         self.take_event(regs)

@@ -9,7 +9,7 @@
 //! the stub's own `syscall` instructions.
 
 use snare_abi::seccomp::{bpf, SockFilter, AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_TRAP};
-use snare_stub::layout::{CLONE_GUEST_THREAD, CLONE_STUB_PROCESS};
+use snare_stub::layout::{CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, STUB_SOCK_FD};
 
 /// An allowed syscall: its number, an optional argument that must take one of a few values,
 /// and why the stub needs it.
@@ -65,6 +65,18 @@ pub(crate) const GUEST_RULES: &[Rule] = &[
 /// What the control thread's code may call (and, stacked under [`GUEST_RULES`], the bootstrap
 /// of a new guest thread).
 pub(crate) const CTRL_RULES: &[Rule] = &[
+    Rule {
+        nr: 47,
+        name: "recvmsg",
+        arg: Some((0, &[STUB_SOCK_FD])),
+        reason: "receives a host file the Sentry maps read-only into the stub (fd 0)",
+    },
+    Rule {
+        nr: 3,
+        name: "close",
+        arg: Some((0, &[0])),
+        reason: "closes that file (always fd 0) right after mapping it",
+    },
     Rule {
         nr: 9,
         name: "mmap",

@@ -33,8 +33,8 @@ use snare_abi::signal::{
 use snare_abi::{KernelSigaction, SigSet};
 use snare_stub::code::Entry;
 use snare_stub::layout::{
-    CtrlOp, CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, CTRL_MAX_OPS, MAX_SLOTS, STUB_BASE,
-    STUB_CTRL_REQ, STUB_CTRL_RESP,
+    CtrlOp, CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, CTRL_MAX_OPS, MAX_SLOTS, RESP_BYTE, RESP_CMSG,
+    RESP_CMSG_LEN, RESP_IOV, RESP_MSG, STUB_BASE, STUB_CTRL_REQ, STUB_CTRL_RESP, STUB_SOCK_FD,
 };
 
 pub use context::{SystrapContext, SystrapInterrupter};
@@ -136,6 +136,9 @@ struct Shared {
     /// Dropping this sender lets the parent thread exit.
     parent_stop: Mutex<Option<mpsc::Sender<()>>>,
     parent: Mutex<Option<JoinHandle<()>>>,
+    /// Host file descriptors for direct mappings go to stubs through this (`None`: no
+    /// socket could be made; host files are then copied into the memory file as before).
+    fd_pass: Option<FdPass>,
 }
 
 impl Drop for Shared {
@@ -161,6 +164,8 @@ pub struct Systrap {
 struct ForkPlan {
     sentry_pid: i32,
     memfd: RawFd,
+    /// The stubs' end of the fd-passing socket (-1: none), moved to `STUB_SOCK_FD`.
+    sock: RawFd,
     ctrl_off: u64,
     action: KernelSigaction,
     entry: u64,
@@ -214,9 +219,11 @@ impl Systrap {
             sentry_window,
         };
         let source = Ctrl::new(&mem, spins.ctrl, spins.sentry)?;
+        let fd_pass = FdPass::new();
         let plan = ForkPlan {
             sentry_pid: std::process::id() as i32,
             memfd: mem.fd(),
+            sock: fd_pass.as_ref().map_or(-1, |p| p.stub.as_raw_fd()),
             ctrl_off: source.off,
             action: KernelSigaction {
                 sa_handler: image.entry(Entry::Handler),
@@ -271,6 +278,7 @@ impl Systrap {
                 pool_max: config.pool,
                 parent_stop: Mutex::new(Some(stop_tx)),
                 parent: Mutex::new(Some(parent)),
+                fd_pass,
             }),
         })
     }
@@ -498,10 +506,27 @@ unsafe fn source_child(p: &ForkPlan) -> ! {
             }
         }
         let fd = p.memfd as u64;
-        if fd > 0 {
-            raw6(libc::SYS_close_range, [0, fd - 1, 0, 0, 0, 0]);
+        // The fd-passing socket goes to its fixed number; every other fd but the memory
+        // file is closed. Without it (a low fd limit) the stub just never receives files.
+        let mut keep = [fd, u64::MAX];
+        if p.sock >= 0 && fd != STUB_SOCK_FD {
+            let r = raw6(libc::SYS_dup3, [p.sock as u64, STUB_SOCK_FD, 0, 0, 0, 0]);
+            if r == STUB_SOCK_FD as i64 {
+                keep[1] = STUB_SOCK_FD;
+            }
         }
-        raw6(libc::SYS_close_range, [fd + 1, u32::MAX as u64, 0, 0, 0, 0]);
+        keep.sort_unstable();
+        let mut from = 0u64;
+        for k in keep {
+            if k == u64::MAX {
+                break;
+            }
+            if k > from {
+                raw6(libc::SYS_close_range, [from, k - 1, 0, 0, 0, 0]);
+            }
+            from = k + 1;
+        }
+        raw6(libc::SYS_close_range, [from, u32::MAX as u64, 0, 0, 0, 0]);
         raw6(
             libc::SYS_prctl,
             [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
@@ -537,6 +562,109 @@ unsafe fn source_child(p: &ForkPlan) -> ! {
             exit(4);
         }
         core::arch::asm!("jmp {e}", e = in(reg) p.entry, options(noreturn));
+    }
+}
+
+/// The socket pair that carries host fds to stubs: the Sentry sends on `sentry`; every stub
+/// process has the other end (inherited from the source) at `STUB_SOCK_FD`, and the Sentry
+/// keeps `stub` too, to drain a message a stub failed to take. One transfer at a time.
+#[derive(Debug)]
+struct FdPass {
+    lock: Mutex<()>,
+    sentry: OwnedFd,
+    stub: OwnedFd,
+}
+
+impl FdPass {
+    fn new() -> Option<FdPass> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: socketpair writes two fds into `fds`.
+        let r = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        if r != 0 {
+            return None;
+        }
+        // SAFETY: both fds are fresh and owned by nothing else.
+        let (sentry, stub) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        Some(FdPass {
+            lock: Mutex::new(()),
+            sentry,
+            stub,
+        })
+    }
+
+    /// Sends `fd` as one datagram of one byte with SCM_RIGHTS.
+    fn send(&self, fd: RawFd) -> Result<()> {
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        // u64 words keep the cmsg buffer aligned.
+        let mut cbuf = [0u64; 4];
+        // SAFETY: CMSG_SPACE is a pure computation.
+        let space = unsafe { libc::CMSG_SPACE(size_of::<libc::c_int>() as u32) } as usize;
+        // SAFETY: an all-zero msghdr is valid; the fields are set below.
+        let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        // SAFETY: msg_control points at `cbuf` (32 bytes >= space), so CMSG_FIRSTHDR is
+        // non-null and its data has room for one int.
+        let r = unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(size_of::<libc::c_int>() as u32) as usize;
+            core::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>(), fd);
+            libc::sendmsg(self.sentry.as_raw_fd(), &msg, libc::MSG_DONTWAIT)
+        };
+        sys::check("sendmsg (fd to stub)", r as i64).map(|_| ())
+    }
+
+    /// Takes back whatever no stub received, closing the fds.
+    fn drain(&self) {
+        loop {
+            let mut byte = [0u8; 1];
+            let mut iov = libc::iovec {
+                iov_base: byte.as_mut_ptr().cast(),
+                iov_len: 1,
+            };
+            let mut cbuf = [0u64; 4];
+            // SAFETY: as in `send`; recvmsg fills at most msg_controllen bytes of `cbuf`.
+            let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf.as_mut_ptr().cast();
+            msg.msg_controllen = size_of_val(&cbuf);
+            // SAFETY: the buffers above outlive the call.
+            let r = unsafe {
+                libc::recvmsg(
+                    self.stub.as_raw_fd(),
+                    &mut msg,
+                    libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
+                )
+            };
+            if r < 0 {
+                return;
+            }
+            // SAFETY: CMSG_FIRSTHDR/CMSG_DATA walk the buffer recvmsg just filled.
+            unsafe {
+                let c = libc::CMSG_FIRSTHDR(&msg);
+                if !c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let fd = core::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                    libc::close(fd);
+                }
+            }
+        }
     }
 }
 
@@ -776,6 +904,79 @@ impl Drop for SystrapAddressSpace {
 }
 
 impl SystrapAddressSpace {
+    /// Maps the host file `fd` (open for reading) privately at each `(addr, len, prot, file
+    /// offset)` of `maps`, none writable, in one control request: the fd goes to the stub
+    /// over the fd-passing socket, the control thread maps it and closes it again. The host
+    /// then serves those pages from its own page cache, on first touch, with nothing copied;
+    /// the guest can't write them (a write faults to the Sentry, which copies), so the
+    /// Sentry's view of the memory stays right. The stub holds the fd only during the request.
+    pub fn map_host_file(&self, fd: RawFd, maps: &[(u64, u64, Prot, u64)]) -> Result<()> {
+        let inner = &self.inner;
+        let pass = inner
+            .shared
+            .fd_pass
+            .as_ref()
+            .ok_or(Error::Setup("no fd-passing socket".into()))?;
+        if maps.is_empty() || maps.len() > CTRL_MAX_OPS - 2 {
+            return Err(Error::BadRange);
+        }
+        let mut ops = Vec::with_capacity(maps.len() + 2);
+        ops.push((
+            ctrl::op(
+                47,
+                [
+                    STUB_SOCK_FD,
+                    STUB_CTRL_RESP + RESP_MSG,
+                    (libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) as u64,
+                    0,
+                    0,
+                    0,
+                ],
+            ),
+            1,
+            "recvmsg (stub)",
+        ));
+        for &(addr, len, prot, off) in maps {
+            inner.check_range(addr, len)?;
+            if prot.contains(Prot::WRITE) || !off.is_multiple_of(snare_abi::PAGE_SIZE as u64) {
+                return Err(Error::BadRange);
+            }
+            let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+            let args = [addr, len, u64::from(prot.bits()), flags, 0, off];
+            ops.push((ctrl::op(9, args), addr as i64, "mmap (host file)"));
+        }
+        ops.push((ctrl::op(3, [0; 6]), 0, "close (host file)"));
+        let _one_at_a_time = pass.lock.lock().unwrap_or_else(|e| e.into_inner());
+        // The receive buffers live in the stub's response page (writable there: a guest that
+        // scribbles on them only spoils its own mapping, and the fd number is always 0).
+        let resp = inner.ctrl.lock().unwrap_or_else(|e| e.into_inner()).off + 4096;
+        let mem = inner.mem();
+        let iov = [STUB_CTRL_RESP + RESP_BYTE, 1u64];
+        mem.write_pod(resp + RESP_IOV, &iov);
+        // msghdr: name, namelen, iov, iovlen, control, controllen, flags.
+        let msg: [u64; 7] = [
+            0,
+            0,
+            STUB_CTRL_RESP + RESP_IOV,
+            1,
+            STUB_CTRL_RESP + RESP_CMSG,
+            RESP_CMSG_LEN,
+            0,
+        ];
+        mem.write_pod(resp + RESP_MSG, &msg);
+        pass.send(fd)?;
+        match inner.call_batch(&ops) {
+            Ok(()) => Ok(()),
+            Err(OpError { index, error }) => {
+                pass.drain();
+                if index > 0 && !matches!(error, Error::StubDied | Error::Corrupt(_)) {
+                    let _ = inner.call("close (host file)", 3, [0; 6]);
+                }
+                Err(error)
+            }
+        }
+    }
+
     /// Host pid of the stub process (for tests and debugging).
     pub fn stub_pid(&self) -> i32 {
         self.inner.pid

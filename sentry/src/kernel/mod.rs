@@ -110,6 +110,9 @@ impl Kernel {
         // The overlay's own handle on the root directory (a dup: only fd exhaustion at
         // start-up could fail it).
         let lower = root.try_clone().expect("duplicate the root directory fd");
+        if std::env::var("SNARE_DIRECT").is_ok_and(|v| v == "0") {
+            crate::mm::DIRECT_MAPPINGS.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
         let fast_syscalls = platform
             .fast_syscall_entry()
             .filter(|_| std::env::var("SNARE_PATCH").map_or(true, |v| v != "0"));

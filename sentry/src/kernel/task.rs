@@ -331,6 +331,26 @@ impl Task {
     fn finish(mut self) {
         let own = self.exit.unwrap_or(ExitStatus::Code(0));
         crate::syscalls::exit_robust_list(&self);
+        let tg = self.tg().clone();
+        // The process keeps the CPU time of a thread that leaves before it does. Counted
+        // before the CHILD_CLEARTID wake, so a joiner that asks at once finds it; and frozen
+        // in the handle, so a reader still holding the thread gets the same figure.
+        let skip = {
+            let st = tg.state();
+            st.threads.len() <= 1 || !st.cpu_watched
+        };
+        let spent = if skip {
+            (0, 0)
+        } else {
+            let spent = super::timers::thread_cpu(&self.handle);
+            let mut intr = lock(&self.handle.interrupter);
+            *lock(&self.handle.cpu) = super::process::CpuAccount {
+                base: (0, 0),
+                banked: spent,
+            };
+            *intr = None;
+            spent
+        };
         if self.clear_child_tid != 0
             && Arc::strong_count(&self.mm) > 1
             && self
@@ -340,17 +360,6 @@ impl Task {
         {
             crate::syscalls::futex_wake(&self.k, &self.mm, self.clear_child_tid, 1);
         }
-        let tg = self.tg().clone();
-        // The process keeps the CPU time of a thread that leaves before it does.
-        let skip = {
-            let st = tg.state();
-            st.threads.len() <= 1 || !st.cpu_watched
-        };
-        let spent = if skip {
-            (0, 0)
-        } else {
-            super::timers::thread_cpu(&self.handle)
-        };
         let last = {
             let mut st = tg.state();
             st.threads.retain(|t| t.tid != self.tid);

@@ -72,8 +72,12 @@ pub fn stub_thread_cpu(pid: i32, tid: i32) -> (u64, u64) {
 /// the task took it, plus what it banked on earlier ones.
 pub fn thread_cpu(t: &TaskHandle) -> (u64, u64) {
     t.tg.state().cpu_watched = true;
-    let ids = lock(&t.interrupter).as_ref().map(|i| i.host_ids());
-    let cpu = *lock(&t.cpu);
+    // One snapshot of both (an exiting thread freezes its figure under the same locks).
+    let (ids, cpu) = {
+        let intr = lock(&t.interrupter);
+        let cpu = *lock(&t.cpu);
+        (intr.as_ref().map(|i| i.host_ids()), cpu)
+    };
     let (u, s) = ids.map_or(cpu.base, |(pid, tid)| stub_thread_cpu(pid, tid));
     (
         cpu.banked.0 + u.saturating_sub(cpu.base.0),

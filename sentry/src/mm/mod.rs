@@ -80,6 +80,13 @@ pub trait MappableFile: Send + Sync + std::fmt::Debug {
         true
     }
 
+    /// A host file descriptor open for reading that stubs may map directly (private and
+    /// read-only; see [`Vma::direct`]): host files of the read-only lower layer. `None`: the
+    /// file's pages go through the memory file.
+    fn host_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+
     /// Copies `len` bytes at file offset `off` into the memory file at `mem_off`; bytes past
     /// the end of the file are left as they are (zero). Returns how many bytes were copied.
     /// Files on the host override this to copy inside the host kernel.
@@ -154,6 +161,11 @@ pub struct Vma {
     pub backing: Backing,
     /// A stack that grows down on faults below it.
     pub grows_down: bool,
+    /// The stub maps the whole VMA straight from the host file (private, never writable),
+    /// so the host serves its pages from its own page cache: the Sentry copies nothing and
+    /// sees no faults there. Pages the Sentry populates anyway (it read or wrote guest
+    /// memory there) are mapped over it from the memory file, with the same contents.
+    pub direct: bool,
 }
 
 impl Vma {
@@ -577,6 +589,7 @@ impl MemoryManager {
                     shared: false,
                     backing: Backing::Anon,
                     grows_down: false,
+                    direct: false,
                 },
             );
         } else if new_end < old_end && self.unmap_locked(&mut st, new_end, old_end).is_err() {
@@ -650,8 +663,12 @@ impl MemoryManager {
             shared,
             backing,
             grows_down: false,
+            direct: false,
         };
         insert_vma(&mut st, vma.clone());
+        if self.map_direct(&mut st, &vma) {
+            return Ok(start);
+        }
         self.prefetch_cached(&mut st, &vma);
         self.populate_small(&mut st, &vma);
         Ok(start)
@@ -670,6 +687,7 @@ impl MemoryManager {
                 shared: false,
                 backing: Backing::Anon,
                 grows_down: true,
+                direct: false,
             },
         );
         Ok(())
@@ -692,15 +710,16 @@ impl MemoryManager {
         split_at(st, start);
         split_at(st, end);
         let doomed: Vec<u64> = st.vmas.range(start..end).map(|(&s, _)| s).collect();
+        let mut direct = false;
         for s in doomed {
-            st.vmas.remove(&s);
+            direct |= st.vmas.remove(&s).is_some_and(|v| v.direct);
         }
         let pages: Vec<(u64, u64)> = st.pages.range(start..end).map(|(&a, &o)| (a, o)).collect();
         for (a, _) in &pages {
             st.pages.remove(a);
         }
         self.free_pages(pages.iter().map(|&(_, o)| o));
-        if !pages.is_empty() {
+        if !pages.is_empty() || direct {
             let addr = start.max(MMAP_MIN);
             self.apply(
                 st,
@@ -791,6 +810,8 @@ impl MemoryManager {
         moved.start = to;
         moved.end = to + new_len;
         moved.grows_down = false;
+        // The stub's direct mapping stays behind (and goes); the new place faults in.
+        moved.direct = false;
         let pages: Vec<(u64, u64)> = st
             .pages
             .range(old..old + keep)
@@ -860,18 +881,31 @@ impl MemoryManager {
         }
         split_at(&mut st, addr);
         split_at(&mut st, end);
+        // A direct VMA keeps its host mapping unless it becomes writable: then the stub drops
+        // it and the pages come through the memory file (faults), like any private file page.
+        let mut ops: Vec<MapOp> = Vec::new();
         for (_, v) in st.vmas.range_mut(addr..end) {
             v.prot = prot;
+            if v.direct {
+                let (addr, len) = (v.start, v.end - v.start);
+                if prot.contains(Prot::WRITE) {
+                    v.direct = false;
+                    ops.push(MapOp::Unmap { addr, len });
+                } else {
+                    ops.push(MapOp::Protect { addr, len, prot });
+                }
+            }
         }
         // Apply to what the stub has mapped: each run of populated pages.
-        let mut ops: Vec<MapOp> = populated_runs(&st, addr, end)
-            .into_iter()
-            .map(|(s, e)| MapOp::Protect {
-                addr: s,
-                len: e - s,
-                prot,
-            })
-            .collect();
+        ops.extend(
+            populated_runs(&st, addr, end)
+                .into_iter()
+                .map(|(s, e)| MapOp::Protect {
+                    addr: s,
+                    len: e - s,
+                    prot,
+                }),
+        );
         // Copy-on-write pages stay read-only in the stub until copied.
         if prot.contains(Prot::WRITE) {
             for (&a, &o) in st.pages.range(addr..end) {
@@ -911,6 +945,11 @@ impl MemoryManager {
             // Populated and allowed: a copy-on-write page (copied on a write), or one the
             // stub doesn't map (a forked child's, a moved one).
             return self.map_present(&mut st, &vma, page, access);
+        }
+        // A direct VMA this stub doesn't map (a forked child's: mapped on first touch, so a
+        // child that execs at once never pays for it).
+        if vma.direct && self.remap_direct(&mut st, &vma) {
+            return Ok(());
         }
         self.populate(&mut st, &vma, page)
     }
@@ -1106,6 +1145,67 @@ impl MemoryManager {
             }
             p += PAGE;
         }
+    }
+
+    /// At mmap: maps a private read-only mapping of a host file straight from the host file
+    /// in the stub ([`Vma::direct`]). Pending batched changes go first (one may be the unmap
+    /// of what this mapping replaces). `false`: not possible here; the VMA faults in as usual.
+    fn map_direct(&self, st: &mut State, vma: &Vma) -> bool {
+        let Some((fd, offset)) = direct_source(vma) else {
+            return false;
+        };
+        if let Some(d) = st.deferred.as_mut() {
+            let ops = std::mem::take(d);
+            if self.apply_now(&ops).is_err() {
+                return false;
+            }
+        }
+        let len = vma.end - vma.start;
+        match self
+            .space
+            .map_host_file(fd, &[(vma.start, len, vma.prot, offset)])
+        {
+            Ok(()) => {
+                if let Some(v) = st.vmas.get_mut(&vma.start) {
+                    v.direct = true;
+                }
+                true
+            }
+            Err(e) => {
+                tracing::debug!(%e, "direct mapping of a host file failed");
+                false
+            }
+        }
+    }
+
+    /// Maps a direct VMA from its host file again (a forked child's stub has none of it),
+    /// then the pages the Sentry populated in it over that. `false`: it stays unmapped and
+    /// stops being direct.
+    fn remap_direct(&self, st: &mut State, vma: &Vma) -> bool {
+        let mapped = direct_source(vma).is_some_and(|(fd, offset)| {
+            let len = vma.end - vma.start;
+            self.space
+                .map_host_file(fd, &[(vma.start, len, vma.prot, offset)])
+                .is_ok()
+        });
+        if !mapped {
+            if let Some(v) = st.vmas.get_mut(&vma.start) {
+                v.direct = false;
+            }
+            return false;
+        }
+        let ops: Vec<MapOp> = st
+            .pages
+            .range(vma.start..vma.end)
+            .map(|(&a, &o)| MapOp::Map {
+                addr: a,
+                len: PAGE,
+                file_offset: o,
+                prot: read_only(vma.prot),
+                populate: false,
+            })
+            .collect();
+        self.apply(st, &ops).is_ok()
     }
 
     /// At mmap: maps what the page cache already holds of a new private read-only file
@@ -1337,6 +1437,25 @@ impl Drop for MemoryManager {
         self.free_pages(pages.into_values());
     }
 }
+
+/// The host fd and file offset a VMA could be mapped directly from: a private mapping of a
+/// host file, readable, never writable, at a page-aligned offset.
+fn direct_source(vma: &Vma) -> Option<(std::os::fd::RawFd, u64)> {
+    let Backing::File { file, offset } = &vma.backing else {
+        return None;
+    };
+    let eligible = !vma.shared
+        && !vma.prot.contains(Prot::WRITE)
+        && vma.prot != Prot::NONE
+        && offset.is_multiple_of(PAGE)
+        && DIRECT_MAPPINGS.load(std::sync::atomic::Ordering::Relaxed);
+    eligible.then_some(())?;
+    Some((file.host_fd()?, *offset))
+}
+
+/// Whether host files are mapped directly (on unless `SNARE_DIRECT=0`).
+pub static DIRECT_MAPPINGS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
 
 fn overlaps(st: &State, start: u64, end: u64) -> bool {
     st.vmas

@@ -125,10 +125,12 @@ impl MemoryManager {
     /// byte where its `syscall` was): the thread should go on at that site.
     pub fn patched_site_at(&self, rip: u64) -> Option<u64> {
         let site = rip.checked_sub(5)?;
+        // Under the lock the patcher holds: a site being patched is read whole.
+        let sites = self.sites();
         let mut bytes = [0u8; SITE_LEN];
         self.read(site, &mut bytes).ok()?;
         let entry = code::patched_entry(&bytes)?;
         let in_table = (TRAP_TABLE..TRAP_TABLE + TRAP_TABLE_SIZE).contains(&entry);
-        (in_table && bytes[5] == BAD_OPCODE && self.sites().used > 0).then_some(site)
+        (in_table && bytes[5] == BAD_OPCODE && sites.used > 0).then_some(site)
     }
 }

@@ -108,6 +108,7 @@ impl HostRoot {
             inner: Arc::new(HostInner {
                 file,
                 path: String::from_utf8_lossy(path).into_owned(),
+                mappable: flags & o::PATH == 0,
             }),
             offset: Mutex::new(0),
             kind,
@@ -259,6 +260,8 @@ type DirEntry = (u64, u8, Vec<u8>);
 struct HostInner {
     file: File,
     path: String,
+    /// Opened for reading from the root (not O_PATH, not stdio): stubs may map it directly.
+    mappable: bool,
 }
 
 impl MappableFile for HostInner {
@@ -268,6 +271,11 @@ impl MappableFile for HostInner {
 
     fn name(&self) -> String {
         self.path.clone()
+    }
+
+    fn host_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.mappable.then(|| self.file.as_raw_fd())
     }
 
     /// Host files are the read-only lower layer: their pages can be cached, keyed by what
@@ -361,6 +369,7 @@ impl HostFile {
             inner: Arc::new(HostInner {
                 file,
                 path: path.to_string(),
+                mappable: false,
             }),
             offset: Mutex::new(0),
             kind,
