@@ -198,6 +198,13 @@ impl Systrap {
     pub fn new(config: Config) -> Result<Systrap> {
         let image = image::get()?;
         let mem = Arc::new(MemoryFile::new(config.memory_size)?);
+        // Experiments: how many MiB of freed pages to keep for reuse (see memfile.rs).
+        if let Some(mb) = std::env::var("SNARE_RECYCLE_MB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            mem.set_recycle_max(mb << 20);
+        }
         let window = config.spin.unwrap_or(if sys::usable_cpus() > 1 {
             DEFAULT_SPIN
         } else {

@@ -515,7 +515,8 @@ impl MemoryManager {
 
     /// A new memory-file page holding a copy of the one at `off`.
     fn copy_page(&self, off: u64) -> Result<u64, Errno> {
-        let new = self.file.allocate(PAGE).map_err(|_| Errno::ENOMEM)?;
+        // Overwritten whole below, before any stub maps it.
+        let new = self.file.allocate_uninit(PAGE).map_err(|_| Errno::ENOMEM)?;
         let mut buf = [0u8; PAGE as usize];
         self.file.read(off, &mut buf);
         self.file.write_fresh(new, &buf);
