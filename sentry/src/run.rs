@@ -117,14 +117,14 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let forwarded = forwarded_signals();
     let _ = forwarded.thread_block();
     let t0 = std::time::Instant::now();
-    // `SNARE_STUB_POOL=N` keeps up to N emptied stub processes of ended guest processes for
-    // the next fork or exec. Off by default: on two CPUs it measured faster for fork+exit
-    // (-11%) and a shell loop (-5%) but slower for fork+exec (+15%), where emptying a stub
-    // competes with the parent for the CPUs and the kept stub's control thread is asleep.
+    // Up to `SNARE_STUB_POOL` (default 2) emptied stub processes of ended guest processes are
+    // kept for the next exec that needs a new one (a vfork child's: a shell's). Forks don't
+    // take them: refilling the pool after each would cost a fork-and-exec loop more than it
+    // saves (session 3 measured +15% when forks took them). Shell loop 470 -> 425 ms.
     let pool = std::env::var("SNARE_STUB_POOL")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0)
+        .unwrap_or(2)
         .min(16);
     let config = Config {
         pool,

@@ -148,7 +148,7 @@ fn a_pooled_stub_comes_back_empty_and_goes_with_the_platform() {
     assert!(running(pid), "the stub went to the pool");
     // The next address space is the same stub, with nothing of the old guest in it: no
     // mappings (the old data page faults) and a new thread.
-    let space = p.new_address_space().expect("space");
+    let space = p.pooled_address_space().expect("a pooled space");
     assert_eq!(space.stub_pid(), pid);
     let mem = p.memory_file();
     let code = mem.allocate(4096).expect("page");

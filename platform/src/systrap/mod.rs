@@ -301,6 +301,24 @@ impl Systrap {
         self.shared.image.entry(e)
     }
 
+    /// An emptied stub process from the pool (`Config::pool`), if one is there: as good as
+    /// [`Platform::new_address_space`]'s, and cheaper. Taken only for exec: a fork taking one
+    /// would make the next exiting process empty its stub to refill the pool, which on two
+    /// CPUs costs the forking parent more than it saves.
+    pub fn pooled_address_space(&self) -> Option<SystrapAddressSpace> {
+        loop {
+            let inner = self
+                .shared
+                .pool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()?;
+            if !inner.is_dead() {
+                return Some(SystrapAddressSpace { inner });
+            }
+        }
+    }
+
     /// Where patched syscall sites' trap-table entries jump (the stub's fast syscall path,
     /// `snare_stub::patch`), or `None` when this machine can't run it (no user FSGSBASE).
     pub fn fast_syscall_entry(&self) -> Option<u64> {
@@ -316,14 +334,6 @@ impl Platform for Systrap {
 
     fn new_address_space(&self) -> Result<SystrapAddressSpace> {
         let s = &self.shared;
-        loop {
-            let Some(inner) = s.pool.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
-                break;
-            };
-            if !inner.is_dead() {
-                return Ok(SystrapAddressSpace { inner });
-            }
-        }
         let ctrl = Ctrl::new(&s.mem, s.spins.ctrl, s.spins.sentry)?;
         let ret = {
             let mut source = s.source.lock().unwrap_or_else(|e| e.into_inner());

@@ -245,9 +245,12 @@ pub fn exec(
             mm.clone()
         }
         None => {
-            let space = k
-                .new_address_space()
-                .map_err(|e| ExecError::new(Errno::ENOMEM, format!("new address space: {e}")))?;
+            let space = match k.platform.pooled_address_space() {
+                Some(s) => s,
+                None => k.new_address_space().map_err(|e| {
+                    ExecError::new(Errno::ENOMEM, format!("new address space: {e}"))
+                })?,
+            };
             Arc::new(MemoryManager::new(space, k.platform.memory_file().clone()))
         }
     };
