@@ -19,6 +19,9 @@ use crate::{Error, Result};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
+/// The memory file's fd is at least this (see [`MemoryFile::new`]).
+pub const MIN_FD: i32 = 64;
+
 /// The memory file and its page allocator.
 #[derive(Debug)]
 pub struct MemoryFile {
@@ -70,6 +73,15 @@ impl MemoryFile {
                 libc::MFD_CLOEXEC,
             )
         })?;
+        // SAFETY: the kernel just gave us this fd.
+        let low = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        // Stubs inherit the file at the same number, and their fds below MIN_FD are where
+        // host files arrive for direct mappings: the memory file must never be one of them.
+        // SAFETY: F_DUPFD_CLOEXEC on an fd we own returns a new fd (or -1).
+        let fd = check("fcntl (F_DUPFD_CLOEXEC)", unsafe {
+            libc::fcntl(low.as_raw_fd(), libc::F_DUPFD_CLOEXEC, MIN_FD) as i64
+        })?;
+        drop(low);
         // SAFETY: the kernel just gave us this fd.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
         // SAFETY: plain integers on an fd we own.

@@ -69,13 +69,13 @@ pub(crate) const CTRL_RULES: &[Rule] = &[
         nr: 47,
         name: "recvmsg",
         arg: Some((0, &[STUB_SOCK_FD])),
-        reason: "receives a host file the Sentry maps read-only into the stub (fd 0)",
+        reason: "receives host files the Sentry maps read-only into the stub (lowest fds)",
     },
     Rule {
         nr: 3,
         name: "close",
-        arg: Some((0, &[0])),
-        reason: "closes that file (always fd 0) right after mapping it",
+        arg: Some((0, &[0, 1, 2, 3, 4, 5, 6, 7])),
+        reason: "closes those files (fds 0-7, HOST_FILES_MAX) right after mapping them",
     },
     Rule {
         nr: 9,

@@ -582,6 +582,14 @@ unsafe fn source_child(p: &ForkPlan) -> ! {
     }
 }
 
+/// One direct mapping of a host file: (address, length, protection, file offset).
+pub type HostMap = (u64, u64, Prot, u64);
+
+/// Most host files one [`SystrapAddressSpace::map_host_files`] request takes (they use fds
+/// 0 to this minus 1 in the stub).
+pub const HOST_FILES_MAX: usize = 8;
+static_assertions::const_assert!((HOST_FILES_MAX as i32) < crate::memfile::MIN_FD);
+
 /// The socket pair that carries host fds to stubs: the Sentry sends on `sentry`; every stub
 /// process has the other end (inherited from the source) at `STUB_SOCK_FD`, and the Sentry
 /// keeps `stub` too, to drain a message a stub failed to take. One transfer at a time.
@@ -927,45 +935,56 @@ impl SystrapAddressSpace {
     /// then serves those pages from its own page cache, on first touch, with nothing copied;
     /// the guest can't write them (a write faults to the Sentry, which copies), so the
     /// Sentry's view of the memory stays right. The stub holds the fd only during the request.
-    pub fn map_host_file(&self, fd: RawFd, maps: &[(u64, u64, Prot, u64)]) -> Result<()> {
+    pub fn map_host_file(&self, fd: RawFd, maps: &[HostMap]) -> Result<()> {
+        self.map_host_files(&[(fd, maps)])
+    }
+
+    /// [`SystrapAddressSpace::map_host_file`] for up to [`HOST_FILES_MAX`] files at once (a
+    /// forked child's): one control request, the files on fds 0, 1, … in the stub.
+    pub fn map_host_files(&self, files: &[(RawFd, &[HostMap])]) -> Result<()> {
         let inner = &self.inner;
         let pass = inner
             .shared
             .fd_pass
             .as_ref()
             .ok_or(Error::Setup("no fd-passing socket".into()))?;
-        if maps.is_empty() || maps.len() > CTRL_MAX_OPS - 2 {
+        let nmaps: usize = files.iter().map(|(_, m)| m.len()).sum();
+        if files.is_empty() || files.len() > HOST_FILES_MAX || nmaps == 0 {
             return Err(Error::BadRange);
         }
-        let mut ops = Vec::with_capacity(maps.len() + 2);
-        ops.push((
-            ctrl::op(
-                47,
-                [
-                    STUB_SOCK_FD,
-                    STUB_CTRL_RESP + RESP_MSG,
-                    (libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) as u64,
-                    0,
-                    0,
-                    0,
-                ],
-            ),
-            1,
-            "recvmsg (stub)",
-        ));
-        for &(addr, len, prot, off) in maps {
-            inner.check_range(addr, len)?;
-            if prot.contains(Prot::WRITE) || !off.is_multiple_of(snare_abi::PAGE_SIZE as u64) {
-                return Err(Error::BadRange);
-            }
-            let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
-            let args = [addr, len, u64::from(prot.bits()), flags, 0, off];
-            ops.push((ctrl::op(9, args), addr as i64, "mmap (host file)"));
+        let recv = ctrl::op(
+            47,
+            [
+                STUB_SOCK_FD,
+                STUB_CTRL_RESP + RESP_MSG,
+                (libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        let mut ops = Vec::with_capacity(nmaps + 2 * files.len());
+        for _ in files {
+            ops.push((recv, 1, "recvmsg (stub)"));
         }
-        ops.push((ctrl::op(3, [0; 6]), 0, "close (host file)"));
+        for (i, (_, maps)) in files.iter().enumerate() {
+            for &(addr, len, prot, off) in maps.iter() {
+                inner.check_range(addr, len)?;
+                if prot.contains(Prot::WRITE) || !off.is_multiple_of(snare_abi::PAGE_SIZE as u64) {
+                    return Err(Error::BadRange);
+                }
+                let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+                let args = [addr, len, u64::from(prot.bits()), flags, i as u64, off];
+                ops.push((ctrl::op(9, args), addr as i64, "mmap (host file)"));
+            }
+        }
+        for i in 0..files.len() {
+            let close = ctrl::op(3, [i as u64, 0, 0, 0, 0, 0]);
+            ops.push((close, 0, "close (host file)"));
+        }
         let _one_at_a_time = pass.lock.lock().unwrap_or_else(|e| e.into_inner());
         // The receive buffers live in the stub's response page (writable there: a guest that
-        // scribbles on them only spoils its own mapping, and the fd number is always 0).
+        // scribbles on them only spoils its own mappings; fd numbers don't come from there).
         let resp = inner.ctrl.lock().unwrap_or_else(|e| e.into_inner()).off + 4096;
         let mem = inner.mem();
         let iov = [STUB_CTRL_RESP + RESP_BYTE, 1u64];
@@ -981,13 +1000,20 @@ impl SystrapAddressSpace {
             0,
         ];
         mem.write_pod(resp + RESP_MSG, &msg);
-        pass.send(fd)?;
+        for &(fd, _) in files {
+            if let Err(e) = pass.send(fd) {
+                pass.drain();
+                return Err(e);
+            }
+        }
         match inner.call_batch(&ops) {
             Ok(()) => Ok(()),
             Err(OpError { index, error }) => {
                 pass.drain();
                 if index > 0 && !matches!(error, Error::StubDied | Error::Corrupt(_)) {
-                    let _ = inner.call("close (host file)", 3, [0; 6]);
+                    for i in 0..files.len() {
+                        let _ = inner.call("close (host file)", 3, [i as u64, 0, 0, 0, 0, 0]);
+                    }
                 }
                 Err(error)
             }

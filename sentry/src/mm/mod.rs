@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use snare_abi::Errno;
-use snare_platform::systrap::SystrapAddressSpace;
+use snare_platform::systrap::{HostMap, SystrapAddressSpace};
 use snare_platform::{Access, AddressSpace, MapOp, MemoryFile, OpError, Prot};
 
 pub use usercopy::{FlatMemory, GuestMemory};
@@ -404,8 +404,11 @@ impl MemoryManager {
             }
             premap_ops(&c, |o| self.is_shared(o))
         };
-        // The child starts with its parent's pages mapped (copy-on-write ones read-only), so
-        // it faults only where it writes. Best effort: what isn't mapped faults in.
+        // Its direct mappings of host files, in one request (what doesn't fit, or fails,
+        // maps on first touch), then its parent's pages over them (copy-on-write ones
+        // read-only), so it faults only where it writes. Best effort: what isn't mapped
+        // faults in.
+        mm.map_direct_forked();
         let _ = mm.apply_now(&ops);
         Ok(mm)
     }
@@ -1176,6 +1179,33 @@ impl MemoryManager {
                 tracing::debug!(%e, "direct mapping of a host file failed");
                 false
             }
+        }
+    }
+
+    /// A forked child's direct mappings, [`snare_platform::systrap::HOST_FILES_MAX`] files'
+    /// worth, in one control request.
+    fn map_direct_forked(&self) {
+        let st = self.lock();
+        let mut files: Vec<(std::os::fd::RawFd, Vec<HostMap>)> = Vec::new();
+        for v in st.vmas.values().filter(|v| v.direct) {
+            let Some((fd, off)) = direct_source(v) else {
+                continue;
+            };
+            let map = (v.start, v.end - v.start, v.prot, off);
+            if let Some(i) = files.iter().position(|(f, _)| *f == fd) {
+                files[i].1.push(map);
+            } else if files.len() < snare_platform::systrap::HOST_FILES_MAX {
+                files.push((fd, vec![map]));
+            }
+        }
+        drop(st);
+        if files.is_empty() {
+            return;
+        }
+        let refs: Vec<(std::os::fd::RawFd, &[HostMap])> =
+            files.iter().map(|(f, m)| (*f, m.as_slice())).collect();
+        if let Err(e) = self.space.map_host_files(&refs) {
+            tracing::debug!(%e, "direct mappings of a forked child: on first touch instead");
         }
     }
 
