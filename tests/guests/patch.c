@@ -1,5 +1,5 @@
-// Syscall sites of the form snare patches (`mov eax, NR; syscall`), each run many times so
-// that under snare they go through the fast path: results, registers (general, XMM, the
+// Syscall sites of the form snare patches (`mov eax, NR; syscall`), each run many times (more
+// than the 16 slow traps before a patch) so that under snare they go through the fast path: results, registers (general, XMM, the
 // direction flag, the red zone), signals delivered on the way back, restarts after a
 // signal, threads, fork and exec. Prints the same lines natively and under snare.
 #define _GNU_SOURCE
@@ -57,7 +57,7 @@ static __attribute__((noinline)) long site_read(long fd, void *buf, long n) {
 
 // Every general register but rax/rcx/r11 (and rsp/rbp) keeps its value.
 static void general_registers(void) {
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 40; i++) {
         register long r8 __asm__("r8") = 0x0808080808080808 + i;
         register long r9 __asm__("r9") = 0x0909090909090909 + i;
         register long r10 __asm__("r10") = 0x1010101010101010 + i;
@@ -90,7 +90,7 @@ static void general_registers(void) {
 // XMM registers, the direction flag and the red zone below the stack pointer.
 static void other_state(void) {
     unsigned long in[16], out[16];
-    for (int round = 0; round < 10; round++) {
+    for (int round = 0; round < 40; round++) {
         for (int i = 0; i < 16; i++) in[i] = 0x0123456789abcdefUL * (i + 1) + round;
         memset(out, 0, sizeof out);
         long ret;
@@ -146,7 +146,7 @@ static void on_alarm(int s) { (void)s; alarms++; }
 // A signal the syscall itself sends is delivered on its way back.
 static void signal_on_return(void) {
     signal(SIGUSR1, on_usr1);
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 40; i++) {
         long r = site_kill(getpid(), SIGUSR1);
         CHECK(r == 0 && usr1 == i + 1, "kill %ld, %d handled", r, (int)usr1);
     }
@@ -156,6 +156,16 @@ static void signal_on_return(void) {
 // A read blocked in a patched site, interrupted by a timer signal: restarted with
 // SA_RESTART, EINTR without.
 static void restarts(void) {
+    // Warm the site up first (patched after 16 slow traps under snare).
+    int w[2];
+    if (pipe(w)) return;
+    for (int i = 0; i < 40; i++) {
+        char c = 'w';
+        write(w[1], &c, 1);
+        CHECK(site_read(w[0], &c, 1) == 1 && c == 'w', "warm-up read %d", i);
+    }
+    close(w[0]);
+    close(w[1]);
     for (int restart = 1; restart >= 0; restart--) {
         struct sigaction sa = {0};
         sa.sa_handler = on_alarm;
@@ -248,7 +258,7 @@ static void kicks(void) {
 }
 
 static void fork_child(void) {
-    for (int i = 0; i < 5; i++) site_getpid();
+    for (int i = 0; i < 40; i++) site_getpid();
     pid_t c = fork();
     if (c == 0) {
         int bad = 0;
@@ -266,7 +276,7 @@ static void fork_child(void) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc > 1 && !strcmp(argv[1], "exec")) {
-        for (int i = 0; i < 10; i++) CHECK(site_getpid() == getpid(), "pid after exec");
+        for (int i = 0; i < 40; i++) CHECK(site_getpid() == getpid(), "pid after exec");
         printf("sites work after exec\n");
         return failures != 0;
     }
