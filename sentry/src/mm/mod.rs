@@ -213,6 +213,10 @@ struct State {
     /// Changes to the stub's mappings held back to go in one batch (see
     /// [`MemoryManager::batched`]); `None`: applied at once.
     deferred: Option<Vec<MapOp>>,
+    /// Memory-file pages to free once the held-back changes (which unmap them) reach the
+    /// stub: a page freed while a stub still maps it could be reused for another process
+    /// while this one's other threads still run guest code.
+    deferred_free: Vec<u64>,
     /// The parent's [`MemoryManager::fork_writes`], for a forked child until it execs.
     report_writes: Option<Arc<Mutex<Vec<u64>>>>,
 }
@@ -323,6 +327,7 @@ impl MemoryManager {
                 brk_start: 0,
                 brk: 0,
                 deferred: None,
+                deferred_free: Vec::new(),
                 report_writes: None,
             }),
             fork_writes: Arc::default(),
@@ -482,10 +487,27 @@ impl MemoryManager {
             st.deferred = Some(Vec::new());
         }
         let r = f();
-        let ops = self.lock().deferred.take().unwrap_or_default();
+        let (ops, free) = {
+            let mut st = self.lock();
+            (
+                st.deferred.take().unwrap_or_default(),
+                std::mem::take(&mut st.deferred_free),
+            )
+        };
         let flushed = self.apply_now(&ops);
+        self.free_pages(free);
         let v = r?;
         flushed.map(|()| v)
+    }
+
+    /// Frees `offs` once no stub maps them: now, or after the held-back changes (which
+    /// unmap them) have gone out.
+    fn free_unmapped(&self, st: &mut State, offs: Vec<u64>) {
+        if st.deferred.is_some() {
+            st.deferred_free.extend(offs);
+        } else {
+            self.free_pages(offs);
+        }
     }
 
     fn file_id(&self) -> usize {
@@ -722,8 +744,8 @@ impl MemoryManager {
         for (a, _) in &pages {
             st.pages.remove(a);
         }
-        self.free_pages(pages.iter().map(|&(_, o)| o));
-        if !pages.is_empty() || direct {
+        // The stub drops them first, then they are freed.
+        let unmapped = if !pages.is_empty() || direct {
             let addr = start.max(MMAP_MIN);
             self.apply(
                 st,
@@ -731,9 +753,12 @@ impl MemoryManager {
                     addr,
                     len: end - addr,
                 }],
-            )?;
-        }
-        Ok(())
+            )
+        } else {
+            Ok(())
+        };
+        self.free_unmapped(st, pages.iter().map(|&(_, o)| o).collect());
+        unmapped
     }
 
     /// Implements the `mremap(2)` contract: shrinks in place, grows in place when the VMA ends
@@ -1160,7 +1185,10 @@ impl MemoryManager {
         };
         if let Some(d) = st.deferred.as_mut() {
             let ops = std::mem::take(d);
-            if self.apply_now(&ops).is_err() {
+            let applied = self.apply_now(&ops);
+            let free = std::mem::take(&mut st.deferred_free);
+            self.free_pages(free);
+            if applied.is_err() {
                 return false;
             }
         }
@@ -1415,7 +1443,7 @@ impl MemoryManager {
             }
         }
         let r = self.apply(&mut st, &ops);
-        self.free_pages(offs);
+        self.free_unmapped(&mut st, offs);
         r
     }
 
