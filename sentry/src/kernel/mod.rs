@@ -14,6 +14,7 @@ mod task;
 pub mod timer_service;
 pub mod timers;
 pub mod wait;
+pub mod workers;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};

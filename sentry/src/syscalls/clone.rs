@@ -203,9 +203,8 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         child.altstack = task.altstack;
     }
     let child_tg = child.tg().clone();
-    let spawned = std::thread::Builder::new()
-        .name(format!("task-{tid}"))
-        .spawn(move || child.run());
+    let spawned =
+        crate::kernel::workers::spawn(format!("task-{tid}"), Box::new(move || child.run()));
     if let Err(e) = spawned {
         tracing::warn!(%e, "clone: cannot start a Sentry thread");
         // The Task was moved into the failed closure and dropped: undo the bookkeeping.
