@@ -494,10 +494,17 @@ impl MemoryManager {
                 std::mem::take(&mut st.deferred_free),
             )
         };
-        let flushed = self.apply_now(&ops);
-        self.free_pages(free);
+        let flushed = self.flush(&ops, free);
         let v = r?;
         flushed.map(|()| v)
+    }
+
+    /// Sends held-back changes to the stub, then frees the pages they unmapped (see
+    /// `State::deferred_free`).
+    fn flush(&self, ops: &[MapOp], free: Vec<u64>) -> Result<(), Errno> {
+        let r = self.apply_now(ops);
+        self.free_pages(free);
+        r
     }
 
     /// Frees `offs` once no stub maps them: now, or after the held-back changes (which
@@ -1185,10 +1192,8 @@ impl MemoryManager {
         };
         if let Some(d) = st.deferred.as_mut() {
             let ops = std::mem::take(d);
-            let applied = self.apply_now(&ops);
             let free = std::mem::take(&mut st.deferred_free);
-            self.free_pages(free);
-            if applied.is_err() {
+            if self.flush(&ops, free).is_err() {
                 return false;
             }
         }
