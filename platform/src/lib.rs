@@ -145,6 +145,28 @@ pub enum MapOp {
     Unmap { addr: u64, len: u64 },
     /// [`AddressSpace::protect`].
     Protect { addr: u64, len: u64, prot: Prot },
+    /// A private, read-only mapping of the host file open on `fd` (in the Sentry) at
+    /// `offset`, which the host then serves from its own page cache (systrap:
+    /// `SystrapAddressSpace::map_host_file`). Platforms that can't map host files refuse it.
+    MapHost {
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fd: i32,
+        offset: u64,
+    },
+}
+
+impl MapOp {
+    /// The address range the op changes.
+    pub fn range(&self) -> (u64, u64) {
+        match *self {
+            MapOp::Map { addr, len, .. }
+            | MapOp::Unmap { addr, len }
+            | MapOp::Protect { addr, len, .. }
+            | MapOp::MapHost { addr, len, .. } => (addr, addr.saturating_add(len)),
+        }
+    }
 }
 
 /// Why [`AddressSpace::apply`] stopped: the op at `index` failed (those before it are done,
@@ -204,6 +226,7 @@ pub trait AddressSpace: Send + Sync {
                 } => self.map_file(addr, len, file_offset, prot),
                 MapOp::Unmap { addr, len } => self.unmap(addr, len),
                 MapOp::Protect { addr, len, prot } => self.protect(addr, len, prot),
+                MapOp::MapHost { .. } => Err(Error::BadRange),
             };
             r.map_err(|error| OpError { index, error })?;
         }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use snare_abi::file::{o, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 use snare_platform::systrap::{Config, Systrap};
-use snare_platform::AddressSpace;
 
 use crate::kernel::process::{TaskHandle, ThreadGroup};
 use crate::kernel::{exec, FsContext, Kernel, Task};
@@ -149,7 +148,6 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let t_exec = t0.elapsed();
     let ctx = image
         .mm
-        .space()
         .new_context()
         .map_err(|e| err(125, format!("cannot start the guest: {e}")))?;
     // Init: pid 1, its own process group and session.

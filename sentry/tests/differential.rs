@@ -20,6 +20,12 @@ fn memory() {
     c_program("memory", &[f.to_str().expect("utf-8")]);
 }
 
+/// Mapping changes held back until the guest touches them (`mm/mod.rs`, `State::held`).
+#[test]
+fn held_mapping_changes() {
+    c_program("lazymap", &["/tmp/lazymap.bin"]);
+}
+
 #[test]
 fn writes_in_tmp() {
     c_program("writes", &[]);

@@ -19,7 +19,7 @@ use snare_stub::layout::{
     STATE_SENTRY, STUB_SLOTS,
 };
 
-use super::{AsInner, GUEST_THREAD_FLAGS, INTERRUPT_SIGNAL};
+use super::{ctrl, AsInner, Call, EXPECT_ID, GUEST_THREAD_FLAGS, INTERRUPT_SIGNAL};
 use crate::memfile::MemoryFile;
 use crate::sys;
 use crate::{Access, Context, Error, Event, FpState, Interrupter, Result};
@@ -158,6 +158,25 @@ impl SystrapContext {
         if let Some(p) = reuse {
             return Ok(SystrapContext::new_from_parked(as_, p));
         }
+        let inner = as_.clone();
+        SystrapContext::new_thread(as_, &mut |calls| {
+            inner.call_batch(calls).map_err(|e| e.error)
+        })
+    }
+
+    /// A context on a parked thread, if the address space has one.
+    pub(super) fn from_parked(as_: &Arc<AsInner>) -> Option<SystrapContext> {
+        let p = as_.parked.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+        Some(SystrapContext::new_from_parked(as_.clone(), p))
+    }
+
+    /// A context on a new stub thread: `run` makes the control thread run the calls that
+    /// map its slot and clone it (it may run other calls first, in the same request) and
+    /// returns their results.
+    pub(super) fn new_thread(
+        as_: Arc<AsInner>,
+        run: &mut dyn FnMut(&[Call]) -> Result<Vec<i64>>,
+    ) -> Result<SystrapContext> {
         let idx = as_.alloc_slot()?;
         let mem = as_.mem();
         let slot_off = match mem.allocate(SLOT_SIZE) {
@@ -180,25 +199,32 @@ impl SystrapContext {
         };
         let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
-        as_.call_expect(
-            "mmap (slot)",
-            9,
-            [slot_addr, SLOT_SIZE, rw, flags, mem.fd() as u64, slot_off],
-            slot_addr as i64,
-        )
-        .map_err(cleanup)?;
         let ctid = slot_addr + offset_of!(ThreadSlot, state) as u64;
-        let tid = match as_.call(
-            "clone (guest thread)",
-            56,
-            [GUEST_THREAD_FLAGS, slot_addr + SLOT_SIZE, 0, ctid, 0, 0],
-        ) {
-            Ok(t) if t > 0 && t <= i64::from(i32::MAX) => t as i32,
-            Ok(_) => {
+        let calls = [
+            (
+                ctrl::op(
+                    9,
+                    [slot_addr, SLOT_SIZE, rw, flags, mem.fd() as u64, slot_off],
+                ),
+                slot_addr as i64,
+                "mmap (slot)",
+            ),
+            (
+                ctrl::op(
+                    56,
+                    [GUEST_THREAD_FLAGS, slot_addr + SLOT_SIZE, 0, ctid, 0, 0],
+                ),
+                EXPECT_ID,
+                "clone (guest thread)",
+            ),
+        ];
+        let rets = run(&calls).map_err(cleanup)?;
+        let tid = match rets.last() {
+            Some(&t) if t > 0 && t <= i64::from(i32::MAX) => t as i32,
+            _ => {
                 as_.kill();
                 return Err(cleanup(Error::Corrupt("clone answered nonsense")));
             }
-            Err(e) => return Err(cleanup(e)),
         };
         let intr = Arc::new(IntrInner {
             mem: as_.shared.mem.clone(),

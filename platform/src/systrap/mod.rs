@@ -376,10 +376,8 @@ impl Platform for Systrap {
             parked: Mutex::new(Vec::new()),
             dead: AtomicBool::new(false),
         };
-        {
-            let ctrl = inner.ctrl.lock().unwrap_or_else(|e| e.into_inner());
-            ctrl.wait_ready(&s.mem, inner.pidfd.as_raw_fd())?;
-        }
+        // Not waiting for the stub to come up: its first request waits for it (the control
+        // loop starts by serving what is already there), and the Sentry gets on meanwhile.
         Ok(SystrapAddressSpace {
             inner: Arc::new(inner),
         })
@@ -585,8 +583,14 @@ unsafe fn source_child(p: &ForkPlan) -> ! {
 /// One direct mapping of a host file: (address, length, protection, file offset).
 pub type HostMap = (u64, u64, Prot, u64);
 
-/// Most host files one [`SystrapAddressSpace::map_host_files`] request takes (they use fds
-/// 0 to this minus 1 in the stub).
+/// One call for the control thread: the call, the result it must return, and what it is
+/// (for errors).
+pub(crate) type Call = (CtrlOp, i64, &'static str);
+
+/// What [`AsInner::call_batch`] accepts from a call that returns an id (a thread id).
+pub(crate) const EXPECT_ID: i64 = i64::MIN;
+
+/// Most host files one control request takes (they use fds 0 to this minus 1 in the stub).
 pub const HOST_FILES_MAX: usize = 8;
 static_assertions::const_assert!((HOST_FILES_MAX as i32) < crate::memfile::MIN_FD);
 
@@ -798,18 +802,21 @@ impl AsInner {
     }
 
     /// Runs `ops` in the stub, [`CTRL_MAX_OPS`] per round trip, in order; each must return
-    /// its `expect` value. Stops at the first that fails: its index and error.
-    fn call_batch(&self, ops: &[(CtrlOp, i64, &'static str)]) -> core::result::Result<(), OpError> {
+    /// its `expect` value ([`EXPECT_ID`]: a positive id). Stops at the first that fails: its
+    /// index and error. Returns every result.
+    fn call_batch(&self, ops: &[Call]) -> core::result::Result<Vec<i64>, OpError> {
         let fail = |index: usize, error: Error| Err(OpError { index, error });
         if self.dead.load(Ordering::Relaxed) {
             return fail(0, Error::StubDied);
         }
         let mut ctrl = self.ctrl.lock().unwrap_or_else(|e| e.into_inner());
         let pidfd = self.pidfd.as_raw_fd();
+        let mut all = Vec::with_capacity(ops.len());
         for (c, chunk) in ops.chunks(CTRL_MAX_OPS).enumerate() {
             let base = c * CTRL_MAX_OPS;
             let batch: Vec<CtrlOp> = chunk.iter().map(|o| o.0).collect();
             let mut rets = [0i64; CTRL_MAX_OPS];
+            tracing::trace!(ops = batch.len(), "control request");
             let ran = match ctrl.call_batch(self.mem(), pidfd, &batch, &mut rets, &mut || {}) {
                 Ok(n) => n,
                 Err(e) => {
@@ -817,9 +824,12 @@ impl AsInner {
                     return fail(base, e);
                 }
             };
+            tracing::trace!(ran, "control request done");
             for (j, &(_, expect, what)) in chunk.iter().enumerate() {
                 let r = rets[j];
-                if j < ran && r == expect {
+                let id = expect == EXPECT_ID && r > 0 && r <= i64::from(i32::MAX);
+                if j < ran && (r == expect || id) {
+                    all.push(r);
                     continue;
                 }
                 if j < ran && (-4095..0).contains(&r) {
@@ -830,7 +840,7 @@ impl AsInner {
                 return fail(base + j, Error::Corrupt("control thread answered nonsense"));
             }
         }
-        Ok(())
+        Ok(all)
     }
 
     fn check_range(&self, addr: u64, len: u64) -> Result<()> {
@@ -878,6 +888,41 @@ impl Drop for AsInner {
         let off = self.ctrl.get_mut().map_or(0, |c| c.off);
         self.shared.mem.free(off, ctrl::CTRL_PAGES);
     }
+}
+
+/// Packs `ops` into control requests: each takes at most `CTRL_MAX_OPS` calls (a host file
+/// ([`MapOp::MapHost`]) adds a receive and a close; the last request keeps room for `extra`
+/// more) and at most [`HOST_FILES_MAX`] files. Returns each request's ops and files.
+fn requests(ops: &[MapOp], extra: usize) -> Vec<(core::ops::Range<usize>, Vec<RawFd>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < ops.len() {
+        let mut files: Vec<RawFd> = Vec::new();
+        let mut end = start;
+        while end < ops.len() {
+            let new_file = match ops[end] {
+                MapOp::MapHost { fd, .. } if !files.contains(&fd) => Some(fd),
+                _ => None,
+            };
+            let nfiles = files.len() + usize::from(new_file.is_some());
+            let calls = end - start + 1 + 2 * nfiles;
+            if end > start && (calls > CTRL_MAX_OPS || nfiles > HOST_FILES_MAX) {
+                break;
+            }
+            files.extend(new_file);
+            end += 1;
+        }
+        out.push((start..end, files));
+        start = end;
+    }
+    // The extra calls go with the last request if they fit, else alone.
+    let fits = out
+        .last()
+        .is_some_and(|(r, f)| r.len() + 2 * f.len() + extra <= CTRL_MAX_OPS);
+    if extra > 0 && !fits {
+        out.push((ops.len()..ops.len(), Vec::new()));
+    }
+    out
 }
 
 /// A guest address space: one stub process. Dropping it (and every context in it) kills and
@@ -935,23 +980,122 @@ impl SystrapAddressSpace {
     /// then serves those pages from its own page cache, on first touch, with nothing copied;
     /// the guest can't write them (a write faults to the Sentry, which copies), so the
     /// Sentry's view of the memory stays right. The stub holds the fd only during the request.
+    /// [`MapOp::MapHost`] does the same inside any batch of [`AddressSpace::apply`].
     pub fn map_host_file(&self, fd: RawFd, maps: &[HostMap]) -> Result<()> {
-        self.map_host_files(&[(fd, maps)])
+        let ops: Vec<MapOp> = maps
+            .iter()
+            .map(|&(addr, len, prot, offset)| MapOp::MapHost {
+                addr,
+                len,
+                prot,
+                fd,
+                offset,
+            })
+            .collect();
+        self.apply(&ops).map_err(|e| e.error)
     }
 
-    /// [`SystrapAddressSpace::map_host_file`] for up to [`HOST_FILES_MAX`] files at once (a
-    /// forked child's): one control request, the files on fds 0, 1, … in the stub.
-    pub fn map_host_files(&self, files: &[(RawFd, &[HostMap])]) -> Result<()> {
+    /// A new context whose control request first runs `ops` (an exec's image, a forked
+    /// child's premapping): one round trip for both. A parked thread is taken as it is, with
+    /// `ops` not run (`false`); otherwise they run first (`true`). On failure nothing is
+    /// created: the error says which op failed (`ops.len()`: the thread itself).
+    pub fn new_context_after(
+        &self,
+        ops: &[MapOp],
+    ) -> core::result::Result<(SystrapContext, bool), OpError> {
         let inner = &self.inner;
-        let pass = inner
-            .shared
-            .fd_pass
-            .as_ref()
-            .ok_or(Error::Setup("no fd-passing socket".into()))?;
-        let nmaps: usize = files.iter().map(|(_, m)| m.len()).sum();
-        if files.is_empty() || files.len() > HOST_FILES_MAX || nmaps == 0 {
-            return Err(Error::BadRange);
+        if let Some(ctx) = SystrapContext::from_parked(inner) {
+            return Ok((ctx, false));
         }
+        let plan = requests(ops, 2);
+        let last = plan.len().saturating_sub(1);
+        for (range, files) in &plan[..last] {
+            let start = range.start;
+            self.apply_request(&ops[range.clone()], files, &[])
+                .map_err(|e| OpError {
+                    index: start + e.index,
+                    error: e.error,
+                })?;
+        }
+        let (range, files) = plan.get(last).cloned().unwrap_or((0..0, Vec::new()));
+        let start = range.start;
+        let mut failed = None;
+        let ctx = SystrapContext::new_thread(inner.clone(), &mut |calls| {
+            self.apply_request(&ops[range.clone()], &files, calls)
+                .map_err(|e| {
+                    let error = e.error.clone();
+                    failed = Some(OpError {
+                        index: start + e.index,
+                        error: e.error,
+                    });
+                    error
+                })
+        });
+        match ctx {
+            Ok(ctx) => Ok((ctx, true)),
+            Err(error) => Err(failed.unwrap_or(OpError {
+                index: ops.len(),
+                error,
+            })),
+        }
+    }
+
+    /// The control-thread call of one op (`file`: the stub's fd of a host file's op).
+    fn op_call(&self, op: &MapOp, file: u64) -> Result<Call> {
+        Ok(match *op {
+            MapOp::Map {
+                addr,
+                len,
+                file_offset,
+                prot,
+                populate,
+            } => {
+                let (flags, fd) = self.map_args(addr, len, file_offset, populate)?;
+                let args = [addr, len, u64::from(prot.bits()), flags, fd, file_offset];
+                (ctrl::op(9, args), addr as i64, "mmap (stub)")
+            }
+            MapOp::Unmap { addr, len } => {
+                self.inner.check_range(addr, len)?;
+                (ctrl::op(11, [addr, len, 0, 0, 0, 0]), 0, "munmap (stub)")
+            }
+            MapOp::Protect { addr, len, prot } => {
+                self.inner.check_range(addr, len)?;
+                let args = [addr, len, u64::from(prot.bits()), 0, 0, 0];
+                (ctrl::op(10, args), 0, "mprotect (stub)")
+            }
+            MapOp::MapHost {
+                addr,
+                len,
+                prot,
+                offset,
+                ..
+            } => {
+                self.inner.check_range(addr, len)?;
+                if prot.contains(Prot::WRITE) || !offset.is_multiple_of(snare_abi::PAGE_SIZE as u64)
+                {
+                    return Err(Error::BadRange);
+                }
+                let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+                let args = [addr, len, u64::from(prot.bits()), flags, file, offset];
+                (ctrl::op(9, args), addr as i64, "mmap (host file)")
+            }
+        })
+    }
+
+    /// Runs `ops` (they fit one control request: see [`AddressSpace::apply`]) with the host
+    /// files `files` (Sentry fds, in the order of their first op) passed to the stub first,
+    /// then the calls `extra`, whose results it returns. A failed extra call is reported at
+    /// index `ops.len()`.
+    fn apply_request(
+        &self,
+        ops: &[MapOp],
+        files: &[RawFd],
+        extra: &[Call],
+    ) -> core::result::Result<Vec<i64>, OpError> {
+        let inner = &self.inner;
+        let n = files.len();
+        tracing::trace!(?ops, "apply");
+        let mut calls = Vec::with_capacity(ops.len() + 2 * n);
         let recv = ctrl::op(
             47,
             [
@@ -963,25 +1107,55 @@ impl SystrapAddressSpace {
                 0,
             ],
         );
-        let mut ops = Vec::with_capacity(nmaps + 2 * files.len());
         for _ in files {
-            ops.push((recv, 1, "recvmsg (stub)"));
+            calls.push((recv, 1, "recvmsg (stub)"));
         }
-        for (i, (_, maps)) in files.iter().enumerate() {
-            for &(addr, len, prot, off) in maps.iter() {
-                inner.check_range(addr, len)?;
-                if prot.contains(Prot::WRITE) || !off.is_multiple_of(snare_abi::PAGE_SIZE as u64) {
-                    return Err(Error::BadRange);
+        let mut bad = None;
+        for (index, op) in ops.iter().enumerate() {
+            let file = match op {
+                MapOp::MapHost { fd, .. } => files.iter().position(|f| f == fd).unwrap_or(0),
+                _ => 0,
+            };
+            match self.op_call(op, file as u64) {
+                Ok(c) => calls.push(c),
+                Err(error) => {
+                    bad = Some(OpError { index, error });
+                    break;
                 }
-                let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
-                let args = [addr, len, u64::from(prot.bits()), flags, i as u64, off];
-                ops.push((ctrl::op(9, args), addr as i64, "mmap (host file)"));
             }
         }
-        for i in 0..files.len() {
-            let close = ctrl::op(3, [i as u64, 0, 0, 0, 0, 0]);
-            ops.push((close, 0, "close (host file)"));
+        if let Some(b) = &bad {
+            // Run the valid ones before it; the extra calls don't run.
+            calls.truncate(n + b.index);
+        } else {
+            calls.extend_from_slice(extra);
         }
+        let with_extra = calls.len() - n;
+        for i in 0..n {
+            calls.push((
+                ctrl::op(3, [i as u64, 0, 0, 0, 0, 0]),
+                0,
+                "close (host file)",
+            ));
+        }
+        // A call's index in `calls` as the index of its op (the receives count as the
+        // first op's, the extra calls and the closes as one past the last).
+        let op_index = |j: usize| j.saturating_sub(n).min(ops.len());
+        let extra_rets = |rets: Vec<i64>| -> Vec<i64> {
+            rets.get(n + ops.len()..n + with_extra)
+                .unwrap_or_default()
+                .to_vec()
+        };
+        if n == 0 {
+            let rets = inner.call_batch(&calls)?;
+            return bad.map_or(Ok(extra_rets(rets)), Err);
+        }
+        let setup = |error| OpError { index: 0, error };
+        let pass = inner
+            .shared
+            .fd_pass
+            .as_ref()
+            .ok_or_else(|| setup(Error::Setup("no fd-passing socket".into())))?;
         let _one_at_a_time = pass.lock.lock().unwrap_or_else(|e| e.into_inner());
         // The receive buffers live in the stub's response page (writable there: a guest that
         // scribbles on them only spoils its own mappings; fd numbers don't come from there).
@@ -1000,22 +1174,33 @@ impl SystrapAddressSpace {
             0,
         ];
         mem.write_pod(resp + RESP_MSG, &msg);
-        for &(fd, _) in files {
+        for &fd in files {
             if let Err(e) = pass.send(fd) {
                 pass.drain();
-                return Err(e);
+                return Err(setup(e));
             }
         }
-        match inner.call_batch(&ops) {
-            Ok(()) => Ok(()),
+        match inner.call_batch(&calls) {
+            Ok(rets) => bad.map_or(Ok(extra_rets(rets)), Err),
             Err(OpError { index, error }) => {
                 pass.drain();
+                if index >= n + with_extra {
+                    // A close failed: the next request's files would land on other fds.
+                    inner.kill();
+                    return Err(OpError {
+                        index: ops.len(),
+                        error: Error::Corrupt("closing a host file failed"),
+                    });
+                }
                 if index > 0 && !matches!(error, Error::StubDied | Error::Corrupt(_)) {
-                    for i in 0..files.len() {
+                    for i in 0..n {
                         let _ = inner.call("close (host file)", 3, [i as u64, 0, 0, 0, 0, 0]);
                     }
                 }
-                Err(error)
+                Err(OpError {
+                    index: op_index(index),
+                    error,
+                })
             }
         }
     }
@@ -1103,41 +1288,15 @@ impl AddressSpace for SystrapAddressSpace {
     }
 
     fn apply(&self, ops: &[MapOp]) -> core::result::Result<(), OpError> {
-        let mut calls = Vec::with_capacity(ops.len());
-        let mut bad = None;
-        for (i, op) in ops.iter().enumerate() {
-            let call = match *op {
-                MapOp::Map {
-                    addr,
-                    len,
-                    file_offset,
-                    prot,
-                    populate,
-                } => self
-                    .map_args(addr, len, file_offset, populate)
-                    .map(|(flags, fd)| {
-                        let args = [addr, len, u64::from(prot.bits()), flags, fd, file_offset];
-                        (ctrl::op(9, args), addr as i64, "mmap (stub)")
-                    }),
-                MapOp::Unmap { addr, len } => self
-                    .inner
-                    .check_range(addr, len)
-                    .map(|()| (ctrl::op(11, [addr, len, 0, 0, 0, 0]), 0, "munmap (stub)")),
-                MapOp::Protect { addr, len, prot } => self.inner.check_range(addr, len).map(|()| {
-                    let args = [addr, len, u64::from(prot.bits()), 0, 0, 0];
-                    (ctrl::op(10, args), 0, "mprotect (stub)")
-                }),
-            };
-            match call {
-                Ok(c) => calls.push(c),
-                Err(error) => {
-                    bad = Some(OpError { index: i, error });
-                    break;
-                }
-            }
+        for (range, files) in requests(ops, 0) {
+            let start = range.start;
+            self.apply_request(&ops[range], &files, &[])
+                .map_err(|e| OpError {
+                    index: (start + e.index).min(ops.len() - 1),
+                    error: e.error,
+                })?;
         }
-        self.inner.call_batch(&calls)?;
-        bad.map_or(Ok(()), Err)
+        Ok(())
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<()> {

@@ -203,6 +203,7 @@ pub fn exec(
     open: Opener<'_>,
     reuse: Option<&Arc<MemoryManager>>,
 ) -> Result<Image, ExecError> {
+    let t0 = std::time::Instant::now();
     let mut path = path.to_vec();
     let execfn = path.clone();
     let (mut reader, mut head) = open_exec(open, &path)?;
@@ -235,15 +236,13 @@ pub fn exec(
         None => None,
     };
 
+    let t1 = std::time::Instant::now();
     let fail = |e: Errno| ExecError {
         fatal: reuse.is_some(),
         ..ExecError::new(e, shown.clone())
     };
     let mm = match reuse {
-        Some(mm) => {
-            mm.reset().map_err(fail)?;
-            mm.clone()
-        }
+        Some(mm) => mm.clone(),
         None => {
             let space = match k.platform.pooled_address_space() {
                 Some(s) => s,
@@ -255,8 +254,12 @@ pub fn exec(
         }
     };
 
-    // Every mapping change of the load goes to the stub in one batch.
+    // Emptying a reused address space and every mapping change of the load go to the stub
+    // in one batch, before the program runs.
     let loaded = mm.batched(|| {
+        if reuse.is_some() {
+            mm.reset()?;
+        }
         load(
             k,
             &mm,
@@ -269,6 +272,16 @@ pub fn exec(
         )
     });
     let (regs, image) = loaded.map_err(fail)?;
+    // The program runs next: its image goes now (a new address space's goes with the
+    // request that makes its thread).
+    if reuse.is_some() {
+        mm.sync().map_err(fail)?;
+    }
+    tracing::debug!(
+        open_us = (t1 - t0).as_micros() as u64,
+        load_us = t1.elapsed().as_micros() as u64,
+        "exec load timeline"
+    );
     Ok(Image {
         mm,
         regs,

@@ -114,6 +114,9 @@ impl Kernel {
         if std::env::var("SNARE_DIRECT").is_ok_and(|v| v == "0") {
             crate::mm::DIRECT_MAPPINGS.store(false, std::sync::atomic::Ordering::Relaxed);
         }
+        if std::env::var("SNARE_LAZY").is_ok_and(|v| v == "0") {
+            crate::mm::LAZY_MAPPINGS.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
         let fast_syscalls = platform
             .fast_syscall_entry()
             .filter(|_| std::env::var("SNARE_PATCH").map_or(true, |v| v != "0"));

@@ -255,7 +255,15 @@ impl Task {
             if self.must_exit() {
                 return;
             }
-            match self.ctx.switch(&mut self.regs) {
+            tracing::trace!(tid = self.tid, "guest runs");
+            let event = self.ctx.switch(&mut self.regs);
+            tracing::trace!(
+                tid = self.tid,
+                ?event,
+                nr = self.regs.orig_rax,
+                "guest stopped"
+            );
+            match event {
                 Event::Syscall => {
                     *syscalls += 1;
                     if let Some(fast) = self.k.fast_syscalls {

@@ -9,14 +9,19 @@
 
 mod cache;
 mod patch;
+mod ranges;
 mod usercopy;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use snare_abi::Errno;
-use snare_platform::systrap::{HostMap, SystrapAddressSpace};
+use snare_platform::systrap::SystrapAddressSpace;
 use snare_platform::{Access, AddressSpace, MapOp, MemoryFile, OpError, Prot};
+
+use ranges::RangeSet;
+use snare_platform::systrap::HOST_FILES_MAX;
+use snare_stub::layout::CTRL_MAX_OPS;
 
 pub use usercopy::{FlatMemory, GuestMemory};
 
@@ -34,6 +39,10 @@ const FORK_PREMAP_MAX: usize = 128;
 const PRESENT_AROUND: u64 = 256;
 /// Most pages of a VMA its first fault maps from the page cache.
 const PREFETCH_MAX: u64 = 2048;
+/// Most stub changes held back until the guest faults (see `State::held`).
+const HELD_MAX: usize = 256;
+/// Most pages waiting in `State::deferred_free` before held changes are sent anyway.
+const DEFERRED_FREE_MAX: usize = 4096;
 /// One past the highest guest address (the stub region starts here).
 pub const TASK_SIZE: u64 = snare_stub::layout::STUB_BASE;
 /// Lowest address a guest may map.
@@ -210,15 +219,40 @@ struct State {
     pages: BTreeMap<u64, u64>,
     brk_start: u64,
     brk: u64,
-    /// Changes to the stub's mappings held back to go in one batch (see
-    /// [`MemoryManager::batched`]); `None`: applied at once.
-    deferred: Option<Vec<MapOp>>,
+    /// Changes to the stub's mappings not sent yet, in order. Inside
+    /// [`MemoryManager::batched`] every change waits for the end of the batch; outside,
+    /// changes wait as long as they are all *lazy*: they only touch ranges where the stub
+    /// has nothing mapped (`stub_mapped`), so the guest can't tell them missing: its first
+    /// touch there faults, and the fault sends them. An exec's dynamic loader mapping and
+    /// protecting a library's segments costs one round trip then, not one per call.
+    held: Vec<Held>,
+    /// Every op in `held` is lazy.
+    held_lazy: bool,
+    /// Inside [`MemoryManager::batched`].
+    batch: bool,
+    /// Handling a guest fault: what it maps goes at once.
+    in_fault: bool,
+    /// The Sentry populating a page of a direct VMA for its own access: the stub maps the
+    /// host file there already, with the same contents, so the page isn't mapped over it.
+    quiet: bool,
+    /// Where the stub may have something mapped: every range changes sent to it mapped,
+    /// less those it unmapped since (an over-approximation is safe: a change there is just
+    /// not held back).
+    stub_mapped: RangeSet,
     /// Memory-file pages to free once the held-back changes (which unmap them) reach the
     /// stub: a page freed while a stub still maps it could be reused for another process
     /// while this one's other threads still run guest code.
     deferred_free: Vec<u64>,
     /// The parent's [`MemoryManager::fork_writes`], for a forked child until it execs.
     report_writes: Option<Arc<Mutex<Vec<u64>>>>,
+}
+
+/// A held-back stub change, with the host file a [`MapOp::MapHost`] maps (its fd stays open
+/// while the op waits).
+#[derive(Debug)]
+struct Held {
+    op: MapOp,
+    _file: Option<Arc<dyn MappableFile>>,
 }
 
 /// Memory-file pages owned by more than one address space (after fork), with their owner
@@ -326,7 +360,12 @@ impl MemoryManager {
                 pages: BTreeMap::new(),
                 brk_start: 0,
                 brk: 0,
-                deferred: None,
+                held: Vec::new(),
+                held_lazy: true,
+                batch: false,
+                in_fault: false,
+                quiet: false,
+                stub_mapped: RangeSet::default(),
                 deferred_free: Vec::new(),
                 report_writes: None,
             }),
@@ -407,14 +446,31 @@ impl MemoryManager {
                 c.pages.insert(a, new);
                 self.free_pages(std::iter::once(old));
             }
-            premap_ops(&c, |o| self.is_shared(o))
+            // Its direct mappings of host files (what doesn't fit maps on first touch),
+            // then its parent's pages over them (copy-on-write ones read-only), so it faults
+            // only where it writes. Held back: the child's first fault sends them all, on
+            // its own thread, while this one returns from fork.
+            mm.hold_direct_forked(&mut c);
+            // All in one request with the child's thread (see `new_context`).
+            let mut fds: Vec<i32> = Vec::new();
+            for h in &c.held {
+                if let MapOp::MapHost { fd, .. } = h.op {
+                    if !fds.contains(&fd) {
+                        fds.push(fd);
+                    }
+                }
+            }
+            let files = fds.len().min(HOST_FILES_MAX);
+            let room = CTRL_MAX_OPS.saturating_sub(c.held.len() + 2 * files + 2);
+            let mut ops = premap_ops(&c, |o| self.is_shared(o));
+            ops.truncate(room);
+            mm.hold(&mut c, &ops, None);
+            mm.settle(&mut c)
         };
-        // Its direct mappings of host files, in one request (what doesn't fit, or fails,
-        // maps on first touch), then its parent's pages over them (copy-on-write ones
-        // read-only), so it faults only where it writes. Best effort: what isn't mapped
-        // faults in.
-        mm.map_direct_forked();
-        let _ = mm.apply_now(&ops);
+        // Best effort: what isn't mapped faults in.
+        if let Err(e) = ops {
+            tracing::debug!(?e, "premapping a forked child");
+        }
         Ok(mm)
     }
 
@@ -427,93 +483,214 @@ impl MemoryManager {
         st.brk = 0;
         st.report_writes = None;
         let pages = std::mem::take(&mut st.pages);
+        // Lazy held changes never reached the stub: they can just go.
+        if st.held_lazy {
+            st.held.clear();
+        }
         let unmap = MapOp::Unmap {
             addr: MMAP_MIN,
             len: TASK_SIZE - MMAP_MIN,
         };
         let r = self.apply(&mut st, &[unmap]);
-        self.free_pages(pages.into_values());
+        self.free_unmapped(&mut st, pages.into_values().collect());
         r
     }
 
-    /// Applies `ops` to the stub, or holds them back while the address space is
-    /// [`MemoryManager::batched`].
+    /// Sends `ops` to the stub, or holds them back (see `State::held`).
     fn apply(&self, st: &mut State, ops: &[MapOp]) -> Result<(), Errno> {
-        if let Some(d) = st.deferred.as_mut() {
-            d.extend_from_slice(ops);
+        self.hold(st, ops, None);
+        self.settle(st)
+    }
+
+    /// Queues `ops` behind the held ones (`file`: the host file of [`MapOp::MapHost`] ops).
+    fn hold(&self, st: &mut State, ops: &[MapOp], file: Option<&Arc<dyn MappableFile>>) {
+        if st.quiet {
+            return;
+        }
+        for op in ops {
+            let (start, end) = op.range();
+            st.held_lazy &= !st.stub_mapped.intersects(start, end);
+            st.held.push(Held {
+                op: *op,
+                _file: file.cloned(),
+            });
+        }
+    }
+
+    /// Outside a batch, sends the held changes unless they may wait for a guest fault.
+    fn settle(&self, st: &mut State) -> Result<(), Errno> {
+        let wait = st.batch
+            || (st.held_lazy
+                && LAZY_MAPPINGS.load(std::sync::atomic::Ordering::Relaxed)
+                && st.held.len() <= HELD_MAX
+                && st.deferred_free.len() <= DEFERRED_FREE_MAX);
+        if wait {
             return Ok(());
         }
-        self.apply_now(ops)
+        self.flush(st)
     }
 
-    /// Applies `ops` to the stub. A protect the host refuses (a range with holes: a forked
-    /// child maps on demand, so not every populated page is mapped there) becomes an unmap:
-    /// faults map those pages again with the right protection.
-    fn apply_now(&self, ops: &[MapOp]) -> Result<(), Errno> {
-        let mut rest = ops;
-        while !rest.is_empty() {
-            let Err(OpError { index, error }) = self.space.apply(rest) else {
-                return Ok(());
-            };
-            match rest[index] {
-                MapOp::Protect { addr, len, .. }
-                    if matches!(error, snare_platform::Error::Host { .. }) =>
+    /// Sends every held change to the stub, then frees the pages they unmapped (see
+    /// `State::deferred_free`).
+    fn flush(&self, st: &mut State) -> Result<(), Errno> {
+        let held = std::mem::take(&mut st.held);
+        st.held_lazy = true;
+        let ops: Vec<MapOp> = held.iter().map(|h| h.op).collect();
+        let r = if ops.is_empty() {
+            Ok(())
+        } else {
+            self.apply_now(st, &ops)
+        };
+        let free = std::mem::take(&mut st.deferred_free);
+        self.free_pages(free);
+        r
+    }
+
+    /// A new thread context in this address space. When the stub must make a thread, the
+    /// held changes go in the same request (a forked child's premapping, a new image): one
+    /// round trip for both.
+    pub fn new_context(&self) -> snare_platform::Result<snare_platform::systrap::SystrapContext> {
+        let mut st = self.lock();
+        if st.held.is_empty() {
+            drop(st);
+            return self.space.new_context();
+        }
+        let held = std::mem::take(&mut st.held);
+        let ops: Vec<MapOp> = held.iter().map(|h| h.op).collect();
+        match self.space.new_context_after(&ops) {
+            Ok((ctx, false)) => {
+                st.held = held;
+                Ok(ctx)
+            }
+            Ok((ctx, true)) => {
+                for op in &ops {
+                    record(&mut st, op);
+                }
+                st.held_lazy = true;
+                let free = std::mem::take(&mut st.deferred_free);
+                self.free_pages(free);
+                Ok(ctx)
+            }
+            Err(OpError { index, error }) => {
+                tracing::debug!(%error, index, "new context after held changes");
+                let done = index.min(ops.len());
+                for op in &ops[..done] {
+                    record(&mut st, op);
+                }
+                st.held_lazy = true;
+                let applied = self.apply_now(&mut st, &ops[done..]);
+                let free = std::mem::take(&mut st.deferred_free);
+                self.free_pages(free);
+                drop(st);
+                drop(held);
+                if matches!(
+                    error,
+                    snare_platform::Error::StubDied | snare_platform::Error::Corrupt(_)
+                ) || applied.is_err() && self.space.is_dead()
                 {
-                    self.space.unmap(addr, len).map_err(|_| Errno::ENOMEM)?;
-                    rest = &rest[index + 1..];
+                    return Err(error);
                 }
-                op => {
-                    tracing::warn!(%error, ?op, "changing the stub's mappings failed");
-                    return Err(Errno::EFAULT);
-                }
+                self.space.new_context()
             }
         }
-        Ok(())
     }
 
-    /// Runs `f` with the stub's mapping changes held back, then sends them in one batch:
-    /// an exec's segments and stack, or an mmap replacing what was there, cost one round trip
-    /// to the stub instead of one per change. Nested calls join the outer batch. The guest
-    /// sees nothing in between: the caller's thread is in the Sentry, and other threads
-    /// of the process wait for the lock while `f` runs inside one locked section, or don't
-    /// exist (exec).
+    /// Sends what is held to the stub now (the guest is about to run there: an exec's
+    /// image).
+    pub fn sync(&self) -> Result<(), Errno> {
+        let mut st = self.lock();
+        self.flush(&mut st)
+    }
+
+    /// Applies `ops` to the stub and records where it has mappings. An op the host refuses
+    /// doesn't stop the rest: a protect (a range with holes: a forked child maps on demand,
+    /// so not every populated page is mapped there) or a map (the host's limit on mappings)
+    /// becomes an unmap, so faults map those pages again; a direct mapping that fails stops
+    /// being direct. Err when a change is missing (a map or unmap failed, or the stub died).
+    fn apply_now(&self, st: &mut State, ops: &[MapOp]) -> Result<(), Errno> {
+        let mut rest = ops;
+        let mut result = Ok(());
+        while !rest.is_empty() {
+            let (done, failed) = match self.space.apply(rest) {
+                Ok(()) => (rest.len(), None),
+                Err(OpError { index, error }) => (index, Some(error)),
+            };
+            for op in &rest[..done] {
+                record(st, op);
+            }
+            let Some(error) = failed else {
+                break;
+            };
+            let op = rest[done];
+            if matches!(
+                error,
+                snare_platform::Error::StubDied | snare_platform::Error::Corrupt(_)
+            ) {
+                // Whatever the stub had is gone with it.
+                return Err(Errno::EFAULT);
+            }
+            let (start, end) = op.range();
+            match op {
+                MapOp::Unmap { .. } => {
+                    tracing::warn!(%error, ?op, "unmapping in the stub failed");
+                    result = Err(Errno::EFAULT);
+                }
+                MapOp::Protect { .. } | MapOp::Map { .. } | MapOp::MapHost { .. } => {
+                    if !matches!(op, MapOp::Protect { .. }) {
+                        tracing::debug!(%error, ?op, "mapping in the stub failed");
+                    }
+                    if let MapOp::MapHost { addr, .. } = op {
+                        if let Some(v) = st.vmas.get_mut(&addr) {
+                            v.direct = false;
+                        }
+                    } else if matches!(op, MapOp::Map { .. }) {
+                        result = Err(Errno::EFAULT);
+                    }
+                    if self.space.unmap(start, end - start).is_ok() {
+                        st.stub_mapped.remove(start, end);
+                    } else {
+                        st.stub_mapped.insert(start, end);
+                        result = Err(Errno::ENOMEM);
+                    }
+                }
+            }
+            rest = &rest[done + 1..];
+        }
+        result
+    }
+
+    /// Runs `f` with the stub's mapping changes held back, then sends them in one batch
+    /// (unless they may wait for a fault): an exec's segments and stack, or an mmap
+    /// replacing what was there, cost one round trip to the stub instead of one per change.
+    /// Nested calls join the outer batch. The guest sees nothing in between: the caller's
+    /// thread is in the Sentry, and other threads of the process wait for the lock while
+    /// `f` runs inside one locked section, or don't exist (exec).
     pub fn batched<R>(&self, f: impl FnOnce() -> Result<R, Errno>) -> Result<R, Errno> {
         {
             let mut st = self.lock();
-            if st.deferred.is_some() {
+            if st.batch {
                 drop(st);
                 return f();
             }
-            st.deferred = Some(Vec::new());
+            st.batch = true;
         }
         let r = f();
-        let (ops, free) = {
+        let settled = {
             let mut st = self.lock();
-            (
-                st.deferred.take().unwrap_or_default(),
-                std::mem::take(&mut st.deferred_free),
-            )
+            st.batch = false;
+            self.settle(&mut st)
         };
-        let flushed = self.flush(&ops, free);
         let v = r?;
-        flushed.map(|()| v)
-    }
-
-    /// Sends held-back changes to the stub, then frees the pages they unmapped (see
-    /// `State::deferred_free`).
-    fn flush(&self, ops: &[MapOp], free: Vec<u64>) -> Result<(), Errno> {
-        let r = self.apply_now(ops);
-        self.free_pages(free);
-        r
+        settled.map(|()| v)
     }
 
     /// Frees `offs` once no stub maps them: now, or after the held-back changes (which
     /// unmap them) have gone out.
     fn free_unmapped(&self, st: &mut State, offs: Vec<u64>) {
-        if st.deferred.is_some() {
-            st.deferred_free.extend(offs);
-        } else {
+        if st.held.is_empty() {
             self.free_pages(offs);
+        } else {
+            st.deferred_free.extend(offs);
         }
     }
 
@@ -966,7 +1143,31 @@ impl MemoryManager {
     pub fn handle_fault(&self, addr: u64, access: Access) -> Result<(), Errno> {
         let mut st = self.lock();
         let page = page_down(addr);
-        let vma = find_vma_or_grow(&mut st, addr)?;
+        if !st.held.is_empty() {
+            // Held changes go first; if one maps the page, that was the fault.
+            let mut covered = false;
+            for h in &st.held {
+                let (start, end) = h.op.range();
+                if (start..end).contains(&page) {
+                    covered = matches!(h.op, MapOp::Map { .. } | MapOp::MapHost { .. });
+                }
+            }
+            self.flush(&mut st)?;
+            if covered {
+                return Ok(());
+            }
+        }
+        st.in_fault = true;
+        let r = self.fault_locked(&mut st, addr, access);
+        st.in_fault = false;
+        // What the fault mapped goes now: the guest retries at once.
+        let flushed = self.flush(&mut st);
+        r.and(flushed)
+    }
+
+    fn fault_locked(&self, st: &mut State, addr: u64, access: Access) -> Result<(), Errno> {
+        let page = page_down(addr);
+        let vma = find_vma_or_grow(st, addr)?;
         if !vma.allows(access) {
             return Err(Errno::EFAULT);
         }
@@ -980,14 +1181,14 @@ impl MemoryManager {
         if st.pages.contains_key(&page) {
             // Populated and allowed: a copy-on-write page (copied on a write), or one the
             // stub doesn't map (a forked child's, a moved one).
-            return self.map_present(&mut st, &vma, page, access);
+            return self.map_present(st, &vma, page, access);
         }
         // A direct VMA this stub doesn't map (a forked child's: mapped on first touch, so a
         // child that execs at once never pays for it).
-        if vma.direct && self.remap_direct(&mut st, &vma) {
+        if vma.direct && self.remap_direct(st, &vma) {
             return Ok(());
         }
-        self.populate(&mut st, &vma, page)
+        self.populate(st, &vma, page)
     }
 
     /// Maps the populated pages around `page` into the stub (a forked child's pages, or a
@@ -1061,11 +1262,14 @@ impl MemoryManager {
         };
         *shared_pages().entry((self.file_id(), off)).or_insert(1) += 1;
         st.pages.insert(page, off);
-        Some(
-            self.space
-                .map_file(page, PAGE, off, vma.prot)
-                .map_err(|_| Errno::EFAULT),
-        )
+        let map = MapOp::Map {
+            addr: page,
+            len: PAGE,
+            file_offset: off,
+            prot: vma.prot,
+            populate: true,
+        };
+        Some(self.apply(st, &[map]))
     }
 
     /// [`MemoryManager::populate`] for a private read-only mapping of a cacheable file: the
@@ -1184,80 +1388,56 @@ impl MemoryManager {
     }
 
     /// At mmap: maps a private read-only mapping of a host file straight from the host file
-    /// in the stub ([`Vma::direct`]). Pending batched changes go first (one may be the unmap
-    /// of what this mapping replaces). `false`: not possible here; the VMA faults in as usual.
+    /// in the stub ([`Vma::direct`]), behind the changes held before it (one may be the
+    /// unmap of what this mapping replaces). `false`: not possible here; the VMA faults in as
+    /// usual. If the host refuses the mapping, the VMA stops being direct then.
     fn map_direct(&self, st: &mut State, vma: &Vma) -> bool {
-        let Some((fd, offset)) = direct_source(vma) else {
+        let Some((op, file)) = direct_op(vma) else {
             return false;
         };
-        if let Some(d) = st.deferred.as_mut() {
-            let ops = std::mem::take(d);
-            let free = std::mem::take(&mut st.deferred_free);
-            if self.flush(&ops, free).is_err() {
-                return false;
-            }
+        self.hold(st, &[op], Some(&file));
+        if let Some(v) = st.vmas.get_mut(&vma.start) {
+            v.direct = true;
         }
-        let len = vma.end - vma.start;
-        match self
-            .space
-            .map_host_file(fd, &[(vma.start, len, vma.prot, offset)])
-        {
-            Ok(()) => {
-                if let Some(v) = st.vmas.get_mut(&vma.start) {
-                    v.direct = true;
-                }
-                true
-            }
-            Err(e) => {
-                tracing::debug!(%e, "direct mapping of a host file failed");
-                false
-            }
-        }
+        true
     }
 
-    /// A forked child's direct mappings, [`snare_platform::systrap::HOST_FILES_MAX`] files'
-    /// worth, in one control request.
-    fn map_direct_forked(&self) {
-        let st = self.lock();
-        let mut files: Vec<(std::os::fd::RawFd, Vec<HostMap>)> = Vec::new();
+    /// Holds a forked child's direct mappings, [`snare_platform::systrap::HOST_FILES_MAX`]
+    /// files' worth (one control request); the rest map on first touch.
+    fn hold_direct_forked(&self, st: &mut State) {
+        let mut files: Vec<std::os::fd::RawFd> = Vec::new();
+        let mut held = Vec::new();
         for v in st.vmas.values().filter(|v| v.direct) {
-            let Some((fd, off)) = direct_source(v) else {
+            let Some((op, file)) = direct_op(v) else {
                 continue;
             };
-            let map = (v.start, v.end - v.start, v.prot, off);
-            if let Some(i) = files.iter().position(|(f, _)| *f == fd) {
-                files[i].1.push(map);
-            } else if files.len() < snare_platform::systrap::HOST_FILES_MAX {
-                files.push((fd, vec![map]));
+            let MapOp::MapHost { fd, .. } = op else {
+                continue;
+            };
+            if !files.contains(&fd) {
+                if files.len() == snare_platform::systrap::HOST_FILES_MAX {
+                    continue;
+                }
+                files.push(fd);
             }
+            held.push((op, file));
         }
-        drop(st);
-        if files.is_empty() {
-            return;
-        }
-        let refs: Vec<(std::os::fd::RawFd, &[HostMap])> =
-            files.iter().map(|(f, m)| (*f, m.as_slice())).collect();
-        if let Err(e) = self.space.map_host_files(&refs) {
-            tracing::debug!(%e, "direct mappings of a forked child: on first touch instead");
+        for (op, file) in held {
+            self.hold(st, &[op], Some(&file));
         }
     }
 
     /// Maps a direct VMA from its host file again (a forked child's stub has none of it),
-    /// then the pages the Sentry populated in it over that. `false`: it stays unmapped and
-    /// stops being direct.
+    /// then the pages the Sentry populated in it over that. `false`: it stops being direct
+    /// (the host refused it), and the pages fault in as usual.
     fn remap_direct(&self, st: &mut State, vma: &Vma) -> bool {
-        let mapped = direct_source(vma).is_some_and(|(fd, offset)| {
-            let len = vma.end - vma.start;
-            self.space
-                .map_host_file(fd, &[(vma.start, len, vma.prot, offset)])
-                .is_ok()
-        });
-        if !mapped {
+        let Some((op, file)) = direct_op(vma) else {
             if let Some(v) = st.vmas.get_mut(&vma.start) {
                 v.direct = false;
             }
             return false;
-        }
+        };
+        self.hold(st, &[op], Some(&file));
         let ops: Vec<MapOp> = st
             .pages
             .range(vma.start..vma.end)
@@ -1269,7 +1449,9 @@ impl MemoryManager {
                 populate: false,
             })
             .collect();
-        self.apply(st, &ops).is_ok()
+        self.hold(st, &ops, None);
+        let _ = self.flush(st);
+        st.vmas.get(&vma.start).is_some_and(|v| v.direct)
     }
 
     /// At mmap: maps what the page cache already holds of a new private read-only file
@@ -1333,23 +1515,24 @@ impl MemoryManager {
                 }
             }
         };
-        let mapped = if let Some(d) = st.deferred.as_mut() {
-            fill();
-            d.push(MapOp::Map {
-                addr: start,
-                len,
-                file_offset: off,
-                prot: vma.prot,
-                populate: true,
-            });
-            Ok(())
+        // A fault with nothing else to send maps at once, while the pages fill; otherwise
+        // the map joins the held changes once filled.
+        let now = st.in_fault && !st.batch && st.held.is_empty();
+        let mapped = if now {
+            let r = self
+                .space
+                .map_file_with(start, len, off, vma.prot, &mut fill);
+            st.stub_mapped.insert(start, end);
+            r
         } else {
-            self.space
-                .map_file_with(start, len, off, vma.prot, &mut fill)
+            fill();
+            Ok(())
         };
         if let Some(e) = fill_err {
-            let unmap = MapOp::Unmap { addr: start, len };
-            let _ = self.apply(st, &[unmap]);
+            if now {
+                let unmap = MapOp::Unmap { addr: start, len };
+                let _ = self.apply(st, &[unmap]);
+            }
             self.file.free(off, len);
             return Err(e);
         }
@@ -1357,6 +1540,16 @@ impl MemoryManager {
             self.file.free(off, len);
             tracing::warn!(%e, start, len, "mapping into the stub failed");
             return Err(Errno::EFAULT);
+        }
+        if !now {
+            let map = MapOp::Map {
+                addr: start,
+                len,
+                file_offset: off,
+                prot: vma.prot,
+                populate: true,
+            };
+            self.apply(st, &[map])?;
         }
         for i in 0..len / PAGE {
             st.pages.insert(start + i * PAGE, off + i * PAGE);
@@ -1374,15 +1567,24 @@ impl MemoryManager {
             return Err(Errno::EFAULT);
         }
         if !st.pages.contains_key(&page) {
-            self.populate(&mut st, &vma, page)?;
-        } else if access == Access::Write && !vma.shared {
+            st.quiet = vma.direct;
+            let r = self.populate(&mut st, &vma, page);
+            st.quiet = false;
+            r?;
+        }
+        if st.pages.contains_key(&page) && access == Access::Write && !vma.shared {
             // The Sentry writing a copy-on-write page: copy it first, and point the stub at
             // the copy.
             let (new, changed) = self.unshare(&mut st, page)?;
             if changed {
-                self.space
-                    .map_file(page, PAGE, new, vma.prot)
-                    .map_err(|_| Errno::EFAULT)?;
+                let map = MapOp::Map {
+                    addr: page,
+                    len: PAGE,
+                    file_offset: new,
+                    prot: vma.prot,
+                    populate: true,
+                };
+                self.apply(&mut st, &[map])?;
             }
         }
         let off = st.pages.get(&page).copied().ok_or(Errno::EFAULT)?;
@@ -1498,13 +1700,14 @@ impl Drop for MemoryManager {
     fn drop(&mut self) {
         let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
         let pages = std::mem::take(&mut st.pages);
-        self.free_pages(pages.into_values());
+        let deferred = std::mem::take(&mut st.deferred_free);
+        self.free_pages(pages.into_values().chain(deferred));
     }
 }
 
-/// The host fd and file offset a VMA could be mapped directly from: a private mapping of a
-/// host file, readable, never writable, at a page-aligned offset.
-fn direct_source(vma: &Vma) -> Option<(std::os::fd::RawFd, u64)> {
+/// The op that maps a VMA directly from its host file, with that file, if it can be: a
+/// private mapping of a host file, readable, never writable, at a page-aligned offset.
+fn direct_op(vma: &Vma) -> Option<(MapOp, Arc<dyn MappableFile>)> {
     let Backing::File { file, offset } = &vma.backing else {
         return None;
     };
@@ -1514,12 +1717,33 @@ fn direct_source(vma: &Vma) -> Option<(std::os::fd::RawFd, u64)> {
         && offset.is_multiple_of(PAGE)
         && DIRECT_MAPPINGS.load(std::sync::atomic::Ordering::Relaxed);
     eligible.then_some(())?;
-    Some((file.host_fd()?, *offset))
+    let op = MapOp::MapHost {
+        addr: vma.start,
+        len: vma.end - vma.start,
+        prot: vma.prot,
+        fd: file.host_fd()?,
+        offset: *offset,
+    };
+    Some((op, file.clone()))
+}
+
+/// Records in `st.stub_mapped` what an op the stub ran did.
+fn record(st: &mut State, op: &MapOp) {
+    let (start, end) = op.range();
+    match op {
+        MapOp::Map { .. } | MapOp::MapHost { .. } => st.stub_mapped.insert(start, end),
+        MapOp::Unmap { .. } => st.stub_mapped.remove(start, end),
+        MapOp::Protect { .. } => {}
+    }
 }
 
 /// Whether host files are mapped directly (on unless `SNARE_DIRECT=0`).
 pub static DIRECT_MAPPINGS: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(true);
+
+/// Whether changes that only add mappings wait for the guest's fault (on unless
+/// `SNARE_LAZY=0`; see `State::held`).
+pub static LAZY_MAPPINGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 fn overlaps(st: &State, start: u64, end: u64) -> bool {
     st.vmas

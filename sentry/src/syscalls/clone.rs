@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use snare_abi::signal::SigInfo;
 use snare_abi::Errno;
-use snare_platform::AddressSpace;
 use snare_syscalls_table::nr;
 
 use super::arg::{fd, i32_, u32_};
@@ -101,7 +100,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         Arc::new(task.mm.fork(space)?)
     };
     let t_mm = std::time::Instant::now();
-    let ctx = mm.space().new_context().map_err(|e| {
+    let ctx = mm.new_context().map_err(|e| {
         tracing::warn!(%e, "clone: no new context");
         Errno::EAGAIN
     })?;
@@ -367,7 +366,7 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
             .map_err(|_| Errno::ENOMEM)?;
         None
     } else {
-        let ctx = image.mm.space().new_context().map_err(|e| {
+        let ctx = image.mm.new_context().map_err(|e| {
             tracing::warn!(%e, "execve: no new context");
             Errno::ENOMEM
         })?;
