@@ -147,7 +147,7 @@ fn a_pooled_stub_comes_back_empty_and_goes_with_the_platform() {
     drop(g);
     assert!(running(pid), "the stub went to the pool");
     // The next address space is the same stub, with nothing of the old guest in it: no
-    // mappings (the old data page faults) and a new thread.
+    // mappings (the old data page faults); its parked thread is taken again (wiped).
     let space = p.pooled_address_space().expect("a pooled space");
     assert_eq!(space.stub_pid(), pid);
     let mem = p.memory_file();
@@ -171,8 +171,8 @@ fn a_pooled_stub_comes_back_empty_and_goes_with_the_platform() {
             access: Access::Write
         }
     );
-    assert_ne!(ctx.stub_tid(), old_tid, "the old guest thread exited");
-    assert!(!running(old_tid), "old stub thread gone");
+    assert_eq!(ctx.stub_tid(), old_tid, "the parked thread is reused");
+    assert!(ctx.reused_thread());
     drop(ctx);
     drop(space);
     drop(p);

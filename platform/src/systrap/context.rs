@@ -15,8 +15,8 @@ use snare_abi::seccomp::{AUDIT_ARCH_X86_64, SYS_SECCOMP};
 use snare_abi::signal::{SIGCHLD, SIGSEGV, SIGSYS, X86_PF_INSTR, X86_PF_WRITE, X86_TRAP_PF};
 use snare_abi::{Errno, SigInfo, SigSet, Sigcontext, Ucontext, UserRegs};
 use snare_stub::layout::{
-    ThreadSlot, CMD_EXIT, CMD_RESUME, FAST_UC, SLOT_ALTSTACK, SLOT_SIZE, STATE_DEAD, STATE_GUEST,
-    STATE_SENTRY, STUB_SLOTS,
+    ThreadSlot, CMD_EXIT, CMD_RESUME, FAST_STACK, FAST_UC, SLOT_ALTSTACK, SLOT_SIZE, STATE_DEAD,
+    STATE_GUEST, STATE_SENTRY, STUB_SLOTS,
 };
 
 use super::{ctrl, AsInner, Call, EXPECT_ID, GUEST_THREAD_FLAGS, INTERRUPT_SIGNAL};
@@ -41,19 +41,39 @@ struct Frame {
     sc: Sigcontext,
 }
 
-/// Makes the parked threads of `as_` exit (their slots are unmapped and freed): a stub going
-/// to the pool keeps nothing of its last process.
-pub(super) fn retire_parked(as_: &Arc<AsInner>) -> Result<()> {
-    let parked = std::mem::take(&mut *as_.parked.lock().unwrap_or_else(|e| e.into_inner()));
-    for p in parked {
-        let mut ctx = SystrapContext::new_from_parked(as_.clone(), p);
-        ctx.park = false;
-        drop(ctx);
-    }
-    if as_.is_dead() {
-        Err(Error::StubDied)
-    } else {
-        Ok(())
+/// Wipes what the parked threads of `as_` keep of their process (a stub going to the pool:
+/// its next process reuses them): the saved registers and signal info of their frames and
+/// the fast path's area. The FP state is reset by whoever takes the thread.
+pub(super) fn scrub_parked(as_: &AsInner) {
+    let parked = as_.parked.lock().unwrap_or_else(|e| e.into_inner());
+    let mem = as_.mem();
+    for p in parked.iter() {
+        let sc = Sigcontext {
+            fpstate: p.frame.sc.fpstate,
+            cs: p.frame.sc.cs,
+            ss: p.frame.sc.ss,
+            ..Sigcontext::default()
+        };
+        mem.write_pod(
+            p.frame.uc_off + offset_of!(Ucontext, uc_mcontext) as u64,
+            &sc,
+        );
+        let si_addr = mem.read_pod::<u64>(field(p.slot_off, offset_of!(ThreadSlot, siginfo)));
+        let si_size = size_of::<SigInfo>() as u64;
+        if si_addr >= p.slot_addr + SLOT_ALTSTACK && si_addr + si_size <= p.slot_addr + FAST_STACK {
+            mem.write_pod(p.slot_off + (si_addr - p.slot_addr), &[0u64; 16]);
+        }
+        // Below the live frame (the kernel put it at the top of the signal stack; the
+        // handler uses no stack of its own): old fast-path frames and stack.
+        let uc = p.frame.uc_off - p.slot_off;
+        let live = uc.min(si_addr.wrapping_sub(p.slot_addr)).saturating_sub(8);
+        let zeros = [0u8; 4096];
+        let mut off = SLOT_ALTSTACK;
+        while off < live.min(SLOT_SIZE) {
+            let n = (live - off).min(zeros.len() as u64);
+            mem.write(p.slot_off + off, &zeros[..n as usize]);
+            off += n;
+        }
     }
 }
 

@@ -952,15 +952,15 @@ impl Drop for SystrapAddressSpace {
         if shared.pool.lock().unwrap_or_else(|e| e.into_inner()).len() >= shared.pool_max {
             return;
         }
-        let emptied = self
-            .inner
-            .call_expect(
-                "munmap (empty)",
-                11,
-                [MIN_USER_ADDRESS, STUB_BASE - MIN_USER_ADDRESS, 0, 0, 0, 0],
-                0,
-            )
-            .and_then(|()| context::retire_parked(&self.inner));
+        // Its parked threads stay, wiped: the next process's first thread takes one (no
+        // clone).
+        let emptied = self.inner.call_expect(
+            "munmap (empty)",
+            11,
+            [MIN_USER_ADDRESS, STUB_BASE - MIN_USER_ADDRESS, 0, 0, 0, 0],
+            0,
+        );
+        context::scrub_parked(&self.inner);
         if let Err(e) = &emptied {
             tracing::debug!(%e, "stub not pooled");
         }

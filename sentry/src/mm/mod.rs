@@ -33,6 +33,9 @@ const FAULT_AROUND: u64 = 16;
 const SMALL_MAPPING: u64 = 16;
 /// Most pages remembered as written first by forked children (see `fork_writes`).
 const FORK_HINTS_MAX: usize = 16;
+/// Most private writable pages a fork copies for the child at once (see
+/// [`MemoryManager::fork`]).
+const EAGER_COPY_MAX: usize = 64;
 /// Most mappings (runs of pages) a forked child gets before it runs.
 const FORK_PREMAP_MAX: usize = 128;
 /// Pages around a fault in populated memory that are mapped with it.
@@ -377,8 +380,11 @@ impl MemoryManager {
     /// A copy of this address space in `child`, for fork. Private pages become copy-on-write:
     /// both sides own them (read-only in both stubs) until one writes, which copies. Shared
     /// mappings (MAP_SHARED) keep the very same pages on both sides: they are populated
-    /// whole first, so a page touched later is still one page.
-    pub fn fork(&self, child: SystrapAddressSpace) -> Result<MemoryManager, Errno> {
+    /// whole first, so a page touched later is still one page. A small single-threaded
+    /// process (`alone`: no other thread can write while the pages are copied) gives its
+    /// child copies of its writable pages instead ([`EAGER_COPY_MAX`]): copying a few dozen
+    /// pages costs less than write-protecting them and the faults both sides would take.
+    pub fn fork(&self, child: SystrapAddressSpace, alone: bool) -> Result<MemoryManager, Errno> {
         // Lock order: `sites` before `st` (patching maps the table).
         let sites = self.sites.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut st = self.lock();
@@ -398,18 +404,25 @@ impl MemoryManager {
             .filter(|v| !v.shared && v.prot.contains(Prot::WRITE))
             .cloned()
             .collect();
-        let mut ops = Vec::new();
-        for v in &private_writable {
-            for (s, e) in populated_runs(&st, v.start, v.end) {
-                let prot = read_only(v.prot);
-                ops.push(MapOp::Protect {
-                    addr: s,
-                    len: e - s,
-                    prot,
-                });
+        let writable: Vec<u64> = private_writable
+            .iter()
+            .flat_map(|v| st.pages.range(v.start..v.end).map(|(&a, _)| a))
+            .collect();
+        let eager = alone && writable.len() <= EAGER_COPY_MAX;
+        if !eager {
+            let mut ops = Vec::new();
+            for v in &private_writable {
+                for (s, e) in populated_runs(&st, v.start, v.end) {
+                    let prot = read_only(v.prot);
+                    ops.push(MapOp::Protect {
+                        addr: s,
+                        len: e - s,
+                        prot,
+                    });
+                }
             }
+            self.apply(&mut st, &ops)?;
         }
-        self.apply(&mut st, &ops)?;
         {
             let mut refs = shared_pages();
             let id = self.file_id();
@@ -419,11 +432,15 @@ impl MemoryManager {
         }
         let mm = MemoryManager::new(child, self.file.clone());
         *mm.sites.lock().unwrap_or_else(|e| e.into_inner()) = sites;
-        let hints = self
-            .fork_writes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        // Copied now: the writable pages (eager), or those earlier children wrote first.
+        let hints = if eager {
+            writable
+        } else {
+            self.fork_writes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        };
         let ops = {
             let mut c = mm.lock();
             c.vmas = st.vmas.clone();
@@ -431,7 +448,6 @@ impl MemoryManager {
             c.brk_start = st.brk_start;
             c.brk = st.brk;
             c.report_writes = Some(self.fork_writes.clone());
-            // The pages earlier children wrote first get copied now.
             for a in hints {
                 let private_rw =
                     c.vmas.range(..=a).next_back().is_some_and(|(_, v)| {

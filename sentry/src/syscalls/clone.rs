@@ -97,7 +97,9 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
             Errno::EAGAIN
         })?;
         t_space = std::time::Instant::now();
-        Arc::new(task.mm.fork(space)?)
+        // No other thread (or process sharing the memory) can write while pages are copied.
+        let alone = task.tg().state().threads.len() == 1 && Arc::strong_count(&task.mm) == 1;
+        Arc::new(task.mm.fork(space, alone)?)
     };
     let t_mm = std::time::Instant::now();
     let ctx = mm.new_context().map_err(|e| {
@@ -366,10 +368,16 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
             .map_err(|_| Errno::ENOMEM)?;
         None
     } else {
-        let ctx = image.mm.new_context().map_err(|e| {
+        let mut ctx = image.mm.new_context().map_err(|e| {
             tracing::warn!(%e, "execve: no new context");
             Errno::ENOMEM
         })?;
+        if ctx.reused_thread() {
+            // A pooled stub's parked thread: it holds another process's FP state.
+            use snare_platform::Context;
+            let fp = ctx.fp_state().map_err(|_| Errno::ENOMEM)?;
+            ctx.set_fp_state(&fp.initial()).map_err(|_| Errno::ENOMEM)?;
+        }
         Some(ctx)
     };
     // The point of no return: the other threads go, the new image replaces the old.
