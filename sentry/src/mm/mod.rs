@@ -29,6 +29,8 @@ pub use usercopy::{FlatMemory, GuestMemory};
 pub const PAGE: u64 = 4096;
 /// Pages populated around a fault, aligned to this many pages.
 const FAULT_AROUND: u64 = 16;
+/// [`FAULT_AROUND`] for private writable file mappings (data segments).
+const FAULT_AROUND_DATA: u64 = 64;
 /// Largest private writable mapping populated whole at mmap, in pages.
 const SMALL_MAPPING: u64 = 16;
 /// Most pages remembered as written first by forked children (see `fork_writes`).
@@ -42,6 +44,8 @@ const FORK_PREMAP_MAX: usize = 128;
 const PRESENT_AROUND: u64 = 256;
 /// Most pages of a VMA its first fault maps from the page cache.
 const PREFETCH_MAX: u64 = 2048;
+/// Most unpopulated pages an anonymous fault maps ahead of its window (see `map_ahead`).
+const MAP_AHEAD: u64 = 240;
 /// Most stub changes held back until the guest faults (see `State::held`).
 const HELD_MAX: usize = 256;
 /// Most pages waiting in `State::deferred_free` before held changes are sent anyway.
@@ -125,6 +129,12 @@ pub enum Backing {
         /// File offset of the VMA's first byte.
         offset: u64,
     },
+}
+
+impl Backing {
+    fn is_file(&self) -> bool {
+        matches!(self, Backing::File { .. })
+    }
 }
 
 /// Where [`MemoryManager::mmap`] puts a mapping.
@@ -1517,7 +1527,17 @@ impl MemoryManager {
                 }
             }
         }
-        let (start, end) = unpopulated_run(st, page, FAULT_AROUND, vma.start, vma.end);
+        // A private writable file mapping (a data segment) gets written nearly whole: a
+        // wider window copies the same pages in fewer faults.
+        let around = if vma.backing.is_file() && !vma.shared && vma.prot.contains(Prot::WRITE) {
+            FAULT_AROUND_DATA
+        } else {
+            FAULT_AROUND
+        };
+        let (start, end) = unpopulated_run(st, page, around, vma.start, vma.end);
+        if st.in_fault && matches!(vma.backing, Backing::Anon) && !vma.shared {
+            self.map_ahead(st, vma, end);
+        }
         let len = end - start;
         let off = self.file.allocate(len).map_err(|_| Errno::ENOMEM)?;
         // Fill a file-backed run while the stub maps it (the guest sees nothing until it is
@@ -1533,7 +1553,7 @@ impl MemoryManager {
         };
         // A fault with nothing else to send maps at once, while the pages fill; otherwise
         // the map joins the held changes once filled.
-        let now = st.in_fault && !st.batch && st.held.is_empty();
+        let now = st.in_fault && !st.batch && st.held.is_empty() && vma.backing.is_file();
         let mapped = if now {
             let r = self
                 .space
@@ -1571,6 +1591,36 @@ impl MemoryManager {
             st.pages.insert(start + i * PAGE, off + i * PAGE);
         }
         Ok(())
+    }
+
+    /// At a fault in private anonymous memory, also maps the unpopulated pages after the
+    /// fault-around window (up to [`MAP_AHEAD`], within the VMA) without populating them:
+    /// fresh memory-file pages, which read as zeros without being written and cost the host
+    /// nothing until touched. A heap or an arena filling up then takes host faults (a few
+    /// microseconds) instead of trips to the Sentry. Best effort.
+    fn map_ahead(&self, st: &mut State, vma: &Vma, from: u64) {
+        let mut end = from;
+        while end < vma.end && end - from < MAP_AHEAD * PAGE && !st.pages.contains_key(&end) {
+            end += PAGE;
+        }
+        if end - from < FAULT_AROUND * PAGE {
+            return;
+        }
+        // Longer than any recycled run: fresh (holes read as zeros).
+        let Ok(off) = self.file.allocate(end - from) else {
+            return;
+        };
+        let map = MapOp::Map {
+            addr: from,
+            len: end - from,
+            file_offset: off,
+            prot: vma.prot,
+            populate: false,
+        };
+        self.hold(st, &[map], None);
+        for i in 0..(end - from) / PAGE {
+            st.pages.insert(from + i * PAGE, off + i * PAGE);
+        }
     }
 
     /// Memory-file offset of the byte at `addr`, populating its page if needed, if `access`
