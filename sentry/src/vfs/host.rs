@@ -1,6 +1,7 @@
 //! Host files: the guest's root directory on the host, opened confined to it, and files
 //! opened through it.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -28,6 +29,30 @@ pub(crate) fn io_errno(e: &std::io::Error) -> Errno {
 pub struct HostRoot {
     dir: OwnedFd,
     host_path: PathBuf,
+    /// What `stat` and `readlink` answered, by path: the host root is the read-only lower
+    /// layer, assumed not to change under the sandbox (as the page cache assumes), so a path
+    /// walk through its symlinks (`/lib` on merged-usr systems) costs the host one lookup per
+    /// component once, not at every exec.
+    lookups: Mutex<Lookups>,
+}
+
+/// See [`HostRoot::lookups`]: `stat_how` answers by (path, follow, no_symlinks), `readlink`'s
+/// by path. Cleared when it reaches [`LOOKUPS_MAX`] entries.
+#[derive(Debug, Default)]
+struct Lookups {
+    stats: HashMap<(Vec<u8>, bool, bool), Result<Stat, Errno>>,
+    links: HashMap<Vec<u8>, Result<Vec<u8>, Errno>>,
+}
+
+const LOOKUPS_MAX: usize = 8192;
+
+impl Lookups {
+    fn room(&mut self) {
+        if self.stats.len() + self.links.len() >= LOOKUPS_MAX {
+            self.stats.clear();
+            self.links.clear();
+        }
+    }
 }
 
 impl HostRoot {
@@ -41,6 +66,7 @@ impl HostRoot {
         Ok(HostRoot {
             dir,
             host_path: path.to_path_buf(),
+            lookups: Mutex::default(),
         })
     }
 
@@ -49,6 +75,7 @@ impl HostRoot {
         Ok(HostRoot {
             dir: self.dir.try_clone().map_err(|e| io_errno(&e))?,
             host_path: self.host_path.clone(),
+            lookups: Mutex::default(),
         })
     }
 
@@ -125,6 +152,22 @@ impl HostRoot {
     /// [`HostRoot::stat`]; with `no_symlinks`, a symlink on the way (or a last one that
     /// `follow` would follow) is `ELOOP`.
     pub fn stat_how(&self, path: &[u8], follow: bool, no_symlinks: bool) -> Result<Stat, Errno> {
+        let key = (path.to_vec(), follow, no_symlinks);
+        if let Some(r) = self.lookups().stats.get(&key) {
+            return *r;
+        }
+        let r = self.stat_host(path, follow, no_symlinks);
+        let mut l = self.lookups();
+        l.room();
+        l.stats.insert(key, r);
+        r
+    }
+
+    fn lookups(&self) -> std::sync::MutexGuard<'_, Lookups> {
+        self.lookups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stat_host(&self, path: &[u8], follow: bool, no_symlinks: bool) -> Result<Stat, Errno> {
         let fd = nix::fcntl::openat2(
             &self.dir,
             rel(path),
@@ -154,6 +197,17 @@ impl HostRoot {
 
     /// The target of a symlink at a guest absolute path.
     pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        if let Some(r) = self.lookups().links.get(path) {
+            return r.clone();
+        }
+        let r = self.readlink_host(path);
+        let mut l = self.lookups();
+        l.room();
+        l.links.insert(path.to_vec(), r.clone());
+        r
+    }
+
+    fn readlink_host(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
         let fd = nix::fcntl::openat2(
             &self.dir,
             rel(path),
