@@ -56,6 +56,7 @@ core::arch::global_asm!(
     // the handler and, inline, by the fast path (whose interrupt rule goes by address, so it
     // can't call a shared copy): spin on `state` for `stub_spin` pauses, yielding the CPU now
     // and then so a spinning stub never starves the threads it waits for, then sleep on it.
+    // A `stub_spin` the Sentry sets to 0 meanwhile (it is about to block) ends the spin.
     // Falls through once the Sentry has handed the slot back. Clobbers rax, rcx, rdx, rsi,
     // rdi, r10, r11, r14.
     ".macro snare_wait_sentry",
@@ -65,6 +66,8 @@ core::arch::global_asm!(
     "jne 4f",
     "test r14d, r14d",
     "jz 2f",
+    "cmp dword ptr [rbx + {slot_stub_spin}], 0",
+    "je 2f",
     "pause",
     "dec r14d",
     "test r14d, {yield_mask}",

@@ -83,7 +83,8 @@ pub struct ThreadSlot {
     pub sentry_sleeping: u32,
     /// `CMD_*`, written by the Sentry before it hands the slot back.
     pub command: u32,
-    /// Spin budget of the handler's wait (iterations of `pause`), set by the Sentry.
+    /// Spin budget of the handler's wait (iterations of `pause`), set by the Sentry; set to 0
+    /// while the Sentry blocks for the thread (a wait the handler should sleep through).
     pub stub_spin: u32,
     pub _pad0: [u32; 11],
     /// Written by the handler: the signal number.

@@ -126,6 +126,16 @@ pub struct SystrapInterrupter {
 }
 
 impl SystrapInterrupter {
+    /// Tells the stub thread, waiting in its handler for the Sentry, to stop spinning and
+    /// sleep: the Sentry is about to block for it (a long wait), and the CPU is better left
+    /// to other threads. The next resume undoes it.
+    pub fn hint_sleep(&self) {
+        let i = &self.inner;
+        let spin = i.state_off - offset_of!(ThreadSlot, state) as u64
+            + offset_of!(ThreadSlot, stub_spin) as u64;
+        i.mem.atomic_u32(spin).store(0, Ordering::Relaxed);
+    }
+
     /// Host (pid, tid) of the stub thread it interrupts: where the guest thread's CPU time
     /// is accounted.
     pub fn host_ids(&self) -> (i32, i32) {
@@ -498,6 +508,9 @@ impl SystrapContext {
         );
         self.word(offset_of!(ThreadSlot, command))
             .store(command, Ordering::Relaxed);
+        // Undo a sleep hint (`SystrapInterrupter::hint_sleep`) for the next wait.
+        self.word(offset_of!(ThreadSlot, stub_spin))
+            .store(self.as_.shared.spins.stub, Ordering::Relaxed);
         let state = mem.atomic_u32(field(self.slot_off, offset_of!(ThreadSlot, state)));
         match state.compare_exchange(
             STATE_SENTRY,

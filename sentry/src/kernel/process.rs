@@ -224,6 +224,12 @@ impl Sleeper for TaskHandle {
     fn interrupted(&self) -> bool {
         self.is_killed() || self.has_deliverable()
     }
+
+    fn hint_sleep(&self) {
+        if let Some(i) = lock(&self.interrupter).as_ref() {
+            i.hint_sleep();
+        }
+    }
 }
 
 /// Why a process is stopped or continued, for `wait4(WUNTRACED|WCONTINUED)`.

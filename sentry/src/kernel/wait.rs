@@ -151,6 +151,8 @@ pub trait Sleeper: Send + Sync {
     fn waker(&self) -> Arc<Waker>;
     /// True when an unblocked signal is pending (or the task is being killed).
     fn interrupted(&self) -> bool;
+    /// The task is about to sleep for a while: its stub thread may stop spinning.
+    fn hint_sleep(&self) {}
 }
 
 thread_local! {
@@ -190,19 +192,43 @@ pub fn block<T>(
         .iter()
         .map(|q| q.register(waker.clone() as Arc<dyn Wake>))
         .collect();
-    loop {
+    let mut slept: Option<Instant> = None;
+    let r = loop {
         let seen = waker.generation();
         if let Some(r) = ready() {
-            return r;
+            break r;
         }
         if sleeper.as_ref().is_some_and(|s| s.interrupted()) {
-            return Err(Errno::ERESTARTSYS);
+            break Err(Errno::ERESTARTSYS);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Errno::ETIMEDOUT);
+            break Err(Errno::ETIMEDOUT);
+        }
+        if slept.is_none() {
+            slept = Some(Instant::now());
+            // The last sleep on this thread outlasted the stub's spin: this one likely will
+            // too, so the stub thread sleeps at once and leaves the CPU to whoever will
+            // wake this task (a joined thread, a waited-for child).
+            if LONG_SLEEP.get() {
+                if let Some(s) = &sleeper {
+                    s.hint_sleep();
+                }
+            }
         }
         waker.sleep(seen, deadline);
+    };
+    if let Some(t) = slept {
+        LONG_SLEEP.set(t.elapsed() > LONG);
     }
+    r
+}
+
+/// A sleep longer than the stub's spin window (40 µs, `platform/src/systrap`).
+const LONG: std::time::Duration = std::time::Duration::from_micros(50);
+
+thread_local! {
+    /// Whether this thread's last sleep in [`block`] was [`LONG`].
+    static LONG_SLEEP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Whether the calling task has a signal that should interrupt what it is doing (for loops
