@@ -373,10 +373,12 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
             Errno::ENOMEM
         })?;
         if ctx.reused_thread() {
-            // A pooled stub's parked thread: it holds another process's FP state.
+            // A pooled stub's parked thread: it holds another process's FP state, and the
+            // image didn't go with a thread's request: it goes now, not at the first fault.
             use snare_platform::Context;
             let fp = ctx.fp_state().map_err(|_| Errno::ENOMEM)?;
             ctx.set_fp_state(&fp.initial()).map_err(|_| Errno::ENOMEM)?;
+            image.mm.sync()?;
         }
         Some(ctx)
     };
