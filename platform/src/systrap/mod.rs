@@ -302,9 +302,8 @@ impl Systrap {
     }
 
     /// An emptied stub process from the pool (`Config::pool`), if one is there: as good as
-    /// [`Platform::new_address_space`]'s, and cheaper. Taken only for exec: a fork taking one
-    /// would make the next exiting process empty its stub to refill the pool, which on two
-    /// CPUs costs the forking parent more than it saves.
+    /// [`Platform::new_address_space`]'s, and cheaper (no process to clone; its parked threads
+    /// come with it, wiped). For execs that need a new stub and for forks.
     pub fn pooled_address_space(&self) -> Option<SystrapAddressSpace> {
         loop {
             let inner = self

@@ -188,7 +188,9 @@ impl TaskHandle {
 
     /// Gets the task's attention: wakes it if it sleeps in the Sentry, interrupts it if it
     /// runs guest code.
+    #[track_caller]
     pub fn kick(&self) {
+        tracing::trace!(tid = self.tid, at = %std::panic::Location::caller(), "kick");
         self.attention.store(true, Ordering::SeqCst);
         self.waker.wake();
         if let Some(i) = lock(&self.interrupter).as_ref() {

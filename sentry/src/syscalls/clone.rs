@@ -92,20 +92,36 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     let mm = if f & CLONE_VM != 0 {
         task.mm.clone()
     } else {
-        let space = k.new_address_space().map_err(|e| {
-            tracing::warn!(%e, "fork: no new address space");
-            Errno::EAGAIN
-        })?;
+        // An emptied stub of an ended process if there is one: no stub process to clone,
+        // and its parked thread is taken as is.
+        let space = match k.platform.pooled_address_space() {
+            Some(s) => s,
+            None => k.new_address_space().map_err(|e| {
+                tracing::warn!(%e, "fork: no new address space");
+                Errno::EAGAIN
+            })?,
+        };
         t_space = std::time::Instant::now();
         // No other thread (or process sharing the memory) can write while pages are copied.
         let alone = task.tg().state().threads.len() == 1 && Arc::strong_count(&task.mm) == 1;
         Arc::new(task.mm.fork(space, alone)?)
     };
     let t_mm = std::time::Instant::now();
-    let ctx = mm.new_context().map_err(|e| {
+    let mut ctx = mm.new_context().map_err(|e| {
         tracing::warn!(%e, "clone: no new context");
         Errno::EAGAIN
     })?;
+    if ctx.reused_thread() {
+        // A parked thread holds the FP state of whatever ran on it last (another process's,
+        // for a pooled stub): the child starts with its parent's, as on Linux. A forked
+        // child's held premapping goes now too (it would be its first fault).
+        use snare_platform::Context;
+        let fp = task.ctx.fp_state().map_err(|_| Errno::ENOMEM)?;
+        ctx.set_fp_state(&fp).map_err(|_| Errno::ENOMEM)?;
+        if !thread {
+            mm.sync()?;
+        }
+    }
     tracing::debug!(
         space_us = (t_space - t0).as_micros() as u64,
         mm_us = (t_mm - t_space).as_micros() as u64,
