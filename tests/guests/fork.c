@@ -165,6 +165,30 @@ int main(int argc, char **argv) {
     }
     printf("exec fp child: %d\n", status_of(p));
 
+    /* 9c. A forked child starts with its parent's FP control state and registers, also when
+     * it runs on a thread an earlier process left behind (snare reuses parked stub threads). */
+    for (int i = 0; i < 4; i++) {
+        unsigned mxcsr = i % 2 ? 0x7f80 : 0x1f80 | 0x2000; /* RC toward zero, or down */
+        unsigned short fcw = i % 2 ? 0x0f7f : 0x077f;
+        __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+        __asm__ volatile("fldcw %0" : : "m"(fcw));
+        volatile double seed = 1.0 + i;
+        p = fork();
+        if (p == 0) {
+            double x = seed;
+            fp_state(&mxcsr, &fcw);
+            printf("forked fp %d: mxcsr %#x fcw %#x x %.1f\n", i, mxcsr & 0xffc0, fcw, x);
+            _exit(0);
+        }
+        status_of(p);
+    }
+    {
+        unsigned mxcsr = 0x1f80;
+        unsigned short fcw = 0x037f;
+        __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+        __asm__ volatile("fldcw %0" : : "m"(fcw));
+    }
+
     /* 10. SIGCHLD ignored: children are reaped at once; wait gives ECHILD. */
     signal(SIGCHLD, SIG_IGN);
     p = fork();
