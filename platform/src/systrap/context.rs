@@ -108,6 +108,8 @@ pub struct SystrapContext {
     park: bool,
     /// Made on a parked thread.
     reused: bool,
+    /// FP state set before the thread's first frame existed (a new thread): written there.
+    first_fp: Option<FpState>,
 }
 
 #[derive(Debug)]
@@ -179,6 +181,7 @@ impl SystrapContext {
             spin: as_.shared.spins.sentry,
             park: true,
             reused: true,
+            first_fp: None,
             as_,
         }
     }
@@ -273,6 +276,7 @@ impl SystrapContext {
             spin: spins.sentry,
             park: true,
             reused: false,
+            first_fp: None,
             as_,
         })
     }
@@ -608,6 +612,11 @@ impl Context for SystrapContext {
                 return Event::Exited;
             }
             self.keep_fp_template();
+            if let Some(fp) = self.first_fp.take() {
+                if self.set_fp_state(&fp).is_err() {
+                    return Event::Exited;
+                }
+            }
         }
         if self.resume(regs, CMD_RESUME).is_err() {
             return Event::Exited;
@@ -632,6 +641,11 @@ impl Context for SystrapContext {
     }
 
     fn set_fp_state(&mut self, fp: &FpState) -> Result<()> {
+        if self.frame.is_none() {
+            // A new thread: its first frame gets it.
+            self.first_fp = Some(fp.clone());
+            return Ok(());
+        }
         let (off, len) = self.fp_location()?;
         let bytes = fp.as_bytes();
         if bytes.len() != len {

@@ -111,16 +111,16 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         tracing::warn!(%e, "clone: no new context");
         Errno::EAGAIN
     })?;
-    if ctx.reused_thread() {
-        // A parked thread holds the FP state of whatever ran on it last (another process's,
-        // for a pooled stub): the child starts with its parent's, as on Linux. A forked
-        // child's held premapping goes now too (it would be its first fault).
+    // The child starts with its parent's FP state, as on Linux (a parked thread holds that of
+    // whatever ran on it last, another process's for a pooled stub; a new one the stub's).
+    {
         use snare_platform::Context;
         let fp = task.ctx.fp_state().map_err(|_| Errno::ENOMEM)?;
         ctx.set_fp_state(&fp).map_err(|_| Errno::ENOMEM)?;
-        if !thread {
-            mm.sync()?;
-        }
+    }
+    if ctx.reused_thread() && !thread {
+        // A forked child's held premapping goes now (it would be its first fault).
+        mm.sync()?;
     }
     tracing::debug!(
         space_us = (t_space - t0).as_micros() as u64,
