@@ -1006,18 +1006,12 @@ impl SystrapAddressSpace {
         if let Some(ctx) = SystrapContext::from_parked(inner) {
             return Ok((ctx, false));
         }
-        let plan = requests(ops, 2);
-        let last = plan.len().saturating_sub(1);
-        for (range, files) in &plan[..last] {
-            let start = range.start;
-            self.apply_request(&ops[range.clone()], files, &[])
-                .map_err(|e| OpError {
-                    index: start + e.index,
-                    error: e.error,
-                })?;
-        }
-        let (range, files) = plan.get(last).cloned().unwrap_or((0..0, Vec::new()));
+        // What doesn't fit the thread's request goes before it.
+        let (range, files) = requests(ops, 2).pop().unwrap_or((0..0, Vec::new()));
         let start = range.start;
+        if start > 0 {
+            self.apply(&ops[..start])?;
+        }
         let mut failed = None;
         let ctx = SystrapContext::new_thread(inner.clone(), &mut |calls| {
             self.apply_request(&ops[range.clone()], &files, calls)

@@ -16,11 +16,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use snare_abi::Errno;
-use snare_platform::systrap::SystrapAddressSpace;
+use snare_platform::systrap::{SystrapAddressSpace, HOST_FILES_MAX};
 use snare_platform::{Access, AddressSpace, MapOp, MemoryFile, OpError, Prot};
 
 use ranges::RangeSet;
-use snare_platform::systrap::HOST_FILES_MAX;
 use snare_stub::layout::CTRL_MAX_OPS;
 
 pub use usercopy::{FlatMemory, GuestMemory};
@@ -476,17 +475,8 @@ impl MemoryManager {
             // then its parent's pages over them (copy-on-write ones read-only), so it faults
             // only where it writes. Held back: the child's first fault sends them all, on
             // its own thread, while this one returns from fork.
-            mm.hold_direct_forked(&mut c);
+            let files = mm.hold_direct_forked(&mut c);
             // All in one request with the child's thread (see `new_context`).
-            let mut fds: Vec<i32> = Vec::new();
-            for h in &c.held {
-                if let MapOp::MapHost { fd, .. } = h.op {
-                    if !fds.contains(&fd) {
-                        fds.push(fd);
-                    }
-                }
-            }
-            let files = fds.len().min(HOST_FILES_MAX);
             let room = CTRL_MAX_OPS.saturating_sub(c.held.len() + 2 * files + 2);
             let mut ops = premap_ops(&c, |o| self.is_shared(o));
             ops.truncate(room);
@@ -560,21 +550,28 @@ impl MemoryManager {
     /// `State::deferred_free`).
     fn flush(&self, st: &mut State) -> Result<(), Errno> {
         let held = std::mem::take(&mut st.held);
-        st.held_lazy = true;
         let ops: Vec<MapOp> = held.iter().map(|h| h.op).collect();
         let r = if ops.is_empty() {
             Ok(())
         } else {
             self.apply_now(st, &ops)
         };
-        let free = std::mem::take(&mut st.deferred_free);
-        self.free_pages(free);
+        self.sent(st);
         r
     }
 
-    /// A new thread context in this address space. When the stub must make a thread, the
-    /// held changes go in the same request (a forked child's premapping, a new image): one
-    /// round trip for both.
+    /// What was held has reached the stub (or failed there): nothing is held, and the
+    /// pages the held unmaps freed can go.
+    fn sent(&self, st: &mut State) {
+        st.held_lazy = true;
+        let free = std::mem::take(&mut st.deferred_free);
+        self.free_pages(free);
+    }
+
+    /// A new thread context in this address space, with the held changes sent (a forked
+    /// child's premapping, a new image: the thread runs next and would fault on them first).
+    /// When the stub must make a thread they go in the same request: one round trip for
+    /// both; a parked thread takes no request, so they go on their own.
     pub fn new_context(&self) -> snare_platform::Result<snare_platform::systrap::SystrapContext> {
         let mut st = self.lock();
         if st.held.is_empty() {
@@ -586,15 +583,15 @@ impl MemoryManager {
         match self.space.new_context_after(&ops) {
             Ok((ctx, false)) => {
                 st.held = held;
+                // Best effort: what isn't mapped faults in.
+                let _ = self.flush(&mut st);
                 Ok(ctx)
             }
             Ok((ctx, true)) => {
                 for op in &ops {
                     record(&mut st, op);
                 }
-                st.held_lazy = true;
-                let free = std::mem::take(&mut st.deferred_free);
-                self.free_pages(free);
+                self.sent(&mut st);
                 Ok(ctx)
             }
             Err(OpError { index, error }) => {
@@ -603,17 +600,11 @@ impl MemoryManager {
                 for op in &ops[..done] {
                     record(&mut st, op);
                 }
-                st.held_lazy = true;
-                let applied = self.apply_now(&mut st, &ops[done..]);
-                let free = std::mem::take(&mut st.deferred_free);
-                self.free_pages(free);
+                let _ = self.apply_now(&mut st, &ops[done..]);
+                self.sent(&mut st);
                 drop(st);
                 drop(held);
-                if matches!(
-                    error,
-                    snare_platform::Error::StubDied | snare_platform::Error::Corrupt(_)
-                ) || applied.is_err() && self.space.is_dead()
-                {
+                if self.space.is_dead() {
                     return Err(error);
                 }
                 self.space.new_context()
@@ -655,32 +646,32 @@ impl MemoryManager {
                 // Whatever the stub had is gone with it.
                 return Err(Errno::EFAULT);
             }
-            let (start, end) = op.range();
+            rest = &rest[done + 1..];
             match op {
                 MapOp::Unmap { .. } => {
                     tracing::warn!(%error, ?op, "unmapping in the stub failed");
                     result = Err(Errno::EFAULT);
+                    continue;
                 }
-                MapOp::Protect { .. } | MapOp::Map { .. } | MapOp::MapHost { .. } => {
-                    if !matches!(op, MapOp::Protect { .. }) {
-                        tracing::debug!(%error, ?op, "mapping in the stub failed");
-                    }
-                    if let MapOp::MapHost { addr, .. } = op {
-                        if let Some(v) = st.vmas.get_mut(&addr) {
-                            v.direct = false;
-                        }
-                    } else if matches!(op, MapOp::Map { .. }) {
-                        result = Err(Errno::EFAULT);
-                    }
-                    if self.space.unmap(start, end - start).is_ok() {
-                        st.stub_mapped.remove(start, end);
-                    } else {
-                        st.stub_mapped.insert(start, end);
-                        result = Err(Errno::ENOMEM);
+                MapOp::Map { .. } => {
+                    tracing::debug!(%error, ?op, "mapping in the stub failed");
+                    result = Err(Errno::EFAULT);
+                }
+                MapOp::MapHost { addr, .. } => {
+                    tracing::debug!(%error, ?op, "mapping a host file in the stub failed");
+                    if let Some(v) = st.vmas.get_mut(&addr) {
+                        v.direct = false;
                     }
                 }
+                MapOp::Protect { .. } => {}
             }
-            rest = &rest[done + 1..];
+            let (start, end) = op.range();
+            if self.space.unmap(start, end - start).is_ok() {
+                st.stub_mapped.remove(start, end);
+            } else {
+                st.stub_mapped.insert(start, end);
+                result = Err(Errno::ENOMEM);
+            }
         }
         result
     }
@@ -1428,9 +1419,9 @@ impl MemoryManager {
         true
     }
 
-    /// Holds a forked child's direct mappings, [`snare_platform::systrap::HOST_FILES_MAX`]
-    /// files' worth (one control request); the rest map on first touch.
-    fn hold_direct_forked(&self, st: &mut State) {
+    /// Holds a forked child's direct mappings, [`HOST_FILES_MAX`] files' worth (one control
+    /// request); the rest map on first touch. Returns how many files.
+    fn hold_direct_forked(&self, st: &mut State) -> usize {
         let mut files: Vec<std::os::fd::RawFd> = Vec::new();
         let mut held = Vec::new();
         for v in st.vmas.values().filter(|v| v.direct) {
@@ -1441,7 +1432,7 @@ impl MemoryManager {
                 continue;
             };
             if !files.contains(&fd) {
-                if files.len() == snare_platform::systrap::HOST_FILES_MAX {
+                if files.len() == HOST_FILES_MAX {
                     continue;
                 }
                 files.push(fd);
@@ -1451,6 +1442,7 @@ impl MemoryManager {
         for (op, file) in held {
             self.hold(st, &[op], Some(&file));
         }
+        files.len()
     }
 
     /// Maps a direct VMA from its host file again (a forked child's stub has none of it),

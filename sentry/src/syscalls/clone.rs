@@ -118,10 +118,6 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         let fp = task.ctx.fp_state().map_err(|_| Errno::ENOMEM)?;
         ctx.set_fp_state(&fp).map_err(|_| Errno::ENOMEM)?;
     }
-    if ctx.reused_thread() && !thread {
-        // A forked child's held premapping goes now (it would be its first fault).
-        mm.sync()?;
-    }
     tracing::debug!(
         space_us = (t_space - t0).as_micros() as u64,
         mm_us = (t_mm - t_space).as_micros() as u64,
@@ -389,12 +385,10 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
             Errno::ENOMEM
         })?;
         if ctx.reused_thread() {
-            // A pooled stub's parked thread: it holds another process's FP state, and the
-            // image didn't go with a thread's request: it goes now, not at the first fault.
+            // A pooled stub's parked thread: it holds another process's FP state.
             use snare_platform::Context;
             let fp = ctx.fp_state().map_err(|_| Errno::ENOMEM)?;
             ctx.set_fp_state(&fp.initial()).map_err(|_| Errno::ENOMEM)?;
-            image.mm.sync()?;
         }
         Some(ctx)
     };
