@@ -7,7 +7,7 @@
 //! write any page they have mapped at any moment, so the Sentry touches the mapping only through
 //! raw-pointer copies and atomics, never through references to plain data.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -63,22 +63,26 @@ struct Allocator {
     /// Free ranges: offset → length, coalesced.
     free: BTreeMap<u64, u64>,
     /// Freed runs whose pages were kept (not punched), by length: see [`RECYCLE_MAX_RUN`].
-    recycled: HashMap<u64, Vec<u64>>,
+    recycled: BTreeMap<u64, Vec<u64>>,
     recycled_bytes: u64,
     /// Most bytes kept in `recycled`.
     recycle_max: u64,
 }
 
-/// Freed runs up to this long (a fault-around window) are kept for the next allocation of
-/// the same length instead of going back to the host: on this VM, punching a hole costs a TLB
-/// shootdown across every process that mapped the pages, and the next first touch of a fresh
-/// page ≈ 2.5 µs, while reusing a page the host still backs costs a 4 KiB zero-fill. At most
-/// `recycle_max` bytes (32 MiB unless [`MemoryFile::set_recycle_max`]) are kept.
-const RECYCLE_MAX_RUN: u64 = 16 * PAGE;
+/// Freed runs up to this long are kept for later allocations instead of going back to the
+/// host: on this VM, punching a hole costs a TLB shootdown across every process that mapped
+/// the pages, and the next first touch of a fresh page ≈ 2.5 µs, while reusing a page the
+/// host still backs costs a 4 KiB zero-fill. An allocation takes a kept run of its length,
+/// else the shortest longer one, split (an exiting process frees its pages as one run by
+/// offset, and the next process allocates them again in pieces: stack, data, heap). At most
+/// `recycle_max` bytes (32 MiB unless [`MemoryFile::set_recycle_max`]) are kept. Longer runs
+/// (mapped-ahead memory, mostly never touched) are punched: refilling them would back every
+/// page.
+const RECYCLE_MAX_RUN: u64 = 64 * PAGE;
 
 /// Zeros for refilling recycled runs (through the file, so the Sentry's mapping takes no
-/// faults).
-static ZEROS: [u8; RECYCLE_MAX_RUN as usize] = [0; RECYCLE_MAX_RUN as usize];
+/// faults), a chunk at a time.
+static ZEROS: [u8; 16 * PAGE as usize] = [0; 16 * PAGE as usize];
 
 impl MemoryFile {
     /// Creates a memory file of `size` bytes (sparse) and maps it into this process.
@@ -164,7 +168,12 @@ impl MemoryFile {
         let (off, recycled) = self.allocate_any(len)?;
         if recycled {
             let len = len.div_ceil(PAGE).max(1) * PAGE;
-            self.write_fresh(off, &ZEROS[..len as usize]);
+            let mut done = 0;
+            while done < len {
+                let n = (len - done).min(ZEROS.len() as u64);
+                self.write_fresh(off + done, &ZEROS[..n as usize]);
+                done += n;
+            }
         }
         Ok(off)
     }
@@ -179,8 +188,7 @@ impl MemoryFile {
     fn allocate_any(&self, len: u64) -> Result<(u64, bool)> {
         let len = len.div_ceil(PAGE).max(1) * PAGE;
         let mut a = self.alloc.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(off) = a.recycled.get_mut(&len).and_then(Vec::pop) {
-            a.recycled_bytes -= len;
+        if let Some(off) = a.take_recycled(len) {
             return Ok((off, true));
         }
         self.allocate_locked(&mut a, len).map(|off| (off, false))
@@ -218,8 +226,7 @@ impl MemoryFile {
         if len <= RECYCLE_MAX_RUN {
             let mut a = self.alloc.lock().unwrap_or_else(|e| e.into_inner());
             if a.recycled_bytes + len <= a.recycle_max {
-                a.recycled_bytes += len;
-                a.recycled.entry(len).or_default().push(off);
+                a.keep(off, len);
                 return;
             }
         }
@@ -397,6 +404,29 @@ fn punch_hole(fd: RawFd, off: u64, len: u64) {
     }
 }
 
+impl Allocator {
+    /// A kept run of `len` bytes: one of exactly that length, else the front of the shortest
+    /// longer one (its tail stays kept).
+    fn take_recycled(&mut self, len: u64) -> Option<u64> {
+        let (&have, _) = self.recycled.range(len..).find(|(_, offs)| !offs.is_empty())?;
+        let offs = self.recycled.get_mut(&have)?;
+        let off = offs.pop()?;
+        if offs.is_empty() {
+            self.recycled.remove(&have);
+        }
+        self.recycled_bytes -= have;
+        if have > len {
+            self.keep(off + len, have - len);
+        }
+        Some(off)
+    }
+
+    fn keep(&mut self, off: u64, len: u64) {
+        self.recycled_bytes += len;
+        self.recycled.entry(len).or_default().push(off);
+    }
+}
+
 /// Returns a punched run to the free ranges, coalesced.
 fn release(a: &mut Allocator, off: u64, len: u64) {
     let (mut start, mut end) = (off, off + len);
@@ -476,29 +506,39 @@ mod tests {
         assert_eq!(m.allocate(1 << 20), Err(Error::OutOfMemory));
     }
 
-    /// A short freed run is kept and handed out again for the same length: zeroed by
-    /// `allocate`, as it was by `allocate_uninit`.
+    /// A short freed run is kept and handed out again, zeroed by `allocate`: whole for the
+    /// same length, split for a shorter one.
     #[test]
     fn freed_runs_are_recycled_zeroed() {
         let m = MemoryFile::new(1 << 20).expect("memfd");
         let a = m.allocate(8192).expect("a");
         m.write(a + 4096, b"secret");
         m.free(a, 8192);
-        let other = m.allocate(4096).expect("another length");
-        assert_ne!(other, a);
         let b = m.allocate(8192).expect("b");
         assert_eq!(b, a, "the freed run comes back");
         let mut buf = [1u8; 6];
         m.read(b + 4096, &mut buf);
         assert_eq!(buf, [0; 6]);
-        m.write(b, b"old");
+        m.write(b + 4096, b"secret");
         m.free(b, 8192);
-        assert_eq!(m.allocate_uninit(8192).expect("c"), a);
+        // A shorter allocation takes the run's front; the tail serves the next one.
+        assert_eq!(m.allocate(4096).expect("front"), a);
+        let longer = m.allocate(8192).expect("longer than what is kept");
+        assert!(longer >= a + 8192, "fresh space, not the kept tail");
+        let tail = m.allocate(4096).expect("tail");
+        assert_eq!(tail, a + 4096);
+        let mut buf = [1u8; 6];
+        m.read(tail, &mut buf);
+        assert_eq!(buf, [0; 6], "the tail is zeroed too");
+        m.write(tail, b"old");
+        m.free(tail, 4096);
+        assert_eq!(m.allocate_uninit(4096).expect("c"), tail);
         // Past the cap, frees punch holes again.
         m.set_recycle_max(0);
-        m.free(a, 8192);
+        m.free(tail, 4096);
         m.settle_frees();
-        assert_eq!(m.allocate(8192).expect("d"), a);
+        m.read(tail, &mut buf);
+        assert_eq!(buf, [0; 6], "punched");
     }
 
     #[test]
