@@ -408,7 +408,10 @@ impl Allocator {
     /// A kept run of `len` bytes: one of exactly that length, else the front of the shortest
     /// longer one (its tail stays kept).
     fn take_recycled(&mut self, len: u64) -> Option<u64> {
-        let (&have, _) = self.recycled.range(len..).find(|(_, offs)| !offs.is_empty())?;
+        let (&have, _) = self
+            .recycled
+            .range(len..)
+            .find(|(_, offs)| !offs.is_empty())?;
         let offs = self.recycled.get_mut(&have)?;
         let off = offs.pop()?;
         if offs.is_empty() {
