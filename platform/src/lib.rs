@@ -256,6 +256,11 @@ pub trait Context: Send {
     fn set_fp_state(&mut self, fp: &FpState) -> Result<()>;
     /// A handle other threads can use to interrupt this one.
     fn interrupter(&self) -> Self::Interrupter;
+    /// Forgets interrupts that came while the thread was stopped: the caller is about to look
+    /// for whatever they were about (an interrupt after this call still ends the next switch).
+    /// Without it, an interrupt sent while the task was blocked in a syscall ends the next
+    /// switch at once for nothing.
+    fn clear_interrupt(&self) {}
 }
 
 /// Interrupts a running [`Context`] from another thread: its current or next `switch` returns

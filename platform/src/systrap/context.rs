@@ -667,6 +667,10 @@ impl Context for SystrapContext {
             inner: self.intr.clone(),
         }
     }
+
+    fn clear_interrupt(&self) {
+        self.intr.pending.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Drop for SystrapContext {

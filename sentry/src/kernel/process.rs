@@ -192,10 +192,12 @@ impl TaskHandle {
     pub fn kick(&self) {
         tracing::trace!(tid = self.tid, at = %std::panic::Location::caller(), "kick");
         self.attention.store(true, Ordering::SeqCst);
-        self.waker.wake();
+        // Interrupt before waking: a task woken first could clear the interrupt and run its
+        // guest before it is sent, which would then stop the guest for nothing.
         if let Some(i) = lock(&self.interrupter).as_ref() {
             i.interrupt();
         }
+        self.waker.wake();
     }
 
     /// Makes the task exit at its next chance.

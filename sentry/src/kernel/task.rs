@@ -238,6 +238,8 @@ impl Task {
             if self.must_exit() {
                 return;
             }
+            // Interrupts so far were about what `attention` says (a kick sets it first).
+            snare_platform::Context::clear_interrupt(&self.ctx);
             let attention = self
                 .handle
                 .attention
