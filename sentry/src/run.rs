@@ -208,7 +208,12 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         }
         let _ = crate::kernel::wait::block(&[&tg.exit_events], None, || tg.state().zombie.map(Ok));
     };
-    let _ = runner.join();
+    // Init's thread is still tidying up after itself (freeing its pages, emptying its stub
+    // for a pool that will never be used): not worth waiting for, the process exit ends it.
+    // Only when the Sentry's log is kept does it finish, for the log's last lines.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let _ = runner.join();
+    }
     wait_for_tasks(&k);
     tracing::info!(
         platform_us = t_platform.as_micros() as u64,
