@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-11}
-SNARE=./target/release/snare
+SNARE=./target/x86_64-unknown-linux-gnu/release/snare
 [ -x "$SNARE" ] || cargo build --release -q -p snare-sentry
 have() { command -v "$1" >/dev/null; }
 
