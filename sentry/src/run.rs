@@ -140,11 +140,17 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let open = |p: &[u8]| -> Result<Arc<dyn crate::vfs::FileDescription>, Errno> {
         Ok(Arc::new(k.root.open_file(p, o::RDONLY)?))
     };
-    let image =
-        exec(&k, &path, req.argv.clone(), envp, &open, None).map_err(|e| match e.errno {
+    let image = exec(&k, &path, req.argv.clone(), envp, &open, None).map_err(|e| {
+        // The platform's first stub comes up while the Sentry starts: a failure there is the
+        // sandbox's, not the program's.
+        if let Err(pe) = k.platform.ready() {
+            return err(125, format!("cannot start the sandbox: {pe}"));
+        }
+        match e.errno {
             Errno::ENOENT => err(127, format!("{shown}: not found")),
             _ => err(126, format!("{shown}: {e}")),
-        })?;
+        }
+    })?;
     let t_exec = t0.elapsed();
     let ctx = image
         .mm
