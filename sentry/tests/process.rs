@@ -16,6 +16,13 @@ fn timers() {
     c_program("timers", &[]);
 }
 
+/// Children's CPU time: getrusage(RUSAGE_CHILDREN), times' cutime, wait4's and waitid's
+/// rusage, a grandchild's counted through its parent, WNOWAIT not counting (`cputime.c`).
+#[test]
+fn children_cpu_time() {
+    c_program("cputime", &[]);
+}
+
 /// Patched syscall sites (`tests/guests/patch.c`): the fast path keeps every register, the
 /// red zone and the flags, delivers signals on the way back, restarts, and works in
 /// threads, forked children and after exec; and under snare the sites really are patched.

@@ -101,6 +101,10 @@ pub struct Kernel {
     /// The stub's fast syscall path when syscall sites get patched (`mm/patch.rs`): the
     /// machine supports it and `SNARE_PATCH` is not `0`.
     pub fast_syscalls: Option<u64>,
+    /// Some process asked for its children's CPU time (`getrusage(RUSAGE_CHILDREN)`,
+    /// `times`, a wait's rusage): from then on every process banks its own at exit, which
+    /// costs a host read per exit (`timers::thread_cpu`), so it starts only when wanted.
+    pub children_cpu_wanted: std::sync::atomic::AtomicBool,
 }
 
 impl Kernel {
@@ -122,6 +126,7 @@ impl Kernel {
             .filter(|_| std::env::var("SNARE_PATCH").map_or(true, |v| v != "0"));
         Arc::new(Kernel {
             fast_syscalls,
+            children_cpu_wanted: std::sync::atomic::AtomicBool::new(false),
             platform,
             root,
             mounts: Mounts::new(lower, tmp.clone(), uid, gid),

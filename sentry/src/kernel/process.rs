@@ -307,6 +307,9 @@ pub struct TgState {
     pub pdeathsig: i32,
     /// CPU time (user, system) µs of the process's threads that have exited.
     pub exited_cpu: (u64, u64),
+    /// CPU time, (user, system) µs, of the children this process waited for, theirs
+    /// included (`getrusage(RUSAGE_CHILDREN)`, `times`' cutime/cstime).
+    pub children_cpu: (u64, u64),
     /// Set once the process has asked for its CPU time (times, getrusage, CPU clocks and
     /// timers): from then on threads record where their stub thread's time starts and bank
     /// it when they leave. Reading a stub thread's time costs two /proc reads, which thread
@@ -367,6 +370,7 @@ impl ThreadGroup {
                 subreaper: false,
                 pdeathsig: 0,
                 exited_cpu: (0, 0),
+                children_cpu: (0, 0),
                 cpu_watched: false,
                 stub_pid: 0,
                 vfork_done: false,

@@ -347,7 +347,14 @@ impl Task {
         // in the handle, so a reader still holding the thread gets the same figure.
         let skip = {
             let st = tg.state();
-            st.threads.len() <= 1 || !st.cpu_watched
+            let last = st.threads.len() <= 1;
+            // The last thread's time goes to the parent's children's time, when wanted.
+            let for_parent = last
+                && self
+                    .k
+                    .children_cpu_wanted
+                    .load(std::sync::atomic::Ordering::Relaxed);
+            (last || !st.cpu_watched) && !for_parent
         };
         let spent = if skip {
             (0, 0)

@@ -515,6 +515,9 @@ struct Found {
     value: i32,
     /// The wait4 status word.
     status: i32,
+    /// The child's CPU time with its waited-for children's, (user, system) µs, as far as
+    /// it was banked (see `Kernel::children_cpu_wanted`).
+    cpu: (u64, u64),
 }
 
 /// Waits for a child matching `which` to change state as `options` asks; `None` with
@@ -542,10 +545,18 @@ fn do_wait(task: &Task, which: Which, options: u32) -> Result<Option<Found>, Err
         for c in children.iter().filter(|c| matches(c)) {
             any = true;
             let mut cs = c.state();
+            let cpu = (
+                cs.exited_cpu.0 + cs.children_cpu.0,
+                cs.exited_cpu.1 + cs.children_cpu.1,
+            );
             if let Some(z) = cs.zombie.filter(|_| options & WEXITED != 0) {
                 drop(cs);
                 if options & WNOWAIT == 0 {
-                    me.state().children.retain(|x| x.tgid != c.tgid);
+                    let mut ms = me.state();
+                    ms.children.retain(|x| x.tgid != c.tgid);
+                    ms.children_cpu.0 += cpu.0;
+                    ms.children_cpu.1 += cpu.1;
+                    drop(ms);
                     lock(&k.pids).groups.remove(&c.tgid);
                 }
                 let (code, value) = match z {
@@ -557,6 +568,7 @@ fn do_wait(task: &Task, which: Which, options: u32) -> Result<Option<Found>, Err
                     code,
                     value,
                     status: wait_status(z),
+                    cpu,
                 })));
             }
             match cs.job_event {
@@ -569,6 +581,7 @@ fn do_wait(task: &Task, which: Which, options: u32) -> Result<Option<Found>, Err
                         code: CLD_STOPPED,
                         value: sig,
                         status: (sig << 8) | 0x7f,
+                        cpu,
                     })));
                 }
                 Some(JobEvent::Continued) if options & WCONTINUED != 0 => {
@@ -580,6 +593,7 @@ fn do_wait(task: &Task, which: Which, options: u32) -> Result<Option<Found>, Err
                         code: CLD_CONTINUED,
                         value: snare_abi::signal::SIGCONT,
                         status: 0xffff,
+                        cpu,
                     })));
                 }
                 _ => {}
@@ -609,6 +623,10 @@ fn sys_wait4(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         p if p < -1 => Which::Pgid(-p),
         p => Which::Pid(p),
     };
+    if a[3] != 0 {
+        // Children that exit from now on bank their time for this.
+        let _ = super::time::children_cpu_us(task);
+    }
     let found = do_wait(task, which, options | WEXITED)?;
     let Some(f) = found else {
         return Ok(0);
@@ -617,7 +635,8 @@ fn sys_wait4(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         task.mm.write(a[1], &f.status.to_ne_bytes())?;
     }
     if a[3] != 0 {
-        task.mm.write(a[3], &[0u8; 144])?;
+        task.mm
+            .write(a[3], &super::time::rusage_bytes(f.cpu.0, f.cpu.1, 0))?;
     }
     Ok(f.pid as u64)
 }
@@ -638,7 +657,14 @@ fn sys_waitid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         3 => Which::Pid(super::signal::pidfd_process(task, id)?.tgid),
         _ => return Err(Errno::EINVAL),
     };
+    if a[4] != 0 {
+        let _ = super::time::children_cpu_us(task);
+    }
     let found = do_wait(task, which, options)?;
+    if a[4] != 0 {
+        let (u, s) = found.as_ref().map_or((0, 0), |f| f.cpu);
+        task.mm.write(a[4], &super::time::rusage_bytes(u, s, 0))?;
+    }
     if a[2] != 0 {
         let mut info = SigInfo::default();
         if let Some(f) = &found {

@@ -38,30 +38,18 @@ fn process_cpu_us(task: &Task) -> (u64, u64) {
     (u, (total.as_micros() as u64).saturating_sub(u))
 }
 
-/// Implements `times(2)`: the process's CPU time (children's is not kept yet: zero).
-fn sys_times(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (u, s) = process_cpu_us(task);
-    let (u, s) = (u / 10_000, s / 10_000);
-    if a[0] != 0 {
-        let mut b = [0u8; 32];
-        b[0..8].copy_from_slice(&u.to_ne_bytes());
-        b[8..16].copy_from_slice(&s.to_ne_bytes());
-        task.mm.write(a[0], &b)?;
-    }
-    Ok((task.k.boot.elapsed().as_millis() / 10) as u64)
+/// CPU time, (user, system) µs, of the children the process waited for; from now on every
+/// process banks its time at exit for this (see `Kernel::children_cpu_wanted`).
+pub(super) fn children_cpu_us(task: &Task) -> (u64, u64) {
+    task.k
+        .children_cpu_wanted
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    task.tg().state().children_cpu
 }
 
-/// Implements `getrusage(2)`: CPU times of the process (RUSAGE_SELF, exited threads
-/// included) or the thread (RUSAGE_THREAD); RUSAGE_CHILDREN is all zeros (children's times
-/// are not kept yet); other fields zero except maxrss.
-fn sys_getrusage(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let who = i32_(a[0]);
-    let (u, s) = match who {
-        0 => process_cpu_us(task),
-        1 => guest_cpu_us(task),
-        -1 => (0, 0),
-        _ => return Err(Errno::EINVAL),
-    };
+/// A `struct rusage` with these CPU times (µs) and maximum resident set (KiB); the other
+/// fields are zero.
+pub(super) fn rusage_bytes(user_us: u64, sys_us: u64, maxrss_kb: i64) -> [u8; 144] {
     let mut b = [0u8; 144];
     let tv = |us: u64| -> [u8; 16] {
         let mut t = [0u8; 16];
@@ -69,13 +57,43 @@ fn sys_getrusage(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         t[8..16].copy_from_slice(&((us % 1_000_000) as i64).to_ne_bytes());
         t
     };
-    b[0..16].copy_from_slice(&tv(u));
-    b[16..32].copy_from_slice(&tv(s));
-    if who != -1 {
-        let maxrss_kb = task.mm.resident_pages() as i64 * 4;
-        b[32..40].copy_from_slice(&maxrss_kb.to_ne_bytes());
+    b[0..16].copy_from_slice(&tv(user_us));
+    b[16..32].copy_from_slice(&tv(sys_us));
+    b[32..40].copy_from_slice(&maxrss_kb.to_ne_bytes());
+    b
+}
+
+/// Implements `times(2)`: the process's CPU time and its waited-for children's, in ticks.
+fn sys_times(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (u, s) = process_cpu_us(task);
+    let (cu, cs) = children_cpu_us(task);
+    if a[0] != 0 {
+        let mut b = [0u8; 32];
+        for (i, us) in [u, s, cu, cs].into_iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&(us / 10_000).to_ne_bytes());
+        }
+        task.mm.write(a[0], &b)?;
     }
-    task.mm.write(a[1], &b)?;
+    Ok((task.k.boot.elapsed().as_millis() / 10) as u64)
+}
+
+/// Implements `getrusage(2)`: CPU times of the process (RUSAGE_SELF, exited threads
+/// included), the thread (RUSAGE_THREAD) or the children it waited for (RUSAGE_CHILDREN,
+/// theirs included); other fields zero except maxrss.
+fn sys_getrusage(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let who = i32_(a[0]);
+    let (u, s) = match who {
+        0 => process_cpu_us(task),
+        1 => guest_cpu_us(task),
+        -1 => children_cpu_us(task),
+        _ => return Err(Errno::EINVAL),
+    };
+    let maxrss_kb = if who == -1 {
+        0
+    } else {
+        task.mm.resident_pages() as i64 * 4
+    };
+    task.mm.write(a[1], &rusage_bytes(u, s, maxrss_kb))?;
     Ok(0)
 }
 
