@@ -105,10 +105,26 @@ pub(crate) fn process_info(t: &Task) -> ProcessInfo {
         start_ticks: 0,
         utime_ticks: 0,
         stime_ticks: 0,
+        cutime_ticks: 0,
+        cstime_ticks: 0,
         sig_blocked: t.sigmask(),
         sig_ignored: ignored,
         sig_caught: caught,
     }
+}
+
+/// [`process_info`] with the CPU times filled in (`/proc/PID/stat`): they cost host reads
+/// (the stub threads' accounting), so only the files that show them ask.
+pub(crate) fn process_info_cpu(t: &Task) -> ProcessInfo {
+    let mut info = process_info(t);
+    let (u, total) = crate::kernel::timers::process_cpu(t.tg());
+    let (u, total) = (u.as_micros() as u64, total.as_micros() as u64);
+    let (cu, cs) = t.tg().state().children_cpu;
+    info.utime_ticks = u / 10_000;
+    info.stime_ticks = total.saturating_sub(u) / 10_000;
+    info.cutime_ticks = cu / 10_000;
+    info.cstime_ticks = cs / 10_000;
+    info
 }
 
 /// The host's (total, free, available) memory in KiB, from its /proc/meminfo.

@@ -76,8 +76,11 @@ pub struct ProcessInfo {
     pub threads: u32,
     /// Start time since boot in clock ticks (100 Hz).
     pub start_ticks: u64,
+    /// CPU times in clock ticks (100 Hz): the process's, and its waited-for children's.
     pub utime_ticks: u64,
     pub stime_ticks: u64,
+    pub cutime_ticks: u64,
+    pub cstime_ticks: u64,
     pub sig_blocked: u64,
     pub sig_ignored: u64,
     pub sig_caught: u64,
@@ -820,8 +823,8 @@ fn pid_stat(me: &ProcessInfo) -> String {
         "0".into(),         // cmajflt
         me.utime_ticks.to_string(),
         me.stime_ticks.to_string(),
-        "0".into(),  // cutime
-        "0".into(),  // cstime
+        me.cutime_ticks.to_string(),
+        me.cstime_ticks.to_string(),
         "20".into(), // priority
         "0".into(),  // nice
         me.threads.max(1).to_string(),
@@ -1222,6 +1225,8 @@ mod tests {
             start_ticks: 500,
             utime_ticks: 3,
             stime_ticks: 4,
+            cutime_ticks: 5,
+            cstime_ticks: 6,
             sig_blocked: 1 << 13,
             sig_ignored: 0,
             sig_caught: 1 << 1,
