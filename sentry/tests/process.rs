@@ -23,6 +23,12 @@ fn children_cpu_time() {
     c_program("cputime", &[]);
 }
 
+/// A pidfd in poll and epoll: readable once its process exits (`pidfd.c`).
+#[test]
+fn pidfd_events() {
+    c_program("pidfd", &[]);
+}
+
 /// Patched syscall sites (`tests/guests/patch.c`): the fast path keeps every register, the
 /// red zone and the flags, delivers signals on the way back, restarts, and works in
 /// threads, forked children and after exec; and under snare the sites really are patched.
