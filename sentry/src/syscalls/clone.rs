@@ -625,7 +625,7 @@ fn sys_wait4(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     };
     if a[3] != 0 {
         // Children that exit from now on bank their time for this.
-        let _ = super::time::children_cpu_us(task);
+        super::time::want_children_cpu(task);
     }
     let found = do_wait(task, which, options | WEXITED)?;
     let Some(f) = found else {
@@ -658,7 +658,7 @@ fn sys_waitid(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         _ => return Err(Errno::EINVAL),
     };
     if a[4] != 0 {
-        let _ = super::time::children_cpu_us(task);
+        super::time::want_children_cpu(task);
     }
     let found = do_wait(task, which, options)?;
     if a[4] != 0 {

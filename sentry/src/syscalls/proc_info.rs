@@ -114,14 +114,14 @@ pub(crate) fn process_info(t: &Task) -> ProcessInfo {
 }
 
 /// [`process_info`] with the CPU times filled in (`/proc/PID/stat`): they cost host reads
-/// (the stub threads' accounting), so only the files that show them ask.
+/// (the stub threads' accounting), so only the files that show them ask. Reading them does
+/// not start the banking of exited children's time (`ps` reads every process's).
 pub(crate) fn process_info_cpu(t: &Task) -> ProcessInfo {
     let mut info = process_info(t);
-    let (u, total) = crate::kernel::timers::process_cpu(t.tg());
-    let (u, total) = (u.as_micros() as u64, total.as_micros() as u64);
+    let (u, s) = super::time::process_cpu_us(t);
     let (cu, cs) = t.tg().state().children_cpu;
     info.utime_ticks = u / 10_000;
-    info.stime_ticks = total.saturating_sub(u) / 10_000;
+    info.stime_ticks = s / 10_000;
     info.cutime_ticks = cu / 10_000;
     info.cstime_ticks = cs / 10_000;
     info

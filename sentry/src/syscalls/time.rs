@@ -32,7 +32,7 @@ fn guest_cpu_us(task: &Task) -> (u64, u64) {
 }
 
 /// CPU time the guest process has used, its exited threads included, (user, system) µs.
-fn process_cpu_us(task: &Task) -> (u64, u64) {
+pub(super) fn process_cpu_us(task: &Task) -> (u64, u64) {
     let (u, total) = crate::kernel::timers::process_cpu(task.tg());
     let u = u.as_micros() as u64;
     (u, (total.as_micros() as u64).saturating_sub(u))
@@ -41,10 +41,15 @@ fn process_cpu_us(task: &Task) -> (u64, u64) {
 /// CPU time, (user, system) µs, of the children the process waited for; from now on every
 /// process banks its time at exit for this (see `Kernel::children_cpu_wanted`).
 pub(super) fn children_cpu_us(task: &Task) -> (u64, u64) {
+    want_children_cpu(task);
+    task.tg().state().children_cpu
+}
+
+/// From now on every process banks its CPU time at exit, for its parent's children's time.
+pub(super) fn want_children_cpu(task: &Task) {
     task.k
         .children_cpu_wanted
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    task.tg().state().children_cpu
 }
 
 /// A `struct rusage` with these CPU times (µs) and maximum resident set (KiB); the other
