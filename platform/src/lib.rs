@@ -267,6 +267,12 @@ pub trait Context: Send {
 /// [`Event::Interrupted`].
 pub trait Interrupter: Clone + Send + Sync + 'static {
     fn interrupt(&self);
+    /// Like [`Interrupter::interrupt`], for a thread that must stop for good (it is being
+    /// killed): if it doesn't stop soon, whatever its guest code did to its host thread, the
+    /// platform ends it by force and its `switch` returns [`Event::Exited`].
+    fn interrupt_fatal(&self) {
+        self.interrupt();
+    }
 }
 
 /// FP/SSE/AVX register state in the host's XSAVE (or FXSAVE) layout.

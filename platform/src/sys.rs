@@ -133,3 +133,73 @@ pub(crate) fn usable_cpus() -> usize {
     // SAFETY: `set` was filled in by the kernel.
     (unsafe { libc::CPU_COUNT(&set) }).max(1) as usize
 }
+
+/// Reads and resets a non-blocking eventfd's counter: `None` while it is zero.
+pub(crate) fn eventfd_take(fd: RawFd) -> Option<u64> {
+    let mut v = 0u64;
+    // SAFETY: reads 8 bytes into `v`, a valid, writable u64.
+    let n = unsafe { libc::read(fd, (&raw mut v).cast(), 8) };
+    (n == 8).then_some(v)
+}
+
+/// What [`wait_either`] saw.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ready {
+    First,
+    Second,
+    Timeout,
+}
+
+/// Waits until `a` or `b` is readable (`a` wins a tie), or `timeout` passes.
+pub(crate) fn wait_either(a: RawFd, b: RawFd, timeout: Duration) -> Ready {
+    let mut pfds = [
+        libc::pollfd {
+            fd: a,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: b,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `pfds` is an array of two valid pollfds.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), 2, ms) };
+    if n <= 0 {
+        Ready::Timeout
+    } else if pfds[0].revents != 0 {
+        Ready::First
+    } else {
+        Ready::Second
+    }
+}
+
+/// How many threads the host kernel counts in process `pid` (`num_threads` of
+/// `/proc/PID/stat`), or `None` if it can't be read.
+pub(crate) fn thread_count(pid: i32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold anything, even ')': the fields start after the last one.
+    let at = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[at + 1..]).ok()?;
+    // Fields 3 (state) onwards; num_threads is field 20.
+    rest.split_ascii_whitespace().nth(17)?.parse().ok()
+}
+
+/// Whether signal `sig` is pending for thread `tid` of `pid` and not blocked by it (it will
+/// be taken as soon as the thread runs), from `/proc/PID/task/TID/status`.
+pub(crate) fn signal_waiting(pid: i32, tid: i32, sig: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")) else {
+        return false;
+    };
+    let mask = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    let bit = 1u64 << (sig - 1);
+    mask("SigPnd:") & bit != 0 && mask("SigBlk:") & bit == 0
+}

@@ -209,6 +209,31 @@ pub const RESP_CMSG_LEN: u64 = 32;
 const_assert!(core::mem::size_of::<CtrlResponse>() as u64 <= RESP_MSG);
 const_assert!(RESP_CMSG + RESP_CMSG_LEN <= 4096);
 
+/// Where a stub process (not the source) keeps its own eventfd, written by the control thread
+/// after each request with a value of [`StubData::ctrl_done`]: how many ops ran and whether
+/// the last failed. Guest threads can't write to it (their filter traps `write`), so unlike
+/// [`CtrlResponse::done`] the Sentry can trust it. The source makes it for each new stub
+/// (inherited through the clone) and passes the Sentry its own copy over `STUB_SOCK_FD`.
+pub const STUB_DONE_FD: u64 = 1001;
+/// Entries of [`StubData::ctrl_done`]: (0..=CTRL_MAX_OPS ops ran) × (last one failed or not).
+pub const CTRL_DONE_VALUES: usize = 2 * (CTRL_MAX_OPS + 1);
+
+/// The completion value for a request of which `ran` ops ran, the last one failing if
+/// `failed`. Never 0 (an eventfd read of 0 can't happen) and distinct for every pair.
+pub const fn ctrl_done_value(ran: usize, failed: bool) -> u64 {
+    1 + ran as u64 + if failed { 0x100 } else { 0 }
+}
+
+/// The inverse of [`ctrl_done_value`]: `None` for a value no single completion writes.
+pub fn ctrl_done_decode(v: u64) -> Option<(usize, bool)> {
+    let x = v.checked_sub(1)?;
+    let ran = (x & 0xff) as usize;
+    if x >> 9 != 0 || ran > CTRL_MAX_OPS {
+        return None;
+    }
+    Some((ran, x & 0x100 != 0))
+}
+
 /// Most BPF instructions in one of the stub's seccomp programs.
 pub const MAX_FILTER_LEN: usize = 200;
 /// Most address ranges the source stub unmaps at birth.
@@ -231,6 +256,10 @@ pub struct StubData {
     /// `(address, length)` ranges the source stub unmaps: everything but the stub region and
     /// the vDSO.
     pub unmap: [[u64; 2]; MAX_UNMAP],
+    /// `ctrl_done[failed * (CTRL_MAX_OPS + 1) + ran]` = `ctrl_done_value(ran, failed)`: what
+    /// the control thread writes to [`STUB_DONE_FD`] after a request (it can only name a
+    /// value, and the page is read-only, so the value can't be forged by guest threads).
+    pub ctrl_done: [u64; CTRL_DONE_VALUES],
     pub guest_filter: [SockFilter; MAX_FILTER_LEN],
     pub ctrl_filter: [SockFilter; MAX_FILTER_LEN],
 }
@@ -250,3 +279,26 @@ pub const CLONE_STUB_PROCESS: u64 = 0x8000 /* CLONE_PARENT */ | 17 /* SIGCHLD */
 /// The syscall number a new thread traps with to hand itself to the Sentry. No such syscall
 /// exists, so if it ever reached the host it would fail with ENOSYS.
 pub const BOOTSTRAP_NR: u64 = 0xfff0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctrl_done_values_round_trip() {
+        for ran in 0..=CTRL_MAX_OPS {
+            for failed in [false, true] {
+                let v = ctrl_done_value(ran, failed);
+                assert_eq!(ctrl_done_decode(v), Some((ran, failed)));
+            }
+        }
+        // Nothing else decodes: 0, two completions added up, out-of-range counts.
+        assert_eq!(ctrl_done_decode(0), None);
+        assert_eq!(ctrl_done_decode(ctrl_done_value(3, true) * 2), None);
+        assert_eq!(
+            ctrl_done_decode(ctrl_done_value(CTRL_MAX_OPS, false) + 1),
+            None
+        );
+        assert_eq!(ctrl_done_decode(u64::MAX), None);
+    }
+}

@@ -147,7 +147,8 @@ fn a_pooled_stub_comes_back_empty_and_goes_with_the_platform() {
     drop(g);
     assert!(running(pid), "the stub went to the pool");
     // The next address space is the same stub, with nothing of the old guest in it: no
-    // mappings (the old data page faults); its parked thread is taken again (wiped).
+    // mappings (the old data page faults) and none of its threads (the parked one exited:
+    // nothing that ran the old guest's code may run the next one's).
     let space = p.pooled_address_space().expect("a pooled space");
     assert_eq!(space.stub_pid(), pid);
     let mem = p.memory_file();
@@ -171,8 +172,10 @@ fn a_pooled_stub_comes_back_empty_and_goes_with_the_platform() {
             access: Access::Write
         }
     );
-    assert_eq!(ctx.stub_tid(), old_tid, "the parked thread is reused");
-    assert!(ctx.reused_thread());
+    assert_ne!(ctx.stub_tid(), old_tid, "a new thread, not the old process's");
+    assert!(!ctx.reused_thread());
+    let old_task = format!("/proc/{pid}/task/{old_tid}");
+    assert!(!std::path::Path::new(&old_task).exists(), "the old thread is gone");
     drop(ctx);
     drop(space);
     drop(p);

@@ -6,7 +6,7 @@
 //! asked for: the kernel saved it in the frame and restores it from there.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use core::mem::{offset_of, size_of};
@@ -15,8 +15,8 @@ use snare_abi::seccomp::{AUDIT_ARCH_X86_64, SYS_SECCOMP};
 use snare_abi::signal::{SIGCHLD, SIGSEGV, SIGSYS, X86_PF_INSTR, X86_PF_WRITE, X86_TRAP_PF};
 use snare_abi::{Errno, SigInfo, SigSet, Sigcontext, Ucontext, UserRegs};
 use snare_stub::layout::{
-    ThreadSlot, CMD_EXIT, CMD_RESUME, FAST_STACK, FAST_UC, SLOT_ALTSTACK, SLOT_SIZE, STATE_DEAD,
-    STATE_GUEST, STATE_SENTRY, STUB_SLOTS,
+    ThreadSlot, CMD_EXIT, CMD_RESUME, FAST_UC, SLOT_ALTSTACK, SLOT_SIZE, STATE_DEAD, STATE_GUEST,
+    STATE_SENTRY, STUB_SLOTS,
 };
 
 use super::{ctrl, AsInner, Call, EXPECT_ID, GUEST_THREAD_FLAGS, INTERRUPT_SIGNAL};
@@ -26,6 +26,12 @@ use crate::{Access, Context, Error, Event, FpState, Interrupter, Result};
 
 /// How long the Sentry sleeps before it checks that a silent stub still lives.
 const LIVENESS_POLL: Duration = Duration::from_millis(100);
+/// How often the Sentry looks again at a thread that must stop for good.
+const FATAL_POLL: Duration = Duration::from_millis(10);
+/// How long a thread that must stop for good may run on before the Sentry asks the host why.
+const FATAL_GRACE: Duration = Duration::from_millis(50);
+/// How long it may run on at most (while the host says its interrupt waits for a CPU).
+const FATAL_MAX: Duration = Duration::from_secs(2);
 /// How long a dropped context waits for its host thread to exit.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -41,41 +47,52 @@ struct Frame {
     sc: Sigcontext,
 }
 
-/// Wipes what the parked threads of `as_` keep of their process (a stub going to the pool:
-/// its next process reuses them): the saved registers and signal info of their frames and
-/// the fast path's area. The FP state is reset by whoever takes the thread.
-pub(super) fn scrub_parked(as_: &AsInner) {
-    let parked = as_.parked.lock().unwrap_or_else(|e| e.into_inner());
+/// Makes every parked thread of `as_` exit (a stub going to the pool: nothing that ran code
+/// of its process may run in the next one). Returns the slots they held (their memory-file
+/// offsets), for the caller to free once the stub has unmapped them, and whether every thread
+/// said it was gone (its clear-child-tid word) within [`RETIRE_TIMEOUT`]. That word is
+/// guest-writable, so the caller still asks the kernel how many threads are left.
+pub(super) fn retire_parked(as_: &AsInner) -> (Vec<u64>, bool) {
+    let parked = std::mem::take(&mut *as_.parked.lock().unwrap_or_else(|e| e.into_inner()));
     let mem = as_.mem();
-    for p in parked.iter() {
-        let sc = Sigcontext {
-            fpstate: p.frame.sc.fpstate,
-            cs: p.frame.sc.cs,
-            ss: p.frame.sc.ss,
-            ..Sigcontext::default()
-        };
-        mem.write_pod(
-            p.frame.uc_off + offset_of!(Ucontext, uc_mcontext) as u64,
-            &sc,
-        );
-        let si_addr = mem.read_pod::<u64>(field(p.slot_off, offset_of!(ThreadSlot, siginfo)));
-        let si_size = size_of::<SigInfo>() as u64;
-        if si_addr >= p.slot_addr + SLOT_ALTSTACK && si_addr + si_size <= p.slot_addr + FAST_STACK {
-            mem.write_pod(p.slot_off + (si_addr - p.slot_addr), &[0u64; 16]);
-        }
-        // Below the live frame (the kernel put it at the top of the signal stack; the
-        // handler uses no stack of its own): old fast-path frames and stack.
-        let uc = p.frame.uc_off - p.slot_off;
-        let live = uc.min(si_addr.wrapping_sub(p.slot_addr)).saturating_sub(8);
-        let zeros = [0u8; 4096];
-        let mut off = SLOT_ALTSTACK;
-        while off < live.min(SLOT_SIZE) {
-            let n = (live - off).min(zeros.len() as u64);
-            mem.write(p.slot_off + off, &zeros[..n as usize]);
-            off += n;
+    for p in &parked {
+        mem.atomic_u32(field(p.slot_off, offset_of!(ThreadSlot, command)))
+            .store(CMD_EXIT, Ordering::Relaxed);
+        let state = mem.atomic_u32(field(p.slot_off, offset_of!(ThreadSlot, state)));
+        if state
+            .compare_exchange(
+                STATE_SENTRY,
+                STATE_GUEST,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+        {
+            sys::futex_wake(state, 1);
         }
     }
+    let deadline = Instant::now() + RETIRE_TIMEOUT;
+    let mut all = true;
+    for p in &parked {
+        let state = mem.atomic_u32(field(p.slot_off, offset_of!(ThreadSlot, state)));
+        loop {
+            let s = state.load(Ordering::SeqCst);
+            if s == STATE_DEAD {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                all = false;
+                break;
+            }
+            sys::futex_wait(state, s, Some(deadline - now));
+        }
+    }
+    (parked.iter().map(|p| p.slot_off).collect(), all)
 }
+
+/// How long a stub going to the pool waits for its parked threads to exit.
+const RETIRE_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Most stopped threads an address space keeps for reuse.
 const MAX_PARKED: usize = 16;
@@ -119,6 +136,38 @@ struct IntrInner {
     pid: i32,
     tid: i32,
     pending: AtomicBool,
+    /// Since when the thread must stop for good ([`Interrupter::interrupt_fatal`]); cleared
+    /// by its next event.
+    fatal: Mutex<Option<Instant>>,
+    has_fatal: AtomicBool,
+}
+
+impl IntrInner {
+    fn new(mem: Arc<MemoryFile>, state_off: u64, pid: i32, tid: i32) -> IntrInner {
+        IntrInner {
+            mem,
+            state_off,
+            pid,
+            tid,
+            pending: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+            has_fatal: AtomicBool::new(false),
+        }
+    }
+
+    /// When the thread was told to stop for good, if it was and hasn't stopped since.
+    fn fatal_since(&self) -> Option<Instant> {
+        if !self.has_fatal.load(Ordering::SeqCst) {
+            return None;
+        }
+        *self.fatal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn clear_fatal(&self) {
+        if self.has_fatal.swap(false, Ordering::SeqCst) {
+            *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
 }
 
 /// Interrupts a [`SystrapContext`] from any thread.
@@ -155,6 +204,21 @@ impl Interrupter for SystrapInterrupter {
             let _ = sys::tgkill(i.pid, i.tid, INTERRUPT_SIGNAL);
         }
     }
+
+    /// Guest code can keep the interrupt signal from its host thread (blocked in a frame it
+    /// `rt_sigreturn`s through, or a signal stack moved away from its slot): the Sentry's
+    /// wait for the thread then falls back to killing the stub (`SystrapContext::wait`).
+    fn interrupt_fatal(&self) {
+        let i = &self.inner;
+        {
+            let mut f = i.fatal.lock().unwrap_or_else(|e| e.into_inner());
+            f.get_or_insert_with(Instant::now);
+            i.has_fatal.store(true, Ordering::SeqCst);
+        }
+        self.interrupt();
+        // A Sentry thread asleep in `wait` takes up the shorter deadline.
+        sys::futex_wake(i.mem.atomic_u32(i.state_off), i32::MAX as u32);
+    }
 }
 
 fn field(slot_off: u64, off: usize) -> u64 {
@@ -164,13 +228,12 @@ fn field(slot_off: u64, off: usize) -> u64 {
 impl SystrapContext {
     /// A context on a parked thread.
     fn new_from_parked(as_: Arc<AsInner>, p: Parked) -> SystrapContext {
-        let intr = Arc::new(IntrInner {
-            mem: as_.shared.mem.clone(),
-            state_off: field(p.slot_off, offset_of!(ThreadSlot, state)),
-            pid: as_.pid,
-            tid: p.tid,
-            pending: AtomicBool::new(false),
-        });
+        let intr = Arc::new(IntrInner::new(
+            as_.shared.mem.clone(),
+            field(p.slot_off, offset_of!(ThreadSlot, state)),
+            as_.pid,
+            p.tid,
+        ));
         SystrapContext {
             idx: p.idx,
             slot_addr: p.slot_addr,
@@ -259,13 +322,12 @@ impl SystrapContext {
                 return Err(cleanup(Error::Corrupt("clone answered nonsense")));
             }
         };
-        let intr = Arc::new(IntrInner {
-            mem: as_.shared.mem.clone(),
-            state_off: field(slot_off, offset_of!(ThreadSlot, state)),
-            pid: as_.pid,
+        let intr = Arc::new(IntrInner::new(
+            as_.shared.mem.clone(),
+            field(slot_off, offset_of!(ThreadSlot, state)),
+            as_.pid,
             tid,
-            pending: AtomicBool::new(false),
-        });
+        ));
         Ok(SystrapContext {
             idx,
             slot_addr,
@@ -354,17 +416,32 @@ impl SystrapContext {
                 if s != STATE_GUEST {
                     break;
                 }
-                let woke = sys::futex_wait(state, STATE_GUEST, Some(LIVENESS_POLL));
+                let fatal = self.intr.fatal_since();
+                let poll = if fatal.is_some() {
+                    FATAL_POLL
+                } else {
+                    LIVENESS_POLL
+                };
+                let woke = sys::futex_wait(state, STATE_GUEST, Some(poll));
                 s = state.load(Ordering::SeqCst);
                 if s != STATE_GUEST {
                     break;
                 }
+                if fatal.is_some_and(|since| self.refuses_to_stop(since)) {
+                    sleeping.store(0, Ordering::Relaxed);
+                    tracing::warn!(
+                        pid = self.as_.pid,
+                        tid = self.intr.tid,
+                        "guest thread does not stop: killing its stub process"
+                    );
+                    self.as_.kill();
+                    self.exited();
+                    return Err(Gone);
+                }
                 if !woke && self.as_.is_dead() {
                     sleeping.store(0, Ordering::Relaxed);
-                    {
-                        self.exited();
-                        return Err(Gone);
-                    }
+                    self.exited();
+                    return Err(Gone);
                 }
             }
             sleeping.store(0, Ordering::Relaxed);
@@ -378,6 +455,8 @@ impl SystrapContext {
         } else {
             self.spin = self.as_.shared.spins.sentry;
         }
+        // Any event shows the thread answers: a kill in progress takes it from here.
+        self.intr.clear_fatal();
         match s {
             STATE_SENTRY => Ok(()),
             STATE_DEAD => {
@@ -389,6 +468,18 @@ impl SystrapContext {
                 Err(Gone)
             }
         }
+    }
+
+    /// Whether a thread told to stop for good ([`Interrupter::interrupt_fatal`]) at `since`
+    /// and still running guest code has had its chance: [`FATAL_GRACE`] has passed and the
+    /// interrupt signal is not simply waiting for a CPU (pending and unblocked), or
+    /// [`FATAL_MAX`] has passed whatever the reason.
+    fn refuses_to_stop(&self, since: Instant) -> bool {
+        let waited = since.elapsed();
+        if waited < FATAL_GRACE {
+            return false;
+        }
+        waited >= FATAL_MAX || !sys::signal_waiting(self.intr.pid, self.intr.tid, INTERRUPT_SIGNAL)
     }
 
     /// Reads the frame the handler published; fills `regs` and returns the event.
@@ -464,7 +555,14 @@ impl SystrapContext {
                 self.intr.pending.store(false, Ordering::SeqCst);
                 Event::Interrupted
             }
-            _ => Event::Signal(info),
+            sig if super::TRAPPED_SIGNALS.contains(&sig) => {
+                // The number the Sentry acts on is the one checked here.
+                let mut info = info;
+                info.si_signo = sig;
+                Event::Signal(info)
+            }
+            // Only the handler's own signals can be published: anything else was forged.
+            _ => self.corrupt("signal number"),
         }
     }
 

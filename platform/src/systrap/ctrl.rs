@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use core::mem::offset_of;
-use snare_stub::layout::{CtrlOp, CtrlRequest, CtrlResponse, CTRL_MAX_OPS};
+use snare_stub::layout::{ctrl_done_decode, CtrlOp, CtrlRequest, CtrlResponse, CTRL_MAX_OPS};
 
 use crate::memfile::MemoryFile;
 use crate::sys;
@@ -20,6 +20,9 @@ const RESP: u64 = 4096;
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to sleep between checks that the stub still lives.
 const POLL: Duration = Duration::from_millis(20);
+/// How long a stub's control thread may take over one request before the stub is taken for
+/// broken (its calls are a few mmaps; nothing the guest does can block them for long).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A control channel in the memory file at `off`.
 #[derive(Debug)]
@@ -66,23 +69,20 @@ impl Ctrl {
         Ok(())
     }
 
-    /// Runs syscall `nr` with `args` in the stub and returns its raw result (`-errno` on
-    /// failure). The result comes from memory the guest can write: callers check it against
-    /// what the call can legitimately return.
-    pub fn call(&mut self, mem: &MemoryFile, pidfd: RawFd, nr: u64, args: [u64; 6]) -> Result<i64> {
-        let mut ret = [0i64; 1];
-        self.call_batch(mem, pidfd, &[op(nr, args)], &mut ret, &mut || {})?;
-        Ok(ret[0])
-    }
-
     /// Runs `ops` (at most [`CTRL_MAX_OPS`]) in the stub in order, stopping after the first
     /// that fails, and returns how many ran; `rets` gets their raw results. `meanwhile` runs
-    /// in this thread while the control thread works. Results come from memory the guest
-    /// can write: callers check them.
+    /// in this thread while the control thread works.
+    ///
+    /// `done_fd` is the stub's completion eventfd (`None` only for the source): how many ops
+    /// ran and whether the last failed come from it, never from the guest-writable response
+    /// page, and a result there that disagrees (an errno for an op that succeeded, or the
+    /// reverse) is [`Error::Corrupt`]. The values themselves are still guest-writable:
+    /// callers check them against what each call can return.
     pub fn call_batch(
         &mut self,
         mem: &MemoryFile,
         pidfd: RawFd,
+        done_fd: Option<RawFd>,
         ops: &[CtrlOp],
         rets: &mut [i64],
         meanwhile: &mut dyn FnMut(),
@@ -109,6 +109,60 @@ impl Ctrl {
         }
         meanwhile();
 
+        let Some(done_fd) = done_fd else {
+            return self.wait_source(mem, pidfd, ops.len(), rets);
+        };
+        // `done` is only a hint here (the guest can write it): spin on it, then take the
+        // completion from the eventfd, sleeping in poll when it isn't there yet.
+        let done = self.resp_word(mem, offset_of!(CtrlResponse, done));
+        let mut spins = self.spin;
+        while spins > 0 && done.load(Ordering::Acquire) != self.seq {
+            super::spin_pause(spins);
+            spins -= 1;
+        }
+        let started = Instant::now();
+        let value = loop {
+            if let Some(v) = sys::eventfd_take(done_fd) {
+                break v;
+            }
+            match sys::wait_either(done_fd, pidfd, POLL) {
+                sys::Ready::First => {}
+                sys::Ready::Second => return Err(Error::StubDied),
+                sys::Ready::Timeout if started.elapsed() > CALL_TIMEOUT => {
+                    return Err(Error::Corrupt("control thread stopped answering"));
+                }
+                // A wake-up may have been lost (the guest can clear `ctrl_sleeping`).
+                sys::Ready::Timeout => sys::futex_wake(seq_word, 1),
+            }
+        };
+        let (ran, failed) = ctrl_done_decode(value)
+            .filter(|&(ran, failed)| {
+                ran <= ops.len() && (failed || ran == ops.len()) && (ran > 0 || !failed)
+            })
+            .ok_or(Error::Corrupt("control request completion"))?;
+        for (i, r) in rets.iter_mut().enumerate().take(ran) {
+            *r = mem.read_pod::<i64>(self.ret_off(i));
+            let is_errno = (-4095..0).contains(r);
+            if is_errno != (failed && i + 1 == ran) {
+                return Err(Error::Corrupt("control request result"));
+            }
+        }
+        Ok(ran)
+    }
+
+    fn ret_off(&self, i: usize) -> u64 {
+        self.off + RESP + (offset_of!(CtrlResponse, rets) + 8 * i) as u64
+    }
+
+    /// The source's completion: `done` and the results, trusted (it never runs guest code).
+    fn wait_source(
+        &mut self,
+        mem: &MemoryFile,
+        pidfd: RawFd,
+        n: usize,
+        rets: &mut [i64],
+    ) -> Result<usize> {
+        let seq_word = mem.atomic_u32(self.req(offset_of!(CtrlRequest, seq)));
         let done = self.resp_word(mem, offset_of!(CtrlResponse, done));
         let sleeping = self.resp_word(mem, offset_of!(CtrlResponse, sentry_sleeping));
         let mut spins = self.spin;
@@ -125,8 +179,6 @@ impl Ctrl {
             sleeping.store(1, Ordering::SeqCst);
             let d = done.load(Ordering::SeqCst);
             if d != self.seq && !sys::futex_wait(done, d, Some(POLL)) {
-                // Timed out: the stub may be gone, or a wake-up was lost (the guest can clear
-                // `ctrl_sleeping`); check, and wake the control thread again.
                 if sys::pidfd_exited(pidfd) {
                     sleeping.store(0, Ordering::Relaxed);
                     return Err(Error::StubDied);
@@ -136,9 +188,8 @@ impl Ctrl {
             sleeping.store(0, Ordering::Relaxed);
         }
         let mut ran = 0;
-        for (i, r) in rets.iter_mut().enumerate().take(ops.len()) {
-            let at = self.off + RESP + (offset_of!(CtrlResponse, rets) + 8 * i) as u64;
-            *r = mem.read_pod::<i64>(at);
+        for (i, r) in rets.iter_mut().enumerate().take(n) {
+            *r = mem.read_pod::<i64>(self.ret_off(i));
             ran += 1;
             if (-4095..0).contains(r) {
                 break;

@@ -9,7 +9,7 @@
 //! the stub's own `syscall` instructions.
 
 use snare_abi::seccomp::{bpf, SockFilter, AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_TRAP};
-use snare_stub::layout::{CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, STUB_SOCK_FD};
+use snare_stub::layout::{CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, STUB_DONE_FD, STUB_SOCK_FD};
 
 /// An allowed syscall: its number, an optional argument that must take one of a few values,
 /// and why the stub needs it.
@@ -74,8 +74,34 @@ pub(crate) const CTRL_RULES: &[Rule] = &[
     Rule {
         nr: 3,
         name: "close",
-        arg: Some((0, &[0, 1, 2, 3, 4, 5, 6, 7])),
-        reason: "closes those files (fds 0-7, HOST_FILES_MAX) right after mapping them",
+        arg: Some((0, &[0, 1, 2, 3, 4, 5, 6, 7, STUB_DONE_FD])),
+        reason: "closes those files (fds 0-7, HOST_FILES_MAX) right after mapping them; the \
+                 source closes its copy of a new stub's eventfd",
+    },
+    Rule {
+        nr: 1,
+        name: "write",
+        arg: Some((0, &[STUB_DONE_FD])),
+        reason: "reports each completed request on the stub's own eventfd (trusted, unlike \
+                 the guest-writable response page)",
+    },
+    Rule {
+        nr: 290,
+        name: "eventfd2",
+        arg: None,
+        reason: "the source makes each new stub's eventfd before cloning it",
+    },
+    Rule {
+        nr: 292,
+        name: "dup3",
+        arg: Some((1, &[STUB_DONE_FD])),
+        reason: "the source moves that eventfd to STUB_DONE_FD",
+    },
+    Rule {
+        nr: 46,
+        name: "sendmsg",
+        arg: Some((0, &[STUB_SOCK_FD])),
+        reason: "the source passes the Sentry its copy of that eventfd",
     },
     Rule {
         nr: 9,
@@ -390,6 +416,24 @@ mod tests {
                 "nr {nr}"
             );
         }
+        // So do the control thread's fd calls, whatever their arguments: a guest thread can't
+        // forge a completion on the stub's eventfd or touch the fd-passing socket.
+        let done = [STUB_DONE_FD, 0, 8, 0, 0, 0];
+        for (nr, args) in [
+            (1, done),
+            (46, [STUB_SOCK_FD, 0, 0, 0, 0, 0]),
+            (290, [0; 6]),
+        ] {
+            assert_eq!(
+                run(&p, &data(nr, inside, args)),
+                SECCOMP_RET_TRAP,
+                "nr {nr}"
+            );
+        }
+        assert_eq!(
+            run(&p, &data(292, inside, [0, STUB_DONE_FD, 0, 0, 0, 0])),
+            SECCOMP_RET_TRAP
+        );
         // A foreign ABI traps.
         let mut d = data(15, inside, [0; 6]);
         d.arch = snare_abi::seccomp::AUDIT_ARCH_I386;
@@ -418,6 +462,15 @@ mod tests {
             );
         }
         assert_eq!(run(&p, &data(9, 0x1000, [0; 6])), SECCOMP_RET_TRAP);
+        // write only to the stub's eventfd.
+        let done = [STUB_DONE_FD, 0, 8, 0, 0, 0];
+        assert_eq!(run(&p, &data(1, inside, done)), SECCOMP_RET_ALLOW);
+        assert_eq!(
+            run(&p, &data(1, inside, [1, 0, 8, 0, 0, 0])),
+            SECCOMP_RET_TRAP
+        );
+        let other = [0, STUB_DONE_FD + 1, 0, 0, 0, 0];
+        assert_eq!(run(&p, &data(292, inside, other)), SECCOMP_RET_TRAP);
     }
 
     #[test]

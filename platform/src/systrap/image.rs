@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use snare_abi::seccomp::{SockFilter, SockFprog};
 use snare_stub::code::{self, Entry};
 use snare_stub::layout::{
-    StubData, MAX_FILTER_LEN, MAX_UNMAP, STUB_BASE, STUB_CODE, STUB_CODE_MAX, STUB_CTRL_REQ,
-    STUB_DATA, STUB_DATA_SIZE, STUB_FIXED_END,
+    ctrl_done_value, StubData, CTRL_MAX_OPS, MAX_FILTER_LEN, MAX_UNMAP, STUB_BASE, STUB_CODE,
+    STUB_CODE_MAX, STUB_CTRL_REQ, STUB_DATA, STUB_DATA_SIZE, STUB_FIXED_END,
 };
 
 use super::filter;
@@ -125,6 +125,10 @@ fn prepare() -> Result<Image> {
         has_fsgsbase: u32::from(hwcap2 & HWCAP2_FSGSBASE != 0),
         n_unmap: unmap.len() as u32,
         unmap: [[0; 2]; MAX_UNMAP],
+        ctrl_done: core::array::from_fn(|i| {
+            let per = CTRL_MAX_OPS + 1;
+            ctrl_done_value(i % per, i >= per)
+        }),
         guest_filter: [SockFilter::default(); MAX_FILTER_LEN],
         ctrl_filter: [SockFilter::default(); MAX_FILTER_LEN],
     };

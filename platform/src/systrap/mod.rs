@@ -34,7 +34,8 @@ use snare_abi::{KernelSigaction, SigSet};
 use snare_stub::code::Entry;
 use snare_stub::layout::{
     CtrlOp, CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, CTRL_MAX_OPS, MAX_SLOTS, RESP_BYTE, RESP_CMSG,
-    RESP_CMSG_LEN, RESP_IOV, RESP_MSG, STUB_BASE, STUB_CTRL_REQ, STUB_CTRL_RESP, STUB_SOCK_FD,
+    RESP_CMSG_LEN, RESP_IOV, RESP_MSG, STUB_BASE, STUB_CTRL_REQ, STUB_CTRL_RESP, STUB_DONE_FD,
+    STUB_END, STUB_SLOTS, STUB_SOCK_FD,
 };
 
 pub use context::{SystrapContext, SystrapInterrupter};
@@ -352,31 +353,12 @@ impl Platform for Systrap {
         self.ready()?;
         let s = &self.shared;
         let ctrl = Ctrl::new(&s.mem, s.spins.ctrl, s.spins.sentry)?;
-        let ret = {
+        let made = {
             let mut source = s.source.lock().unwrap_or_else(|e| e.into_inner());
-            source.call(
-                &s.mem,
-                s.source_pidfd.as_raw_fd(),
-                56, // clone
-                [
-                    CLONE_STUB_PROCESS,
-                    0,
-                    0,
-                    s.mem.fd() as u64,
-                    s.sentry_pid as u64,
-                    ctrl.off,
-                ],
-            )
+            make_stub(s, &mut source, ctrl.off)
         };
-        let pid = match ret {
-            Ok(pid) if pid > 0 => pid as i32,
-            Ok(e) => {
-                s.mem.free(ctrl.off, ctrl::CTRL_PAGES);
-                return Err(Error::Host {
-                    call: "clone (stub process)",
-                    errno: snare_abi::Errno::new(-e as i32),
-                });
-            }
+        let (pid, done_fd) = match made {
+            Ok(m) => m,
             Err(e) => {
                 s.mem.free(ctrl.off, ctrl::CTRL_PAGES);
                 return Err(e);
@@ -388,6 +370,7 @@ impl Platform for Systrap {
             shared: self.shared.clone(),
             pid,
             pidfd,
+            done_fd,
             ctrl: Mutex::new(ctrl),
             slots: Mutex::new(SlotAlloc::default()),
             parked: Mutex::new(Vec::new()),
@@ -411,6 +394,107 @@ impl Platform for Systrap {
     fn max_user_address(&self) -> u64 {
         STUB_BASE
     }
+}
+
+/// Asks the source for a new stub process with its control pages at `ctrl_off`, and for the
+/// stub's completion eventfd: the source makes it, puts it at `STUB_DONE_FD` (the clone
+/// inherits it), sends the Sentry a copy and closes its own. The source's answers are
+/// trusted (it never runs guest code). Returns the new stub's pid and the eventfd.
+fn make_stub(s: &Shared, source: &mut Ctrl, ctrl_off: u64) -> Result<(i32, OwnedFd)> {
+    let pass = s
+        .fd_pass
+        .as_ref()
+        .ok_or_else(|| Error::Setup("no fd-passing socket".into()))?;
+    // The message the source sends, in its response page: one byte and SCM_RIGHTS with
+    // STUB_DONE_FD (cmsg_len = CMSG_LEN(4), level SOL_SOCKET, type SCM_RIGHTS).
+    let resp = source.off + 4096;
+    s.mem
+        .write_pod(resp + RESP_IOV, &[STUB_CTRL_RESP + RESP_BYTE, 1u64]);
+    let msg: [u64; 7] = [
+        0,
+        0,
+        STUB_CTRL_RESP + RESP_IOV,
+        1,
+        STUB_CTRL_RESP + RESP_CMSG,
+        24, // CMSG_SPACE(4)
+        0,
+    ];
+    s.mem.write_pod(resp + RESP_MSG, &msg);
+    let cmsg: [u32; 6] = [20, 0, 1, 1, STUB_DONE_FD as u32, 0];
+    s.mem.write_pod(resp + RESP_CMSG, &cmsg);
+    let clone_args = [
+        CLONE_STUB_PROCESS,
+        0,
+        0,
+        s.mem.fd() as u64,
+        s.sentry_pid as u64,
+        ctrl_off,
+    ];
+    let ops = [
+        ctrl::op(290, [0, libc::EFD_NONBLOCK as u64, 0, 0, 0, 0]), // eventfd2 → fd 0
+        ctrl::op(292, [0, STUB_DONE_FD, 0, 0, 0, 0]),              // dup3(0, STUB_DONE_FD)
+        ctrl::op(3, [0; 6]),                                       // close(0)
+        ctrl::op(56, clone_args),
+        ctrl::op(
+            46,
+            [
+                STUB_SOCK_FD,
+                STUB_CTRL_RESP + RESP_MSG,
+                libc::MSG_DONTWAIT as u64,
+                0,
+                0,
+                0,
+            ],
+        ),
+        ctrl::op(3, [STUB_DONE_FD, 0, 0, 0, 0, 0]), // close(STUB_DONE_FD)
+    ];
+    let expect = [0, STUB_DONE_FD as i64, 0, i64::MIN, 1, 0];
+    let names = [
+        "eventfd2 (stub)",
+        "dup3 (stub eventfd)",
+        "close (stub eventfd)",
+        "clone (stub process)",
+        "sendmsg (stub eventfd)",
+        "close (stub eventfd)",
+    ];
+    let pidfd = s.source_pidfd.as_raw_fd();
+    let mut rets = [0i64; 6];
+    let ran = source.call_batch(&s.mem, pidfd, None, &ops, &mut rets, &mut || {})?;
+    let bad = (0..ops.len()).find(|&i| {
+        i >= ran
+            || if expect[i] == i64::MIN {
+                rets[i] <= 0
+            } else {
+                rets[i] != expect[i]
+            }
+    });
+    if let Some(i) = bad {
+        // Leave the source as it was (its fds 0 and STUB_DONE_FD closed), and reap a child
+        // that got made.
+        let _ = source.call_batch(
+            &s.mem,
+            pidfd,
+            None,
+            &[ctrl::op(3, [0; 6])],
+            &mut [0],
+            &mut || {},
+        );
+        let close_done = [ctrl::op(3, [STUB_DONE_FD, 0, 0, 0, 0, 0])];
+        let _ = source.call_batch(&s.mem, pidfd, None, &close_done, &mut [0], &mut || {});
+        if i > 3 && rets[3] > 0 {
+            if let Ok(fd) = sys::pidfd_open(rets[3] as i32) {
+                sys::pidfd_kill(fd.as_raw_fd());
+                sys::pidfd_reap(fd.as_raw_fd());
+            }
+        }
+        let r = if i < ran { rets[i] } else { 0 };
+        return Err(Error::Host {
+            call: names[i],
+            errno: snare_abi::Errno::new((-r).clamp(0, 4095) as i32),
+        });
+    }
+    let done_fd = pass.recv()?;
+    Ok((rets[3] as i32, done_fd))
 }
 
 /// The pid behind a pidfd, from `/proc/self/fdinfo`.
@@ -676,6 +760,45 @@ impl FdPass {
         sys::check("sendmsg (fd to stub)", r as i64).map(|_| ())
     }
 
+    /// Receives one fd a stub sent (`SCM_RIGHTS`) on the Sentry's end; only the source
+    /// sends (a new stub's eventfd), while the caller holds `lock`.
+    fn recv(&self) -> Result<OwnedFd> {
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut cbuf = [0u64; 4];
+        // SAFETY: an all-zero msghdr is valid; the fields are set below.
+        let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = size_of_val(&cbuf);
+        // SAFETY: the buffers above outlive the call.
+        let r = unsafe {
+            libc::recvmsg(
+                self.sentry.as_raw_fd(),
+                &mut msg,
+                libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
+            )
+        };
+        sys::check("recvmsg (stub eventfd)", r as i64)?;
+        // SAFETY: CMSG_FIRSTHDR/CMSG_DATA walk the buffer recvmsg just filled.
+        let fd = unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            if c.is_null()
+                || (*c).cmsg_level != libc::SOL_SOCKET
+                || (*c).cmsg_type != libc::SCM_RIGHTS
+            {
+                return Err(Error::Setup("no fd in the source's message".into()));
+            }
+            core::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>())
+        };
+        // SAFETY: the kernel just installed this fd for us; nothing else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
     /// Takes back whatever no stub received, closing the fds.
     fn drain(&self) {
         loop {
@@ -726,6 +849,8 @@ pub(crate) struct AsInner {
     shared: Arc<Shared>,
     pid: i32,
     pidfd: OwnedFd,
+    /// The Sentry's copy of the stub's completion eventfd (`STUB_DONE_FD` in the stub).
+    done_fd: OwnedFd,
     ctrl: Mutex<Ctrl>,
     slots: Mutex<SlotAlloc>,
     /// Threads of exited contexts kept stopped in their handlers, for the next context.
@@ -742,6 +867,18 @@ impl AsInner {
     fn kill(&self) {
         self.dead.store(true, Ordering::SeqCst);
         sys::pidfd_kill(self.pidfd.as_raw_fd());
+    }
+
+    /// A control request failed as a whole: the stub is gone, or its answer was impossible
+    /// (then it is killed: guest code tampered with it).
+    fn failed(&self, e: Error) -> Error {
+        if matches!(e, Error::Corrupt(_)) {
+            tracing::warn!(pid = self.pid, %e, "killing stub process");
+            self.kill();
+        } else {
+            self.dead.store(true, Ordering::Relaxed);
+        }
+        e
     }
 
     fn is_dead(&self) -> bool {
@@ -778,6 +915,7 @@ impl AsInner {
         let ran = ctrl.call_batch(
             self.mem(),
             pidfd,
+            Some(self.done_fd.as_raw_fd()),
             &[ctrl::op(nr, args)],
             &mut ret,
             meanwhile,
@@ -788,10 +926,7 @@ impl AsInner {
                 errno: snare_abi::Errno::new(-r as i32),
             }),
             Ok(r) => Ok(r),
-            Err(e) => {
-                self.dead.store(true, Ordering::Relaxed);
-                Err(e)
-            }
+            Err(e) => Err(self.failed(e)),
         }
     }
 
@@ -834,13 +969,12 @@ impl AsInner {
             let batch: Vec<CtrlOp> = chunk.iter().map(|o| o.0).collect();
             let mut rets = [0i64; CTRL_MAX_OPS];
             tracing::trace!(ops = batch.len(), "control request");
-            let ran = match ctrl.call_batch(self.mem(), pidfd, &batch, &mut rets, &mut || {}) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.dead.store(true, Ordering::Relaxed);
-                    return fail(base, e);
-                }
-            };
+            let done_fd = Some(self.done_fd.as_raw_fd());
+            let ran =
+                match ctrl.call_batch(self.mem(), pidfd, done_fd, &batch, &mut rets, &mut || {}) {
+                    Ok(n) => n,
+                    Err(e) => return fail(base, self.failed(e)),
+                };
             tracing::trace!(ran, "control request done");
             for (j, &(_, expect, what)) in chunk.iter().enumerate() {
                 let r = rets[j];
@@ -869,6 +1003,59 @@ impl AsInner {
             Some(end) if addr >= MIN_USER_ADDRESS && end <= STUB_BASE => Ok(()),
             _ => Err(Error::BadRange),
         }
+    }
+
+    /// Empties a stub whose process ended so that the next process may use it: its parked
+    /// threads exit, every guest mapping and slot is unmapped, and then the kernel must say
+    /// the control thread is the only thread left. The thread count is the proof that no code
+    /// of the ended process can run in the next one: a guest thread can't make threads (its
+    /// filter traps clone), so one that only pretended to exit is still counted. Returns
+    /// whether the stub is fit for the pool; if not, it is killed.
+    fn retire(&self) -> bool {
+        let (slots, exited) = context::retire_parked(self);
+        let emptied = self.call_batch(&[
+            (
+                ctrl::op(
+                    11,
+                    [MIN_USER_ADDRESS, STUB_BASE - MIN_USER_ADDRESS, 0, 0, 0, 0],
+                ),
+                0,
+                "munmap (empty)",
+            ),
+            (
+                ctrl::op(11, [STUB_SLOTS, STUB_END - STUB_SLOTS, 0, 0, 0, 0]),
+                0,
+                "munmap (slots)",
+            ),
+        ]);
+        let alone = exited && emptied.is_ok() && self.only_control_thread();
+        if !alone {
+            tracing::debug!(pid = self.pid, exited, "stub not pooled");
+            self.kill();
+            sys::pidfd_reap(self.pidfd.as_raw_fd());
+        }
+        // Unmapped by the stub, or the stub is gone: the slots can go to others.
+        for off in slots {
+            self.mem().free(off, snare_stub::layout::SLOT_SIZE);
+        }
+        if !alone {
+            return false;
+        }
+        *self.slots.lock().unwrap_or_else(|e| e.into_inner()) = SlotAlloc::default();
+        !self.is_dead()
+    }
+
+    /// Whether the host kernel counts exactly one thread in the stub (its control thread),
+    /// waiting briefly for threads that have just exited to be counted out.
+    fn only_control_thread(&self) -> bool {
+        for i in 0..20 {
+            match sys::thread_count(self.pid) {
+                Some(1) => return true,
+                Some(_) if i < 19 => std::thread::sleep(Duration::from_micros(250)),
+                _ => return false,
+            }
+        }
+        false
     }
 
     fn alloc_slot(&self) -> Result<u32> {
@@ -969,19 +1156,7 @@ impl Drop for SystrapAddressSpace {
         if shared.pool.lock().unwrap_or_else(|e| e.into_inner()).len() >= shared.pool_max {
             return;
         }
-        // Its parked threads stay, wiped: the next process's first thread takes one (no
-        // clone).
-        let emptied = self.inner.call_expect(
-            "munmap (empty)",
-            11,
-            [MIN_USER_ADDRESS, STUB_BASE - MIN_USER_ADDRESS, 0, 0, 0, 0],
-            0,
-        );
-        context::scrub_parked(&self.inner);
-        if let Err(e) = &emptied {
-            tracing::debug!(%e, "stub not pooled");
-        }
-        if emptied.is_ok() && !self.inner.is_dead() {
+        if self.inner.retire() {
             let mut pool = shared.pool.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() < shared.pool_max {
                 pool.push(self.inner.clone());

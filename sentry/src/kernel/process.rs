@@ -200,10 +200,23 @@ impl TaskHandle {
         self.waker.wake();
     }
 
+    /// Like [`TaskHandle::kick`], for a task that must stop for good (killed, or a signal
+    /// whose action ends its process): one whose guest code keeps the interrupt from its host
+    /// thread is ended by force by the platform ([`Interrupter::interrupt_fatal`]).
+    #[track_caller]
+    pub fn kick_fatal(&self) {
+        tracing::trace!(tid = self.tid, at = %std::panic::Location::caller(), "fatal kick");
+        self.attention.store(true, Ordering::SeqCst);
+        if let Some(i) = lock(&self.interrupter).as_ref() {
+            i.interrupt_fatal();
+        }
+        self.waker.wake();
+    }
+
     /// Makes the task exit at its next chance.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
-        self.kick();
+        self.kick_fatal();
     }
 
     pub fn is_killed(&self) -> bool {

@@ -181,11 +181,22 @@ fn send(
         Some((t, count)) => q.push_timer(info, t, count),
         None => q.push(info),
     };
+    // A signal that will end the process must get there even if the guest keeps interrupts
+    // from its host thread: the platform then ends that thread by force.
+    let fatal = act.sa_handler == SIG_DFL
+        && matches!(default_action(sig), Default_::Terminate | Default_::Core);
+    let kick = |t: &TaskHandle| {
+        if fatal && t.mask() & bit(sig) == 0 {
+            t.kick_fatal();
+        } else {
+            t.kick();
+        }
+    };
     match thread {
         Some(t) => {
             push(&mut lock(&t.sig).pending);
             tg.signal_events.notify();
-            t.kick();
+            kick(t);
         }
         None => {
             push(&mut lock(&tg.shared_pending));
@@ -194,7 +205,7 @@ fn send(
                 .iter()
                 .find(|t| t.mask() & bit(sig) == 0)
                 .map_or(first, |t| &**t);
-            target.kick();
+            kick(target);
         }
     }
 }
