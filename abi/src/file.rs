@@ -108,6 +108,17 @@ assert_eq_size!(Rlimit, [u8; 16]);
 /// `RLIM_INFINITY`.
 pub const RLIM_INFINITY: u64 = !0;
 
+/// Resources of `getrlimit(2)` (`<asm-generic/resource.h>`).
+pub const RLIMIT_CORE: u32 = 4;
+pub const RLIMIT_STACK: u32 = 3;
+pub const RLIMIT_NPROC: u32 = 6;
+pub const RLIMIT_NOFILE: u32 = 7;
+pub const RLIMIT_MEMLOCK: u32 = 8;
+/// How many resources there are (`RLIM_NLIMITS`).
+pub const RLIM_NLIMITS: u32 = 16;
+/// Linux's default `fs.nr_open`: the highest RLIMIT_NOFILE may go.
+pub const NR_OPEN: u64 = 1 << 20;
+
 /// `S_IF*` file type bits of `st_mode`.
 pub const S_IFMT: u32 = 0o170000;
 pub const S_IFSOCK: u32 = 0o140000;

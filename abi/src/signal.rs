@@ -37,6 +37,13 @@ pub const SIGSYS: i32 = 31;
 pub const SIGRTMIN: i32 = 32;
 pub const SIGRTMAX: i32 = 64;
 
+/// Whether `sig` names a signal (1..=[`SIGRTMAX`]; Linux's `valid_signal`). A signal number
+/// from the guest (or from memory it can write) is checked with this before it indexes
+/// anything.
+pub const fn valid_signal(sig: i32) -> bool {
+    sig >= 1 && sig <= SIGRTMAX
+}
+
 /// `sa_flags` bits (`<asm/signal.h>`).
 pub const SA_NOCLDSTOP: u64 = 0x0000_0001;
 pub const SA_NOCLDWAIT: u64 = 0x0000_0002;

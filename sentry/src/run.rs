@@ -74,14 +74,32 @@ fn stdio() -> FdTable {
             .map(|f| f as u32 & (o::ACCMODE | o::APPEND | o::NONBLOCK))
             .unwrap_or(o::RDWR);
         let file = HostFile::from_host_fd(fd, name, flags);
-        let _ = fds.install_at(n as i32, Arc::new(file), false);
+        let _ = fds.install_at(n as i32, Arc::new(file), false, i32::MAX);
     }
     fds
+}
+
+/// Raises the Sentry's own RLIMIT_NOFILE and sets how many host fds guest files may hold
+/// (`vfs/host_fds.rs`): what the limit leaves after the Sentry's reserve, or fewer with
+/// `SNARE_MAX_HOST_FDS` (for tests of the bound).
+fn host_fd_budget() {
+    use crate::vfs::host_fds;
+    let limit = host_fds::raise_nofile();
+    let mut budget = host_fds::budget_for(limit);
+    if let Some(n) = std::env::var("SNARE_MAX_HOST_FDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        budget = budget.min(n);
+    }
+    tracing::debug!(limit, budget, "host fds");
+    host_fds::set_capacity(budget);
 }
 
 /// Runs the request; returns the guest's exit status as a shell reports it.
 pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let err = |status, message: String| DoError { status, message };
+    host_fd_budget();
     let root = HostRoot::open(&req.root).map_err(|e| {
         err(
             125,

@@ -7,6 +7,7 @@
 mod exec;
 pub mod pidfd;
 pub mod process;
+pub mod rlimits;
 pub mod signal;
 pub mod signalfd;
 mod stubwatch;

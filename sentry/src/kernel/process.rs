@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use snare_abi::signal::{SigInfo, SIGKILL, SIGSTOP};
+use snare_abi::signal::{valid_signal, SigInfo, SIGKILL, SIGSTOP};
 use snare_abi::KernelSigaction;
 use snare_platform::systrap::SystrapInterrupter;
 use snare_platform::Interrupter;
@@ -27,9 +27,19 @@ pub const MAX_TASKS: usize = 1024;
 /// Signals that can be neither caught, blocked nor ignored.
 pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
 
-/// The mask bit of signal `sig` (1..=64).
+/// The mask bit of signal `sig`; 0 for a number that names no signal.
 pub const fn bit(sig: i32) -> u64 {
-    1u64 << (sig - 1)
+    if valid_signal(sig) {
+        1u64 << (sig - 1)
+    } else {
+        0
+    }
+}
+
+/// The index of signal `sig` in a table of 64 (dispositions): `None` for a number that names
+/// no signal.
+pub fn sig_index(sig: i32) -> Option<usize> {
+    valid_signal(sig).then(|| (sig - 1) as usize)
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -49,10 +59,11 @@ impl SigQueue {
         self.pending
     }
 
-    /// Queues `info`; false if a standard signal was already pending (merged).
+    /// Queues `info`; false if a standard signal was already pending (merged) or
+    /// `si_signo` names no signal (dropped).
     pub fn push(&mut self, info: SigInfo) -> bool {
         let b = bit(info.si_signo);
-        if info.si_signo < 32 && self.pending & b != 0 {
+        if b == 0 || (info.si_signo < 32 && self.pending & b != 0) {
             return false;
         }
         self.pending |= b;
@@ -72,7 +83,11 @@ impl SigQueue {
             i.set_overrun(i.overrun().saturating_add(more));
             return false;
         }
-        self.pending |= bit(info.si_signo);
+        let b = bit(info.si_signo);
+        if b == 0 {
+            return false;
+        }
+        self.pending |= b;
         self.infos.push_back((info, Some(timer.clone())));
         true
     }
@@ -332,12 +347,10 @@ pub struct TgState {
     pub stub_pid: i32,
     /// Released by execve or exit when a vfork parent waits on this process.
     pub vfork_done: bool,
-    /// ITIMER_REAL / alarm generation, to cancel a pending timer thread.
-    pub alarm_gen: u64,
-    /// ITIMER_REAL: deadline and interval.
-    pub alarm: Option<(std::time::Instant, std::time::Duration)>,
-    /// POSIX timers and the CPU-time interval timers.
+    /// POSIX timers and the interval timers (setitimer, alarm).
     pub timers: ProcessTimers,
+    /// Resource limits (fork copies them, execve keeps them).
+    pub rlimits: super::rlimits::Rlimits,
 }
 
 /// A process: a group of threads sharing a pid, signal dispositions and a parent.
@@ -387,9 +400,8 @@ impl ThreadGroup {
                 cpu_watched: false,
                 stub_pid: 0,
                 vfork_done: false,
-                alarm_gen: 0,
-                alarm: None,
                 timers: ProcessTimers::default(),
+                rlimits: super::rlimits::Rlimits::default(),
             }),
             actions: Mutex::new([KernelSigaction::default(); 64]),
             shared_pending: Mutex::new(SigQueue::default()),
@@ -403,8 +415,11 @@ impl ThreadGroup {
         lock(&self.state)
     }
 
+    /// The disposition of `sig` (the default one for a number that names no signal).
     pub fn action(&self, sig: i32) -> KernelSigaction {
-        lock(&self.actions)[(sig - 1) as usize]
+        sig_index(sig)
+            .and_then(|i| lock(&self.actions).get(i).copied())
+            .unwrap_or_default()
     }
 
     pub fn ppid(&self) -> i32 {
@@ -481,6 +496,21 @@ mod tests {
         assert_eq!(q.take(!bit(40)), None);
         assert_eq!(q.take(!0).map(|i| i.si_code), Some(1));
         assert_eq!(q.pending(), 0);
+    }
+
+    #[test]
+    fn numbers_that_name_no_signal_index_nothing() {
+        for sig in [0, -5, 65, 1000, i32::MIN, i32::MAX] {
+            assert_eq!(bit(sig), 0, "{sig}");
+            assert_eq!(sig_index(sig), None, "{sig}");
+            let mut q = SigQueue::default();
+            assert!(!q.push(info(sig, 0)), "{sig} is dropped");
+            assert_eq!(q.pending(), 0);
+            let tg = ThreadGroup::new(5, None, 5, 5);
+            assert_eq!(tg.action(sig).sa_handler, 0);
+        }
+        assert_eq!((bit(1), bit(64)), (1, 1 << 63));
+        assert_eq!((sig_index(1), sig_index(64)), (Some(0), Some(63)));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use snare_abi::signal::{
 use snare_abi::{Errno, KernelSigaction};
 use snare_platform::Context;
 
-use super::process::{bit, lock, SigQueue, TaskHandle, ThreadGroup};
+use super::process::{bit, lock, sig_index, SigQueue, TaskHandle, ThreadGroup};
 use super::timers::PosixTimer;
 use super::{ExitStatus, Kernel, Task};
 use crate::mm::GuestMemory;
@@ -262,8 +262,6 @@ pub fn process_exit(k: &Kernel, tg: &Arc<ThreadGroup>, status: ExitStatus) {
         let mut st = tg.state();
         st.zombie = Some(status);
         st.vfork_done = true;
-        st.alarm = None;
-        st.alarm_gen += 1;
         st.timers.clear();
         (
             st.parent.clone(),
@@ -318,6 +316,16 @@ pub fn process_exit(k: &Kernel, tg: &Arc<ThreadGroup>, status: ExitStatus) {
     parent.child_events.notify();
 }
 
+/// Sets `sig`'s disposition of `tg` back to the default, clearing `flags` (nothing for a
+/// number that names no signal).
+fn reset_action(tg: &ThreadGroup, sig: i32, flags: u64) {
+    let mut acts = lock(&tg.actions);
+    if let Some(a) = sig_index(sig).and_then(|i| acts.get_mut(i)) {
+        a.sa_handler = SIG_DFL;
+        a.sa_flags &= !flags;
+    }
+}
+
 /// The `wait4` status word of an exit.
 pub fn wait_status(s: ExitStatus) -> i32 {
     match s {
@@ -329,14 +337,29 @@ pub fn wait_status(s: ExitStatus) -> i32 {
 impl Task {
     /// Queues a synchronous signal (a fault) for this thread. As in Linux, it can't be blocked
     /// or ignored: if it is, the disposition goes back to the default and the thread dies.
+    ///
+    /// `info` may come from memory the guest can write (the stub's signal frame): a signal
+    /// number that names no signal kills the process with SIGKILL, as the platform does for
+    /// other corrupt shared memory.
     pub fn force_signal(&mut self, info: SigInfo) {
         let sig = info.si_signo;
+        let Some(i) = sig_index(sig) else {
+            tracing::warn!(
+                tid = self.tid,
+                signo = sig,
+                "invalid signal number from the platform: killing the process"
+            );
+            group_exit(self.tg(), ExitStatus::Signal(SIGKILL), None);
+            self.exit = Some(ExitStatus::Signal(SIGKILL));
+            return;
+        };
         {
             let mut acts = lock(&self.tg().actions);
-            let a = &mut acts[(sig - 1) as usize];
             let blocked = self.sigmask() & bit(sig) != 0;
-            if blocked || a.sa_handler == SIG_IGN {
-                a.sa_handler = SIG_DFL;
+            if let Some(a) = acts.get_mut(i) {
+                if blocked || a.sa_handler == SIG_IGN {
+                    a.sa_handler = SIG_DFL;
+                }
             }
             if blocked {
                 lock(&self.handle.sig).mask &= !bit(sig);
@@ -415,7 +438,7 @@ impl Task {
                         .store(true, std::sync::atomic::Ordering::SeqCst);
                     if let Err(e) = self.setup_frame(&info, &act) {
                         tracing::info!(tid = self.tid, sig, ?e, "can't build the signal frame");
-                        lock(&self.tg().actions)[(SIGSEGV - 1) as usize].sa_handler = SIG_DFL;
+                        reset_action(self.tg(), SIGSEGV, 0);
                         group_exit(self.tg(), ExitStatus::Signal(SIGSEGV), Some(self.tid));
                         self.exit = Some(ExitStatus::Signal(SIGSEGV));
                     }
@@ -569,8 +592,10 @@ impl Task {
         self.mm.write(frame, &bytes)?;
         self.mm.write(fpstate, fp)?;
         if xsave {
-            self.mm
-                .write(fpstate + fp.len() as u64, &FP_XSTATE_MAGIC2.to_ne_bytes())?;
+            self.mm.write(
+                fpstate.wrapping_add(fp.len() as u64),
+                &FP_XSTATE_MAGIC2.to_ne_bytes(),
+            )?;
         }
         // The handler runs with its mask added (and the signal itself unless SA_NODEFER).
         let mut mask = old_mask | act.sa_mask.0;
@@ -579,17 +604,15 @@ impl Task {
         }
         self.set_sigmask(mask);
         if act.sa_flags & SA_RESETHAND != 0 {
-            let mut acts = lock(&self.tg().actions);
-            let a = &mut acts[(sig - 1) as usize];
-            a.sa_handler = SIG_DFL;
-            a.sa_flags &= !SA_SIGINFO;
+            reset_action(self.tg(), sig, SA_SIGINFO);
         }
         let regs = &mut self.regs;
         regs.rip = act.sa_handler;
         regs.rsp = frame;
         regs.rdi = sig as u64;
-        regs.rsi = frame + 8 + 304;
-        regs.rdx = frame + 8;
+        // (The frame was written, so these don't wrap.)
+        regs.rsi = frame.wrapping_add(8 + 304);
+        regs.rdx = frame.wrapping_add(8);
         regs.rax = 0;
         regs.eflags &= !(0x100 | 0x400 | 0x40000); // TF, DF, AC
         regs.cs = USER_CS;

@@ -152,6 +152,11 @@ impl Task {
         &self.handle.tg
     }
 
+    /// The process's RLIMIT_NOFILE soft limit: its fds are below it.
+    pub fn nofile(&self) -> i32 {
+        self.tg().state().rlimits.nofile()
+    }
+
     /// The process id.
     pub fn tgid(&self) -> i32 {
         self.handle.tg.tgid

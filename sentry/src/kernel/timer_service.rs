@@ -37,6 +37,16 @@ pub fn expirations(next: Duration, interval: Duration, now: Duration) -> (u64, O
     (count, Some(add(next, Duration::from_nanos(step))))
 }
 
+/// The longest time Linux holds (`KTIME_MAX`: a signed 64-bit count of nanoseconds, about 292
+/// years). Guest times are clamped to it, as Linux's `timespec64_to_ktime` does: a timer set
+/// further off simply never fires, and reads back as at most this.
+pub const KTIME_MAX: Duration = Duration::from_nanos(i64::MAX as u64);
+
+/// A guest duration as Linux holds it: at most [`KTIME_MAX`].
+pub fn ktime(d: Duration) -> Duration {
+    d.min(KTIME_MAX)
+}
+
 /// Adds `d` to `t`, saturating.
 pub fn add(t: Duration, d: Duration) -> Duration {
     t.checked_add(d).unwrap_or(Duration::MAX)
@@ -169,5 +179,12 @@ mod tests {
         assert_eq!(expirations(ms(10), ms(0), ms(5)), (0, Some(ms(10))));
         assert_eq!(expirations(ms(10), ms(0), ms(10)), (1, None));
         assert_eq!(expirations(ms(10), ms(5), ms(22)), (3, Some(ms(25))));
+        // Huge values saturate instead of overflowing.
+        let max = Duration::MAX;
+        let (count, next) = expirations(ms(10), max, ms(22));
+        assert!(count == 1 && next > Some(ms(22)));
+        assert_eq!(expirations(max, ms(1), ms(22)), (0, Some(max)));
+        assert_eq!(add(max, ms(1)), max);
+        assert_eq!(ktime(max), KTIME_MAX);
     }
 }

@@ -1,5 +1,6 @@
-//! A process's timers: POSIX timers (`timer_create(2)`) and the CPU-time interval timers
-//! (`setitimer(2)`'s ITIMER_VIRTUAL and ITIMER_PROF), and the CPU clocks they run on.
+//! A process's timers: POSIX timers (`timer_create(2)`) and the interval timers of
+//! `setitimer(2)` and `alarm(2)` (ITIMER_REAL on the monotonic clock, ITIMER_VIRTUAL and
+//! ITIMER_PROF on CPU time), and the CPU clocks they run on.
 //!
 //! A timer keeps its next expiry on its clock's timeline. Wall-clock timers are fired by the
 //! timer service (`timer_service.rs`). CPU-clock timers are checked by a per-process *sampler*
@@ -270,6 +271,7 @@ impl PosixTimer {
     /// Acts on the expiries due by now (only if still at `generation`, when given), and asks
     /// the timer service for the next one.
     fn expire(self: &Arc<Self>, generation: Option<u64>) {
+        let fired = generation.is_some();
         let Some(now) = self.now() else {
             return;
         };
@@ -286,9 +288,18 @@ impl PosixTimer {
             (count, next, st.generation)
         };
         if count == 0 {
+            // Fired early: the service wakes a far-off timer daily to look again.
+            if fired {
+                self.reschedule(next, generation);
+            }
             return;
         }
         self.notify(count);
+        self.reschedule(next, generation);
+    }
+
+    /// Asks the timer service for the expiry at `next` (a wall-clock timer that signals).
+    fn reschedule(self: &Arc<Self>, next: Option<Duration>, generation: u64) {
         if let (Some(n), TimerClock::Wall(c)) = (next, &self.clock) {
             if !matches!(self.notify, Notify::None) {
                 let at = c.instant_of(n).max(Instant::now() + MIN_GAP);
@@ -338,8 +349,9 @@ pub struct ProcessTimers {
     /// POSIX timers by id.
     posix: BTreeMap<i32, Arc<PosixTimer>>,
     next_id: i32,
-    /// ITIMER_VIRTUAL and ITIMER_PROF, once set.
-    itimers: [Option<Arc<PosixTimer>>; 2],
+    /// The interval timers of `setitimer(2)` (and `alarm(2)`), by `which`, once set:
+    /// ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF.
+    itimers: [Option<Arc<PosixTimer>>; 3],
     /// Whether a sampler thread watches the CPU-clock timers.
     sampler: bool,
 }
@@ -408,17 +420,29 @@ pub fn delete(tg: &ThreadGroup, id: i32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// The ITIMER_VIRTUAL (0) or ITIMER_PROF (1) timer of `tg`, made on first use.
-pub fn cpu_itimer(tg: &Arc<ThreadGroup>, which: usize) -> Arc<PosixTimer> {
+/// `setitimer(2)`'s timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Itimer {
+    /// ITIMER_REAL (and `alarm(2)`): SIGALRM on the monotonic clock.
+    Real = 0,
+    /// ITIMER_VIRTUAL: SIGVTALRM on the process's user CPU time.
+    Virtual = 1,
+    /// ITIMER_PROF: SIGPROF on the process's CPU time.
+    Prof = 2,
+}
+
+/// The interval timer `which` of `tg`, made on first use. As on Linux, it is kept across
+/// execve and not inherited by fork.
+pub fn itimer(tg: &Arc<ThreadGroup>, which: Itimer) -> Arc<PosixTimer> {
+    use snare_abi::signal::{SIGALRM, SIGPROF, SIGVTALRM};
     let mut st = tg.state();
-    st.timers.itimers[which]
+    st.timers.itimers[which as usize]
         .get_or_insert_with(|| {
-            let (user_only, sig) = if which == 0 {
-                (true, snare_abi::signal::SIGVTALRM)
-            } else {
-                (false, snare_abi::signal::SIGPROF)
+            let (clock, sig) = match which {
+                Itimer::Real => (TimerClock::Wall(Clock::Monotonic), SIGALRM),
+                Itimer::Virtual => (TimerClock::ProcessCpu { user_only: true }, SIGVTALRM),
+                Itimer::Prof => (TimerClock::ProcessCpu { user_only: false }, SIGPROF),
             };
-            let clock = TimerClock::ProcessCpu { user_only };
             Arc::new(PosixTimer::new(-1, clock, Notify::Itimer(sig), tg))
         })
         .clone()

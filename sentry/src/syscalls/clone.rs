@@ -150,7 +150,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
             } else {
                 me.clone()
             };
-            let (pgid, sid, exe, args, env, comm, creds) = {
+            let (pgid, sid, exe, args, env, comm, creds, rlimits) = {
                 let st = me.state();
                 (
                     st.pgid,
@@ -160,6 +160,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
                     st.env,
                     st.comm.clone(),
                     st.creds.clone(),
+                    st.rlimits,
                 )
             };
             let tg = Arc::new(ThreadGroup::new(tid, Some(parent.clone()), pgid, sid));
@@ -170,6 +171,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
                 st.env = env;
                 st.comm = comm;
                 st.creds = creds;
+                st.rlimits = rlimits;
                 st.exit_signal = c.exit_signal;
             }
             *lock(&tg.actions) = *lock(&me.actions);
@@ -201,7 +203,12 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         let tg = handle.tg.clone();
         let pidfd = task
             .fds
-            .install(Arc::new(crate::kernel::pidfd::PidFd::new(tg, 0)), true, 0)
+            .install(
+                Arc::new(crate::kernel::pidfd::PidFd::new(tg, 0)),
+                true,
+                0,
+                task.nofile(),
+            )
             .unwrap_or(-1);
         let _ = task.mm.write(c.pidfd, &pidfd.to_ne_bytes());
     }
@@ -322,7 +329,7 @@ fn read_strings(task: &Task, addr: u64, total: &mut usize) -> Result<Vec<Vec<u8>
         return Ok(out);
     }
     for i in 0.. {
-        let p: u64 = task.mm.read_val(addr + 8 * i)?;
+        let p: u64 = task.mm.read_val(addr.wrapping_add(8 * i))?;
         if p == 0 {
             break;
         }

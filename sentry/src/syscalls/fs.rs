@@ -111,9 +111,12 @@ fn do_openat(task: &mut Task, dirfd: i32, path: u64, flags: u32, mode: u32) -> R
         return Err(Errno::ENOENT);
     }
     let abs = absolute(task, dirfd, &path)?;
+    // As Linux, EMFILE before the open (which may create the file or take a host fd).
+    let limit = task.nofile();
+    task.fds.check_room(limit)?;
     let file = open_path(task, &abs, flags, mode)?;
     task.fds
-        .install(file, flags & o::CLOEXEC != 0, 0)
+        .install(file, flags & o::CLOEXEC != 0, 0, limit)
         .map(|n| n as u64)
 }
 
@@ -265,9 +268,11 @@ fn sys_openat2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             return Err(Errno::EXDEV);
         }
     }
+    let limit = task.nofile();
+    task.fds.check_room(limit)?;
     let file = open_path(task, &abs, flags, mode as u32)?;
     task.fds
-        .install(file, flags & o::CLOEXEC != 0, 0)
+        .install(file, flags & o::CLOEXEC != 0, 0, limit)
         .map(|n| n as u64)
 }
 

@@ -429,7 +429,7 @@ fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         (None, None)
     } else {
         let at: Timespec = task.mm.read_val(a[2])?;
-        let mt: Timespec = task.mm.read_val(a[2] + 16)?;
+        let mt: Timespec = task.mm.read_val(a[2].wrapping_add(16))?;
         (Some((at.tv_sec, at.tv_nsec)), Some((mt.tv_sec, mt.tv_nsec)))
     };
     let m = &task.k.mounts;

@@ -30,7 +30,7 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
 /// Installs a new file at the lowest free fd.
 fn install(task: &Task, file: Arc<dyn FileDescription>, flags: u32) -> Result<u64, Errno> {
     task.fds
-        .install(file, flags & o::CLOEXEC != 0, 0)
+        .install(file, flags & o::CLOEXEC != 0, 0, task.nofile())
         .map(|n| n as u64)
 }
 
@@ -48,8 +48,9 @@ fn sys_pipe2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 fn do_pipe2(task: &Task, addr: u64, flags: u32) -> Result<u64, Errno> {
     let (r, w) = Pipe::new_pair(flags, task.k.uid, task.k.gid);
-    let rfd = task.fds.install(r, flags & o::CLOEXEC != 0, 0)?;
-    let wfd = match task.fds.install(w, flags & o::CLOEXEC != 0, 0) {
+    let limit = task.nofile();
+    let rfd = task.fds.install(r, flags & o::CLOEXEC != 0, 0, limit)?;
+    let wfd = match task.fds.install(w, flags & o::CLOEXEC != 0, 0, limit) {
         Ok(n) => n,
         Err(e) => {
             let _ = task.fds.close(rfd);
@@ -92,13 +93,17 @@ fn sys_timerfd_create(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     install(task, Arc::new(t), flags)
 }
 
-/// A guest `struct timespec` as a duration: EINVAL unless normalized and non-negative.
+/// A guest `struct timespec` as a duration: EINVAL unless normalized and non-negative;
+/// clamped to Linux's `KTIME_MAX` (a timer set further off never fires).
 pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
     let t: Timespec = task.mm.read_val(addr)?;
     if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
         return Err(Errno::EINVAL);
     }
-    Ok(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+    Ok(crate::kernel::timer_service::ktime(Duration::new(
+        t.tv_sec as u64,
+        t.tv_nsec as u32,
+    )))
 }
 
 /// Writes a guest `struct itimerspec` (interval, value).
@@ -130,7 +135,7 @@ fn with_timerfd<T>(task: &Task, n: i32, f: impl FnOnce(&TimerFd) -> T) -> Result
 fn sys_timerfd_settime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let flags = check_flags(u32_(a[1]), TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)?;
     let interval = read_timespec(task, a[2])?;
-    let value = read_timespec(task, a[2] + 16)?;
+    let value = read_timespec(task, a[2].wrapping_add(16))?;
     let old = with_timerfd(task, fd(a[0]), |t| t.settime(flags, interval, value))?;
     if a[3] != 0 {
         write_itimerspec(task, a[3], old)?;

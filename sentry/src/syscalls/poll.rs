@@ -35,8 +35,6 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::EPOLL_PWAIT2, sys_epoll_pwait2),
 ];
 
-/// Most entries poll takes (RLIMIT_NOFILE), and the fd limit select works within.
-const MAX_FDS: usize = 1024;
 /// `sizeof(sigset_t)` in the kernel.
 const SIGSET_SIZE: u64 = 8;
 /// `select` readiness classes (Linux's POLLIN_SET, POLLOUT_SET, POLLEX_SET).
@@ -126,9 +124,10 @@ fn write_left(task: &Task, addr: u64, deadline: Option<Instant>, timeval: bool) 
 
 /// poll and ppoll: the pollfd array at `addr`, waiting until `deadline`.
 fn do_poll(task: &Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> Result<u64, Errno> {
+    // Linux: EINVAL past RLIMIT_NOFILE.
     let n = usize::try_from(nfds)
         .ok()
-        .filter(|&n| n <= MAX_FDS)
+        .filter(|&n| n <= usize::try_from(task.nofile()).unwrap_or(0))
         .ok_or(Errno::EINVAL)?;
     let mut raw = vec![0u8; n * 8];
     task.mm.read(addr, &mut raw)?;
@@ -203,9 +202,12 @@ fn do_select(
     sets: [u64; 3],
     deadline: Option<Instant>,
 ) -> Result<u64, Errno> {
+    // Linux looks no further than its fd table, which holds the open fds and at least
+    // RLIMIT_NOFILE's worth before it grows (the limit may have been lowered since).
+    let table = task.fds.end().max(task.nofile()).max(1024);
     let n = usize::try_from(nfds)
         .map_err(|_| Errno::EINVAL)?
-        .min(MAX_FDS);
+        .min(usize::try_from(table).unwrap_or(0));
     let words = n.div_ceil(64);
     let mut ins = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     for (set, &addr) in ins.iter_mut().zip(&sets) {
@@ -305,7 +307,7 @@ fn sys_pselect6(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 fn do_epoll_create(task: &Task, flags: u32) -> Result<u64, Errno> {
     let ep = Arc::new(Epoll::new(task.k.uid, task.k.gid));
     task.fds
-        .install(ep, flags & o::CLOEXEC != 0, 0)
+        .install(ep, flags & o::CLOEXEC != 0, 0, task.nofile())
         .map(|n| n as u64)
 }
 

@@ -1,7 +1,7 @@
 //! Identity, limits and per-thread state: exit, ids, arch_prctl, set_tid_address, rlimits,
 //! uname, process groups and sessions.
 
-use snare_abi::file::{Rlimit, Utsname, RLIM_INFINITY};
+use snare_abi::file::{Rlimit, Utsname};
 use std::sync::Arc;
 
 use snare_abi::Errno;
@@ -9,9 +9,9 @@ use snare_syscalls_table::nr;
 
 use super::arg::{i32_, len, u32_};
 use super::Handler;
-use crate::kernel::process::{lock, ThreadGroup, MAX_TASKS};
+use crate::kernel::process::{lock, ThreadGroup};
 use crate::kernel::{ExitStatus, Task};
-use crate::mm::{GuestMemory, STACK_LIMIT};
+use crate::mm::GuestMemory;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::EXIT, sys_exit),
@@ -197,40 +197,37 @@ fn sys_arch_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     }
 }
 
-/// The limits the sandbox reports (fixed; setrlimit accepts lowering only).
-fn rlimit(resource: u32) -> Result<Rlimit, Errno> {
-    let (cur, max) = match resource {
-        3 => (STACK_LIMIT, RLIM_INFINITY),         // RLIMIT_STACK
-        7 => (1024, 1024 * 1024),                  // RLIMIT_NOFILE
-        6 => (MAX_TASKS as u64, MAX_TASKS as u64), // RLIMIT_NPROC: the sandbox's task limit
-        8 => (8 << 20, 8 << 20),                   // RLIMIT_MEMLOCK
-        4 => (0, RLIM_INFINITY),                   // RLIMIT_CORE: the sandbox never dumps core
-        0..=15 => (RLIM_INFINITY, RLIM_INFINITY),
-        _ => return Err(Errno::EINVAL),
-    };
-    Ok(Rlimit {
-        rlim_cur: cur,
-        rlim_max: max,
-    })
-}
-
-/// Implements `prlimit64(2)` for the calling process (pid 0 or its own).
+/// Implements `prlimit64(2)`: reads and sets the limits of the caller's process (pid 0) or
+/// of another one. As Linux: another process's limits need the same real, effective and
+/// saved ids (or CAP_SYS_RESOURCE, here euid 0: see `creds.rs`), and raising a hard limit
+/// needs CAP_SYS_RESOURCE. See `kernel/rlimits.rs` for what is enforced.
 fn sys_prlimit64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let pid = i32_(a[0]);
-    if pid != 0 && lock(&task.k.pids).group(pid).is_none() {
-        return Err(Errno::ESRCH);
-    }
-    let old = rlimit(u32_(a[1]))?;
-    if a[2] != 0 {
-        let new: Rlimit = task.mm.read_val(a[2])?;
-        if new.rlim_cur > new.rlim_max || new.rlim_max > old.rlim_max {
-            return Err(if new.rlim_cur > new.rlim_max {
-                Errno::EINVAL
-            } else {
-                Errno::EPERM
-            });
+    let (pid, resource) = (i32_(a[0]), u32_(a[1]));
+    let me = task.tg().state().creds.clone();
+    let tg = if pid == 0 || pid == task.tgid() {
+        task.tg().clone()
+    } else {
+        let g = lock(&task.k.pids).group(pid).ok_or(Errno::ESRCH)?;
+        let c = g.state().creds.clone();
+        let same = [c.ruid, c.euid, c.suid].iter().all(|&u| u == me.ruid)
+            && [c.rgid, c.egid, c.sgid].iter().all(|&g| g == me.rgid);
+        if !same && me.euid != 0 {
+            return Err(Errno::EPERM);
         }
-    }
+        g
+    };
+    let new: Option<Rlimit> = if a[2] != 0 {
+        Some(task.mm.read_val(a[2])?)
+    } else {
+        None
+    };
+    let old = {
+        let mut st = tg.state();
+        match new {
+            Some(n) => st.rlimits.set(resource, n, me.euid == 0)?,
+            None => st.rlimits.get(resource)?,
+        }
+    };
     if a[3] != 0 {
         task.mm.write(a[3], snare_abi::pod::as_bytes(&old))?;
     }
@@ -239,13 +236,16 @@ fn sys_prlimit64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `getrlimit(2)`.
 fn sys_getrlimit(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let l = rlimit(u32_(a[0]))?;
+    let l = task.tg().state().rlimits.get(u32_(a[0]))?;
     task.mm.write(a[1], snare_abi::pod::as_bytes(&l))?;
     Ok(0)
 }
 
 /// Implements `setrlimit(2)` (see `sys_prlimit64`).
 fn sys_setrlimit(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    if a[1] == 0 {
+        return Err(Errno::EFAULT);
+    }
     sys_prlimit64(task, [0, a[0], a[1], 0, 0, 0])
 }
 

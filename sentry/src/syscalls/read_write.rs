@@ -216,7 +216,7 @@ fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
     }
     let mut out = Vec::with_capacity(count as usize);
     for i in 0..count {
-        let v: Iovec = task.mm.read_val(addr + 16 * i)?;
+        let v: Iovec = task.mm.read_val(addr.wrapping_add(16 * i))?;
         if v.iov_len > isize::MAX as u64 {
             return Err(Errno::EINVAL);
         }
@@ -328,7 +328,9 @@ fn sys_close_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Implements `dup(2)`.
 fn sys_dup(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
-    task.fds.install(file, false, 0).map(|n| n as u64)
+    task.fds
+        .install(file, false, 0, task.nofile())
+        .map(|n| n as u64)
 }
 
 /// Implements `dup2(2)`.
@@ -338,7 +340,7 @@ fn sys_dup2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if old == new {
         return Ok(new as u64);
     }
-    task.fds.install_at(new, file, false)?;
+    task.fds.install_at(new, file, false, task.nofile())?;
     Ok(new as u64)
 }
 
@@ -350,7 +352,8 @@ fn sys_dup3(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     let file = task.fds.get(old)?;
-    task.fds.install_at(new, file, flags & o::CLOEXEC != 0)?;
+    task.fds
+        .install_at(new, file, flags & o::CLOEXEC != 0, task.nofile())?;
     Ok(new as u64)
 }
 
@@ -377,12 +380,14 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     match i32_(a[1]) {
         cmd @ (F_DUPFD | F_DUPFD_CLOEXEC) => {
             let file = task.fds.get(n)?;
+            // The kernel takes the minimum as an unsigned int: EINVAL at the limit or past it.
+            let limit = task.nofile();
             let min = i32_(a[2]);
-            if min < 0 {
+            if min < 0 || min >= limit {
                 return Err(Errno::EINVAL);
             }
             task.fds
-                .install(file, cmd == F_DUPFD_CLOEXEC, min)
+                .install(file, cmd == F_DUPFD_CLOEXEC, min, limit)
                 .map(|n| n as u64)
         }
         F_GETFD => Ok(u64::from(task.fds.cloexec(n)?)),

@@ -3,17 +3,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use snare_abi::signal::{
-    SigInfo, StackT, SIGALRM, SIGKILL, SIGSTOP, SI_TKILL, SI_USER, SS_DISABLE,
-};
+use snare_abi::signal::{SigInfo, StackT, SIGKILL, SIGSTOP, SI_TKILL, SI_USER, SS_DISABLE};
 use snare_abi::{Errno, KernelSigaction};
 use snare_syscalls_table::nr;
 
 use super::arg::{i32_, u32_};
 use super::Handler;
-use crate::kernel::process::{bit, lock, ThreadGroup, UNBLOCKABLE};
+use crate::kernel::process::{bit, lock, sig_index, ThreadGroup, UNBLOCKABLE};
 use crate::kernel::signal::{send_to_group, send_to_task, user_info, SS_AUTODISARM, SS_ONSTACK};
-use crate::kernel::{timers, wait, Task};
+use crate::kernel::timers::Itimer;
+use crate::kernel::{timer_service, timers, wait, Task};
 use crate::mm::GuestMemory;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -43,7 +42,7 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
 const MINSIGSTKSZ: u64 = 2048;
 
 fn check_sig(sig: i32) -> Result<(), Errno> {
-    if (1..=64).contains(&sig) {
+    if snare_abi::signal::valid_signal(sig) {
         Ok(())
     } else {
         Err(Errno::EINVAL)
@@ -77,7 +76,9 @@ fn sys_rt_sigaction(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     };
     let old = {
         let mut acts = lock(&task.tg().actions);
-        let slot = &mut acts[(sig - 1) as usize];
+        let slot = sig_index(sig)
+            .and_then(|i| acts.get_mut(i))
+            .ok_or(Errno::EINVAL)?;
         let old = *slot;
         if let Some(n) = new {
             *slot = n;
@@ -342,150 +343,97 @@ fn sys_sigaltstack(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     Ok(0)
 }
 
-/// Arms (or with `None`, cancels) the process's real-time timer; returns what was left of
-/// the previous one.
-fn arm_alarm(
-    tg: &Arc<ThreadGroup>,
-    value: Option<(Duration, Duration)>,
-) -> Option<(Duration, Duration)> {
-    let (prev, gen) = {
-        let mut st = tg.state();
-        let now = Instant::now();
-        let prev = st.alarm.map(|(d, i)| {
-            (
-                d.saturating_duration_since(now)
-                    .max(Duration::from_micros(1)),
-                i,
-            )
-        });
-        st.alarm_gen += 1;
-        st.alarm = value.map(|(v, i)| (now + v, i));
-        (prev, st.alarm_gen)
-    };
-    if value.is_some() {
-        let tg = tg.clone();
-        let spawned = std::thread::Builder::new()
-            .name("snare-alarm".into())
-            .spawn(move || loop {
-                let next = {
-                    let st = tg.state();
-                    if st.alarm_gen != gen {
-                        return;
-                    }
-                    st.alarm
-                };
-                let Some((when, interval)) = next else {
-                    return;
-                };
-                let now = Instant::now();
-                if when > now {
-                    std::thread::sleep(when - now);
-                    continue;
-                }
-                {
-                    let mut st = tg.state();
-                    if st.alarm_gen != gen {
-                        return;
-                    }
-                    st.alarm = (!interval.is_zero()).then(|| (when + interval, interval));
-                }
-                send_to_group(&tg, user_info(SIGALRM, snare_abi::signal::SI_KERNEL, 0, 0));
-                if interval.is_zero() {
-                    return;
-                }
-            });
-        if spawned.is_err() {
-            tracing::warn!("cannot start an alarm thread");
-        }
-    }
-    prev
-}
-
-/// Implements `alarm(2)`.
+/// Implements `alarm(2)`: ITIMER_REAL for `secs` seconds, without an interval (0 cancels).
+/// Returns the seconds that were left of the previous setting, rounded to the nearest (at
+/// least 1 while armed), as Linux does.
 fn sys_alarm(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let secs = u32_(a[0]);
-    let value = (secs != 0).then(|| (Duration::from_secs(u64::from(secs)), Duration::ZERO));
-    let prev = arm_alarm(task.tg(), value);
-    // Whole seconds left, rounded (an alarm about to fire still reports 1).
-    Ok(prev.map_or(0, |(left, _)| {
-        (left.as_secs() + u64::from(left.subsec_micros() >= 500_000)).max(1)
-    }))
+    let t = timers::itimer(task.tg(), Itimer::Real);
+    let (_, left) = t.settime(false, Duration::ZERO, Duration::from_secs(u64::from(secs)));
+    let left = round_up_us(left);
+    let mut secs = left.as_secs();
+    if (secs == 0 && !left.is_zero()) || left.subsec_micros() >= 500_000 {
+        secs = secs.saturating_add(1);
+    }
+    Ok(secs)
 }
 
 fn timeval_of(d: Duration) -> [i64; 2] {
+    let d = timer_service::ktime(d);
     [d.as_secs() as i64, i64::from(d.subsec_micros())]
 }
 
+/// Reads a guest `struct itimerval` as (value, interval): EINVAL for a negative `tv_sec` or a
+/// `tv_usec` outside 0..1,000,000, as Linux; times past [`timer_service::KTIME_MAX`] are
+/// clamped to it.
 fn read_itimerval(task: &Task, addr: u64) -> Result<(Duration, Duration), Errno> {
     let v: [i64; 4] = task.mm.read_val(addr)?;
     let dur = |s: i64, us: i64| {
-        if s < 0 || !(0..1_000_000).contains(&us) {
-            Err(Errno::EINVAL)
-        } else {
-            Ok(Duration::new(s as u64, (us * 1000) as u32))
+        let (Ok(s), Ok(us)) = (u64::try_from(s), u32::try_from(us)) else {
+            return Err(Errno::EINVAL);
+        };
+        if us >= 1_000_000 {
+            return Err(Errno::EINVAL);
         }
+        Ok(timer_service::ktime(Duration::new(s, us * 1000)))
     };
     Ok((dur(v[2], v[3])?, dur(v[0], v[1])?))
 }
 
-fn write_itimerval(task: &Task, addr: u64, v: Option<(Duration, Duration)>) -> Result<(), Errno> {
-    let (value, interval) = v.unwrap_or((Duration::ZERO, Duration::ZERO));
+/// Writes a guest `struct itimerval` from (value, interval).
+fn write_itimerval(
+    task: &Task,
+    addr: u64,
+    (value, interval): (Duration, Duration),
+) -> Result<(), Errno> {
     let [a, b] = timeval_of(interval);
     let [c, d] = timeval_of(value);
     task.mm.write(addr, snare_abi::pod::as_bytes(&[a, b, c, d]))
 }
 
-const ITIMER_REAL: i32 = 0;
-
-/// Implements `setitimer(2)`: ITIMER_REAL on the wall clock; ITIMER_VIRTUAL and ITIMER_PROF
-/// on the process's CPU time (checked every few milliseconds, see `kernel/timers.rs`).
-fn sys_setitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let which = i32_(a[0]);
-    if !(0..=2).contains(&which) {
-        return Err(Errno::EINVAL);
+/// The interval timer a `which` argument names.
+fn which_itimer(which: i32) -> Result<Itimer, Errno> {
+    match which {
+        0 => Ok(Itimer::Real),
+        1 => Ok(Itimer::Virtual),
+        2 => Ok(Itimer::Prof),
+        _ => Err(Errno::EINVAL),
     }
+}
+
+/// Implements `setitimer(2)`: ITIMER_REAL on the monotonic clock (fired by the timer
+/// service); ITIMER_VIRTUAL and ITIMER_PROF on the process's CPU time (checked every few
+/// milliseconds, see `kernel/timers.rs`). A zero value disarms; a time past Linux's
+/// `KTIME_MAX` is clamped to it (so it never fires). The old value is rounded up to whole
+/// microseconds (an armed timer never reads zero).
+fn sys_setitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let which = which_itimer(i32_(a[0]))?;
     let new = if a[1] != 0 {
         Some(read_itimerval(task, a[1])?)
     } else {
         None
     };
-    let prev = if which == ITIMER_REAL {
-        let value = new.filter(|(v, _)| !v.is_zero());
-        arm_alarm(task.tg(), value)
-    } else {
-        let t = timers::cpu_itimer(task.tg(), (which - 1) as usize);
-        let (value, interval) = new.unwrap_or_default();
-        let (interval, left) = t.settime(false, interval, value);
-        (!left.is_zero()).then_some((left, interval))
-    };
+    let t = timers::itimer(task.tg(), which);
+    let (value, interval) = new.unwrap_or_default();
+    let (old_interval, left) = t.settime(false, interval, value);
     if a[2] != 0 {
-        write_itimerval(task, a[2], prev.map(|(v, i)| (round_up_us(v), i)))?;
+        write_itimerval(task, a[2], (round_up_us(left), old_interval))?;
     }
     Ok(0)
 }
 
 /// Rounds `d` up to whole microseconds (an armed timer never reads zero).
 fn round_up_us(d: Duration) -> Duration {
-    Duration::from_micros(d.as_nanos().div_ceil(1000) as u64)
+    let us = d.as_nanos().div_ceil(1000);
+    Duration::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
 }
 
-/// Implements `getitimer(2)`.
+/// Implements `getitimer(2)`: the time left (rounded up to whole microseconds) and the
+/// interval.
 fn sys_getitimer(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let which = i32_(a[0]);
-    if !(0..=2).contains(&which) {
-        return Err(Errno::EINVAL);
-    }
-    let cur = if which == ITIMER_REAL {
-        let now = Instant::now();
-        task.tg()
-            .state()
-            .alarm
-            .map(|(d, i)| (d.saturating_duration_since(now), i))
-    } else {
-        let (interval, left) = timers::cpu_itimer(task.tg(), (which - 1) as usize).gettime();
-        (!left.is_zero()).then_some((round_up_us(left), interval))
-    };
-    write_itimerval(task, a[1], cur)?;
+    let which = which_itimer(i32_(a[0]))?;
+    let (interval, left) = timers::itimer(task.tg(), which).gettime();
+    write_itimerval(task, a[1], (round_up_us(left), interval))?;
     Ok(0)
 }
 
@@ -499,7 +447,7 @@ fn sys_pidfd_open(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     }
     let g = lock(&task.k.pids).group(pid).ok_or(Errno::ESRCH)?;
     let f = crate::kernel::pidfd::PidFd::new(g, flags);
-    Ok(task.fds.install(Arc::new(f), true, 0)? as u64)
+    Ok(task.fds.install(Arc::new(f), true, 0, task.nofile())? as u64)
 }
 
 /// The process a pidfd names.
@@ -556,7 +504,10 @@ fn sys_signalfd4(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Ok(n as u64);
     }
     let f = SignalFd::new(task.tg().clone(), mask, flags & SFD_NONBLOCK);
-    Ok(task.fds.install(Arc::new(f), flags & SFD_CLOEXEC != 0, 0)? as u64)
+    let limit = task.nofile();
+    Ok(task
+        .fds
+        .install(Arc::new(f), flags & SFD_CLOEXEC != 0, 0, limit)? as u64)
 }
 
 /// Implements `signalfd(2)`.

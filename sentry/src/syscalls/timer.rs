@@ -132,7 +132,7 @@ fn sys_timer_create(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 fn sys_timer_settime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let t = timers::get(task.tg(), i32_(a[0]))?;
     let interval = read_timespec(task, a[2])?;
-    let value = read_timespec(task, a[2] + 16)?;
+    let value = read_timespec(task, a[2].wrapping_add(16))?;
     let old = t.settime(u32_(a[1]) & TIMER_ABSTIME != 0, interval, value);
     if a[3] != 0 {
         write_itimerspec(task, a[3], old)?;

@@ -7,9 +7,6 @@ use snare_abi::Errno;
 
 use super::FileDescription;
 
-/// Most fds a process may hold (RLIMIT_NOFILE).
-pub const NOFILE: i32 = 1024;
-
 /// One slot of the table.
 #[derive(Clone, Debug)]
 pub struct FdEntry {
@@ -56,36 +53,51 @@ impl FdTable {
             .ok_or(Errno::EBADF)
     }
 
-    /// Installs `file` at the lowest free fd ≥ `min`.
+    /// The lowest free fd ≥ `min` in `fds`, if it is below `limit`.
+    fn lowest_free(fds: &BTreeMap<i32, FdEntry>, min: i32, limit: i32) -> Option<i32> {
+        let mut fd = min.max(0);
+        for (&k, _) in fds.range(fd..) {
+            if k != fd || fd >= limit {
+                break;
+            }
+            fd = fd.checked_add(1)?;
+        }
+        (fd < limit).then_some(fd)
+    }
+
+    /// Installs `file` at the lowest free fd ≥ `min`; EMFILE unless that is below `limit`
+    /// (the process's RLIMIT_NOFILE), as Linux.
     pub fn install(
         &self,
         file: Arc<dyn FileDescription>,
         cloexec: bool,
         min: i32,
+        limit: i32,
     ) -> Result<i32, Errno> {
         let mut fds = self.lock();
-        let mut fd = min.max(0);
-        for (&k, _) in fds.range(fd..) {
-            if k != fd {
-                break;
-            }
-            fd += 1;
-        }
-        if fd >= NOFILE {
-            return Err(Errno::EMFILE);
-        }
+        let fd = Self::lowest_free(&fds, min, limit).ok_or(Errno::EMFILE)?;
         fds.insert(fd, FdEntry { file, cloexec });
         Ok(fd)
     }
 
-    /// Installs `file` at exactly `fd`, closing what was there.
+    /// EMFILE if no fd below `limit` is free (checked before opening something only to
+    /// find no room for it).
+    pub fn check_room(&self, limit: i32) -> Result<(), Errno> {
+        Self::lowest_free(&self.lock(), 0, limit)
+            .map(drop)
+            .ok_or(Errno::EMFILE)
+    }
+
+    /// Installs `file` at exactly `fd`, closing what was there; EBADF unless `fd` is below
+    /// `limit` (the process's RLIMIT_NOFILE), as `dup2(2)`.
     pub fn install_at(
         &self,
         fd: i32,
         file: Arc<dyn FileDescription>,
         cloexec: bool,
+        limit: i32,
     ) -> Result<(), Errno> {
-        if !(0..NOFILE).contains(&fd) {
+        if !(0..limit).contains(&fd) {
             return Err(Errno::EBADF);
         }
         // The old description is dropped after the lock is released (its drop may block or
@@ -137,8 +149,44 @@ impl FdTable {
         drop(all);
     }
 
+    /// One past the highest open fd (0 with none).
+    pub fn end(&self) -> i32 {
+        self.lock()
+            .last_key_value()
+            .map_or(0, |(&k, _)| k.saturating_add(1))
+    }
+
     /// Open fds in order.
     pub fn fds(&self) -> Vec<i32> {
         self.lock().keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> Arc<dyn FileDescription> {
+        crate::vfs::pipe::Pipe::new_pair(0, 0, 0).0
+    }
+
+    #[test]
+    fn the_limit_bounds_fd_numbers() {
+        let t = FdTable::default();
+        assert_eq!(t.install(file(), false, 0, 2), Ok(0));
+        assert_eq!(t.install(file(), false, 0, 2), Ok(1));
+        assert_eq!(t.install(file(), false, 0, 2), Err(Errno::EMFILE));
+        assert_eq!(t.check_room(2), Err(Errno::EMFILE));
+        assert_eq!(t.check_room(3), Ok(()));
+        assert_eq!(t.install(file(), false, 5, 6), Ok(5));
+        assert_eq!(t.install(file(), false, 5, 6), Err(Errno::EMFILE));
+        assert_eq!(t.install_at(6, file(), false, 6), Err(Errno::EBADF));
+        assert_eq!(t.install_at(-1, file(), false, 6), Err(Errno::EBADF));
+        assert_eq!(t.install_at(4, file(), false, 6), Ok(()));
+        assert_eq!(t.end(), 6);
+        assert_eq!(
+            t.install(file(), false, i32::MAX, i32::MAX),
+            Err(Errno::EMFILE)
+        );
     }
 }

@@ -12,6 +12,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use snare_abi::file::{o, Stat};
 use snare_abi::Errno;
 
+use super::host_fds::HostFdGuard;
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
 use crate::mm::{GuestMemory, MappableFile};
 
@@ -122,6 +123,9 @@ impl HostRoot {
         if flags & o::NOFOLLOW != 0 {
             of |= OFlag::O_NOFOLLOW;
         }
+        // The fd stays open as long as the file (or a mapping of it): it takes a place in
+        // the sandbox's budget.
+        let budget = HostFdGuard::acquire()?;
         let fd = nix::fcntl::openat2(&self.dir, rel(path), Self::how(of, !no_symlinks))
             .map_err(errno_of)?;
         let file = File::from(fd);
@@ -136,6 +140,7 @@ impl HostRoot {
                 file,
                 path: String::from_utf8_lossy(path).into_owned(),
                 mappable: flags & o::PATH == 0,
+                _budget: Some(budget),
             }),
             offset: Mutex::new(0),
             kind,
@@ -316,6 +321,9 @@ struct HostInner {
     path: String,
     /// Opened for reading from the root (not O_PATH, not stdio): stubs may map it directly.
     mappable: bool,
+    /// The fd's place in the sandbox's host-fd budget (`None` for stdio, which the Sentry
+    /// holds anyway).
+    _budget: Option<HostFdGuard>,
 }
 
 impl MappableFile for HostInner {
@@ -424,6 +432,7 @@ impl HostFile {
                 file,
                 path: path.to_string(),
                 mappable: false,
+                _budget: None,
             }),
             offset: Mutex::new(0),
             kind,

@@ -11,6 +11,7 @@ pub mod epoll;
 pub mod eventfd;
 mod fdtable;
 mod host;
+pub mod host_fds;
 pub mod mount;
 pub mod overlay;
 pub mod pipe;

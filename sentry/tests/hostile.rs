@@ -1,0 +1,108 @@
+//! Hostile guests (issue 12): every word a guest writes is hostile. Nonsense must kill that
+//! guest process with Linux's answer, never the Sentry (a Sentry panic exits 125), and every
+//! quantity a guest controls is bounded with Linux's errno. The guests in
+//! `tests/guests/hostile_*.c` run natively where the comparison means something, and under
+//! `snare do`.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs `prog` under snare with `env` set.
+fn snare_env(prog: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(SNARE)
+        .arg("do")
+        .arg("--")
+        .arg(prog)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run snare")
+}
+
+/// Native and snare runs must both succeed with the same output.
+fn same_ok(n: &Output, s: &Output) {
+    assert!(n.status.success(), "natively failed:\n{}", show(n));
+    assert_eq!(
+        (n.status.code(), &n.stdout),
+        (s.status.code(), &s.stdout),
+        "\nnative: {}\nsnare: {}",
+        show(n),
+        show(s)
+    );
+}
+
+/// setitimer/alarm with LONG_MAX seconds, huge intervals, 20,000 re-armings, bad tv_usec
+/// (EINVAL); timer_settime, timerfd_settime and the sleeps and waits with LONG_MAX; then a
+/// normal 10 ms timer still fires. (Before: the Sentry panicked, exit 125.)
+#[test]
+fn hostile_timer_values() {
+    same(&build("hostile_itimer", true), &[]);
+}
+
+/// `snare` exits with the guest's status, also after the hostile timer values.
+#[test]
+fn exits_with_the_guests_status() {
+    let prog = build("hostile_itimer", true);
+    let out = snare(&prog, &["7"]);
+    assert_eq!(out.status.code(), Some(7), "{}", show(&out));
+}
+
+/// RLIMIT_NOFILE per process and the sandbox's budget of host fds: the open loop ends with
+/// EMFILE or ENFILE, fork and pipe still work, and the per-process limit behaves as Linux's
+/// (EMFILE at fd 256, dup2 EBADF, F_DUPFD EINVAL, poll EINVAL, inherited, kept by exec).
+/// Under snare the budget is cut to 400 host fds so that the loop hits ENFILE quickly
+/// (natively it ends with EMFILE at the host's limit). (Before: the guest could open host
+/// files until the Sentry's own calls failed, and the limit could not be changed.)
+#[test]
+fn hostile_fd_use() {
+    let prog = build("hostile_fds", true);
+    let n = native(&prog, &[]);
+    let s = snare_env(&prog, &[], &[("SNARE_MAX_HOST_FDS", "400")]);
+    same_ok(&n, &s);
+}
+
+/// bash's `ulimit -n` sets and reads back the per-process limit.
+#[test]
+fn bash_ulimit() {
+    if !std::path::Path::new("/bin/bash").exists() {
+        return;
+    }
+    let out = snare(
+        std::path::Path::new("/bin/bash"),
+        &[
+            "-c",
+            "ulimit -n 256; ulimit -n; ulimit -Sn 128; ulimit -Sn; ulimit -Hn",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "256\n128\n256\n",
+        "{}",
+        show(&out)
+    );
+}
+
+/// A guest forges its stub's event with signal numbers that name no signal (0, 1000, -5,
+/// 65, INT_MAX): each such process dies with SIGKILL, its parent sees it, and the sandbox
+/// goes on and exits 0. Under snare only (natively there is no stub). (Before: the Sentry
+/// panicked indexing its signal table, exit 125.)
+#[test]
+fn forged_signal_numbers() {
+    let prog = build("hostile_signo", true);
+    let out = snare(&prog, &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("killed by SIGKILL").count(), 5, "{stdout}");
+}
