@@ -239,6 +239,10 @@ pub trait AddressSpace: Send + Sync {
     /// A new thread in this address space. It runs nothing until its first
     /// [`Context::switch`], which starts it with the registers given there.
     fn new_context(&self) -> Result<Self::Context>;
+    /// The address space is going away: once this returns, the host maps none of the
+    /// memory-file pages it mapped, so the caller may give them to others. (Dropping it does
+    /// the same, but later than a caller that frees pages in its own `Drop` needs.)
+    fn release(&self) {}
 }
 
 /// One guest thread.

@@ -331,7 +331,10 @@ impl Systrap {
                 .unwrap_or_else(|e| e.into_inner())
                 .pop()?;
             if !inner.is_dead() {
-                return Some(SystrapAddressSpace { inner });
+                return Some(SystrapAddressSpace {
+                    inner,
+                    released: AtomicBool::new(false),
+                });
             }
         }
     }
@@ -375,11 +378,13 @@ impl Platform for Systrap {
             slots: Mutex::new(SlotAlloc::default()),
             parked: Mutex::new(Vec::new()),
             dead: AtomicBool::new(false),
+            reaped: AtomicBool::new(false),
         };
         // Not waiting for the stub to come up: its first request waits for it (the control
         // loop starts by serving what is already there), and the Sentry gets on meanwhile.
         Ok(SystrapAddressSpace {
             inner: Arc::new(inner),
+            released: AtomicBool::new(false),
         })
     }
 
@@ -856,6 +861,8 @@ pub(crate) struct AsInner {
     /// Threads of exited contexts kept stopped in their handlers, for the next context.
     pub(crate) parked: Mutex<Vec<context::Parked>>,
     dead: AtomicBool,
+    /// Killed and reaped: the host maps nothing of it any more.
+    reaped: AtomicBool,
 }
 
 impl AsInner {
@@ -867,6 +874,13 @@ impl AsInner {
     fn kill(&self) {
         self.dead.store(true, Ordering::SeqCst);
         sys::pidfd_kill(self.pidfd.as_raw_fd());
+    }
+
+    /// Waits for the killed stub to be gone (its mappings with it) and reaps it.
+    fn reap(&self) {
+        if !self.reaped.swap(true, Ordering::SeqCst) {
+            sys::pidfd_reap(self.pidfd.as_raw_fd());
+        }
     }
 
     /// A control request failed as a whole: the stub is gone, or its answer was impossible
@@ -1032,7 +1046,7 @@ impl AsInner {
         if !alone {
             tracing::debug!(pid = self.pid, exited, "stub not pooled");
             self.kill();
-            sys::pidfd_reap(self.pidfd.as_raw_fd());
+            self.reap();
         }
         // Unmapped by the stub, or the stub is gone: the slots can go to others.
         for off in slots {
@@ -1082,7 +1096,7 @@ impl AsInner {
 impl Drop for AsInner {
     fn drop(&mut self) {
         self.kill();
-        sys::pidfd_reap(self.pidfd.as_raw_fd());
+        self.reap();
         let parked = std::mem::take(self.parked.get_mut().unwrap_or_else(|e| e.into_inner()));
         for p in parked {
             self.shared
@@ -1134,6 +1148,8 @@ fn requests(ops: &[MapOp], extra: usize) -> Vec<(core::ops::Range<usize>, Vec<Ra
 #[derive(Debug)]
 pub struct SystrapAddressSpace {
     inner: Arc<AsInner>,
+    /// [`AddressSpace::release`] ran (this handle gave the stub up).
+    released: AtomicBool,
 }
 
 impl Drop for Systrap {
@@ -1146,22 +1162,32 @@ impl Drop for Systrap {
 }
 
 impl Drop for SystrapAddressSpace {
-    /// The last handle of a stub with no contexts left goes to the pool when there is room:
-    /// emptied of every guest mapping and guest thread, it is as good as a new one.
     fn drop(&mut self) {
-        let shared = &self.inner.shared;
-        if shared.pool_max == 0 || Arc::strong_count(&self.inner) != 1 || self.inner.is_dead() {
+        self.release();
+    }
+}
+
+impl SystrapAddressSpace {
+    /// See [`AddressSpace::release`]: the last handle of a stub with no contexts left goes to
+    /// the pool when there is room and [`AsInner::retire`] proves it empty; any other stub is
+    /// killed and reaped here, so none of its pages stays mapped (a guest thread still
+    /// running in it would otherwise reach pages already given to another process).
+    fn release_stub(&self) {
+        if self.released.swap(true, Ordering::SeqCst) {
             return;
         }
-        if shared.pool.lock().unwrap_or_else(|e| e.into_inner()).len() >= shared.pool_max {
-            return;
-        }
-        if self.inner.retire() {
+        let inner = &self.inner;
+        let shared = &inner.shared;
+        let room = || shared.pool.lock().unwrap_or_else(|e| e.into_inner()).len() < shared.pool_max;
+        if Arc::strong_count(inner) == 1 && !inner.is_dead() && room() && inner.retire() {
             let mut pool = shared.pool.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() < shared.pool_max {
-                pool.push(self.inner.clone());
+                pool.push(inner.clone());
+                return;
             }
         }
+        inner.kill();
+        inner.reap();
     }
 }
 
@@ -1499,6 +1525,10 @@ impl AddressSpace for SystrapAddressSpace {
 
     fn new_context(&self) -> Result<SystrapContext> {
         SystrapContext::new(self.inner.clone())
+    }
+
+    fn release(&self) {
+        self.release_stub();
     }
 }
 

@@ -1756,6 +1756,9 @@ impl GuestMemory for MemoryManager {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
+        // The stub first: pooled empty, or killed and gone. Only then may its pages go to
+        // other processes (a guest thread that outlived its process could still reach them).
+        self.space.release();
         let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
         let pages = std::mem::take(&mut st.pages);
         let deferred = std::mem::take(&mut st.deferred_free);
