@@ -61,6 +61,14 @@ fn forged_exit_does_not_take_over_the_next_process() {
     attack("takeover");
 }
 
+/// The same forged exit with a bogus FP state pointer, the thread then really exiting: its
+/// stub may be pooled, but nothing of the forged frame reaches the next process (every later
+/// fork used to fail with ENOMEM).
+#[test]
+fn forged_exit_does_not_poison_the_pool() {
+    attack("poison");
+}
+
 /// Scribbling `done`, the results and the sleep flags of the response page neither hangs the
 /// Sentry nor lets the process go on with a wrong view of its memory: it goes on, or is
 /// killed, and everything else carries on.

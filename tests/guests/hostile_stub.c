@@ -5,6 +5,10 @@
  *
  *   takeover     a thread forges an `exit` event in its own slot and keeps running; the
  *                process then exits. Its stub must not serve the next process.
+ *   poison       the same forged exit, with a bogus FP state pointer, after which the thread
+ *                really exits (through the stub's own `exit`): its stub may then be pooled,
+ *                and must not carry the forged frame to the next process (it used to make
+ *                every later fork fail with ENOMEM).
  *   done         a thread scribbles the control response page (`done`, results, sleep flags)
  *                while the main thread makes the Sentry send control requests.
  *   sigmask      a thread rt_sigreturns through the stub's restorer with every signal
@@ -155,9 +159,49 @@ static void *forger(void *arg) {
     return NULL;
 }
 
+/* The handler's `exit` of a retired thread: `mov eax, 60; xor edi, edi; syscall`. */
+static uint64_t find_stub_exit(void) {
+    static const unsigned char pat[] = {0xb8, 0x3c, 0x00, 0x00, 0x00, 0x31, 0xff, 0x0f, 0x05};
+    for (uint64_t a = STUB_CODE; a + sizeof pat < STUB_CODE + STUB_CODE_MAX; a++)
+        if (!memcmp((void *)a, pat, sizeof pat))
+            return a;
+    return 0;
+}
+
+static volatile int poison;
+
+static void *forger_then_exit(void *arg) {
+    (void)arg;
+    uint64_t slot = find_my_slot(), stub_exit = find_stub_exit();
+    if (!slot || !stub_exit) {
+        forged = -1;
+        return NULL;
+    }
+    uint64_t si = slot + 0x2000, uc = slot + 0x2400;
+    memset((void *)si, 0, 128);
+    memset((void *)uc, 0, 0x400);
+    *(int32_t *)(si + 0) = SIGSYS;
+    *(int32_t *)(si + 8) = 1;
+    *(int32_t *)(si + 24) = SYS_exit;
+    *(uint32_t *)(si + 28) = 0xc000003e;
+    *(uint64_t *)(uc + UC_MC + MC_RAX) = SYS_exit;
+    *(uint64_t *)(uc + UC_MC + MC_FPSTATE) = 0x1234567; /* nowhere near the slot */
+    *(uint64_t *)(uc + UC_MC + MC_CSGSFS) = 0x33 | (0x2bULL << 48);
+    *(uint32_t *)(slot + SLOT_SIGNO) = SIGSYS;
+    *(uint64_t *)(slot + SLOT_SIGINFO) = si;
+    *(uint64_t *)(slot + SLOT_UCONTEXT) = uc;
+    __atomic_store_n((uint32_t *)(slot + SLOT_STATE), STATE_SENTRY, __ATOMIC_SEQ_CST);
+    forged = 1;
+    /* Let the Sentry take the forged exit, then leave for real. */
+    for (volatile uint64_t i = 0; i < 400000000ULL; i++)
+        ;
+    __asm__ volatile("jmp *%0" : : "r"(stub_exit) : "memory");
+    return NULL;
+}
+
 static int attack_takeover(void) {
     pthread_t t;
-    pthread_create(&t, NULL, forger, NULL);
+    pthread_create(&t, NULL, poison ? forger_then_exit : forger, NULL);
     for (int i = 0; i < 200 && !forged; i++)
         sleep_ms(5);
     if (forged != 1) {
@@ -352,6 +396,11 @@ int main(int argc, char **argv) {
         int r = 2;
         if (!strcmp(mode, "takeover"))
             r = attack_takeover();
+        else if (!strcmp(mode, "poison")) {
+            poison = 1;
+            r = attack_takeover();
+            sleep_ms(700);
+        }
         else if (!strcmp(mode, "done"))
             r = attack_done();
         else if (!strcmp(mode, "sigmask") || !strcmp(mode, "sigmask-kill")) {
