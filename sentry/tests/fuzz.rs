@@ -272,3 +272,9 @@ fn sigkill_of_snare_mid_fuzz_leaves_no_stub() {
     let left = survivors(&stubs, Duration::from_secs(3));
     assert!(left.is_empty(), "stub processes left: {left:?}");
 }
+
+/// What the fuzzers found, as plain differential cases (`tests/guests/fuzz_findings.c`).
+#[test]
+fn fuzz_findings_match_linux() {
+    common::c_program("fuzz_findings", &[]);
+}
