@@ -355,6 +355,26 @@ static void worker(uint64_t seed, uint64_t slice_ms, int strict) {
 
 /* ---- supervisor ---- */
 
+/* Prints what /proc shows of a process that would not go away: its threads' states. */
+static void describe(pid_t pid) {
+    char path[320], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    printf("  pid %d threads:", pid);
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/stat", pid, e->d_name);
+        FILE *f = fopen(path, "r");
+        char *c = f && fgets(buf, sizeof buf, f) ? strrchr(buf, ')') : NULL;
+        if (f) fclose(f);
+        printf(" %s:%c", e->d_name, c ? c[2] : '?');
+    }
+    if (d) closedir(d);
+    printf("\n");
+}
+
+
 static void fail(const char *what, int round, uint64_t seed) {
     printf("FAIL: %s (round %d seed %llu)\n", what, round, (unsigned long long)seed);
     fflush(stdout);
@@ -435,7 +455,7 @@ int main(int argc, char **argv) {
     uint64_t start = now_ms();
     int round = 0;
     do {
-        uint64_t rs = round == 0 ? seed : mix(seed + round);
+        uint64_t rs = round == 0 ? seed : mix(mix(seed) + round);
         printf("round %d seed %llu\n", round, (unsigned long long)rs);
         uint64_t s = rs;
         uint64_t slice = 100 + below(&s, 300);
@@ -474,7 +494,14 @@ int main(int argc, char **argv) {
                     if (w[i] && !strict[i]) kill(w[i], SIGKILL);
                 killed = 1;
             }
-            if (t >= kill_at + 10000) fail("a worker was not reaped within 10 s", round, rs);
+            if (t >= kill_at + 10000) {
+                for (int i = 0; i < NWORKERS; i++)
+                    if (w[i]) {
+                        printf("%s worker %d left\n", strict[i] ? "checking" : "scribbling", w[i]);
+                        describe(w[i]);
+                    }
+                fail("a worker was not reaped within 10 s", round, rs);
+            }
             usleep(5000);
         }
         health(round, rs);

@@ -452,6 +452,26 @@ static void worker(uint64_t seed, uint64_t slice_ms) {
 
 /* ---- supervisor ---- */
 
+/* Prints what /proc shows of a process that would not go away: its threads' states. */
+static void describe(pid_t pid) {
+    char path[320], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    printf("  pid %d threads:", pid);
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/stat", pid, e->d_name);
+        FILE *f = fopen(path, "r");
+        char *c = f && fgets(buf, sizeof buf, f) ? strrchr(buf, ')') : NULL;
+        if (f) fclose(f);
+        printf(" %s:%c", e->d_name, c ? c[2] : '?');
+    }
+    if (d) closedir(d);
+    printf("\n");
+}
+
+
 static void fail(const char *what, int round, uint64_t seed) {
     printf("FAIL: %s (round %d seed %llu)\n", what, round, (unsigned long long)seed);
     fflush(stdout);
@@ -482,7 +502,11 @@ static void reap_all(pid_t *w, int n, uint64_t kill_at, int round, uint64_t seed
                 if (w[i]) kill(w[i], SIGKILL);
             killed = 1;
         }
-        if (killed && t >= kill_at + 10000) fail("a SIGKILLed worker was not reaped within 10 s", round, seed);
+        if (killed && t >= kill_at + 10000) {
+            for (int i = 0; i < n; i++)
+                if (w[i]) describe(w[i]);
+            fail("a SIGKILLed worker was not reaped within 10 s", round, seed);
+        }
         usleep(5000);
     }
 }
@@ -561,7 +585,7 @@ int main(int argc, char **argv) {
     uint64_t start = now_ms();
     int round = 0;
     do {
-        uint64_t rs = round == 0 ? seed : mix(seed + round);
+        uint64_t rs = round == 0 ? seed : mix(mix(seed) + round);
         printf("round %d seed %llu\n", round, (unsigned long long)rs);
         uint64_t s = rs;
         pid_t w[16];
