@@ -29,7 +29,8 @@
  *          frame pointers (a forged signo panicked force_signal)
  *   jump   no jumps into stub code (may rt_sigreturn with every signal blocked: the thread
  *          became unkillable)
- * "verbose" in EXCLUDE also prints what the scribblers find.
+ * To narrow a finding down, also: "slot" (no scribbling over slots), "forge" (no forged
+ * events), "resp" (no writes to the response page); "verbose" prints the slots found.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -56,7 +57,7 @@
 #define SLOT_SIZE 0x8000ull
 #define PROBE_SLOTS 128
 
-static int ex_done, ex_signo, ex_jump, verbose;
+static int ex_done, ex_signo, ex_jump, ex_slot, ex_forge, ex_resp, verbose;
 
 /* ---- PRNG (splitmix64) ---- */
 static uint64_t mix(uint64_t x) {
@@ -205,7 +206,11 @@ static void *scribbler(void *p) {
     while (now_ms() < t->deadline) {
         if (below(&s, 50) == 0) find_slots();
         uint64_t slot = nslots ? slots[below(&s, nslots)] : STUB_SLOTS;
-        switch (below(&s, 10)) {
+        int what = (int)below(&s, 10);
+        if ((ex_slot && what <= 3) || (ex_forge && (what == 4 || what == 5)) ||
+            (ex_resp && (what == 6 || what == 7)))
+            what = 9;
+        switch (what) {
         case 0: case 1: case 2: { /* a header word */
             uint64_t off = below(&s, 192) & ~3ull;
             if (off == 64) /* signo */
@@ -448,6 +453,9 @@ int main(int argc, char **argv) {
     ex_done = all || strstr(ex, "done");
     ex_signo = all || strstr(ex, "signo");
     ex_jump = all || strstr(ex, "jump");
+    ex_slot = strstr(ex, "slot") != NULL;
+    ex_forge = strstr(ex, "forge") != NULL;
+    ex_resp = strstr(ex, "resp") != NULL;
     verbose = strstr(ex, "verbose") != NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("fuzz_slots seed %llu budget %llu ms exclude %s\n", (unsigned long long)seed,
