@@ -624,6 +624,10 @@ fn sys_wait4(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
+    // As Linux: -INT_MIN names no process group (and negating it overflowed here).
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
     let which = match pid {
         -1 => Which::Any,
         0 => Which::Pgid(task.tg().state().pgid),
