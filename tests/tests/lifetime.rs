@@ -172,10 +172,17 @@ fn a_pooled_stub_comes_back_empty_and_goes_with_the_platform() {
             access: Access::Write
         }
     );
-    assert_ne!(ctx.stub_tid(), old_tid, "a new thread, not the old process's");
+    assert_ne!(
+        ctx.stub_tid(),
+        old_tid,
+        "a new thread, not the old process's"
+    );
     assert!(!ctx.reused_thread());
     let old_task = format!("/proc/{pid}/task/{old_tid}");
-    assert!(!std::path::Path::new(&old_task).exists(), "the old thread is gone");
+    assert!(
+        !std::path::Path::new(&old_task).exists(),
+        "the old thread is gone"
+    );
     drop(ctx);
     drop(space);
     drop(p);
