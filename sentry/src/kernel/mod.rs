@@ -5,6 +5,7 @@
 //! before switching again.
 
 mod exec;
+mod oom;
 pub mod pidfd;
 pub mod process;
 pub mod signal;
@@ -124,7 +125,7 @@ impl Kernel {
         let fast_syscalls = platform
             .fast_syscall_entry()
             .filter(|_| std::env::var("SNARE_PATCH").map_or(true, |v| v != "0"));
-        Arc::new(Kernel {
+        let k = Arc::new(Kernel {
             fast_syscalls,
             children_cpu_wanted: std::sync::atomic::AtomicBool::new(false),
             platform,
@@ -144,7 +145,10 @@ impl Kernel {
             spare: Arc::new((Mutex::new(None), std::sync::Condvar::new())),
             warned: Mutex::new(HashSet::new()),
             stubs: stubwatch::StubWatch::start(),
-        })
+        });
+        let killer: std::sync::Weak<dyn crate::mm::OomKiller> = Arc::downgrade(&k) as _;
+        crate::mm::set_oom_killer(k.platform.memory_file(), killer);
+        k
     }
 
     /// Records that `tg` now runs in the stub of `space`, whose death kills it.
