@@ -226,6 +226,13 @@ impl MemoryFile {
         a.used = a.used.saturating_sub(len);
     }
 
+    /// Stops counting `len` bytes [`charge`](MemoryFile::charge)d for memory held outside the
+    /// file (the Sentry's own copies of guest data, like tmpfs pages).
+    pub fn discharge(&self, len: u64) {
+        let mut a = self.lock_alloc();
+        a.used = a.used.saturating_sub(len);
+    }
+
     /// Makes sure `len` more bytes fit under the limit, punching queued and kept runs if they
     /// must go.
     fn make_room(&self, a: &mut Allocator, len: u64) -> Result<()> {

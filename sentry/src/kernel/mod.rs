@@ -146,8 +146,18 @@ impl Kernel {
             warned: Mutex::new(HashSet::new()),
             stubs: stubwatch::StubWatch::start(),
         });
+        let mem = k.platform.memory_file();
         let killer: std::sync::Weak<dyn crate::mm::OomKiller> = Arc::downgrade(&k) as _;
-        crate::mm::set_oom_killer(k.platform.memory_file(), killer);
+        crate::mm::set_oom_killer(mem, killer);
+        // Linux's tmpfs defaults, with the sandbox's memory for RAM: half of it, and one
+        // inode per two of its pages.
+        let limit = mem.limit();
+        if limit != u64::MAX {
+            let (bytes, inodes) = (limit / 2, limit / crate::mm::PAGE / 2);
+            for fs in [&k.mounts.tmp, &k.mounts.shm, k.mounts.root.upper()] {
+                fs.set_limits(Some(mem.clone()), bytes, inodes);
+            }
+        }
         k
     }
 
