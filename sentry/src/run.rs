@@ -252,6 +252,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         exec_us = (t_exec - t_platform).as_micros() as u64,
         thread_us = (t_thread - t_exec).as_micros() as u64,
         run_us = (t0.elapsed() - t_thread).as_micros() as u64,
+        tmpfs_lookups = crate::vfs::tmpfs::lookups(),
         "sandbox timeline"
     );
     Ok(status.shell_code())
