@@ -230,4 +230,29 @@ mod tests {
             .extent(&mem, [1, 1, 1, (MAX_FILE_PAGES + 1) * PAGE])
             .is_none());
     }
+
+    /// Filled pages count against the memory limit; eviction gives back those no mapping
+    /// holds and keeps the mapped ones.
+    #[test]
+    fn filled_pages_are_charged_and_evicted_unless_mapped() {
+        let mem = Arc::new(MemoryFile::new(1 << 30).expect("memory file"));
+        mem.set_limit(8 * PAGE);
+        let key = [7, 7, 7, 6 * PAGE];
+        let r = lock().fill(&mem, key, 0..6, |_, _, _| Ok::<(), ()>(()));
+        assert_eq!(r, Some(Ok(())));
+        assert_eq!(mem.used(), 6 * PAGE, "the extent itself is not counted");
+        let mapped = lock().extent(&mem, key).expect("extent").offset(0);
+        let id = Arc::as_ptr(&mem) as usize;
+        super::super::shared_pages().insert((id, mapped), 2);
+        assert!(mem.charge(4 * PAGE).is_err());
+        assert_eq!(evict(&mem), 5);
+        assert_eq!(mem.used(), PAGE);
+        {
+            let mut cache = lock();
+            let ext = cache.extent(&mem, key).expect("extent");
+            assert!(ext.is_filled(0) && !ext.is_filled(1));
+        }
+        mem.charge(4 * PAGE).expect("room after eviction");
+        super::super::shared_pages().remove(&(id, mapped));
+    }
 }

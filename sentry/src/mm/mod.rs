@@ -551,15 +551,13 @@ impl MemoryManager {
                 Err(snare_platform::Error::MemoryLimit) => {}
                 Err(_) => return Err(Errno::ENOMEM),
             }
-            if cache::evict(&self.file) > 0 {
+            // Waiting for a victim's pages.
+            if deadline.is_some_and(|d| Instant::now() < d) {
+                std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
-            match deadline {
-                Some(d) if Instant::now() < d => {
-                    std::thread::sleep(Duration::from_millis(1));
-                    continue;
-                }
-                _ => {}
+            if cache::evict(&self.file) > 0 {
+                continue;
             }
             rounds += 1;
             if rounds > OOM_ROUNDS {

@@ -1779,6 +1779,36 @@ mod tests {
         list_with(&f, 4096).into_iter().map(|e| e.name).collect()
     }
 
+    /// `nr_inodes` and `size` give ENOSPC; freed ones come back; heap pages and inodes are
+    /// charged to the memory file.
+    #[test]
+    fn size_and_inode_limits() {
+        let mem = Arc::new(MemoryFile::new(1 << 24).expect("memory file"));
+        let fs = Tmpfs::new();
+        fs.set_limits(Some(mem.clone()), 2 * PAGE64, 3);
+        let f = open(&fs, "a", CREAT).expect("a");
+        fs.mkdir(b"d", 0o755, 0).expect("d");
+        assert_eq!(err(open(&fs, "b", CREAT)), Errno::ENOSPC, "root, a, d");
+        assert_eq!(err(fs.mkdir(b"e", 0o755, 0)), Errno::ENOSPC);
+        assert_eq!(err(fs.symlink(b"a", b"l")), Errno::ENOSPC);
+        assert_eq!(mem.used(), 2 * INODE_COST, "the root was there before");
+        assert_eq!(f.write(&[1; 2 * PAGE]), Ok(2 * PAGE));
+        assert_eq!(mem.used(), 2 * INODE_COST + 2 * PAGE64);
+        assert_eq!(f.write(&[1]), Err(Errno::ENOSPC));
+        let words =
+            |b: [u8; 120], i: usize| i64::from_ne_bytes(b[8 * i..8 * i + 8].try_into().expect("8"));
+        let sf = fs.statfs();
+        assert_eq!(
+            (words(sf, 2), words(sf, 3), words(sf, 5), words(sf, 6)),
+            (2, 0, 3, 0)
+        );
+        fs.rmdir(b"d").expect("rmdir");
+        f.truncate(PAGE64).expect("truncate");
+        assert_eq!(mem.used(), INODE_COST + PAGE64);
+        open(&fs, "b", CREAT).expect("an inode is free again");
+        assert_eq!(f.write(&[1]), Ok(1), "a page is free again");
+    }
+
     #[test]
     fn create_write_read_back() {
         let fs = Tmpfs::with_owner(1000, 100);
