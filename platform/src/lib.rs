@@ -43,6 +43,9 @@ pub enum Error {
     TooManyThreads,
     /// The memory file is full.
     OutOfMemory,
+    /// The pages allocated would exceed the sandbox's memory limit
+    /// ([`MemoryFile::set_limit`]).
+    MemoryLimit,
     /// Start-up could not prepare the platform.
     Setup(String),
 }
@@ -56,6 +59,7 @@ impl fmt::Display for Error {
             Error::BadRange => f.write_str("address range outside the guest address space"),
             Error::TooManyThreads => f.write_str("too many threads in one address space"),
             Error::OutOfMemory => f.write_str("memory file exhausted"),
+            Error::MemoryLimit => f.write_str("memory limit reached"),
             Error::Setup(msg) => write!(f, "platform setup: {msg}"),
         }
     }

@@ -6,6 +6,16 @@
 //! processes map ranges of it at fixed addresses on request. Other processes (guest code) may
 //! write any page they have mapped at any moment, so the Sentry touches the mapping only through
 //! raw-pointer copies and atomics, never through references to plain data.
+//!
+//! The allocator bounds what the file can cost the host: it counts the bytes it has handed
+//! out and not yet got back as holes (`used`: live pages, kept runs and runs queued for a
+//! punch alike, since all of them may be backed by host memory), and an allocation that would
+//! take `used` past the limit ([`MemoryFile::set_limit`]) first punches what it can (queued
+//! runs, then kept ones) and then fails with [`Error::MemoryLimit`]. A caller that reserves
+//! address space it fills page by page (the page cache) takes it with
+//! [`MemoryFile::reserve`], uncounted, and counts each page it fills with
+//! [`MemoryFile::charge`]. Every host-resident page of the file is therefore counted, and the
+//! file can't cost the host more than the limit.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -67,6 +77,11 @@ struct Allocator {
     recycled_bytes: u64,
     /// Most bytes kept in `recycled`.
     recycle_max: u64,
+    /// Bytes allocated and not yet punched (live, kept or queued for a punch) plus charged
+    /// bytes of reservations: at least what the host backs.
+    used: u64,
+    /// Most `used` may reach.
+    limit: u64,
 }
 
 /// Freed runs up to this long are kept for later allocations instead of going back to the
@@ -134,6 +149,7 @@ impl MemoryFile {
             size,
             alloc: Arc::new(Mutex::new(Allocator {
                 recycle_max: 32 << 20,
+                limit: u64::MAX,
                 ..Allocator::default()
             })),
             punch: Arc::default(),
@@ -161,6 +177,87 @@ impl MemoryFile {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .recycle_max = bytes;
+    }
+
+    /// Bounds the bytes allocated (and charged) at once: past it allocations fail with
+    /// [`Error::MemoryLimit`].
+    pub fn set_limit(&self, bytes: u64) {
+        self.lock_alloc().limit = bytes;
+    }
+
+    /// The limit of [`MemoryFile::set_limit`] (`u64::MAX`: none).
+    pub fn limit(&self) -> u64 {
+        self.lock_alloc().limit
+    }
+
+    /// Bytes counted against the limit now.
+    pub fn used(&self) -> u64 {
+        self.lock_alloc().used
+    }
+
+    fn lock_alloc(&self) -> std::sync::MutexGuard<'_, Allocator> {
+        self.alloc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `len` bytes of file space that don't count against the limit (holes until
+    /// written): the caller [`charge`](MemoryFile::charge)s each page before it fills it,
+    /// and never frees the reservation.
+    pub fn reserve(&self, len: u64) -> Result<u64> {
+        let len = len.div_ceil(PAGE).max(1) * PAGE;
+        let mut a = self.lock_alloc();
+        let off = self.allocate_locked(&mut a, len, false)?;
+        Ok(off)
+    }
+
+    /// Counts `len` more bytes against the limit (pages of a reservation about to be filled);
+    /// [`Error::MemoryLimit`] when there is no room even after punching what waits.
+    pub fn charge(&self, len: u64) -> Result<()> {
+        let mut a = self.lock_alloc();
+        self.make_room(&mut a, len)?;
+        a.used += len;
+        Ok(())
+    }
+
+    /// Punches `[off, off + len)` of a reservation and stops counting it (see
+    /// [`MemoryFile::charge`]); the space stays reserved.
+    pub fn uncharge(&self, off: u64, len: u64) {
+        punch_hole(self.fd.as_raw_fd(), off, len);
+        let mut a = self.lock_alloc();
+        a.used = a.used.saturating_sub(len);
+    }
+
+    /// Stops counting `len` bytes [`charge`](MemoryFile::charge)d for memory held outside the
+    /// file (the Sentry's own copies of guest data, like tmpfs pages).
+    pub fn discharge(&self, len: u64) {
+        let mut a = self.lock_alloc();
+        a.used = a.used.saturating_sub(len);
+    }
+
+    /// Makes sure `len` more bytes fit under the limit, punching queued and kept runs if they
+    /// must go.
+    fn make_room(&self, a: &mut Allocator, len: u64) -> Result<()> {
+        let fits = |a: &Allocator| a.used.checked_add(len).is_some_and(|u| u <= a.limit);
+        if fits(a) {
+            return Ok(());
+        }
+        self.punch_waiting(a);
+        if fits(a) {
+            return Ok(());
+        }
+        let kept: Vec<(u64, u64)> = std::mem::take(&mut a.recycled)
+            .into_iter()
+            .flat_map(|(len, offs)| offs.into_iter().map(move |o| (o, len)))
+            .collect();
+        a.recycled_bytes = 0;
+        for (o, l) in kept {
+            punch_hole(self.fd.as_raw_fd(), o, l);
+            release(a, o, l);
+        }
+        if fits(a) {
+            Ok(())
+        } else {
+            Err(Error::MemoryLimit)
+        }
     }
 
     /// Allocates `len` bytes (rounded up to pages) of zeroed file space; returns the offset.
@@ -191,10 +288,25 @@ impl MemoryFile {
         if let Some(off) = a.take_recycled(len) {
             return Ok((off, true));
         }
-        self.allocate_locked(&mut a, len).map(|off| (off, false))
+        self.make_room(&mut a, len)?;
+        let off = self.allocate_locked(&mut a, len, true)?;
+        Ok((off, false))
     }
 
-    fn allocate_locked(&self, a: &mut Allocator, len: u64) -> Result<u64> {
+    /// Takes `len` bytes of free file space; `counted`: they count against the limit (the
+    /// caller made room).
+    fn allocate_locked(&self, a: &mut Allocator, len: u64, counted: bool) -> Result<u64> {
+        if counted {
+            a.used += len;
+        }
+        let r = self.find_space(a, len);
+        if r.is_err() && counted {
+            a.used -= len;
+        }
+        r
+    }
+
+    fn find_space(&self, a: &mut Allocator, len: u64) -> Result<u64> {
         let fit = a
             .free
             .iter()
@@ -212,7 +324,7 @@ impl MemoryFile {
             if !self.punch_waiting(a) {
                 return Err(Error::OutOfMemory);
             }
-            return self.allocate_locked(a, len);
+            return self.find_space(a, len);
         }
         let off = a.next;
         a.next += len;
@@ -430,8 +542,9 @@ impl Allocator {
     }
 }
 
-/// Returns a punched run to the free ranges, coalesced.
+/// Returns a punched run to the free ranges, coalesced (it stops counting against the limit).
 fn release(a: &mut Allocator, off: u64, len: u64) {
+    a.used = a.used.saturating_sub(len);
     let (mut start, mut end) = (off, off + len);
     if let Some((&po, &pl)) = a.free.range(..start).next_back() {
         if po + pl == start {
@@ -542,6 +655,39 @@ mod tests {
         m.settle_frees();
         m.read(tail, &mut buf);
         assert_eq!(buf, [0; 6], "punched");
+    }
+
+    /// Allocations stop at the limit with a distinct error; kept and queued runs count until
+    /// punched, and are punched to make room; reservations count only what is charged.
+    #[test]
+    fn limit_counts_allocated_pages() {
+        let m = MemoryFile::new(1 << 24).expect("memfd");
+        m.set_limit(16 * PAGE);
+        let a = m.allocate(8 * PAGE).expect("a");
+        let b = m.allocate(8 * PAGE).expect("b");
+        assert_eq!(m.used(), 16 * PAGE);
+        assert_eq!(m.allocate(PAGE), Err(Error::MemoryLimit));
+        // A kept run still counts, and is punched when room is needed.
+        m.free(a, 8 * PAGE);
+        assert_eq!(m.used(), 16 * PAGE);
+        let c = m.allocate(16 * PAGE);
+        assert_eq!(c, Err(Error::MemoryLimit), "b is live");
+        m.free(b, 8 * PAGE);
+        let c = m
+            .allocate(16 * PAGE)
+            .expect("kept runs were punched to make room");
+        assert_eq!(m.used(), 16 * PAGE);
+        m.free(c, 16 * PAGE);
+        m.settle_frees();
+        // Reservations: uncounted until charged.
+        let r = m.reserve(64 * PAGE).expect("reserve");
+        assert_eq!(m.used(), 16 * PAGE, "the kept run of c");
+        m.charge(PAGE).expect("charge");
+        assert_eq!(m.charge(16 * PAGE), Err(Error::MemoryLimit));
+        m.uncharge(r, PAGE);
+        m.charge(16 * PAGE)
+            .expect("room after the kept run was punched");
+        assert_eq!(m.used(), 16 * PAGE);
     }
 
     #[test]

@@ -50,6 +50,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         strace: d.strace,
         cwd: d.cwd.map(|c| c.as_os_str().as_bytes().to_vec()),
         env: d.env,
+        memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),
         argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
     };
     match run(&req) {

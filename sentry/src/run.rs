@@ -9,6 +9,7 @@ use std::sync::Arc;
 use snare_abi::file::{o, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 use snare_platform::systrap::{Config, Systrap};
+use snare_platform::Platform;
 
 use crate::kernel::process::{TaskHandle, ThreadGroup};
 use crate::kernel::{exec, FsContext, Kernel, Task};
@@ -21,7 +22,26 @@ pub struct DoRequest {
     pub strace: bool,
     pub cwd: Option<Vec<u8>>,
     pub env: Vec<(String, String)>,
+    /// The sandbox's memory limit in bytes (`--memory`; [`default_memory`]).
+    pub memory: u64,
     pub argv: Vec<Vec<u8>>,
+}
+
+/// Most `--memory` defaults to.
+const DEFAULT_MEMORY_MAX: u64 = 64 << 30;
+
+/// The default memory limit: the host's `MemTotal` (more could never be backed: the host's
+/// OOM killer would end the whole sandbox, Sentry included), at most 64 GiB; 64 GiB if
+/// `/proc/meminfo` can't be read.
+pub fn default_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            kib.checked_mul(1024)
+        })
+        .map_or(DEFAULT_MEMORY_MAX, |b| b.min(DEFAULT_MEMORY_MAX))
 }
 
 /// A failure before the guest ran, with the exit status the shell convention gives it.
@@ -143,12 +163,18 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(2)
         .min(16);
+    // The file is address space (sparse); the limit is what bounds its pages. Twice the
+    // limit leaves room for fragmentation and the page cache's reservations.
     let config = Config {
         pool,
+        memory_size: Config::default()
+            .memory_size
+            .max(req.memory.saturating_mul(2)),
         ..Config::default()
     };
     let platform =
         Systrap::new(config).map_err(|e| err(125, format!("cannot start the sandbox: {e}")))?;
+    platform.memory_file().set_limit(req.memory);
     let t_platform = t0.elapsed();
     let k = Kernel::new(platform, root, req.strace);
     let envp: Vec<Vec<u8>> = env
@@ -244,6 +270,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         exec_us = (t_exec - t_platform).as_micros() as u64,
         thread_us = (t_thread - t_exec).as_micros() as u64,
         run_us = (t0.elapsed() - t_thread).as_micros() as u64,
+        tmpfs_lookups = crate::vfs::tmpfs::lookups(),
         "sandbox timeline"
     );
     Ok(status.shell_code())

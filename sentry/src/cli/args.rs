@@ -27,6 +27,11 @@ Flags of `do` (they end at `--` or at CMD):
   --debug-log FILE        Write the Sentry's debug log to FILE
   --cwd DIR               Working directory of CMD inside the sandbox
   --env KEY=VALUE         Set an environment variable of CMD (repeatable)
+  --memory SIZE           Most memory the sandbox's processes, page cache and tmpfs pages
+                          may hold (bytes, or with K, M, G, T: 512M, 2G). Past it the
+                          largest process is killed (SIGKILL), as Linux's OOM killer does.
+                          Default: the host's MemTotal, capped at 64G: more could never be
+                          backed, and the host's own OOM killer would pick the Sentry
 
 Global flags (before COMMAND; Docker and containerd pass these):
   --root DIR              Directory for container state
@@ -68,6 +73,8 @@ pub struct DoArgs {
     pub cwd: Option<PathBuf>,
     /// `--env KEY=VALUE`, in command-line order (a later one for the same key wins).
     pub env: Vec<(String, String)>,
+    /// `--memory SIZE` in bytes (`None`: the default, chosen by the caller).
+    pub memory: Option<u64>,
     /// The command and its arguments; never empty.
     pub argv: Vec<OsString>,
 }
@@ -178,6 +185,7 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
     let mut debug_log = None;
     let mut cwd = None;
     let mut env: Vec<(String, String)> = Vec::new();
+    let mut memory = None;
     let mut argv = Vec::new();
     while let Some(word) = words.next() {
         if word.as_bytes() == b"--" {
@@ -201,6 +209,16 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
             "--debug-log" => debug_log = Some(words.path(&flag)?),
             "--cwd" => cwd = Some(words.path(&flag)?),
             "--env" => env.push(parse_env(&flag, words.value(&flag)?)?),
+            "--memory" => {
+                let value = words.value(&flag)?;
+                memory = Some(parse_size(value.as_bytes()).ok_or_else(|| {
+                    bad_value(
+                        &flag,
+                        value.as_bytes(),
+                        "a size like 512M or 2G, at least 16M",
+                    )
+                })?);
+            }
             "--help" | "-h" => {
                 flag.switch()?;
                 return Ok(Command::Help);
@@ -219,8 +237,35 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
         debug_log,
         cwd,
         env,
+        memory,
         argv,
     }))
+}
+
+/// Smallest `--memory`: below it not even a shell starts.
+pub const MIN_MEMORY: u64 = 16 << 20;
+
+/// A size: decimal bytes with an optional binary suffix (`K`, `M`, `G`, `T`, either case, an
+/// optional trailing `B` or `iB`), at least [`MIN_MEMORY`]. `None` if malformed, too small or
+/// overflowing.
+pub fn parse_size(text: &[u8]) -> Option<u64> {
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (num, unit) = text.split_at(digits);
+    let n: u64 = std::str::from_utf8(num).ok()?.parse().ok()?;
+    let unit = unit.to_ascii_uppercase();
+    let unit = unit
+        .strip_suffix(b"IB")
+        .or_else(|| unit.strip_suffix(b"B").filter(|u| !u.is_empty()))
+        .unwrap_or(&unit);
+    let shift = match unit {
+        b"" => 0,
+        b"K" => 10,
+        b"M" => 20,
+        b"G" => 30,
+        b"T" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift).filter(|&b| b >= MIN_MEMORY)
 }
 
 /// `KEY=VALUE`, both UTF-8, the key non-empty and without `=`.
@@ -356,6 +401,27 @@ mod tests {
     use super::*;
     use std::os::unix::ffi::OsStringExt;
 
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_size(b"512M"), Some(512 << 20));
+        assert_eq!(parse_size(b"2G"), Some(2 << 30));
+        assert_eq!(parse_size(b"2gib"), Some(2 << 30));
+        assert_eq!(parse_size(b"1073741824"), Some(1 << 30));
+        assert_eq!(parse_size(b"16M"), Some(16 << 20));
+        for bad in [
+            &b""[..],
+            b"M",
+            b"1X",
+            b"-1G",
+            b"1.5G",
+            b"1M",
+            b"99999999999T",
+            b"B",
+        ] {
+            assert_eq!(parse_size(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
     fn os(words: &[&str]) -> Vec<OsString> {
         words.iter().map(OsString::from).collect()
     }
@@ -396,6 +462,7 @@ mod tests {
                 debug_log: None,
                 cwd: None,
                 env: vec![],
+                memory: None,
                 argv: os(&["ls"]),
             }
         );
@@ -447,6 +514,7 @@ mod tests {
                 ("A".to_owned(), "1".to_owned()),
                 ("B".to_owned(), "x=y".to_owned()),
             ],
+            memory: None,
             argv: os(&["sh", "-c", "echo hi"]),
         };
         assert_eq!(spaced, expected);

@@ -5,6 +5,7 @@
 //! before switching again.
 
 mod exec;
+mod oom;
 pub mod pidfd;
 pub mod process;
 pub mod rlimits;
@@ -125,7 +126,7 @@ impl Kernel {
         let fast_syscalls = platform
             .fast_syscall_entry()
             .filter(|_| std::env::var("SNARE_PATCH").map_or(true, |v| v != "0"));
-        Arc::new(Kernel {
+        let k = Arc::new(Kernel {
             fast_syscalls,
             children_cpu_wanted: std::sync::atomic::AtomicBool::new(false),
             platform,
@@ -145,7 +146,20 @@ impl Kernel {
             spare: Arc::new((Mutex::new(None), std::sync::Condvar::new())),
             warned: Mutex::new(HashSet::new()),
             stubs: stubwatch::StubWatch::start(),
-        })
+        });
+        let mem = k.platform.memory_file();
+        let killer: std::sync::Weak<dyn crate::mm::OomKiller> = Arc::downgrade(&k) as _;
+        crate::mm::set_oom_killer(mem, killer);
+        // Linux's tmpfs defaults, with the sandbox's memory for RAM: half of it, and one
+        // inode per two of its pages.
+        let limit = mem.limit();
+        if limit != u64::MAX {
+            let (bytes, inodes) = (limit / 2, limit / crate::mm::PAGE / 2);
+            for fs in [&k.mounts.tmp, &k.mounts.shm, k.mounts.root.upper()] {
+                fs.set_limits(Some(mem.clone()), bytes, inodes);
+            }
+        }
+        k
     }
 
     /// Records that `tg` now runs in the stub of `space`, whose death kills it.

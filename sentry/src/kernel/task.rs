@@ -125,6 +125,7 @@ impl Task {
         fs: Arc<FsContext>,
     ) -> Task {
         handle.set_context(ctx.interrupter(), ctx.reused_thread());
+        mm.set_owner(handle.tg.tgid);
         Task {
             k,
             tid: handle.tid,
@@ -290,7 +291,18 @@ impl Task {
                         e.0 += 1;
                         e.1 += t.elapsed().as_nanos() as u64;
                     }
-                    if let Err(e) = r {
+                    if r == Err(Errno::ENOMEM) {
+                        // No memory even after the OOM killer ran: this process was its
+                        // victim (killed already), or nothing could be freed (it dies now,
+                        // as Linux's page-fault OOM path ends with a kill).
+                        if !self.handle.is_killed() {
+                            tracing::warn!(
+                                "out of memory: killed process {} (faulting)",
+                                self.tgid()
+                            );
+                            super::signal::group_exit(self.tg(), ExitStatus::Signal(SIGKILL), None);
+                        }
+                    } else if let Err(e) = r {
                         tracing::info!(
                             tid = self.tid,
                             addr = format_args!("{addr:#x}"),

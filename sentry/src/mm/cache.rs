@@ -6,7 +6,10 @@
 //! first use (the memory file is sparse: an unfilled page costs nothing). Page `i` of the file
 //! always lives at `base + i * PAGE`, so the cached pages of a mapping are one run of the memory
 //! file and the stub maps them with few host calls. The cache owns one reference to each page
-//! it filled (see `SHARED_PAGES` in the parent module): cached pages are never freed.
+//! it filled (see `SHARED_PAGES` in the parent module). An extent is reserved uncounted
+//! ([`MemoryFile::reserve`]) and each page is charged against the memory limit as it is filled;
+//! at the limit, [`evict`] punches the filled pages no mapping holds (the cache's reference
+//! is their only one) and stops counting them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -47,6 +50,10 @@ impl Extent {
     fn set_filled(&mut self, index: u64) {
         self.filled[(index / 64) as usize] |= 1 << (index % 64);
     }
+
+    fn clear_filled(&mut self, index: u64) {
+        self.filled[(index / 64) as usize] &= !(1 << (index % 64));
+    }
 }
 
 #[derive(Debug, Default)]
@@ -73,7 +80,7 @@ impl PageCache {
                 if pages == 0 || pages > MAX_FILE_PAGES {
                     return None;
                 }
-                let base = mem.allocate(pages * PAGE).ok()?;
+                let base = mem.reserve(pages * PAGE).ok()?;
                 let filled = vec![0u64; pages.div_ceil(64) as usize];
                 Some(e.insert(Extent {
                     base,
@@ -103,6 +110,9 @@ impl PageCache {
         if missing.len() as u64 > room {
             return None;
         }
+        // At the memory limit: the caller makes private copies (whose allocation may evict
+        // or kill).
+        mem.charge(missing.len() as u64 * PAGE).ok()?;
         let mut done = 0u64;
         let mut result = Ok(());
         let mut i = 0;
@@ -113,6 +123,10 @@ impl PageCache {
             }
             let len = (j - i) as u64 * PAGE;
             if let Err(e) = fill(missing[i] * PAGE, ext.offset(missing[i]), len as usize) {
+                // The pages left unfilled were charged: uncharge them (punching is harmless).
+                for &m in &missing[i..] {
+                    mem.uncharge(ext.offset(m), PAGE);
+                }
                 result = Err(e);
                 break;
             }
@@ -125,6 +139,43 @@ impl PageCache {
         self.filled += done;
         Some(result)
     }
+}
+
+/// Gives back the filled pages of `mem`'s cached files that no mapping holds; returns how many.
+pub(super) fn evict(mem: &Arc<MemoryFile>) -> u64 {
+    let id = Arc::as_ptr(mem) as usize;
+    let mut cache = lock();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    {
+        let refs = super::shared_pages();
+        for ((fid, _), ext) in cache.files.iter_mut() {
+            if *fid != id {
+                continue;
+            }
+            for i in 0..ext.pages {
+                let off = ext.offset(i);
+                if !ext.is_filled(i) || refs.contains_key(&(id, off)) {
+                    continue;
+                }
+                ext.clear_filled(i);
+                match runs.last_mut() {
+                    Some((s, l)) if *s + *l == off => *l += PAGE,
+                    _ => runs.push((off, PAGE)),
+                }
+            }
+        }
+    }
+    let freed: u64 = runs.iter().map(|&(_, l)| l / PAGE).sum();
+    cache.filled = cache.filled.saturating_sub(freed);
+    // Under the cache's lock: a page refilled before its punch would lose its contents.
+    for (off, len) in runs {
+        mem.uncharge(off, len);
+    }
+    drop(cache);
+    if freed > 0 {
+        tracing::debug!(pages = freed, "page cache evicted");
+    }
+    freed
 }
 
 #[cfg(test)]
@@ -178,5 +229,30 @@ mod tests {
         assert!(cache
             .extent(&mem, [1, 1, 1, (MAX_FILE_PAGES + 1) * PAGE])
             .is_none());
+    }
+
+    /// Filled pages count against the memory limit; eviction gives back those no mapping
+    /// holds and keeps the mapped ones.
+    #[test]
+    fn filled_pages_are_charged_and_evicted_unless_mapped() {
+        let mem = Arc::new(MemoryFile::new(1 << 30).expect("memory file"));
+        mem.set_limit(8 * PAGE);
+        let key = [7, 7, 7, 6 * PAGE];
+        let r = lock().fill(&mem, key, 0..6, |_, _, _| Ok::<(), ()>(()));
+        assert_eq!(r, Some(Ok(())));
+        assert_eq!(mem.used(), 6 * PAGE, "the extent itself is not counted");
+        let mapped = lock().extent(&mem, key).expect("extent").offset(0);
+        let id = Arc::as_ptr(&mem) as usize;
+        super::super::shared_pages().insert((id, mapped), 2);
+        assert!(mem.charge(4 * PAGE).is_err());
+        assert_eq!(evict(&mem), 5);
+        assert_eq!(mem.used(), PAGE);
+        {
+            let mut cache = lock();
+            let ext = cache.extent(&mem, key).expect("extent");
+            assert!(ext.is_filled(0) && !ext.is_filled(1));
+        }
+        mem.charge(4 * PAGE).expect("room after eviction");
+        super::super::shared_pages().remove(&(id, mapped));
     }
 }

@@ -6,6 +6,13 @@
 //! ("fault-around"), fills it (zeros, or the file's bytes for a file mapping), records it and
 //! asks the platform to map it into the stub with the VMA's protection. The Sentry reads and
 //! writes guest memory only through its own mapping of the memory file.
+//!
+//! Out of memory: the memory file bounds the pages allocated at once (`--memory`). An
+//! allocation for a guest that hits the bound ([`MemoryManager::alloc`]) first has the page
+//! cache give back pages no mapping uses, then asks the kernel's [`OomKiller`] to kill the
+//! process with the largest footprint (each address space keeps its page count in a
+//! [`Usage`]), and waits for its pages to come back; when the faulting process is the victim
+//! itself, or nothing comes back, it fails with ENOMEM (a fault then kills the process).
 
 mod cache;
 mod patch;
@@ -13,7 +20,9 @@ mod ranges;
 mod usercopy;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use snare_abi::Errno;
 use snare_platform::systrap::{SystrapAddressSpace, HOST_FILES_MAX};
@@ -342,6 +351,105 @@ pub fn release_pages(file: &Arc<MemoryFile>, offs: impl IntoIterator<Item = u64>
     }
 }
 
+/// How much of the memory file one address space holds, for the OOM killer's choice.
+#[derive(Debug)]
+pub struct Usage {
+    /// Populated pages (private and shared alike, like Linux's RSS), updated whenever the
+    /// address space's state is unlocked.
+    pages: AtomicUsize,
+    /// The process (tgid) the address space belongs to; 0 until a task runs in it.
+    owner: AtomicI32,
+    /// The memory file's identity.
+    file: usize,
+}
+
+impl Usage {
+    /// Populated pages.
+    pub fn pages(&self) -> usize {
+        self.pages.load(Ordering::Relaxed)
+    }
+
+    /// The owning process (0: none yet).
+    pub fn owner(&self) -> i32 {
+        self.owner.load(Ordering::Relaxed)
+    }
+}
+
+/// Every live address space's [`Usage`].
+static USAGES: Mutex<Vec<Weak<Usage>>> = Mutex::new(Vec::new());
+
+/// The [`Usage`] of every live address space on `file`.
+pub fn usages(file: &Arc<MemoryFile>) -> Vec<Arc<Usage>> {
+    let id = Arc::as_ptr(file) as usize;
+    let mut all = USAGES.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|u| u.strong_count() > 0);
+    all.iter()
+        .filter_map(Weak::upgrade)
+        .filter(|u| u.file == id)
+        .collect()
+}
+
+/// The kernel's side of running out of memory.
+pub trait OomKiller: Send + Sync {
+    /// Kills a process to free memory for the address space of `faulting` (the one with the
+    /// largest footprint, or waits for a victim that is already dying). Returns whether the
+    /// memory may come back while the caller waits: `false` when there was nothing to kill or
+    /// the victim is `faulting`'s own process.
+    fn kill_for(&self, faulting: &Usage) -> bool;
+}
+
+/// The OOM killer of each memory file.
+static OOM_KILLERS: Mutex<Vec<(usize, Weak<dyn OomKiller>)>> = Mutex::new(Vec::new());
+
+/// Sets the OOM killer of `file`'s allocations.
+pub fn set_oom_killer(file: &Arc<MemoryFile>, killer: Weak<dyn OomKiller>) {
+    let id = Arc::as_ptr(file) as usize;
+    let mut all = OOM_KILLERS.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|(f, k)| *f != id && k.strong_count() > 0);
+    all.push((id, killer));
+}
+
+fn oom_killer(file: &Arc<MemoryFile>) -> Option<Arc<dyn OomKiller>> {
+    let id = Arc::as_ptr(file) as usize;
+    let all = OOM_KILLERS.lock().unwrap_or_else(|e| e.into_inner());
+    all.iter()
+        .find(|(f, _)| *f == id)
+        .and_then(|(_, k)| k.upgrade())
+}
+
+/// How many victims one allocation may kill before it fails.
+const OOM_ROUNDS: u32 = 3;
+/// How long an allocation waits for a victim's pages to come back.
+const OOM_WAIT: Duration = Duration::from_secs(2);
+
+/// The state of a [`MemoryManager`], locked: unlocking records its page count in its
+/// [`Usage`].
+struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    usage: &'a Usage,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        self.usage
+            .pages
+            .store(self.guard.pages.len(), Ordering::Relaxed);
+    }
+}
+
 /// `prot` without write permission (a copy-on-write page until it is copied).
 fn read_only(prot: Prot) -> Prot {
     Prot::from_bits(prot.bits() & !Prot::WRITE.bits()).unwrap_or(Prot::NONE)
@@ -360,10 +468,13 @@ pub struct MemoryManager {
     fork_writes: Arc<Mutex<Vec<u64>>>,
     /// Syscall-site patching (`patch.rs`).
     sites: Mutex<patch::Sites>,
+    /// What it holds, for the OOM killer.
+    usage: Arc<Usage>,
 }
 
 impl MemoryManager {
     pub fn new(space: SystrapAddressSpace, file: Arc<MemoryFile>) -> MemoryManager {
+        let file_id = Arc::as_ptr(&file) as usize;
         MemoryManager {
             space,
             file,
@@ -383,6 +494,82 @@ impl MemoryManager {
             }),
             fork_writes: Arc::default(),
             sites: Mutex::default(),
+            usage: Self::new_usage(&file_id),
+        }
+    }
+
+    fn new_usage(file: &usize) -> Arc<Usage> {
+        let usage = Arc::new(Usage {
+            pages: AtomicUsize::new(0),
+            owner: AtomicI32::new(0),
+            file: *file,
+        });
+        USAGES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&usage));
+        usage
+    }
+
+    /// Records that process `tgid` owns this address space, unless one already does (a
+    /// vfork child runs in its parent's).
+    pub fn set_owner(&self, tgid: i32) {
+        let _ = self
+            .usage
+            .owner
+            .compare_exchange(0, tgid, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// What this address space holds.
+    pub fn usage(&self) -> &Arc<Usage> {
+        &self.usage
+    }
+
+    /// Whether `len` bytes of committed memory are more than the sandbox has: Linux's
+    /// heuristic overcommit refuses a single mapping larger than RAM plus swap (here, the
+    /// memory limit).
+    pub fn overcommits(&self, len: u64) -> bool {
+        len > self.file.limit()
+    }
+
+    /// Allocates `len` bytes of the memory file for this address space (zeroed, or with
+    /// undefined contents if `uninit`). At the memory limit the page cache gives back what no
+    /// mapping uses, then the OOM killer kills a process (at most [`OOM_ROUNDS`] times) and
+    /// the allocation waits up to [`OOM_WAIT`] for the pages to come back. ENOMEM when they
+    /// don't, or when this process is the victim.
+    fn alloc(&self, len: u64, uninit: bool) -> Result<u64, Errno> {
+        let mut rounds = 0;
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let r = if uninit {
+                self.file.allocate_uninit(len)
+            } else {
+                self.file.allocate(len)
+            };
+            match r {
+                Ok(off) => return Ok(off),
+                Err(snare_platform::Error::MemoryLimit) => {}
+                Err(_) => return Err(Errno::ENOMEM),
+            }
+            // Waiting for a victim's pages.
+            if deadline.is_some_and(|d| Instant::now() < d) {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            if cache::evict(&self.file) > 0 {
+                continue;
+            }
+            rounds += 1;
+            if rounds > OOM_ROUNDS {
+                return Err(Errno::ENOMEM);
+            }
+            let Some(killer) = oom_killer(&self.file) else {
+                return Err(Errno::ENOMEM);
+            };
+            if !killer.kill_for(&self.usage) {
+                return Err(Errno::ENOMEM);
+            }
+            deadline = Some(Instant::now() + OOM_WAIT);
         }
     }
 
@@ -742,7 +929,7 @@ impl MemoryManager {
     /// A new memory-file page holding a copy of the one at `off`.
     fn copy_page(&self, off: u64) -> Result<u64, Errno> {
         // Overwritten whole below, before any stub maps it.
-        let new = self.file.allocate_uninit(PAGE).map_err(|_| Errno::ENOMEM)?;
+        let new = self.alloc(PAGE, true)?;
         let mut buf = [0u8; PAGE as usize];
         self.file.read(off, &mut buf);
         self.file.write_fresh(new, &buf);
@@ -771,8 +958,11 @@ impl MemoryManager {
         &self.space
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> StateGuard<'_> {
+        StateGuard {
+            guard: self.st.lock().unwrap_or_else(|e| e.into_inner()),
+            usage: &self.usage,
+        }
     }
 
     /// Snapshot of the VMAs (for /proc/self/maps and tests).
@@ -804,7 +994,10 @@ impl MemoryManager {
             return old;
         };
         if new_end > old_end {
-            if new_end > MMAP_BASE || overlaps(&st, old_end, new_end) {
+            if new_end > MMAP_BASE
+                || overlaps(&st, old_end, new_end)
+                || self.overcommits(new_end - st.brk_start)
+            {
                 return old;
             }
             insert_vma(
@@ -1011,6 +1204,14 @@ impl MemoryManager {
             self.unmap_locked(&mut st, old + new_len, old_end)?;
             return Ok(old);
         }
+        let commits = if vma.shared {
+            !vma.backing.is_file()
+        } else {
+            vma.prot.contains(Prot::WRITE)
+        };
+        if commits && self.overcommits(new_len) {
+            return Err(Errno::ENOMEM);
+        }
         let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
         if old_end == vma.end && grow_end <= TASK_SIZE && !overlaps(&st, old_end, grow_end) {
             if let Some(v) = st.vmas.get_mut(&vma.start) {
@@ -1096,6 +1297,16 @@ impl MemoryManager {
         }
         if at < end {
             return Err(Errno::ENOMEM);
+        }
+        // Making private memory writable commits it (Linux accounts it then).
+        if prot.contains(Prot::WRITE) && self.overcommits(end - addr) {
+            let private = st
+                .vmas
+                .range(..end)
+                .any(|(_, v)| v.end > addr && !v.shared && !v.prot.contains(Prot::WRITE));
+            if private {
+                return Err(Errno::ENOMEM);
+            }
         }
         // A shared file mapping from a description not open for writing stays read-only.
         let frozen = |v: &Vma| {
@@ -1531,7 +1742,7 @@ impl MemoryManager {
             self.map_ahead(st, vma, end);
         }
         let len = end - start;
-        let off = self.file.allocate(len).map_err(|_| Errno::ENOMEM)?;
+        let off = self.alloc(len, false)?;
         // Fill a file-backed run while the stub maps it (the guest sees nothing until it is
         // resumed).
         let mut fill_err = None;

@@ -427,6 +427,7 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
         task.k.watch_stub(image.mm.space(), task.tg());
     }
     task.mm = image.mm;
+    task.mm.set_owner(task.tgid());
     task.regs = image.regs;
     tracing::debug!(
         image_us = (t1 - t0).as_micros() as u64,

@@ -77,7 +77,9 @@ fn sys_brk(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `mmap(2)`. Deviations: MAP_SHARED file mappings are private copies (no page
 /// cache yet), so writes through them don't reach the file; MAP_POPULATE and MAP_LOCKED are
-/// accepted and populate lazily.
+/// accepted and populate lazily. As Linux's heuristic overcommit does, one mapping that would
+/// commit memory (private writable, or shared anonymous; not MAP_NORESERVE) larger than the
+/// sandbox's memory limit fails with ENOMEM; RLIMIT_AS is not enforced.
 fn sys_mmap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (addr, length) = (a[0], a[1]);
     let prot = prot_arg(a[2])?;
@@ -90,6 +92,14 @@ fn sys_mmap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     let shared = kind != MAP_PRIVATE;
+    let commits = if shared {
+        flags & MAP_ANONYMOUS != 0
+    } else {
+        prot.contains(Prot::WRITE)
+    };
+    if commits && flags & MAP_NORESERVE == 0 && task.mm.overcommits(length) {
+        return Err(Errno::ENOMEM);
+    }
     let backing = if flags & MAP_ANONYMOUS != 0 {
         Backing::Anon
     } else {

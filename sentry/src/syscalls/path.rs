@@ -25,6 +25,7 @@ use crate::mm::GuestMemory;
 use crate::vfs::dev::{dev_symlink, symlink_stat, DevKind, DEV_ENTRIES};
 use crate::vfs::mount::{MountKind, Mounts};
 use crate::vfs::procfs::{Procfs, Redirect};
+use crate::vfs::tmpfs::{Tmpfs, WalkEntry};
 use crate::vfs::{DevFile, EmptyDir, FileDescription};
 
 /// Longest path accepted (PATH_MAX).
@@ -154,6 +155,134 @@ pub(super) fn resolve(task: &Task, abs: &[u8], follow: bool) -> Result<Node, Err
     resolve_in(task, abs, follow, b"/")
 }
 
+/// The walk's current path: its components and, kept alongside, their joined bytes (so a
+/// step costs the component's length, not the path's).
+struct WalkPath {
+    parts: Vec<Vec<u8>>,
+    bytes: Vec<u8>,
+}
+
+impl WalkPath {
+    fn new(parts: Vec<Vec<u8>>) -> WalkPath {
+        let mut w = WalkPath {
+            parts: Vec::new(),
+            bytes: Vec::new(),
+        };
+        for p in parts {
+            w.push(p);
+        }
+        w
+    }
+
+    fn push(&mut self, c: Vec<u8>) {
+        self.bytes.push(b'/');
+        self.bytes.extend_from_slice(&c);
+        self.parts.push(c);
+    }
+
+    fn pop(&mut self) {
+        if let Some(c) = self.parts.pop() {
+            self.bytes
+                .truncate(self.bytes.len().saturating_sub(c.len() + 1));
+        }
+    }
+
+    fn truncate(&mut self, n: usize) {
+        while self.parts.len() > n {
+            self.pop();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// The absolute path ("/" for none).
+    fn path(&self) -> &[u8] {
+        if self.bytes.is_empty() {
+            b"/"
+        } else {
+            &self.bytes
+        }
+    }
+}
+
+/// Where the walk is inside a tmpfs: the first `depth` components of the walk's path are
+/// inode `ino` of the tmpfs of mount `kind`. The next step then looks one name up in that
+/// directory instead of walking the whole path again: a walk costs O(depth), not O(depth²).
+#[derive(Clone, Copy)]
+struct TmpfsCursor {
+    kind: MountKind,
+    ino: u64,
+    depth: usize,
+}
+
+/// What `cur` (just extended by one component) names, using and updating the tmpfs cursor.
+fn step_kind(task: &Task, cur: &WalkPath, cursor: &mut Option<TmpfsCursor>) -> Result<Kind, Errno> {
+    let path = cur.path();
+    let (kind, rel) = Mounts::route(path);
+    if !matches!(kind, MountKind::Tmp | MountKind::Shm) {
+        *cursor = None;
+        return kind_of(task, path);
+    }
+    let fs = task.k.mounts.tmpfs(kind);
+    let here = match *cursor {
+        // The parent is where the cursor is, in the same tmpfs, and the name is its child.
+        Some(c) if c.kind == kind && c.depth + 1 == cur.len() && !rel.is_empty() => {
+            let name = cur.parts.last().map_or(&b""[..], |n| &n[..]);
+            fs.walk_child(c.ino, name)
+        }
+        _ if rel.is_empty() => fs.walk_child(Tmpfs::ROOT, b"."),
+        _ => fs.walk_lookup(rel),
+    };
+    let (ino, entry) = match here {
+        Ok(h) => h,
+        Err(e) => {
+            *cursor = None;
+            return Err(e);
+        }
+    };
+    Ok(match entry {
+        WalkEntry::Dir => {
+            *cursor = Some(TmpfsCursor {
+                kind,
+                ino,
+                depth: cur.len(),
+            });
+            Kind::Dir
+        }
+        WalkEntry::Symlink(t) => {
+            *cursor = None;
+            Kind::Symlink(t)
+        }
+        WalkEntry::Other => {
+            *cursor = None;
+            Kind::Other
+        }
+    })
+}
+
+/// `..` for the tmpfs cursor: its directory's parent, if the walk stays inside the tmpfs.
+fn cursor_up(task: &Task, cur: &WalkPath, cursor: &mut Option<TmpfsCursor>) {
+    let Some(c) = *cursor else {
+        return;
+    };
+    *cursor = None;
+    if c.depth != cur.len() + 1 {
+        return;
+    }
+    if Mounts::route(cur.path()).0 != c.kind {
+        return;
+    }
+    if let Ok((ino, WalkEntry::Dir)) = task.k.mounts.tmpfs(c.kind).walk_child(c.ino, b"..") {
+        *cursor = Some(TmpfsCursor {
+            kind: c.kind,
+            ino,
+            depth: cur.len(),
+        });
+    }
+}
+
 /// [`resolve`] with `root` (absolute, normalized, a prefix of `abs`) as the root: `..` stops
 /// there and absolute symlinks start from it (openat2's `RESOLVE_IN_ROOT`).
 pub(super) fn resolve_in(
@@ -167,18 +296,18 @@ pub(super) fn resolve_in(
     }
     let slash = abs.len() > 1 && abs.ends_with(b"/");
     let base: Vec<Vec<u8>> = components(root).map(<[u8]>::to_vec).collect();
-    let mut todo: VecDeque<Vec<u8>> = components(abs)
-        .skip(base.len())
-        .map(<[u8]>::to_vec)
-        .collect();
-    let mut cur: Vec<Vec<u8>> = base.clone();
+    let base_len = base.len();
+    let mut todo: VecDeque<Vec<u8>> = components(abs).skip(base_len).map(<[u8]>::to_vec).collect();
+    let mut cur = WalkPath::new(base);
+    let mut cursor: Option<TmpfsCursor> = None;
     let mut hops = 0;
     while let Some(c) = todo.pop_front() {
         match &c[..] {
             b"." => continue,
             b".." => {
-                if cur.len() > base.len() {
+                if cur.len() > base_len {
                     cur.pop();
+                    cursor_up(task, &cur, &mut cursor);
                 }
                 continue;
             }
@@ -187,11 +316,9 @@ pub(super) fn resolve_in(
         }
         let last = todo.is_empty();
         cur.push(c);
-        let path = join(&cur);
-        // With a `..` still to come, /proc is walked here like a directory.
-        let up = todo.iter().any(|t| t == b"..");
-        if let (MountKind::Proc, rel) = Mounts::route(&path) {
-            if up {
+        if let (MountKind::Proc, rel) = Mounts::route(cur.path()) {
+            // With a `..` still to come, /proc is walked here like a directory.
+            if todo.iter().any(|t| t == b"..") {
                 continue;
             }
             // procfs walks the rest itself; its magic links lead back out.
@@ -216,7 +343,8 @@ pub(super) fn resolve_in(
                         return Err(Errno::ELOOP);
                     }
                     todo = components(&target).map(<[u8]>::to_vec).collect();
-                    cur.clear();
+                    cur.truncate(0);
+                    cursor = None;
                     continue;
                 }
             }
@@ -224,7 +352,7 @@ pub(super) fn resolve_in(
         if last && !follow && !slash {
             break;
         }
-        match kind_of(task, &path) {
+        match step_kind(task, &cur, &mut cursor) {
             Err(Errno::ENOENT) if last => break,
             Err(e) => return Err(e),
             Ok(Kind::Dir) => {}
@@ -240,7 +368,8 @@ pub(super) fn resolve_in(
                 }
                 cur.pop();
                 if target.starts_with(b"/") {
-                    cur.truncate(base.len());
+                    cur.truncate(base_len);
+                    cursor = None;
                 }
                 for t in components(&target).rev() {
                     todo.push_front(t.to_vec());
@@ -248,7 +377,7 @@ pub(super) fn resolve_in(
             }
         }
     }
-    Ok(Node::Path(join(&cur)))
+    Ok(Node::Path(cur.path().to_vec()))
 }
 
 /// A plain path (no `.`, `..`, repeated or trailing slash) on the untouched part of the root

@@ -111,6 +111,11 @@ pub struct Overlay {
 }
 
 impl Overlay {
+    /// The upper layer (a tmpfs: its limits are set like any tmpfs's).
+    pub(crate) fn upper(&self) -> &Arc<Tmpfs> {
+        &self.upper
+    }
+
     /// An overlay over `lower`, whose new files belong to `uid`/`gid`.
     pub fn new(lower: HostRoot, uid: u32, gid: u32) -> Overlay {
         let root = lower.stat(b"/", false).unwrap_or_default();

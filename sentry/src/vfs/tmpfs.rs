@@ -15,9 +15,15 @@
 //! - No permission checks: modes, uids and gids are stored and reported only. Files are owned by
 //!   the uid/gid given at construction ([`Tmpfs::with_owner`]; [`Tmpfs::new`] uses 0/0); the root
 //!   directory is `root:root` mode `1777`, like a host `/tmp`.
-//! - Limits: a file is capped at [`MAX_FILE_SIZE`] (1 GiB: `EFBIG`, or a short write that stops
-//!   there), the whole filesystem at [`MAX_TOTAL_SIZE`] (2 GiB of allocated pages plus symlink
-//!   targets: `ENOSPC`).
+//! - Limits, as Linux's `size=` and `nr_inodes=` ([`Tmpfs::set_limits`]; the kernel gives each
+//!   tmpfs half of the sandbox's memory limit and one inode per two of its pages, Linux's
+//!   defaults): past `size` bytes of allocated pages plus symlink targets, and past `nr_inodes`
+//!   inodes, `ENOSPC`; `statfs` reports both. A file is capped at [`MAX_FILE_SIZE`] (1 GiB:
+//!   `EFBIG`, or a short write that stops there). File pages live on the Sentry's heap (the
+//!   ones a shared mapping touched move to the memory file) and each inode costs the heap
+//!   about [`INODE_COST`]: both are charged to the memory file's limit too, so every tmpfs
+//!   together can't outgrow the sandbox's memory (a write that finds no room there also fails
+//!   with `ENOSPC`, where Linux's memory cgroup would reclaim or OOM-kill).
 //! - Files are sparse (4 KiB pages allocated on write); `st_blocks` counts allocated pages as
 //!   Linux tmpfs does, so a file with holes reports fewer blocks than `ceil(size / 512)`.
 //! - Writes don't clear set-uid/set-gid bits; there are no xattrs, device nodes, fifos or
@@ -37,8 +43,13 @@ use crate::mm::{GuestMemory, MappableFile};
 
 /// Largest file: writes beyond it fail with `EFBIG`.
 pub const MAX_FILE_SIZE: u64 = 1 << 30;
-/// Largest total of allocated file pages and symlink targets: beyond it `ENOSPC`.
+/// Default `size=`: allocated file pages and symlink targets; beyond it `ENOSPC`.
 pub const MAX_TOTAL_SIZE: u64 = 2 << 30;
+/// Default `nr_inodes=`.
+pub const MAX_INODES: u64 = 1 << 20;
+/// What one inode costs the Sentry's heap, roughly (a million empty files measured 841 MB;
+/// Linux's tmpfs counts `BOGO_INODE_SIZE`, 1 KiB): charged to the memory limit.
+pub const INODE_COST: u64 = 1024;
 /// `st_dev` of every tmpfs inode: device 0:4000 (an anonymous device number, unlikely to
 /// collide with the host filesystems the guest also sees).
 pub const TMPFS_DEV: u64 = 0x00f0_00a0;
@@ -225,6 +236,15 @@ impl Pages {
     }
 }
 
+/// Directory lookups by name, in every tmpfs (the work a path walk does; logged at the end
+/// of a sandbox, so tests can bound it).
+static LOOKUPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many names all tmpfs directories have looked up so far.
+pub fn lookups() -> u64 {
+    LOOKUPS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A directory: entries in creation order, keyed by a getdents cookie.
 #[derive(Debug)]
 struct Dir {
@@ -247,6 +267,7 @@ impl Dir {
     }
 
     fn lookup(&self, name: &[u8]) -> Option<u64> {
+        LOOKUPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let cookie = self.names.get(name)?;
         self.entries.get(cookie).map(|e| e.1)
     }
@@ -326,6 +347,15 @@ fn has_trailing_slash(path: &[u8]) -> bool {
     path.ends_with(b"/")
 }
 
+/// What a step of the Sentry's walk found ([`Tmpfs::walk_child`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalkEntry {
+    Dir,
+    /// A symlink, with its target.
+    Symlink(Vec<u8>),
+    Other,
+}
+
 /// The whole filesystem, behind [`Tmpfs`]'s mutex.
 #[derive(Debug)]
 struct State {
@@ -333,6 +363,12 @@ struct State {
     next_ino: u64,
     /// Bytes of allocated pages and symlink targets.
     used: u64,
+    /// `size=`: most `used` may reach.
+    max_bytes: u64,
+    /// `nr_inodes=`: most inodes.
+    max_inodes: u64,
+    /// The memory file whose limit heap pages and inodes are charged to (see the module doc).
+    mem: Option<Arc<MemoryFile>>,
     uid: u32,
     gid: u32,
     /// Where it is mounted (`/tmp`; empty for the root): prefixes the paths of open files,
@@ -458,7 +494,30 @@ impl State {
             .ok_or(Errno::ENOENT)
     }
 
-    fn alloc(&mut self, mode: u32, links: u64, data: Data) -> u64 {
+    /// Counts `bytes` of the Sentry's heap against the memory limit; `ENOSPC` past it.
+    fn charge(&self, bytes: u64) -> Result<(), Errno> {
+        match &self.mem {
+            Some(m) if bytes > 0 => m.charge(bytes).map_err(|_| Errno::ENOSPC),
+            _ => Ok(()),
+        }
+    }
+
+    fn discharge(&self, bytes: u64) {
+        if let Some(m) = &self.mem {
+            m.discharge(bytes);
+        }
+    }
+
+    /// A new inode, within `nr_inodes` and the memory limit (else `ENOSPC`).
+    fn alloc(&mut self, mode: u32, links: u64, data: Data) -> Result<u64, Errno> {
+        if self.inodes.len() as u64 >= self.max_inodes {
+            return Err(Errno::ENOSPC);
+        }
+        self.charge(INODE_COST)?;
+        Ok(self.insert_inode(mode, links, data))
+    }
+
+    fn insert_inode(&mut self, mode: u32, links: u64, data: Data) -> u64 {
         let ino = self.next_ino;
         self.next_ino += 1;
         let t = now();
@@ -540,13 +599,14 @@ impl State {
         if ino == ROOT_INO || n.links != 0 || n.refs != 0 {
             return;
         }
-        let bytes = match &n.data {
-            Data::File(p) => p.pages() * PAGE64,
-            Data::Symlink(t) => t.len() as u64,
-            Data::Dir(_) => 0,
+        let (bytes, heap) = match &n.data {
+            Data::File(p) => (p.pages() * PAGE64, p.map.len() as u64 * PAGE64),
+            Data::Symlink(t) => (t.len() as u64, 0),
+            Data::Dir(_) => (0, 0),
         };
         self.used = self.used.saturating_sub(bytes);
         self.inodes.remove(&ino);
+        self.discharge(heap + INODE_COST);
     }
 
     fn stat_of(&self, ino: u64) -> Result<Stat, Errno> {
@@ -600,7 +660,8 @@ impl State {
         append: bool,
         data: &[u8],
     ) -> Result<(usize, u64), Errno> {
-        let used = self.used;
+        let (used, max_bytes) = (self.used, self.max_bytes);
+        let mem = self.mem.clone();
         let n = self.node_mut(ino)?;
         let Data::File(p) = &mut n.data else {
             return Err(Errno::EISDIR);
@@ -617,8 +678,12 @@ impl State {
             .min(usize::try_from(MAX_FILE_SIZE - off).unwrap_or(usize::MAX));
         let data = &data[..len];
         let new = p.new_pages(off, len as u64) * PAGE64;
-        if used + new > MAX_TOTAL_SIZE {
+        if used.saturating_add(new) > max_bytes {
             return Err(Errno::ENOSPC);
+        }
+        // New pages are heap pages (a page already in the memory file is present).
+        if let Some(m) = mem.filter(|_| new > 0) {
+            m.charge(new).map_err(|_| Errno::ENOSPC)?;
         }
         p.write(off, data);
         n.touch_modified();
@@ -637,13 +702,18 @@ impl State {
                 return Err(Errno::EINVAL);
             }
         }
-        let freed = match &mut n.data {
-            Data::File(p) => p.set_len(len),
+        let (freed, heap) = match &mut n.data {
+            Data::File(p) => {
+                let before = p.map.len() as u64;
+                let freed = p.set_len(len);
+                (freed, before.saturating_sub(p.map.len() as u64))
+            }
             Data::Dir(_) => return Err(Errno::EISDIR),
             Data::Symlink(_) => return Err(Errno::EINVAL),
         };
         n.touch_modified();
         self.used = self.used.saturating_sub(freed * PAGE64);
+        self.discharge(heap * PAGE64);
         Ok(())
     }
 
@@ -761,6 +831,9 @@ impl Tmpfs {
             inodes: HashMap::new(),
             next_ino: ROOT_INO,
             used: 0,
+            max_bytes: MAX_TOTAL_SIZE,
+            max_inodes: MAX_INODES,
+            mem: None,
             uid: 0,
             gid: 0,
             mount: mount.to_vec(),
@@ -768,7 +841,7 @@ impl Tmpfs {
             ino_base,
             fifos: HashMap::new(),
         };
-        let root = st.alloc(S_IFDIR | 0o1777, 1, Data::Dir(Dir::new(ROOT_INO)));
+        let root = st.insert_inode(S_IFDIR | 0o1777, 1, Data::Dir(Dir::new(ROOT_INO)));
         debug_assert_eq!(root, ROOT_INO);
         st.uid = uid;
         st.gid = gid;
@@ -779,6 +852,15 @@ impl Tmpfs {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    /// Sets `size=` (bytes) and `nr_inodes=`, and the memory file whose limit its heap pages
+    /// and inodes are charged to (from now on).
+    pub fn set_limits(&self, mem: Option<Arc<MemoryFile>>, bytes: u64, inodes: u64) {
+        let mut st = self.lock();
+        st.max_bytes = bytes;
+        st.max_inodes = inodes;
+        st.mem = mem;
     }
 
     /// `open(2)` of a path relative to the mount. Honours `O_CREAT` (with `mode & !umask`),
@@ -833,7 +915,7 @@ impl Tmpfs {
             return Err(Errno::EEXIST);
         };
         let perm = mode & !umask & 0o7777;
-        let ino = st.alloc(S_IFIFO | perm, 1, Data::File(Pages::default()));
+        let ino = st.alloc(S_IFIFO | perm, 1, Data::File(Pages::default()))?;
         st.add_entry(dir, name, ino)
     }
 
@@ -856,7 +938,7 @@ impl Tmpfs {
             }
             let dir = st.lookup(path, true)?;
             st.dir(dir)?;
-            let ino = st.alloc(S_IFREG | perm, 0, Data::File(Pages::default()));
+            let ino = st.alloc(S_IFREG | perm, 0, Data::File(Pages::default()))?;
             let mut name = st.dir_path(dir);
             name.extend_from_slice(format!("/#{ino} (deleted)").as_bytes());
             let node = InodeRef::new_locked(&self.state, &mut st, ino)?;
@@ -888,7 +970,7 @@ impl Tmpfs {
                 let Some((dir, name)) = &w.parent else {
                     return Err(Errno::ENOENT);
                 };
-                let ino = st.alloc(S_IFREG | perm, 1, Data::File(Pages::default()));
+                let ino = st.alloc(S_IFREG | perm, 1, Data::File(Pages::default()))?;
                 st.add_entry(*dir, name.clone(), ino)?;
                 ino
             }
@@ -918,6 +1000,40 @@ impl Tmpfs {
         Ok(TmpfsFile::new(node, flags, is_dir, name))
     }
 
+    /// For the Sentry's path walk, one step at a time: what `name` is in directory `dir` (an
+    /// inode number from [`Tmpfs::walk_lookup`] or an earlier step; [`Tmpfs::ROOT`] for the
+    /// root), without following a symlink there (its target is returned, and its atime set as
+    /// by `readlink`). Each step costs one lookup however deep `dir` is.
+    pub fn walk_child(&self, dir: u64, name: &[u8]) -> Result<(u64, WalkEntry), Errno> {
+        let mut st = self.lock();
+        let ino = match name {
+            b"." => dir,
+            b".." => st.dir(dir)?.parent,
+            name => st.dir(dir)?.lookup(name).ok_or(Errno::ENOENT)?,
+        };
+        let n = st.node_mut(ino)?;
+        let entry = match &n.data {
+            Data::Dir(_) => WalkEntry::Dir,
+            Data::Symlink(t) => {
+                let t = t.clone();
+                n.touch_atime();
+                WalkEntry::Symlink(t)
+            }
+            Data::File(_) => WalkEntry::Other,
+        };
+        Ok((ino, entry))
+    }
+
+    /// [`Tmpfs::walk_child`] for a whole path relative to the mount (symlinks before the last
+    /// component are followed, inside this tmpfs).
+    pub fn walk_lookup(&self, path: &[u8]) -> Result<(u64, WalkEntry), Errno> {
+        let ino = self.lock().lookup(path, false)?;
+        self.walk_child(ino, b".")
+    }
+
+    /// The root directory's inode number, for [`Tmpfs::walk_child`].
+    pub const ROOT: u64 = ROOT_INO;
+
     /// `stat(2)` (`follow`) or `lstat(2)`.
     pub fn stat(&self, path: &[u8], follow: bool) -> Result<Stat, Errno> {
         let st = self.lock();
@@ -939,7 +1055,7 @@ impl Tmpfs {
             S_IFDIR | (mode & !umask & 0o7777),
             1,
             Data::Dir(Dir::new(dir)),
-        );
+        )?;
         st.add_entry(dir, name, ino)
     }
 
@@ -1060,11 +1176,11 @@ impl Tmpfs {
         let Some((dir, name)) = w.parent else {
             return Err(Errno::EEXIST);
         };
-        if st.used + target.len() as u64 > MAX_TOTAL_SIZE {
+        if st.used.saturating_add(target.len() as u64) > st.max_bytes {
             return Err(Errno::ENOSPC);
         }
+        let ino = st.alloc(S_IFLNK | 0o777, 1, Data::Symlink(target.to_vec()))?;
         st.used += target.len() as u64;
-        let ino = st.alloc(S_IFLNK | 0o777, 1, Data::Symlink(target.to_vec()));
         st.add_entry(dir, name, ino)
     }
 
@@ -1209,9 +1325,10 @@ impl Tmpfs {
 }
 
 fn statfs_bytes(st: &State) -> [u8; 120] {
-    let blocks = (MAX_TOTAL_SIZE / PAGE64) as i64;
-    let free = (MAX_TOTAL_SIZE.saturating_sub(st.used) / PAGE64) as i64;
-    let files = 1 << 20;
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let blocks = clamp(st.max_bytes / PAGE64);
+    let free = clamp(st.max_bytes.saturating_sub(st.used) / PAGE64);
+    let files = clamp(st.max_inodes);
     let words: [i64; 7] = [
         TMPFS_MAGIC,
         PAGE as i64,
@@ -1219,7 +1336,7 @@ fn statfs_bytes(st: &State) -> [u8; 120] {
         free,
         free,
         files,
-        files - st.inodes.len() as i64,
+        files.saturating_sub(st.inodes.len() as i64).max(0),
     ];
     let mut b = [0u8; 120];
     for (i, w) in words.iter().enumerate() {
@@ -1534,13 +1651,28 @@ impl MappableFile for TmpfsMapping {
 
     fn shared_page(&self, index: u64, mem: &Arc<MemoryFile>) -> Option<Result<u64, Errno>> {
         let mut st = lock(&self.node.state);
-        Some(match st.node_mut(self.node.ino) {
+        let room = st.used.saturating_add(PAGE64) <= st.max_bytes;
+        let r = match st.node_mut(self.node.ino) {
             Ok(n) => match &mut n.data {
-                Data::File(p) => p.shared_page(index, mem),
+                // A hole gets a page (counted in `size`); a heap page moves to the memory
+                // file (no longer the heap's).
+                Data::File(p) => {
+                    match (p.shared.contains_key(&index), p.map.contains_key(&index)) {
+                        (true, _) => p.shared_page(index, mem).map(|o| (o, 0, 0)),
+                        (false, true) => p.shared_page(index, mem).map(|o| (o, 0, PAGE64)),
+                        (false, false) if room => p.shared_page(index, mem).map(|o| (o, PAGE64, 0)),
+                        (false, false) => Err(Errno::ENOSPC),
+                    }
+                }
                 _ => Err(Errno::ENODEV),
             },
             Err(e) => Err(e),
-        })
+        };
+        Some(r.map(|(o, grown, moved)| {
+            st.used += grown;
+            st.discharge(moved);
+            o
+        }))
     }
 }
 
@@ -1645,6 +1777,36 @@ mod tests {
     fn names(fs: &Tmpfs, dir: &str) -> Vec<String> {
         let f = must(fs, dir, o::RDONLY | o::DIRECTORY);
         list_with(&f, 4096).into_iter().map(|e| e.name).collect()
+    }
+
+    /// `nr_inodes` and `size` give ENOSPC; freed ones come back; heap pages and inodes are
+    /// charged to the memory file.
+    #[test]
+    fn size_and_inode_limits() {
+        let mem = Arc::new(MemoryFile::new(1 << 24).expect("memory file"));
+        let fs = Tmpfs::new();
+        fs.set_limits(Some(mem.clone()), 2 * PAGE64, 3);
+        let f = open(&fs, "a", CREAT).expect("a");
+        fs.mkdir(b"d", 0o755, 0).expect("d");
+        assert_eq!(err(open(&fs, "b", CREAT)), Errno::ENOSPC, "root, a, d");
+        assert_eq!(err(fs.mkdir(b"e", 0o755, 0)), Errno::ENOSPC);
+        assert_eq!(err(fs.symlink(b"a", b"l")), Errno::ENOSPC);
+        assert_eq!(mem.used(), 2 * INODE_COST, "the root was there before");
+        assert_eq!(f.write(&[1; 2 * PAGE]), Ok(2 * PAGE));
+        assert_eq!(mem.used(), 2 * INODE_COST + 2 * PAGE64);
+        assert_eq!(f.write(&[1]), Err(Errno::ENOSPC));
+        let words =
+            |b: [u8; 120], i: usize| i64::from_ne_bytes(b[8 * i..8 * i + 8].try_into().expect("8"));
+        let sf = fs.statfs();
+        assert_eq!(
+            (words(sf, 2), words(sf, 3), words(sf, 5), words(sf, 6)),
+            (2, 0, 3, 0)
+        );
+        fs.rmdir(b"d").expect("rmdir");
+        f.truncate(PAGE64).expect("truncate");
+        assert_eq!(mem.used(), INODE_COST + PAGE64);
+        open(&fs, "b", CREAT).expect("an inode is free again");
+        assert_eq!(f.write(&[1]), Ok(1), "a page is free again");
     }
 
     #[test]
