@@ -288,7 +288,16 @@ impl SystrapContext {
             .store(STATE_GUEST, Ordering::Relaxed);
         mem.atomic_u32(field(slot_off, offset_of!(ThreadSlot, stub_spin)))
             .store(spins.stub, Ordering::Relaxed);
+        // The slot may be mapped in the stub when a later call of the request failed: its
+        // pages go to others only once the stub has unmapped it, or is gone.
         let cleanup = |e: Error| {
+            if !as_.is_dead()
+                && as_
+                    .call_expect("munmap (slot)", 11, [slot_addr, SLOT_SIZE, 0, 0, 0, 0], 0)
+                    .is_err()
+            {
+                as_.kill();
+            }
             as_.mem().free(slot_off, SLOT_SIZE);
             as_.free_slot(idx);
             e
@@ -439,6 +448,7 @@ impl SystrapContext {
                     return Err(Gone);
                 }
                 if !woke && self.as_.is_dead() {
+                    tracing::debug!(pid = self.as_.pid, tid = self.intr.tid, "stub gone");
                     sleeping.store(0, Ordering::Relaxed);
                     self.exited();
                     return Err(Gone);
@@ -460,6 +470,7 @@ impl SystrapContext {
         match s {
             STATE_SENTRY => Ok(()),
             STATE_DEAD => {
+                tracing::debug!(pid = self.as_.pid, tid = self.intr.tid, "stub thread gone");
                 self.exited();
                 Err(Gone)
             }
@@ -828,13 +839,19 @@ impl Drop for SystrapContext {
             self.as_.kill();
             return; // the slot stays allocated; the whole stub is going away
         }
-        if !self.as_.is_dead() {
-            let _ = self.as_.call_expect(
-                "munmap (slot)",
-                11,
-                [self.slot_addr, SLOT_SIZE, 0, 0, 0, 0],
-                0,
-            );
+        // Freed only once the stub no longer maps it (unmapped, or the stub is gone).
+        if !self.as_.is_dead()
+            && self
+                .as_
+                .call_expect(
+                    "munmap (slot)",
+                    11,
+                    [self.slot_addr, SLOT_SIZE, 0, 0, 0, 0],
+                    0,
+                )
+                .is_err()
+        {
+            self.as_.kill();
         }
         mem.free(self.slot_off, SLOT_SIZE);
         self.as_.free_slot(self.idx);

@@ -132,7 +132,10 @@ impl Ctrl {
                     return Err(Error::Corrupt("control thread stopped answering"));
                 }
                 // A wake-up may have been lost (the guest can clear `ctrl_sleeping`).
-                sys::Ready::Timeout => sys::futex_wake(seq_word, 1),
+                sys::Ready::Timeout => {
+                    tracing::debug!(seq = self.seq, "control request: no answer yet");
+                    sys::futex_wake(seq_word, 1);
+                }
             }
         };
         let (ran, failed) = ctrl_done_decode(value)

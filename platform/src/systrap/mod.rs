@@ -331,6 +331,7 @@ impl Systrap {
                 .unwrap_or_else(|e| e.into_inner())
                 .pop()?;
             if !inner.is_dead() {
+                tracing::debug!(pid = inner.pid, "stub from the pool");
                 return Some(SystrapAddressSpace {
                     inner,
                     released: AtomicBool::new(false),
@@ -367,6 +368,7 @@ impl Platform for Systrap {
                 return Err(e);
             }
         };
+        tracing::debug!(pid, "new stub");
         // The new process is our child (CLONE_PARENT) and unreaped, so its pid is stable.
         let pidfd = sys::pidfd_open(pid)?;
         let inner = AsInner {
@@ -870,10 +872,14 @@ impl AsInner {
         &self.shared.mem
     }
 
-    /// Kills the stub process (corrupt shared memory, or release).
+    /// Kills the stub process (corrupt shared memory, or release) and waits until it is gone:
+    /// once this returns (or `dead` reads true) no thread of it can touch a page any more,
+    /// so the memory-file pages it mapped may go to other processes. (Between SIGKILL and the
+    /// end of the process, a thread on another CPU can still run guest code for a moment.)
     fn kill(&self) {
-        self.dead.store(true, Ordering::SeqCst);
         sys::pidfd_kill(self.pidfd.as_raw_fd());
+        self.reap();
+        self.dead.store(true, Ordering::SeqCst);
     }
 
     /// Waits for the killed stub to be gone (its mappings with it) and reaps it.
@@ -886,6 +892,7 @@ impl AsInner {
     /// A control request failed as a whole: the stub is gone, or its answer was impossible
     /// (then it is killed: guest code tampered with it).
     fn failed(&self, e: Error) -> Error {
+        tracing::debug!(pid = self.pid, %e, "control request failed");
         if matches!(e, Error::Corrupt(_)) {
             tracing::warn!(pid = self.pid, %e, "killing stub process");
             self.kill();
@@ -1046,7 +1053,6 @@ impl AsInner {
         if !alone {
             tracing::debug!(pid = self.pid, exited, "stub not pooled");
             self.kill();
-            self.reap();
         }
         // Unmapped by the stub, or the stub is gone: the slots can go to others.
         for off in slots {
@@ -1096,7 +1102,6 @@ impl AsInner {
 impl Drop for AsInner {
     fn drop(&mut self) {
         self.kill();
-        self.reap();
         let parked = std::mem::take(self.parked.get_mut().unwrap_or_else(|e| e.into_inner()));
         for p in parked {
             self.shared
@@ -1182,12 +1187,12 @@ impl SystrapAddressSpace {
         if Arc::strong_count(inner) == 1 && !inner.is_dead() && room() && inner.retire() {
             let mut pool = shared.pool.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() < shared.pool_max {
+                tracing::debug!(pid = inner.pid, "stub pooled");
                 pool.push(inner.clone());
                 return;
             }
         }
         inner.kill();
-        inner.reap();
     }
 }
 

@@ -119,6 +119,8 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         ctx.set_fp_state(&fp).map_err(|_| Errno::ENOMEM)?;
     }
     tracing::debug!(
+        parent = task.tid,
+        stub = mm.space().stub_pid(),
         space_us = (t_space - t0).as_micros() as u64,
         mm_us = (t_mm - t_space).as_micros() as u64,
         ctx_us = t_mm.elapsed().as_micros() as u64,
