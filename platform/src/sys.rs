@@ -176,10 +176,13 @@ pub(crate) fn wait_either(a: RawFd, b: RawFd, timeout: Duration) -> Ready {
     }
 }
 
-/// How many threads the host kernel counts in process `pid` (`num_threads` of
-/// `/proc/PID/stat`), or `None` if it can't be read.
-pub(crate) fn thread_count(pid: i32) -> Option<u64> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+/// How many threads the host kernel counts in the process whose `/proc/PID/stat` is open as
+/// `stat` (`num_threads`), or `None` if it can't be read (the process is gone).
+pub(crate) fn thread_count(stat: &std::fs::File) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 1024];
+    let n = stat.read_at(&mut buf, 0).ok()?;
+    let stat = &buf[..n];
     // The command name may hold anything, even ')': the fields start after the last one.
     let at = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&stat[at + 1..]).ok()?;

@@ -47,12 +47,11 @@ struct Frame {
     sc: Sigcontext,
 }
 
-/// Makes every parked thread of `as_` exit (a stub going to the pool: nothing that ran code
-/// of its process may run in the next one). Returns the slots they held (their memory-file
-/// offsets), for the caller to free once the stub has unmapped them, and whether every thread
-/// said it was gone (its clear-child-tid word) within [`RETIRE_TIMEOUT`]. That word is
-/// guest-writable, so the caller still asks the kernel how many threads are left.
-pub(super) fn retire_parked(as_: &AsInner) -> (Vec<u64>, bool) {
+/// Tells every parked thread of `as_` to exit (a stub going to the pool: nothing that ran
+/// code of its process may run in the next one) and returns their slots (number,
+/// memory-file offset), still mapped. Their threads' exits are not awaited here: the caller
+/// asks the kernel how many threads are left (a thread's own word for it is guest-writable).
+pub(super) fn retire_parked(as_: &AsInner) -> Vec<(u32, u64)> {
     let parked = std::mem::take(&mut *as_.parked.lock().unwrap_or_else(|e| e.into_inner()));
     let mem = as_.mem();
     for p in &parked {
@@ -71,28 +70,8 @@ pub(super) fn retire_parked(as_: &AsInner) -> (Vec<u64>, bool) {
             sys::futex_wake(state, 1);
         }
     }
-    let deadline = Instant::now() + RETIRE_TIMEOUT;
-    let mut all = true;
-    for p in &parked {
-        let state = mem.atomic_u32(field(p.slot_off, offset_of!(ThreadSlot, state)));
-        loop {
-            let s = state.load(Ordering::SeqCst);
-            if s == STATE_DEAD {
-                break;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                all = false;
-                break;
-            }
-            sys::futex_wait(state, s, Some(deadline - now));
-        }
-    }
-    (parked.iter().map(|p| p.slot_off).collect(), all)
+    parked.iter().map(|p| (p.idx, p.slot_off)).collect()
 }
-
-/// How long a stub going to the pool waits for its parked threads to exit.
-const RETIRE_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Most stopped threads an address space keeps for reuse.
 const MAX_PARKED: usize = 16;
@@ -260,6 +239,24 @@ impl SystrapContext {
         })
     }
 
+    /// Makes a new thread in `as_` and parks it as soon as it has handed itself over (its
+    /// bootstrap trap): a thread that never ran guest code, for the next process a pooled
+    /// stub serves (no clone on that process's way).
+    pub(super) fn park_fresh(as_: &Arc<AsInner>) -> Result<()> {
+        let inner = as_.clone();
+        let mut ctx = SystrapContext::new_thread(as_.clone(), &mut |calls| {
+            inner.call_batch(calls).map_err(|e| e.error)
+        })?;
+        ctx.wait().map_err(|_| Error::StubDied)?;
+        let mut scratch = UserRegs::default();
+        if ctx.take_event(&mut scratch) == Event::Exited {
+            return Err(Error::StubDied);
+        }
+        ctx.keep_fp_template();
+        drop(ctx); // parks it
+        Ok(())
+    }
+
     /// A context on a parked thread, if the address space has one.
     pub(super) fn from_parked(as_: &Arc<AsInner>) -> Option<SystrapContext> {
         let p = as_.parked.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
@@ -273,13 +270,27 @@ impl SystrapContext {
         as_: Arc<AsInner>,
         run: &mut dyn FnMut(&[Call]) -> Result<Vec<i64>>,
     ) -> Result<SystrapContext> {
-        let idx = as_.alloc_slot()?;
         let mem = as_.mem();
-        let slot_off = match mem.allocate(SLOT_SIZE) {
-            Ok(o) => o,
-            Err(e) => {
-                as_.free_slot(idx);
-                return Err(e);
+        // A slot left mapped by a retired thread (wiped: the last process wrote it), or a
+        // new one.
+        let idle = as_.take_idle_slot();
+        let (idx, slot_off) = match idle {
+            Some((idx, off)) => {
+                let zeros = [0u8; 4096];
+                for page in 0..SLOT_SIZE / 4096 {
+                    mem.write(off + page * 4096, &zeros);
+                }
+                (idx, off)
+            }
+            None => {
+                let idx = as_.alloc_slot()?;
+                match mem.allocate(SLOT_SIZE) {
+                    Ok(o) => (idx, o),
+                    Err(e) => {
+                        as_.free_slot(idx);
+                        return Err(e);
+                    }
+                }
             }
         };
         let slot_addr = STUB_SLOTS + u64::from(idx) * SLOT_SIZE;
@@ -291,6 +302,10 @@ impl SystrapContext {
         // The slot may be mapped in the stub when a later call of the request failed: its
         // pages go to others only once the stub has unmapped it, or is gone.
         let cleanup = |e: Error| {
+            if idle.is_some() && !as_.is_dead() {
+                as_.put_idle_slot(idx, slot_off);
+                return e;
+            }
             if !as_.is_dead()
                 && as_
                     .call_expect("munmap (slot)", 11, [slot_addr, SLOT_SIZE, 0, 0, 0, 0], 0)
@@ -323,7 +338,13 @@ impl SystrapContext {
                 "clone (guest thread)",
             ),
         ];
-        let rets = run(&calls).map_err(cleanup)?;
+        // An idle slot is mapped already.
+        let calls = if idle.is_some() {
+            &calls[1..]
+        } else {
+            &calls[..]
+        };
+        let rets = run(calls).map_err(cleanup)?;
         let tid = match rets.last() {
             Some(&t) if t > 0 && t <= i64::from(i32::MAX) => t as i32,
             _ => {

@@ -35,7 +35,7 @@ use snare_stub::code::Entry;
 use snare_stub::layout::{
     CtrlOp, CLONE_GUEST_THREAD, CLONE_STUB_PROCESS, CTRL_MAX_OPS, MAX_SLOTS, RESP_BYTE, RESP_CMSG,
     RESP_CMSG_LEN, RESP_IOV, RESP_MSG, STUB_BASE, STUB_CTRL_REQ, STUB_CTRL_RESP, STUB_DONE_FD,
-    STUB_END, STUB_SLOTS, STUB_SOCK_FD,
+    STUB_SOCK_FD,
 };
 
 pub use context::{SystrapContext, SystrapInterrupter};
@@ -381,6 +381,7 @@ impl Platform for Systrap {
             parked: Mutex::new(Vec::new()),
             dead: AtomicBool::new(false),
             reaped: AtomicBool::new(false),
+            stat: std::sync::OnceLock::new(),
         };
         // Not waiting for the stub to come up: its first request waits for it (the control
         // loop starts by serving what is already there), and the Sentry gets on meanwhile.
@@ -698,6 +699,9 @@ pub(crate) type Call = (CtrlOp, i64, &'static str);
 /// What [`AsInner::call_batch`] accepts from a call that returns an id (a thread id).
 pub(crate) const EXPECT_ID: i64 = i64::MIN;
 
+/// How long a stub going to the pool may take to show only its control thread.
+const RETIRE_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// Most host files one control request takes (they use fds 0 to this minus 1 in the stub).
 pub const HOST_FILES_MAX: usize = 8;
 static_assertions::const_assert!((HOST_FILES_MAX as i32) < crate::memfile::MIN_FD);
@@ -847,7 +851,11 @@ impl FdPass {
 #[derive(Debug, Default)]
 struct SlotAlloc {
     next: u32,
+    /// Slot numbers with nothing mapped.
     free: Vec<u32>,
+    /// Slots still mapped in the stub whose threads are gone (a retired stub's): (number,
+    /// memory-file offset). A new thread takes one before anything else, wiped.
+    idle: Vec<(u32, u64)>,
 }
 
 /// One stub process.
@@ -865,6 +873,8 @@ pub(crate) struct AsInner {
     dead: AtomicBool,
     /// Killed and reaped: the host maps nothing of it any more.
     reaped: AtomicBool,
+    /// Its `/proc/PID/stat`, opened at its first retirement (read at each one after).
+    stat: std::sync::OnceLock<Option<std::fs::File>>,
 }
 
 impl AsInner {
@@ -1027,55 +1037,93 @@ impl AsInner {
     }
 
     /// Empties a stub whose process ended so that the next process may use it: its parked
-    /// threads exit, every guest mapping and slot is unmapped, and then the kernel must say
+    /// threads are told to exit, every guest mapping is unmapped, and then the kernel must say
     /// the control thread is the only thread left. The thread count is the proof that no code
     /// of the ended process can run in the next one: a guest thread can't make threads (its
-    /// filter traps clone), so one that only pretended to exit is still counted. Returns
-    /// whether the stub is fit for the pool; if not, it is killed.
+    /// filter traps clone), so one that only pretended to exit is still counted. The parked
+    /// threads' slots stay mapped, idle, for the next process's threads (wiped before use).
+    /// Returns whether the stub is fit for the pool; if not, it is killed.
     fn retire(&self) -> bool {
-        let (slots, exited) = context::retire_parked(self);
-        let emptied = self.call_batch(&[
-            (
-                ctrl::op(
-                    11,
-                    [MIN_USER_ADDRESS, STUB_BASE - MIN_USER_ADDRESS, 0, 0, 0, 0],
-                ),
-                0,
-                "munmap (empty)",
+        let t0 = Instant::now();
+        let slots = context::retire_parked(self);
+        let emptied = self.call_batch(&[(
+            ctrl::op(
+                11,
+                [MIN_USER_ADDRESS, STUB_BASE - MIN_USER_ADDRESS, 0, 0, 0, 0],
             ),
-            (
-                ctrl::op(11, [STUB_SLOTS, STUB_END - STUB_SLOTS, 0, 0, 0, 0]),
-                0,
-                "munmap (slots)",
-            ),
-        ]);
-        let alone = exited && emptied.is_ok() && self.only_control_thread();
+            0,
+            "munmap (empty)",
+        )]);
+        let t1 = Instant::now();
+        let alone = emptied.is_ok() && self.only_control_thread();
+        tracing::debug!(
+            empty_us = (t1 - t0).as_micros() as u64,
+            count_us = t1.elapsed().as_micros() as u64,
+            alone,
+            "retire timeline"
+        );
+        let mut alloc = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        alloc.idle.extend(slots);
+        drop(alloc);
         if !alone {
-            tracing::debug!(pid = self.pid, exited, "stub not pooled");
+            tracing::debug!(pid = self.pid, "stub not pooled");
             self.kill();
-        }
-        // Unmapped by the stub, or the stub is gone: the slots can go to others.
-        for off in slots {
-            self.mem().free(off, snare_stub::layout::SLOT_SIZE);
-        }
-        if !alone {
             return false;
         }
-        *self.slots.lock().unwrap_or_else(|e| e.into_inner()) = SlotAlloc::default();
         !self.is_dead()
     }
 
+    /// Gives a retired stub a fresh parked thread (see [`SystrapContext::park_fresh`]).
+    fn add_fresh_thread(self: &Arc<Self>) -> bool {
+        match SystrapContext::park_fresh(self) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(pid = self.pid, %e, "no fresh thread for a pooled stub");
+                false
+            }
+        }
+    }
+
     /// Whether the host kernel counts exactly one thread in the stub (its control thread),
-    /// waiting briefly for threads that have just exited to be counted out.
+    /// waiting a little for threads that were just told to exit: yielding for the first
+    /// millisecond, then in short sleeps, for [`RETIRE_TIMEOUT`] at most.
     fn only_control_thread(&self) -> bool {
-        for i in 0..20 {
-            match sys::thread_count(self.pid) {
+        let stat = self
+            .stat
+            .get_or_init(|| std::fs::File::open(format!("/proc/{}/stat", self.pid)).ok());
+        let Some(stat) = stat else {
+            return false;
+        };
+        let start = Instant::now();
+        loop {
+            match sys::thread_count(stat) {
                 Some(1) => return true,
-                Some(_) if i < 19 => std::thread::sleep(Duration::from_micros(250)),
+                Some(_) if start.elapsed() < RETIRE_TIMEOUT => {
+                    if start.elapsed() < Duration::from_millis(1) {
+                        std::thread::yield_now();
+                    } else {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                }
                 _ => return false,
             }
         }
-        false
+    }
+
+    fn take_idle_slot(&self) -> Option<(u32, u64)> {
+        self.slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .idle
+            .pop()
+    }
+
+    fn put_idle_slot(&self, idx: u32, off: u64) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .idle
+            .push((idx, off));
     }
 
     fn alloc_slot(&self) -> Result<u32> {
@@ -1107,6 +1155,11 @@ impl Drop for AsInner {
             self.shared
                 .mem
                 .free(p.slot_off, snare_stub::layout::SLOT_SIZE);
+        }
+        let idle =
+            std::mem::take(&mut self.slots.get_mut().unwrap_or_else(|e| e.into_inner()).idle);
+        for (_, off) in idle {
+            self.shared.mem.free(off, snare_stub::layout::SLOT_SIZE);
         }
         let off = self.ctrl.get_mut().map_or(0, |c| c.off);
         self.shared.mem.free(off, ctrl::CTRL_PAGES);
@@ -1184,7 +1237,12 @@ impl SystrapAddressSpace {
         let inner = &self.inner;
         let shared = &inner.shared;
         let room = || shared.pool.lock().unwrap_or_else(|e| e.into_inner()).len() < shared.pool_max;
-        if Arc::strong_count(inner) == 1 && !inner.is_dead() && room() && inner.retire() {
+        if Arc::strong_count(inner) == 1
+            && !inner.is_dead()
+            && room()
+            && inner.retire()
+            && inner.add_fresh_thread()
+        {
             let mut pool = shared.pool.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() < shared.pool_max {
                 tracing::debug!(pid = inner.pid, "stub pooled");
@@ -1491,7 +1549,7 @@ impl AddressSpace for SystrapAddressSpace {
         };
         let threads = {
             let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
-            slots.next as usize - slots.free.len()
+            slots.next as usize - slots.free.len() - slots.idle.len()
         };
         let args = [addr, len, u64::from(prot.bits()), flags, fd, file_offset];
         if threads > 1 {
