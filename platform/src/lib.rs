@@ -247,6 +247,10 @@ pub trait AddressSpace: Send + Sync {
     /// memory-file pages it mapped, so the caller may give them to others. (Dropping it does
     /// the same, but later than a caller that frees pages in its own `Drop` needs.)
     fn release(&self) {}
+    /// Ends the host side of the address space at once and waits until it is gone (its
+    /// mappings can't be trusted any more: an unmap that failed leaves pages mapped that the
+    /// caller is about to free). Every context in it then reports [`Event::Exited`].
+    fn kill(&self) {}
 }
 
 /// One guest thread.

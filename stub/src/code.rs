@@ -518,8 +518,8 @@ core::arch::global_asm!(
     "test rax, rax",
     "jnz 39f",
     "mov r12, {data}",
-    "mov edi, 2", // SIG_SETMASK
-    "lea rsi, [r12 + {data_empty_sigset}]",
+    "mov edi, 2", // SIG_SETMASK: all blocked but SIGSYS (see StubData::boot_sigset)
+    "lea rsi, [r12 + {data_boot_sigset}]",
     "xor edx, edx",
     "mov r10d, 8",
     "mov eax, {sys_rt_sigprocmask}",
@@ -696,7 +696,7 @@ core::arch::global_asm!(
     cmd_exit = const CMD_EXIT,
     data = const STUB_DATA,
     data_has_fsgsbase = const offset_of!(StubData, has_fsgsbase),
-    data_empty_sigset = const offset_of!(StubData, empty_sigset),
+    data_boot_sigset = const offset_of!(StubData, boot_sigset),
     data_guest_fprog = const offset_of!(StubData, guest_fprog),
     data_ctrl_fprog = const offset_of!(StubData, ctrl_fprog),
     data_unmap = const offset_of!(StubData, unmap),

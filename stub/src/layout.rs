@@ -247,8 +247,11 @@ pub struct StubData {
     pub guest_fprog: SockFprog,
     /// Filter of the control thread, inherited by guest threads (points into `ctrl_filter`).
     pub ctrl_fprog: SockFprog,
-    /// An empty signal set, for `rt_sigprocmask`.
-    pub empty_sigset: u64,
+    /// Every signal but SIGSYS: a new guest thread's mask until the Sentry's first answer
+    /// (whose frame unblocks the rest), so that no signal can reach its handler while the
+    /// thread still runs without the guest filter (a frame rewritten there by guest code
+    /// would resume it with only the control filter).
+    pub boot_sigset: u64,
     /// 1 when `rdfsbase`/`wrfsbase` may be used, else the stub uses `arch_prctl`.
     pub has_fsgsbase: u32,
     /// Number of valid entries in `unmap`.

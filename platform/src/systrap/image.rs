@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 use snare_abi::seccomp::{SockFilter, SockFprog};
+use snare_abi::signal::SIGSYS;
 use snare_stub::code::{self, Entry};
 use snare_stub::layout::{
     ctrl_done_value, StubData, CTRL_MAX_OPS, MAX_FILTER_LEN, MAX_UNMAP, STUB_BASE, STUB_CODE,
@@ -121,7 +122,7 @@ fn prepare() -> Result<Image> {
     let mut data = StubData {
         guest_fprog: fprog(&guest, core::mem::offset_of!(StubData, guest_filter)),
         ctrl_fprog: fprog(&ctrl, core::mem::offset_of!(StubData, ctrl_filter)),
-        empty_sigset: 0,
+        boot_sigset: !(1u64 << (SIGSYS - 1)),
         has_fsgsbase: u32::from(hwcap2 & HWCAP2_FSGSBASE != 0),
         n_unmap: unmap.len() as u32,
         unmap: [[0; 2]; MAX_UNMAP],

@@ -1593,6 +1593,14 @@ impl AddressSpace for SystrapAddressSpace {
     fn release(&self) {
         self.release_stub();
     }
+
+    fn kill(&self) {
+        tracing::warn!(
+            pid = self.inner.pid,
+            "killing stub process: its mappings are unknown"
+        );
+        self.inner.kill();
+    }
 }
 
 /// Clone flags of a guest thread, for the context module.

@@ -836,9 +836,11 @@ impl MemoryManager {
             rest = &rest[done + 1..];
             match op {
                 MapOp::Unmap { .. } => {
+                    // The stub still maps pages about to be freed for other processes: it
+                    // can't go on (its process dies with it).
                     tracing::warn!(%error, ?op, "unmapping in the stub failed");
-                    result = Err(Errno::EFAULT);
-                    continue;
+                    self.space.kill();
+                    return Err(Errno::EFAULT);
                 }
                 MapOp::Map { .. } => {
                     tracing::debug!(%error, ?op, "mapping in the stub failed");
@@ -856,8 +858,10 @@ impl MemoryManager {
             if self.space.unmap(start, end - start).is_ok() {
                 st.stub_mapped.remove(start, end);
             } else {
-                st.stub_mapped.insert(start, end);
-                result = Err(Errno::ENOMEM);
+                // What the stub maps there is unknown (a protection that didn't take can
+                // leave a shared page writable): it can't go on.
+                self.space.kill();
+                return Err(Errno::EFAULT);
             }
         }
         result
