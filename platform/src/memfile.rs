@@ -56,6 +56,8 @@ struct Punch {
 #[derive(Debug, Default)]
 struct PunchQueue {
     runs: Vec<(u64, u64)>,
+    /// Runs the punching thread has taken and not yet given back to the allocator.
+    in_flight: usize,
     started: bool,
     stop: bool,
 }
@@ -233,6 +235,30 @@ impl MemoryFile {
         a.used = a.used.saturating_sub(len);
     }
 
+    /// Like [`MemoryFile::charge`], waiting a moment at the limit for memory on its way back
+    /// (runs being punched, or a process that just ended and whose pages are about to be
+    /// freed: its parent may hear of the end first).
+    pub fn charge_or_wait(&self, len: u64) -> Result<()> {
+        use std::time::{Duration, Instant};
+        let start = Instant::now();
+        loop {
+            match self.charge(len) {
+                Err(Error::MemoryLimit) => {
+                    // A moment for pages about to be freed, longer while runs are being
+                    // punched (a large process's pages take a while).
+                    let waited = start.elapsed();
+                    let more = waited < Duration::from_millis(100)
+                        || (self.frees_pending() && waited < Duration::from_secs(2));
+                    if !more {
+                        return Err(Error::MemoryLimit);
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// Makes sure `len` more bytes fit under the limit, punching queued and kept runs if they
     /// must go.
     fn make_room(&self, a: &mut Allocator, len: u64) -> Result<()> {
@@ -359,6 +385,13 @@ impl MemoryFile {
             release(a, o, l);
         }
         !waiting.is_empty()
+    }
+
+    /// Whether freed runs are still on their way back to the allocator (queued for the
+    /// punching thread, or being punched): they count against the limit until they are back.
+    pub fn frees_pending(&self) -> bool {
+        let q = self.punch_queue();
+        !q.runs.is_empty() || q.in_flight > 0
     }
 
     /// Waits until every freed run is back in the allocator (tests).
@@ -573,6 +606,7 @@ fn punch_loop(fd: &OwnedFd, alloc: &Mutex<Allocator>, punch: &Punch) {
             if q.stop {
                 return;
             }
+            q.in_flight = q.runs.len();
             std::mem::take(&mut q.runs)
         };
         for (off, len) in runs {
@@ -582,6 +616,8 @@ fn punch_loop(fd: &OwnedFd, alloc: &Mutex<Allocator>, punch: &Punch) {
                 off,
                 len,
             );
+            let mut q = punch.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.in_flight = q.in_flight.saturating_sub(1);
         }
     }
 }

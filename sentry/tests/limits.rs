@@ -52,6 +52,19 @@ fn mmap_beyond_the_limit_fails() {
     assert_ok(&snare_mem("1G", &prog, &["mmap"]));
 }
 
+/// Four OOM kills in a row, each of the child that grew, never the parent; then the parent
+/// gets all of /tmp at once (the last victim's pages, still being freed when it was reaped,
+/// are waited for, not refused with ENOSPC).
+#[test]
+fn oom_kills_in_a_row() {
+    let o = snare_mem("256M", &build("limits_oom_many", true), &[]);
+    assert_ok(&o);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "four children killed; /tmp took 128 MiB\n"
+    );
+}
+
 /// Bad `--memory` values are usage errors (exit 2).
 #[test]
 fn bad_memory_flag() {

@@ -559,6 +559,12 @@ impl MemoryManager {
             if cache::evict(&self.file) > 0 {
                 continue;
             }
+            // Freed pages on their way back (a victim's, being punched) come first: killing
+            // another process for them would kill one too many.
+            if self.file.frees_pending() {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
             rounds += 1;
             if rounds > OOM_ROUNDS {
                 return Err(Errno::ENOMEM);

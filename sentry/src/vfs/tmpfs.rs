@@ -497,7 +497,7 @@ impl State {
     /// Counts `bytes` of the Sentry's heap against the memory limit; `ENOSPC` past it.
     fn charge(&self, bytes: u64) -> Result<(), Errno> {
         match &self.mem {
-            Some(m) if bytes > 0 => m.charge(bytes).map_err(|_| Errno::ENOSPC),
+            Some(m) if bytes > 0 => m.charge_or_wait(bytes).map_err(|_| Errno::ENOSPC),
             _ => Ok(()),
         }
     }
@@ -683,7 +683,7 @@ impl State {
         }
         // New pages are heap pages (a page already in the memory file is present).
         if let Some(m) = mem.filter(|_| new > 0) {
-            m.charge(new).map_err(|_| Errno::ENOSPC)?;
+            m.charge_or_wait(new).map_err(|_| Errno::ENOSPC)?;
         }
         p.write(off, data);
         n.touch_modified();
