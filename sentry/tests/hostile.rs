@@ -106,3 +106,11 @@ fn forged_signal_numbers() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.matches("killed by SIGKILL").count(), 5, "{stdout}");
 }
+
+/// A process in the middle of one huge write (2 GiB of untouched memory to /dev/null or a
+/// tmpfs file: seconds of work for the Sentry) dies at once when SIGKILLed, as natively
+/// (`hostile_bigio.c`; it took 3–6 s before the copy loops looked for a kill).
+#[test]
+fn huge_write_stops_at_sigkill() {
+    c_program("hostile_bigio", &[]);
+}

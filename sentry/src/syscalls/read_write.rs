@@ -37,6 +37,7 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
 /// Copies up to `count` bytes from `src` (at `*off` if given, else its offset) to `dst` (at
 /// `out_off` if given, else its offset), a chunk at a time. Returns bytes copied.
 fn copy_between(
+    task: &Task,
     src: &dyn FileDescription,
     dst: &dyn FileDescription,
     mut in_off: Option<u64>,
@@ -46,6 +47,12 @@ fn copy_between(
     let mut buf = vec![0u8; count.min(1 << 16)];
     let mut done = 0usize;
     while done < count {
+        if task.handle.is_killed() {
+            if done == 0 {
+                return Err(Errno::EINTR);
+            }
+            break;
+        }
         let want = (count - done).min(buf.len());
         let n = match in_off {
             Some(o) => src.pread(&mut buf[..want], o),
@@ -90,7 +97,7 @@ fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         let o: i64 = task.mm.read_val(a[2])?;
         Some(u64::try_from(o).map_err(|_| Errno::EINVAL)?)
     };
-    let (n, new_off, _) = copy_between(&*inp, &*out, off, None, len(a[3])?.min(MAX_RW))?;
+    let (n, new_off, _) = copy_between(task, &*inp, &*out, off, None, len(a[3])?.min(MAX_RW))?;
     if let Some(o) = new_off {
         task.mm.write(a[2], &(o as i64).to_ne_bytes())?;
     }
@@ -112,7 +119,7 @@ fn sys_copy_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         u64::try_from(o).map(Some).map_err(|_| Errno::EINVAL)
     };
     let (in_off, out_off) = (read_off(a[1])?, read_off(a[3])?);
-    let (n, ni, no) = copy_between(&*inp, &*out, in_off, out_off, len(a[4])?.min(MAX_RW))?;
+    let (n, ni, no) = copy_between(task, &*inp, &*out, in_off, out_off, len(a[4])?.min(MAX_RW))?;
     if let Some(o) = ni {
         task.mm.write(a[1], &(o as i64).to_ne_bytes())?;
     }
@@ -142,6 +149,15 @@ fn read_into(
     let mut done = 0usize;
     let mut chunk = vec![0u8; count.min(1 << 20)];
     while done < count {
+        // A dying process stops here: a 2 GiB read is 2048 chunks (Linux checks for a
+        // fatal signal between pages).
+        if task.handle.is_killed() {
+            return if done == 0 {
+                Err(Errno::EINTR)
+            } else {
+                Ok(done as u64)
+            };
+        }
         let want = (count - done).min(chunk.len());
         let n = match read(&mut chunk[..want], done as u64) {
             Ok(n) => n,
@@ -168,6 +184,13 @@ fn write_from(
     let mut done = 0usize;
     let mut chunk = vec![0u8; count.min(1 << 20)];
     while done < count {
+        if task.handle.is_killed() {
+            return if done == 0 {
+                Err(Errno::EINTR)
+            } else {
+                Ok(done as u64)
+            };
+        }
         let want = (count - done).min(chunk.len());
         task.mm.read(buf + done as u64, &mut chunk[..want])?;
         let n = match write(&chunk[..want], done as u64) {
