@@ -774,78 +774,57 @@ impl FdPass {
     /// Receives one fd a stub sent (`SCM_RIGHTS`) on the Sentry's end; only the source
     /// sends (a new stub's eventfd), while the caller holds `lock`.
     fn recv(&self) -> Result<OwnedFd> {
-        let mut byte = [0u8; 1];
-        let mut iov = libc::iovec {
-            iov_base: byte.as_mut_ptr().cast(),
-            iov_len: 1,
-        };
-        let mut cbuf = [0u64; 4];
-        // SAFETY: an all-zero msghdr is valid; the fields are set below.
-        let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = size_of_val(&cbuf);
-        // SAFETY: the buffers above outlive the call.
-        let r = unsafe {
-            libc::recvmsg(
-                self.sentry.as_raw_fd(),
-                &mut msg,
-                libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
-            )
-        };
-        sys::check("recvmsg (stub eventfd)", r as i64)?;
-        // SAFETY: CMSG_FIRSTHDR/CMSG_DATA walk the buffer recvmsg just filled.
-        let fd = unsafe {
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            if c.is_null()
-                || (*c).cmsg_level != libc::SOL_SOCKET
-                || (*c).cmsg_type != libc::SCM_RIGHTS
-            {
-                return Err(Error::Setup("no fd in the source's message".into()));
-            }
-            core::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>())
-        };
-        // SAFETY: the kernel just installed this fd for us; nothing else owns it.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        match recv_fd(self.sentry.as_raw_fd()) {
+            Ok(Some(fd)) => Ok(fd),
+            Ok(None) => Err(Error::Setup("no fd in the source's message".into())),
+            Err(e) => Err(Error::Host {
+                call: "recvmsg (stub eventfd)",
+                errno: e,
+            }),
+        }
     }
 
     /// Takes back whatever no stub received, closing the fds.
     fn drain(&self) {
-        loop {
-            let mut byte = [0u8; 1];
-            let mut iov = libc::iovec {
-                iov_base: byte.as_mut_ptr().cast(),
-                iov_len: 1,
-            };
-            let mut cbuf = [0u64; 4];
-            // SAFETY: as in `send`; recvmsg fills at most msg_controllen bytes of `cbuf`.
-            let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = cbuf.as_mut_ptr().cast();
-            msg.msg_controllen = size_of_val(&cbuf);
-            // SAFETY: the buffers above outlive the call.
-            let r = unsafe {
-                libc::recvmsg(
-                    self.stub.as_raw_fd(),
-                    &mut msg,
-                    libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
-                )
-            };
-            if r < 0 {
-                return;
-            }
-            // SAFETY: CMSG_FIRSTHDR/CMSG_DATA walk the buffer recvmsg just filled.
-            unsafe {
-                let c = libc::CMSG_FIRSTHDR(&msg);
-                if !c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS {
-                    let fd = core::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
-                    libc::close(fd);
-                }
-            }
+        while let Ok(fd) = recv_fd(self.stub.as_raw_fd()) {
+            drop(fd);
         }
     }
+}
+
+/// Receives one datagram on `sock` without waiting: the fd it carried (`SCM_RIGHTS`), if any,
+/// or the errno (EAGAIN: none waiting).
+fn recv_fd(sock: RawFd) -> core::result::Result<Option<OwnedFd>, snare_abi::Errno> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // u64 words keep the cmsg buffer aligned.
+    let mut cbuf = [0u64; 4];
+    // SAFETY: an all-zero msghdr is valid; the fields are set below.
+    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(&cbuf);
+    // SAFETY: the buffers above outlive the call; recvmsg fills at most msg_controllen bytes
+    // of `cbuf`.
+    let r = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
+    if r < 0 {
+        return Err(sys::errno());
+    }
+    // SAFETY: CMSG_FIRSTHDR/CMSG_DATA walk the buffer recvmsg just filled.
+    let fd = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if c.is_null() || (*c).cmsg_level != libc::SOL_SOCKET || (*c).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Ok(None);
+        }
+        core::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>())
+    };
+    // SAFETY: the kernel just installed this fd for us; nothing else owns it.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
 #[derive(Debug, Default)]
