@@ -29,10 +29,10 @@ use common::{build, SNARE};
 /// were issue 12's bugs, fixed).
 const EXCLUDE_SYSCALLS: &str = "none";
 /// What the slot fuzzer excludes in CI: jumps into stub code with random registers. With
-/// them on, about one short run in twenty (debug build) shows another process a wrong page
-/// (a fresh page holding old data, or a forked child's smashed stack): still open
-/// (docs/STATUS.md). Forged `done`, forged events and signal numbers and scribbled slots
-/// (issue 12's bugs, fixed) are on.
+/// them on, about one short run in twenty (debug build) has a checking process see a wrong
+/// page (a fresh page holding old data, or a forked child's smashed stack); without them it
+/// is rare (once in 31 ten-second runs), still open (docs/STATUS.md "Next"). Forged `done`,
+/// forged events and signal numbers and scribbled slots (issue 12's bugs, fixed) are on.
 const EXCLUDE_SLOTS: &str = "jump";
 
 /// The Sentry's fds and memory-file blocks (512-byte units) at one quiet point. Pidfds are
