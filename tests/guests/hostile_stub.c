@@ -159,13 +159,18 @@ static void *forger(void *arg) {
     return NULL;
 }
 
+/* The first place in the stub code holding `len` bytes `pat`, or 0. */
+static uint64_t find_in_stub_code(const unsigned char *pat, size_t len) {
+    for (uint64_t a = STUB_CODE; a + len < STUB_CODE + STUB_CODE_MAX; a++)
+        if (!memcmp((void *)a, pat, len))
+            return a;
+    return 0;
+}
+
 /* The handler's `exit` of a retired thread: `mov eax, 60; xor edi, edi; syscall`. */
 static uint64_t find_stub_exit(void) {
     static const unsigned char pat[] = {0xb8, 0x3c, 0x00, 0x00, 0x00, 0x31, 0xff, 0x0f, 0x05};
-    for (uint64_t a = STUB_CODE; a + sizeof pat < STUB_CODE + STUB_CODE_MAX; a++)
-        if (!memcmp((void *)a, pat, sizeof pat))
-            return a;
-    return 0;
+    return find_in_stub_code(pat, sizeof pat);
 }
 
 static volatile int poison;
@@ -268,10 +273,7 @@ static void spin_forever(void) {
 /* The stub's restorer: `mov eax, 15; syscall`. */
 static uint64_t find_restorer(void) {
     static const unsigned char pat[] = {0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
-    for (uint64_t a = STUB_CODE; a + sizeof pat < STUB_CODE + STUB_CODE_MAX; a++)
-        if (!memcmp((void *)a, pat, sizeof pat))
-            return a;
-    return 0;
+    return find_in_stub_code(pat, sizeof pat);
 }
 
 static void *masker(void *arg) {

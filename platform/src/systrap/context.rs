@@ -142,8 +142,10 @@ impl IntrInner {
         *self.fatal.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Called at every event: a plain load first keeps the common case free of a locked
+    /// read-modify-write.
     fn clear_fatal(&self) {
-        if self.has_fatal.swap(false, Ordering::SeqCst) {
+        if self.has_fatal.load(Ordering::Relaxed) && self.has_fatal.swap(false, Ordering::SeqCst) {
             *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }

@@ -206,13 +206,7 @@ impl TaskHandle {
     #[track_caller]
     pub fn kick(&self) {
         tracing::trace!(tid = self.tid, at = %std::panic::Location::caller(), "kick");
-        self.attention.store(true, Ordering::SeqCst);
-        // Interrupt before waking: a task woken first could clear the interrupt and run its
-        // guest before it is sent, which would then stop the guest for nothing.
-        if let Some(i) = lock(&self.interrupter).as_ref() {
-            i.interrupt();
-        }
-        self.waker.wake();
+        self.kick_with(Interrupter::interrupt);
     }
 
     /// Like [`TaskHandle::kick`], for a task that must stop for good (killed, or a signal
@@ -221,9 +215,15 @@ impl TaskHandle {
     #[track_caller]
     pub fn kick_fatal(&self) {
         tracing::trace!(tid = self.tid, at = %std::panic::Location::caller(), "fatal kick");
+        self.kick_with(Interrupter::interrupt_fatal);
+    }
+
+    fn kick_with(&self, interrupt: fn(&SystrapInterrupter)) {
         self.attention.store(true, Ordering::SeqCst);
+        // Interrupt before waking: a task woken first could clear the interrupt and run its
+        // guest before it is sent, which would then stop the guest for nothing.
         if let Some(i) = lock(&self.interrupter).as_ref() {
-            i.interrupt_fatal();
+            interrupt(i);
         }
         self.waker.wake();
     }
