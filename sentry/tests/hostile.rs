@@ -107,9 +107,10 @@ fn forged_signal_numbers() {
     assert_eq!(stdout.matches("killed by SIGKILL").count(), 5, "{stdout}");
 }
 
-/// A process in the middle of one huge write (2 GiB of untouched memory to /dev/null or a
-/// tmpfs file: seconds of work for the Sentry) dies at once when SIGKILLed, as natively
-/// (`hostile_bigio.c`; it took 3–6 s before the copy loops looked for a kill).
+/// A process in the middle of one huge operation (a 2 GiB write of untouched memory to
+/// /dev/null or a tmpfs file; a fork with 2 GiB of shared memory, which the Sentry populates)
+/// dies at once when SIGKILLed, as natively (`hostile_bigio.c`; 3–6 s before the copy loops
+/// and fork's populate looked for a kill).
 #[test]
 fn huge_write_stops_at_sigkill() {
     c_program("hostile_bigio", &[]);

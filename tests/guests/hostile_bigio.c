@@ -1,6 +1,7 @@
-/* A process busy in one huge write (2 GiB from untouched memory to a pipe nobody reads is
- * short; to a tmpfs file or /dev/null it is long work in a kernel) must still die at once
- * when SIGKILLed: its parent reaps it within a second. Natively too. */
+/* A process busy in one huge operation must still die at once when SIGKILLed: its parent
+ * reaps it within a second. Natively too. The operations: a 2 GiB write from untouched
+ * memory to /dev/null and to a tmpfs file, and forks of a process with 2 GiB of shared
+ * anonymous memory (the Sentry populates shared mappings at fork). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -17,9 +18,23 @@ static double now(void) {
 }
 
 int main(void) {
-    const char *targets[] = {"/dev/null", "/tmp/bigio.data"};
-    for (int k = 0; k < 2; k++) {
+    const char *targets[] = {"/dev/null", "/tmp/bigio.data", "fork with shared memory"};
+    for (int k = 0; k < 3; k++) {
         pid_t c = fork();
+        if (c == 0 && k == 2) {
+            size_t len = 0x80000000;
+            if (mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+                     -1, 0) == MAP_FAILED)
+                _exit(3);
+            for (;;) {
+                pid_t g = fork();
+                if (g == 0)
+                    _exit(0);
+                if (g < 0)
+                    _exit(4);
+                waitpid(g, NULL, 0);
+            }
+        }
         if (c == 0) {
             size_t len = 0x7ffff000;
             char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,

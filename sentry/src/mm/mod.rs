@@ -586,7 +586,15 @@ impl MemoryManager {
     /// process (`alone`: no other thread can write while the pages are copied) gives its
     /// child copies of its writable pages instead ([`EAGER_COPY_MAX`]): copying a few dozen
     /// pages costs less than write-protecting them and the faults both sides would take.
-    pub fn fork(&self, child: SystrapAddressSpace, alone: bool) -> Result<MemoryManager, Errno> {
+    ///
+    /// `killed` says whether the forking thread is being killed: populating a large shared
+    /// mapping is long work, which then stops (EINTR, which nobody sees).
+    pub fn fork(
+        &self,
+        child: SystrapAddressSpace,
+        alone: bool,
+        killed: &dyn Fn() -> bool,
+    ) -> Result<MemoryManager, Errno> {
         // Lock order: `sites` before `st` (patching maps the table).
         let sites = self.sites.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut st = self.lock();
@@ -594,6 +602,9 @@ impl MemoryManager {
         for v in &shared {
             let mut p = v.start;
             while p < v.end {
+                if (p / PAGE).is_multiple_of(256) && killed() {
+                    return Err(Errno::EINTR);
+                }
                 if !st.pages.contains_key(&p) {
                     self.populate(&mut st, v, p)?;
                 }

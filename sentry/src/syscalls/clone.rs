@@ -104,7 +104,8 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         t_space = std::time::Instant::now();
         // No other thread (or process sharing the memory) can write while pages are copied.
         let alone = task.tg().state().threads.len() == 1 && Arc::strong_count(&task.mm) == 1;
-        Arc::new(task.mm.fork(space, alone)?)
+        let handle = task.handle.clone();
+        Arc::new(task.mm.fork(space, alone, &|| handle.is_killed())?)
     };
     let t_mm = std::time::Instant::now();
     let mut ctx = mm.new_context().map_err(|e| {
