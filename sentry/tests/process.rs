@@ -54,6 +54,13 @@ fn threads() {
     c_program("threads", &[]);
 }
 
+/// Threads mapping and unmapping at once: a munmap must reach the stub before its thread runs
+/// guest code again, even while another thread's mmap batch is open (`MemoryManager::batched`).
+#[test]
+fn threads_mapping_at_once() {
+    c_program("mmap_threads", &[]);
+}
+
 #[test]
 fn spawn_and_wait() {
     c_program("spawn", &[]);

@@ -91,7 +91,9 @@ pub trait MappableFile: Send + Sync + std::fmt::Debug {
         None
     }
     /// For files whose pages can be shared with mappings (tmpfs): the memory-file offset of
-    /// page `index`, which stays the file's (a MAP_SHARED mapping adds an owner). `None`:
+    /// page `index`, which stays the file's, with one more owner (see [`add_owner`]) for
+    /// the caller's mapping, added while the file can't drop the page (a truncate racing
+    /// the caller could otherwise free it before the caller counts itself in). `None`:
     /// shared mappings of this file get private copies.
     fn shared_page(&self, _index: u64, _mem: &Arc<MemoryFile>) -> Option<Result<u64, Errno>> {
         None
@@ -249,8 +251,10 @@ struct State {
     held: Vec<Held>,
     /// Every op in `held` is lazy.
     held_lazy: bool,
-    /// Inside [`MemoryManager::batched`].
-    batch: bool,
+    /// The thread inside [`MemoryManager::batched`], if one is. Only that thread's changes
+    /// wait for the batch's end: another thread's munmap must have reached the stub before
+    /// that thread runs guest code again (it would still see the old pages).
+    batch: Option<std::thread::ThreadId>,
     /// Handling a guest fault: what it maps goes at once.
     in_fault: bool,
     /// The Sentry populating a page of a direct VMA for its own access: the stub maps the
@@ -314,8 +318,16 @@ fn shared_pages() -> MutexGuard<'static, PageCounts> {
     SHARED_PAGES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Adds one owner to the memory-file page at `off`, which the caller knows is allocated
+/// (it holds whatever keeps an owner in place).
+pub fn add_owner(file: &Arc<MemoryFile>, off: u64) {
+    let id = Arc::as_ptr(file) as usize;
+    *shared_pages().entry((id, off)).or_insert(1) += 1;
+}
+
 /// Drops one owner of each memory-file page in `offs` (for files that hold pages, like
 /// tmpfs): pages still mapped somewhere stay, the rest return to the allocator.
+#[track_caller]
 pub fn release_pages(file: &Arc<MemoryFile>, offs: impl IntoIterator<Item = u64>) {
     let id = Arc::as_ptr(file) as usize;
     let mut free: Vec<u64> = {
@@ -485,7 +497,7 @@ impl MemoryManager {
                 brk: 0,
                 held: Vec::new(),
                 held_lazy: true,
-                batch: false,
+                batch: None,
                 in_fault: false,
                 quiet: false,
                 stub_mapped: RangeSet::default(),
@@ -739,7 +751,7 @@ impl MemoryManager {
 
     /// Outside a batch, sends the held changes unless they may wait for a guest fault.
     fn settle(&self, st: &mut State) -> Result<(), Errno> {
-        let wait = st.batch
+        let wait = st.batch == Some(std::thread::current().id())
             || (st.held_lazy
                 && LAZY_MAPPINGS.load(std::sync::atomic::Ordering::Relaxed)
                 && st.held.len() <= HELD_MAX
@@ -884,25 +896,28 @@ impl MemoryManager {
         result
     }
 
-    /// Runs `f` with the stub's mapping changes held back, then sends them in one batch
-    /// (unless they may wait for a fault): an exec's segments and stack, or an mmap
-    /// replacing what was there, cost one round trip to the stub instead of one per change.
-    /// Nested calls join the outer batch. The guest sees nothing in between: the caller's
-    /// thread is in the Sentry, and other threads of the process wait for the lock while
-    /// `f` runs inside one locked section, or don't exist (exec).
+    /// Runs `f` with the calling thread's stub mapping changes held back, then sends them in
+    /// one batch (unless they may wait for a fault): an exec's segments and stack, or an
+    /// mmap replacing what was there, cost one round trip to the stub instead of one per
+    /// change. Nested calls join the outer batch. The batch belongs to this thread: `f`
+    /// takes and drops the lock as it goes, and another thread's change made meanwhile is
+    /// sent when that thread settles it (sending whatever this batch holds so far with it,
+    /// in order), never left held while that thread goes back to guest code. A second
+    /// thread calling this while a batch is open just runs `f` unbatched.
     pub fn batched<R>(&self, f: impl FnOnce() -> Result<R, Errno>) -> Result<R, Errno> {
+        let me = std::thread::current().id();
         {
             let mut st = self.lock();
-            if st.batch {
+            if st.batch.is_some() {
                 drop(st);
                 return f();
             }
-            st.batch = true;
+            st.batch = Some(me);
         }
         let r = f();
         let settled = {
             let mut st = self.lock();
-            st.batch = false;
+            st.batch = None;
             self.settle(&mut st)
         };
         let v = r?;
@@ -960,18 +975,17 @@ impl MemoryManager {
     /// The memory-file offset behind `addr` when it lies in a MAP_SHARED mapping (so futex
     /// waiters in different processes meet), populating the page if needed.
     pub fn shared_offset(&self, addr: u64) -> Option<u64> {
-        let shared = {
-            let st = self.lock();
-            st.vmas
-                .range(..=addr)
-                .next_back()
-                .is_some_and(|(_, v)| v.end > addr && v.shared)
-        };
-        if shared {
-            self.translate(addr, Access::Read, false).ok()
-        } else {
-            None
-        }
+        let mut st = self.lock();
+        let shared = st
+            .vmas
+            .range(..=addr)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > addr && v.shared);
+        // A MAP_SHARED page is the file's or the shared mapping's: it is freed only once no
+        // mapping has it, so a waiter's key can't be given to another process meanwhile.
+        shared
+            .then(|| self.translate(&mut st, addr, Access::Read, false).ok())
+            .flatten()
     }
 
     /// The platform address space (to create threads in it).
@@ -1509,7 +1523,6 @@ impl MemoryManager {
             Ok(o) => o,
             Err(e) => return Some(Err(e)),
         };
-        *shared_pages().entry((self.file_id(), off)).or_insert(1) += 1;
         st.pages.insert(page, off);
         let map = MapOp::Map {
             addr: page,
@@ -1777,7 +1790,7 @@ impl MemoryManager {
         };
         // A fault with nothing else to send maps at once, while the pages fill; otherwise
         // the map joins the held changes once filled.
-        let now = st.in_fault && !st.batch && st.held.is_empty() && vma.backing.is_file();
+        let now = st.in_fault && st.batch.is_none() && st.held.is_empty() && vma.backing.is_file();
         let mapped = if now {
             let r = self
                 .space
@@ -1849,23 +1862,32 @@ impl MemoryManager {
 
     /// Memory-file offset of the byte at `addr`, populating its page if needed, if `access`
     /// is allowed (`force` ignores protection: the loader writing code).
-    fn translate(&self, addr: u64, access: Access, force: bool) -> Result<u64, Errno> {
-        let mut st = self.lock();
+    /// The memory-file offset behind `addr`, populating (and for a write, unsharing) its
+    /// page. Valid only while `st` stays locked: once the lock goes, another thread's munmap
+    /// can free the page and another process can be given it, so the caller copies to or
+    /// from it before letting go.
+    fn translate(
+        &self,
+        st: &mut State,
+        addr: u64,
+        access: Access,
+        force: bool,
+    ) -> Result<u64, Errno> {
         let page = page_down(addr);
-        let vma = find_vma_or_grow(&mut st, addr)?;
+        let vma = find_vma_or_grow(st, addr)?;
         if !force && !vma.allows(access) {
             return Err(Errno::EFAULT);
         }
         if !st.pages.contains_key(&page) {
             st.quiet = vma.direct;
-            let r = self.populate(&mut st, &vma, page);
+            let r = self.populate(st, &vma, page);
             st.quiet = false;
             r?;
         }
         if st.pages.contains_key(&page) && access == Access::Write && !vma.shared {
             // The Sentry writing a copy-on-write page: copy it first, and point the stub at
             // the copy.
-            let (new, changed) = self.unshare(&mut st, page)?;
+            let (new, changed) = self.unshare(st, page)?;
             if changed {
                 let map = MapOp::Map {
                     addr: page,
@@ -1874,7 +1896,7 @@ impl MemoryManager {
                     prot: vma.prot,
                     populate: true,
                 };
-                self.apply(&mut st, &[map])?;
+                self.apply(st, &[map])?;
             }
         }
         let off = st.pages.get(&page).copied().ok_or(Errno::EFAULT)?;
@@ -1886,8 +1908,10 @@ impl MemoryManager {
         while done < buf.len() {
             let at = addr.checked_add(done as u64).ok_or(Errno::EFAULT)?;
             let n = ((PAGE - at % PAGE) as usize).min(buf.len() - done);
-            let off = self.translate(at, Access::Read, force)?;
+            let mut st = self.lock();
+            let off = self.translate(&mut st, at, Access::Read, force)?;
             self.file.read(off, &mut buf[done..done + n]);
+            drop(st);
             done += n;
         }
         Ok(())
@@ -1898,8 +1922,10 @@ impl MemoryManager {
         while done < data.len() {
             let at = addr.checked_add(done as u64).ok_or(Errno::EFAULT)?;
             let n = ((PAGE - at % PAGE) as usize).min(data.len() - done);
-            let off = self.translate(at, Access::Write, force)?;
+            let mut st = self.lock();
+            let off = self.translate(&mut st, at, Access::Write, force)?;
             self.file.write(off, &data[done..done + n]);
+            drop(st);
             done += n;
         }
         Ok(())
@@ -1966,6 +1992,7 @@ impl MemoryManager {
 
     /// Drops this address space's ownership of memory-file pages: shared ones lose an owner,
     /// the rest go back to the allocator.
+    #[track_caller]
     fn free_pages(&self, offs: impl IntoIterator<Item = u64>) {
         release_pages(&self.file, offs);
     }

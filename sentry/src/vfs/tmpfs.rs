@@ -1671,6 +1671,9 @@ impl MappableFile for TmpfsMapping {
         Some(r.map(|(o, grown, moved)| {
             st.used += grown;
             st.discharge(moved);
+            // The mapping's owner, counted before the lock goes (a truncate would free a
+            // page only the file owns).
+            crate::mm::add_owner(mem, o);
             o
         }))
     }
