@@ -191,3 +191,38 @@ fn a_pooled_stub_comes_back_empty_and_goes_with_the_platform() {
     }
     assert!(!running(pid), "the pooled stub went with the platform");
 }
+
+/// A stub killed from several Sentry threads at once is gone (reaped) by the time each
+/// `kill` returns: only then may its pages go to other processes. (A second caller used to
+/// return while the first was still waiting for the stub to die, and the slots it freed were
+/// still mapped in a stub whose threads ran.)
+#[test]
+fn a_stub_killed_from_several_threads_is_gone_when_each_kill_returns() {
+    use snare_platform::AddressSpace;
+    let p = platform();
+    for _ in 0..5 {
+        let g = Guest::load(&p, Program::Spin).expect("load");
+        let pid = g.space.stub_pid();
+        let mut ctx = g.thread().expect("thread");
+        let mut regs = start_regs();
+        let runner = std::thread::spawn(move || {
+            let _ = ctx.switch(&mut regs);
+            ctx
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        let barrier = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    barrier.wait();
+                    g.space.kill();
+                    assert!(
+                        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                        "kill returned with stub {pid} still there"
+                    );
+                });
+            }
+        });
+        drop(runner.join().expect("runner"));
+    }
+}

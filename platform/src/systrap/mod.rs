@@ -380,7 +380,7 @@ impl Platform for Systrap {
             slots: Mutex::new(SlotAlloc::default()),
             parked: Mutex::new(Vec::new()),
             dead: AtomicBool::new(false),
-            reaped: AtomicBool::new(false),
+            reaped: std::sync::Once::new(),
             stat: std::sync::OnceLock::new(),
         };
         // Not waiting for the stub to come up: its first request waits for it (the control
@@ -850,8 +850,10 @@ pub(crate) struct AsInner {
     /// Threads of exited contexts kept stopped in their handlers, for the next context.
     pub(crate) parked: Mutex<Vec<context::Parked>>,
     dead: AtomicBool,
-    /// Killed and reaped: the host maps nothing of it any more.
-    reaped: AtomicBool,
+    /// Killed and reaped: the host maps nothing of it any more. A `Once`, so that a second
+    /// caller of [`AsInner::kill`] waits for the first one's reap to finish rather than
+    /// going on (and freeing the stub's pages) while the stub's threads still run.
+    reaped: std::sync::Once,
     /// Its `/proc/PID/stat`, opened at its first retirement (read at each one after).
     stat: std::sync::OnceLock<Option<std::fs::File>>,
 }
@@ -873,9 +875,8 @@ impl AsInner {
 
     /// Waits for the killed stub to be gone (its mappings with it) and reaps it.
     fn reap(&self) {
-        if !self.reaped.swap(true, Ordering::SeqCst) {
-            sys::pidfd_reap(self.pidfd.as_raw_fd());
-        }
+        self.reaped
+            .call_once(|| sys::pidfd_reap(self.pidfd.as_raw_fd()));
     }
 
     /// A control request failed as a whole: the stub is gone, or its answer was impossible
