@@ -41,7 +41,36 @@ pub struct MemoryFile {
     alloc: Arc<Mutex<Allocator>>,
     /// Freed runs waiting for their holes to be punched by a background thread.
     punch: Arc<Punch>,
+    /// Debugging only (`SNARE_DEBUG_QUARANTINE_MB=N`): freed runs wait here (N MiB of
+    /// them), filled with [`CANARY`], before they really go; a run whose canary changed
+    /// meanwhile was written after it was freed (a stub still mapping it, a Sentry copy
+    /// through a stale offset) and is logged as an error with where it was freed. Pages are
+    /// tracked from allocation to free too: a double free or double allocation is logged.
+    quarantine: Option<Mutex<Quarantine>>,
 }
+
+#[derive(Debug, Default)]
+struct Quarantine {
+    /// Allocated pages (debugging): a free of a page not here is a double free.
+    live: std::collections::HashSet<u64>,
+    /// Where each freed page was last freed.
+    freed_at: std::collections::HashMap<u64, &'static std::panic::Location<'static>>,
+    runs: std::collections::VecDeque<(u64, u64, &'static std::panic::Location<'static>)>,
+    bytes: u64,
+    max: u64,
+}
+
+impl Quarantine {
+    fn new(max: u64) -> Mutex<Quarantine> {
+        Mutex::new(Quarantine {
+            max,
+            ..Quarantine::default()
+        })
+    }
+}
+
+/// What a quarantined run is filled with.
+const CANARY: u8 = 0xa5;
 
 /// Hole punching off the caller's path: a 1 MiB punch costs 100–300 µs on this VM (the
 /// host zaps the Sentry's mapping of the pages, with a TLB shootdown), and a munmap or an
@@ -154,6 +183,11 @@ impl MemoryFile {
                 limit: u64::MAX,
                 ..Allocator::default()
             })),
+            quarantine: std::env::var("SNARE_DEBUG_QUARANTINE_MB")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|&mb| mb > 0)
+                .map(|mb| Quarantine::new(mb << 20)),
             punch: Arc::default(),
         })
     }
@@ -208,7 +242,24 @@ impl MemoryFile {
         let len = len.div_ceil(PAGE).max(1) * PAGE;
         let mut a = self.lock_alloc();
         let off = self.allocate_locked(&mut a, len, false)?;
+        drop(a);
+        self.debug_mark_live(off, len);
         Ok(off)
+    }
+
+    /// Debugging (with the quarantine): notes `[off, off + len)` as allocated, reporting
+    /// pages that already were.
+    fn debug_mark_live(&self, off: u64, len: u64) {
+        let Some(q) = &self.quarantine else { return };
+        let mut q = q.lock().unwrap_or_else(|e| e.into_inner());
+        for p in (off..off + len).step_by(PAGE as usize) {
+            if !q.live.insert(p) {
+                tracing::error!(
+                    page = format_args!("{p:#x}"),
+                    "quarantine: page allocated twice"
+                );
+            }
+        }
     }
 
     /// Counts `len` more bytes against the limit (pages of a reservation about to be filled);
@@ -289,6 +340,7 @@ impl MemoryFile {
     /// Allocates `len` bytes (rounded up to pages) of zeroed file space; returns the offset.
     pub fn allocate(&self, len: u64) -> Result<u64> {
         let (off, recycled) = self.allocate_any(len)?;
+        self.debug_mark_live(off, len.div_ceil(PAGE).max(1) * PAGE);
         if recycled {
             let len = len.div_ceil(PAGE).max(1) * PAGE;
             let mut done = 0;
@@ -304,7 +356,9 @@ impl MemoryFile {
     /// Like [`MemoryFile::allocate`], for a caller that overwrites all of it before anyone
     /// else can see it: the contents are undefined (possibly another process's old data).
     pub fn allocate_uninit(&self, len: u64) -> Result<u64> {
-        self.allocate_any(len).map(|(off, _)| off)
+        let off = self.allocate_any(len).map(|(off, _)| off)?;
+        self.debug_mark_live(off, len.div_ceil(PAGE).max(1) * PAGE);
+        Ok(off)
     }
 
     /// An allocation, and whether it is a recycled run (old contents).
@@ -359,8 +413,98 @@ impl MemoryFile {
 
     /// Returns `[off, off + len)` to the allocator: a short run is kept for reuse (see
     /// [`RECYCLE_MAX_RUN`]), anything else gives its pages back to the host (a hole).
+    #[track_caller]
     pub fn free(&self, off: u64, len: u64) {
         let len = len.div_ceil(PAGE).max(1) * PAGE;
+        if let Some(q) = &self.quarantine {
+            self.quarantine(q, off, len, std::panic::Location::caller());
+            return;
+        }
+        self.free_now(off, len);
+    }
+
+    /// Quarantines a freed run (see `MemoryFile::quarantine`) and frees the oldest ones
+    /// beyond the quarantine's size, checking their canaries.
+    fn quarantine(
+        &self,
+        q: &Mutex<Quarantine>,
+        off: u64,
+        len: u64,
+        at: &'static std::panic::Location<'static>,
+    ) {
+        let canary = [CANARY; PAGE as usize];
+        for p in (0..len).step_by(PAGE as usize) {
+            self.write(off + p, &canary);
+        }
+        let mut out = Vec::new();
+        {
+            let mut q = q.lock().unwrap_or_else(|e| e.into_inner());
+            for p in (off..off + len).step_by(PAGE as usize) {
+                if !q.live.remove(&p) {
+                    let before = q.freed_at.get(&p).map(|l| l.to_string());
+                    tracing::error!(
+                        page = format_args!("{p:#x}"),
+                        freed_at = %at,
+                        last_freed_at = ?before,
+                        "quarantine: page freed but not allocated"
+                    );
+                }
+                q.freed_at.insert(p, at);
+            }
+            q.runs.push_back((off, len, at));
+            q.bytes += len;
+            while q.bytes > q.max {
+                let Some(r) = q.runs.pop_front() else { break };
+                q.bytes -= r.1;
+                out.push(r);
+            }
+        }
+        for (o, l, at) in out {
+            let _ = self.check_canary(o, l, at);
+            self.free_now(o, l);
+        }
+    }
+
+    /// Debugging only: checks every run still in the quarantine (the end of a sandbox);
+    /// returns how many were written after their free.
+    pub fn debug_check_quarantine(&self) -> usize {
+        let Some(q) = &self.quarantine else { return 0 };
+        let runs: Vec<_> = q
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .runs
+            .iter()
+            .copied()
+            .collect();
+        runs.into_iter()
+            .filter(|&(o, l, at)| !self.check_canary(o, l, at))
+            .count()
+    }
+
+    /// Whether the quarantined run `[o, o + l)` still holds only its canary (else logs it).
+    fn check_canary(&self, o: u64, l: u64, at: &'static std::panic::Location<'static>) -> bool {
+        let mut page = [0u8; PAGE as usize];
+        let mut changed = Vec::new();
+        for p in (0..l).step_by(PAGE as usize) {
+            self.read(o + p, &mut page);
+            let n = page.iter().filter(|&&b| b != CANARY).count();
+            if n > 0 {
+                let i = page.iter().position(|&b| b != CANARY).unwrap_or(0);
+                changed.push(format!("+{p:#x}: {n} bytes from {i} ({:#x})", page[i]));
+            }
+        }
+        if !changed.is_empty() {
+            tracing::error!(
+                run = format_args!("{o:#x}+{l:#x}"),
+                freed_at = %at,
+                changed = changed.join(", "),
+                "quarantine: page written after it was freed"
+            );
+        }
+        changed.is_empty()
+    }
+
+    fn free_now(&self, off: u64, len: u64) {
         if len <= RECYCLE_MAX_RUN {
             let mut a = self.alloc.lock().unwrap_or_else(|e| e.into_inner());
             if a.recycled_bytes + len <= a.recycle_max {
@@ -634,6 +778,22 @@ impl Drop for MemoryFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quarantine_finds_writes_after_free() {
+        let mut m = MemoryFile::new(1 << 20).expect("memfd");
+        m.quarantine = Some(Quarantine::new(1 << 20));
+        let a = m.allocate(8192).expect("a");
+        let b = m.allocate(4096).expect("b");
+        m.free(a, 8192);
+        m.free(b, 4096);
+        assert_eq!(m.debug_check_quarantine(), 0);
+        m.write(a + 4096 + 100, b"late");
+        assert_eq!(m.debug_check_quarantine(), 1);
+        // Quarantined pages are not handed out again.
+        let c = m.allocate(4096).expect("c");
+        assert!(c != a && c != a + 4096 && c != b);
+    }
 
     #[test]
     fn allocate_free_coalesce() {

@@ -265,6 +265,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         let _ = runner.join();
     }
     wait_for_tasks(&k);
+    let _ = k.platform.memory_file().debug_check_quarantine();
     tracing::info!(
         platform_us = t_platform.as_micros() as u64,
         exec_us = (t_exec - t_platform).as_micros() as u64,

@@ -81,17 +81,22 @@ static uint64_t now_ms(void) {
 /* ---- fault-safe access ---- */
 static __thread sigjmp_buf *volatile fault_jmp;
 
-static void on_fault(int sig) {
-    (void)sig;
+static void on_fault(int sig, siginfo_t *si, void *uc) {
+    (void)uc;
     if (fault_jmp) siglongjmp(*fault_jmp, 1);
+    /* Say who sent it: a fault (si_code > 0) or another process (SI_USER, SI_TKILL). */
+    char buf[160];
+    int n = snprintf(buf, sizeof buf, "pid %d: signal %d code %d from pid %d addr %p\n", getpid(),
+                     sig, si->si_code, si->si_pid, si->si_addr);
+    if (write(1, buf, n) < 0) {}
     _exit(70 + sig);
 }
 
 static void catch_faults(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fault;
-    sa.sa_flags = SA_NODEFER;
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_NODEFER | SA_SIGINFO;
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGILL, &sa, NULL);
