@@ -1,4 +1,5 @@
-// Deep paths: makes DEPTH (argv[1], default 600) nested directories under /tmp, then stats the
+// Deep paths: makes DEPTH (argv[1], default 600) nested directories under DIR (argv[3],
+// default /tmp: a tmpfs mount; /var/tmp is the overlay root's upper layer), then stats the
 // deepest one by its full path REPS (argv[2], default 1000) times, and walks back up with
 // "..". Prints the time the stats took (informative; the test checks results only).
 #define _GNU_SOURCE
@@ -24,7 +25,7 @@ int main(int argc, char **argv) {
     int reps = argc > 2 ? atoi(argv[2]) : 1000;
     static char path[8192];
     char base[64];
-    snprintf(base, sizeof base, "/tmp/deep.%d", getpid());
+    snprintf(base, sizeof base, "%s/deep.%d", argc > 3 ? argv[3] : "/tmp", getpid());
     CHECK(mkdir(base, 0755) == 0);
     size_t n = strlen(base);
     memcpy(path, base, n + 1);

@@ -208,19 +208,25 @@ impl WalkPath {
 }
 
 /// Where the walk is inside a tmpfs: the first `depth` components of the walk's path are
-/// inode `ino` of the tmpfs of mount `kind`. The next step then looks one name up in that
-/// directory instead of walking the whole path again: a walk costs O(depth), not O(depth²).
+/// inode `ino` of the tmpfs of mount `kind` (for the root mount: of the overlay's upper
+/// layer, in a directory no lower one merges into, which began at depth `top`). The next
+/// step then looks one name up in that directory instead of walking the whole path again: a
+/// walk costs O(depth), not O(depth²).
 #[derive(Clone, Copy)]
 struct TmpfsCursor {
     kind: MountKind,
     ino: u64,
     depth: usize,
+    top: usize,
 }
 
 /// What `cur` (just extended by one component) names, using and updating the tmpfs cursor.
 fn step_kind(task: &Task, cur: &WalkPath, cursor: &mut Option<TmpfsCursor>) -> Result<Kind, Errno> {
     let path = cur.path();
     let (kind, rel) = Mounts::route(path);
+    if kind == MountKind::Root {
+        return root_step_kind(task, cur, cursor);
+    }
     if !matches!(kind, MountKind::Tmp | MountKind::Shm) {
         *cursor = None;
         return kind_of(task, path);
@@ -248,6 +254,7 @@ fn step_kind(task: &Task, cur: &WalkPath, cursor: &mut Option<TmpfsCursor>) -> R
                 kind,
                 ino,
                 depth: cur.len(),
+                top: 0,
             });
             Kind::Dir
         }
@@ -262,7 +269,49 @@ fn step_kind(task: &Task, cur: &WalkPath, cursor: &mut Option<TmpfsCursor>) -> R
     })
 }
 
-/// `..` for the tmpfs cursor: its directory's parent, if the walk stays inside the tmpfs.
+/// [`step_kind`] in the root mount: inside a directory of the overlay's upper layer alone
+/// one name is looked up there; elsewhere the overlay answers for the whole path, and a
+/// directory of the upper layer alone starts a cursor (what a guest makes, however deep,
+/// is walked in O(depth); only the host's own directories, whose depth the guest doesn't
+/// choose, cost a whole-path lookup each).
+fn root_step_kind(
+    task: &Task,
+    cur: &WalkPath,
+    cursor: &mut Option<TmpfsCursor>,
+) -> Result<Kind, Errno> {
+    let root = &task.k.mounts.root;
+    if let Some(c) = cursor.take() {
+        if c.kind == MountKind::Root && c.depth + 1 == cur.len() {
+            let name = cur.parts.last().map_or(&b""[..], |n| &n[..]);
+            let (ino, entry) = root.upper().walk_child(c.ino, name)?;
+            return Ok(match entry {
+                WalkEntry::Dir => {
+                    *cursor = Some(TmpfsCursor {
+                        ino,
+                        depth: cur.len(),
+                        ..c
+                    });
+                    Kind::Dir
+                }
+                WalkEntry::Symlink(t) => Kind::Symlink(t),
+                WalkEntry::Other => Kind::Other,
+            });
+        }
+    }
+    let kind = kind_of(task, cur.path())?;
+    if matches!(kind, Kind::Dir) {
+        *cursor = root.upper_only_dir(cur.path()).map(|ino| TmpfsCursor {
+            kind: MountKind::Root,
+            ino,
+            depth: cur.len(),
+            top: cur.len(),
+        });
+    }
+    Ok(kind)
+}
+
+/// `..` for the tmpfs cursor: its directory's parent, if the walk stays inside the tmpfs
+/// (for the root mount: inside the upper-layer-only directory the cursor began at).
 fn cursor_up(task: &Task, cur: &WalkPath, cursor: &mut Option<TmpfsCursor>) {
     let Some(c) = *cursor else {
         return;
@@ -271,14 +320,19 @@ fn cursor_up(task: &Task, cur: &WalkPath, cursor: &mut Option<TmpfsCursor>) {
     if c.depth != cur.len() + 1 {
         return;
     }
-    if Mounts::route(cur.path()).0 != c.kind {
+    if Mounts::route(cur.path()).0 != c.kind || cur.len() < c.top {
         return;
     }
-    if let Ok((ino, WalkEntry::Dir)) = task.k.mounts.tmpfs(c.kind).walk_child(c.ino, b"..") {
+    let fs = if c.kind == MountKind::Root {
+        task.k.mounts.root.upper()
+    } else {
+        task.k.mounts.tmpfs(c.kind)
+    };
+    if let Ok((ino, WalkEntry::Dir)) = fs.walk_child(c.ino, b"..") {
         *cursor = Some(TmpfsCursor {
-            kind: c.kind,
             ino,
             depth: cur.len(),
+            ..c
         });
     }
 }

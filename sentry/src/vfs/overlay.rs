@@ -34,7 +34,7 @@ use snare_abi::file::{o, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 
 use super::host::HostRoot;
-use super::tmpfs::Tmpfs;
+use super::tmpfs::{Tmpfs, WalkEntry};
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_SET};
 
 /// Inode numbers of files made in the upper layer start above this (clear of host inodes).
@@ -153,6 +153,15 @@ impl Overlay {
         if l.whiteouts.is_empty() && l.opaque.is_empty() {
             return false;
         }
+        // Whichever is fewer: the whiteouts and opaque directories (each tested as the path
+        // or one of its ancestors) or the path's ancestors (each looked up, hashing it):
+        // a deep path costs its depth times the (few) entries, not its depth squared.
+        let depth = path.iter().filter(|&&b| b == b'/').count();
+        if l.whiteouts.len() + l.opaque.len() <= depth {
+            let above = |d: &Vec<u8>| d.as_slice() != path && within(path, d);
+            return l.whiteouts.iter().any(|w| w.as_slice() == path || above(w))
+                || l.opaque.iter().any(above);
+        }
         let mut p = path;
         if l.whiteouts.contains(p) {
             return true;
@@ -176,20 +185,27 @@ impl Overlay {
     /// for it (the fast path: no upper lookups beyond this check).
     pub fn untouched(&self, path: &[u8]) -> bool {
         // The upper layer holds only what was changed and the directories above it: the
-        // path is untouched once a prefix of it is missing there.
-        let mut prefix = Vec::with_capacity(path.len());
+        // path is untouched once a prefix of it is missing there. One name at a time from
+        // the upper root (a path `depth` deep costs `depth` lookups, not `depth²`).
+        let mut dir = Tmpfs::ROOT;
         for c in rel(path).split(|&b| b == b'/').filter(|c| !c.is_empty()) {
-            if !prefix.is_empty() {
-                prefix.push(b'/');
-            }
-            prefix.extend_from_slice(c);
-            match self.upper.stat(&prefix, false) {
+            match self.upper.walk_child(dir, c) {
                 Err(_) => return !self.hidden(path) && !self.whiteouts_below(path),
-                Ok(st) if !is_dir(&st) => return false,
-                Ok(_) => {}
+                Ok((ino, WalkEntry::Dir)) => dir = ino,
+                Ok(_) => return false,
             }
         }
         false
+    }
+
+    /// The upper layer's inode of directory `path` when no lower directory merges into it
+    /// (there is none, or it is hidden): everything below it is then the upper layer's
+    /// alone, and a path walk can go on from it one name at a time in the upper tmpfs.
+    pub fn upper_only_dir(&self, path: &[u8]) -> Option<u64> {
+        match self.upper.walk_lookup(rel(path)) {
+            Ok((ino, WalkEntry::Dir)) if !self.merged(path) => Some(ino),
+            _ => None,
+        }
     }
 
     fn locate(&self, path: &[u8]) -> Result<Loc, Errno> {
@@ -210,22 +226,20 @@ impl Overlay {
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
-        if self.hidden(path) {
-            return Ok(Loc::None);
-        }
+        // The host first: a path it doesn't have needs no look at the whiteouts (whose
+        // check costs the path's depth times its length).
         match self.lower.stat(path, false) {
-            Ok(st) => Ok(Loc::Lower(st)),
             Err(Errno::ENOENT) => Ok(Loc::None),
+            _ if self.hidden(path) => Ok(Loc::None),
+            Ok(st) => Ok(Loc::Lower(st)),
             Err(e) => Err(e),
         }
     }
 
     /// The lower layer's `path` if the guest can see it (not hidden).
     fn lower_visible(&self, path: &[u8]) -> Option<Stat> {
-        if self.hidden(path) {
-            return None;
-        }
-        self.lower.stat(path, false).ok()
+        let st = self.lower.stat(path, false).ok()?;
+        (!self.hidden(path)).then_some(st)
     }
 
     /// Whether `path` (an upper directory) merges a lower directory.
