@@ -10,6 +10,13 @@ fn signals() {
     c_program("signals", &[]);
 }
 
+/// Who may signal whom: processes of other uids get EPERM from kill, a group kill, tgkill
+/// and sigqueue; SIGCONT in the session passes; si_uid is the sender's real uid.
+#[test]
+fn signal_permissions() {
+    c_program("kill_perm", &[]);
+}
+
 /// POSIX timers, CPU-time itimers, interrupted and restarted sleeps (`timers.c`).
 #[test]
 fn timers() {

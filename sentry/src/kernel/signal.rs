@@ -309,7 +309,8 @@ pub fn process_exit(k: &Kernel, tg: &Arc<ThreadGroup>, status: ExitStatus) {
             ExitStatus::Code(c) => (CLD_EXITED, c),
             ExitStatus::Signal(s) => (CLD_KILLED, s),
         };
-        let mut info = user_info(exit_signal, code, tg.tgid, k.uid);
+        let ruid = tg.state().creds.ruid;
+        let mut info = user_info(exit_signal, code, tg.tgid, ruid);
         info.fields[1] = u64::from(value as u32);
         send_to_group(&parent, info);
     }

@@ -103,7 +103,7 @@ pub fn dispatch(task: &mut Task) {
                         snare_abi::signal::SIGPIPE,
                         snare_abi::signal::SI_USER,
                         task.tgid(),
-                        task.k.uid,
+                        task.tg().state().creds.ruid,
                     );
                     crate::kernel::signal::send_to_task(&task.handle, info);
                 }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use snare_abi::signal::{SigInfo, StackT, SIGKILL, SIGSTOP, SI_TKILL, SI_USER, SS_DISABLE};
+use snare_abi::signal::{
+    SigInfo, StackT, SIGCONT, SIGKILL, SIGSTOP, SI_TKILL, SI_USER, SS_DISABLE,
+};
 use snare_abi::{Errno, KernelSigaction};
 use snare_syscalls_table::nr;
 
@@ -224,7 +226,35 @@ fn kill_targets(task: &Task, pid: i32) -> Vec<Arc<ThreadGroup>> {
     }
 }
 
-/// Implements `kill(2)`.
+/// The real uid of `task`'s process: the `si_uid` of what it sends.
+fn sender_uid(task: &Task) -> u32 {
+    task.tg().state().creds.ruid
+}
+
+/// Whether `task` may send `sig` to process `g` (Linux's `check_kill_permission`): root
+/// (CAP_KILL) may signal anyone; otherwise the sender's real or effective uid must be the
+/// target's real or saved uid, except that SIGCONT reaches any process of the sender's
+/// session. Signal 0 (an existence check) asks the same question.
+fn may_signal(task: &Task, g: &ThreadGroup, sig: i32) -> bool {
+    if g.tgid == task.tgid() {
+        return true;
+    }
+    let (ruid, euid, sid) = {
+        let st = task.tg().state();
+        (st.creds.ruid, st.creds.euid, st.sid)
+    };
+    if euid == 0 {
+        return true;
+    }
+    let st = g.state();
+    (sig == SIGCONT && st.sid == sid)
+        || [ruid, euid]
+            .iter()
+            .any(|&u| u == st.creds.ruid || u == st.creds.suid)
+}
+
+/// Implements `kill(2)`. A group or broadcast kill signals those it may; a group with none
+/// of them is EPERM, while kill(-1) is 0 whenever it found a process (as on Linux).
 fn sys_kill(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (pid, sig) = (i32_(a[0]), i32_(a[1]));
     if sig != 0 {
@@ -237,12 +267,19 @@ fn sys_kill(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    if sig != 0 {
-        for g in &targets {
-            send_to_group(g, user_info(sig, SI_USER, task.tgid(), task.k.uid));
+    let uid = sender_uid(task);
+    let mut sent = false;
+    for g in targets.iter().filter(|g| may_signal(task, g, sig)) {
+        sent = true;
+        if sig != 0 {
+            send_to_group(g, user_info(sig, SI_USER, task.tgid(), uid));
         }
     }
-    Ok(0)
+    if sent || pid == -1 {
+        Ok(0)
+    } else {
+        Err(Errno::EPERM)
+    }
 }
 
 fn thread_signal(task: &Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> Result<u64, Errno> {
@@ -256,6 +293,9 @@ fn thread_signal(task: &Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> Res
     if tgid.is_some_and(|g| g != t.tg.tgid) {
         return Err(Errno::ESRCH);
     }
+    if !may_signal(task, &t.tg, info.si_signo) {
+        return Err(Errno::EPERM);
+    }
     if info.si_signo != 0 {
         send_to_task(&t, info);
     }
@@ -264,13 +304,13 @@ fn thread_signal(task: &Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> Res
 
 /// Implements `tgkill(2)`.
 fn sys_tgkill(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let info = user_info(i32_(a[2]), SI_TKILL, task.tgid(), task.k.uid);
+    let info = user_info(i32_(a[2]), SI_TKILL, task.tgid(), sender_uid(task));
     thread_signal(task, Some(i32_(a[0])), i32_(a[1]), info)
 }
 
 /// Implements `tkill(2)`.
 fn sys_tkill(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let info = user_info(i32_(a[1]), SI_TKILL, task.tgid(), task.k.uid);
+    let info = user_info(i32_(a[1]), SI_TKILL, task.tgid(), sender_uid(task));
     thread_signal(task, None, i32_(a[0]), info)
 }
 
@@ -288,17 +328,26 @@ fn queued_info(task: &Task, addr: u64, sig: i32, target: i32) -> Result<SigInfo,
 /// Implements `rt_sigqueueinfo(2)`.
 fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (pid, sig) = (i32_(a[0]), i32_(a[1]));
-    check_sig(sig)?;
+    if sig != 0 {
+        check_sig(sig)?;
+    }
     let info = queued_info(task, a[2], sig, pid)?;
     let g = lock(&task.k.pids).group(pid).ok_or(Errno::ESRCH)?;
-    send_to_group(&g, info);
+    if !may_signal(task, &g, sig) {
+        return Err(Errno::EPERM);
+    }
+    if sig != 0 {
+        send_to_group(&g, info);
+    }
     Ok(0)
 }
 
 /// Implements `rt_tgsigqueueinfo(2)`.
 fn sys_rt_tgsigqueueinfo(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (tgid, tid, sig) = (i32_(a[0]), i32_(a[1]), i32_(a[2]));
-    check_sig(sig)?;
+    if sig != 0 {
+        check_sig(sig)?;
+    }
     let info = queued_info(task, a[3], sig, tgid)?;
     thread_signal(task, Some(tgid), tid, info)
 }
@@ -469,14 +518,19 @@ fn sys_pidfd_send_signal(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if g.state().zombie.is_some() {
         return Err(Errno::ESRCH);
     }
+    if sig != 0 {
+        check_sig(sig)?;
+    }
+    if !may_signal(task, &g, sig) {
+        return Err(Errno::EPERM);
+    }
     if sig == 0 {
         return Ok(0);
     }
-    check_sig(sig)?;
     let info = if a[2] != 0 {
         queued_info(task, a[2], sig, g.tgid)?
     } else {
-        user_info(sig, SI_USER, task.tgid(), task.k.uid)
+        user_info(sig, SI_USER, task.tgid(), sender_uid(task))
     };
     send_to_group(&g, info);
     Ok(0)
