@@ -12,6 +12,7 @@ pub mod eventfd;
 mod fdtable;
 mod host;
 pub mod host_fds;
+pub(crate) mod locks;
 pub mod mount;
 pub mod overlay;
 pub mod pipe;
