@@ -149,10 +149,17 @@ fn sys_flock(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// The record-lock commands of `fcntl(2)`: F_GETLK, F_SETLK, F_SETLKW and their OFD forms.
 fn fcntl_lock(task: &Task, n: i32, cmd: i32, arg: u64) -> Result<u64, Errno> {
-    use snare_abi::file::lock::*;
+    use snare_abi::file::lock::{
+        F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_RDLCK, F_SETLKW, F_UNLCK, F_WRLCK,
+    };
     let file = task.fds.get(n)?;
     let mut fl: Flock = task.mm.read_val(arg)?;
     let ofd = matches!(cmd, F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW);
+    let getlk = matches!(cmd, F_GETLK | F_OFD_GETLK);
+    // Linux's fcntl_getlk checks the type before the range; F_SETLK checks it after.
+    if getlk && fl.l_type != F_RDLCK && fl.l_type != F_WRLCK {
+        return Err(Errno::EINVAL);
+    }
     let base = match u32::try_from(fl.l_whence) {
         Ok(SEEK_SET) => 0,
         // Streams have no offset; Linux uses their f_pos, which stays 0.
@@ -179,10 +186,7 @@ fn fcntl_lock(task: &Task, n: i32, cmd: i32, arg: u64) -> Result<u64, Errno> {
             pid: task.tgid(),
         }
     };
-    if matches!(cmd, F_GETLK | F_OFD_GETLK) {
-        if op == RangeOp::Unlock {
-            return Err(Errno::EINVAL);
-        }
+    if getlk {
         let owner = match &holder {
             Holder::Description(d) => Owner::Description(locks::description_id(d)),
             Holder::Process { table, .. } => Owner::Posix(*table),
