@@ -1,5 +1,5 @@
 //! File-related structures: `struct stat`, `struct timespec`, `struct iovec`,
-//! `struct linux_dirent64` header, `struct utsname`, `struct rlimit`.
+//! `struct linux_dirent64` header, `struct utsname`, `struct rlimit`, `struct flock`.
 
 use static_assertions::{assert_eq_size, const_assert_eq};
 
@@ -163,4 +163,39 @@ pub mod o {
     pub const TMPFILE: u32 = 0o20200000;
 }
 
-crate::impl_pod!(Stat, Timespec, Timeval, Iovec, Utsname, Rlimit);
+/// `struct flock` on x86-64 (the same layout as `struct flock64`). Mirrors
+/// `<asm-generic/fcntl.h>`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flock {
+    pub l_type: i16,
+    pub l_whence: i16,
+    pub _pad0: u32,
+    pub l_start: i64,
+    pub l_len: i64,
+    pub l_pid: i32,
+    pub _pad1: u32,
+}
+assert_eq_size!(Flock, [u8; 32]);
+const_assert_eq!(core::mem::offset_of!(Flock, l_start), 8);
+const_assert_eq!(core::mem::offset_of!(Flock, l_pid), 24);
+
+/// Advisory locks: `fcntl(2)` lock commands and `l_type` values (`<asm-generic/fcntl.h>`),
+/// `flock(2)` operations (`<asm-generic/fcntl.h>`, `LOCK_*`).
+pub mod lock {
+    pub const F_GETLK: i32 = 5;
+    pub const F_SETLK: i32 = 6;
+    pub const F_SETLKW: i32 = 7;
+    pub const F_OFD_GETLK: i32 = 36;
+    pub const F_OFD_SETLK: i32 = 37;
+    pub const F_OFD_SETLKW: i32 = 38;
+    pub const F_RDLCK: i16 = 0;
+    pub const F_WRLCK: i16 = 1;
+    pub const F_UNLCK: i16 = 2;
+    pub const LOCK_SH: u32 = 1;
+    pub const LOCK_EX: u32 = 2;
+    pub const LOCK_NB: u32 = 4;
+    pub const LOCK_UN: u32 = 8;
+}
+
+crate::impl_pod!(Stat, Timespec, Timeval, Iovec, Utsname, Rlimit, Flock);

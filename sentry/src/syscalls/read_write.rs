@@ -1,6 +1,6 @@
 //! read/write and friends, fd-table calls: close, dup, fcntl, ioctl, lseek.
 
-use snare_abi::file::{o, Iovec};
+use snare_abi::file::{o, Flock, Iovec};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
@@ -8,7 +8,8 @@ use super::arg::{fd, i32_, len, u32_};
 use super::{Handler, MAX_RW};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
-use crate::vfs::FileDescription;
+use crate::vfs::locks::{self, FlockOp, Holder, Owner, RangeOp};
+use crate::vfs::{FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::READ, sys_read),
@@ -129,13 +130,95 @@ fn sys_copy_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     Ok(n)
 }
 
-/// Implements `flock(2)`: granted (one process: nothing can conflict; see `sys_fcntl`).
+/// Implements `flock(2)`. Converting between shared and exclusive drops the old lock first,
+/// as Linux does.
 fn sys_flock(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    task.fds.get(fd(a[0]))?;
-    match u32_(a[1]) & !4 {
-        1 | 2 | 8 => Ok(0),
-        _ => Err(Errno::EINVAL),
+    use snare_abi::file::lock::{LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN};
+    let file = task.fds.get(fd(a[0]))?;
+    let cmd = u32_(a[1]);
+    let op = match cmd & !LOCK_NB {
+        LOCK_SH => FlockOp::Shared,
+        LOCK_EX => FlockOp::Exclusive,
+        LOCK_UN => FlockOp::Unlock,
+        _ => return Err(Errno::EINVAL),
+    };
+    let key = locks::key_of(&*file)?;
+    locks::table().flock(key, &file, op, cmd & LOCK_NB == 0)?;
+    Ok(0)
+}
+
+/// The record-lock commands of `fcntl(2)`: F_GETLK, F_SETLK, F_SETLKW and their OFD forms.
+fn fcntl_lock(task: &Task, n: i32, cmd: i32, arg: u64) -> Result<u64, Errno> {
+    use snare_abi::file::lock::{
+        F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_RDLCK, F_SETLKW, F_UNLCK, F_WRLCK,
+    };
+    let file = task.fds.get(n)?;
+    let mut fl: Flock = task.mm.read_val(arg)?;
+    let ofd = matches!(cmd, F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW);
+    let getlk = matches!(cmd, F_GETLK | F_OFD_GETLK);
+    // Linux's fcntl_getlk checks the type before the range; F_SETLK checks it after.
+    if getlk && fl.l_type != F_RDLCK && fl.l_type != F_WRLCK {
+        return Err(Errno::EINVAL);
     }
+    let base = match u32::try_from(fl.l_whence) {
+        Ok(SEEK_SET) => 0,
+        // Streams have no offset; Linux uses their f_pos, which stays 0.
+        Ok(SEEK_CUR) => file.seek(0, SEEK_CUR).unwrap_or(0),
+        Ok(SEEK_END) => u64::try_from(file.stat()?.st_size).unwrap_or(0),
+        _ => return Err(Errno::EINVAL),
+    };
+    let range = locks::range_of(base, fl.l_start, fl.l_len)?;
+    let op = match fl.l_type {
+        F_RDLCK => RangeOp::Read,
+        F_WRLCK => RangeOp::Write,
+        F_UNLCK => RangeOp::Unlock,
+        _ => return Err(Errno::EINVAL),
+    };
+    if ofd && fl.l_pid != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let key = locks::key_of(&*file)?;
+    let holder = if ofd {
+        Holder::Description(&file)
+    } else {
+        Holder::Process {
+            table: task.fds.lock_owner(),
+            pid: task.tgid(),
+        }
+    };
+    if getlk {
+        let owner = match &holder {
+            Holder::Description(d) => Owner::Description(locks::description_id(d)),
+            Holder::Process { table, .. } => Owner::Posix(*table),
+        };
+        let (start, end) = range;
+        match locks::table().test(key, owner, start, end, op == RangeOp::Write) {
+            None => fl.l_type = F_UNLCK,
+            Some(c) => {
+                fl.l_type = if c.span.write { F_WRLCK } else { F_RDLCK };
+                fl.l_whence = SEEK_SET as i16;
+                fl.l_start = c.span.start as i64;
+                fl.l_len = if c.span.end == locks::TO_EOF {
+                    0
+                } else {
+                    (c.span.end - c.span.start) as i64
+                };
+                fl.l_pid = c.pid;
+            }
+        }
+        task.mm.write(arg, snare_abi::pod::as_bytes(&fl))?;
+        return Ok(0);
+    }
+    // Linux's check_fmode_for_setlk: a lock needs the access it protects.
+    let mode = file.status_flags() & o::ACCMODE;
+    match op {
+        RangeOp::Read if mode == o::WRONLY => return Err(Errno::EBADF),
+        RangeOp::Write if mode == o::RDONLY => return Err(Errno::EBADF),
+        _ => {}
+    }
+    let wait = matches!(cmd, F_SETLKW | F_OFD_SETLKW);
+    locks::table().set_range(key, &holder, range, op, wait)?;
+    Ok(0)
 }
 
 /// Reads into guest memory at `buf` from `read`, a chunk at a time.
@@ -391,13 +474,9 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const F_DUPFD_CLOEXEC: i32 = 1030;
     const F_SETPIPE_SZ: i32 = 1031;
     const F_GETPIPE_SZ: i32 = 1032;
-    const F_GETLK: i32 = 5;
-    const F_SETLK: i32 = 6;
-    const F_SETLKW: i32 = 7;
-    const F_OFD_GETLK: i32 = 36;
-    const F_OFD_SETLK: i32 = 37;
-    const F_OFD_SETLKW: i32 = 38;
-    const F_UNLCK: i16 = 2;
+    use snare_abi::file::lock::{
+        F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW,
+    };
     const FD_CLOEXEC: u64 = 1;
     let n = fd(a[0]);
     match i32_(a[1]) {
@@ -418,26 +497,8 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             task.fds.set_cloexec(n, a[2] & FD_CLOEXEC != 0)?;
             Ok(0)
         }
-        // Record locks: with one process in the sandbox no lock can conflict, so every lock
-        // is granted and F_GETLK reports the range unlocked. (A lock table arrives with
-        // processes, issue 4.)
-        F_GETLK | F_OFD_GETLK => {
-            task.fds.get(n)?;
-            let mut flock = [0u8; 32];
-            task.mm.read(a[2], &mut flock)?;
-            flock[0..2].copy_from_slice(&F_UNLCK.to_ne_bytes());
-            task.mm.write(a[2], &flock)?;
-            Ok(0)
-        }
-        F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => {
-            task.fds.get(n)?;
-            let mut flock = [0u8; 32];
-            task.mm.read(a[2], &mut flock)?;
-            let kind = i16::from_ne_bytes([flock[0], flock[1]]);
-            if !(0..=2).contains(&kind) {
-                return Err(Errno::EINVAL);
-            }
-            Ok(0)
+        cmd @ (F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW) => {
+            fcntl_lock(task, n, cmd, a[2])
         }
         F_GETFL => Ok(u64::from(task.fds.get(n)?.status_flags())),
         F_SETFL => {

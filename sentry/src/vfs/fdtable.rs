@@ -1,11 +1,15 @@
 //! The file descriptor table of a process (shared by threads created with `CLONE_FILES`).
+//!
+//! The table is also the owner of the process's POSIX record locks (as Linux's
+//! `files_struct`), so every path that lets go of fds reports them to [`super::locks`].
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use snare_abi::Errno;
 
-use super::FileDescription;
+use super::{locks, FileDescription};
 
 /// One slot of the table.
 #[derive(Clone, Debug)]
@@ -16,9 +20,32 @@ pub struct FdEntry {
 
 /// Fd number → open file description. Methods take `&self`: the table is shared between the
 /// threads of a process, and locks itself for each operation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FdTable {
     fds: Mutex<BTreeMap<i32, FdEntry>>,
+    /// Owner id of the POSIX locks taken through this table: unique for the Sentry's life,
+    /// so a new table never inherits a dead one's locks.
+    lock_owner: u64,
+}
+
+fn next_lock_owner() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Default for FdTable {
+    fn default() -> FdTable {
+        FdTable {
+            fds: Mutex::default(),
+            lock_owner: next_lock_owner(),
+        }
+    }
+}
+
+impl Drop for FdTable {
+    fn drop(&mut self) {
+        self.clear();
+    }
 }
 
 impl FdTable {
@@ -26,10 +53,45 @@ impl FdTable {
         self.fds.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A copy of the table, as `fork` (no `CLONE_FILES`) gives the child.
+    /// A copy of the table, as `fork` (no `CLONE_FILES`) gives the child: the same
+    /// descriptions, but not the locks (a new owner).
     pub fn duplicate(&self) -> FdTable {
         FdTable {
             fds: Mutex::new(self.lock().clone()),
+            lock_owner: next_lock_owner(),
+        }
+    }
+
+    /// The owner id of POSIX locks taken through this table.
+    pub(crate) fn lock_owner(&self) -> u64 {
+        self.lock_owner
+    }
+
+    /// Drops descriptions that left the table (called without the table's mutex: a drop may
+    /// block or wake others, e.g. the last writer of a pipe). Closing an fd releases this
+    /// table's POSIX locks on its file; dropping a description's last reference releases its
+    /// OFD and flock locks.
+    fn let_go(&self, files: Vec<Arc<dyn FileDescription>>) {
+        let table = locks::table();
+        if table.has_posix(self.lock_owner) {
+            for f in &files {
+                if let Ok(key) = locks::key_of(&**f) {
+                    table.release_posix(self.lock_owner, key);
+                }
+            }
+        }
+        Self::drop_descriptions(files);
+    }
+
+    fn drop_descriptions(files: Vec<Arc<dyn FileDescription>>) {
+        for f in files {
+            let id = locks::description_id(&f);
+            // The weak reference keeps the address from being reused until we are done.
+            let weak = Arc::downgrade(&f);
+            drop(f);
+            if weak.strong_count() == 0 {
+                locks::table().description_gone(id);
+            }
         }
     }
 
@@ -100,16 +162,15 @@ impl FdTable {
         if !(0..limit).contains(&fd) {
             return Err(Errno::EBADF);
         }
-        // The old description is dropped after the lock is released (its drop may block or
-        // wake others, e.g. the last writer of a pipe).
         let old = self.lock().insert(fd, FdEntry { file, cloexec });
-        drop(old);
+        self.let_go(old.map(|e| e.file).into_iter().collect());
         Ok(())
     }
 
     pub fn close(&self, fd: i32) -> Result<(), Errno> {
-        let old = self.lock().remove(&fd);
-        old.map(drop).ok_or(Errno::EBADF)
+        let old = self.lock().remove(&fd).ok_or(Errno::EBADF)?;
+        self.let_go(vec![old.file]);
+        Ok(())
     }
 
     /// Closes `[first, last]`, or marks them close-on-exec.
@@ -124,11 +185,11 @@ impl FdTable {
                         e.cloexec = true;
                     }
                 } else {
-                    closed.extend(fds.remove(&k));
+                    closed.extend(fds.remove(&k).map(|e| e.file));
                 }
             }
         }
-        drop(closed);
+        self.let_go(closed);
     }
 
     /// Drops close-on-exec fds (at execve).
@@ -140,13 +201,14 @@ impl FdTable {
             }
             !e.cloexec
         });
-        drop(closed);
+        self.let_go(closed);
     }
 
-    /// Closes everything (the last thread of a process exited).
+    /// Closes everything (the last thread of a process exited): all its POSIX locks go.
     pub fn clear(&self) {
         let all = std::mem::take(&mut *self.lock());
-        drop(all);
+        locks::table().release_posix_all(self.lock_owner);
+        Self::drop_descriptions(all.into_values().map(|e| e.file).collect());
     }
 
     /// One past the highest open fd (0 with none).

@@ -4,7 +4,8 @@
 //! The mount table ([`mount`]) puts the [`overlay`] root (the host root, confined with
 //! `openat2(RESOLVE_IN_ROOT)`, under an in-memory upper layer) at `/`, a [`tmpfs`] at `/tmp`,
 //! devices ([`dev`]) at `/dev` and [`procfs`] at `/proc`. Paths are walked by the Sentry
-//! (`syscalls/path.rs`), so symlinks resolve across mounts.
+//! (`syscalls/path.rs`), so symlinks resolve across mounts. Advisory file locks ([`locks`])
+//! are kept by file identity, apart from the mounts.
 
 pub(crate) mod dev;
 pub mod epoll;
@@ -12,6 +13,7 @@ pub mod eventfd;
 mod fdtable;
 mod host;
 pub mod host_fds;
+pub(crate) mod locks;
 pub mod mount;
 pub mod overlay;
 pub mod pipe;
