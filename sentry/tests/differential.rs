@@ -26,6 +26,13 @@ fn held_mapping_changes() {
     c_program("lazymap", &["/tmp/lazymap.bin"]);
 }
 
+/// RLIMIT_FSIZE: short writes at the limit, EFBIG and SIGXFSZ past it (write, pwrite,
+/// pwritev, O_APPEND, truncate, ftruncate, fallocate), pipes exempt, the default action kills.
+#[test]
+fn file_size_limit() {
+    c_program("rlimit_fsize", &["/tmp/rlimit_fsize.bin"]);
+}
+
 #[test]
 fn writes_in_tmp() {
     c_program("writes", &[]);

@@ -2,8 +2,9 @@
 //! process in its `TgState`, copied by fork, kept by execve.
 //!
 //! Every limit is stored as set; the Sentry enforces RLIMIT_NOFILE (fd allocation in
-//! `vfs/fdtable.rs`, poll's entry count). The others report what was set: the sandbox's own
-//! bounds (its task limit, the stack size) apply whatever they say.
+//! `vfs/fdtable.rs`, poll's entry count) and RLIMIT_FSIZE (writes, truncates and
+//! fallocate of regular files: [`fsize_check`]). The others report what was set: the
+//! sandbox's own bounds (its task limit, the stack size) apply whatever they say.
 //!
 //! Defaults: RLIMIT_NOFILE soft 1024, hard 2^20 (Docker's and systemd's soft limit; the hard
 //! one is Linux's default `fs.nr_open`, the most it can be); RLIMIT_STACK 8 MiB; RLIMIT_NPROC
@@ -17,6 +18,44 @@ use snare_abi::file::{
 use snare_abi::Errno;
 
 use super::process::MAX_TASKS;
+use super::Task;
+
+/// RLIMIT_FSIZE (Linux's `generic_write_check_limits` and `inode_newsize_ok`): how many of
+/// `count` bytes `task` may write to a regular file at `pos`; a write starting at or past
+/// the soft limit, or a truncate or fallocate (`count` 0, `pos` the new size) past it,
+/// raises SIGXFSZ and fails with EFBIG, and a write crossing it is cut short there.
+pub fn fsize_check(task: &Task, pos: u64, count: u64) -> Result<u64, Errno> {
+    let limit = task
+        .tg()
+        .state()
+        .rlimits
+        .get(snare_abi::file::RLIMIT_FSIZE)?
+        .rlim_cur;
+    if limit == RLIM_INFINITY {
+        return Ok(count);
+    }
+    if pos >= limit && (count > 0 || pos > limit) {
+        let uid = task.tg().state().creds.ruid;
+        let info = super::signal::user_info(
+            snare_abi::signal::SIGXFSZ,
+            snare_abi::signal::SI_USER,
+            task.tgid(),
+            uid,
+        );
+        super::signal::send_to_task(&task.handle, info);
+        return Err(Errno::EFBIG);
+    }
+    Ok(count.min(limit - pos))
+}
+
+/// Whether `task`'s RLIMIT_FSIZE is finite (only then do writes need the file's position).
+pub fn fsize_limited(task: &Task) -> bool {
+    task.tg()
+        .state()
+        .rlimits
+        .get(snare_abi::file::RLIMIT_FSIZE)
+        .is_ok_and(|l| l.rlim_cur != RLIM_INFINITY)
+}
 
 /// RLIMIT_NOFILE's default soft limit.
 pub const NOFILE_SOFT: u64 = 1024;

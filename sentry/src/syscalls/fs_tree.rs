@@ -324,6 +324,14 @@ fn sys_truncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let len = i64::try_from(a[1]).map_err(|_| Errno::EINVAL)? as u64;
     let (kind, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
     let m = &task.k.mounts;
+    let st = match kind {
+        MountKind::Root => m.root.stat(&p).ok(),
+        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).stat(rel_of(&p), false).ok(),
+        _ => None,
+    };
+    if let Some(st) = st {
+        grow_ok(task, &st, len)?;
+    }
     match kind {
         MountKind::Root => m.root.truncate(&p, len)?,
         k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).truncate(rel_of(&p), len)?,
@@ -335,7 +343,21 @@ fn sys_truncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Implements `ftruncate(2)`.
 fn sys_ftruncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let len = i64::try_from(a[1]).map_err(|_| Errno::EINVAL)? as u64;
-    task.fds.get(fd(a[0]))?.truncate(len).map(|_| 0)
+    let file = task.fds.get(fd(a[0]))?;
+    if let Ok(st) = file.stat() {
+        grow_ok(task, &st, len)?;
+    }
+    file.truncate(len).map(|_| 0)
+}
+
+/// RLIMIT_FSIZE for a regular file growing to `size` (truncate, fallocate): SIGXFSZ and
+/// EFBIG past the limit (see `kernel::rlimits::fsize_check`).
+fn grow_ok(task: &Task, st: &snare_abi::file::Stat, size: u64) -> Result<(), Errno> {
+    let regular = st.st_mode & snare_abi::file::S_IFMT == snare_abi::file::S_IFREG;
+    if regular && size > u64::try_from(st.st_size).unwrap_or(0) {
+        crate::kernel::rlimits::fsize_check(task, size, 0)?;
+    }
+    Ok(())
 }
 
 fn do_chmod(task: &Task, kind: MountKind, p: &[u8], mode: u32) -> Result<u64, Errno> {
@@ -466,10 +488,15 @@ fn sys_fallocate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Err(Errno::EFBIG);
     }
     let file = task.fds.get(fd(a[0]))?;
-    match file.stat()?.st_mode & snare_abi::file::S_IFMT {
+    let st = file.stat()?;
+    match st.st_mode & snare_abi::file::S_IFMT {
         snare_abi::file::S_IFIFO => return Err(Errno::ESPIPE),
         snare_abi::file::S_IFREG | snare_abi::file::S_IFDIR => {}
         _ => return Err(Errno::ENODEV),
+    }
+    const FALLOC_FL_KEEP_SIZE: u32 = 1;
+    if mode & FALLOC_FL_KEEP_SIZE == 0 {
+        grow_ok(task, &st, (off + len) as u64)?;
     }
     file.allocate(mode, off as u64, len as u64).map(|()| 0)
 }

@@ -295,10 +295,36 @@ fn sys_read(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     read_into(task, a[1], len(a[2])?, |b, _| file.read(b))
 }
 
+/// The bytes of a `count`-byte write to `file` at `at` (None: its position, or its end
+/// under O_APPEND) that RLIMIT_FSIZE lets through (see `kernel::rlimits::fsize_check`).
+/// Under the default unlimited RLIMIT_FSIZE nothing is asked of the file.
+pub(super) fn fsize_allowed(
+    task: &Task,
+    file: &dyn FileDescription,
+    at: Option<u64>,
+    count: usize,
+) -> Result<usize, Errno> {
+    use crate::kernel::rlimits::{fsize_check, fsize_limited};
+    if count == 0 || !fsize_limited(task) {
+        return Ok(count);
+    }
+    let st = file.stat()?;
+    if st.st_mode & snare_abi::file::S_IFMT != snare_abi::file::S_IFREG {
+        return Ok(count);
+    }
+    let pos = match at {
+        Some(p) => p,
+        None if file.status_flags() & o::APPEND != 0 => u64::try_from(st.st_size).unwrap_or(0),
+        None => file.seek(0, SEEK_CUR)?,
+    };
+    Ok(fsize_check(task, pos, count as u64)? as usize)
+}
+
 /// Implements `write(2)`.
 fn sys_write(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
-    write_from(task, a[1], len(a[2])?, |b, _| file.write(b))
+    let n = fsize_allowed(task, &*file, None, len(a[2])?)?;
+    write_from(task, a[1], n, |b, _| file.write(b))
 }
 
 /// Implements `pread64(2)`.
@@ -312,7 +338,8 @@ fn sys_pread64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     let off = i64::try_from(a[3]).map_err(|_| Errno::EINVAL)? as u64;
-    write_from(task, a[1], len(a[2])?, |b, d| file.pwrite(b, off + d))
+    let n = fsize_allowed(task, &*file, Some(off), len(a[2])?)?;
+    write_from(task, a[1], n, |b, d| file.pwrite(b, off + d))
 }
 
 /// Reads a guest iovec array (at most IOV_MAX entries).
@@ -342,9 +369,23 @@ enum Dir {
 /// transfer; an error after some bytes moved ends the call with the count.
 fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
+    let vecs = iovecs(task, a[1], a[2])?;
+    let budget = match dir {
+        Dir::Write => {
+            let sum = vecs
+                .iter()
+                .fold(0usize, |s, v| s.saturating_add(v.iov_len as usize));
+            fsize_allowed(task, &*file, at, sum)? as u64
+        }
+        Dir::Read => u64::MAX,
+    };
     let mut total = 0u64;
-    for v in iovecs(task, a[1], a[2])? {
-        let (base, len) = (v.iov_base, v.iov_len as usize);
+    for v in vecs {
+        if total >= budget {
+            break;
+        }
+        let want = v.iov_len.min(budget - total);
+        let (base, len) = (v.iov_base, want as usize);
         let n = match (dir, at) {
             (Dir::Read, Some(off)) => {
                 read_into(task, base, len, |b, d| file.pread(b, off + total + d))
@@ -361,7 +402,7 @@ fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64
             Err(_) => break,
         };
         total += n;
-        if n < v.iov_len {
+        if n < want {
             break;
         }
     }
