@@ -110,6 +110,7 @@ pub const RLIM_INFINITY: u64 = !0;
 
 /// Resources of `getrlimit(2)` (`<asm-generic/resource.h>`).
 pub const RLIMIT_FSIZE: u32 = 1;
+pub const RLIMIT_AS: u32 = 9;
 pub const RLIMIT_CORE: u32 = 4;
 pub const RLIMIT_STACK: u32 = 3;
 pub const RLIMIT_NPROC: u32 = 6;

@@ -33,6 +33,13 @@ fn file_size_limit() {
     c_program("rlimit_fsize", &["/tmp/rlimit_fsize.bin"]);
 }
 
+/// RLIMIT_AS: mmap, brk and mremap past the limit are ENOMEM; MAP_FIXED over a mapping
+/// counts what it adds.
+#[test]
+fn address_space_limit() {
+    c_program("rlimit_as", &[]);
+}
+
 #[test]
 fn writes_in_tmp() {
     c_program("writes", &[]);

@@ -2,8 +2,9 @@
 //! process in its `TgState`, copied by fork, kept by execve.
 //!
 //! Every limit is stored as set; the Sentry enforces RLIMIT_NOFILE (fd allocation in
-//! `vfs/fdtable.rs`, poll's entry count) and RLIMIT_FSIZE (writes, truncates and
-//! fallocate of regular files: [`fsize_check`]). The others report what was set: the
+//! `vfs/fdtable.rs`, poll's entry count), RLIMIT_FSIZE (writes, truncates and
+//! fallocate of regular files: [`fsize_check`]) and RLIMIT_AS (mmap, brk and mremap:
+//! `syscalls/mmap.rs`; a stack growing on a fault is not counted). The others report what was set: the
 //! sandbox's own bounds (its task limit, the stack size) apply whatever they say.
 //!
 //! Defaults: RLIMIT_NOFILE soft 1024, hard 2^20 (Docker's and systemd's soft limit; the hard

@@ -29,8 +29,39 @@ fn sys_mremap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     let fixed = (flags & MREMAP_FIXED != 0).then_some(a[4]);
+    if let (Some(old), Some(new)) = (page_up(a[1]), page_up(a[2])) {
+        if new > old && !as_allows(task, None, new - old) {
+            return Err(Errno::ENOMEM);
+        }
+    }
     task.mm
         .mremap(a[0], a[1], a[2], flags & MREMAP_MAYMOVE != 0, fixed)
+}
+
+/// RLIMIT_AS (Linux's `may_expand_vm`): whether the address space may grow by `extra`
+/// bytes, the mappings in `replaced` going in the same call (a MAP_FIXED over them).
+/// Checked before the call changes anything, and only when the limit is finite (then the
+/// VMAs are counted). Two threads mapping at once could both pass: the limit is the guest's
+/// own; what bounds the sandbox is `--memory`.
+fn as_allows(task: &Task, replaced: Option<(u64, u64)>, extra: u64) -> bool {
+    use snare_abi::file::{RLIMIT_AS, RLIM_INFINITY};
+    let limit = task
+        .tg()
+        .state()
+        .rlimits
+        .get(RLIMIT_AS)
+        .map_or(RLIM_INFINITY, |l| l.rlim_cur);
+    if limit == RLIM_INFINITY {
+        return true;
+    }
+    let vmas = task.mm.vmas();
+    let total: u64 = vmas.iter().map(|v| v.end - v.start).sum();
+    let gone: u64 = replaced.map_or(0, |(s, e)| {
+        vmas.iter()
+            .map(|v| v.end.min(e).saturating_sub(v.start.max(s)))
+            .sum()
+    });
+    (total - gone).saturating_add(extra) <= limit
 }
 
 const MAP_SHARED: u32 = 0x01;
@@ -72,6 +103,13 @@ fn prot_arg(p: u64) -> Result<Prot, Errno> {
 
 /// Implements `brk(2)`.
 fn sys_brk(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (_, end) = task.mm.brk_range();
+    if let Some(new_end) = page_up(a[0]) {
+        if new_end > end && !as_allows(task, None, new_end - end) {
+            // brk's failure is the old break.
+            return Ok(task.mm.brk(0));
+        }
+    }
     Ok(task.mm.brk(a[0]))
 }
 
@@ -79,7 +117,7 @@ fn sys_brk(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// cache yet), so writes through them don't reach the file; MAP_POPULATE and MAP_LOCKED are
 /// accepted and populate lazily. As Linux's heuristic overcommit does, one mapping that would
 /// commit memory (private writable, or shared anonymous; not MAP_NORESERVE) larger than the
-/// sandbox's memory limit fails with ENOMEM; RLIMIT_AS is not enforced.
+/// sandbox's memory limit fails with ENOMEM. RLIMIT_AS is enforced ([`as_allows`]).
 fn sys_mmap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (addr, length) = (a[0], a[1]);
     let prot = prot_arg(a[2])?;
@@ -124,6 +162,11 @@ fn sys_mmap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     } else {
         Placement::Hint
     };
+    let len = page_up(length).ok_or(Errno::ENOMEM)?;
+    let replaced = (placement == Placement::Fixed).then(|| (addr, addr.saturating_add(len)));
+    if !as_allows(task, replaced, len) {
+        return Err(Errno::ENOMEM);
+    }
     let hint = if flags & MAP_32BIT != 0 && placement == Placement::Hint {
         0x4000_0000
     } else {
