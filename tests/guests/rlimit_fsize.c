@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -59,6 +60,13 @@ int main(int argc, char **argv) {
     struct stat st;
     fstat(fd, &st);
     printf("size %ld\n", (long)st.st_size);
+    /* sendfile and copy_file_range into the file are writes too. */
+    int src = open("/proc/self/exe", O_RDONLY);
+    off_t in_off = 0;
+    show("sendfile 100 at 4096", sendfile(fd, src, &in_off, 100));
+    loff_t out_off = 4000, in2 = 0;
+    show("copy_file_range 500 at 4000", copy_file_range(src, &in2, fd, &out_off, 500, 0));
+    close(src);
     int p[2];
     if (pipe(p)) return 1;
     show("pipe write 8192", write(p[1], buf, 8192));

@@ -98,7 +98,8 @@ fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         let o: i64 = task.mm.read_val(a[2])?;
         Some(u64::try_from(o).map_err(|_| Errno::EINVAL)?)
     };
-    let (n, new_off, _) = copy_between(task, &*inp, &*out, off, None, len(a[3])?.min(MAX_RW))?;
+    let count = fsize_allowed(task, &*out, None, len(a[3])?.min(MAX_RW))?;
+    let (n, new_off, _) = copy_between(task, &*inp, &*out, off, None, count)?;
     if let Some(o) = new_off {
         task.mm.write(a[2], &(o as i64).to_ne_bytes())?;
     }
@@ -120,7 +121,8 @@ fn sys_copy_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         u64::try_from(o).map(Some).map_err(|_| Errno::EINVAL)
     };
     let (in_off, out_off) = (read_off(a[1])?, read_off(a[3])?);
-    let (n, ni, no) = copy_between(task, &*inp, &*out, in_off, out_off, len(a[4])?.min(MAX_RW))?;
+    let count = fsize_allowed(task, &*out, out_off, len(a[4])?.min(MAX_RW))?;
+    let (n, ni, no) = copy_between(task, &*inp, &*out, in_off, out_off, count)?;
     if let Some(o) = ni {
         task.mm.write(a[1], &(o as i64).to_ne_bytes())?;
     }
