@@ -115,3 +115,31 @@ fn forged_signal_numbers() {
 fn huge_write_stops_at_sigkill() {
     c_program("hostile_bigio", &[]);
 }
+
+/// Garbage lock arguments get Linux's errnos (natively the same), and one process's lock
+/// records are capped (ENOLCK; Linux bounds them only by memory): the table still works after.
+#[test]
+fn hostile_lock_use() {
+    let prog = build("hostile_locks", true);
+    let file = ["/tmp/hostile_locks.bin"];
+    let n = native(&prog, &file);
+    let s = snare(&prog, &file);
+    let without_cap = |o: &Output| -> String {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("capped at") && !l.starts_with("all 12000"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(n.status.success(), "natively failed:\n{}", show(&n));
+    assert!(s.status.success(), "{}", show(&s));
+    assert_eq!(
+        without_cap(&n),
+        without_cap(&s),
+        "\nnative: {}\nsnare: {}",
+        show(&n),
+        show(&s)
+    );
+    let out = String::from_utf8_lossy(&s.stdout);
+    assert!(out.contains("capped at 10000: ENOLCK"), "{}", show(&s));
+}
