@@ -2,9 +2,9 @@
 //! process in its `TgState`, copied by fork, kept by execve.
 //!
 //! Every limit is stored as set; the Sentry enforces RLIMIT_NOFILE (fd allocation in
-//! `vfs/fdtable.rs`, poll's entry count), RLIMIT_FSIZE (writes, truncates and
-//! fallocate of regular files: [`fsize_check`]) and RLIMIT_AS (mmap, brk and mremap:
-//! `syscalls/mmap.rs`; a stack growing on a fault is not counted). The others report what was set: the
+//! `vfs/fdtable.rs`, poll's entry count), RLIMIT_FSIZE (writes, truncates and fallocate of
+//! regular files: [`fsize_check`]) and RLIMIT_AS (mmap, brk and mremap: `syscalls/mmap.rs`;
+//! a stack growing on a fault is not counted). The others report what was set: the
 //! sandbox's own bounds (its task limit, the stack size) apply whatever they say.
 //!
 //! Defaults: RLIMIT_NOFILE soft 1024, hard 2^20 (Docker's and systemd's soft limit; the hard
@@ -26,15 +26,9 @@ use super::Task;
 /// the soft limit, or a truncate or fallocate (`count` 0, `pos` the new size) past it,
 /// raises SIGXFSZ and fails with EFBIG, and a write crossing it is cut short there.
 pub fn fsize_check(task: &Task, pos: u64, count: u64) -> Result<u64, Errno> {
-    let limit = task
-        .tg()
-        .state()
-        .rlimits
-        .get(snare_abi::file::RLIMIT_FSIZE)?
-        .rlim_cur;
-    if limit == RLIM_INFINITY {
+    let Some(limit) = soft_limit(task, snare_abi::file::RLIMIT_FSIZE) else {
         return Ok(count);
-    }
+    };
     if pos >= limit && (count > 0 || pos > limit) {
         let uid = task.tg().state().creds.ruid;
         let info = super::signal::user_info(
@@ -49,13 +43,10 @@ pub fn fsize_check(task: &Task, pos: u64, count: u64) -> Result<u64, Errno> {
     Ok(count.min(limit - pos))
 }
 
-/// Whether `task`'s RLIMIT_FSIZE is finite (only then do writes need the file's position).
-pub fn fsize_limited(task: &Task) -> bool {
-    task.tg()
-        .state()
-        .rlimits
-        .get(snare_abi::file::RLIMIT_FSIZE)
-        .is_ok_and(|l| l.rlim_cur != RLIM_INFINITY)
+/// `task`'s soft limit of `resource`, if finite (callers skip their counting when not).
+pub fn soft_limit(task: &Task, resource: u32) -> Option<u64> {
+    let cur = task.tg().state().rlimits.get(resource).ok()?.rlim_cur;
+    (cur != RLIM_INFINITY).then_some(cur)
 }
 
 /// RLIMIT_NOFILE's default soft limit.

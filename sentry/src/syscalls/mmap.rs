@@ -44,16 +44,9 @@ fn sys_mremap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// VMAs are counted). Two threads mapping at once could both pass: the limit is the guest's
 /// own; what bounds the sandbox is `--memory`.
 fn as_allows(task: &Task, replaced: Option<(u64, u64)>, extra: u64) -> bool {
-    use snare_abi::file::{RLIMIT_AS, RLIM_INFINITY};
-    let limit = task
-        .tg()
-        .state()
-        .rlimits
-        .get(RLIMIT_AS)
-        .map_or(RLIM_INFINITY, |l| l.rlim_cur);
-    if limit == RLIM_INFINITY {
+    let Some(limit) = crate::kernel::rlimits::soft_limit(task, snare_abi::file::RLIMIT_AS) else {
         return true;
-    }
+    };
     let vmas = task.mm.vmas();
     let total: u64 = vmas.iter().map(|v| v.end - v.start).sum();
     let gone: u64 = replaced.map_or(0, |(s, e)| {

@@ -306,8 +306,8 @@ pub(super) fn fsize_allowed(
     at: Option<u64>,
     count: usize,
 ) -> Result<usize, Errno> {
-    use crate::kernel::rlimits::{fsize_check, fsize_limited};
-    if count == 0 || !fsize_limited(task) {
+    use crate::kernel::rlimits::{fsize_check, soft_limit};
+    if count == 0 || soft_limit(task, snare_abi::file::RLIMIT_FSIZE).is_none() {
         return Ok(count);
     }
     let st = file.stat()?;
