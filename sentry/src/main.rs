@@ -51,6 +51,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         cwd: d.cwd.map(|c| c.as_os_str().as_bytes().to_vec()),
         env: d.env,
         memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),
+        mounts: d.mounts,
         argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
     };
     match run(&req) {

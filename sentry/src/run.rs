@@ -24,6 +24,8 @@ pub struct DoRequest {
     pub env: Vec<(String, String)>,
     /// The sandbox's memory limit in bytes (`--memory`; [`default_memory`]).
     pub memory: u64,
+    /// `--volume` and `--tmpfs`, in order.
+    pub mounts: Vec<crate::kernel::mounts::UserMount>,
     pub argv: Vec<Vec<u8>>,
 }
 
@@ -177,6 +179,14 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     platform.memory_file().set_limit(req.memory);
     let t_platform = t0.elapsed();
     let k = Kernel::new(platform, root, req.strace);
+    crate::kernel::mounts::add_user_mounts(
+        &k.mounts,
+        &req.mounts,
+        k.uid,
+        k.gid,
+        k.platform.memory_file(),
+    )
+    .map_err(|m| err(125, m))?;
     let envp: Vec<Vec<u8>> = env
         .iter()
         .map(|(k, v)| format!("{k}={v}").into_bytes())
@@ -242,7 +252,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         image.regs,
         image.mm,
         Arc::new(stdio()),
-        Arc::new(FsContext::new(cwd, 0o022)),
+        Arc::new(FsContext::new(cwd, 0o022, k.mounts.clone())),
     );
     let t_thread = t0.elapsed();
     // Init runs on a Sentry thread of its own like every task; the sandbox ends when init's

@@ -82,19 +82,38 @@ fn bad_memory_flag() {
     }
 }
 
-/// /tmp and /dev/shm under `--memory 64M`: size 32M and 8192 inodes, ENOSPC past either, and
-/// statfs agreeing.
+/// A tmpfs at /tmp (`--tmpfs /tmp`) and /dev/shm under `--memory 64M`: size 32M and 8192
+/// inodes, ENOSPC past either, and statfs agreeing; and `--tmpfs` with its own `size=` and
+/// `nr_inodes=`.
 #[test]
 fn tmpfs_size_and_inodes() {
     let prog = build("limits_tmpfs", true);
-    for dir in ["/tmp", "/dev/shm"] {
-        let o = snare_mem("64M", &prog, &[dir]);
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "/tmp",
+            &["--tmpfs", "/tmp"],
+            "blocks 8192 bfree 8192 files 8192 ",
+        ),
+        ("/dev/shm", &[], "blocks 8192 bfree 8192 files 8192 "),
+        (
+            "/data",
+            &["--tmpfs", "/data:size=1m,nr_inodes=100"],
+            "blocks 256 bfree 256 files 100 ",
+        ),
+    ];
+    for (dir, flags, want) in cases {
+        let o = Command::new(SNARE)
+            .args(["do", "--memory", "64M"])
+            .args(flags)
+            .arg("--")
+            .arg(&prog)
+            .arg(dir)
+            .output()
+            .expect("run snare");
         assert_ok(&o);
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(
-            out.contains(&format!(
-                "{dir}: bsize 4096 blocks 8192 bfree 8192 files 8192 "
-            )),
+            out.contains(&format!("{dir}: bsize 4096 {want}")),
             "{}",
             show(&o)
         );
@@ -103,8 +122,9 @@ fn tmpfs_size_and_inodes() {
 
 /// A walk to depth 600, 1000 times, and back up through `..`: correct, and linear in its
 /// work (the Sentry logs how many names tmpfs looked up; a walk that starts over from the
-/// root at every component would look up depth²/2 names per stat). In /tmp (a tmpfs mount)
-/// and in /var/tmp (the overlay root: what the guest makes there lives in its upper layer).
+/// root at every component would look up depth²/2 names per stat). In /tmp (a tmpfs mount,
+/// `--tmpfs`) and in /var/tmp (the overlay root: what the guest makes there lives in its
+/// upper layer).
 #[test]
 fn deep_paths_walk_in_linear_work() {
     let prog = build("limits_deep", true);
@@ -112,7 +132,7 @@ fn deep_paths_walk_in_linear_work() {
     for dir in ["/tmp", "/var/tmp"] {
         let o = Command::new(SNARE)
             .env("SNARE_LOG", "info")
-            .args(["do", "--"])
+            .args(["do", "--tmpfs", "/tmp", "--"])
             .arg(&prog)
             .args([depth.to_string(), reps.to_string(), dir.to_string()])
             .output()

@@ -126,12 +126,12 @@ fn shell_writes_do_not_reach_the_host() {
     assert_eq!(std::fs::read_to_string(&other).expect("other"), "keep me\n");
 }
 
-/// Symlinks are resolved by the Sentry: an absolute link in the guest's /tmp reaches the
+/// Symlinks are resolved by the Sentry: an absolute link in a tmpfs at /tmp reaches the
 /// overlay root, and a host link into /proc reaches the guest's procfs.
 #[test]
 fn symlinks_cross_mounts() {
     let out = Command::new(SNARE)
-        .args(["do", "--", "/usr/bin/python3", "-c"])
+        .args(["do", "--tmpfs", "/tmp", "--", "/usr/bin/python3", "-c"])
         .arg(
             "import os\n\
              os.symlink('/etc/hostname', '/tmp/h')\n\
@@ -202,19 +202,71 @@ fn busybox_walks_the_tree() {
     assert!(out.status.success());
 }
 
-/// `/proc/mounts` lists the guest's mount table.
+/// `/proc/mounts` and `mountinfo` list the guest's mount table, `--tmpfs` mounts with their
+/// options.
 #[test]
 fn proc_mounts() {
     let bb = busybox().expect("busybox-static");
-    let out = snare(&bb, &["cat", "/proc/mounts"]);
+    let out = Command::new(SNARE)
+        .args(["do", "--tmpfs", "/mnt/t:size=1m,mode=700", "--"])
+        .arg(&bb)
+        .args(["cat", "/proc/mounts", "/proc/self/mountinfo"])
+        .output()
+        .expect("run snare");
     let text = String::from_utf8_lossy(&out.stdout);
     for point in [
-        " / overlay ",
+        "overlay / overlay rw 0 0",
         " /proc proc ",
-        " /tmp tmpfs ",
+        " /dev/shm tmpfs ",
         " /dev ",
-        " /sys sysfs ",
+        " /sys sysfs ro,",
+        "tmpfs /mnt/t tmpfs rw,nosuid,nodev,size=1024k,",
+        ",mode=700 0 0",
+        " / /mnt/t rw,nosuid,nodev - tmpfs tmpfs ",
     ] {
         assert!(text.contains(point), "{point} missing from {text}");
     }
+    assert!(!text.contains(" /tmp "), "{text}");
+}
+
+/// mount(2), umount2(2) and unshare(CLONE_NEWNS) in a private mount namespace (natively
+/// too: needs root, as CI runs).
+#[test]
+fn mount_tree() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: mount_tree needs root (natively)");
+        return;
+    }
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("mounts", &[&d]);
+}
+
+/// The host's /tmp is seen (read-only, under the overlay) inside `snare do`: a file made
+/// there on the host reads back; what the guest writes there stays in the sandbox.
+#[test]
+fn host_tmp_is_visible() {
+    let d = std::env::temp_dir().join(format!("snare-hosttmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir under /tmp");
+    std::fs::write(d.join("input.txt"), "made on the host\n").expect("file");
+    let bb = busybox().expect("busybox-static");
+    let ds = d.to_str().expect("utf-8");
+    let out = Command::new(SNARE)
+        .args(["do", "--"])
+        .arg(&bb)
+        .args([
+            "sh",
+            "-c",
+            &format!("cat {ds}/input.txt && echo guest > {ds}/out.txt && cat {ds}/out.txt"),
+        ])
+        .output()
+        .expect("run snare");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "made on the host\nguest\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!d.join("out.txt").exists());
+    let _ = std::fs::remove_dir_all(&d);
 }

@@ -6,8 +6,10 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
+
+use crate::kernel::mounts::{TmpfsOpts, UserMount};
 
 /// The usage text `snare --help` prints (and `main` prints after a [`UsageError`]).
 pub const USAGE: &str = "\
@@ -27,6 +29,12 @@ Flags of `do` (they end at `--` or at CMD):
   --debug-log FILE        Write the Sentry's debug log to FILE
   --cwd DIR               Working directory of CMD inside the sandbox
   --env KEY=VALUE         Set an environment variable of CMD (repeatable)
+  --volume HOST:GUEST[:ro]
+                          Bind the host directory HOST at GUEST (repeatable): writes
+                          there reach the host (everywhere else they stay in the
+                          sandbox's memory); :ro makes it read-only
+  --tmpfs PATH[:OPTS]     Mount an empty tmpfs at PATH (repeatable); OPTS as mount's:
+                          size=64m,nr_inodes=10k,mode=1777
   --memory SIZE           Most memory the sandbox's processes, page cache and tmpfs pages
                           may hold (bytes, or with K, M, G, T: 512M, 2G). Past it the
                           largest process is killed (SIGKILL), as Linux's OOM killer does.
@@ -75,6 +83,8 @@ pub struct DoArgs {
     pub env: Vec<(String, String)>,
     /// `--memory SIZE` in bytes (`None`: the default, chosen by the caller).
     pub memory: Option<u64>,
+    /// `--volume` and `--tmpfs`, in command-line order.
+    pub mounts: Vec<UserMount>,
     /// The command and its arguments; never empty.
     pub argv: Vec<OsString>,
 }
@@ -186,6 +196,7 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
     let mut cwd = None;
     let mut env: Vec<(String, String)> = Vec::new();
     let mut memory = None;
+    let mut mounts = Vec::new();
     let mut argv = Vec::new();
     while let Some(word) = words.next() {
         if word.as_bytes() == b"--" {
@@ -219,6 +230,8 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
                     )
                 })?);
             }
+            "--volume" => mounts.push(parse_volume(&flag, words.value(&flag)?)?),
+            "--tmpfs" => mounts.push(parse_tmpfs(&flag, words.value(&flag)?)?),
             "--help" | "-h" => {
                 flag.switch()?;
                 return Ok(Command::Help);
@@ -238,8 +251,51 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
         cwd,
         env,
         memory,
+        mounts,
         argv,
     }))
+}
+
+/// `HOST:GUEST[:ro|:rw]`, both absolute.
+fn parse_volume(flag: &Flag, value: OsString) -> Result<UserMount, UsageError> {
+    let bytes = value.as_bytes();
+    let expected = "HOST:GUEST[:ro], both absolute paths";
+    let mut parts: Vec<&[u8]> = bytes.split(|&b| b == b':').collect();
+    let read_only = match parts.last() {
+        Some(&b"ro") if parts.len() == 3 => true,
+        Some(&b"rw") if parts.len() == 3 => false,
+        _ if parts.len() == 2 => false,
+        _ => return Err(bad_value(flag, bytes, expected)),
+    };
+    parts.truncate(2);
+    let (host, guest) = (parts[0], parts[1]);
+    if !host.starts_with(b"/") || !guest.starts_with(b"/") {
+        return Err(bad_value(flag, bytes, expected));
+    }
+    Ok(UserMount::Volume {
+        host: PathBuf::from(OsString::from_vec(host.to_vec())),
+        guest: guest.to_vec(),
+        read_only,
+    })
+}
+
+/// `PATH[:OPTS]`, the path absolute, the options as `mount -t tmpfs -o` takes them.
+fn parse_tmpfs(flag: &Flag, value: OsString) -> Result<UserMount, UsageError> {
+    let bytes = value.as_bytes();
+    let expected = "PATH[:size=…,nr_inodes=…,mode=…], the path absolute";
+    let (guest, opts) = match bytes.iter().position(|&b| b == b':') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &b""[..]),
+    };
+    let opts = std::str::from_utf8(opts)
+        .ok()
+        .and_then(|o| TmpfsOpts::parse(o).ok())
+        .filter(|_| guest.starts_with(b"/"))
+        .ok_or_else(|| bad_value(flag, bytes, expected))?;
+    Ok(UserMount::Tmpfs {
+        guest: guest.to_vec(),
+        opts,
+    })
 }
 
 /// Smallest `--memory`: below it not even a shell starts.
@@ -463,6 +519,7 @@ mod tests {
                 cwd: None,
                 env: vec![],
                 memory: None,
+                mounts: Vec::new(),
                 argv: os(&["ls"]),
             }
         );
@@ -515,6 +572,7 @@ mod tests {
                 ("B".to_owned(), "x=y".to_owned()),
             ],
             memory: None,
+            mounts: Vec::new(),
             argv: os(&["sh", "-c", "echo hi"]),
         };
         assert_eq!(spaced, expected);
@@ -762,6 +820,8 @@ mod tests {
             "--debug-log",
             "--cwd",
             "--env",
+            "--volume",
+            "--tmpfs",
             "--log",
             "--log-format",
             "--debug",

@@ -5,6 +5,7 @@
 //! before switching again.
 
 mod exec;
+pub mod mounts;
 mod oom;
 pub mod pidfd;
 pub mod process;
@@ -25,8 +26,7 @@ use std::time::Instant;
 use snare_platform::systrap::{Systrap, SystrapAddressSpace};
 use snare_platform::Platform;
 
-use crate::vfs::mount::Mounts;
-use crate::vfs::tmpfs::Tmpfs;
+use crate::vfs::mount::MountTable;
 use crate::vfs::HostRoot;
 
 pub use exec::{comm_of, exec, ExecError, Image};
@@ -74,10 +74,9 @@ impl HostAux {
 pub struct Kernel {
     pub platform: Systrap,
     pub root: HostRoot,
-    /// The guest's /tmp.
-    pub tmp: Arc<Tmpfs>,
-    /// The guest's filesystems: the overlay root, /tmp, and the mount table.
-    pub mounts: Mounts,
+    /// The sandbox's first mount namespace (`mounts::sandbox`; init's, and every task's
+    /// until one unshares it).
+    pub mounts: Arc<MountTable>,
     pub strace: bool,
     pub boot: Instant,
     pub aux: HostAux,
@@ -113,7 +112,6 @@ impl Kernel {
     pub fn new(platform: Systrap, root: HostRoot, strace: bool) -> Arc<Kernel> {
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
-        let tmp = Tmpfs::with_owner(uid, gid);
         // The overlay's own handle on the root directory (a dup: only fd exhaustion at
         // start-up could fail it).
         let lower = root.try_clone().expect("duplicate the root directory fd");
@@ -126,13 +124,13 @@ impl Kernel {
         let fast_syscalls = platform
             .fast_syscall_entry()
             .filter(|_| std::env::var("SNARE_PATCH").map_or(true, |v| v != "0"));
+        let mounts = Arc::new(mounts::sandbox(lower, uid, gid, platform.memory_file()));
         let k = Arc::new(Kernel {
             fast_syscalls,
             children_cpu_wanted: std::sync::atomic::AtomicBool::new(false),
             platform,
             root,
-            mounts: Mounts::new(lower, tmp.clone(), uid, gid),
-            tmp,
+            mounts,
             strace,
             boot: Instant::now(),
             aux: HostAux::read(),
@@ -152,13 +150,6 @@ impl Kernel {
         crate::mm::set_oom_killer(mem, killer);
         // Linux's tmpfs defaults, with the sandbox's memory for RAM: half of it, and one
         // inode per two of its pages.
-        let limit = mem.limit();
-        if limit != u64::MAX {
-            let (bytes, inodes) = (limit / 2, limit / crate::mm::PAGE / 2);
-            for fs in [&k.mounts.tmp, &k.mounts.shm, k.mounts.root.upper()] {
-                fs.set_limits(Some(mem.clone()), bytes, inodes);
-            }
-        }
         k
     }
 

@@ -12,6 +12,7 @@ use snare_platform::{Context, Event};
 use super::process::{lock, TaskHandle, ThreadGroup};
 use super::Kernel;
 use crate::mm::{GuestMemory, MemoryManager};
+use crate::vfs::mount::MountTable;
 use crate::vfs::FdTable;
 
 /// How a guest process ended.
@@ -43,18 +44,22 @@ pub enum RestartBlock {
     },
 }
 
-/// What `CLONE_FS` shares: the current directory and the umask.
+/// What `CLONE_FS` shares: the current directory and the umask; and the mount namespace
+/// (which `unshare(CLONE_NEWNS)` replaces along with a copy of the rest, as Linux's
+/// `CLONE_NEWNS` implies unsharing `CLONE_FS`).
 #[derive(Debug)]
 pub struct FsContext {
     cwd: Mutex<Vec<u8>>,
     umask: AtomicU32,
+    pub mounts: Arc<MountTable>,
 }
 
 impl FsContext {
-    pub fn new(cwd: Vec<u8>, umask: u32) -> FsContext {
+    pub fn new(cwd: Vec<u8>, umask: u32, mounts: Arc<MountTable>) -> FsContext {
         FsContext {
             cwd: Mutex::new(cwd),
             umask: AtomicU32::new(umask),
+            mounts,
         }
     }
 
@@ -78,7 +83,12 @@ impl FsContext {
 
     /// A copy, as a child without `CLONE_FS` gets.
     pub fn duplicate(&self) -> FsContext {
-        FsContext::new(self.cwd(), self.umask())
+        FsContext::new(self.cwd(), self.umask(), self.mounts.clone())
+    }
+
+    /// A copy in a new mount namespace (a copy of this one's mounts).
+    pub fn with_new_mounts(&self) -> FsContext {
+        FsContext::new(self.cwd(), self.umask(), Arc::new(self.mounts.copy()))
     }
 }
 

@@ -10,7 +10,6 @@ use super::path::{open_path, readlink_path, resolve, stat_path, stat_resolved, s
 use super::Handler;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
-use crate::vfs::mount::{MountKind, Mounts};
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::OPEN, sys_open),
@@ -263,7 +262,10 @@ fn sys_openat2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             return Err(Errno::EXDEV);
         }
         if resolve & RESOLVE_NO_XDEV != 0
-            && crate::vfs::mount::Mounts::route(&end).0 != crate::vfs::mount::Mounts::route(&base).0
+            && !std::sync::Arc::ptr_eq(
+                &super::path::mount_of(task, &end),
+                &super::path::mount_of(task, &base),
+            )
         {
             return Err(Errno::EXDEV);
         }
@@ -376,15 +378,15 @@ fn do_access(task: &Task, dirfd: i32, path: u64, mode: u32, flags: u32) -> Resul
     check_flags(mode, 7)?;
     let flags = check_flags(flags, 0x200 | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
     let st = stat_at(task, dirfd, path, flags)?;
-    // /proc and /sys files don't take writes (the guest's own files and devices do).
+    // Read-only mounts and /proc don't take writes (the guest's own files and devices do).
     if mode & 2 != 0 && st.st_mode & S_IFMT != snare_abi::file::S_IFCHR {
         let p = path_arg(task, path)?;
         if !p.is_empty() {
             if let Node::Path(p) = resolve(task, &absolute(task, dirfd, &p)?, true)? {
-                match Mounts::route(&p).0 {
-                    MountKind::Proc => return Err(Errno::EACCES),
-                    MountKind::Sys => return Err(Errno::EROFS),
-                    _ => {}
+                match super::path::mount_of(task, &p).refusal() {
+                    Some(Errno::EROFS) => return Err(Errno::EROFS),
+                    Some(_) => return Err(Errno::EACCES),
+                    None => {}
                 }
             }
         }

@@ -10,11 +10,15 @@ use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{check_flags, fd, u32_};
-use super::path::{absolute, change_abs, change_path, path_arg, resolve, stat_resolved, Node};
+use std::sync::Arc;
+
+use super::path::{
+    absolute, change_abs, change_path, mount_of, path_arg, resolve, stat_resolved, Node,
+};
 use super::Handler;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
-use crate::vfs::mount::{MountKind, Mounts};
+use crate::vfs::mount::Mount;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::MKDIR, sys_mkdir),
@@ -51,18 +55,31 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::SYNC_FILE_RANGE, sys_sync_file_range),
 ];
 
-/// A mount's relative path (no leading slash) of a walked absolute path.
-fn rel_of(path: &[u8]) -> &[u8] {
-    Mounts::route(path).1
-}
-
 /// The error changing a path on a mount that takes no changes gives: `ENOENT` if it does
-/// not exist, else `EROFS` (/sys) or `EPERM` (/proc, /dev).
-fn unchangeable(task: &Task, kind: MountKind, path: &[u8]) -> Errno {
+/// not exist, else the mount's refusal (`EROFS` read-only, `EPERM` for /proc and /dev).
+fn refused(task: &Task, m: &Mount, path: &[u8]) -> Errno {
     match stat_resolved(task, path, false) {
         Err(e) => e,
-        Ok(_) if kind == MountKind::Sys => Errno::EROFS,
-        Ok(_) => Errno::EPERM,
+        Ok(_) => m.refusal().unwrap_or(Errno::EPERM),
+    }
+}
+
+/// [`refused`] for a change of a name in its directory (unlink, rmdir, rename, link): on a
+/// read-only mount `EROFS` comes before the name is looked up, as on Linux.
+fn refused_name(task: &Task, m: &Mount, path: &[u8]) -> Errno {
+    match m.refusal() {
+        Some(Errno::EROFS) => Errno::EROFS,
+        _ => refused(task, m, path),
+    }
+}
+
+/// The error creating `path` on a mount that takes no changes gives: `EEXIST` if it exists,
+/// else `EROFS` on a read-only mount and `other` elsewhere (/proc, /dev).
+fn no_create(task: &Task, m: &Mount, path: &[u8], other: Errno) -> Errno {
+    match (stat_resolved(task, path, false), m.refusal()) {
+        (Ok(_), _) => Errno::EEXIST,
+        (Err(_), Some(Errno::EROFS)) => Errno::EROFS,
+        (Err(_), _) => other,
     }
 }
 
@@ -71,19 +88,11 @@ fn mode(a: u64) -> u32 {
 }
 
 fn do_mkdir(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno> {
-    let (kind, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
-    let m = &task.k.mounts;
-    let umask = task.fs.umask();
-    match kind {
-        MountKind::Root => m.root.mkdir(&p, mode, umask)?,
-        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).mkdir(rel_of(&p), mode, umask)?,
-        _ => {
-            return Err(match stat_resolved(task, &p, false) {
-                Ok(_) => Errno::EEXIST,
-                Err(_) => Errno::EACCES,
-            })
-        }
+    let (m, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
+    if m.refusal().is_some() {
+        return Err(no_create(task, &m, &p, Errno::EACCES));
     }
+    m.fs.mkdir(task, &m.inner(&p), mode)?;
     Ok(0)
 }
 
@@ -94,25 +103,20 @@ fn do_mknod(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno>
     let perm = mode & 0o7777;
     match mode & S_IFMT {
         0 | S_IFREG => {
-            let (kind, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
-            if !matches!(kind, MountKind::Root | MountKind::Tmp | MountKind::Shm) {
-                return Err(unchangeable(task, kind, &p));
+            let (m, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
+            if m.refusal().is_some() {
+                return Err(no_create(task, &m, &p, Errno::EPERM));
             }
             let flags =
                 snare_abi::file::o::CREAT | snare_abi::file::o::EXCL | snare_abi::file::o::WRONLY;
             super::path::open_path(task, &p, flags, perm).map(|_| 0)
         }
         S_IFIFO => {
-            let (kind, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
-            let m = &task.k.mounts;
-            let umask = task.fs.umask();
-            match kind {
-                MountKind::Root => m.root.mkfifo(&p, perm, umask)?,
-                k @ (MountKind::Tmp | MountKind::Shm) => {
-                    m.tmpfs(k).mkfifo(rel_of(&p), perm, umask)?
-                }
-                k => return Err(unchangeable(task, k, &p)),
+            let (m, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
+            if m.refusal().is_some() {
+                return Err(no_create(task, &m, &p, Errno::EPERM));
             }
+            m.fs.mkfifo(task, &m.inner(&p), perm)?;
             Ok(0)
         }
         0o020000 | 0o040000 | 0o060000 | 0o140000 => Err(Errno::EPERM),
@@ -142,15 +146,25 @@ fn sys_mkdirat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 fn do_remove(task: &Task, dirfd: i32, addr: u64, dir: bool) -> Result<u64, Errno> {
     let dot = if dir { Errno::EINVAL } else { Errno::EISDIR };
-    let (kind, p) = change_path(task, dirfd, addr, dot)?;
-    let m = &task.k.mounts;
-    match (kind, dir) {
-        (MountKind::Root, true) => m.root.rmdir(&p)?,
-        (MountKind::Root, false) => m.root.unlink(&p)?,
-        (k @ (MountKind::Tmp | MountKind::Shm), true) => m.tmpfs(k).rmdir(rel_of(&p))?,
-        (k @ (MountKind::Tmp | MountKind::Shm), false) => m.tmpfs(k).unlink(rel_of(&p))?,
-        _ if rel_of(&p).is_empty() => return Err(Errno::EBUSY),
-        _ => return Err(unchangeable(task, kind, &p)),
+    let (m, p) = change_path(task, dirfd, addr, dot)?;
+    if m.is_root(&p) {
+        // A mount point (its directory, or a file bind-mounted on one).
+        let is_dir = stat_resolved(task, &p, false)?.st_mode & snare_abi::file::S_IFMT
+            == snare_abi::file::S_IFDIR;
+        return Err(if dir || !is_dir {
+            Errno::EBUSY
+        } else {
+            Errno::EISDIR
+        });
+    }
+    if m.refusal().is_some() {
+        return Err(refused_name(task, &m, &p));
+    }
+    let inner = m.inner(&p);
+    if dir {
+        m.fs.rmdir(&inner)?;
+    } else {
+        m.fs.unlink(&inner)?;
     }
     Ok(0)
 }
@@ -185,21 +199,23 @@ fn do_rename(
     if flags == RENAME_NOREPLACE | RENAME_EXCHANGE {
         return Err(Errno::EINVAL);
     }
-    let (ok, o) = change_path(task, ofd, old, Errno::EBUSY)?;
-    let (nk, n) = change_path(task, nfd, new, Errno::EBUSY)?;
-    let m = &task.k.mounts;
-    if ok != nk {
-        // Different filesystems (after checking the source exists).
+    let (om, o) = change_path(task, ofd, old, Errno::EBUSY)?;
+    let (nm, n) = change_path(task, nfd, new, Errno::EBUSY)?;
+    // A mount point (the name, in the directory it is mounted on) doesn't move or get
+    // replaced.
+    if om.is_root(&o) || nm.is_root(&n) {
+        stat_resolved(task, &o, false)?;
+        return Err(Errno::EBUSY);
+    }
+    if !Arc::ptr_eq(&om, &nm) {
+        // Different mounts (after checking the source exists).
         stat_resolved(task, &o, false)?;
         return Err(Errno::EXDEV);
     }
-    match ok {
-        MountKind::Root => m.root.rename(&o, &n, flags)?,
-        k @ (MountKind::Tmp | MountKind::Shm) => {
-            m.tmpfs(k).rename(rel_of(&o), rel_of(&n), flags)?
-        }
-        _ => return Err(unchangeable(task, ok, &o)),
+    if om.refusal().is_some() {
+        return Err(refused_name(task, &om, &o));
     }
+    om.fs.rename(&om.inner(&o), &om.inner(&n), flags)?;
     Ok(0)
 }
 
@@ -223,13 +239,14 @@ fn do_symlink(task: &Task, target: u64, dirfd: i32, path: u64) -> Result<u64, Er
     if target.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let (kind, p) = change_path(task, dirfd, path, Errno::EEXIST)?;
-    let m = &task.k.mounts;
-    match kind {
-        MountKind::Root => m.root.symlink(&target, &p)?,
-        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).symlink(&target, rel_of(&p))?,
-        _ => return Err(Errno::EACCES),
+    let (m, p) = change_path(task, dirfd, path, Errno::EEXIST)?;
+    if m.refusal().is_some() {
+        return Err(match m.refusal() {
+            Some(Errno::EROFS) => no_create(task, &m, &p, Errno::EROFS),
+            _ => Errno::EACCES,
+        });
     }
+    m.fs.symlink(&target, &m.inner(&p))?;
     Ok(0)
 }
 
@@ -254,23 +271,21 @@ fn do_link(task: &Task, ofd: i32, old: u64, nfd: i32, new: u64, flags: u32) -> R
             return Err(Errno::ENOENT);
         }
         match resolve(task, &absolute(task, ofd, &p)?, true)? {
-            Node::Path(p) => (Mounts::route(&p).0, p),
+            Node::Path(p) => (mount_of(task, &p), p),
             Node::Fd(n) => change_abs(task, &task.fds.get(n)?.path().into_bytes())?,
         }
     } else {
         change_path(task, ofd, old, Errno::EPERM)?
     };
-    let (nk, n) = change_path(task, nfd, new, Errno::EEXIST)?;
-    let m = &task.k.mounts;
-    if ok != nk {
+    let (nm, n) = change_path(task, nfd, new, Errno::EEXIST)?;
+    if !Arc::ptr_eq(&ok, &nm) {
         stat_resolved(task, &o, false)?;
         return Err(Errno::EXDEV);
     }
-    match ok {
-        MountKind::Root => m.root.link(&o, &n)?,
-        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).link(rel_of(&o), rel_of(&n))?,
-        _ => return Err(unchangeable(task, ok, &o)),
+    if ok.refusal().is_some() {
+        return Err(refused_name(task, &ok, &o));
     }
+    ok.fs.link(&ok.inner(&o), &ok.inner(&n))?;
     Ok(0)
 }
 
@@ -292,7 +307,7 @@ fn attr_path(
     addr: u64,
     nofollow: bool,
     empty_ok: bool,
-) -> Result<(MountKind, Vec<u8>), Errno> {
+) -> Result<(Arc<Mount>, Vec<u8>), Errno> {
     let p = if addr == 0 {
         Vec::new()
     } else {
@@ -313,7 +328,7 @@ fn attr_path(
         Node::Path(p) => {
             // A missing last component: the walk allows it (for creation), we don't.
             stat_resolved(task, &p, false)?;
-            Ok((Mounts::route(&p).0, p))
+            Ok((mount_of(task, &p), p))
         }
         Node::Fd(n) => change_abs(task, &task.fds.get(n)?.path().into_bytes()),
     }
@@ -322,21 +337,17 @@ fn attr_path(
 /// Implements `truncate(2)`.
 fn sys_truncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let len = i64::try_from(a[1]).map_err(|_| Errno::EINVAL)? as u64;
-    let (kind, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
-    let m = &task.k.mounts;
-    let st = match kind {
-        MountKind::Root => m.root.stat(&p).ok(),
-        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).stat(rel_of(&p), false).ok(),
-        _ => None,
-    };
-    if let Some(st) = st {
+    let (m, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
+    match m.refusal() {
+        Some(Errno::EROFS) => return Err(Errno::EROFS),
+        Some(_) => return Err(Errno::EACCES),
+        None => {}
+    }
+    let inner = m.inner(&p);
+    if let Ok(st) = m.fs.stat(task, &inner, false) {
         grow_ok(task, &st, len)?;
     }
-    match kind {
-        MountKind::Root => m.root.truncate(&p, len)?,
-        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).truncate(rel_of(&p), len)?,
-        _ => return Err(Errno::EACCES),
-    }
+    m.fs.truncate(&inner, len)?;
     Ok(0)
 }
 
@@ -360,85 +371,79 @@ fn grow_ok(task: &Task, st: &snare_abi::file::Stat, size: u64) -> Result<(), Err
     Ok(())
 }
 
-fn do_chmod(task: &Task, kind: MountKind, p: &[u8], mode: u32) -> Result<u64, Errno> {
-    let m = &task.k.mounts;
-    match kind {
-        MountKind::Root => m.root.chmod(p, mode)?,
-        k @ (MountKind::Tmp | MountKind::Shm) => m.tmpfs(k).chmod(rel_of(p), mode, false)?,
-        _ => return Err(unchangeable(task, kind, p)),
+fn do_chmod(task: &Task, m: &Mount, p: &[u8], mode: u32) -> Result<u64, Errno> {
+    if m.refusal().is_some() {
+        return Err(refused(task, m, p));
     }
+    m.fs.chmod(&m.inner(p), mode)?;
     Ok(0)
 }
 
 /// Implements `chmod(2)`.
 fn sys_chmod(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (kind, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
-    do_chmod(task, kind, &p, mode(a[1]))
+    let (m, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
+    do_chmod(task, &m, &p, mode(a[1]))
 }
 
 /// Implements `fchmod(2)` through the fd's path.
 fn sys_fchmod(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let path = task.fds.get(fd(a[0]))?.path().into_bytes();
-    let (kind, p) = change_abs(task, &path)?;
-    do_chmod(task, kind, &p, mode(a[1]))
+    let (m, p) = change_abs(task, &path)?;
+    do_chmod(task, &m, &p, mode(a[1]))
 }
 
 /// Implements `fchmodat(2)` (no flags: Linux's `fchmodat` has none).
 fn sys_fchmodat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (kind, p) = attr_path(task, fd(a[0]), a[1], false, false)?;
-    do_chmod(task, kind, &p, mode(a[2]))
+    let (m, p) = attr_path(task, fd(a[0]), a[1], false, false)?;
+    do_chmod(task, &m, &p, mode(a[2]))
 }
 
-fn do_chown(task: &Task, kind: MountKind, p: &[u8], uid: u64, gid: u64) -> Result<u64, Errno> {
+fn do_chown(task: &Task, m: &Mount, p: &[u8], uid: u64, gid: u64) -> Result<u64, Errno> {
     let id = |v: u64| v as u32;
-    let m = &task.k.mounts;
-    match kind {
-        MountKind::Root => m.root.chown(p, id(uid), id(gid))?,
-        k @ (MountKind::Tmp | MountKind::Shm) => {
-            m.tmpfs(k).chown(rel_of(p), id(uid), id(gid), false)?
-        }
-        _ => return Err(unchangeable(task, kind, p)),
+    if m.refusal().is_some() {
+        return Err(refused(task, m, p));
     }
+    m.fs.chown(&m.inner(p), id(uid), id(gid))?;
     Ok(0)
 }
 
 /// Implements `chown(2)`. Ownership is recorded, not checked: the guest may give its files
 /// to anyone (as if it had CAP_CHOWN); `-1` leaves an id alone.
 fn sys_chown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (kind, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
-    do_chown(task, kind, &p, a[1], a[2])
+    let (m, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
+    do_chown(task, &m, &p, a[1], a[2])
 }
 
 /// Implements `lchown(2)` (see `sys_chown`).
 fn sys_lchown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (kind, p) = attr_path(task, AT_FDCWD, a[0], true, false)?;
-    do_chown(task, kind, &p, a[1], a[2])
+    let (m, p) = attr_path(task, AT_FDCWD, a[0], true, false)?;
+    do_chown(task, &m, &p, a[1], a[2])
 }
 
 /// Implements `fchown(2)` (see `sys_chown`).
 fn sys_fchown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let path = task.fds.get(fd(a[0]))?.path().into_bytes();
-    let (kind, p) = change_abs(task, &path)?;
-    do_chown(task, kind, &p, a[1], a[2])
+    let (m, p) = change_abs(task, &path)?;
+    do_chown(task, &m, &p, a[1], a[2])
 }
 
 /// Implements `fchownat(2)` (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; see `sys_chown`).
 fn sys_fchownat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let flags = check_flags(u32_(a[4]), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
-    let (kind, p) = attr_path(
+    let (m, p) = attr_path(
         task,
         fd(a[0]),
         a[1],
         flags & AT_SYMLINK_NOFOLLOW != 0,
         flags & AT_EMPTY_PATH != 0,
     )?;
-    do_chown(task, kind, &p, a[2], a[3])
+    do_chown(task, &m, &p, a[2], a[3])
 }
 
 /// Implements `utimensat(2)` (UTIME_NOW, UTIME_OMIT; a NULL path means the fd itself).
 fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let flags = check_flags(u32_(a[3]), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
-    let (kind, p) = attr_path(
+    let (m, p) = attr_path(
         task,
         fd(a[0]),
         a[1],
@@ -454,14 +459,10 @@ fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         let mt: Timespec = task.mm.read_val(a[2].wrapping_add(16))?;
         (Some((at.tv_sec, at.tv_nsec)), Some((mt.tv_sec, mt.tv_nsec)))
     };
-    let m = &task.k.mounts;
-    match kind {
-        MountKind::Root => m.root.utimens(&p, atime, mtime)?,
-        k @ (MountKind::Tmp | MountKind::Shm) => {
-            m.tmpfs(k).utimens(rel_of(&p), atime, mtime, false)?
-        }
-        _ => return Err(unchangeable(task, kind, &p)),
+    if m.refusal().is_some() {
+        return Err(refused(task, &m, &p));
     }
+    m.fs.utimens(&m.inner(&p), atime, mtime)?;
     Ok(0)
 }
 

@@ -11,6 +11,7 @@ mod fs_tree;
 mod futex;
 mod ipc;
 mod mmap;
+mod mount;
 mod path;
 mod poll;
 mod proc_info;
@@ -43,6 +44,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         futex::HANDLERS,
         ipc::HANDLERS,
         mmap::HANDLERS,
+        mount::HANDLERS,
         poll::HANDLERS,
         process::HANDLERS,
         read_write::HANDLERS,

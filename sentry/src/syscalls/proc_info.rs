@@ -166,6 +166,31 @@ pub(crate) fn system_info(t: &Task) -> SystemInfo {
         mem_available_kb: avail,
         boot_time_secs: boot,
         nprocs: crate::kernel::process::lock(&t.k.pids).groups.len() as u32,
-        mounts: t.k.mounts.lines(),
+        mounts: t.fs.mounts.lines(),
+    }
+}
+
+/// The VFS's view of a calling task.
+impl crate::vfs::filesystem::Caller for Task {
+    fn umask(&self) -> u32 {
+        self.fs.umask()
+    }
+
+    fn process(&self, cpu: bool) -> ProcessInfo {
+        if cpu {
+            process_info_cpu(self)
+        } else {
+            process_info(self)
+        }
+    }
+
+    fn system(&self) -> SystemInfo {
+        system_info(self)
+    }
+
+    fn terminal(&self) -> Option<std::sync::Arc<dyn crate::vfs::FileDescription>> {
+        (0..3)
+            .filter_map(|n| self.fds.get(n).ok())
+            .find(|f| f.is_terminal())
     }
 }

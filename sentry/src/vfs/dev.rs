@@ -4,7 +4,90 @@
 use snare_abi::file::{Stat, S_IFCHR};
 use snare_abi::Errno;
 
+use std::sync::Arc;
+
+use snare_abi::file::o;
+
+use super::filesystem::{Caller, Filesystem};
 use super::FileDescription;
+
+/// `st_dev` of /dev (0:4002).
+pub const DEV_DEV: u64 = 0x00f0_00a2;
+/// `f_type` of a devtmpfs (a tmpfs).
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// The device filesystem at /dev: the devices and links above, listed in its root (with
+/// `shm`, which is a mount of its own).
+#[derive(Debug)]
+pub struct Devfs;
+
+impl Filesystem for Devfs {
+    fn fstype(&self) -> &'static str {
+        "devtmpfs"
+    }
+
+    fn dev(&self) -> u64 {
+        DEV_DEV
+    }
+
+    fn refusal(&self) -> Option<Errno> {
+        Some(Errno::EPERM)
+    }
+
+    fn stat(&self, _cx: &dyn Caller, path: &[u8], _follow: bool) -> Result<Stat, Errno> {
+        if path == b"/" {
+            return EmptyDir::new(b"/dev".to_vec()).stat();
+        }
+        match (DevFile::lookup(path), dev_symlink(path)) {
+            (Some(kind), _) => DevFile::new(kind, 0).stat(),
+            (None, Some(target)) => Ok(symlink_stat(target)),
+            (None, None) => Err(Errno::ENOENT),
+        }
+    }
+
+    fn readlink(&self, cx: &dyn Caller, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        match dev_symlink(path) {
+            Some(t) => Ok(t.to_vec()),
+            None => {
+                self.stat(cx, path, false)?;
+                Err(Errno::EINVAL)
+            }
+        }
+    }
+
+    fn open(
+        &self,
+        cx: &dyn Caller,
+        path: &[u8],
+        guest: &[u8],
+        flags: u32,
+        _mode: u32,
+    ) -> Result<Arc<dyn FileDescription>, Errno> {
+        let creat = flags & o::CREAT != 0;
+        if path == b"/" {
+            if flags & o::ACCMODE != o::RDONLY || creat {
+                return Err(Errno::EISDIR);
+            }
+            return Ok(Arc::new(EmptyDir::with_entries(
+                guest.to_vec(),
+                DEV_ENTRIES,
+            )));
+        }
+        match DevFile::lookup(path) {
+            Some(_) if creat && flags & o::EXCL != 0 => Err(Errno::EEXIST),
+            Some(_) if flags & o::DIRECTORY != 0 => Err(Errno::ENOTDIR),
+            Some(DevKind::Tty) => cx.terminal().ok_or(Errno::ENXIO),
+            Some(kind) => Ok(Arc::new(DevFile::new(kind, flags & o::ACCMODE))),
+            None if creat => Err(Errno::EACCES),
+            None => Err(Errno::ENOENT),
+        }
+    }
+
+    fn statfs(&self, cx: &dyn Caller, path: &[u8]) -> Result<[u8; 120], Errno> {
+        self.stat(cx, path, true)?;
+        Ok(super::statfs_bytes(TMPFS_MAGIC, 0, 0))
+    }
+}
 
 /// Which device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,19 +101,19 @@ pub enum DevKind {
     Tty,
 }
 
-/// The symbolic links in /dev: path → target.
-pub fn dev_symlink(path: &[u8]) -> Option<&'static [u8]> {
+/// The symbolic links in /dev: path inside it → target.
+fn dev_symlink(path: &[u8]) -> Option<&'static [u8]> {
     Some(match path {
-        b"/dev/stdin" => b"/proc/self/fd/0",
-        b"/dev/stdout" => b"/proc/self/fd/1",
-        b"/dev/stderr" => b"/proc/self/fd/2",
-        b"/dev/fd" => b"/proc/self/fd",
+        b"/stdin" => b"/proc/self/fd/0",
+        b"/stdout" => b"/proc/self/fd/1",
+        b"/stderr" => b"/proc/self/fd/2",
+        b"/fd" => b"/proc/self/fd",
         _ => return None,
     })
 }
 
 /// What `ls /dev` shows: (name, d_type).
-pub const DEV_ENTRIES: &[(&[u8], u8)] = &[
+const DEV_ENTRIES: &[(&[u8], u8)] = &[
     (b"null", 2),
     (b"zero", 2),
     (b"full", 2),
@@ -45,7 +128,7 @@ pub const DEV_ENTRIES: &[(&[u8], u8)] = &[
 ];
 
 /// `lstat` of a /dev symlink.
-pub fn symlink_stat(target: &[u8]) -> Stat {
+fn symlink_stat(target: &[u8]) -> Stat {
     Stat {
         st_mode: snare_abi::file::S_IFLNK | 0o777,
         st_nlink: 1,
@@ -63,15 +146,15 @@ pub struct DevFile {
 }
 
 impl DevFile {
-    /// The device at a guest path, if it is one of ours.
-    pub fn lookup(path: &[u8]) -> Option<DevKind> {
+    /// The device at a path inside /dev (`b"/null"`), if it is one of ours.
+    fn lookup(path: &[u8]) -> Option<DevKind> {
         Some(match path {
-            b"/dev/null" => DevKind::Null,
-            b"/dev/zero" => DevKind::Zero,
-            b"/dev/full" => DevKind::Full,
-            b"/dev/random" => DevKind::Random,
-            b"/dev/urandom" => DevKind::Urandom,
-            b"/dev/tty" => DevKind::Tty,
+            b"/null" => DevKind::Null,
+            b"/zero" => DevKind::Zero,
+            b"/full" => DevKind::Full,
+            b"/random" => DevKind::Random,
+            b"/urandom" => DevKind::Urandom,
+            b"/tty" => DevKind::Tty,
             _ => return None,
         })
     }

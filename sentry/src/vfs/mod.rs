@@ -11,6 +11,7 @@ pub(crate) mod dev;
 pub mod epoll;
 pub mod eventfd;
 mod fdtable;
+pub mod filesystem;
 mod host;
 pub mod host_fds;
 pub(crate) mod locks;
@@ -18,6 +19,8 @@ pub mod mount;
 pub mod overlay;
 pub mod pipe;
 pub mod procfs;
+pub mod resolve;
+pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
 
@@ -144,6 +147,25 @@ pub mod poll {
     pub const WRNORM: u32 = 0x100;
     pub const WRBAND: u32 = 0x200;
     pub const RDHUP: u32 = 0x2000;
+}
+
+/// A `struct statfs` for a filesystem without real capacity: type `magic`, 4 KiB blocks,
+/// `blocks` of them with `free` free, names up to 255 bytes.
+pub fn statfs_bytes(magic: i64, blocks: u64, free: u64) -> [u8; 120] {
+    let mut b = [0u8; 120];
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    for (off, v) in [
+        (0, magic),
+        (8, 4096),
+        (16, clamp(blocks)),
+        (24, clamp(free)),
+        (32, clamp(free)),
+        (64, 255),
+        (72, 4096),
+    ] {
+        b[off..off + 8].copy_from_slice(&i64::to_ne_bytes(v));
+    }
+    b
 }
 
 /// Appends one `linux_dirent64` record; false if it does not fit in `max` bytes.

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use snare_abi::file::{o, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 
+use super::filesystem::{Caller, Cursor, Entry, Filesystem};
 use super::host::HostRoot;
 use super::tmpfs::{Tmpfs, WalkEntry};
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_SET};
@@ -262,9 +263,14 @@ impl Overlay {
     }
 
     /// `statfs(2)`: the host filesystem's figures, writable.
+    /// `statfs(2)`: the lower layer's type and name length, and the upper layer's room
+    /// (block size, blocks, files and what is free of them): what the guest can write.
     pub fn statfs(&self, path: &[u8]) -> Result<[u8; 120], Errno> {
         self.stat(path)?;
         let mut b = self.lower.statfs(b"/")?;
+        let up = self.upper.statfs();
+        b[8..56].copy_from_slice(&up[8..56]);
+        b[72..80].copy_from_slice(&up[72..80]);
         b[80..88].copy_from_slice(&0i64.to_ne_bytes());
         Ok(b)
     }
@@ -713,5 +719,161 @@ impl FileDescription for MergedDir {
 
     fn path(&self) -> String {
         String::from_utf8_lossy(&self.path).into_owned()
+    }
+}
+
+/// The overlay as a mounted filesystem: its paths are already absolute from its root.
+impl Filesystem for Overlay {
+    fn fstype(&self) -> &'static str {
+        "overlay"
+    }
+
+    fn dev(&self) -> u64 {
+        Overlay::stat(self, b"/").map_or(0, |s| s.st_dev)
+    }
+
+    /// Inside a directory of the upper layer alone one name is looked up there (the cursor
+    /// counts in `aux` how deep below that directory it is); elsewhere the overlay answers
+    /// for the whole path, and a directory of the upper layer alone starts a cursor. What a
+    /// guest makes, however deep, is walked in O(depth); only the host's own directories,
+    /// whose depth the guest doesn't choose, cost a whole-path lookup each.
+    fn step(
+        &self,
+        _cx: &dyn Caller,
+        path: &[u8],
+        name: &[u8],
+        at: Option<Cursor>,
+    ) -> Result<(Entry, Option<Cursor>), Errno> {
+        if let Some(c) = at {
+            let (ino, entry) = self.upper.walk_child(c.ino, name)?;
+            return Ok(match entry {
+                WalkEntry::Dir => (
+                    Entry::Dir,
+                    Some(Cursor {
+                        ino,
+                        aux: c.aux + 1,
+                    }),
+                ),
+                WalkEntry::Symlink(t) => (Entry::Symlink(t), None),
+                WalkEntry::Other => (Entry::Other, None),
+            });
+        }
+        let st = Overlay::stat(self, path)?;
+        let entry = Entry::of(&st, || Overlay::readlink(self, path))?;
+        let cursor = match entry {
+            Entry::Dir => self.upper_only_dir(path).map(|ino| Cursor { ino, aux: 0 }),
+            _ => None,
+        };
+        Ok((entry, cursor))
+    }
+
+    /// `..` stays on the cursor while it is below the upper-only directory it began at.
+    fn up(&self, c: Cursor) -> Option<Cursor> {
+        if c.aux == 0 {
+            return None;
+        }
+        match self.upper.walk_child(c.ino, b"..") {
+            Ok((ino, WalkEntry::Dir)) => Some(Cursor {
+                ino,
+                aux: c.aux - 1,
+            }),
+            _ => None,
+        }
+    }
+
+    fn stat(&self, _cx: &dyn Caller, path: &[u8], _follow: bool) -> Result<Stat, Errno> {
+        Overlay::stat(self, path)
+    }
+
+    fn readlink(&self, _cx: &dyn Caller, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        Overlay::readlink(self, path)
+    }
+
+    fn open(
+        &self,
+        cx: &dyn Caller,
+        path: &[u8],
+        _guest: &[u8],
+        flags: u32,
+        mode: u32,
+    ) -> Result<Arc<dyn FileDescription>, Errno> {
+        Overlay::open(self, path, flags, mode, cx.umask())
+    }
+
+    fn statfs(&self, _cx: &dyn Caller, path: &[u8]) -> Result<[u8; 120], Errno> {
+        Overlay::statfs(self, path)
+    }
+
+    fn fast_stat(&self, path: &[u8], follow: bool) -> Option<Result<Stat, Errno>> {
+        if !self.untouched(path) {
+            return None;
+        }
+        match self.lower.stat_how(path, follow, true) {
+            Err(Errno::ELOOP) => None,
+            r => Some(r),
+        }
+    }
+
+    fn fast_open(
+        &self,
+        path: &[u8],
+        flags: u32,
+    ) -> Option<Result<Arc<dyn FileDescription>, Errno>> {
+        if !self.untouched(path) {
+            return None;
+        }
+        match self.lower.open_file_how(path, flags, true) {
+            Err(Errno::ELOOP) => None,
+            r => Some(r.map(|f| Arc::new(f) as Arc<dyn FileDescription>)),
+        }
+    }
+
+    fn mkdir(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
+        Overlay::mkdir(self, path, mode, cx.umask())
+    }
+
+    fn mkfifo(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
+        Overlay::mkfifo(self, path, mode, cx.umask())
+    }
+
+    fn rmdir(&self, path: &[u8]) -> Result<(), Errno> {
+        Overlay::rmdir(self, path)
+    }
+
+    fn unlink(&self, path: &[u8]) -> Result<(), Errno> {
+        Overlay::unlink(self, path)
+    }
+
+    fn rename(&self, old: &[u8], new: &[u8], flags: u32) -> Result<(), Errno> {
+        Overlay::rename(self, old, new, flags)
+    }
+
+    fn symlink(&self, target: &[u8], path: &[u8]) -> Result<(), Errno> {
+        Overlay::symlink(self, target, path)
+    }
+
+    fn link(&self, old: &[u8], new: &[u8]) -> Result<(), Errno> {
+        Overlay::link(self, old, new)
+    }
+
+    fn truncate(&self, path: &[u8], len: u64) -> Result<(), Errno> {
+        Overlay::truncate(self, path, len)
+    }
+
+    fn chmod(&self, path: &[u8], mode: u32) -> Result<(), Errno> {
+        Overlay::chmod(self, path, mode)
+    }
+
+    fn chown(&self, path: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
+        Overlay::chown(self, path, uid, gid)
+    }
+
+    fn utimens(
+        &self,
+        path: &[u8],
+        atime: Option<(i64, i64)>,
+        mtime: Option<(i64, i64)>,
+    ) -> Result<(), Errno> {
+        Overlay::utimens(self, path, atime, mtime)
     }
 }

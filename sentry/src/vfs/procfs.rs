@@ -531,6 +531,66 @@ impl Procfs {
     }
 }
 
+impl super::filesystem::Filesystem for Procfs {
+    fn fstype(&self) -> &'static str {
+        "proc"
+    }
+
+    fn dev(&self) -> u64 {
+        PROC_DEV
+    }
+
+    fn refusal(&self) -> Option<Errno> {
+        Some(Errno::EPERM)
+    }
+
+    fn walks_rest(&self) -> bool {
+        true
+    }
+
+    fn walk_rest(
+        &self,
+        cx: &dyn super::filesystem::Caller,
+        rest: &[u8],
+        follow: bool,
+    ) -> Result<Option<Redirect>, Errno> {
+        Procfs::redirect(super::filesystem::rel(rest), follow, &cx.process(false))
+    }
+
+    fn stat(
+        &self,
+        cx: &dyn super::filesystem::Caller,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<Stat, Errno> {
+        let rel = super::filesystem::rel(path);
+        Procfs::stat(rel, follow, &cx.process(false), &cx.system())
+    }
+
+    fn readlink(&self, cx: &dyn super::filesystem::Caller, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        Procfs::readlink(super::filesystem::rel(path), &cx.process(false))
+    }
+
+    fn open(
+        &self,
+        cx: &dyn super::filesystem::Caller,
+        path: &[u8],
+        _guest: &[u8],
+        flags: u32,
+        _mode: u32,
+    ) -> Result<Arc<dyn FileDescription>, Errno> {
+        let rel = super::filesystem::rel(path);
+        // `stat` files show CPU times, which cost host reads: only they get them.
+        let me = cx.process(rel.ends_with(b"stat"));
+        Procfs::open(rel, flags, &me, &cx.system())
+    }
+
+    fn statfs(&self, cx: &dyn super::filesystem::Caller, path: &[u8]) -> Result<[u8; 120], Errno> {
+        self.stat(cx, path, true)?;
+        Ok(statfs_bytes())
+    }
+}
+
 fn statfs_bytes() -> [u8; 120] {
     let mut b = [0u8; 120];
     let mut put = |off: usize, v: i64| b[off..off + 8].copy_from_slice(&v.to_ne_bytes());
@@ -571,7 +631,10 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
         FileId::Comm => line(&me.comm),
         FileId::Mounts => mounts_of(sys)
             .iter()
-            .map(|m| format!("{} {} {} {} 0 0\n", m.source, m.point, m.fstype, m.opts))
+            .map(|m| {
+                let (point, src) = (escape(&m.point), escape(&m.source));
+                format!("{src} {point} {} {} 0 0\n", m.fstype, m.super_opts)
+            })
             .collect::<String>()
             .into_bytes(),
         FileId::Mountinfo => mountinfo(sys).into_bytes(),
@@ -608,12 +671,19 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountLine {
     pub id: u32,
+    /// The id of the mount it lies on.
+    pub parent: u32,
     /// `MAJ:MIN`.
     pub dev: String,
+    /// The directory of its filesystem it shows (`/` unless bind-mounted).
+    pub root: String,
     pub source: String,
     pub point: String,
     pub fstype: String,
+    /// Per-mount options (`rw,nosuid`).
     pub opts: String,
+    /// Per-filesystem options (`rw,size=…`).
+    pub super_opts: String,
 }
 
 /// The mounts to show: the sandbox's (`sys.mounts`), or a default table when none is given.
@@ -623,11 +693,14 @@ fn mounts_of(sys: &SystemInfo) -> Vec<MountLine> {
     }
     let m = |id, dev: &str, source: &str, point: &str, fstype: &str, opts: &str| MountLine {
         id,
+        parent: 21,
         dev: dev.into(),
+        root: "/".into(),
         source: source.into(),
         point: point.into(),
         fstype: fstype.into(),
         opts: opts.into(),
+        super_opts: opts.into(),
     };
     vec![
         m(21, "0:3999", "none", "/", "snare", "ro"),
@@ -640,18 +713,40 @@ fn mounts_of(sys: &SystemInfo) -> Vec<MountLine> {
 /// `ID PARENT MAJ:MIN ROOT POINT OPTS - FSTYPE SOURCE SUPEROPTS`; the root's parent (1) is
 /// not listed, as in a container.
 fn mountinfo(sys: &SystemInfo) -> String {
-    let mounts = mounts_of(sys);
-    let root_id = mounts.first().map(|m| m.id).unwrap_or(1);
-    mounts
+    mounts_of(sys)
         .iter()
         .map(|m| {
-            let parent = if m.point == "/" { 1 } else { root_id };
+            let parent = if m.parent == m.id || m.point == "/" {
+                1
+            } else {
+                m.parent
+            };
             format!(
-                "{} {} {} / {} {} - {} {} {}\n",
-                m.id, parent, m.dev, m.point, m.opts, m.fstype, m.source, m.opts
+                "{} {} {} {} {} {} - {} {} {}\n",
+                m.id,
+                parent,
+                m.dev,
+                escape(&m.root),
+                escape(&m.point),
+                m.opts,
+                m.fstype,
+                m.source,
+                m.super_opts
             )
         })
         .collect()
+}
+
+/// A path as /proc/mounts shows it: space, tab, newline and backslash as octal escapes.
+fn escape(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for c in p.chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `/proc/PID/maps`: the name starts at column 73, as `show_map_vma` pads it.

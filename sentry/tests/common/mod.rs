@@ -15,8 +15,7 @@ pub fn guests_dir() -> PathBuf {
 pub fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        // Not under /tmp (nor under a target dir that may itself be under /tmp): inside the
-        // sandbox /tmp is the guest's own tmpfs and hides the host's.
+        // On the host's disk, not in a tmpfs the tests may mount over /tmp.
         // Earlier runs' directories go once their process is gone.
         if let Ok(entries) = std::fs::read_dir("/var/tmp") {
             for e in entries.flatten() {

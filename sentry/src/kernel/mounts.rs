@@ -1,0 +1,277 @@
+//! The sandbox's mounts: the layout `snare do` starts with, the user's `--tmpfs` and
+//! `--volume` mounts on top, and new tmpfs instances (charged to the sandbox's memory).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use snare_abi::file::{S_IFDIR, S_IFMT};
+use snare_abi::Errno;
+use snare_platform::MemoryFile;
+
+use crate::vfs::dev::Devfs;
+use crate::vfs::filesystem::Caller;
+use crate::vfs::mount::{ms, Mount, MountTable};
+use crate::vfs::overlay::Overlay;
+use crate::vfs::procfs::{ProcessInfo, Procfs, SystemInfo};
+use crate::vfs::resolve::{components, Node, Resolver};
+use crate::vfs::sysfs::Sysfs;
+use crate::vfs::tmpfs::Tmpfs;
+use crate::vfs::{FileDescription, HostRoot};
+
+/// `st_dev` of /dev/shm (0:4005); later tmpfs mounts count up from 0:4016.
+const SHM_DEV: u64 = 0x00f0_00a5;
+static NEXT_TMPFS_DEV: AtomicU64 = AtomicU64::new(0x00f0_00b0);
+
+/// A mount the user asks `snare do` for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserMount {
+    /// `--volume HOST:GUEST[:ro]`: a host directory whose writes reach the host.
+    Volume {
+        host: PathBuf,
+        guest: Vec<u8>,
+        read_only: bool,
+    },
+    /// `--tmpfs PATH[:size=…,nr_inodes=…,mode=…]`.
+    Tmpfs { guest: Vec<u8>, opts: TmpfsOpts },
+}
+
+/// A tmpfs's mount options (`mount -t tmpfs -o …`, `--tmpfs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TmpfsOpts {
+    pub size: Option<u64>,
+    pub nr_inodes: Option<u64>,
+    pub mode: Option<u32>,
+}
+
+impl TmpfsOpts {
+    /// Parses `size=64m,nr_inodes=1k,mode=1777` (sizes take k, m, g; `%` of the sandbox's
+    /// memory is not supported). Unknown options that Linux's tmpfs knows (`uid=`, `gid=`,
+    /// `huge=`, `mpol=`, `noswap`) are accepted and ignored; others are `EINVAL`.
+    pub fn parse(s: &str) -> Result<TmpfsOpts, Errno> {
+        let mut o = TmpfsOpts::default();
+        for opt in s.split(',').filter(|o| !o.is_empty()) {
+            let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+            match k {
+                "size" => o.size = Some(parse_size(v)?),
+                "nr_inodes" => o.nr_inodes = Some(parse_size(v)?),
+                "mode" => {
+                    o.mode = Some(
+                        u32::from_str_radix(v, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o7777)
+                            .ok_or(Errno::EINVAL)?,
+                    )
+                }
+                "uid" | "gid" | "huge" | "mpol" | "noswap" | "inode32" | "inode64" => {}
+                // Generic mount flags that come through `-o` as words.
+                "rw" | "ro" | "nosuid" | "suid" | "nodev" | "dev" | "noexec" | "exec"
+                | "noatime" | "relatime" | "strictatime" | "nodiratime" => {}
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        Ok(o)
+    }
+
+    /// The options as `/proc/mounts` shows them.
+    fn shown(&self, bytes: u64, inodes: u64, mode: u32) -> String {
+        let mut s = String::new();
+        if bytes != u64::MAX {
+            s.push_str(&format!("size={}k,", bytes / 1024));
+        }
+        if inodes != u64::MAX {
+            s.push_str(&format!("nr_inodes={inodes},"));
+        }
+        s.push_str(&format!("mode={mode:o}"));
+        s
+    }
+}
+
+/// `123`, `4k`, `64m`, `1g` → a count.
+fn parse_size(v: &str) -> Result<u64, Errno> {
+    let (num, mul) = match v.as_bytes().last() {
+        Some(b'k' | b'K') => (&v[..v.len() - 1], 1u64 << 10),
+        Some(b'm' | b'M') => (&v[..v.len() - 1], 1 << 20),
+        Some(b'g' | b'G') => (&v[..v.len() - 1], 1 << 30),
+        _ => (v, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or(Errno::EINVAL)
+}
+
+/// The layout `snare do` starts with: the overlay root (the host root under an in-memory
+/// upper layer; the host's `/tmp` is seen through it like every other directory), procfs,
+/// devices, sysfs and `/dev/shm`. Tmpfs sizes default as Linux's: half the sandbox's memory,
+/// one inode per two of its pages.
+pub fn sandbox(lower: HostRoot, uid: u32, gid: u32, mem: &Arc<MemoryFile>) -> MountTable {
+    let overlay = Overlay::new(lower, uid, gid);
+    charge(overlay.upper(), mem, &TmpfsOpts::default());
+    let shm = Tmpfs::mounted(uid, gid, b"/dev/shm", SHM_DEV, 0);
+    let shm_opts = charge(&shm, mem, &TmpfsOpts::default());
+    let t = MountTable::new(Mount::new(b"/", b"/", Arc::new(overlay), "overlay", 0, ""));
+    let hidden = ms::NOSUID | ms::NODEV | ms::NOEXEC;
+    t.add(Mount::new(
+        b"/proc",
+        b"/",
+        Arc::new(Procfs),
+        "proc",
+        hidden,
+        "",
+    ));
+    t.add(Mount::new(
+        b"/dev",
+        b"/",
+        Arc::new(Devfs),
+        "devtmpfs",
+        ms::NOSUID,
+        "",
+    ));
+    let ro = ms::RDONLY | hidden;
+    t.add(Mount::new(b"/sys", b"/", Arc::new(Sysfs), "sysfs", ro, ""));
+    let shm_flags = ms::NOSUID | ms::NODEV;
+    t.add(Mount::new(
+        b"/dev/shm",
+        b"/",
+        shm,
+        "tmpfs",
+        shm_flags,
+        &shm_opts,
+    ));
+    t
+}
+
+/// Sets a tmpfs's limits (`opts`, else the defaults) and charges it to `mem`; returns its
+/// options as `/proc/mounts` shows them.
+fn charge(fs: &Tmpfs, mem: &Arc<MemoryFile>, opts: &TmpfsOpts) -> String {
+    let limit = mem.limit();
+    let (def_bytes, def_inodes) = if limit == u64::MAX {
+        (u64::MAX, u64::MAX)
+    } else {
+        (limit / 2, limit / crate::mm::PAGE / 2)
+    };
+    let bytes = opts.size.unwrap_or(def_bytes).min(def_bytes.max(1));
+    let inodes = opts.nr_inodes.unwrap_or(def_inodes).min(def_inodes.max(1));
+    if limit != u64::MAX || opts.size.is_some() || opts.nr_inodes.is_some() {
+        fs.set_limits(Some(mem.clone()), bytes, inodes);
+    }
+    let mode = opts.mode.unwrap_or(0o1777);
+    opts.shown(bytes, inodes, mode)
+}
+
+/// A new tmpfs for a mount at `point` (`--tmpfs`, `mount -t tmpfs`), and its options as
+/// `/proc/mounts` shows them.
+pub fn new_tmpfs(
+    point: &[u8],
+    uid: u32,
+    gid: u32,
+    mem: &Arc<MemoryFile>,
+    opts: &TmpfsOpts,
+) -> (Arc<Tmpfs>, String) {
+    let dev = NEXT_TMPFS_DEV.fetch_add(1, Ordering::Relaxed);
+    let fs = Tmpfs::mounted(uid, gid, point, dev, 0);
+    if let Some(mode) = opts.mode {
+        let _ = fs.chmod(b"", mode, false);
+    }
+    let shown = charge(&fs, mem, opts);
+    (fs, shown)
+}
+
+/// The caller for set-up work done before any guest task exists.
+struct Boot;
+
+impl Caller for Boot {
+    fn umask(&self) -> u32 {
+        0o022
+    }
+    fn process(&self, _cpu: bool) -> ProcessInfo {
+        ProcessInfo::default()
+    }
+    fn system(&self) -> SystemInfo {
+        SystemInfo::default()
+    }
+    fn terminal(&self) -> Option<Arc<dyn FileDescription>> {
+        None
+    }
+}
+
+/// Resolves `guest` (absolute) to a mount point, making the directories missing on the way
+/// (in the overlay's upper layer: the host is not touched).
+fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
+    let r = Resolver {
+        mounts: t,
+        cx: &Boot,
+    };
+    let mut at = Vec::new();
+    for c in components(guest) {
+        at.push(b'/');
+        at.extend_from_slice(c);
+        let Node::Path(p) = r.resolve(&at, true)? else {
+            return Err(Errno::EINVAL);
+        };
+        let m = t.route(&p);
+        let inner = m.inner(&p);
+        match m.fs.stat(&Boot, &inner, false) {
+            Ok(st) if st.st_mode & S_IFMT == S_IFDIR => {}
+            Ok(_) => return Err(Errno::ENOTDIR),
+            Err(Errno::ENOENT) => m.fs.mkdir(&Boot, &inner, 0o755)?,
+            Err(e) => return Err(e),
+        }
+        at = p;
+    }
+    Ok(if at.is_empty() { b"/".to_vec() } else { at })
+}
+
+/// Adds the user's mounts, in order, to the sandbox's first namespace. The error names the
+/// mount that failed.
+pub fn add_user_mounts(
+    t: &MountTable,
+    mounts: &[UserMount],
+    uid: u32,
+    gid: u32,
+    mem: &Arc<MemoryFile>,
+) -> Result<(), String> {
+    for m in mounts {
+        match m {
+            UserMount::Tmpfs { guest, opts } => {
+                let name = String::from_utf8_lossy(guest);
+                let point = mount_point(t, guest)
+                    .map_err(|e| format!("--tmpfs {name}: {}", e.description()))?;
+                let (fs, shown) = new_tmpfs(&point, uid, gid, mem, opts);
+                let flags = ms::NOSUID | ms::NODEV;
+                t.add(Mount::new(&point, b"/", fs, "tmpfs", flags, &shown));
+            }
+            UserMount::Volume {
+                host,
+                guest,
+                read_only,
+            } => {
+                let name = format!("{}:{}", host.display(), String::from_utf8_lossy(guest));
+                let _ = (read_only, mount_point(t, guest));
+                return Err(format!("--volume {name}: TODO-HOSTDIR"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_size, TmpfsOpts};
+    use snare_abi::Errno;
+
+    #[test]
+    fn tmpfs_options() {
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("1k"), Ok(1024));
+        assert_eq!(parse_size("x"), Err(Errno::EINVAL));
+        assert_eq!(parse_size("99999999999g"), Err(Errno::EINVAL));
+        let o = TmpfsOpts::parse("size=1m,nr_inodes=10,mode=700,uid=0").expect("parse");
+        assert_eq!(o.size, Some(1 << 20));
+        assert_eq!(o.nr_inodes, Some(10));
+        assert_eq!(o.mode, Some(0o700));
+        assert_eq!(TmpfsOpts::parse("mode=99999"), Err(Errno::EINVAL));
+        assert_eq!(TmpfsOpts::parse("bogus"), Err(Errno::EINVAL));
+    }
+}

@@ -1,0 +1,318 @@
+//! Path resolution: the one walk every path syscall goes through.
+//!
+//! The walk resolves `.`, `..` and symlinks component by component, asking the mount that
+//! serves each prefix ([`MountTable::route`]) what the name is ([`Filesystem::step`]), so an
+//! absolute symlink in a tmpfs reaches the overlay root and a host symlink into /proc
+//! reaches the guest's procfs. A filesystem that walks the rest itself (procfs, whose magic
+//! links `exe`, `cwd`, `fd/N` lead out) is handed the rest of the path. Each step in the
+//! same filesystem hands back the cursor the filesystem gave for the parent, so a tmpfs
+//! (or a directory of the overlay's upper layer alone) is walked in O(depth), not O(depth²).
+//! The host side stays confined by `openat2(RESOLVE_IN_ROOT)` whatever the walk does.
+//!
+//! [`Filesystem::step`]: super::filesystem::Filesystem::step
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use snare_abi::Errno;
+
+use super::filesystem::{Caller, Cursor, Entry};
+use super::mount::{Mount, MountTable};
+use super::procfs::Redirect;
+
+/// Longest path accepted (PATH_MAX).
+pub const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+/// Symlinks followed in one walk before `ELOOP` (as Linux).
+const MAX_HOPS: u32 = 40;
+
+/// Collapses `.`, `..` and repeated slashes of an absolute path, lexically.
+pub fn normalize(path: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for c in path.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = Vec::new();
+    for p in parts {
+        out.push(b'/');
+        out.extend_from_slice(p);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// The non-empty components of a path.
+pub fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty())
+}
+
+/// Whether `path` is `dir` or lies below it (both absolute, normalized).
+pub fn within(path: &[u8], dir: &[u8]) -> bool {
+    dir == b"/" || (path.starts_with(dir) && matches!(path.get(dir.len()), None | Some(b'/')))
+}
+
+/// What a walk reached.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Node {
+    /// An absolute, normalized guest path with no symlink before its last component (and
+    /// none there either when the walk followed it).
+    Path(Vec<u8>),
+    /// `/proc/self/fd/N`, followed: what fd `N` refers to.
+    Fd(i32),
+}
+
+/// The walk's current path: its components and, kept alongside, their joined bytes (so a
+/// step costs the component's length, not the path's).
+struct WalkPath {
+    parts: Vec<Vec<u8>>,
+    bytes: Vec<u8>,
+}
+
+impl WalkPath {
+    fn new(parts: Vec<Vec<u8>>) -> WalkPath {
+        let mut w = WalkPath {
+            parts: Vec::new(),
+            bytes: Vec::new(),
+        };
+        for p in parts {
+            w.push(p);
+        }
+        w
+    }
+
+    fn push(&mut self, c: Vec<u8>) {
+        self.bytes.push(b'/');
+        self.bytes.extend_from_slice(&c);
+        self.parts.push(c);
+    }
+
+    fn pop(&mut self) {
+        if let Some(c) = self.parts.pop() {
+            self.bytes
+                .truncate(self.bytes.len().saturating_sub(c.len() + 1));
+        }
+    }
+
+    fn truncate(&mut self, n: usize) {
+        while self.parts.len() > n {
+            self.pop();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// The absolute path ("/" for none).
+    fn path(&self) -> &[u8] {
+        if self.bytes.is_empty() {
+            b"/"
+        } else {
+            &self.bytes
+        }
+    }
+}
+
+/// A filesystem's cursor for the first `depth` components of the walk, on `mount`.
+struct Held {
+    mount: Arc<Mount>,
+    depth: usize,
+    cursor: Cursor,
+}
+
+/// Resolves paths in one mount namespace for one caller.
+pub struct Resolver<'a> {
+    pub mounts: &'a MountTable,
+    pub cx: &'a dyn Caller,
+}
+
+impl std::fmt::Debug for Resolver<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver")
+            .field("mounts", self.mounts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Resolver<'_> {
+    /// Walks `abs` (absolute): `..` and symlinks resolved across mounts; the last
+    /// component's symlink only when `follow` (or a trailing slash). A missing last
+    /// component is fine (for creation); a trailing slash on an existing non-directory is
+    /// `ENOTDIR`.
+    pub fn resolve(&self, abs: &[u8], follow: bool) -> Result<Node, Errno> {
+        self.resolve_in(abs, follow, b"/")
+    }
+
+    /// What `cur` (just extended by one component) names, using and updating the held
+    /// cursor.
+    fn step(&self, cur: &WalkPath, held: &mut Option<Held>) -> Result<Entry, Errno> {
+        let path = cur.path();
+        let mount = self.mounts.route(path);
+        let name = cur.parts.last().map_or(&b""[..], |n| &n[..]);
+        let at = match held.take() {
+            Some(h)
+                if Arc::ptr_eq(&h.mount, &mount)
+                    && h.depth + 1 == cur.len()
+                    && !mount.is_root(path) =>
+            {
+                Some(h.cursor)
+            }
+            _ => None,
+        };
+        let inner = mount.inner(path);
+        let (entry, cursor) = mount.fs.step(self.cx, &inner, name, at)?;
+        *held = cursor.map(|cursor| Held {
+            mount: mount.clone(),
+            depth: cur.len(),
+            cursor,
+        });
+        Ok(entry)
+    }
+
+    /// `..` for the held cursor: its directory's parent, if the walk stays in the same
+    /// mount and the filesystem can tell.
+    fn up(&self, cur: &WalkPath, held: &mut Option<Held>) {
+        let Some(h) = held.take() else {
+            return;
+        };
+        if h.depth != cur.len() + 1 {
+            return;
+        }
+        if !Arc::ptr_eq(&self.mounts.route(cur.path()), &h.mount) {
+            return;
+        }
+        if let Some(cursor) = h.mount.fs.up(h.cursor) {
+            *held = Some(Held {
+                mount: h.mount,
+                depth: cur.len(),
+                cursor,
+            });
+        }
+    }
+
+    /// [`Resolver::resolve`] with `root` (absolute, normalized, a prefix of `abs`) as the
+    /// root: `..` stops there and absolute symlinks start from it (openat2's
+    /// `RESOLVE_IN_ROOT`).
+    pub fn resolve_in(&self, abs: &[u8], follow: bool, root: &[u8]) -> Result<Node, Errno> {
+        if abs.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let slash = abs.len() > 1 && abs.ends_with(b"/");
+        let base: Vec<Vec<u8>> = components(root).map(<[u8]>::to_vec).collect();
+        let base_len = base.len();
+        let mut todo: VecDeque<Vec<u8>> =
+            components(abs).skip(base_len).map(<[u8]>::to_vec).collect();
+        let mut cur = WalkPath::new(base);
+        let mut held: Option<Held> = None;
+        let mut hops = 0;
+        while let Some(c) = todo.pop_front() {
+            match &c[..] {
+                b"." => continue,
+                b".." => {
+                    if cur.len() > base_len {
+                        cur.pop();
+                        self.up(&cur, &mut held);
+                    }
+                    continue;
+                }
+                n if n.len() > NAME_MAX => return Err(Errno::ENAMETOOLONG),
+                _ => {}
+            }
+            let last = todo.is_empty();
+            cur.push(c);
+            let mount = self.mounts.route(cur.path());
+            if mount.fs.walks_rest() {
+                // With a `..` still to come, it is walked here like a directory.
+                if todo.iter().any(|t| t == b"..") {
+                    continue;
+                }
+                let mut rest = mount.inner(cur.path()).into_owned();
+                for t in &todo {
+                    rest.push(b'/');
+                    rest.extend_from_slice(t);
+                }
+                let rest = normalize(&rest);
+                match mount.fs.walk_rest(self.cx, &rest, follow || slash)? {
+                    None => {
+                        let p = if rest == b"/" {
+                            mount.point.clone()
+                        } else if mount.point == b"/" {
+                            rest
+                        } else {
+                            [&mount.point[..], &rest[..]].concat()
+                        };
+                        return Ok(Node::Path(p));
+                    }
+                    Some(Redirect::Fd(n)) => return Ok(Node::Fd(n)),
+                    Some(Redirect::Path(target)) => {
+                        hops += 1;
+                        if hops > MAX_HOPS {
+                            return Err(Errno::ELOOP);
+                        }
+                        todo = components(&target).map(<[u8]>::to_vec).collect();
+                        cur.truncate(0);
+                        held = None;
+                        continue;
+                    }
+                }
+            }
+            if last && !follow && !slash {
+                break;
+            }
+            match self.step(&cur, &mut held) {
+                Err(Errno::ENOENT) if last => break,
+                Err(e) => return Err(e),
+                Ok(Entry::Dir) => {}
+                Ok(Entry::Other) if last && !slash => {}
+                Ok(Entry::Other) => return Err(Errno::ENOTDIR),
+                Ok(Entry::Symlink(target)) => {
+                    hops += 1;
+                    if hops > MAX_HOPS {
+                        return Err(Errno::ELOOP);
+                    }
+                    if target.is_empty() {
+                        return Err(Errno::ENOENT);
+                    }
+                    cur.pop();
+                    if target.starts_with(b"/") {
+                        cur.truncate(base_len);
+                        held = None;
+                    }
+                    for t in components(&target).rev() {
+                        todo.push_front(t.to_vec());
+                    }
+                }
+            }
+        }
+        Ok(Node::Path(cur.path().to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{normalize, within};
+
+    #[test]
+    fn normalize_paths() {
+        assert_eq!(normalize(b"/"), b"/");
+        assert_eq!(normalize(b"//a/./b/../c/"), b"/a/c");
+        assert_eq!(normalize(b"/../.."), b"/");
+        assert_eq!(normalize(b"/proc/./self/exe"), b"/proc/self/exe");
+    }
+
+    #[test]
+    fn within_dirs() {
+        assert!(within(b"/a/b", b"/a"));
+        assert!(within(b"/a", b"/a"));
+        assert!(!within(b"/ab", b"/a"));
+        assert!(within(b"/x", b"/"));
+    }
+}
