@@ -680,3 +680,784 @@ fn chmod_fd(fd: &OwnedFd, mode: u32) -> Result<(), Errno> {
     .map_err(errno_of)
 }
 
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    use snare_abi::file::{o, S_IFDIR, S_IFLNK, S_IFMT};
+    use snare_abi::Errno;
+
+    use super::HostDir;
+    use crate::vfs::{FileDescription, SEEK_SET};
+
+    /// `base/vol` (the volume) next to `base/outside` (holding `secret`), under the host's
+    /// temp dir; removed when dropped.
+    struct Scratch {
+        base: PathBuf,
+    }
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let base = std::env::temp_dir().join(format!(
+                "snare-hostdir-{}-{tag}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = fs::remove_dir_all(&base);
+            fs::create_dir_all(base.join("vol")).expect("create dir all");
+            fs::create_dir_all(base.join("outside")).expect("create dir all");
+            fs::write(base.join("outside/secret"), b"keep out").expect("write");
+            fs::set_permissions(
+                base.join("outside/secret"),
+                fs::Permissions::from_mode(0o640),
+            )
+            .expect("set permissions");
+            Scratch { base }
+        }
+
+        fn vol(&self) -> PathBuf {
+            self.base.join("vol")
+        }
+
+        fn outside(&self) -> PathBuf {
+            self.base.join("outside")
+        }
+
+        fn mount(&self, read_only: bool) -> Arc<HostDir> {
+            HostDir::mounted(&self.vol(), b"/data", read_only).expect("mounted")
+        }
+
+        /// What `outside` holds: (name, mode, size, mtime, contents) of each entry.
+        fn outside_snapshot(&self) -> Vec<(String, u32, u64, i64, Vec<u8>)> {
+            let mut v: Vec<_> = fs::read_dir(self.outside())
+                .expect("read dir")
+                .map(|e| {
+                    let e = e.expect("dir entry");
+                    let m = fs::symlink_metadata(e.path()).expect("symlink metadata");
+                    let data = if m.is_file() {
+                        fs::read(e.path()).expect("read")
+                    } else {
+                        vec![]
+                    };
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, m.mode(), m.len(), m.mtime(), data)
+                })
+                .collect();
+            v.sort();
+            v
+        }
+
+        /// The names directly in `base` (the volume's host parent).
+        fn base_names(&self) -> Vec<String> {
+            let mut v: Vec<_> = fs::read_dir(&self.base)
+                .expect("read dir")
+                .map(|e| {
+                    e.expect("dir entry")
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.base);
+        }
+    }
+
+    fn names(f: &dyn FileDescription) -> Vec<Vec<u8>> {
+        let mut buf = Vec::new();
+        f.getdents(&mut buf, 1 << 16).expect("getdents");
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < buf.len() {
+            let reclen = u16::from_ne_bytes([buf[i + 16], buf[i + 17]]) as usize;
+            let name = &buf[i + 19..i + reclen];
+            let end = name
+                .iter()
+                .position(|&b| b == 0)
+                .expect("NUL-terminated name");
+            out.push(name[..end].to_vec());
+            i += reclen;
+        }
+        out.sort();
+        out
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).expect("symlink metadata").mode() & 0o7777
+    }
+
+    #[test]
+    fn mounting_needs_a_directory() {
+        let s = Scratch::new("mount");
+        let file = s.outside().join("secret");
+        assert_eq!(
+            HostDir::mounted(&file, b"/data", false).expect_err("mounted must fail"),
+            Errno::ENOTDIR
+        );
+        let missing = s.base.join("missing");
+        assert_eq!(
+            HostDir::mounted(&missing, b"/data", false).expect_err("mounted must fail"),
+            Errno::ENOENT
+        );
+        let v = s.mount(true);
+        assert!(v.read_only());
+        assert_eq!(v.host_path(), s.vol());
+    }
+
+    #[test]
+    fn changes_land_on_the_host() {
+        let s = Scratch::new("writes");
+        let v = s.mount(false);
+        let vol = s.vol();
+
+        let f = v
+            .open(b"f", o::CREAT | o::RDWR | o::EXCL, 0o644, 0o022)
+            .expect("open");
+        assert_eq!(f.path(), "/data/f");
+        assert_eq!(f.write(b"hello").expect("write"), 5);
+        assert_eq!(f.pwrite(b"J", 0).expect("pwrite"), 1);
+        assert_eq!(f.write(b"!").expect("write"), 1);
+        assert_eq!(fs::read(vol.join("f")).expect("read"), b"Jello!");
+        f.seek(0, SEEK_SET).expect("seek");
+        let mut buf = [0u8; 16];
+        assert_eq!(f.read(&mut buf).expect("read"), 6);
+        assert_eq!(&buf[..6], b"Jello!");
+        assert_eq!(f.stat().expect("stat").st_size, 6);
+        f.truncate(5).expect("truncate");
+        assert_eq!(fs::read(vol.join("f")).expect("read"), b"Jello");
+        f.allocate(0, 0, 4096).expect("allocate");
+        assert_eq!(fs::metadata(vol.join("f")).expect("metadata").len(), 4096);
+        drop(f);
+
+        // A read-only description can't write.
+        let r = v.open(b"f", o::RDONLY, 0, 0).expect("open");
+        assert_eq!(r.write(b"x").expect_err("write must fail"), Errno::EBADF);
+        assert_eq!(
+            r.pwrite(b"x", 0).expect_err("pwrite must fail"),
+            Errno::EBADF
+        );
+
+        v.truncate(b"f", 2).expect("truncate");
+        assert_eq!(fs::read(vol.join("f")).expect("read"), b"Je");
+        v.chmod(b"f", 0o600, true).expect("chmod");
+        assert_eq!(mode(&vol.join("f")), 0o600);
+        v.utimens(b"f", Some((1_000_000, 5)), Some((2_000_000, 7)), true)
+            .expect("utimens");
+        let st = v.stat(b"f", true).expect("stat");
+        assert_eq!(
+            (st.st_atime, st.st_mtime, st.st_mtime_nsec),
+            (1_000_000, 2_000_000, 7)
+        );
+        let me = nix::unistd::getuid().as_raw();
+        v.chown(b"f", me, u32::MAX, true).expect("chown");
+
+        v.mkdir(b"d", 0o755, 0o022).expect("mkdir");
+        assert!(vol.join("d").is_dir());
+        assert_eq!(
+            v.mkdir(b"d", 0o755, 0).expect_err("mkdir must fail"),
+            Errno::EEXIST
+        );
+        v.rename(b"f", b"d/g", 0).expect("rename");
+        assert!(!vol.join("f").exists());
+        assert_eq!(fs::read(vol.join("d/g")).expect("read"), b"Je");
+        v.link(b"d/g", b"h").expect("link");
+        assert_eq!(fs::metadata(vol.join("h")).expect("metadata").nlink(), 2);
+        v.symlink(b"d/g", b"s").expect("symlink");
+        assert_eq!(
+            fs::read_link(vol.join("s")).expect("read link"),
+            Path::new("d/g")
+        );
+        assert_eq!(v.readlink(b"s").expect("readlink"), b"d/g");
+        assert_eq!(
+            v.readlink(b"h").expect_err("readlink must fail"),
+            Errno::EINVAL
+        );
+        assert_eq!(v.stat(b"s", false).expect("stat").st_mode & S_IFMT, S_IFLNK);
+        assert_eq!(v.stat(b"s", true).expect("stat").st_size, 2);
+        assert_eq!(
+            v.chmod(b"s", 0o777, false).expect_err("chmod must fail"),
+            Errno::EOPNOTSUPP
+        );
+        v.utimens(b"s", None, Some((3_000_000, 0)), false)
+            .expect("utimens");
+        let lst = fs::symlink_metadata(vol.join("s")).expect("symlink metadata");
+        assert_eq!(lst.mtime(), 3_000_000);
+        v.mkfifo(b"p", 0o600, 0).expect("mkfifo");
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(
+            &fs::metadata(vol.join("p")).expect("metadata").file_type()
+        ));
+
+        assert_eq!(
+            v.rmdir(b"d").expect_err("rmdir must fail"),
+            Errno::ENOTEMPTY
+        );
+        v.unlink(b"h").expect("unlink");
+        v.unlink(b"d/g").expect("unlink");
+        v.unlink(b"s").expect("unlink");
+        v.unlink(b"p").expect("unlink");
+        assert_eq!(v.unlink(b"d").expect_err("unlink must fail"), Errno::EISDIR);
+        v.rmdir(b"d").expect("rmdir");
+        assert_eq!(fs::read_dir(&vol).expect("read dir").count(), 0);
+        assert_eq!(
+            v.unlink(b"gone").expect_err("unlink must fail"),
+            Errno::ENOENT
+        );
+
+        let sf = v.statfs(b"").expect("statfs");
+        assert_eq!(
+            i64::from_ne_bytes(sf[80..88].try_into().expect("f_flags")) & 1,
+            0
+        );
+    }
+
+    #[test]
+    fn modes_are_the_guests_not_the_sentrys_umask() {
+        let s = Scratch::new("umask");
+        let v = s.mount(false);
+        v.mkdir(b"d", 0o777, 0).expect("mkdir");
+        assert_eq!(mode(&s.vol().join("d")), 0o777);
+        v.mkdir(b"e", 0o777, 0o027).expect("mkdir");
+        assert_eq!(mode(&s.vol().join("e")), 0o750);
+        v.open(b"f", o::CREAT | o::WRONLY, 0o666, 0).expect("open");
+        assert_eq!(mode(&s.vol().join("f")), 0o666);
+        // An existing file keeps its mode.
+        fs::set_permissions(s.vol().join("f"), fs::Permissions::from_mode(0o600))
+            .expect("set permissions");
+        v.open(b"f", o::CREAT | o::WRONLY, 0o666, 0).expect("open");
+        assert_eq!(mode(&s.vol().join("f")), 0o600);
+        v.mkfifo(b"p", 0o666, 0).expect("mkfifo");
+        assert_eq!(mode(&s.vol().join("p")), 0o666);
+    }
+
+    #[test]
+    fn append_writes_follow_the_end() {
+        let s = Scratch::new("append");
+        let v = s.mount(false);
+        fs::write(s.vol().join("log"), b"one\n").expect("write");
+        let f = v.open(b"log", o::WRONLY | o::APPEND, 0, 0).expect("open");
+        // The host appends behind our back; our append still goes to the end.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(s.vol().join("log"))
+            .and_then(|mut h| std::io::Write::write_all(&mut h, b"two\n"))
+            .expect("host append");
+        f.write(b"three\n").expect("write");
+        assert_eq!(
+            fs::read(s.vol().join("log")).expect("read"),
+            b"one\ntwo\nthree\n"
+        );
+        assert_eq!(f.seek(0, crate::vfs::SEEK_CUR).expect("seek"), 14);
+        // F_SETFL can take O_APPEND away: then writes go at the offset.
+        f.set_status_flags(0);
+        assert_eq!(f.status_flags() & o::APPEND, 0);
+        f.seek(0, SEEK_SET).expect("seek");
+        f.write(b"ONE").expect("write");
+        assert_eq!(
+            fs::read(s.vol().join("log")).expect("read"),
+            b"ONE\ntwo\nthree\n"
+        );
+    }
+
+    #[test]
+    fn directories_list_and_rewind() {
+        let s = Scratch::new("dirs");
+        let v = s.mount(false);
+        fs::write(s.vol().join("a"), b"").expect("write");
+        let d = v.open(b"", o::RDONLY | o::DIRECTORY, 0, 0).expect("open");
+        assert_eq!(d.path(), "/data");
+        assert_eq!(d.stat().expect("stat").st_mode & S_IFMT, S_IFDIR);
+        assert_eq!(names(&*d), [&b"."[..], b"..", b"a"]);
+        v.open(b"b", o::CREAT | o::WRONLY, 0o644, 0).expect("open");
+        d.seek(0, SEEK_SET).expect("seek");
+        assert_eq!(names(&*d), [&b"."[..], b"..", b"a", b"b"]);
+        assert_eq!(d.write(b"x").expect_err("write must fail"), Errno::EBADF);
+        assert_eq!(
+            v.open(b"", o::WRONLY, 0, 0).expect_err("open must fail"),
+            Errno::EISDIR
+        );
+        let t = v.open(b"", o::TMPFILE | o::RDWR, 0o600, 0).expect("open");
+        assert!(t.path().starts_with("/data/#") && t.path().ends_with(" (deleted)"));
+        t.write(b"anon").expect("write");
+    }
+
+    #[test]
+    fn rename_flags() {
+        let s = Scratch::new("rename");
+        let v = s.mount(false);
+        fs::write(s.vol().join("a"), b"A").expect("write");
+        fs::write(s.vol().join("b"), b"B").expect("write");
+        assert_eq!(
+            v.rename(b"a", b"b", 1).expect_err("rename must fail"),
+            Errno::EEXIST
+        );
+        assert_eq!(
+            v.rename(b"a", b"b", 3).expect_err("rename must fail"),
+            Errno::EINVAL
+        );
+        assert_eq!(
+            v.rename(b"a", b"b", 4).expect_err("rename must fail"),
+            Errno::EINVAL
+        );
+        v.rename(b"a", b"b", 2).expect("rename");
+        assert_eq!(fs::read(s.vol().join("a")).expect("read"), b"B");
+        assert_eq!(fs::read(s.vol().join("b")).expect("read"), b"A");
+        assert_eq!(
+            v.rename(b"", b"c", 0).expect_err("rename must fail"),
+            Errno::EBUSY
+        );
+        assert_eq!(
+            v.rename(b"a", b"..", 0).expect_err("rename must fail"),
+            Errno::EBUSY
+        );
+    }
+
+    #[test]
+    fn dotdot_stays_inside() {
+        let s = Scratch::new("dotdot");
+        let v = s.mount(false);
+        let before = (s.outside_snapshot(), s.base_names(), mode(&s.base));
+
+        // `..` stops at the volume's root: these land inside.
+        v.mkdir(b"../../x", 0o755, 0).expect("mkdir");
+        assert!(s.vol().join("x").is_dir());
+        v.open(b"../y", o::CREAT | o::WRONLY, 0o644, 0)
+            .expect("open");
+        assert!(s.vol().join("y").is_file());
+        v.symlink(b"/etc/passwd", b"x/../../z").expect("symlink");
+        assert!(fs::symlink_metadata(s.vol().join("z")).is_ok());
+
+        // The outside can't be named.
+        for p in [
+            &b"../outside/secret"[..],
+            b"../../outside/secret",
+            b"/../outside/secret",
+        ] {
+            assert_eq!(
+                v.open(p, o::RDONLY, 0, 0).expect_err("open must fail"),
+                Errno::ENOENT
+            );
+            assert_eq!(v.stat(p, true).expect_err("stat must fail"), Errno::ENOENT);
+            assert_eq!(v.unlink(p).expect_err("unlink must fail"), Errno::ENOENT);
+            assert_eq!(
+                v.chmod(p, 0o777, true).expect_err("chmod must fail"),
+                Errno::ENOENT
+            );
+            assert_eq!(
+                v.truncate(p, 0).expect_err("truncate must fail"),
+                Errno::ENOENT
+            );
+            assert_eq!(
+                v.rename(p, b"stolen", 0).expect_err("rename must fail"),
+                Errno::ENOENT
+            );
+            assert_eq!(
+                v.link(p, b"stolen").expect_err("link must fail"),
+                Errno::ENOENT
+            );
+        }
+        // A last name of `.` or `..` never reaches the host (from the root it would name
+        // the volume's parent).
+        assert_eq!(
+            v.mkdir(b"..", 0o755, 0).expect_err("mkdir must fail"),
+            Errno::EEXIST
+        );
+        assert_eq!(
+            v.mkfifo(b"..", 0o644, 0).expect_err("mkfifo must fail"),
+            Errno::EEXIST
+        );
+        assert_eq!(
+            v.symlink(b"t", b"..").expect_err("symlink must fail"),
+            Errno::EEXIST
+        );
+        assert_eq!(
+            v.unlink(b"..").expect_err("unlink must fail"),
+            Errno::EISDIR
+        );
+        assert_eq!(
+            v.rmdir(b"..").expect_err("rmdir must fail"),
+            Errno::ENOTEMPTY
+        );
+        assert_eq!(v.rmdir(b".").expect_err("rmdir must fail"), Errno::EINVAL);
+        assert_eq!(v.rmdir(b"").expect_err("rmdir must fail"), Errno::EBUSY);
+        assert_eq!(
+            v.rename(b"..", b"w", 0).expect_err("rename must fail"),
+            Errno::EBUSY
+        );
+        assert_eq!(
+            v.link(b"..", b"w").expect_err("link must fail"),
+            Errno::EPERM
+        );
+        assert_eq!(
+            v.link(b"y", b"..").expect_err("link must fail"),
+            Errno::EEXIST
+        );
+        v.chmod(b"..", 0o700, true).expect("chmod");
+        assert_eq!(mode(&s.vol()), 0o700);
+
+        let after = (s.outside_snapshot(), s.base_names(), mode(&s.base));
+        assert_eq!(after, before);
+    }
+
+    #[test]
+    fn host_symlinks_stay_inside() {
+        let s = Scratch::new("symlinks");
+        let v = s.mount(false);
+        let vol = s.vol();
+        let secret = s.outside().join("secret");
+        std::os::unix::fs::symlink("/", vol.join("escape")).expect("symlink");
+        std::os::unix::fs::symlink("../..", vol.join("up")).expect("symlink");
+        std::os::unix::fs::symlink(s.outside(), vol.join("abs")).expect("symlink");
+        std::os::unix::fs::symlink("../outside", vol.join("rel")).expect("symlink");
+        std::os::unix::fs::symlink(&secret, vol.join("lnk")).expect("symlink");
+        std::os::unix::fs::symlink("../outside/secret", vol.join("rlnk")).expect("symlink");
+        let before = (s.outside_snapshot(), s.base_names());
+
+        // Through `escape -> /` and `up -> ../..`: the volume's own root.
+        let probe = format!("snare-hostdir-probe-{}", std::process::id());
+        let through = format!("escape/{probe}");
+        v.open(through.as_bytes(), o::CREAT | o::WRONLY, 0o644, 0)
+            .expect("open");
+        assert!(vol.join(&probe).is_file());
+        assert!(!Path::new("/").join(&probe).exists());
+        v.rename(through.as_bytes(), b"created", 0).expect("rename");
+        assert!(vol.join("created").is_file());
+        v.mkdir(b"up/made", 0o755, 0).expect("mkdir");
+        assert!(vol.join("made").is_dir());
+        let d = v
+            .open(b"escape", o::RDONLY | o::DIRECTORY, 0, 0)
+            .expect("open");
+        assert!(names(&*d).contains(&b"lnk".to_vec()));
+
+        // Planted parents pointing outside: nothing there is reachable.
+        for dir in [&b"abs"[..], b"rel"] {
+            let p = |n: &str| [dir, b"/", n.as_bytes()].concat();
+            let e = Errno::ENOENT;
+            assert_eq!(
+                v.open(&p("secret"), o::RDONLY, 0, 0)
+                    .expect_err("open must fail"),
+                e
+            );
+            let creat = o::CREAT | o::WRONLY;
+            assert_eq!(
+                v.open(&p("new"), creat, 0o644, 0)
+                    .expect_err("open must fail"),
+                e
+            );
+            assert_eq!(v.stat(&p("secret"), false).expect_err("stat must fail"), e);
+            assert_eq!(v.readlink(&p("secret")).expect_err("readlink must fail"), e);
+            assert_eq!(
+                v.mkdir(&p("evil"), 0o755, 0).expect_err("mkdir must fail"),
+                e
+            );
+            assert_eq!(
+                v.mkfifo(&p("fifo"), 0o644, 0)
+                    .expect_err("mkfifo must fail"),
+                e
+            );
+            assert_eq!(
+                v.symlink(b"x", &p("sym")).expect_err("symlink must fail"),
+                e
+            );
+            assert_eq!(v.unlink(&p("secret")).expect_err("unlink must fail"), e);
+            assert_eq!(v.rmdir(&p("sub")).expect_err("rmdir must fail"), e);
+            assert_eq!(
+                v.rename(&p("secret"), b"stolen", 0)
+                    .expect_err("rename must fail"),
+                e
+            );
+            assert_eq!(
+                v.rename(b"created", &p("planted"), 0)
+                    .expect_err("rename must fail"),
+                e
+            );
+            assert_eq!(
+                v.link(&p("secret"), b"stolen").expect_err("link must fail"),
+                e
+            );
+            assert_eq!(
+                v.link(b"created", &p("planted"))
+                    .expect_err("link must fail"),
+                e
+            );
+            assert_eq!(
+                v.chmod(&p("secret"), 0o777, true)
+                    .expect_err("chmod must fail"),
+                e
+            );
+            assert_eq!(
+                v.chown(&p("secret"), 0, 0, true)
+                    .expect_err("chown must fail"),
+                e
+            );
+            assert_eq!(
+                v.truncate(&p("secret"), 0).expect_err("truncate must fail"),
+                e
+            );
+            assert_eq!(
+                v.utimens(&p("secret"), None, None, true)
+                    .expect_err("utimens must fail"),
+                e
+            );
+            assert_eq!(v.statfs(&p("secret")).expect_err("statfs must fail"), e);
+        }
+
+        // Last-component links to the outside file, followed: resolved inside (missing).
+        for l in [&b"lnk"[..], b"rlnk", b"lnk/", b"rlnk/"] {
+            let e = Errno::ENOENT;
+            // O_CREAT with a trailing slash is EISDIR before anything is looked up.
+            let creat_e = if l.ends_with(b"/") { Errno::EISDIR } else { e };
+            assert_eq!(v.open(l, o::RDWR, 0, 0).expect_err("open must fail"), e);
+            assert_eq!(
+                v.open(l, o::WRONLY | o::CREAT, 0o644, 0)
+                    .expect_err("open must fail"),
+                creat_e
+            );
+            assert_eq!(
+                v.open(l, o::RDONLY | o::TRUNC, 0, 0)
+                    .expect_err("open must fail"),
+                e
+            );
+            assert_eq!(v.chmod(l, 0o777, true).expect_err("chmod must fail"), e);
+            assert_eq!(v.chown(l, 0, 0, true).expect_err("chown must fail"), e);
+            assert_eq!(
+                v.utimens(l, None, None, true)
+                    .expect_err("utimens must fail"),
+                e
+            );
+            assert_eq!(v.truncate(l, 0).expect_err("truncate must fail"), e);
+            assert_eq!(v.stat(l, true).expect_err("stat must fail"), e);
+        }
+        // Not followed: the link itself, which is inside.
+        assert_eq!(
+            v.stat(b"lnk", false).expect("stat").st_mode & S_IFMT,
+            S_IFLNK
+        );
+        assert_eq!(
+            v.readlink(b"lnk").expect("readlink"),
+            secret.as_os_str().as_encoded_bytes()
+        );
+        v.utimens(b"lnk", None, None, false).expect("utimens");
+        v.chown(b"lnk", u32::MAX, u32::MAX, false).expect("chown");
+        v.link(b"lnk", b"hard").expect("link");
+        assert!(fs::symlink_metadata(vol.join("hard"))
+            .expect("symlink metadata")
+            .is_symlink());
+        v.rename(b"lnk", b"moved", 0).expect("rename");
+        v.unlink(b"moved").expect("unlink");
+        v.unlink(b"hard").expect("unlink");
+        // A trailing slash on a link to a directory outside changes nothing there.
+        assert_eq!(
+            v.rmdir(b"abs/").expect_err("rmdir must fail"),
+            Errno::ENOTDIR
+        );
+        assert_eq!(
+            v.unlink(b"abs/").expect_err("unlink must fail"),
+            Errno::ENOTDIR
+        );
+        assert_eq!(
+            v.mkdir(b"abs/", 0o755, 0).expect_err("mkdir must fail"),
+            Errno::EEXIST
+        );
+
+        assert_eq!((s.outside_snapshot(), s.base_names()), before);
+        assert_eq!(fs::read(&secret).expect("read"), b"keep out");
+        assert_eq!(mode(&secret), 0o640);
+    }
+
+    #[test]
+    fn read_only_volume_refuses_changes() {
+        let s = Scratch::new("ro");
+        let vol = s.vol();
+        fs::write(vol.join("f"), b"data").expect("write");
+        fs::create_dir(vol.join("d")).expect("create dir");
+        std::os::unix::fs::symlink("f", vol.join("s")).expect("symlink");
+        nix::unistd::mkfifo(
+            &vol.join("p"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .expect("mkfifo");
+        let snapshot = |p: &Path| {
+            let mut v: Vec<_> = fs::read_dir(p)
+                .expect("read dir")
+                .map(|e| {
+                    let e = e.expect("dir entry");
+                    let m = fs::symlink_metadata(e.path()).expect("symlink metadata");
+                    (e.file_name(), m.mode(), m.len(), m.mtime(), m.nlink())
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let before = snapshot(&vol);
+        let v = s.mount(true);
+        let (rofs, exist, noent) = (Errno::EROFS, Errno::EEXIST, Errno::ENOENT);
+
+        // Reading works.
+        let f = v.open(b"f", o::RDONLY, 0, 0).expect("open");
+        let mut buf = [0u8; 8];
+        assert_eq!(f.read(&mut buf).expect("read"), 4);
+        assert_eq!(f.write(b"x").expect_err("write must fail"), Errno::EBADF);
+        assert_eq!(
+            f.truncate(0).expect_err("truncate must fail"),
+            Errno::EINVAL
+        );
+        let sf = v.statfs(b"f").expect("statfs");
+        assert_eq!(
+            i64::from_ne_bytes(sf[80..88].try_into().expect("f_flags")) & 1,
+            1
+        );
+        assert_eq!(f.statfs().expect("statfs")[80], 1);
+        v.open(b"f", o::RDONLY | o::CREAT, 0o644, 0).expect("open");
+        assert_eq!(v.stat(b"s", true).expect("stat").st_size, 4);
+        assert_eq!(v.readlink(b"s").expect("readlink"), b"f");
+
+        // Opens that would write.
+        assert_eq!(
+            v.open(b"f", o::WRONLY, 0, 0).expect_err("open must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.open(b"f", o::RDWR, 0, 0).expect_err("open must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.open(b"s", o::RDWR, 0, 0).expect_err("open must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.open(b"f", o::RDONLY | o::TRUNC, 0, 0)
+                .expect_err("open must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.open(b"new", o::CREAT | o::WRONLY, 0o644, 0)
+                .expect_err("open must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.open(b"new", o::CREAT, 0o644, 0)
+                .expect_err("open must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.open(b"no/new", o::CREAT, 0o644, 0)
+                .expect_err("open must fail"),
+            noent
+        );
+        assert_eq!(
+            v.open(b"new", o::RDONLY, 0, 0).expect_err("open must fail"),
+            noent
+        );
+        let excl = o::CREAT | o::EXCL | o::WRONLY;
+        assert_eq!(
+            v.open(b"f", excl, 0o644, 0).expect_err("open must fail"),
+            exist
+        );
+        assert_eq!(
+            v.open(b"d", o::CREAT, 0o644, 0)
+                .expect_err("open must fail"),
+            Errno::EISDIR
+        );
+        assert_eq!(
+            v.open(b"d", o::WRONLY, 0, 0).expect_err("open must fail"),
+            Errno::EISDIR
+        );
+        assert_eq!(
+            v.open(b"d", o::TMPFILE | o::RDWR, 0o600, 0)
+                .expect_err("open must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.open(b"no", o::TMPFILE | o::RDWR, 0o600, 0)
+                .expect_err("open must fail"),
+            noent
+        );
+        // A FIFO may still be written (as on a read-only Linux mount).
+        let r = v.open(b"p", o::RDONLY | o::NONBLOCK, 0, 0).expect("open");
+        let w = v.open(b"p", o::WRONLY | o::NONBLOCK, 0, 0).expect("open");
+        assert_eq!(w.write(b"hi").expect("write"), 2);
+        assert_eq!(r.read(&mut buf).expect("read"), 2);
+
+        // Creating: an existing name is EEXIST first, a missing parent ENOENT.
+        assert_eq!(v.mkdir(b"d", 0o755, 0).expect_err("mkdir must fail"), exist);
+        assert_eq!(v.mkdir(b"f", 0o755, 0).expect_err("mkdir must fail"), exist);
+        assert_eq!(v.mkdir(b"n", 0o755, 0).expect_err("mkdir must fail"), rofs);
+        assert_eq!(
+            v.mkdir(b"n/m", 0o755, 0).expect_err("mkdir must fail"),
+            noent
+        );
+        assert_eq!(
+            v.mkfifo(b"f", 0o644, 0).expect_err("mkfifo must fail"),
+            exist
+        );
+        assert_eq!(
+            v.mkfifo(b"n", 0o644, 0).expect_err("mkfifo must fail"),
+            rofs
+        );
+        assert_eq!(v.symlink(b"x", b"s").expect_err("symlink must fail"), exist);
+        assert_eq!(v.symlink(b"x", b"n").expect_err("symlink must fail"), rofs);
+        assert_eq!(v.link(b"f", b"s").expect_err("link must fail"), exist);
+        assert_eq!(v.link(b"f", b"n").expect_err("link must fail"), rofs);
+        assert_eq!(v.link(b"n", b"m").expect_err("link must fail"), noent);
+
+        // Removing and renaming: EROFS once the parent is found (as Linux, which takes
+        // write access to the mount before looking the name up).
+        assert_eq!(v.unlink(b"f").expect_err("unlink must fail"), rofs);
+        assert_eq!(v.unlink(b"n").expect_err("unlink must fail"), rofs);
+        assert_eq!(v.unlink(b"n/m").expect_err("unlink must fail"), noent);
+        assert_eq!(v.rmdir(b"d").expect_err("rmdir must fail"), rofs);
+        assert_eq!(v.rmdir(b"n/m").expect_err("rmdir must fail"), noent);
+        assert_eq!(v.rename(b"f", b"g", 0).expect_err("rename must fail"), rofs);
+        assert_eq!(
+            v.rename(b"f", b"n/g", 0).expect_err("rename must fail"),
+            noent
+        );
+
+        // Changing an existing file: ENOENT for a missing one first.
+        assert_eq!(v.truncate(b"f", 0).expect_err("truncate must fail"), rofs);
+        assert_eq!(v.truncate(b"n", 0).expect_err("truncate must fail"), noent);
+        assert_eq!(
+            v.truncate(b"d", 0).expect_err("truncate must fail"),
+            Errno::EISDIR
+        );
+        assert_eq!(
+            v.chmod(b"f", 0o777, true).expect_err("chmod must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.chmod(b"n", 0o777, true).expect_err("chmod must fail"),
+            noent
+        );
+        assert_eq!(
+            v.chown(b"f", 0, 0, true).expect_err("chown must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.chown(b"n", 0, 0, true).expect_err("chown must fail"),
+            noent
+        );
+        assert_eq!(
+            v.utimens(b"f", None, None, true)
+                .expect_err("utimens must fail"),
+            rofs
+        );
+        assert_eq!(
+            v.utimens(b"n", None, None, true)
+                .expect_err("utimens must fail"),
+            noent
+        );
+
+        assert_eq!(snapshot(&vol), before);
+    }
+}
