@@ -1,11 +1,12 @@
 //! Host files: the guest's root directory on the host, opened confined to it, and files
-//! opened through it.
+//! opened through it or through a volume ([`super::hostdir::HostDir`]).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
@@ -140,12 +141,13 @@ impl HostRoot {
                 file,
                 path: String::from_utf8_lossy(path).into_owned(),
                 mappable: flags & o::PATH == 0,
+                origin: Origin::Root,
                 _budget: Some(budget),
             }),
             offset: Mutex::new(0),
             kind,
             dir_entries: Mutex::new(None),
-            flags: flags & (o::ACCMODE | o::APPEND | o::NONBLOCK),
+            flags: AtomicU32::new(flags & (o::ACCMODE | o::APPEND | o::NONBLOCK)),
         })
     }
 
@@ -197,7 +199,7 @@ impl HostRoot {
     pub fn statfs(&self, path: &[u8]) -> Result<[u8; 120], Errno> {
         let fd = nix::fcntl::openat2(&self.dir, rel(path), Self::how(OFlag::O_PATH, true))
             .map_err(errno_of)?;
-        statfs_of(&fd)
+        statfs_of(&fd, true)
     }
 
     /// The target of a symlink at a guest absolute path.
@@ -257,8 +259,9 @@ fn rel(path: &[u8]) -> &Path {
     }
 }
 
-/// The kernel's `struct statfs` for the filesystem of a host fd.
-pub(crate) fn statfs_of(fd: &impl AsFd) -> Result<[u8; 120], Errno> {
+/// The kernel's `struct statfs` for the filesystem of a host fd; `read_only` sets
+/// `ST_RDONLY` in `f_flags` (the root, a read-only volume).
+pub(crate) fn statfs_of(fd: &impl AsFd, read_only: bool) -> Result<[u8; 120], Errno> {
     let s = nix::sys::statfs::fstatfs(fd).map_err(errno_of)?;
     let mut b = [0u8; 120];
     let words: [i64; 7] = [
@@ -276,8 +279,8 @@ pub(crate) fn statfs_of(fd: &impl AsFd) -> Result<[u8; 120], Errno> {
     // f_fsid stays zero (as for unprivileged callers); then f_namelen, f_frsize, f_flags.
     b[64..72].copy_from_slice(&(s.maximum_name_length() as i64).to_ne_bytes());
     b[72..80].copy_from_slice(&(s.block_size() as i64).to_ne_bytes());
-    // ST_RDONLY: the root is read-only to the guest.
-    b[80..88].copy_from_slice(&1i64.to_ne_bytes());
+    // ST_RDONLY: the root (and a read-only volume) is read-only to the guest.
+    b[80..88].copy_from_slice(&i64::from(read_only).to_ne_bytes());
     Ok(b)
 }
 
@@ -315,12 +318,22 @@ pub(crate) fn stat_from_host(st: &nix::sys::stat::FileStat) -> Stat {
 /// One directory entry: inode, `d_type`, name.
 type DirEntry = (u64, u8, Vec<u8>);
 
+/// Where a host file was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// The root's read-only lower layer, or stdio.
+    Root,
+    /// A volume: writes reach the host, and the host may change the file at any time.
+    Volume { read_only: bool },
+}
+
 #[derive(Debug)]
 struct HostInner {
     file: File,
     path: String,
-    /// Opened for reading from the root (not O_PATH, not stdio): stubs may map it directly.
+    /// Opened for reading (not O_PATH, not write-only, not stdio): stubs may map it directly.
     mappable: bool,
+    origin: Origin,
     /// The fd's place in the sandbox's host-fd budget (`None` for stdio, which the Sentry
     /// holds anyway).
     _budget: Option<HostFdGuard>,
@@ -340,10 +353,14 @@ impl MappableFile for HostInner {
         self.mappable.then(|| self.file.as_raw_fd())
     }
 
-    /// Host files are the read-only lower layer: their pages can be cached, keyed by what
-    /// would change if the host changed the file.
+    /// Host files of the root are the read-only lower layer: their pages can be cached, keyed
+    /// by what would change if the host changed the file. Volume files are never cached:
+    /// they change (the guest writes them, and so may the host) within one mtime tick.
     fn cache_key(&self) -> Option<[u64; 4]> {
         use std::os::unix::fs::MetadataExt;
+        if self.origin != Origin::Root {
+            return None;
+        }
         let m = self.file.metadata().ok()?;
         if !m.is_file() {
             return None;
@@ -417,9 +434,12 @@ pub struct HostFile {
     /// (is a directory, is a stream: not a regular file or directory), looked up once when
     /// first needed (a file's type never changes).
     kind: OnceLock<(bool, bool)>,
-    /// A directory's entries, read once at the first getdents: (ino, type, name).
+    /// A directory's entries, read once at the first getdents (and, on a volume, again
+    /// after a rewind): (ino, type, name).
     dir_entries: Mutex<Option<Vec<DirEntry>>>,
-    flags: u32,
+    /// Status flags (access mode, O_APPEND, O_NONBLOCK); only a volume file's change
+    /// (`F_SETFL`).
+    flags: AtomicU32,
 }
 
 impl HostFile {
@@ -432,13 +452,77 @@ impl HostFile {
                 file,
                 path: path.to_string(),
                 mappable: false,
+                origin: Origin::Root,
                 _budget: None,
             }),
             offset: Mutex::new(0),
             kind,
             dir_entries: Mutex::new(None),
-            flags,
+            flags: AtomicU32::new(flags),
         }
+    }
+
+    /// Wraps a host fd opened in a volume ([`super::hostdir::HostDir`]) by the guest with
+    /// `flags`, shown as guest path `path`. Unlike the root's files it may be written
+    /// (`write`, `pwrite`, `ftruncate`, `fallocate` reach the host fd; the host fd's own
+    /// access mode decides), its `O_APPEND` and `O_NONBLOCK` follow `F_SETFL`, a rewound
+    /// directory is listed afresh, and its pages are never cached.
+    pub(crate) fn for_volume(
+        fd: OwnedFd,
+        path: String,
+        flags: u32,
+        read_only: bool,
+        budget: HostFdGuard,
+    ) -> HostFile {
+        let file = File::from(fd);
+        let path_only = flags & o::PATH != 0;
+        let kind = OnceLock::new();
+        if flags & o::DIRECTORY != 0 && flags & o::TMPFILE != o::TMPFILE && !path_only {
+            let _ = kind.set((true, false));
+        }
+        // An O_PATH fd has no access mode: reads and writes are EBADF.
+        let acc = if path_only {
+            o::RDONLY
+        } else {
+            flags & o::ACCMODE
+        };
+        HostFile {
+            inner: Arc::new(HostInner {
+                file,
+                path,
+                mappable: !path_only && acc != o::WRONLY,
+                origin: Origin::Volume { read_only },
+                _budget: Some(budget),
+            }),
+            offset: Mutex::new(0),
+            kind,
+            dir_entries: Mutex::new(None),
+            flags: AtomicU32::new(acc | (flags & (o::APPEND | o::NONBLOCK))),
+        }
+    }
+
+    fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    fn is_volume(&self) -> bool {
+        matches!(self.inner.origin, Origin::Volume { .. })
+    }
+
+    /// `write(2)` of a volume's regular file at the description's offset (with O_APPEND,
+    /// at the host's end of file, atomically, and the offset then follows it).
+    fn write_volume(&self, data: &[u8]) -> Result<usize, Errno> {
+        let file = &self.inner.file;
+        let mut off = self.offset.lock().unwrap_or_else(|e| e.into_inner());
+        if self.flags() & o::APPEND != 0 {
+            // The host fd was opened (or set) O_APPEND too.
+            let n = std::io::Write::write(&mut &*file, data).map_err(|e| io_errno(&e))?;
+            *off = std::io::Seek::stream_position(&mut &*file).map_err(|e| io_errno(&e))?;
+            return Ok(n);
+        }
+        let n = file.write_at(data, *off).map_err(|e| io_errno(&e))?;
+        *off += n as u64;
+        Ok(n)
     }
 
     fn kind(&self) -> (bool, bool) {
@@ -507,10 +591,30 @@ impl FileDescription for HostFile {
     }
 
     fn write(&self, data: &[u8]) -> Result<usize, Errno> {
-        if self.flags & o::ACCMODE == o::RDONLY {
+        if self.flags() & o::ACCMODE == o::RDONLY {
             return Err(Errno::EBADF);
         }
+        if self.is_volume() && !self.is_stream() {
+            return self.write_volume(data);
+        }
         std::io::Write::write(&mut &self.inner.file, data).map_err(|e| io_errno(&e))
+    }
+
+    /// Only volume files; the root's keep the default (`ESPIPE`).
+    fn pwrite(&self, data: &[u8], off: u64) -> Result<usize, Errno> {
+        if !self.is_volume() {
+            return Err(Errno::ESPIPE);
+        }
+        if self.flags() & o::ACCMODE == o::RDONLY {
+            return Err(Errno::EBADF);
+        }
+        if self.is_stream() {
+            return Err(Errno::ESPIPE);
+        }
+        self.inner
+            .file
+            .write_at(data, off)
+            .map_err(|e| io_errno(&e))
     }
 
     fn pread(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
@@ -543,6 +647,10 @@ impl FileDescription for HostFile {
             .checked_add(off)
             .filter(|&n| n >= 0)
             .ok_or(Errno::EINVAL)?;
+        if new == 0 && self.is_volume() && self.is_dir() {
+            // rewinddir: a volume directory may have changed since it was listed.
+            *self.dir_entries.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
         *cur = new as u64;
         Ok(*cur)
     }
@@ -657,8 +765,36 @@ impl FileDescription for HostFile {
         self.is_stream() && nix::unistd::isatty(&self.inner.file).unwrap_or(false)
     }
 
+    /// Only volume files; the root's keep the default (`EINVAL`).
+    fn truncate(&self, len: u64) -> Result<(), Errno> {
+        if !self.is_volume() {
+            return Err(Errno::EINVAL);
+        }
+        let len = i64::try_from(len).map_err(|_| Errno::EINVAL)?;
+        nix::unistd::ftruncate(&self.inner.file, len).map_err(errno_of)
+    }
+
+    /// Only volume files; the root's keep the default.
+    fn allocate(&self, mode: u32, off: u64, len: u64) -> Result<(), Errno> {
+        if !self.is_volume() {
+            return if self.flags() & o::ACCMODE == o::RDONLY {
+                Err(Errno::EBADF)
+            } else {
+                Err(Errno::EOPNOTSUPP)
+            };
+        }
+        let off = i64::try_from(off).map_err(|_| Errno::EFBIG)?;
+        let len = i64::try_from(len).map_err(|_| Errno::EFBIG)?;
+        let mode = nix::fcntl::FallocateFlags::from_bits_retain(mode as i32);
+        nix::fcntl::fallocate(&self.inner.file, mode, off, len).map_err(errno_of)
+    }
+
     fn statfs(&self) -> Result<[u8; 120], Errno> {
-        statfs_of(&self.inner.file)
+        let read_only = match self.inner.origin {
+            Origin::Root => true,
+            Origin::Volume { read_only } => read_only,
+        };
+        statfs_of(&self.inner.file, read_only)
     }
 
     fn mappable(&self) -> Option<Arc<dyn MappableFile>> {
@@ -670,7 +806,23 @@ impl FileDescription for HostFile {
     }
 
     fn status_flags(&self) -> u32 {
-        self.flags
+        self.flags()
+    }
+
+    /// Volume files only (the host fd follows, for O_APPEND writes and O_NONBLOCK streams);
+    /// the root's flags stay as opened.
+    fn set_status_flags(&self, flags: u32) {
+        const CHANGEABLE: u32 = o::APPEND | o::NONBLOCK;
+        if !self.is_volume() {
+            return;
+        }
+        let cur = self.flags();
+        let new = (cur & !CHANGEABLE) | (flags & CHANGEABLE);
+        let host = OFlag::from_bits_truncate((new & CHANGEABLE) as i32);
+        let set = nix::fcntl::fcntl(&self.inner.file, nix::fcntl::FcntlArg::F_SETFL(host));
+        if set.is_ok() {
+            self.flags.store(new, Ordering::Relaxed);
+        }
     }
 
     fn path(&self) -> String {

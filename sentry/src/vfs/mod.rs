@@ -4,8 +4,9 @@
 //! The mount table ([`mount`]) puts the [`overlay`] root (the host root, confined with
 //! `openat2(RESOLVE_IN_ROOT)`, under an in-memory upper layer) at `/`, a [`tmpfs`] at `/tmp`,
 //! devices ([`dev`]) at `/dev` and [`procfs`] at `/proc`. Paths are walked by the Sentry
-//! (`syscalls/path.rs`), so symlinks resolve across mounts. Advisory file locks ([`locks`])
-//! are kept by file identity, apart from the mounts.
+//! (`syscalls/path.rs`), so symlinks resolve across mounts. A volume ([`hostdir`]) is a host
+//! directory whose writes reach the host, confined like the root. Advisory file locks
+//! ([`locks`]) are kept by file identity, apart from the mounts.
 
 pub(crate) mod dev;
 pub mod epoll;
@@ -14,6 +15,7 @@ mod fdtable;
 pub mod filesystem;
 mod host;
 pub mod host_fds;
+pub mod hostdir;
 pub(crate) mod locks;
 pub mod mount;
 pub mod overlay;
