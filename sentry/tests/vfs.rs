@@ -270,3 +270,79 @@ fn host_tmp_is_visible() {
     assert!(!d.join("out.txt").exists());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `--volume HOST:GUEST` writes reach the host, and only there; `:ro` refuses them; a host
+/// symlink out of the volume leads back into the guest's own tree, not the host's.
+#[test]
+fn volumes_write_through() {
+    let d = scratch().join("volume");
+    let _ = std::fs::remove_dir_all(&d);
+    let (vol, ro, outside) = (d.join("vol"), d.join("ro"), d.join("outside"));
+    for dir in [&vol, &ro, &outside] {
+        std::fs::create_dir_all(dir).expect("dir");
+    }
+    std::fs::write(vol.join("old.txt"), "old\n").expect("file");
+    std::fs::write(ro.join("keep.txt"), "keep\n").expect("file");
+    std::os::unix::fs::symlink("../outside", vol.join("escape")).expect("symlink");
+    let before = snapshot(&d);
+    let bb = busybox().expect("busybox-static");
+    let script = "cat /work/old.txt; echo new > /work/new.txt; mkdir /work/sub; \
+         echo deep > /work/sub/f; mv /work/old.txt /work/sub/moved; \
+         echo x > /data/keep.txt || echo ro-refused; rm /data/keep.txt || echo ro-kept; \
+         echo e > /work/escape/planted; ls /work; cat /proc/mounts | grep -c ' /work '; \
+         echo scratch > /etc/snare-volume-test";
+    let out = Command::new(SNARE)
+        .args(["do", "--volume"])
+        .arg(format!("{}:/work", vol.display()))
+        .arg("--volume")
+        .arg(format!("{}:/data:ro", ro.display()))
+        .arg("--")
+        .arg(&bb)
+        .args(["sh", "-c", script])
+        .output()
+        .expect("run snare");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "old\nro-refused\nro-kept\nescape\nnew.txt\nsub\n1\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(vol.join("new.txt")).ok(),
+        Some("new\n".into())
+    );
+    assert_eq!(
+        std::fs::read_to_string(vol.join("sub/f")).ok(),
+        Some("deep\n".into())
+    );
+    assert_eq!(
+        std::fs::read_to_string(vol.join("sub/moved")).ok(),
+        Some("old\n".into())
+    );
+    assert!(!vol.join("old.txt").exists());
+    // Nothing else on the host changed: the read-only volume, the directory the escaping
+    // link points to (the guest wrote its file in the sandbox's own tree), /etc.
+    let after = snapshot(&d);
+    let others = |s: &[String]| {
+        s.iter()
+            .filter(|l| !l.contains("/vol/"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(others(&before), others(&after));
+    assert!(!Path::new("/etc/snare-volume-test").exists());
+
+    // Bad volumes: a clear error and exit 125, nothing run.
+    for bad in [
+        format!("{}:/x", d.join("missing").display()),
+        "rel:/x".into(),
+    ] {
+        let o = Command::new(SNARE)
+            .args(["do", "--volume", &bad, "--", "/bin/true"])
+            .output()
+            .expect("run snare");
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--volume"));
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

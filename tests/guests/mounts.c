@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
     // proc, mounted again elsewhere.
     CHECK(mount("proc", at("p"), "proc", 0, NULL) == 0);
     char comm[64];
-    snprintf(comm, sizeof comm, "%d/comm", getpid());
+    snprintf(comm, sizeof comm, "p/%d/comm", getpid());
     CHECK(access(at(comm), R_OK) == 0);
     CHECK(umount2(at("p"), 0) == 0);
 

@@ -248,8 +248,13 @@ pub fn add_user_mounts(
                 read_only,
             } => {
                 let name = format!("{}:{}", host.display(), String::from_utf8_lossy(guest));
-                let _ = (read_only, mount_point(t, guest));
-                return Err(format!("--volume {name}: TODO-HOSTDIR"));
+                let point = mount_point(t, guest)
+                    .map_err(|e| format!("--volume {name}: {}", e.description()))?;
+                let fs = crate::vfs::hostdir::HostDir::mounted(host, &point, *read_only)
+                    .map_err(|e| format!("--volume {name}: {}", e.description()))?;
+                let flags = if *read_only { ms::RDONLY } else { 0 };
+                let source = host.display().to_string();
+                t.add(Mount::new(&point, b"/", fs, &source, flags, ""));
             }
         }
     }

@@ -51,6 +51,7 @@ use nix::unistd::{Gid, Uid, UnlinkatFlags};
 use snare_abi::file::{o, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 
+use super::filesystem::{rel as fs_rel, Caller, Filesystem};
 use super::host::{errno_of, stat_from_host, statfs_of, HostFile};
 use super::host_fds::HostFdGuard;
 use super::FileDescription;
@@ -678,6 +679,89 @@ fn chmod_fd(fd: &OwnedFd, mode: u32) -> Result<(), Errno> {
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )
     .map_err(errno_of)
+}
+
+/// The volume as a mounted filesystem (paths from its root, see [`super::filesystem`]).
+impl Filesystem for HostDir {
+    fn fstype(&self) -> &'static str {
+        "bind"
+    }
+
+    fn dev(&self) -> u64 {
+        HostDir::stat(self, b"", false).map_or(0, |s| s.st_dev)
+    }
+
+    fn stat(&self, _cx: &dyn Caller, path: &[u8], _follow: bool) -> Result<Stat, Errno> {
+        HostDir::stat(self, fs_rel(path), false)
+    }
+
+    fn readlink(&self, _cx: &dyn Caller, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        HostDir::readlink(self, fs_rel(path))
+    }
+
+    fn open(
+        &self,
+        cx: &dyn Caller,
+        path: &[u8],
+        _guest: &[u8],
+        flags: u32,
+        mode: u32,
+    ) -> Result<Arc<dyn FileDescription>, Errno> {
+        HostDir::open(self, fs_rel(path), flags, mode, cx.umask())
+    }
+
+    fn statfs(&self, _cx: &dyn Caller, path: &[u8]) -> Result<[u8; 120], Errno> {
+        HostDir::statfs(self, fs_rel(path))
+    }
+
+    fn mkdir(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
+        HostDir::mkdir(self, fs_rel(path), mode, cx.umask())
+    }
+
+    fn mkfifo(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
+        HostDir::mkfifo(self, fs_rel(path), mode, cx.umask())
+    }
+
+    fn rmdir(&self, path: &[u8]) -> Result<(), Errno> {
+        HostDir::rmdir(self, fs_rel(path))
+    }
+
+    fn unlink(&self, path: &[u8]) -> Result<(), Errno> {
+        HostDir::unlink(self, fs_rel(path))
+    }
+
+    fn rename(&self, old: &[u8], new: &[u8], flags: u32) -> Result<(), Errno> {
+        HostDir::rename(self, fs_rel(old), fs_rel(new), flags)
+    }
+
+    fn symlink(&self, target: &[u8], path: &[u8]) -> Result<(), Errno> {
+        HostDir::symlink(self, target, fs_rel(path))
+    }
+
+    fn link(&self, old: &[u8], new: &[u8]) -> Result<(), Errno> {
+        HostDir::link(self, fs_rel(old), fs_rel(new))
+    }
+
+    fn truncate(&self, path: &[u8], len: u64) -> Result<(), Errno> {
+        HostDir::truncate(self, fs_rel(path), len)
+    }
+
+    fn chmod(&self, path: &[u8], mode: u32) -> Result<(), Errno> {
+        HostDir::chmod(self, fs_rel(path), mode, false)
+    }
+
+    fn chown(&self, path: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
+        HostDir::chown(self, fs_rel(path), uid, gid, false)
+    }
+
+    fn utimens(
+        &self,
+        path: &[u8],
+        atime: Option<(i64, i64)>,
+        mtime: Option<(i64, i64)>,
+    ) -> Result<(), Errno> {
+        HostDir::utimens(self, fs_rel(path), atime, mtime, false)
+    }
 }
 
 #[cfg(test)]
