@@ -1,14 +1,15 @@
 //! Files as the guest sees them: open file descriptions, the fd table, and the guest's
 //! filesystems.
 //!
-//! The mount table ([`mount`]) puts the [`overlay`] root (the host root, confined with
-//! `openat2(RESOLVE_IN_ROOT)`, under an in-memory upper layer) at `/`, a [`tmpfs`] at `/tmp`,
-//! devices ([`dev`]) at `/dev` and [`procfs`] at `/proc`. Paths are walked by the Sentry
-//! (`syscalls/path.rs`), so symlinks resolve across mounts. A volume ([`hostdir`]) is a host
-//! directory whose writes reach the host, confined like the root. Advisory file locks
-//! ([`locks`]) are kept by file identity, apart from the mounts.
+//! Every filesystem implements [`filesystem::Filesystem`] (adding one is a module and one
+//! line that mounts it; [`sysfs`] is the smallest). A [`mount::MountTable`] is a mount
+//! namespace: the [`overlay`] root (the host root, confined with `openat2(RESOLVE_IN_ROOT)`,
+//! under an in-memory upper layer), [`procfs`] at `/proc`, devices ([`dev`]) at `/dev`,
+//! [`sysfs`], a [`tmpfs`] at `/dev/shm`, and whatever `--tmpfs`, `--volume` ([`hostdir`]) and
+//! `mount(2)` add. Paths are walked by [`resolve`], so symlinks resolve across mounts.
+//! Advisory file locks ([`locks`]) are kept by file identity, apart from the mounts.
 
-pub(crate) mod dev;
+pub mod dev;
 pub mod epoll;
 pub mod eventfd;
 mod fdtable;
