@@ -346,3 +346,16 @@ fn volumes_write_through() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Permissions (DAC) for a process that gave up root: mode bits, search permission,
+/// sticky and setgid directories, chmod/chown/utimensat rules, access vs AT_EACCESS,
+/// execute-only binaries (natively this needs root, as CI runs).
+#[test]
+fn permissions() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: permissions needs root (natively)");
+        return;
+    }
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("perms", &[&d]);
+}

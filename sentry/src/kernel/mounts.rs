@@ -194,6 +194,9 @@ impl Caller for Boot {
     fn terminal(&self) -> Option<Arc<dyn FileDescription>> {
         None
     }
+    fn cred(&self) -> crate::vfs::perm::Cred {
+        crate::vfs::perm::Cred::default()
+    }
 }
 
 /// Resolves `guest` (absolute) to a mount point, making the directories missing on the way
@@ -202,6 +205,7 @@ fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
     let r = Resolver {
         mounts: t,
         cx: &Boot,
+        cred: None,
     };
     let mut at = Vec::new();
     for c in components(guest) {

@@ -357,7 +357,7 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     let mut total = 0;
     let argv = read_strings(task, argv, &mut total)?;
     let envp = read_strings(task, envp, &mut total)?;
-    let open = |p: &[u8]| super::path::open_path(task, p, snare_abi::file::o::RDONLY, 0);
+    let open = |p: &[u8]| super::path::open_exec(task, p);
     let t0 = std::time::Instant::now();
     // A single-threaded process that doesn't share its address space (vfork) loads the new
     // image into its own stub process and goes on in its own stub thread.

@@ -10,6 +10,7 @@ use super::path::{open_path, readlink_path, resolve, stat_path, stat_resolved, s
 use super::Handler;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
+use crate::vfs::filesystem::Caller;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::OPEN, sys_open),
@@ -374,26 +375,42 @@ fn sys_statx(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     Ok(0)
 }
 
+/// `access`/`faccessat`/`faccessat2`: the walk and the check are made for the real ids
+/// (the effective ones with `AT_EACCESS`), as Linux does.
 fn do_access(task: &Task, dirfd: i32, path: u64, mode: u32, flags: u32) -> Result<u64, Errno> {
+    const AT_EACCESS: u32 = 0x200;
     check_flags(mode, 7)?;
-    let flags = check_flags(flags, 0x200 | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
-    let st = stat_at(task, dirfd, path, flags)?;
+    let flags = check_flags(flags, AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
+    let cred = if flags & AT_EACCESS != 0 {
+        task.cred()
+    } else {
+        let c = task.tg().state().creds.clone();
+        crate::vfs::perm::Cred {
+            uid: c.ruid,
+            gid: c.rgid,
+            groups: c.groups,
+        }
+    };
+    let p = path_arg(task, path)?;
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    let st = if p.is_empty() {
+        stat_at(task, dirfd, path, flags)?
+    } else {
+        let abs = absolute(task, dirfd, &p)?;
+        super::path::stat_path_as(task, &abs, follow, cred.clone())?
+    };
     // Read-only mounts and /proc don't take writes (the guest's own files and devices do).
-    if mode & 2 != 0 && st.st_mode & S_IFMT != snare_abi::file::S_IFCHR {
-        let p = path_arg(task, path)?;
-        if !p.is_empty() {
-            if let Node::Path(p) = resolve(task, &absolute(task, dirfd, &p)?, true)? {
-                match super::path::mount_of(task, &p).refusal() {
-                    Some(Errno::EROFS) => return Err(Errno::EROFS),
-                    Some(_) => return Err(Errno::EACCES),
-                    None => {}
-                }
+    if mode & 2 != 0 && st.st_mode & S_IFMT != snare_abi::file::S_IFCHR && !p.is_empty() {
+        let abs = absolute(task, dirfd, &p)?;
+        if let Node::Path(p) = super::path::resolver_as(task, cred.clone()).resolve(&abs, follow)? {
+            match super::path::mount_of(task, &p).refusal() {
+                Some(Errno::EROFS) => return Err(Errno::EROFS),
+                Some(_) => return Err(Errno::EACCES),
+                None => {}
             }
         }
     }
-    if mode & 1 != 0 && st.st_mode & 0o111 == 0 {
-        return Err(Errno::EACCES);
-    }
+    cred.may(&crate::vfs::perm::Perm::of(&st), mode)?;
     Ok(0)
 }
 

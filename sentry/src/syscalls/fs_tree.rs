@@ -13,12 +13,15 @@ use super::arg::{check_flags, fd, u32_};
 use std::sync::Arc;
 
 use super::path::{
-    absolute, change_abs, change_path, mount_of, path_arg, resolve, stat_resolved, Node,
+    absolute, adopt, change_abs, change_path, mount_of, parent_perm, path_arg, resolve,
+    stat_resolved, Node,
 };
 use super::Handler;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
+use crate::vfs::filesystem::Caller;
 use crate::vfs::mount::Mount;
+use crate::vfs::perm::{Cred, Perm, MAY_EXEC, MAY_WRITE, S_ISGID};
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::MKDIR, sys_mkdir),
@@ -83,6 +86,32 @@ fn no_create(task: &Task, m: &Mount, path: &[u8], other: Errno) -> Errno {
     }
 }
 
+/// `EACCES` unless `cred` may make `p` in its directory (write and search permission).
+/// An existing `p` passes: the change itself then says `EEXIST`, as Linux does first.
+fn may_create(task: &Task, cred: &Cred, p: &[u8]) -> Result<(), Errno> {
+    if cred.is_root() || stat_resolved(task, p, false).is_ok() {
+        return Ok(());
+    }
+    cred.may(&parent_perm(task, p)?, MAY_WRITE | MAY_EXEC)
+}
+
+/// Whether `cred` may remove `p` (or replace it, by rename): it must exist (`ENOENT`), its
+/// directory be writable and searchable (`EACCES`), and in a sticky directory be the
+/// caller's, or the directory be (`EPERM`).
+fn may_delete(task: &Task, cred: &Cred, p: &[u8]) -> Result<(), Errno> {
+    let victim = Perm::of(&stat_resolved(task, p, false)?);
+    if cred.is_root() {
+        return Ok(());
+    }
+    let dir = parent_perm(task, p)?;
+    cred.may(&dir, MAY_WRITE | MAY_EXEC)?;
+    if cred.sticky_ok(&dir, &victim) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
 fn mode(a: u64) -> u32 {
     u32_(a) & 0o7777
 }
@@ -92,7 +121,10 @@ fn do_mkdir(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno>
     if m.refusal().is_some() {
         return Err(no_create(task, &m, &p, Errno::EACCES));
     }
+    let cred = task.cred();
+    may_create(task, &cred, &p)?;
     m.fs.mkdir(task, &m.inner(&p), mode)?;
+    adopt(task, &cred, &m, &p);
     Ok(0)
 }
 
@@ -116,7 +148,10 @@ fn do_mknod(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno>
             if m.refusal().is_some() {
                 return Err(no_create(task, &m, &p, Errno::EPERM));
             }
+            let cred = task.cred();
+            may_create(task, &cred, &p)?;
             m.fs.mkfifo(task, &m.inner(&p), perm)?;
+            adopt(task, &cred, &m, &p);
             Ok(0)
         }
         0o020000 | 0o040000 | 0o060000 | 0o140000 => Err(Errno::EPERM),
@@ -160,6 +195,7 @@ fn do_remove(task: &Task, dirfd: i32, addr: u64, dir: bool) -> Result<u64, Errno
     if m.refusal().is_some() {
         return Err(refused_name(task, &m, &p));
     }
+    may_delete(task, &task.cred(), &p)?;
     let inner = m.inner(&p);
     if dir {
         m.fs.rmdir(&inner)?;
@@ -215,6 +251,13 @@ fn do_rename(
     if om.refusal().is_some() {
         return Err(refused_name(task, &om, &o));
     }
+    let cred = task.cred();
+    may_delete(task, &cred, &o)?;
+    if stat_resolved(task, &n, false).is_ok() {
+        may_delete(task, &cred, &n)?;
+    } else {
+        may_create(task, &cred, &n)?;
+    }
     om.fs.rename(&om.inner(&o), &om.inner(&n), flags)?;
     Ok(0)
 }
@@ -246,7 +289,10 @@ fn do_symlink(task: &Task, target: u64, dirfd: i32, path: u64) -> Result<u64, Er
             _ => Errno::EACCES,
         });
     }
+    let cred = task.cred();
+    may_create(task, &cred, &p)?;
     m.fs.symlink(&target, &m.inner(&p))?;
+    adopt(task, &cred, &m, &p);
     Ok(0)
 }
 
@@ -285,6 +331,7 @@ fn do_link(task: &Task, ofd: i32, old: u64, nfd: i32, new: u64, flags: u32) -> R
     if ok.refusal().is_some() {
         return Err(refused_name(task, &ok, &o));
     }
+    may_create(task, &task.cred(), &n)?;
     ok.fs.link(&ok.inner(&o), &ok.inner(&n))?;
     Ok(0)
 }
@@ -344,9 +391,9 @@ fn sys_truncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         None => {}
     }
     let inner = m.inner(&p);
-    if let Ok(st) = m.fs.stat(task, &inner, false) {
-        grow_ok(task, &st, len)?;
-    }
+    let st = m.fs.stat(task, &inner, false)?;
+    task.cred().may(&Perm::of(&st), MAY_WRITE)?;
+    grow_ok(task, &st, len)?;
     m.fs.truncate(&inner, len)?;
     Ok(0)
 }
@@ -371,11 +418,24 @@ fn grow_ok(task: &Task, st: &snare_abi::file::Stat, size: u64) -> Result<(), Err
     Ok(())
 }
 
-fn do_chmod(task: &Task, m: &Mount, p: &[u8], mode: u32) -> Result<u64, Errno> {
+/// `chmod`: the owner (or root) only (`EPERM`); a caller outside the file's group can't set
+/// its set-group-id bit (it is dropped, as Linux does).
+fn do_chmod(task: &Task, m: &Mount, p: &[u8], mut mode: u32) -> Result<u64, Errno> {
     if m.refusal().is_some() {
         return Err(refused(task, m, p));
     }
-    m.fs.chmod(&m.inner(p), mode)?;
+    let inner = m.inner(p);
+    let cred = task.cred();
+    if !cred.is_root() {
+        let st = Perm::of(&m.fs.stat(task, &inner, false)?);
+        if !cred.owns(&st) {
+            return Err(Errno::EPERM);
+        }
+        if !cred.in_group(st.gid) {
+            mode &= !S_ISGID;
+        }
+    }
+    m.fs.chmod(&inner, mode)?;
     Ok(0)
 }
 
@@ -398,12 +458,25 @@ fn sys_fchmodat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     do_chmod(task, &m, &p, mode(a[2]))
 }
 
+/// `chown`: root changes anything; others may only give a file they own to one of their
+/// groups (`EPERM` otherwise, Linux's `chown_ok`/`chgrp_ok`).
 fn do_chown(task: &Task, m: &Mount, p: &[u8], uid: u64, gid: u64) -> Result<u64, Errno> {
-    let id = |v: u64| v as u32;
+    let (uid, gid) = (uid as u32, gid as u32);
     if m.refusal().is_some() {
         return Err(refused(task, m, p));
     }
-    m.fs.chown(&m.inner(p), id(uid), id(gid))?;
+    let inner = m.inner(p);
+    let cred = task.cred();
+    if !cred.is_root() {
+        let st = Perm::of(&m.fs.stat(task, &inner, false)?);
+        let uid_ok = uid == u32::MAX || (cred.uid == st.uid && uid == st.uid);
+        let gid_ok =
+            gid == u32::MAX || (cred.uid == st.uid && (gid == st.gid || cred.in_group(gid)));
+        if !uid_ok || !gid_ok {
+            return Err(Errno::EPERM);
+        }
+    }
+    m.fs.chown(&inner, uid, gid)?;
     Ok(0)
 }
 
@@ -462,7 +535,25 @@ fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if m.refusal().is_some() {
         return Err(refused(task, &m, &p));
     }
-    m.fs.utimens(&m.inner(&p), atime, mtime)?;
+    let inner = m.inner(&p);
+    let cred = task.cred();
+    if !cred.is_root() {
+        // Setting times to now: the owner or a writer; to given times: the owner (Linux).
+        const UTIME_NOW: i64 = (1 << 30) - 1;
+        const UTIME_OMIT: i64 = (1 << 30) - 2;
+        let now =
+            |t: Option<(i64, i64)>| t.is_none_or(|(_, ns)| ns == UTIME_NOW || ns == UTIME_OMIT);
+        let omit = |t: Option<(i64, i64)>| t.is_some_and(|(_, ns)| ns == UTIME_OMIT);
+        let st = Perm::of(&m.fs.stat(task, &inner, false)?);
+        if !(cred.owns(&st) || (omit(atime) && omit(mtime))) {
+            if now(atime) && now(mtime) {
+                cred.may(&st, MAY_WRITE)?;
+            } else {
+                return Err(Errno::EPERM);
+            }
+        }
+    }
+    m.fs.utimens(&inner, atime, mtime)?;
     Ok(0)
 }
 

@@ -14,7 +14,9 @@ use snare_abi::Errno;
 
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
+use crate::vfs::filesystem::Caller;
 use crate::vfs::mount::Mount;
+use crate::vfs::perm::{Cred, Perm, MAY_EXEC, MAY_READ, MAY_WRITE, S_ISGID};
 use crate::vfs::resolve::{components, Resolver, PATH_MAX};
 use crate::vfs::FileDescription;
 
@@ -52,17 +54,67 @@ pub(super) fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, 
     Ok(base)
 }
 
-/// The resolver for `task`: its mount namespace, and itself as the caller.
-pub(super) fn resolver(task: &Task) -> Resolver<'_> {
+/// The resolver for `task`: its mount namespace, itself as the caller, and the ids whose
+/// search permission the walk checks (`cred`; none for root).
+pub(super) fn resolver_as(task: &Task, cred: Cred) -> Resolver<'_> {
     Resolver {
         mounts: &task.fs.mounts,
         cx: task,
+        cred: (!cred.is_root()).then_some(cred),
     }
+}
+
+/// [`resolver_as`] with the task's own (effective) ids.
+pub(super) fn resolver(task: &Task) -> Resolver<'_> {
+    resolver_as(task, task.cred())
 }
 
 /// Walks `abs` (see [`Resolver::resolve`]).
 pub(super) fn resolve(task: &Task, abs: &[u8], follow: bool) -> Result<Node, Errno> {
     resolver(task).resolve(abs, follow)
+}
+
+/// Whether the host's own permission checks are the guest's: the fast path asks the host
+/// directly, as the Sentry, so it is taken only when the guest has the Sentry's ids, or
+/// both are root.
+fn host_checks_suffice(task: &Task, cred: &Cred) -> bool {
+    (cred.uid == task.k.uid && cred.gid == task.k.gid) || (cred.is_root() && task.k.uid == 0)
+}
+
+/// The directory part of a walked path (`/` for `/x`).
+pub(super) fn parent_of(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) | None => b"/",
+        Some(i) => &path[..i],
+    }
+}
+
+/// The mode and owner of the directory the walked path `path` lies in.
+pub(super) fn parent_perm(task: &Task, path: &[u8]) -> Result<Perm, Errno> {
+    let parent = parent_of(path);
+    let pm = mount_of(task, parent);
+    Ok(Perm::of(&pm.fs.stat(task, &pm.inner(parent), false)?))
+}
+
+/// Gives a file the caller just made at `path` the owner Linux would: the caller's ids,
+/// the directory's group in a set-group-id directory (where a new directory is
+/// set-group-id too). Filesystems make files as the sandbox's user; this corrects them.
+pub(super) fn adopt(task: &Task, cred: &Cred, m: &Mount, path: &[u8]) {
+    let Ok(dir) = parent_perm(task, path) else {
+        return;
+    };
+    let inner = m.inner(path);
+    let Ok(st) = m.fs.stat(task, &inner, false) else {
+        return;
+    };
+    let (uid, gid) = cred.new_owner(&dir);
+    if (st.st_uid, st.st_gid) != (uid, gid) {
+        let _ = m.fs.chown(&inner, uid, gid);
+    }
+    let is_dir = st.st_mode & S_IFMT == S_IFDIR;
+    if is_dir && dir.mode & S_ISGID != 0 && st.st_mode & S_ISGID == 0 {
+        let _ = m.fs.chmod(&inner, (st.st_mode & 0o7777) | S_ISGID);
+    }
 }
 
 /// [`resolve`] with `root` as the root (see [`Resolver::resolve_in`]).
@@ -96,14 +148,19 @@ pub(super) fn open_path(
     mode: u32,
 ) -> Result<Arc<dyn FileDescription>, Errno> {
     let creat = flags & o::CREAT != 0;
-    if !creat && flags & (o::ACCMODE | o::TRUNC) == o::RDONLY && plain(abs) {
+    let cred = task.cred();
+    if !creat
+        && flags & (o::ACCMODE | o::TRUNC) == o::RDONLY
+        && plain(abs)
+        && host_checks_suffice(task, &cred)
+    {
         let m = mount_of(task, abs);
         if let Some(r) = m.fs.fast_open(&m.inner(abs), flags) {
             return r;
         }
     }
     let follow = flags & o::NOFOLLOW == 0 && !(creat && flags & o::EXCL != 0);
-    let path = match resolve(task, abs, follow)? {
+    let path = match resolver_as(task, cred.clone()).resolve(abs, follow)? {
         Node::Fd(n) => return reopen_fd(task, n, flags),
         Node::Path(p) => p,
     };
@@ -124,7 +181,61 @@ pub(super) fn open_path(
             });
         }
     }
-    m.fs.open(task, &inner, &path, flags, mode & 0o7777)
+    let existing = m.fs.stat(task, &inner, follow);
+    if !cred.is_root() {
+        match &existing {
+            // O_EXCL: the open says EEXIST.
+            Ok(_) if creat && flags & o::EXCL != 0 => {}
+            Ok(st) if flags & o::PATH == 0 => {
+                let mut mask = match flags & o::ACCMODE {
+                    o::RDONLY => MAY_READ,
+                    o::WRONLY => MAY_WRITE,
+                    _ => MAY_READ | MAY_WRITE,
+                };
+                if flags & o::TRUNC != 0 {
+                    mask |= MAY_WRITE;
+                }
+                cred.may(&Perm::of(st), mask)?;
+            }
+            Err(Errno::ENOENT) if creat => {
+                cred.may(&parent_perm(task, &path)?, MAY_WRITE | MAY_EXEC)?;
+            }
+            _ => {}
+        }
+    }
+    let file = m.fs.open(task, &inner, &path, flags, mode & 0o7777)?;
+    if creat && existing.is_err() && flags & o::TMPFILE != o::TMPFILE {
+        adopt(task, &cred, &m, &path);
+    }
+    Ok(file)
+}
+
+/// Opens a guest path to run it (execve, and its interpreters): execute permission instead
+/// of read (`EACCES`), and none on a `noexec` mount.
+pub(super) fn open_exec(task: &Task, abs: &[u8]) -> Result<Arc<dyn FileDescription>, Errno> {
+    let cred = task.cred();
+    if plain(abs) && host_checks_suffice(task, &cred) {
+        let m = mount_of(task, abs);
+        if m.flags & crate::vfs::mount::ms::NOEXEC == 0 {
+            if let Some(r) = m.fs.fast_open(&m.inner(abs), o::RDONLY) {
+                return r;
+            }
+        }
+    }
+    let path = match resolver_as(task, cred.clone()).resolve(abs, true)? {
+        Node::Fd(n) => return reopen_fd(task, n, o::RDONLY),
+        Node::Path(p) => p,
+    };
+    let m = mount_of(task, &path);
+    let inner = m.inner(&path);
+    if m.flags & crate::vfs::mount::ms::NOEXEC != 0 {
+        m.fs.stat(task, &inner, true)?;
+        return Err(Errno::EACCES);
+    }
+    if !cred.is_root() {
+        cred.may(&Perm::of(&m.fs.stat(task, &inner, true)?), MAY_EXEC)?;
+    }
+    m.fs.open(task, &inner, &path, o::RDONLY, 0)
 }
 
 /// `open` of `/proc/self/fd/N`: a new description of the file fd `N` refers to, opened again
@@ -157,13 +268,23 @@ fn reopen_fd(task: &Task, n: i32, flags: u32) -> Result<Arc<dyn FileDescription>
 
 /// `stat` (`follow`) or `lstat` of a guest path.
 pub(super) fn stat_path(task: &Task, abs: &[u8], follow: bool) -> Result<Stat, Errno> {
-    if plain(abs) {
+    stat_path_as(task, abs, follow, task.cred())
+}
+
+/// [`stat_path`] with the walk's search permission checked for `cred`.
+pub(super) fn stat_path_as(
+    task: &Task,
+    abs: &[u8],
+    follow: bool,
+    cred: Cred,
+) -> Result<Stat, Errno> {
+    if plain(abs) && host_checks_suffice(task, &cred) {
         let m = mount_of(task, abs);
         if let Some(r) = m.fs.fast_stat(&m.inner(abs), follow) {
             return r;
         }
     }
-    match resolve(task, abs, follow)? {
+    match resolver_as(task, cred).resolve(abs, follow)? {
         Node::Fd(n) => task.fds.get(n)?.stat(),
         Node::Path(p) => stat_resolved(task, &p, follow),
     }

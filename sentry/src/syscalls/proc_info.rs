@@ -188,6 +188,15 @@ impl crate::vfs::filesystem::Caller for Task {
         system_info(self)
     }
 
+    fn cred(&self) -> crate::vfs::perm::Cred {
+        let tg = self.tg().state();
+        crate::vfs::perm::Cred {
+            uid: tg.creds.euid,
+            gid: tg.creds.egid,
+            groups: tg.creds.groups.clone(),
+        }
+    }
+
     fn terminal(&self) -> Option<std::sync::Arc<dyn crate::vfs::FileDescription>> {
         (0..3)
             .filter_map(|n| self.fds.get(n).ok())

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use snare_abi::file::{Stat, S_IFDIR, S_IFLNK, S_IFMT};
 use snare_abi::Errno;
 
+use super::perm::{Cred, Perm};
 use super::procfs::{ProcessInfo, Redirect, SystemInfo};
 use super::FileDescription;
 
@@ -29,12 +30,15 @@ pub trait Caller {
     fn system(&self) -> SystemInfo;
     /// The terminal behind the caller's stdio (what /dev/tty opens), if any.
     fn terminal(&self) -> Option<Arc<dyn FileDescription>>;
+    /// The ids permission checks are made for (the effective ones).
+    fn cred(&self) -> Cred;
 }
 
 /// What one walked name is, for the resolver.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
-    Dir,
+    /// A directory, with its mode and owner (search permission for the next step).
+    Dir(Perm),
     /// A symlink and its target.
     Symlink(Vec<u8>),
     Other,
@@ -44,7 +48,7 @@ impl Entry {
     /// The entry `st` describes; `link` reads a symlink's target.
     pub fn of(st: &Stat, link: impl FnOnce() -> Result<Vec<u8>, Errno>) -> Result<Entry, Errno> {
         Ok(match st.st_mode & S_IFMT {
-            S_IFDIR => Entry::Dir,
+            S_IFDIR => Entry::Dir(Perm::of(st)),
             S_IFLNK => Entry::Symlink(link()?),
             _ => Entry::Other,
         })

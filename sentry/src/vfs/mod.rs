@@ -20,6 +20,7 @@ pub mod hostdir;
 pub(crate) mod locks;
 pub mod mount;
 pub mod overlay;
+pub mod perm;
 pub mod pipe;
 pub mod procfs;
 pub mod resolve;

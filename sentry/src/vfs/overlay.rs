@@ -192,7 +192,7 @@ impl Overlay {
         for c in rel(path).split(|&b| b == b'/').filter(|c| !c.is_empty()) {
             match self.upper.walk_child(dir, c) {
                 Err(_) => return !self.hidden(path) && !self.whiteouts_below(path),
-                Ok((ino, WalkEntry::Dir)) => dir = ino,
+                Ok((ino, WalkEntry::Dir(_))) => dir = ino,
                 Ok(_) => return false,
             }
         }
@@ -204,7 +204,7 @@ impl Overlay {
     /// alone, and a path walk can go on from it one name at a time in the upper tmpfs.
     pub fn upper_only_dir(&self, path: &[u8]) -> Option<u64> {
         match self.upper.walk_lookup(rel(path)) {
-            Ok((ino, WalkEntry::Dir)) if !self.merged(path) => Some(ino),
+            Ok((ino, WalkEntry::Dir(_))) if !self.merged(path) => Some(ino),
             _ => None,
         }
     }
@@ -747,8 +747,8 @@ impl Filesystem for Overlay {
         if let Some(c) = at {
             let (ino, entry) = self.upper.walk_child(c.ino, name)?;
             return Ok(match entry {
-                WalkEntry::Dir => (
-                    Entry::Dir,
+                WalkEntry::Dir(p) => (
+                    Entry::Dir(p),
                     Some(Cursor {
                         ino,
                         aux: c.aux + 1,
@@ -761,7 +761,7 @@ impl Filesystem for Overlay {
         let st = Overlay::stat(self, path)?;
         let entry = Entry::of(&st, || Overlay::readlink(self, path))?;
         let cursor = match entry {
-            Entry::Dir => self.upper_only_dir(path).map(|ino| Cursor { ino, aux: 0 }),
+            Entry::Dir(_) => self.upper_only_dir(path).map(|ino| Cursor { ino, aux: 0 }),
             _ => None,
         };
         Ok((entry, cursor))
@@ -773,7 +773,7 @@ impl Filesystem for Overlay {
             return None;
         }
         match self.upper.walk_child(c.ino, b"..") {
-            Ok((ino, WalkEntry::Dir)) => Some(Cursor {
+            Ok((ino, WalkEntry::Dir(_))) => Some(Cursor {
                 ino,
                 aux: c.aux - 1,
             }),

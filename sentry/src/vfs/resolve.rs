@@ -18,6 +18,7 @@ use snare_abi::Errno;
 
 use super::filesystem::{Caller, Cursor, Entry};
 use super::mount::{Mount, MountTable};
+use super::perm::{Cred, Perm, MAY_EXEC};
 use super::procfs::Redirect;
 
 /// Longest path accepted (PATH_MAX).
@@ -132,6 +133,9 @@ struct Held {
 pub struct Resolver<'a> {
     pub mounts: &'a MountTable,
     pub cx: &'a dyn Caller,
+    /// Whose search permission each directory on the way needs; `None` (root: it may
+    /// search any directory) checks nothing.
+    pub cred: Option<Cred>,
 }
 
 impl std::fmt::Debug for Resolver<'_> {
@@ -177,6 +181,23 @@ impl Resolver<'_> {
         Ok(entry)
     }
 
+    /// `EACCES` unless the caller may search `cur`, a directory whose mode and owner are
+    /// `known` (else looked up, and remembered there).
+    fn search(&self, cur: &WalkPath, known: &mut Option<Perm>) -> Result<(), Errno> {
+        let Some(cred) = &self.cred else {
+            return Ok(());
+        };
+        let p = match *known {
+            Some(p) => p,
+            None => {
+                let m = self.mounts.route(cur.path());
+                Perm::of(&m.fs.stat(self.cx, &m.inner(cur.path()), false)?)
+            }
+        };
+        *known = Some(p);
+        cred.may(&p, MAY_EXEC)
+    }
+
     /// `..` for the held cursor: its directory's parent, if the walk stays in the same
     /// mount and the filesystem can tell.
     fn up(&self, cur: &WalkPath, held: &mut Option<Held>) {
@@ -212,6 +233,8 @@ impl Resolver<'_> {
             components(abs).skip(base_len).map(<[u8]>::to_vec).collect();
         let mut cur = WalkPath::new(base);
         let mut held: Option<Held> = None;
+        // The mode and owner of `cur`, when known (search permission for the next name).
+        let mut here: Option<Perm> = None;
         let mut hops = 0;
         while let Some(c) = todo.pop_front() {
             match &c[..] {
@@ -220,6 +243,7 @@ impl Resolver<'_> {
                     if cur.len() > base_len {
                         cur.pop();
                         self.up(&cur, &mut held);
+                        here = None;
                     }
                     continue;
                 }
@@ -227,7 +251,9 @@ impl Resolver<'_> {
                 _ => {}
             }
             let last = todo.is_empty();
+            self.search(&cur, &mut here)?;
             cur.push(c);
+            let parent = here.take();
             let mount = self.mounts.route(cur.path());
             if mount.fs.walks_rest() {
                 // With a `..` still to come, it is walked here like a directory.
@@ -270,7 +296,7 @@ impl Resolver<'_> {
             match self.step(&cur, &mut held) {
                 Err(Errno::ENOENT) if last => break,
                 Err(e) => return Err(e),
-                Ok(Entry::Dir) => {}
+                Ok(Entry::Dir(p)) => here = Some(p),
                 Ok(Entry::Other) if last && !slash => {}
                 Ok(Entry::Other) => return Err(Errno::ENOTDIR),
                 Ok(Entry::Symlink(target)) => {
@@ -282,9 +308,11 @@ impl Resolver<'_> {
                         return Err(Errno::ENOENT);
                     }
                     cur.pop();
+                    here = parent;
                     if target.starts_with(b"/") {
                         cur.truncate(base_len);
                         held = None;
+                        here = None;
                     }
                     for t in components(&target).rev() {
                         todo.push_front(t.to_vec());

@@ -37,6 +37,7 @@ use snare_abi::file::{o, Stat, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 
 use super::filesystem::{rel as fs_rel, Caller, Cursor, Entry, Filesystem};
+use super::perm::Perm;
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
 use snare_platform::MemoryFile;
 
@@ -351,7 +352,8 @@ fn has_trailing_slash(path: &[u8]) -> bool {
 /// What a step of the Sentry's walk found ([`Tmpfs::walk_child`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalkEntry {
-    Dir,
+    /// A directory, with its mode and owner (for search permission on the next step).
+    Dir(Perm),
     /// A symlink, with its target.
     Symlink(Vec<u8>),
     Other,
@@ -1014,7 +1016,11 @@ impl Tmpfs {
         };
         let n = st.node_mut(ino)?;
         let entry = match &n.data {
-            Data::Dir(_) => WalkEntry::Dir,
+            Data::Dir(_) => WalkEntry::Dir(Perm {
+                mode: n.mode,
+                uid: n.uid,
+                gid: n.gid,
+            }),
             Data::Symlink(t) => {
                 let t = t.clone();
                 n.touch_atime();
@@ -1703,7 +1709,7 @@ impl Filesystem for Tmpfs {
             None => self.walk_lookup(fs_rel(path))?,
         };
         Ok(match entry {
-            WalkEntry::Dir => (Entry::Dir, Some(Cursor { ino, aux: 0 })),
+            WalkEntry::Dir(p) => (Entry::Dir(p), Some(Cursor { ino, aux: 0 })),
             WalkEntry::Symlink(t) => (Entry::Symlink(t), None),
             WalkEntry::Other => (Entry::Other, None),
         })
@@ -1711,7 +1717,7 @@ impl Filesystem for Tmpfs {
 
     fn up(&self, c: Cursor) -> Option<Cursor> {
         match self.walk_child(c.ino, b"..") {
-            Ok((ino, WalkEntry::Dir)) => Some(Cursor { ino, aux: 0 }),
+            Ok((ino, WalkEntry::Dir(_))) => Some(Cursor { ino, aux: 0 }),
             _ => None,
         }
     }

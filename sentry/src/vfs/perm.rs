@@ -1,0 +1,155 @@
+//! File permissions (DAC): who may read, write or search what, as Linux's
+//! `generic_permission` decides it, and the rules of sticky and setgid directories.
+//!
+//! The caller's filesystem ids are its effective ones (`setfsuid` follows them here).
+//! Root is treated as holding CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER and
+//! CAP_CHOWN: it reads and writes anything, searches any directory, and executes a file with
+//! any execute bit.
+
+use snare_abi::file::{Stat, S_IFDIR, S_IFMT};
+use snare_abi::Errno;
+
+/// `MAY_*` bits, as the mode's rwx triplets.
+pub const MAY_READ: u32 = 4;
+pub const MAY_WRITE: u32 = 2;
+pub const MAY_EXEC: u32 = 1;
+
+/// Set-group-id and sticky mode bits.
+pub const S_ISGID: u32 = 0o2000;
+pub const S_ISVTX: u32 = 0o1000;
+
+/// What a permission check needs of a file: its mode and owner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Perm {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Perm {
+    pub fn of(st: &Stat) -> Perm {
+        Perm {
+            mode: st.st_mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        self.mode & S_IFMT == S_IFDIR
+    }
+}
+
+/// The ids a permission check is made for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cred {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Cred {
+    /// Root: every check below passes (but execution needs an execute bit).
+    pub fn is_root(&self) -> bool {
+        self.uid == 0
+    }
+
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.gid == gid || self.groups.contains(&gid)
+    }
+
+    /// `EACCES` unless the caller may do `mask` ([`MAY_READ`] | …) to `p`.
+    pub fn may(&self, p: &Perm, mask: u32) -> Result<(), Errno> {
+        if self.is_root() {
+            if mask & MAY_EXEC == 0 || p.is_dir() || p.mode & 0o111 != 0 {
+                return Ok(());
+            }
+            return Err(Errno::EACCES);
+        }
+        let bits = if self.uid == p.uid {
+            p.mode >> 6
+        } else if self.in_group(p.gid) {
+            p.mode >> 3
+        } else {
+            p.mode
+        } & 7;
+        if bits & mask == mask {
+            Ok(())
+        } else {
+            Err(Errno::EACCES)
+        }
+    }
+
+    /// Whether the caller owns `p` (or is root: CAP_FOWNER).
+    pub fn owns(&self, p: &Perm) -> bool {
+        self.is_root() || self.uid == p.uid
+    }
+
+    /// Whether the caller may remove or replace `victim` in directory `dir`: anyone with
+    /// write permission there, unless `dir` is sticky, where only the owner of `victim` or
+    /// of `dir` (or root) may.
+    pub fn sticky_ok(&self, dir: &Perm, victim: &Perm) -> bool {
+        dir.mode & S_ISVTX == 0 || self.owns(victim) || self.uid == dir.uid
+    }
+
+    /// The owner a new file in `dir` gets: the caller's ids, but the directory's group when
+    /// it is set-group-id.
+    pub fn new_owner(&self, dir: &Perm) -> (u32, u32) {
+        let gid = if dir.mode & S_ISGID != 0 {
+            dir.gid
+        } else {
+            self.gid
+        };
+        (self.uid, gid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(mode: u32, uid: u32, gid: u32) -> Perm {
+        Perm { mode, uid, gid }
+    }
+
+    fn user() -> Cred {
+        Cred {
+            uid: 1000,
+            gid: 100,
+            groups: vec![50],
+        }
+    }
+
+    #[test]
+    fn owner_group_other() {
+        let u = user();
+        assert_eq!(u.may(&p(0o100600, 1000, 0), MAY_READ | MAY_WRITE), Ok(()));
+        assert_eq!(u.may(&p(0o100060, 1000, 100), MAY_READ), Err(Errno::EACCES));
+        assert_eq!(u.may(&p(0o100060, 0, 50), MAY_READ), Ok(()));
+        assert_eq!(u.may(&p(0o100604, 0, 0), MAY_READ), Ok(()));
+        assert_eq!(u.may(&p(0o100604, 0, 0), MAY_WRITE), Err(Errno::EACCES));
+        assert_eq!(u.may(&p(0o040711, 0, 0), MAY_EXEC), Ok(()));
+        assert_eq!(u.may(&p(0o040700, 0, 0), MAY_EXEC), Err(Errno::EACCES));
+    }
+
+    #[test]
+    fn root_overrides_but_needs_an_exec_bit() {
+        let r = Cred::default();
+        assert_eq!(r.may(&p(0o100000, 5, 5), MAY_READ | MAY_WRITE), Ok(()));
+        assert_eq!(r.may(&p(0o100600, 5, 5), MAY_EXEC), Err(Errno::EACCES));
+        assert_eq!(r.may(&p(0o100001, 5, 5), MAY_EXEC), Ok(()));
+        assert_eq!(r.may(&p(0o040000, 5, 5), MAY_EXEC), Ok(()));
+    }
+
+    #[test]
+    fn sticky_and_setgid_directories() {
+        let u = user();
+        let tmp = p(0o041777, 0, 0);
+        assert!(!u.sticky_ok(&tmp, &p(0o100644, 7, 7)));
+        assert!(u.sticky_ok(&tmp, &p(0o100644, 1000, 7)));
+        assert!(u.sticky_ok(&p(0o040777, 0, 0), &p(0o100644, 7, 7)));
+        assert!(u.sticky_ok(&p(0o041777, 1000, 0), &p(0o100644, 7, 7)));
+        assert_eq!(u.new_owner(&p(0o042775, 0, 50)), (1000, 50));
+        assert_eq!(u.new_owner(&p(0o040775, 0, 50)), (1000, 100));
+    }
+}
