@@ -359,3 +359,17 @@ fn permissions() {
     let d = scratch().to_str().expect("utf-8").to_string();
     c_program("perms", &[&d]);
 }
+
+/// The path-resolution table: every path shape (symlinks relative, absolute, chained,
+/// looping, dangling; `.` and `..`; a mount crossed both ways; a /proc magic link) under
+/// every way of opening it and every RESOLVE_* flag, as Linux answers (needs root natively:
+/// it mounts in a private namespace).
+#[test]
+fn resolution_table() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: resolution_table needs root (natively)");
+        return;
+    }
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("resolve", &[&d]);
+}

@@ -11,6 +11,7 @@ use super::Handler;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
 use crate::vfs::filesystem::Caller;
+use crate::vfs::resolve::Scope;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::OPEN, sys_open),
@@ -186,105 +187,40 @@ fn sys_openat2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     let dirfd = fd(a[0]);
-    let mut path = path_arg(task, a[1])?;
+    let path = path_arg(task, a[1])?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let base = absolute(task, dirfd, b".")?;
-    let base = super::path::normalize(&base);
-    if resolve & RESOLVE_IN_ROOT != 0 {
-        // `dirfd` is the root: `/` and `..` stop there.
-        let rel = super::path::normalize(&[b"/", &path[..]].concat());
-        path = [&base[..], &rel[..]].concat();
-    } else if resolve & RESOLVE_BENEATH != 0 {
-        // Beneath `dirfd` all the way: no absolute path, no `..` that climbs above it even
-        // for a moment (symlinks are checked on the walk's end below).
-        if path.starts_with(b"/") {
-            return Err(Errno::EXDEV);
-        }
-        let mut depth = 0i32;
-        for c in path.split(|&b| b == b'/') {
-            match c {
-                b"" | b"." => {}
-                b".." => {
-                    depth -= 1;
-                    if depth < 0 {
-                        return Err(Errno::EXDEV);
-                    }
-                }
-                _ => depth += 1,
-            }
-        }
-    }
-    let abs = absolute(task, dirfd, &path)?;
+    let base = super::path::normalize(&absolute(task, dirfd, b".")?);
+    let scope = Scope {
+        beneath: resolve & RESOLVE_BENEATH != 0,
+        in_root: resolve & RESOLVE_IN_ROOT != 0,
+        no_xdev: resolve & RESOLVE_NO_XDEV != 0,
+        no_symlinks: resolve & RESOLVE_NO_SYMLINKS != 0,
+        no_magiclinks: resolve & RESOLVE_NO_MAGICLINKS != 0,
+    };
     let follow = flags & o::NOFOLLOW == 0;
-    if resolve & (RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) != 0 {
-        // Every component that exists is checked without following.
-        let norm = super::path::normalize(&abs);
-        let mut cur = Vec::new();
-        let parts: Vec<&[u8]> = norm
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty())
-            .collect();
-        for (i, c) in parts.iter().enumerate() {
-            cur.push(b'/');
-            cur.extend_from_slice(c);
-            if resolve & RESOLVE_NO_MAGICLINKS != 0 && cur.starts_with(b"/proc/") {
-                let magic = [b"fd".as_slice(), b"exe", b"cwd", b"root"];
-                if i > 1 && magic.contains(&parts[i - 1]) || magic.contains(c) && i >= 2 {
-                    return Err(Errno::ELOOP);
+    // The walk with the restrictions; then the open of where it ended (a walked path, or
+    // the path as given when it ended at a magic link no restriction forbade).
+    let abs = if scope == Scope::default() {
+        absolute(task, dirfd, &path)?
+    } else {
+        match super::path::resolver(task).resolve_at(&base, &path, follow, scope)? {
+            Node::Path(mut p) => {
+                if path.ends_with(b"/") && p != b"/" {
+                    p.push(b'/');
                 }
+                p
             }
-            let last = i + 1 == parts.len();
-            if resolve & RESOLVE_NO_SYMLINKS != 0 && (!last || follow) {
-                if let Ok(st) = stat_path(task, &cur, false) {
-                    if st.st_mode & S_IFMT == snare_abi::file::S_IFLNK {
-                        return Err(Errno::ELOOP);
-                    }
-                }
-            }
+            Node::Fd(_) => absolute(task, dirfd, &path)?,
         }
-    }
-    let mut abs = abs;
-    if resolve & RESOLVE_IN_ROOT != 0 {
-        // Walked with `dirfd` as the root: absolute symlinks start from it too.
-        match super::path::resolve_in(task, &abs, follow, &base)? {
-            super::path::Node::Path(p) => abs = p,
-            super::path::Node::Fd(_) => return Err(Errno::EXDEV),
-        }
-    }
-    if resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_NO_XDEV) != 0 {
-        let end = match resolve_node(task, &abs, follow)? {
-            Some(p) => p,
-            None => return Err(Errno::EXDEV),
-        };
-        let inside = base == b"/" || end == base || end.starts_with(&[&base[..], b"/"].concat());
-        if resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0 && !inside {
-            return Err(Errno::EXDEV);
-        }
-        if resolve & RESOLVE_NO_XDEV != 0
-            && !std::sync::Arc::ptr_eq(
-                &super::path::mount_of(task, &end),
-                &super::path::mount_of(task, &base),
-            )
-        {
-            return Err(Errno::EXDEV);
-        }
-    }
+    };
     let limit = task.nofile();
     task.fds.check_room(limit)?;
     let file = open_path(task, &abs, flags, mode as u32)?;
     task.fds
         .install(file, flags & o::CLOEXEC != 0, 0, limit)
         .map(|n| n as u64)
-}
-
-/// Where the walk of `abs` ends (`None`: at an fd through /proc, outside any path).
-fn resolve_node(task: &Task, abs: &[u8], follow: bool) -> Result<Option<Vec<u8>>, Errno> {
-    Ok(match resolve(task, abs, follow)? {
-        Node::Path(p) => Some(p),
-        Node::Fd(_) => None,
-    })
 }
 
 fn write_stat(task: &Task, addr: u64, st: &Stat) -> Result<u64, Errno> {

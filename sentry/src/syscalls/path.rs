@@ -117,16 +117,6 @@ pub(super) fn adopt(task: &Task, cred: &Cred, m: &Mount, path: &[u8]) {
     }
 }
 
-/// [`resolve`] with `root` as the root (see [`Resolver::resolve_in`]).
-pub(super) fn resolve_in(
-    task: &Task,
-    abs: &[u8],
-    follow: bool,
-    root: &[u8],
-) -> Result<Node, Errno> {
-    resolver(task).resolve_in(abs, follow, root)
-}
-
 /// The mount serving `path` (a walked guest path).
 pub(super) fn mount_of(task: &Task, path: &[u8]) -> Arc<Mount> {
     task.fs.mounts.route(path)

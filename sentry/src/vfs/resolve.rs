@@ -152,7 +152,7 @@ impl Resolver<'_> {
     /// component is fine (for creation); a trailing slash on an existing non-directory is
     /// `ENOTDIR`.
     pub fn resolve(&self, abs: &[u8], follow: bool) -> Result<Node, Errno> {
-        self.resolve_in(abs, follow, b"/")
+        self.resolve_at(b"/", abs, follow, Scope::default())
     }
 
     /// What `cur` (just extended by one component) names, using and updating the held
@@ -219,31 +219,56 @@ impl Resolver<'_> {
         }
     }
 
-    /// [`Resolver::resolve`] with `root` (absolute, normalized, a prefix of `abs`) as the
-    /// root: `..` stops there and absolute symlinks start from it (openat2's
-    /// `RESOLVE_IN_ROOT`).
-    pub fn resolve_in(&self, abs: &[u8], follow: bool, root: &[u8]) -> Result<Node, Errno> {
-        if abs.len() >= PATH_MAX {
+    /// Walks `path` from `start` (an absolute, normalized guest path: the directory a
+    /// relative path is relative to) within `scope` (openat2's `RESOLVE_*`).
+    pub fn resolve_at(
+        &self,
+        start: &[u8],
+        path: &[u8],
+        follow: bool,
+        scope: Scope,
+    ) -> Result<Node, Errno> {
+        if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let slash = abs.len() > 1 && abs.ends_with(b"/");
-        let base: Vec<Vec<u8>> = components(root).map(<[u8]>::to_vec).collect();
-        let base_len = base.len();
-        let mut todo: VecDeque<Vec<u8>> =
-            components(abs).skip(base_len).map(<[u8]>::to_vec).collect();
-        let mut cur = WalkPath::new(base);
+        let slash = path.len() > 1 && path.ends_with(b"/");
+        let start_parts: Vec<Vec<u8>> = components(start).map(<[u8]>::to_vec).collect();
+        // Where `..` stops and absolute symlinks start: `start` for RESOLVE_IN_ROOT.
+        let root: Vec<Vec<u8>> = if scope.in_root {
+            start_parts.clone()
+        } else {
+            Vec::new()
+        };
+        let root_len = root.len();
+        // RESOLVE_BENEATH: a `..` above `start` is EXDEV.
+        let floor = if scope.beneath { start_parts.len() } else { 0 };
+        let mut cur = if path.first() == Some(&b'/') {
+            if scope.beneath {
+                return Err(Errno::EXDEV);
+            }
+            WalkPath::new(root.clone())
+        } else {
+            WalkPath::new(start_parts)
+        };
+        let mut todo: VecDeque<Vec<u8>> = components(path).map(<[u8]>::to_vec).collect();
         let mut held: Option<Held> = None;
         // The mode and owner of `cur`, when known (search permission for the next name).
         let mut here: Option<Perm> = None;
+        // RESOLVE_NO_XDEV: the mount the walk is on.
+        let mut on = scope.no_xdev.then(|| self.mounts.route(cur.path()));
         let mut hops = 0;
         while let Some(c) = todo.pop_front() {
             match &c[..] {
                 b"." => continue,
                 b".." => {
-                    if cur.len() > base_len {
+                    if scope.beneath && cur.len() <= floor {
+                        return Err(Errno::EXDEV);
+                    }
+                    if cur.len() > root_len {
                         cur.pop();
                         self.up(&cur, &mut held);
                         here = None;
+                        self.same_mount(&cur, &mut on)?;
                     }
                     continue;
                 }
@@ -254,6 +279,7 @@ impl Resolver<'_> {
             self.search(&cur, &mut here)?;
             cur.push(c);
             let parent = here.take();
+            self.same_mount(&cur, &mut on)?;
             let mount = self.mounts.route(cur.path());
             if mount.fs.walks_rest() {
                 // With a `..` still to come, it is walked here like a directory.
@@ -266,7 +292,17 @@ impl Resolver<'_> {
                     rest.extend_from_slice(t);
                 }
                 let rest = normalize(&rest);
-                match mount.fs.walk_rest(self.cx, &rest, follow || slash)? {
+                let redirect = mount.fs.walk_rest(self.cx, &rest, follow || slash)?;
+                if redirect.is_some() {
+                    // A magic link: a jump no scope allows.
+                    if scope.no_magiclinks || scope.no_symlinks {
+                        return Err(Errno::ELOOP);
+                    }
+                    if scope.beneath || scope.in_root || scope.no_xdev {
+                        return Err(Errno::EXDEV);
+                    }
+                }
+                match redirect {
                     None => {
                         let p = if rest == b"/" {
                             mount.point.clone()
@@ -300,6 +336,9 @@ impl Resolver<'_> {
                 Ok(Entry::Other) if last && !slash => {}
                 Ok(Entry::Other) => return Err(Errno::ENOTDIR),
                 Ok(Entry::Symlink(target)) => {
+                    if scope.no_symlinks {
+                        return Err(Errno::ELOOP);
+                    }
                     hops += 1;
                     if hops > MAX_HOPS {
                         return Err(Errno::ELOOP);
@@ -310,9 +349,14 @@ impl Resolver<'_> {
                     cur.pop();
                     here = parent;
                     if target.starts_with(b"/") {
-                        cur.truncate(base_len);
+                        if scope.beneath {
+                            return Err(Errno::EXDEV);
+                        }
+                        cur.truncate(root_len);
                         held = None;
                         here = None;
+                        // A jump to the root stays on the walk's mount, or is EXDEV.
+                        self.same_mount(&cur, &mut on)?;
                     }
                     for t in components(&target).rev() {
                         todo.push_front(t.to_vec());
@@ -322,6 +366,33 @@ impl Resolver<'_> {
         }
         Ok(Node::Path(cur.path().to_vec()))
     }
+
+    /// RESOLVE_NO_XDEV: `EXDEV` if `cur` is on another mount than the walk was (`on`).
+    fn same_mount(&self, cur: &WalkPath, on: &mut Option<Arc<Mount>>) -> Result<(), Errno> {
+        if let Some(m) = on {
+            if !Arc::ptr_eq(m, &self.mounts.route(cur.path())) {
+                return Err(Errno::EXDEV);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What openat2's `RESOLVE_*` flags ask of a walk (all off: an ordinary one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// `RESOLVE_BENEATH`: nothing above the start (`..` past it, absolute paths and
+    /// symlinks, magic links: `EXDEV`).
+    pub beneath: bool,
+    /// `RESOLVE_IN_ROOT`: the start is the root (`..` stops there, absolute symlinks start
+    /// there; magic links: `EXDEV`).
+    pub in_root: bool,
+    /// `RESOLVE_NO_XDEV`: no mount crossed, either way (`EXDEV`).
+    pub no_xdev: bool,
+    /// `RESOLVE_NO_SYMLINKS`: no symlink followed (`ELOOP`).
+    pub no_symlinks: bool,
+    /// `RESOLVE_NO_MAGICLINKS`: no /proc magic link followed (`ELOOP`).
+    pub no_magiclinks: bool,
 }
 
 #[cfg(test)]
