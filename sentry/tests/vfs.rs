@@ -229,8 +229,8 @@ fn proc_mounts() {
     assert!(!text.contains(" /tmp "), "{text}");
 }
 
-/// mount(2), umount2(2) and unshare(CLONE_NEWNS) in a private mount namespace (natively
-/// too: needs root, as CI runs).
+/// mount(2), umount2(2), unshare(CLONE_NEWNS), chroot and pivot_root in a private mount
+/// namespace (natively too: needs root, as CI runs).
 #[test]
 fn mount_tree() {
     if !nix::unistd::geteuid().is_root() {
@@ -372,4 +372,11 @@ fn resolution_table() {
     }
     let d = scratch().to_str().expect("utf-8").to_string();
     c_program("resolve", &[&d]);
+}
+
+/// utime, utimes, futimesat and the old getdents, as Linux answers.
+#[test]
+fn old_calls() {
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("oldcalls", &[&d]);
 }

@@ -13,6 +13,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CHECK(c)                                                                  \
@@ -139,6 +141,51 @@ int main(int argc, char **argv) {
     CHECK(mount("tmpfs", at("p"), "tmpfs", 0, "size=lots") == -1 && errno == EINVAL);
     CHECK(mount(NULL, at("p"), NULL, MS_PRIVATE | MS_SHARED, NULL) == -1 && errno == EINVAL);
     CHECK(mount((char *)8, at("p"), "tmpfs", 0, NULL) == -1 && errno == EFAULT);
+
+    // chroot, in a child: `/` and `..` stop at the new root; a current directory left
+    // outside it is unreachable.
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        CHECK(chdir(base) == 0);
+        CHECK(chroot(at("t")) == 0);
+        char cwd[512];
+        CHECK(getcwd(cwd, sizeof cwd) == NULL && errno == ENOENT);
+        CHECK(chdir("/d") == 0);
+        CHECK(getcwd(cwd, sizeof cwd) && strcmp(cwd, "/d") == 0);
+        CHECK(has("/../../f", "in tmpfs\n"));
+        CHECK(has("../d/g", "deep\n"));
+        CHECK(chroot("/nowhere") == -1 && errno == ENOENT);
+        CHECK(chroot("/f") == -1 && errno == ENOTDIR);
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    // pivot_root, in a child with a namespace of its own.
+    CHECK(mkdir(at("pr"), 0755) == 0);
+    CHECK(mount("tmpfs", at("pr"), "tmpfs", 0, NULL) == 0);
+    CHECK(mkdir(at("pr/old"), 0755) == 0);
+    put(at("pr/mark"), "new root\n");
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        CHECK(unshare(CLONE_NEWNS) == 0);
+        CHECK(chdir(at("pr")) == 0);
+        CHECK(syscall(SYS_pivot_root, ".", "nowhere") == -1 && errno == ENOENT);
+        CHECK(syscall(SYS_pivot_root, ".", "old") == 0);
+        char cwd[512];
+        CHECK(getcwd(cwd, sizeof cwd) && strcmp(cwd, "/") == 0);
+        CHECK(has("/mark", "new root\n"));
+        CHECK(access("/old/proc/self", F_OK) == 0);
+        CHECK(umount2("/old", MNT_DETACH) == 0);
+        CHECK(access("/old/proc/self", F_OK) == -1 && errno == ENOENT);
+        _exit(0);
+    }
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(umount2(at("pr"), 0) == 0);
+    CHECK(rmdir(at("pr")) == 0);
 
     CHECK(umount2(at("t"), MNT_DETACH) == 0);
     CHECK(!mounted(at("t")) && !mounted(at("t/d/m")));

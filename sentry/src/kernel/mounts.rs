@@ -206,6 +206,7 @@ fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
         mounts: t,
         cx: &Boot,
         cred: None,
+        root: b"/".to_vec(),
     };
     let mut at = Vec::new();
     for c in components(guest) {

@@ -44,12 +44,14 @@ pub enum RestartBlock {
     },
 }
 
-/// What `CLONE_FS` shares: the current directory and the umask; and the mount namespace
+/// What `CLONE_FS` shares: the current directory, the root (`chroot`) and the umask; and
+/// the mount namespace
 /// (which `unshare(CLONE_NEWNS)` replaces along with a copy of the rest, as Linux's
 /// `CLONE_NEWNS` implies unsharing `CLONE_FS`).
 #[derive(Debug)]
 pub struct FsContext {
     cwd: Mutex<Vec<u8>>,
+    root: Mutex<Vec<u8>>,
     umask: AtomicU32,
     pub mounts: Arc<MountTable>,
 }
@@ -58,9 +60,19 @@ impl FsContext {
     pub fn new(cwd: Vec<u8>, umask: u32, mounts: Arc<MountTable>) -> FsContext {
         FsContext {
             cwd: Mutex::new(cwd),
+            root: Mutex::new(b"/".to_vec()),
             umask: AtomicU32::new(umask),
             mounts,
         }
+    }
+
+    /// The root directory (`chroot`): an absolute, normalized path in the mount namespace.
+    pub fn root(&self) -> Vec<u8> {
+        self.root.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_root(&self, root: Vec<u8>) {
+        *self.root.lock().unwrap_or_else(|e| e.into_inner()) = root;
     }
 
     /// The current directory, an absolute, normalized guest path.
@@ -83,12 +95,16 @@ impl FsContext {
 
     /// A copy, as a child without `CLONE_FS` gets.
     pub fn duplicate(&self) -> FsContext {
-        FsContext::new(self.cwd(), self.umask(), self.mounts.clone())
+        let c = FsContext::new(self.cwd(), self.umask(), self.mounts.clone());
+        c.set_root(self.root());
+        c
     }
 
     /// A copy in a new mount namespace (a copy of this one's mounts).
     pub fn with_new_mounts(&self) -> FsContext {
-        FsContext::new(self.cwd(), self.umask(), Arc::new(self.mounts.copy()))
+        let c = FsContext::new(self.cwd(), self.umask(), Arc::new(self.mounts.copy()));
+        c.set_root(self.root());
+        c
     }
 }
 

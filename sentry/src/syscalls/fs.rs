@@ -32,6 +32,7 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::CHDIR, sys_chdir),
     (nr::FCHDIR, sys_fchdir),
     (nr::GETDENTS64, sys_getdents64),
+    (nr::GETDENTS, sys_getdents),
     (nr::STATFS, sys_statfs),
     (nr::FSTATFS, sys_fstatfs),
     (nr::GETXATTR, sys_getxattr),
@@ -395,13 +396,27 @@ fn sys_readlinkat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `getcwd(2)`: returns the length including the NUL.
 fn sys_getcwd(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let mut cwd = task.fs.cwd();
+    let mut cwd = shown_path(task, task.fs.cwd());
     cwd.push(0);
     if (len(a[1])?) < cwd.len() {
         return Err(Errno::ERANGE);
     }
     task.mm.write(a[0], &cwd)?;
     Ok(cwd.len() as u64)
+}
+
+/// A path in the mount namespace as the task sees it under its root (`chroot`): the root
+/// stripped, or `(unreachable)` before a path outside it (as Linux's getcwd).
+pub(super) fn shown_path(task: &Task, path: Vec<u8>) -> Vec<u8> {
+    let root = task.fs.root();
+    if root == b"/" {
+        return path;
+    }
+    match path.strip_prefix(&root[..]) {
+        Some(b"") => b"/".to_vec(),
+        Some(rest) if rest.starts_with(b"/") => rest.to_vec(),
+        _ => [&b"(unreachable)"[..], &path].concat(),
+    }
 }
 
 fn set_cwd(task: &mut Task, abs: Vec<u8>) -> Result<u64, Errno> {
@@ -413,6 +428,8 @@ fn set_cwd(task: &mut Task, abs: Vec<u8>) -> Result<u64, Errno> {
     if st.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    task.cred()
+        .may(&crate::vfs::perm::Perm::of(&st), crate::vfs::perm::MAY_EXEC)?;
     task.fs.set_cwd(path);
     Ok(0)
 }
@@ -435,10 +452,38 @@ fn sys_fchdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `getdents64(2)`.
 fn sys_getdents64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_getdents(task, a, false)
+}
+
+/// Implements `getdents(2)`: the old `struct linux_dirent` (`d_type` in the record's last
+/// byte, after the name). Its records are as long as `linux_dirent64`'s, so the same listing
+/// is rewritten in place.
+fn sys_getdents(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    do_getdents(task, a, true)
+}
+
+fn do_getdents(task: &Task, a: [u64; 6], old: bool) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     let max = len(a[2])?.min(1 << 20);
     let mut out = Vec::new();
     file.getdents(&mut out, max)?;
+    if old {
+        let name_at = snare_abi::file::DIRENT64_NAME_OFFSET;
+        let mut at = 0;
+        while at + name_at <= out.len() {
+            let reclen = u16::from_ne_bytes([out[at + 16], out[at + 17]]) as usize;
+            if reclen < name_at + 1 || at + reclen > out.len() {
+                break;
+            }
+            let rec = &mut out[at..at + reclen];
+            let dtype = rec[18];
+            let name_len = rec[name_at..].iter().position(|&b| b == 0).unwrap_or(0);
+            rec.copy_within(name_at..name_at + name_len, 18);
+            rec[18 + name_len..].fill(0);
+            rec[reclen - 1] = dtype;
+            at += reclen;
+        }
+    }
     task.mm.write(a[1], &out)?;
     Ok(out.len() as u64)
 }

@@ -42,6 +42,9 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::FCHMOD, sys_fchmod),
     (nr::FCHMODAT, sys_fchmodat),
     (nr::UTIMENSAT, sys_utimensat),
+    (nr::UTIME, sys_utime),
+    (nr::UTIMES, sys_utimes),
+    (nr::FUTIMESAT, sys_futimesat),
     (nr::CHOWN, sys_chown),
     (nr::LCHOWN, sys_lchown),
     (nr::FCHOWN, sys_fchown),
@@ -532,10 +535,22 @@ fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         let mt: Timespec = task.mm.read_val(a[2].wrapping_add(16))?;
         (Some((at.tv_sec, at.tv_nsec)), Some((mt.tv_sec, mt.tv_nsec)))
     };
+    do_utimens(task, &m, &p, atime, mtime)
+}
+
+/// The common part of the utime family: `None` is now; `UTIME_NOW`/`UTIME_OMIT` ride in
+/// the nanoseconds.
+fn do_utimens(
+    task: &Task,
+    m: &Mount,
+    p: &[u8],
+    atime: Option<(i64, i64)>,
+    mtime: Option<(i64, i64)>,
+) -> Result<u64, Errno> {
     if m.refusal().is_some() {
-        return Err(refused(task, &m, &p));
+        return Err(refused(task, m, p));
     }
-    let inner = m.inner(&p);
+    let inner = m.inner(p);
     let cred = task.cred();
     if !cred.is_root() {
         // Setting times to now: the owner or a writer; to given times: the owner (Linux).
@@ -555,6 +570,52 @@ fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     }
     m.fs.utimens(&inner, atime, mtime)?;
     Ok(0)
+}
+
+/// Implements `utime(2)`: `struct utimbuf` {actime, modtime} in seconds, or NULL for now.
+fn sys_utime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let (m, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
+    let times = if a[1] == 0 {
+        (None, None)
+    } else {
+        let at: i64 = task.mm.read_val(a[1])?;
+        let mt: i64 = task.mm.read_val(a[1].wrapping_add(8))?;
+        (Some((at, 0)), Some((mt, 0)))
+    };
+    do_utimens(task, &m, &p, times.0, times.1)
+}
+
+/// Two `struct timeval`s at `addr` as (seconds, nanoseconds); NULL for now. `EINVAL` for
+/// microseconds outside 0..1,000,000.
+fn timevals(task: &Task, addr: u64) -> Result<[Option<(i64, i64)>; 2], Errno> {
+    if addr == 0 {
+        return Ok([None, None]);
+    }
+    let mut out = [None, None];
+    for (i, t) in out.iter_mut().enumerate() {
+        let at = addr.wrapping_add(16 * i as u64);
+        let sec: i64 = task.mm.read_val(at)?;
+        let usec: i64 = task.mm.read_val(at.wrapping_add(8))?;
+        if !(0..1_000_000).contains(&usec) {
+            return Err(Errno::EINVAL);
+        }
+        *t = Some((sec, usec * 1000));
+    }
+    Ok(out)
+}
+
+/// Implements `utimes(2)` (`struct timeval[2]`, or NULL for now).
+fn sys_utimes(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let [at, mt] = timevals(task, a[1])?;
+    let (m, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
+    do_utimens(task, &m, &p, at, mt)
+}
+
+/// Implements `futimesat(2)`: `utimes` relative to a directory fd.
+fn sys_futimesat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let [at, mt] = timevals(task, a[2])?;
+    let (m, p) = attr_path(task, fd(a[0]), a[1], false, false)?;
+    do_utimens(task, &m, &p, at, mt)
 }
 
 /// Implements `fsync(2)`, `fdatasync(2)`, `syncfs(2)`: the guest's files live in memory or

@@ -25,6 +25,8 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::MOUNT, sys_mount),
     (nr::UMOUNT2, sys_umount2),
     (nr::UNSHARE, sys_unshare),
+    (nr::CHROOT, sys_chroot),
+    (nr::PIVOT_ROOT, sys_pivot_root),
 ];
 
 /// `mount(2)` flags beyond the per-mount ones in [`ms`].
@@ -246,5 +248,51 @@ fn sys_unshare(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if flags & CLONE_FILES != 0 && Arc::strong_count(&task.fds) > 1 {
         task.fds = Arc::new(task.fds.duplicate());
     }
+    Ok(0)
+}
+
+/// A walked directory for chroot and pivot_root: `ENOTDIR` otherwise, and searchable.
+fn directory(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
+    let p = target(task, addr, false)?;
+    let st = stat_resolved(task, &p, false)?;
+    if st.st_mode & S_IFMT != S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(p)
+}
+
+/// Implements `chroot(2)` (CAP_SYS_CHROOT: root only). The current directory stays where
+/// it is, as on Linux (outside the new root, getcwd shows `(unreachable)`).
+fn sys_chroot(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let p = directory(task, a[0])?;
+    admin(task)?;
+    task.fs.set_root(p);
+    Ok(0)
+}
+
+/// Implements `pivot_root(2)`: the mount at `new_root` becomes the namespace's root and the
+/// old root moves to `put_old`; the caller's root and current directory follow their
+/// directories. Deviation: other processes' current directories keep their paths (Linux
+/// moves only those that were at the old root, which are at the new one here too).
+fn sys_pivot_root(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    admin(task)?;
+    let new_root = directory(task, a[0])?;
+    let put_old = directory(task, a[1])?;
+    if task.fs.root() != b"/" {
+        return Err(Errno::EINVAL);
+    }
+    task.fs.mounts.pivot(&new_root, &put_old)?;
+    // The caller's current directory, in the new layout: below the new root it loses
+    // that prefix; elsewhere (but at the old root, which Linux moves to the new one) it is
+    // under `put_old` now.
+    let cwd = task.fs.cwd();
+    let old_at = &put_old[new_root.len()..];
+    let moved = match cwd.strip_prefix(&new_root[..]) {
+        Some(b"") => b"/".to_vec(),
+        Some(rest) if rest.starts_with(b"/") => rest.to_vec(),
+        _ if cwd == b"/" => cwd,
+        _ => [old_at, &cwd[..]].concat(),
+    };
+    task.fs.set_cwd(moved);
     Ok(0)
 }

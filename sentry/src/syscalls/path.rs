@@ -33,10 +33,15 @@ pub(super) fn path_arg(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
     })
 }
 
-/// `path` relative to `dirfd` (or the cwd) as an absolute guest path.
+/// `path` relative to `dirfd` (or the cwd; or the root, for an absolute one) as a path in
+/// the mount namespace.
 pub(super) fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
     if path.first() == Some(&b'/') {
-        return Ok(path.to_vec());
+        let root = task.fs.root();
+        if root == b"/" {
+            return Ok(path.to_vec());
+        }
+        return Ok([&root[..], path].concat());
     }
     let mut base = if dirfd == AT_FDCWD {
         task.fs.cwd()
@@ -61,6 +66,7 @@ pub(super) fn resolver_as(task: &Task, cred: Cred) -> Resolver<'_> {
         mounts: &task.fs.mounts,
         cx: task,
         cred: (!cred.is_root()).then_some(cred),
+        root: task.fs.root(),
     }
 }
 

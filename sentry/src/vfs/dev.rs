@@ -312,6 +312,10 @@ impl FileDescription for EmptyDir {
             .chain(self.entries.iter().copied());
         for (i, (name, dtype)) in all.enumerate().skip(*pos as usize) {
             if !super::push_dirent(out, max, i as u64 + 1, i as i64 + 1, dtype, name) {
+                if out.is_empty() {
+                    // Not even one record fits.
+                    return Err(Errno::EINVAL);
+                }
                 break;
             }
             *pos += 1;

@@ -282,6 +282,60 @@ impl MountTable {
         Ok(())
     }
 
+    /// `pivot_root(2)`: the topmost mount at `new_root` becomes the root, and what was
+    /// outside it moves under `put_old` (a directory at or below `new_root`). Both are
+    /// walked paths; the caller checked that they are directories. `EINVAL` if `new_root` is
+    /// no mount point, is the root already, or `put_old` is not under it.
+    pub fn pivot(&self, new_root: &[u8], put_old: &[u8]) -> Result<(), Errno> {
+        use super::resolve::within;
+        let mut mounts = self.write();
+        let top = mounts
+            .iter()
+            .rposition(|m| m.point == new_root)
+            .ok_or(Errno::EINVAL)?;
+        if new_root == b"/" {
+            return Err(Errno::EBUSY);
+        }
+        if !within(put_old, new_root) {
+            return Err(Errno::EINVAL);
+        }
+        // Where the old root's `/` goes, seen from the new root.
+        let old_at = &put_old[new_root.len()..];
+        let moved = |p: &[u8]| -> Vec<u8> {
+            if within(p, new_root) {
+                match &p[new_root.len()..] {
+                    b"" => b"/".to_vec(),
+                    rest => rest.to_vec(),
+                }
+            } else if old_at.is_empty() {
+                p.to_vec()
+            } else if p == b"/" {
+                old_at.to_vec()
+            } else {
+                [old_at, p].concat()
+            }
+        };
+        let new_root_id = mounts[top].id;
+        let mut out: Vec<Arc<Mount>> = Vec::with_capacity(mounts.len());
+        for (i, m) in mounts.iter().enumerate() {
+            let mut c = m.bind(&moved(&m.point), &m.root, m.flags);
+            c.id = m.id;
+            c.parent = if i == top {
+                m.id
+            } else if i == 0 {
+                new_root_id
+            } else {
+                m.parent
+            };
+            out.push(Arc::new(c));
+        }
+        // The new root first (the table's root), the rest in mount order.
+        let root = out.remove(top);
+        out.insert(0, root);
+        *mounts = out;
+        Ok(())
+    }
+
     /// A copy for a new mount namespace: the same filesystems at the same points, with new
     /// ids (`unshare(CLONE_NEWNS)`).
     pub fn copy(&self) -> MountTable {
@@ -395,6 +449,36 @@ mod tests {
         t.bind(&top, b"/", b"/r", true);
         assert_eq!(t.route(b"/r/tmp/x").source, "tmp");
         assert_eq!(&t.route(b"/r/tmp/x").inner(b"/r/tmp/x")[..], b"/x");
+    }
+
+    #[test]
+    fn pivot_moves_the_old_root_under_put_old() {
+        let t = table();
+        t.add(Mount::new(b"/new", b"/", Arc::new(Sysfs), "new", 0, ""));
+        t.add(Mount::new(
+            b"/new/proc",
+            b"/",
+            Arc::new(Sysfs),
+            "newproc",
+            0,
+            "",
+        ));
+        assert_eq!(
+            t.pivot(b"/tmp/x", b"/tmp/x/old"),
+            Err(snare_abi::Errno::EINVAL)
+        );
+        assert_eq!(
+            t.pivot(b"/new", b"/elsewhere"),
+            Err(snare_abi::Errno::EINVAL)
+        );
+        t.pivot(b"/new", b"/new/old").expect("pivot");
+        assert_eq!(t.route(b"/x").source, "new");
+        assert_eq!(t.route(b"/proc/1").source, "newproc");
+        assert_eq!(t.route(b"/old/etc").source, "root");
+        assert_eq!(t.route(b"/old/tmp/a").source, "tmp");
+        assert_eq!(&t.route(b"/old/tmp/a").inner(b"/old/tmp/a")[..], b"/a");
+        t.remove(b"/old", true).expect("detach the old root");
+        assert_eq!(t.route(b"/old/etc").source, "new");
     }
 
     #[test]

@@ -136,6 +136,9 @@ pub struct Resolver<'a> {
     /// Whose search permission each directory on the way needs; `None` (root: it may
     /// search any directory) checks nothing.
     pub cred: Option<Cred>,
+    /// The caller's root directory (`chroot`; `/` normally): `..` stops there and absolute
+    /// symlinks start there. A path in the mount namespace.
+    pub root: Vec<u8>,
 }
 
 impl std::fmt::Debug for Resolver<'_> {
@@ -152,7 +155,13 @@ impl Resolver<'_> {
     /// component is fine (for creation); a trailing slash on an existing non-directory is
     /// `ENOTDIR`.
     pub fn resolve(&self, abs: &[u8], follow: bool) -> Result<Node, Errno> {
-        self.resolve_at(b"/", abs, follow, Scope::default())
+        // From the namespace's `/`: `abs` is a path in the namespace, not from the root.
+        let rel = match abs.strip_prefix(b"/") {
+            Some(b"") => &b"."[..],
+            Some(r) => r,
+            None => abs,
+        };
+        self.resolve_at(b"/", rel, follow, Scope::default())
     }
 
     /// What `cur` (just extended by one component) names, using and updating the held
@@ -237,9 +246,9 @@ impl Resolver<'_> {
         let root: Vec<Vec<u8>> = if scope.in_root {
             start_parts.clone()
         } else {
-            Vec::new()
+            components(&self.root).map(<[u8]>::to_vec).collect()
         };
-        let root_len = root.len();
+        let root_path = WalkPath::new(root.clone()).path().to_vec();
         // RESOLVE_BENEATH: a `..` above `start` is EXDEV.
         let floor = if scope.beneath { start_parts.len() } else { 0 };
         let mut cur = if path.first() == Some(&b'/') {
@@ -264,7 +273,7 @@ impl Resolver<'_> {
                     if scope.beneath && cur.len() <= floor {
                         return Err(Errno::EXDEV);
                     }
-                    if cur.len() > root_len {
+                    if cur.path() != root_path && cur.len() > 0 {
                         cur.pop();
                         self.up(&cur, &mut held);
                         here = None;
@@ -352,7 +361,7 @@ impl Resolver<'_> {
                         if scope.beneath {
                             return Err(Errno::EXDEV);
                         }
-                        cur.truncate(root_len);
+                        cur = WalkPath::new(root.clone());
                         held = None;
                         here = None;
                         // A jump to the root stays on the walk's mount, or is EXDEV.
