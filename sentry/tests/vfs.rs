@@ -380,3 +380,12 @@ fn old_calls() {
     let d = scratch().to_str().expect("utf-8").to_string();
     c_program("oldcalls", &[&d]);
 }
+
+/// O_TMPFILE files named with linkat (AT_EMPTY_PATH, /proc/self/fd), in the overlay and in
+/// a tmpfs.
+#[test]
+fn tmpfile_and_linkat() {
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("tmpfile", &[&d]);
+    c_program("tmpfile", &["/dev/shm"]);
+}

@@ -311,21 +311,46 @@ fn sys_symlinkat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 fn do_link(task: &Task, ofd: i32, old: u64, nfd: i32, new: u64, flags: u32) -> Result<u64, Errno> {
     let flags = check_flags(flags, AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)?;
-    let (ok, o) = if flags & AT_EMPTY_PATH != 0 && path_arg(task, old)?.is_empty() {
-        let f = task.fds.get(ofd)?;
-        change_abs(task, &f.path().into_bytes())?
+    // The source: a walked path, or an open file (`AT_EMPTY_PATH`, `/proc/self/fd/N`).
+    let file = if flags & AT_EMPTY_PATH != 0 && path_arg(task, old)?.is_empty() {
+        Some(task.fds.get(ofd)?)
     } else if flags & AT_SYMLINK_FOLLOW != 0 {
         let p = path_arg(task, old)?;
         if p.is_empty() {
             return Err(Errno::ENOENT);
         }
         match resolve(task, &absolute(task, ofd, &p)?, true)? {
-            Node::Path(p) => (mount_of(task, &p), p),
-            Node::Fd(n) => change_abs(task, &task.fds.get(n)?.path().into_bytes())?,
+            Node::Path(p) => return link_paths(task, (mount_of(task, &p), p), nfd, new),
+            Node::Fd(n) => Some(task.fds.get(n)?),
         }
     } else {
-        change_path(task, ofd, old, Errno::EPERM)?
+        None
     };
+    let Some(f) = file else {
+        let src = change_path(task, ofd, old, Errno::EPERM)?;
+        return link_paths(task, src, nfd, new);
+    };
+    let path = f.path().into_bytes();
+    if !path.ends_with(b"(deleted)") {
+        return link_paths(task, change_abs(task, &path)?, nfd, new);
+    }
+    // A file without a name (O_TMPFILE, or unlinked): its filesystem links the inode.
+    let (nm, n) = change_path(task, nfd, new, Errno::EEXIST)?;
+    if nm.refusal().is_some() {
+        return Err(no_create(task, &nm, &n, Errno::EPERM));
+    }
+    may_create(task, &task.cred(), &n)?;
+    nm.fs.link_file(&*f, &nm.inner(&n))?;
+    Ok(0)
+}
+
+/// `link` of the walked path `o` on mount `om` at `new`.
+fn link_paths(
+    task: &Task,
+    (ok, o): (Arc<Mount>, Vec<u8>),
+    nfd: i32,
+    new: u64,
+) -> Result<u64, Errno> {
     let (nm, n) = change_path(task, nfd, new, Errno::EEXIST)?;
     if !Arc::ptr_eq(&ok, &nm) {
         stat_resolved(task, &o, false)?;

@@ -178,6 +178,11 @@ pub trait Filesystem: Send + Sync + Debug {
     fn link(&self, _old: &[u8], _new: &[u8]) -> Result<(), Errno> {
         Err(Errno::EPERM)
     }
+    /// `linkat(2)` of an open file that has no path to link by (`O_TMPFILE`): `EXDEV` if it
+    /// is not this filesystem's.
+    fn link_file(&self, _file: &dyn FileDescription, _new: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EXDEV)
+    }
     fn truncate(&self, _path: &[u8], _len: u64) -> Result<(), Errno> {
         Err(Errno::EPERM)
     }

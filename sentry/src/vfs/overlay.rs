@@ -486,6 +486,15 @@ impl Overlay {
         Ok(())
     }
 
+    /// `linkat(2)` of an open file without a path (an `O_TMPFILE` one lives in the upper
+    /// layer): see [`Tmpfs::link_open`].
+    pub fn link_open(&self, file: &dyn FileDescription, new: &[u8]) -> Result<(), Errno> {
+        self.prepare_new(new)?;
+        self.upper.link_open(file, rel(new))?;
+        self.created(new, false);
+        Ok(())
+    }
+
     /// `unlink(2)`.
     pub fn unlink(&self, path: &[u8]) -> Result<(), Errno> {
         match self.locate(path)? {
@@ -854,6 +863,10 @@ impl Filesystem for Overlay {
 
     fn link(&self, old: &[u8], new: &[u8]) -> Result<(), Errno> {
         Overlay::link(self, old, new)
+    }
+
+    fn link_file(&self, file: &dyn FileDescription, new: &[u8]) -> Result<(), Errno> {
+        Overlay::link_open(self, file, new)
     }
 
     fn truncate(&self, path: &[u8], len: u64) -> Result<(), Errno> {

@@ -166,9 +166,13 @@ impl Resolver<'_> {
 
     /// What `cur` (just extended by one component) names, using and updating the held
     /// cursor.
-    fn step(&self, cur: &WalkPath, held: &mut Option<Held>) -> Result<Entry, Errno> {
+    fn step(
+        &self,
+        cur: &WalkPath,
+        mount: Arc<Mount>,
+        held: &mut Option<Held>,
+    ) -> Result<Entry, Errno> {
         let path = cur.path();
-        let mount = self.mounts.route(path);
         let name = cur.parts.last().map_or(&b""[..], |n| &n[..]);
         let at = match held.take() {
             Some(h)
@@ -183,7 +187,7 @@ impl Resolver<'_> {
         let inner = mount.inner(path);
         let (entry, cursor) = mount.fs.step(self.cx, &inner, name, at)?;
         *held = cursor.map(|cursor| Held {
-            mount: mount.clone(),
+            mount,
             depth: cur.len(),
             cursor,
         });
@@ -338,7 +342,7 @@ impl Resolver<'_> {
             if last && !follow && !slash {
                 break;
             }
-            match self.step(&cur, &mut held) {
+            match self.step(&cur, mount, &mut held) {
                 Err(Errno::ENOENT) if last => break,
                 Err(e) => return Err(e),
                 Ok(Entry::Dir(p)) => here = Some(p),

@@ -945,12 +945,15 @@ impl Tmpfs {
             let mut name = st.dir_path(dir);
             name.extend_from_slice(format!("/#{ino} (deleted)").as_bytes());
             let node = InodeRef::new_locked(&self.state, &mut st, ino)?;
-            return Ok(TmpfsFile::new(
+            let file = TmpfsFile::new(
                 node,
                 flags,
                 false,
                 String::from_utf8_lossy(&name).into_owned(),
-            ));
+            );
+            file.linkable
+                .store(flags & o::EXCL == 0, std::sync::atomic::Ordering::Relaxed);
+            return Ok(file);
         }
 
         let creat = flags & o::CREAT != 0 && !path_only;
@@ -1218,6 +1221,39 @@ impl Tmpfs {
         st.add_entry(dir, name, src)
     }
 
+    /// `linkat(2)` of an open file (`AT_EMPTY_PATH`, or `/proc/self/fd/N` followed): a new
+    /// name at `new` for `file`'s inode, which must be of this tmpfs (`EXDEV`) and have a
+    /// name still, or come from `O_TMPFILE` without `O_EXCL` (`ENOENT`).
+    pub fn link_open(&self, file: &dyn FileDescription, new: &[u8]) -> Result<(), Errno> {
+        let f = file
+            .as_any()
+            .downcast_ref::<TmpfsFile>()
+            .ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&f.node.state, &self.state) {
+            return Err(Errno::EXDEV);
+        }
+        let mut st = self.lock();
+        let src = f.node.ino;
+        if st.is_dir(src) {
+            return Err(Errno::EPERM);
+        }
+        let w = st.walk(new, false)?;
+        if w.ino.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let Some((dir, name)) = w.parent else {
+            return Err(Errno::EEXIST);
+        };
+        let linkable = f.linkable.swap(false, std::sync::atomic::Ordering::Relaxed);
+        let n = st.node_mut(src)?;
+        if n.links == 0 && !linkable {
+            return Err(Errno::ENOENT);
+        }
+        n.links += 1;
+        n.ctime = now();
+        st.add_entry(dir, name, src)
+    }
+
     /// `readlink(2)`.
     pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
         let mut st = self.lock();
@@ -1361,6 +1397,8 @@ pub struct TmpfsFile {
     node: InodeRef,
     path: String,
     is_dir: bool,
+    /// Made by `O_TMPFILE` without `O_EXCL`: `linkat` may give it a name while it has none.
+    linkable: std::sync::atomic::AtomicBool,
     /// `O_ACCMODE`, `O_APPEND`, `O_NONBLOCK`, `O_PATH`.
     flags: Mutex<u32>,
     /// The file offset; for a directory, the getdents cursor (0 `.`, 1 `..`, else a cookie).
@@ -1374,6 +1412,7 @@ impl TmpfsFile {
             node,
             path,
             is_dir,
+            linkable: std::sync::atomic::AtomicBool::new(false),
             flags: Mutex::new(flags & (o::ACCMODE | o::APPEND | o::NONBLOCK | o::PATH)),
             offset: Mutex::new(0),
         })
@@ -1772,6 +1811,10 @@ impl Filesystem for Tmpfs {
 
     fn link(&self, old: &[u8], new: &[u8]) -> Result<(), Errno> {
         Tmpfs::link(self, fs_rel(old), fs_rel(new))
+    }
+
+    fn link_file(&self, file: &dyn FileDescription, new: &[u8]) -> Result<(), Errno> {
+        Tmpfs::link_open(self, file, fs_rel(new))
     }
 
     fn truncate(&self, path: &[u8], len: u64) -> Result<(), Errno> {
