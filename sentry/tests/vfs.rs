@@ -329,7 +329,12 @@ fn volumes_write_through() {
             .cloned()
             .collect::<Vec<_>>()
     };
-    assert_eq!(others(&before), others(&after));
+    assert_eq!(
+        others(&before),
+        others(&after),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!Path::new("/etc/snare-volume-test").exists());
 
     // Bad volumes: a clear error and exit 125, nothing run.
