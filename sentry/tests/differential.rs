@@ -40,6 +40,12 @@ fn address_space_limit() {
     c_program("rlimit_as", &[]);
 }
 
+/// memfd_create and file sealing: the name in /proc, shared mappings, every seal's errno.
+#[test]
+fn memfd() {
+    c_program("memfd", &[]);
+}
+
 #[test]
 fn writes_in_tmp() {
     c_program("writes", &[]);

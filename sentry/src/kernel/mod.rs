@@ -69,6 +69,9 @@ impl HostAux {
     }
 }
 
+/// `st_dev` of memfd files (0:4006), whose tmpfs is mounted nowhere.
+pub const MEMFD_DEV: u64 = 0x00f0_00a6;
+
 /// Sandbox-wide state.
 #[derive(Debug)]
 pub struct Kernel {
@@ -78,6 +81,9 @@ pub struct Kernel {
     pub tmp: Arc<Tmpfs>,
     /// The guest's filesystems: the overlay root, /tmp, and the mount table.
     pub mounts: Mounts,
+    /// The tmpfs of memfd files (`memfd_create(2)`), mounted nowhere: its files are in no
+    /// directory (Linux's internal shm mount).
+    pub memfd: Arc<Tmpfs>,
     pub strace: bool,
     pub boot: Instant,
     pub aux: HostAux,
@@ -132,6 +138,7 @@ impl Kernel {
             platform,
             root,
             mounts: Mounts::new(lower, tmp.clone(), uid, gid),
+            memfd: Tmpfs::mounted(uid, gid, b"", MEMFD_DEV, 0),
             tmp,
             strace,
             boot: Instant::now(),
@@ -158,6 +165,9 @@ impl Kernel {
             for fs in [&k.mounts.tmp, &k.mounts.shm, k.mounts.root.upper()] {
                 fs.set_limits(Some(mem.clone()), bytes, inodes);
             }
+            // memfd files have no size= of their own on Linux: only the memory bounds them.
+            k.memfd
+                .set_limits(Some(mem.clone()), limit, limit / crate::mm::PAGE);
         }
         k
     }

@@ -10,6 +10,7 @@ mod fs;
 mod fs_tree;
 mod futex;
 mod ipc;
+mod memfd;
 mod mmap;
 mod path;
 mod poll;
@@ -42,6 +43,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         fs_tree::HANDLERS,
         futex::HANDLERS,
         ipc::HANDLERS,
+        memfd::HANDLERS,
         mmap::HANDLERS,
         poll::HANDLERS,
         process::HANDLERS,
