@@ -46,6 +46,13 @@ fn memfd() {
     c_program("memfd", &[]);
 }
 
+/// splice, tee and vmsplice: file -> pipe -> file with and without offsets, pipe to pipe,
+/// blocking and non-blocking, and the errors.
+#[test]
+fn splice() {
+    c_program("splice", &["/tmp/splice"]);
+}
+
 #[test]
 fn writes_in_tmp() {
     c_program("writes", &[]);

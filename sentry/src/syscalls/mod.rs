@@ -18,6 +18,7 @@ mod proc_info;
 mod process;
 mod read_write;
 mod signal;
+mod splice;
 mod time;
 mod timer;
 
@@ -49,6 +50,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         process::HANDLERS,
         read_write::HANDLERS,
         signal::HANDLERS,
+        splice::HANDLERS,
         time::HANDLERS,
         timer::HANDLERS,
     ] {
@@ -144,6 +146,8 @@ fn is_write(nr: u64) -> bool {
         nr::PWRITEV2,
         nr::SENDFILE,
         nr::SPLICE,
+        nr::TEE,
+        nr::VMSPLICE,
         nr::SENDTO,
         nr::SENDMSG,
         nr::COPY_FILE_RANGE,

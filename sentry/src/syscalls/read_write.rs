@@ -345,7 +345,7 @@ fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Reads a guest iovec array (at most IOV_MAX entries).
-fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
+pub(super) fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
     if count > 1024 {
         return Err(Errno::EINVAL);
     }
