@@ -200,4 +200,55 @@ pub mod lock {
     pub const LOCK_UN: u32 = 8;
 }
 
+/// File sealing (`<linux/fcntl.h>`): the `fcntl(2)` commands and the `F_SEAL_*` bits.
+pub mod seal {
+    pub const F_ADD_SEALS: i32 = 1033;
+    pub const F_GET_SEALS: i32 = 1034;
+    /// No more seals can be added.
+    pub const F_SEAL_SEAL: u32 = 0x0001;
+    /// The file can't shrink.
+    pub const F_SEAL_SHRINK: u32 = 0x0002;
+    /// The file can't grow.
+    pub const F_SEAL_GROW: u32 = 0x0004;
+    /// The contents can't change.
+    pub const F_SEAL_WRITE: u32 = 0x0008;
+    /// No new writes or writable shared mappings; existing mappings keep writing.
+    pub const F_SEAL_FUTURE_WRITE: u32 = 0x0010;
+    /// The execute bits of the mode can't change.
+    pub const F_SEAL_EXEC: u32 = 0x0020;
+    /// Every seal Linux knows (`F_ALL_SEALS`).
+    pub const ALL: u32 = F_SEAL_SEAL
+        | F_SEAL_SHRINK
+        | F_SEAL_GROW
+        | F_SEAL_WRITE
+        | F_SEAL_FUTURE_WRITE
+        | F_SEAL_EXEC;
+}
+
+/// `memfd_create(2)` flags (`<linux/memfd.h>`).
+pub mod mfd {
+    pub const CLOEXEC: u32 = 0x0001;
+    pub const ALLOW_SEALING: u32 = 0x0002;
+    pub const HUGETLB: u32 = 0x0004;
+    pub const NOEXEC_SEAL: u32 = 0x0008;
+    pub const EXEC: u32 = 0x0010;
+    /// Every flag (`MFD_ALL_FLAGS`).
+    pub const ALL: u32 = CLOEXEC | ALLOW_SEALING | HUGETLB | NOEXEC_SEAL | EXEC;
+    /// With `HUGETLB`, bits `HUGE_MASK << HUGE_SHIFT` give log2 of the huge page size.
+    pub const HUGE_SHIFT: u32 = 26;
+    pub const HUGE_MASK: u32 = 0x3f;
+    /// The longest name, in bytes without the NUL (`NAME_MAX` less `"memfd:"`).
+    pub const NAME_MAX_LEN: usize = 249;
+}
+
+/// `splice(2)`, `tee(2)` and `vmsplice(2)` flags (`<linux/splice.h>`).
+pub mod splice {
+    pub const SPLICE_F_MOVE: u32 = 0x01;
+    pub const SPLICE_F_NONBLOCK: u32 = 0x02;
+    pub const SPLICE_F_MORE: u32 = 0x04;
+    pub const SPLICE_F_GIFT: u32 = 0x08;
+    /// Every flag (`SPLICE_F_ALL`).
+    pub const ALL: u32 = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT;
+}
+
 crate::impl_pod!(Stat, Timespec, Timeval, Iovec, Utsname, Rlimit, Flock);

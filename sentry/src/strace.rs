@@ -170,6 +170,11 @@ impl PendingCall {
             "fcntl" => match self.args[1] as u32 {
                 F_GETFD if ret != 0 => format!("{} (flags {})", hex(ret as u64), fd_flags(ret)),
                 F_GETFL => format!("{} (flags {})", hex(ret as u64), open_flags(ret as u32)),
+                F_GET_SEALS if ret != 0 => format!(
+                    "{} (seals {})",
+                    hex(ret as u64),
+                    flags(ret as u64, SEAL_FLAGS, "0")
+                ),
                 _ => plain(),
             },
             "poll" | "ppoll" if ret > 0 => {
@@ -280,6 +285,7 @@ fn plan(sc: &Syscall, args: &[u64; 6]) -> Vec<Shape> {
             F_SETSIG => shapes[2] = Shape::Table(Arg::Signal),
             F_SETFD => shapes[2] = Shape::FdFlags,
             F_SETFL => shapes[2] = Shape::Table(Arg::OpenFlags),
+            F_ADD_SEALS => shapes[2] = Shape::Table(Arg::SealFlags),
             F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW
             | F_GETOWN_EX | F_SETOWN_EX => shapes[2] = Shape::Table(Arg::Ptr),
             _ => {}
@@ -391,6 +397,9 @@ impl Decoder<'_> {
             Arg::RlimitResource => named(u64::from(v as u32), RLIMIT_RESOURCES),
             Arg::AddressFamily => named(u64::from(v as u32), ADDRESS_FAMILIES),
             Arg::SocketType => socket_type(v as u32),
+            Arg::MemfdFlags => memfd_flags(v as u32),
+            Arg::SpliceFlags => flags(u64::from(v as u32), SPLICE_FLAGS, "0"),
+            Arg::SealFlags => flags(u64::from(v as u32), SEAL_FLAGS, "0"),
             Arg::Path => self.path(v),
             Arg::Str => self.string(v),
             Arg::StrArray => self.argv(v),
@@ -965,6 +974,55 @@ fn open_flags(v: u32) -> String {
     parts.join("|")
 }
 
+/// `memfd_create` flags; a huge page size as strace prints it (`21<<MFD_HUGE_SHIFT`).
+fn memfd_flags(v: u32) -> String {
+    use snare_abi::file::mfd;
+    let size = v >> mfd::HUGE_SHIFT & mfd::HUGE_MASK;
+    let rest = v & !(mfd::HUGE_MASK << mfd::HUGE_SHIFT);
+    let mut s = flags(u64::from(rest), MEMFD_FLAGS, "0");
+    if size != 0 {
+        s = if rest == 0 {
+            format!("{size}<<MFD_HUGE_SHIFT")
+        } else {
+            format!("{s}|{size}<<MFD_HUGE_SHIFT")
+        };
+    }
+    s
+}
+
+const MEMFD_FLAGS: &[(u64, &str)] = {
+    use snare_abi::file::mfd::*;
+    &[
+        (CLOEXEC as u64, "MFD_CLOEXEC"),
+        (ALLOW_SEALING as u64, "MFD_ALLOW_SEALING"),
+        (HUGETLB as u64, "MFD_HUGETLB"),
+        (NOEXEC_SEAL as u64, "MFD_NOEXEC_SEAL"),
+        (EXEC as u64, "MFD_EXEC"),
+    ]
+};
+
+const SPLICE_FLAGS: &[(u64, &str)] = {
+    use snare_abi::file::splice::*;
+    &[
+        (SPLICE_F_MOVE as u64, "SPLICE_F_MOVE"),
+        (SPLICE_F_NONBLOCK as u64, "SPLICE_F_NONBLOCK"),
+        (SPLICE_F_MORE as u64, "SPLICE_F_MORE"),
+        (SPLICE_F_GIFT as u64, "SPLICE_F_GIFT"),
+    ]
+};
+
+const SEAL_FLAGS: &[(u64, &str)] = {
+    use snare_abi::file::seal::*;
+    &[
+        (F_SEAL_SEAL as u64, "F_SEAL_SEAL"),
+        (F_SEAL_SHRINK as u64, "F_SEAL_SHRINK"),
+        (F_SEAL_GROW as u64, "F_SEAL_GROW"),
+        (F_SEAL_WRITE as u64, "F_SEAL_WRITE"),
+        (F_SEAL_FUTURE_WRITE as u64, "F_SEAL_FUTURE_WRITE"),
+        (F_SEAL_EXEC as u64, "F_SEAL_EXEC"),
+    ]
+};
+
 /// `fcntl` descriptor flags.
 fn fd_flags(v: i64) -> String {
     flags(v as u64, &[(1, "FD_CLOEXEC")], "0")
@@ -1230,7 +1288,8 @@ const F_GETLEASE: u32 = 1025;
 const F_DUPFD_CLOEXEC: u32 = 1030;
 const F_SETPIPE_SZ: u32 = 1031;
 const F_GETPIPE_SZ: u32 = 1032;
-const F_GET_SEALS: u32 = 1034;
+const F_ADD_SEALS: u32 = snare_abi::file::seal::F_ADD_SEALS as u32;
+const F_GET_SEALS: u32 = snare_abi::file::seal::F_GET_SEALS as u32;
 const FCNTL_CMDS: &[(u64, &str)] = &[
     (0, "F_DUPFD"),
     (1, "F_GETFD"),
@@ -1758,6 +1817,32 @@ mod tests {
     }
 
     #[test]
+    fn memfd_splice_and_seal_flags() {
+        let mem = memory();
+        let name = put(&mem, BASE, b"m\0");
+        assert_eq!(
+            format_entry(n(nr::MEMFD_CREATE), args(&[name, 0x3]), &mem),
+            r#"memfd_create("m", MFD_CLOEXEC|MFD_ALLOW_SEALING)"#
+        );
+        assert_eq!(
+            format_entry(n(nr::MEMFD_CREATE), args(&[name, 0x4 | 21 << 26]), &mem),
+            r#"memfd_create("m", MFD_HUGETLB|21<<MFD_HUGE_SHIFT)"#
+        );
+        assert_eq!(
+            format_entry(n(nr::TEE), args(&[3, 4, 10, 0x6]), &mem),
+            "tee(3, 4, 10, SPLICE_F_NONBLOCK|SPLICE_F_MORE)"
+        );
+        assert_eq!(
+            format_entry(n(nr::FCNTL), args(&[3, 1033, 0xc]), &mem),
+            "fcntl(3, F_ADD_SEALS, F_SEAL_GROW|F_SEAL_WRITE)"
+        );
+        assert_eq!(
+            format_exit(n(nr::FCNTL), args(&[3, 1034]), 0x9, &mem),
+            "fcntl(3, F_GET_SEALS) = 0x9 (seals F_SEAL_SEAL|F_SEAL_WRITE)"
+        );
+    }
+
+    #[test]
     fn flags_with_unknown_bits() {
         let mem = memory();
         let path = put(&mem, BASE, b"x\0");
@@ -1872,7 +1957,7 @@ mod tests {
         );
         assert_eq!(
             format_entry(n(nr::MEMFD_CREATE), args(&[name, 1]), &mem),
-            r#"memfd_create("0123456789abcdefghijklmnopqrstuv"..., 0x1)"#
+            r#"memfd_create("0123456789abcdefghijklmnopqrstuv"..., MFD_CLOEXEC)"#
         );
         assert_eq!(
             format_entry(n(nr::CHDIR), args(&[name]), &mem),

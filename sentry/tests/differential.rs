@@ -40,6 +40,19 @@ fn address_space_limit() {
     c_program("rlimit_as", &[]);
 }
 
+/// memfd_create and file sealing: the name in /proc, shared mappings, every seal's errno.
+#[test]
+fn memfd() {
+    c_program("memfd", &[]);
+}
+
+/// splice, tee and vmsplice: file -> pipe -> file with and without offsets, pipe to pipe,
+/// blocking and non-blocking, and the errors.
+#[test]
+fn splice() {
+    c_program("splice", &["/tmp/splice"]);
+}
+
 #[test]
 fn writes_in_tmp() {
     c_program("writes", &[]);

@@ -116,6 +116,14 @@ fn huge_write_stops_at_sigkill() {
     c_program("hostile_bigio", &[]);
 }
 
+/// Garbage splice, tee, vmsplice and memfd arguments (wild offset, iovec and name
+/// pointers, huge and zero lengths, unknown flag and seal bits) get Linux's errnos, and the
+/// pipe keeps what Linux keeps (`hostile_splice.c`).
+#[test]
+fn hostile_splice_args() {
+    c_program("hostile_splice", &[]);
+}
+
 /// Garbage lock arguments get Linux's errnos (natively the same), and one process's lock
 /// records are capped (ENOLCK; Linux bounds them only by memory): the table still works after.
 #[test]

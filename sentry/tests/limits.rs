@@ -120,6 +120,21 @@ fn tmpfs_size_and_inodes() {
     }
 }
 
+/// memfd data counts against `--memory` like tmpfs data: ENOSPC before the limit, and the
+/// memory comes back when the memfd is closed.
+#[test]
+fn memfd_counts_against_the_memory_limit() {
+    let o = snare_mem("64M", &build("limits_memfd", true), &[]);
+    assert_ok(&o);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "first memfd: ENOSPC, more than 16 MiB 1, less than 64 MiB 1\n\
+         second memfd after the first is closed: 16 MiB\n",
+        "{}",
+        show(&o)
+    );
+}
+
 /// A walk to depth 600, 1000 times, and back up through `..`: correct, and linear in its
 /// work (the Sentry logs how many names tmpfs looked up; a walk that starts over from the
 /// root at every component would look up depth²/2 names per stat). In /tmp (a tmpfs mount,

@@ -65,6 +65,12 @@ pub enum Arg {
     AddressFamily,
     /// A socket type with its flags (`SOCK_STREAM|SOCK_CLOEXEC`).
     SocketType,
+    /// `memfd_create(2)` flags (`MFD_CLOEXEC|MFD_ALLOW_SEALING`, a huge page size).
+    MemfdFlags,
+    /// `splice(2)`, `tee(2)` and `vmsplice(2)` flags (`SPLICE_F_NONBLOCK|SPLICE_F_MORE`).
+    SpliceFlags,
+    /// File seals, `F_SEAL_*` (`fcntl(F_ADD_SEALS)`'s argument).
+    SealFlags,
     /// A NUL-terminated path name, read by the kernel.
     Path,
     /// A NUL-terminated string that is not a path (a name, a key, a file-system type).

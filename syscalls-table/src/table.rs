@@ -287,10 +287,10 @@ syscall_table! {
     272 UNSHARE(CloneFlags) -> Int;
     273 SET_ROBUST_LIST(Ptr, UInt) -> Int;
     274 GET_ROBUST_LIST(Pid, Ptr, Ptr) -> Int;
-    275 SPLICE(Fd, Ptr, Fd, Ptr, UInt, Hex) -> Size;
-    276 TEE(Fd, Fd, UInt, Hex) -> Size;
+    275 SPLICE(Fd, Ptr, Fd, Ptr, UInt, SpliceFlags) -> Size;
+    276 TEE(Fd, Fd, UInt, SpliceFlags) -> Size;
     277 SYNC_FILE_RANGE(Fd, Int, Int, Hex) -> Int;
-    278 VMSPLICE(Fd, Iovec { count_arg: 2 }, UInt, Hex) -> Size;
+    278 VMSPLICE(Fd, Iovec { count_arg: 2 }, UInt, SpliceFlags) -> Size;
     279 MOVE_PAGES(Pid, UInt, Ptr, Ptr, Ptr, Hex) -> Int;
     280 UTIMENSAT(Fd, Path, Ptr, AtFlags) -> Int;
     281 EPOLL_PWAIT(Fd, Ptr, Int, Int, SigSet, UInt) -> Int;
@@ -331,7 +331,7 @@ syscall_table! {
     316 RENAMEAT2(Fd, Path, Fd, Path, Hex) -> Int;
     317 SECCOMP(UInt, Hex, Ptr) -> Int;
     318 GETRANDOM(OutBuf { len_arg: 1 }, UInt, Hex) -> Size;
-    319 MEMFD_CREATE(Str, Hex) -> Fd;
+    319 MEMFD_CREATE(Str, MemfdFlags) -> Fd;
     320 KEXEC_FILE_LOAD(Fd, Fd, UInt, Str, Hex) -> Int;
     321 BPF(Int, Ptr, UInt) -> Int;
     322 EXECVEAT(Fd, Path, StrArray, StrArray, AtFlags) -> Int;

@@ -27,6 +27,7 @@ use snare_platform::systrap::{Systrap, SystrapAddressSpace};
 use snare_platform::Platform;
 
 use crate::vfs::mount::MountTable;
+use crate::vfs::tmpfs::Tmpfs;
 use crate::vfs::HostRoot;
 
 pub use exec::{comm_of, exec, ExecError, Image};
@@ -69,6 +70,9 @@ impl HostAux {
     }
 }
 
+/// `st_dev` of memfd files (0:4006), whose tmpfs is mounted nowhere.
+pub const MEMFD_DEV: u64 = 0x00f0_00a6;
+
 /// Sandbox-wide state.
 #[derive(Debug)]
 pub struct Kernel {
@@ -77,6 +81,9 @@ pub struct Kernel {
     /// The sandbox's first mount namespace (`mounts::sandbox`; init's, and every task's
     /// until one unshares it).
     pub mounts: Arc<MountTable>,
+    /// The tmpfs of memfd files (`memfd_create(2)`), mounted nowhere: its files are in no
+    /// directory (Linux's internal shm mount).
+    pub memfd: Arc<Tmpfs>,
     pub strace: bool,
     pub boot: Instant,
     pub aux: HostAux,
@@ -131,6 +138,7 @@ impl Kernel {
             platform,
             root,
             mounts,
+            memfd: Tmpfs::mounted(uid, gid, b"", MEMFD_DEV, 0),
             strace,
             boot: Instant::now(),
             aux: HostAux::read(),
@@ -148,8 +156,12 @@ impl Kernel {
         let mem = k.platform.memory_file();
         let killer: std::sync::Weak<dyn crate::mm::OomKiller> = Arc::downgrade(&k) as _;
         crate::mm::set_oom_killer(mem, killer);
-        // Linux's tmpfs defaults, with the sandbox's memory for RAM: half of it, and one
-        // inode per two of its pages.
+        let limit = mem.limit();
+        if limit != u64::MAX {
+            // memfd files have no size= of their own on Linux: only the memory bounds them.
+            k.memfd
+                .set_limits(Some(mem.clone()), limit, limit / crate::mm::PAGE);
+        }
         k
     }
 

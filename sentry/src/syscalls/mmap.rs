@@ -142,7 +142,11 @@ fn sys_mmap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         if shared && prot.contains(Prot::WRITE) && acc != 2 {
             return Err(Errno::EACCES);
         }
-        let mappable = file.mappable().ok_or(Errno::ENODEV)?;
+        let mappable = if shared {
+            file.mappable_shared(prot.contains(Prot::WRITE))?
+        } else {
+            file.mappable().ok_or(Errno::ENODEV)?
+        };
         Backing::File {
             file: mappable,
             offset: a[5],

@@ -10,6 +10,7 @@ mod fs;
 mod fs_tree;
 mod futex;
 mod ipc;
+mod memfd;
 mod mmap;
 mod mount;
 mod path;
@@ -18,6 +19,7 @@ mod proc_info;
 mod process;
 mod read_write;
 mod signal;
+mod splice;
 mod time;
 mod timer;
 
@@ -43,12 +45,14 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         fs_tree::HANDLERS,
         futex::HANDLERS,
         ipc::HANDLERS,
+        memfd::HANDLERS,
         mmap::HANDLERS,
         mount::HANDLERS,
         poll::HANDLERS,
         process::HANDLERS,
         read_write::HANDLERS,
         signal::HANDLERS,
+        splice::HANDLERS,
         time::HANDLERS,
         timer::HANDLERS,
     ] {
@@ -144,6 +148,8 @@ fn is_write(nr: u64) -> bool {
         nr::PWRITEV2,
         nr::SENDFILE,
         nr::SPLICE,
+        nr::TEE,
+        nr::VMSPLICE,
         nr::SENDTO,
         nr::SENDMSG,
         nr::COPY_FILE_RANGE,

@@ -345,7 +345,7 @@ fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Reads a guest iovec array (at most IOV_MAX entries).
-fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
+pub(super) fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
     if count > 1024 {
         return Err(Errno::EINVAL);
     }
@@ -507,7 +507,7 @@ fn sys_dup3(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Implements `fcntl(2)`: F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, record locks,
-/// F_GETPIPE_SZ/F_SETPIPE_SZ (answered by the file).
+/// F_GETPIPE_SZ/F_SETPIPE_SZ (answered by the file), F_ADD_SEALS/F_GET_SEALS (`memfd.rs`).
 fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const F_DUPFD: i32 = 0;
     const F_GETFD: i32 = 1;
@@ -520,6 +520,7 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     use snare_abi::file::lock::{
         F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW,
     };
+    use snare_abi::file::seal::{F_ADD_SEALS, F_GET_SEALS};
     const FD_CLOEXEC: u64 = 1;
     let n = fd(a[0]);
     match i32_(a[1]) {
@@ -548,6 +549,7 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             task.fds.get(n)?.set_status_flags(u32_(a[2]));
             Ok(0)
         }
+        cmd @ (F_ADD_SEALS | F_GET_SEALS) => super::memfd::fcntl_seals(task, n, cmd, a[2]),
         F_GETPIPE_SZ => task.fds.get(n)?.pipe_size(),
         F_SETPIPE_SZ => task.fds.get(n)?.set_pipe_size(u64::from(u32_(a[2]))),
         _ => Err(Errno::EINVAL),

@@ -8,6 +8,8 @@
 //! [`sysfs`], a [`tmpfs`] at `/dev/shm`, and whatever `--tmpfs`, `--volume` ([`hostdir`]) and
 //! `mount(2)` add. Paths are walked by [`resolve`], so symlinks resolve across mounts.
 //! Advisory file locks ([`locks`]) are kept by file identity, apart from the mounts.
+//! memfd files are unlinked files of a tmpfs of their own (`Kernel::memfd`), sealable
+//! ([`seals`]).
 
 pub mod dev;
 pub mod epoll;
@@ -24,6 +26,7 @@ pub mod perm;
 pub mod pipe;
 pub mod procfs;
 pub mod resolve;
+pub mod seals;
 pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
@@ -111,6 +114,20 @@ pub trait FileDescription: Send + Sync + Debug + AsAny {
     /// The file as a mapping source for `mmap(2)`; `None` if it can't be mapped (ENODEV).
     fn mappable(&self) -> Option<Arc<dyn MappableFile>> {
         None
+    }
+    /// The file as the source of a `MAP_SHARED` mapping, writable now if `write`. Sealed files
+    /// refuse a writable one (EPERM) and hand out read-only ones that `mprotect` can't make
+    /// writable.
+    fn mappable_shared(&self, _write: bool) -> Result<Arc<dyn MappableFile>, Errno> {
+        self.mappable().ok_or(Errno::ENODEV)
+    }
+    /// `F_GET_SEALS`: the file's seals ([`seals`]); EINVAL for files that can't be sealed.
+    fn seals(&self) -> Result<u32, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// `F_ADD_SEALS` of known `F_SEAL_*` bits by a description open for writing.
+    fn add_seals(&self, _seals: u32) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
     }
     /// Status flags (`O_APPEND`, `O_NONBLOCK`, access mode) for `F_GETFL`.
     fn status_flags(&self) -> u32;

@@ -38,6 +38,7 @@ use snare_abi::Errno;
 
 use super::filesystem::{rel as fs_rel, Caller, Cursor, Entry, Filesystem};
 use super::perm::Perm;
+use super::seals::Seals;
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
 use snare_platform::MemoryFile;
 
@@ -109,6 +110,10 @@ struct Pages {
     /// Page index → memory-file offset, for pages mapped shared at least once.
     shared: BTreeMap<u64, u64>,
     mem: Option<Arc<MemoryFile>>,
+    /// Its seals (memfd files only).
+    seals: Seals,
+    /// Live MAP_SHARED mappings that may be written (see [`TmpfsMapping`]).
+    writable_maps: u64,
 }
 
 impl Drop for Pages {
@@ -679,6 +684,7 @@ impl State {
         let len = data
             .len()
             .min(usize::try_from(MAX_FILE_SIZE - off).unwrap_or(usize::MAX));
+        let len = p.seals.writable(off, len as u64, p.size)? as usize;
         let data = &data[..len];
         let new = p.new_pages(off, len as u64) * PAGE64;
         if used.saturating_add(new) > max_bytes {
@@ -707,6 +713,7 @@ impl State {
         }
         let (freed, heap) = match &mut n.data {
             Data::File(p) => {
+                p.seals.resize(p.size, len)?;
                 let before = p.map.len() as u64;
                 let freed = p.set_len(len);
                 (freed, before.saturating_sub(p.map.len() as u64))
@@ -1004,6 +1011,23 @@ impl Tmpfs {
         let name = st.walk_path(&w, ino);
         let node = InodeRef::new_locked(&self.state, &mut st, ino)?;
         Ok(TmpfsFile::new(node, flags, is_dir, name))
+    }
+
+    /// A new regular file in no directory, open for reading and writing, shown as `name`
+    /// (`memfd_create(2)`): mode `mode`, sealable with `seals` to start with. It lives as long
+    /// as a description or mapping holds it.
+    pub fn create_unlinked(
+        &self,
+        name: String,
+        mode: u32,
+        seals: u32,
+    ) -> Result<Arc<TmpfsFile>, Errno> {
+        let mut st = self.lock();
+        let mut pages = Pages::default();
+        pages.seals = Seals::sealable(seals);
+        let ino = st.alloc(S_IFREG | (mode & 0o7777), 0, Data::File(pages))?;
+        let node = InodeRef::new_locked(&self.state, &mut st, ino)?;
+        Ok(TmpfsFile::new(node, o::RDWR, false, name))
     }
 
     /// For the Sentry's path walk, one step at a time: what `name` is in directory `dir` (an
@@ -1446,6 +1470,20 @@ impl TmpfsFile {
         Ok(f & o::APPEND != 0)
     }
 
+    /// Runs `f` on the file's pages (ENODEV for what has none).
+    fn with_pages<T>(
+        &self,
+        f: impl FnOnce(&mut Pages, u32) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        let mut st = self.state();
+        let n = st.node_mut(self.node.ino)?;
+        let mode = n.mode;
+        match &mut n.data {
+            Data::File(p) if !self.is_dir => f(p, mode),
+            _ => Err(Errno::ENODEV),
+        }
+    }
+
     /// `ftruncate(2)`: EBADF for `O_PATH`, EINVAL unless open for writing on a regular file,
     /// EFBIG beyond [`MAX_FILE_SIZE`].
     pub fn set_len(&self, len: u64) -> Result<(), Errno> {
@@ -1596,14 +1634,18 @@ impl FileDescription for TmpfsFile {
         }
         let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
         let size = self.state().stat_of(self.node.ino)?.st_size as u64;
+        let seals = self.with_pages(|p, _| Ok(p.seals))?;
         match mode {
             0 | KEEP_SIZE => {
+                seals.allocate(false, end, size)?;
                 if mode == 0 && end > size {
                     self.set_len(end)?;
                 }
                 Ok(())
             }
             m if m == PUNCH_HOLE | KEEP_SIZE || m & !KEEP_SIZE == ZERO_RANGE => {
+                let grows = if m == ZERO_RANGE { end } else { 0 };
+                seals.allocate(true, grows, size)?;
                 // Zeros over the existing bytes of the range (a hole reads as zeros too).
                 let upto = end.min(size);
                 let mut at = off;
@@ -1648,7 +1690,43 @@ impl FileDescription for TmpfsFile {
             node,
             name: self.path.clone(),
             writable: self.flags() & o::ACCMODE == o::RDWR,
+            counted: false,
         }))
+    }
+
+    /// Counts the mapping among the file's writable shared mappings while it lives, unless
+    /// seals keep it read-only (see [`Seals::shared_mapping`]).
+    fn mappable_shared(&self, write: bool) -> Result<Arc<dyn MappableFile>, Errno> {
+        if self.is_dir || self.flags() & o::PATH != 0 {
+            return Err(Errno::ENODEV);
+        }
+        let node = self.node.try_clone()?;
+        let rdwr = self.flags() & o::ACCMODE == o::RDWR;
+        let writable = self.with_pages(|p, _| {
+            let may = rdwr && p.seals.shared_mapping(write)?;
+            p.writable_maps += u64::from(may);
+            Ok(may)
+        })?;
+        Ok(Arc::new(TmpfsMapping {
+            node,
+            name: self.path.clone(),
+            writable,
+            counted: writable,
+        }))
+    }
+
+    fn seals(&self) -> Result<u32, Errno> {
+        if self.is_dir {
+            return Err(Errno::EINVAL);
+        }
+        self.with_pages(|p, _| p.seals.get())
+    }
+
+    fn add_seals(&self, seals: u32) -> Result<(), Errno> {
+        if self.is_dir {
+            return Err(Errno::EINVAL);
+        }
+        self.with_pages(|p, mode| p.seals.add(seals, mode, p.writable_maps))
     }
 
     fn status_flags(&self) -> u32 {
@@ -1674,8 +1752,27 @@ impl FileDescription for TmpfsFile {
 struct TmpfsMapping {
     node: InodeRef,
     name: String,
-    /// Mapped from a description open for reading and writing.
+    /// Mapped from a description open for reading and writing (and, shared, not sealed
+    /// against writing).
     writable: bool,
+    /// Counted in the file's `writable_maps` until dropped.
+    counted: bool,
+}
+
+impl Drop for TmpfsMapping {
+    fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
+        let mut st = lock(&self.node.state);
+        if let Ok(Inode {
+            data: Data::File(p),
+            ..
+        }) = st.node_mut(self.node.ino)
+        {
+            p.writable_maps = p.writable_maps.saturating_sub(1);
+        }
+    }
 }
 
 impl MappableFile for TmpfsMapping {
@@ -2433,6 +2530,43 @@ mod tests {
         drop(map);
         // Everything is freed now: the statfs counters are back where they started.
         assert_eq!(fs.statfs(), free0);
+    }
+
+    #[test]
+    fn unlinked_sealable_files() {
+        use snare_abi::file::seal::{F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_WRITE};
+        let fs = Tmpfs::new();
+        let free0 = fs.statfs();
+        let f = fs
+            .create_unlinked("/memfd:x (deleted)".into(), 0o777, 0)
+            .expect("create");
+        assert_eq!(f.path(), "/memfd:x (deleted)");
+        assert_eq!(names(&fs, ""), [".", ".."]);
+        let st = f.stat().expect("fstat");
+        assert_eq!((st.st_mode, st.st_nlink), (S_IFREG | 0o777, 0));
+        f.write(b"0123456789").expect("write");
+        // A shared mapping that may be written, even one mapped read-only, forbids
+        // F_SEAL_WRITE while it lives; a private one doesn't count.
+        let shared = f.mappable_shared(false).expect("mappable_shared");
+        let private = f.mappable().expect("mappable");
+        assert_eq!(f.add_seals(F_SEAL_WRITE), Err(Errno::EBUSY));
+        drop(shared);
+        f.add_seals(F_SEAL_WRITE | F_SEAL_GROW).expect("add");
+        assert_eq!(f.seals(), Ok(F_SEAL_WRITE | F_SEAL_GROW));
+        assert_eq!(f.write(b"x"), Err(Errno::EPERM));
+        assert_eq!(f.truncate(100), Err(Errno::EPERM));
+        f.truncate(5).expect("shrink");
+        assert_eq!(f.allocate(0, 0, 10), Err(Errno::EPERM));
+        assert_eq!(f.mappable_shared(true).map(|_| ()), Err(Errno::EPERM));
+        let ro = f.mappable_shared(false).expect("read-only");
+        assert!(!ro.shared_writable());
+        assert!(private.shared_writable());
+        drop((ro, private, f));
+        assert_eq!(fs.statfs(), free0);
+        // Other tmpfs files can't be sealed.
+        let g = must(&fs, "plain", CREAT);
+        assert_eq!(g.seals(), Err(Errno::EINVAL));
+        assert_eq!(g.add_seals(F_SEAL_SEAL), Err(Errno::EINVAL));
     }
 
     #[test]

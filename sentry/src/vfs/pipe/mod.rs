@@ -7,7 +7,8 @@
 //! of state notifies the wait queue of the end whose readiness it changes (data in or the last
 //! writer gone: the read end's; room made or the last reader gone: the write end's), which
 //! sleepers in `read`/`write` and poll/select/epoll watch. Two queues, as on Linux, keep an
-//! edge-triggered reader from being woken by its own reads.
+//! edge-triggered reader from being woken by its own reads. The `splice` submodule is the
+//! pipe side of splice, tee and vmsplice.
 //!
 //! Deviations from Linux: capacity is counted in bytes, not page slots (a pipe of 16 pages
 //! holds exactly 64 KiB, whatever the sizes of the writes), and writability for poll means
@@ -24,6 +25,9 @@ use snare_abi::Errno;
 use super::{poll, FileDescription};
 use crate::kernel::wait::{block, WaitQueue};
 use crate::mm::GuestMemory;
+
+mod splice;
+pub use splice::{pipe_of, splice_pipes};
 
 /// Writes of at most this many bytes are atomic.
 pub const PIPE_BUF: usize = 4096;
