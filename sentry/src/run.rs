@@ -55,8 +55,14 @@ pub struct DoError {
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Finds `cmd` the way a shell does: as given if it has a slash, else on `$PATH`.
-fn lookup(root: &HostRoot, cmd: &[u8], path_var: &str, cwd: &[u8]) -> Option<Vec<u8>> {
+/// Finds `cmd` the way a shell does: as given if it has a slash, else on `$PATH` (`stat`
+/// answers for the guest's tree).
+fn lookup(
+    stat: impl Fn(&[u8]) -> Result<snare_abi::file::Stat, Errno>,
+    cmd: &[u8],
+    path_var: &str,
+    cwd: &[u8],
+) -> Option<Vec<u8>> {
     if cmd.contains(&b'/') {
         if cmd.first() == Some(&b'/') {
             return Some(cmd.to_vec());
@@ -72,7 +78,7 @@ fn lookup(root: &HostRoot, cmd: &[u8], path_var: &str, cwd: &[u8]) -> Option<Vec
         let mut p = dir.as_bytes().to_vec();
         p.push(b'/');
         p.extend_from_slice(cmd);
-        if let Ok(st) = root.stat(&p, true) {
+        if let Ok(st) = stat(&p) {
             if st.st_mode & S_IFMT == S_IFREG {
                 return Some(p);
             }
@@ -148,8 +154,6 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     };
     let cmd = req.argv.first().cloned().unwrap_or_default();
     let shown = String::from_utf8_lossy(&cmd).into_owned();
-    let path = lookup(&root, &cmd, &path_var, &cwd)
-        .ok_or_else(|| err(127, format!("{shown}: not found")))?;
 
     // Terminal and job-control signals for snare are for the guest: block them in every
     // Sentry thread (threads inherit the mask) and forward them from one thread.
@@ -187,13 +191,15 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         k.platform.memory_file(),
     )
     .map_err(|m| err(125, m))?;
+    // The command, found in the guest's tree (volumes included).
+    let boot_stat = |p: &[u8]| crate::kernel::mounts::boot_stat(&k.mounts, p);
+    let path = lookup(boot_stat, &cmd, &path_var, &cwd)
+        .ok_or_else(|| err(127, format!("{shown}: not found")))?;
     let envp: Vec<Vec<u8>> = env
         .iter()
         .map(|(k, v)| format!("{k}={v}").into_bytes())
         .collect();
-    let open = |p: &[u8]| -> Result<Arc<dyn crate::vfs::FileDescription>, Errno> {
-        Ok(Arc::new(k.root.open_file(p, o::RDONLY)?))
-    };
+    let open = |p: &[u8]| crate::kernel::mounts::boot_open(&k.mounts, p);
     let image = exec(&k, &path, req.argv.clone(), envp, &open, None).map_err(|e| {
         // The platform's first stub comes up while the Sentry starts: a failure there is the
         // sandbox's, not the program's.

@@ -337,6 +337,24 @@ fn volumes_write_through() {
     );
     assert!(!Path::new("/etc/snare-volume-test").exists());
 
+    // A command that lives in a volume runs, found by path and from `--cwd` there.
+    let script = vol.join("run.sh");
+    std::fs::write(&script, "#!/bin/sh\necho ran in $(pwd)\n").expect("script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let o = Command::new(SNARE)
+        .args(["do", "--cwd", "/work", "--volume"])
+        .arg(format!("{}:/work", vol.display()))
+        .args(["--", "./run.sh"])
+        .output()
+        .expect("run snare");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "ran in /work\n",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
     // Bad volumes: a clear error and exit 125, nothing run.
     for bad in [
         format!("{}:/x", d.join("missing").display()),

@@ -199,6 +199,34 @@ impl Caller for Boot {
     }
 }
 
+/// Where a guest path leads before any task exists (symlinks followed): its mount and the
+/// walked path.
+fn boot_walk(t: &MountTable, path: &[u8]) -> Result<(Arc<Mount>, Vec<u8>), Errno> {
+    let r = Resolver {
+        mounts: t,
+        cx: &Boot,
+        cred: None,
+        root: b"/".to_vec(),
+    };
+    match r.resolve(path, true)? {
+        Node::Path(p) => Ok((t.route(&p), p)),
+        Node::Fd(_) => Err(Errno::ENOENT),
+    }
+}
+
+/// `stat` of a guest path for `snare do` itself (finding the command on `$PATH`).
+pub fn boot_stat(t: &MountTable, path: &[u8]) -> Result<snare_abi::file::Stat, Errno> {
+    let (m, p) = boot_walk(t, path)?;
+    m.fs.stat(&Boot, &m.inner(&p), true)
+}
+
+/// Opens a guest path read-only for `snare do` itself (the first program and its
+/// interpreter): through the mounts, so a command in a `--volume` is found.
+pub fn boot_open(t: &MountTable, path: &[u8]) -> Result<Arc<dyn FileDescription>, Errno> {
+    let (m, p) = boot_walk(t, path)?;
+    m.fs.open(&Boot, &m.inner(&p), &p, snare_abi::file::o::RDONLY, 0)
+}
+
 /// Resolves `guest` (absolute) to a mount point, making the directories missing on the way
 /// (in the overlay's upper layer: the host is not touched).
 fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
