@@ -50,6 +50,18 @@ int main(int argc, char **argv) {
     CHECK(linkat(ex, "", AT_FDCWD, c, AT_EMPTY_PATH) == -1 && errno == ENOENT);
     CHECK(access(c, F_OK) == -1 && errno == ENOENT);
 
+    // Attribute changes through the fd of a file with no name.
+    int u = open(dir, O_TMPFILE | O_RDWR, 0600);
+    CHECK(u >= 0);
+    CHECK(fchmod(u, 0751) == 0);
+    CHECK(fchown(u, -1, 100) == 0);
+    struct timespec ts[2] = {{11, 0}, {22, 5}};
+    CHECK(futimens(u, ts) == 0);
+    CHECK(fstat(u, &st) == 0);
+    printf("unnamed: mode %o gid %u mtime %ld.%ld\n", st.st_mode & 07777, st.st_gid,
+           (long)st.st_mtime, st.st_mtim.tv_nsec);
+    CHECK(close(u) == 0);
+
     // Bad uses.
     CHECK(open(dir, O_TMPFILE | O_RDONLY, 0600) == -1 && errno == EINVAL);
     CHECK(open(a, O_TMPFILE | O_RDWR, 0600) == -1 && errno == ENOTDIR);

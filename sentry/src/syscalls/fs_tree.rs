@@ -22,6 +22,7 @@ use crate::mm::GuestMemory;
 use crate::vfs::filesystem::Caller;
 use crate::vfs::mount::Mount;
 use crate::vfs::perm::{Cred, Perm, MAY_EXEC, MAY_WRITE, S_ISGID};
+use crate::vfs::{AttrChange, FileDescription};
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::MKDIR, sys_mkdir),
@@ -475,7 +476,11 @@ fn sys_chmod(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `fchmod(2)` through the fd's path.
 fn sys_fchmod(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let path = task.fds.get(fd(a[0]))?.path().into_bytes();
+    let f = task.fds.get(fd(a[0]))?;
+    if unnamed(&*f) {
+        return fd_attr(task, &*f, AttrChange::Mode(mode(a[1])));
+    }
+    let path = f.path().into_bytes();
     let (m, p) = change_abs(task, &path)?;
     do_chmod(task, &m, &p, mode(a[1]))
 }
@@ -523,7 +528,11 @@ fn sys_lchown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `fchown(2)` (see `sys_chown`).
 fn sys_fchown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let path = task.fds.get(fd(a[0]))?.path().into_bytes();
+    let f = task.fds.get(fd(a[0]))?;
+    if unnamed(&*f) {
+        return fd_attr(task, &*f, AttrChange::Owner(a[1] as u32, a[2] as u32));
+    }
+    let path = f.path().into_bytes();
     let (m, p) = change_abs(task, &path)?;
     do_chown(task, &m, &p, a[1], a[2])
 }
@@ -544,6 +553,21 @@ fn sys_fchownat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Implements `utimensat(2)` (UTIME_NOW, UTIME_OMIT; a NULL path means the fd itself).
 fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let flags = check_flags(u32_(a[3]), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
+    // The fd itself (a NULL path, or an empty one with AT_EMPTY_PATH) when it has no path.
+    let itself = a[1] == 0 || (flags & AT_EMPTY_PATH != 0 && path_arg(task, a[1])?.is_empty());
+    if itself && fd(a[0]) != AT_FDCWD {
+        let f = task.fds.get(fd(a[0]))?;
+        if unnamed(&*f) {
+            let (atime, mtime) = if a[2] == 0 {
+                (None, None)
+            } else {
+                let at: Timespec = task.mm.read_val(a[2])?;
+                let mt: Timespec = task.mm.read_val(a[2].wrapping_add(16))?;
+                (Some((at.tv_sec, at.tv_nsec)), Some((mt.tv_sec, mt.tv_nsec)))
+            };
+            return fd_attr(task, &*f, AttrChange::Times(atime, mtime));
+        }
+    }
     let (m, p) = attr_path(
         task,
         fd(a[0]),
@@ -710,5 +734,48 @@ fn sys_sync_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if file.stat()?.st_mode & snare_abi::file::S_IFMT == snare_abi::file::S_IFIFO {
         return Err(Errno::ESPIPE);
     }
+    Ok(0)
+}
+
+/// Whether an open file has no path to change it by (unlinked, a memfd, `O_TMPFILE`).
+fn unnamed(f: &dyn FileDescription) -> bool {
+    f.path().ends_with("(deleted)")
+}
+
+/// `fchmod`/`fchown`/`futimens` of a file without a path: the same permission rules as by
+/// path, then the change on the open file's inode.
+fn fd_attr(task: &Task, f: &dyn FileDescription, change: AttrChange) -> Result<u64, Errno> {
+    let st = Perm::of(&f.stat()?);
+    let cred = task.cred();
+    let change = match change {
+        AttrChange::Mode(mut m) if !cred.is_root() => {
+            if !cred.owns(&st) {
+                return Err(Errno::EPERM);
+            }
+            if !cred.in_group(st.gid) {
+                m &= !S_ISGID;
+            }
+            AttrChange::Mode(m)
+        }
+        AttrChange::Owner(uid, gid) if !cred.is_root() => {
+            let uid_ok = uid == u32::MAX || (cred.uid == st.uid && uid == st.uid);
+            let gid_ok =
+                gid == u32::MAX || (cred.uid == st.uid && (gid == st.gid || cred.in_group(gid)));
+            if !uid_ok || !gid_ok {
+                return Err(Errno::EPERM);
+            }
+            change
+        }
+        AttrChange::Times(at, mt) if !cred.is_root() && !cred.owns(&st) => {
+            let now_or_omit = |t: Option<(i64, i64)>| t.is_none_or(|(_, ns)| ns >= (1 << 30) - 2);
+            if !(now_or_omit(at) && now_or_omit(mt)) {
+                return Err(Errno::EPERM);
+            }
+            cred.may(&st, MAY_WRITE)?;
+            change
+        }
+        c => c,
+    };
+    f.change_attr(change)?;
     Ok(0)
 }

@@ -149,10 +149,28 @@ pub trait FileDescription: Send + Sync + Debug + AsAny {
     fn pipe_size(&self) -> Result<u64, Errno> {
         Err(Errno::EBADF)
     }
+    /// `fchmod`/`fchown`/`futimens` of a file that has no path to go by (unlinked, a
+    /// memfd, an `O_TMPFILE` file): the change made on the open file's inode. `ENOENT` for
+    /// files that can't.
+    fn change_attr(&self, _change: AttrChange) -> Result<(), Errno> {
+        Err(Errno::ENOENT)
+    }
     /// `F_SETPIPE_SZ`: sets a pipe's capacity, returning the size granted.
     fn set_pipe_size(&self, _size: u64) -> Result<u64, Errno> {
         Err(Errno::EBADF)
     }
+}
+
+/// An attribute change through an open file ([`FileDescription::change_attr`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrChange {
+    /// Permission bits (`0o7777`).
+    Mode(u32),
+    /// Owner and group (`u32::MAX` leaves one alone).
+    Owner(u32, u32),
+    /// Access and modification times (`None`: now; `UTIME_NOW`/`UTIME_OMIT` in the
+    /// nanoseconds).
+    Times(Option<(i64, i64)>, Option<(i64, i64)>),
 }
 
 /// `poll(2)` event bits.

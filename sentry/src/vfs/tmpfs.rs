@@ -548,6 +548,50 @@ impl State {
     }
 
     /// Links `child` into `dir` as `name` (which must be free).
+    /// Changes inode `ino`'s mode, owner or times (the change time too). A symlink's mode
+    /// can't change (`EOPNOTSUPP`); a new owner clears set-uid and set-gid on non-directories,
+    /// as Linux does for unprivileged callers.
+    fn change(&mut self, ino: u64, change: super::AttrChange) -> Result<(), Errno> {
+        let n = self.node_mut(ino)?;
+        let t = now();
+        match change {
+            super::AttrChange::Mode(mode) => {
+                if matches!(n.data, Data::Symlink(_)) {
+                    return Err(Errno::EOPNOTSUPP);
+                }
+                n.mode = (n.mode & S_IFMT) | (mode & 0o7777);
+            }
+            super::AttrChange::Owner(uid, gid) => {
+                if uid != u32::MAX {
+                    n.uid = uid;
+                }
+                if gid != u32::MAX {
+                    n.gid = gid;
+                }
+                if !n.is_dir() && (uid != u32::MAX || gid != u32::MAX) {
+                    n.mode &= !0o6000;
+                }
+            }
+            super::AttrChange::Times(atime, mtime) => {
+                for v in [atime, mtime].into_iter().flatten() {
+                    if v.1 != UTIME_NOW && v.1 != UTIME_OMIT && !(0..1_000_000_000).contains(&v.1) {
+                        return Err(Errno::EINVAL);
+                    }
+                }
+                let pick = |v: Option<(i64, i64)>, old: Ts| match v {
+                    None => t,
+                    Some((_, UTIME_NOW)) => t,
+                    Some((_, UTIME_OMIT)) => old,
+                    Some(v) => v,
+                };
+                n.atime = pick(atime, n.atime);
+                n.mtime = pick(mtime, n.mtime);
+            }
+        }
+        n.ctime = t;
+        Ok(())
+    }
+
     fn add_entry(&mut self, dir: u64, name: Vec<u8>, child: u64) -> Result<(), Errno> {
         let is_dir = match &mut self.node_mut(child)?.data {
             Data::Dir(d) => {
@@ -1303,13 +1347,7 @@ impl Tmpfs {
     pub fn chmod(&self, path: &[u8], mode: u32, follow: bool) -> Result<(), Errno> {
         let mut st = self.lock();
         let ino = st.lookup(path, follow)?;
-        let n = st.node_mut(ino)?;
-        if matches!(n.data, Data::Symlink(_)) {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        n.mode = (n.mode & S_IFMT) | (mode & 0o7777);
-        n.ctime = now();
-        Ok(())
+        st.change(ino, super::AttrChange::Mode(mode))
     }
 
     /// `utimensat(2)`: `None` (or a `UTIME_NOW` nanosecond field) sets the current time,
@@ -1328,18 +1366,7 @@ impl Tmpfs {
         }
         let mut st = self.lock();
         let ino = st.lookup(path, follow)?;
-        let n = st.node_mut(ino)?;
-        let t = now();
-        let pick = |v: Option<(i64, i64)>, old: Ts| match v {
-            None => t,
-            Some((_, UTIME_NOW)) => t,
-            Some((_, UTIME_OMIT)) => old,
-            Some(v) => v,
-        };
-        n.atime = pick(atime, n.atime);
-        n.mtime = pick(mtime, n.mtime);
-        n.ctime = t;
-        Ok(())
+        st.change(ino, super::AttrChange::Times(atime, mtime))
     }
 
     /// Sets the owner (`chown(2)`; `u32::MAX` leaves a field alone), or `lchown(2)` when
@@ -1348,18 +1375,7 @@ impl Tmpfs {
     pub fn chown(&self, path: &[u8], uid: u32, gid: u32, follow: bool) -> Result<(), Errno> {
         let mut st = self.lock();
         let ino = st.lookup(path, follow)?;
-        let n = st.node_mut(ino)?;
-        if uid != u32::MAX {
-            n.uid = uid;
-        }
-        if gid != u32::MAX {
-            n.gid = gid;
-        }
-        if !n.is_dir() && (uid != u32::MAX || gid != u32::MAX) {
-            n.mode &= !0o6000;
-        }
-        n.ctime = now();
-        Ok(())
+        st.change(ino, super::AttrChange::Owner(uid, gid))
     }
 
     /// Makes `stat` of `path` (not followed) report device `dev` and inode `ino`.
@@ -1499,6 +1515,10 @@ impl TmpfsFile {
 }
 
 impl FileDescription for TmpfsFile {
+    fn change_attr(&self, change: super::AttrChange) -> Result<(), Errno> {
+        lock(&self.node.state).change(self.node.ino, change)
+    }
+
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         self.check_read()?;
         let mut off = self.offset.lock().unwrap_or_else(|e| e.into_inner());
