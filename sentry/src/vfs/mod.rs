@@ -7,7 +7,8 @@
 //! under an in-memory upper layer), [`procfs`] at `/proc`, devices ([`dev`]) at `/dev`,
 //! [`sysfs`], a [`tmpfs`] at `/dev/shm`, and whatever `--tmpfs`, `--volume` ([`hostdir`]) and
 //! `mount(2)` add. Paths are walked by [`resolve`], so symlinks resolve across mounts.
-//! Advisory file locks ([`locks`]) are kept by file identity, apart from the mounts.
+//! Advisory file locks ([`locks`]) are kept by file identity, apart from the mounts;
+//! extended attributes ([`xattr`]) by the filesystems that support them.
 
 pub mod dev;
 pub mod epoll;
@@ -27,6 +28,7 @@ pub mod resolve;
 pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
+pub mod xattr;
 
 use std::fmt::Debug;
 use std::sync::Arc;
