@@ -232,6 +232,27 @@ impl HostRoot {
 }
 
 impl HostRoot {
+    /// An `O_PATH` fd for a guest absolute path, a last symlink not followed.
+    fn lookup(&self, path: &[u8]) -> Result<OwnedFd, Errno> {
+        nix::fcntl::openat2(
+            &self.dir,
+            rel(path),
+            Self::how(OFlag::O_PATH | OFlag::O_NOFOLLOW, true),
+        )
+        .map_err(errno_of)
+    }
+
+    /// The `user.` attribute `name` of a guest absolute path (not followed; other
+    /// namespaces show nothing, see [`super::xattr`]).
+    pub fn getxattr(&self, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        super::xattr::host_get(&self.lookup(path)?, name)
+    }
+
+    /// The names of the `user.` attributes of a guest absolute path (not followed).
+    pub fn listxattr(&self, path: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        super::xattr::host_list(&self.lookup(path)?)
+    }
+
     /// A directory's entries without `.` and `..`: (name, inode, `d_type`).
     pub fn list(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, u64, u8)>, Errno> {
         let f = self.open_file(path, o::RDONLY | o::DIRECTORY)?;

@@ -12,6 +12,9 @@
 //! host file either.
 
 use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
 
 use snare_abi::file::xattr::{
     XATTR_CREATE, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SECURITY_PREFIX, XATTR_SIZE_MAX,
@@ -144,6 +147,56 @@ impl Xattrs {
         self.bytes -= freed;
         Ok(freed)
     }
+}
+
+/// The `/proc/self/fd` link of one of the Sentry's fds: the kernel follows it to exactly
+/// the object the fd refers to (a symlink itself, for an `O_PATH | O_NOFOLLOW` fd).
+fn proc_link(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+fn c_name(name: &[u8]) -> Result<CString, Errno> {
+    CString::new(name).map_err(|_| Errno::EINVAL)
+}
+
+/// The host file behind `fd` (an `O_PATH` fd found confined): its `user.` attribute
+/// `name`; other namespaces show nothing (`ENODATA`).
+pub(crate) fn host_get(fd: &OwnedFd, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    if supported(name)? != Namespace::User {
+        return Err(Errno::ENODATA);
+    }
+    snare_platform::xattr::get(&proc_link(fd), &c_name(name)?)
+}
+
+/// The names of the `user.` attributes of the host file behind `fd`; a host filesystem
+/// without attributes has none.
+pub(crate) fn host_list(fd: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
+    let raw = match snare_platform::xattr::list(&proc_link(fd)) {
+        Err(Errno::EOPNOTSUPP) => return Ok(Vec::new()),
+        r => r?,
+    };
+    Ok(raw
+        .split(|&b| b == 0)
+        .filter(|n| Namespace::of(n) == Namespace::User)
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// Sets `user.` attribute `name` of the host file behind `fd`; other namespaces are not
+/// the guest's to set on a host file (`EOPNOTSUPP`).
+pub(crate) fn host_set(fd: &OwnedFd, name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
+    if supported(name)? != Namespace::User {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    snare_platform::xattr::set(&proc_link(fd), &c_name(name)?, value, flags)
+}
+
+/// Removes `user.` attribute `name` of the host file behind `fd` (see [`host_set`]).
+pub(crate) fn host_remove(fd: &OwnedFd, name: &[u8]) -> Result<(), Errno> {
+    if supported(name)? != Namespace::User {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    snare_platform::xattr::remove(&proc_link(fd), &c_name(name)?)
 }
 
 #[cfg(test)]
