@@ -20,6 +20,7 @@ mod read_write;
 mod signal;
 mod time;
 mod timer;
+mod xattr;
 
 pub use futex::{exit_robust_list, futex_wake, FutexTable};
 
@@ -51,6 +52,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         signal::HANDLERS,
         time::HANDLERS,
         timer::HANDLERS,
+        xattr::HANDLERS,
     ] {
         for &(n, h) in list {
             t[n as usize] = Some(h);

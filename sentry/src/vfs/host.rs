@@ -147,7 +147,7 @@ impl HostRoot {
             offset: Mutex::new(0),
             kind,
             dir_entries: Mutex::new(None),
-            flags: AtomicU32::new(flags & (o::ACCMODE | o::APPEND | o::NONBLOCK)),
+            flags: AtomicU32::new(flags & (o::ACCMODE | o::APPEND | o::NONBLOCK | o::PATH)),
         })
     }
 
@@ -458,8 +458,8 @@ pub struct HostFile {
     /// A directory's entries, read once at the first getdents (and, on a volume, again
     /// after a rewind): (ino, type, name).
     dir_entries: Mutex<Option<Vec<DirEntry>>>,
-    /// Status flags (access mode, O_APPEND, O_NONBLOCK); only a volume file's change
-    /// (`F_SETFL`).
+    /// Status flags (access mode, O_APPEND, O_NONBLOCK, O_PATH); only a volume file's
+    /// change (`F_SETFL`).
     flags: AtomicU32,
 }
 
@@ -518,7 +518,7 @@ impl HostFile {
             offset: Mutex::new(0),
             kind,
             dir_entries: Mutex::new(None),
-            flags: AtomicU32::new(acc | (flags & (o::APPEND | o::NONBLOCK))),
+            flags: AtomicU32::new(acc | (flags & (o::APPEND | o::NONBLOCK | o::PATH))),
         }
     }
 
