@@ -20,41 +20,56 @@ fn c_path(path: &Path) -> Result<CString, Errno> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
 }
 
+/// What a value or list usually fits in: asked for first, the largest size only after
+/// `ERANGE` (most files have few attributes, and small ones).
+const FIRST_TRY: usize = 1024;
+
+/// Calls `call(buf)` (a get or list into `buf`, returning its length or -1) with a buffer
+/// of [`FIRST_TRY`] bytes, then of `max` if that was too small.
+fn sized(max: usize, mut call: impl FnMut(&mut [u8]) -> isize) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; FIRST_TRY];
+    loop {
+        let n = call(&mut buf);
+        if n >= 0 {
+            buf.truncate(n as usize);
+            return Ok(buf);
+        }
+        let e = errno();
+        if e != Errno::ERANGE || buf.len() >= max {
+            return Err(e);
+        }
+        buf.resize(max, 0);
+    }
+}
+
 /// The value of attribute `name` of the file at `path` (at most [`XATTR_SIZE_MAX`] bytes,
 /// Linux's limit).
 pub fn get(path: &Path, name: &CStr) -> Result<Vec<u8>, Errno> {
     let p = c_path(path)?;
-    let mut buf = vec![0u8; XATTR_SIZE_MAX];
-    // SAFETY: `p` and `name` are NUL-terminated strings that outlive the call; `buf` is a
-    // live, writable buffer of `buf.len()` bytes, of which the kernel writes at most that.
-    let n = unsafe {
-        libc::getxattr(
-            p.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return Err(errno());
-    }
-    buf.truncate(n as usize);
-    Ok(buf)
+    sized(XATTR_SIZE_MAX, |buf| {
+        // SAFETY: `p` and `name` are NUL-terminated strings that outlive the call; `buf` is
+        // a live, writable buffer of `buf.len()` bytes, of which the kernel writes at most
+        // that.
+        unsafe {
+            libc::getxattr(
+                p.as_ptr(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        }
+    })
 }
 
 /// The names of the attributes of the file at `path`, each with its NUL terminator, as
 /// `listxattr(2)` returns them (at most [`XATTR_LIST_MAX`] bytes).
 pub fn list(path: &Path) -> Result<Vec<u8>, Errno> {
     let p = c_path(path)?;
-    let mut buf = vec![0u8; XATTR_LIST_MAX];
-    // SAFETY: `p` is a NUL-terminated string that outlives the call; `buf` is a live,
-    // writable buffer of `buf.len()` bytes, of which the kernel writes at most that.
-    let n = unsafe { libc::listxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(errno());
-    }
-    buf.truncate(n as usize);
-    Ok(buf)
+    sized(XATTR_LIST_MAX, |buf| {
+        // SAFETY: `p` is a NUL-terminated string that outlives the call; `buf` is a live,
+        // writable buffer of `buf.len()` bytes, of which the kernel writes at most that.
+        unsafe { libc::listxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
+    })
 }
 
 /// Sets attribute `name` of the file at `path` to `value`; `flags` are `XATTR_CREATE` and
@@ -108,6 +123,12 @@ mod tests {
                 assert_eq!(r, Ok(()));
                 assert_eq!(set(&f, name, b"v2", 1), Err(Errno::EEXIST));
                 assert_eq!(get(&f, name), Ok(b"v1".to_vec()));
+                // Past the first buffer's size: asked again with the largest.
+                let big = vec![7u8; 3000];
+                match set(&f, c"user.big", &big, 0) {
+                    Ok(()) => assert_eq!(get(&f, c"user.big"), Ok(big)),
+                    Err(e) => assert_eq!(e, Errno::ENOSPC, "a host fs with small blocks"),
+                }
                 assert!(list(&f)
                     .expect("list")
                     .windows(11)

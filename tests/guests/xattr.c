@@ -298,6 +298,8 @@ static void hostile(void) {
     show("set, huge size", setxattr(f, "user.x", buf, huge, 0));
     show("set, huge flags", setxattr(f, "user.x", "v", 1, ~0));
     show("list into a bad buffer", listxattr(f, bad, 65536));
+    CHECK(setxattr(f, "user.empty", "", 0, 0) == 0);
+    show("empty value into a bad buffer", getxattr(f, "user.empty", bad, 10));
     show_list("list, huge size", listxattr(f, buf, huge), buf);
     // A name running into an unmapped page, and one longer than any name.
     char *pages = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

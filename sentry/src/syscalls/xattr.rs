@@ -9,8 +9,9 @@
 //!
 //! Deviations from Linux, for the next maintainer:
 //! - The `f*` calls reach a file by the path it was opened by (as `fchmod` does): a file
-//!   renamed or removed since is not found (`ENOENT`). A file outside every filesystem (a
-//!   pipe, a socket, an eventfd) keeps no attributes.
+//!   renamed or removed since is not found (`ENOENT`), or another file now at that path is
+//!   reached instead. A file outside every filesystem (a pipe, a socket, an eventfd) keeps
+//!   no attributes.
 //! - /proc, /dev and /sys keep none (Linux's devtmpfs and sysfs do); host files show their
 //!   `user.` ones only; no POSIX ACLs (`system.posix_acl_*` is `EOPNOTSUPP`);
 //!   `security.capability` is kept as given, neither checked nor converted.
@@ -171,7 +172,9 @@ fn reply(task: &Task, addr: u64, size: u64, data: &[u8], max: usize) -> Result<u
             Errno::ERANGE
         });
     }
-    task.mm.write(addr, data)?;
+    if !data.is_empty() {
+        task.mm.write(addr, data)?;
+    }
     Ok(data.len() as u64)
 }
 

@@ -245,7 +245,7 @@ impl HostRoot {
     /// The `user.` attribute `name` of a guest absolute path (not followed; other
     /// namespaces show nothing, see [`super::xattr`]).
     pub fn getxattr(&self, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
-        super::xattr::host_get(&self.lookup(path)?, name)
+        super::xattr::host_get(name, || self.lookup(path))
     }
 
     /// The names of the `user.` attributes of a guest absolute path (not followed).

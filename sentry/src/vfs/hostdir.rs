@@ -669,7 +669,7 @@ impl HostDir {
 
     /// `getxattr(2)` of `path` (not followed): the host file's `user.` attribute `name`.
     pub fn getxattr(&self, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
-        host_get(&self.lookup(path, false)?, name)
+        host_get(name, || self.lookup(path, false))
     }
 
     /// `listxattr(2)` of `path` (not followed): the host file's `user.` attribute names.

@@ -159,13 +159,17 @@ fn c_name(name: &[u8]) -> Result<CString, Errno> {
     CString::new(name).map_err(|_| Errno::EINVAL)
 }
 
-/// The host file behind `fd` (an `O_PATH` fd found confined): its `user.` attribute
-/// `name`; other namespaces show nothing (`ENODATA`).
-pub(crate) fn host_get(fd: &OwnedFd, name: &[u8]) -> Result<Vec<u8>, Errno> {
+/// The `user.` attribute `name` of the host file `fd` finds (an `O_PATH` fd found
+/// confined); other namespaces show nothing (`ENODATA`), without a host call (`ls -l` asks
+/// every file for its SELinux label and ACL).
+pub(crate) fn host_get(
+    name: &[u8],
+    fd: impl FnOnce() -> Result<OwnedFd, Errno>,
+) -> Result<Vec<u8>, Errno> {
     if supported(name)? != Namespace::User {
         return Err(Errno::ENODATA);
     }
-    snare_platform::xattr::get(&proc_link(fd), &c_name(name)?)
+    snare_platform::xattr::get(&proc_link(&fd()?), &c_name(name)?)
 }
 
 /// The names of the `user.` attributes of the host file behind `fd`; a host filesystem
