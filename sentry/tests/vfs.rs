@@ -415,3 +415,27 @@ fn xattrs() {
         let _ = std::fs::remove_dir_all(&d);
     }
 }
+
+/// A guest filling a tmpfs with the largest extended attributes runs into the tmpfs's size
+/// (`ENOSPC`), not the Sentry's memory, and gets the room back when the files go.
+#[test]
+fn xattrs_fill_the_tmpfs_not_the_sentry() {
+    let prog = build("xattr", true);
+    let o = Command::new(SNARE)
+        .args(["do", "--tmpfs", "/data:size=1m,nr_inodes=100", "--"])
+        .arg(&prog)
+        .args(["fill", "/data"])
+        .output()
+        .expect("run snare");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("fill: No space left on device, ")
+            && out.contains(" files, within size 1, bfree dropped 1\nfill: freed 1\n"),
+        "{out}"
+    );
+}

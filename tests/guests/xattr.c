@@ -8,7 +8,9 @@
 // argv: `prep DIR` makes DIR/pre and DIR/predir with one attribute each; `show DIR` prints
 // theirs; `DIR [volume]` runs the checks in a fresh directory below DIR, leaving pre and
 // predir as it found them (`volume`: DIR is a --volume, whose host files show and take only
-// user.* attributes, so trusted.* is not checked). Prints one line per check.
+// user.* attributes, so trusted.* is not checked). `fill DIR` (under snare, DIR a small
+// tmpfs) fills it with the largest attributes until ENOSPC, then frees them. Prints one line
+// per check.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -328,6 +331,43 @@ static void hostile(void) {
     CHECK(unlink(many) == 0);
 }
 
+/// Files with the largest attributes until the filesystem at `dir` has no room: what
+/// attributes take counts against its size, and comes back when the files go.
+static void fill(const char *dir) {
+    struct statvfs v0, v1, v2;
+    CHECK(statvfs(dir, &v0) == 0);
+    static char value[65536];
+    memset(value, 'f', sizeof value);
+    char path[512], name[32];
+    unsigned long long bytes = 0;
+    int files = 0, err = 0;
+    for (; files < 100000 && !err; files++) {
+        snprintf(path, sizeof path, "%s/fill%d", dir, files);
+        int fd = open(path, O_CREAT | O_WRONLY, 0644);
+        CHECK(fd >= 0 && close(fd) == 0);
+        for (int i = 0;; i++) {
+            snprintf(name, sizeof name, "user.f%d", i);
+            if (setxattr(path, name, value, sizeof value, 0) == 0) {
+                bytes += sizeof value;
+                continue;
+            }
+            // A full file: on to the next; a new file with no room at all: done.
+            if (errno != ENOSPC || i == 0)
+                err = errno;
+            break;
+        }
+    }
+    CHECK(statvfs(dir, &v1) == 0);
+    printf("fill: %s, %d files, within size %d, bfree dropped %d\n", strerror(err), files,
+           bytes <= (unsigned long long)v0.f_blocks * v0.f_bsize, v1.f_bfree < v0.f_bfree);
+    for (int i = 0; i < files; i++) {
+        snprintf(path, sizeof path, "%s/fill%d", dir, i);
+        CHECK(unlink(path) == 0);
+    }
+    CHECK(statvfs(dir, &v2) == 0);
+    printf("fill: freed %d\n", v2.f_bfree == v0.f_bfree);
+}
+
 static void prep(const char *dir) {
     snprintf(top, sizeof top, "%s", dir);
     make(in_top("pre"), 0644);
@@ -340,6 +380,10 @@ int main(int argc, char **argv) {
     CHECK(argc > 1);
     if (!strcmp(argv[1], "prep") && argc > 2) {
         prep(argv[2]);
+        return 0;
+    }
+    if (!strcmp(argv[1], "fill") && argc > 2) {
+        fill(argv[2]);
         return 0;
     }
     if (!strcmp(argv[1], "show") && argc > 2) {
