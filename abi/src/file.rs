@@ -1,5 +1,6 @@
 //! File-related structures: `struct stat`, `struct timespec`, `struct iovec`,
-//! `struct linux_dirent64` header, `struct utsname`, `struct rlimit`, `struct flock`.
+//! `struct linux_dirent64` header, `struct utsname`, `struct rlimit`, `struct flock`, and the
+//! extended-attribute constants.
 
 use static_assertions::{assert_eq_size, const_assert_eq};
 
@@ -252,3 +253,22 @@ pub mod splice {
 }
 
 crate::impl_pod!(Stat, Timespec, Timeval, Iovec, Utsname, Rlimit, Flock);
+
+/// Extended attributes (`<linux/xattr.h>`, `<uapi/linux/limits.h>`): `setxattr(2)` flags,
+/// limits, and the namespace prefixes of attribute names.
+pub mod xattr {
+    /// Fail with `EEXIST` if the attribute exists.
+    pub const XATTR_CREATE: u32 = 1;
+    /// Fail with `ENODATA` if the attribute does not exist.
+    pub const XATTR_REPLACE: u32 = 2;
+    /// Longest name, in bytes (`XATTR_NAME_MAX`).
+    pub const XATTR_NAME_MAX: usize = 255;
+    /// Largest value (`XATTR_SIZE_MAX`).
+    pub const XATTR_SIZE_MAX: usize = 65536;
+    /// Largest list of names `listxattr(2)` returns (`XATTR_LIST_MAX`).
+    pub const XATTR_LIST_MAX: usize = 65536;
+    pub const XATTR_USER_PREFIX: &[u8] = b"user.";
+    pub const XATTR_TRUSTED_PREFIX: &[u8] = b"trusted.";
+    pub const XATTR_SECURITY_PREFIX: &[u8] = b"security.";
+    pub const XATTR_SYSTEM_PREFIX: &[u8] = b"system.";
+}

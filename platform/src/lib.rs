@@ -15,6 +15,7 @@ pub mod memfile;
 mod sys;
 pub mod systrap;
 pub mod tty;
+pub mod xattr;
 
 use core::fmt;
 

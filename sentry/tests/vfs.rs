@@ -412,3 +412,69 @@ fn tmpfile_and_linkat() {
     c_program("tmpfile", &[&d]);
     c_program("tmpfile", &["/dev/shm"]);
 }
+
+/// Extended attributes (`xattr.c`), as Linux answers: on files the guest makes (the
+/// overlay's upper layer), on a file and a directory that were on the host before the run
+/// (read from the lower layer, copied up on change; the host's stay as they were), and
+/// through a `--volume` (the host's files themselves, `user.*` only).
+#[test]
+fn xattrs() {
+    for static_ in [true, false] {
+        let prog = build("xattr", static_);
+        let d = scratch().join(format!("xattr-{static_}"));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("dir");
+        let arg = d.to_str().expect("utf-8");
+        let prep = native(&prog, &["prep", arg]);
+        assert!(prep.status.success(), "{prep:?}");
+        let show = || String::from_utf8_lossy(&native(&prog, &["show", arg]).stdout).into_owned();
+        let before = show();
+        assert!(before.contains("[user.pre]"), "{before}");
+        same_with(&prog, &[arg], true);
+        assert_eq!(show(), before, "the host's attributes changed");
+
+        let n = native(&prog, &[arg, "volume"]);
+        let s = Command::new(SNARE)
+            .args(["do", "--volume"])
+            .arg(format!("{arg}:/vol"))
+            .arg("--")
+            .arg(&prog)
+            .args(["/vol", "volume"])
+            .output()
+            .expect("run snare");
+        assert!(n.status.success(), "{}", String::from_utf8_lossy(&n.stdout));
+        assert_eq!(
+            String::from_utf8_lossy(&n.stdout),
+            String::from_utf8_lossy(&s.stdout),
+            "{}",
+            String::from_utf8_lossy(&s.stderr)
+        );
+        assert_eq!(n.status.code(), s.status.code());
+        assert_eq!(show(), before);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+/// A guest filling a tmpfs with the largest extended attributes runs into the tmpfs's size
+/// (`ENOSPC`), not the Sentry's memory, and gets the room back when the files go.
+#[test]
+fn xattrs_fill_the_tmpfs_not_the_sentry() {
+    let prog = build("xattr", true);
+    let o = Command::new(SNARE)
+        .args(["do", "--tmpfs", "/data:size=1m,nr_inodes=100", "--"])
+        .arg(&prog)
+        .args(["fill", "/data"])
+        .output()
+        .expect("run snare");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("fill: No space left on device, ")
+            && out.contains(" files, within size 1, bfree dropped 1\nfill: freed 1\n"),
+        "{out}"
+    );
+}

@@ -35,12 +35,6 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::GETDENTS, sys_getdents),
     (nr::STATFS, sys_statfs),
     (nr::FSTATFS, sys_fstatfs),
-    (nr::GETXATTR, sys_getxattr),
-    (nr::LGETXATTR, sys_getxattr),
-    (nr::FGETXATTR, sys_fgetxattr),
-    (nr::LISTXATTR, sys_listxattr),
-    (nr::LLISTXATTR, sys_listxattr),
-    (nr::FLISTXATTR, sys_flistxattr),
 ];
 
 /// Implements `statfs(2)`.
@@ -56,34 +50,6 @@ fn sys_statfs(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 fn sys_fstatfs(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let b = task.fds.get(fd(a[0]))?.statfs()?;
     task.mm.write(a[1], &b)?;
-    Ok(0)
-}
-
-/// Implements `getxattr(2)`/`lgetxattr(2)`: the guest sees no extended attributes (host
-/// attributes such as security labels are not the guest's business), so ENODATA.
-fn sys_getxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let path = path_arg(task, a[0])?;
-    stat_path(task, &absolute(task, AT_FDCWD, &path)?, false)?;
-    task.mm.read_cstr(a[1], 256).map_err(|_| Errno::ERANGE)?;
-    Err(Errno::ENODATA)
-}
-
-/// Implements `fgetxattr(2)` (see `sys_getxattr`).
-fn sys_fgetxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    task.fds.get(fd(a[0]))?;
-    Err(Errno::ENODATA)
-}
-
-/// Implements `listxattr(2)`/`llistxattr(2)`: an empty list.
-fn sys_listxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let path = path_arg(task, a[0])?;
-    stat_path(task, &absolute(task, AT_FDCWD, &path)?, false)?;
-    Ok(0)
-}
-
-/// Implements `flistxattr(2)`: an empty list.
-fn sys_flistxattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    task.fds.get(fd(a[0]))?;
     Ok(0)
 }
 

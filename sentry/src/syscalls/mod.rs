@@ -22,6 +22,7 @@ mod signal;
 mod splice;
 mod time;
 mod timer;
+mod xattr;
 
 pub use futex::{exit_robust_list, futex_wake, FutexTable};
 
@@ -55,6 +56,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         splice::HANDLERS,
         time::HANDLERS,
         timer::HANDLERS,
+        xattr::HANDLERS,
     ] {
         for &(n, h) in list {
             t[n as usize] = Some(h);

@@ -30,6 +30,13 @@ impl Filesystem for Devfs {
         DEV_DEV
     }
 
+    /// Keeps no extended attributes, but takes the names a devtmpfs does: `ENODATA`.
+    fn getxattr(&self, cx: &dyn Caller, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.stat(cx, path, false)?;
+        super::xattr::supported(name)?;
+        Err(Errno::ENODATA)
+    }
+
     fn refusal(&self) -> Option<Errno> {
         Some(Errno::EPERM)
     }

@@ -154,6 +154,22 @@ pub trait Filesystem: Send + Sync + Debug {
         None
     }
 
+    // Extended attributes ([`super::xattr`]; their changes are below). The caller has
+    // checked who may do what (Linux's `xattr_permission`); the defaults are a filesystem
+    // that keeps none, as procfs: `EOPNOTSUPP` for a name, an empty list.
+
+    /// `getxattr(2)`: the whole value of attribute `name` of `path` (not followed).
+    fn getxattr(&self, cx: &dyn Caller, path: &[u8], _name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.stat(cx, path, false)?;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// `listxattr(2)`: the names of the attributes of `path` (not followed).
+    fn listxattr(&self, cx: &dyn Caller, path: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        self.stat(cx, path, false)?;
+        Ok(Vec::new())
+    }
+
     // Changes. Reached only when `refusal` is `None`.
 
     fn mkdir(&self, _cx: &dyn Caller, _path: &[u8], _mode: u32) -> Result<(), Errno> {
@@ -201,6 +217,22 @@ pub trait Filesystem: Send + Sync + Debug {
         _mtime: Option<(i64, i64)>,
     ) -> Result<(), Errno> {
         Err(Errno::EPERM)
+    }
+    /// `setxattr(2)` of `path` (not followed): `flags` are `XATTR_CREATE` (`EEXIST` if
+    /// present) and `XATTR_REPLACE` (`ENODATA` if absent). A filesystem that takes changes
+    /// but keeps no attributes says `EOPNOTSUPP`.
+    fn setxattr(
+        &self,
+        _path: &[u8],
+        _name: &[u8],
+        _value: &[u8],
+        _flags: u32,
+    ) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// `removexattr(2)`: `ENODATA` if absent (see [`Filesystem::setxattr`]).
+    fn removexattr(&self, _path: &[u8], _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
     }
 }
 

@@ -147,7 +147,7 @@ impl HostRoot {
             offset: Mutex::new(0),
             kind,
             dir_entries: Mutex::new(None),
-            flags: AtomicU32::new(flags & (o::ACCMODE | o::APPEND | o::NONBLOCK)),
+            flags: AtomicU32::new(flags & (o::ACCMODE | o::APPEND | o::NONBLOCK | o::PATH)),
         })
     }
 
@@ -232,6 +232,27 @@ impl HostRoot {
 }
 
 impl HostRoot {
+    /// An `O_PATH` fd for a guest absolute path, a last symlink not followed.
+    fn lookup(&self, path: &[u8]) -> Result<OwnedFd, Errno> {
+        nix::fcntl::openat2(
+            &self.dir,
+            rel(path),
+            Self::how(OFlag::O_PATH | OFlag::O_NOFOLLOW, true),
+        )
+        .map_err(errno_of)
+    }
+
+    /// The `user.` attribute `name` of a guest absolute path (not followed; other
+    /// namespaces show nothing, see [`super::xattr`]).
+    pub fn getxattr(&self, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        super::xattr::host_get(name, || self.lookup(path))
+    }
+
+    /// The names of the `user.` attributes of a guest absolute path (not followed).
+    pub fn listxattr(&self, path: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        super::xattr::host_list(&self.lookup(path)?)
+    }
+
     /// A directory's entries without `.` and `..`: (name, inode, `d_type`).
     pub fn list(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, u64, u8)>, Errno> {
         let f = self.open_file(path, o::RDONLY | o::DIRECTORY)?;
@@ -437,8 +458,8 @@ pub struct HostFile {
     /// A directory's entries, read once at the first getdents (and, on a volume, again
     /// after a rewind): (ino, type, name).
     dir_entries: Mutex<Option<Vec<DirEntry>>>,
-    /// Status flags (access mode, O_APPEND, O_NONBLOCK); only a volume file's change
-    /// (`F_SETFL`).
+    /// Status flags (access mode, O_APPEND, O_NONBLOCK, O_PATH); only a volume file's
+    /// change (`F_SETFL`).
     flags: AtomicU32,
 }
 
@@ -497,7 +518,7 @@ impl HostFile {
             offset: Mutex::new(0),
             kind,
             dir_entries: Mutex::new(None),
-            flags: AtomicU32::new(acc | (flags & (o::APPEND | o::NONBLOCK))),
+            flags: AtomicU32::new(acc | (flags & (o::APPEND | o::NONBLOCK | o::PATH))),
         }
     }
 

@@ -32,6 +32,10 @@
 //! as the parent is found (Linux takes write access to the mount before it looks the name
 //! up). FIFOs and devices on it may still be opened for writing, as on Linux.
 //!
+//! Extended attributes pass through to the host file (an `O_PATH` fd found as above, then
+//! the `*xattr` call on its `/proc/self/fd` link), `user.` ones only: the host's `trusted.`
+//! and `security.` attributes are neither shown nor set (see [`super::xattr`]).
+//!
 //! Deviations from a Linux bind mount: errors are the host's; the Sentry's own umask also
 //! applies on the host, so a new directory, FIFO or created file whose mode it would narrow
 //! gets its mode set again with one more call; a `MAP_SHARED` mapping of a volume file is a
@@ -54,6 +58,7 @@ use snare_abi::Errno;
 use super::filesystem::{rel as fs_rel, Caller, Filesystem};
 use super::host::{errno_of, stat_from_host, statfs_of, HostFile};
 use super::host_fds::HostFdGuard;
+use super::xattr::{host_get, host_list, host_remove, host_set};
 use super::FileDescription;
 
 /// `renameat2(2)` flags.
@@ -662,6 +667,40 @@ impl HostDir {
         nix::unistd::fchownat(&fd, "", uid, gid, AtFlags::AT_EMPTY_PATH).map_err(errno_of)
     }
 
+    /// `getxattr(2)` of `path` (not followed): the host file's `user.` attribute `name`.
+    pub fn getxattr(&self, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        host_get(name, || self.lookup(path, false))
+    }
+
+    /// `listxattr(2)` of `path` (not followed): the host file's `user.` attribute names.
+    pub fn listxattr(&self, path: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        host_list(&self.lookup(path, false)?)
+    }
+
+    /// `setxattr(2)` of `path` (not followed), on the host (`user.` attributes only).
+    pub fn setxattr(
+        &self,
+        path: &[u8],
+        name: &[u8],
+        value: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        let fd = self.lookup(path, false)?;
+        if self.read_only {
+            return Err(Errno::EROFS);
+        }
+        host_set(&fd, name, value, flags)
+    }
+
+    /// `removexattr(2)` of `path` (not followed), on the host (`user.` attributes only).
+    pub fn removexattr(&self, path: &[u8], name: &[u8]) -> Result<(), Errno> {
+        let fd = self.lookup(path, false)?;
+        if self.read_only {
+            return Err(Errno::EROFS);
+        }
+        host_remove(&fd, name)
+    }
+
     /// `statfs(2)` of the filesystem holding `path`, as the kernel's `struct statfs`
     /// (`ST_RDONLY` on a read-only volume).
     pub fn statfs(&self, path: &[u8]) -> Result<[u8; 120], Errno> {
@@ -761,6 +800,22 @@ impl Filesystem for HostDir {
         mtime: Option<(i64, i64)>,
     ) -> Result<(), Errno> {
         HostDir::utimens(self, fs_rel(path), atime, mtime, false)
+    }
+
+    fn getxattr(&self, _cx: &dyn Caller, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        HostDir::getxattr(self, fs_rel(path), name)
+    }
+
+    fn listxattr(&self, _cx: &dyn Caller, path: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        HostDir::listxattr(self, fs_rel(path))
+    }
+
+    fn setxattr(&self, path: &[u8], name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
+        HostDir::setxattr(self, fs_rel(path), name, value, flags)
+    }
+
+    fn removexattr(&self, path: &[u8], name: &[u8]) -> Result<(), Errno> {
+        HostDir::removexattr(self, fs_rel(path), name)
     }
 }
 
@@ -1357,6 +1412,47 @@ mod tests {
         assert_eq!((s.outside_snapshot(), s.base_names()), before);
         assert_eq!(fs::read(&secret).expect("read"), b"keep out");
         assert_eq!(mode(&secret), 0o640);
+    }
+
+    #[test]
+    fn xattrs_reach_the_host_user_ones_only() {
+        use snare_platform::xattr;
+        let s = Scratch::new("xattr");
+        let vol = s.vol();
+        fs::write(vol.join("f"), b"data").expect("write");
+        std::os::unix::fs::symlink("../outside/secret", vol.join("s")).expect("symlink");
+        let v = s.mount(false);
+        match v.setxattr(b"f", b"user.k", b"v", 0) {
+            // A host /tmp without user attributes (an old tmpfs): nothing to check here.
+            Err(Errno::EOPNOTSUPP) => return,
+            r => r.expect("setxattr"),
+        }
+        assert_eq!(xattr::get(&vol.join("f"), c"user.k"), Ok(b"v".to_vec()));
+        assert_eq!(v.setxattr(b"f", b"user.k", b"w", 1), Err(Errno::EEXIST));
+        assert_eq!(v.getxattr(b"f", b"user.k"), Ok(b"v".to_vec()));
+        assert_eq!(v.listxattr(b"f"), Ok(vec![b"user.k".to_vec()]));
+        // The host's other namespaces are neither set nor shown.
+        assert_eq!(
+            v.setxattr(b"f", b"trusted.t", b"v", 0),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(v.getxattr(b"f", b"trusted.t"), Err(Errno::ENODATA));
+        assert_eq!(v.getxattr(b"f", b"foo.t"), Err(Errno::EOPNOTSUPP));
+        if xattr::set(&vol.join("f"), c"trusted.host", b"h", 0).is_ok() {
+            assert_eq!(v.listxattr(b"f"), Ok(vec![b"user.k".to_vec()]));
+        }
+        // The symlink itself, never what it points to outside the volume.
+        assert_eq!(v.listxattr(b"s"), Ok(vec![]));
+        assert_eq!(v.getxattr(b"s", b"user.k"), Err(Errno::ENODATA));
+        assert_eq!(v.removexattr(b"f", b"user.k"), Ok(()));
+        assert_eq!(v.removexattr(b"f", b"user.k"), Err(Errno::ENODATA));
+        assert_eq!(v.getxattr(b"missing", b"user.k"), Err(Errno::ENOENT));
+        assert_eq!(xattr::list(&s.outside().join("secret")), Ok(vec![]));
+        // A read-only volume: EROFS (after the lookup).
+        let ro = s.mount(true);
+        assert_eq!(ro.setxattr(b"f", b"user.k", b"v", 0), Err(Errno::EROFS));
+        assert_eq!(ro.removexattr(b"f", b"user.k"), Err(Errno::EROFS));
+        assert_eq!(ro.setxattr(b"nope", b"user.k", b"v", 0), Err(Errno::ENOENT));
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! under an in-memory upper layer), [`procfs`] at `/proc`, devices ([`dev`]) at `/dev`,
 //! [`sysfs`], a [`tmpfs`] at `/dev/shm`, and whatever `--tmpfs`, `--volume` ([`hostdir`]) and
 //! `mount(2)` add. Paths are walked by [`resolve`], so symlinks resolve across mounts.
-//! Advisory file locks ([`locks`]) are kept by file identity, apart from the mounts.
-//! memfd files are unlinked files of a tmpfs of their own (`Kernel::memfd`), sealable
-//! ([`seals`]).
+//! Advisory file locks ([`locks`]) are kept by file identity, apart from the mounts;
+//! extended attributes ([`xattr`]) by the filesystems that support them. memfd files are
+//! unlinked files of a tmpfs of their own (`Kernel::memfd`), sealable ([`seals`]).
 
 pub mod dev;
 pub mod epoll;
@@ -30,6 +30,7 @@ pub mod seals;
 pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
+pub mod xattr;
 
 use std::fmt::Debug;
 use std::sync::Arc;

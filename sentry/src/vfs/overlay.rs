@@ -7,9 +7,10 @@
 //! the whiteouts, then the lower layer.
 //!
 //! - **Copy-up**: changing a lower file (open for writing or `O_TRUNC`, chmod, chown,
-//!   utimens, truncate, link, rename) first copies it (data, mode, times; symlinks: the
-//!   target) into the upper layer, creating its parent directories there as needed. The copy
-//!   keeps the lower file's device and inode number in `stat`.
+//!   utimens, truncate, link, rename, setxattr, removexattr) first copies it (data, mode,
+//!   times, `user.` extended attributes; symlinks: the target) into the upper layer,
+//!   creating its parent directories there as needed. The copy keeps the lower file's
+//!   device and inode number in `stat`.
 //! - **Whiteouts**: removing or renaming away a name the lower layer has records it in a set;
 //!   a directory made again where a lower one was removed is **opaque** (the lower one's
 //!   entries stay hidden).
@@ -26,6 +27,9 @@
 //!   owner.
 //! - Only regular files, directories and symlinks copy up; changing a lower fifo, socket or
 //!   device node is `EROFS`.
+//! - Extended attributes: a lower file shows its `user.` ones only (the host's `trusted.` and
+//!   `security.` ones, such as SELinux labels, are not the guest's; see [`super::xattr`]);
+//!   the upper layer keeps any the tmpfs takes.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,6 +40,7 @@ use snare_abi::Errno;
 use super::filesystem::{Caller, Cursor, Entry, Filesystem};
 use super::host::HostRoot;
 use super::tmpfs::{Tmpfs, WalkEntry};
+use super::xattr::supported;
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_SET};
 
 /// Inode numbers of files made in the upper layer start above this (clear of host inodes).
@@ -321,6 +326,7 @@ impl Overlay {
         }
         if st.st_mode & S_IFMT != S_IFLNK {
             self.upper.chmod(r, perm, false)?;
+            self.copy_up_xattrs(path)?;
         }
         let _ = self.upper.utimens(
             r,
@@ -329,6 +335,17 @@ impl Overlay {
             false,
         );
         self.upper.set_ident(r, st.st_dev, st.st_ino)
+    }
+
+    /// Copies the attributes of the lower `path` the guest sees (its `user.` ones) to its new
+    /// copy in the upper layer. A host file whose attributes can't be read has none.
+    fn copy_up_xattrs(&self, path: &[u8]) -> Result<(), Errno> {
+        for name in self.lower.listxattr(path).unwrap_or_default() {
+            if let Ok(value) = self.lower.getxattr(path, &name) {
+                self.upper.setxattr(rel(path), &name, &value, 0, false)?;
+            }
+        }
+        Ok(())
     }
 
     /// Makes `path` exist in the upper layer, copying it up from the lower one if needed.
@@ -626,6 +643,54 @@ impl Overlay {
         self.copy_up(path)?;
         self.upper.utimens(rel(path), atime, mtime, false)
     }
+
+    /// `getxattr(2)` of `path` (not followed): the upper layer's attribute once the file is
+    /// there, else the lower file's.
+    pub fn getxattr(&self, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        match self.locate(path)? {
+            Loc::Upper(_) => self.upper.getxattr(rel(path), name, false),
+            Loc::Lower(_) => match self.lower.getxattr(path, name) {
+                // A host filesystem without attributes: this file has none.
+                Err(Errno::EOPNOTSUPP) => supported(name).and(Err(Errno::ENODATA)),
+                r => r,
+            },
+            Loc::None => Err(Errno::ENOENT),
+        }
+    }
+
+    /// `listxattr(2)` of `path` (not followed).
+    pub fn listxattr(&self, path: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        match self.locate(path)? {
+            Loc::Upper(_) => self.upper.listxattr(rel(path), false),
+            Loc::Lower(_) => self.lower.listxattr(path),
+            Loc::None => Err(Errno::ENOENT),
+        }
+    }
+
+    /// `setxattr(2)` of `path` (not followed): a lower file is copied up first (with its
+    /// attributes, so `XATTR_CREATE` and `XATTR_REPLACE` see them).
+    pub fn setxattr(
+        &self,
+        path: &[u8],
+        name: &[u8],
+        value: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        supported(name)?;
+        self.copy_up(path)?;
+        self.upper.setxattr(rel(path), name, value, flags, false)
+    }
+
+    /// `removexattr(2)` of `path` (not followed): a lower file is copied up first, unless it
+    /// hasn't the attribute (`ENODATA`, as overlayfs).
+    pub fn removexattr(&self, path: &[u8], name: &[u8]) -> Result<(), Errno> {
+        supported(name)?;
+        if let Loc::Lower(_) = self.locate(path)? {
+            self.getxattr(path, name)?;
+        }
+        self.copy_up(path)?;
+        self.upper.removexattr(rel(path), name, false)
+    }
 }
 
 /// A directory of the overlay whose listing merges both layers (or hides whiteouts).
@@ -888,5 +953,76 @@ impl Filesystem for Overlay {
         mtime: Option<(i64, i64)>,
     ) -> Result<(), Errno> {
         Overlay::utimens(self, path, atime, mtime)
+    }
+
+    fn getxattr(&self, _cx: &dyn Caller, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Overlay::getxattr(self, path, name)
+    }
+
+    fn listxattr(&self, _cx: &dyn Caller, path: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        Overlay::listxattr(self, path)
+    }
+
+    fn setxattr(&self, path: &[u8], name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
+        Overlay::setxattr(self, path, name, value, flags)
+    }
+
+    fn removexattr(&self, path: &[u8], name: &[u8]) -> Result<(), Errno> {
+        Overlay::removexattr(self, path, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use snare_platform::xattr;
+
+    use super::*;
+
+    /// A host directory as the lower layer, removed when dropped.
+    struct Lower(PathBuf);
+
+    impl Drop for Lower {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn xattrs_read_from_the_lower_file_and_copy_up_with_it() {
+        let dir = std::env::temp_dir().join(format!("snare-overlay-xattr-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("d")).expect("dir");
+        let lower = Lower(dir);
+        let f = lower.0.join("d/f");
+        std::fs::write(&f, b"data").expect("file");
+        if xattr::set(&f, c"user.low", b"1", 0) == Err(Errno::EOPNOTSUPP) {
+            return; // A host /tmp without user attributes: nothing to check here.
+        }
+        let ov = Overlay::new(HostRoot::open(&lower.0).expect("root"), 0, 0);
+        assert_eq!(ov.getxattr(b"/d/f", b"user.low"), Ok(b"1".to_vec()));
+        assert_eq!(ov.getxattr(b"/d/f", b"user.no"), Err(Errno::ENODATA));
+        assert_eq!(ov.getxattr(b"/d/f", b"foo.no"), Err(Errno::EOPNOTSUPP));
+        assert_eq!(ov.listxattr(b"/d/f"), Ok(vec![b"user.low".to_vec()]));
+        // Removing what the lower file lacks copies nothing up.
+        assert_eq!(ov.removexattr(b"/d/f", b"user.no"), Err(Errno::ENODATA));
+        assert!(ov.untouched(b"/d/f"));
+        // A change copies the file up with its attributes; the host keeps its own.
+        let create = snare_abi::file::xattr::XATTR_CREATE;
+        assert_eq!(
+            ov.setxattr(b"/d/f", b"user.low", b"2", create),
+            Err(Errno::EEXIST)
+        );
+        ov.setxattr(b"/d/f", b"user.up", b"2", create).expect("set");
+        assert!(!ov.untouched(b"/d/f"));
+        let mut names = ov.listxattr(b"/d/f").expect("list");
+        names.sort();
+        assert_eq!(names, vec![b"user.low".to_vec(), b"user.up".to_vec()]);
+        ov.removexattr(b"/d/f", b"user.low").expect("remove");
+        assert_eq!(ov.listxattr(b"/d/f"), Ok(vec![b"user.up".to_vec()]));
+        assert_eq!(xattr::get(&f, c"user.low"), Ok(b"1".to_vec()));
+        assert_eq!(xattr::get(&f, c"user.up"), Err(Errno::ENODATA));
+        assert_eq!(std::fs::read(&f).expect("read"), b"data");
     }
 }

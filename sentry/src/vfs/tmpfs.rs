@@ -26,8 +26,12 @@
 //!   with `ENOSPC`, where Linux's memory cgroup would reclaim or OOM-kill).
 //! - Files are sparse (4 KiB pages allocated on write); `st_blocks` counts allocated pages as
 //!   Linux tmpfs does, so a file with holes reports fewer blocks than `ceil(size / 512)`.
-//! - Writes don't clear set-uid/set-gid bits; there are no xattrs, device nodes, fifos or
-//!   sockets.
+//! - Writes don't clear set-uid/set-gid bits; there are no device nodes or sockets.
+//! - Extended attributes ([`super::xattr`]): `user.`, `trusted.` and `security.` ones, each
+//!   inode's bounded by [`super::xattr::MAX_BYTES_PER_INODE`] and counted (with a node's
+//!   cost each) against `size=` and the memory limit like file pages (Linux's tmpfs counts
+//!   `user.` ones against its inode space, and none of the others). No POSIX ACLs
+//!   (`system.posix_acl_*` is `EOPNOTSUPP`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,6 +43,7 @@ use snare_abi::Errno;
 use super::filesystem::{rel as fs_rel, Caller, Cursor, Entry, Filesystem};
 use super::perm::Perm;
 use super::seals::Seals;
+use super::xattr::{supported, Xattrs};
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
 use snare_platform::MemoryFile;
 
@@ -303,6 +308,8 @@ struct Inode {
     /// The (device, inode) `stat` reports instead of the tmpfs's own, for a file the overlay
     /// copied up from its lower layer (so a file keeps its identity when copied up).
     ident: Option<(u64, u64)>,
+    /// Extended attributes.
+    xattrs: Xattrs,
     data: Data,
 }
 
@@ -369,7 +376,7 @@ pub enum WalkEntry {
 struct State {
     inodes: HashMap<u64, Inode>,
     next_ino: u64,
-    /// Bytes of allocated pages and symlink targets.
+    /// Bytes of allocated pages, symlink targets and extended attributes.
     used: u64,
     /// `size=`: most `used` may reach.
     max_bytes: u64,
@@ -541,6 +548,7 @@ impl State {
                 mtime: t,
                 ctime: t,
                 ident: None,
+                xattrs: Xattrs::default(),
                 data,
             },
         );
@@ -656,9 +664,10 @@ impl State {
             Data::Symlink(t) => (t.len() as u64, 0),
             Data::Dir(_) => (0, 0),
         };
-        self.used = self.used.saturating_sub(bytes);
+        let xattrs = n.xattrs.bytes();
+        self.used = self.used.saturating_sub(bytes + xattrs);
         self.inodes.remove(&ino);
-        self.discharge(heap + INODE_COST);
+        self.discharge(heap + xattrs + INODE_COST);
     }
 
     fn stat_of(&self, ino: u64) -> Result<Stat, Errno> {
@@ -1386,6 +1395,66 @@ impl Tmpfs {
         Ok(())
     }
 
+    /// `getxattr(2)` of `path` (`follow`: the last symlink followed): the whole value.
+    pub fn getxattr(&self, path: &[u8], name: &[u8], follow: bool) -> Result<Vec<u8>, Errno> {
+        let st = self.lock();
+        let ino = st.lookup(path, follow)?;
+        supported(name)?;
+        st.node(ino)?.xattrs.get(name)
+    }
+
+    /// `listxattr(2)` of `path`: the attribute names, in name order.
+    pub fn listxattr(&self, path: &[u8], follow: bool) -> Result<Vec<Vec<u8>>, Errno> {
+        let st = self.lock();
+        let ino = st.lookup(path, follow)?;
+        Ok(st.node(ino)?.xattrs.names())
+    }
+
+    /// `setxattr(2)` of `path` (`flags`: `XATTR_CREATE`, `XATTR_REPLACE`). What the
+    /// attributes grow by counts against `size=` and the memory limit (`ENOSPC`).
+    pub fn setxattr(
+        &self,
+        path: &[u8],
+        name: &[u8],
+        value: &[u8],
+        flags: u32,
+        follow: bool,
+    ) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let ino = st.lookup(path, follow)?;
+        supported(name)?;
+        let (used, max, mem) = (st.used, st.max_bytes, st.mem.clone());
+        let mut grew = 0;
+        let n = st.node_mut(ino)?;
+        let freed = n.xattrs.set(name, value, flags, |more| {
+            if used.saturating_add(more) > max {
+                return Err(Errno::ENOSPC);
+            }
+            if let Some(m) = &mem {
+                m.charge_or_wait(more).map_err(|_| Errno::ENOSPC)?;
+            }
+            grew = more;
+            Ok(())
+        })?;
+        n.ctime = now();
+        st.used = (st.used + grew).saturating_sub(freed);
+        st.discharge(freed);
+        Ok(())
+    }
+
+    /// `removexattr(2)` of `path`.
+    pub fn removexattr(&self, path: &[u8], name: &[u8], follow: bool) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let ino = st.lookup(path, follow)?;
+        supported(name)?;
+        let n = st.node_mut(ino)?;
+        let freed = n.xattrs.remove(name)?;
+        n.ctime = now();
+        st.used = st.used.saturating_sub(freed);
+        st.discharge(freed);
+        Ok(())
+    }
+
     /// A directory's entries (without `.` and `..`), in listing order: (name, inode number
     /// as `stat` shows it, `d_type`).
     pub fn list(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, u64, u8)>, Errno> {
@@ -1954,6 +2023,22 @@ impl Filesystem for Tmpfs {
     ) -> Result<(), Errno> {
         Tmpfs::utimens(self, fs_rel(path), atime, mtime, false)
     }
+
+    fn getxattr(&self, _cx: &dyn Caller, path: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Tmpfs::getxattr(self, fs_rel(path), name, false)
+    }
+
+    fn listxattr(&self, _cx: &dyn Caller, path: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        Tmpfs::listxattr(self, fs_rel(path), false)
+    }
+
+    fn setxattr(&self, path: &[u8], name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
+        Tmpfs::setxattr(self, fs_rel(path), name, value, flags, false)
+    }
+
+    fn removexattr(&self, path: &[u8], name: &[u8]) -> Result<(), Errno> {
+        Tmpfs::removexattr(self, fs_rel(path), name, false)
+    }
 }
 
 #[cfg(test)]
@@ -2087,6 +2172,101 @@ mod tests {
         assert_eq!(mem.used(), INODE_COST + PAGE64);
         open(&fs, "b", CREAT).expect("an inode is free again");
         assert_eq!(f.write(&[1]), Ok(1), "a page is free again");
+    }
+
+    #[test]
+    fn xattrs_follow_the_inode_and_count_against_the_limits() {
+        use crate::vfs::xattr::{ENTRY_COST, MAX_BYTES_PER_INODE};
+        use snare_abi::file::xattr::{XATTR_CREATE, XATTR_REPLACE};
+        let mem = Arc::new(MemoryFile::new(1 << 24).expect("memory file"));
+        let fs = Tmpfs::new();
+        fs.set_limits(Some(mem.clone()), 64 * PAGE64, 100);
+        create(&fs, "a", b"A");
+        fs.setxattr(b"a", b"user.k", b"v", XATTR_CREATE, false)
+            .expect("set");
+        assert_eq!(
+            err(fs.setxattr(b"a", b"user.k", b"w", XATTR_CREATE, false)),
+            Errno::EEXIST
+        );
+        assert_eq!(
+            err(fs.setxattr(b"a", b"user.n", b"w", XATTR_REPLACE, false)),
+            Errno::ENODATA
+        );
+        assert_eq!(err(fs.getxattr(b"a", b"user.n", false)), Errno::ENODATA);
+        assert_eq!(err(fs.getxattr(b"a", b"foo.n", false)), Errno::EOPNOTSUPP);
+        assert_eq!(
+            err(fs.setxattr(b"a", b"system.posix_acl_access", b"", 0, false)),
+            Errno::EOPNOTSUPP
+        );
+        assert_eq!(
+            err(fs.setxattr(b"a", b"user.", b"", 0, false)),
+            Errno::EINVAL
+        );
+        fs.setxattr(b"a", b"trusted.t", b"", 0, false)
+            .expect("trusted");
+        // Renames and hard links keep them: they belong to the inode.
+        fs.rename(b"a", b"b", 0).expect("rename");
+        fs.link(b"b", b"c").expect("link");
+        assert_eq!(fs.getxattr(b"c", b"user.k", false), Ok(b"v".to_vec()));
+        assert_eq!(
+            fs.listxattr(b"b", false),
+            Ok(vec![b"trusted.t".to_vec(), b"user.k".to_vec()])
+        );
+        // A symlink's own attributes, or its target's.
+        fs.symlink(b"b", b"l").expect("symlink");
+        assert_eq!(fs.listxattr(b"l", false), Ok(vec![]));
+        assert_eq!(fs.getxattr(b"l", b"user.k", true), Ok(b"v".to_vec()));
+        fs.removexattr(b"c", b"user.k", false).expect("remove");
+        assert_eq!(err(fs.removexattr(b"c", b"user.k", false)), Errno::ENODATA);
+        assert_eq!(
+            err(fs.getxattr(b"missing", b"user.k", false)),
+            Errno::ENOENT
+        );
+
+        // Counted against size= and the memory limit, and given back when the file goes.
+        let used = fs.lock().used;
+        let mem_used = mem.used();
+        let big = vec![1u8; 65_536];
+        fs.setxattr(b"b", b"user.big", &big, 0, false).expect("big");
+        let cost = ENTRY_COST + 8 + 65_536;
+        assert_eq!(fs.lock().used, used + cost);
+        assert_eq!(mem.used(), mem_used + cost);
+        // Past the per-inode bound: ENOSPC, and nothing changes.
+        let r = fs.setxattr(b"b", b"user.big2", &big, 0, false);
+        assert_eq!(err(r), Errno::ENOSPC);
+        assert!(fs
+            .lock()
+            .inodes
+            .values()
+            .all(|n| n.xattrs.bytes() <= MAX_BYTES_PER_INODE));
+        assert_eq!(fs.lock().used, used + cost);
+        // Past size=: 64 pages hold a few such inodes at most.
+        let mut made = 0;
+        let e = loop {
+            let name = format!("f{made}");
+            create(&fs, &name, b"");
+            match fs.setxattr(name.as_bytes(), b"user.big", &big, 0, false) {
+                Ok(()) => made += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(e, Errno::ENOSPC);
+        assert!(made < 5, "{made}");
+        for i in 0..=made {
+            fs.unlink(format!("f{i}").as_bytes()).expect("unlink");
+        }
+        fs.unlink(b"b").expect("unlink b");
+        fs.unlink(b"c").expect("unlink c");
+        assert_eq!(
+            fs.lock().used,
+            b"b".len() as u64,
+            "the symlink's target is left"
+        );
+        assert_eq!(
+            mem.used(),
+            INODE_COST,
+            "the symlink (the root came before the limit)"
+        );
     }
 
     #[test]
