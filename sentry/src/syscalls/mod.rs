@@ -9,6 +9,7 @@ mod creds;
 mod fs;
 mod fs_tree;
 mod futex;
+mod inotify;
 mod ipc;
 mod mmap;
 mod mount;
@@ -42,6 +43,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         fs::HANDLERS,
         fs_tree::HANDLERS,
         futex::HANDLERS,
+        inotify::HANDLERS,
         ipc::HANDLERS,
         mmap::HANDLERS,
         mount::HANDLERS,
