@@ -1,11 +1,12 @@
 //! read/write and friends, fd-table calls: close, dup, fcntl, ioctl, lseek.
 
 use snare_abi::file::{o, Flock, Iovec};
+use snare_abi::inotify::{IN_ACCESS, IN_MODIFY};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{fd, i32_, len, u32_};
-use super::{Handler, MAX_RW};
+use super::{inotify, Handler, MAX_RW};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
 use crate::vfs::locks::{self, FlockOp, Holder, Owner, RangeOp};
@@ -100,6 +101,8 @@ fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     };
     let count = fsize_allowed(task, &*out, None, len(a[3])?.min(MAX_RW))?;
     let (n, new_off, _) = copy_between(task, &*inp, &*out, off, None, count)?;
+    inotify::transferred(&*inp, IN_ACCESS, n);
+    inotify::transferred(&*out, IN_MODIFY, n);
     if let Some(o) = new_off {
         task.mm.write(a[2], &(o as i64).to_ne_bytes())?;
     }
@@ -123,6 +126,8 @@ fn sys_copy_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (in_off, out_off) = (read_off(a[1])?, read_off(a[3])?);
     let count = fsize_allowed(task, &*out, out_off, len(a[4])?.min(MAX_RW))?;
     let (n, ni, no) = copy_between(task, &*inp, &*out, in_off, out_off, count)?;
+    inotify::transferred(&*inp, IN_ACCESS, n);
+    inotify::transferred(&*out, IN_MODIFY, n);
     if let Some(o) = ni {
         task.mm.write(a[1], &(o as i64).to_ne_bytes())?;
     }
@@ -295,6 +300,7 @@ fn write_from(
 fn sys_read(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     read_into(task, a[1], len(a[2])?, |b, _| file.read(b))
+        .inspect(|&n| inotify::transferred(&*file, IN_ACCESS, n))
 }
 
 /// The bytes of a `count`-byte write to `file` at `at` (None: its position, or its end
@@ -327,6 +333,7 @@ fn sys_write(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     let n = fsize_allowed(task, &*file, None, len(a[2])?)?;
     write_from(task, a[1], n, |b, _| file.write(b))
+        .inspect(|&n| inotify::transferred(&*file, IN_MODIFY, n))
 }
 
 /// Implements `pread64(2)`.
@@ -334,6 +341,7 @@ fn sys_pread64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     let off = i64::try_from(a[3]).map_err(|_| Errno::EINVAL)? as u64;
     read_into(task, a[1], len(a[2])?, |b, d| file.pread(b, off + d))
+        .inspect(|&n| inotify::transferred(&*file, IN_ACCESS, n))
 }
 
 /// Implements `pwrite64(2)`.
@@ -342,6 +350,7 @@ fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let off = i64::try_from(a[3]).map_err(|_| Errno::EINVAL)? as u64;
     let n = fsize_allowed(task, &*file, Some(off), len(a[2])?)?;
     write_from(task, a[1], n, |b, d| file.pwrite(b, off + d))
+        .inspect(|&n| inotify::transferred(&*file, IN_MODIFY, n))
 }
 
 /// Reads a guest iovec array (at most IOV_MAX entries).
@@ -408,6 +417,11 @@ fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64
             break;
         }
     }
+    let event = match dir {
+        Dir::Read => IN_ACCESS,
+        Dir::Write => IN_MODIFY,
+    };
+    inotify::transferred(&*file, event, total);
     Ok(total)
 }
 
