@@ -373,3 +373,13 @@ fn resolution_table() {
     let d = scratch().to_str().expect("utf-8").to_string();
     c_program("resolve", &[&d]);
 }
+
+/// inotify: a watched directory's events (create, write, close, chmod, rename, link, unlink,
+/// mkdir, rmdir) and a watched file's, the watch flags, reading (whole records, short
+/// buffers, blocking, EINTR), FIONREAD, poll/epoll, coalescing, queue overflow, and hostile
+/// arguments up to a watch storm past the limit.
+#[test]
+fn inotify() {
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("inotify", &[&d]);
+}
