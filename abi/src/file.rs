@@ -141,6 +141,9 @@ pub const AT_NO_AUTOMOUNT: u32 = 0x800;
 pub const AT_EMPTY_PATH: u32 = 0x1000;
 pub const AT_EACCESS: u32 = 0x200;
 
+/// `FIONREAD` (`<asm-generic/ioctls.h>`): bytes ready to read, as an `int`.
+pub const FIONREAD: u32 = 0x541b;
+
 /// `open(2)` flags.
 pub mod o {
     pub const RDONLY: u32 = 0;

@@ -8,6 +8,7 @@
 
 pub mod errno;
 pub mod file;
+pub mod inotify;
 pub mod pod;
 pub mod regs;
 pub mod seccomp;

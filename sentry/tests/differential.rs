@@ -58,6 +58,12 @@ fn writes_in_tmp() {
     c_program("writes", &[]);
 }
 
+/// A read past 1 MiB from a full 1 MiB pipe returns (it hung: the Sentry asked again).
+#[test]
+fn long_read_of_a_full_pipe() {
+    c_program("pipe_big", &[]);
+}
+
 #[test]
 fn misc() {
     c_program("misc", &[]);

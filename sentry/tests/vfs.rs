@@ -478,3 +478,13 @@ fn xattrs_fill_the_tmpfs_not_the_sentry() {
         "{out}"
     );
 }
+
+/// inotify: a watched directory's events (create, write, close, chmod, rename, link, unlink,
+/// mkdir, rmdir) and a watched file's, the watch flags, reading (whole records, short
+/// buffers, blocking, EINTR), FIONREAD, poll/epoll, coalescing, queue overflow, and hostile
+/// arguments up to a watch storm past the limit.
+#[test]
+fn inotify() {
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("inotify", &[&d]);
+}

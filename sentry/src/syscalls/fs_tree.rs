@@ -6,6 +6,7 @@
 use snare_abi::file::{
     Timespec, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
 };
+use snare_abi::inotify::{IN_ACCESS, IN_ATTRIB, IN_MODIFY};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
@@ -16,7 +17,7 @@ use super::path::{
     absolute, adopt, change_abs, change_path, mount_of, parent_perm, path_arg, resolve,
     stat_resolved, Node,
 };
-use super::Handler;
+use super::{inotify, Handler};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
 use crate::vfs::filesystem::Caller;
@@ -129,6 +130,7 @@ fn do_mkdir(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno>
     may_create(task, &cred, &p)?;
     m.fs.mkdir(task, &m.inner(&p), mode)?;
     adopt(task, &cred, &m, &p);
+    inotify::created(task, &p);
     Ok(0)
 }
 
@@ -143,9 +145,7 @@ fn do_mknod(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno>
             if m.refusal().is_some() {
                 return Err(no_create(task, &m, &p, Errno::EPERM));
             }
-            let flags =
-                snare_abi::file::o::CREAT | snare_abi::file::o::EXCL | snare_abi::file::o::WRONLY;
-            super::path::open_path(task, &p, flags, perm).map(|_| 0)
+            super::path::mknod_path(task, &p, perm).map(|_| 0)
         }
         S_IFIFO => {
             let (m, p) = change_path(task, dirfd, addr, Errno::EEXIST)?;
@@ -156,6 +156,7 @@ fn do_mknod(task: &Task, dirfd: i32, addr: u64, mode: u32) -> Result<u64, Errno>
             may_create(task, &cred, &p)?;
             m.fs.mkfifo(task, &m.inner(&p), perm)?;
             adopt(task, &cred, &m, &p);
+            inotify::created(task, &p);
             Ok(0)
         }
         0o020000 | 0o040000 | 0o060000 | 0o140000 => Err(Errno::EPERM),
@@ -201,11 +202,13 @@ fn do_remove(task: &Task, dirfd: i32, addr: u64, dir: bool) -> Result<u64, Errno
     }
     may_delete(task, &task.cred(), &p)?;
     let inner = m.inner(&p);
+    let removal = inotify::removing(task, &p);
     if dir {
         m.fs.rmdir(&inner)?;
     } else {
         m.fs.unlink(&inner)?;
     }
+    inotify::removed(removal);
     Ok(0)
 }
 
@@ -262,7 +265,9 @@ fn do_rename(
     } else {
         may_create(task, &cred, &n)?;
     }
+    let mv = inotify::moving(task, &o, &n, flags & RENAME_EXCHANGE != 0);
     om.fs.rename(&om.inner(&o), &om.inner(&n), flags)?;
+    inotify::moved(mv);
     Ok(0)
 }
 
@@ -297,6 +302,7 @@ fn do_symlink(task: &Task, target: u64, dirfd: i32, path: u64) -> Result<u64, Er
     may_create(task, &cred, &p)?;
     m.fs.symlink(&target, &m.inner(&p))?;
     adopt(task, &cred, &m, &p);
+    inotify::created(task, &p);
     Ok(0)
 }
 
@@ -362,6 +368,7 @@ fn link_paths(
     }
     may_create(task, &task.cred(), &n)?;
     ok.fs.link(&ok.inner(&o), &ok.inner(&n))?;
+    inotify::linked(task, &n);
     Ok(0)
 }
 
@@ -424,6 +431,7 @@ fn sys_truncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     task.cred().may(&Perm::of(&st), MAY_WRITE)?;
     grow_ok(task, &st, len)?;
     m.fs.truncate(&inner, len)?;
+    inotify::changed(task, &p, IN_MODIFY);
     Ok(0)
 }
 
@@ -434,7 +442,9 @@ fn sys_ftruncate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if let Ok(st) = file.stat() {
         grow_ok(task, &st, len)?;
     }
-    file.truncate(len).map(|_| 0)
+    file.truncate(len)?;
+    inotify::modified(&*file);
+    Ok(0)
 }
 
 /// RLIMIT_FSIZE for a regular file growing to `size` (truncate, fallocate): SIGXFSZ and
@@ -465,6 +475,7 @@ fn do_chmod(task: &Task, m: &Mount, p: &[u8], mut mode: u32) -> Result<u64, Errn
         }
     }
     m.fs.chmod(&inner, mode)?;
+    inotify::changed(task, p, IN_ATTRIB);
     Ok(0)
 }
 
@@ -510,6 +521,7 @@ fn do_chown(task: &Task, m: &Mount, p: &[u8], uid: u64, gid: u64) -> Result<u64,
         }
     }
     m.fs.chown(&inner, uid, gid)?;
+    inotify::changed(task, p, IN_ATTRIB);
     Ok(0)
 }
 
@@ -601,13 +613,13 @@ fn do_utimens(
     }
     let inner = m.inner(p);
     let cred = task.cred();
+    const UTIME_NOW: i64 = (1 << 30) - 1;
+    const UTIME_OMIT: i64 = (1 << 30) - 2;
+    let omit = |t: Option<(i64, i64)>| t.is_some_and(|(_, ns)| ns == UTIME_OMIT);
     if !cred.is_root() {
         // Setting times to now: the owner or a writer; to given times: the owner (Linux).
-        const UTIME_NOW: i64 = (1 << 30) - 1;
-        const UTIME_OMIT: i64 = (1 << 30) - 2;
         let now =
             |t: Option<(i64, i64)>| t.is_none_or(|(_, ns)| ns == UTIME_NOW || ns == UTIME_OMIT);
-        let omit = |t: Option<(i64, i64)>| t.is_some_and(|(_, ns)| ns == UTIME_OMIT);
         let st = Perm::of(&m.fs.stat(task, &inner, false)?);
         if !(cred.owns(&st) || (omit(atime) && omit(mtime))) {
             if now(atime) && now(mtime) {
@@ -618,6 +630,14 @@ fn do_utimens(
         }
     }
     m.fs.utimens(&inner, atime, mtime)?;
+    // Linux's fsnotify_change: both times are an attribute change, one alone an access or a
+    // modification.
+    match (omit(atime), omit(mtime)) {
+        (false, false) => inotify::changed(task, &p, IN_ATTRIB),
+        (false, true) => inotify::changed(task, &p, IN_ACCESS),
+        (true, false) => inotify::changed(task, &p, IN_MODIFY),
+        (true, true) => {}
+    }
     Ok(0)
 }
 
@@ -700,7 +720,9 @@ fn sys_fallocate(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if mode & FALLOC_FL_KEEP_SIZE == 0 {
         grow_ok(task, &st, (off + len) as u64)?;
     }
-    file.allocate(mode, off as u64, len as u64).map(|()| 0)
+    file.allocate(mode, off as u64, len as u64)?;
+    inotify::modified(&*file);
+    Ok(0)
 }
 
 /// Implements `fadvise64(2)`: advice is validated and accepted (the page cache is the

@@ -9,6 +9,7 @@ mod creds;
 mod fs;
 mod fs_tree;
 mod futex;
+mod inotify;
 mod ipc;
 mod memfd;
 mod mmap;
@@ -45,6 +46,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         fs::HANDLERS,
         fs_tree::HANDLERS,
         futex::HANDLERS,
+        inotify::HANDLERS,
         ipc::HANDLERS,
         memfd::HANDLERS,
         mmap::HANDLERS,

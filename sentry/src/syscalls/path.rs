@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use snare_abi::file::{o, Stat, AT_FDCWD, S_IFDIR, S_IFMT};
+use snare_abi::file::{o, Stat, AT_FDCWD, S_IFDIR, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 
 use crate::kernel::Task;
@@ -136,12 +136,28 @@ fn plain(abs: &[u8]) -> bool {
         && !abs.split(|&b| b == b'/').any(|c| c == b"." || c == b"..")
 }
 
-/// Opens a guest path.
+/// Opens a guest path (`IN_OPEN` for inotify).
 pub(super) fn open_path(
     task: &Task,
     abs: &[u8],
     flags: u32,
     mode: u32,
+) -> Result<Arc<dyn FileDescription>, Errno> {
+    open_as(task, abs, flags, mode, true)
+}
+
+/// Makes a regular file at `abs` as `mknod(2)` does: [`open_path`] with `O_CREAT|O_EXCL`,
+/// without the open (no `IN_OPEN`).
+pub(super) fn mknod_path(task: &Task, abs: &[u8], mode: u32) -> Result<(), Errno> {
+    open_as(task, abs, o::CREAT | o::EXCL | o::WRONLY, mode, false).map(drop)
+}
+
+fn open_as(
+    task: &Task,
+    abs: &[u8],
+    flags: u32,
+    mode: u32,
+    notify: bool,
 ) -> Result<Arc<dyn FileDescription>, Errno> {
     let creat = flags & o::CREAT != 0;
     let cred = task.cred();
@@ -152,7 +168,11 @@ pub(super) fn open_path(
     {
         let m = mount_of(task, abs);
         if let Some(r) = m.fs.fast_open(&m.inner(abs), flags) {
-            return r;
+            return r.inspect(|f| {
+                if notify {
+                    super::inotify::opened(task, abs, f, flags);
+                }
+            });
         }
     }
     let follow = flags & o::NOFOLLOW == 0 && !(creat && flags & o::EXCL != 0);
@@ -202,6 +222,13 @@ pub(super) fn open_path(
     let file = m.fs.open(task, &inner, &path, flags, mode & 0o7777)?;
     if creat && existing.is_err() && flags & o::TMPFILE != o::TMPFILE {
         adopt(task, &cred, &m, &path);
+        super::inotify::created(task, &path);
+    }
+    if notify {
+        super::inotify::opened(task, &path, &file, flags);
+    }
+    if flags & o::TRUNC != 0 && existing.is_ok_and(|st| st.st_mode & S_IFMT == S_IFREG) {
+        super::inotify::modified(&*file);
     }
     Ok(file)
 }

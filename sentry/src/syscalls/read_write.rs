@@ -1,11 +1,12 @@
 //! read/write and friends, fd-table calls: close, dup, fcntl, ioctl, lseek.
 
 use snare_abi::file::{o, Flock, Iovec};
+use snare_abi::inotify::{IN_ACCESS, IN_MODIFY};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{fd, i32_, len, u32_};
-use super::{Handler, MAX_RW};
+use super::{inotify, Handler, MAX_RW};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
 use crate::vfs::locks::{self, FlockOp, Holder, Owner, RangeOp};
@@ -100,6 +101,8 @@ fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     };
     let count = fsize_allowed(task, &*out, None, len(a[3])?.min(MAX_RW))?;
     let (n, new_off, _) = copy_between(task, &*inp, &*out, off, None, count)?;
+    inotify::transferred(&*inp, IN_ACCESS, n);
+    inotify::transferred(&*out, IN_MODIFY, n);
     if let Some(o) = new_off {
         task.mm.write(a[2], &(o as i64).to_ne_bytes())?;
     }
@@ -123,6 +126,8 @@ fn sys_copy_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (in_off, out_off) = (read_off(a[1])?, read_off(a[3])?);
     let count = fsize_allowed(task, &*out, out_off, len(a[4])?.min(MAX_RW))?;
     let (n, ni, no) = copy_between(task, &*inp, &*out, in_off, out_off, count)?;
+    inotify::transferred(&*inp, IN_ACCESS, n);
+    inotify::transferred(&*out, IN_MODIFY, n);
     if let Some(o) = ni {
         task.mm.write(a[1], &(o as i64).to_ne_bytes())?;
     }
@@ -228,11 +233,12 @@ fn read_into(
     task: &Task,
     buf: u64,
     count: usize,
+    chunks: Chunks,
     mut read: impl FnMut(&mut [u8], u64) -> Result<usize, Errno>,
 ) -> Result<u64, Errno> {
     let count = count.min(MAX_RW);
     let mut done = 0usize;
-    let mut chunk = vec![0u8; count.min(1 << 20)];
+    let mut chunk = vec![0u8; count.min(CHUNK)];
     while done < count {
         // A dying process stops here: a 2 GiB read is 2048 chunks (Linux checks for a
         // fatal signal between pages).
@@ -251,11 +257,40 @@ fn read_into(
         };
         task.mm.write(buf + done as u64, &chunk[..n])?;
         done += n;
-        if n < want {
+        // A stream (a pipe, a socket, a terminal) gives what it has: asking again after a
+        // full chunk could wait for more, where Linux returns.
+        if n < want || chunks == Chunks::One {
             break;
         }
     }
     Ok(done as u64)
+}
+
+/// The most one copy between the guest and a file moves at a time.
+const CHUNK: usize = 1 << 20;
+
+/// Whether a read may take several chunks: a regular file's (it never waits), not a
+/// stream's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chunks {
+    One,
+    Many,
+}
+
+impl Chunks {
+    /// For a read of `count` bytes of `file` (one chunk holds 1 MiB: only a longer read
+    /// asks what the file is).
+    fn of(file: &dyn crate::vfs::FileDescription, count: usize) -> Chunks {
+        if count <= CHUNK {
+            return Chunks::One;
+        }
+        match file.stat() {
+            Ok(st) if st.st_mode & snare_abi::file::S_IFMT == snare_abi::file::S_IFREG => {
+                Chunks::Many
+            }
+            _ => Chunks::One,
+        }
+    }
 }
 
 /// Writes from guest memory at `buf` through `write`, a chunk at a time.
@@ -267,7 +302,7 @@ fn write_from(
 ) -> Result<u64, Errno> {
     let count = count.min(MAX_RW);
     let mut done = 0usize;
-    let mut chunk = vec![0u8; count.min(1 << 20)];
+    let mut chunk = vec![0u8; count.min(CHUNK)];
     while done < count {
         if task.handle.is_killed() {
             return if done == 0 {
@@ -294,7 +329,11 @@ fn write_from(
 /// Implements `read(2)`.
 fn sys_read(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
-    read_into(task, a[1], len(a[2])?, |b, _| file.read(b))
+    let count = len(a[2])?;
+    read_into(task, a[1], count, Chunks::of(&*file, count), |b, _| {
+        file.read(b)
+    })
+    .inspect(|&n| inotify::transferred(&*file, IN_ACCESS, n))
 }
 
 /// The bytes of a `count`-byte write to `file` at `at` (None: its position, or its end
@@ -327,13 +366,17 @@ fn sys_write(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     let n = fsize_allowed(task, &*file, None, len(a[2])?)?;
     write_from(task, a[1], n, |b, _| file.write(b))
+        .inspect(|&n| inotify::transferred(&*file, IN_MODIFY, n))
 }
 
 /// Implements `pread64(2)`.
 fn sys_pread64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     let off = i64::try_from(a[3]).map_err(|_| Errno::EINVAL)? as u64;
-    read_into(task, a[1], len(a[2])?, |b, d| file.pread(b, off + d))
+    read_into(task, a[1], len(a[2])?, Chunks::Many, |b, d| {
+        file.pread(b, off + d)
+    })
+    .inspect(|&n| inotify::transferred(&*file, IN_ACCESS, n))
 }
 
 /// Implements `pwrite64(2)`.
@@ -342,6 +385,7 @@ fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let off = i64::try_from(a[3]).map_err(|_| Errno::EINVAL)? as u64;
     let n = fsize_allowed(task, &*file, Some(off), len(a[2])?)?;
     write_from(task, a[1], n, |b, d| file.pwrite(b, off + d))
+        .inspect(|&n| inotify::transferred(&*file, IN_MODIFY, n))
 }
 
 /// Reads a guest iovec array (at most IOV_MAX entries).
@@ -389,10 +433,12 @@ fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64
         let want = v.iov_len.min(budget - total);
         let (base, len) = (v.iov_base, want as usize);
         let n = match (dir, at) {
-            (Dir::Read, Some(off)) => {
-                read_into(task, base, len, |b, d| file.pread(b, off + total + d))
-            }
-            (Dir::Read, None) => read_into(task, base, len, |b, _| file.read(b)),
+            (Dir::Read, Some(off)) => read_into(task, base, len, Chunks::Many, |b, d| {
+                file.pread(b, off + total + d)
+            }),
+            (Dir::Read, None) => read_into(task, base, len, Chunks::of(&*file, len), |b, _| {
+                file.read(b)
+            }),
             (Dir::Write, Some(off)) => {
                 write_from(task, base, len, |b, d| file.pwrite(b, off + total + d))
             }
@@ -408,6 +454,11 @@ fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64
             break;
         }
     }
+    let event = match dir {
+        Dir::Read => IN_ACCESS,
+        Dir::Write => IN_MODIFY,
+    };
+    inotify::transferred(&*file, event, total);
     Ok(total)
 }
 

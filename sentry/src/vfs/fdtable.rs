@@ -1,7 +1,8 @@
 //! The file descriptor table of a process (shared by threads created with `CLONE_FILES`).
 //!
 //! The table is also the owner of the process's POSIX record locks (as Linux's
-//! `files_struct`), so every path that lets go of fds reports them to [`super::locks`].
+//! `files_struct`), so every path that lets go of fds reports them to [`super::locks`]; a
+//! description's last reference going here is its close for [`super::inotify`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use snare_abi::Errno;
 
-use super::{locks, FileDescription};
+use super::{inotify, locks, FileDescription};
 
 /// One slot of the table.
 #[derive(Clone, Debug)]
@@ -86,11 +87,15 @@ impl FdTable {
     fn drop_descriptions(files: Vec<Arc<dyn FileDescription>>) {
         for f in files {
             let id = locks::description_id(&f);
+            let closing = inotify::Closing::of(&f);
             // The weak reference keeps the address from being reused until we are done.
             let weak = Arc::downgrade(&f);
             drop(f);
             if weak.strong_count() == 0 {
                 locks::table().description_gone(id);
+                if let Some(c) = closing {
+                    c.report();
+                }
             }
         }
     }

@@ -19,6 +19,7 @@ pub mod filesystem;
 mod host;
 pub mod host_fds;
 pub mod hostdir;
+pub mod inotify;
 pub(crate) mod locks;
 pub mod mount;
 pub mod overlay;

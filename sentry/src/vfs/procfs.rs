@@ -11,6 +11,7 @@
 //! filesystems, mounts, version, sys}`; `<pid>` (and `<pid>/task/<pid>`) hold `maps, status,
 //! stat, statm, cmdline, environ, comm, exe, cwd, root, fd/, mounts, mountinfo` (and `task/`);
 //! `sys/kernel/{hostname, osrelease, ostype, pid_max}`, `sys/fs/pipe-max-size`,
+//! `sys/fs/inotify/{max_queued_events, max_user_instances, max_user_watches}`,
 //! `sys/vm/overcommit_memory`. Only the caller's own pid exists.
 //!
 //! Symlinks inside `/proc` (`self`, `thread-self`, `mounts`) are followed here. The "magic"
@@ -34,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use snare_abi::file::{o, Stat, S_IFDIR, S_IFLNK, S_IFREG};
 use snare_abi::Errno;
 
-use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_SET};
+use super::{inotify, push_dirent, FileDescription, SEEK_CUR, SEEK_SET};
 
 /// `st_dev` of every procfs inode: device 0:4001 (next to tmpfs's 0:4000).
 pub const PROC_DEV: u64 = 0x00f0_00a1;
@@ -147,6 +148,7 @@ enum DirId {
     Sys,
     SysKernel,
     SysFs,
+    SysFsInotify,
     SysVm,
 }
 
@@ -173,6 +175,9 @@ enum FileId {
     Ostype,
     PidMax,
     PipeMaxSize,
+    InotifyMaxQueuedEvents,
+    InotifyMaxUserInstances,
+    InotifyMaxUserWatches,
     OvercommitMemory,
 }
 
@@ -276,7 +281,24 @@ fn entries(dir: DirId, me: &ProcessInfo) -> Vec<(Vec<u8>, Entry)> {
             (n("ostype"), Entry::File(FileId::Ostype)),
             (n("pid_max"), Entry::File(FileId::PidMax)),
         ],
-        DirId::SysFs => vec![(n("pipe-max-size"), Entry::File(FileId::PipeMaxSize))],
+        DirId::SysFs => vec![
+            (n("inotify"), Entry::Dir(DirId::SysFsInotify)),
+            (n("pipe-max-size"), Entry::File(FileId::PipeMaxSize)),
+        ],
+        DirId::SysFsInotify => vec![
+            (
+                n("max_queued_events"),
+                Entry::File(FileId::InotifyMaxQueuedEvents),
+            ),
+            (
+                n("max_user_instances"),
+                Entry::File(FileId::InotifyMaxUserInstances),
+            ),
+            (
+                n("max_user_watches"),
+                Entry::File(FileId::InotifyMaxUserWatches),
+            ),
+        ],
         DirId::SysVm => vec![(
             n("overcommit_memory"),
             Entry::File(FileId::OvercommitMemory),
@@ -663,6 +685,11 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
         FileId::Ostype => b"Linux\n".to_vec(),
         FileId::PidMax => b"4194304\n".to_vec(),
         FileId::PipeMaxSize => b"1048576\n".to_vec(),
+        FileId::InotifyMaxQueuedEvents => format!("{}\n", inotify::MAX_QUEUED_EVENTS).into_bytes(),
+        FileId::InotifyMaxUserInstances => {
+            format!("{}\n", inotify::MAX_USER_INSTANCES).into_bytes()
+        }
+        FileId::InotifyMaxUserWatches => format!("{}\n", inotify::MAX_USER_WATCHES).into_bytes(),
         FileId::OvercommitMemory => b"0\n".to_vec(),
     }
 }
@@ -1571,6 +1598,9 @@ mod tests {
         assert_eq!(read_all("sys/kernel/ostype"), "Linux\n");
         assert_eq!(read_all("sys/kernel/pid_max"), "4194304\n");
         assert_eq!(read_all("sys/fs/pipe-max-size"), "1048576\n");
+        assert_eq!(read_all("sys/fs/inotify/max_user_watches"), "8192\n");
+        assert_eq!(read_all("sys/fs/inotify/max_queued_events"), "16384\n");
+        assert_eq!(read_all("sys/fs/inotify/max_user_instances"), "128\n");
         assert_eq!(read_all("sys/vm/overcommit_memory"), "0\n");
         let mounts = read_all("mounts");
         assert_eq!(mounts, read_all("self/mounts"));
