@@ -633,9 +633,9 @@ fn do_utimens(
     // Linux's fsnotify_change: both times are an attribute change, one alone an access or a
     // modification.
     match (omit(atime), omit(mtime)) {
-        (false, false) => inotify::changed(task, &p, IN_ATTRIB),
-        (false, true) => inotify::changed(task, &p, IN_ACCESS),
-        (true, false) => inotify::changed(task, &p, IN_MODIFY),
+        (false, false) => inotify::changed(task, p, IN_ATTRIB),
+        (false, true) => inotify::changed(task, p, IN_ACCESS),
+        (true, false) => inotify::changed(task, p, IN_MODIFY),
         (true, true) => {}
     }
     Ok(0)
