@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,6 +187,38 @@ int main(int argc, char **argv) {
     CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK(umount2(at("pr"), 0) == 0);
     CHECK(rmdir(at("pr")) == 0);
+
+    // MS_MOVE: a mount and what is mounted below it move together.
+    CHECK(mkdir(at("m1"), 0755) == 0 && mkdir(at("m2"), 0755) == 0);
+    CHECK(mount("tmpfs", at("m1"), "tmpfs", 0, NULL) == 0);
+    put(at("m1/f"), "moved\n");
+    CHECK(mkdir(at("m1/sub"), 0755) == 0);
+    CHECK(mount("tmpfs", at("m1/sub"), "tmpfs", 0, NULL) == 0);
+    put(at("m1/sub/g"), "below\n");
+    CHECK(mount(at("m1"), at("m1/sub/x"), NULL, MS_MOVE, NULL) == -1);
+    CHECK(mount(at("m1"), at("m2"), NULL, MS_MOVE, NULL) == 0);
+    CHECK(has(at("m2/f"), "moved\n") && has(at("m2/sub/g"), "below\n"));
+    CHECK(access(at("m1/f"), F_OK) == -1 && errno == ENOENT);
+    CHECK(!mounted(at("m1")) && mounted(at("m2")) && mounted(at("m2/sub")));
+    CHECK(mount(at("p"), at("m1"), NULL, MS_MOVE, NULL) == -1 && errno == EINVAL);
+    CHECK(umount2(at("m2"), MNT_DETACH) == 0);
+    CHECK(rmdir(at("m1")) == 0 && rmdir(at("m2")) == 0);
+
+    // clone(CLONE_NEWNS): the child's mounts are its own.
+    CHECK(mkdir(at("cn"), 0755) == 0);
+    CHECK(syscall(SYS_clone, CLONE_NEWNS | CLONE_FS | SIGCHLD, 0, 0, 0, 0) == -1 &&
+          errno == EINVAL);
+    fflush(stdout);
+    pid = syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0);
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        CHECK(mount("tmpfs", at("cn"), "tmpfs", 0, NULL) == 0);
+        CHECK(mounted(at("cn")));
+        _exit(0);
+    }
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(!mounted(at("cn")));
+    CHECK(rmdir(at("cn")) == 0);
 
     CHECK(umount2(at("t"), MNT_DETACH) == 0);
     CHECK(!mounted(at("t")) && !mounted(at("t/d/m")));

@@ -44,8 +44,10 @@ const CLONE_DETACHED: u64 = 0x400000;
 const CLONE_UNTRACED: u64 = 0x800000;
 const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
 const CLONE_IO: u64 = 0x8000_0000;
-/// The namespace flags (and CLONE_NEWCGROUP/NEWTIME): refused.
-const CLONE_NEW_ANY: u64 = 0x7e02_0000 | 0x0000_0080;
+/// A new mount namespace for the child (a copy of the parent's).
+const CLONE_NEWNS: u64 = 0x20000;
+/// The other namespace flags (UTS, IPC, user, pid, net, cgroup, time): refused.
+const CLONE_NEW_ANY: u64 = 0x7e00_0000 | 0x0000_0080;
 
 /// What a clone asks for, decoded from clone or clone3.
 struct CloneArgs {
@@ -64,6 +66,16 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     let f = c.flags;
     if f & CLONE_NEW_ANY != 0 {
         return Err(Errno::EPERM);
+    }
+    if f & CLONE_NEWNS != 0 {
+        // A namespace of its own can't share the parent's fs context (Linux: EINVAL), and
+        // needs CAP_SYS_ADMIN.
+        if f & CLONE_FS != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if task.tg().state().creds.euid != 0 {
+            return Err(Errno::EPERM);
+        }
     }
     if f & CLONE_PIDFD != 0 && f & CLONE_THREAD != 0 {
         return Err(Errno::EINVAL);
@@ -134,6 +146,8 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     };
     let fs = if f & CLONE_FS != 0 {
         task.fs.clone()
+    } else if f & CLONE_NEWNS != 0 {
+        Arc::new(task.fs.with_new_mounts())
     } else {
         Arc::new(FsContext::duplicate(&task.fs))
     };

@@ -90,8 +90,8 @@ fn string_arg(task: &Task, addr: u64, max: usize) -> Result<Option<String>, Errn
 /// Implements `mount(2)`: new tmpfs, proc, sysfs and devtmpfs mounts, bind mounts
 /// (`MS_BIND`, `MS_REC`), remounts (`MS_REMOUNT`, with `MS_BIND` for the per-mount flags
 /// alone), and propagation changes (`MS_SHARED`, `MS_PRIVATE`, `MS_SLAVE`,
-/// `MS_UNBINDABLE`: accepted; mount namespaces here never propagate). Deviations: other
-/// filesystem types (devpts, mqueue, overlay, …) are `ENODEV`; `MS_MOVE` is `EINVAL`.
+/// `MS_UNBINDABLE`: accepted; mount namespaces here never propagate), `MS_MOVE`.
+/// Deviation: other filesystem types (overlay, …) are `ENODEV`.
 fn sys_mount(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let mut flags = a[3];
     if flags & MS_MGC_MSK == MS_MGC_VAL {
@@ -123,8 +123,12 @@ fn sys_mount(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Ok(0);
     }
     if flags & MS_MOVE != 0 {
-        tracing::warn!("mount: MS_MOVE is not supported");
-        return Err(Errno::EINVAL);
+        let from = target(task, a[0], false)?;
+        if stat_resolved(task, &point, false)?.st_mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        table.move_mount(&from, &point)?;
+        return Ok(0);
     }
     if flags & MS_BIND != 0 {
         let src = target(task, a[0], false)?;

@@ -282,6 +282,64 @@ impl MountTable {
         Ok(())
     }
 
+    /// `MS_MOVE`: the topmost mount at `from`, and the mounts below it, move to `to` (a
+    /// walked directory). `EINVAL` if `from` is no mount point or is the root; `ELOOP` if
+    /// `to` lies below `from`.
+    pub fn move_mount(&self, from: &[u8], to: &[u8]) -> Result<(), Errno> {
+        use super::resolve::within;
+        let mut mounts = self.write();
+        let i = mounts
+            .iter()
+            .rposition(|m| m.point == from)
+            .ok_or(Errno::EINVAL)?;
+        if i == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if within(to, from) {
+            return Err(Errno::ELOOP);
+        }
+        let moved_id = mounts[i].id;
+        let new_parent = mounts
+            .iter()
+            .enumerate()
+            .filter(|(j, p)| *j != i && within(to, &p.point) && !within(&p.point, from))
+            .max_by_key(|(_, p)| p.point.len())
+            .map_or(mounts[0].id, |(_, p)| p.id);
+        // The moved mount and everything mounted on or below it (by parent link).
+        let mut below = vec![moved_id];
+        let mut k = 0;
+        while k < below.len() {
+            let id = below[k];
+            below.extend(
+                mounts
+                    .iter()
+                    .filter(|m| m.parent == id && m.id != id)
+                    .map(|m| m.id),
+            );
+            k += 1;
+        }
+        for m in mounts.iter_mut() {
+            if !below.contains(&m.id) {
+                continue;
+            }
+            let tail = &m.point[from.len().min(m.point.len())..];
+            let point = if to == b"/" && !tail.is_empty() {
+                tail.to_vec()
+            } else {
+                [to, tail].concat()
+            };
+            let mut c = m.bind(&point, &m.root, m.flags);
+            c.id = m.id;
+            c.parent = if m.id == moved_id {
+                new_parent
+            } else {
+                m.parent
+            };
+            *m = Arc::new(c);
+        }
+        Ok(())
+    }
+
     /// `pivot_root(2)`: the topmost mount at `new_root` becomes the root, and what was
     /// outside it moves under `put_old` (a directory at or below `new_root`). Both are
     /// walked paths; the caller checked that they are directories. `EINVAL` if `new_root` is
@@ -449,6 +507,22 @@ mod tests {
         t.bind(&top, b"/", b"/r", true);
         assert_eq!(t.route(b"/r/tmp/x").source, "tmp");
         assert_eq!(&t.route(b"/r/tmp/x").inner(b"/r/tmp/x")[..], b"/x");
+    }
+
+    #[test]
+    fn move_takes_the_submounts_along() {
+        let t = table();
+        t.add(Mount::new(b"/tmp/in", b"/", Arc::new(Sysfs), "in", 0, ""));
+        assert_eq!(t.move_mount(b"/nope", b"/x"), Err(snare_abi::Errno::EINVAL));
+        assert_eq!(
+            t.move_mount(b"/tmp", b"/tmp/in/x"),
+            Err(snare_abi::Errno::ELOOP)
+        );
+        t.move_mount(b"/tmp", b"/mnt").expect("move");
+        assert_eq!(t.route(b"/tmp/a").source, "root");
+        assert_eq!(t.route(b"/mnt/a").source, "tmp");
+        assert_eq!(t.route(b"/mnt/in/a").source, "in");
+        assert_eq!(&t.route(b"/mnt/in/a").inner(b"/mnt/in/a")[..], b"/a");
     }
 
     #[test]
