@@ -44,6 +44,7 @@ fn address_space_limit() {
 #[test]
 fn memfd() {
     c_program("memfd", &[]);
+    c_program("memfd_fork", &[]);
 }
 
 /// splice, tee and vmsplice: file -> pipe -> file with and without offsets, pipe to pipe,

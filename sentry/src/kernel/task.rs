@@ -436,6 +436,9 @@ impl Task {
             if Arc::strong_count(&self.fds) == 1 {
                 self.fds.clear();
             }
+            if Arc::strong_count(&self.mm) == 1 {
+                self.mm.drop_mappings();
+            }
             self.fds = Arc::new(FdTable::default());
             super::signal::process_exit(&self.k, &tg, status);
         }

@@ -706,6 +706,14 @@ impl MemoryManager {
         Ok(mm)
     }
 
+    /// Lets go of every mapping's file (an exiting process, before its parent hears of it:
+    /// a tmpfs file's count of writable shared mappings, which `F_SEAL_WRITE` asks, must
+    /// not see the dead child's). The stub and the pages go when the manager does.
+    pub fn drop_mappings(&self) {
+        let vmas = std::mem::take(&mut self.lock().vmas);
+        drop(vmas);
+    }
+
     /// Empties the address space (exec reusing it): every mapping and page goes.
     pub fn reset(&self) -> Result<(), Errno> {
         *self.sites.lock().unwrap_or_else(|e| e.into_inner()) = patch::Sites::default();
