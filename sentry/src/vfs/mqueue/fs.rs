@@ -105,6 +105,14 @@ impl Filesystem for Mqueuefs {
         Ok(crate::vfs::statfs_bytes(MQUEUE_MAGIC, 0, 0))
     }
 
+    /// No directories: `EEXIST` for a name taken, else `EPERM`.
+    fn mkdir(&self, cx: &dyn Caller, path: &[u8], _mode: u32) -> Result<(), Errno> {
+        Err(match self.stat(cx, path, false) {
+            Ok(_) => Errno::EEXIST,
+            Err(_) => Errno::EPERM,
+        })
+    }
+
     fn rmdir(&self, path: &[u8]) -> Result<(), Errno> {
         Err(if path == b"/" {
             Errno::EBUSY
