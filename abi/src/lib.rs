@@ -9,6 +9,7 @@
 pub mod errno;
 pub mod file;
 pub mod inotify;
+pub mod mqueue;
 pub mod pod;
 pub mod regs;
 pub mod seccomp;

@@ -65,6 +65,8 @@ pub const SI_TKILL: i32 = -6;
 pub const SI_KERNEL: i32 = 0x80;
 /// `si_code` of a POSIX timer's expiry signal (`timer_create(2)`).
 pub const SI_TIMER: i32 = -2;
+/// `si_code` of a message queue's notification (`mq_notify(3)`).
+pub const SI_MESGQ: i32 = -3;
 
 /// `sigev_notify` values (`<asm-generic/siginfo.h>`).
 pub const SIGEV_SIGNAL: i32 = 0;

@@ -1,5 +1,6 @@
-//! Differential test of pipes, eventfd, timerfd, poll/select/epoll (`tests/guests/ipc.c`):
-//! run natively and under `snare do`, static and dynamic; stdout and status must match.
+//! Differential tests of pipes, eventfd, timerfd, poll/select/epoll (`tests/guests/ipc.c`)
+//! and POSIX message queues (`tests/guests/mqueue.c`): run natively and under `snare do`,
+//! static and dynamic; stdout and status must match.
 
 mod common;
 
@@ -8,4 +9,9 @@ use common::*;
 #[test]
 fn ipc() {
     c_program("ipc", &[]);
+}
+
+#[test]
+fn mqueue() {
+    c_program("mqueue", &[]);
 }

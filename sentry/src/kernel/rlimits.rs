@@ -3,19 +3,21 @@
 //!
 //! Every limit is stored as set; the Sentry enforces RLIMIT_NOFILE (fd allocation in
 //! `vfs/fdtable.rs`, poll's entry count), RLIMIT_FSIZE (writes, truncates and fallocate of
-//! regular files: [`fsize_check`]) and RLIMIT_AS (mmap, brk and mremap: `syscalls/mmap.rs`;
-//! a stack growing on a fault is not counted). The others report what was set: the
+//! regular files: [`fsize_check`]), RLIMIT_AS (mmap, brk and mremap: `syscalls/mmap.rs`;
+//! a stack growing on a fault is not counted) and RLIMIT_MSGQUEUE (the bytes a user's
+//! message queues reserve: `vfs/mqueue`). The others report what was set: the
 //! sandbox's own bounds (its task limit, the stack size) apply whatever they say.
 //!
 //! Defaults: RLIMIT_NOFILE soft 1024, hard 2^20 (Docker's and systemd's soft limit; the hard
 //! one is Linux's default `fs.nr_open`, the most it can be); RLIMIT_STACK 8 MiB; RLIMIT_NPROC
-//! the sandbox's task limit; RLIMIT_MEMLOCK 8 MiB; RLIMIT_CORE 0 (the sandbox never dumps
-//! core); the rest unlimited.
+//! the sandbox's task limit; RLIMIT_MEMLOCK 8 MiB; RLIMIT_MSGQUEUE 800 KiB (Linux's
+//! `MQ_BYTES_MAX`); RLIMIT_CORE 0 (the sandbox never dumps core); the rest unlimited.
 
 use snare_abi::file::{
-    Rlimit, NR_OPEN, RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_STACK,
-    RLIM_INFINITY, RLIM_NLIMITS,
+    Rlimit, NR_OPEN, RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NOFILE, RLIMIT_NPROC,
+    RLIMIT_STACK, RLIM_INFINITY, RLIM_NLIMITS,
 };
+use snare_abi::mqueue::MQ_BYTES_MAX;
 use snare_abi::Errno;
 
 use super::process::MAX_TASKS;
@@ -73,6 +75,7 @@ impl Default for Rlimits {
         set(RLIMIT_NPROC, MAX_TASKS as u64, MAX_TASKS as u64);
         set(RLIMIT_MEMLOCK, 8 << 20, 8 << 20);
         set(RLIMIT_CORE, 0, RLIM_INFINITY);
+        set(RLIMIT_MSGQUEUE, MQ_BYTES_MAX, MQ_BYTES_MAX);
         Rlimits(l)
     }
 }

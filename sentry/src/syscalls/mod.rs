@@ -14,6 +14,7 @@ mod ipc;
 mod memfd;
 mod mmap;
 mod mount;
+mod mqueue;
 mod path;
 mod poll;
 mod proc_info;
@@ -51,6 +52,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         memfd::HANDLERS,
         mmap::HANDLERS,
         mount::HANDLERS,
+        mqueue::HANDLERS,
         poll::HANDLERS,
         process::HANDLERS,
         read_write::HANDLERS,

@@ -162,6 +162,7 @@ fn sys_mount(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         "proc" => (Arc::new(Procfs), String::new()),
         "sysfs" => (Arc::new(Sysfs), String::new()),
         "devtmpfs" => (Arc::new(Devfs), String::new()),
+        "mqueue" => (Arc::new(crate::vfs::mqueue::Mqueuefs), String::new()),
         other => {
             tracing::warn!(fstype = other, "mount: filesystem type not supported");
             return Err(Errno::ENODEV);

@@ -22,6 +22,7 @@ pub mod hostdir;
 pub mod inotify;
 pub(crate) mod locks;
 pub mod mount;
+pub mod mqueue;
 pub mod overlay;
 pub mod perm;
 pub mod pipe;
