@@ -87,7 +87,7 @@ fn string_arg(task: &Task, addr: u64, max: usize) -> Result<Option<String>, Errn
     Ok(Some(String::from_utf8_lossy(&b).into_owned()))
 }
 
-/// Implements `mount(2)`: new tmpfs, proc, sysfs and devtmpfs mounts, bind mounts
+/// Implements `mount(2)`: new tmpfs, proc, sysfs, devtmpfs and mqueue mounts, bind mounts
 /// (`MS_BIND`, `MS_REC`), remounts (`MS_REMOUNT`, with `MS_BIND` for the per-mount flags
 /// alone), and propagation changes (`MS_SHARED`, `MS_PRIVATE`, `MS_SLAVE`,
 /// `MS_UNBINDABLE`: accepted; mount namespaces here never propagate), `MS_MOVE`.
