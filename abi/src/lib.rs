@@ -13,6 +13,7 @@ pub mod pod;
 pub mod regs;
 pub mod seccomp;
 pub mod signal;
+pub mod tty;
 
 pub use errno::Errno;
 pub use pod::Pod;
