@@ -19,6 +19,7 @@ use crate::vfs::dev::Devfs;
 use crate::vfs::filesystem::Filesystem;
 use crate::vfs::mount::{ms, Mount};
 use crate::vfs::procfs::Procfs;
+use crate::vfs::pty::Devpts;
 use crate::vfs::sysfs::Sysfs;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -157,7 +158,11 @@ fn sys_mount(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         }
         "proc" => (Arc::new(Procfs), String::new()),
         "sysfs" => (Arc::new(Sysfs), String::new()),
-        "devtmpfs" => (Arc::new(Devfs), String::new()),
+        "devtmpfs" => (Arc::new(Devfs::new(task.k.devpts.clone())), String::new()),
+        "devpts" => {
+            Devpts::check_options(&data)?;
+            (task.k.devpts.clone(), task.k.devpts.options())
+        }
         other => {
             tracing::warn!(fstype = other, "mount: filesystem type not supported");
             return Err(Errno::ENODEV);
