@@ -488,3 +488,45 @@ fn inotify() {
     let d = scratch().to_str().expect("utf-8").to_string();
     c_program("inotify", &[&d]);
 }
+
+/// Pseudo-terminals: /dev/ptmx and /dev/pts, the line discipline (canonical lines, editing,
+/// echo, CR/NL translation, EOF, raw mode, VMIN/VTIME), window size, job control (^C is
+/// SIGINT and a resize SIGWINCH for the slave's session), hangups, hostile ioctl arguments,
+/// full ptys and a pty storm past the limit.
+#[test]
+fn pty() {
+    c_program("pty", &[]);
+}
+
+/// Python's `pty.openpty()` and `pty.fork()` (login_tty: setsid, TIOCSCTTY), as natively.
+#[test]
+fn pty_python() {
+    let python = Path::new("/usr/bin/python3");
+    same(
+        python,
+        &[
+            "-c",
+            "import os,pty; m,s=pty.openpty(); os.write(m,b'x\\n'); print(os.read(s,10)); \
+             os.write(s,b'y\\n'); print(os.read(m,10), os.isatty(s), os.isatty(m))",
+        ],
+    );
+    let fork = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    print("child", os.isatty(0), os.getsid(0) == os.getpid(), os.tcgetpgrp(0) == os.getpid())
+    sys.stdout.flush()
+    os._exit(3)
+out = b""
+while True:
+    try:
+        d = os.read(fd, 100)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+print(out, os.waitpid(pid, 0)[1] >> 8)
+"#;
+    same(python, &["-c", fork]);
+}

@@ -81,6 +81,8 @@ pub struct Kernel {
     /// The sandbox's first mount namespace (`mounts::sandbox`; init's, and every task's
     /// until one unshares it).
     pub mounts: Arc<MountTable>,
+    /// The sandbox's pseudo-terminals (`/dev/ptmx`, mounted at `/dev/pts`).
+    pub devpts: Arc<crate::vfs::pty::Devpts>,
     /// The tmpfs of memfd files (`memfd_create(2)`), mounted nowhere: its files are in no
     /// directory (Linux's internal shm mount).
     pub memfd: Arc<Tmpfs>,
@@ -131,13 +133,16 @@ impl Kernel {
         let fast_syscalls = platform
             .fast_syscall_entry()
             .filter(|_| std::env::var("SNARE_PATCH").map_or(true, |v| v != "0"));
-        let mounts = Arc::new(mounts::sandbox(lower, uid, gid, platform.memory_file()));
+        let devpts = crate::vfs::pty::Devpts::new();
+        let mem = platform.memory_file();
+        let mounts = Arc::new(mounts::sandbox(lower, uid, gid, mem, &devpts));
         let k = Arc::new(Kernel {
             fast_syscalls,
             children_cpu_wanted: std::sync::atomic::AtomicBool::new(false),
             platform,
             root,
             mounts,
+            devpts,
             memfd: Tmpfs::mounted(uid, gid, b"", MEMFD_DEV, 0),
             strace,
             boot: Instant::now(),

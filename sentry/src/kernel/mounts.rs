@@ -14,6 +14,7 @@ use crate::vfs::filesystem::Caller;
 use crate::vfs::mount::{ms, Mount, MountTable};
 use crate::vfs::overlay::Overlay;
 use crate::vfs::procfs::{ProcessInfo, Procfs, SystemInfo};
+use crate::vfs::pty::Devpts;
 use crate::vfs::resolve::{components, Node, Resolver};
 use crate::vfs::sysfs::Sysfs;
 use crate::vfs::tmpfs::Tmpfs;
@@ -103,9 +104,15 @@ fn parse_size(v: &str) -> Result<u64, Errno> {
 
 /// The layout `snare do` starts with: the overlay root (the host root under an in-memory
 /// upper layer; the host's `/tmp` is seen through it like every other directory), procfs,
-/// devices, sysfs and `/dev/shm`. Tmpfs sizes default as Linux's: half the sandbox's memory,
+/// devices, sysfs, `/dev/shm` and the devpts `pts` at `/dev/pts`. Tmpfs sizes default as Linux's: half the sandbox's memory,
 /// one inode per two of its pages.
-pub fn sandbox(lower: HostRoot, uid: u32, gid: u32, mem: &Arc<MemoryFile>) -> MountTable {
+pub fn sandbox(
+    lower: HostRoot,
+    uid: u32,
+    gid: u32,
+    mem: &Arc<MemoryFile>,
+    pts: &Arc<Devpts>,
+) -> MountTable {
     let overlay = Overlay::new(lower, uid, gid);
     charge(overlay.upper(), mem, &TmpfsOpts::default());
     let shm = Tmpfs::mounted(uid, gid, b"/dev/shm", SHM_DEV, 0);
@@ -123,10 +130,19 @@ pub fn sandbox(lower: HostRoot, uid: u32, gid: u32, mem: &Arc<MemoryFile>) -> Mo
     t.add(Mount::new(
         b"/dev",
         b"/",
-        Arc::new(Devfs),
+        Arc::new(Devfs::new(pts.clone())),
         "devtmpfs",
         ms::NOSUID,
         "",
+    ));
+    let pts_opts = pts.options();
+    t.add(Mount::new(
+        b"/dev/pts",
+        b"/",
+        pts.clone(),
+        "devpts",
+        ms::NOSUID | ms::NOEXEC,
+        &pts_opts,
     ));
     let ro = ms::RDONLY | hidden;
     t.add(Mount::new(b"/sys", b"/", Arc::new(Sysfs), "sysfs", ro, ""));

@@ -117,6 +117,47 @@ pub fn send_to_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
     send(tg, None, info, None);
 }
 
+/// The signals a terminal raises (`vfs::pty`): sent by the kernel (`SI_KERNEL`) to a
+/// process group or a process of the sandbox.
+#[derive(Debug)]
+pub struct TtySignals(std::sync::Weak<Kernel>);
+
+impl TtySignals {
+    pub fn new(k: &Arc<Kernel>) -> TtySignals {
+        TtySignals(Arc::downgrade(k))
+    }
+}
+
+impl crate::vfs::pty::JobControl for TtySignals {
+    fn signal_pgrp(&self, pgrp: i32, sig: i32) {
+        let Some(k) = self.0.upgrade() else {
+            return;
+        };
+        let targets: Vec<Arc<ThreadGroup>> = lock(&k.pids)
+            .groups
+            .values()
+            .filter(|g| {
+                let st = g.state();
+                st.pgid == pgrp && st.zombie.is_none()
+            })
+            .cloned()
+            .collect();
+        for g in targets {
+            send_to_group(&g, user_info(sig, SI_KERNEL, 0, 0));
+        }
+    }
+
+    fn signal_process(&self, pid: i32, sig: i32) {
+        let Some(k) = self.0.upgrade() else {
+            return;
+        };
+        let target = lock(&k.pids).groups.get(&pid).cloned();
+        if let Some(g) = target.filter(|g| g.state().zombie.is_none()) {
+            send_to_group(&g, user_info(sig, SI_KERNEL, 0, 0));
+        }
+    }
+}
+
 /// Sends `info` to one thread.
 pub fn send_to_task(t: &TaskHandle, info: SigInfo) {
     send(&t.tg, Some(t), info, None);
@@ -258,7 +299,7 @@ fn notify_parent_job(parent: &Arc<ThreadGroup>, pid: i32, code: i32, sig: i32) {
 /// parent hears of it. When init ends, everything else is killed: the sandbox is over.
 pub fn process_exit(k: &Kernel, tg: &Arc<ThreadGroup>, status: ExitStatus) {
     let init = k.init.get().cloned();
-    let (parent, children, exit_signal) = {
+    let (parent, children, exit_signal, leader) = {
         let mut st = tg.state();
         st.zombie = Some(status);
         st.vfork_done = true;
@@ -267,9 +308,13 @@ pub fn process_exit(k: &Kernel, tg: &Arc<ThreadGroup>, status: ExitStatus) {
             st.parent.clone(),
             std::mem::take(&mut st.children),
             st.exit_signal,
+            st.sid == tg.tgid,
         )
     };
     tg.exit_events.notify();
+    if leader {
+        k.devpts.session_ended(tg.tgid);
+    }
     if tg.tgid == 1 {
         let all: Vec<Arc<TaskHandle>> = lock(&k.pids).tasks.values().cloned().collect();
         for t in all {

@@ -19,6 +19,7 @@ use crate::vfs::dev::Devfs;
 use crate::vfs::filesystem::Filesystem;
 use crate::vfs::mount::{ms, Mount};
 use crate::vfs::procfs::Procfs;
+use crate::vfs::pty::Devpts;
 use crate::vfs::sysfs::Sysfs;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -87,8 +88,8 @@ fn string_arg(task: &Task, addr: u64, max: usize) -> Result<Option<String>, Errn
     Ok(Some(String::from_utf8_lossy(&b).into_owned()))
 }
 
-/// Implements `mount(2)`: new tmpfs, proc, sysfs, devtmpfs and mqueue mounts, bind mounts
-/// (`MS_BIND`, `MS_REC`), remounts (`MS_REMOUNT`, with `MS_BIND` for the per-mount flags
+/// Implements `mount(2)`: new tmpfs, proc, sysfs, devtmpfs, devpts and mqueue mounts, bind
+/// mounts (`MS_BIND`, `MS_REC`), remounts (`MS_REMOUNT`, with `MS_BIND` for the per-mount flags
 /// alone), and propagation changes (`MS_SHARED`, `MS_PRIVATE`, `MS_SLAVE`,
 /// `MS_UNBINDABLE`: accepted; mount namespaces here never propagate), `MS_MOVE`.
 /// Deviation: other filesystem types (overlay, …) are `ENODEV`.
@@ -161,7 +162,11 @@ fn sys_mount(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         }
         "proc" => (Arc::new(Procfs), String::new()),
         "sysfs" => (Arc::new(Sysfs), String::new()),
-        "devtmpfs" => (Arc::new(Devfs), String::new()),
+        "devtmpfs" => (Arc::new(Devfs::new(task.k.devpts.clone())), String::new()),
+        "devpts" => {
+            Devpts::check_options(&data)?;
+            (task.k.devpts.clone(), task.k.devpts.options())
+        }
         "mqueue" => (Arc::new(crate::vfs::mqueue::Mqueuefs), String::new()),
         other => {
             tracing::warn!(fstype = other, "mount: filesystem type not supported");

@@ -197,6 +197,12 @@ impl crate::vfs::filesystem::Caller for Task {
         }
     }
 
+    fn job_control(&self) -> Option<std::sync::Arc<dyn crate::vfs::pty::JobControl>> {
+        Some(std::sync::Arc::new(crate::kernel::signal::TtySignals::new(
+            &self.k,
+        )))
+    }
+
     fn terminal(&self) -> Option<std::sync::Arc<dyn crate::vfs::FileDescription>> {
         (0..3)
             .filter_map(|n| self.fds.get(n).ok())

@@ -624,7 +624,11 @@ fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         }
         cmd => {
             let file = task.fds.get(n)?;
-            if file.is_terminal() {
+            if let Some((pty, master)) = crate::vfs::pty::pty_of(&*file) {
+                if let Some(r) = pty_job_ioctl(task, pty, master, cmd, a[2]) {
+                    return r;
+                }
+            } else if file.is_terminal() {
                 if let Some(r) = tty_job_ioctl(task, cmd, a[2]) {
                     return r;
                 }
@@ -634,14 +638,114 @@ fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     }
 }
 
+/// The ioctls of a pseudo-terminal that need the caller: its session and process group
+/// (Linux's `tiocsctty`, `tiocgpgrp`, `tiocspgrp`, `tiocgsid`, `TIOCNOTTY`) and a new fd
+/// (`TIOCGPTPEER`). The terminal's session stands for the controlling terminal: on the slave,
+/// `TIOCGPGRP`, `TIOCGSID` and `TIOCSPGRP` need the caller to be in it (`ENOTTY`), as Linux
+/// needs it to be the caller's controlling terminal. `None`: not one of them.
+fn pty_job_ioctl(
+    task: &Task,
+    pty: &std::sync::Arc<crate::vfs::pty::Pty>,
+    master: bool,
+    cmd: u32,
+    arg: u64,
+) -> Option<Result<u64, Errno>> {
+    use snare_abi::tty::{TIOCGPGRP, TIOCGPTPEER, TIOCGSID, TIOCNOTTY, TIOCSCTTY, TIOCSPGRP};
+    if !matches!(
+        cmd,
+        TIOCSCTTY | TIOCNOTTY | TIOCGPGRP | TIOCSPGRP | TIOCGSID | TIOCGPTPEER
+    ) {
+        return None;
+    }
+    if !master && pty.hung_up() {
+        return Some(Err(if cmd == TIOCSPGRP {
+            Errno::ENOTTY
+        } else {
+            Errno::EIO
+        }));
+    }
+    let (pid, pgid, sid) = {
+        let st = task.tg().state();
+        (task.tg().tgid, st.pgid, st.sid)
+    };
+    let job = pty.job(|j| *j);
+    let is_ctty = job.session == Some(sid);
+    let put = |v: i32| task.mm.write(arg, &v.to_ne_bytes()).map(|()| 0);
+    Some(match cmd {
+        TIOCSCTTY => {
+            if is_ctty && pid == sid {
+                Ok(0)
+            } else if pid != sid || pty.session_has_terminal(sid) || job.session.is_some() {
+                // Not a session leader, one with a terminal already, or a terminal that is
+                // another session's (stealing it, `arg` 1, needs CAP_SYS_ADMIN).
+                Err(Errno::EPERM)
+            } else {
+                pty.job(|j| {
+                    j.session = Some(sid);
+                    j.pgrp = pgid;
+                });
+                Ok(0)
+            }
+        }
+        TIOCNOTTY => {
+            if !is_ctty || master {
+                Err(Errno::ENOTTY)
+            } else {
+                if pid == sid {
+                    pty.job(|j| *j = Default::default());
+                }
+                Ok(0)
+            }
+        }
+        TIOCGPGRP if !master && !is_ctty => Err(Errno::ENOTTY),
+        TIOCGPGRP => put(job.pgrp),
+        TIOCGSID if !master && !is_ctty => Err(Errno::ENOTTY),
+        TIOCGSID => job.session.map_or(Err(Errno::ENOTTY), put),
+        TIOCSPGRP => (|| {
+            let pg: i32 = task.mm.read_val(arg)?;
+            if pg < 0 {
+                return Err(Errno::EINVAL);
+            }
+            if !is_ctty {
+                return Err(Errno::ENOTTY);
+            }
+            // The sessions of the group's live processes.
+            let sessions: Vec<i32> = crate::kernel::process::lock(&task.k.pids)
+                .groups
+                .values()
+                .filter_map(|g| {
+                    let st = g.state();
+                    (st.pgid == pg && st.zombie.is_none()).then_some(st.sid)
+                })
+                .collect();
+            if sessions.is_empty() {
+                return Err(Errno::ESRCH);
+            }
+            if !sessions.contains(&sid) {
+                return Err(Errno::EPERM);
+            }
+            pty.job(|j| j.pgrp = pg);
+            Ok(0)
+        })(),
+        TIOCGPTPEER if master => (|| {
+            let flags = u32_(arg);
+            const KNOWN: u32 = o::ACCMODE | o::NONBLOCK | o::CLOEXEC | o::NOCTTY | o::LARGEFILE;
+            if flags & !KNOWN != 0 || flags & o::ACCMODE == o::ACCMODE {
+                return Err(Errno::EINVAL);
+            }
+            let slave = pty.open_slave(flags)?;
+            let cloexec = flags & o::CLOEXEC != 0;
+            let fd = task.fds.install(slave, cloexec, 0, task.nofile())?;
+            Ok(fd as u64)
+        })(),
+        _ => Err(Errno::ENOTTY),
+    })
+}
+
 /// Job-control ioctls on the terminal behind stdio: the sandbox keeps its own foreground
 /// process group and session (the host's must not see guest ids). `None`: not one of them.
 fn tty_job_ioctl(task: &Task, cmd: u32, arg: u64) -> Option<Result<u64, Errno>> {
-    const TIOCSCTTY: u32 = 0x540e;
-    const TIOCGPGRP: u32 = 0x540f;
-    const TIOCSPGRP: u32 = 0x5410;
-    const TIOCNOTTY: u32 = 0x5422;
-    const TIOCGSID: u32 = 0x5429;
+    use snare_abi::tty::{TIOCGPGRP, TIOCGSID, TIOCNOTTY, TIOCSCTTY, TIOCSPGRP};
     use std::sync::atomic::Ordering;
     let r = match cmd {
         TIOCSCTTY | TIOCNOTTY => Ok(0),

@@ -1,5 +1,6 @@
-//! Device files the Sentry implements itself: /dev/null, zero, full, random, urandom, tty, and
-//! the /dev/std{in,out,err} and /dev/fd links into /proc/self/fd.
+//! Device files the Sentry implements itself: /dev/null, zero, full, random, urandom, tty,
+//! ptmx (a new pseudo-terminal of the sandbox's devpts, [`super::pty`]), and the
+//! /dev/std{in,out,err} and /dev/fd links into /proc/self/fd.
 
 use snare_abi::file::{Stat, S_IFCHR};
 use snare_abi::Errno;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use snare_abi::file::o;
 
 use super::filesystem::{Caller, Filesystem};
+use super::pty::Devpts;
 use super::FileDescription;
 
 /// `st_dev` of /dev (0:4002).
@@ -17,9 +19,18 @@ pub const DEV_DEV: u64 = 0x00f0_00a2;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 
 /// The device filesystem at /dev: the devices and links above, listed in its root (with
-/// `shm`, which is a mount of its own).
+/// `shm` and `pts`, which are mounts of their own).
 #[derive(Debug)]
-pub struct Devfs;
+pub struct Devfs {
+    /// Where `/dev/ptmx` makes its ptys.
+    pts: Arc<Devpts>,
+}
+
+impl Devfs {
+    pub fn new(pts: Arc<Devpts>) -> Devfs {
+        Devfs { pts }
+    }
+}
 
 impl Filesystem for Devfs {
     fn fstype(&self) -> &'static str {
@@ -84,6 +95,13 @@ impl Filesystem for Devfs {
             Some(_) if creat && flags & o::EXCL != 0 => Err(Errno::EEXIST),
             Some(_) if flags & o::DIRECTORY != 0 => Err(Errno::ENOTDIR),
             Some(DevKind::Tty) => cx.terminal().ok_or(Errno::ENXIO),
+            Some(DevKind::Ptmx) => self.pts.new_master(
+                cx.cred().uid,
+                flags,
+                cx.job_control(),
+                DevFile::new(DevKind::Ptmx, 0).stat()?,
+                "/dev/ptmx".into(),
+            ),
             Some(kind) => Ok(Arc::new(DevFile::new(kind, flags & o::ACCMODE))),
             None if creat => Err(Errno::EACCES),
             None => Err(Errno::ENOENT),
@@ -106,6 +124,8 @@ pub enum DevKind {
     Urandom,
     /// The controlling terminal: opening it gives the terminal behind stdio.
     Tty,
+    /// Opening it makes a pseudo-terminal and gives its master.
+    Ptmx,
 }
 
 /// The symbolic links in /dev: path inside it → target.
@@ -127,11 +147,13 @@ const DEV_ENTRIES: &[(&[u8], u8)] = &[
     (b"random", 2),
     (b"urandom", 2),
     (b"tty", 2),
+    (b"ptmx", 2),
     (b"stdin", 10),
     (b"stdout", 10),
     (b"stderr", 10),
     (b"fd", 10),
     (b"shm", 4),
+    (b"pts", 4),
 ];
 
 /// `lstat` of a /dev symlink.
@@ -162,6 +184,7 @@ impl DevFile {
             b"/random" => DevKind::Random,
             b"/urandom" => DevKind::Urandom,
             b"/tty" => DevKind::Tty,
+            b"/ptmx" => DevKind::Ptmx,
             _ => return None,
         })
     }
@@ -171,7 +194,7 @@ impl DevFile {
     }
 
     /// Character device numbers as on Linux (1:3 null, 1:5 zero, 1:7 full, 1:8 random, 1:9
-    /// urandom).
+    /// urandom, 5:0 tty, 5:2 ptmx).
     fn rdev(&self) -> u64 {
         let minor = match self.kind {
             DevKind::Null => 3,
@@ -180,6 +203,7 @@ impl DevFile {
             DevKind::Random => 8,
             DevKind::Urandom => 9,
             DevKind::Tty => return 5 << 8,
+            DevKind::Ptmx => return (5 << 8) | 2,
         };
         (1 << 8) | minor
     }
@@ -208,14 +232,14 @@ impl FileDescription for DevFile {
                 host_random(buf)?;
                 Ok(buf.len())
             }
-            DevKind::Tty => Err(Errno::ENXIO),
+            DevKind::Tty | DevKind::Ptmx => Err(Errno::ENXIO),
         }
     }
 
     fn write(&self, data: &[u8]) -> Result<usize, Errno> {
         match self.kind {
             DevKind::Full => Err(Errno::ENOSPC),
-            DevKind::Tty => Err(Errno::ENXIO),
+            DevKind::Tty | DevKind::Ptmx => Err(Errno::ENXIO),
             _ => Ok(data.len()),
         }
     }
@@ -254,6 +278,7 @@ impl FileDescription for DevFile {
             DevKind::Random => "/dev/random",
             DevKind::Urandom => "/dev/urandom",
             DevKind::Tty => "/dev/tty",
+            DevKind::Ptmx => "/dev/ptmx",
         }
         .to_string()
     }

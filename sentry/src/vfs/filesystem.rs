@@ -32,6 +32,10 @@ pub trait Caller {
     fn terminal(&self) -> Option<Arc<dyn FileDescription>>;
     /// The ids permission checks are made for (the effective ones).
     fn cred(&self) -> Cred;
+    /// How a terminal the caller opens sends the signals it raises (`None`: it sends none).
+    fn job_control(&self) -> Option<Arc<dyn super::pty::JobControl>> {
+        None
+    }
 }
 
 /// What one walked name is, for the resolver.

@@ -704,14 +704,9 @@ impl FileDescription for HostFile {
     }
 
     fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn GuestMemory) -> Result<u64, Errno> {
-        const TCGETS: u32 = 0x5401;
-        const TCSETS: u32 = 0x5402;
-        const TCSETSW: u32 = 0x5403;
-        const TCSETSF: u32 = 0x5404;
-        const TCFLSH: u32 = 0x540b;
-        const TIOCGWINSZ: u32 = 0x5413;
-        const TIOCSWINSZ: u32 = 0x5414;
-        const FIONREAD: u32 = 0x541b;
+        use snare_abi::tty::{
+            FIONREAD, TCFLSH, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGWINSZ, TIOCSWINSZ,
+        };
         let file = &self.inner.file;
         match cmd {
             TCGETS => {

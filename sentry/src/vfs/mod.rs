@@ -5,7 +5,8 @@
 //! line that mounts it; [`sysfs`] is the smallest). A [`mount::MountTable`] is a mount
 //! namespace: the [`overlay`] root (the host root, confined with `openat2(RESOLVE_IN_ROOT)`,
 //! under an in-memory upper layer), [`procfs`] at `/proc`, devices ([`dev`]) at `/dev`,
-//! [`sysfs`], a [`tmpfs`] at `/dev/shm`, and whatever `--tmpfs`, `--volume` ([`hostdir`]) and
+//! [`sysfs`], a [`tmpfs`] at `/dev/shm`, pseudo-terminals ([`pty`]: `/dev/ptmx` and the devpts
+//! at `/dev/pts`), and whatever `--tmpfs`, `--volume` ([`hostdir`]) and
 //! `mount(2)` add. Paths are walked by [`resolve`], so symlinks resolve across mounts.
 //! Advisory file locks ([`locks`]) are kept by file identity, apart from the mounts;
 //! extended attributes ([`xattr`]) by the filesystems that support them. memfd files are
@@ -27,6 +28,7 @@ pub mod overlay;
 pub mod perm;
 pub mod pipe;
 pub mod procfs;
+pub mod pty;
 pub mod resolve;
 pub mod seals;
 pub mod sysfs;
