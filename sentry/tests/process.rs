@@ -334,7 +334,7 @@ fn dev_links_and_listing() {
     assert_eq!(
         out,
         "via-stdout\nhi\n/proc/self/fd/2\n/proc/self/fd\nno-tty\n\
-         fd full null random shm stderr stdin stdout tty urandom zero "
+         fd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
     );
 }
 

@@ -507,7 +507,8 @@ fn pty_python() {
         &[
             "-c",
             "import os,pty; m,s=pty.openpty(); os.write(m,b'x\\n'); print(os.read(s,10)); \
-             os.write(s,b'y\\n'); print(os.read(m,10), os.isatty(s), os.isatty(m))",
+             print(os.read(m,10)); os.write(s,b'y\\n'); \
+             print(os.read(m,10), os.isatty(s), os.isatty(m))",
         ],
     );
     let fork = r#"

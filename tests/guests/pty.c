@@ -226,6 +226,10 @@ int main(void) {
     char b[256];
     printf("write hello: %zd\n", write(m, "hello\n", 6));
     int avail = -1;
+    // Linux hands input to the line discipline from a worker: wait until the slave is
+    // readable before asking how much it holds.
+    struct pollfd wait_in = {.fd = s, .events = POLLIN};
+    poll(&wait_in, 1, 5000);
     ioctl(s, FIONREAD, &avail);
     printf("FIONREAD slave: %d\n", avail);
     show("slave reads", b, read(s, b, sizeof b));
