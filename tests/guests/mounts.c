@@ -106,6 +106,13 @@ int main(int argc, char **argv) {
     put(at("b/h"), "via bind\n");
     CHECK(has(at("t/d/h"), "via bind\n"));
     CHECK(mounted(at("b")));
+    // An fd opened through the bind is known by that path.
+    int bfd = open(at("b/g"), O_RDONLY);
+    CHECK(bfd >= 0);
+    char link[64], shown[512] = {0};
+    snprintf(link, sizeof link, "/proc/self/fd/%d", bfd);
+    CHECK(readlink(link, shown, sizeof shown - 1) > 0 && strcmp(shown, at("b/g")) == 0);
+    CHECK(close(bfd) == 0);
 
     // Read-only remount of the bind: EROFS for writes there, the tmpfs itself still rw.
     CHECK(mount(NULL, at("b"), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) == 0);

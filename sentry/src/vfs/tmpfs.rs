@@ -936,6 +936,19 @@ impl Tmpfs {
         mode: u32,
         umask: u32,
     ) -> Result<Arc<dyn FileDescription>, Errno> {
+        self.open_as(path, flags, mode, umask, None)
+    }
+
+    /// [`Tmpfs::open`], the description known by the guest path `shown` (the path it was
+    /// opened by, through whichever mount) instead of this tmpfs's own mount point.
+    pub fn open_as(
+        &self,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+        umask: u32,
+        shown: Option<&[u8]>,
+    ) -> Result<Arc<dyn FileDescription>, Errno> {
         if flags & o::PATH == 0 {
             let fifo = {
                 let mut st = self.lock();
@@ -964,7 +977,7 @@ impl Tmpfs {
                 return super::pipe::open_fifo(&p, flags);
             }
         }
-        Ok(self.open_file(path, flags, mode, umask)?)
+        Ok(self.open_named(path, flags, mode, umask, shown)?)
     }
 
     /// `mknod(2)` of a FIFO (`mkfifo`) with `mode & !umask`.
@@ -990,6 +1003,17 @@ impl Tmpfs {
         mode: u32,
         umask: u32,
     ) -> Result<Arc<TmpfsFile>, Errno> {
+        self.open_named(path, flags, mode, umask, None)
+    }
+
+    fn open_named(
+        &self,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+        umask: u32,
+        shown: Option<&[u8]>,
+    ) -> Result<Arc<TmpfsFile>, Errno> {
         let mut st = self.lock();
         let acc = flags & o::ACCMODE;
         let path_only = flags & o::PATH != 0;
@@ -1002,7 +1026,7 @@ impl Tmpfs {
             let dir = st.lookup(path, true)?;
             st.dir(dir)?;
             let ino = st.alloc(S_IFREG | perm, 0, Data::File(Pages::default()))?;
-            let mut name = st.dir_path(dir);
+            let mut name = shown.map_or_else(|| st.dir_path(dir), <[u8]>::to_vec);
             name.extend_from_slice(format!("/#{ino} (deleted)").as_bytes());
             let node = InodeRef::new_locked(&self.state, &mut st, ino)?;
             let file = TmpfsFile::new(
@@ -1061,7 +1085,10 @@ impl Tmpfs {
             Data::File(_) if !path_only && flags & o::TRUNC != 0 => st.set_len(ino, 0)?,
             _ => {}
         }
-        let name = st.walk_path(&w, ino);
+        let name = match shown {
+            Some(s) => String::from_utf8_lossy(s).into_owned(),
+            None => st.walk_path(&w, ino),
+        };
         let node = InodeRef::new_locked(&self.state, &mut st, ino)?;
         Ok(TmpfsFile::new(node, flags, is_dir, name))
     }
@@ -1959,11 +1986,11 @@ impl Filesystem for Tmpfs {
         &self,
         cx: &dyn Caller,
         path: &[u8],
-        _guest: &[u8],
+        guest: &[u8],
         flags: u32,
         mode: u32,
     ) -> Result<Arc<dyn FileDescription>, Errno> {
-        Tmpfs::open(self, fs_rel(path), flags, mode, cx.umask())
+        Tmpfs::open_as(self, fs_rel(path), flags, mode, cx.umask(), Some(guest))
     }
 
     fn statfs(&self, _cx: &dyn Caller, path: &[u8]) -> Result<[u8; 120], Errno> {
