@@ -10,6 +10,7 @@ use std::sync::Arc;
 use snare_abi::file::o;
 
 use super::filesystem::{Caller, Filesystem};
+use super::listing::{Entries, Listing};
 use super::pty::Devpts;
 use super::FileDescription;
 
@@ -54,7 +55,7 @@ impl Filesystem for Devfs {
 
     fn stat(&self, _cx: &dyn Caller, path: &[u8], _follow: bool) -> Result<Stat, Errno> {
         if path == b"/" {
-            return EmptyDir::new(b"/dev".to_vec()).stat();
+            return Ok(dir_stat(0o755));
         }
         match (DevFile::lookup(path), dev_symlink(path)) {
             (Some(kind), _) => DevFile::new(kind, 0).stat(),
@@ -86,10 +87,7 @@ impl Filesystem for Devfs {
             if flags & o::ACCMODE != o::RDONLY || creat {
                 return Err(Errno::EISDIR);
             }
-            return Ok(Arc::new(EmptyDir::with_entries(
-                guest.to_vec(),
-                DEV_ENTRIES,
-            )));
+            return Ok(Arc::new(listed_dir(guest.to_vec(), 0o755, DEV_ENTRIES)));
         }
         match DevFile::lookup(path) {
             Some(_) if creat && flags & o::EXCL != 0 => Err(Errno::EEXIST),
@@ -284,82 +282,24 @@ impl FileDescription for DevFile {
     }
 }
 
-/// An empty directory the Sentry stands in for (/proc, /sys, /dev until those filesystems
-/// exist): `.` and `..` only.
-#[derive(Debug)]
-pub struct EmptyDir {
-    path: Vec<u8>,
-    pos: std::sync::Mutex<u64>,
-    /// Names listed after `.` and `..` (with their `d_type`).
-    entries: &'static [(&'static [u8], u8)],
-}
-
-impl EmptyDir {
-    pub fn new(path: Vec<u8>) -> EmptyDir {
-        EmptyDir::with_entries(path, &[])
-    }
-
-    /// A directory listing `entries` (/dev).
-    pub fn with_entries(path: Vec<u8>, entries: &'static [(&'static [u8], u8)]) -> EmptyDir {
-        EmptyDir {
-            path,
-            pos: std::sync::Mutex::new(0),
-            entries,
-        }
+/// The stat of a directory the Sentry lists itself (/dev's root, /sys): inode 1, `mode`.
+pub(crate) fn dir_stat(mode: u32) -> Stat {
+    Stat {
+        st_mode: snare_abi::file::S_IFDIR | mode,
+        st_nlink: 2,
+        st_ino: 1,
+        st_blksize: 4096,
+        ..Stat::default()
     }
 }
 
-impl FileDescription for EmptyDir {
-    fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
-        Err(Errno::EISDIR)
-    }
-
-    fn write(&self, _data: &[u8]) -> Result<usize, Errno> {
-        Err(Errno::EBADF)
-    }
-
-    fn seek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
-        if whence != super::SEEK_SET || off < 0 {
-            return Err(Errno::EINVAL);
-        }
-        *self.pos.lock().unwrap_or_else(|e| e.into_inner()) = off as u64;
-        Ok(off as u64)
-    }
-
-    fn stat(&self) -> Result<Stat, Errno> {
-        let mode = if self.path == b"/dev" { 0o755 } else { 0o555 };
-        Ok(Stat {
-            st_mode: snare_abi::file::S_IFDIR | mode,
-            st_nlink: 2,
-            st_ino: 1,
-            st_blksize: 4096,
-            ..Stat::default()
-        })
-    }
-
-    fn getdents(&self, out: &mut Vec<u8>, max: usize) -> Result<(), Errno> {
-        let mut pos = self.pos.lock().unwrap_or_else(|e| e.into_inner());
-        let all = [(&b"."[..], 4u8), (&b".."[..], 4u8)]
-            .into_iter()
-            .chain(self.entries.iter().copied());
-        for (i, (name, dtype)) in all.enumerate().skip(*pos as usize) {
-            if !super::push_dirent(out, max, i as u64 + 1, i as i64 + 1, dtype, name) {
-                if out.is_empty() {
-                    // Not even one record fits.
-                    return Err(Errno::EINVAL);
-                }
-                break;
-            }
-            *pos += 1;
-        }
-        Ok(())
-    }
-
-    fn status_flags(&self) -> u32 {
-        0
-    }
-
-    fn path(&self) -> String {
-        String::from_utf8_lossy(&self.path).into_owned()
-    }
+/// An open directory the Sentry lists itself with `entries` after `.` and `..` (inode
+/// numbers counting up from 1 in listing order).
+pub(crate) fn listed_dir(path: Vec<u8>, mode: u32, entries: &[(&[u8], u8)]) -> Listing {
+    let names = entries
+        .iter()
+        .zip(3u64..)
+        .map(|(&(n, t), ino)| (n.to_vec(), t, ino))
+        .collect();
+    Listing::new(path, dir_stat(mode), 2, Entries::Fixed(names))
 }

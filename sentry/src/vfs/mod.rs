@@ -21,6 +21,7 @@ mod host;
 pub mod host_fds;
 pub mod hostdir;
 pub mod inotify;
+pub mod listing;
 pub(crate) mod locks;
 pub mod mount;
 pub mod mqueue;
@@ -42,7 +43,7 @@ use std::sync::Arc;
 use snare_abi::file::Stat;
 use snare_abi::Errno;
 
-pub use dev::{DevFile, EmptyDir};
+pub use dev::DevFile;
 pub use fdtable::{FdEntry, FdTable};
 pub use host::{HostFile, HostRoot};
 

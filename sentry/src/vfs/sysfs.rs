@@ -7,7 +7,7 @@ use std::sync::Arc;
 use snare_abi::file::{o, Stat};
 use snare_abi::Errno;
 
-use super::dev::EmptyDir;
+use super::dev::{dir_stat, listed_dir};
 use super::filesystem::{Caller, Filesystem};
 use super::FileDescription;
 
@@ -44,7 +44,7 @@ impl Filesystem for Sysfs {
         if path != b"/" {
             return Err(Errno::ENOENT);
         }
-        EmptyDir::new(b"/sys".to_vec()).stat()
+        Ok(dir_stat(0o555))
     }
 
     fn open(
@@ -62,7 +62,7 @@ impl Filesystem for Sysfs {
         if flags & o::ACCMODE != o::RDONLY || creat {
             return Err(Errno::EISDIR);
         }
-        Ok(Arc::new(EmptyDir::new(guest.to_vec())))
+        Ok(Arc::new(listed_dir(guest.to_vec(), 0o555, &[])))
     }
 
     fn statfs(&self, cx: &dyn Caller, path: &[u8]) -> Result<[u8; 120], Errno> {

@@ -4,7 +4,7 @@
 //! opens as the queue (so `mq_*` calls work on it), and unlinking it is `mq_unlink`;
 //! `open(2)` with `O_CREAT` makes a queue of the default sizes. No directories.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use snare_abi::file::{o, Stat, S_IFDIR};
 use snare_abi::mqueue::{MQUEUE_MAGIC, MQ_BYTES_MAX};
@@ -12,6 +12,7 @@ use snare_abi::Errno;
 
 use super::{check_name, default_attr, list, lookup, Creator, MqFile, MQUEUE_DEV};
 use crate::vfs::filesystem::{rel, Caller, Filesystem};
+use crate::vfs::listing::{Entries, Listing};
 use crate::vfs::FileDescription;
 
 /// The root directory's mode: `S_ISVTX | 0777`.
@@ -76,10 +77,11 @@ impl Filesystem for Mqueuefs {
             if flags & o::ACCMODE != o::RDONLY || flags & o::CREAT != 0 {
                 return Err(Errno::EISDIR);
             }
-            return Ok(Arc::new(MqDir {
-                path: guest.to_vec(),
-                pos: Mutex::new(0),
-            }));
+            let dir = Listing::new(guest.to_vec(), root_stat(), 1, Entries::Live(listed))
+                .with_live_stat(|_| root_stat())
+                .with_statfs(crate::vfs::statfs_bytes(MQUEUE_MAGIC, 0, 0))
+                .with_flags(o::RDONLY | o::DIRECTORY);
+            return Ok(Arc::new(dir));
         }
         let name = name_of(path)?;
         check_name(name)?;
@@ -150,64 +152,11 @@ impl Filesystem for Mqueuefs {
     }
 }
 
-/// The open root directory: `.`, `..` and the queues, as they are at each `getdents`.
-#[derive(Debug)]
-struct MqDir {
-    path: Vec<u8>,
-    /// Entries already listed.
-    pos: Mutex<u64>,
-}
-
-impl FileDescription for MqDir {
-    fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
-        Err(Errno::EISDIR)
-    }
-
-    fn write(&self, _data: &[u8]) -> Result<usize, Errno> {
-        Err(Errno::EBADF)
-    }
-
-    fn seek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
-        if whence != crate::vfs::SEEK_SET || off < 0 {
-            return Err(Errno::EINVAL);
-        }
-        *self.pos.lock().unwrap_or_else(|e| e.into_inner()) = off as u64;
-        Ok(off as u64)
-    }
-
-    fn stat(&self) -> Result<Stat, Errno> {
-        Ok(root_stat())
-    }
-
-    fn statfs(&self) -> Result<[u8; 120], Errno> {
-        Ok(crate::vfs::statfs_bytes(MQUEUE_MAGIC, 0, 0))
-    }
-
-    fn getdents(&self, out: &mut Vec<u8>, max: usize) -> Result<(), Errno> {
-        const DT_DIR: u8 = 4;
-        const DT_REG: u8 = 8;
-        let mut pos = self.pos.lock().unwrap_or_else(|e| e.into_inner());
-        let queues = list();
-        let all = [(b".".to_vec(), 1, DT_DIR), (b"..".to_vec(), 1, DT_DIR)]
-            .into_iter()
-            .chain(queues.into_iter().map(|(n, ino)| (n, ino, DT_REG)));
-        for (i, (name, ino, dtype)) in all.enumerate().skip(*pos as usize) {
-            if !crate::vfs::push_dirent(out, max, ino, i as i64 + 1, dtype, &name) {
-                if out.is_empty() {
-                    return Err(Errno::EINVAL);
-                }
-                break;
-            }
-            *pos += 1;
-        }
-        Ok(())
-    }
-
-    fn status_flags(&self) -> u32 {
-        o::RDONLY | o::DIRECTORY
-    }
-
-    fn path(&self) -> String {
-        String::from_utf8_lossy(&self.path).into_owned()
-    }
+/// The queues as the root directory lists them (regular files).
+fn listed() -> Vec<crate::vfs::listing::Entry> {
+    const DT_REG: u8 = 8;
+    list()
+        .into_iter()
+        .map(|(n, ino)| (n, DT_REG, ino))
+        .collect()
 }

@@ -18,6 +18,7 @@ use super::ldisc::{default_termios, Ldisc};
 use super::{Job, JobControl, Pty, PtyMaster, State};
 use crate::kernel::wait::WaitQueue;
 use crate::vfs::filesystem::{Caller, Filesystem};
+use crate::vfs::listing::{Entries, Listing};
 use crate::vfs::pipe::now_ts;
 use crate::vfs::FileDescription;
 
@@ -236,12 +237,8 @@ impl Filesystem for Devpts {
                     .iter()
                     .map(|p| (p.index.to_string().into_bytes(), 2, u64::from(p.index) + 3)),
             );
-            return Ok(Arc::new(PtsDir {
-                entries,
-                stat: st,
-                path: guest.to_vec(),
-                pos: Mutex::new(0),
-            }));
+            let dir = Listing::new(guest.to_vec(), st, 1, Entries::Fixed(entries));
+            return Ok(Arc::new(dir));
         }
         if creat && flags & o::EXCL != 0 && self.stat(cx, path, false).is_ok() {
             return Err(Errno::EEXIST);
@@ -269,64 +266,6 @@ impl Filesystem for Devpts {
     fn statfs(&self, cx: &dyn Caller, path: &[u8]) -> Result<[u8; 120], Errno> {
         self.stat(cx, path, true)?;
         Ok(crate::vfs::statfs_bytes(DEVPTS_MAGIC, 0, 0))
-    }
-}
-
-/// The root directory of a devpts, as listed when it was opened.
-#[derive(Debug)]
-struct PtsDir {
-    /// (name, d_type, inode) after `.` and `..`.
-    entries: Vec<(Vec<u8>, u8, u64)>,
-    stat: Stat,
-    path: Vec<u8>,
-    pos: Mutex<usize>,
-}
-
-impl FileDescription for PtsDir {
-    fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
-        Err(Errno::EISDIR)
-    }
-
-    fn write(&self, _data: &[u8]) -> Result<usize, Errno> {
-        Err(Errno::EBADF)
-    }
-
-    fn seek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
-        if whence != crate::vfs::SEEK_SET || off < 0 {
-            return Err(Errno::EINVAL);
-        }
-        *self.pos.lock().unwrap_or_else(|e| e.into_inner()) = off as usize;
-        Ok(off as u64)
-    }
-
-    fn stat(&self) -> Result<Stat, Errno> {
-        Ok(self.stat)
-    }
-
-    fn getdents(&self, out: &mut Vec<u8>, max: usize) -> Result<(), Errno> {
-        let mut pos = self.pos.lock().unwrap_or_else(|e| e.into_inner());
-        let dots = [(&b"."[..], 4u8, 1u64), (&b".."[..], 4u8, 1u64)];
-        let all = dots
-            .into_iter()
-            .chain(self.entries.iter().map(|(n, t, i)| (n.as_slice(), *t, *i)));
-        for (i, (name, dtype, ino)) in all.enumerate().skip(*pos) {
-            if !crate::vfs::push_dirent(out, max, ino, i as i64 + 1, dtype, name) {
-                if out.is_empty() {
-                    return Err(Errno::EINVAL);
-                }
-                break;
-            }
-            *pos += 1;
-        }
-        Ok(())
-    }
-
-    fn status_flags(&self) -> u32 {
-        0
-    }
-
-    fn path(&self) -> String {
-        String::from_utf8_lossy(&self.path).into_owned()
     }
 }
 
