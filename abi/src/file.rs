@@ -142,6 +142,13 @@ pub const AT_NO_AUTOMOUNT: u32 = 0x800;
 pub const AT_EMPTY_PATH: u32 = 0x1000;
 pub const AT_EACCESS: u32 = 0x200;
 
+/// `renameat2(2)` flags (`<linux/fs.h>`).
+pub const RENAME_NOREPLACE: u32 = 1;
+pub const RENAME_EXCHANGE: u32 = 2;
+/// `utimensat(2)`'s special nanosecond values (`<linux/stat.h>`).
+pub const UTIME_NOW: i64 = (1 << 30) - 1;
+pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
 /// `FIONREAD` (`<asm-generic/ioctls.h>`): bytes ready to read, as an `int`.
 pub const FIONREAD: u32 = 0x541b;
 

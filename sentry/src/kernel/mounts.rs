@@ -222,7 +222,7 @@ fn boot_walk(t: &MountTable, path: &[u8]) -> Result<(Arc<Mount>, Vec<u8>), Errno
         mounts: t,
         cx: &Boot,
         cred: None,
-        root: b"/".to_vec(),
+        root: Arc::from(&b"/"[..]),
     };
     match r.resolve(path, true)? {
         Node::Path(p) => Ok((t.route(&p), p)),
@@ -250,7 +250,7 @@ fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
         mounts: t,
         cx: &Boot,
         cred: None,
-        root: b"/".to_vec(),
+        root: Arc::from(&b"/"[..]),
     };
     let mut at = Vec::new();
     for c in components(guest) {

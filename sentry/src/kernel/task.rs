@@ -51,7 +51,7 @@ pub enum RestartBlock {
 #[derive(Debug)]
 pub struct FsContext {
     cwd: Mutex<Vec<u8>>,
-    root: Mutex<Vec<u8>>,
+    root: Mutex<Arc<[u8]>>,
     umask: AtomicU32,
     pub mounts: Arc<MountTable>,
 }
@@ -60,18 +60,19 @@ impl FsContext {
     pub fn new(cwd: Vec<u8>, umask: u32, mounts: Arc<MountTable>) -> FsContext {
         FsContext {
             cwd: Mutex::new(cwd),
-            root: Mutex::new(b"/".to_vec()),
+            root: Mutex::new(Arc::from(&b"/"[..])),
             umask: AtomicU32::new(umask),
             mounts,
         }
     }
 
     /// The root directory (`chroot`): an absolute, normalized path in the mount namespace.
-    pub fn root(&self) -> Vec<u8> {
+    /// (Shared, not copied: every path syscall asks.)
+    pub fn root(&self) -> Arc<[u8]> {
         self.root.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn set_root(&self, root: Vec<u8>) {
+    pub fn set_root(&self, root: Arc<[u8]>) {
         *self.root.lock().unwrap_or_else(|e| e.into_inner()) = root;
     }
 

@@ -281,7 +281,7 @@ fn sys_statx(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// `access`/`faccessat`/`faccessat2`: the walk and the check are made for the real ids
 /// (the effective ones with `AT_EACCESS`), as Linux does.
 fn do_access(task: &Task, dirfd: i32, path: u64, mode: u32, flags: u32) -> Result<u64, Errno> {
-    const AT_EACCESS: u32 = 0x200;
+    use snare_abi::file::AT_EACCESS;
     check_flags(mode, 7)?;
     let flags = check_flags(flags, AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
     let cred = if flags & AT_EACCESS != 0 {
@@ -375,7 +375,7 @@ fn sys_getcwd(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// stripped, or `(unreachable)` before a path outside it (as Linux's getcwd).
 pub(super) fn shown_path(task: &Task, path: Vec<u8>) -> Vec<u8> {
     let root = task.fs.root();
-    if root == b"/" {
+    if &*root == b"/" {
         return path;
     }
     match path.strip_prefix(&root[..]) {

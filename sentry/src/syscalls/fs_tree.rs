@@ -3,15 +3,17 @@
 //! overlay copies lower files up first); /proc, /dev and /sys don't. Renames and links
 //! between mounts are `EXDEV`.
 
+use std::sync::Arc;
+
 use snare_abi::file::{
     Timespec, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
+    UTIME_NOW, UTIME_OMIT,
 };
 use snare_abi::inotify::{IN_ACCESS, IN_ATTRIB, IN_MODIFY};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{check_flags, fd, u32_};
-use std::sync::Arc;
 
 use super::path::{
     absolute, adopt, change_abs, change_path, mount_of, parent_perm, path_arg, resolve,
@@ -22,7 +24,7 @@ use crate::kernel::Task;
 use crate::mm::GuestMemory;
 use crate::vfs::filesystem::Caller;
 use crate::vfs::mount::Mount;
-use crate::vfs::perm::{Cred, Perm, MAY_EXEC, MAY_WRITE, S_ISGID};
+use crate::vfs::perm::{Cred, Perm, MAY_EXEC, MAY_WRITE};
 use crate::vfs::{AttrChange, FileDescription};
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -236,8 +238,7 @@ fn do_rename(
     new: u64,
     flags: u32,
 ) -> Result<u64, Errno> {
-    const RENAME_NOREPLACE: u32 = 1;
-    const RENAME_EXCHANGE: u32 = 2;
+    use snare_abi::file::{RENAME_EXCHANGE, RENAME_NOREPLACE};
     let flags = check_flags(flags, RENAME_NOREPLACE | RENAME_EXCHANGE)?;
     if flags == RENAME_NOREPLACE | RENAME_EXCHANGE {
         return Err(Errno::EINVAL);
@@ -457,22 +458,24 @@ fn grow_ok(task: &Task, st: &snare_abi::file::Stat, size: u64) -> Result<(), Err
     Ok(())
 }
 
-/// `chmod`: the owner (or root) only (`EPERM`); a caller outside the file's group can't set
-/// its set-group-id bit (it is dropped, as Linux does).
+/// The mode and owner of `inner` on `m`, for a permission check by a caller other than
+/// root (`None` for root: nothing to check).
+fn perm_for(task: &Task, cred: &Cred, m: &Mount, inner: &[u8]) -> Result<Option<Perm>, Errno> {
+    if cred.is_root() {
+        return Ok(None);
+    }
+    Ok(Some(Perm::of(&m.fs.stat(task, inner, false)?)))
+}
+
+/// `chmod` (see [`Cred::chmod_mode`]).
 fn do_chmod(task: &Task, m: &Mount, p: &[u8], mut mode: u32) -> Result<u64, Errno> {
     if m.refusal().is_some() {
         return Err(refused(task, m, p));
     }
     let inner = m.inner(p);
     let cred = task.cred();
-    if !cred.is_root() {
-        let st = Perm::of(&m.fs.stat(task, &inner, false)?);
-        if !cred.owns(&st) {
-            return Err(Errno::EPERM);
-        }
-        if !cred.in_group(st.gid) {
-            mode &= !S_ISGID;
-        }
+    if let Some(st) = perm_for(task, &cred, m, &inner)? {
+        mode = cred.chmod_mode(&st, mode)?;
     }
     m.fs.chmod(&inner, mode)?;
     inotify::changed(task, p, IN_ATTRIB);
@@ -502,8 +505,7 @@ fn sys_fchmodat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     do_chmod(task, &m, &p, mode(a[2]))
 }
 
-/// `chown`: root changes anything; others may only give a file they own to one of their
-/// groups (`EPERM` otherwise, Linux's `chown_ok`/`chgrp_ok`).
+/// `chown` (see [`Cred::may_chown`]).
 fn do_chown(task: &Task, m: &Mount, p: &[u8], uid: u64, gid: u64) -> Result<u64, Errno> {
     let (uid, gid) = (uid as u32, gid as u32);
     if m.refusal().is_some() {
@@ -511,22 +513,15 @@ fn do_chown(task: &Task, m: &Mount, p: &[u8], uid: u64, gid: u64) -> Result<u64,
     }
     let inner = m.inner(p);
     let cred = task.cred();
-    if !cred.is_root() {
-        let st = Perm::of(&m.fs.stat(task, &inner, false)?);
-        let uid_ok = uid == u32::MAX || (cred.uid == st.uid && uid == st.uid);
-        let gid_ok =
-            gid == u32::MAX || (cred.uid == st.uid && (gid == st.gid || cred.in_group(gid)));
-        if !uid_ok || !gid_ok {
-            return Err(Errno::EPERM);
-        }
+    if let Some(st) = perm_for(task, &cred, m, &inner)? {
+        cred.may_chown(&st, uid, gid)?;
     }
     m.fs.chown(&inner, uid, gid)?;
     inotify::changed(task, p, IN_ATTRIB);
     Ok(0)
 }
 
-/// Implements `chown(2)`. Ownership is recorded, not checked: the guest may give its files
-/// to anyone (as if it had CAP_CHOWN); `-1` leaves an id alone.
+/// Implements `chown(2)` (`-1` leaves an id alone; see [`Cred::may_chown`]).
 fn sys_chown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (m, p) = attr_path(task, AT_FDCWD, a[0], false, false)?;
     do_chown(task, &m, &p, a[1], a[2])
@@ -611,25 +606,14 @@ fn do_utimens(
     if m.refusal().is_some() {
         return Err(refused(task, m, p));
     }
+    valid_times(atime, mtime)?;
     let inner = m.inner(p);
     let cred = task.cred();
-    const UTIME_NOW: i64 = (1 << 30) - 1;
-    const UTIME_OMIT: i64 = (1 << 30) - 2;
-    let omit = |t: Option<(i64, i64)>| t.is_some_and(|(_, ns)| ns == UTIME_OMIT);
-    if !cred.is_root() {
-        // Setting times to now: the owner or a writer; to given times: the owner (Linux).
-        let now =
-            |t: Option<(i64, i64)>| t.is_none_or(|(_, ns)| ns == UTIME_NOW || ns == UTIME_OMIT);
-        let st = Perm::of(&m.fs.stat(task, &inner, false)?);
-        if !(cred.owns(&st) || (omit(atime) && omit(mtime))) {
-            if now(atime) && now(mtime) {
-                cred.may(&st, MAY_WRITE)?;
-            } else {
-                return Err(Errno::EPERM);
-            }
-        }
+    if let Some(st) = perm_for(task, &cred, m, &inner)? {
+        cred.may_set_times(&st, atime, mtime)?;
     }
     m.fs.utimens(&inner, atime, mtime)?;
+    let omit = |t: Option<(i64, i64)>| t.is_some_and(|(_, ns)| ns == UTIME_OMIT);
     // Linux's fsnotify_change: both times are an attribute change, one alone an access or a
     // modification.
     match (omit(atime), omit(mtime)) {
@@ -639,6 +623,18 @@ fn do_utimens(
         (true, true) => {}
     }
     Ok(0)
+}
+
+/// `EINVAL` for a time whose nanoseconds are neither in 0..10⁹ nor `UTIME_NOW`/`UTIME_OMIT`.
+fn valid_times(atime: Option<(i64, i64)>, mtime: Option<(i64, i64)>) -> Result<(), Errno> {
+    let ok = |(_, ns): (i64, i64)| {
+        ns == UTIME_NOW || ns == UTIME_OMIT || (0..1_000_000_000).contains(&ns)
+    };
+    if [atime, mtime].into_iter().flatten().all(ok) {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
 }
 
 /// Implements `utime(2)`: `struct utimbuf` {actime, modtime} in seconds, or NULL for now.
@@ -770,33 +766,16 @@ fn fd_attr(task: &Task, f: &dyn FileDescription, change: AttrChange) -> Result<u
     let st = Perm::of(&f.stat()?);
     let cred = task.cred();
     let change = match change {
-        AttrChange::Mode(mut m) if !cred.is_root() => {
-            if !cred.owns(&st) {
-                return Err(Errno::EPERM);
-            }
-            if !cred.in_group(st.gid) {
-                m &= !S_ISGID;
-            }
-            AttrChange::Mode(m)
-        }
-        AttrChange::Owner(uid, gid) if !cred.is_root() => {
-            let uid_ok = uid == u32::MAX || (cred.uid == st.uid && uid == st.uid);
-            let gid_ok =
-                gid == u32::MAX || (cred.uid == st.uid && (gid == st.gid || cred.in_group(gid)));
-            if !uid_ok || !gid_ok {
-                return Err(Errno::EPERM);
-            }
+        AttrChange::Mode(m) => AttrChange::Mode(cred.chmod_mode(&st, m)?),
+        AttrChange::Owner(uid, gid) => {
+            cred.may_chown(&st, uid, gid)?;
             change
         }
-        AttrChange::Times(at, mt) if !cred.is_root() && !cred.owns(&st) => {
-            let now_or_omit = |t: Option<(i64, i64)>| t.is_none_or(|(_, ns)| ns >= (1 << 30) - 2);
-            if !(now_or_omit(at) && now_or_omit(mt)) {
-                return Err(Errno::EPERM);
-            }
-            cred.may(&st, MAY_WRITE)?;
+        AttrChange::Times(at, mt) => {
+            valid_times(at, mt)?;
+            cred.may_set_times(&st, at, mt)?;
             change
         }
-        c => c,
     };
     f.change_attr(change)?;
     Ok(0)

@@ -276,7 +276,7 @@ fn directory(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
 fn sys_chroot(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let p = directory(task, a[0])?;
     admin(task)?;
-    task.fs.set_root(p);
+    task.fs.set_root(p.into());
     Ok(0)
 }
 
@@ -288,7 +288,7 @@ fn sys_pivot_root(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     admin(task)?;
     let new_root = directory(task, a[0])?;
     let put_old = directory(task, a[1])?;
-    if task.fs.root() != b"/" {
+    if &*task.fs.root() != b"/" {
         return Err(Errno::EINVAL);
     }
     task.fs.mounts.pivot(&new_root, &put_old)?;

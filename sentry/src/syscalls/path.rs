@@ -38,7 +38,7 @@ pub(super) fn path_arg(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
 pub(super) fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
     if path.first() == Some(&b'/') {
         let root = task.fs.root();
-        if root == b"/" {
+        if &*root == b"/" {
             return Ok(path.to_vec());
         }
         return Ok([&root[..], path].concat());
@@ -197,9 +197,12 @@ fn open_as(
             });
         }
     }
-    let existing = m.fs.stat(task, &inner, follow);
-    if !cred.is_root() {
-        match &existing {
+    // What is there already: for permission checks, a creation's owner, O_TRUNC's event (a
+    // root's plain open doesn't ask).
+    let existing = (creat || flags & o::TRUNC != 0 || !cred.is_root())
+        .then(|| m.fs.stat(task, &inner, follow));
+    if let (false, Some(existing)) = (cred.is_root(), &existing) {
+        match existing {
             // O_EXCL: the open says EEXIST.
             Ok(_) if creat && flags & o::EXCL != 0 => {}
             Ok(st) if flags & o::PATH == 0 => {
@@ -220,14 +223,16 @@ fn open_as(
         }
     }
     let file = m.fs.open(task, &inner, &path, flags, mode & 0o7777)?;
-    if creat && existing.is_err() && flags & o::TMPFILE != o::TMPFILE {
+    let made = existing.as_ref().is_some_and(|e| e.is_err());
+    if creat && made && flags & o::TMPFILE != o::TMPFILE {
         adopt(task, &cred, &m, &path);
         super::inotify::created(task, &path);
     }
     if notify {
         super::inotify::opened(task, &path, &file, flags);
     }
-    if flags & o::TRUNC != 0 && existing.is_ok_and(|st| st.st_mode & S_IFMT == S_IFREG) {
+    let regular = |e: Result<Stat, Errno>| e.is_ok_and(|st| st.st_mode & S_IFMT == S_IFREG);
+    if flags & o::TRUNC != 0 && existing.is_some_and(regular) {
         super::inotify::modified(&*file);
     }
     Ok(file)

@@ -96,7 +96,7 @@ pub(crate) fn process_info(t: &Task) -> ProcessInfo {
         environ: guest_range(t, env),
         exe,
         cwd: t.fs.cwd(),
-        root: b"/".to_vec(),
+        root: t.fs.root().to_vec(),
         maps,
         fds,
         vm_rss_kb: t.mm.resident_pages() as u64 * 4,

@@ -52,7 +52,10 @@ use nix::fcntl::{AtFlags, OFlag, OpenHow, RenameFlags, ResolveFlag};
 use nix::sys::stat::{Mode, SFlag};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, UnlinkatFlags};
-use snare_abi::file::{o, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use snare_abi::file::{
+    o, Stat, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, UTIME_NOW,
+    UTIME_OMIT,
+};
 use snare_abi::Errno;
 
 use super::filesystem::{rel as fs_rel, Caller, Filesystem};
@@ -60,14 +63,6 @@ use super::host::{errno_of, stat_from_host, statfs_of, HostFile};
 use super::host_fds::HostFdGuard;
 use super::xattr::{host_get, host_list, host_remove, host_set};
 use super::FileDescription;
-
-/// `renameat2(2)` flags.
-const RENAME_NOREPLACE: u32 = 1;
-const RENAME_EXCHANGE: u32 = 2;
-
-/// `utimensat(2)`'s special nanosecond values.
-const UTIME_NOW: i64 = (1 << 30) - 1;
-const UTIME_OMIT: i64 = (1 << 30) - 2;
 
 /// Guest open flags passed on to the host (besides `O_PATH`'s own few).
 const HOST_OPEN_FLAGS: u32 = o::ACCMODE

@@ -547,7 +547,7 @@ impl Overlay {
 
     /// `renameat2(2)` with `RENAME_NOREPLACE`/`RENAME_EXCHANGE` in `flags`.
     pub fn rename(&self, old: &[u8], new: &[u8], flags: u32) -> Result<(), Errno> {
-        use super::tmpfs::{RENAME_EXCHANGE, RENAME_NOREPLACE};
+        use snare_abi::file::{RENAME_EXCHANGE, RENAME_NOREPLACE};
         let lo = self.locate(old)?;
         let Some(ost) = lo.stat().copied() else {
             return Err(Errno::ENOENT);

@@ -6,7 +6,7 @@
 //! CAP_CHOWN: it reads and writes anything, searches any directory, and executes a file with
 //! any execute bit.
 
-use snare_abi::file::{Stat, S_IFDIR, S_IFMT};
+use snare_abi::file::{Stat, S_IFDIR, S_IFMT, UTIME_NOW, UTIME_OMIT};
 use snare_abi::Errno;
 
 /// `MAY_*` bits, as the mode's rwx triplets.
@@ -92,6 +92,55 @@ impl Cred {
         dir.mode & S_ISVTX == 0 || self.owns(victim) || self.uid == dir.uid
     }
 
+    /// The mode `chmod` may set on `p`: only its owner (or root) may (`EPERM`); a caller
+    /// outside the file's group can't set its set-group-id bit (it is dropped, as Linux does).
+    pub fn chmod_mode(&self, p: &Perm, mode: u32) -> Result<u32, Errno> {
+        if self.is_root() {
+            return Ok(mode);
+        }
+        if !self.owns(p) {
+            return Err(Errno::EPERM);
+        }
+        Ok(if self.in_group(p.gid) {
+            mode
+        } else {
+            mode & !S_ISGID
+        })
+    }
+
+    /// `EPERM` unless the caller may give `p` to `uid`/`gid` (`u32::MAX`: unchanged): root
+    /// anything, its owner only to one of its own groups (Linux's `chown_ok`/`chgrp_ok`).
+    pub fn may_chown(&self, p: &Perm, uid: u32, gid: u32) -> Result<(), Errno> {
+        let uid_ok = uid == u32::MAX || (self.uid == p.uid && uid == p.uid);
+        let gid_ok = gid == u32::MAX || (self.uid == p.uid && (gid == p.gid || self.in_group(gid)));
+        if self.is_root() || (uid_ok && gid_ok) {
+            Ok(())
+        } else {
+            Err(Errno::EPERM)
+        }
+    }
+
+    /// Whether the caller may set `p`'s times (`None` or `UTIME_NOW`: now; `UTIME_OMIT`:
+    /// unchanged): to now, its owner or a writer (`EACCES`); to given times, its owner
+    /// (`EPERM`); root always.
+    pub fn may_set_times(
+        &self,
+        p: &Perm,
+        atime: Option<(i64, i64)>,
+        mtime: Option<(i64, i64)>,
+    ) -> Result<(), Errno> {
+        let omit = |t: Option<(i64, i64)>| t.is_some_and(|(_, ns)| ns == UTIME_OMIT);
+        let now_or_omit =
+            |t: Option<(i64, i64)>| t.is_none_or(|(_, ns)| ns == UTIME_NOW || ns == UTIME_OMIT);
+        if self.owns(p) || (omit(atime) && omit(mtime)) {
+            Ok(())
+        } else if now_or_omit(atime) && now_or_omit(mtime) {
+            self.may(p, MAY_WRITE)
+        } else {
+            Err(Errno::EPERM)
+        }
+    }
+
     /// The owner a new file in `dir` gets: the caller's ids, but the directory's group when
     /// it is set-group-id.
     pub fn new_owner(&self, dir: &Perm) -> (u32, u32) {
@@ -139,6 +188,33 @@ mod tests {
         assert_eq!(r.may(&p(0o100600, 5, 5), MAY_EXEC), Err(Errno::EACCES));
         assert_eq!(r.may(&p(0o100001, 5, 5), MAY_EXEC), Ok(()));
         assert_eq!(r.may(&p(0o040000, 5, 5), MAY_EXEC), Ok(()));
+    }
+
+    #[test]
+    fn attribute_changes() {
+        let u = user();
+        let mine = p(0o102755, 1000, 5);
+        assert_eq!(u.chmod_mode(&mine, 0o2755), Ok(0o755));
+        assert_eq!(u.chmod_mode(&p(0o100644, 1000, 50), 0o2755), Ok(0o2755));
+        assert_eq!(u.chmod_mode(&p(0o100644, 0, 0), 0o600), Err(Errno::EPERM));
+        assert_eq!(u.may_chown(&mine, u32::MAX, 50), Ok(()));
+        assert_eq!(u.may_chown(&mine, u32::MAX, 7), Err(Errno::EPERM));
+        assert_eq!(u.may_chown(&mine, 0, u32::MAX), Err(Errno::EPERM));
+        assert_eq!(
+            u.may_chown(&p(0o100644, 0, 0), u32::MAX, 100),
+            Err(Errno::EPERM)
+        );
+        let theirs = p(0o100666, 0, 0);
+        assert_eq!(u.may_set_times(&theirs, None, None), Ok(()));
+        let given = Some((1, 0));
+        assert_eq!(u.may_set_times(&theirs, given, None), Err(Errno::EPERM));
+        let omit = Some((0, UTIME_OMIT));
+        assert_eq!(u.may_set_times(&p(0o100600, 0, 0), omit, omit), Ok(()));
+        assert_eq!(
+            u.may_set_times(&p(0o100644, 0, 0), None, omit),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(u.may_set_times(&mine, given, given), Ok(()));
     }
 
     #[test]

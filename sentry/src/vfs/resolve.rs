@@ -138,7 +138,7 @@ pub struct Resolver<'a> {
     pub cred: Option<Cred>,
     /// The caller's root directory (`chroot`; `/` normally): `..` stops there and absolute
     /// symlinks start there. A path in the mount namespace.
-    pub root: Vec<u8>,
+    pub root: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for Resolver<'_> {
