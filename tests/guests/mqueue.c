@@ -273,14 +273,21 @@ static void attrs(void) {
 static void fork_and_block(void) {
     mqd_t q = mk("/snare-mq-fork", O_RDWR, 4, 32);
     CHECK(q >= 0);
+    int go[2];
+    CHECK(pipe(go) == 0);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+        /* The first message alone (the parent is most likely blocked by then), the rest once
+         * the parent has it: what it prints doesn't depend on who runs first. */
         usleep(50000);
+        char ok;
         for (int i = 0; i < 6; i++) {
             char m[8];
             snprintf(m, sizeof m, "m%d", i);
             if (mq_send(q, m, strlen(m), (unsigned)(i % 2)) != 0)
+                _exit(1);
+            if (i == 0 && read(go[0], &ok, 1) != 1)
                 _exit(1);
         }
         _exit(0);
@@ -290,9 +297,13 @@ static void fork_and_block(void) {
     for (int i = 0; i < 6; i++) {
         ssize_t n = mq_receive(q, buf, sizeof buf, &prio);
         CHECK(n > 0);
-        if (i == 0)
+        if (i == 0) {
             printf("blocking receive woke: %.*s prio %u\n", (int)n, buf, prio);
+            CHECK(write(go[1], "g", 1) == 1);
+        }
     }
+    close(go[0]);
+    close(go[1]);
     int status;
     CHECK(waitpid(pid, &status, 0) == pid);
     printf("child status %d\n", status);
