@@ -236,9 +236,15 @@ pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> Result<Arc<dyn FileDescription
             if nonblock && pipe.lock().readers == 0 {
                 return Err(Errno::ENXIO);
             }
-            let seen = pipe.lock().reader_opens;
+            // A reader there already (or one that opens from now on) lets the open return;
+            // asked before this end counts, so a reader that comes, reads and goes while we
+            // open isn't missed.
+            let (seen, present) = {
+                let st = pipe.lock();
+                (st.reader_opens, st.readers > 0)
+            };
             let w = PipeEnd::open(pipe.clone(), true, keep);
-            if !nonblock {
+            if !nonblock && !present {
                 // The end is open (counted) while it waits, so a reader opening meanwhile
                 // finds it; a reader that came and went already counts (as on Linux); a
                 // signal gives up the open.
@@ -250,9 +256,14 @@ pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> Result<Arc<dyn FileDescription
             Ok(w)
         }
         _ => {
-            let seen = pipe.lock().writer_opens;
+            // As for a writer: a writer present when the open begins lets it return (Linux
+            // doesn't wait then), even if that writer finishes and closes before we look.
+            let (seen, present) = {
+                let st = pipe.lock();
+                (st.writer_opens, st.writers > 0)
+            };
             let r = PipeEnd::open(pipe.clone(), false, keep);
-            if !nonblock {
+            if !nonblock && !present {
                 block(&[&pipe.readable], None, || {
                     let st = pipe.lock();
                     (st.writers > 0 || st.writer_opens > seen).then_some(Ok(()))
