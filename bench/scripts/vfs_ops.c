@@ -2,6 +2,7 @@
 //   vfs_ops stat N          stat of an untouched host path (/usr/include/stdio.h)
 //   vfs_ops orc N           open + read 4 KiB + close of it
 //   vfs_ops deep DIR D N    stat of a path D directories deep under DIR (made first)
+//   vfs_ops walk N          stat of /usr/include/../include/stdio.h (walked name by name)
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,14 @@ int main(int argc, char **argv) {
             }
         }
         printf("%s %.0f ns/op\n", argv[1], (now() - t0) / n);
+        return 0;
+    }
+    if (!strcmp(argv[1], "walk")) {
+        int n = atoi(argv[2]);
+        double t0 = now();
+        for (int i = 0; i < n; i++)
+            if (stat("/usr/include/../include/stdio.h", &st) != 0) return 1;
+        printf("walk %.0f ns/op\n", (now() - t0) / n);
         return 0;
     }
     if (!strcmp(argv[1], "deep") && argc > 4) {

@@ -20,12 +20,18 @@ fn overlay_fixture(name: &str) -> PathBuf {
     let d = scratch().join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(d.join("sub")).expect("fixture");
+    std::fs::create_dir_all(d.join("deep/a/b")).expect("fixture");
+    std::fs::create_dir_all(d.join("other")).expect("fixture");
     for (f, body) in [
         ("keep.txt", "keep\n"),
         ("a.txt", "a\n"),
         ("gone.txt", "g\n"),
         ("trunc.txt", "0123456789"),
         ("sub/inner.txt", "i"),
+        ("deep/a/x.txt", "x"),
+        ("deep/a/b/c.txt", "c"),
+        ("deep/z", "z"),
+        ("other/y.txt", "y"),
     ] {
         std::fs::write(d.join(f), body).expect("fixture file");
     }
@@ -411,6 +417,15 @@ fn tmpfile_and_linkat() {
     let d = scratch().to_str().expect("utf-8").to_string();
     c_program("tmpfile", &[&d]);
     c_program("tmpfile", &["/dev/shm"]);
+}
+
+/// Directories renamed or removed while open or current (`moved_dirs.c`): in the overlay's
+/// upper layer and in a tmpfs.
+#[test]
+fn moved_directories() {
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("moved_dirs", &[&d]);
+    c_program("moved_dirs", &["/dev/shm"]);
 }
 
 /// Extended attributes (`xattr.c`), as Linux answers: on files the guest makes (the

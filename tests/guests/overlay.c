@@ -142,6 +142,43 @@ int main(int argc, char **argv) {
     show(at(d, "sl"));
     CHECK(unlink(at(d, "link")) == 0);
 
+    // Removals deep in directories only the host has, walked through afterwards.
+    CHECK(unlink(at(d, "deep/a/x.txt")) == 0);
+    list(at(d, "deep/a"));
+    CHECK(stat(at(d, "deep/a/b/c.txt"), &st) == 0);
+    report("removed deep", (errno = 0, stat(at(d, "deep/a/x.txt"), &st)));
+    char cwd[4096];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    CHECK(chdir(at(d, "deep/a/b")) == 0);
+    CHECK(stat("../../a/b/c.txt", &st) == 0);
+    report("relative removed", (errno = 0, stat("../x.txt", &st)));
+    CHECK(chdir(cwd) == 0);
+    // A directory emptied and made again is empty, and moves (its old name stays gone).
+    CHECK(unlink(at(d, "deep/a/b/c.txt")) == 0);
+    CHECK(rmdir(at(d, "deep/a/b")) == 0);
+    CHECK(mkdir(at(d, "deep/a/b"), 0755) == 0);
+    list(at(d, "deep/a/b"));
+    CHECK(rename(at(d, "deep/a/b"), at(d, "deep/a/b2")) == 0);
+    report("moved away", (errno = 0, stat(at(d, "deep/a/b"), &st)));
+    list(at(d, "deep/a"));
+    list(at(d, "deep/a/b2"));
+    // A new directory moved onto the name of a removed one shows only its own entries.
+    CHECK(unlink(at(d, "other/y.txt")) == 0);
+    CHECK(rmdir(at(d, "other")) == 0);
+    CHECK(mkdir(at(d, "moved"), 0755) == 0);
+    fd = open(at(d, "moved/m"), O_WRONLY | O_CREAT, 0600);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(rename(at(d, "moved"), at(d, "other")) == 0);
+    list(at(d, "other"));
+    report("other/y", (errno = 0, stat(at(d, "other/y.txt"), &st)));
+    // A removed file's name made a directory: empty, and a file again after.
+    CHECK(unlink(at(d, "deep/z")) == 0);
+    CHECK(mkdir(at(d, "deep/z"), 0755) == 0);
+    list(at(d, "deep/z"));
+    CHECK(rmdir(at(d, "deep/z")) == 0);
+    report("z gone", (errno = 0, stat(at(d, "deep/z"), &st)));
+
     list(d);
     printf("failures %d\n", failures);
     return failures != 0;

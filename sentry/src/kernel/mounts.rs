@@ -195,7 +195,7 @@ pub fn new_tmpfs(
 }
 
 /// The caller for set-up work done before any guest task exists.
-struct Boot;
+pub(crate) struct Boot;
 
 impl Caller for Boot {
     fn umask(&self) -> u32 {

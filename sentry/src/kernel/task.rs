@@ -13,7 +13,7 @@ use super::process::{lock, TaskHandle, ThreadGroup};
 use super::Kernel;
 use crate::mm::{GuestMemory, MemoryManager};
 use crate::vfs::mount::MountTable;
-use crate::vfs::FdTable;
+use crate::vfs::{FdTable, FileDescription};
 
 /// How a guest process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,13 +44,21 @@ pub enum RestartBlock {
     },
 }
 
+/// The current directory: its path, and a description of it that follows its moves when
+/// its filesystem has one (see [`FsContext::cwd`]).
+#[derive(Debug)]
+struct Cwd {
+    path: Vec<u8>,
+    dir: Option<Arc<dyn FileDescription>>,
+}
+
 /// What `CLONE_FS` shares: the current directory, the root (`chroot`) and the umask; and
 /// the mount namespace
 /// (which `unshare(CLONE_NEWNS)` replaces along with a copy of the rest, as Linux's
 /// `CLONE_NEWNS` implies unsharing `CLONE_FS`).
 #[derive(Debug)]
 pub struct FsContext {
-    cwd: Mutex<Vec<u8>>,
+    cwd: Mutex<Cwd>,
     root: Mutex<Arc<[u8]>>,
     umask: AtomicU32,
     pub mounts: Arc<MountTable>,
@@ -59,7 +67,10 @@ pub struct FsContext {
 impl FsContext {
     pub fn new(cwd: Vec<u8>, umask: u32, mounts: Arc<MountTable>) -> FsContext {
         FsContext {
-            cwd: Mutex::new(cwd),
+            cwd: Mutex::new(Cwd {
+                path: cwd,
+                dir: None,
+            }),
             root: Mutex::new(Arc::from(&b"/"[..])),
             umask: AtomicU32::new(umask),
             mounts,
@@ -76,13 +87,31 @@ impl FsContext {
         *self.root.lock().unwrap_or_else(|e| e.into_inner()) = root;
     }
 
-    /// The current directory, an absolute, normalized guest path.
+    /// The current directory, an absolute, normalized path in the mount namespace (where
+    /// the directory is now, if it moved; ending in ` (deleted)` once it is removed).
     pub fn cwd(&self) -> Vec<u8> {
-        self.cwd.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let c = self.cwd.lock().unwrap_or_else(|e| e.into_inner());
+        match &c.dir {
+            Some(d) => d.path().into_bytes(),
+            None => c.path.clone(),
+        }
     }
 
-    pub fn set_cwd(&self, cwd: Vec<u8>) {
-        *self.cwd.lock().unwrap_or_else(|e| e.into_inner()) = cwd;
+    /// Makes `path` the current directory; `dir`, a description of it whose path follows
+    /// its moves, if there is one.
+    pub fn set_cwd(&self, path: Vec<u8>, dir: Option<Arc<dyn FileDescription>>) {
+        *self.cwd.lock().unwrap_or_else(|e| e.into_inner()) = Cwd {
+            path,
+            dir: dir.filter(|d| d.follows_moves()),
+        };
+    }
+
+    fn cwd_copy(&self) -> Cwd {
+        let c = self.cwd.lock().unwrap_or_else(|e| e.into_inner());
+        Cwd {
+            path: c.path.clone(),
+            dir: c.dir.clone(),
+        }
     }
 
     pub fn umask(&self) -> u32 {
@@ -96,14 +125,16 @@ impl FsContext {
 
     /// A copy, as a child without `CLONE_FS` gets.
     pub fn duplicate(&self) -> FsContext {
-        let c = FsContext::new(self.cwd(), self.umask(), self.mounts.clone());
+        let c = FsContext::new(Vec::new(), self.umask(), self.mounts.clone());
+        *c.cwd.lock().unwrap_or_else(|e| e.into_inner()) = self.cwd_copy();
         c.set_root(self.root());
         c
     }
 
     /// A copy in a new mount namespace (a copy of this one's mounts).
     pub fn with_new_mounts(&self) -> FsContext {
-        let c = FsContext::new(self.cwd(), self.umask(), Arc::new(self.mounts.copy()));
+        let c = FsContext::new(Vec::new(), self.umask(), Arc::new(self.mounts.copy()));
+        *c.cwd.lock().unwrap_or_else(|e| e.into_inner()) = self.cwd_copy();
         c.set_root(self.root());
         c
     }

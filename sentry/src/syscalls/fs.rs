@@ -1,5 +1,7 @@
 //! Paths and files: open, stat, access, readlink, getcwd/chdir, getdents64.
 
+use std::sync::Arc;
+
 use snare_abi::file::{o, Stat, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, S_IFDIR, S_IFMT};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
@@ -12,6 +14,7 @@ use crate::kernel::Task;
 use crate::mm::GuestMemory;
 use crate::vfs::filesystem::Caller;
 use crate::vfs::resolve::Scope;
+use crate::vfs::FileDescription;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::OPEN, sys_open),
@@ -362,7 +365,11 @@ fn sys_readlinkat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `getcwd(2)`: returns the length including the NUL.
 fn sys_getcwd(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let mut cwd = shown_path(task, task.fs.cwd());
+    let cwd = task.fs.cwd();
+    if cwd.ends_with(b" (deleted)") {
+        return Err(Errno::ENOENT);
+    }
+    let mut cwd = shown_path(task, cwd);
     cwd.push(0);
     if (len(a[1])?) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -385,7 +392,13 @@ pub(super) fn shown_path(task: &Task, path: Vec<u8>) -> Vec<u8> {
     }
 }
 
-fn set_cwd(task: &mut Task, abs: Vec<u8>) -> Result<u64, Errno> {
+/// Makes `abs` the current directory; `dir` is a description of it, if the caller has
+/// one (`fchdir`).
+fn set_cwd(
+    task: &mut Task,
+    abs: Vec<u8>,
+    dir: Option<Arc<dyn FileDescription>>,
+) -> Result<u64, Errno> {
     let path = match resolve(task, &abs, true)? {
         Node::Path(p) => p,
         Node::Fd(n) => task.fds.get(n)?.path().into_bytes(),
@@ -396,7 +409,19 @@ fn set_cwd(task: &mut Task, abs: Vec<u8>) -> Result<u64, Errno> {
     }
     task.cred()
         .may(&crate::vfs::perm::Perm::of(&st), crate::vfs::perm::MAY_EXEC)?;
-    task.fs.set_cwd(path);
+    // A description whose path follows the directory's moves keeps the current directory
+    // where the directory goes (a tmpfs one: others can't be renamed in the sandbox).
+    let dir = match dir {
+        Some(d) => Some(d),
+        None => {
+            let m = task.fs.mounts.route(&path);
+            let flags = o::PATH | o::DIRECTORY;
+            m.fs.follows_moves()
+                .then(|| m.fs.open(task, &m.inner(&path), &path, flags, 0).ok())
+                .flatten()
+        }
+    };
+    task.fs.set_cwd(path, dir);
     Ok(0)
 }
 
@@ -407,13 +432,13 @@ fn sys_chdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Err(Errno::ENOENT);
     }
     let abs = absolute(task, AT_FDCWD, &path)?;
-    set_cwd(task, abs)
+    set_cwd(task, abs, None)
 }
 
 /// Implements `fchdir(2)`.
 fn sys_fchdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let path = task.fds.get(fd(a[0]))?.path().into_bytes();
-    set_cwd(task, path)
+    let f = task.fds.get(fd(a[0]))?;
+    set_cwd(task, f.path().into_bytes(), Some(f))
 }
 
 /// Implements `getdents64(2)`.

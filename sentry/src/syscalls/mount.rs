@@ -303,6 +303,6 @@ fn sys_pivot_root(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         _ if cwd == b"/" => cwd,
         _ => [old_at, &cwd[..]].concat(),
     };
-    task.fs.set_cwd(moved);
+    task.fs.set_cwd(moved, None);
     Ok(0)
 }

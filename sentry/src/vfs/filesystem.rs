@@ -120,6 +120,12 @@ pub trait Filesystem: Send + Sync + Debug {
         Ok(None)
     }
 
+    /// Whether its directories can move while open and their descriptions follow
+    /// ([`FileDescription::follows_moves`]): a current directory there keeps one.
+    fn follows_moves(&self) -> bool {
+        false
+    }
+
     /// `stat(2)` (`follow` matters only for links a filesystem resolves itself: procfs).
     fn stat(&self, cx: &dyn Caller, path: &[u8], follow: bool) -> Result<Stat, Errno>;
 

@@ -1,7 +1,6 @@
 //! Host files: the guest's root directory on the host, opened confined to it, and files
 //! opened through it or through a volume ([`super::hostdir::HostDir`]).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -10,12 +9,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
-use snare_abi::file::{o, Stat};
+use snare_abi::file::{o, Stat, S_IFLNK, S_IFMT};
 use snare_abi::Errno;
 
 use super::host_fds::HostFdGuard;
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
 use crate::mm::{GuestMemory, MappableFile};
+
+mod dentries;
+pub use dentries::DentryRef;
+use dentries::{Dentries, Walked};
 
 pub(crate) fn errno_of(e: nix::Error) -> Errno {
     Errno::new(e as i32)
@@ -31,30 +34,8 @@ pub(crate) fn io_errno(e: &std::io::Error) -> Errno {
 pub struct HostRoot {
     dir: OwnedFd,
     host_path: PathBuf,
-    /// What `stat` and `readlink` answered, by path: the host root is the read-only lower
-    /// layer, assumed not to change under the sandbox (as the page cache assumes), so a path
-    /// walk through its symlinks (`/lib` on merged-usr systems) costs the host one lookup per
-    /// component once, not at every exec.
-    lookups: Mutex<Lookups>,
-}
-
-/// See [`HostRoot::lookups`]: `stat_how` answers by (path, follow, no_symlinks), `readlink`'s
-/// by path. Cleared when it reaches [`LOOKUPS_MAX`] entries.
-#[derive(Debug, Default)]
-struct Lookups {
-    stats: HashMap<(Vec<u8>, bool, bool), Result<Stat, Errno>>,
-    links: HashMap<Vec<u8>, Result<Vec<u8>, Errno>>,
-}
-
-const LOOKUPS_MAX: usize = 8192;
-
-impl Lookups {
-    fn room(&mut self) {
-        if self.stats.len() + self.links.len() >= LOOKUPS_MAX {
-            self.stats.clear();
-            self.links.clear();
-        }
-    }
+    /// What the host answered, name by name ([`dentries`]).
+    dentries: Dentries,
 }
 
 impl HostRoot {
@@ -68,7 +49,7 @@ impl HostRoot {
         Ok(HostRoot {
             dir,
             host_path: path.to_path_buf(),
-            lookups: Mutex::default(),
+            dentries: Dentries::default(),
         })
     }
 
@@ -77,7 +58,7 @@ impl HostRoot {
         Ok(HostRoot {
             dir: self.dir.try_clone().map_err(|e| io_errno(&e))?,
             host_path: self.host_path.clone(),
-            lookups: Mutex::default(),
+            dentries: Dentries::default(),
         })
     }
 
@@ -151,27 +132,55 @@ impl HostRoot {
         })
     }
 
-    /// `stat`/`lstat` of a guest absolute path.
+    /// `stat`/`lstat` of a guest absolute path (normalized).
     pub fn stat(&self, path: &[u8], follow: bool) -> Result<Stat, Errno> {
         self.stat_how(path, follow, false)
     }
 
     /// [`HostRoot::stat`]; with `no_symlinks`, a symlink on the way (or a last one that
-    /// `follow` would follow) is `ELOOP`.
+    /// `follow` would follow) is `ELOOP`. From the dentry cache; what it doesn't walk (a
+    /// symlink to follow) is asked of the host.
     pub fn stat_how(&self, path: &[u8], follow: bool, no_symlinks: bool) -> Result<Stat, Errno> {
-        let key = (path.to_vec(), follow, no_symlinks);
-        if let Some(r) = self.lookups().stats.get(&key) {
-            return *r;
+        let ask = |p: &[u8]| self.stat_host(p, false, true);
+        match self.dentries.walk(path, &ask)? {
+            Walked::Found(_, st) if !(follow && st.st_mode & S_IFMT == S_IFLNK) => Ok(st),
+            _ if no_symlinks => Err(Errno::ELOOP),
+            _ => self.stat_host(path, follow, false),
         }
-        let r = self.stat_host(path, follow, no_symlinks);
-        let mut l = self.lookups();
-        l.room();
-        l.stats.insert(key, r);
-        r
     }
 
-    fn lookups(&self) -> std::sync::MutexGuard<'_, Lookups> {
-        self.lookups.lock().unwrap_or_else(|e| e.into_inner())
+    /// One step of a walk: the `lstat` of `name` in the directory `dir` (a reference from
+    /// an earlier step or [`HostRoot::walk`]), `path` being the name's whole path. `None`
+    /// when `dir` went stale (walk the path instead).
+    pub fn step(
+        &self,
+        dir: DentryRef,
+        name: &[u8],
+        path: &[u8],
+    ) -> Option<Result<(DentryRef, Stat), Errno>> {
+        let ask = |p: &[u8]| self.stat_host(p, false, true);
+        self.dentries.child(dir, name, path, &ask)
+    }
+
+    /// The dentry of a normalized absolute path and its `lstat`; `ELOOP` for a symlink
+    /// before the last name.
+    pub fn walk(&self, path: &[u8]) -> Result<(DentryRef, Stat), Errno> {
+        let ask = |p: &[u8]| self.stat_host(p, false, true);
+        match self.dentries.walk(path, &ask)? {
+            Walked::Found(r, st) => Ok((r, st)),
+            Walked::LinkOnWay => Err(Errno::ELOOP),
+        }
+    }
+
+    /// The target of the symlink at `at` (from [`HostRoot::walk`] or a step), whose path is
+    /// `path`.
+    pub fn readlink_at(&self, at: DentryRef, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.dentries.link(at, || self.readlink_host(path))
+    }
+
+    /// How many times the dentry cache asked the host.
+    pub fn asked(&self) -> u64 {
+        self.dentries.asked()
     }
 
     fn stat_host(&self, path: &[u8], follow: bool, no_symlinks: bool) -> Result<Stat, Errno> {
@@ -202,16 +211,17 @@ impl HostRoot {
         statfs_of(&fd, true)
     }
 
-    /// The target of a symlink at a guest absolute path.
+    /// The target of a symlink at a guest absolute path (kept on its dentry).
     pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        if let Some(r) = self.lookups().links.get(path) {
-            return r.clone();
+        match self.walk(path) {
+            Ok((r, st)) if st.st_mode & S_IFMT == S_IFLNK => {
+                self.dentries.link(r, || self.readlink_host(path))
+            }
+            Ok(_) => Err(Errno::EINVAL),
+            // A link on the way: the host follows it.
+            Err(Errno::ELOOP) => self.readlink_host(path),
+            Err(e) => Err(e),
         }
-        let r = self.readlink_host(path);
-        let mut l = self.lookups();
-        l.room();
-        l.links.insert(path.to_vec(), r.clone());
-        r
     }
 
     fn readlink_host(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {

@@ -141,6 +141,12 @@ pub trait FileDescription: Send + Sync + Debug + AsAny {
     fn set_status_flags(&self, _flags: u32) {}
     /// The guest path it was opened by (for /proc and readlink of fds).
     fn path(&self) -> String;
+
+    /// Whether [`FileDescription::path`] follows the file's moves (a tmpfs directory's
+    /// does): such a description can stand for a current directory.
+    fn follows_moves(&self) -> bool {
+        false
+    }
     /// Which `poll` events ([`poll`] bits) hold now, for poll, select and epoll. Regular files
     /// are always readable and writable.
     fn poll(&self) -> u32 {

@@ -1,25 +1,31 @@
 //! The guest's root filesystem: the host root as a read-only lower layer under an in-memory
 //! tmpfs upper layer, so the guest can write anywhere while the host never changes.
 //!
-//! Paths given to [`Overlay`] are absolute, lexically normalized and free of symlinks except
-//! possibly the last component, which is never followed here (the VFS path walk in
-//! `syscalls/fs.rs` resolves symlinks across mounts first). Lookups try the upper layer, then
-//! the whiteouts, then the lower layer.
+//! Paths given to [`Overlay`] are absolute, normalized and free of symlinks except possibly
+//! the last component, which is never followed here (the resolver, [`super::resolve`],
+//! walked them). Lookups try the upper layer, then its marks, then the lower layer.
 //!
+//! - **Dentries**: both layers keep what they know name by name: the upper layer is a tmpfs
+//!   (a tree of inodes), the lower layer's answers are kept in its dentry cache
+//!   ([`super::host`]'s `dentries`). A walk ([`Overlay::step`]) holds a cursor on both sides
+//!   and costs one lookup per name in each, whatever the depth; a host name is asked once.
 //! - **Copy-up**: changing a lower file (open for writing or `O_TRUNC`, chmod, chown,
 //!   utimens, truncate, link, rename, setxattr, removexattr) first copies it (data, mode,
 //!   times, `user.` extended attributes; symlinks: the target) into the upper layer,
 //!   creating its parent directories there as needed. The copy keeps the lower file's
 //!   device and inode number in `stat`.
-//! - **Whiteouts**: removing or renaming away a name the lower layer has records it in a set;
-//!   a directory made again where a lower one was removed is **opaque** (the lower one's
-//!   entries stay hidden).
+//! - **Whiteouts**: removing or renaming away a name the lower layer has records a whiteout
+//!   of it on its upper parent directory (copied up for the purpose, as overlayfs does); a
+//!   directory made where a lower one was removed is **opaque** (the lower one's entries
+//!   stay hidden). These marks live on the upper directories ([`super::tmpfs`]'s `marks`):
+//!   a removed directory takes them with it.
 //! - Directories present in both layers are merged in `getdents` (upper first, then lower
 //!   names not shadowed or whited out).
 //!
 //! Deviations from Linux overlayfs, for the next maintainer:
-//! - Renaming a directory that has lower-layer contents is `EXDEV` (as overlayfs without
-//!   `redirect_dir`); `mv` falls back to copying.
+//! - Renaming a directory that has lower-layer contents (a lower or merged one; not an
+//!   opaque one) is `EXDEV` (as overlayfs without `redirect_dir`); `mv` falls back to
+//!   copying.
 //! - A description opened read-only on a lower file keeps reading the lower file after
 //!   another opens it for writing (copy-up does not move open descriptions).
 //! - Copy-up reads the whole file into memory (tmpfs's 1 GiB file cap applies); the upper
@@ -32,13 +38,13 @@
 //!   the upper layer keeps any the tmpfs takes.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use snare_abi::file::{o, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use snare_abi::Errno;
 
 use super::filesystem::{Caller, Cursor, Entry, Filesystem};
-use super::host::HostRoot;
+use super::host::{DentryRef, HostRoot};
 use super::tmpfs::{Tmpfs, WalkEntry};
 use super::xattr::supported;
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_SET};
@@ -85,27 +91,9 @@ fn rel(path: &[u8]) -> &[u8] {
     p
 }
 
-/// `dir/name` for a normalized absolute directory path.
-fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut p = dir.to_vec();
-    if p.last() != Some(&b'/') {
-        p.push(b'/');
-    }
-    p.extend_from_slice(name);
-    p
-}
-
 /// Whether `path` is `dir` or lies below it.
 fn within(path: &[u8], dir: &[u8]) -> bool {
     dir == b"/" || path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
-}
-
-#[derive(Debug, Default)]
-struct Layers {
-    /// Lower-layer names removed by the guest.
-    whiteouts: HashSet<Vec<u8>>,
-    /// Upper directories that hide the lower directory of the same name.
-    opaque: HashSet<Vec<u8>>,
 }
 
 /// The overlay root. See the module docs.
@@ -113,7 +101,6 @@ struct Layers {
 pub struct Overlay {
     lower: HostRoot,
     upper: Arc<Tmpfs>,
-    layers: Mutex<Layers>,
 }
 
 impl Overlay {
@@ -136,11 +123,7 @@ impl Overlay {
             Some((root.st_mtime, root.st_mtime_nsec)),
             false,
         );
-        Overlay {
-            lower,
-            upper,
-            layers: Mutex::new(Layers::default()),
-        }
+        Overlay { lower, upper }
     }
 
     /// The lower layer (for what only the host can do, such as loading an executable).
@@ -148,70 +131,18 @@ impl Overlay {
         &self.lower
     }
 
-    fn layers(&self) -> MutexGuard<'_, Layers> {
-        self.layers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether the lower layer's `path` is hidden by a whiteout (of it or an ancestor) or an
-    /// opaque ancestor.
+    /// Whether the lower layer's `path` is hidden (whited out, below an opaque directory or
+    /// an upper non-directory): one upper lookup per name on its way.
     fn hidden(&self, path: &[u8]) -> bool {
-        let l = self.layers();
-        if l.whiteouts.is_empty() && l.opaque.is_empty() {
-            return false;
-        }
-        // Whichever is fewer: the whiteouts and opaque directories (each tested as the path
-        // or one of its ancestors) or the path's ancestors (each looked up, hashing it):
-        // a deep path costs its depth times the (few) entries, not its depth squared.
-        let depth = path.iter().filter(|&&b| b == b'/').count();
-        if l.whiteouts.len() + l.opaque.len() <= depth {
-            let above = |d: &Vec<u8>| d.as_slice() != path && within(path, d);
-            return l.whiteouts.iter().any(|w| w.as_slice() == path || above(w))
-                || l.opaque.iter().any(above);
-        }
-        let mut p = path;
-        if l.whiteouts.contains(p) {
-            return true;
-        }
-        while p != b"/" {
-            p = parent_of(p);
-            if l.whiteouts.contains(p) || l.opaque.contains(p) {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Whether a whiteout lies below directory `path` (its lower listing needs filtering).
-    fn whiteouts_below(&self, path: &[u8]) -> bool {
-        let l = self.layers();
-        l.whiteouts.iter().any(|w| w != path && within(w, path))
+        self.upper.hides(rel(path))
     }
 
     /// True when nothing on `path`'s way has been changed, so the lower layer alone answers
-    /// for it (the fast path: no upper lookups beyond this check).
+    /// for it (the fast path: no upper lookups beyond this check). The upper layer holds
+    /// only what was changed, the directories above it and their marks: the path is
+    /// untouched once a name on its way is missing there and not whited out.
     pub fn untouched(&self, path: &[u8]) -> bool {
-        // The upper layer holds only what was changed and the directories above it: the
-        // path is untouched once a prefix of it is missing there. One name at a time from
-        // the upper root (a path `depth` deep costs `depth` lookups, not `depth²`).
-        let mut dir = Tmpfs::ROOT;
-        for c in rel(path).split(|&b| b == b'/').filter(|c| !c.is_empty()) {
-            match self.upper.walk_child(dir, c) {
-                Err(_) => return !self.hidden(path) && !self.whiteouts_below(path),
-                Ok((ino, WalkEntry::Dir(_))) => dir = ino,
-                Ok(_) => return false,
-            }
-        }
-        false
-    }
-
-    /// The upper layer's inode of directory `path` when no lower directory merges into it
-    /// (there is none, or it is hidden): everything below it is then the upper layer's
-    /// alone, and a path walk can go on from it one name at a time in the upper tmpfs.
-    pub fn upper_only_dir(&self, path: &[u8]) -> Option<u64> {
-        match self.upper.walk_lookup(rel(path)) {
-            Ok((ino, WalkEntry::Dir(_))) if !self.merged(path) => Some(ino),
-            _ => None,
-        }
+        self.upper.leaves(rel(path))
     }
 
     fn locate(&self, path: &[u8]) -> Result<Loc, Errno> {
@@ -250,7 +181,7 @@ impl Overlay {
 
     /// Whether `path` (an upper directory) merges a lower directory.
     fn merged(&self, path: &[u8]) -> bool {
-        !self.layers().opaque.contains(path) && self.lower_visible(path).is_some_and(|s| is_dir(&s))
+        !self.upper.is_opaque(rel(path)) && self.lower_visible(path).is_some_and(|s| is_dir(&s))
     }
 
     /// `stat(2)` of `path` (the last component not followed).
@@ -363,22 +294,29 @@ impl Overlay {
     /// After making `path` in the upper layer: it no longer shows a whiteout; a directory made
     /// where a lower name was removed hides the lower one.
     fn created(&self, path: &[u8], dir: bool) {
-        let mut l = self.layers();
-        if l.whiteouts.remove(path) && dir {
-            l.opaque.insert(path.to_vec());
+        if self.upper.set_whiteout(rel(path), false) == Ok(true) && dir {
+            let _ = self.upper.set_opaque(rel(path), true);
         }
     }
 
-    /// After removing `path` from the guest's view: hide the lower one, if any, and forget
-    /// what was recorded below it.
-    fn removed(&self, path: &[u8]) {
+    /// Before removing `path` from the guest's view: whether a lower one will need hiding
+    /// (its parent is then made in the upper layer, to hold the whiteout).
+    fn will_remove(&self, path: &[u8]) -> Result<bool, Errno> {
         let lower = self.lower_visible(path).is_some();
-        let mut l = self.layers();
-        l.whiteouts.retain(|p| !within(p, path));
-        l.opaque.retain(|p| !within(p, path));
         if lower {
-            l.whiteouts.insert(path.to_vec());
+            self.upper_dir(parent_of(path))?;
         }
+        Ok(lower)
+    }
+
+    /// After removing `path` from the guest's view: hide the lower one if there is one
+    /// (`lower`, from [`Overlay::will_remove`]). What was recorded below it went with the
+    /// upper directory.
+    fn removed(&self, path: &[u8], lower: bool) -> Result<(), Errno> {
+        if lower {
+            self.upper.set_whiteout(rel(path), true)?;
+        }
+        Ok(())
     }
 
     /// Makes a new entry's parent exist in the upper layer; `EEXIST` if `path` exists.
@@ -432,9 +370,6 @@ impl Overlay {
                 if is_dir(&st) && (writes || creat) {
                     return Err(Errno::EISDIR);
                 }
-                if is_dir(&st) && !path_only && self.whiteouts_below(path) {
-                    return Ok(Arc::new(MergedDir::new(self, path, st, flags)?));
-                }
                 Ok(Arc::new(self.lower.open_file(path, flags & !o::CREAT)?))
             }
             Loc::Upper(st) => {
@@ -455,9 +390,9 @@ impl Overlay {
         };
         if merge {
             let names: HashSet<Vec<u8>> = out.iter().map(|e| e.0.clone()).collect();
-            let l = self.layers();
+            let whiteouts = self.upper.whiteouts(rel(path)).unwrap_or_default();
             for e in self.lower.list(path)? {
-                if !names.contains(&e.0) && !l.whiteouts.contains(&join(path, &e.0)) {
+                if !names.contains(&e.0) && !whiteouts.contains(&e.0) {
                     out.push(e);
                 }
             }
@@ -514,14 +449,17 @@ impl Overlay {
 
     /// `unlink(2)`.
     pub fn unlink(&self, path: &[u8]) -> Result<(), Errno> {
-        match self.locate(path)? {
+        let loc = self.locate(path)?;
+        match &loc {
             Loc::None => return Err(Errno::ENOENT),
-            Loc::Upper(st) | Loc::Lower(st) if is_dir(&st) => return Err(Errno::EISDIR),
-            Loc::Upper(_) => self.upper.unlink(rel(path))?,
-            Loc::Lower(_) => {}
+            Loc::Upper(st) | Loc::Lower(st) if is_dir(st) => return Err(Errno::EISDIR),
+            _ => {}
         }
-        self.removed(path);
-        Ok(())
+        let lower = self.will_remove(path)?;
+        if let Loc::Upper(_) = loc {
+            self.upper.unlink(rel(path))?;
+        }
+        self.removed(path, lower)
     }
 
     /// `rmdir(2)`: the merged directory must be empty.
@@ -538,11 +476,11 @@ impl Overlay {
         if !self.list(path)?.is_empty() {
             return Err(Errno::ENOTEMPTY);
         }
+        let lower = self.will_remove(path)?;
         if let Loc::Upper(_) = loc {
             self.upper.rmdir(rel(path))?;
         }
-        self.removed(path);
-        Ok(())
+        self.removed(path, lower)
     }
 
     /// `renameat2(2)` with `RENAME_NOREPLACE`/`RENAME_EXCHANGE` in `flags`.
@@ -580,7 +518,10 @@ impl Overlay {
             _ => {}
         }
         // A directory with lower contents can't move (no redirects): the caller copies.
-        let lower_dir = |p: &[u8], st: &Stat| is_dir(st) && self.lower_visible(p).is_some();
+        // (An opaque directory has none: it moves, leaving a whiteout.)
+        let lower_dir = |p: &[u8], st: &Stat| {
+            is_dir(st) && self.lower_visible(p).is_some() && !self.upper.is_opaque(rel(p))
+        };
         if lower_dir(old, &ost) || (exchange && ln.stat().is_some_and(|s| lower_dir(new, s))) {
             return Err(Errno::EXDEV);
         }
@@ -589,6 +530,7 @@ impl Overlay {
             self.copy_up(new)?;
         }
         self.upper_dir(parent_of(new))?;
+        let old_lower = !exchange && self.will_remove(old)?;
         if let Loc::Upper(nst) = &ln {
             if is_dir(nst) && !exchange {
                 // An empty merged directory: only whiteouts are left below it.
@@ -597,14 +539,14 @@ impl Overlay {
         }
         self.upper.rename(rel(old), rel(new), flags)?;
         if !exchange {
-            let new_lower = self.lower_visible(new).is_some();
-            self.removed(old);
-            let mut l = self.layers();
-            l.whiteouts.retain(|p| !within(p, new));
-            l.opaque.retain(|p| !within(p, new));
-            if is_dir(&ost) && new_lower {
-                l.opaque.insert(new.to_vec());
+            // What `new` names now hides the lower `new`: a directory wholly (it was the
+            // upper layer's alone, so it had nothing to merge).
+            self.upper.set_whiteout(rel(new), false)?;
+            if is_dir(&ost) {
+                let new_lower = self.lower_visible(new).is_some();
+                self.upper.set_opaque(rel(new), new_lower)?;
             }
+            self.removed(old, old_lower)?;
         }
         Ok(())
     }
@@ -796,8 +738,62 @@ impl FileDescription for MergedDir {
     }
 }
 
+/// A walk cursor's `ino` when the directory has no upper side (see [`Overlay::step`]).
+const NO_UPPER: u64 = u64::MAX;
+/// In a walk cursor's `aux`: a lower directory merges into this one, and the rest of `aux`
+/// is its dentry ([`DentryRef::to_bits`]). Without it, `aux` counts how far below the
+/// nearest directory with a merging parent the cursor is.
+const MERGES: u64 = 1 << 63;
+
+impl Overlay {
+    /// The lower layer's `name` in the lower directory of the cursor's `aux` (see
+    /// [`MERGES`]), `path` being its whole path.
+    fn lower_child(&self, aux: u64, name: &[u8], path: &[u8]) -> Result<(DentryRef, Stat), Errno> {
+        match self
+            .lower
+            .step(DentryRef::from_bits(aux & !MERGES), name, path)
+        {
+            Some(r) => r,
+            None => self.lower.walk(path),
+        }
+    }
+
+    /// A walk's first step in the overlay: the whole path looked up, and the cursor of a
+    /// directory for the next.
+    fn first_step(&self, path: &[u8]) -> Result<(Entry, Option<Cursor>), Errno> {
+        let loc = self.locate(path)?;
+        let st = *loc.stat().ok_or(Errno::ENOENT)?;
+        let entry = Entry::of(&st, || Overlay::readlink(self, path))?;
+        let merging = |path: &[u8]| match self.lower.walk(path) {
+            Ok((r, st)) if is_dir(&st) => Some(MERGES | r.to_bits()),
+            _ => None,
+        };
+        let cursor = match (&entry, loc) {
+            (Entry::Dir(_), Loc::Lower(_)) => {
+                merging(path).map(|aux| Cursor { ino: NO_UPPER, aux })
+            }
+            (Entry::Dir(_), Loc::Upper(_)) => match self.upper.walk_lookup(rel(path)) {
+                Ok((ino, WalkEntry::Dir(_))) => Some(Cursor {
+                    ino,
+                    aux: match self.merged(path) {
+                        true => merging(path).unwrap_or(0),
+                        false => 0,
+                    },
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        Ok((entry, cursor))
+    }
+}
+
 /// The overlay as a mounted filesystem: its paths are already absolute from its root.
 impl Filesystem for Overlay {
+    fn follows_moves(&self) -> bool {
+        true
+    }
+
     fn fstype(&self) -> &'static str {
         "overlay"
     }
@@ -806,11 +802,10 @@ impl Filesystem for Overlay {
         Overlay::stat(self, b"/").map_or(0, |s| s.st_dev)
     }
 
-    /// Inside a directory of the upper layer alone one name is looked up there (the cursor
-    /// counts in `aux` how deep below that directory it is); elsewhere the overlay answers
-    /// for the whole path, and a directory of the upper layer alone starts a cursor. What a
-    /// guest makes, however deep, is walked in O(depth); only the host's own directories,
-    /// whose depth the guest doesn't choose, cost a whole-path lookup each.
+    /// One name at a time from the directory the cursor stands for: one lookup in its upper
+    /// directory (with that directory's marks) and, where a lower directory merges into it,
+    /// one in the lower layer's cache. The first step (or one after a `..` the cursor can't
+    /// follow) looks the whole path up. A walk costs O(depth) in both layers.
     fn step(
         &self,
         _cx: &dyn Caller,
@@ -818,7 +813,12 @@ impl Filesystem for Overlay {
         name: &[u8],
         at: Option<Cursor>,
     ) -> Result<(Entry, Option<Cursor>), Errno> {
-        if let Some(c) = at {
+        let Some(c) = at else {
+            return self.first_step(path);
+        };
+        let lower_here = c.aux & MERGES != 0;
+        if !lower_here {
+            // Below a directory of the upper layer alone: nothing to merge or hide.
             let (ino, entry) = self.upper.walk_child(c.ino, name)?;
             return Ok(match entry {
                 WalkEntry::Dir(p) => (
@@ -832,18 +832,44 @@ impl Filesystem for Overlay {
                 WalkEntry::Other => (Entry::Other, None),
             });
         }
-        let st = Overlay::stat(self, path)?;
-        let entry = Entry::of(&st, || Overlay::readlink(self, path))?;
-        let cursor = match entry {
-            Entry::Dir(_) => self.upper_only_dir(path).map(|ino| Cursor { ino, aux: 0 }),
-            _ => None,
+        let upper = match c.ino {
+            NO_UPPER => None,
+            ino => Some(self.upper.walk_marked(ino, name)?),
         };
-        Ok((entry, cursor))
+        let lower = match upper.as_ref().is_some_and(|u| u.hides) {
+            true => None,
+            false => match self.lower_child(c.aux, name, path) {
+                Ok(found) => Some(found),
+                Err(Errno::ENOENT) => None,
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(match upper.and_then(|u| u.child) {
+            Some((ino, WalkEntry::Dir(p), opaque)) => {
+                let aux = match lower {
+                    Some((r, st)) if !opaque && is_dir(&st) => MERGES | r.to_bits(),
+                    _ => 0,
+                };
+                (Entry::Dir(p), Some(Cursor { ino, aux }))
+            }
+            Some((_, WalkEntry::Symlink(t), _)) => (Entry::Symlink(t), None),
+            Some((_, WalkEntry::Other, _)) => (Entry::Other, None),
+            None => {
+                let (r, st) = lower.ok_or(Errno::ENOENT)?;
+                let entry = Entry::of(&st, || self.lower.readlink_at(r, path))?;
+                let cursor = matches!(entry, Entry::Dir(_)).then_some(Cursor {
+                    ino: NO_UPPER,
+                    aux: MERGES | r.to_bits(),
+                });
+                (entry, cursor)
+            }
+        })
     }
 
-    /// `..` stays on the cursor while it is below the upper-only directory it began at.
+    /// `..` stays on the cursor while it is below the directory of the upper layer alone
+    /// it began at (whose parent's lower side the cursor doesn't know).
     fn up(&self, c: Cursor) -> Option<Cursor> {
-        if c.aux == 0 {
+        if c.aux & MERGES != 0 || c.aux == 0 {
             return None;
         }
         match self.upper.walk_child(c.ino, b"..") {
@@ -1024,5 +1050,54 @@ mod tests {
         assert_eq!(xattr::get(&f, c"user.low"), Ok(b"1".to_vec()));
         assert_eq!(xattr::get(&f, c"user.up"), Err(Errno::ENODATA));
         assert_eq!(std::fs::read(&f).expect("read"), b"data");
+    }
+
+    /// Walks `path` one name at a time, as the resolver does, returning the last entry.
+    fn walk(ov: &Overlay, path: &[u8]) -> Result<Entry, Errno> {
+        let (mut at, mut cur, mut last) = (None, Vec::new(), Entry::Other);
+        for name in path.split(|&b| b == b'/').filter(|n| !n.is_empty()) {
+            cur.push(b'/');
+            cur.extend_from_slice(name);
+            let (e, c) = Filesystem::step(ov, &crate::kernel::mounts::Boot, &cur, name, at)?;
+            (at, last) = (c, e);
+        }
+        Ok(last)
+    }
+
+    #[test]
+    fn walks_ask_each_host_name_once_and_see_the_guests_removals() {
+        let dir = std::env::temp_dir().join(format!("snare-overlay-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b/c")).expect("dir");
+        let lower = Lower(dir);
+        for f in ["a/b/c/f", "a/x", "a/b/y"] {
+            std::fs::write(lower.0.join(f), b"data").expect("file");
+        }
+        let ov = Overlay::new(HostRoot::open(&lower.0).expect("root"), 0, 0);
+        assert_eq!(walk(&ov, b"/a/b/c/f"), Ok(Entry::Other));
+        assert_eq!(walk(&ov, b"/a/b/nope"), Err(Errno::ENOENT));
+        let asked = ov.lower().asked();
+        for _ in 0..3 {
+            assert_eq!(walk(&ov, b"/a/b/c/f"), Ok(Entry::Other));
+            assert_eq!(walk(&ov, b"/a/b/nope"), Err(Errno::ENOENT));
+            assert!(ov.stat(b"/a/b/c").is_ok_and(|s| is_dir(&s)));
+        }
+        assert_eq!(ov.lower().asked(), asked, "a host name was asked twice");
+        // A removal whites the name out in its (now copied-up) directory: the walk through
+        // the merged directories no longer finds it, and finds the rest.
+        ov.unlink(b"/a/b/c/f").expect("unlink");
+        assert_eq!(walk(&ov, b"/a/b/c/f"), Err(Errno::ENOENT));
+        assert_eq!(walk(&ov, b"/a/b/y"), Ok(Entry::Other));
+        assert!(ov.untouched(b"/a/x") && !ov.untouched(b"/a/b/c/f"));
+        assert_eq!(ov.list(b"/a/b/c").expect("list"), vec![]);
+        // The emptied directory goes; made again, it is opaque (empty) and moves away.
+        ov.rmdir(b"/a/b/c").expect("rmdir");
+        assert_eq!(walk(&ov, b"/a/b/c"), Err(Errno::ENOENT));
+        ov.mkdir(b"/a/b/c", 0o755, 0).expect("mkdir");
+        assert_eq!(ov.list(b"/a/b/c").expect("list"), vec![]);
+        ov.rename(b"/a/b/c", b"/a/c2", 0).expect("rename");
+        assert_eq!(walk(&ov, b"/a/b/c"), Err(Errno::ENOENT));
+        assert!(matches!(walk(&ov, b"/a/c2"), Ok(Entry::Dir(_))));
+        assert!(lower.0.join("a/b/c/f").exists(), "the host changed");
     }
 }

@@ -33,7 +33,7 @@
 //!   `user.` ones against its inode space, and none of the others). No POSIX ACLs
 //!   (`system.posix_acl_*` is `EOPNOTSUPP`).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -51,6 +51,9 @@ use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
 use snare_platform::MemoryFile;
 
 use crate::mm::{GuestMemory, MappableFile};
+
+mod marks;
+pub use marks::MarkedStep;
 
 /// Largest file: writes beyond it fail with `EFBIG`.
 pub const MAX_FILE_SIZE: u64 = 1 << 30;
@@ -262,6 +265,10 @@ struct Dir {
     names: HashMap<Vec<u8>, u64>,
     next_cookie: u64,
     subdirs: u64,
+    /// For the overlay whose upper layer this is ([`marks`]): lower-layer names this
+    /// directory hides, and whether it hides the whole lower directory of its name.
+    whiteouts: HashSet<Vec<u8>>,
+    opaque: bool,
 }
 
 impl Dir {
@@ -272,6 +279,8 @@ impl Dir {
             names: HashMap::new(),
             next_cookie: FIRST_COOKIE,
             subdirs: 0,
+            whiteouts: HashSet::new(),
+            opaque: false,
         }
     }
 
@@ -349,6 +358,35 @@ struct Walk {
     ino: Option<u64>,
 }
 
+/// Where a directory opened as guest path `shown` (at `then` in its tmpfs) is now that it
+/// is at `now`: the components `shown` and `then` end with in common are the part inside
+/// the mount, and the rest of `then` must still lead to it. `None` if it doesn't (the
+/// directory left the mounted subtree).
+fn moved(shown: &[u8], then: &[u8], now: &[u8]) -> Option<Vec<u8>> {
+    let (s, t, n): (Vec<_>, Vec<_>, Vec<_>) = (
+        components(shown).collect(),
+        components(then).collect(),
+        components(now).collect(),
+    );
+    let common = s
+        .iter()
+        .rev()
+        .zip(t.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let (outside, above) = (&s[..s.len() - common], &t[..t.len() - common]);
+    let inside = n.strip_prefix(above)?;
+    let mut out = Vec::new();
+    for c in outside.iter().chain(inside) {
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    Some(out)
+}
+
 /// The non-empty components of a path.
 fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
     path.split(|&b| b == b'/').filter(|c| !c.is_empty())
@@ -392,6 +430,9 @@ struct State {
     ino_base: u64,
     /// The pipe behind each FIFO inode, made at its first open.
     fifos: HashMap<u64, Arc<super::pipe::Pipe>>,
+    /// Counts directory renames and removals: an open directory's path is worked out
+    /// again only when it moved on ([`TmpfsFile::path`]).
+    moves: u64,
 }
 
 impl State {
@@ -497,6 +538,30 @@ impl State {
             parent: last,
             ino: Some(cur),
         })
+    }
+
+    /// See [`Tmpfs::walk_child`].
+    fn walk_child(&mut self, dir: u64, name: &[u8]) -> Result<(u64, WalkEntry), Errno> {
+        let ino = match name {
+            b"." => dir,
+            b".." => self.dir(dir)?.parent,
+            name => self.dir(dir)?.lookup(name).ok_or(Errno::ENOENT)?,
+        };
+        let n = self.node_mut(ino)?;
+        let entry = match &n.data {
+            Data::Dir(_) => WalkEntry::Dir(Perm {
+                mode: n.mode,
+                uid: n.uid,
+                gid: n.gid,
+            }),
+            Data::Symlink(t) => {
+                let t = t.clone();
+                n.touch_atime();
+                WalkEntry::Symlink(t)
+            }
+            Data::File(_) => WalkEntry::Other,
+        };
+        Ok((ino, entry))
     }
 
     /// Resolves an existing path.
@@ -900,6 +965,7 @@ impl Tmpfs {
             dev,
             ino_base,
             fifos: HashMap::new(),
+            moves: 0,
         };
         let root = st.insert_inode(S_IFDIR | 0o1777, 1, Data::Dir(Dir::new(ROOT_INO)));
         debug_assert_eq!(root, ROOT_INO);
@@ -1086,8 +1152,14 @@ impl Tmpfs {
             Some(s) => String::from_utf8_lossy(s).into_owned(),
             None => st.walk_path(&w, ino),
         };
+        let then = is_dir.then(|| (st.dir_path(ino), st.moves));
         let node = InodeRef::new_locked(&self.state, &mut st, ino)?;
-        Ok(TmpfsFile::new(node, flags, is_dir, name))
+        let mut file = TmpfsFile::make(node, flags, is_dir, name);
+        if let Some((then, moves)) = then {
+            file.seen = Mutex::new((moves, file.path.clone()));
+            file.then = then;
+        }
+        Ok(Arc::new(file))
     }
 
     /// A new regular file in no directory, open for reading and writing, shown as `name`
@@ -1112,27 +1184,7 @@ impl Tmpfs {
     /// root), without following a symlink there (its target is returned, and its atime set as
     /// by `readlink`). Each step costs one lookup however deep `dir` is.
     pub fn walk_child(&self, dir: u64, name: &[u8]) -> Result<(u64, WalkEntry), Errno> {
-        let mut st = self.lock();
-        let ino = match name {
-            b"." => dir,
-            b".." => st.dir(dir)?.parent,
-            name => st.dir(dir)?.lookup(name).ok_or(Errno::ENOENT)?,
-        };
-        let n = st.node_mut(ino)?;
-        let entry = match &n.data {
-            Data::Dir(_) => WalkEntry::Dir(Perm {
-                mode: n.mode,
-                uid: n.uid,
-                gid: n.gid,
-            }),
-            Data::Symlink(t) => {
-                let t = t.clone();
-                n.touch_atime();
-                WalkEntry::Symlink(t)
-            }
-            Data::File(_) => WalkEntry::Other,
-        };
-        Ok((ino, entry))
+        self.lock().walk_child(dir, name)
     }
 
     /// [`Tmpfs::walk_child`] for a whole path relative to the mount (symlinks before the last
@@ -1189,6 +1241,7 @@ impl Tmpfs {
             return Err(Errno::ENOTEMPTY);
         }
         st.remove_entry(dir, &name)?;
+        st.moves += 1;
         st.drop_link(ino)
     }
 
@@ -1224,6 +1277,8 @@ impl Tmpfs {
         if !src_is_dir && (has_trailing_slash(old) || has_trailing_slash(new)) {
             return Err(Errno::ENOTDIR);
         }
+        // Open directories below either name may have moved (counted even if this fails).
+        st.moves += 1;
         if flags & RENAME_EXCHANGE != 0 {
             let dst = wn.ino.ok_or(Errno::ENOENT)?;
             if dst == src {
@@ -1523,7 +1578,13 @@ fn statfs_bytes(st: &State) -> [u8; 120] {
 #[derive(Debug)]
 pub struct TmpfsFile {
     node: InodeRef,
+    /// The guest path it was opened by.
     path: String,
+    /// A directory's path in this tmpfs when opened (empty for other files), and the path
+    /// last worked out for it with the count of moves it was worked out at: a directory
+    /// renamed (or one of its ancestors) or removed since shows where it is now.
+    then: Vec<u8>,
+    seen: Mutex<(u64, String)>,
     is_dir: bool,
     /// Made by `O_TMPFILE` without `O_EXCL`: `linkat` may give it a name while it has none.
     linkable: std::sync::atomic::AtomicBool,
@@ -1536,14 +1597,20 @@ pub struct TmpfsFile {
 
 impl TmpfsFile {
     fn new(node: InodeRef, flags: u32, is_dir: bool, path: String) -> Arc<TmpfsFile> {
-        Arc::new(TmpfsFile {
+        Arc::new(Self::make(node, flags, is_dir, path))
+    }
+
+    fn make(node: InodeRef, flags: u32, is_dir: bool, path: String) -> TmpfsFile {
+        TmpfsFile {
             node,
+            seen: Mutex::new((u64::MAX, String::new())),
+            then: Vec::new(),
             path,
             is_dir,
             linkable: std::sync::atomic::AtomicBool::new(false),
             flags: Mutex::new(flags & (o::ACCMODE | o::APPEND | o::NONBLOCK | o::PATH)),
             offset: Mutex::new(0),
-        })
+        }
     }
 
     fn flags(&self) -> u32 {
@@ -1849,8 +1916,38 @@ impl FileDescription for TmpfsFile {
         }
     }
 
+    fn follows_moves(&self) -> bool {
+        !self.then.is_empty()
+    }
+
+    /// A directory's path follows its moves (the guest path it was opened by, with the
+    /// part in this tmpfs replaced by where the directory is now), and ends in ` (deleted)`
+    /// once it is removed, as Linux's d_path; other files keep the path they were opened by.
     fn path(&self) -> String {
-        self.path.clone()
+        if !self.is_dir || self.then.is_empty() {
+            return self.path.clone();
+        }
+        let st = self.state();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.0 == st.moves {
+            return seen.1.clone();
+        }
+        let removed = st.node(self.node.ino).map_or(true, |n| n.links == 0);
+        let now = match removed {
+            true => None,
+            false => moved(
+                self.path.as_bytes(),
+                &self.then,
+                &st.dir_path(self.node.ino),
+            ),
+        };
+        let path = match now {
+            Some(p) => String::from_utf8_lossy(&p).into_owned(),
+            None if removed => format!("{} (deleted)", seen.1.trim_end_matches(" (deleted)")),
+            None => seen.1.clone(),
+        };
+        *seen = (st.moves, path.clone());
+        path
     }
 }
 
@@ -1932,6 +2029,10 @@ impl MappableFile for TmpfsMapping {
 
 /// The tmpfs as a mounted filesystem (paths from its root, see [`super::filesystem`]).
 impl Filesystem for Tmpfs {
+    fn follows_moves(&self) -> bool {
+        true
+    }
+
     fn fstype(&self) -> &'static str {
         "tmpfs"
     }
