@@ -15,8 +15,12 @@ use std::sync::{Mutex, MutexGuard};
 use snare_abi::file::{Stat, S_IFDIR, S_IFLNK, S_IFMT};
 use snare_abi::Errno;
 
-/// Most names kept (about 150 bytes each with its name and stat).
-pub const MAX_NODES: usize = 1 << 17;
+/// Most names kept: about 200 bytes each with its stat, plus the name (at most
+/// [`NAME_MAX`]), so at most about 30 MiB of the Sentry's heap however a guest looks.
+pub const MAX_NODES: usize = 1 << 16;
+
+/// Longest name a host filesystem takes (longer ones are `ENAMETOOLONG`, not kept).
+const NAME_MAX: usize = 255;
 
 /// Generations count in 31 bits (a reference fits in 63).
 const GEN_MASK: u32 = u32::MAX >> 1;
@@ -132,6 +136,9 @@ impl Dentries {
         path: &[u8],
         ask: &dyn Fn(&[u8]) -> Result<Stat, Errno>,
     ) -> Option<Result<(DentryRef, Stat), Errno>> {
+        if name.len() > NAME_MAX {
+            return Some(Err(Errno::ENAMETOOLONG));
+        }
         {
             let t = self.tree();
             let n = t.live(dir)?;
@@ -330,5 +337,17 @@ mod tests {
         assert!(d.child(a, b"b", b"/a/b", &h).is_none());
         assert!(matches!(d.walk(b"/a/b", &h), Ok(Walked::Found(..))));
         assert_eq!(DentryRef::from_bits(a.to_bits()), a);
+        // A name no host takes is refused, not kept.
+        let long = [b'n'; NAME_MAX + 1];
+        let before = d.asked();
+        let (root, _) = match d.walk(b"/", &h) {
+            Ok(Walked::Found(r, s)) => (r, s),
+            _ => panic!("no root"),
+        };
+        assert_eq!(
+            d.child(root, &long, b"/nnn", &h).and_then(|r| r.err()),
+            Some(Errno::ENAMETOOLONG)
+        );
+        assert_eq!(d.asked(), before, "the host was asked");
     }
 }
