@@ -8,8 +8,9 @@ pub const FORBIDDEN: &[&str] = &["execve", "ptrace", "open-shadow", "socket-inet
 
 /// Makes the host call named `which` (one of [`FORBIDDEN`]) and returns its raw result, or
 /// `None` for an unknown name. Under the Sentry's filter it does not return: the kernel kills
-/// the process (`SIGSYS`).
-pub fn attempt(which: &str) -> Option<i64> {
+/// the process (`SIGSYS`). `own_pid` is this process's id, found before the filter (getpid
+/// is not on its list either, and must not be what kills).
+pub fn attempt(which: &str, own_pid: i32) -> Option<i64> {
     let ret = match which {
         // SAFETY: a NUL-terminated path and empty argv/envp arrays that outlive the call.
         "execve" => unsafe {
@@ -21,12 +22,13 @@ pub fn attempt(which: &str) -> Option<i64> {
                 argv.as_ptr(),
             )
         },
-        // SAFETY: PTRACE_ATTACH takes no pointers; the target is our parent.
+        // SAFETY: PTRACE_ATTACH takes no pointers; the target is this process, which the
+        // kernel refuses (EPERM), so a call that got through attaches to nothing.
         "ptrace" => unsafe {
             libc::syscall(
                 libc::SYS_ptrace,
                 libc::PTRACE_ATTACH,
-                libc::getppid(),
+                own_pid,
                 0usize,
                 0usize,
             )

@@ -25,6 +25,7 @@ pub struct Armed {
 /// Starts the thread if `SNARE_TEST_FORBIDDEN` names a call.
 pub fn arm() -> Option<Armed> {
     let which = std::env::var("SNARE_TEST_FORBIDDEN").ok()?;
+    let pid = std::process::id() as i32;
     let (go, wait) = mpsc::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("snare-test-hook".into())
@@ -32,7 +33,7 @@ pub fn arm() -> Option<Armed> {
             if wait.recv().is_err() {
                 return;
             }
-            match snare_platform::test_hooks::attempt(&which) {
+            match snare_platform::test_hooks::attempt(&which, pid) {
                 Some(ret) => eprintln!("snare: test hook: {which} returned {ret}, not killed"),
                 None => eprintln!("snare: test hook: unknown call {which}"),
             }
