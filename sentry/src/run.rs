@@ -200,10 +200,12 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     // after this.
     #[cfg(feature = "test-hooks")]
     let hook = crate::sandbox::test_hooks::arm();
+    let t_confine = std::time::Instant::now();
     if req.confine {
         crate::sandbox::confine()
             .map_err(|m| err(125, format!("cannot confine the Sentry: {m}")))?;
     }
+    let confine_us = t_confine.elapsed().as_micros() as u64;
     #[cfg(feature = "test-hooks")]
     if let Some(hook) = hook {
         hook.fire();
@@ -301,6 +303,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let _ = k.platform.memory_file().debug_check_quarantine();
     tracing::info!(
         platform_us = t_platform.as_micros() as u64,
+        confine_us,
         exec_us = (t_exec - t_platform).as_micros() as u64,
         thread_us = (t_thread - t_exec).as_micros() as u64,
         run_us = (t0.elapsed() - t_thread).as_micros() as u64,
