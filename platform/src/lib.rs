@@ -14,6 +14,8 @@
 pub mod memfile;
 mod sys;
 pub mod systrap;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 pub mod tty;
 pub mod xattr;
 

@@ -45,9 +45,16 @@ fn do_command(d: DoArgs) -> ExitCode {
         eprintln!("snare: {e}");
         return ExitCode::from(2);
     }
+    if d.no_confine {
+        eprintln!(
+            "snare: warning: --no-confine: the Sentry runs without its seccomp filter; \
+             a guest that broke into it would reach the host (debugging only)"
+        );
+    }
     let req = DoRequest {
         root: d.root,
         strace: d.strace,
+        confine: !d.no_confine,
         cwd: d.cwd.map(|c| c.as_os_str().as_bytes().to_vec()),
         env: d.env,
         memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),
@@ -98,6 +105,7 @@ fn main() -> ExitCode {
                 print!("{}", snare_sentry::syscalls::support_table());
                 ExitCode::SUCCESS
             }
+            Command::SeccompRules => cli::seccomp_rules::run(),
             Command::Do(d) => do_command(d),
         },
     }

@@ -20,6 +20,9 @@ use crate::vfs::{FdTable, HostFile, HostRoot};
 pub struct DoRequest {
     pub root: std::path::PathBuf,
     pub strace: bool,
+    /// Install the Sentry's seccomp filter (`sandbox::confine`); off only with
+    /// `--no-confine`.
+    pub confine: bool,
     pub cwd: Option<Vec<u8>>,
     pub env: Vec<(String, String)>,
     /// The sandbox's memory limit in bytes (`--memory`; [`default_memory`]).
@@ -191,6 +194,22 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         k.platform.memory_file(),
     )
     .map_err(|m| err(125, m))?;
+    // Set-up is done: the source stub is forked (stubs are its clones, so none inherits the
+    // Sentry's filter), the root and the volumes are open. From here on the Sentry makes
+    // only the host calls on its list; the guest's first bytes (its ELF image) are read
+    // after this.
+    #[cfg(feature = "test-hooks")]
+    let hook = crate::sandbox::test_hooks::arm();
+    let t_confine = std::time::Instant::now();
+    if req.confine {
+        crate::sandbox::confine()
+            .map_err(|m| err(125, format!("cannot confine the Sentry: {m}")))?;
+    }
+    let confine_us = t_confine.elapsed().as_micros() as u64;
+    #[cfg(feature = "test-hooks")]
+    if let Some(hook) = hook {
+        hook.fire();
+    }
     // The command, found in the guest's tree (volumes included).
     let boot_stat = |p: &[u8]| crate::kernel::mounts::boot_stat(&k.mounts, p);
     let path = lookup(boot_stat, &cmd, &path_var, &cwd)
@@ -284,6 +303,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let _ = k.platform.memory_file().debug_check_quarantine();
     tracing::info!(
         platform_us = t_platform.as_micros() as u64,
+        confine_us,
         exec_us = (t_exec - t_platform).as_micros() as u64,
         thread_us = (t_thread - t_exec).as_micros() as u64,
         run_us = (t0.elapsed() - t_thread).as_micros() as u64,

@@ -19,6 +19,8 @@ Commands:
   do [FLAGS] [--] CMD [ARG...]  Run CMD in a fresh sandbox with stdio passed through;
                                 exit with its status
   syscalls                      Print the syscall support table
+  seccomp-rules                 Print the Sentry's host syscall allowlist (its seccomp
+                                filter), with the reason for each rule
   version                       Print the version
   help                          Print this help
 
@@ -26,6 +28,8 @@ Flags of `do` (they end at `--` or at CMD):
   --root DIR              Root file system of the sandbox (default: /)
   --network host|none     Share the host's network, or have none (default: none)
   --strace                Log every guest syscall, decoded
+  --no-confine            Debugging only: run the Sentry without its seccomp filter
+                          (and dumpable); prints a warning
   --debug-log FILE        Write the Sentry's debug log to FILE
   --cwd DIR               Working directory of CMD inside the sandbox
   --env KEY=VALUE         Set an environment variable of CMD (repeatable)
@@ -60,6 +64,8 @@ pub enum Command {
     Do(DoArgs),
     /// `snare syscalls`: print the syscall support table.
     Syscalls,
+    /// `snare seccomp-rules`: print the Sentry's seccomp allowlist.
+    SeccompRules,
     /// `snare --version`, `snare -v`, `snare version`.
     Version,
     /// `snare --help`, `snare -h`, `snare help`, or `--help` after a subcommand.
@@ -75,6 +81,8 @@ pub struct DoArgs {
     pub network: Network,
     /// `--strace`: log every guest syscall, decoded.
     pub strace: bool,
+    /// `--no-confine`: skip the Sentry's seccomp filter (debugging only).
+    pub no_confine: bool,
     /// `--debug-log FILE`: where the Sentry's debug log goes.
     pub debug_log: Option<PathBuf>,
     /// `--cwd DIR`: the command's working directory inside the sandbox.
@@ -175,6 +183,7 @@ pub fn parse(
     let command = match command.as_bytes() {
         b"do" => parse_do(&mut words)?,
         b"syscalls" => no_more(&mut words, Command::Syscalls)?,
+        b"seccomp-rules" => no_more(&mut words, Command::SeccompRules)?,
         b"version" => no_more(&mut words, Command::Version)?,
         b"help" => no_more(&mut words, Command::Help)?,
         other => {
@@ -192,6 +201,7 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
     let mut root = PathBuf::from("/");
     let mut network = Network::default();
     let mut strace = false;
+    let mut no_confine = false;
     let mut debug_log = None;
     let mut cwd = None;
     let mut env: Vec<(String, String)> = Vec::new();
@@ -217,6 +227,7 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
                 }
             }
             "--strace" => strace = flag.switch()?,
+            "--no-confine" => no_confine = flag.switch()?,
             "--debug-log" => debug_log = Some(words.path(&flag)?),
             "--cwd" => cwd = Some(words.path(&flag)?),
             "--env" => env.push(parse_env(&flag, words.value(&flag)?)?),
@@ -247,6 +258,7 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
         root,
         network,
         strace,
+        no_confine,
         debug_log,
         cwd,
         env,
@@ -515,6 +527,7 @@ mod tests {
                 root: PathBuf::from("/"),
                 network: Network::None,
                 strace: false,
+                no_confine: false,
                 debug_log: None,
                 cwd: None,
                 env: vec![],
@@ -534,6 +547,7 @@ mod tests {
             "--network",
             "host",
             "--strace",
+            "--no-confine",
             "--debug-log",
             "/tmp/d.log",
             "--cwd",
@@ -552,6 +566,7 @@ mod tests {
             "--root=/srv/rootfs",
             "--network=host",
             "--strace",
+            "--no-confine",
             "--debug-log=/tmp/d.log",
             "--cwd=/work",
             "--env=A=1",
@@ -565,6 +580,7 @@ mod tests {
             root: PathBuf::from("/srv/rootfs"),
             network: Network::Host,
             strace: true,
+            no_confine: true,
             debug_log: Some(PathBuf::from("/tmp/d.log")),
             cwd: Some(PathBuf::from("/work")),
             env: vec![
@@ -738,6 +754,7 @@ mod tests {
     #[test]
     fn simple_commands() {
         assert_eq!(command(&["syscalls"]), Command::Syscalls);
+        assert_eq!(command(&["seccomp-rules"]), Command::SeccompRules);
         assert_eq!(command(&["version"]), Command::Version);
         assert_eq!(command(&["--version"]), Command::Version);
         assert_eq!(command(&["-v"]), Command::Version);
@@ -757,6 +774,11 @@ mod tests {
     #[test]
     fn extra_and_unknown_words() {
         assert_eq!(error(&["syscalls", "x"]), "unexpected argument x");
+        assert_eq!(error(&["seccomp-rules", "x"]), "unexpected argument x");
+        assert_eq!(
+            error(&["do", "--no-confine=1", "x"]),
+            "flag --no-confine takes no value"
+        );
         assert_eq!(
             error(&["version", "--debug"]),
             "unexpected argument --debug"

@@ -5,5 +5,6 @@
 //! pure (no I/O) so every rule has a unit test.
 
 mod args;
+pub mod seccomp_rules;
 
 pub use args::{parse, Command, DoArgs, GlobalArgs, LogFormat, Network, UsageError, USAGE};
