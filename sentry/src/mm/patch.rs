@@ -116,18 +116,22 @@ impl MemoryManager {
             ret,
             nr,
             &|a: u64, b: &mut [u8]| self.read(a, b).is_ok(),
-            &|s, e| self.executable(s, e),
+            &|s, e| self.private_code(s, e),
         )
     }
 
-    /// Whether `[start, end)` is mapped executable throughout (the bytes after a xor site's
-    /// `syscall` have not run yet: natively they might fault).
-    fn executable(&self, start: u64, end: u64) -> bool {
+    /// Whether `[start, end)` is mapped executable and private throughout. Executable: the
+    /// bytes after a xor site's `syscall` have not run yet (natively they might fault).
+    /// Private: a patch of a shared mapping would reach every process that maps it, each
+    /// with its own trap table (or none).
+    fn private_code(&self, start: u64, end: u64) -> bool {
         let st = self.lock();
         let mut at = start;
         while at < end {
             match st.vmas.range(..=at).next_back() {
-                Some((_, v)) if v.end > at && v.prot.contains(Prot::EXEC) => at = v.end,
+                Some((_, v)) if v.end > at && v.prot.contains(Prot::EXEC) && !v.shared => {
+                    at = v.end;
+                }
                 _ => return false,
             }
         }
@@ -244,20 +248,19 @@ type ReadCode<'a> = &'a dyn Fn(u64, &mut [u8]) -> bool;
 
 /// The patchable site whose `syscall` of `nr` returns to `ret`: `mov eax, nr; syscall` in
 /// the 7 bytes before `ret`; or, for `read`, `xor eax, eax; syscall; cmp rax, -4096` from
-/// 4 bytes before to 6 after, all of it `executable` (the bytes after the `syscall` have not
-/// run yet: natively they might fault) and not right after a legacy prefix (then the `xor`
-/// may not start an instruction: `66 31 c0`). A site any of whose bytes can't be read (an
-/// unmapped page after the call) is not one.
+/// 4 bytes before to 6 after, not right after a legacy prefix (then the `xor` may not start
+/// an instruction: `66 31 c0`). All of a site must be `patchable` (private code) and
+/// readable: a site reaching into an unmapped page after the call is not one.
 fn find_site(
     ret: u64,
     nr: u64,
     read: ReadCode<'_>,
-    executable: &dyn Fn(u64, u64) -> bool,
+    patchable: &dyn Fn(u64, u64) -> bool,
 ) -> Option<Site> {
     let site = ret.checked_sub(SITE_LEN as u64)?;
     let mut bytes = [0u8; SITE_LEN];
     if read(site, &mut bytes) && code::site_number(&bytes).map(u64::from) == Some(nr) {
-        return Some(Site::Mov(site));
+        return patchable(site, ret).then_some(Site::Mov(site));
     }
     if nr != SYS_READ {
         return None;
@@ -265,7 +268,7 @@ fn find_site(
     let site = ret.checked_sub(XOR_SITE_RET)?;
     let end = site.checked_add(XOR_SITE_LEN as u64)?;
     let mut bytes = [0u8; XOR_SITE_LEN];
-    if !read(site, &mut bytes) || !code::is_xor_site(&bytes) || !executable(site, end) {
+    if !read(site, &mut bytes) || !code::is_xor_site(&bytes) || !patchable(site, end) {
         return None;
     }
     let mut before = [0u8; 1];
