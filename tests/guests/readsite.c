@@ -10,6 +10,7 @@
 // - signal frames forged to resume at the site, its `syscall` and its return address, with
 //   chosen registers, before and after the patch; and at every other byte of a patched
 //   site, in children, which may die but must not take anything else with them;
+// - a site in shared code (a memfd mapped twice): a child runs it, the parent's bytes stay;
 // - exec.
 // Prints the same lines natively and under snare, whatever the scheduling.
 #define _GNU_SOURCE
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <ucontext.h>
@@ -62,6 +64,7 @@ XSITE(site_fork)
 XSITE(site_forged)
 XSITE(site_garbage)
 XSITE(site_exec)
+XSITE(site_shared) // never run in place: copied (unpatched) into shared code
 
 // glibc's own `read`, as a site.
 static struct res libc_read(long fd, void *buf, long n) {
@@ -444,6 +447,34 @@ static void garbage_jumps(void) {
     printf("jumps into the middle of a patched site: %d children ended\n", ended);
 }
 
+// ---- A site in code shared with another process is left alone ----
+
+static void shared_code(void) {
+    int fd = memfd_create("code", 0);
+    if (fd < 0 || ftruncate(fd, 4096)) return;
+    unsigned char *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    unsigned char *x = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    if (w == MAP_FAILED || x == MAP_FAILED) return;
+    memcpy(w, (void *)site_shared, 32);
+    unsigned char before[32];
+    memcpy(before, x, sizeof before);
+    pid_t c = fork();
+    if (c == 0) {
+        warm((site_fn)(void *)x, 40);
+        _exit(failures ? 1 : 0);
+    }
+    int st = 0;
+    while (waitpid(c, &st, 0) < 0 && errno == EINTR) {
+    }
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    CHECK(!memcmp(before, x, sizeof before), "the shared code changed");
+    warm((site_fn)(void *)x, 5);
+    munmap(w, 4096);
+    munmap(x, 4096);
+    close(fd);
+    printf("a site in shared code works in both processes\n");
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc > 1 && !strcmp(argv[1], "exec")) {
@@ -460,6 +491,7 @@ int main(int argc, char **argv) {
     fork_while_blocked();
     forged_frames();
     garbage_jumps();
+    shared_code();
     if (failures) return 1;
     execl("/proc/self/exe", argv[0], "exec", (char *)NULL);
     printf("exec failed: %s\n", strerror(errno));
