@@ -56,6 +56,39 @@ fn patched_syscall_sites() {
     assert!(!fsgsbase || patched >= 5, "{patched} sites patched:\n{log}");
 }
 
+/// glibc's `read` sites (`xor eax, eax; syscall; cmp rax, -4096`, `tests/guests/readsite.c`):
+/// patched while threads are blocked in them, race through them, or have signal frames
+/// returning into them; restarts, EINTR, fork, forged frames at every byte, exec. Under
+/// snare the sites really are patched, and the threads sent inside a patched site go on in
+/// its entry: at least the forged frames at its `syscall` (3) and its return address (7)
+/// and the two interrupted reads whose handlers waited while it was patched.
+#[test]
+fn patched_read_sites() {
+    c_program("readsite", &[]);
+    let out = std::process::Command::new(SNARE)
+        .env("SNARE_LOG", "debug")
+        .args(["do", "--"])
+        .arg(build("readsite", true))
+        .output()
+        .expect("run snare");
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    let patched = log
+        .lines()
+        .filter(|l| l.contains("patched a syscall site") && l.contains("kind=\"xor\""))
+        .count();
+    let resumed = log.matches("resumed inside a patched site").count();
+    let fsgsbase = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.contains(" fsgsbase"));
+    assert!(
+        !fsgsbase || patched >= 10,
+        "{patched} read sites patched:\n{log}"
+    );
+    assert!(
+        !fsgsbase || resumed >= 12,
+        "{resumed} threads resumed:\n{log}"
+    );
+}
+
 #[test]
 fn threads() {
     c_program("threads", &[]);

@@ -133,15 +133,29 @@ const_assert!(FAST_UC + core::mem::size_of::<snare_abi::signal::Ucontext>() as u
 const_assert!(FAST_SI + core::mem::size_of::<snare_abi::signal::SigInfo>() as u64 <= FAST_FP);
 const_assert!(FAST_FP.is_multiple_of(64));
 
-/// Where a process's syscall trap table lives (guest memory, mapped by the Sentry on the
-/// first patch). A patched site `jmp qword ptr [entry]` (`ff 24 25` + a 32-bit address)
-/// has the entry address's third byte, 0x06, where its `syscall` started: 0x06 is an invalid
-/// opcode in 64-bit mode, so a thread that jumps to the old `syscall` faults (SIGILL) and the
-/// Sentry restarts it at the site. See [`crate::patch`].
+/// Where a process's syscall trap table lives (guest memory, read+exec, mapped by the Sentry
+/// on the first patch), in two halves, one per kind of site (see [`crate::patch`]). The
+/// entry addresses are chosen so that the bytes a patched site has where a thread may
+/// resume inside it are invalid opcodes in 64-bit mode (0x06, 0x07): such a thread faults
+/// (SIGILL) and the Sentry moves it to the equivalent place in the entry.
 pub const TRAP_TABLE: u64 = 0x6_0000;
-pub const TRAP_TABLE_SIZE: u64 = 0x1_0000;
-const_assert_eq!(TRAP_TABLE >> 16, 6);
-const_assert_eq!((TRAP_TABLE + TRAP_TABLE_SIZE - 1) >> 16, 6);
+pub const TRAP_TABLE_SIZE: u64 = 0x2_0000;
+/// Entries of `mov eax, imm32; syscall` sites, 64 bytes each. A patched site
+/// `jmp qword ptr [entry]` (`ff 24 25` + a 32-bit address) has the entry address's third
+/// byte, 0x06, where its `syscall` started.
+pub const MOV_ENTRIES: u64 = TRAP_TABLE;
+pub const MOV_ENTRIES_SIZE: u64 = 0x1_0000;
+/// Entries of `xor eax, eax; syscall; cmp rax, -4096` sites, one per 256 bytes, each jumped
+/// to at +6: a patched site `mov r11d, imm32; jmp r11` has the address's first byte (0x06)
+/// where its `syscall` started and its third (0x07) where that `syscall` returned to.
+pub const XOR_ENTRIES: u64 = 0x7_0000;
+pub const XOR_ENTRIES_SIZE: u64 = 0x1_0000;
+const_assert_eq!(MOV_ENTRIES >> 16, 6);
+const_assert_eq!((MOV_ENTRIES + MOV_ENTRIES_SIZE - 1) >> 16, 6);
+const_assert_eq!(XOR_ENTRIES >> 16, 7);
+const_assert_eq!((XOR_ENTRIES + XOR_ENTRIES_SIZE - 1) >> 16, 7);
+const_assert_eq!(MOV_ENTRIES + MOV_ENTRIES_SIZE, XOR_ENTRIES);
+const_assert_eq!(XOR_ENTRIES + XOR_ENTRIES_SIZE, TRAP_TABLE + TRAP_TABLE_SIZE);
 
 /// Most host syscalls in one control request.
 pub const CTRL_MAX_OPS: usize = 32;

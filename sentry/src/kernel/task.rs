@@ -334,8 +334,13 @@ impl Task {
                     *syscalls += 1;
                     if let Some(fast) = self.k.fast_syscalls {
                         if !self.ctx.fast_frame() {
-                            self.mm
-                                .note_slow_syscall(self.regs.rip, self.regs.orig_rax, fast);
+                            // A patch over its own return address moves the thread too.
+                            let ret = self.regs.rip;
+                            if let Some(to) =
+                                self.mm.note_slow_syscall(ret, self.regs.orig_rax, fast)
+                            {
+                                self.regs.rip = to;
+                            }
                         }
                     }
                     crate::syscalls::dispatch(self);
@@ -398,13 +403,20 @@ impl Task {
         }
     }
 
-    /// A thread that faulted on the invalid opcode a patched syscall site has where its
-    /// `syscall` was (it ran the old `mov` while the site was being patched): goes on at
-    /// the site, whose jump makes the same syscall.
+    /// A thread that faulted on an invalid opcode a patched syscall site put where the
+    /// thread may be sent inside it (its old `syscall`, or for a xor site that call's return
+    /// address): goes on at the equivalent place the Sentry names, as the native code would
+    /// (`MemoryManager::patched_site_resume`).
     fn at_patched_site(&mut self) -> bool {
-        match self.mm.patched_site_at(self.regs.rip) {
-            Some(site) => {
-                self.regs.rip = site;
+        match self.mm.patched_site_resume(self.regs.rip) {
+            Some(to) => {
+                tracing::debug!(
+                    tid = self.tid,
+                    rip = format_args!("{:#x}", self.regs.rip),
+                    to = format_args!("{to:#x}"),
+                    "resumed inside a patched site"
+                );
+                self.regs.rip = to;
                 true
             }
             None => false,

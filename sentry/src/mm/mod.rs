@@ -607,8 +607,12 @@ impl MemoryManager {
         alone: bool,
         killed: &dyn Fn() -> bool,
     ) -> Result<MemoryManager, Errno> {
-        // Lock order: `sites` before `st` (patching maps the table).
-        let sites = self.sites.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // Lock order: `sites` before `st` (patching maps the table). Held until the child
+        // has its copy: a patch another thread makes meanwhile would otherwise reach the
+        // child's memory without its entry count, and the child's next patch would reuse
+        // (rewrite) the entry that site jumps through.
+        let sites_held = self.sites.lock().unwrap_or_else(|e| e.into_inner());
+        let sites = sites_held.clone();
         let mut st = self.lock();
         let shared: Vec<Vma> = st.vmas.values().filter(|v| v.shared).cloned().collect();
         for v in &shared {
