@@ -181,7 +181,9 @@ impl Overlay {
 
     /// Whether `path` (an upper directory) merges a lower directory.
     fn merged(&self, path: &[u8]) -> bool {
-        !self.upper.is_opaque(rel(path)) && self.lower_visible(path).is_some_and(|s| is_dir(&s))
+        // The lower layer first: most upper directories have no lower one (one cached
+        // lookup says so), and the opaque check walks the upper path.
+        self.lower_visible(path).is_some_and(|s| is_dir(&s)) && !self.upper.is_opaque(rel(path))
     }
 
     /// `stat(2)` of `path` (the last component not followed).
