@@ -9,6 +9,7 @@
 pub mod errno;
 pub mod file;
 pub mod inotify;
+pub mod mount;
 pub mod mqueue;
 pub mod pod;
 pub mod regs;

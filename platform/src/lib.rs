@@ -12,6 +12,7 @@
 //! `unsafe` lives; everything above is safe Rust.
 
 pub mod memfile;
+pub mod mount_tree;
 mod sys;
 pub mod systrap;
 #[cfg(feature = "test-hooks")]

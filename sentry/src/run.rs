@@ -131,7 +131,12 @@ fn host_fd_budget() {
 pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let err = |status, message: String| DoError { status, message };
     host_fd_budget();
-    let root = HostRoot::open(&req.root).map_err(|e| {
+    // Confined, the Sentry reads the root through a read-only copy of the host's mounts.
+    let open_root = match req.confine {
+        true => HostRoot::open_readonly,
+        false => HostRoot::open,
+    };
+    let root = open_root(&req.root).map_err(|e| {
         err(
             125,
             format!("root {}: {}", req.root.display(), e.description()),

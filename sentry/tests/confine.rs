@@ -7,6 +7,7 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -185,4 +186,67 @@ fn no_confine_warns() {
         "{}",
         show(&o)
     );
+}
+
+/// The fds through which the Sentry reads the host root lead to a read-only copy of the
+/// host's mounts: opened from outside through `/proc/PID/fd/N`, a file under the root can't
+/// be written (`EROFS`); with `--no-confine` the root is the plain one. A `:ro` volume is
+/// read-only the same way, confined or not.
+#[test]
+fn the_host_root_is_held_read_only() {
+    let d = scratch().join("ro-root");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    let f = d.join("f");
+    std::fs::write(&f, "host\n").expect("file");
+    let vol = format!("{}:/vol:ro", d.display());
+    for (flags, writable) in [(&[][..], false), (&["--no-confine"][..], true)] {
+        let mut child = Command::new(SNARE)
+            .arg("do")
+            .args(flags)
+            .args(["--volume", &vol, "--", "/bin/sleep", "5"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run snare");
+        let fds = format!("/proc/{}/fd", child.id());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // (the root, the volume) as paths through the Sentry's fds, once both are open:
+        // the fd under which `f` is found by its whole path, and the one where it is `f`.
+        // (A read-only copy's fd reads as "/" whatever it copies.)
+        let rel = f.strip_prefix("/").expect("absolute");
+        let held = loop {
+            let links: Vec<_> = std::fs::read_dir(&fds)
+                .map(|r| r.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            let under = |p: &dyn Fn(&Path) -> std::path::PathBuf| {
+                links
+                    .iter()
+                    .map(|l| p(l))
+                    .find(|q| std::fs::read_to_string(q).is_ok_and(|c| c == "host\n"))
+            };
+            if let (Some(root), Some(vol)) = (under(&|l| l.join(rel)), under(&|l| l.join("f"))) {
+                break (root, vol);
+            }
+            assert!(Instant::now() < deadline, "{flags:?}: no root or volume fd");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let write = |p: &Path| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(p)
+                .map(|_| ())
+                .map_err(|e| e.raw_os_error())
+        };
+        let root_write = write(&held.0);
+        let vol_write = write(&held.1);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(root_write.is_ok(), writable, "{flags:?}: {root_write:?}");
+        if !writable {
+            assert_eq!(root_write, Err(Some(libc::EROFS)));
+        }
+        assert_eq!(vol_write, Err(Some(libc::EROFS)), "{flags:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&f).expect("file"), "host\n");
 }

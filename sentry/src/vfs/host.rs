@@ -53,6 +53,24 @@ impl HostRoot {
         })
     }
 
+    /// [`HostRoot::open`] through a read-only copy of the host's mount tree at `path`
+    /// (`snare_platform::mount_tree`): no write can reach the host through this root, even
+    /// from a Sentry taken over. Without the privilege for that (not root), the plain root,
+    /// said in the log.
+    pub fn open_readonly(path: &Path) -> Result<HostRoot, Errno> {
+        match snare_platform::mount_tree::readonly_tree(path) {
+            Ok(dir) => Ok(HostRoot {
+                dir,
+                host_path: path.to_path_buf(),
+                dentries: Dentries::default(),
+            }),
+            Err(e) => {
+                tracing::info!(error = ?e, "the host root is held writable (no read-only copy)");
+                HostRoot::open(path)
+            }
+        }
+    }
+
     /// A second handle on the same root.
     pub fn try_clone(&self) -> Result<HostRoot, Errno> {
         Ok(HostRoot {

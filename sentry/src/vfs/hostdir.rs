@@ -188,12 +188,20 @@ impl HostDir {
         guest_prefix: &[u8],
         read_only: bool,
     ) -> Result<Arc<HostDir>, Errno> {
-        let dir = nix::fcntl::open(
+        let mut dir = nix::fcntl::open(
             host,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .map_err(errno_of)?;
+        if read_only {
+            // A read-only copy of the host's mounts there: the host kernel refuses writes
+            // too. Without the privilege for it (not root), the Sentry's checks alone.
+            match snare_platform::mount_tree::readonly_tree(host) {
+                Ok(tree) => dir = tree,
+                Err(e) => tracing::info!(error = ?e, "volume {} held writable", host.display()),
+            }
+        }
         Ok(Arc::new(HostDir {
             dir,
             host_path: host.to_path_buf(),
