@@ -250,3 +250,49 @@ fn the_host_root_is_held_read_only() {
     }
     assert_eq!(std::fs::read_to_string(&f).expect("file"), "host\n");
 }
+
+/// The stub processes, where guest code runs, hold no capability at all (none in the
+/// bounding set either) and can't gain privileges, confined or not.
+#[test]
+fn stubs_keep_no_capabilities() {
+    let mut child = Command::new(SNARE)
+        .args(["do", "--", "/bin/sleep", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run snare");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // The Sentry's children are its stubs (the source and the guest's).
+    let stubs = loop {
+        let tasks = format!("/proc/{}/task", child.id());
+        let kids: Vec<String> = std::fs::read_dir(&tasks)
+            .map(|r| r.flatten().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|c| c.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        if kids.len() >= 2 {
+            break kids;
+        }
+        assert!(Instant::now() < deadline, "no stubs: {kids:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let statuses: Vec<String> = stubs
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(statuses.len() >= 2, "{stubs:?}");
+    for s in &statuses {
+        for key in ["CapPrm", "CapEff", "CapBnd", "CapAmb", "CapInh"] {
+            assert_eq!(
+                status_field(s, key).as_deref(),
+                Some("0000000000000000"),
+                "{key}\n{s}"
+            );
+        }
+        assert_eq!(status_field(s, "NoNewPrivs").as_deref(), Some("1"), "{s}");
+    }
+}

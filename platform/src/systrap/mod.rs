@@ -560,9 +560,15 @@ unsafe fn raw6(nr: i64, a: [u64; 6]) -> i64 {
     ret
 }
 
+/// `_LINUX_CAPABILITY_VERSION_3`: `capset` takes two 32-bit words per set.
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+/// Past the last capability any kernel defines (dropping an unknown one is `EINVAL`).
+const CAP_MAX: u64 = 63;
+
 /// The forked child's set-up before it becomes the source stub: tie its life to the Sentry,
 /// leave the terminal's session, block every signal, point the trapped signals at the stub
-/// handler, close every fd but the memory file, map its control pages, and jump into the stub.
+/// handler, close every fd but the memory file, drop every capability, map its control
+/// pages, and jump into the stub.
 ///
 /// # Safety
 /// Only in the child of `fork_source`: single-threaded, on a copy of the parent's stack, with
@@ -654,6 +660,31 @@ unsafe fn source_child(p: &ForkPlan) -> ! {
         raw6(
             libc::SYS_prctl,
             [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
+        );
+        // Stubs run guest code: they keep no capability (none in the bounding set, so
+        // none can come back), and are not dumpable (no same-uid ptrace, no core). Every
+        // stub is a clone of this one and inherits both. Failing any of it, no stub.
+        for cap in 0..=CAP_MAX {
+            let r = raw6(
+                libc::SYS_prctl,
+                [libc::PR_CAPBSET_DROP as u64, cap, 0, 0, 0, 0],
+            );
+            if r != 0 && r != -(libc::EINVAL as i64) {
+                exit(5);
+            }
+        }
+        let header = [LINUX_CAPABILITY_VERSION_3, 0u32];
+        let none = [0u32; 6];
+        let r = raw6(
+            libc::SYS_capset,
+            [header.as_ptr() as u64, none.as_ptr() as u64, 0, 0, 0, 0],
+        );
+        if r != 0 {
+            exit(6);
+        }
+        raw6(
+            libc::SYS_prctl,
+            [libc::PR_SET_DUMPABLE as u64, 0, 0, 0, 0, 0],
         );
         let shared_fixed = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
         let r = raw6(
