@@ -21,6 +21,9 @@ mod proc_info;
 mod process;
 mod read_write;
 mod signal;
+mod socket;
+mod socket_conn;
+mod socket_msg;
 mod splice;
 mod time;
 mod timer;
@@ -57,6 +60,8 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         process::HANDLERS,
         read_write::HANDLERS,
         signal::HANDLERS,
+        socket::HANDLERS,
+        socket_conn::HANDLERS,
         splice::HANDLERS,
         time::HANDLERS,
         timer::HANDLERS,
@@ -144,7 +149,8 @@ fn strace_line(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// Calls that raise SIGPIPE when they fail with EPIPE.
+/// Calls that raise SIGPIPE when they fail with EPIPE (sendto and sendmsg raise it
+/// themselves: `MSG_NOSIGNAL` and the socket type decide).
 fn is_write(nr: u64) -> bool {
     [
         nr::WRITE,
@@ -156,8 +162,6 @@ fn is_write(nr: u64) -> bool {
         nr::SPLICE,
         nr::TEE,
         nr::VMSPLICE,
-        nr::SENDTO,
-        nr::SENDMSG,
         nr::COPY_FILE_RANGE,
     ]
     .iter()

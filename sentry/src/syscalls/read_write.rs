@@ -364,6 +364,13 @@ pub(super) fn fsize_allowed(
 /// Implements `write(2)`.
 fn sys_write(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = crate::net::unix::as_socket(&*file).and_then(|s| s.arc()) {
+        let v = [Iovec {
+            iov_base: a[1],
+            iov_len: a[2].min(MAX_RW as u64),
+        }];
+        return super::socket_msg::write_socket(task, &s, &v);
+    }
     let n = fsize_allowed(task, &*file, None, len(a[2])?)?;
     write_from(task, a[1], n, |b, _| file.write(b))
         .inspect(|&n| inotify::transferred(&*file, IN_MODIFY, n))
@@ -416,6 +423,14 @@ enum Dir {
 fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     let vecs = iovecs(task, a[1], a[2])?;
+    // A socket's vector is one message (and a stream's one send).
+    if let Some(s) = crate::net::unix::as_socket(&*file).and_then(|s| s.arc()) {
+        return match (dir, at) {
+            (_, Some(_)) => Err(Errno::ESPIPE),
+            (Dir::Read, None) => super::socket_msg::read_socket(task, &s, &vecs),
+            (Dir::Write, None) => super::socket_msg::write_socket(task, &s, &vecs),
+        };
+    }
     let budget = match dir {
         Dir::Write => {
             let sum = vecs

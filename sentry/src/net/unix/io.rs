@@ -1,0 +1,303 @@
+//! Sending and receiving: the blocking loops around the queues.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+
+use snare_abi::socket::{Ucred, MSG_PEEK, MSG_WAITALL};
+use snare_abi::Errno;
+
+use super::gc::Rights;
+use super::queue::{Message, Refunds, Taken, MSG_OVERHEAD};
+use super::{refund, Conn, SockType, UnixSocket, MAX_DGRAM_QLEN, RCV_SHUTDOWN, SEND_SHUTDOWN};
+use crate::kernel::wait::{block, WaitQueue};
+use crate::vfs::pipe::wait_ready;
+
+/// What goes with the data of one send: files (`SCM_RIGHTS`, sent with the first bytes) and
+/// the credentials the message carries (the sender's own, or what it gave and was allowed).
+#[derive(Debug)]
+pub struct SendCtl {
+    pub rights: Option<Rights>,
+    pub creds: Ucred,
+}
+
+impl SendCtl {
+    /// No files; the sender's credentials.
+    pub fn plain(creds: Ucred) -> SendCtl {
+        SendCtl {
+            rights: None,
+            creds,
+        }
+    }
+}
+
+/// Like [`wait_ready`], on several queues.
+fn wait_any<T>(
+    nonblock: bool,
+    queues: &[&WaitQueue],
+    mut ready: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<T, Errno> {
+    if let Some(r) = ready() {
+        return r;
+    }
+    if nonblock {
+        return Err(Errno::EAGAIN);
+    }
+    block(queues, None, ready)
+}
+
+impl UnixSocket {
+    /// Sends `data`: a stream takes all of it (unless non-blocking or interrupted, which
+    /// return the count sent, or the error if none); a datagram or seqpacket goes whole, to
+    /// `to` (a datagram socket's `sendto` address, resolved by the caller) or the peer.
+    pub fn send(
+        self: &Arc<Self>,
+        data: &[u8],
+        ctl: &mut SendCtl,
+        to: Option<Arc<UnixSocket>>,
+        nonblock: bool,
+    ) -> Result<usize, Errno> {
+        match self.ty {
+            SockType::Stream => self.send_stream(data, ctl, nonblock),
+            _ => self.send_packet(data, ctl, to, nonblock),
+        }
+    }
+
+    fn send_stream(&self, data: &[u8], ctl: &mut SendCtl, nonblock: bool) -> Result<usize, Errno> {
+        let peer = {
+            let st = self.lock();
+            if !matches!(st.conn, Conn::Connected) {
+                return Err(Errno::ENOTCONN);
+            }
+            if st.shutdown & SEND_SHUTDOWN != 0 {
+                return Err(Errno::EPIPE);
+            }
+            st.peer.clone()
+        };
+        let mut done = 0;
+        while done < data.len() {
+            let r = wait_ready(nonblock, &self.wq, || {
+                self.try_stream(&peer, &data[done..], ctl)
+            });
+            match r {
+                Ok(n) => done += n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    }
+
+    /// Puts as much of `rest` as the send buffer has room for into the peer's queue; `None`
+    /// when there is no room.
+    fn try_stream(
+        &self,
+        peer: &Weak<UnixSocket>,
+        rest: &[u8],
+        ctl: &mut SendCtl,
+    ) -> Option<Result<usize, Errno>> {
+        let (sndbuf, name) = {
+            let st = self.lock();
+            if st.shutdown & SEND_SHUTDOWN != 0 {
+                return Some(Err(Errno::EPIPE));
+            }
+            (st.sndbuf, st.name.clone())
+        };
+        let Some(p) = peer.upgrade() else {
+            return Some(Err(Errno::EPIPE));
+        };
+        let used = self.wmem.load(Ordering::Relaxed);
+        if used >= sndbuf {
+            return None;
+        }
+        let n = rest.len().min(sndbuf - used);
+        {
+            let mut ps = p.lock();
+            if ps.shutdown & RCV_SHUTDOWN != 0 {
+                return Some(Err(Errno::EPIPE));
+            }
+            ps.queue.push(
+                Message {
+                    data: rest[..n].to_vec(),
+                    off: 0,
+                    rights: ctl.rights.take(),
+                    creds: ctl.creds,
+                    from: name,
+                    sender: self.me.clone(),
+                    charge: n,
+                },
+                true,
+            );
+        }
+        self.wmem.fetch_add(n, Ordering::Relaxed);
+        p.wq.notify();
+        Some(Ok(n))
+    }
+
+    fn send_packet(
+        &self,
+        data: &[u8],
+        ctl: &mut SendCtl,
+        to: Option<Arc<UnixSocket>>,
+        nonblock: bool,
+    ) -> Result<usize, Errno> {
+        let (target, sndbuf, name) = {
+            let mut st = self.lock();
+            let target = match to {
+                Some(t) if self.ty == SockType::Dgram => t,
+                _ => {
+                    if !matches!(st.conn, Conn::Connected) {
+                        return Err(Errno::ENOTCONN);
+                    }
+                    match st.peer.upgrade() {
+                        Some(p) => p,
+                        None if self.ty == SockType::SeqPacket => return Err(Errno::EPIPE),
+                        None => {
+                            // The default peer is gone: disconnected, ECONNREFUSED once.
+                            st.conn = Conn::Unconnected;
+                            st.peer = Weak::new();
+                            st.peer_name = None;
+                            return Err(Errno::ECONNREFUSED);
+                        }
+                    }
+                }
+            };
+            (target, st.sndbuf, st.name.clone())
+        };
+        if data.len() + 32 > sndbuf {
+            return Err(Errno::EMSGSIZE);
+        }
+        let charge = data.len() + MSG_OVERHEAD;
+        wait_any(nonblock, &[&self.wq, &target.room], || {
+            {
+                let mut st = self.lock();
+                if let Some(e) = st.err.take() {
+                    return Some(Err(e));
+                }
+                if st.shutdown & SEND_SHUTDOWN != 0 {
+                    return Some(Err(Errno::EPIPE));
+                }
+            }
+            if self.wmem.load(Ordering::Relaxed) >= sndbuf {
+                return None;
+            }
+            {
+                let mut ts = target.lock();
+                let ours = ts.peer.ptr_eq(&self.me);
+                if self.ty == SockType::Dgram && !ours && ts.peer.strong_count() > 0 {
+                    // Connected to someone else: it takes nothing from us.
+                    return Some(Err(Errno::EPERM));
+                }
+                if ts.shutdown & RCV_SHUTDOWN != 0 {
+                    return Some(Err(Errno::EPIPE));
+                }
+                if !ours && ts.queue.len() > MAX_DGRAM_QLEN {
+                    return None;
+                }
+                ts.queue.push(
+                    Message {
+                        data: data.to_vec(),
+                        off: 0,
+                        rights: ctl.rights.take(),
+                        creds: ctl.creds,
+                        from: name.clone(),
+                        sender: self.me.clone(),
+                        charge,
+                    },
+                    false,
+                );
+            }
+            self.wmem.fetch_add(charge, Ordering::Relaxed);
+            target.wq.notify();
+            Some(Ok(data.len()))
+        })
+    }
+
+    /// Receives up to `max` bytes (`MSG_PEEK`, `MSG_WAITALL` in `flags`): a stream's bytes
+    /// (0 at end-of-file), or one datagram cut to `max` (its full length in `full_len`).
+    pub fn recv(&self, max: usize, flags: u32, nonblock: bool) -> Result<Taken, Errno> {
+        let peek = flags & MSG_PEEK != 0;
+        if self.ty != SockType::Stream {
+            return self.recv_packet(max, peek, nonblock);
+        }
+        if !matches!(self.lock().conn, Conn::Connected) {
+            return Err(Errno::EINVAL);
+        }
+        let waitall = flags & MSG_WAITALL != 0 && !peek;
+        let mut acc = Taken::default();
+        loop {
+            let want = max - acc.data.len();
+            let r = wait_ready(nonblock, &self.wq, || {
+                let mut st = self.lock();
+                if !st.queue.is_empty() {
+                    let mut refunds = Refunds::new();
+                    let barrier = st.passcred;
+                    let t = st.queue.take_stream(want, peek, barrier, &mut refunds);
+                    drop(st);
+                    refund(refunds);
+                    if !peek {
+                        self.room.notify();
+                    }
+                    return Some(Ok(Some(t)));
+                }
+                if let Some(e) = st.err.take() {
+                    return Some(Err(e));
+                }
+                if st.shutdown & RCV_SHUTDOWN != 0 {
+                    return Some(Ok(None));
+                }
+                None
+            });
+            match r {
+                Ok(Some(t)) => {
+                    let carried = t.rights.is_some();
+                    if acc.creds.is_none() {
+                        acc.creds = t.creds;
+                        acc.from = t.from;
+                    }
+                    acc.data.extend_from_slice(&t.data);
+                    if acc.rights.is_none() {
+                        acc.rights = t.rights;
+                    }
+                    if !waitall || carried || acc.data.len() >= max {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) if acc.data.is_empty() => return Err(e),
+                Err(_) => break,
+            }
+        }
+        acc.full_len = acc.data.len();
+        Ok(acc)
+    }
+
+    fn recv_packet(&self, max: usize, peek: bool, nonblock: bool) -> Result<Taken, Errno> {
+        if self.ty == SockType::SeqPacket && !matches!(self.lock().conn, Conn::Connected) {
+            return Err(Errno::ENOTCONN);
+        }
+        wait_ready(nonblock, &self.wq, || {
+            let mut st = self.lock();
+            if let Some(e) = st.err.take() {
+                return Some(Err(e));
+            }
+            if !st.queue.is_empty() {
+                let mut refunds = Refunds::new();
+                let t = st.queue.take_message(max, peek, &mut refunds);
+                drop(st);
+                refund(refunds);
+                if !peek {
+                    self.room.notify();
+                }
+                return Some(Ok(t));
+            }
+            if st.shutdown & RCV_SHUTDOWN != 0 {
+                // Linux gives a non-blocking datagram socket EAGAIN here, seqpacket EOF.
+                if nonblock && self.ty == SockType::Dgram {
+                    return Some(Err(Errno::EAGAIN));
+                }
+                return Some(Ok(Taken::default()));
+            }
+            None
+        })
+    }
+}
