@@ -36,3 +36,72 @@ fn unix_rights() {
 fn unix_bind() {
     c_program("unix_bind", &[]);
 }
+
+/// Real programs on AF_UNIX sockets: python's socketpair, multiprocessing.Pipe across a
+/// fork, send_fds/recv_fds and a threading socketserver.UnixStreamServer; perl's
+/// socketpair across a fork.
+#[test]
+fn unix_sockets_in_python_and_perl() {
+    let script = r#"
+import multiprocessing, os, socket, socketserver, tempfile, threading
+a, b = socket.socketpair()
+a.sendall(b"hello " * 1000)
+a.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    c = b.recv(4096)
+    if not c: break
+    data += c
+print("socketpair", len(data))
+def child(conn):
+    conn.send({"sq": [i * i for i in range(5)]})
+    conn.send(conn.recv() + 1)
+    conn.close()
+if __name__ == "__main__":
+    multiprocessing.set_start_method("fork")
+    p, c = multiprocessing.Pipe()
+    pr = multiprocessing.Process(target=child, args=(c,))
+    pr.start()
+    print("pipe", p.recv())
+    p.send(41)
+    print("pipe", p.recv())
+    pr.join()
+    print("exit", pr.exitcode)
+    x, y = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    r, w = os.pipe()
+    socket.send_fds(x, [b"fd"], [w])
+    msg, fds, flags, addr = socket.recv_fds(y, 10, 4)
+    os.write(fds[0], b"through")
+    print("fds", msg, os.read(r, 10))
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "srv.sock")
+    class H(socketserver.StreamRequestHandler):
+        def handle(self):
+            self.wfile.write(b"echo: " + self.rfile.readline())
+    with socketserver.ThreadingUnixStreamServer(path, H) as srv:
+        t = threading.Thread(target=srv.serve_forever)
+        t.start()
+        out = []
+        for i in range(3):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(path)
+                s.sendall(b"line %d\n" % i)
+                out.append(s.makefile().readline().strip())
+        srv.shutdown()
+        t.join()
+    print(out)
+    os.unlink(path)
+    os.rmdir(d)
+"#;
+    same_with(
+        std::path::Path::new("/usr/bin/python3"),
+        &["-c", script],
+        true,
+    );
+    let perl = r#"use Socket;
+socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die "socketpair: $!";
+my $pid = fork();
+if ($pid == 0) { close $a; print $b "from child\n"; close $b; exit 0; }
+close $b; my $l = <$a>; waitpid($pid, 0); print "perl got: $l";"#;
+    same_with(std::path::Path::new("/usr/bin/perl"), &["-e", perl], true);
+}

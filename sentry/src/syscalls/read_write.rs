@@ -627,6 +627,7 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const FIONCLEX: u32 = 0x5450;
     const FIOCLEX: u32 = 0x5451;
+    const FIONBIO: u32 = 0x5421;
     let n = fd(a[0]);
     match u32_(a[1]) {
         FIOCLEX => {
@@ -635,6 +636,18 @@ fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         }
         FIONCLEX => {
             task.fds.set_cloexec(n, false)?;
+            Ok(0)
+        }
+        // Every file's, as Linux's `ioctl_fionbio`: sets or clears O_NONBLOCK.
+        FIONBIO => {
+            let file = task.fds.get(n)?;
+            let on: i32 = task.mm.read_val(a[2])?;
+            let flags = file.status_flags() & !o::ACCMODE;
+            file.set_status_flags(if on != 0 {
+                flags | o::NONBLOCK
+            } else {
+                flags & !o::NONBLOCK
+            });
             Ok(0)
         }
         cmd => {
