@@ -104,7 +104,7 @@ fn send_iov(
                 Err(e) if done == 0 => break Err(e),
                 Err(_) => break Ok(done),
             };
-            match s.send(&chunk, &mut ctl, None, nonblock) {
+            match s.send_owned(chunk, &mut ctl, None, nonblock) {
                 Ok(n) => done += n,
                 Err(e) if done == 0 => break Err(e),
                 Err(_) => break Ok(done),
@@ -119,7 +119,7 @@ fn send_iov(
             return Err(Errno::EMSGSIZE);
         }
         let data = gather(task, vecs, 0, len)?;
-        s.send(&data, &mut ctl, to, nonblock)
+        s.send_owned(data, &mut ctl, to, nonblock)
     };
     if r == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 && s.sock_type() == SockType::Stream {
         let info = crate::kernel::signal::user_info(

@@ -122,15 +122,20 @@ pub fn collect_if_needed() {
 /// its queue, and empties their queues.
 pub fn collect() {
     // Candidates: sockets alive, all of whose references are messages in flight.
-    let candidates: Vec<(Arc<UnixSocket>, usize)> = {
+    let inflight: Vec<(Arc<UnixSocket>, usize)> = {
         let g = registry();
         let Some(reg) = g.as_ref() else { return };
         reg.values()
             .filter_map(|(w, n)| w.upgrade().map(|s| (s, *n)))
-            // One reference is ours (the upgrade).
-            .filter(|(s, n)| Arc::strong_count(s) - 1 == *n)
             .collect()
     };
+    // Filtered with the registry let go: dropping an upgrade may be a socket's last
+    // reference, and its close takes the registry's lock.
+    let candidates: Vec<(Arc<UnixSocket>, usize)> = inflight
+        .into_iter()
+        // One reference is ours (the upgrade).
+        .filter(|(s, n)| Arc::strong_count(s) - 1 == *n)
+        .collect();
     if candidates.is_empty() {
         return;
     }

@@ -56,13 +56,30 @@ impl UnixSocket {
         to: Option<Arc<UnixSocket>>,
         nonblock: bool,
     ) -> Result<usize, Errno> {
+        self.send_owned(data.to_vec(), ctl, to, nonblock)
+    }
+
+    /// [`UnixSocket::send`] of bytes the caller gives up: they become the message itself
+    /// when they go in whole (no copy).
+    pub fn send_owned(
+        self: &Arc<Self>,
+        data: Vec<u8>,
+        ctl: &mut SendCtl,
+        to: Option<Arc<UnixSocket>>,
+        nonblock: bool,
+    ) -> Result<usize, Errno> {
         match self.ty {
             SockType::Stream => self.send_stream(data, ctl, nonblock),
             _ => self.send_packet(data, ctl, to, nonblock),
         }
     }
 
-    fn send_stream(&self, data: &[u8], ctl: &mut SendCtl, nonblock: bool) -> Result<usize, Errno> {
+    fn send_stream(
+        &self,
+        data: Vec<u8>,
+        ctl: &mut SendCtl,
+        nonblock: bool,
+    ) -> Result<usize, Errno> {
         let peer = {
             let st = self.lock();
             if !matches!(st.conn, Conn::Connected) {
@@ -73,11 +90,26 @@ impl UnixSocket {
             }
             st.peer.clone()
         };
+        let len = data.len();
+        // The bytes, owned while none has gone yet.
+        let mut whole = Some(data);
+        let mut copy = Vec::new();
         let mut done = 0;
-        while done < data.len() {
+        while done < len {
             let r = wait_ready(nonblock, &self.wq, || {
-                self.try_stream(&peer, &data[done..], ctl)
+                let bytes = whole.as_deref().unwrap_or(&copy[done..]);
+                let n = self.room_for(bytes.len())?;
+                let chunk = if n == bytes.len() && done == 0 {
+                    whole.take().unwrap_or_default()
+                } else {
+                    bytes[..n].to_vec()
+                };
+                Some(self.try_stream(&peer, chunk, ctl))
             });
+            if done == 0 && r.as_ref().is_ok_and(|&n| n < len) {
+                // Part went: keep the rest to send from.
+                copy = whole.take().unwrap_or_default();
+            }
             match r {
                 Ok(n) => done += n,
                 Err(e) if done == 0 => return Err(e),
@@ -87,37 +119,39 @@ impl UnixSocket {
         Ok(done)
     }
 
-    /// Puts as much of `rest` as the send buffer has room for into the peer's queue; `None`
-    /// when there is no room.
+    /// How much of `want` bytes the send buffer has room for now (`None`: none).
+    fn room_for(&self, want: usize) -> Option<usize> {
+        let sndbuf = self.lock().sndbuf;
+        let used = self.wmem.load(Ordering::Relaxed);
+        (used < sndbuf).then(|| want.min(sndbuf - used))
+    }
+
+    /// Puts `chunk` (which the send buffer has room for) into the peer's queue.
     fn try_stream(
         &self,
         peer: &Weak<UnixSocket>,
-        rest: &[u8],
+        chunk: Vec<u8>,
         ctl: &mut SendCtl,
-    ) -> Option<Result<usize, Errno>> {
-        let (sndbuf, name) = {
+    ) -> Result<usize, Errno> {
+        let name = {
             let st = self.lock();
             if st.shutdown & SEND_SHUTDOWN != 0 {
-                return Some(Err(Errno::EPIPE));
+                return Err(Errno::EPIPE);
             }
-            (st.sndbuf, st.name.clone())
+            st.name.clone()
         };
         let Some(p) = peer.upgrade() else {
-            return Some(Err(Errno::EPIPE));
+            return Err(Errno::EPIPE);
         };
-        let used = self.wmem.load(Ordering::Relaxed);
-        if used >= sndbuf {
-            return None;
-        }
-        let n = rest.len().min(sndbuf - used);
+        let n = chunk.len();
         {
             let mut ps = p.lock();
             if ps.shutdown & RCV_SHUTDOWN != 0 {
-                return Some(Err(Errno::EPIPE));
+                return Err(Errno::EPIPE);
             }
             ps.queue.push(
                 Message {
-                    data: rest[..n].to_vec(),
+                    data: chunk,
                     off: 0,
                     rights: ctl.rights.take(),
                     creds: ctl.creds,
@@ -130,12 +164,12 @@ impl UnixSocket {
         }
         self.wmem.fetch_add(n, Ordering::Relaxed);
         p.wq.notify();
-        Some(Ok(n))
+        Ok(n)
     }
 
     fn send_packet(
         &self,
-        data: &[u8],
+        data: Vec<u8>,
         ctl: &mut SendCtl,
         to: Option<Arc<UnixSocket>>,
         nonblock: bool,
@@ -166,7 +200,9 @@ impl UnixSocket {
         if data.len() + 32 > sndbuf {
             return Err(Errno::EMSGSIZE);
         }
-        let charge = data.len() + MSG_OVERHEAD;
+        let len = data.len();
+        let charge = len + MSG_OVERHEAD;
+        let mut data = Some(data);
         wait_any(nonblock, &[&self.wq, &target.room], || {
             {
                 let mut st = self.lock();
@@ -195,7 +231,7 @@ impl UnixSocket {
                 }
                 ts.queue.push(
                     Message {
-                        data: data.to_vec(),
+                        data: data.take().unwrap_or_default(),
                         off: 0,
                         rights: ctl.rights.take(),
                         creds: ctl.creds,
@@ -208,7 +244,7 @@ impl UnixSocket {
             }
             self.wmem.fetch_add(charge, Ordering::Relaxed);
             target.wq.notify();
-            Some(Ok(data.len()))
+            Some(Ok(len))
         })
     }
 
@@ -254,7 +290,11 @@ impl UnixSocket {
                         acc.creds = t.creds;
                         acc.from = t.from;
                     }
-                    acc.data.extend_from_slice(&t.data);
+                    if acc.data.is_empty() {
+                        acc.data = t.data;
+                    } else {
+                        acc.data.extend_from_slice(&t.data);
+                    }
                     if acc.rights.is_none() {
                         acc.rights = t.rights;
                     }

@@ -359,14 +359,16 @@ impl UnixSocket {
     }
 }
 
-/// Gives senders back what their messages cost and wakes them.
+/// Gives senders back what their messages cost, and wakes those whose writability may
+/// have changed (a sender that was writable already has no one waiting for room: waking it
+/// would only wake its own blocked reader for nothing).
 fn refund(refunds: Refunds) {
     for (w, n) in refunds {
         if let Some(s) = w.upgrade() {
-            if n > 0 {
-                s.wmem.fetch_sub(n, Ordering::Relaxed);
+            let old = s.wmem.fetch_sub(n, Ordering::Relaxed);
+            if old * 4 > s.lock().sndbuf {
+                s.wq.notify();
             }
-            s.wq.notify();
         }
     }
 }

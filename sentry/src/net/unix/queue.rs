@@ -16,6 +16,9 @@ use super::addr::UnixAddr;
 use super::gc::Rights;
 use super::UnixSocket;
 
+/// Stream writes up to this long join the message before them.
+const JOIN_MAX: usize = 4096;
+
 /// What one datagram costs its sender besides its bytes (Linux charges an skb's truesize).
 pub(super) const MSG_OVERHEAD: usize = 512;
 
@@ -86,7 +89,9 @@ impl Queue {
     /// has none either and the same sender and credentials.
     pub fn push(&mut self, m: Message, stream: bool) {
         self.bytes += m.data.len();
-        if stream && m.rights.is_none() {
+        // Small writes join (1-byte writes would cost a message each); large ones stay
+        // whole, so their bytes are never copied again.
+        if stream && m.rights.is_none() && m.data.len() <= JOIN_MAX {
             if let Some(last) = self.msgs.back_mut() {
                 if last.rights.is_none()
                     && last.creds == m.creds
@@ -124,7 +129,15 @@ impl Queue {
                 t.from.clone_from(&m.from);
             }
             let n = (max - t.data.len()).min(m.unread().len());
-            t.data.extend_from_slice(&m.unread()[..n]);
+            if !peek && t.data.is_empty() && m.off == 0 && n == m.data.len() {
+                // A whole message: its bytes move instead of being copied.
+                t.data = std::mem::take(&mut m.data);
+            } else {
+                t.data.extend_from_slice(&m.unread()[..n]);
+                if !peek {
+                    m.off += n;
+                }
+            }
             let carried = m.rights.is_some();
             if peek {
                 if let Some(r) = &m.rights {
@@ -132,7 +145,6 @@ impl Queue {
                 }
                 i += 1;
             } else {
-                m.off += n;
                 self.bytes -= n;
                 let refund = n.min(m.charge);
                 m.charge -= refund;
@@ -164,16 +176,19 @@ impl Queue {
         };
         let n = max.min(m.data.len());
         let mut t = Taken {
-            data: m.data[..n].to_vec(),
+            data: Vec::new(),
             full_len: m.data.len(),
             rights: None,
             creds: Some(m.creds),
             from: m.from.clone(),
         };
         if peek {
+            t.data = m.data[..n].to_vec();
             t.rights = m.rights.as_ref().map(Rights::clone_refs);
         } else if let Some(mut m) = self.msgs.pop_front() {
             self.bytes -= m.data.len();
+            m.data.truncate(n);
+            t.data = std::mem::take(&mut m.data);
             t.rights = m.rights.take();
             refunds.push((m.sender.clone(), m.charge));
         }
