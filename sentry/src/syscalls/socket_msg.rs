@@ -8,8 +8,8 @@ use std::sync::Arc;
 use snare_abi::file::Iovec;
 use snare_abi::socket::{
     cmsg_align, cmsg_space, Cmsghdr, Msghdr, Ucred, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_DONTWAIT,
-    MSG_NOSIGNAL, MSG_OOB, MSG_TRUNC, SCM_CREDENTIALS, SCM_MAX_FD, SCM_RIGHTS,
-    SOCKADDR_STORAGE_SIZE, SOL_SOCKET,
+    MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SCM_CREDENTIALS, SCM_MAX_FD,
+    SCM_RIGHTS, SOCKADDR_STORAGE_SIZE, SOL_SOCKET,
 };
 use snare_abi::Errno;
 
@@ -65,16 +65,23 @@ fn gather(task: &Task, vecs: &[Iovec], mut skip: usize, len: usize) -> Result<Ve
     Ok(out)
 }
 
-/// Copies `data` into the guest's iovecs.
-fn scatter(task: &Task, vecs: &[Iovec], data: &[u8]) -> Result<(), Errno> {
+/// Copies `data` into the guest's iovecs, starting `skip` bytes in.
+fn scatter(task: &Task, vecs: &[Iovec], mut skip: usize, data: &[u8]) -> Result<(), Errno> {
     let mut at = 0;
     for v in vecs {
         if at == data.len() {
             break;
         }
-        let n = (v.iov_len as usize).min(data.len() - at);
-        task.mm.write(v.iov_base, &data[at..at + n])?;
+        let l = v.iov_len as usize;
+        if skip >= l {
+            skip -= l;
+            continue;
+        }
+        let n = (l - skip).min(data.len() - at);
+        task.mm
+            .write(v.iov_base.wrapping_add(skip as u64), &data[at..at + n])?;
         at += n;
+        skip = 0;
     }
     Ok(())
 }
@@ -149,8 +156,32 @@ fn recv_iov(task: &Task, s: &UnixSocket, vecs: &[Iovec], flags: u32) -> Result<G
     }
     let nonblock = flags & MSG_DONTWAIT != 0 || s.nonblocking();
     let max = total(vecs);
-    let taken = s.recv(max, flags, nonblock)?;
-    scatter(task, vecs, &taken.data)?;
+    let mut taken = s.recv(max, flags & !MSG_WAITALL, nonblock)?;
+    scatter(task, vecs, 0, &taken.data)?;
+    // MSG_WAITALL on a stream: more receives, each copied out before the next (the Sentry
+    // holds no more than one receive's bytes), until the buffer is full, end-of-file, an
+    // error or a signal, or a message with files.
+    let waitall = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0;
+    if waitall && s.sock_type() == SockType::Stream {
+        let mut done = taken.data.len();
+        while done < max && done > 0 && taken.rights.is_none() && !task.handle.is_killed() {
+            match s.recv(max - done, flags & !MSG_WAITALL, nonblock) {
+                Ok(t) if !t.data.is_empty() => {
+                    scatter(task, vecs, done, &t.data)?;
+                    done += t.data.len();
+                    taken.rights = t.rights;
+                }
+                _ => break,
+            }
+        }
+        taken.full_len = done;
+        taken.data.truncate(0);
+        return Ok(Got {
+            ret: done as u64,
+            flags: 0,
+            taken,
+        });
+    }
     let mut out = 0;
     let mut ret = taken.data.len() as u64;
     if s.sock_type() != SockType::Stream && taken.full_len > taken.data.len() {
@@ -433,11 +464,17 @@ fn do_recvmsg(task: &Task, s: &UnixSocket, addr: u64, flags: u32) -> Result<u64,
             task.mm.write(m.msg_control, &out.buf)?;
         }
         task.mm
-            .write(addr + 40, &(out.buf.len() as u64).to_ne_bytes())?;
-        task.mm.write(addr + 48, &out.flags.to_ne_bytes())?;
+            .write(addr.wrapping_add(40), &(out.buf.len() as u64).to_ne_bytes())?;
+        task.mm
+            .write(addr.wrapping_add(48), &out.flags.to_ne_bytes())?;
         if m.msg_name != 0 {
             let a = got.taken.from.as_ref().map(|x| x.to_sockaddr());
-            write_addr(task, m.msg_name, addr + 8, a.as_deref().unwrap_or(&[]))?;
+            write_addr(
+                task,
+                m.msg_name,
+                addr.wrapping_add(8),
+                a.as_deref().unwrap_or(&[]),
+            )?;
         }
         Ok(())
     })();
@@ -468,7 +505,8 @@ pub(super) fn sys_sendmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         let at = a[1].wrapping_add(64 * u64::from(done));
         match do_sendmsg(task, &s, at, flags) {
             Ok(len) => {
-                task.mm.write(at + 56, &(len as u32).to_ne_bytes())?;
+                task.mm
+                    .write(at.wrapping_add(56), &(len as u32).to_ne_bytes())?;
                 done += 1;
             }
             Err(e) if done == 0 => return Err(e),
@@ -489,7 +527,8 @@ pub(super) fn sys_recvmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         let at = a[1].wrapping_add(64 * u64::from(done));
         match do_recvmsg(task, &s, at, flags) {
             Ok(len) => {
-                task.mm.write(at + 56, &(len as u32).to_ne_bytes())?;
+                task.mm
+                    .write(at.wrapping_add(56), &(len as u32).to_ne_bytes())?;
                 done += 1;
                 if flags & snare_abi::socket::MSG_WAITFORONE != 0 {
                     flags |= MSG_DONTWAIT;

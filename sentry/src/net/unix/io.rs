@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use snare_abi::socket::{Ucred, MSG_PEEK, MSG_WAITALL};
+use snare_abi::socket::{Ucred, MSG_PEEK};
 use snare_abi::Errno;
 
 use super::gc::Rights;
@@ -248,8 +248,9 @@ impl UnixSocket {
         })
     }
 
-    /// Receives up to `max` bytes (`MSG_PEEK`, `MSG_WAITALL` in `flags`): a stream's bytes
-    /// (0 at end-of-file), or one datagram cut to `max` (its full length in `full_len`).
+    /// Receives up to `max` bytes (`MSG_PEEK` in `flags`): what a stream has (0 bytes at
+    /// end-of-file), or one datagram cut to `max` (its full length in `full_len`).
+    /// `MSG_WAITALL` is the caller's loop, which copies each part out before the next.
     pub fn recv(&self, max: usize, flags: u32, nonblock: bool) -> Result<Taken, Errno> {
         let peek = flags & MSG_PEEK != 0;
         if self.ty != SockType::Stream {
@@ -258,57 +259,27 @@ impl UnixSocket {
         if !matches!(self.lock().conn, Conn::Connected) {
             return Err(Errno::EINVAL);
         }
-        let waitall = flags & MSG_WAITALL != 0 && !peek;
-        let mut acc = Taken::default();
-        loop {
-            let want = max - acc.data.len();
-            let r = wait_ready(nonblock, &self.wq, || {
-                let mut st = self.lock();
-                if !st.queue.is_empty() {
-                    let mut refunds = Refunds::new();
-                    let barrier = st.passcred;
-                    let t = st.queue.take_stream(want, peek, barrier, &mut refunds);
-                    drop(st);
-                    refund(refunds);
-                    if !peek {
-                        self.room.notify();
-                    }
-                    return Some(Ok(Some(t)));
+        wait_ready(nonblock, &self.wq, || {
+            let mut st = self.lock();
+            if !st.queue.is_empty() {
+                let mut refunds = Refunds::new();
+                let barrier = st.passcred;
+                let t = st.queue.take_stream(max, peek, barrier, &mut refunds);
+                drop(st);
+                refund(refunds);
+                if !peek {
+                    self.room.notify();
                 }
-                if let Some(e) = st.err.take() {
-                    return Some(Err(e));
-                }
-                if st.shutdown & RCV_SHUTDOWN != 0 {
-                    return Some(Ok(None));
-                }
-                None
-            });
-            match r {
-                Ok(Some(t)) => {
-                    let carried = t.rights.is_some();
-                    if acc.creds.is_none() {
-                        acc.creds = t.creds;
-                        acc.from = t.from;
-                    }
-                    if acc.data.is_empty() {
-                        acc.data = t.data;
-                    } else {
-                        acc.data.extend_from_slice(&t.data);
-                    }
-                    if acc.rights.is_none() {
-                        acc.rights = t.rights;
-                    }
-                    if !waitall || carried || acc.data.len() >= max {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) if acc.data.is_empty() => return Err(e),
-                Err(_) => break,
+                return Some(Ok(t));
             }
-        }
-        acc.full_len = acc.data.len();
-        Ok(acc)
+            if let Some(e) = st.err.take() {
+                return Some(Err(e));
+            }
+            if st.shutdown & RCV_SHUTDOWN != 0 {
+                return Some(Ok(Taken::default()));
+            }
+            None
+        })
     }
 
     fn recv_packet(&self, max: usize, peek: bool, nonblock: bool) -> Result<Taken, Errno> {
