@@ -1489,9 +1489,9 @@ const RLIMIT_RESOURCES: &[(u64, &str)] = &[
     (15, "RLIMIT_RTTIME"),
 ];
 
-const AF_UNIX: u64 = 1;
-const AF_INET: u64 = 2;
-const AF_INET6: u64 = 10;
+const AF_UNIX: u64 = snare_abi::socket::AF_UNIX as u64;
+const AF_INET: u64 = snare_abi::socket::AF_INET as u64;
+const AF_INET6: u64 = snare_abi::socket::AF_INET6 as u64;
 const ADDRESS_FAMILIES: &[(u64, &str)] = &[
     (0, "AF_UNSPEC"),
     (1, "AF_UNIX"),

@@ -70,7 +70,7 @@ impl UnixSocket {
             return Err(Errno::EPROTOTYPE);
         }
         let me = self.clone();
-        let r = wait_any_room(nonblock, &[&self.wq, &listener.room], || {
+        wait_any_room(nonblock, &[&self.wq, &listener.room], || {
             {
                 let ls = listener.lock();
                 match &ls.conn {
@@ -86,8 +86,7 @@ impl UnixSocket {
                 }
             }
             Some(me.join(listener, creds))
-        });
-        r
+        })
     }
 
     /// Makes the server end and connects the two (the backlog had room a moment ago: a

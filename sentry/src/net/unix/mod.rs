@@ -76,9 +76,8 @@ pub enum SockType {
 }
 
 impl SockType {
-    /// The type of `socket(2)`'s argument (flags removed); `SOCK_RAW` is a datagram socket, as
-    /// on Linux. EINVAL for the others... Linux says ESOCKTNOSUPPORT for known types AF_UNIX
-    /// lacks.
+    /// The type of `socket(2)`'s argument (flags removed, range checked); `SOCK_RAW` is a
+    /// datagram socket, as on Linux; ESOCKTNOSUPPORT for the types AF_UNIX lacks.
     pub fn from_raw(t: u32) -> Result<SockType, Errno> {
         match t {
             SOCK_STREAM => Ok(SockType::Stream),

@@ -134,3 +134,26 @@ fn options() {
     assert_eq!(a.getsockopt(SO_TYPE).expect("type"), 2i32.to_ne_bytes());
     assert_eq!(a.getsockopt(12345), Err(Errno::ENOPROTOOPT));
 }
+
+#[test]
+fn listen_connect_accept_and_a_closed_listener() {
+    let l = UnixSocket::new(SockType::Stream, false, 0, 0);
+    assert_eq!(l.listen(1, ME), Err(Errno::EINVAL), "unbound");
+    l.set_name(UnixAddr::Abstract(b"t-listen".to_vec()), None);
+    l.listen(0, ME).expect("listen");
+    let c1 = UnixSocket::new(SockType::Stream, true, 0, 0);
+    c1.connect(&l, ME, true).expect("first fits");
+    let c2 = UnixSocket::new(SockType::Stream, true, 0, 0);
+    assert_eq!(c2.connect(&l, ME, true), Err(Errno::EAGAIN));
+    assert_eq!(l.poll() & poll::IN, poll::IN);
+    c1.send(b"hi", &mut ctl(), None, true)
+        .expect("send before accept");
+    let s = l.accept(true).expect("accept");
+    assert_eq!(s.recv(8, 0, true).expect("recv").data, b"hi");
+    assert_eq!(l.accept(true).err(), Some(Errno::EAGAIN));
+    // A connection nobody accepted is reset when the listener goes.
+    c2.connect(&l, ME, true).expect("room again");
+    drop(l);
+    assert_eq!(c2.recv(8, 0, true).err(), Some(Errno::ECONNRESET));
+    assert_eq!(c2.recv(8, 0, true).expect("eof").data.len(), 0);
+}
