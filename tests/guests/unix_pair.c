@@ -199,6 +199,17 @@ static void packets(int type, const char *name) {
     show("send again", send(sv[0], "x", 1, MSG_NOSIGNAL));
     close(sv[0]);
     pair(type, sv);
+    // No SIGPIPE from datagram and seqpacket sockets (Linux raises it for streams only).
+    signal(SIGPIPE, on_sig);
+    sigs = 0;
+    shutdown(sv[0], SHUT_WR);
+    show("write after own shut_wr", write(sv[0], "x", 1));
+    show("send after own shut_wr", send(sv[0], "x", 1, 0));
+    printf("SIGPIPEs %d\n", sigs);
+    signal(SIGPIPE, SIG_DFL);
+    close(sv[0]);
+    close(sv[1]);
+    pair(type, sv);
     shutdown(sv[1], SHUT_RD);
     show("send to shut_rd peer", send(sv[0], "x", 1, MSG_NOSIGNAL));
     show("recv after own shut_rd", recv(sv[1], buf, 4, 0));

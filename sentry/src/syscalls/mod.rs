@@ -115,7 +115,7 @@ pub fn dispatch(task: &mut Task) {
                 task.restart = Some(e);
                 (-i64::from(Errno::EINTR.raw())) as u64
             } else {
-                if e == Errno::EPIPE && is_write(nr) {
+                if e == Errno::EPIPE && is_write(nr) && !quiet_epipe(task, args[0]) {
                     let info = crate::kernel::signal::user_info(
                         snare_abi::signal::SIGPIPE,
                         snare_abi::signal::SI_USER,
@@ -166,6 +166,15 @@ fn is_write(nr: u64) -> bool {
     ]
     .iter()
     .any(|&n| u64::from(n) == nr)
+}
+
+/// Whether an EPIPE of a write to fd `a0` raises no SIGPIPE: a datagram or seqpacket
+/// socket's (Linux raises it for stream sockets only).
+fn quiet_epipe(task: &Task, a0: u64) -> bool {
+    task.fds.get(arg::fd(a0)).is_ok_and(|f| {
+        crate::net::unix::as_socket(&*f)
+            .is_some_and(|s| s.sock_type() != crate::net::unix::SockType::Stream)
+    })
 }
 
 /// Argument decoding helpers: raw u64 → typed values, in one place.
