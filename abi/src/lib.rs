@@ -15,6 +15,7 @@ pub mod pod;
 pub mod regs;
 pub mod seccomp;
 pub mod signal;
+pub mod socket;
 pub mod tty;
 
 pub use errno::Errno;

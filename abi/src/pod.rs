@@ -41,3 +41,11 @@ pub fn as_bytes_mut<T: Pod>(v: &mut T) -> &mut [u8] {
         core::slice::from_raw_parts_mut((v as *mut T).cast::<u8>(), core::mem::size_of::<T>())
     }
 }
+
+/// A Pod value read from the start of `b`; `None` if `b` is too short.
+pub fn from_bytes<T: Pod + Default>(b: &[u8]) -> Option<T> {
+    let mut v = T::default();
+    let out = as_bytes_mut(&mut v);
+    out.copy_from_slice(b.get(..out.len())?);
+    Some(v)
+}

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod net;
 pub mod run;
 pub mod sandbox;
 pub mod strace;

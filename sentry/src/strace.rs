@@ -412,12 +412,14 @@ impl Decoder<'_> {
             Arg::SigAction | Arg::SigActionOut => self.sigaction(v),
             Arg::Rlimit | Arg::RlimitOut => self.rlimit(v),
             Arg::Sockaddr { len_arg } => self.sockaddr(v, self.len_of(len_arg)),
+            Arg::Msghdr => self.msghdr(v, None),
             // Out-shapes reached here only through `out_arg`.
             Arg::OutBuf { .. }
             | Arg::IovecOut { .. }
             | Arg::Stat
             | Arg::Statx
             | Arg::SockaddrOut { .. }
+            | Arg::MsghdrOut
             | Arg::FdPair
             | Arg::WaitStatus => ptr(v),
         }
@@ -445,6 +447,7 @@ impl Decoder<'_> {
                     _ => ptr(v),
                 }
             }
+            Arg::MsghdrOut => self.msghdr(v, Some(ret_len)),
             Arg::FdPair => read_with(self.mem, v, 8, |b| {
                 format!("[{}, {}]", le_i32(b, 0), le_i32(b, 4))
             }),
@@ -704,6 +707,29 @@ impl Decoder<'_> {
     }
 
     /// A socket address of `len` bytes.
+    /// A `struct msghdr`: its name, iovecs (up to `limit` bytes when the kernel filled them),
+    /// control buffer and flags.
+    fn msghdr(&self, v: u64, limit: Option<u64>) -> String {
+        if v == 0 {
+            return "NULL".to_owned();
+        }
+        let Ok(b) = read_array::<56>(self.mem, v) else {
+            return hex(v);
+        };
+        let name = le_u64(&b, 0);
+        let namelen = le_u32(&b, 8);
+        let iovlen = le_u64(&b, 24);
+        format!(
+            "{{msg_name={}, msg_namelen={namelen}, msg_iov={}, msg_iovlen={iovlen}, \
+             msg_control={}, msg_controllen={}, msg_flags={:#x}}}",
+            self.sockaddr(name, u64::from(namelen)),
+            self.iovec(le_u64(&b, 16), iovlen, limit),
+            ptr(le_u64(&b, 32)),
+            le_u64(&b, 40),
+            le_u32(&b, 48)
+        )
+    }
+
     fn sockaddr(&self, v: u64, len: u64) -> String {
         if v == 0 {
             return "NULL".to_owned();
@@ -1489,9 +1515,9 @@ const RLIMIT_RESOURCES: &[(u64, &str)] = &[
     (15, "RLIMIT_RTTIME"),
 ];
 
-const AF_UNIX: u64 = 1;
-const AF_INET: u64 = 2;
-const AF_INET6: u64 = 10;
+const AF_UNIX: u64 = snare_abi::socket::AF_UNIX as u64;
+const AF_INET: u64 = snare_abi::socket::AF_INET as u64;
+const AF_INET6: u64 = snare_abi::socket::AF_INET6 as u64;
 const ADDRESS_FAMILIES: &[(u64, &str)] = &[
     (0, "AF_UNSPEC"),
     (1, "AF_UNIX"),
@@ -2190,6 +2216,27 @@ mod tests {
         // The new image replaced the memory: the entry's decoding is kept.
         let wiped = memory();
         assert_eq!(call.finish(0, &wiped), format!("{entry} = 0"));
+    }
+
+    #[test]
+    fn msghdrs() {
+        let mem = memory();
+        let a = put(&mem, BASE, b"ping");
+        let iov = put_u64s(&mem, BASE + 0x100, &[a, 4]);
+        // msg_name NULL, namelen 0, iov, iovlen 1, control NULL, controllen 0, flags 0.
+        let m = put_u64s(&mem, BASE + 0x200, &[0, 0, iov, 1, 0, 0, 0]);
+        assert_eq!(
+            format_exit(n(nr::SENDMSG), args(&[3, m, 0x4000]), 4, &mem),
+            "sendmsg(3, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base=\"ping\", \
+             iov_len=4}], msg_iovlen=1, msg_control=NULL, msg_controllen=0, msg_flags=0x0}, \
+             0x4000) = 4"
+        );
+        assert_eq!(
+            format_exit(n(nr::RECVMSG), args(&[3, m, 0]), 2, &mem),
+            "recvmsg(3, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base=\"pi\", \
+             iov_len=4}], msg_iovlen=1, msg_control=NULL, msg_controllen=0, msg_flags=0x0}, \
+             0) = 2"
+        );
     }
 
     #[test]

@@ -140,6 +140,11 @@ pub enum Arg {
         /// Index of the argument pointing to the length.
         len_arg: u8,
     },
+    /// A `struct msghdr` the kernel reads (`sendmsg`): name, iovecs, control.
+    Msghdr,
+    /// A `struct msghdr` the kernel fills (`recvmsg`): shown after the call, its iovecs up
+    /// to the bytes received.
+    MsghdrOut,
     /// An `int[2]` the kernel fills with two new descriptors (`pipe`, `socketpair`).
     FdPair,
     /// An `int` wait status the kernel writes (`wait4`), decoded as `WIFEXITED(s) && …`.
@@ -175,6 +180,7 @@ impl Arg {
                 | Arg::Stat
                 | Arg::Statx
                 | Arg::SockaddrOut { .. }
+                | Arg::MsghdrOut
                 | Arg::FdPair
                 | Arg::WaitStatus
         )

@@ -58,8 +58,8 @@ syscall_table! {
      43 ACCEPT(Fd, SockaddrOut { len_arg: 2 }, Ptr) -> Fd;
      44 SENDTO(Fd, InBuf { len_arg: 2 }, UInt, Hex, Sockaddr { len_arg: 5 }, UInt) -> Size;
      45 RECVFROM(Fd, OutBuf { len_arg: 2 }, UInt, Hex, SockaddrOut { len_arg: 5 }, Ptr) -> Size;
-     46 SENDMSG(Fd, Ptr, Hex) -> Size;
-     47 RECVMSG(Fd, Ptr, Hex) -> Size;
+     46 SENDMSG(Fd, Msghdr, Hex) -> Size;
+     47 RECVMSG(Fd, MsghdrOut, Hex) -> Size;
      48 SHUTDOWN(Fd, Int) -> Int;
      49 BIND(Fd, Sockaddr { len_arg: 2 }, UInt) -> Int;
      50 LISTEN(Fd, Int) -> Int;

@@ -21,6 +21,9 @@ mod proc_info;
 mod process;
 mod read_write;
 mod signal;
+mod socket;
+mod socket_conn;
+mod socket_msg;
 mod splice;
 mod time;
 mod timer;
@@ -57,6 +60,8 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         process::HANDLERS,
         read_write::HANDLERS,
         signal::HANDLERS,
+        socket::HANDLERS,
+        socket_conn::HANDLERS,
         splice::HANDLERS,
         time::HANDLERS,
         timer::HANDLERS,
@@ -110,7 +115,7 @@ pub fn dispatch(task: &mut Task) {
                 task.restart = Some(e);
                 (-i64::from(Errno::EINTR.raw())) as u64
             } else {
-                if e == Errno::EPIPE && is_write(nr) {
+                if e == Errno::EPIPE && is_write(nr) && !quiet_epipe(task, args[0]) {
                     let info = crate::kernel::signal::user_info(
                         snare_abi::signal::SIGPIPE,
                         snare_abi::signal::SI_USER,
@@ -144,7 +149,8 @@ fn strace_line(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// Calls that raise SIGPIPE when they fail with EPIPE.
+/// Calls that raise SIGPIPE when they fail with EPIPE (sendto and sendmsg raise it
+/// themselves: `MSG_NOSIGNAL` and the socket type decide).
 fn is_write(nr: u64) -> bool {
     [
         nr::WRITE,
@@ -156,12 +162,19 @@ fn is_write(nr: u64) -> bool {
         nr::SPLICE,
         nr::TEE,
         nr::VMSPLICE,
-        nr::SENDTO,
-        nr::SENDMSG,
         nr::COPY_FILE_RANGE,
     ]
     .iter()
     .any(|&n| u64::from(n) == nr)
+}
+
+/// Whether an EPIPE of a write to fd `a0` raises no SIGPIPE: a datagram or seqpacket
+/// socket's (Linux raises it for stream sockets only).
+fn quiet_epipe(task: &Task, a0: u64) -> bool {
+    task.fds.get(arg::fd(a0)).is_ok_and(|f| {
+        crate::net::unix::as_socket(&*f)
+            .is_some_and(|s| s.sock_type() != crate::net::unix::SockType::Stream)
+    })
 }
 
 /// Argument decoding helpers: raw u64 → typed values, in one place.

@@ -85,6 +85,13 @@ impl FdTable {
     }
 
     fn drop_descriptions(files: Vec<Arc<dyn FileDescription>>) {
+        Self::drop_each(files);
+        // A socket in flight that only other sockets in flight reach may just have lost its
+        // last fd (one atomic load when nothing is in flight).
+        crate::net::unix::gc::collect_if_needed();
+    }
+
+    fn drop_each(files: Vec<Arc<dyn FileDescription>>) {
         for f in files {
             let id = locks::description_id(&f);
             let closing = inotify::Closing::of(&f);

@@ -188,6 +188,11 @@ pub trait Filesystem: Send + Sync + Debug {
     fn mkfifo(&self, _cx: &dyn Caller, _path: &[u8], _mode: u32) -> Result<(), Errno> {
         Err(Errno::EPERM)
     }
+    /// A socket node for `bind(2)` of an AF_UNIX socket (the socket itself is found by the
+    /// node's identity, `net::unix::names`).
+    fn mksock(&self, _cx: &dyn Caller, _path: &[u8], _mode: u32) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
     fn rmdir(&self, _path: &[u8]) -> Result<(), Errno> {
         Err(Errno::EPERM)
     }

@@ -426,6 +426,14 @@ impl Overlay {
         Ok(())
     }
 
+    /// A socket node (`bind(2)`): made in the upper layer.
+    pub fn mksock(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.prepare_new(path)?;
+        self.upper.mksock(rel(path), mode, umask)?;
+        self.created(path, false);
+        Ok(())
+    }
+
     /// `link(2)`: a lower file is copied up first.
     pub fn link(&self, old: &[u8], new: &[u8]) -> Result<(), Errno> {
         match self.locate(old)? {
@@ -936,6 +944,10 @@ impl Filesystem for Overlay {
 
     fn mkfifo(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
         Overlay::mkfifo(self, path, mode, cx.umask())
+    }
+
+    fn mksock(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
+        Overlay::mksock(self, path, mode, cx.umask())
     }
 
     fn rmdir(&self, path: &[u8]) -> Result<(), Errno> {

@@ -39,7 +39,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use snare_abi::file::{
     o, Stat, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
-    UTIME_NOW, UTIME_OMIT,
+    S_IFSOCK, UTIME_NOW, UTIME_OMIT,
 };
 use snare_abi::Errno;
 
@@ -87,6 +87,7 @@ const DT_DIR: u8 = 4;
 const DT_REG: u8 = 8;
 const DT_LNK: u8 = 10;
 const DT_FIFO: u8 = 1;
+const DT_SOCK: u8 = 12;
 
 /// A timestamp: seconds and nanoseconds since the epoch.
 type Ts = (i64, i64);
@@ -327,6 +328,9 @@ impl Inode {
     fn dtype(&self) -> u8 {
         if self.mode & S_IFMT == S_IFIFO {
             return DT_FIFO;
+        }
+        if self.mode & S_IFMT == S_IFSOCK {
+            return DT_SOCK;
         }
         match self.data {
             Data::File(_) => DT_REG,
@@ -1016,6 +1020,10 @@ impl Tmpfs {
             let fifo = {
                 let mut st = self.lock();
                 match st.lookup(path, flags & o::NOFOLLOW == 0) {
+                    // A socket node can't be opened (connect(2) reaches its socket).
+                    Ok(ino) if st.node(ino)?.mode & S_IFMT == S_IFSOCK => {
+                        return Err(Errno::ENXIO);
+                    }
                     Ok(ino) if st.node(ino)?.mode & S_IFMT == S_IFIFO => {
                         if flags & (o::CREAT | o::EXCL) == o::CREAT | o::EXCL {
                             return Err(Errno::EEXIST);
@@ -1045,6 +1053,16 @@ impl Tmpfs {
 
     /// `mknod(2)` of a FIFO (`mkfifo`) with `mode & !umask`.
     pub fn mkfifo(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.mknode(path, S_IFIFO, mode, umask)
+    }
+
+    /// A socket node (`bind(2)` of an AF_UNIX socket to a path) with `mode & !umask`.
+    pub fn mksock(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.mknode(path, S_IFSOCK, mode, umask)
+    }
+
+    /// A FIFO or socket node of type `kind`.
+    fn mknode(&self, path: &[u8], kind: u32, mode: u32, umask: u32) -> Result<(), Errno> {
         let mut st = self.lock();
         let w = st.walk(path, false)?;
         if w.ino.is_some() {
@@ -1054,7 +1072,7 @@ impl Tmpfs {
             return Err(Errno::EEXIST);
         };
         let perm = mode & !umask & 0o7777;
-        let ino = st.alloc(S_IFIFO | perm, 1, Data::File(Pages::default()))?;
+        let ino = st.alloc(kind | perm, 1, Data::File(Pages::default()))?;
         st.add_entry(dir, name, ino)
     }
 
@@ -2097,6 +2115,10 @@ impl Filesystem for Tmpfs {
 
     fn mkfifo(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
         Tmpfs::mkfifo(self, fs_rel(path), mode, cx.umask())
+    }
+
+    fn mksock(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
+        Tmpfs::mksock(self, fs_rel(path), mode, cx.umask())
     }
 
     fn rmdir(&self, path: &[u8]) -> Result<(), Errno> {

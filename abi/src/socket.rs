@@ -1,0 +1,144 @@
+//! Sockets' ABI: address families, types, `SOL_SOCKET` options, `MSG_*` flags, control
+//! messages (`<linux/socket.h>`, `<asm-generic/socket.h>`, `<linux/un.h>`), and
+//! `struct msghdr`, `struct cmsghdr`, `struct ucred`.
+
+use static_assertions::{assert_eq_size, const_assert_eq};
+
+/// Address families (`AF_*`) the Sentry names.
+pub const AF_UNSPEC: u32 = 0;
+pub const AF_UNIX: u32 = 1;
+pub const AF_INET: u32 = 2;
+pub const AF_INET6: u32 = 10;
+pub const AF_NETLINK: u32 = 16;
+/// One past the last family Linux knows (`AF_MAX`).
+pub const AF_MAX: u32 = 46;
+
+/// Socket types (the low bits of `socket(2)`'s type) and the flags that share its argument.
+pub const SOCK_STREAM: u32 = 1;
+pub const SOCK_DGRAM: u32 = 2;
+pub const SOCK_RAW: u32 = 3;
+pub const SOCK_RDM: u32 = 4;
+pub const SOCK_SEQPACKET: u32 = 5;
+pub const SOCK_PACKET: u32 = 10;
+pub const SOCK_TYPE_MASK: u32 = 0xf;
+pub const SOCK_NONBLOCK: u32 = 0o4000;
+pub const SOCK_CLOEXEC: u32 = 0o2_000_000;
+
+/// `shutdown(2)`'s `how`.
+pub const SHUT_RD: u32 = 0;
+pub const SHUT_WR: u32 = 1;
+pub const SHUT_RDWR: u32 = 2;
+
+/// The `SOL_SOCKET` level and its options.
+pub const SOL_SOCKET: i32 = 1;
+pub const SO_DEBUG: i32 = 1;
+pub const SO_REUSEADDR: i32 = 2;
+pub const SO_TYPE: i32 = 3;
+pub const SO_ERROR: i32 = 4;
+pub const SO_DONTROUTE: i32 = 5;
+pub const SO_BROADCAST: i32 = 6;
+pub const SO_SNDBUF: i32 = 7;
+pub const SO_RCVBUF: i32 = 8;
+pub const SO_KEEPALIVE: i32 = 9;
+pub const SO_OOBINLINE: i32 = 10;
+pub const SO_LINGER: i32 = 13;
+pub const SO_PASSCRED: i32 = 16;
+pub const SO_PEERCRED: i32 = 17;
+pub const SO_RCVLOWAT: i32 = 18;
+pub const SO_SNDLOWAT: i32 = 19;
+pub const SO_RCVTIMEO_OLD: i32 = 20;
+pub const SO_SNDTIMEO_OLD: i32 = 21;
+pub const SO_ACCEPTCONN: i32 = 30;
+pub const SO_PROTOCOL: i32 = 38;
+pub const SO_DOMAIN: i32 = 39;
+
+/// `send`/`recv` flags (`MSG_*`).
+pub const MSG_OOB: u32 = 1;
+pub const MSG_PEEK: u32 = 2;
+pub const MSG_DONTROUTE: u32 = 4;
+pub const MSG_CTRUNC: u32 = 8;
+pub const MSG_TRUNC: u32 = 0x20;
+pub const MSG_DONTWAIT: u32 = 0x40;
+pub const MSG_EOR: u32 = 0x80;
+pub const MSG_WAITALL: u32 = 0x100;
+pub const MSG_NOSIGNAL: u32 = 0x4000;
+pub const MSG_MORE: u32 = 0x8000;
+pub const MSG_WAITFORONE: u32 = 0x10000;
+pub const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
+
+/// Control message types at `SOL_SOCKET`.
+pub const SCM_RIGHTS: i32 = 1;
+pub const SCM_CREDENTIALS: i32 = 2;
+/// The most fds one message carries (`SCM_MAX_FD`).
+pub const SCM_MAX_FD: usize = 253;
+
+/// `sizeof(struct sockaddr_un)` and of its `sun_path`.
+pub const SOCKADDR_UN_SIZE: usize = 110;
+pub const UNIX_PATH_MAX: usize = 108;
+/// The largest address any family has (`sizeof(struct sockaddr_storage)`).
+pub const SOCKADDR_STORAGE_SIZE: usize = 128;
+
+/// `SIOCINQ` is `FIONREAD`; `SIOCOUTQ` is `TIOCOUTQ`.
+pub const SIOCOUTQ: u32 = 0x5411;
+
+/// `struct msghdr` (`<linux/socket.h>`, the user-space layout of x86-64).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Msghdr {
+    pub msg_name: u64,
+    pub msg_namelen: u32,
+    pub __pad1: u32,
+    pub msg_iov: u64,
+    pub msg_iovlen: u64,
+    pub msg_control: u64,
+    pub msg_controllen: u64,
+    pub msg_flags: u32,
+    pub __pad2: u32,
+}
+assert_eq_size!(Msghdr, [u8; 56]);
+const_assert_eq!(core::mem::offset_of!(Msghdr, msg_iov), 16);
+const_assert_eq!(core::mem::offset_of!(Msghdr, msg_controllen), 40);
+const_assert_eq!(core::mem::offset_of!(Msghdr, msg_flags), 48);
+
+/// `struct mmsghdr`: a `msghdr` and the bytes its call moved.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mmsghdr {
+    pub msg_hdr: Msghdr,
+    pub msg_len: u32,
+    pub __pad: u32,
+}
+assert_eq_size!(Mmsghdr, [u8; 64]);
+
+/// `struct cmsghdr`: a control message's header; its data follows, aligned to 8.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cmsghdr {
+    pub cmsg_len: u64,
+    pub cmsg_level: i32,
+    pub cmsg_type: i32,
+}
+assert_eq_size!(Cmsghdr, [u8; 16]);
+
+/// `CMSG_ALIGN`, `CMSG_LEN` and `CMSG_SPACE`.
+pub const fn cmsg_align(len: usize) -> usize {
+    (len + 7) & !7
+}
+pub const fn cmsg_len(len: usize) -> usize {
+    core::mem::size_of::<Cmsghdr>() + len
+}
+pub const fn cmsg_space(len: usize) -> usize {
+    core::mem::size_of::<Cmsghdr>() + cmsg_align(len)
+}
+
+/// `struct ucred`: what `SCM_CREDENTIALS` and `SO_PEERCRED` carry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ucred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+assert_eq_size!(Ucred, [u8; 12]);
+
+crate::impl_pod!(Msghdr, Mmsghdr, Cmsghdr, Ucred);
