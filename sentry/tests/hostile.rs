@@ -129,7 +129,10 @@ fn hostile_splice_args() {
 #[test]
 fn hostile_lock_use() {
     let prog = build("hostile_locks", true);
-    let file = ["/tmp/hostile_locks.bin"];
+    // In this run's scratch directory: another run's native locks on a shared path would
+    // make this one's conflict.
+    let path = scratch().join("hostile_locks.bin");
+    let file = [path.to_str().expect("utf-8")];
     let n = native(&prog, &file);
     let s = snare(&prog, &file);
     let without_cap = |o: &Output| -> String {
