@@ -388,3 +388,24 @@ impl FpState {
         Some(out)
     }
 }
+
+/// Fills `buf` with random bytes from the host's generator (`getrandom(2)`, the urandom
+/// pool: no file to open, so nothing to reach by path once the Sentry is confined).
+pub fn host_random(buf: &mut [u8]) -> std::result::Result<(), snare_abi::Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: getrandom writes at most `rest.len()` bytes into `rest`, which is live and
+        // exclusively borrowed for the call.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = sys::errno();
+            if e == snare_abi::Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        done += n as usize;
+    }
+    Ok(())
+}

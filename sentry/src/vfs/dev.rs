@@ -207,15 +207,9 @@ impl DevFile {
     }
 }
 
-/// Fills `buf` with random bytes from the host.
+/// Fills `buf` with random bytes from the host (`getrandom(2)`).
 pub(crate) fn host_random(buf: &mut [u8]) -> Result<(), Errno> {
-    static URANDOM: std::sync::OnceLock<std::io::Result<std::fs::File>> =
-        std::sync::OnceLock::new();
-    let f = URANDOM
-        .get_or_init(|| std::fs::File::open("/dev/urandom"))
-        .as_ref()
-        .map_err(super::host::io_errno)?;
-    std::io::Read::read_exact(&mut &*f, buf).map_err(|e| super::host::io_errno(&e))
+    snare_platform::host_random(buf)
 }
 
 impl FileDescription for DevFile {
