@@ -411,16 +411,10 @@ fn set_cwd(
         .may(&crate::vfs::perm::Perm::of(&st), crate::vfs::perm::MAY_EXEC)?;
     // A description whose path follows the directory's moves keeps the current directory
     // where the directory goes (a tmpfs one: others can't be renamed in the sandbox).
-    let dir = match dir {
-        Some(d) => Some(d),
-        None => {
-            let m = task.fs.mounts.route(&path);
-            let flags = o::PATH | o::DIRECTORY;
-            m.fs.follows_moves()
-                .then(|| m.fs.open(task, &m.inner(&path), &path, flags, 0).ok())
-                .flatten()
-        }
-    };
+    let dir = dir.or_else(|| {
+        let m = task.fs.mounts.route(&path);
+        m.fs.moving_dir(task, &m.inner(&path), &path)
+    });
     task.fs.set_cwd(path, dir);
     Ok(0)
 }

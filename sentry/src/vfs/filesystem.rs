@@ -120,10 +120,16 @@ pub trait Filesystem: Send + Sync + Debug {
         Ok(None)
     }
 
-    /// Whether its directories can move while open and their descriptions follow
-    /// ([`FileDescription::follows_moves`]): a current directory there keeps one.
-    fn follows_moves(&self) -> bool {
-        false
+    /// A description of directory `path` (known to the guest as `guest`) whose path follows
+    /// the directory's moves ([`FileDescription::follows_moves`]), if directories here can
+    /// move: a current directory there keeps one. `None` where they can't.
+    fn moving_dir(
+        &self,
+        _cx: &dyn Caller,
+        _path: &[u8],
+        _guest: &[u8],
+    ) -> Option<Arc<dyn FileDescription>> {
+        None
     }
 
     /// `stat(2)` (`follow` matters only for links a filesystem resolves itself: procfs).

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use snare_abi::file::Stat;
+use snare_abi::file::{o, Stat};
 use snare_abi::Errno;
 
 use super::{is_dir, rel, Loc, Overlay};
@@ -64,8 +64,21 @@ impl Overlay {
 
 /// The overlay as a mounted filesystem: its paths are already absolute from its root.
 impl Filesystem for Overlay {
-    fn follows_moves(&self) -> bool {
-        true
+    /// Only a directory of the upper layer can move (one with lower contents is EXDEV):
+    /// its upper description; none for the others (no host fd opened for nothing).
+    fn moving_dir(
+        &self,
+        _cx: &dyn Caller,
+        path: &[u8],
+        _guest: &[u8],
+    ) -> Option<Arc<dyn FileDescription>> {
+        match self.locate(path) {
+            Ok(Loc::Upper(st)) if is_dir(&st) => self
+                .upper
+                .open(rel(path), o::PATH | o::DIRECTORY, 0, 0)
+                .ok(),
+            _ => None,
+        }
     }
 
     fn fstype(&self) -> &'static str {

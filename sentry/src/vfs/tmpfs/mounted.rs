@@ -4,8 +4,14 @@ use super::*;
 
 /// The tmpfs as a mounted filesystem (paths from its root, see [`crate::vfs::filesystem`]).
 impl Filesystem for Tmpfs {
-    fn follows_moves(&self) -> bool {
-        true
+    fn moving_dir(
+        &self,
+        _cx: &dyn Caller,
+        path: &[u8],
+        guest: &[u8],
+    ) -> Option<Arc<dyn FileDescription>> {
+        let flags = o::PATH | o::DIRECTORY;
+        Tmpfs::open_as(self, fs_rel(path), flags, 0, 0, Some(guest)).ok()
     }
 
     fn fstype(&self) -> &'static str {
