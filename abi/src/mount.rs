@@ -11,6 +11,10 @@ pub const OPEN_TREE_CLOEXEC: u32 = 0o2000000;
 pub const AT_RECURSIVE: u32 = 0x8000;
 /// `mount_setattr(2)`: read-only.
 pub const MOUNT_ATTR_RDONLY: u64 = 1;
+/// `mount_setattr(2)`: set-user/group-id bits and file capabilities ignored.
+pub const MOUNT_ATTR_NOSUID: u64 = 2;
+/// `mount_setattr(2)`: device nodes can't be opened.
+pub const MOUNT_ATTR_NODEV: u64 = 4;
 
 /// `struct mount_attr` (`MOUNT_ATTR_SIZE_VER0`).
 #[repr(C)]

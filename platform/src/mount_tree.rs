@@ -16,7 +16,8 @@ use std::path::Path;
 
 use snare_abi::file::AT_EMPTY_PATH;
 use snare_abi::mount::{
-    MountAttr, AT_RECURSIVE, MOUNT_ATTR_RDONLY, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE,
+    MountAttr, AT_RECURSIVE, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+    OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE,
 };
 use snare_abi::Errno;
 
@@ -28,6 +29,14 @@ const SYS_MOUNT_SETATTR: libc::c_long = 442;
 /// A read-only detached copy of the mount tree at `path` (see the module docs), as an
 /// `O_PATH`-like fd to its root.
 pub fn readonly_tree(path: &Path) -> Result<OwnedFd, Errno> {
+    tree(path, true)
+}
+
+/// A detached copy of the mount tree at `path`, read-only if `read_only`, and always
+/// without device nodes or set-id bits (`MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID`). Its root is
+/// a mount root: `..` from it stays there, so an fd to it reaches nothing of the host above
+/// `path` (a plain directory fd's `..` would).
+pub fn tree(path: &Path, read_only: bool) -> Result<OwnedFd, Errno> {
     let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
     let flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
     // SAFETY: open_tree reads the NUL-terminated path `c`, which outlives the call, and
@@ -39,7 +48,9 @@ pub fn readonly_tree(path: &Path) -> Result<OwnedFd, Errno> {
     // SAFETY: a fresh fd from open_tree that nothing else owns.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
+        attr_set: MOUNT_ATTR_NOSUID
+            | MOUNT_ATTR_NODEV
+            | if read_only { MOUNT_ATTR_RDONLY } else { 0 },
         ..MountAttr::default()
     };
     // SAFETY: mount_setattr reads the empty NUL-terminated path and `attr`, whose size is

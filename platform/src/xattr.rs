@@ -1,11 +1,12 @@
 //! Extended attributes of host files, which nix has no wrapper for: `getxattr`,
 //! `listxattr`, `setxattr` and `removexattr` of a host path, with the host's errno.
 //!
-//! The calls follow a symlink at the end of `path`. The Sentry passes the `/proc/self/fd`
-//! link of an `O_PATH` fd it resolved confined, so the kernel acts on exactly that object
-//! (the `f*xattr` calls refuse `O_PATH` fds).
+//! The path calls follow a symlink at the end of `path` (tests use them); the Sentry uses
+//! the `f*` ones on a file it reopened from the `O_PATH` fd it resolved confined (the
+//! `f*xattr` calls refuse `O_PATH` fds), so the kernel acts on exactly that object.
 
 use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -99,6 +100,61 @@ pub fn remove(path: &Path, name: &CStr) -> Result<(), Errno> {
     // SAFETY: `p` and `name` are NUL-terminated strings that outlive the call; the kernel
     // only reads them.
     let r = unsafe { libc::removexattr(p.as_ptr(), name.as_ptr()) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// [`get`] of an open file.
+pub fn fget(fd: BorrowedFd<'_>, name: &CStr) -> Result<Vec<u8>, Errno> {
+    sized(XATTR_SIZE_MAX, |buf| {
+        // SAFETY: `name` is a NUL-terminated string that outlives the call; `buf` is a live,
+        // writable buffer of `buf.len()` bytes, of which the kernel writes at most that.
+        unsafe {
+            libc::fgetxattr(
+                fd.as_raw_fd(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        }
+    })
+}
+
+/// [`list`] of an open file.
+pub fn flist(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+    sized(XATTR_LIST_MAX, |buf| {
+        // SAFETY: `buf` is a live, writable buffer of `buf.len()` bytes, of which the kernel
+        // writes at most that.
+        unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
+    })
+}
+
+/// [`set`] of an open file.
+pub fn fset(fd: BorrowedFd<'_>, name: &CStr, value: &[u8], flags: u32) -> Result<(), Errno> {
+    // SAFETY: `name` is a NUL-terminated string and `value` a live buffer of `value.len()`
+    // bytes, both outliving the call; the kernel only reads them.
+    let r = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            flags as i32,
+        )
+    };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// [`remove`] of an open file.
+pub fn fremove(fd: BorrowedFd<'_>, name: &CStr) -> Result<(), Errno> {
+    // SAFETY: `name` is a NUL-terminated string that outlives the call; the kernel only
+    // reads it.
+    let r = unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) };
     if r < 0 {
         return Err(errno());
     }

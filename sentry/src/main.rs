@@ -47,8 +47,9 @@ fn do_command(d: DoArgs) -> ExitCode {
     }
     if d.no_confine {
         eprintln!(
-            "snare: warning: --no-confine: the Sentry runs without its seccomp filter; \
-             a guest that broke into it would reach the host (debugging only)"
+            "snare: warning: --no-confine: the Sentry runs without its namespaces, empty \
+             root, uid drop and seccomp filter; a guest that broke into it would reach the \
+             host (debugging only)"
         );
     }
     let req = DoRequest {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use snare_abi::file::{o, S_IFMT, S_IFREG};
 use snare_abi::Errno;
+use snare_platform::isolate::Side;
 use snare_platform::systrap::{Config, Systrap};
 use snare_platform::Platform;
 
@@ -130,7 +131,23 @@ fn host_fd_budget() {
 /// Runs the request; returns the guest's exit status as a shell reports it.
 pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let err = |status, message: String| DoError { status, message };
+    // Raising the hard fd limit needs the host's privilege: before the namespaces.
     host_fd_budget();
+    let forwarded = forwarded_signals();
+    // Confined, the Sentry is a child in its own namespaces; this process waits for it.
+    let isolated = match req.confine {
+        true => {
+            let sigs: Vec<i32> = forwarded.iter().map(|s| s as i32).collect();
+            match snare_platform::isolate::split(&sigs).map_err(|m| err(125, m))? {
+                Side::Launcher(launcher) => return Ok(launcher_wait(&launcher)),
+                Side::Sentry(iso) => {
+                    iso.hold_proc().map_err(|m| err(125, confine_error(&m)))?;
+                    Some(iso)
+                }
+            }
+        }
+        false => None,
+    };
     // Confined, the Sentry reads the root through a read-only copy of the host's mounts.
     let open_root = match req.confine {
         true => HostRoot::open_readonly,
@@ -162,10 +179,24 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     };
     let cmd = req.argv.first().cloned().unwrap_or_default();
     let shown = String::from_utf8_lossy(&cmd).into_owned();
+    let volumes = crate::kernel::mounts::open_volumes(&req.mounts, isolated.is_some())
+        .map_err(|m| err(125, m))?;
+    // The guest runs as the user snare was started by, seen from the Sentry's user
+    // namespace: root, or (rootless) the invoking user mapped to root; without the
+    // namespaces, that user's own ids.
+    let guest_ids = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    // Everything of the host the Sentry needs is open: no host path from here on.
+    if let Some(iso) = &isolated {
+        iso.pivot().map_err(|m| err(125, confine_error(&m)))?;
+        iso.drop_identity()
+            .map_err(|m| err(125, confine_error(&m)))?;
+    }
 
     // Terminal and job-control signals for snare are for the guest: block them in every
     // Sentry thread (threads inherit the mask) and forward them from one thread.
-    let forwarded = forwarded_signals();
     let _ = forwarded.thread_block();
     let t0 = std::time::Instant::now();
     // Up to `SNARE_STUB_POOL` (default 2) emptied stub processes of ended guest processes are
@@ -190,10 +221,11 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         Systrap::new(config).map_err(|e| err(125, format!("cannot start the sandbox: {e}")))?;
     platform.memory_file().set_limit(req.memory);
     let t_platform = t0.elapsed();
-    let k = Kernel::new(platform, root, req.strace);
+    let k = Kernel::new(platform, root, req.strace, guest_ids);
     crate::kernel::mounts::add_user_mounts(
         &k.mounts,
         &req.mounts,
+        volumes,
         k.uid,
         k.gid,
         k.platform.memory_file(),
@@ -207,8 +239,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let hook = crate::sandbox::test_hooks::arm();
     let t_confine = std::time::Instant::now();
     if req.confine {
-        crate::sandbox::confine()
-            .map_err(|m| err(125, format!("cannot confine the Sentry: {m}")))?;
+        crate::sandbox::confine().map_err(|m| err(125, confine_error(&m)))?;
     }
     let confine_us = t_confine.elapsed().as_micros() as u64;
     #[cfg(feature = "test-hooks")]
@@ -316,6 +347,28 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         "sandbox timeline"
     );
     Ok(status.shell_code())
+}
+
+/// The launcher's wait for its Sentry: the Sentry's exit status, or, if a signal killed
+/// the Sentry itself (not the guest: the guest's end is an exit status), a message and 128 +
+/// the signal.
+fn launcher_wait(l: &snare_platform::isolate::Launcher) -> i32 {
+    match l.wait() {
+        Ok(code) => code,
+        Err(sig) => {
+            let why = match sig {
+                libc::SIGSYS => " (a host call off its seccomp allowlist)",
+                libc::SIGKILL => " (killed, or out of memory)",
+                _ => "",
+            };
+            eprintln!("snare: the Sentry was killed by signal {sig}{why}; the sandbox is gone");
+            128 + sig
+        }
+    }
+}
+
+fn confine_error(m: &str) -> String {
+    format!("cannot confine the Sentry: {m} (--no-confine runs without confinement)")
 }
 
 /// After init's end, gives the other tasks (already told to exit) a moment to go, so their

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +22,8 @@ fn show(o: &Output) -> String {
 }
 
 /// `snare do /bin/true` whose Sentry makes host call `call` once confined: the kernel must
-/// kill it with SIGSYS (`SECCOMP_RET_KILL_PROCESS`).
+/// kill it with SIGSYS (`SECCOMP_RET_KILL_PROCESS`); the launcher says so and exits with
+/// 128 + SIGSYS.
 fn killed_by(call: &str) {
     let o = Command::new(SNARE)
         .args(["do", "--", "/bin/true"])
@@ -31,9 +31,14 @@ fn killed_by(call: &str) {
         .output()
         .expect("run snare");
     assert_eq!(
-        o.status.signal(),
-        Some(libc::SIGSYS),
+        o.status.code(),
+        Some(128 + libc::SIGSYS),
         "{call}: the Sentry must die of SIGSYS\n{}",
+        show(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("killed by signal 31"),
+        "{}",
         show(&o)
     );
     // Without the filter the same hook runs and the sandbox goes on (so the death above was
@@ -71,6 +76,28 @@ fn mount_kills_the_sentry() {
     killed_by("mount");
 }
 
+/// The Sentry of a `snare do` started as `child`: confined, the launcher's one child (in its
+/// own namespaces); unconfined, `child` itself. `None` until it is there.
+fn sentry_of(child: &std::process::Child, confined: bool) -> Option<u32> {
+    if !confined {
+        return Some(child.id());
+    }
+    let kids = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).ok()?;
+    kids.split_whitespace().next()?.parse().ok()
+}
+
+/// Waits (5 s at most) for [`sentry_of`].
+fn wait_sentry(child: &std::process::Child, confined: bool) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(p) = sentry_of(child, confined) {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "no Sentry");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The `Key:\tvalue` fields of `/proc/PID/status`.
 fn status_field(status: &str, key: &str) -> Option<String> {
     status
@@ -92,7 +119,7 @@ fn proc_status_shows_the_confinement() {
             .stderr(Stdio::null())
             .spawn()
             .expect("run snare");
-        let path = format!("/proc/{}/status", child.id());
+        let path = format!("/proc/{}/status", wait_sentry(&child, seccomp == "2"));
         // The filter goes on before the guest's image is read; give start-up a moment.
         let deadline = Instant::now() + Duration::from_secs(5);
         let status = loop {
@@ -209,7 +236,7 @@ fn the_host_root_is_held_read_only() {
             .stderr(Stdio::null())
             .spawn()
             .expect("run snare");
-        let fds = format!("/proc/{}/fd", child.id());
+        let fds = format!("/proc/{}/fd", wait_sentry(&child, !writable));
         let deadline = Instant::now() + Duration::from_secs(5);
         // (the root, the volume) as paths through the Sentry's fds, once both are open:
         // the fd under which `f` is found by its whole path, and the one where it is `f`.
@@ -261,10 +288,11 @@ fn stubs_keep_no_capabilities() {
         .stderr(Stdio::null())
         .spawn()
         .expect("run snare");
+    let sentry = wait_sentry(&child, true);
     let deadline = Instant::now() + Duration::from_secs(5);
     // The Sentry's children are its stubs (the source and the guest's).
     let stubs = loop {
-        let tasks = format!("/proc/{}/task", child.id());
+        let tasks = format!("/proc/{sentry}/task");
         let kids: Vec<String> = std::fs::read_dir(&tasks)
             .map(|r| r.flatten().collect::<Vec<_>>())
             .unwrap_or_default()
@@ -295,4 +323,192 @@ fn stubs_keep_no_capabilities() {
         }
         assert_eq!(status_field(s, "NoNewPrivs").as_deref(), Some("1"), "{s}");
     }
+}
+
+/// Seen from outside, the confined Sentry (item 6 of issue 14): pid 1 of its own pid
+/// namespace, in user, mount, ipc, uts and network namespaces other than ours, running as
+/// `nobody` (65534) with only the file capabilities it documents (`isolate::KEPT_CAPS`, in
+/// its own user namespace) and an empty bounding set; its root is an empty directory; the
+/// `/proc` it holds is its own pid namespace's (pid 1 there is the Sentry, not the host's
+/// init).
+#[test]
+fn the_sentry_is_isolated() {
+    let mut child = Command::new(SNARE)
+        .args(["do", "--", "/bin/sleep", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run snare");
+    let sentry = wait_sentry(&child, true);
+    let dir = format!("/proc/{sentry}");
+    // Set-up ends with the seccomp filter: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        let s = std::fs::read_to_string(format!("{dir}/status")).unwrap_or_default();
+        if status_field(&s, "Seccomp").as_deref() == Some("2") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "never confined:\n{s}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let namespaces: Vec<(String, bool)> = ["user", "mnt", "pid", "ipc", "uts", "net"]
+        .iter()
+        .map(|ns| {
+            let theirs = std::fs::read_link(format!("{dir}/ns/{ns}")).ok();
+            let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).ok();
+            (ns.to_string(), theirs.is_some() && theirs != ours)
+        })
+        .collect();
+    let root: Vec<_> = std::fs::read_dir(format!("{dir}/root/"))
+        .expect("read the Sentry's root")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let fds: Vec<_> = std::fs::read_dir(format!("{dir}/fd"))
+        .expect("fds")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let procs: Vec<String> = fds
+        .iter()
+        .filter_map(|fd| std::fs::read_to_string(fd.join("1/status")).ok())
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    for (ns, differs) in &namespaces {
+        assert!(differs, "{ns} namespace shared with the caller");
+    }
+    assert!(root.is_empty(), "the Sentry's root shows {root:?}");
+    assert_eq!(
+        status_field(&status, "NSpid").and_then(|v| v.split_whitespace().last().map(String::from)),
+        Some("1".into()),
+        "{status}"
+    );
+    let ids = |key| {
+        status_field(&status, key)
+            .map(|v| v.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(ids("Uid"), vec!["65534"; 4], "{status}");
+    assert_eq!(ids("Gid"), vec!["65534"; 4], "{status}");
+    let want = format!("{:016x}", snare_platform::isolate::KEPT_CAPS);
+    assert_eq!(status_field(&status, "CapEff"), Some(want.clone()));
+    assert_eq!(status_field(&status, "CapPrm"), Some(want));
+    for key in ["CapBnd", "CapAmb", "CapInh"] {
+        assert_eq!(
+            status_field(&status, key).as_deref(),
+            Some("0000000000000000"),
+            "{key}\n{status}"
+        );
+    }
+    assert!(!procs.is_empty(), "no held /proc among {fds:?}");
+    for p in &procs {
+        assert_eq!(status_field(p, "Name").as_deref(), Some("snare"), "{p}");
+    }
+}
+
+/// `cmd` as the unprivileged user `nobody` (65534), through `setpriv`.
+fn as_nobody(program: &str) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        program,
+    ]);
+    c
+}
+
+/// Rootless (issue 14 item 4): `snare do` started by an ordinary user, with no privilege at
+/// all, runs real programs as they run natively for that user: shell, python3 (sqlite3 in
+/// its /tmp), gcc compiling into a volume the user owns and the program it built. The
+/// Sentry is the user's own host uid, root only in its user namespace.
+#[test]
+fn rootless_runs_real_programs() {
+    if !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("no setpriv: skipped");
+        return;
+    }
+    let d = scratch().join("rootless");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    std::fs::write(
+        d.join("hello.c"),
+        "#include <stdio.h>\nint main(void){long s=0;for(int i=0;i<1000;i++)s+=i;printf(\"%ld\\n\",s);return 0;}\n",
+    )
+    .expect("source");
+    std::os::unix::fs::chown(&d, Some(65534), Some(65534)).expect("chown");
+    std::os::unix::fs::chown(d.join("hello.c"), Some(65534), Some(65534)).expect("chown");
+    let dir = d.to_str().expect("utf-8");
+    let vol = format!("{dir}:/work");
+    let sqlite = "import sqlite3,tempfile,os\nd=tempfile.mkdtemp()\nc=sqlite3.connect(os.path.join(d,'t.db'))\nc.execute('create table t(x)')\nc.executemany('insert into t values(?)',[(i,) for i in range(500)])\nprint(c.execute('select sum(x) from t').fetchone())";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["/bin/sh", "-c", "echo $((6 * 7)); cd /usr && pwd"], ""),
+        (
+            vec![
+                "/usr/bin/python3",
+                "-c",
+                "import hashlib;print(hashlib.sha256(b'x'*99999).hexdigest())",
+            ],
+            "",
+        ),
+        (vec!["/usr/bin/python3", "-c", sqlite], ""),
+        (
+            vec![
+                "/bin/sh",
+                "-c",
+                "gcc -O1 -o hello hello.c && ./hello && rm hello",
+            ],
+            "/work",
+        ),
+    ];
+    for (argv, cwd) in &cases {
+        let native = as_nobody(argv[0])
+            .args(&argv[1..])
+            .current_dir(if cwd.is_empty() { "/" } else { dir })
+            .output()
+            .expect("run natively");
+        assert!(native.status.success(), "natively: {}", show(&native));
+        let mut c = as_nobody(SNARE);
+        c.args(["do", "--volume", &vol]);
+        if !cwd.is_empty() {
+            c.args(["--cwd", cwd]);
+        }
+        let under = c.arg("--").args(argv).output().expect("run snare");
+        assert_eq!(
+            (native.status.code(), &native.stdout),
+            (under.status.code(), &under.stdout),
+            "{argv:?}\nnative: {}\nsnare: {}",
+            show(&native),
+            show(&under)
+        );
+    }
+    // Seen from outside: the user's own uid, the documented capabilities in its namespace.
+    let mut child = as_nobody(SNARE)
+        .args(["do", "--", "/bin/sleep", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run snare");
+    // setpriv execs snare in place: the child is the launcher.
+    let sentry = wait_sentry(&child, true);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        let s = std::fs::read_to_string(format!("/proc/{sentry}/status")).unwrap_or_default();
+        if status_field(&s, "Seccomp").as_deref() == Some("2") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "never confined:\n{s}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        status_field(&status, "Uid").is_some_and(|u| u.split_whitespace().all(|v| v == "65534")),
+        "{status}"
+    );
+    let want = format!("{:016x}", snare_platform::isolate::KEPT_CAPS);
+    assert_eq!(status_field(&status, "CapEff"), Some(want), "{status}");
+    let _ = std::fs::remove_dir_all(&d);
 }

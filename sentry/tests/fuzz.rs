@@ -145,7 +145,7 @@ fn start(guest: &Path, args: &[&str]) -> Run {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 if line.starts_with("QUIET ") {
-                    if let Some(s) = sample(pid) {
+                    if let Some(s) = sample(common::sentry_of(pid)) {
                         samples.lock().unwrap_or_else(|e| e.into_inner()).push(s);
                     }
                 }
@@ -175,7 +175,8 @@ impl Run {
     /// Returns its exit code (None: killed as a hang, or by a signal).
     fn wait(&mut self, deadline: Instant) -> (Option<i32>, bool) {
         loop {
-            self.stubs.extend(children_of(self.child.id()));
+            self.stubs
+                .extend(children_of(common::sentry_of(self.child.id())));
             if let Some(st) = self.child.try_wait().expect("wait snare") {
                 return (st.code(), false);
             }

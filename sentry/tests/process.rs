@@ -390,7 +390,7 @@ fn stub_killed_from_outside_kills_only_its_process() {
         .expect("run snare");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     // The stub processes are the Sentry's children; the newest is sleep's.
-    let me = child.id().to_string();
+    let me = sentry_of(child.id()).to_string();
     let mut stubs: Vec<(u64, i32)> = Vec::new();
     for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
         let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {

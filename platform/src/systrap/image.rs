@@ -50,7 +50,7 @@ pub(crate) fn get() -> Result<&'static Image> {
 
 /// Address ranges of the vDSO and its data pages, which every stub keeps.
 fn vdso_ranges() -> Result<Vec<(u64, u64)>> {
-    let maps = std::fs::read_to_string("/proc/self/maps")
+    let maps = crate::host_proc::read_to_string("self/maps")
         .map_err(|e| Error::Setup(format!("reading /proc/self/maps: {e}")))?;
     let mut out = Vec::new();
     for line in maps.lines() {

@@ -507,7 +507,7 @@ fn make_stub(s: &Shared, source: &mut Ctrl, ctrl_off: u64) -> Result<(i32, Owned
 
 /// The pid behind a pidfd, from `/proc/self/fdinfo`.
 fn pidfd_pid(fd: RawFd) -> i32 {
-    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+    crate::host_proc::read_to_string(&format!("self/fdinfo/{fd}"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -664,12 +664,21 @@ unsafe fn source_child(p: &ForkPlan) -> ! {
         // Stubs run guest code: they keep no capability (none in the bounding set, so
         // none can come back), and are not dumpable (no same-uid ptrace, no core). Every
         // stub is a clone of this one and inherits both. Failing any of it, no stub.
+        // (Dropping needs CAP_SETPCAP, which a confined Sentry no longer has: its bounding
+        // set is empty already, so only what is still there is dropped.)
         for cap in 0..=CAP_MAX {
+            let there = raw6(
+                libc::SYS_prctl,
+                [libc::PR_CAPBSET_READ as u64, cap, 0, 0, 0, 0],
+            );
+            if there != 1 {
+                continue;
+            }
             let r = raw6(
                 libc::SYS_prctl,
                 [libc::PR_CAPBSET_DROP as u64, cap, 0, 0, 0, 0],
             );
-            if r != 0 && r != -(libc::EINVAL as i64) {
+            if r != 0 {
                 exit(5);
             }
         }
@@ -1101,7 +1110,7 @@ impl AsInner {
     fn only_control_thread(&self) -> bool {
         let stat = self
             .stat
-            .get_or_init(|| std::fs::File::open(format!("/proc/{}/stat", self.pid)).ok());
+            .get_or_init(|| crate::host_proc::open(&format!("{}/stat", self.pid)).ok());
         let Some(stat) = stat else {
             return false;
         };

@@ -28,8 +28,8 @@ Flags of `do` (they end at `--` or at CMD):
   --root DIR              Root file system of the sandbox (default: /)
   --network host|none     Share the host's network, or have none (default: none)
   --strace                Log every guest syscall, decoded
-  --no-confine            Debugging only: run the Sentry without its seccomp filter
-                          (and dumpable); prints a warning
+  --no-confine            Debugging only: run the Sentry without its namespaces,
+                          empty root, uid drop and seccomp filter; prints a warning
   --debug-log FILE        Write the Sentry's debug log to FILE
   --cwd DIR               Working directory of CMD inside the sandbox
   --env KEY=VALUE         Set an environment variable of CMD (repeatable)
@@ -81,7 +81,7 @@ pub struct DoArgs {
     pub network: Network,
     /// `--strace`: log every guest syscall, decoded.
     pub strace: bool,
-    /// `--no-confine`: skip the Sentry's seccomp filter (debugging only).
+    /// `--no-confine`: skip the Sentry's confinement (debugging only).
     pub no_confine: bool,
     /// `--debug-log FILE`: where the Sentry's debug log goes.
     pub debug_log: Option<PathBuf>,

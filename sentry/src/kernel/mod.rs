@@ -50,7 +50,11 @@ impl HostAux {
             clktck: 100,
             ..HostAux::default()
         };
-        let Ok(bytes) = std::fs::read("/proc/self/auxv") else {
+        let Ok(mut file) = snare_platform::host_proc::open("self/auxv") else {
+            return a;
+        };
+        let mut bytes = Vec::new();
+        let Ok(_) = std::io::Read::read_to_end(&mut file, &mut bytes) else {
             return a;
         };
         for pair in bytes.chunks_exact(16) {
@@ -118,9 +122,9 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub fn new(platform: Systrap, root: HostRoot, strace: bool) -> Arc<Kernel> {
-        let uid = nix::unistd::getuid().as_raw();
-        let gid = nix::unistd::getgid().as_raw();
+    /// `ids`: the uid and gid the guest's first process runs as.
+    pub fn new(platform: Systrap, root: HostRoot, strace: bool, ids: (u32, u32)) -> Arc<Kernel> {
+        let (uid, gid) = ids;
         // The overlay's own handle on the root directory (a dup: only fd exhaustion at
         // start-up could fail it).
         let lower = root.try_clone().expect("duplicate the root directory fd");

@@ -1,6 +1,7 @@
 //! The sandbox's mounts: the layout `snare do` starts with, the user's `--tmpfs` and
 //! `--volume` mounts on top, and new tmpfs instances (charged to the sandbox's memory).
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -272,15 +273,41 @@ fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
     Ok(if at.is_empty() { b"/".to_vec() } else { at })
 }
 
-/// Adds the user's mounts, in order, to the sandbox's first namespace. The error names the
-/// mount that failed.
+/// Opens the host directories of the user's `--volume`s, in order, while their paths still
+/// lead somewhere (before the Sentry's pivot into its empty root): see
+/// `HostDir::hold_host`. The error names the volume.
+pub fn open_volumes(mounts: &[UserMount], isolated: bool) -> Result<Vec<OwnedFd>, String> {
+    let mut held = Vec::new();
+    for m in mounts {
+        if let UserMount::Volume {
+            host,
+            guest,
+            read_only,
+        } = m
+        {
+            let fd = crate::vfs::hostdir::HostDir::hold_host(host, *read_only, isolated).map_err(
+                |e| {
+                    let name = format!("{}:{}", host.display(), String::from_utf8_lossy(guest));
+                    format!("--volume {name}: {}", e.description())
+                },
+            )?;
+            held.push(fd);
+        }
+    }
+    Ok(held)
+}
+
+/// Adds the user's mounts, in order, to the sandbox's first namespace; `held` are the
+/// volumes' fds from [`open_volumes`]. The error names the mount that failed.
 pub fn add_user_mounts(
     t: &MountTable,
     mounts: &[UserMount],
+    held: Vec<OwnedFd>,
     uid: u32,
     gid: u32,
     mem: &Arc<MemoryFile>,
 ) -> Result<(), String> {
+    let mut held = held.into_iter();
     for m in mounts {
         match m {
             UserMount::Tmpfs { guest, opts } => {
@@ -299,8 +326,12 @@ pub fn add_user_mounts(
                 let name = format!("{}:{}", host.display(), String::from_utf8_lossy(guest));
                 let point = mount_point(t, guest)
                     .map_err(|e| format!("--volume {name}: {}", e.description()))?;
-                let fs = crate::vfs::hostdir::HostDir::mounted(host, &point, *read_only)
-                    .map_err(|e| format!("--volume {name}: {}", e.description()))?;
+                let dir = held
+                    .next()
+                    .ok_or_else(|| format!("--volume {name}: not opened"))?;
+                let owner = (uid, gid);
+                let fs =
+                    crate::vfs::hostdir::HostDir::with_dir(dir, host, &point, *read_only, owner);
                 let flags = if *read_only { ms::RDONLY } else { 0 };
                 let source = host.display().to_string();
                 t.add(Mount::new(&point, b"/", fs, &source, flags, ""));

@@ -42,8 +42,8 @@ const MIN_GAP: Duration = Duration::from_micros(100);
 /// (`schedstat`, nanoseconds) split by the tick-sampled system share in `stat`. Zeros if the
 /// thread is gone.
 pub fn stub_thread_cpu(pid: i32, tid: i32) -> (u64, u64) {
-    let base = format!("/proc/{pid}/task/{tid}");
-    let total_ns = std::fs::read_to_string(format!("{base}/schedstat"))
+    let base = format!("{pid}/task/{tid}");
+    let total_ns = snare_platform::host_proc::read_to_string(&format!("{base}/schedstat"))
         .ok()
         .and_then(|s| {
             s.split_whitespace()
@@ -51,7 +51,8 @@ pub fn stub_thread_cpu(pid: i32, tid: i32) -> (u64, u64) {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("{base}/stat")).unwrap_or_default();
+    let stat =
+        snare_platform::host_proc::read_to_string(&format!("{base}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()

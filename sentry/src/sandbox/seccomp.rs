@@ -13,9 +13,11 @@
 //!
 //! What BPF cannot do: read memory. Paths, `openat2`'s `struct open_how`, `clone3`'s
 //! arguments and socket addresses are invisible to it, so path-taking calls are allowed on
-//! any path and confining *which files* the Sentry reaches is the job of the mount namespace
-//! and the empty root (the rest of issue 14). A dirfd check (`dirfd != AT_FDCWD`) would buy
-//! nothing: an absolute path ignores the dirfd.
+//! any path, and *which files* the Sentry reaches is confined by its mount namespace
+//! (`snare_platform::isolate`): its root is an empty read-only tmpfs, so a path reaches a
+//! host file only below an fd the Sentry holds (the guest's root and volumes, its own
+//! `/proc`). A dirfd check (`dirfd != AT_FDCWD`) would buy nothing: an absolute path
+//! ignores the dirfd, and both lead to the empty root.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -248,20 +250,20 @@ pub const RULES: &[Rule] = &[
     ),
     allow(nr::GETTID, "thread set-up (glibc, Rust's std)"),
     allow(
-        nr::SETXATTR,
-        "user.* xattrs of volume files (through /proc/self/fd links)",
+        nr::FSETXATTR,
+        "user.* xattrs of volume files (reopened through their held /proc's fd links)",
     ),
     allow(
-        nr::GETXATTR,
-        "user.* xattrs of host files (through /proc/self/fd links)",
+        nr::FGETXATTR,
+        "user.* xattrs of host files (reopened through their held /proc's fd links)",
     ),
     allow(
-        nr::LISTXATTR,
-        "user.* xattrs of host files (through /proc/self/fd links)",
+        nr::FLISTXATTR,
+        "user.* xattrs of host files (reopened through their held /proc's fd links)",
     ),
     allow(
-        nr::REMOVEXATTR,
-        "user.* xattrs of volume files (through /proc/self/fd links)",
+        nr::FREMOVEXATTR,
+        "user.* xattrs of volume files (reopened through their held /proc's fd links)",
     ),
     allow_if(
         nr::FUTEX,
@@ -318,7 +320,7 @@ pub const RULES: &[Rule] = &[
     ),
     allow(
         nr::OPENAT,
-        "/proc files of the Sentry and its stubs, /proc/self/fd links of held fds",
+        "files of the held /proc (the Sentry's, its stubs', fd links of held fds)",
     ),
     allow(
         nr::MKDIRAT,
@@ -355,7 +357,7 @@ pub const RULES: &[Rule] = &[
     ),
     allow(
         nr::FCHMODAT,
-        "chmod of volume files (through /proc/self/fd links)",
+        "chmod of volume files (through the held /proc's fd links)",
     ),
     allow(nr::SET_ROBUST_LIST, "glibc's set-up of each new thread"),
     allow(nr::UTIMENSAT, "file times of volume files"),

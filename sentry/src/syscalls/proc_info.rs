@@ -129,7 +129,7 @@ pub(crate) fn process_info_cpu(t: &Task) -> ProcessInfo {
 
 /// The host's (total, free, available) memory in KiB, from its /proc/meminfo.
 fn host_memory_kb() -> (u64, u64, u64) {
-    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let info = snare_platform::host_proc::read_to_string("meminfo").unwrap_or_default();
     let field = |key: &str| {
         info.lines()
             .find_map(|l| l.strip_prefix(key))

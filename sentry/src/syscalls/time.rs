@@ -131,7 +131,7 @@ fn sys_sysinfo(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Total and available memory of the host in bytes, from /proc/meminfo.
 fn host_memory() -> (u64, u64) {
-    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let info = snare_platform::host_proc::read_to_string("meminfo").unwrap_or_default();
     let field = |name: &str| {
         info.lines()
             .find_map(|l| l.strip_prefix(name))

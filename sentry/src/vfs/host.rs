@@ -55,20 +55,17 @@ impl HostRoot {
 
     /// [`HostRoot::open`] through a read-only copy of the host's mount tree at `path`
     /// (`snare_platform::mount_tree`): no write can reach the host through this root, even
-    /// from a Sentry taken over. Without the privilege for that (not root), the plain root,
-    /// said in the log.
+    /// from a Sentry taken over; its root is a mount root (`..` stays there) and its device
+    /// nodes can't be opened. The Sentry in its own namespaces always has the privilege for
+    /// it (over its own mount namespace); a failure is an error.
     pub fn open_readonly(path: &Path) -> Result<HostRoot, Errno> {
-        match snare_platform::mount_tree::readonly_tree(path) {
-            Ok(dir) => Ok(HostRoot {
-                dir,
-                host_path: path.to_path_buf(),
-                dentries: Dentries::default(),
-            }),
-            Err(e) => {
-                tracing::info!(error = ?e, "the host root is held writable (no read-only copy)");
-                HostRoot::open(path)
-            }
-        }
+        // O_DIRECTORY first: open_tree would copy a file's mount as well.
+        drop(HostRoot::open(path)?);
+        Ok(HostRoot {
+            dir: snare_platform::mount_tree::readonly_tree(path)?,
+            host_path: path.to_path_buf(),
+            dentries: Dentries::default(),
+        })
     }
 
     /// A second handle on the same root.

@@ -39,7 +39,8 @@ pub fn raise_nofile() -> u64 {
     let Ok((soft, mut hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return 1024;
     };
-    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+    let nr_open = // (Read by path: this runs in the launcher, before the namespaces.)
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(NR_OPEN)

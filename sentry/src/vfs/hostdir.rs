@@ -42,8 +42,8 @@
 //! private copy (its stores don't reach the host file); opening or reading a host FIFO
 //! blocks the task's host thread.
 
-use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -88,6 +88,10 @@ pub struct HostDir {
     read_only: bool,
     /// The Sentry's own umask (the host applies it to what we create).
     host_umask: u32,
+    /// The owner what the guest creates is given, when it isn't the Sentry's own host ids:
+    /// a confined Sentry started by root runs as `nobody`, and the guest's files are its
+    /// (root's), as before the Sentry dropped its ids (`isolate::drop_identity`).
+    owner: Option<(u32, u32)>,
 }
 
 /// A path relative to the volume split for a `*at` call: its parent directory (relative,
@@ -153,9 +157,10 @@ fn host_rel(rel: &[u8]) -> &Path {
     }
 }
 
-/// The `/proc/self/fd` link of one of our fds: the kernel follows it to that very object.
-fn proc_link(fd: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+/// The `self/fd/N` link of one of our fds in the held `/proc`, for the `*at` calls: the
+/// kernel follows it to that very object.
+fn proc_link(fd: &OwnedFd) -> Result<(BorrowedFd<'static>, CString), Errno> {
+    snare_platform::host_proc::fd_link(fd.as_raw_fd())
 }
 
 fn fstat(fd: &OwnedFd) -> Result<nix::sys::stat::FileStat, Errno> {
@@ -169,7 +174,7 @@ fn mode_of(perm: u32) -> Mode {
 /// The Sentry's umask, read without changing it (`umask(2)` would, for every thread).
 /// Unknown: every bit, so created modes are always set again.
 fn read_host_umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
+    snare_platform::host_proc::read_to_string("self/status")
         .ok()
         .and_then(|s| {
             s.lines()
@@ -188,27 +193,59 @@ impl HostDir {
         guest_prefix: &[u8],
         read_only: bool,
     ) -> Result<Arc<HostDir>, Errno> {
-        let mut dir = nix::fcntl::open(
+        let dir = HostDir::hold_host(host, read_only, false)?;
+        let me = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        Ok(HostDir::with_dir(dir, host, guest_prefix, read_only, me))
+    }
+
+    /// The fd a volume of host directory `host` is held by. `isolated` (the Sentry in its
+    /// own namespaces, about to lose the host's paths): a detached copy of the host's mounts
+    /// there (`mount_tree::tree`: `..` stays inside, no devices, read-only if `read_only`),
+    /// or an error. Otherwise a plain directory fd, or the read-only copy for `read_only`
+    /// where the privilege for it is there (else the Sentry's checks alone).
+    pub fn hold_host(host: &Path, read_only: bool, isolated: bool) -> Result<OwnedFd, Errno> {
+        let dir = nix::fcntl::open(
             host,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .map_err(errno_of)?;
+        if isolated {
+            return snare_platform::mount_tree::tree(host, read_only);
+        }
         if read_only {
-            // A read-only copy of the host's mounts there: the host kernel refuses writes
-            // too. Without the privilege for it (not root), the Sentry's checks alone.
             match snare_platform::mount_tree::readonly_tree(host) {
-                Ok(tree) => dir = tree,
+                Ok(tree) => return Ok(tree),
                 Err(e) => tracing::info!(error = ?e, "volume {} held writable", host.display()),
             }
         }
-        Ok(Arc::new(HostDir {
+        Ok(dir)
+    }
+
+    /// A volume held by `dir` (from [`HostDir::hold_host`]); what the guest creates in it
+    /// is owned by `owner` (uid, gid).
+    pub fn with_dir(
+        dir: OwnedFd,
+        host: &Path,
+        guest_prefix: &[u8],
+        read_only: bool,
+        owner: (u32, u32),
+    ) -> Arc<HostDir> {
+        let me = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        Arc::new(HostDir {
+            owner: (owner != me).then_some(owner),
             dir,
             host_path: host.to_path_buf(),
             guest_prefix: guest_prefix.to_vec(),
             read_only,
             host_umask: read_host_umask(),
-        }))
+        })
     }
 
     /// The host directory behind the volume.
@@ -283,7 +320,7 @@ impl HostDir {
     /// Sets the mode of what was just created as `name` in `parent` when the Sentry's umask
     /// narrowed `perm`.
     fn fix_mode(&self, parent: &OwnedFd, last: &Last<'_>, perm: u32) -> Result<(), Errno> {
-        if perm & self.host_umask == 0 {
+        if perm & self.host_umask == 0 && self.owner.is_none() {
             return Ok(());
         }
         let fd = nix::fcntl::openat2(
@@ -292,7 +329,21 @@ impl HostDir {
             Self::how(OFlag::O_PATH | OFlag::O_NOFOLLOW),
         )
         .map_err(errno_of)?;
-        chmod_fd(&fd, perm)
+        self.fix_new(&fd, perm)
+    }
+
+    /// What the host made of a file the guest just created, set right: its owner (see
+    /// `owner`; first, since a change of owner can clear set-id bits) and its mode (the
+    /// host's umask took bits the guest's mode keeps).
+    fn fix_new(&self, fd: &OwnedFd, perm: u32) -> Result<(), Errno> {
+        if let Some((uid, gid)) = self.owner {
+            let (uid, gid) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
+            nix::unistd::fchownat(fd, "", uid, gid, AtFlags::AT_EMPTY_PATH).map_err(errno_of)?;
+        }
+        if perm & self.host_umask != 0 {
+            chmod_fd(fd, perm)?;
+        }
+        Ok(())
     }
 
     /// The guest path of `rel`.
@@ -397,19 +448,19 @@ impl HostDir {
             return nix::fcntl::openat2(&self.dir, rel, Self::how(of)).map_err(errno_of);
         }
         let how = |of: OFlag| Self::how(of).mode(mode_of(perm));
-        if perm & self.host_umask == 0 {
+        if perm & self.host_umask == 0 && self.owner.is_none() {
             return nix::fcntl::openat2(&self.dir, rel, how(of)).map_err(errno_of);
         }
         if tmpfile {
             let fd = nix::fcntl::openat2(&self.dir, rel, how(of)).map_err(errno_of)?;
-            nix::sys::stat::fchmod(&fd, mode_of(perm)).map_err(errno_of)?;
+            self.fix_new(&fd, perm)?;
             return Ok(fd);
         }
-        // Created by this call only if exclusive: then (and only then) its mode is ours to
-        // set again.
+        // Created by this call only if exclusive: then (and only then) its mode and owner
+        // are ours to set again.
         match nix::fcntl::openat2(&self.dir, rel, how(of | OFlag::O_EXCL)) {
             Ok(fd) => {
-                nix::sys::stat::fchmod(&fd, mode_of(perm)).map_err(errno_of)?;
+                self.fix_new(&fd, perm)?;
                 Ok(fd)
             }
             Err(nix::Error::EEXIST) if flags & o::EXCL == 0 => {
@@ -520,7 +571,13 @@ impl HostDir {
             return Err(Self::refuse_create(&parent, &last, false));
         }
         nix::unistd::symlinkat(OsStr::from_bytes(target), &parent, &last.at_name())
-            .map_err(errno_of)
+            .map_err(errno_of)?;
+        if let Some((uid, gid)) = self.owner {
+            let (uid, gid) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
+            let flags = AtFlags::AT_SYMLINK_NOFOLLOW;
+            nix::unistd::fchownat(&parent, last.bare(), uid, gid, flags).map_err(errno_of)?;
+        }
+        Ok(())
     }
 
     /// `link(2)`: a new name for the file at `old` (a symlink itself is linked, not followed).
@@ -589,8 +646,10 @@ impl HostDir {
         }
         // Reopened through its own fd: the object found, checked for write permission as
         // truncate(2) checks it.
-        let file = nix::fcntl::open(
-            &proc_link(&fd),
+        let (proc, link) = proc_link(&fd)?;
+        let file = nix::fcntl::openat(
+            proc,
+            link.as_c_str(),
             OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
             Mode::empty(),
         )
@@ -635,9 +694,10 @@ impl HostDir {
             return Err(Errno::EROFS);
         }
         if fstat(&fd)?.st_mode & S_IFMT != S_IFLNK {
+            let (proc, link) = proc_link(&fd)?;
             return nix::sys::stat::utimensat(
-                nix::fcntl::AT_FDCWD,
-                &proc_link(&fd),
+                proc,
+                link.as_c_str(),
                 &at,
                 &mt,
                 nix::sys::stat::UtimensatFlags::FollowSymlink,
@@ -714,9 +774,10 @@ impl HostDir {
 /// `chmod` of the object an `O_PATH` fd refers to (through its `/proc/self/fd` link: the
 /// kernel has no `fchmod` for `O_PATH` fds before `fchmodat2`).
 fn chmod_fd(fd: &OwnedFd, mode: u32) -> Result<(), Errno> {
+    let (proc, link) = proc_link(fd)?;
     nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        &proc_link(fd),
+        proc,
+        link.as_c_str(),
         mode_of(mode),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )

@@ -1033,7 +1033,7 @@ fn host_cpu_field(host: &str, key: &str) -> Option<String> {
 }
 
 fn cpuinfo(sys: &SystemInfo) -> String {
-    let host = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let host = snare_platform::host_proc::read_to_string("cpuinfo").unwrap_or_default();
     let field = |key: &str, default: &str| {
         host_cpu_field(&host, key).unwrap_or_else(|| default.to_string())
     };

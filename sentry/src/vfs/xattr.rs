@@ -13,8 +13,10 @@
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::fcntl::OFlag;
+use snare_abi::file::{S_IFDIR, S_IFMT, S_IFREG};
 
 use snare_abi::file::xattr::{
     XATTR_CREATE, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SECURITY_PREFIX, XATTR_SIZE_MAX,
@@ -149,10 +151,26 @@ impl Xattrs {
     }
 }
 
-/// The `/proc/self/fd` link of one of the Sentry's fds: the kernel follows it to exactly
-/// the object the fd refers to (a symlink itself, for an `O_PATH | O_NOFOLLOW` fd).
-fn proc_link(fd: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+/// What the `f*xattr` calls can act on for the object an `O_PATH` fd found: the object
+/// itself reopened read-only through its `self/fd` link in the held `/proc` (the kernel
+/// follows the link to exactly that object), or `None` for anything but a regular file or a
+/// directory, which Linux gives no `user.` attributes (a get is `ENODATA`, a change `EPERM`,
+/// a list empty) and which reopening could block on (a FIFO) or refuse (a device).
+fn reopen(fd: &OwnedFd) -> Result<Option<OwnedFd>, Errno> {
+    let st = nix::sys::stat::fstat(fd).map_err(|e| Errno::new(e as i32))?;
+    let fmt = st.st_mode & S_IFMT;
+    if fmt != S_IFREG && fmt != S_IFDIR {
+        return Ok(None);
+    }
+    let (proc, link) = snare_platform::host_proc::fd_link(fd.as_raw_fd())?;
+    nix::fcntl::openat(
+        proc,
+        link.as_c_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(Some)
+    .map_err(|e| Errno::new(e as i32))
 }
 
 fn c_name(name: &[u8]) -> Result<CString, Errno> {
@@ -169,13 +187,19 @@ pub(crate) fn host_get(
     if supported(name)? != Namespace::User {
         return Err(Errno::ENODATA);
     }
-    snare_platform::xattr::get(&proc_link(&fd()?), &c_name(name)?)
+    match reopen(&fd()?)? {
+        Some(f) => snare_platform::xattr::fget(f.as_fd(), &c_name(name)?),
+        None => Err(Errno::ENODATA),
+    }
 }
 
 /// The names of the `user.` attributes of the host file behind `fd`; a host filesystem
 /// without attributes has none.
 pub(crate) fn host_list(fd: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
-    let raw = match snare_platform::xattr::list(&proc_link(fd)) {
+    let Some(f) = reopen(fd)? else {
+        return Ok(Vec::new());
+    };
+    let raw = match snare_platform::xattr::flist(f.as_fd()) {
         Err(Errno::EOPNOTSUPP) => return Ok(Vec::new()),
         r => r?,
     };
@@ -192,7 +216,8 @@ pub(crate) fn host_set(fd: &OwnedFd, name: &[u8], value: &[u8], flags: u32) -> R
     if supported(name)? != Namespace::User {
         return Err(Errno::EOPNOTSUPP);
     }
-    snare_platform::xattr::set(&proc_link(fd), &c_name(name)?, value, flags)
+    let f = reopen(fd)?.ok_or(Errno::EPERM)?;
+    snare_platform::xattr::fset(f.as_fd(), &c_name(name)?, value, flags)
 }
 
 /// Removes `user.` attribute `name` of the host file behind `fd` (see [`host_set`]).
@@ -200,7 +225,8 @@ pub(crate) fn host_remove(fd: &OwnedFd, name: &[u8]) -> Result<(), Errno> {
     if supported(name)? != Namespace::User {
         return Err(Errno::EOPNOTSUPP);
     }
-    snare_platform::xattr::remove(&proc_link(fd), &c_name(name)?)
+    let f = reopen(fd)?.ok_or(Errno::EPERM)?;
+    snare_platform::xattr::fremove(f.as_fd(), &c_name(name)?)
 }
 
 #[cfg(test)]

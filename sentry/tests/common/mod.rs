@@ -7,6 +7,16 @@ use std::sync::OnceLock;
 
 pub const SNARE: &str = env!("CARGO_BIN_EXE_snare");
 
+/// The Sentry of a `snare do` whose process is `launcher`: confined, the launcher's one
+/// child (the Sentry in its own namespaces, once cloned); with `--no-confine` (or before the
+/// clone), the launcher itself.
+pub fn sentry_of(launcher: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{launcher}/task/{launcher}/children"))
+        .ok()
+        .and_then(|k| k.split_whitespace().next()?.parse().ok())
+        .unwrap_or(launcher)
+}
+
 pub fn guests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/guests")
 }

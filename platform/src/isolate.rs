@@ -1,0 +1,400 @@
+//! The sandbox's own namespaces and identity (issue 14).
+//!
+//! `snare do` starts as the *launcher*. [`split`] clones the Sentry into new user, mount,
+//! pid, ipc, uts and network namespaces, maps its ids, and returns a [`Side`]: the launcher
+//! only waits for the Sentry and passes on the signals sent to it ([`Launcher::wait`]); the
+//! Sentry ([`Isolated`]) is pid 1 of its pid namespace, so its stubs (its children) die with
+//! it. In order, the Sentry then
+//! 1. [`Isolated::hold_proc`]: makes its mounts private and holds a procfs of its own pid
+//!    namespace, never attached anywhere ([`crate::host_proc`]);
+//! 2. opens the guest's root and volumes (the caller: `open_tree` copies, see
+//!    [`crate::mount_tree`]), which keep showing the host's files after the pivot;
+//! 3. [`Isolated::pivot`]: `pivot_root` into an empty read-only tmpfs, the old root
+//!    detached: no host path is reachable by name any more;
+//! 4. [`Isolated::drop_identity`]: run as host uid/gid 65534 (root) or stay the invoking user
+//!    (rootless), with only [`KEPT_CAPS`] in its own user namespace and an empty bounding set.
+//!
+//! The user namespace maps every id to itself when the launcher is root (the Sentry reads
+//! and writes host files as before, through the capabilities it keeps, which act only on
+//! files whose ids are mapped), and only the invoking user to 0 when it isn't (rootless:
+//! files of other users are out of reach, as for `runsc --rootless`).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use crate::sys::errno;
+
+/// The host uid and gid the Sentry runs as when snare is started by root: `nobody`.
+pub const SANDBOX_ID: u32 = 65534;
+
+/// The capabilities the Sentry keeps, in its own user namespace only: reading and
+/// changing the guest's files whatever their owner (the guest's own permission checks are
+/// the Sentry's, against the guest's credentials). `CAP_CHOWN` (0), `CAP_DAC_OVERRIDE` (1),
+/// `CAP_DAC_READ_SEARCH` (2), `CAP_FOWNER` (3), `CAP_FSETID` (4).
+pub const KEPT_CAPS: u64 = 0x1f;
+
+/// The namespaces the Sentry gets.
+const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWNET;
+
+/// Which process [`split`] returned in.
+#[derive(Debug)]
+pub enum Side {
+    Launcher(Launcher),
+    Sentry(Isolated),
+}
+
+/// The launcher's hold on the Sentry.
+pub struct Launcher {
+    pid: libc::pid_t,
+    old_mask: libc::sigset_t,
+}
+
+/// The Sentry, in its new namespaces, before its set-up.
+#[derive(Debug)]
+pub struct Isolated {
+    /// Started by root: the user namespace maps every id, and the Sentry becomes
+    /// [`SANDBOX_ID`].
+    privileged: bool,
+}
+
+fn fail(what: &str) -> String {
+    format!("{what}: {}", errno())
+}
+
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+/// Clones the Sentry into its namespaces (see the module docs). `forwarded` are the signals
+/// the launcher passes on; they and `SIGCHLD` are blocked in the launcher from here on.
+/// Must be called while the process has one thread.
+pub fn split(forwarded: &[libc::c_int]) -> Result<Side, String> {
+    if thread_count() != 1 {
+        return Err("the launcher must be single-threaded to make namespaces".into());
+    }
+    // SAFETY: getuid/getgid take no arguments and cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into the live array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(fail("pipe"));
+    }
+    // SAFETY: fresh fds from pipe2, each owned once.
+    let (go_r, go_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // Blocked before the clone, so that the Sentry's end can't be missed; the child restores
+    // the old mask.
+    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset/sigprocmask write only the live
+    // sets passed.
+    let (mut set, mut old_mask): (libc::sigset_t, libc::sigset_t) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: as above.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        for &s in forwarded {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old_mask);
+    }
+    // SAFETY: a fork-like clone (no new stack, no shared memory) of a single-threaded
+    // process: the child runs on a copy of everything. glibc's own record of the thread id
+    // keeps the parent's (glibc's `fork` isn't used: it can't make a pid namespace the child
+    // is in); nothing the Sentry runs signals itself through it (`pthread_kill`, `raise`:
+    // `abort` still ends the process, by its fallbacks).
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (NAMESPACES | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        let e = errno();
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+        return Err(match e {
+            snare_abi::Errno::EPERM | snare_abi::Errno::ENOSPC => format!(
+                "cannot make the sandbox's namespaces ({e}): user namespaces may be disabled \
+                 on this host (user.max_user_namespaces); --no-confine runs without them"
+            ),
+            e => format!("cannot make the sandbox's namespaces: {e}"),
+        });
+    }
+    if pid == 0 {
+        drop(go_w);
+        // SAFETY: restores the mask saved before the clone; prctl takes integers only.
+        unsafe {
+            libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        }
+        // The launcher writes our id maps, then one byte; end of file means it failed (or
+        // died before the death signal was set up).
+        let mut b = [0u8; 1];
+        // SAFETY: read writes at most one byte into the live buffer.
+        let n = unsafe { libc::read(go_r.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+        if n != 1 {
+            std::process::exit(125);
+        }
+        return Ok(Side::Sentry(Isolated {
+            privileged: uid == 0,
+        }));
+    }
+    drop(go_r);
+    let pid = pid as libc::pid_t;
+    let launcher = Launcher { pid, old_mask };
+    if let Err(e) = write_maps(pid, uid, gid) {
+        // SAFETY: kill takes integers; the child is ours and unreaped.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = launcher.wait();
+        return Err(format!("cannot map the sandbox's user ids: {e}"));
+    }
+    // SAFETY: write reads one byte from the live buffer.
+    if unsafe { libc::write(go_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) } != 1 {
+        return Err(fail("starting the Sentry"));
+    }
+    Ok(Side::Launcher(launcher))
+}
+
+/// The child's `uid_map`/`gid_map`: every id to itself when root; else the invoking user's
+/// ids to 0 (with `setgroups` denied, as the kernel requires of an unprivileged writer).
+fn write_maps(pid: libc::pid_t, uid: u32, gid: u32) -> std::io::Result<()> {
+    let dir = format!("/proc/{pid}");
+    if uid == 0 {
+        std::fs::write(format!("{dir}/uid_map"), "0 0 4294967295\n")?;
+        std::fs::write(format!("{dir}/gid_map"), "0 0 4294967295\n")?;
+    } else {
+        std::fs::write(format!("{dir}/setgroups"), "deny\n")?;
+        std::fs::write(format!("{dir}/uid_map"), format!("0 {uid} 1\n"))?;
+        std::fs::write(format!("{dir}/gid_map"), format!("0 {gid} 1\n"))?;
+    }
+    Ok(())
+}
+
+impl std::fmt::Debug for Launcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Launcher").field("pid", &self.pid).finish()
+    }
+}
+
+impl Launcher {
+    /// The Sentry's host pid.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Waits for the Sentry's end: `Ok(exit code)`, or `Err(signal)` that killed it.
+    /// Signals sent to the launcher by a process (`kill`) are passed on; the terminal's
+    /// (Ctrl-C, a resize) reach the Sentry directly, which is in the launcher's process
+    /// group.
+    pub fn wait(&self) -> Result<i32, i32> {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the live int.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+            if r == self.pid {
+                if libc::WIFEXITED(status) {
+                    return Ok(libc::WEXITSTATUS(status));
+                }
+                if libc::WIFSIGNALED(status) {
+                    return Err(libc::WTERMSIG(status));
+                }
+            } else if r < 0 && errno() != snare_abi::Errno::EINTR {
+                return Ok(125);
+            }
+            // SAFETY: siginfo_t and sigset_t are plain data the calls fill in.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            // SAFETY: reads the current mask into the live set.
+            let mut blocked: libc::sigset_t = unsafe { std::mem::zeroed() };
+            // SAFETY: as above; sigwaitinfo waits for one of the blocked signals.
+            let sig = unsafe {
+                libc::sigprocmask(libc::SIG_BLOCK, std::ptr::null(), &mut blocked);
+                libc::sigwaitinfo(&blocked, &mut info)
+            };
+            if sig <= 0 || sig == libc::SIGCHLD {
+                continue;
+            }
+            // From a process (si_code <= 0: kill, sigqueue, tgkill), not the terminal.
+            if info.si_code <= 0 {
+                // SAFETY: kill takes integers; the Sentry is our unreaped child.
+                unsafe { libc::kill(self.pid, sig) };
+            }
+        }
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask `split` saved.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+    }
+}
+
+const SYS_MOVE_MOUNT: libc::c_long = 429;
+const SYS_FSOPEN: libc::c_long = 430;
+const SYS_FSCONFIG: libc::c_long = 431;
+const SYS_FSMOUNT: libc::c_long = 432;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const MOUNT_ATTR_RDONLY: libc::c_uint = 1;
+const MOUNT_ATTR_NOSUID: libc::c_uint = 2;
+const MOUNT_ATTR_NODEV: libc::c_uint = 4;
+const MOUNT_ATTR_NOEXEC: libc::c_uint = 8;
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+impl Isolated {
+    /// Whether snare was started by root (else rootless).
+    pub fn privileged(&self) -> bool {
+        self.privileged
+    }
+
+    /// Makes every mount private (nothing the Sentry mounts reaches the host's namespace,
+    /// nothing the host mounts later reaches ours) and holds a procfs of the sandbox's pid
+    /// namespace as [`crate::host_proc`]'s `/proc`.
+    pub fn hold_proc(&self) -> Result<(), String> {
+        // SAFETY: mount reads the NUL-terminated literals; the others are null.
+        let r = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            return Err(fail("making the sandbox's mounts private"));
+        }
+        let proc = crate::host_proc::mount_own()
+            .map_err(|e| format!("mounting the sandbox's /proc: {e}"))?;
+        if !crate::host_proc::hold(proc) {
+            return Err("the Sentry's /proc was already in use".into());
+        }
+        Ok(())
+    }
+
+    /// `pivot_root` into a new empty read-only tmpfs, the old root detached; the current
+    /// directory becomes `/` (that tmpfs). Fds opened before keep what they showed.
+    pub fn pivot(&self) -> Result<(), String> {
+        // SAFETY: fsopen reads the NUL-terminated literal.
+        let fs = unsafe { libc::syscall(SYS_FSOPEN, c"tmpfs".as_ptr(), 1u32) };
+        if fs < 0 {
+            return Err(fail("fsopen(tmpfs)"));
+        }
+        // SAFETY: a fresh fd that nothing else owns.
+        let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
+        // SAFETY: FSCONFIG_CMD_CREATE takes no pointers.
+        let r = unsafe {
+            libc::syscall(
+                SYS_FSCONFIG,
+                fs.as_raw_fd(),
+                FSCONFIG_CMD_CREATE,
+                0usize,
+                0usize,
+                0,
+            )
+        };
+        if r < 0 {
+            return Err(fail("creating the empty root"));
+        }
+        let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        // SAFETY: fsmount takes integers only.
+        let m = unsafe { libc::syscall(SYS_FSMOUNT, fs.as_raw_fd(), 1u32, attrs) };
+        if m < 0 {
+            return Err(fail("fsmount(tmpfs)"));
+        }
+        // SAFETY: a fresh fd that nothing else owns.
+        let root = unsafe { OwnedFd::from_raw_fd(m as i32) };
+        // Attached on top of the old root (pivot_root wants an attached mount point), then
+        // made the root with the old one stacked on it and detached.
+        // SAFETY: move_mount reads the NUL-terminated literals.
+        let r = unsafe {
+            libc::syscall(
+                SYS_MOVE_MOUNT,
+                root.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                c"/".as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            )
+        };
+        if r < 0 {
+            return Err(fail("attaching the empty root"));
+        }
+        // SAFETY: fchdir, pivot_root, umount2 and chdir take a live fd or NUL-terminated
+        // literals.
+        unsafe {
+            if libc::fchdir(root.as_raw_fd()) != 0 {
+                return Err(fail("entering the empty root"));
+            }
+            if libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) != 0 {
+                return Err(fail("pivot_root"));
+            }
+            if libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0 {
+                return Err(fail("detaching the host's root"));
+            }
+            if libc::chdir(c"/".as_ptr()) != 0 {
+                return Err(fail("chdir(/)"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Becomes [`SANDBOX_ID`] (when started by root), keeping only [`KEPT_CAPS`] (effective
+    /// and permitted, in the Sentry's user namespace), with empty bounding, inheritable and
+    /// ambient sets.
+    pub fn drop_identity(&self) -> Result<(), String> {
+        // SAFETY: prctl, setgroups, setresgid and setresuid take integers or a null list.
+        unsafe {
+            if libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 {
+                return Err(fail("PR_SET_KEEPCAPS"));
+            }
+            if self.privileged {
+                if libc::setgroups(0, std::ptr::null()) != 0 {
+                    return Err(fail("setgroups"));
+                }
+                if libc::setresgid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0 {
+                    return Err(fail("setresgid"));
+                }
+            }
+            for cap in 0..64 {
+                if libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) == 1
+                    && libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
+                {
+                    return Err(fail("PR_CAPBSET_DROP"));
+                }
+            }
+            if libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(fail("clearing ambient capabilities"));
+            }
+            if self.privileged && libc::setresuid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0 {
+                return Err(fail("setresuid"));
+            }
+        }
+        let header = [LINUX_CAPABILITY_VERSION_3, 0u32];
+        let low = KEPT_CAPS as u32;
+        // Per 32-bit word: effective, permitted, inheritable.
+        let data = [low, low, 0u32, 0, 0, 0];
+        // SAFETY: capset reads the live header and data arrays (version 3: two words).
+        let r = unsafe { libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) };
+        if r != 0 {
+            return Err(fail("capset"));
+        }
+        // SAFETY: prctl takes integers.
+        unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+        Ok(())
+    }
+}
