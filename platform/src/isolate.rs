@@ -1,8 +1,9 @@
 //! The sandbox's own namespaces and identity (issue 14).
 //!
 //! `snare do` starts as the *launcher*. [`split`] clones the Sentry into new user, mount,
-//! pid, ipc, uts and network namespaces, maps its ids, and returns a [`Side`]: the launcher
-//! only waits for the Sentry and passes on the signals sent to it ([`Launcher::wait`]); the
+//! pid, ipc and uts namespaces (the network one follows: [`Isolated::begin_network`]), maps
+//! its ids, and returns a [`Side`]: the launcher only waits for the Sentry's exit status
+//! ([`report_exit`]) and passes on the signals sent to it ([`Launcher::wait`]); the
 //! Sentry ([`Isolated`]) is pid 1 of its pid namespace, so its stubs (its children) die with
 //! it. In order, the Sentry then
 //! 1. [`Isolated::hold_proc`]: makes its mounts private and holds a procfs of its own pid
@@ -32,13 +33,17 @@ pub const SANDBOX_ID: u32 = 65534;
 /// `CAP_DAC_READ_SEARCH` (2), `CAP_FOWNER` (3), `CAP_FSETID` (4).
 pub const KEPT_CAPS: u64 = 0x1f;
 
-/// The namespaces the Sentry gets.
+/// The namespaces the Sentry is cloned into. Its network namespace comes after, made on a
+/// thread of its own while the rest of set-up goes on ([`Isolated::begin_network`]): a new
+/// network namespace costs the kernel most of a millisecond.
 const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
     | libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWUTS
-    | libc::CLONE_NEWNET;
+    | libc::CLONE_NEWUTS;
+
+/// The Sentry's end of the pipe its exit status goes to the launcher by ([`report_exit`]).
+static REPORT: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
 
 /// Which process [`split`] returned in.
 #[derive(Debug)]
@@ -51,6 +56,8 @@ pub enum Side {
 pub struct Launcher {
     pid: libc::pid_t,
     old_mask: libc::sigset_t,
+    /// Where the Sentry's [`report_exit`] arrives.
+    status: OwnedFd,
 }
 
 /// The Sentry, in its new namespaces, before its set-up.
@@ -78,13 +85,8 @@ pub fn split(forwarded: &[libc::c_int]) -> Result<Side, String> {
     }
     // SAFETY: getuid/getgid take no arguments and cannot fail.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two fds into the live array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(fail("pipe"));
-    }
-    // SAFETY: fresh fds from pipe2, each owned once.
-    let (go_r, go_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (go_r, go_w) = pipe()?;
+    let (status_r, status_w) = pipe()?;
     // Blocked before the clone, so that the Sentry's end can't be missed; the child restores
     // the old mask.
     // SAFETY: sigset_t is plain data; sigemptyset/sigaddset/sigprocmask write only the live
@@ -129,6 +131,8 @@ pub fn split(forwarded: &[libc::c_int]) -> Result<Side, String> {
     }
     if pid == 0 {
         drop(go_w);
+        drop(status_r);
+        let _ = REPORT.set(status_w);
         // SAFETY: restores the mask saved before the clone; prctl takes integers only.
         unsafe {
             libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
@@ -147,8 +151,13 @@ pub fn split(forwarded: &[libc::c_int]) -> Result<Side, String> {
         }));
     }
     drop(go_r);
+    drop(status_w);
     let pid = pid as libc::pid_t;
-    let launcher = Launcher { pid, old_mask };
+    let launcher = Launcher {
+        pid,
+        old_mask,
+        status: status_r,
+    };
     if let Err(e) = write_maps(pid, uid, gid) {
         // SAFETY: kill takes integers; the child is ours and unreaped.
         unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -160,6 +169,28 @@ pub fn split(forwarded: &[libc::c_int]) -> Result<Side, String> {
         return Err(fail("starting the Sentry"));
     }
     Ok(Side::Launcher(launcher))
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into the live array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(fail("pipe"));
+    }
+    // SAFETY: fresh fds from pipe2, each owned once.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Tells the launcher the sandbox's exit status, the Sentry's last act: the launcher exits
+/// with it at once, not after the Sentry's own end (which tears down its namespaces and
+/// kills what is left of its stubs: a millisecond or more nobody needs to wait for; the
+/// Sentry's fds, stdio included, are closed before that). Nothing without namespaces.
+pub fn report_exit(code: i32) {
+    if let Some(fd) = REPORT.get() {
+        let bytes = code.to_ne_bytes();
+        // SAFETY: write reads the live four-byte buffer.
+        unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+    }
 }
 
 /// The child's `uid_map`/`gid_map`: every id to itself when root; else the invoking user's
@@ -189,43 +220,93 @@ impl Launcher {
         self.pid
     }
 
-    /// Waits for the Sentry's end: `Ok(exit code)`, or `Err(signal)` that killed it.
-    /// Signals sent to the launcher by a process (`kill`) are passed on; the terminal's
-    /// (Ctrl-C, a resize) reach the Sentry directly, which is in the launcher's process
-    /// group.
+    /// Waits for the Sentry's end: `Ok(exit status)` as the Sentry reported it
+    /// ([`report_exit`]) or, without a report, `Err(signal)` that killed it. Signals sent
+    /// to the launcher by a process (`kill`) are passed on; the terminal's (Ctrl-C, a
+    /// resize) reach the Sentry directly, which is in the launcher's process group.
     pub fn wait(&self) -> Result<i32, i32> {
+        // SAFETY: sigset_t is plain data that sigprocmask fills in.
+        let mut blocked: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: reads the current mask (the one `split` set) into the live set; signalfd
+        // reads it and returns a new fd or -1.
+        let sfd = unsafe {
+            libc::sigprocmask(libc::SIG_BLOCK, std::ptr::null(), &mut blocked);
+            libc::signalfd(-1, &blocked, libc::SFD_CLOEXEC)
+        };
+        if sfd < 0 {
+            return Ok(125);
+        }
+        // SAFETY: a fresh fd that nothing else owns.
+        let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
+        let mut report_open = true;
         loop {
-            let mut status = 0;
-            // SAFETY: waitpid writes the live int.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
-            if r == self.pid {
-                if libc::WIFEXITED(status) {
-                    return Ok(libc::WEXITSTATUS(status));
-                }
-                if libc::WIFSIGNALED(status) {
-                    return Err(libc::WTERMSIG(status));
-                }
-            } else if r < 0 && errno() != snare_abi::Errno::EINTR {
-                return Ok(125);
+            if let Some(end) = self.reaped() {
+                return end;
             }
-            // SAFETY: siginfo_t and sigset_t are plain data the calls fill in.
-            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-            // SAFETY: reads the current mask into the live set.
-            let mut blocked: libc::sigset_t = unsafe { std::mem::zeroed() };
-            // SAFETY: as above; sigwaitinfo waits for one of the blocked signals.
-            let sig = unsafe {
-                libc::sigprocmask(libc::SIG_BLOCK, std::ptr::null(), &mut blocked);
-                libc::sigwaitinfo(&blocked, &mut info)
-            };
-            if sig <= 0 || sig == libc::SIGCHLD {
+            let mut fds = [
+                libc::pollfd {
+                    fd: sfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: if report_open {
+                        self.status.as_raw_fd()
+                    } else {
+                        -1
+                    },
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: poll reads and writes the live array of two pollfds.
+            if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
                 continue;
             }
-            // From a process (si_code <= 0: kill, sigqueue, tgkill), not the terminal.
-            if info.si_code <= 0 {
-                // SAFETY: kill takes integers; the Sentry is our unreaped child.
-                unsafe { libc::kill(self.pid, sig) };
+            if fds[1].revents != 0 {
+                let mut code = [0u8; 4];
+                // SAFETY: read writes at most four bytes into the live buffer.
+                let n = unsafe { libc::read(self.status.as_raw_fd(), code.as_mut_ptr().cast(), 4) };
+                if n == 4 {
+                    return Ok(i32::from_ne_bytes(code));
+                }
+                // Closed without a report: the Sentry died; its status says how.
+                report_open = false;
+            }
+            if fds[0].revents != 0 {
+                // SAFETY: signalfd_siginfo is plain data; read writes at most its size.
+                let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+                let size = std::mem::size_of::<libc::signalfd_siginfo>();
+                // SAFETY: as above.
+                let n = unsafe {
+                    libc::read(
+                        sfd.as_raw_fd(),
+                        (&mut info as *mut libc::signalfd_siginfo).cast(),
+                        size,
+                    )
+                };
+                let sig = info.ssi_signo as i32;
+                // From a process (si_code <= 0: kill, sigqueue, tgkill), not the terminal.
+                if n == size as isize && sig != libc::SIGCHLD && info.ssi_code <= 0 {
+                    // SAFETY: kill takes integers; the Sentry is our unreaped child.
+                    unsafe { libc::kill(self.pid, sig) };
+                }
             }
         }
+    }
+
+    /// The Sentry's end if it has ended (reaped now), as [`Launcher::wait`] returns it.
+    fn reaped(&self) -> Option<Result<i32, i32>> {
+        let mut status = 0;
+        // SAFETY: waitpid writes the live int.
+        let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+        if r == self.pid {
+            if libc::WIFSIGNALED(status) {
+                return Some(Err(libc::WTERMSIG(status)));
+            }
+            return Some(Ok(libc::WEXITSTATUS(status)));
+        }
+        (r < 0 && errno() != snare_abi::Errno::EINTR).then_some(Ok(125))
     }
 }
 
@@ -248,10 +329,65 @@ const MOUNT_ATTR_NODEV: libc::c_uint = 4;
 const MOUNT_ATTR_NOEXEC: libc::c_uint = 8;
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
+/// The host's old root being detached ([`Isolated::pivot`]).
+#[derive(Debug)]
+pub struct Detaching(std::thread::JoinHandle<Result<(), String>>);
+
+impl Detaching {
+    /// Waits for the old root to be gone and makes `/` the current directory. Before
+    /// [`Isolated::drop_identity`] (the detach needs `CAP_SYS_ADMIN`).
+    pub fn finish(self) -> Result<(), String> {
+        self.0
+            .join()
+            .map_err(|_| "detaching the host's root: the thread failed".to_string())??;
+        // SAFETY: chdir reads the NUL-terminated literal.
+        if unsafe { libc::chdir(c"/".as_ptr()) } != 0 {
+            return Err(fail("chdir(/)"));
+        }
+        Ok(())
+    }
+}
+
+/// The network namespace being made ([`Isolated::begin_network`]).
+#[derive(Debug)]
+pub struct Network(std::thread::JoinHandle<Result<OwnedFd, String>>);
+
+impl Network {
+    /// Moves the Sentry's main thread (and so every thread and process it makes after) into
+    /// the new network namespace. Before [`Isolated::drop_identity`] (it needs
+    /// `CAP_SYS_ADMIN`) and before the platform starts (the stubs are made after).
+    pub fn join(self) -> Result<(), String> {
+        let fd = self.0.join().map_err(|_| {
+            "making the sandbox's network namespace: the thread failed".to_string()
+        })??;
+        // SAFETY: setns takes a live fd and an integer.
+        if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(fail("entering the sandbox's network namespace"));
+        }
+        Ok(())
+    }
+}
+
 impl Isolated {
     /// Whether snare was started by root (else rootless).
     pub fn privileged(&self) -> bool {
         self.privileged
+    }
+
+    /// Starts making the sandbox's network namespace, a new empty one (no interface but a
+    /// loopback that is down): a thread of ours unshares it, and [`Network::join`] moves the
+    /// Sentry into it. Meanwhile set-up goes on (the kernel's work for a new network
+    /// namespace is most of a millisecond). Needs the held `/proc` ([`Isolated::hold_proc`]).
+    pub fn begin_network(&self) -> Network {
+        Network(std::thread::spawn(|| {
+            // SAFETY: unshare takes an integer; it changes only this thread's namespace.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return Err(fail("making the sandbox's network namespace"));
+            }
+            crate::host_proc::open("thread-self/ns/net")
+                .map(OwnedFd::from)
+                .map_err(|e| format!("holding the sandbox's network namespace: {e}"))
+        }))
     }
 
     /// Makes every mount private (nothing the Sentry mounts reaches the host's namespace,
@@ -279,9 +415,12 @@ impl Isolated {
         Ok(())
     }
 
-    /// `pivot_root` into a new empty read-only tmpfs, the old root detached; the current
-    /// directory becomes `/` (that tmpfs). Fds opened before keep what they showed.
-    pub fn pivot(&self) -> Result<(), String> {
+    /// `pivot_root` into a new empty read-only tmpfs. The old root, stacked on it by the
+    /// pivot, is detached on a thread of its own (the kernel waits for an RCU grace period
+    /// there): [`Detaching::finish`] waits for it and makes the current directory `/` (that
+    /// tmpfs); until then `/` still shows the host's root. Fds opened before keep what they
+    /// showed.
+    pub fn pivot(&self) -> Result<Detaching, String> {
         // SAFETY: fsopen reads the NUL-terminated literal.
         let fs = unsafe { libc::syscall(SYS_FSOPEN, c"tmpfs".as_ptr(), 1u32) };
         if fs < 0 {
@@ -336,14 +475,15 @@ impl Isolated {
             if libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) != 0 {
                 return Err(fail("pivot_root"));
             }
-            if libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0 {
+        }
+        Ok(Detaching(std::thread::spawn(|| {
+            // SAFETY: umount2 reads the NUL-terminated literal. "." is the shared current
+            // directory: the new root, with the old one stacked on it.
+            if unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) } != 0 {
                 return Err(fail("detaching the host's root"));
             }
-            if libc::chdir(c"/".as_ptr()) != 0 {
-                return Err(fail("chdir(/)"));
-            }
-        }
-        Ok(())
+            Ok(())
+        })))
     }
 
     /// Becomes [`SANDBOX_ID`] (when started by root), keeping only [`KEPT_CAPS`] (effective
@@ -363,10 +503,12 @@ impl Isolated {
                     return Err(fail("setresgid"));
                 }
             }
+            // Every capability up to the first the kernel doesn't know (EINVAL).
             for cap in 0..64 {
-                if libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) == 1
-                    && libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
-                {
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                    if errno() == snare_abi::Errno::EINVAL {
+                        break;
+                    }
                     return Err(fail("PR_CAPBSET_DROP"));
                 }
             }
@@ -394,7 +536,24 @@ impl Isolated {
             return Err(fail("capset"));
         }
         // SAFETY: prctl takes integers.
-        unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+        unsafe {
+            libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0);
+            // A change of ids clears the parent-death signal: set it again, then make sure
+            // the launcher didn't die before (its end of the status pipe would be closed).
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        }
+        if let Some(fd) = REPORT.get() {
+            let mut p = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            // SAFETY: poll reads and writes the one live pollfd.
+            let n = unsafe { libc::poll(&mut p, 1, 0) };
+            if n > 0 && p.revents & libc::POLLERR != 0 {
+                return Err("the launcher is gone".into());
+            }
+        }
         Ok(())
     }
 }

@@ -62,13 +62,17 @@ fn do_command(d: DoArgs) -> ExitCode {
         mounts: d.mounts,
         argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
     };
-    match run(&req) {
-        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+    let code = match run(&req) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("snare: {}", e.message);
-            ExitCode::from(e.status.clamp(0, 255) as u8)
+            e.status
         }
     }
+    .clamp(0, 255);
+    // The Sentry's last act: the launcher can exit now (see `report_exit`).
+    snare_platform::isolate::report_exit(code);
+    ExitCode::from(code as u8)
 }
 
 /// A Sentry bug must end the sandbox, not leave it hanging with one task thread gone: report

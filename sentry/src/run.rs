@@ -142,7 +142,11 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
                 Side::Launcher(launcher) => return Ok(launcher_wait(&launcher)),
                 Side::Sentry(iso) => {
                     iso.hold_proc().map_err(|m| err(125, confine_error(&m)))?;
-                    Some(iso)
+                    // Two slow parts of set-up on threads of their own while it goes on: the
+                    // network namespace (the kernel's work) and the seccomp filter's BPF.
+                    let network = iso.begin_network();
+                    let filter = std::thread::spawn(crate::sandbox::compile);
+                    Some((iso, network, filter))
                 }
             }
         }
@@ -189,10 +193,17 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         nix::unistd::getgid().as_raw(),
     );
     // Everything of the host the Sentry needs is open: no host path from here on.
-    if let Some(iso) = &isolated {
-        iso.pivot().map_err(|m| err(125, confine_error(&m)))?;
+    let mut filter = None;
+    if let Some((iso, network, compiling)) = isolated {
+        let detaching = iso.pivot().map_err(|m| err(125, confine_error(&m)))?;
+        let joined = network.join();
+        detaching
+            .finish()
+            .and(joined)
+            .map_err(|m| err(125, confine_error(&m)))?;
         iso.drop_identity()
             .map_err(|m| err(125, confine_error(&m)))?;
+        filter = Some(compiling);
     }
 
     // Terminal and job-control signals for snare are for the guest: block them in every
@@ -239,7 +250,12 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let hook = crate::sandbox::test_hooks::arm();
     let t_confine = std::time::Instant::now();
     if req.confine {
-        crate::sandbox::confine().map_err(|m| err(125, confine_error(&m)))?;
+        let program = match filter.take().map(|t| t.join()) {
+            Some(Ok(p)) => p,
+            Some(Err(_)) => Err("building the seccomp filter: the thread failed".into()),
+            None => crate::sandbox::compile(),
+        };
+        crate::sandbox::confine_with(program).map_err(|m| err(125, confine_error(&m)))?;
     }
     let confine_us = t_confine.elapsed().as_micros() as u64;
     #[cfg(feature = "test-hooks")]

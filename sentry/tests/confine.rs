@@ -512,3 +512,47 @@ fn rootless_runs_real_programs() {
     assert_eq!(status_field(&status, "CapEff"), Some(want), "{status}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The Sentry dies with its launcher (`PR_SET_PDEATHSIG`, set again after its change of
+/// ids, which clears it), and its stubs with it (it is their pid namespace's init): a
+/// SIGKILL of `snare do` leaves nothing running.
+#[test]
+fn the_sentry_dies_with_its_launcher() {
+    let mut child = Command::new(SNARE)
+        .args(["do", "--", "/bin/sleep", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run snare");
+    let sentry = wait_sentry(&child, true);
+    // Once set up (the filter on): the ids have changed by then.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(format!("/proc/{sentry}/status"))
+        .is_ok_and(|s| status_field(&s, "Seccomp").as_deref() == Some("2"))
+    {
+        assert!(Instant::now() < deadline, "never confined");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{sentry}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()?
+                    .split_whitespace()
+                    .next()
+                    .map(String::from)
+            });
+        if state.as_deref().is_none_or(|s| s == "Z" || s == "X") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Sentry outlived its launcher: {state:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
