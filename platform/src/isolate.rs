@@ -329,6 +329,34 @@ const MOUNT_ATTR_NODEV: libc::c_uint = 4;
 const MOUNT_ATTR_NOEXEC: libc::c_uint = 8;
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
+/// Brings the calling thread's network namespace's `lo` up (`SIOCSIFFLAGS` through a
+/// throwaway datagram socket), as `ip link set lo up` does.
+fn loopback_up() -> Result<(), String> {
+    // SAFETY: socket takes integers.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return Err(fail("a socket to set up the loopback"));
+    }
+    // SAFETY: a fresh fd that nothing else owns.
+    let s = unsafe { OwnedFd::from_raw_fd(s) };
+    // SAFETY: ifreq is plain data (a name and a union); all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, &c) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = c as libc::c_char;
+    }
+    // SAFETY: the ioctls read and write the live ifreq, whose name is NUL-terminated.
+    unsafe {
+        if libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) != 0 {
+            return Err(fail("reading the loopback's flags"));
+        }
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &req) != 0 {
+            return Err(fail("bringing the loopback up"));
+        }
+    }
+    Ok(())
+}
+
 /// The host's old root being detached ([`Isolated::pivot`]).
 #[derive(Debug)]
 pub struct Detaching(std::thread::JoinHandle<Result<(), String>>);
@@ -374,8 +402,9 @@ impl Isolated {
         self.privileged
     }
 
-    /// Starts making the sandbox's network namespace, a new empty one (no interface but a
-    /// loopback that is down): a thread of ours unshares it, and [`Network::join`] moves the
+    /// Starts making the sandbox's network namespace, a new one with only its loopback
+    /// interface, up (servers and clients inside reach each other on 127.0.0.1 and ::1,
+    /// nothing else): a thread of ours unshares it, and [`Network::join`] moves the
     /// Sentry into it. Meanwhile set-up goes on (the kernel's work for a new network
     /// namespace is most of a millisecond). Needs the held `/proc` ([`Isolated::hold_proc`]).
     pub fn begin_network(&self) -> Network {
@@ -384,6 +413,7 @@ impl Isolated {
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
                 return Err(fail("making the sandbox's network namespace"));
             }
+            loopback_up()?;
             crate::host_proc::open("thread-self/ns/net")
                 .map(OwnedFd::from)
                 .map_err(|e| format!("holding the sandbox's network namespace: {e}"))

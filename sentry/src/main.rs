@@ -56,6 +56,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         root: d.root,
         strace: d.strace,
         confine: !d.no_confine,
+        network: d.network,
         cwd: d.cwd.map(|c| c.as_os_str().as_bytes().to_vec()),
         env: d.env,
         memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),

@@ -24,6 +24,9 @@ pub struct DoRequest {
     /// Install the Sentry's seccomp filter (`sandbox::confine`); off only with
     /// `--no-confine`.
     pub confine: bool,
+    /// `--network`: `None` gives the confined Sentry a new, empty network namespace;
+    /// `Host` leaves it in the host's.
+    pub network: crate::cli::Network,
     pub cwd: Option<Vec<u8>>,
     pub env: Vec<(String, String)>,
     /// The sandbox's memory limit in bytes (`--memory`; [`default_memory`]).
@@ -144,7 +147,8 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
                     iso.hold_proc().map_err(|m| err(125, confine_error(&m)))?;
                     // Two slow parts of set-up on threads of their own while it goes on: the
                     // network namespace (the kernel's work) and the seccomp filter's BPF.
-                    let network = iso.begin_network();
+                    let network =
+                        (req.network == crate::cli::Network::None).then(|| iso.begin_network());
                     let filter = std::thread::spawn(crate::sandbox::compile);
                     Some((iso, network, filter))
                 }
@@ -196,7 +200,7 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     let mut filter = None;
     if let Some((iso, network, compiling)) = isolated {
         let detaching = iso.pivot().map_err(|m| err(125, confine_error(&m)))?;
-        let joined = network.join();
+        let joined = network.map_or(Ok(()), |n| n.join());
         detaching
             .finish()
             .and(joined)

@@ -373,6 +373,7 @@ fn the_sentry_is_isolated() {
         .iter()
         .filter_map(|fd| std::fs::read_to_string(fd.join("1/status")).ok())
         .collect();
+    let limits = std::fs::read_to_string(format!("{dir}/limits")).unwrap_or_default();
     let _ = child.kill();
     let _ = child.wait();
     for (ns, differs) in &namespaces {
@@ -401,7 +402,42 @@ fn the_sentry_is_isolated() {
             "{key}\n{status}"
         );
     }
+    // The limits confinement sets (`sandbox::LIMITS`).
+    for name in [
+        "Max core file size",
+        "Max locked memory",
+        "Max msgqueue size",
+    ] {
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default();
+        let values: Vec<&str> = line[name.len()..].split_whitespace().take(2).collect();
+        assert_eq!(values, ["0", "0"], "{name}\n{limits}");
+    }
     assert!(!procs.is_empty(), "no held /proc among {fds:?}");
+    // `--network host`: the host's network namespace (the others stay new).
+    let mut child = Command::new(SNARE)
+        .args(["do", "--network", "host", "--", "/bin/sleep", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run snare");
+    let sentry = wait_sentry(&child, true);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (net, mnt) = loop {
+        let s = std::fs::read_to_string(format!("/proc/{sentry}/status")).unwrap_or_default();
+        if status_field(&s, "Seccomp").as_deref() == Some("2") {
+            let ns = |n: &str| std::fs::read_link(format!("/proc/{sentry}/ns/{n}")).ok();
+            break (ns("net"), ns("mnt"));
+        }
+        assert!(Instant::now() < deadline, "never confined");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(net, std::fs::read_link("/proc/self/ns/net").ok());
+    assert_ne!(mnt, std::fs::read_link("/proc/self/ns/mnt").ok());
     for p in &procs {
         assert_eq!(status_field(p, "Name").as_deref(), Some("snare"), "{p}");
     }
