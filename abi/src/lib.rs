@@ -6,6 +6,7 @@
 //! platform and the Sentry all share one definition of each type.
 #![no_std]
 
+pub mod caps;
 pub mod errno;
 pub mod file;
 pub mod inotify;

@@ -15,6 +15,16 @@ pub const MOUNT_ATTR_RDONLY: u64 = 1;
 pub const MOUNT_ATTR_NOSUID: u64 = 2;
 /// `mount_setattr(2)`: device nodes can't be opened.
 pub const MOUNT_ATTR_NODEV: u64 = 4;
+/// `mount_setattr(2)`, `fsmount(2)`: nothing on it can be executed.
+pub const MOUNT_ATTR_NOEXEC: u64 = 8;
+/// `fsopen(2)`: close the fd on exec.
+pub const FSOPEN_CLOEXEC: u32 = 1;
+/// `fsconfig(2)`: create the superblock from the parameters given.
+pub const FSCONFIG_CMD_CREATE: u32 = 6;
+/// `fsmount(2)`: close the fd on exec.
+pub const FSMOUNT_CLOEXEC: u32 = 1;
+/// `move_mount(2)`: the source is the fd itself (an empty path).
+pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
 
 /// `struct mount_attr` (`MOUNT_ATTR_SIZE_VER0`).
 #[repr(C)]

@@ -85,17 +85,12 @@ pub fn fd_link(fd: RawFd) -> Result<(BorrowedFd<'static>, CString), Errno> {
 /// (`fsopen("proc")`, `fsconfig(CREATE)`, `fsmount`), as an fd to its root. The kernel
 /// refuses it (`EPERM`) unless a procfs is fully visible in the caller's mount namespace.
 pub fn mount_own() -> Result<OwnedFd, Errno> {
-    const SYS_FSOPEN: libc::c_long = 430;
-    const SYS_FSCONFIG: libc::c_long = 431;
-    const SYS_FSMOUNT: libc::c_long = 432;
-    const FSOPEN_CLOEXEC: u32 = 1;
-    const FSCONFIG_CMD_CREATE: u32 = 6;
-    const FSMOUNT_CLOEXEC: u32 = 1;
-    const MOUNT_ATTR_NOSUID: u32 = 0x2;
-    const MOUNT_ATTR_NODEV: u32 = 0x4;
-    const MOUNT_ATTR_NOEXEC: u32 = 0x8;
+    use snare_abi::mount::{
+        FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
+        MOUNT_ATTR_NOSUID,
+    };
     // SAFETY: fsopen reads the NUL-terminated literal and writes no memory.
-    let fs = unsafe { libc::syscall(SYS_FSOPEN, c"proc".as_ptr(), FSOPEN_CLOEXEC) };
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC) };
     if fs < 0 {
         return Err(crate::sys::errno());
     }
@@ -103,13 +98,22 @@ pub fn mount_own() -> Result<OwnedFd, Errno> {
     let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
     let raw = fs.as_raw_fd();
     // SAFETY: FSCONFIG_CMD_CREATE takes no key or value pointers; no memory is read or written.
-    let r = unsafe { libc::syscall(SYS_FSCONFIG, raw, FSCONFIG_CMD_CREATE, 0usize, 0usize, 0) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            raw,
+            FSCONFIG_CMD_CREATE,
+            0usize,
+            0usize,
+            0,
+        )
+    };
     if r < 0 {
         return Err(crate::sys::errno());
     }
     let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     // SAFETY: fsmount takes only integers; no memory is read or written.
-    let m = unsafe { libc::syscall(SYS_FSMOUNT, raw, FSMOUNT_CLOEXEC, attrs) };
+    let m = unsafe { libc::syscall(libc::SYS_fsmount, raw, FSMOUNT_CLOEXEC, attrs) };
     if m < 0 {
         return Err(crate::sys::errno());
     }

@@ -22,6 +22,15 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use snare_abi::caps::{
+    CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
+    LINUX_CAPABILITY_VERSION_3,
+};
+use snare_abi::mount::{
+    FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
+    MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOVE_MOUNT_F_EMPTY_PATH,
+};
+
 use crate::sys::errno;
 
 /// The host uid and gid the Sentry runs as when snare is started by root: `nobody`.
@@ -29,9 +38,12 @@ pub const SANDBOX_ID: u32 = 65534;
 
 /// The capabilities the Sentry keeps, in its own user namespace only: reading and
 /// changing the guest's files whatever their owner (the guest's own permission checks are
-/// the Sentry's, against the guest's credentials). `CAP_CHOWN` (0), `CAP_DAC_OVERRIDE` (1),
-/// `CAP_DAC_READ_SEARCH` (2), `CAP_FOWNER` (3), `CAP_FSETID` (4).
-pub const KEPT_CAPS: u64 = 0x1f;
+/// the Sentry's, against the guest's credentials).
+pub const KEPT_CAPS: u64 = 1 << CAP_CHOWN
+    | 1 << CAP_DAC_OVERRIDE
+    | 1 << CAP_DAC_READ_SEARCH
+    | 1 << CAP_FOWNER
+    | 1 << CAP_FSETID;
 
 /// The namespaces the Sentry is cloned into. Its network namespace comes after, made on a
 /// thread of its own while the rest of set-up goes on ([`Isolated::begin_network`]): a new
@@ -317,18 +329,6 @@ impl Drop for Launcher {
     }
 }
 
-const SYS_MOVE_MOUNT: libc::c_long = 429;
-const SYS_FSOPEN: libc::c_long = 430;
-const SYS_FSCONFIG: libc::c_long = 431;
-const SYS_FSMOUNT: libc::c_long = 432;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-const MOUNT_ATTR_RDONLY: libc::c_uint = 1;
-const MOUNT_ATTR_NOSUID: libc::c_uint = 2;
-const MOUNT_ATTR_NODEV: libc::c_uint = 4;
-const MOUNT_ATTR_NOEXEC: libc::c_uint = 8;
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
 /// Brings the calling thread's network namespace's `lo` up (`SIOCSIFFLAGS` through a
 /// throwaway datagram socket), as `ip link set lo up` does.
 fn loopback_up() -> Result<(), String> {
@@ -452,7 +452,7 @@ impl Isolated {
     /// showed.
     pub fn pivot(&self) -> Result<Detaching, String> {
         // SAFETY: fsopen reads the NUL-terminated literal.
-        let fs = unsafe { libc::syscall(SYS_FSOPEN, c"tmpfs".as_ptr(), 1u32) };
+        let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) };
         if fs < 0 {
             return Err(fail("fsopen(tmpfs)"));
         }
@@ -461,7 +461,7 @@ impl Isolated {
         // SAFETY: FSCONFIG_CMD_CREATE takes no pointers.
         let r = unsafe {
             libc::syscall(
-                SYS_FSCONFIG,
+                libc::SYS_fsconfig,
                 fs.as_raw_fd(),
                 FSCONFIG_CMD_CREATE,
                 0usize,
@@ -474,7 +474,7 @@ impl Isolated {
         }
         let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
         // SAFETY: fsmount takes integers only.
-        let m = unsafe { libc::syscall(SYS_FSMOUNT, fs.as_raw_fd(), 1u32, attrs) };
+        let m = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
         if m < 0 {
             return Err(fail("fsmount(tmpfs)"));
         }
@@ -485,7 +485,7 @@ impl Isolated {
         // SAFETY: move_mount reads the NUL-terminated literals.
         let r = unsafe {
             libc::syscall(
-                SYS_MOVE_MOUNT,
+                libc::SYS_move_mount,
                 root.as_raw_fd(),
                 c"".as_ptr(),
                 libc::AT_FDCWD,

@@ -23,9 +23,6 @@ use snare_abi::Errno;
 
 use crate::sys::errno as last_errno;
 
-const SYS_OPEN_TREE: libc::c_long = 428;
-const SYS_MOUNT_SETATTR: libc::c_long = 442;
-
 /// A read-only detached copy of the mount tree at `path` (see the module docs), as an
 /// `O_PATH`-like fd to its root.
 pub fn readonly_tree(path: &Path) -> Result<OwnedFd, Errno> {
@@ -41,7 +38,7 @@ pub fn tree(path: &Path, read_only: bool) -> Result<OwnedFd, Errno> {
     let flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
     // SAFETY: open_tree reads the NUL-terminated path `c`, which outlives the call, and
     // writes no memory.
-    let fd = unsafe { libc::syscall(SYS_OPEN_TREE, libc::AT_FDCWD, c.as_ptr(), flags) };
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
     if fd < 0 {
         return Err(last_errno());
     }
@@ -57,7 +54,7 @@ pub fn tree(path: &Path, read_only: bool) -> Result<OwnedFd, Errno> {
     // passed, both live across the call; it writes no memory.
     let r = unsafe {
         libc::syscall(
-            SYS_MOUNT_SETATTR,
+            libc::SYS_mount_setattr,
             tree.as_raw_fd(),
             c"".as_ptr(),
             AT_EMPTY_PATH | AT_RECURSIVE,

@@ -98,6 +98,38 @@ fn wait_sentry(child: &std::process::Child, confined: bool) -> u32 {
     }
 }
 
+/// Starts `cmd` (`snare do … -- /bin/sleep N`, or a wrapper that execs one) and waits (5 s at
+/// most) until its Sentry is confined (set-up ends with the seccomp filter): the launcher,
+/// the Sentry's pid, and its `/proc/PID/status` then.
+fn start_confined(mut cmd: Command) -> (std::process::Child, u32, String) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run snare");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Some(sentry) = sentry_of(&child, true) {
+            last = std::fs::read_to_string(format!("/proc/{sentry}/status")).unwrap_or_default();
+            if status_field(&last, "Seccomp").as_deref() == Some("2") {
+                return (child, sentry, last);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("never confined:\n{last}");
+}
+
+/// `snare do ARGS -- /bin/sleep 5`.
+fn sleeper(args: &[&str]) -> Command {
+    let mut c = Command::new(SNARE);
+    c.arg("do").args(args).args(["--", "/bin/sleep", "5"]);
+    c
+}
+
 /// The `Key:\tvalue` fields of `/proc/PID/status`.
 fn status_field(status: &str, key: &str) -> Option<String> {
     status
@@ -333,24 +365,8 @@ fn stubs_keep_no_capabilities() {
 /// init).
 #[test]
 fn the_sentry_is_isolated() {
-    let mut child = Command::new(SNARE)
-        .args(["do", "--", "/bin/sleep", "5"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run snare");
-    let sentry = wait_sentry(&child, true);
+    let (mut child, sentry, status) = start_confined(sleeper(&[]));
     let dir = format!("/proc/{sentry}");
-    // Set-up ends with the seccomp filter: wait for it.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        let s = std::fs::read_to_string(format!("{dir}/status")).unwrap_or_default();
-        if status_field(&s, "Seccomp").as_deref() == Some("2") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "never confined:\n{s}");
-        std::thread::sleep(Duration::from_millis(10));
-    };
     let namespaces: Vec<(String, bool)> = ["user", "mnt", "pid", "ipc", "uts", "net"]
         .iter()
         .map(|ns| {
@@ -417,23 +433,9 @@ fn the_sentry_is_isolated() {
     }
     assert!(!procs.is_empty(), "no held /proc among {fds:?}");
     // `--network host`: the host's network namespace (the others stay new).
-    let mut child = Command::new(SNARE)
-        .args(["do", "--network", "host", "--", "/bin/sleep", "5"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run snare");
-    let sentry = wait_sentry(&child, true);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let (net, mnt) = loop {
-        let s = std::fs::read_to_string(format!("/proc/{sentry}/status")).unwrap_or_default();
-        if status_field(&s, "Seccomp").as_deref() == Some("2") {
-            let ns = |n: &str| std::fs::read_link(format!("/proc/{sentry}/ns/{n}")).ok();
-            break (ns("net"), ns("mnt"));
-        }
-        assert!(Instant::now() < deadline, "never confined");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let (mut child, sentry, _) = start_confined(sleeper(&["--network", "host"]));
+    let ns = |n: &str| std::fs::read_link(format!("/proc/{sentry}/ns/{n}")).ok();
+    let (net, mnt) = (ns("net"), ns("mnt"));
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(net, std::fs::read_link("/proc/self/ns/net").ok());
@@ -521,23 +523,10 @@ fn rootless_runs_real_programs() {
         );
     }
     // Seen from outside: the user's own uid, the documented capabilities in its namespace.
-    let mut child = as_nobody(SNARE)
-        .args(["do", "--", "/bin/sleep", "5"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run snare");
-    // setpriv execs snare in place: the child is the launcher.
-    let sentry = wait_sentry(&child, true);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        let s = std::fs::read_to_string(format!("/proc/{sentry}/status")).unwrap_or_default();
-        if status_field(&s, "Seccomp").as_deref() == Some("2") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "never confined:\n{s}");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    // (setpriv execs snare in place: the child is the launcher.)
+    let mut cmd = as_nobody(SNARE);
+    cmd.args(["do", "--", "/bin/sleep", "5"]);
+    let (mut child, _, status) = start_confined(cmd);
     let _ = child.kill();
     let _ = child.wait();
     assert!(
@@ -554,21 +543,10 @@ fn rootless_runs_real_programs() {
 /// SIGKILL of `snare do` leaves nothing running.
 #[test]
 fn the_sentry_dies_with_its_launcher() {
-    let mut child = Command::new(SNARE)
-        .args(["do", "--", "/bin/sleep", "30"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run snare");
-    let sentry = wait_sentry(&child, true);
     // Once set up (the filter on): the ids have changed by then.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !std::fs::read_to_string(format!("/proc/{sentry}/status"))
-        .is_ok_and(|s| status_field(&s, "Seccomp").as_deref() == Some("2"))
-    {
-        assert!(Instant::now() < deadline, "never confined");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut cmd = Command::new(SNARE);
+    cmd.args(["do", "--", "/bin/sleep", "30"]);
+    let (mut child, sentry, _) = start_confined(cmd);
     let _ = child.kill();
     let _ = child.wait();
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -560,10 +560,7 @@ unsafe fn raw6(nr: i64, a: [u64; 6]) -> i64 {
     ret
 }
 
-/// `_LINUX_CAPABILITY_VERSION_3`: `capset` takes two 32-bit words per set.
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-/// Past the last capability any kernel defines (dropping an unknown one is `EINVAL`).
-const CAP_MAX: u64 = 63;
+use snare_abi::caps::{CAP_MAX, LINUX_CAPABILITY_VERSION_3};
 
 /// The forked child's set-up before it becomes the source stub: tie its life to the Sentry,
 /// leave the terminal's session, block every signal, point the trapped signals at the stub
