@@ -25,6 +25,8 @@ pub const FSCONFIG_CMD_CREATE: u32 = 6;
 pub const FSMOUNT_CLOEXEC: u32 = 1;
 /// `move_mount(2)`: the source is the fd itself (an empty path).
 pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
+/// `move_mount(2)`: the target is the fd itself (an empty path).
+pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 
 /// `struct mount_attr` (`MOUNT_ATTR_SIZE_VER0`).
 #[repr(C)]

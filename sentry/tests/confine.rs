@@ -570,3 +570,22 @@ fn the_sentry_dies_with_its_launcher() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The root's copy of the host's mounts hides the host's `/proc`, `/sys` and `/dev` under
+/// empty read-only tmpfs mounts (`mount_tree::mask`): a guest that unmounts its own `/proc`
+/// (or `/sys`) finds an empty directory, as in a container, not the host's processes.
+#[test]
+fn unmounting_proc_shows_nothing_of_the_host() {
+    let bb = busybox().expect("busybox-static");
+    let o = Command::new(SNARE)
+        .args(["do", "--"])
+        .arg(&bb)
+        .args([
+            "sh",
+            "-c",
+            "umount -l /sys && ls -A /sys | wc -l && umount -l /proc && ls -A /proc | wc -l",
+        ])
+        .output()
+        .expect("run snare");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "0\n0\n", "{}", show(&o));
+}

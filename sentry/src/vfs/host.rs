@@ -61,8 +61,13 @@ impl HostRoot {
     pub fn open_readonly(path: &Path) -> Result<HostRoot, Errno> {
         // O_DIRECTORY first: open_tree would copy a file's mount as well.
         drop(HostRoot::open(path)?);
+        let dir = snare_platform::mount_tree::readonly_tree(path)?;
+        use snare_platform::mount_tree::{mask, SHADOWED};
+        if let Err(e) = mask(&dir, &SHADOWED) {
+            tracing::warn!(error = ?e, "the host's /proc, /sys and /dev under the root stay unmasked");
+        }
         Ok(HostRoot {
-            dir: snare_platform::mount_tree::readonly_tree(path)?,
+            dir,
             host_path: path.to_path_buf(),
             dentries: Dentries::default(),
         })
