@@ -180,7 +180,30 @@ pub fn split(forwarded: &[libc::c_int]) -> Result<Side, String> {
     if unsafe { libc::write(go_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) } != 1 {
         return Err(fail("starting the Sentry"));
     }
+    drop_launcher_privileges(uid == 0)?;
     Ok(Side::Launcher(launcher))
+}
+
+/// The launcher needs nothing of root once the id maps are written: it only waits for the
+/// Sentry, reads its report and passes signals on. Started by root, it becomes `nobody`
+/// too (no capability left; signalling the Sentry is then a same-uid `kill`), and either
+/// way it can gain no privilege (`PR_SET_NO_NEW_PRIVS`).
+fn drop_launcher_privileges(root: bool) -> Result<(), String> {
+    // SAFETY: setgroups with a null, empty list; setresgid, setresuid and prctl take
+    // integers.
+    unsafe {
+        if root
+            && (libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setresgid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0
+                || libc::setresuid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0)
+        {
+            return Err(fail("dropping the launcher's privileges"));
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(fail("PR_SET_NO_NEW_PRIVS"));
+        }
+    }
+    Ok(())
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {

@@ -367,6 +367,8 @@ fn stubs_keep_no_capabilities() {
 fn the_sentry_is_isolated() {
     let (mut child, sentry, status) = start_confined(sleeper(&[]));
     let dir = format!("/proc/{sentry}");
+    let launcher = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .expect("the launcher's status");
     let namespaces: Vec<(String, bool)> = ["user", "mnt", "pid", "ipc", "uts", "net"]
         .iter()
         .map(|ns| {
@@ -418,6 +420,16 @@ fn the_sentry_is_isolated() {
             "{key}\n{status}"
         );
     }
+    // The launcher, which only waits, keeps nothing of root either.
+    assert_eq!(
+        status_field(&launcher, "Uid").as_deref(),
+        Some("65534\t65534\t65534\t65534")
+    );
+    assert_eq!(
+        status_field(&launcher, "CapEff").as_deref(),
+        Some("0000000000000000")
+    );
+    assert_eq!(status_field(&launcher, "NoNewPrivs").as_deref(), Some("1"));
     // The limits confinement sets (`sandbox::LIMITS`).
     for name in [
         "Max core file size",
