@@ -64,6 +64,32 @@ pub enum Side {
     Sentry(Isolated),
 }
 
+/// Moves the calling process, still single-threaded and in the host's namespaces, into the
+/// network namespace at `path` (`/run/netns/NAME`, `/proc/PID/ns/net`): the Sentry cloned
+/// after inherits it. Needs the privilege over it (root, for the host's namespaces).
+pub fn join_network(path: &std::path::Path) -> Result<(), String> {
+    let shown = path.display();
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+        .map_err(|_| format!("--network {shown}: not a path"))?;
+    // SAFETY: open reads the NUL-terminated path; the fd, if any, is owned below.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("--network {shown}: {}", errno()));
+    }
+    // SAFETY: a fresh fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: setns takes a live fd and an integer.
+    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        let e = errno();
+        let why = match e {
+            snare_abi::Errno::EINVAL => "not a network namespace".to_string(),
+            e => e.to_string(),
+        };
+        return Err(format!("--network {shown}: {why}"));
+    }
+    Ok(())
+}
+
 /// The launcher's hold on the Sentry.
 pub struct Launcher {
     pid: libc::pid_t,

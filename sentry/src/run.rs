@@ -24,8 +24,8 @@ pub struct DoRequest {
     /// Install the Sentry's seccomp filter (`sandbox::confine`); off only with
     /// `--no-confine`.
     pub confine: bool,
-    /// `--network`: `None` gives the confined Sentry a new, empty network namespace;
-    /// `Host` leaves it in the host's.
+    /// `--network`: `None` gives the confined Sentry a new network namespace with only its
+    /// loopback; `Host` leaves it in the host's; `Join` puts it in the one at a path.
     pub network: crate::cli::Network,
     pub cwd: Option<Vec<u8>>,
     pub env: Vec<(String, String)>,
@@ -137,6 +137,9 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     // Raising the hard fd limit needs the host's privilege: before the namespaces.
     host_fd_budget();
     let forwarded = forwarded_signals();
+    if let crate::cli::Network::Join(path) = &req.network {
+        snare_platform::isolate::join_network(path).map_err(|m| err(125, m))?;
+    }
     // Confined, the Sentry is a child in its own namespaces; this process waits for it.
     let isolated = match req.confine {
         true => {

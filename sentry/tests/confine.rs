@@ -601,3 +601,37 @@ fn unmounting_proc_shows_nothing_of_the_host() {
         .expect("run snare");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "0\n0\n", "{}", show(&o));
 }
+
+/// `--network PATH` puts the Sentry in the network namespace at PATH (one the test makes
+/// with `ip netns add`, as Docker hands the OCI runtime one); a path that is no network
+/// namespace is a clear error and status 125, nothing run.
+#[test]
+fn network_joins_a_namespace_by_path() {
+    let name = format!("snare-test-{}", std::process::id());
+    let made = Command::new("ip").args(["netns", "add", &name]).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("no `ip netns add`: skipped");
+        return;
+    }
+    let path = format!("/run/netns/{name}");
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).expect("netns"));
+    let (mut child, sentry, _) = start_confined(sleeper(&["--network", &path]));
+    let net = std::fs::read_link(format!("/proc/{sentry}/ns/net")).ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = Command::new("ip").args(["netns", "del", &name]).status();
+    assert_eq!(net, Some(format!("net:[{ino}]").into()));
+    for bad in ["/etc/passwd", "/nonexistent"] {
+        let o = Command::new(SNARE)
+            .args(["do", "--network", bad, "--", "/bin/echo", "ran"])
+            .output()
+            .expect("run snare");
+        assert_eq!(o.status.code(), Some(125), "{}", show(&o));
+        assert!(o.stdout.is_empty(), "{}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(bad),
+            "{}",
+            show(&o)
+        );
+    }
+}

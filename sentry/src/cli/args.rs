@@ -26,7 +26,10 @@ Commands:
 
 Flags of `do` (they end at `--` or at CMD):
   --root DIR              Root file system of the sandbox (default: /)
-  --network host|none     Share the host's network, or have none (default: none)
+  --network host|none|PATH
+                          Share the host's network; have none (a namespace of the
+                          sandbox's own with only loopback; the default); or join the
+                          network namespace at PATH (/run/netns/NAME; needs root)
   --strace                Log every guest syscall, decoded
   --no-confine            Debugging only: run the Sentry without its namespaces,
                           empty root, uid drop and seccomp filter; prints a warning
@@ -77,7 +80,7 @@ pub enum Command {
 pub struct DoArgs {
     /// `--root DIR`: the sandbox's root file system (default `/`).
     pub root: PathBuf,
-    /// `--network host|none` (default [`Network::None`]).
+    /// `--network host|none|PATH` (default [`Network::None`]).
     pub network: Network,
     /// `--strace`: log every guest syscall, decoded.
     pub strace: bool,
@@ -98,13 +101,16 @@ pub struct DoArgs {
 }
 
 /// The sandbox's network.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Network {
     /// The host's network stack, shared.
     Host,
-    /// No network: the sandbox reaches nothing outside itself.
+    /// No network: a network namespace of the sandbox's own, with only its loopback.
     #[default]
     None,
+    /// The network namespace at this path (`/run/netns/NAME`, `/proc/PID/ns/net`), as the
+    /// OCI runtime is given one.
+    Join(PathBuf),
 }
 
 /// The format of the log file (`--log-format`).
@@ -223,7 +229,14 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
                 network = match words.value(&flag)?.as_bytes() {
                     b"host" => Network::Host,
                     b"none" => Network::None,
-                    other => return Err(bad_value(&flag, other, "host or none")),
+                    p if p.starts_with(b"/") => Network::Join(PathBuf::from(OsStr::from_bytes(p))),
+                    other => {
+                        return Err(bad_value(
+                            &flag,
+                            other,
+                            "host, none or a network namespace's path",
+                        ))
+                    }
                 }
             }
             "--strace" => strace = flag.switch()?,
@@ -658,11 +671,11 @@ mod tests {
         assert_eq!(error(&["--log"]), "flag --log needs a value");
         assert_eq!(
             error(&["do", "--network", "bridge", "ls"]),
-            "flag --network: invalid value \"bridge\" (expected host or none)"
+            "flag --network: invalid value \"bridge\" (expected host, none or a network namespace's path)"
         );
         assert_eq!(
             error(&["do", "--network=HOST", "ls"]),
-            "flag --network: invalid value \"HOST\" (expected host or none)"
+            "flag --network: invalid value \"HOST\" (expected host, none or a network namespace's path)"
         );
         assert_eq!(
             error(&["--log-format", "xml", "syscalls"]),
@@ -713,6 +726,8 @@ mod tests {
         ]);
         assert_eq!(args.root, PathBuf::from("/b"));
         assert_eq!(args.network, Network::None);
+        let args = do_args(&["do", "--network", "/run/netns/n", "x"]);
+        assert_eq!(args.network, Network::Join(PathBuf::from("/run/netns/n")));
     }
 
     #[test]
