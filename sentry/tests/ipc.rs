@@ -37,6 +37,66 @@ fn unix_bind() {
     c_program("unix_bind", &[]);
 }
 
+/// TCP over loopback, IPv4 and IPv6, both ends in the sandbox (`tests/guests/inet_tcp.c`):
+/// blocking and non-blocking connect, refused connections, accept4, poll and epoll
+/// readiness, shutdown, names, options, FIONREAD, a 4 MiB transfer, EPIPE, signals.
+#[test]
+fn inet_tcp() {
+    c_program("inet_tcp", &[]);
+}
+
+/// UDP over loopback, IPv4 and IPv6 (`tests/guests/inet_udp.c`): addresses, connected
+/// sockets, datagram boundaries across iovecs, MSG_TRUNC, readiness, EMSGSIZE.
+#[test]
+fn inet_udp() {
+    c_program("inet_udp", &[]);
+}
+
+/// Bad families, types, protocols, addresses, lengths, fds, options and control messages
+/// of AF_INET/AF_INET6 sockets get Linux's errnos (`tests/guests/inet_bad.c`).
+#[test]
+fn inet_bad() {
+    c_program("inet_bad", &[]);
+}
+
+/// A real server and client in one sandbox: python's `http.server` on 127.0.0.1 at a port
+/// the kernel picks, in a thread, fetched by `urllib` (and a refused connection after it
+/// shut down).
+#[test]
+fn http_server_in_python() {
+    let script = r#"
+import http.server, socket, threading, urllib.error, urllib.request
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("hello from " + self.path).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+port = srv.server_address[1]
+t = threading.Thread(target=srv.serve_forever)
+t.start()
+for path in ["/", "/a/b?c=d"]:
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+        print(r.status, r.headers["Content-Length"], r.read().decode())
+srv.shutdown()
+t.join()
+srv.server_close()
+try:
+    urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=10)
+except urllib.error.URLError as e:
+    print("after close:", type(e.reason).__name__)
+"#;
+    same_with(
+        std::path::Path::new("/usr/bin/python3"),
+        &["-c", script],
+        true,
+    );
+}
+
 /// Real programs on AF_UNIX sockets: python's socketpair, multiprocessing.Pipe across a
 /// fork, send_fds/recv_fds and a threading socketserver.UnixStreamServer; perl's
 /// socketpair across a fork.
