@@ -268,9 +268,14 @@ pub(super) fn read(task: &Task, s: &InetSocket, vecs: &[Iovec]) -> Result<u64, E
     recv_iov(task, s, vecs, 0).map(|g| g.ret)
 }
 
-/// `sendto(2)`.
+/// `sendto(2)`. An address given with length 0 is still an address to Linux, which a UDP
+/// send refuses (EINVAL); the host's `sendmsg` would take it for none, so it is refused
+/// here.
 pub(super) fn sendto(task: &Task, s: &InetSocket, a: [u64; 6]) -> Result<u64, Errno> {
-    let to = if a[4] != 0 && a[5] != 0 {
+    if a[4] != 0 && a[5] as u32 == 0 && !s.is_stream() {
+        return Err(Errno::EINVAL);
+    }
+    let to = if a[4] != 0 {
         Some(read_addr(task, a[4], u32_(a[5]) as i32)?)
     } else {
         None
