@@ -160,6 +160,8 @@ static void states(void) {
     show("sendto bad buffer", sendto(u, BAD, 4, 0, (struct sockaddr *)&a, sizeof a));
     show("sendto bad address", sendto(u, "x", 1, 0, BAD, sizeof a));
     show("sendto short address", sendto(u, "x", 1, 0, (struct sockaddr *)&a, 4));
+    show("sendto address length 0", sendto(u, "x", 1, 0, (struct sockaddr *)&a, 0));
+    show("sendto NULL address length 16", sendto(u, "x", 1, 0, NULL, sizeof a));
     show("recvfrom MSG_DONTWAIT", recvfrom(u, b, 4, MSG_DONTWAIT, NULL, NULL));
     // Control messages: SCM_RIGHTS is a unix thing; a header longer than the buffer.
     union {
