@@ -97,6 +97,95 @@ except urllib.error.URLError as e:
     );
 }
 
+/// asyncio streams (eight clients at once on one epoll loop, lines of 60 kB) and a
+/// threading UDP socketserver, in python.
+#[test]
+fn asyncio_and_socketserver_in_python() {
+    let script = r#"
+import asyncio, socket, socketserver, threading
+async def handle(r, w):
+    while line := await r.readline():
+        w.write(line.upper())
+        await w.drain()
+    w.close()
+    await w.wait_closed()
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    async def client(i, n):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        out = []
+        for j in range(n):
+            w.write(b"msg %d %d\n" % (i, j))
+            await w.drain()
+            out.append(await r.readline())
+        w.write(b"y" * 60000 + b"\n")
+        await w.drain()
+        big = await r.readline()
+        w.close()
+        await w.wait_closed()
+        return len(out), out[-1], len(big)
+    print(await asyncio.gather(*[client(i, 20) for i in range(8)]))
+    srv.close()
+    await srv.wait_closed()
+asyncio.run(main())
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        sock.sendto(data[::-1], self.client_address)
+s = socketserver.ThreadingUDPServer(("127.0.0.1", 0), H)
+t = threading.Thread(target=s.serve_forever)
+t.start()
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+    c.settimeout(10)
+    for m in [b"hello udp", b"second"]:
+        c.sendto(m, s.server_address)
+        print(c.recvfrom(100)[0])
+s.shutdown()
+t.join()
+s.server_close()
+"#;
+    same_with(
+        std::path::Path::new("/usr/bin/python3"),
+        &["-c", script],
+        true,
+    );
+}
+
+/// curl fetching from python's http.server, both in one sandbox (the port goes through a
+/// file in /tmp, the sandbox's own under snare).
+#[test]
+fn curl_from_http_server() {
+    if !std::path::Path::new("/usr/bin/curl").exists() {
+        return;
+    }
+    let script = r#"f=/tmp/snare-curl-port.$$
+python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        b = ("curl got " + self.path + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1] + ".new", "w").write(str(s.server_address[1]))
+__import__("os").rename(sys.argv[1] + ".new", sys.argv[1])
+s.handle_request()
+s.handle_request()
+' "$f" &
+while [ ! -s "$f" ]; do sleep 0.05; done
+port=$(cat "$f")
+rm -f "$f"
+curl -sS "http://127.0.0.1:$port/a"
+curl -sS -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$port/b"
+wait
+"#;
+    same_with(std::path::Path::new("/bin/sh"), &["-c", script], true);
+}
+
 /// Real programs on AF_UNIX sockets: python's socketpair, multiprocessing.Pipe across a
 /// fork, send_fds/recv_fds and a threading socketserver.UnixStreamServer; perl's
 /// socketpair across a fork.
