@@ -1,6 +1,7 @@
 //! Differential tests of pipes, eventfd, timerfd, poll/select/epoll (`tests/guests/ipc.c`),
-//! POSIX message queues (`tests/guests/mqueue.c`) and AF_UNIX sockets (`unix_*.c`): run
-//! natively and under `snare do`, static and dynamic; stdout and status must match.
+//! POSIX message queues (`tests/guests/mqueue.c`), AF_UNIX sockets (`unix_*.c`) and TCP/UDP
+//! sockets on loopback (`inet_*.c`, real programs): run natively and under `snare do`,
+//! static and dynamic; stdout and status must match.
 
 mod common;
 
@@ -94,6 +95,21 @@ except urllib.error.URLError as e:
         std::path::Path::new("/usr/bin/python3"),
         &["-c", script],
         true,
+    );
+}
+
+/// Under `--network none` (the default) the guest, root inside, binds ports below 1024 in
+/// the sandbox's own namespace (`ip_unprivileged_port_start` 0, as Docker sets it). Not
+/// differential: natively port 80 may be the host's.
+#[test]
+fn low_ports_bind_in_the_sandbox() {
+    let script = "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 80))\nprint('bound')";
+    let o = snare(std::path::Path::new("/usr/bin/python3"), &["-c", script]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "bound\n",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }
 
