@@ -315,3 +315,6 @@ impl FileDescription for InetSocket {
 pub fn as_inet(file: &dyn FileDescription) -> Option<&InetSocket> {
     file.as_any().downcast_ref::<InetSocket>()
 }
+
+#[cfg(test)]
+mod tests;
