@@ -166,13 +166,32 @@ pub(super) fn getsockopt(task: &Task, s: &InetSocket, a: [u64; 6]) -> Result<u64
 }
 
 /// `setsockopt(2)` of a listed option (ENOPROTOOPT otherwise; EINVAL for a negative
-/// length): the value's bytes, at most the option's size, go to the host.
+/// length): the value's bytes, at most the option's size, go to the host. `SO_LINGER`'s
+/// time is capped at [`MAX_LINGER`] seconds.
 pub(super) fn setsockopt(task: &Task, s: &InetSocket, a: [u64; 6]) -> Result<u64, Errno> {
     let len = usize::try_from(i32_(a[4])).map_err(|_| Errno::EINVAL)?;
-    let size = option_size(i32_(a[1]), i32_(a[2]))?;
+    let (level, opt) = (i32_(a[1]), i32_(a[2]));
+    let size = option_size(level, opt)?;
     let mut v = vec![0u8; len.min(size)];
     task.mm.read(a[3], &mut v)?;
-    s.setsockopt(i32_(a[1]), i32_(a[2]), &v).map(|()| 0)
+    if (level, opt) == (SOL_SOCKET, SO_LINGER) {
+        cap_linger(&mut v);
+    }
+    s.setsockopt(level, opt, &v).map(|()| 0)
+}
+
+/// The longest `SO_LINGER` time passed to the host, in seconds. A lingering close waits in
+/// the host's `close`, which the Sentry's thread makes and nothing interrupts (not the
+/// host fd's O_NONBLOCK, not a kill of the guest); Linux takes a negative time for
+/// forever.
+const MAX_LINGER: u32 = 10;
+
+/// Caps `struct linger`'s `l_linger` (bytes 4..8; a shorter value is the host's EINVAL).
+fn cap_linger(v: &mut [u8]) {
+    if let Some(t) = v.get_mut(4..8) {
+        let secs = u32::from_ne_bytes([t[0], t[1], t[2], t[3]]);
+        t.copy_from_slice(&secs.min(MAX_LINGER).to_ne_bytes());
+    }
 }
 
 /// Raises SIGPIPE for an EPIPE of a stream send without `MSG_NOSIGNAL`.
@@ -388,6 +407,19 @@ mod tests {
         assert_eq!(decode(5, 0), Err(Errno::ESOCKTNOSUPPORT));
         assert_eq!(decode(SOCK_STREAM, 263), Err(Errno::EINVAL));
         assert_eq!(decode(SOCK_RAW, -1), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn linger_is_capped() {
+        let mut v = [1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+        cap_linger(&mut v);
+        assert_eq!(v[4..], MAX_LINGER.to_ne_bytes());
+        let mut short = [1, 0, 0, 0];
+        cap_linger(&mut short);
+        assert_eq!(short, [1, 0, 0, 0]);
+        let mut five = [1, 0, 0, 0, 5, 0, 0, 0];
+        cap_linger(&mut five);
+        assert_eq!(five[4], 5);
     }
 
     #[test]

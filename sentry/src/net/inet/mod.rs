@@ -15,7 +15,8 @@
 //! choose which options go through.
 //!
 //! Deviations from Linux: no `SO_RCVTIMEO`/`SO_SNDTIMEO` (ENOPROTOOPT), no ancillary data
-//! either way; a blocking stream send moves at most 1 MiB per host call.
+//! either way; a blocking stream send moves at most 1 MiB per host call; `SO_LINGER`'s time
+//! is capped at 10 s (a lingering close blocks the Sentry thread that drops the socket).
 
 mod reactor;
 
