@@ -23,6 +23,7 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures;
@@ -350,6 +351,62 @@ static void signals(void) {
     close(l);
 }
 
+static double since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/// SO_RCVTIMEO and SO_SNDTIMEO: values as the kernel keeps them, EAGAIN at the end of a
+/// receive's or an accept's wait, EINTR (not a restart) for a signal when one is set.
+static void timeouts(void) {
+    printf("== timeouts\n");
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int l = listener(AF_INET, &ss, &len);
+    struct timeval tv = {0, 150000}, got = {9, 9};
+    socklen_t gl = sizeof got;
+    show("SO_RCVTIMEO set", setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    show("SO_RCVTIMEO get", getsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &got, &gl));
+    printf("  %ld.%06ld len %u\n", (long)got.tv_sec, (long)got.tv_usec, gl);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    show("accept times out", accept(l, NULL, NULL));
+    expect("accept waited", since(&t0) >= 0.1);
+    int c = connected(AF_INET, &ss, len);
+    int a = accept(l, NULL, NULL);
+    char b[8];
+    setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    show("recv times out", recv(a, b, sizeof b, 0));
+    expect("recv waited", since(&t0) >= 0.1);
+    struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+    sigaction(SIGALRM, &sa, NULL);
+    tv.tv_sec = 5;
+    setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct itimerval t = {.it_value = {0, 50000}};
+    setitimer(ITIMER_REAL, &t, NULL);
+    show("recv with a timeout, SA_RESTART signal", recv(a, b, sizeof b, 0));
+    show("SO_SNDTIMEO set", setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv));
+    gl = sizeof got;
+    show("SO_SNDTIMEO get", getsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &got, &gl));
+    printf("  %ld.%06ld\n", (long)got.tv_sec, (long)got.tv_usec);
+    show("SO_RCVTIMEO short", setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, 8));
+    tv.tv_usec = 2000000;
+    show("SO_RCVTIMEO usec too big", setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    tv.tv_sec = 0;
+    tv.tv_usec = 0;
+    show("SO_RCVTIMEO cleared", setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    gl = sizeof got;
+    getsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &got, &gl);
+    printf("  %ld.%06ld\n", (long)got.tv_sec, (long)got.tv_usec);
+    write(c, "ok", 2);
+    show("recv after clearing", recv(a, b, sizeof b, 0));
+    close(a);
+    close(c);
+    close(l);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     conversation(AF_INET);
@@ -358,5 +415,6 @@ int main(void) {
     nonblocking(AF_INET6);
     bulk(AF_INET);
     signals();
+    timeouts();
     return failures ? 1 : 0;
 }

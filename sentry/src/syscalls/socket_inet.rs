@@ -11,8 +11,8 @@ use snare_abi::socket::{
     MSG_DONTROUTE, MSG_DONTWAIT, MSG_EOR, MSG_MORE, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC,
     MSG_WAITALL, SCM_CREDENTIALS, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_RAW,
     SOCK_STREAM, SOL_SOCKET, SO_ACCEPTCONN, SO_BROADCAST, SO_DOMAIN, SO_ERROR, SO_KEEPALIVE,
-    SO_LINGER, SO_PROTOCOL, SO_RCVBUF, SO_REUSEADDR, SO_REUSEPORT, SO_SNDBUF, SO_TYPE, TCP_CORK,
-    TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
+    SO_LINGER, SO_PROTOCOL, SO_RCVBUF, SO_RCVTIMEO_OLD, SO_REUSEADDR, SO_REUSEPORT, SO_SNDBUF,
+    SO_SNDTIMEO_OLD, SO_TYPE, TCP_CORK, TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
 };
 use snare_abi::Errno;
 
@@ -39,6 +39,9 @@ const OPTIONS: &[(i32, i32, usize)] = &[
     (SOL_SOCKET, SO_ACCEPTCONN, 4),
     // struct linger { int l_onoff; int l_linger; }
     (SOL_SOCKET, SO_LINGER, 8),
+    // struct timeval (x86-64: two longs)
+    (SOL_SOCKET, SO_RCVTIMEO_OLD, 16),
+    (SOL_SOCKET, SO_SNDTIMEO_OLD, 16),
     (IPPROTO_TCP, TCP_NODELAY, 4),
     (IPPROTO_TCP, TCP_CORK, 4),
     (IPPROTO_TCP, TCP_KEEPIDLE, 4),
@@ -426,7 +429,8 @@ mod tests {
     fn options_have_sizes() {
         assert_eq!(option_size(SOL_SOCKET, SO_LINGER), Ok(8));
         assert_eq!(option_size(IPPROTO_TCP, TCP_NODELAY), Ok(4));
-        assert_eq!(option_size(SOL_SOCKET, 20), Err(Errno::ENOPROTOOPT));
+        assert_eq!(option_size(SOL_SOCKET, SO_RCVTIMEO_OLD), Ok(16));
+        assert_eq!(option_size(SOL_SOCKET, 9999), Err(Errno::ENOPROTOOPT));
         assert_eq!(option_size(99, 1), Err(Errno::ENOPROTOOPT));
     }
 }

@@ -14,18 +14,23 @@
 //! to the host kernel, whose checks are Linux's; the syscalls (`syscalls/socket_inet.rs`)
 //! choose which options go through.
 //!
-//! Deviations from Linux: no `SO_RCVTIMEO`/`SO_SNDTIMEO` (ENOPROTOOPT), no ancillary data
-//! either way; a blocking stream send moves at most 1 MiB per host call; `SO_LINGER`'s time
+//! `SO_RCVTIMEO`/`SO_SNDTIMEO` are set on the host socket too (which, non-blocking, ignores
+//! them) and read back from it, so their values are Linux's own; the Sentry's waits use them
+//! as deadlines: EAGAIN at the end (a connect: EINPROGRESS), and EINTR rather than a
+//! restart when a signal comes, as Linux's `sock_intr_errno`.
+//!
+//! Deviations from Linux: no ancillary data either way; a blocking stream send moves at most 1 MiB per host call; `SO_LINGER`'s time
 //! is capped at 10 s (a lingering close blocks the Sentry thread that drops the socket).
 
 mod reactor;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use snare_abi::file::{o, Stat, FIONREAD, S_IFSOCK};
-use snare_abi::socket::{SOCK_STREAM, SOL_SOCKET, SO_ERROR};
+use snare_abi::socket::{SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD};
 use snare_abi::Errno;
 use snare_platform::net;
 
@@ -64,7 +69,23 @@ pub struct InetSocket {
     uid: u32,
     gid: u32,
     ctime: (i64, i64),
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO` (None: wait forever).
+    timeouts: Mutex<Timeouts>,
     _budget: HostFdGuard,
+}
+
+/// A socket's `SO_RCVTIMEO` and `SO_SNDTIMEO`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Timeouts {
+    rcv: Option<Duration>,
+    snd: Option<Duration>,
+}
+
+/// Which of a socket's timeouts a wait takes.
+#[derive(Debug, Clone, Copy)]
+enum Dir {
+    Rcv,
+    Snd,
 }
 
 impl InetSocket {
@@ -101,6 +122,7 @@ impl InetSocket {
             uid: owner.0,
             gid: owner.1,
             ctime: crate::vfs::pipe::now_ts(),
+            timeouts: Mutex::new(Timeouts::default()),
             _budget: budget,
         });
         let token = reactor::watch(s.fd(), &s)?;
@@ -124,21 +146,50 @@ impl InetSocket {
         self.flags.load(Ordering::Relaxed) & o::NONBLOCK != 0
     }
 
+    /// The timeout of a wait in direction `dir`, if one is set.
+    fn timeout(&self, dir: Dir) -> Option<Duration> {
+        let t = *self.timeouts.lock().unwrap_or_else(|e| e.into_inner());
+        match dir {
+            Dir::Rcv => t.rcv,
+            Dir::Snd => t.snd,
+        }
+    }
+
+    /// Waits on the socket's queue until `ready` says, a signal (ERESTARTSYS; EINTR when a
+    /// timeout is set, as Linux), or the `dir` timeout (ETIMEDOUT).
+    fn wait<T>(
+        &self,
+        dir: Dir,
+        ready: impl FnMut() -> Option<Result<T, Errno>>,
+    ) -> Result<T, Errno> {
+        let timeout = self.timeout(dir);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        match block(&[&self.wq], deadline, ready) {
+            Err(Errno::ERESTARTSYS) if timeout.is_some() => Err(Errno::EINTR),
+            r => r,
+        }
+    }
+
     /// Runs `op` until it is not EAGAIN: once if `nonblock`, else waiting for the reactor's
-    /// word between tries (ERESTARTSYS on a signal).
+    /// word between tries (ERESTARTSYS on a signal; EAGAIN when the `dir` timeout ends).
     fn retry<T>(
         &self,
         nonblock: bool,
+        dir: Dir,
         mut op: impl FnMut() -> Result<T, Errno>,
     ) -> Result<T, Errno> {
         match op() {
             Err(Errno::EAGAIN) if !nonblock => {}
             r => return r,
         }
-        block(&[&self.wq], None, || match op() {
+        let r = self.wait(dir, || match op() {
             Err(Errno::EAGAIN) => None,
             r => Some(r),
-        })
+        });
+        match r {
+            Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
+            r => r,
+        }
     }
 
     /// `bind(2)` with the guest's address bytes.
@@ -160,7 +211,7 @@ impl InetSocket {
             r => return r,
         }
         let out = (poll::OUT | poll::ERR | poll::HUP) as i16;
-        block(&[&self.wq], None, || {
+        let r = self.wait(Dir::Snd, || {
             match net::poll_now(self.fd(), poll::OUT as i16) {
                 Err(e) => Some(Err(e)),
                 Ok(r) if r & out == 0 => None,
@@ -170,7 +221,11 @@ impl InetSocket {
                     Err(e) => Err(e),
                 }),
             }
-        })
+        });
+        match r {
+            Err(Errno::ETIMEDOUT) => Err(Errno::EINPROGRESS),
+            r => r,
+        }
     }
 
     /// Takes the host socket's pending error (`SO_ERROR`).
@@ -187,7 +242,7 @@ impl InetSocket {
         new_nonblock: bool,
     ) -> Result<(Arc<InetSocket>, Vec<u8>), Errno> {
         let budget = HostFdGuard::acquire()?;
-        let (fd, peer) = self.retry(nonblock, || net::accept(self.fd()))?;
+        let (fd, peer) = self.retry(nonblock, Dir::Rcv, || net::accept(self.fd()))?;
         let owner = (self.uid, self.gid);
         let s = InetSocket::wrap(fd, self.family, self.ty, new_nonblock, owner, budget)?;
         Ok((s, peer))
@@ -204,7 +259,9 @@ impl InetSocket {
     ) -> Result<usize, Errno> {
         let mut done = 0;
         loop {
-            let r = self.retry(nonblock, || net::send(self.fd(), &data[done..], to, flags));
+            let r = self.retry(nonblock, Dir::Snd, || {
+                net::send(self.fd(), &data[done..], to, flags)
+            });
             match r {
                 Ok(n) => done += n,
                 Err(e) if done == 0 => return Err(e),
@@ -218,7 +275,7 @@ impl InetSocket {
 
     /// One receive into `buf`.
     pub fn recv(&self, buf: &mut [u8], flags: i32, nonblock: bool) -> Result<Received, Errno> {
-        self.retry(nonblock, || net::recv(self.fd(), buf, flags))
+        self.retry(nonblock, Dir::Rcv, || net::recv(self.fd(), buf, flags))
     }
 
     /// `shutdown(2)`.
@@ -240,8 +297,32 @@ impl InetSocket {
     /// writer go on, so waiters look again.
     pub fn setsockopt(&self, level: i32, opt: i32, val: &[u8]) -> Result<(), Errno> {
         net::setsockopt(self.fd(), level, opt, val)?;
+        if level == SOL_SOCKET && (opt == SO_RCVTIMEO_OLD || opt == SO_SNDTIMEO_OLD) {
+            let t = self.host_timeout(opt)?;
+            let mut ts = self.timeouts.lock().unwrap_or_else(|e| e.into_inner());
+            if opt == SO_RCVTIMEO_OLD {
+                ts.rcv = t;
+            } else {
+                ts.snd = t;
+            }
+        }
         self.wq.notify();
         Ok(())
+    }
+
+    /// The host socket's `SO_RCVTIMEO`/`SO_SNDTIMEO` (a `struct timeval`; zero: none), as
+    /// the host kernel stored it.
+    fn host_timeout(&self, opt: i32) -> Result<Option<Duration>, Errno> {
+        let v = net::getsockopt(self.fd(), SOL_SOCKET, opt, 16)?;
+        let word = |at: usize| {
+            v.get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, i64::from_ne_bytes)
+        };
+        let (sec, usec) = (word(0), word(8));
+        let d = Duration::from_secs(u64::try_from(sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(usec).unwrap_or(0));
+        Ok((!d.is_zero()).then_some(d))
     }
 }
 
