@@ -52,6 +52,26 @@ pub const SO_ACCEPTCONN: i32 = 30;
 pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
 
+pub const SO_REUSEPORT: i32 = 15;
+
+/// Protocol numbers (`<linux/in.h>`), which are also the option levels of their protocols.
+pub const IPPROTO_IP: i32 = 0;
+pub const IPPROTO_TCP: i32 = 6;
+pub const IPPROTO_UDP: i32 = 17;
+pub const IPPROTO_IPV6: i32 = 41;
+
+/// `IPPROTO_IP` options (`<linux/in.h>`).
+pub const IP_TOS: i32 = 1;
+pub const IP_TTL: i32 = 2;
+/// `IPPROTO_IPV6` options (`<linux/in6.h>`).
+pub const IPV6_V6ONLY: i32 = 26;
+/// `IPPROTO_TCP` options (`<linux/tcp.h>`).
+pub const TCP_NODELAY: i32 = 1;
+pub const TCP_CORK: i32 = 3;
+pub const TCP_KEEPIDLE: i32 = 4;
+pub const TCP_KEEPINTVL: i32 = 5;
+pub const TCP_KEEPCNT: i32 = 6;
+
 /// `send`/`recv` flags (`MSG_*`).
 pub const MSG_OOB: u32 = 1;
 pub const MSG_PEEK: u32 = 2;

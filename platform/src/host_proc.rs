@@ -13,7 +13,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
@@ -63,6 +63,22 @@ pub fn open(rel: &str) -> Result<File, Errno> {
     }
     // SAFETY: a fresh fd that nothing else owns.
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Writes `data` to `rel` under the held `/proc` (a sysctl), in one write.
+pub fn write(rel: &str, data: &[u8]) -> Result<(), Errno> {
+    let c = c_path(rel)?;
+    let flags = libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
+    // SAFETY: openat reads the NUL-terminated `c`, which outlives the call, and writes no
+    // memory.
+    let fd = unsafe { libc::openat(dir()?.as_raw_fd(), c.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(crate::sys::errno());
+    }
+    // SAFETY: a fresh fd that nothing else owns.
+    let mut f = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    f.write_all(data)
+        .map_err(|e| Errno::new(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
 /// Reads all of `rel` under the held `/proc` as text (lossy).

@@ -453,7 +453,7 @@ impl Isolated {
 
     /// Starts making the sandbox's network namespace, a new one with only its loopback
     /// interface, up (servers and clients inside reach each other on 127.0.0.1 and ::1,
-    /// nothing else): a thread of ours unshares it, and [`Network::join`] moves the
+    /// nothing else; every port may be bound): a thread of ours unshares it, and [`Network::join`] moves the
     /// Sentry into it. Meanwhile set-up goes on (the kernel's work for a new network
     /// namespace is most of a millisecond). Needs the held `/proc` ([`Isolated::hold_proc`]).
     pub fn begin_network(&self) -> Network {
@@ -463,6 +463,13 @@ impl Isolated {
                 return Err(fail("making the sandbox's network namespace"));
             }
             loopback_up()?;
+            // The guest is root inside: let it bind ports below 1024 in its own namespace,
+            // as Docker does for a container's (`net.ipv4.ip_unprivileged_port_start`; the
+            // Sentry keeps no CAP_NET_BIND_SERVICE). Not fatal: ports 1024 and up still work.
+            if let Err(e) = crate::host_proc::write("sys/net/ipv4/ip_unprivileged_port_start", b"0")
+            {
+                tracing::warn!(?e, "ports below 1024 stay privileged in the sandbox");
+            }
             crate::host_proc::open("thread-self/ns/net")
                 .map(OwnedFd::from)
                 .map_err(|e| format!("holding the sandbox's network namespace: {e}"))

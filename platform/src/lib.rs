@@ -15,6 +15,7 @@ pub mod host_proc;
 pub mod isolate;
 pub mod memfile;
 pub mod mount_tree;
+pub mod net;
 mod sys;
 pub mod systrap;
 #[cfg(feature = "test-hooks")]

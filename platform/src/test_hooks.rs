@@ -4,7 +4,7 @@
 //! let it through, it would fail or do nothing lasting.
 
 /// The forbidden calls a test can ask for, by name.
-pub const FORBIDDEN: &[&str] = &["execve", "ptrace", "open-shadow", "socket-inet", "mount"];
+pub const FORBIDDEN: &[&str] = &["execve", "ptrace", "open-shadow", "socket-packet", "mount"];
 
 /// Makes the host call named `which` (one of [`FORBIDDEN`]) and returns its raw result, or
 /// `None` for an unknown name. Under the Sentry's filter it does not return: the kernel kills
@@ -43,8 +43,8 @@ pub fn attempt(which: &str, own_pid: i32) -> Option<i64> {
             fd
         },
         // SAFETY: no pointers; the socket, if any, is closed below.
-        "socket-inet" => unsafe {
-            let fd = libc::syscall(libc::SYS_socket, libc::AF_INET, libc::SOCK_STREAM, 0);
+        "socket-packet" => unsafe {
+            let fd = libc::syscall(libc::SYS_socket, libc::AF_PACKET, libc::SOCK_RAW, 0);
             if fd >= 0 {
                 libc::close(fd as i32);
             }

@@ -1,6 +1,7 @@
 //! Differential tests of pipes, eventfd, timerfd, poll/select/epoll (`tests/guests/ipc.c`),
-//! POSIX message queues (`tests/guests/mqueue.c`) and AF_UNIX sockets (`unix_*.c`): run
-//! natively and under `snare do`, static and dynamic; stdout and status must match.
+//! POSIX message queues (`tests/guests/mqueue.c`), AF_UNIX sockets (`unix_*.c`) and TCP/UDP
+//! sockets on loopback (`inet_*.c`, real programs): run natively and under `snare do`,
+//! static and dynamic; stdout and status must match.
 
 mod common;
 
@@ -35,6 +36,170 @@ fn unix_rights() {
 #[test]
 fn unix_bind() {
     c_program("unix_bind", &[]);
+}
+
+/// TCP over loopback, IPv4 and IPv6, both ends in the sandbox (`tests/guests/inet_tcp.c`):
+/// blocking and non-blocking connect, refused connections, accept4, poll and epoll
+/// readiness, shutdown, names, options, FIONREAD, a 4 MiB transfer, EPIPE, signals.
+#[test]
+fn inet_tcp() {
+    c_program("inet_tcp", &[]);
+}
+
+/// UDP over loopback, IPv4 and IPv6 (`tests/guests/inet_udp.c`): addresses, connected
+/// sockets, datagram boundaries across iovecs, MSG_TRUNC, readiness, EMSGSIZE.
+#[test]
+fn inet_udp() {
+    c_program("inet_udp", &[]);
+}
+
+/// Bad families, types, protocols, addresses, lengths, fds, options and control messages
+/// of AF_INET/AF_INET6 sockets get Linux's errnos (`tests/guests/inet_bad.c`).
+#[test]
+fn inet_bad() {
+    c_program("inet_bad", &[]);
+}
+
+/// A real server and client in one sandbox: python's `http.server` on 127.0.0.1 at a port
+/// the kernel picks, in a thread, fetched by `urllib` (and a refused connection after it
+/// shut down).
+#[test]
+fn http_server_in_python() {
+    let script = r#"
+import http.server, socket, threading, urllib.error, urllib.request
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("hello from " + self.path).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+port = srv.server_address[1]
+t = threading.Thread(target=srv.serve_forever)
+t.start()
+for path in ["/", "/a/b?c=d"]:
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+        print(r.status, r.headers["Content-Length"], r.read().decode())
+srv.shutdown()
+t.join()
+srv.server_close()
+try:
+    urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=10)
+except urllib.error.URLError as e:
+    print("after close:", type(e.reason).__name__)
+"#;
+    same_with(
+        std::path::Path::new("/usr/bin/python3"),
+        &["-c", script],
+        true,
+    );
+}
+
+/// Under `--network none` (the default) the guest, root inside, binds ports below 1024 in
+/// the sandbox's own namespace (`ip_unprivileged_port_start` 0, as Docker sets it). Not
+/// differential: natively port 80 may be the host's.
+#[test]
+fn low_ports_bind_in_the_sandbox() {
+    let script = "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 80))\nprint('bound')";
+    let o = snare(std::path::Path::new("/usr/bin/python3"), &["-c", script]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "bound\n",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// asyncio streams (eight clients at once on one epoll loop, lines of 60 kB) and a
+/// threading UDP socketserver, in python.
+#[test]
+fn asyncio_and_socketserver_in_python() {
+    let script = r#"
+import asyncio, socket, socketserver, threading
+async def handle(r, w):
+    while line := await r.readline():
+        w.write(line.upper())
+        await w.drain()
+    w.close()
+    await w.wait_closed()
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    async def client(i, n):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        out = []
+        for j in range(n):
+            w.write(b"msg %d %d\n" % (i, j))
+            await w.drain()
+            out.append(await r.readline())
+        w.write(b"y" * 60000 + b"\n")
+        await w.drain()
+        big = await r.readline()
+        w.close()
+        await w.wait_closed()
+        return len(out), out[-1], len(big)
+    print(await asyncio.gather(*[client(i, 20) for i in range(8)]))
+    srv.close()
+    await srv.wait_closed()
+asyncio.run(main())
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        sock.sendto(data[::-1], self.client_address)
+s = socketserver.ThreadingUDPServer(("127.0.0.1", 0), H)
+t = threading.Thread(target=s.serve_forever)
+t.start()
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+    c.settimeout(10)
+    for m in [b"hello udp", b"second"]:
+        c.sendto(m, s.server_address)
+        print(c.recvfrom(100)[0])
+s.shutdown()
+t.join()
+s.server_close()
+"#;
+    same_with(
+        std::path::Path::new("/usr/bin/python3"),
+        &["-c", script],
+        true,
+    );
+}
+
+/// curl fetching from python's http.server, both in one sandbox (the port goes through a
+/// file in /tmp, the sandbox's own under snare).
+#[test]
+fn curl_from_http_server() {
+    if !std::path::Path::new("/usr/bin/curl").exists() {
+        return;
+    }
+    let script = r#"f=/tmp/snare-curl-port.$$
+python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        b = ("curl got " + self.path + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1] + ".new", "w").write(str(s.server_address[1]))
+__import__("os").rename(sys.argv[1] + ".new", sys.argv[1])
+s.handle_request()
+s.handle_request()
+' "$f" &
+while [ ! -s "$f" ]; do sleep 0.05; done
+port=$(cat "$f")
+rm -f "$f"
+curl -sS "http://127.0.0.1:$port/a"
+curl -sS -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$port/b"
+wait
+"#;
+    same_with(std::path::Path::new("/bin/sh"), &["-c", script], true);
 }
 
 /// Real programs on AF_UNIX sockets: python's socketpair, multiprocessing.Pipe across a

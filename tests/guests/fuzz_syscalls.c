@@ -47,6 +47,8 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -429,6 +431,23 @@ static void worker(uint64_t seed, uint64_t slice_ms) {
     fd = epoll_create1(0);
     if (fd >= 0) fds[nfds++] = fd;
     fd = open("/", O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) fds[nfds++] = fd;
+    /* TCP (a listener and a connected pair on loopback) and UDP (host sockets) */
+    struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t lol = sizeof lo;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    if (l >= 0 && bind(l, (struct sockaddr *)&lo, lol) == 0 && listen(l, 4) == 0 &&
+        getsockname(l, (struct sockaddr *)&lo, &lol) == 0) {
+        fds[nfds++] = l;
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (c >= 0) {
+            connect(c, (struct sockaddr *)&lo, lol);
+            fds[nfds++] = c;
+            fd = accept4(l, NULL, NULL, SOCK_NONBLOCK);
+            if (fd >= 0) fds[nfds++] = fd;
+        }
+    }
+    fd = socket(AF_INET6, SOCK_DGRAM, 0);
     if (fd >= 0) fds[nfds++] = fd;
 
     soften_signals();

@@ -23,6 +23,7 @@ mod read_write;
 mod signal;
 mod socket;
 mod socket_conn;
+mod socket_inet;
 mod socket_msg;
 mod splice;
 mod time;

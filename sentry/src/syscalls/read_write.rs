@@ -434,6 +434,13 @@ enum Dir {
 fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     let vecs = iovecs(task, a[1], a[2])?;
+    if let Some(s) = crate::net::inet::as_inet(&*file) {
+        return match (dir, at) {
+            (_, Some(_)) => Err(Errno::ESPIPE),
+            (Dir::Read, None) => super::socket_inet::read(task, s, &vecs),
+            (Dir::Write, None) => super::socket_inet::write(task, s, &vecs),
+        };
+    }
     // A socket's vector is one message (and a stream's one send).
     if let Some(s) = crate::net::unix::as_socket(&*file).and_then(|s| s.arc()) {
         return match (dir, at) {

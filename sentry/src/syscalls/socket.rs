@@ -1,22 +1,23 @@
 //! Sockets: socket, socketpair, bind, listen, accept, accept4, connect, getsockname,
 //! getpeername, shutdown, getsockopt, setsockopt; the data calls are in `socket_msg.rs`.
-//! Only AF_UNIX exists (`net/unix`); every other family is EAFNOSUPPORT (AF_INET and
-//! AF_INET6 are issue 15's next item).
+//! AF_UNIX sockets are the Sentry's own (`net/unix`); AF_INET and AF_INET6 ones go to
+//! `socket_inet.rs` (host sockets, `net/inet`); every other family is EAFNOSUPPORT.
 
 use std::sync::Arc;
 
 use snare_abi::socket::{
-    Ucred, AF_MAX, AF_UNIX, SOCKADDR_STORAGE_SIZE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_PACKET,
-    SOCK_TYPE_MASK, SOL_SOCKET,
+    Ucred, AF_INET, AF_INET6, AF_MAX, AF_UNIX, SOCKADDR_STORAGE_SIZE, SOCK_CLOEXEC, SOCK_NONBLOCK,
+    SOCK_PACKET, SOCK_TYPE_MASK, SOL_SOCKET,
 };
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{check_flags, fd, i32_, u32_};
-use super::socket_msg;
 use super::Handler;
+use super::{socket_inet, socket_msg};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
+use crate::net::inet::as_inet;
 use crate::net::unix::addr::UnixAddr;
 use crate::net::unix::{as_socket, SockType, UnixSocket};
 use crate::vfs::FileDescription;
@@ -37,16 +38,11 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::RECVMMSG, socket_msg::sys_recvmmsg),
 ];
 
-/// The socket behind fd `n`: EBADF if none, ENOTSOCK if it isn't a socket.
-pub(super) fn sock_of(
-    task: &Task,
-    n: i32,
-) -> Result<(Arc<dyn FileDescription>, Arc<UnixSocket>), Errno> {
-    let file = task.fds.get(n)?;
-    let s = as_socket(&*file)
+/// `file` as an AF_UNIX socket: ENOTSOCK if it isn't one.
+pub(super) fn unix_of(file: &dyn FileDescription) -> Result<Arc<UnixSocket>, Errno> {
+    as_socket(file)
         .and_then(UnixSocket::arc)
-        .ok_or(Errno::ENOTSOCK)?;
-    Ok((file, s))
+        .ok_or(Errno::ENOTSOCK)
 }
 
 /// The caller's credentials as a message carries them: its pid, real uid and gid.
@@ -117,10 +113,19 @@ pub(super) fn resolve_peer(
     }
 }
 
+/// What kind of socket `socket(2)` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unix(SockType),
+    /// AF_INET or AF_INET6 with its type and protocol.
+    Inet(u32, (u32, i32)),
+}
+
 /// Decodes `socket(2)`'s family, type and protocol as Linux checks them: flags (EINVAL),
 /// the family's range (EAFNOSUPPORT), the type's range (EINVAL), the family
-/// (EAFNOSUPPORT), the protocol (EPROTONOSUPPORT), then the type (ESOCKTNOSUPPORT).
-fn decode(family: i32, ty: u32, protocol: i32) -> Result<(SockType, bool, bool), Errno> {
+/// (EAFNOSUPPORT), then the family's own checks: AF_UNIX the protocol (EPROTONOSUPPORT),
+/// then the type (ESOCKTNOSUPPORT); AF_INET/AF_INET6 as `socket_inet::decode`.
+fn decode(family: i32, ty: u32, protocol: i32) -> Result<(Kind, bool, bool), Errno> {
     check_flags(ty & !SOCK_TYPE_MASK, SOCK_NONBLOCK | SOCK_CLOEXEC)?;
     if !(0..AF_MAX as i32).contains(&family) {
         return Err(Errno::EAFNOSUPPORT);
@@ -129,20 +134,30 @@ fn decode(family: i32, ty: u32, protocol: i32) -> Result<(SockType, bool, bool),
     if t > SOCK_PACKET {
         return Err(Errno::EINVAL);
     }
-    if family != AF_UNIX as i32 {
-        return Err(Errno::EAFNOSUPPORT);
-    }
-    if protocol != 0 && protocol != AF_UNIX as i32 {
-        return Err(Errno::EPROTONOSUPPORT);
-    }
-    let st = SockType::from_raw(t)?;
-    Ok((st, ty & SOCK_NONBLOCK != 0, ty & SOCK_CLOEXEC != 0))
+    let kind = match family as u32 {
+        AF_UNIX => {
+            if protocol != 0 && protocol != AF_UNIX as i32 {
+                return Err(Errno::EPROTONOSUPPORT);
+            }
+            Kind::Unix(SockType::from_raw(t)?)
+        }
+        AF_INET | AF_INET6 => Kind::Inet(family as u32, socket_inet::decode(t, protocol)?),
+        _ => return Err(Errno::EAFNOSUPPORT),
+    };
+    Ok((kind, ty & SOCK_NONBLOCK != 0, ty & SOCK_CLOEXEC != 0))
 }
 
 /// Implements `socket(2)`: AF_UNIX stream, datagram (and SOCK_RAW, a datagram as on Linux)
-/// and seqpacket sockets; `SOCK_NONBLOCK`, `SOCK_CLOEXEC`.
+/// and seqpacket sockets; AF_INET and AF_INET6 TCP and UDP sockets (host sockets);
+/// `SOCK_NONBLOCK`, `SOCK_CLOEXEC`.
 fn sys_socket(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (ty, nonblock, cloexec) = decode(i32_(a[0]), u32_(a[1]), i32_(a[2]))?;
+    let (kind, nonblock, cloexec) = decode(i32_(a[0]), u32_(a[1]), i32_(a[2]))?;
+    let ty = match kind {
+        Kind::Unix(ty) => ty,
+        Kind::Inet(family, tp) => {
+            return socket_inet::socket(task, family, tp, nonblock, cloexec);
+        }
+    };
     let s = UnixSocket::new(ty, nonblock, task.k.uid, task.k.gid);
     task.fds
         .install(s, cloexec, 0, task.nofile())
@@ -150,9 +165,12 @@ fn sys_socket(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Implements `socketpair(2)`: two connected AF_UNIX sockets, each with the caller's
-/// credentials as `SO_PEERCRED`.
+/// credentials as `SO_PEERCRED`. AF_INET/AF_INET6: EOPNOTSUPP, as Linux.
 fn sys_socketpair(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (ty, nonblock, cloexec) = decode(i32_(a[0]), u32_(a[1]), i32_(a[2]))?;
+    let (kind, nonblock, cloexec) = decode(i32_(a[0]), u32_(a[1]), i32_(a[2]))?;
+    let Kind::Unix(ty) = kind else {
+        return Err(Errno::EOPNOTSUPP);
+    };
     let (x, y) = UnixSocket::pair(ty, nonblock, peercred_of(task), task.k.uid, task.k.gid);
     let limit = task.nofile();
     let fx = task.fds.install(x, cloexec, 0, limit)?;
@@ -176,13 +194,21 @@ fn sys_socketpair(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `shutdown(2)`.
 fn sys_shutdown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::shutdown(s, a);
+    }
+    let s = unix_of(&*file)?;
     s.shutdown(u32_(a[1])).map(|()| 0)
 }
 
 /// Implements `getsockname(2)`: an unbound socket's address is the family alone.
 fn sys_getsockname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::name(task, s, a, false);
+    }
+    let s = unix_of(&*file)?;
     let sa = s
         .name()
         .map_or_else(crate::net::unix::addr::unnamed_sockaddr, |n| {
@@ -193,7 +219,11 @@ fn sys_getsockname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `getpeername(2)`: ENOTCONN unless connected.
 fn sys_getpeername(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::name(task, s, a, true);
+    }
+    let s = unix_of(&*file)?;
     let sa = s
         .peer_name()?
         .map_or_else(crate::net::unix::addr::unnamed_sockaddr, |n| {
@@ -205,7 +235,11 @@ fn sys_getpeername(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Implements `getsockopt(2)` at `SOL_SOCKET` (other levels: EOPNOTSUPP, as AF_UNIX has
 /// none): as much of the value as `*optlen` allows, then its length.
 fn sys_getsockopt(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::getsockopt(task, s, a);
+    }
+    let s = unix_of(&*file)?;
     let (level, opt) = (i32_(a[1]), i32_(a[2]));
     let len: i32 = task.mm.read_val(a[4])?;
     if len < 0 {
@@ -225,7 +259,11 @@ fn sys_getsockopt(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Linux), SO_PASSCRED, SO_REUSEADDR, SO_KEEPALIVE. EINVAL for a value shorter than an
 /// `int`, ENOPROTOOPT for other options, EOPNOTSUPP at other levels.
 fn sys_setsockopt(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::setsockopt(task, s, a);
+    }
+    let s = unix_of(&*file)?;
     let (level, opt) = (i32_(a[1]), i32_(a[2]));
     if level != SOL_SOCKET {
         return Err(Errno::EOPNOTSUPP);
@@ -246,15 +284,26 @@ mod tests {
         use snare_abi::socket::{SOCK_DGRAM, SOCK_RAW, SOCK_STREAM};
         assert_eq!(
             decode(1, SOCK_STREAM | SOCK_CLOEXEC, 0),
-            Ok((SockType::Stream, false, true))
+            Ok((Kind::Unix(SockType::Stream), false, true))
         );
-        assert_eq!(decode(1, SOCK_RAW, 0).map(|t| t.0), Ok(SockType::Dgram));
+        assert_eq!(
+            decode(1, SOCK_RAW, 0).map(|t| t.0),
+            Ok(Kind::Unix(SockType::Dgram))
+        );
         assert_eq!(decode(1, SOCK_DGRAM | 0x100, 0), Err(Errno::EINVAL));
-        assert_eq!(decode(2, SOCK_STREAM, 0), Err(Errno::EAFNOSUPPORT));
+        assert_eq!(
+            decode(2, SOCK_STREAM | SOCK_NONBLOCK, 0),
+            Ok((Kind::Inet(2, (SOCK_STREAM, 6)), true, false))
+        );
+        assert_eq!(decode(10, SOCK_RAW, 0), Err(Errno::EPERM));
+        assert_eq!(decode(17, SOCK_STREAM, 0), Err(Errno::EAFNOSUPPORT));
         assert_eq!(decode(99, SOCK_STREAM, 0), Err(Errno::EAFNOSUPPORT));
         assert_eq!(decode(1, 12, 0), Err(Errno::EINVAL));
         assert_eq!(decode(1, 0, 0), Err(Errno::ESOCKTNOSUPPORT));
         assert_eq!(decode(1, SOCK_STREAM, 6), Err(Errno::EPROTONOSUPPORT));
-        assert_eq!(decode(1, SOCK_STREAM, 1).map(|t| t.0), Ok(SockType::Stream));
+        assert_eq!(
+            decode(1, SOCK_STREAM, 1).map(|t| t.0),
+            Ok(Kind::Unix(SockType::Stream))
+        );
     }
 }

@@ -12,9 +12,11 @@ use snare_syscalls_table::nr;
 
 use super::arg::{check_flags, fd, i32_, u32_};
 use super::path::{absolute, adopt, change_abs, resolve, stat_resolved, Node};
-use super::socket::{read_addr, sock_of, write_addr};
+use super::socket::{read_addr, unix_of, write_addr};
+use super::socket_inet;
 use super::{inotify, Handler};
 use crate::kernel::Task;
+use crate::net::inet::as_inet;
 use crate::net::unix::addr::{unnamed_sockaddr, UnixAddr, PATH_OFFSET};
 use crate::net::unix::{names, SockType, UnixSocket};
 use crate::vfs::filesystem::Caller;
@@ -100,7 +102,11 @@ fn bind_path(task: &Task, s: &Arc<UnixSocket>, path: &[u8]) -> Result<(), Errno>
 /// abstract name (EADDRINUSE if taken), or with only the family, an autobind name. EINVAL if
 /// the socket has a name already.
 fn sys_bind(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::bind(task, s, a);
+    }
+    let s = unix_of(&*file)?;
     let raw = read_addr(task, a[1], i32_(a[2]))?;
     let autobind = raw.len() == PATH_OFFSET
         && u16::from_ne_bytes([raw[0], raw[1]]) == snare_abi::socket::AF_UNIX as u16;
@@ -130,7 +136,11 @@ fn sys_bind(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `listen(2)`: the backlog is clamped to `somaxconn` (4096), as Linux.
 fn sys_listen(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::listen(s, a);
+    }
+    let s = unix_of(&*file)?;
     s.listen(i32_(a[1]), super::socket::peercred_of(task))
         .map(|()| 0)
 }
@@ -139,7 +149,11 @@ fn sys_listen(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// connected at once (a full backlog waits, or is EAGAIN when non-blocking, as Linux's
 /// AF_UNIX does); a datagram socket gets a default peer (AF_UNSPEC takes it away).
 fn sys_connect(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::connect(task, s, a);
+    }
+    let s = unix_of(&*file)?;
     let raw = read_addr(task, a[1], i32_(a[2]))?;
     if s.sock_type() == SockType::Dgram
         && raw.len() >= 2
@@ -157,8 +171,12 @@ fn sys_connect(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 fn do_accept(task: &Task, a: [u64; 6], flags: u32) -> Result<u64, Errno> {
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::accept(task, s, a, flags);
+    }
     let flags = check_flags(flags, SOCK_NONBLOCK | SOCK_CLOEXEC)?;
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let s = unix_of(&*file)?;
     task.fds.check_room(task.nofile())?;
     let new = s.accept(s.nonblocking())?;
     if flags & SOCK_NONBLOCK != 0 {

@@ -15,20 +15,22 @@ use snare_abi::Errno;
 
 use super::arg::{fd, u32_};
 use super::read_write::iovecs;
-use super::socket::{creds_of, resolve_peer, sock_of, write_addr};
+use super::socket::{creds_of, resolve_peer, unix_of, write_addr};
+use super::socket_inet;
 use super::MAX_RW;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
+use crate::net::inet::as_inet;
 use crate::net::unix::gc::Rights;
 use crate::net::unix::{SendCtl, SockType, Taken, UnixSocket};
 use crate::vfs::FileDescription;
 
 /// `net.core.optmem_max`: the largest control buffer sendmsg takes (ENOBUFS past it).
-const OPTMEM_MAX: u64 = 131_072;
+pub(super) const OPTMEM_MAX: u64 = 131_072;
 /// `UIO_MAXIOV`.
 const UIO_MAXIOV: u64 = 1024;
 /// The most one copy between guest memory and a stream socket moves at a time.
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 /// What a message carries when neither end asked for credentials: no pid, the overflow ids.
 const NOBODY: Ucred = Ucred {
     pid: 0,
@@ -37,14 +39,19 @@ const NOBODY: Ucred = Ucred {
 };
 
 /// The total length of `vecs`, cut at Linux's `MAX_RW_COUNT`.
-fn total(vecs: &[Iovec]) -> usize {
+pub(super) fn total(vecs: &[Iovec]) -> usize {
     vecs.iter()
         .fold(0usize, |s, v| s.saturating_add(v.iov_len as usize))
         .min(MAX_RW)
 }
 
 /// Copies `len` bytes starting `skip` bytes into the guest's iovecs.
-fn gather(task: &Task, vecs: &[Iovec], mut skip: usize, len: usize) -> Result<Vec<u8>, Errno> {
+pub(super) fn gather(
+    task: &Task,
+    vecs: &[Iovec],
+    mut skip: usize,
+    len: usize,
+) -> Result<Vec<u8>, Errno> {
     let mut out = vec![0u8; len];
     let mut at = 0;
     for v in vecs {
@@ -66,7 +73,12 @@ fn gather(task: &Task, vecs: &[Iovec], mut skip: usize, len: usize) -> Result<Ve
 }
 
 /// Copies `data` into the guest's iovecs, starting `skip` bytes in.
-fn scatter(task: &Task, vecs: &[Iovec], mut skip: usize, data: &[u8]) -> Result<(), Errno> {
+pub(super) fn scatter(
+    task: &Task,
+    vecs: &[Iovec],
+    mut skip: usize,
+    data: &[u8],
+) -> Result<(), Errno> {
     let mut at = 0;
     for v in vecs {
         if at == data.len() {
@@ -221,7 +233,11 @@ fn send_ctl(task: &Task, s: &UnixSocket, rights: Option<Rights>, given: Option<U
 
 /// Implements `sendto(2)`.
 pub(super) fn sys_sendto(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::sendto(task, s, a);
+    }
+    let s = unix_of(&*file)?;
     let flags = u32_(a[3]);
     let to = if a[4] != 0 && a[5] != 0 {
         resolve_peer(task, &s, a[4], u32_(a[5]) as i32)?
@@ -238,7 +254,11 @@ pub(super) fn sys_sendto(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `recvfrom(2)`.
 pub(super) fn sys_recvfrom(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::recvfrom(task, s, a);
+    }
+    let s = unix_of(&*file)?;
     let vecs = [Iovec {
         iov_base: a[1],
         iov_len: a[2].min(MAX_RW as u64),
@@ -252,7 +272,7 @@ pub(super) fn sys_recvfrom(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Reads a guest `struct msghdr` and its iovecs (EMSGSIZE past `UIO_MAXIOV`).
-fn read_msghdr(task: &Task, addr: u64) -> Result<(Msghdr, Vec<Iovec>), Errno> {
+pub(super) fn read_msghdr(task: &Task, addr: u64) -> Result<(Msghdr, Vec<Iovec>), Errno> {
     let m: Msghdr = task.mm.read_val(addr)?;
     if m.msg_iovlen > UIO_MAXIOV {
         return Err(Errno::EMSGSIZE);
@@ -371,7 +391,11 @@ fn do_sendmsg(task: &Task, s: &Arc<UnixSocket>, addr: u64, flags: u32) -> Result
 
 /// Implements `sendmsg(2)`.
 pub(super) fn sys_sendmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::sendmsg(task, s, a[1], u32_(a[2]));
+    }
+    let s = unix_of(&*file)?;
     do_sendmsg(task, &s, a[1], u32_(a[2]))
 }
 
@@ -490,20 +514,28 @@ fn do_recvmsg(task: &Task, s: &UnixSocket, addr: u64, flags: u32) -> Result<u64,
 /// Implements `recvmsg(2)`: `MSG_PEEK`, `MSG_DONTWAIT`, `MSG_WAITALL`, `MSG_TRUNC`,
 /// `MSG_CMSG_CLOEXEC`; credentials first, then files, as Linux orders them.
 pub(super) fn sys_recvmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = as_inet(&*file) {
+        return socket_inet::recvmsg(task, s, a[1], u32_(a[2]));
+    }
+    let s = unix_of(&*file)?;
     do_recvmsg(task, &s, a[1], u32_(a[2]))
 }
 
 /// Implements `sendmmsg(2)`: messages one by one until one fails; the count sent, or the
 /// first one's error.
 pub(super) fn sys_sendmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    let one = |task: &Task, at: u64, flags: u32| match as_inet(&*file) {
+        Some(s) => socket_inet::sendmsg(task, s, at, flags),
+        None => do_sendmsg(task, &unix_of(&*file)?, at, flags),
+    };
     let n = u32_(a[2]).min(UIO_MAXIOV as u32);
     let flags = u32_(a[3]);
     let mut done = 0u32;
     while done < n {
         let at = a[1].wrapping_add(64 * u64::from(done));
-        match do_sendmsg(task, &s, at, flags) {
+        match one(task, at, flags) {
             Ok(len) => {
                 task.mm
                     .write(at.wrapping_add(56), &(len as u32).to_ne_bytes())?;
@@ -519,13 +551,17 @@ pub(super) fn sys_sendmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Implements `recvmmsg(2)` without its timeout: messages one by one (only the first may
 /// wait; `MSG_WAITFORONE` makes the rest non-blocking as well).
 pub(super) fn sys_recvmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let (_, s) = sock_of(task, fd(a[0]))?;
+    let file = task.fds.get(fd(a[0]))?;
+    let one = |task: &Task, at: u64, flags: u32| match as_inet(&*file) {
+        Some(s) => socket_inet::recvmsg(task, s, at, flags),
+        None => do_recvmsg(task, &*unix_of(&*file)?, at, flags),
+    };
     let n = u32_(a[2]).min(UIO_MAXIOV as u32);
     let mut flags = u32_(a[3]);
     let mut done = 0u32;
     while done < n {
         let at = a[1].wrapping_add(64 * u64::from(done));
-        match do_recvmsg(task, &s, at, flags) {
+        match one(task, at, flags) {
             Ok(len) => {
                 task.mm
                     .write(at.wrapping_add(56), &(len as u32).to_ne_bytes())?;

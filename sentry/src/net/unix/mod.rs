@@ -27,7 +27,7 @@ mod io;
 pub mod names;
 mod queue;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use snare_abi::file::{o, Stat, FIONREAD, S_IFSOCK};
@@ -64,8 +64,6 @@ pub const SOCKFS_DEV: u64 = 0x00f0_00a3;
 const RCV_SHUTDOWN: u8 = 1;
 const SEND_SHUTDOWN: u8 = 2;
 const SHUTDOWN_MASK: u8 = 3;
-
-static NEXT_INO: AtomicU64 = AtomicU64::new(0x4000);
 
 /// The socket types AF_UNIX has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,7 +163,7 @@ impl UnixSocket {
     pub fn new(ty: SockType, nonblock: bool, uid: u32, gid: u32) -> Arc<UnixSocket> {
         Arc::new_cyclic(|me| UnixSocket {
             ty,
-            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            ino: super::next_ino(),
             flags: AtomicU32::new(if nonblock { o::NONBLOCK } else { 0 }),
             state: Mutex::new(State {
                 queue: Queue::default(),

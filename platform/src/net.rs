@@ -1,0 +1,262 @@
+//! Host sockets for the Sentry's AF_INET and AF_INET6 sockets, and the one host epoll that
+//! watches them. Safe wrappers over the raw calls: addresses and option values go in and out
+//! as byte buffers the Sentry read from (or will write to) guest memory, so the host kernel
+//! applies Linux's own checks to them (family, length, `AF_UNSPEC`, mapped addresses) and its
+//! errno is the answer. Every socket made here is `O_NONBLOCK | O_CLOEXEC`; every send is
+//! `MSG_NOSIGNAL | MSG_DONTWAIT` (a SIGPIPE belongs to the guest, never to the Sentry).
+//! Nothing here panics.
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use snare_abi::Errno;
+
+use crate::sys::errno;
+
+/// `sizeof(struct sockaddr_storage)`: room for any address.
+const ADDR_ROOM: usize = 128;
+
+/// `-1` from a call becomes its errno.
+fn check(ret: libc::c_int) -> Result<libc::c_int, Errno> {
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `-1` from a call that returns a size becomes its errno.
+fn check_size(ret: libc::ssize_t) -> Result<usize, Errno> {
+    usize::try_from(ret).map_err(|_| errno())
+}
+
+/// The length of an address buffer as `socklen_t` (it is at most [`ADDR_ROOM`] here, or
+/// the caller's bound).
+fn socklen(b: &[u8]) -> libc::socklen_t {
+    libc::socklen_t::try_from(b.len()).unwrap_or(libc::socklen_t::MAX)
+}
+
+/// `socket(domain, ty | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol)`.
+pub fn socket(domain: i32, ty: i32, protocol: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: no pointers; a new fd is owned by the returned `OwnedFd` alone.
+    let fd = check(unsafe {
+        libc::socket(
+            domain,
+            ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    })?;
+    // SAFETY: `fd` was just made and nothing else holds it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `bind(fd, addr)` with the address's raw bytes.
+pub fn bind(fd: BorrowedFd<'_>, addr: &[u8]) -> Result<(), Errno> {
+    // SAFETY: `addr` is a live buffer of the length passed; bind only reads it.
+    check(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr().cast(), socklen(addr)) }).map(|_| ())
+}
+
+/// `connect(fd, addr)` with the address's raw bytes (EINPROGRESS: the fd is non-blocking).
+pub fn connect(fd: BorrowedFd<'_>, addr: &[u8]) -> Result<(), Errno> {
+    // SAFETY: `addr` is a live buffer of the length passed; connect only reads it.
+    check(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr().cast(), socklen(addr)) }).map(|_| ())
+}
+
+/// `listen(fd, backlog)`.
+pub fn listen(fd: BorrowedFd<'_>, backlog: i32) -> Result<(), Errno> {
+    // SAFETY: no pointers.
+    check(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(|_| ())
+}
+
+/// `accept4(fd, ..., SOCK_NONBLOCK | SOCK_CLOEXEC)`: the new socket and its peer's address.
+pub fn accept(fd: BorrowedFd<'_>) -> Result<(OwnedFd, Vec<u8>), Errno> {
+    let mut addr = [0u8; ADDR_ROOM];
+    let mut len = socklen(&addr);
+    // SAFETY: `addr` has `len` writable bytes and `len` is a live socklen_t; accept4 writes
+    // at most that many and the length.
+    let n = check(unsafe {
+        libc::accept4(
+            fd.as_raw_fd(),
+            addr.as_mut_ptr().cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    })?;
+    // SAFETY: `n` was just made and nothing else holds it.
+    let new = unsafe { OwnedFd::from_raw_fd(n) };
+    Ok((new, addr[..(len as usize).min(ADDR_ROOM)].to_vec()))
+}
+
+/// `sendmsg` of `data` (to `to`, if given) with `flags | MSG_DONTWAIT | MSG_NOSIGNAL`.
+pub fn send(
+    fd: BorrowedFd<'_>,
+    data: &[u8],
+    to: Option<&[u8]>,
+    flags: i32,
+) -> Result<usize, Errno> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr().cast_mut().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid (no name, no control).
+    let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+    m.msg_iov = &mut iov;
+    m.msg_iovlen = 1;
+    if let Some(a) = to {
+        m.msg_name = a.as_ptr().cast_mut().cast();
+        m.msg_namelen = socklen(a);
+    }
+    let flags = flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    // SAFETY: the iovec, the name and the msghdr are live for the call; sendmsg only reads
+    // them (the buffers are never written through the `*mut` casts).
+    check_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &m, flags) })
+}
+
+/// What one receive got.
+#[derive(Debug)]
+pub struct Received {
+    /// The call's return (with `MSG_TRUNC`, a datagram's full length).
+    pub len: usize,
+    /// The sender's address (empty for a connected stream).
+    pub from: Vec<u8>,
+    /// `msg_flags` (`MSG_TRUNC`, ...).
+    pub flags: i32,
+}
+
+/// `recvmsg` into `buf` with `flags | MSG_DONTWAIT`, no control data.
+pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], flags: i32) -> Result<Received, Errno> {
+    let mut addr = [0u8; ADDR_ROOM];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid (no control).
+    let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+    m.msg_iov = &mut iov;
+    m.msg_iovlen = 1;
+    m.msg_name = addr.as_mut_ptr().cast();
+    m.msg_namelen = socklen(&addr);
+    // SAFETY: the iovec points at `buf` (writable, its length), the name at `addr` (its
+    // length); both and the msghdr are live for the call.
+    let len =
+        check_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut m, flags | libc::MSG_DONTWAIT) })?;
+    let n = (m.msg_namelen as usize).min(ADDR_ROOM);
+    Ok(Received {
+        len,
+        from: addr[..n].to_vec(),
+        flags: m.msg_flags,
+    })
+}
+
+/// `shutdown(fd, how)`.
+pub fn shutdown(fd: BorrowedFd<'_>, how: i32) -> Result<(), Errno> {
+    // SAFETY: no pointers.
+    check(unsafe { libc::shutdown(fd.as_raw_fd(), how) }).map(|_| ())
+}
+
+/// `getsockname` (`peer` false) or `getpeername` (`peer` true): the address's bytes.
+pub fn name(fd: BorrowedFd<'_>, peer: bool) -> Result<Vec<u8>, Errno> {
+    let mut addr = [0u8; ADDR_ROOM];
+    let mut len = socklen(&addr);
+    let p = addr.as_mut_ptr().cast();
+    // SAFETY: `addr` has `len` writable bytes, `len` is live; the call writes at most that.
+    let r = unsafe {
+        if peer {
+            libc::getpeername(fd.as_raw_fd(), p, &mut len)
+        } else {
+            libc::getsockname(fd.as_raw_fd(), p, &mut len)
+        }
+    };
+    check(r)?;
+    Ok(addr[..(len as usize).min(ADDR_ROOM)].to_vec())
+}
+
+/// `setsockopt(fd, level, opt, val)`.
+pub fn setsockopt(fd: BorrowedFd<'_>, level: i32, opt: i32, val: &[u8]) -> Result<(), Errno> {
+    // SAFETY: `val` is live for the call, of the length passed; setsockopt only reads it.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            opt,
+            val.as_ptr().cast(),
+            socklen(val),
+        )
+    })
+    .map(|_| ())
+}
+
+/// `getsockopt(fd, level, opt)` into `len` bytes: the bytes the host gave back.
+pub fn getsockopt(fd: BorrowedFd<'_>, level: i32, opt: i32, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; len];
+    let mut l = socklen(&buf);
+    // SAFETY: `buf` has `l` writable bytes and `l` is live; the call writes at most that.
+    check(unsafe {
+        libc::getsockopt(fd.as_raw_fd(), level, opt, buf.as_mut_ptr().cast(), &mut l)
+    })?;
+    buf.truncate((l as usize).min(len));
+    Ok(buf)
+}
+
+/// `FIONREAD`: bytes waiting to be read (a datagram socket: the next datagram's).
+pub fn inq(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the live `n`.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) })?;
+    Ok(n)
+}
+
+/// The readiness of `fd` now (`poll` with a zero timeout): the `revents` of `events`.
+pub fn poll_now(fd: BorrowedFd<'_>, events: i16) -> Result<i16, Errno> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd; poll writes only its `revents`.
+    check(unsafe { libc::poll(&mut p, 1, 0) })?;
+    Ok(p.revents)
+}
+
+/// A host epoll instance.
+#[derive(Debug)]
+pub struct Epoll(OwnedFd);
+
+impl Epoll {
+    /// `epoll_create1(EPOLL_CLOEXEC)`.
+    pub fn new() -> Result<Epoll, Errno> {
+        // SAFETY: no pointers; the new fd is owned by the returned value alone.
+        let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: `fd` was just made and nothing else holds it.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Watches `fd` for `events`, reported with `token` (closing `fd` stops it).
+    pub fn add(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> Result<(), Errno> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: `ev` is live for the call; epoll_ctl only reads it.
+        check(unsafe {
+            libc::epoll_ctl(
+                self.0.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                fd.as_raw_fd(),
+                &mut ev,
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Waits (forever, or until a signal: EINTR) for events; fills `out` with `(token,
+    /// events)` pairs and returns how many.
+    pub fn wait(&self, out: &mut [(u64, u32)]) -> Result<usize, Errno> {
+        const MAX: usize = 64;
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; MAX];
+        let room = out.len().min(MAX) as libc::c_int;
+        // SAFETY: `evs` has room for `room` events, the most the call writes.
+        let n = check(unsafe { libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), room, -1) })?;
+        let n = n as usize;
+        for (o, e) in out.iter_mut().zip(&evs[..n]) {
+            *o = (e.u64, e.events);
+        }
+        Ok(n)
+    }
+}
