@@ -34,7 +34,9 @@ const EXCLUDE_SYSCALLS: &str = "none";
 /// to be left out: with them a checking process rarely saw a wrong page. The causes were a
 /// kill that returned before the stub was reaped (a second caller's), a munmap held back
 /// while another thread's mmap batch was open, and Sentry copies through a page offset
-/// looked up under a lock already dropped (session 8, docs/STATUS.md).
+/// looked up under a lock already dropped (session 8, docs/STATUS.md); and (session 12) a
+/// copy-on-write page released before the stub mapped its copy, which a checker's other
+/// thread could still be running (its trap table) when the child sharing it exited.
 const EXCLUDE_SLOTS: &str = "none";
 
 /// The Sentry's fds and memory-file blocks (512-byte units) at one quiet point. Pidfds are

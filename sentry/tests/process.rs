@@ -101,6 +101,31 @@ fn threads_mapping_at_once() {
     c_program("mmap_threads", &[]);
 }
 
+/// A copy-on-write page written by one thread while another reads it and the child sharing
+/// it exits (`tests/guests/cow_unshare.c`): the reader sees only the old or new contents.
+/// With the memory file's quarantine on, a page released before the stub mapped its copy
+/// reads as the quarantine's canary (the bug this found failed every run of 300 rounds).
+#[test]
+fn cow_unshare_under_a_reader() {
+    let prog = build("cow_unshare", false);
+    let native = native(&prog, &["300"]);
+    assert!(native.status.success(), "natively: {native:?}");
+    let out = std::process::Command::new(SNARE)
+        .env("SNARE_DEBUG_QUARANTINE_MB", "32")
+        .args(["do", "--"])
+        .arg(&prog)
+        .arg("300")
+        .output()
+        .expect("run snare");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&native.stdout),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
 #[test]
 fn spawn_and_wait() {
     c_program("spawn", &[]);

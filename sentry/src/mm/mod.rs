@@ -956,7 +956,9 @@ impl MemoryManager {
     }
 
     /// Gives the populated `page` its own memory-file page if others share it (breaking
-    /// copy-on-write); returns its offset and whether it changed.
+    /// copy-on-write); returns its offset and whether it changed. When it changed, the
+    /// caller must map the new page in the stub (`apply`): the old one is released only
+    /// once that change has been sent.
     fn unshare(&self, st: &mut State, page: u64) -> Result<(u64, bool), Errno> {
         let off = st.pages.get(&page).copied().ok_or(Errno::EFAULT)?;
         if !self.is_shared(off) {
@@ -964,7 +966,13 @@ impl MemoryManager {
         }
         let new = self.copy_page(off)?;
         st.pages.insert(page, new);
-        self.free_pages(std::iter::once(off));
+        // The old page stays this process's until the stub maps the copy over it (the
+        // caller's next change, which frees it when sent): other threads may be reading it
+        // meanwhile, and freed now it could go to another process (when the other owners
+        // let go of it too) and be refilled under them. Found by the slot fuzzer: a
+        // checker's thread jumped through a trap-table page being unshared by its patching
+        // thread while the child that shared it exited.
+        st.deferred_free.push(off);
         if let Some(w) = &st.report_writes {
             let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
             if w.len() < FORK_HINTS_MAX && !w.contains(&page) {
