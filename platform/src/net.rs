@@ -260,3 +260,65 @@ impl Epoll {
         Ok(n)
     }
 }
+
+/// An eventfd that wakes a Sentry thread sleeping in [`poll_or_wake`] (a task blocked on a
+/// host socket: a signal for it, or a kill, must end the sleep).
+#[derive(Debug)]
+pub struct WakeFd(OwnedFd);
+
+impl WakeFd {
+    /// `eventfd2(0, EFD_CLOEXEC | EFD_NONBLOCK)`.
+    pub fn new() -> Result<WakeFd, Errno> {
+        // SAFETY: no pointers; the new fd is owned by the returned value alone.
+        let fd = check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+        // SAFETY: `fd` was just made and nothing else holds it.
+        Ok(WakeFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Makes the next (or current) [`poll_or_wake`] on this fd return.
+    pub fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes the 8 bytes of the live `one`; an eventfd write only reads them.
+        // A full counter (EAGAIN) already wakes any poller.
+        let _ = unsafe { libc::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Takes any pending wake-up.
+    pub fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads at most 8 bytes into the live `v`; non-blocking.
+        let _ = unsafe { libc::read(self.0.as_raw_fd(), (&raw mut v).cast(), 8) };
+    }
+}
+
+/// Sleeps in the host until `fd` has one of `events` (or an error or hang-up), `wake` is
+/// woken, or `timeout` passes (`None`: no limit); EINTR is not an error (the caller checks
+/// its conditions again either way). Returns `fd`'s `revents`.
+pub fn poll_or_wake(
+    fd: BorrowedFd<'_>,
+    events: i16,
+    wake: &WakeFd,
+    timeout: Option<std::time::Duration>,
+) -> Result<i16, Errno> {
+    let mut p = [
+        libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake.0.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // Rounded up: a wait must not end before its deadline and spin.
+    let ms = timeout.map_or(-1, |t| {
+        t.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+    });
+    // SAFETY: two live pollfds; poll writes only their `revents`.
+    match check(unsafe { libc::poll(p.as_mut_ptr(), 2, ms) }) {
+        Ok(_) | Err(Errno::EINTR) => Ok(p[0].revents),
+        Err(e) => Err(e),
+    }
+}

@@ -9,13 +9,22 @@
 //!
 //! Signal senders wake the target's waker too; [`block`] then returns `ERESTARTSYS` and the
 //! dispatcher turns that into `EINTR` or a restart, as Linux does.
+//!
+//! A task waiting for a host socket ([`block_on_host`]) sleeps in the host's `poll` on that
+//! socket and on its waker's eventfd instead: the host kernel wakes it straight away when
+//! the socket becomes ready (no hop through another thread), and a wake of the waker
+//! (a signal, a kill) writes the eventfd.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Instant;
 
 use snare_abi::Errno;
+use snare_platform::net::{self as host_net, WakeFd};
+
+use crate::vfs::host_fds::HostFdGuard;
 
 /// Something a [`WaitQueue`] notifies: a sleeping task, or an epoll instance watching a file.
 pub trait Wake: Send + Sync {
@@ -27,6 +36,12 @@ pub trait Wake: Send + Sync {
 pub struct Waker {
     generation: Mutex<u64>,
     cv: Condvar,
+    /// Set while the task sleeps in the host ([`Waker::sleep_on_host`]): a wake then writes
+    /// `host` too.
+    polling: AtomicBool,
+    /// The eventfd of those sleeps, made on the first (None: none could be made, and the
+    /// task sleeps on the condvar).
+    host: OnceLock<Option<(WakeFd, HostFdGuard)>>,
 }
 
 impl Waker {
@@ -37,6 +52,52 @@ impl Waker {
     /// The current generation: sleep with [`Waker::sleep`] only while it is unchanged.
     pub fn generation(&self) -> u64 {
         *self.generation.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The eventfd of host sleeps, made on first use (None if it can't be).
+    fn host_wake(&self) -> Option<&WakeFd> {
+        self.host
+            .get_or_init(|| {
+                let guard = HostFdGuard::acquire().ok()?;
+                let fd = WakeFd::new()
+                    .inspect_err(|e| tracing::debug!(?e, "no wake-up eventfd"))
+                    .ok()?;
+                Some((fd, guard))
+            })
+            .as_ref()
+            .map(|(w, _)| w)
+    }
+
+    /// Sleeps in the host until `fd` has one of `events`, the generation moves past `seen`,
+    /// or `deadline` passes (or earlier: the caller checks again). Without an eventfd, as
+    /// [`Waker::sleep`], which a [`WaitQueue`] notified for `fd` must then end.
+    fn sleep_on_host(
+        &self,
+        seen: u64,
+        deadline: Option<Instant>,
+        fd: BorrowedFd<'_>,
+        events: i16,
+    ) -> bool {
+        let Some(wake) = self.host_wake() else {
+            return false;
+        };
+        wake.drain();
+        // Ordered with `wake` through the generation's mutex: either that wake sees
+        // `polling` (and writes the eventfd), or this check sees its generation.
+        self.polling.store(true, Ordering::SeqCst);
+        if self.generation() == seen {
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let r = host_net::poll_or_wake(fd, events, wake, timeout);
+            if r.is_err() || r.is_ok_and(|r| r & libc::POLLNVAL != 0) {
+                // Not a socket to sleep on after all: the condvar, for a short while.
+                self.polling.store(false, Ordering::SeqCst);
+                let short = Instant::now() + std::time::Duration::from_millis(10);
+                self.sleep(seen, Some(deadline.map_or(short, |d| d.min(short))));
+                return true;
+            }
+        }
+        self.polling.store(false, Ordering::SeqCst);
+        true
     }
 
     /// Sleeps until the generation moves past `seen` or `deadline` passes.
@@ -63,9 +124,16 @@ impl Waker {
 
 impl Wake for Waker {
     fn wake(&self) {
-        let mut g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
-        *g = g.wrapping_add(1);
-        self.cv.notify_all();
+        {
+            let mut g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+            *g = g.wrapping_add(1);
+            self.cv.notify_all();
+        }
+        if self.polling.load(Ordering::SeqCst) {
+            if let Some(Some((wake, _))) = self.host.get() {
+                wake.wake();
+            }
+        }
     }
 }
 
@@ -184,6 +252,33 @@ fn current() -> Option<Arc<dyn Sleeper>> {
 pub fn block<T>(
     queues: &[&WaitQueue],
     deadline: Option<Instant>,
+    ready: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<T, Errno> {
+    block_with(queues, None, deadline, ready)
+}
+
+/// [`block`] for a condition only the host socket `fd` changes: the task sleeps in the host
+/// until `fd` has one of `events` (errors and hang-ups always count), a signal, or
+/// `deadline`. `queue` (the socket's, which the reactor notifies) is used instead only
+/// when the task can't have a wake-up eventfd.
+pub fn block_on_host<T>(
+    queue: &WaitQueue,
+    fd: BorrowedFd<'_>,
+    events: i16,
+    deadline: Option<Instant>,
+    ready: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<T, Errno> {
+    if current_waker().host_wake().is_some() {
+        block_with(&[], Some((fd, events)), deadline, ready)
+    } else {
+        block_with(&[queue], None, deadline, ready)
+    }
+}
+
+fn block_with<T>(
+    queues: &[&WaitQueue],
+    host: Option<(BorrowedFd<'_>, i16)>,
+    deadline: Option<Instant>,
     mut ready: impl FnMut() -> Option<Result<T, Errno>>,
 ) -> Result<T, Errno> {
     let sleeper = current();
@@ -215,7 +310,10 @@ pub fn block<T>(
                 }
             }
         }
-        waker.sleep(seen, deadline);
+        match host {
+            Some((fd, events)) if waker.sleep_on_host(seen, deadline, fd, events) => {}
+            _ => waker.sleep(seen, deadline),
+        }
     };
     if let Some(t) = slept {
         LONG_SLEEP.set(t.elapsed() > LONG);

@@ -446,6 +446,15 @@ pub const RULES: &[Rule] = &[
         "a connection to a guest's TCP listener, non-blocking like every host socket",
     ),
     allow_if(
+        nr::EVENTFD2,
+        &[&[eq(
+            1,
+            (libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) as u32,
+            "EFD_CLOEXEC|EFD_NONBLOCK",
+        )]],
+        "a task's wake-up fd, made when it first blocks on a guest TCP/UDP socket",
+    ),
+    allow_if(
         nr::EPOLL_CREATE1,
         &[&[eq(0, libc::EPOLL_CLOEXEC as u32, "EPOLL_CLOEXEC")]],
         "the inet reactor's one epoll, made with the first guest TCP/UDP socket",

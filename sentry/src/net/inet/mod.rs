@@ -34,7 +34,7 @@ use snare_abi::socket::{SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_RCVTIMEO_OLD, SO_S
 use snare_abi::Errno;
 use snare_platform::net;
 
-use crate::kernel::wait::{block, WaitQueue};
+use crate::kernel::wait::{block_on_host, WaitQueue};
 use crate::mm::GuestMemory;
 use crate::vfs::host_fds::HostFdGuard;
 use crate::vfs::{poll, FileDescription};
@@ -164,13 +164,19 @@ impl InetSocket {
     ) -> Result<T, Errno> {
         let timeout = self.timeout(dir);
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        match block(&[&self.wq], deadline, ready) {
+        // What the host socket must show for the call to get further (errors and hang-ups
+        // always end a host poll).
+        let events = match dir {
+            Dir::Rcv => libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP,
+            Dir::Snd => libc::POLLOUT,
+        };
+        match block_on_host(&self.wq, self.fd(), events, deadline, ready) {
             Err(Errno::ERESTARTSYS) if timeout.is_some() => Err(Errno::EINTR),
             r => r,
         }
     }
 
-    /// Runs `op` until it is not EAGAIN: once if `nonblock`, else waiting for the reactor's
+    /// Runs `op` until it is not EAGAIN: once if `nonblock`, else waiting for the host socket
     /// word between tries (ERESTARTSYS on a signal; EAGAIN when the `dir` timeout ends).
     fn retry<T>(
         &self,
