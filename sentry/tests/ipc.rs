@@ -98,6 +98,66 @@ except urllib.error.URLError as e:
     );
 }
 
+/// Python's multiprocessing over sockets: a `forkserver` pool (AF_UNIX, fds passed to the
+/// fork server) and a `Manager` (a server process its proxies reach over a socket).
+#[test]
+fn multiprocessing_forkserver_and_manager() {
+    let script = r#"
+import multiprocessing as mp
+def sq(x):
+    return x * x
+if __name__ == "__main__":
+    ctx = mp.get_context("forkserver")
+    with ctx.Pool(2) as p:
+        print(sum(p.map(sq, range(100))))
+    with mp.Manager() as m:
+        d = m.dict()
+        l = m.list(range(5))
+        d["a"] = 1
+        l.append(9)
+        print(dict(d), list(l))
+"#;
+    let dir = common::scratch().join("mp_forkserver");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let path = dir.join("mp.py");
+    std::fs::write(&path, script).expect("script");
+    same_with(
+        std::path::Path::new("/usr/bin/python3"),
+        &[path.to_str().expect("utf-8 path")],
+        true,
+    );
+}
+
+/// TLS over loopback: `openssl s_server` with a fresh self-signed key, fetched by
+/// `openssl s_client` (a handshake, then an HTTP request through `-www`).
+#[test]
+fn openssl_server_and_client() {
+    if !std::path::Path::new("/usr/bin/openssl").exists() {
+        eprintln!("skipped: no /usr/bin/openssl");
+        return;
+    }
+    let script = r#"
+set -e
+d=$(mktemp -d)
+cd "$d"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout k.pem -out c.pem -days 1 -subj /CN=localhost 2>/dev/null
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+openssl s_server -accept 127.0.0.1:$port -cert c.pem -key k.pem -www -quiet >/dev/null 2>&1 &
+srv=$!
+up=no
+for i in $(seq 1 100); do
+  if openssl s_client -connect 127.0.0.1:$port </dev/null 2>/dev/null | grep -q "BEGIN CERTIFICATE"; then up=yes; break; fi
+  sleep 0.1
+done
+echo "server up: $up"
+printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -connect 127.0.0.1:$port -quiet 2>/dev/null | head -1 | tr -d '\r'
+kill $srv
+wait $srv || true
+rm -rf "$d"
+"#;
+    same_with(std::path::Path::new("/bin/bash"), &["-c", script], true);
+}
+
 /// Under `--network none` (the default) the guest, root inside, binds ports below 1024 in
 /// the sandbox's own namespace (`ip_unprivileged_port_start` 0, as Docker sets it). Not
 /// differential: natively port 80 may be the host's.
