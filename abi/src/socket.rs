@@ -48,6 +48,7 @@ pub const SO_RCVLOWAT: i32 = 18;
 pub const SO_SNDLOWAT: i32 = 19;
 pub const SO_RCVTIMEO_OLD: i32 = 20;
 pub const SO_SNDTIMEO_OLD: i32 = 21;
+pub const SO_PRIORITY: i32 = 12;
 pub const SO_ACCEPTCONN: i32 = 30;
 pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
@@ -63,14 +64,47 @@ pub const IPPROTO_IPV6: i32 = 41;
 /// `IPPROTO_IP` options (`<linux/in.h>`).
 pub const IP_TOS: i32 = 1;
 pub const IP_TTL: i32 = 2;
+pub const IP_MTU_DISCOVER: i32 = 10;
+pub const IP_MTU: i32 = 14;
+pub const IP_FREEBIND: i32 = 15;
+pub const IP_BIND_ADDRESS_NO_PORT: i32 = 24;
+pub const IP_MULTICAST_IF: i32 = 32;
+pub const IP_MULTICAST_TTL: i32 = 33;
+pub const IP_MULTICAST_LOOP: i32 = 34;
+pub const IP_ADD_MEMBERSHIP: i32 = 35;
+pub const IP_DROP_MEMBERSHIP: i32 = 36;
+/// Protocol-independent multicast options (`<linux/in.h>`), at `IPPROTO_IP` and
+/// `IPPROTO_IPV6` alike, with a `struct group_req` (136 bytes on x86-64).
+pub const MCAST_JOIN_GROUP: i32 = 42;
+pub const MCAST_LEAVE_GROUP: i32 = 45;
 /// `IPPROTO_IPV6` options (`<linux/in6.h>`).
+pub const IPV6_UNICAST_HOPS: i32 = 16;
+pub const IPV6_MULTICAST_IF: i32 = 17;
+pub const IPV6_MULTICAST_HOPS: i32 = 18;
+pub const IPV6_MULTICAST_LOOP: i32 = 19;
+pub const IPV6_JOIN_GROUP: i32 = 20;
+pub const IPV6_LEAVE_GROUP: i32 = 21;
+pub const IPV6_MTU_DISCOVER: i32 = 23;
+pub const IPV6_MTU: i32 = 24;
 pub const IPV6_V6ONLY: i32 = 26;
+pub const IPV6_TCLASS: i32 = 67;
 /// `IPPROTO_TCP` options (`<linux/tcp.h>`).
 pub const TCP_NODELAY: i32 = 1;
+pub const TCP_MAXSEG: i32 = 2;
 pub const TCP_CORK: i32 = 3;
 pub const TCP_KEEPIDLE: i32 = 4;
 pub const TCP_KEEPINTVL: i32 = 5;
 pub const TCP_KEEPCNT: i32 = 6;
+pub const TCP_SYNCNT: i32 = 7;
+pub const TCP_LINGER2: i32 = 8;
+pub const TCP_DEFER_ACCEPT: i32 = 9;
+pub const TCP_WINDOW_CLAMP: i32 = 10;
+pub const TCP_INFO: i32 = 11;
+pub const TCP_QUICKACK: i32 = 12;
+pub const TCP_CONGESTION: i32 = 13;
+pub const TCP_USER_TIMEOUT: i32 = 18;
+pub const TCP_FASTOPEN: i32 = 23;
+pub const TCP_NOTSENT_LOWAT: i32 = 25;
 
 /// `send`/`recv` flags (`MSG_*`).
 pub const MSG_OOB: u32 = 1;

@@ -142,6 +142,67 @@ static void options(int family, int l, int c) {
         show("IPV6_V6ONLY set", setsockopt(c, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof v));
         show("IPV6_V6ONLY", get_int(c, IPPROTO_IPV6, IPV6_V6ONLY));
     }
+    // More TCP options programs set (servers, HTTP clients, databases).
+    v = 1;
+    show("TCP_QUICKACK set", setsockopt(c, IPPROTO_TCP, TCP_QUICKACK, &v, sizeof v));
+    v = 5000;
+    show("TCP_USER_TIMEOUT set", setsockopt(c, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof v));
+    show("TCP_USER_TIMEOUT", get_int(c, IPPROTO_TCP, TCP_USER_TIMEOUT));
+    v = 3;
+    show("TCP_SYNCNT set", setsockopt(c, IPPROTO_TCP, TCP_SYNCNT, &v, sizeof v));
+    show("TCP_SYNCNT", get_int(c, IPPROTO_TCP, TCP_SYNCNT));
+    v = 16384;
+    show("TCP_NOTSENT_LOWAT set", setsockopt(c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v));
+    show("TCP_NOTSENT_LOWAT", get_int(c, IPPROTO_TCP, TCP_NOTSENT_LOWAT));
+    v = 10;
+    show("TCP_DEFER_ACCEPT set", setsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, sizeof v));
+    show("TCP_FASTOPEN set", setsockopt(l, IPPROTO_TCP, TCP_FASTOPEN, &v, sizeof v));
+    show("TCP_MAXSEG > 0", get_int(c, IPPROTO_TCP, TCP_MAXSEG) > 0);
+    show("TCP_LINGER2 > 0", get_int(c, IPPROTO_TCP, TCP_LINGER2) > 0);
+    show("TCP_WINDOW_CLAMP >= 0", get_int(c, IPPROTO_TCP, TCP_WINDOW_CLAMP) >= 0);
+    char ca[16] = {0};
+    socklen_t cal = sizeof ca;
+    show("TCP_CONGESTION", getsockopt(c, IPPROTO_TCP, TCP_CONGESTION, ca, &cal));
+    show("TCP_CONGESTION set reno", setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, "reno", 4));
+    show("TCP_CONGESTION set bogus", setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, "nosuchcc", 8));
+    struct tcp_info ti;
+    memset(&ti, 0xff, sizeof ti);
+    socklen_t til = sizeof ti;
+    show("TCP_INFO", getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &til));
+    printf("  state %u (established %d) length ok %d\n", ti.tcpi_state, TCP_ESTABLISHED,
+           til > 0 && til <= sizeof ti);
+    til = 8;
+    show("TCP_INFO 8 bytes", getsockopt(l, IPPROTO_TCP, TCP_INFO, &ti, &til));
+    printf("  listener state %u len %u\n", ti.tcpi_state, til);
+    v = 1;
+    show("SO_OOBINLINE set", setsockopt(c, SOL_SOCKET, SO_OOBINLINE, &v, sizeof v));
+    show("SO_OOBINLINE", get_int(c, SOL_SOCKET, SO_OOBINLINE));
+    v = 4;
+    show("SO_RCVLOWAT set", setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v));
+    show("SO_RCVLOWAT", get_int(c, SOL_SOCKET, SO_RCVLOWAT));
+    v = 1;
+    setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v);
+    v = 3;
+    show("SO_PRIORITY set", setsockopt(c, SOL_SOCKET, SO_PRIORITY, &v, sizeof v));
+    show("SO_PRIORITY", get_int(c, SOL_SOCKET, SO_PRIORITY));
+    if (family == AF_INET) {
+        v = IP_PMTUDISC_DONT;
+        show("IP_MTU_DISCOVER set", setsockopt(c, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof v));
+        show("IP_MTU_DISCOVER", get_int(c, IPPROTO_IP, IP_MTU_DISCOVER));
+        show("IP_MTU > 0", get_int(c, IPPROTO_IP, IP_MTU) > 0);
+        v = 1;
+        show("IP_FREEBIND set", setsockopt(c, IPPROTO_IP, IP_FREEBIND, &v, sizeof v));
+        show("IP_BIND_ADDRESS_NO_PORT set",
+             setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &v, sizeof v));
+    } else {
+        v = 0x20;
+        show("IPV6_TCLASS set", setsockopt(c, IPPROTO_IPV6, IPV6_TCLASS, &v, sizeof v));
+        show("IPV6_TCLASS", get_int(c, IPPROTO_IPV6, IPV6_TCLASS));
+        v = 33;
+        show("IPV6_UNICAST_HOPS set", setsockopt(c, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &v, sizeof v));
+        show("IPV6_UNICAST_HOPS", get_int(c, IPPROTO_IPV6, IPV6_UNICAST_HOPS));
+        show("IPV6_MTU > 0", get_int(c, IPPROTO_IPV6, IPV6_MTU) > 0);
+    }
     // A short value: only as much as asked for, and the length says so.
     char small = 0x55;
     socklen_t sl = 1;

@@ -154,9 +154,59 @@ static void run(int family) {
     close(b);
 }
 
+static int get_int(int s, int level, int opt) {
+    int v = -1;
+    socklen_t l = sizeof v;
+    if (getsockopt(s, level, opt, &v, &l) < 0) return -errno;
+    return v;
+}
+
+/// Multicast options on loopback (interface index 1 in every namespace): joins and leaves,
+/// TTL/hops and loop, and a join of a unicast address (EINVAL).
+static void multicast(void) {
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    int v = 3;
+    show("IP_MULTICAST_TTL set", setsockopt(u, IPPROTO_IP, IP_MULTICAST_TTL, &v, sizeof v));
+    show("IP_MULTICAST_TTL", get_int(u, IPPROTO_IP, IP_MULTICAST_TTL));
+    v = 0;
+    show("IP_MULTICAST_LOOP set", setsockopt(u, IPPROTO_IP, IP_MULTICAST_LOOP, &v, sizeof v));
+    show("IP_MULTICAST_LOOP", get_int(u, IPPROTO_IP, IP_MULTICAST_LOOP));
+    struct ip_mreqn mr = {.imr_ifindex = 1};
+    inet_pton(AF_INET, "239.1.2.3", &mr.imr_multiaddr);
+    show("IP_MULTICAST_IF lo", setsockopt(u, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof mr));
+    show("IP_ADD_MEMBERSHIP", setsockopt(u, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof mr));
+    show("IP_ADD_MEMBERSHIP again", setsockopt(u, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof mr));
+    show("IP_DROP_MEMBERSHIP", setsockopt(u, IPPROTO_IP, IP_DROP_MEMBERSHIP, &mr, sizeof mr));
+    show("IP_DROP_MEMBERSHIP again", setsockopt(u, IPPROTO_IP, IP_DROP_MEMBERSHIP, &mr, sizeof mr));
+    struct ip_mreq old = {.imr_interface.s_addr = htonl(INADDR_LOOPBACK)};
+    inet_pton(AF_INET, "10.1.2.3", &old.imr_multiaddr);
+    show("IP_ADD_MEMBERSHIP unicast", setsockopt(u, IPPROTO_IP, IP_ADD_MEMBERSHIP, &old, sizeof old));
+    show("IP_ADD_MEMBERSHIP short", setsockopt(u, IPPROTO_IP, IP_ADD_MEMBERSHIP, &old, 4));
+    struct group_req g = {.gr_interface = 1};
+    struct sockaddr_in *ga = (struct sockaddr_in *)&g.gr_group;
+    ga->sin_family = AF_INET;
+    inet_pton(AF_INET, "239.9.9.9", &ga->sin_addr);
+    show("MCAST_JOIN_GROUP", setsockopt(u, IPPROTO_IP, MCAST_JOIN_GROUP, &g, sizeof g));
+    show("MCAST_LEAVE_GROUP", setsockopt(u, IPPROTO_IP, MCAST_LEAVE_GROUP, &g, sizeof g));
+    close(u);
+    int u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+    v = 5;
+    show("IPV6_MULTICAST_HOPS set", setsockopt(u6, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &v, sizeof v));
+    show("IPV6_MULTICAST_HOPS", get_int(u6, IPPROTO_IPV6, IPV6_MULTICAST_HOPS));
+    v = 1;
+    show("IPV6_MULTICAST_IF lo", setsockopt(u6, IPPROTO_IPV6, IPV6_MULTICAST_IF, &v, sizeof v));
+    show("IPV6_MULTICAST_LOOP", get_int(u6, IPPROTO_IPV6, IPV6_MULTICAST_LOOP));
+    struct ipv6_mreq m6 = {.ipv6mr_interface = 1};
+    inet_pton(AF_INET6, "ff12::1234", &m6.ipv6mr_multiaddr);
+    show("IPV6_JOIN_GROUP", setsockopt(u6, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m6, sizeof m6));
+    show("IPV6_LEAVE_GROUP", setsockopt(u6, IPPROTO_IPV6, IPV6_LEAVE_GROUP, &m6, sizeof m6));
+    close(u6);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     run(AF_INET);
     run(AF_INET6);
+    multicast();
     return failures ? 1 : 0;
 }

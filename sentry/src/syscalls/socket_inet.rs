@@ -6,14 +6,7 @@
 //! (family, length, `AF_UNSPEC`, option values) are Linux's own.
 
 use snare_abi::file::Iovec;
-use snare_abi::socket::{
-    Cmsghdr, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPV6_V6ONLY, IP_TOS, IP_TTL,
-    MSG_DONTROUTE, MSG_DONTWAIT, MSG_EOR, MSG_MORE, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC,
-    MSG_WAITALL, SCM_CREDENTIALS, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_RAW,
-    SOCK_STREAM, SOL_SOCKET, SO_ACCEPTCONN, SO_BROADCAST, SO_DOMAIN, SO_ERROR, SO_KEEPALIVE,
-    SO_LINGER, SO_PROTOCOL, SO_RCVBUF, SO_RCVTIMEO_OLD, SO_REUSEADDR, SO_REUSEPORT, SO_SNDBUF,
-    SO_SNDTIMEO_OLD, SO_TYPE, TCP_CORK, TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
-};
+use snare_abi::socket::*;
 use snare_abi::Errno;
 
 use super::arg::{check_flags, i32_, u32_};
@@ -42,14 +35,58 @@ const OPTIONS: &[(i32, i32, usize)] = &[
     // struct timeval (x86-64: two longs)
     (SOL_SOCKET, SO_RCVTIMEO_OLD, 16),
     (SOL_SOCKET, SO_SNDTIMEO_OLD, 16),
+    (SOL_SOCKET, SO_OOBINLINE, 4),
+    (SOL_SOCKET, SO_RCVLOWAT, 4),
+    (SOL_SOCKET, SO_SNDLOWAT, 4),
+    // 0..=6 without CAP_NET_ADMIN, which the host checks.
+    (SOL_SOCKET, SO_PRIORITY, 4),
     (IPPROTO_TCP, TCP_NODELAY, 4),
+    (IPPROTO_TCP, TCP_MAXSEG, 4),
     (IPPROTO_TCP, TCP_CORK, 4),
     (IPPROTO_TCP, TCP_KEEPIDLE, 4),
     (IPPROTO_TCP, TCP_KEEPINTVL, 4),
     (IPPROTO_TCP, TCP_KEEPCNT, 4),
+    (IPPROTO_TCP, TCP_SYNCNT, 4),
+    (IPPROTO_TCP, TCP_LINGER2, 4),
+    (IPPROTO_TCP, TCP_DEFER_ACCEPT, 4),
+    (IPPROTO_TCP, TCP_WINDOW_CLAMP, 4),
+    // struct tcp_info: the host writes as much of its own as asked and says how much.
+    (IPPROTO_TCP, TCP_INFO, 512),
+    (IPPROTO_TCP, TCP_QUICKACK, 4),
+    // An algorithm's name (TCP_CA_NAME_MAX); the host's own algorithms only.
+    (IPPROTO_TCP, TCP_CONGESTION, 16),
+    (IPPROTO_TCP, TCP_USER_TIMEOUT, 4),
+    (IPPROTO_TCP, TCP_FASTOPEN, 4),
+    (IPPROTO_TCP, TCP_NOTSENT_LOWAT, 4),
     (IPPROTO_IP, IP_TOS, 4),
     (IPPROTO_IP, IP_TTL, 4),
+    (IPPROTO_IP, IP_MTU_DISCOVER, 4),
+    (IPPROTO_IP, IP_MTU, 4),
+    (IPPROTO_IP, IP_FREEBIND, 4),
+    (IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 4),
+    // struct ip_mreqn (or an in_addr).
+    (IPPROTO_IP, IP_MULTICAST_IF, 12),
+    (IPPROTO_IP, IP_MULTICAST_TTL, 4),
+    (IPPROTO_IP, IP_MULTICAST_LOOP, 4),
+    // struct ip_mreqn (or the shorter ip_mreq).
+    (IPPROTO_IP, IP_ADD_MEMBERSHIP, 12),
+    (IPPROTO_IP, IP_DROP_MEMBERSHIP, 12),
+    // struct group_req: an interface index and a sockaddr_storage.
+    (IPPROTO_IP, MCAST_JOIN_GROUP, 136),
+    (IPPROTO_IP, MCAST_LEAVE_GROUP, 136),
+    (IPPROTO_IPV6, IPV6_UNICAST_HOPS, 4),
+    (IPPROTO_IPV6, IPV6_MULTICAST_IF, 4),
+    (IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 4),
+    (IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 4),
+    // struct ipv6_mreq
+    (IPPROTO_IPV6, IPV6_JOIN_GROUP, 20),
+    (IPPROTO_IPV6, IPV6_LEAVE_GROUP, 20),
+    (IPPROTO_IPV6, IPV6_MTU_DISCOVER, 4),
+    (IPPROTO_IPV6, IPV6_MTU, 4),
     (IPPROTO_IPV6, IPV6_V6ONLY, 4),
+    (IPPROTO_IPV6, IPV6_TCLASS, 4),
+    (IPPROTO_IPV6, MCAST_JOIN_GROUP, 136),
+    (IPPROTO_IPV6, MCAST_LEAVE_GROUP, 136),
 ];
 
 /// The `MSG_*` flags passed on to the host (`MSG_DONTWAIT` decides how the Sentry waits;
