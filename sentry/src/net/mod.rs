@@ -6,6 +6,7 @@
 //! answer EAFNOSUPPORT.
 
 pub mod inet;
+pub mod netlink;
 pub mod unix;
 
 use std::sync::atomic::{AtomicU64, Ordering};
