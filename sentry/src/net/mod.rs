@@ -7,6 +7,7 @@
 
 pub mod inet;
 pub mod netlink;
+pub mod proc_net;
 pub mod unix;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -399,6 +399,15 @@ impl FileDescription for InetSocket {
     }
 }
 
+/// The guest's view of the host sockets the Sentry owns, for `/proc/net/{tcp,udp}*`: host
+/// inode number → (the guest's inode number, the owner's uid). One host `fstat` per socket.
+pub fn host_inodes() -> std::collections::HashMap<u64, (u64, u32)> {
+    reactor::sockets()
+        .iter()
+        .filter_map(|s| Some((net::inode(s.fd()).ok()?, (s.ino, s.uid))))
+        .collect()
+}
+
 /// `file` as an inet socket, if it is one.
 pub fn as_inet(file: &dyn FileDescription) -> Option<&InetSocket> {
     file.as_any().downcast_ref::<InetSocket>()

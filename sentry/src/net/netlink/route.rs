@@ -105,7 +105,7 @@ fn forwarded(ty: u16) -> Option<(usize, &'static [(u16, usize)])> {
 /// type's fixed header copied (zero-padded), the listed attributes. EINVAL for an attribute
 /// past its bound. A route lookup without `RTA_UID` or `RTA_IIF` gets the sender's `uid`
 /// (Linux takes the caller's).
-fn host_request(req: &Msg<'_>, dump: bool, uid: u32) -> Result<Vec<u8>, Errno> {
+pub(super) fn host_request(req: &Msg<'_>, dump: bool, uid: u32) -> Result<Vec<u8>, Errno> {
     let ty = req.hdr.nlmsg_type;
     let (hlen, allowed) = forwarded(ty).unwrap_or((16, &[]));
     let mut payload = vec![0u8; hlen];
