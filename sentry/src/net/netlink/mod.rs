@@ -443,7 +443,7 @@ impl NetlinkSocket {
             NETLINK_GET_STRICT_CHK => f.strict_chk = on,
             NETLINK_LISTEN_ALL_NSID => return Err(Errno::EPERM),
             NETLINK_ADD_MEMBERSHIP | NETLINK_DROP_MEMBERSHIP => {
-                if v == 0 || v - 1 >= NGROUPS {
+                if v == 0 || v > NGROUPS {
                     return Err(Errno::EINVAL);
                 }
                 let bit = 1u64 << (v - 1);
