@@ -341,9 +341,9 @@ close $b; my $l = <$a>; waitpid($pid, 0); print "perl got: $l";"#;
     same_with(std::path::Path::new("/usr/bin/perl"), &["-e", perl], true);
 }
 
-/// Real network tools under snare (iproute2's `ip` and `ss`, net-tools' `netstat`, python's
-/// `socket.if_nameindex`) see the sandbox's `lo`, its addresses and routes through
-/// NETLINK_ROUTE, and a listening TCP socket and an abstract AF_UNIX one the guest opened
+/// Real network tools under snare (iproute2's `ip` and `ss`, net-tools' `netstat` and
+/// `ifconfig`, python's `socket.if_nameindex`) see the sandbox's `lo`, its addresses and
+/// routes through NETLINK_ROUTE and the interface ioctls, and a listening TCP socket and an abstract AF_UNIX one the guest opened
 /// through `/proc/net` (`ss` falls back to it when NETLINK_SOCK_DIAG is refused), with the
 /// inode `/proc/self/fd` shows. Changes are refused (EPERM), other netlink protocols are
 /// EPROTONOSUPPORT.
@@ -360,11 +360,12 @@ u = socket.socket(socket.AF_UNIX)
 u.bind("\0snare-netlink-test")
 u.listen()
 for cmd in ["ip addr", "ip link", "ip route", "ip route show table local", "ss -tlne",
-            "ss -xa", "netstat -tan", "ip link set lo down"]:
+            "ss -xa", "netstat -tan", "ifconfig lo", "ip link set lo down", "ifconfig lo down"]:
     r = subprocess.run(cmd.split(), capture_output=True, text=True)
     print("$ %s -> %d" % (cmd, r.returncode))
     print(r.stdout + r.stderr, end="")
 print("if_nameindex", socket.if_nameindex())
+print("if_nametoindex", socket.if_nametoindex("lo"), socket.if_indextoname(1))
 try:
     socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)
 except OSError as e:
@@ -406,7 +407,11 @@ except OSError as e:
         "$ netstat -tan -> 0".into(),
         "$ ip link set lo down -> 2".into(),
         "RTNETLINK answers: Operation not permitted".into(),
+        "$ ifconfig lo -> 0".into(),
+        "inet 127.0.0.1  netmask 255.0.0.0".into(),
+        "SIOCSIFFLAGS: Operation not permitted".into(),
         "if_nameindex [(1, 'lo')]".into(),
+        "if_nametoindex 1 lo".into(),
         "NETLINK_AUDIT 93".into(),
     ];
     // netstat's line for the listener.

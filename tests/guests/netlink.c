@@ -2,7 +2,8 @@
 // RTM_GETLINK/GETADDR/GETROUTE dumps checked message by message, single GETLINK requests
 // with acknowledgements, and hostile requests (short and long lengths, zero-length
 // datagrams, unknown and control types, a second dump while one is read, dumps into tiny
-// buffers with MSG_TRUNC and MSG_PEEK).
+// buffers with MSG_TRUNC and MSG_PEEK), and the interface ioctls every socket answers
+// (SIOCGIF*, SIOCGIFCONF; the address ones on AF_INET sockets only).
 //
 // Natively (as root) it first moves into a new network namespace with only `lo`, up, which
 // is what `snare do --network none` gives; under snare the unshare fails and the sandbox's
@@ -33,6 +34,8 @@ struct if_nameindex {
     char *if_name;
 };
 struct if_nameindex *if_nameindex(void);
+unsigned if_nametoindex(const char *);
+char *if_indextoname(unsigned, char *);
 void if_freenameindex(struct if_nameindex *);
 
 static int failures;
@@ -515,6 +518,87 @@ static void libc_view(void) {
     if_freenameindex(ni);
 }
 
+/// One interface ioctl on a socket of `family`, the union's first bytes shown.
+static void ifr_ioctl(int family, const char *what, unsigned long cmd, const char *name, int index) {
+    int s = socket(family, SOCK_DGRAM, 0);
+    struct ifreq r;
+    memset(&r, 0, sizeof r);
+    strncpy(r.ifr_name, name, sizeof r.ifr_name);
+    if (cmd == SIOCGIFNAME) r.ifr_ifindex = index;
+    long ret = ioctl(s, cmd, &r);
+    if (ret < 0) {
+        printf("%s: -1 %s\n", what, strerrorname_np(errno));
+    } else {
+        unsigned char *u = (unsigned char *)&r.ifr_ifru;
+        printf("%s: name %s union", what, r.ifr_name);
+        for (int k = 0; k < 16; k++) printf(" %02x", u[k]);
+        printf("\n");
+    }
+    close(s);
+}
+
+static void ioctls(void) {
+    printf("== interface ioctls\n");
+    int families[] = {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK};
+    const char *names[] = {"inet", "inet6", "unix", "netlink"};
+    char b[64];
+    for (int f = 0; f < 4; f++) {
+        int fam = families[f];
+        snprintf(b, sizeof b, "%s SIOCGIFINDEX", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFINDEX, "lo", 0);
+        snprintf(b, sizeof b, "%s SIOCGIFINDEX nosuch", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFINDEX, "nosuch0", 0);
+        snprintf(b, sizeof b, "%s SIOCGIFNAME", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFNAME, "", lo_index);
+        snprintf(b, sizeof b, "%s SIOCGIFNAME 9999", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFNAME, "", 9999);
+        snprintf(b, sizeof b, "%s SIOCGIFFLAGS", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFFLAGS, "lo", 0);
+        snprintf(b, sizeof b, "%s SIOCGIFMTU", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFMTU, "lo", 0);
+        snprintf(b, sizeof b, "%s SIOCGIFHWADDR", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFHWADDR, "lo", 0);
+        snprintf(b, sizeof b, "%s SIOCGIFTXQLEN", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFTXQLEN, "lo", 0);
+        snprintf(b, sizeof b, "%s SIOCGIFMETRIC", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFMETRIC, "lo", 0);
+        snprintf(b, sizeof b, "%s SIOCGIFADDR", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFADDR, "lo", 0);
+        snprintf(b, sizeof b, "%s SIOCGIFNETMASK", names[f]);
+        ifr_ioctl(fam, b, SIOCGIFNETMASK, "lo", 0);
+    }
+    ifr_ioctl(AF_INET, "inet SIOCGIFBRDADDR", SIOCGIFBRDADDR, "lo", 0);
+    ifr_ioctl(AF_INET, "inet SIOCGIFDSTADDR", SIOCGIFDSTADDR, "lo", 0);
+    ifr_ioctl(AF_INET, "inet SIOCGIFADDR lo:9", SIOCGIFADDR, "lo:9", 0);
+    ifr_ioctl(AF_INET, "inet SIOCGIFADDR nosuch:1", SIOCGIFADDR, "nosuch:1", 0);
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    show("SIOCGIFINDEX, bad pointer", ioctl(s, SIOCGIFINDEX, (void *)8));
+    struct ifconf c = {0};
+    show("SIOCGIFCONF, NULL buffer", ioctl(s, SIOCGIFCONF, &c));
+    int need = c.ifc_len;
+    expect("  a whole number of ifreqs", need > 0 && need % (int)sizeof(struct ifreq) == 0);
+    struct ifreq reqs[32];
+    c.ifc_len = sizeof reqs;
+    c.ifc_req = reqs;
+    show("SIOCGIFCONF", ioctl(s, SIOCGIFCONF, &c));
+    expect("  the length it said", c.ifc_len == need);
+    for (int k = 0; k < c.ifc_len / (int)sizeof(struct ifreq); k++)
+        if (strcmp(reqs[k].ifr_name, "lo") == 0)
+            printf("  %s %s\n", reqs[k].ifr_name,
+                   inet_ntoa(((struct sockaddr_in *)&reqs[k].ifr_addr)->sin_addr));
+    c.ifc_len = sizeof(struct ifreq) + 7;
+    show("SIOCGIFCONF, room for one", ioctl(s, SIOCGIFCONF, &c));
+    printf("  %d\n", c.ifc_len);
+    c.ifc_len = 7;
+    show("SIOCGIFCONF, room for none", ioctl(s, SIOCGIFCONF, &c));
+    printf("  %d\n", c.ifc_len);
+    close(s);
+    printf("if_nametoindex(lo) is lo's: %s\n", if_nametoindex("lo") == (unsigned)lo_index ? "yes" : "no");
+    char name[16];
+    printf("if_indextoname: %s\n", if_indextoname(lo_index, name) ? name : strerrorname_np(errno));
+    printf("if_nametoindex(nosuch0): %u\n", if_nametoindex("nosuch0"));
+}
+
 int main(void) {
     own_namespace();
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -523,6 +607,7 @@ int main(void) {
     dumps();
     singles();
     hostile();
+    ioctls();
     if (failures) {
         printf("%d failures\n", failures);
         return 1;

@@ -367,8 +367,13 @@ impl FileDescription for InetSocket {
         })
     }
 
-    /// `FIONREAD` (`SIOCINQ`), from the host socket.
+    /// `FIONREAD` (`SIOCINQ`), from the host socket; the interface ioctls
+    /// (`net::netlink::ifreq`, the address ones for AF_INET only).
     fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn GuestMemory) -> Result<u64, Errno> {
+        if super::netlink::ifreq::is_interface_ioctl(cmd) {
+            let inet = self.family == snare_abi::socket::AF_INET;
+            return super::netlink::ifreq::ioctl(cmd, arg, mem, inet);
+        }
         if cmd != FIONREAD {
             return Err(Errno::ENOTTY);
         }

@@ -21,10 +21,11 @@
 //! `NETLINK_ADD_MEMBERSHIP`) are accepted and remembered but no notification is ever sent
 //! (nothing in the sandbox changes its interfaces); sending to a port other than the
 //! kernel's is EPERM (Linux lets `CAP_NET_ADMIN` do it); no control messages on receive
-//! (`SO_PASSCRED`'s credentials, `NETLINK_PKTINFO`); the SIOCGIF* ioctls Linux answers on
-//! any socket are ENOTTY; a queued datagram costs its length against `SO_RCVBUF` (Linux: its
-//! skb's true size).
+//! (`SO_PASSCRED`'s credentials, `NETLINK_PKTINFO`); a queued datagram costs its length
+//! against `SO_RCVBUF` (Linux: its skb's true size). The interface ioctls every socket
+//! answers (`SIOCGIF*`) are [`ifreq`]'s, answered from the same host dumps.
 
+pub mod ifreq;
 mod msg;
 mod route;
 
@@ -567,8 +568,11 @@ impl FileDescription for NetlinkSocket {
         })
     }
 
-    /// No ioctl is served (Linux answers the SIOCGIF* family on any socket).
-    fn ioctl(&self, cmd: u32, _arg: u64, _mem: &dyn GuestMemory) -> Result<u64, Errno> {
+    /// The interface ioctls ([`ifreq`]); nothing else.
+    fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn GuestMemory) -> Result<u64, Errno> {
+        if ifreq::is_interface_ioctl(cmd) {
+            return ifreq::ioctl(cmd, arg, mem, false);
+        }
         tracing::debug!(cmd, "netlink: ioctl: ENOTTY");
         Err(Errno::ENOTTY)
     }

@@ -222,6 +222,43 @@ fn single(req: &Msg<'_>, cx: Ctx) -> Result<Vec<Vec<u8>>, Errno> {
     Ok(out)
 }
 
+/// The most a whole dump the Sentry reads for itself may hold (ENOBUFS past it).
+const MAX_OWN_DUMP: usize = 16 << 20;
+
+/// The Sentry's own dump of `ty` for `family` (for the interface ioctls): every message
+/// the host sent before its `NLMSG_DONE`, as its type and payload; the host's error, if it
+/// refused.
+pub(super) fn host_dump(ty: u16, family: u8) -> Result<Vec<(u16, Vec<u8>)>, Errno> {
+    let hlen = forwarded(ty).map_or(16, |(h, _)| h);
+    let mut payload = vec![0u8; hlen];
+    payload[0] = family;
+    let request = msg::message(ty, NLM_F_REQUEST | NLM_F_DUMP, HOST_SEQ, 0, &payload);
+    let (host, _budget) = ask_host(&request)?;
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let data = host.recv(HOST_WAIT_MS)?;
+        for m in msg::messages(&data).filter(|m| m.hdr.nlmsg_seq == HOST_SEQ) {
+            match m.hdr.nlmsg_type {
+                NLMSG_DONE => return Ok(out),
+                NLMSG_ERROR => {
+                    return Err(match msg::error_of(m.payload) {
+                        Some(e) if e != 0 => Errno::new(e),
+                        _ => Errno::EIO,
+                    })
+                }
+                _ => {
+                    total += m.payload.len();
+                    if total > MAX_OWN_DUMP {
+                        return Err(Errno::ENOBUFS);
+                    }
+                    out.push((m.hdr.nlmsg_type, m.payload.to_vec()));
+                }
+            }
+        }
+    }
+}
+
 /// A dump being read: the host socket it comes from and the messages read from it not yet
 /// packed into guest datagrams.
 #[derive(Debug)]

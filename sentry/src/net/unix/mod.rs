@@ -502,6 +502,9 @@ impl FileDescription for UnixSocket {
                 }
             }
             SIOCOUTQ => self.wmem.load(Ordering::Relaxed),
+            _ if super::netlink::ifreq::is_interface_ioctl(cmd) => {
+                return super::netlink::ifreq::ioctl(cmd, arg, mem, false);
+            }
             _ => return Err(Errno::ENOTTY),
         };
         mem.write(arg, &(n.min(i32::MAX as usize) as i32).to_ne_bytes())?;
