@@ -109,6 +109,8 @@ pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_GETROUTE: u16 = 26;
 /// The last rtnetlink type of Linux 6.x (`RTM_MAX`): EOPNOTSUPP past it.
 pub const RTM_MAX: u16 = 123;
+/// NETLINK_ROUTE's multicast groups (`RTNLGRP_MAX`): the groups a socket may join.
+pub const RTNLGRP_MAX: u32 = 36;
 
 /// The fixed headers after `nlmsghdr`: `struct rtgenmsg` (the family alone), `struct
 /// ifinfomsg`, `struct ifaddrmsg`, `struct rtmsg`.
@@ -117,13 +119,18 @@ pub const IFINFOMSG_LEN: usize = 16;
 pub const IFADDRMSG_LEN: usize = 8;
 pub const RTMSG_LEN: usize = 12;
 
-/// `IFLA_*` attributes a GETLINK request may carry.
+/// `IFLA_*` attributes of links (a GETLINK request may carry the name ones and the mask).
+pub const IFLA_ADDRESS: u16 = 1;
 pub const IFLA_IFNAME: u16 = 3;
+pub const IFLA_MTU: u16 = 4;
+pub const IFLA_TXQLEN: u16 = 13;
 pub const IFLA_EXT_MASK: u16 = 29;
 pub const IFLA_ALT_IFNAME: u16 = 53;
-/// `IFA_*` attributes a GETADDR request may carry.
+/// `IFA_*` attributes of addresses (a GETADDR request may carry the first two).
 pub const IFA_ADDRESS: u16 = 1;
 pub const IFA_LOCAL: u16 = 2;
+pub const IFA_LABEL: u16 = 3;
+pub const IFA_BROADCAST: u16 = 4;
 /// `RTA_*` attributes a GETROUTE request may carry.
 pub const RTA_DST: u16 = 1;
 pub const RTA_SRC: u16 = 2;

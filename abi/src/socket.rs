@@ -52,6 +52,10 @@ pub const SO_PRIORITY: i32 = 12;
 pub const SO_ACCEPTCONN: i32 = 30;
 pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
+pub const SO_SNDBUFFORCE: i32 = 32;
+pub const SO_RCVBUFFORCE: i32 = 33;
+/// `__SO_ACCEPTCON` (`<linux/net.h>`): a listening socket's flag, as `/proc/net/unix` shows it.
+pub const SO_ACCEPTCON: u32 = 1 << 16;
 
 pub const SO_REUSEPORT: i32 = 15;
 

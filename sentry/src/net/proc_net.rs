@@ -17,6 +17,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use snare_abi::socket::SO_ACCEPTCON;
+
 use crate::net::unix::addr::UnixAddr;
 use crate::vfs::procfs::NetFile;
 
@@ -24,8 +26,6 @@ use crate::vfs::procfs::NetFile;
 const SOMAXCONN: u32 = 4096;
 /// The uid a socket that isn't the sandbox's shows (`overflowuid`).
 const OVERFLOW_UID: u32 = 65534;
-/// `__SO_ACCEPTCON`: a listening socket's flag in `/proc/net/unix`.
-const SO_ACCEPTCON: u32 = 1 << 16;
 
 /// The text of `f`.
 pub fn contents(f: NetFile) -> Vec<u8> {

@@ -11,7 +11,10 @@
 //! addresses, or the length they need when the buffer is NULL. Every `SIOCSIF*` is EPERM (no
 //! `CAP_NET_ADMIN`). Deviation: `SIOCGIFMAP` is all zeros (right for virtual devices).
 
-use snare_abi::netlink::{nlmsg_align, IFADDRMSG_LEN, IFINFOMSG_LEN, RTM_GETADDR, RTM_GETLINK};
+use snare_abi::netlink::{
+    nlmsg_align, IFADDRMSG_LEN, IFA_ADDRESS, IFA_BROADCAST, IFA_LABEL, IFA_LOCAL, IFINFOMSG_LEN,
+    IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN, RTM_GETADDR, RTM_GETLINK,
+};
 use snare_abi::socket::{
     Ifconf, AF_INET, IFNAMSIZ, IFREQ_SIZE, SIOCADDMULTI, SIOCDELMULTI, SIOCGIFADDR, SIOCGIFBRDADDR,
     SIOCGIFCONF, SIOCGIFDSTADDR, SIOCGIFFLAGS, SIOCGIFHWADDR, SIOCGIFINDEX, SIOCGIFMAP,
@@ -24,15 +27,6 @@ use snare_abi::Errno;
 use super::{msg, route};
 use crate::mm::GuestMemory;
 
-/// `IFLA_*` and `IFA_*` attributes read from the host's messages.
-const IFLA_ADDRESS: u16 = 1;
-const IFLA_IFNAME: u16 = 3;
-const IFLA_MTU: u16 = 4;
-const IFLA_TXQLEN: u16 = 13;
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-const IFA_LABEL: u16 = 3;
-const IFA_BROADCAST: u16 = 4;
 /// Where `struct ifreq`'s union starts.
 const UNION: usize = IFNAMSIZ;
 

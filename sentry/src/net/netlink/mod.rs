@@ -38,6 +38,7 @@ use snare_abi::netlink::{SockaddrNl, MAX_LINKS, NETLINK_ROUTE};
 use snare_abi::socket::{AF_NETLINK, SOCK_DGRAM, SOCK_RAW};
 use snare_abi::Errno;
 
+use super::unix::{DEFAULT_BUF, MAX_BUF, MIN_RCVBUF, MIN_SNDBUF};
 use crate::kernel::wait::{block, WaitQueue};
 use crate::mm::GuestMemory;
 use crate::vfs::{poll, FileDescription};
@@ -49,14 +50,8 @@ const GOODSIZE: usize = 4096 - 320;
 const MAX_DATAGRAM: usize = 32768 - 320;
 /// What Linux keeps free of a send buffer (`len > sk_sndbuf - 32`: EMSGSIZE).
 const SNDBUF_SLACK: usize = 32;
-/// `net.core.rmem_default`/`wmem_default`, and their `_max`.
-const DEFAULT_BUF: usize = 212_992;
-const MAX_BUF: usize = 212_992;
-/// `SOCK_MIN_SNDBUF` and `SOCK_MIN_RCVBUF`.
-const MIN_SNDBUF: usize = 4608;
-const MIN_RCVBUF: usize = 2304;
-/// NETLINK_ROUTE's multicast groups (`RTNLGRP_MAX`).
-pub const NGROUPS: u32 = 36;
+/// NETLINK_ROUTE's multicast groups.
+const NGROUPS: u32 = snare_abi::netlink::RTNLGRP_MAX;
 
 /// The socket's `SOL_NETLINK` flags.
 #[derive(Debug, Default, Clone, Copy)]
@@ -400,10 +395,10 @@ impl NetlinkSocket {
     /// bounded as Linux), `SO_PASSCRED`; the `*FORCE` sizes need `CAP_NET_ADMIN` (EPERM);
     /// options that change nothing netlink does are accepted.
     pub fn setsockopt_socket(&self, opt: i32, v: i32) -> Result<(), Errno> {
-        use snare_abi::socket::{SO_KEEPALIVE, SO_PASSCRED, SO_RCVBUF, SO_REUSEADDR, SO_SNDBUF};
-        const SO_PRIORITY: i32 = 12;
-        const SO_SNDBUFFORCE: i32 = 32;
-        const SO_RCVBUFFORCE: i32 = 33;
+        use snare_abi::socket::{
+            SO_KEEPALIVE, SO_PASSCRED, SO_PRIORITY, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR,
+            SO_SNDBUF, SO_SNDBUFFORCE,
+        };
         let size = |v: i32, min: usize| (v.max(0) as usize).min(MAX_BUF).saturating_mul(2).max(min);
         let mut st = self.state();
         match opt {

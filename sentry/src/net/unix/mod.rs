@@ -53,8 +53,8 @@ pub const DEFAULT_BUF: usize = 212_992;
 /// `net.core.wmem_max` and `rmem_max`: the most `SO_SNDBUF`/`SO_RCVBUF` grant (doubled).
 pub const MAX_BUF: usize = 212_992;
 /// `SOCK_MIN_SNDBUF` and `SOCK_MIN_RCVBUF`.
-const MIN_SNDBUF: usize = 4608;
-const MIN_RCVBUF: usize = 2304;
+pub(crate) const MIN_SNDBUF: usize = 4608;
+pub(crate) const MIN_RCVBUF: usize = 2304;
 /// `net.unix.max_dgram_qlen`: datagrams queued for a socket from senders it isn't
 /// connected to.
 const MAX_DGRAM_QLEN: usize = 10;
