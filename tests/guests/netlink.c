@@ -399,6 +399,7 @@ static void hostile(void) {
     } w = {{sizeof w, RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, 60, 0}, {.ifi_index = lo_index}};
     show("write a request", write(s, &w, sizeof w));
     static char rbuf[65536];
+    show("read of 0 bytes takes nothing", read(s, rbuf, 0));
     long r = read(s, rbuf, sizeof rbuf);
     expect("read its answer", r > 16 && ((struct nlmsghdr *)rbuf)->nlmsg_type == RTM_NEWLINK);
     r = read(s, rbuf, sizeof rbuf);

@@ -139,8 +139,12 @@ pub(super) fn write(task: &Task, s: &NetlinkSocket, vecs: &[Iovec]) -> Result<u6
     send_iov(task, s, vecs, None, 0)
 }
 
-/// `read(2)`, `readv(2)` of a netlink socket: one receive without flags.
+/// `read(2)`, `readv(2)` of a netlink socket: one receive without flags; nothing is taken
+/// for an empty buffer (Linux's `sock_read_iter` returns 0 first).
 pub(super) fn read(task: &Task, s: &NetlinkSocket, vecs: &[Iovec]) -> Result<u64, Errno> {
+    if total(vecs) == 0 {
+        return Ok(0);
+    }
     recv_iov(task, s, vecs, 0).map(|g| g.ret)
 }
 
