@@ -1,10 +1,12 @@
 //! The text of `/proc/net/*` and `/proc/sys/net/core/somaxconn` (the procfs tree is
 //! `vfs/procfs.rs`'s; it asks here through `Caller::net_file`).
 //!
-//! `dev`, `if_inet6`, `route` and `somaxconn` are the host's files of the sandbox's network
+//! `dev`, `if_inet6`, `route`, `ipv6_route`, `arp`, `igmp`, `igmp6`, `dev_mcast`, `snmp`,
+//! `snmp6`, `netstat` and `somaxconn` are the host's files of the sandbox's network
 //! namespace, read through the Sentry's held procfs (whose `net` is the Sentry's namespace,
-//! which is the sandbox's). `tcp`, `tcp6`, `udp` and `udp6` are too, with what would tell the
-//! guest about the host rewritten on each line: the inode column becomes the guest's inode
+//! which is the sandbox's): they hold no socket of anyone. `tcp`, `tcp6`, `udp`, `udp6`,
+//! `raw` and `raw6` are the host's too, with what would tell the guest about the host
+//! rewritten on each line: the inode column becomes the guest's inode
 //! number of the socket (what `/proc/PID/fd` shows as `socket:[N]`) for a socket the Sentry
 //! owns and 0 for any other, the uid column the owning guest's uid (65534, the overflow uid,
 //! for a socket that isn't the sandbox's: possible with `--network host`), and the kernel
@@ -12,7 +14,9 @@
 //! format.
 //!
 //! Deviations from Linux: `unix` shows a reference count of 2 for every socket and no
-//! kernel addresses; a host file that can't be read (`if_inet6` without IPv6) is empty.
+//! kernel addresses; a host file that can't be read (`if_inet6` without IPv6) is empty;
+//! `sockstat` (whose memory counts are the host's, not the namespace's), `packet`,
+//! `netlink`, `udplite`, `protocols` and the rest are absent.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -31,17 +35,9 @@ const OVERFLOW_UID: u32 = 65534;
 pub fn contents(f: NetFile) -> Vec<u8> {
     let host = |name: &str| snare_platform::host_proc::read_to_string(name).unwrap_or_default();
     match f {
-        NetFile::Dev => host("net/dev").into_bytes(),
-        NetFile::IfInet6 => host("net/if_inet6").into_bytes(),
-        NetFile::Route => host("net/route").into_bytes(),
-        NetFile::Tcp | NetFile::Tcp6 | NetFile::Udp | NetFile::Udp6 => {
-            let name = match f {
-                NetFile::Tcp => "net/tcp",
-                NetFile::Tcp6 => "net/tcp6",
-                NetFile::Udp => "net/udp",
-                _ => "net/udp6",
-            };
-            sockets_table(&host(name), &super::inet::host_inodes()).into_bytes()
+        NetFile::Host(name) => host(&format!("net/{name}")).into_bytes(),
+        NetFile::Sockets(name) => {
+            sockets_table(&host(&format!("net/{name}")), &super::inet::host_inodes()).into_bytes()
         }
         NetFile::Unix => unix_table(&super::unix::proc_entries()).into_bytes(),
         NetFile::Somaxconn => {

@@ -10,8 +10,9 @@
 //! The tree: `/proc/{<pid>, self, thread-self, cpuinfo, meminfo, stat, uptime, loadavg,
 //! filesystems, mounts, net, version, sys}`; `<pid>` (and `<pid>/task/<pid>`) hold `maps,
 //! status, stat, statm, cmdline, environ, comm, exe, cwd, root, fd/, mounts, mountinfo, net/`
-//! (and `task/`); `net` (`/proc/net` is a link to `self/net`) holds `dev, if_inet6, route,
-//! tcp, tcp6, udp, udp6, unix`, whose text the caller writes ([`NetFile`]);
+//! (and `task/`); `net` (`/proc/net` is a link to `self/net`) holds `arp, dev, dev_mcast,
+//! if_inet6, igmp, igmp6, ipv6_route, netstat, raw, raw6, route, snmp, snmp6, tcp, tcp6, udp,
+//! udp6, unix`, whose text the caller writes ([`NetFile`]);
 //! `sys/kernel/{hostname, osrelease, ostype, pid_max}`, `sys/fs/pipe-max-size`,
 //! `sys/fs/inotify/{max_queued_events, max_user_instances, max_user_watches}`,
 //! `sys/net/core/somaxconn`, `sys/vm/overcommit_memory`. Only the caller's own pid exists.
@@ -193,16 +194,35 @@ enum FileId {
 /// sandbox's network namespace and the Sentry's sockets) and `sys/net/core/somaxconn`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetFile {
-    Dev,
-    IfInet6,
-    Route,
-    Tcp,
-    Tcp6,
-    Udp,
-    Udp6,
+    /// A host file of the namespace shown as it is (`dev`, `route`, `snmp`, …).
+    Host(&'static str),
+    /// A host table of sockets (`tcp`, `udp6`, `raw`, …), rewritten for the guest.
+    Sockets(&'static str),
     Unix,
     Somaxconn,
 }
+
+/// `<pid>/net`'s files, in listing order.
+const NET_FILES: &[(&str, NetFile)] = &[
+    ("arp", NetFile::Host("arp")),
+    ("dev", NetFile::Host("dev")),
+    ("dev_mcast", NetFile::Host("dev_mcast")),
+    ("if_inet6", NetFile::Host("if_inet6")),
+    ("igmp", NetFile::Host("igmp")),
+    ("igmp6", NetFile::Host("igmp6")),
+    ("ipv6_route", NetFile::Host("ipv6_route")),
+    ("netstat", NetFile::Host("netstat")),
+    ("raw", NetFile::Sockets("raw")),
+    ("raw6", NetFile::Sockets("raw6")),
+    ("route", NetFile::Host("route")),
+    ("snmp", NetFile::Host("snmp")),
+    ("snmp6", NetFile::Host("snmp6")),
+    ("tcp", NetFile::Sockets("tcp")),
+    ("tcp6", NetFile::Sockets("tcp6")),
+    ("udp", NetFile::Sockets("udp")),
+    ("udp6", NetFile::Sockets("udp6")),
+    ("unix", NetFile::Unix),
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LinkId {
@@ -303,19 +323,10 @@ fn entries(dir: DirId, me: &ProcessInfo) -> Vec<(Vec<u8>, Entry)> {
             (n("net"), Entry::Dir(DirId::SysNet)),
             (n("vm"), Entry::Dir(DirId::SysVm)),
         ],
-        DirId::Net => [
-            ("dev", NetFile::Dev),
-            ("if_inet6", NetFile::IfInet6),
-            ("route", NetFile::Route),
-            ("tcp", NetFile::Tcp),
-            ("tcp6", NetFile::Tcp6),
-            ("udp", NetFile::Udp),
-            ("udp6", NetFile::Udp6),
-            ("unix", NetFile::Unix),
-        ]
-        .into_iter()
-        .map(|(name, f)| (n(name), Entry::File(FileId::Net(f))))
-        .collect(),
+        DirId::Net => NET_FILES
+            .iter()
+            .map(|&(name, f)| (n(name), Entry::File(FileId::Net(f))))
+            .collect(),
         DirId::SysNet => vec![(n("core"), Entry::Dir(DirId::SysNetCore))],
         DirId::SysNetCore => vec![(n("somaxconn"), Entry::File(FileId::Net(NetFile::Somaxconn)))],
         DirId::SysKernel => vec![
@@ -1698,13 +1709,17 @@ mod tests {
     fn net_files() {
         // /proc/net is self/net; both list the same files, whose text the caller writes.
         assert_eq!(Procfs::readlink(b"net", &me()).expect("link"), b"self/net");
-        let want = [
+        let want: Vec<&str> = NET_FILES.iter().map(|(n, _)| *n).collect();
+        for want in [
             "dev", "if_inet6", "route", "tcp", "tcp6", "udp", "udp6", "unix",
-        ];
+        ] {
+            assert!(NET_FILES.iter().any(|(n, _)| *n == want), "{want}");
+        }
         for dir in ["net", "self/net", "42/net", "42/task/42/net"] {
             assert_eq!(names(dir)[2..], want, "{dir}");
         }
-        assert_eq!(read_all("net/tcp6"), "Tcp6\n");
+        assert_eq!(read_all("net/tcp6"), "Sockets(\"tcp6\")\n");
+        assert_eq!(read_all("net/dev"), "Host(\"dev\")\n");
         assert_eq!(read_all("self/net/unix"), "Unix\n");
         assert_eq!(read_all("sys/net/core/somaxconn"), "Somaxconn\n");
         assert_eq!(
