@@ -25,7 +25,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 // <net/if.h>'s, which can't be included with <linux/if.h>.
@@ -480,6 +482,29 @@ static void names_and_options(void) {
     len = sizeof groups;
     show("NETLINK_LIST_MEMBERSHIPS", getsockopt(s, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, groups, &len));
     printf("  %#x\n", groups[0]);
+    // SO_RCVTIMEO: a receive with nothing queued waits that long, then EAGAIN.
+    struct timeval tv = {0, 200000};
+    show("SO_RCVTIMEO 0.2 s", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    struct timeval back = {9, 9};
+    len = sizeof back;
+    show("get SO_RCVTIMEO", getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &back, &len));
+    printf("  %ld.%06ld len %u\n", (long)back.tv_sec, (long)back.tv_usec, len);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char small[64];
+    show("recv, nothing queued", recv(s, small, sizeof small, 0));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    expect("  after about 0.2 s", ms >= 190 && ms < 2000);
+    tv.tv_sec = -1;
+    show("SO_RCVTIMEO negative", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    show("recv, never waits", recv(s, small, sizeof small, 0));
+    tv.tv_sec = 0;
+    tv.tv_usec = 1000000;
+    show("SO_RCVTIMEO usec 1000000", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    show("SO_RCVTIMEO, 8 bytes", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, 8));
+    tv.tv_usec = 0;
+    show("SO_RCVTIMEO 0: forever", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
     // With NETLINK_CAP_ACK, an error carries the request's header only.
     request(s, 200, NLM_F_REQUEST, 70, &one, 4);
     answer(s, "capped error");

@@ -10,7 +10,8 @@
 use snare_abi::file::Iovec;
 use snare_abi::netlink::SOL_NETLINK;
 use snare_abi::socket::{
-    MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, SOCKADDR_STORAGE_SIZE, SOL_SOCKET,
+    MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, SOCKADDR_STORAGE_SIZE, SOL_SOCKET, SO_RCVTIMEO_OLD,
+    SO_SNDTIMEO_OLD,
 };
 use snare_abi::Errno;
 
@@ -19,7 +20,7 @@ use super::socket::{read_addr, write_addr};
 use super::socket_msg::{gather, read_msghdr, scatter, total};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
-use crate::net::netlink::{sockaddr, NetlinkSocket};
+use crate::net::netlink::{sockaddr, NetlinkSocket, Timeout};
 
 /// `socket(2)` of a netlink socket of `ty` (already checked by `net::netlink::decode`).
 pub(super) fn socket(task: &Task, ty: u32, nonblock: bool, cloexec: bool) -> Result<u64, Errno> {
@@ -55,6 +56,14 @@ pub(super) fn getsockopt(task: &Task, s: &NetlinkSocket, a: [u64; 6]) -> Result<
     let len: i32 = task.mm.read_val(a[4])?;
     let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
     let (v, reported) = match level {
+        SOL_SOCKET if opt == SO_RCVTIMEO_OLD || opt == SO_SNDTIMEO_OLD => {
+            let (sec, usec) = s.timeout(opt == SO_RCVTIMEO_OLD).to_timeval();
+            let mut tv = sec.to_ne_bytes().to_vec();
+            tv.extend_from_slice(&usec.to_ne_bytes());
+            let n = len.min(tv.len());
+            tv.truncate(n);
+            (tv, n)
+        }
         SOL_SOCKET => {
             let v = s.getsockopt_socket(opt)?.to_ne_bytes();
             let n = len.min(v.len());
@@ -68,11 +77,22 @@ pub(super) fn getsockopt(task: &Task, s: &NetlinkSocket, a: [u64; 6]) -> Result<
     Ok(0)
 }
 
-/// `setsockopt(2)` at `SOL_SOCKET` (EINVAL for less than an `int`) and `SOL_NETLINK` (a
-/// value shorter than an `int` counts as 0, as Linux); ENOPROTOOPT at other levels.
+/// `setsockopt(2)` at `SOL_SOCKET` (EINVAL for less than an `int`, or than a `struct
+/// timeval` for `SO_RCVTIMEO`/`SO_SNDTIMEO`) and `SOL_NETLINK` (a value shorter than an
+/// `int` counts as 0, as Linux); ENOPROTOOPT at other levels.
 pub(super) fn setsockopt(task: &Task, s: &NetlinkSocket, a: [u64; 6]) -> Result<u64, Errno> {
     let (level, opt, len) = (i32_(a[1]), i32_(a[2]), u32_(a[4]));
     match level {
+        SOL_SOCKET if opt == SO_RCVTIMEO_OLD || opt == SO_SNDTIMEO_OLD => {
+            // struct timeval: two longs.
+            if len < 16 {
+                return Err(Errno::EINVAL);
+            }
+            let tv: [i64; 2] = task.mm.read_val(a[3])?;
+            let t = Timeout::from_timeval(tv[0], tv[1])?;
+            s.set_timeout(opt == SO_RCVTIMEO_OLD, t);
+            Ok(0)
+        }
         SOL_SOCKET => {
             if len < 4 {
                 return Err(Errno::EINVAL);

@@ -84,6 +84,48 @@ struct State {
     max_recvmsg_len: usize,
     passcred: bool,
     flags: Flags,
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO` (sends never wait; kept to be read back).
+    rcvtimeo: Timeout,
+    sndtimeo: Timeout,
+}
+
+/// A socket timeout as Linux keeps it: none (wait forever), zero (a negative time was set:
+/// never wait), or a time.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    #[default]
+    Forever,
+    Zero,
+    After(std::time::Duration),
+}
+
+impl Timeout {
+    /// The timeout a `struct timeval` (`sec`, `usec`) sets, as Linux's `sock_set_timeout`:
+    /// EDOM for microseconds out of range, zero for a negative time, none for 0.
+    pub fn from_timeval(sec: i64, usec: i64) -> Result<Timeout, Errno> {
+        if !(0..1_000_000).contains(&usec) {
+            return Err(Errno::EDOM);
+        }
+        Ok(match (sec, usec) {
+            (s, _) if s < 0 => Timeout::Zero,
+            (0, 0) => Timeout::Forever,
+            (s, u) => Timeout::After(
+                std::time::Duration::from_secs(s as u64)
+                    + std::time::Duration::from_micros(u as u64),
+            ),
+        })
+    }
+
+    /// The `struct timeval` `getsockopt` shows (`{0, 0}` for none and for zero).
+    pub fn to_timeval(self) -> (i64, i64) {
+        match self {
+            Timeout::After(d) => (
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                i64::from(d.subsec_micros()),
+            ),
+            _ => (0, 0),
+        }
+    }
 }
 
 /// A NETLINK_ROUTE socket of the guest.
@@ -203,6 +245,8 @@ impl NetlinkSocket {
                 max_recvmsg_len: 0,
                 passcred: false,
                 flags: Flags::default(),
+                rcvtimeo: Timeout::Forever,
+                sndtimeo: Timeout::Forever,
             }),
             wq: WaitQueue::new(),
             uid,
@@ -330,7 +374,8 @@ impl NetlinkSocket {
     }
 
     /// One receive of at most `len` bytes (`peek`: the datagram stays). EAGAIN when nothing
-    /// is queued and `nonblock`; otherwise waits (ERESTARTSYS on a signal).
+    /// is queued and `nonblock`; otherwise waits (ERESTARTSYS on a signal) until
+    /// `SO_RCVTIMEO` ends (EAGAIN; a signal then is EINTR, as Linux's `sock_intr_errno`).
     pub fn recv(&self, len: usize, peek: bool, nonblock: bool) -> Result<Received, Errno> {
         let take = || {
             let mut st = self.state();
@@ -362,10 +407,38 @@ impl NetlinkSocket {
         if let Some(r) = take() {
             return r;
         }
-        if nonblock {
-            return Err(Errno::EAGAIN);
+        let timeo = self.state().rcvtimeo;
+        let deadline = match timeo {
+            _ if nonblock => return Err(Errno::EAGAIN),
+            Timeout::Zero => return Err(Errno::EAGAIN),
+            Timeout::Forever => None,
+            Timeout::After(d) => Some(std::time::Instant::now().checked_add(d)),
+        };
+        match block(&[&self.wq], deadline.flatten(), take) {
+            Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
+            Err(Errno::ERESTARTSYS) if deadline.is_some() => Err(Errno::EINTR),
+            r => r,
         }
-        block(&[&self.wq], None, take)
+    }
+
+    /// `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`.
+    pub fn timeout(&self, rcv: bool) -> Timeout {
+        let st = self.state();
+        if rcv {
+            st.rcvtimeo
+        } else {
+            st.sndtimeo
+        }
+    }
+
+    /// Sets `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`.
+    pub fn set_timeout(&self, rcv: bool, t: Timeout) {
+        let mut st = self.state();
+        if rcv {
+            st.rcvtimeo = t;
+        } else {
+            st.sndtimeo = t;
+        }
     }
 
     /// `getsockopt(2)` at `SOL_SOCKET`: the option's value (an `int`).

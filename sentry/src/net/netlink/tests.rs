@@ -372,3 +372,24 @@ fn hostile_datagrams_never_panic() {
         drain(&s, (next() % 5000) as usize);
     }
 }
+
+#[test]
+fn timeouts_as_sock_set_timeout() {
+    use std::time::Duration;
+    assert_eq!(Timeout::from_timeval(0, 0), Ok(Timeout::Forever));
+    assert_eq!(Timeout::from_timeval(-5, 0), Ok(Timeout::Zero));
+    assert_eq!(Timeout::from_timeval(0, 1_000_000), Err(Errno::EDOM));
+    assert_eq!(Timeout::from_timeval(0, -1), Err(Errno::EDOM));
+    let t = Timeout::from_timeval(i64::MAX, 999_999).expect("valid");
+    assert_eq!(t.to_timeval(), (i64::MAX, 999_999));
+    assert_eq!(
+        Timeout::from_timeval(1, 500),
+        Ok(Timeout::After(Duration::from_micros(1_000_500)))
+    );
+    let s = NetlinkSocket::new(SOCK_RAW, false, 0, 0);
+    s.set_timeout(true, Timeout::Zero);
+    assert_eq!(s.recv(10, false, false).err(), Some(Errno::EAGAIN));
+    s.set_timeout(true, Timeout::After(Duration::from_millis(20)));
+    assert_eq!(s.recv(10, false, false).err(), Some(Errno::EAGAIN));
+    assert_eq!(s.timeout(false), Timeout::Forever);
+}
