@@ -369,8 +369,12 @@ impl RouteSocket {
                 events: libc::POLLIN,
                 revents: 0,
             };
-            // SAFETY: one live pollfd; poll writes only its `revents`.
-            check(unsafe { libc::poll(&mut p, 1, wait_ms) })?;
+            // SAFETY: one live pollfd; poll writes only its `revents`. An interrupted poll
+            // just looks again below.
+            match check(unsafe { libc::poll(&mut p, 1, wait_ms) }) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(e),
+            }
             // SAFETY: as above.
             len = check_size(unsafe { libc::recv(fd, std::ptr::null_mut(), 0, peek) });
         }

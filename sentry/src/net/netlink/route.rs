@@ -113,7 +113,7 @@ pub(super) fn host_request(req: &Msg<'_>, dump: bool, uid: u32) -> Result<Vec<u8
         let n = req.payload.len().min(hlen);
         payload[..n].copy_from_slice(&req.payload[..n]);
     } else {
-        payload[0] = req.payload[0];
+        payload[0] = req.payload.first().copied().unwrap_or(0);
     }
     let mut given = Vec::new();
     if req.payload.len() >= hlen {
