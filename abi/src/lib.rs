@@ -12,6 +12,7 @@ pub mod file;
 pub mod inotify;
 pub mod mount;
 pub mod mqueue;
+pub mod netlink;
 pub mod pod;
 pub mod regs;
 pub mod seccomp;

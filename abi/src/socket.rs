@@ -52,6 +52,10 @@ pub const SO_PRIORITY: i32 = 12;
 pub const SO_ACCEPTCONN: i32 = 30;
 pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
+pub const SO_SNDBUFFORCE: i32 = 32;
+pub const SO_RCVBUFFORCE: i32 = 33;
+/// `__SO_ACCEPTCON` (`<linux/net.h>`): a listening socket's flag, as `/proc/net/unix` shows it.
+pub const SO_ACCEPTCON: u32 = 1 << 16;
 
 pub const SO_REUSEPORT: i32 = 15;
 
@@ -135,6 +139,48 @@ pub const SOCKADDR_STORAGE_SIZE: usize = 128;
 /// `SIOCINQ` is `FIONREAD`; `SIOCOUTQ` is `TIOCOUTQ`.
 pub const SIOCOUTQ: u32 = 0x5411;
 
+/// The interface ioctls every socket answers (`<linux/sockios.h>`), with a `struct ifreq`
+/// (a name, then a 24-byte union) or, for `SIOCGIFCONF`, a `struct ifconf`.
+pub const SIOCGIFNAME: u32 = 0x8910;
+pub const SIOCGIFCONF: u32 = 0x8912;
+pub const SIOCGIFFLAGS: u32 = 0x8913;
+pub const SIOCSIFFLAGS: u32 = 0x8914;
+pub const SIOCGIFADDR: u32 = 0x8915;
+pub const SIOCSIFADDR: u32 = 0x8916;
+pub const SIOCGIFDSTADDR: u32 = 0x8917;
+pub const SIOCSIFDSTADDR: u32 = 0x8918;
+pub const SIOCGIFBRDADDR: u32 = 0x8919;
+pub const SIOCSIFBRDADDR: u32 = 0x891a;
+pub const SIOCGIFNETMASK: u32 = 0x891b;
+pub const SIOCSIFNETMASK: u32 = 0x891c;
+pub const SIOCGIFMETRIC: u32 = 0x891d;
+pub const SIOCSIFMETRIC: u32 = 0x891e;
+pub const SIOCGIFMTU: u32 = 0x8921;
+pub const SIOCSIFMTU: u32 = 0x8922;
+pub const SIOCSIFNAME: u32 = 0x8923;
+pub const SIOCSIFHWADDR: u32 = 0x8924;
+pub const SIOCGIFHWADDR: u32 = 0x8927;
+pub const SIOCADDMULTI: u32 = 0x8931;
+pub const SIOCDELMULTI: u32 = 0x8932;
+pub const SIOCGIFINDEX: u32 = 0x8933;
+pub const SIOCGIFTXQLEN: u32 = 0x8942;
+pub const SIOCSIFTXQLEN: u32 = 0x8943;
+pub const SIOCGIFMAP: u32 = 0x8970;
+pub const SIOCSIFMAP: u32 = 0x8971;
+/// `IFNAMSIZ` and `sizeof(struct ifreq)`.
+pub const IFNAMSIZ: usize = 16;
+pub const IFREQ_SIZE: usize = 40;
+
+/// `struct ifconf`: a buffer of `struct ifreq`s and its length.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ifconf {
+    pub ifc_len: i32,
+    pub __pad: u32,
+    pub ifc_buf: u64,
+}
+assert_eq_size!(Ifconf, [u8; 16]);
+
 /// `struct msghdr` (`<linux/socket.h>`, the user-space layout of x86-64).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -195,4 +241,4 @@ pub struct Ucred {
 }
 assert_eq_size!(Ucred, [u8; 12]);
 
-crate::impl_pod!(Msghdr, Mmsghdr, Cmsghdr, Ucred);
+crate::impl_pod!(Msghdr, Mmsghdr, Cmsghdr, Ucred, Ifconf);

@@ -1,10 +1,12 @@
-//! Host sockets for the Sentry's AF_INET and AF_INET6 sockets, and the one host epoll that
-//! watches them. Safe wrappers over the raw calls: addresses and option values go in and out
-//! as byte buffers the Sentry read from (or will write to) guest memory, so the host kernel
-//! applies Linux's own checks to them (family, length, `AF_UNSPEC`, mapped addresses) and its
-//! errno is the answer. Every socket made here is `O_NONBLOCK | O_CLOEXEC`; every send is
-//! `MSG_NOSIGNAL | MSG_DONTWAIT` (a SIGPIPE belongs to the guest, never to the Sentry).
-//! Nothing here panics.
+//! Host sockets for the Sentry's AF_INET and AF_INET6 sockets, the one host epoll that
+//! watches them, and the host NETLINK_ROUTE socket the Sentry asks about the sandbox's
+//! interfaces ([`RouteSocket`]). Safe wrappers over the raw calls: addresses and option
+//! values go in and out as byte buffers the Sentry read from (or will write to) guest memory,
+//! so the host kernel applies Linux's own checks to them (family, length, `AF_UNSPEC`, mapped
+//! addresses) and its errno is the answer. Every socket made here is `O_NONBLOCK |
+//! O_CLOEXEC`; every send is `MSG_NOSIGNAL | MSG_DONTWAIT` (a SIGPIPE belongs to the guest,
+//! never to the Sentry), except the route socket's (no SIGPIPE on netlink). Nothing here
+//! panics.
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -321,4 +323,76 @@ pub fn poll_or_wake(
         Ok(_) | Err(Errno::EINTR) => Ok(p[0].revents),
         Err(e) => Err(e),
     }
+}
+
+/// A host NETLINK_ROUTE socket of the Sentry's network namespace (the sandbox's), for the
+/// Sentry's own rtnetlink requests (`sentry/src/net/netlink`): the Sentry sends requests it
+/// built itself and reads the host kernel's answers. Non-blocking and close-on-exec; bound
+/// by the host kernel at the first send.
+#[derive(Debug)]
+pub struct RouteSocket(OwnedFd);
+
+impl RouteSocket {
+    /// `socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE)`.
+    pub fn open() -> Result<RouteSocket, Errno> {
+        socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE).map(RouteSocket)
+    }
+
+    /// Sends one request datagram to the kernel (`sendto` without an address: port 0).
+    pub fn send(&self, msg: &[u8]) -> Result<(), Errno> {
+        // SAFETY: `msg` is live for the call, of the length passed; send only reads it.
+        let n = check_size(unsafe {
+            libc::send(
+                self.0.as_raw_fd(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                libc::MSG_DONTWAIT,
+            )
+        })?;
+        if n == msg.len() {
+            Ok(())
+        } else {
+            Err(Errno::EIO)
+        }
+    }
+
+    /// Receives the next datagram whole, waiting at most `wait_ms` for one (EAGAIN then):
+    /// its length is peeked first (`MSG_PEEK | MSG_TRUNC`), so nothing is ever cut.
+    pub fn recv(&self, wait_ms: i32) -> Result<Vec<u8>, Errno> {
+        let fd = self.0.as_raw_fd();
+        let peek = libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT;
+        // SAFETY: a zero-length buffer: with MSG_TRUNC the call only reports the length.
+        let mut len = check_size(unsafe { libc::recv(fd, std::ptr::null_mut(), 0, peek) });
+        if len == Err(Errno::EAGAIN) {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one live pollfd; poll writes only its `revents`. An interrupted poll
+            // just looks again below.
+            match check(unsafe { libc::poll(&mut p, 1, wait_ms) }) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+            // SAFETY: as above.
+            len = check_size(unsafe { libc::recv(fd, std::ptr::null_mut(), 0, peek) });
+        }
+        let mut buf = vec![0u8; len?];
+        // SAFETY: `buf` has `buf.len()` writable bytes; recv writes at most that many.
+        let n = check_size(unsafe {
+            libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
+        })?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+}
+
+/// The inode number of the host socket `fd` (what the host's `/proc/net` files show).
+pub fn inode(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
+    // SAFETY: an all-zero `stat` is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is live and writable; fstat writes one `struct stat`.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st.st_ino)
 }

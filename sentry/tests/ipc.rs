@@ -60,6 +60,16 @@ fn inet_bad() {
     c_program("inet_bad", &[]);
 }
 
+/// NETLINK_ROUTE (`tests/guests/netlink.c`): getifaddrs, if_nameindex, raw dumps of links,
+/// addresses and routes checked message by message, single requests and their
+/// acknowledgements, names and options, hostile requests (bad lengths, unknown and control
+/// types, a second dump, tiny buffers with MSG_TRUNC and MSG_PEEK). Natively it moves into a
+/// network namespace of its own with only `lo` up, as the sandbox's.
+#[test]
+fn netlink() {
+    c_program("netlink", &[]);
+}
+
 /// A real server and client in one sandbox: python's `http.server` on 127.0.0.1 at a port
 /// the kernel picks, in a thread, fetched by `urllib` (and a refused connection after it
 /// shut down).
@@ -329,4 +339,86 @@ my $pid = fork();
 if ($pid == 0) { close $a; print $b "from child\n"; close $b; exit 0; }
 close $b; my $l = <$a>; waitpid($pid, 0); print "perl got: $l";"#;
     same_with(std::path::Path::new("/usr/bin/perl"), &["-e", perl], true);
+}
+
+/// Real network tools under snare (iproute2's `ip` and `ss`, net-tools' `netstat` and
+/// `ifconfig`, python's `socket.if_nameindex`) see the sandbox's `lo`, its addresses and
+/// routes through NETLINK_ROUTE and the interface ioctls, and a listening TCP socket and an abstract AF_UNIX one the guest opened
+/// through `/proc/net` (`ss` falls back to it when NETLINK_SOCK_DIAG is refused), with the
+/// inode `/proc/self/fd` shows. Changes are refused (EPERM), other netlink protocols are
+/// EPROTONOSUPPORT.
+#[test]
+fn network_tools() {
+    let script = r#"
+import os, socket, subprocess
+t = socket.socket()
+t.bind(("127.0.0.1", 0))
+t.listen()
+print("port", t.getsockname()[1])
+print("fd", os.readlink("/proc/self/fd/%d" % t.fileno()))
+u = socket.socket(socket.AF_UNIX)
+u.bind("\0snare-netlink-test")
+u.listen()
+for cmd in ["ip addr", "ip link", "ip route", "ip route show table local", "ss -tlne",
+            "ss -xa", "netstat -tan", "ifconfig lo", "ip link set lo down", "ifconfig lo down"]:
+    r = subprocess.run(cmd.split(), capture_output=True, text=True)
+    print("$ %s -> %d" % (cmd, r.returncode))
+    print(r.stdout + r.stderr, end="")
+print("if_nameindex", socket.if_nameindex())
+print("if_nametoindex", socket.if_nametoindex("lo"), socket.if_indextoname(1))
+try:
+    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)
+except OSError as e:
+    print("NETLINK_AUDIT", e.errno)
+"#;
+    let out = std::process::Command::new(SNARE)
+        .args(["do", "--", "/usr/bin/python3", "-c", script])
+        .output()
+        .expect("run snare");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            .trim()
+            .to_string()
+    };
+    let port = field("port ");
+    let ino = field("fd ")
+        .trim_start_matches("socket:[")
+        .trim_end_matches(']')
+        .to_string();
+    let mut want = vec![
+        "$ ip addr -> 0".to_string(),
+        "inet 127.0.0.1/8 scope host lo".into(),
+        "inet6 ::1/128 scope host".into(),
+        "$ ip link -> 0".into(),
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536".into(),
+        "link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00".into(),
+        "$ ip route -> 0".into(),
+        "local 127.0.0.1 dev lo proto kernel scope host src 127.0.0.1".into(),
+        "$ ss -tlne -> 0".into(),
+        format!("127.0.0.1:{port}"),
+        format!("ino:{ino} "),
+        "$ ss -xa -> 0".into(),
+        "@snare-netlink-test".into(),
+        "$ netstat -tan -> 0".into(),
+        "$ ip link set lo down -> 2".into(),
+        "RTNETLINK answers: Operation not permitted".into(),
+        "$ ifconfig lo -> 0".into(),
+        "inet 127.0.0.1  netmask 255.0.0.0".into(),
+        "SIOCSIFFLAGS: Operation not permitted".into(),
+        "if_nameindex [(1, 'lo')]".into(),
+        "if_nametoindex 1 lo".into(),
+        "NETLINK_AUDIT 93".into(),
+    ];
+    // netstat's line for the listener.
+    want.push(format!(
+        "tcp        0      0 127.0.0.1:{port:<14}0.0.0.0:*               LISTEN"
+    ));
+    for w in &want {
+        assert!(text.contains(w.as_str()), "missing {w:?} in\n{text}\n{err}");
+    }
 }

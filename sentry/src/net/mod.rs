@@ -6,6 +6,8 @@
 //! answer EAFNOSUPPORT.
 
 pub mod inet;
+pub mod netlink;
+pub mod proc_net;
 pub mod unix;
 
 use std::sync::atomic::{AtomicU64, Ordering};

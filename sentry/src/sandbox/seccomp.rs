@@ -141,6 +141,10 @@ const AF_INET: u32 = libc::AF_INET as u32;
 const AF_INET6: u32 = libc::AF_INET6 as u32;
 const TCP: u32 = libc::IPPROTO_TCP as u32;
 const UDP: u32 = libc::IPPROTO_UDP as u32;
+/// The Sentry's own rtnetlink requests (`net/netlink`): one shape only.
+const AF_NETLINK: u32 = libc::AF_NETLINK as u32;
+const RAW_SOCK: u32 = libc::SOCK_RAW as u32 | SOCK_FLAGS;
+const NETLINK_ROUTE: u32 = libc::NETLINK_ROUTE as u32;
 /// The option levels `syscalls/socket_inet.rs` passes on.
 const SOCKOPT_LEVELS: &[&[Check]] = &[
     &[eq(1, libc::SOL_SOCKET as u32, "SOL_SOCKET")],
@@ -242,17 +246,30 @@ pub const RULES: &[Rule] = &[
                 eq(1, UDP_SOCK, "SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC"),
                 eq(2, UDP, "IPPROTO_UDP"),
             ],
+            &[
+                eq(0, AF_NETLINK, "AF_NETLINK"),
+                eq(1, RAW_SOCK, "SOCK_RAW|SOCK_NONBLOCK|SOCK_CLOEXEC"),
+                eq(2, NETLINK_ROUTE, "NETLINK_ROUTE"),
+            ],
         ],
-        "the host socket behind a guest's TCP or UDP socket (net/inet); no other family \
-         or type (the network namespace, not this rule, bounds where they reach)",
+        "the host socket behind a guest's TCP or UDP socket (net/inet); a NETLINK_ROUTE \
+         socket for the Sentry's own GET requests about the sandbox's interfaces, \
+         addresses and routes (net/netlink: sent with send, read with recv); no other \
+         family, type or protocol (the network namespace, not this rule, bounds where \
+         they reach)",
     ),
     allow(nr::CONNECT, NET_REASON),
     allow_if(
         nr::SENDTO,
         &[&[eq64(4, 0, "NULL")]],
-        "send on the stub watcher's socket pair; no address, so never a new peer",
+        "send on the stub watcher's socket pair and the Sentry's NETLINK_ROUTE requests \
+         (net/netlink); no address, so never a new peer",
     ),
-    allow(nr::RECVFROM, "the stub watcher drains its wake-up socket"),
+    allow(
+        nr::RECVFROM,
+        "the stub watcher drains its wake-up socket; the host's NETLINK_ROUTE answers \
+         (net/netlink)",
+    ),
     allow(
         nr::SENDMSG,
         "host fds to stubs (SCM_RIGHTS) on the platform's socket pair; the guest's TCP/UDP \
@@ -411,7 +428,8 @@ pub const RULES: &[Rule] = &[
     ),
     allow(
         nr::NEWFSTATAT,
-        "fstat of held fds; lstat under held directory fds",
+        "fstat of held fds (host sockets' inodes for /proc/net); lstat under held \
+         directory fds",
     ),
     allow(
         nr::UNLINKAT,
@@ -798,6 +816,14 @@ mod tests {
         assert_eq!(call(nr::SOCKET, [inet, raw, 6, 0, 0, 0]), KILL);
         let blocking = libc::SOCK_STREAM as u64;
         assert_eq!(call(nr::SOCKET, [inet, blocking, 6, 0, 0, 0]), KILL);
+        // Netlink: NETLINK_ROUTE only, raw, non-blocking.
+        let (netlink, nlraw) = (u64::from(AF_NETLINK), u64::from(RAW_SOCK));
+        assert_eq!(call(nr::SOCKET, [netlink, nlraw, 0, 0, 0, 0]), ALLOW);
+        let sock_diag = libc::NETLINK_SOCK_DIAG as u64;
+        assert_eq!(call(nr::SOCKET, [netlink, nlraw, sock_diag, 0, 0, 0]), KILL);
+        let audit = libc::NETLINK_AUDIT as u64;
+        assert_eq!(call(nr::SOCKET, [netlink, nlraw, audit, 0, 0, 0]), KILL);
+        assert_eq!(call(nr::SOCKET, [netlink, 3, 0, 0, 0, 0]), KILL);
         assert_eq!(call(nr::ACCEPT4, [3, 0, 0, 0, 0, 0]), KILL);
         let sol_packet = libc::SOL_PACKET as u64;
         assert_eq!(call(nr::SETSOCKOPT, [3, sol_packet, 1, 0, 4, 0]), KILL);

@@ -25,6 +25,7 @@ mod socket;
 mod socket_conn;
 mod socket_inet;
 mod socket_msg;
+mod socket_netlink;
 mod splice;
 mod time;
 mod timer;

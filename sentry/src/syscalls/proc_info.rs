@@ -188,6 +188,10 @@ impl crate::vfs::filesystem::Caller for Task {
         system_info(self)
     }
 
+    fn net_file(&self, f: crate::vfs::procfs::NetFile) -> Vec<u8> {
+        crate::net::proc_net::contents(f)
+    }
+
     fn cred(&self) -> crate::vfs::perm::Cred {
         let tg = self.tg().state();
         crate::vfs::perm::Cred {

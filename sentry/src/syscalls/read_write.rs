@@ -329,6 +329,13 @@ fn write_from(
 /// Implements `read(2)`.
 fn sys_read(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = crate::net::netlink::as_netlink(&*file) {
+        let v = [Iovec {
+            iov_base: a[1],
+            iov_len: a[2].min(MAX_RW as u64),
+        }];
+        return super::socket_netlink::read(task, s, &v);
+    }
     if let Some(s) = crate::net::unix::as_socket(&*file) {
         // Straight from the queue into guest memory, and 0 for an empty buffer as Linux.
         if a[2] == 0 {
@@ -375,6 +382,13 @@ pub(super) fn fsize_allowed(
 /// Implements `write(2)`.
 fn sys_write(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
+    if let Some(s) = crate::net::netlink::as_netlink(&*file) {
+        let v = [Iovec {
+            iov_base: a[1],
+            iov_len: a[2].min(MAX_RW as u64),
+        }];
+        return super::socket_netlink::write(task, s, &v);
+    }
     if let Some(s) = crate::net::unix::as_socket(&*file).and_then(|s| s.arc()) {
         let v = [Iovec {
             iov_base: a[1],
@@ -439,6 +453,13 @@ fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64
             (_, Some(_)) => Err(Errno::ESPIPE),
             (Dir::Read, None) => super::socket_inet::read(task, s, &vecs),
             (Dir::Write, None) => super::socket_inet::write(task, s, &vecs),
+        };
+    }
+    if let Some(s) = crate::net::netlink::as_netlink(&*file) {
+        return match (dir, at) {
+            (_, Some(_)) => Err(Errno::ESPIPE),
+            (Dir::Read, None) => super::socket_netlink::read(task, s, &vecs),
+            (Dir::Write, None) => super::socket_netlink::write(task, s, &vecs),
         };
     }
     // A socket's vector is one message (and a stream's one send).

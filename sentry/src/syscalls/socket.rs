@@ -6,18 +6,19 @@
 use std::sync::Arc;
 
 use snare_abi::socket::{
-    Ucred, AF_INET, AF_INET6, AF_MAX, AF_UNIX, SOCKADDR_STORAGE_SIZE, SOCK_CLOEXEC, SOCK_NONBLOCK,
-    SOCK_PACKET, SOCK_TYPE_MASK, SOL_SOCKET,
+    Ucred, AF_INET, AF_INET6, AF_MAX, AF_NETLINK, AF_UNIX, SOCKADDR_STORAGE_SIZE, SOCK_CLOEXEC,
+    SOCK_NONBLOCK, SOCK_PACKET, SOCK_TYPE_MASK, SOL_SOCKET,
 };
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{check_flags, fd, i32_, u32_};
 use super::Handler;
-use super::{socket_inet, socket_msg};
+use super::{socket_inet, socket_msg, socket_netlink};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
 use crate::net::inet::as_inet;
+use crate::net::netlink::as_netlink;
 use crate::net::unix::addr::UnixAddr;
 use crate::net::unix::{as_socket, SockType, UnixSocket};
 use crate::vfs::FileDescription;
@@ -119,12 +120,15 @@ enum Kind {
     Unix(SockType),
     /// AF_INET or AF_INET6 with its type and protocol.
     Inet(u32, (u32, i32)),
+    /// AF_NETLINK (NETLINK_ROUTE) with its type.
+    Netlink(u32),
 }
 
 /// Decodes `socket(2)`'s family, type and protocol as Linux checks them: flags (EINVAL),
 /// the family's range (EAFNOSUPPORT), the type's range (EINVAL), the family
 /// (EAFNOSUPPORT), then the family's own checks: AF_UNIX the protocol (EPROTONOSUPPORT),
-/// then the type (ESOCKTNOSUPPORT); AF_INET/AF_INET6 as `socket_inet::decode`.
+/// then the type (ESOCKTNOSUPPORT); AF_INET/AF_INET6 as `socket_inet::decode`; AF_NETLINK
+/// as `net::netlink::decode`.
 fn decode(family: i32, ty: u32, protocol: i32) -> Result<(Kind, bool, bool), Errno> {
     check_flags(ty & !SOCK_TYPE_MASK, SOCK_NONBLOCK | SOCK_CLOEXEC)?;
     if !(0..AF_MAX as i32).contains(&family) {
@@ -142,6 +146,7 @@ fn decode(family: i32, ty: u32, protocol: i32) -> Result<(Kind, bool, bool), Err
             Kind::Unix(SockType::from_raw(t)?)
         }
         AF_INET | AF_INET6 => Kind::Inet(family as u32, socket_inet::decode(t, protocol)?),
+        AF_NETLINK => Kind::Netlink(crate::net::netlink::decode(t, protocol)?),
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     Ok((kind, ty & SOCK_NONBLOCK != 0, ty & SOCK_CLOEXEC != 0))
@@ -149,7 +154,7 @@ fn decode(family: i32, ty: u32, protocol: i32) -> Result<(Kind, bool, bool), Err
 
 /// Implements `socket(2)`: AF_UNIX stream, datagram (and SOCK_RAW, a datagram as on Linux)
 /// and seqpacket sockets; AF_INET and AF_INET6 TCP and UDP sockets (host sockets);
-/// `SOCK_NONBLOCK`, `SOCK_CLOEXEC`.
+/// AF_NETLINK NETLINK_ROUTE sockets; `SOCK_NONBLOCK`, `SOCK_CLOEXEC`.
 fn sys_socket(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (kind, nonblock, cloexec) = decode(i32_(a[0]), u32_(a[1]), i32_(a[2]))?;
     let ty = match kind {
@@ -157,6 +162,7 @@ fn sys_socket(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         Kind::Inet(family, tp) => {
             return socket_inet::socket(task, family, tp, nonblock, cloexec);
         }
+        Kind::Netlink(ty) => return socket_netlink::socket(task, ty, nonblock, cloexec),
     };
     let s = UnixSocket::new(ty, nonblock, task.k.uid, task.k.gid);
     task.fds
@@ -165,7 +171,7 @@ fn sys_socket(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Implements `socketpair(2)`: two connected AF_UNIX sockets, each with the caller's
-/// credentials as `SO_PEERCRED`. AF_INET/AF_INET6: EOPNOTSUPP, as Linux.
+/// credentials as `SO_PEERCRED`. AF_INET/AF_INET6/AF_NETLINK: EOPNOTSUPP, as Linux.
 fn sys_socketpair(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (kind, nonblock, cloexec) = decode(i32_(a[0]), u32_(a[1]), i32_(a[2]))?;
     let Kind::Unix(ty) = kind else {
@@ -198,6 +204,9 @@ fn sys_shutdown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if let Some(s) = as_inet(&*file) {
         return socket_inet::shutdown(s, a);
     }
+    if as_netlink(&*file).is_some() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let s = unix_of(&*file)?;
     s.shutdown(u32_(a[1])).map(|()| 0)
 }
@@ -207,6 +216,9 @@ fn sys_getsockname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     if let Some(s) = as_inet(&*file) {
         return socket_inet::name(task, s, a, false);
+    }
+    if let Some(s) = as_netlink(&*file) {
+        return socket_netlink::name(task, s, a, false);
     }
     let s = unix_of(&*file)?;
     let sa = s
@@ -223,6 +235,9 @@ fn sys_getpeername(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if let Some(s) = as_inet(&*file) {
         return socket_inet::name(task, s, a, true);
     }
+    if let Some(s) = as_netlink(&*file) {
+        return socket_netlink::name(task, s, a, true);
+    }
     let s = unix_of(&*file)?;
     let sa = s
         .peer_name()?
@@ -238,6 +253,9 @@ fn sys_getsockopt(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     if let Some(s) = as_inet(&*file) {
         return socket_inet::getsockopt(task, s, a);
+    }
+    if let Some(s) = as_netlink(&*file) {
+        return socket_netlink::getsockopt(task, s, a);
     }
     let s = unix_of(&*file)?;
     let (level, opt) = (i32_(a[1]), i32_(a[2]));
@@ -262,6 +280,9 @@ fn sys_setsockopt(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     if let Some(s) = as_inet(&*file) {
         return socket_inet::setsockopt(task, s, a);
+    }
+    if let Some(s) = as_netlink(&*file) {
+        return socket_netlink::setsockopt(task, s, a);
     }
     let s = unix_of(&*file)?;
     let (level, opt) = (i32_(a[1]), i32_(a[2]));
@@ -297,6 +318,13 @@ mod tests {
         );
         assert_eq!(decode(10, SOCK_RAW, 0), Err(Errno::EPERM));
         assert_eq!(decode(17, SOCK_STREAM, 0), Err(Errno::EAFNOSUPPORT));
+        assert_eq!(
+            decode(16, SOCK_RAW | SOCK_CLOEXEC, 0),
+            Ok((Kind::Netlink(SOCK_RAW), false, true))
+        );
+        assert_eq!(decode(16, SOCK_DGRAM, 9), Err(Errno::EPROTONOSUPPORT));
+        assert_eq!(decode(16, SOCK_STREAM, 0), Err(Errno::ESOCKTNOSUPPORT));
+        assert_eq!(decode(16, SOCK_RAW, 32), Err(Errno::EPROTONOSUPPORT));
         assert_eq!(decode(99, SOCK_STREAM, 0), Err(Errno::EAFNOSUPPORT));
         assert_eq!(decode(1, 12, 0), Err(Errno::EINVAL));
         assert_eq!(decode(1, 0, 0), Err(Errno::ESOCKTNOSUPPORT));

@@ -17,6 +17,7 @@ use super::socket_inet;
 use super::{inotify, Handler};
 use crate::kernel::Task;
 use crate::net::inet::as_inet;
+use crate::net::netlink::as_netlink;
 use crate::net::unix::addr::{unnamed_sockaddr, UnixAddr, PATH_OFFSET};
 use crate::net::unix::{names, SockType, UnixSocket};
 use crate::vfs::filesystem::Caller;
@@ -106,6 +107,9 @@ fn sys_bind(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if let Some(s) = as_inet(&*file) {
         return socket_inet::bind(task, s, a);
     }
+    if let Some(s) = as_netlink(&*file) {
+        return super::socket_netlink::bind(task, s, a);
+    }
     let s = unix_of(&*file)?;
     let raw = read_addr(task, a[1], i32_(a[2]))?;
     let autobind = raw.len() == PATH_OFFSET
@@ -140,6 +144,9 @@ fn sys_listen(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if let Some(s) = as_inet(&*file) {
         return socket_inet::listen(s, a);
     }
+    if as_netlink(&*file).is_some() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let s = unix_of(&*file)?;
     s.listen(i32_(a[1]), super::socket::peercred_of(task))
         .map(|()| 0)
@@ -152,6 +159,9 @@ fn sys_connect(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     if let Some(s) = as_inet(&*file) {
         return socket_inet::connect(task, s, a);
+    }
+    if let Some(s) = as_netlink(&*file) {
+        return super::socket_netlink::connect(task, s, a);
     }
     let s = unix_of(&*file)?;
     let raw = read_addr(task, a[1], i32_(a[2]))?;
@@ -174,6 +184,9 @@ fn do_accept(task: &Task, a: [u64; 6], flags: u32) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     if let Some(s) = as_inet(&*file) {
         return socket_inet::accept(task, s, a, flags);
+    }
+    if as_netlink(&*file).is_some() {
+        return Err(Errno::EOPNOTSUPP);
     }
     let flags = check_flags(flags, SOCK_NONBLOCK | SOCK_CLOEXEC)?;
     let s = unix_of(&*file)?;

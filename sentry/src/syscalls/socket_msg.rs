@@ -16,11 +16,12 @@ use snare_abi::Errno;
 use super::arg::{fd, u32_};
 use super::read_write::iovecs;
 use super::socket::{creds_of, resolve_peer, unix_of, write_addr};
-use super::socket_inet;
 use super::MAX_RW;
+use super::{socket_inet, socket_netlink};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
 use crate::net::inet::as_inet;
+use crate::net::netlink::as_netlink;
 use crate::net::unix::gc::Rights;
 use crate::net::unix::{SendCtl, SockType, Taken, UnixSocket};
 use crate::vfs::FileDescription;
@@ -237,6 +238,9 @@ pub(super) fn sys_sendto(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if let Some(s) = as_inet(&*file) {
         return socket_inet::sendto(task, s, a);
     }
+    if let Some(s) = as_netlink(&*file) {
+        return socket_netlink::sendto(task, s, a);
+    }
     let s = unix_of(&*file)?;
     let flags = u32_(a[3]);
     let to = if a[4] != 0 && a[5] != 0 {
@@ -257,6 +261,9 @@ pub(super) fn sys_recvfrom(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
     if let Some(s) = as_inet(&*file) {
         return socket_inet::recvfrom(task, s, a);
+    }
+    if let Some(s) = as_netlink(&*file) {
+        return socket_netlink::recvfrom(task, s, a);
     }
     let s = unix_of(&*file)?;
     let vecs = [Iovec {
@@ -395,6 +402,9 @@ pub(super) fn sys_sendmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if let Some(s) = as_inet(&*file) {
         return socket_inet::sendmsg(task, s, a[1], u32_(a[2]));
     }
+    if let Some(s) = as_netlink(&*file) {
+        return socket_netlink::sendmsg(task, s, a[1], u32_(a[2]));
+    }
     let s = unix_of(&*file)?;
     do_sendmsg(task, &s, a[1], u32_(a[2]))
 }
@@ -518,6 +528,9 @@ pub(super) fn sys_recvmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if let Some(s) = as_inet(&*file) {
         return socket_inet::recvmsg(task, s, a[1], u32_(a[2]));
     }
+    if let Some(s) = as_netlink(&*file) {
+        return socket_netlink::recvmsg(task, s, a[1], u32_(a[2]));
+    }
     let s = unix_of(&*file)?;
     do_recvmsg(task, &s, a[1], u32_(a[2]))
 }
@@ -526,9 +539,14 @@ pub(super) fn sys_recvmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// first one's error.
 pub(super) fn sys_sendmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
-    let one = |task: &Task, at: u64, flags: u32| match as_inet(&*file) {
-        Some(s) => socket_inet::sendmsg(task, s, at, flags),
-        None => do_sendmsg(task, &unix_of(&*file)?, at, flags),
+    let one = |task: &Task, at: u64, flags: u32| {
+        if let Some(s) = as_inet(&*file) {
+            return socket_inet::sendmsg(task, s, at, flags);
+        }
+        if let Some(s) = as_netlink(&*file) {
+            return socket_netlink::sendmsg(task, s, at, flags);
+        }
+        do_sendmsg(task, &unix_of(&*file)?, at, flags)
     };
     let n = u32_(a[2]).min(UIO_MAXIOV as u32);
     let flags = u32_(a[3]);
@@ -552,9 +570,14 @@ pub(super) fn sys_sendmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// wait; `MSG_WAITFORONE` makes the rest non-blocking as well).
 pub(super) fn sys_recvmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
-    let one = |task: &Task, at: u64, flags: u32| match as_inet(&*file) {
-        Some(s) => socket_inet::recvmsg(task, s, at, flags),
-        None => do_recvmsg(task, &*unix_of(&*file)?, at, flags),
+    let one = |task: &Task, at: u64, flags: u32| {
+        if let Some(s) = as_inet(&*file) {
+            return socket_inet::recvmsg(task, s, at, flags);
+        }
+        if let Some(s) = as_netlink(&*file) {
+            return socket_netlink::recvmsg(task, s, at, flags);
+        }
+        do_recvmsg(task, &*unix_of(&*file)?, at, flags)
     };
     let n = u32_(a[2]).min(UIO_MAXIOV as u32);
     let mut flags = u32_(a[3]);

@@ -28,6 +28,10 @@ pub trait Caller {
     fn process(&self, cpu: bool) -> ProcessInfo;
     /// Sandbox-wide facts for /proc.
     fn system(&self) -> SystemInfo;
+    /// The text of a /proc file the network side writes (`/proc/net/*`, somaxconn).
+    fn net_file(&self, _f: super::procfs::NetFile) -> Vec<u8> {
+        Vec::new()
+    }
     /// The terminal behind the caller's stdio (what /dev/tty opens), if any.
     fn terminal(&self) -> Option<Arc<dyn FileDescription>>;
     /// The ids permission checks are made for (the effective ones).

@@ -8,11 +8,14 @@
 //! (like a Linux seq_file, `st_size` is 0 and `SEEK_END` is `EINVAL`).
 //!
 //! The tree: `/proc/{<pid>, self, thread-self, cpuinfo, meminfo, stat, uptime, loadavg,
-//! filesystems, mounts, version, sys}`; `<pid>` (and `<pid>/task/<pid>`) hold `maps, status,
-//! stat, statm, cmdline, environ, comm, exe, cwd, root, fd/, mounts, mountinfo` (and `task/`);
+//! filesystems, mounts, net, version, sys}`; `<pid>` (and `<pid>/task/<pid>`) hold `maps,
+//! status, stat, statm, cmdline, environ, comm, exe, cwd, root, fd/, mounts, mountinfo, net/`
+//! (and `task/`); `net` (`/proc/net` is a link to `self/net`) holds `arp, dev, dev_mcast,
+//! if_inet6, igmp, igmp6, ipv6_route, netstat, raw, raw6, route, snmp, snmp6, tcp, tcp6, udp,
+//! udp6, unix`, whose text the caller writes ([`NetFile`]);
 //! `sys/kernel/{hostname, osrelease, ostype, pid_max}`, `sys/fs/pipe-max-size`,
 //! `sys/fs/inotify/{max_queued_events, max_user_instances, max_user_watches}`,
-//! `sys/vm/overcommit_memory`. Only the caller's own pid exists.
+//! `sys/net/core/somaxconn`, `sys/vm/overcommit_memory`. Only the caller's own pid exists.
 //!
 //! Symlinks inside `/proc` (`self`, `thread-self`, `mounts`) are followed here. The "magic"
 //! links `exe`, `cwd`, `root` and `fd/N` point outside `/proc`: [`Procfs::redirect`] tells the
@@ -150,6 +153,10 @@ enum DirId {
     SysFs,
     SysFsInotify,
     SysVm,
+    /// `<pid>/net`.
+    Net,
+    SysNet,
+    SysNetCore,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,11 +186,49 @@ enum FileId {
     InotifyMaxUserInstances,
     InotifyMaxUserWatches,
     OvercommitMemory,
+    /// A file of `<pid>/net` or `sys/net`: its text comes from the network side.
+    Net(NetFile),
 }
+
+/// The files whose text the network side writes (`net::proc_net`): `<pid>/net/*` (the
+/// sandbox's network namespace and the Sentry's sockets) and `sys/net/core/somaxconn`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetFile {
+    /// A host file of the namespace shown as it is (`dev`, `route`, `snmp`, …).
+    Host(&'static str),
+    /// A host table of sockets (`tcp`, `udp6`, `raw`, …), rewritten for the guest.
+    Sockets(&'static str),
+    Unix,
+    Somaxconn,
+}
+
+/// `<pid>/net`'s files, in listing order.
+const NET_FILES: &[(&str, NetFile)] = &[
+    ("arp", NetFile::Host("arp")),
+    ("dev", NetFile::Host("dev")),
+    ("dev_mcast", NetFile::Host("dev_mcast")),
+    ("if_inet6", NetFile::Host("if_inet6")),
+    ("igmp", NetFile::Host("igmp")),
+    ("igmp6", NetFile::Host("igmp6")),
+    ("ipv6_route", NetFile::Host("ipv6_route")),
+    ("netstat", NetFile::Host("netstat")),
+    ("raw", NetFile::Sockets("raw")),
+    ("raw6", NetFile::Sockets("raw6")),
+    ("route", NetFile::Host("route")),
+    ("snmp", NetFile::Host("snmp")),
+    ("snmp6", NetFile::Host("snmp6")),
+    ("tcp", NetFile::Sockets("tcp")),
+    ("tcp6", NetFile::Sockets("tcp6")),
+    ("udp", NetFile::Sockets("udp")),
+    ("udp6", NetFile::Sockets("udp6")),
+    ("unix", NetFile::Unix),
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LinkId {
     SelfLink,
+    /// `/proc/net`, which is `self/net`.
+    Net,
     ThreadSelf,
     Mounts,
     Exe,
@@ -240,6 +285,7 @@ fn entries(dir: DirId, me: &ProcessInfo) -> Vec<(Vec<u8>, Entry)> {
             (n("loadavg"), Entry::File(FileId::Loadavg)),
             (n("filesystems"), Entry::File(FileId::Filesystems)),
             (n("mounts"), Entry::Link(LinkId::Mounts)),
+            (n("net"), Entry::Link(LinkId::Net)),
             (n("version"), Entry::File(FileId::Version)),
             (n("sys"), Entry::Dir(DirId::Sys)),
         ],
@@ -258,6 +304,7 @@ fn entries(dir: DirId, me: &ProcessInfo) -> Vec<(Vec<u8>, Entry)> {
                 (n("root"), Entry::Link(LinkId::Root)),
                 (n("mounts"), Entry::File(FileId::Mounts)),
                 (n("mountinfo"), Entry::File(FileId::Mountinfo)),
+                (n("net"), Entry::Dir(DirId::Net)),
             ];
             if dir == DirId::Pid {
                 v.insert(0, (n("task"), Entry::Dir(DirId::Task)));
@@ -273,8 +320,15 @@ fn entries(dir: DirId, me: &ProcessInfo) -> Vec<(Vec<u8>, Entry)> {
         DirId::Sys => vec![
             (n("fs"), Entry::Dir(DirId::SysFs)),
             (n("kernel"), Entry::Dir(DirId::SysKernel)),
+            (n("net"), Entry::Dir(DirId::SysNet)),
             (n("vm"), Entry::Dir(DirId::SysVm)),
         ],
+        DirId::Net => NET_FILES
+            .iter()
+            .map(|&(name, f)| (n(name), Entry::File(FileId::Net(f))))
+            .collect(),
+        DirId::SysNet => vec![(n("core"), Entry::Dir(DirId::SysNetCore))],
+        DirId::SysNetCore => vec![(n("somaxconn"), Entry::File(FileId::Net(NetFile::Somaxconn)))],
         DirId::SysKernel => vec![
             (n("hostname"), Entry::File(FileId::Hostname)),
             (n("osrelease"), Entry::File(FileId::Osrelease)),
@@ -313,6 +367,7 @@ fn link_target(link: LinkId, me: &ProcessInfo) -> Result<(Vec<u8>, bool), Errno>
         LinkId::SelfLink => (pid_name(me), true),
         LinkId::ThreadSelf => (format!("{0}/task/{0}", me.pid).into_bytes(), true),
         LinkId::Mounts => (b"self/mounts".to_vec(), true),
+        LinkId::Net => (b"self/net".to_vec(), true),
         LinkId::Exe => (me.exe.clone(), false),
         LinkId::Cwd => (me.cwd.clone(), false),
         LinkId::Root => (me.root.clone(), false),
@@ -471,6 +526,7 @@ impl Procfs {
         flags: u32,
         me: &ProcessInfo,
         sys: &SystemInfo,
+        net: &dyn Fn(NetFile) -> Vec<u8>,
     ) -> Result<Arc<dyn FileDescription>, Errno> {
         let follow = flags & o::NOFOLLOW == 0;
         let found = match walk_here(rel, follow, me) {
@@ -506,6 +562,7 @@ impl Procfs {
             }
             match found.entry {
                 Entry::Dir(d) => Body::Dir(listing(&found.path, d, me)),
+                Entry::File(FileId::Net(f)) => Body::File(net(f)),
                 Entry::File(f) => Body::File(contents(f, me, sys)),
                 Entry::Link(_) => Body::Path,
             }
@@ -604,7 +661,7 @@ impl super::filesystem::Filesystem for Procfs {
         let rel = super::filesystem::rel(path);
         // `stat` files show CPU times, which cost host reads: only they get them.
         let me = cx.process(rel.ends_with(b"stat"));
-        Procfs::open(rel, flags, &me, &cx.system())
+        Procfs::open(rel, flags, &me, &cx.system(), &|f| cx.net_file(f))
     }
 
     fn statfs(&self, cx: &dyn super::filesystem::Caller, path: &[u8]) -> Result<[u8; 120], Errno> {
@@ -691,6 +748,8 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
         }
         FileId::InotifyMaxUserWatches => format!("{}\n", inotify::MAX_USER_WATCHES).into_bytes(),
         FileId::OvercommitMemory => b"0\n".to_vec(),
+        // Opened with the network side's text (`Procfs::open`).
+        FileId::Net(_) => Vec::new(),
     }
 }
 
@@ -1371,7 +1430,9 @@ mod tests {
     }
 
     fn open(rel: &str, flags: u32) -> Result<Arc<dyn FileDescription>, Errno> {
-        Procfs::open(rel.as_bytes(), flags, &me(), &sys())
+        Procfs::open(rel.as_bytes(), flags, &me(), &sys(), &|f| {
+            format!("{f:?}\n").into_bytes()
+        })
     }
 
     fn read_all(rel: &str) -> String {
@@ -1463,6 +1524,7 @@ mod tests {
             "loadavg",
             "filesystems",
             "mounts",
+            "net",
             "version",
             "sys",
         ] {
@@ -1641,6 +1703,32 @@ mod tests {
         assert!(s.contains("\nbtime 1700000000\n"));
         assert!(s.contains("\nprocs_running 1\n"));
         assert!(s.contains("\nprocesses "));
+    }
+
+    #[test]
+    fn net_files() {
+        // /proc/net is self/net; both list the same files, whose text the caller writes.
+        assert_eq!(Procfs::readlink(b"net", &me()).expect("link"), b"self/net");
+        let want: Vec<&str> = NET_FILES.iter().map(|(n, _)| *n).collect();
+        for want in [
+            "dev", "if_inet6", "route", "tcp", "tcp6", "udp", "udp6", "unix",
+        ] {
+            assert!(NET_FILES.iter().any(|(n, _)| *n == want), "{want}");
+        }
+        for dir in ["net", "self/net", "42/net", "42/task/42/net"] {
+            assert_eq!(names(dir)[2..], want, "{dir}");
+        }
+        assert_eq!(read_all("net/tcp6"), "Sockets(\"tcp6\")\n");
+        assert_eq!(read_all("net/dev"), "Host(\"dev\")\n");
+        assert_eq!(read_all("self/net/unix"), "Unix\n");
+        assert_eq!(read_all("sys/net/core/somaxconn"), "Somaxconn\n");
+        assert_eq!(
+            Procfs::stat(b"net/dev", true, &me(), &sys())
+                .expect("stat")
+                .st_mode,
+            S_IFREG | 0o444
+        );
+        assert_eq!(open("net/dev", o::WRONLY).err(), Some(Errno::EACCES));
     }
 
     #[test]

@@ -367,8 +367,13 @@ impl FileDescription for InetSocket {
         })
     }
 
-    /// `FIONREAD` (`SIOCINQ`), from the host socket.
+    /// `FIONREAD` (`SIOCINQ`), from the host socket; the interface ioctls
+    /// (`net::netlink::ifreq`, the address ones for AF_INET only).
     fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn GuestMemory) -> Result<u64, Errno> {
+        if super::netlink::ifreq::is_interface_ioctl(cmd) {
+            let inet = self.family == snare_abi::socket::AF_INET;
+            return super::netlink::ifreq::ioctl(cmd, arg, mem, inet);
+        }
         if cmd != FIONREAD {
             return Err(Errno::ENOTTY);
         }
@@ -397,6 +402,15 @@ impl FileDescription for InetSocket {
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.wq)
     }
+}
+
+/// The guest's view of the host sockets the Sentry owns, for `/proc/net/{tcp,udp}*`: host
+/// inode number → (the guest's inode number, the owner's uid). One host `fstat` per socket.
+pub fn host_inodes() -> std::collections::HashMap<u64, (u64, u32)> {
+    reactor::sockets()
+        .iter()
+        .filter_map(|s| Some((net::inode(s.fd()).ok()?, (s.ino, s.uid))))
+        .collect()
 }
 
 /// `file` as an inet socket, if it is one.

@@ -111,3 +111,16 @@ pub(super) fn unwatch(token: u64) {
             .remove(&token);
     }
 }
+
+/// Every socket the reactor watches (every live inet socket of the sandbox).
+pub(super) fn sockets() -> Vec<Arc<InetSocket>> {
+    let Some(r) = REACTOR.get().and_then(Option::as_ref) else {
+        return Vec::new();
+    };
+    r.sockets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .filter_map(Weak::upgrade)
+        .collect()
+}

@@ -27,6 +27,7 @@ mod io;
 pub mod names;
 mod queue;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -52,8 +53,8 @@ pub const DEFAULT_BUF: usize = 212_992;
 /// `net.core.wmem_max` and `rmem_max`: the most `SO_SNDBUF`/`SO_RCVBUF` grant (doubled).
 pub const MAX_BUF: usize = 212_992;
 /// `SOCK_MIN_SNDBUF` and `SOCK_MIN_RCVBUF`.
-const MIN_SNDBUF: usize = 4608;
-const MIN_RCVBUF: usize = 2304;
+pub(crate) const MIN_SNDBUF: usize = 4608;
+pub(crate) const MIN_RCVBUF: usize = 2304;
 /// `net.unix.max_dgram_qlen`: datagrams queued for a socket from senders it isn't
 /// connected to.
 const MAX_DGRAM_QLEN: usize = 10;
@@ -64,6 +65,49 @@ pub const SOCKFS_DEV: u64 = 0x00f0_00a3;
 const RCV_SHUTDOWN: u8 = 1;
 const SEND_SHUTDOWN: u8 = 2;
 const SHUTDOWN_MASK: u8 = 3;
+
+/// Every AF_UNIX socket of the sandbox by inode number (what `/proc/net/unix` lists).
+static LIVE: Mutex<BTreeMap<u64, Weak<UnixSocket>>> = Mutex::new(BTreeMap::new());
+
+fn live() -> MutexGuard<'static, BTreeMap<u64, Weak<UnixSocket>>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What `/proc/net/unix` shows of one socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcEntry {
+    pub ino: u64,
+    /// `SOCK_STREAM`, `SOCK_DGRAM` or `SOCK_SEQPACKET`.
+    pub ty: i32,
+    pub listening: bool,
+    /// `SS_UNCONNECTED` (1), `SS_CONNECTING` (2: a connection not yet accepted),
+    /// `SS_CONNECTED` (3).
+    pub state: u8,
+    pub name: Option<UnixAddr>,
+}
+
+/// The sandbox's AF_UNIX sockets, by inode number.
+pub fn proc_entries() -> Vec<ProcEntry> {
+    let socks: Vec<Arc<UnixSocket>> = live().values().filter_map(Weak::upgrade).collect();
+    socks
+        .iter()
+        .map(|s| {
+            let st = s.lock();
+            let state = match (&st.conn, st.embryo) {
+                (Conn::Connected, true) => 2,
+                (Conn::Connected, false) => 3,
+                _ => 1,
+            };
+            ProcEntry {
+                ino: s.ino,
+                ty: s.ty.raw(),
+                listening: matches!(st.conn, Conn::Listening { .. }),
+                state,
+                name: st.name.clone(),
+            }
+        })
+        .collect()
+}
 
 /// The socket types AF_UNIX has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,7 +205,7 @@ pub struct UnixSocket {
 impl UnixSocket {
     /// A new unconnected socket of `ty` owned by `uid`/`gid`; `nonblock` is `SOCK_NONBLOCK`.
     pub fn new(ty: SockType, nonblock: bool, uid: u32, gid: u32) -> Arc<UnixSocket> {
-        Arc::new_cyclic(|me| UnixSocket {
+        let s = Arc::new_cyclic(|me| UnixSocket {
             ty,
             ino: super::next_ino(),
             flags: AtomicU32::new(if nonblock { o::NONBLOCK } else { 0 }),
@@ -189,7 +233,9 @@ impl UnixSocket {
             gid,
             ctime: crate::vfs::pipe::now_ts(),
             me: me.clone(),
-        })
+        });
+        live().insert(s.ino, Arc::downgrade(&s));
+        s
     }
 
     /// `socketpair(2)`: two sockets connected to each other, each with `creds` as its
@@ -372,6 +418,7 @@ fn refund(refunds: Refunds) {
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
+        live().remove(&self.ino);
         let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
         let mut refunds = Refunds::new();
         let unread = !st.queue.is_empty() || st.embryo;
@@ -455,6 +502,9 @@ impl FileDescription for UnixSocket {
                 }
             }
             SIOCOUTQ => self.wmem.load(Ordering::Relaxed),
+            _ if super::netlink::ifreq::is_interface_ioctl(cmd) => {
+                return super::netlink::ifreq::ioctl(cmd, arg, mem, false);
+            }
             _ => return Err(Errno::ENOTTY),
         };
         mem.write(arg, &(n.min(i32::MAX as usize) as i32).to_ne_bytes())?;
