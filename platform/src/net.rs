@@ -247,6 +247,22 @@ impl Epoll {
         .map(|_| ())
     }
 
+    /// Changes the events `fd` is watched for (0: none until changed again; with
+    /// `EPOLLET`, a change re-arms the edge: a socket ready now is reported).
+    pub fn modify(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> Result<(), Errno> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: `ev` is live for the call; epoll_ctl only reads it.
+        check(unsafe {
+            libc::epoll_ctl(
+                self.0.as_raw_fd(),
+                libc::EPOLL_CTL_MOD,
+                fd.as_raw_fd(),
+                &mut ev,
+            )
+        })
+        .map(|_| ())
+    }
+
     /// Waits (forever, or until a signal: EINTR) for events; fills `out` with `(token,
     /// events)` pairs and returns how many.
     pub fn wait(&self, out: &mut [(u64, u32)]) -> Result<usize, Errno> {

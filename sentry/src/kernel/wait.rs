@@ -157,6 +157,14 @@ impl WaitQueue {
         WaitQueue::default()
     }
 
+    /// Whether no one waits here now.
+    pub fn is_empty(&self) -> bool {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
     /// Adds `w`; it stays until the returned registration is dropped.
     pub fn register(&self, w: Arc<dyn Wake>) -> Registration<'_> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -257,6 +265,11 @@ pub fn block<T>(
     block_with(queues, None, deadline, ready)
 }
 
+/// Whether the calling thread's [`block_on_host`] sleeps in the host (else on the queue).
+pub fn sleeps_on_host() -> bool {
+    current_waker().host_wake().is_some()
+}
+
 /// [`block`] for a condition only the host socket `fd` changes: the task sleeps in the host
 /// until `fd` has one of `events` (errors and hang-ups always count), a signal, or
 /// `deadline`. `queue` (the socket's, which the reactor notifies) is used instead only
@@ -268,7 +281,7 @@ pub fn block_on_host<T>(
     deadline: Option<Instant>,
     ready: impl FnMut() -> Option<Result<T, Errno>>,
 ) -> Result<T, Errno> {
-    if current_waker().host_wake().is_some() {
+    if sleeps_on_host() {
         block_with(&[], Some((fd, events)), deadline, ready)
     } else {
         block_with(&[queue], None, deadline, ready)

@@ -397,8 +397,12 @@ pub const RULES: &[Rule] = &[
     ),
     allow_if(
         nr::EPOLL_CTL,
-        &[&[eq(1, libc::EPOLL_CTL_ADD as u32, "EPOLL_CTL_ADD")]],
-        "the inet reactor watches each new host socket (a close removes it)",
+        &[
+            &[eq(1, libc::EPOLL_CTL_ADD as u32, "EPOLL_CTL_ADD")],
+            &[eq(1, libc::EPOLL_CTL_MOD as u32, "EPOLL_CTL_MOD")],
+        ],
+        "the inet reactor watches each new host socket (a close removes it), and stops and \
+         starts watching it as guest waiters come and go",
     ),
     allow_if(
         nr::TGKILL,

@@ -34,7 +34,7 @@ use snare_abi::socket::{SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_RCVTIMEO_OLD, SO_S
 use snare_abi::Errno;
 use snare_platform::net;
 
-use crate::kernel::wait::{block_on_host, WaitQueue};
+use crate::kernel::wait::{block_on_host, sleeps_on_host, WaitQueue};
 use crate::mm::GuestMemory;
 use crate::vfs::host_fds::HostFdGuard;
 use crate::vfs::{poll, FileDescription};
@@ -65,6 +65,8 @@ pub struct InetSocket {
     wq: WaitQueue,
     /// The reactor's token for this socket.
     token: AtomicU64,
+    /// Whether the reactor watches the host socket now (see `reactor::arm`).
+    armed: Mutex<bool>,
     ino: u64,
     uid: u32,
     gid: u32,
@@ -118,6 +120,7 @@ impl InetSocket {
             flags: AtomicU32::new(if nonblock { o::NONBLOCK } else { 0 }),
             wq: WaitQueue::new(),
             token: AtomicU64::new(0),
+            armed: Mutex::new(true),
             ino: super::next_ino(),
             uid: owner.0,
             gid: owner.1,
@@ -169,6 +172,16 @@ impl InetSocket {
         let events = match dir {
             Dir::Rcv => libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP,
             Dir::Snd => libc::POLLOUT,
+        };
+        // Waiting on the queue needs the reactor's word: armed from inside `ready`, which
+        // runs after the waker registered (an arrival before the arm is found by `ready`).
+        let queue = !sleeps_on_host();
+        let mut ready = ready;
+        let ready = move || {
+            if queue {
+                reactor::arm(self);
+            }
+            ready()
         };
         match block_on_host(&self.wq, self.fd(), events, deadline, ready) {
             Err(Errno::ERESTARTSYS) if timeout.is_some() => Err(Errno::EINTR),
@@ -396,6 +409,8 @@ impl FileDescription for InetSocket {
 
     /// The host socket's readiness now (the bits have Linux's values on both sides).
     fn poll(&self) -> u32 {
+        // Asked by a waiter that has just registered on `wq`: it needs the reactor's word.
+        reactor::arm(self);
         net::poll_now(self.fd(), POLL_ALL as i16).map_or(poll::ERR, |r| u32::from(r as u16))
     }
 

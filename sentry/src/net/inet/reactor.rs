@@ -81,9 +81,44 @@ impl Reactor {
                     .and_then(Weak::upgrade);
                 if let Some(s) = s {
                     s.wq.notify();
+                    self.idle(&s, token);
                 }
             }
         }
+    }
+}
+
+impl Reactor {
+    /// Stops watching a socket no guest waits on (its own blocked calls sleep in the host's
+    /// poll of it): each arrival would otherwise wake this thread for nothing, a thread
+    /// switch per message on a loaded machine. [`arm`] starts again; both under the
+    /// socket's `armed` lock, so a waiter that registered before this check keeps it armed
+    /// and one that registers after arms it again.
+    fn idle(&self, s: &InetSocket, token: u64) {
+        let mut armed = s.armed.lock().unwrap_or_else(|e| e.into_inner());
+        if *armed && s.wq.is_empty() && self.epoll.modify(s.fd(), 0, token).is_ok() {
+            *armed = false;
+        }
+    }
+}
+
+/// Watches `s`'s host socket again if [`Reactor::idle`] stopped it: called by everything
+/// that waits on `s.wq` after registering there (readiness queries, the fallback blocking
+/// wait). Re-arming an edge-triggered watch reports a socket that is ready now.
+pub(super) fn arm(s: &InetSocket) {
+    let mut armed = s.armed.lock().unwrap_or_else(|e| e.into_inner());
+    if *armed {
+        return;
+    }
+    let Some(r) = REACTOR.get().and_then(Option::as_ref) else {
+        return;
+    };
+    match r
+        .epoll
+        .modify(s.fd(), EVENTS, s.token.load(Ordering::Relaxed))
+    {
+        Ok(()) => *armed = true,
+        Err(e) => tracing::warn!(?e, "inet: re-arming a socket's watch failed"),
     }
 }
 
