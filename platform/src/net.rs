@@ -249,18 +249,14 @@ impl Epoll {
 
     /// Changes the events `fd` is watched for (0: none until changed again; with
     /// `EPOLLET`, a change re-arms the edge: a socket ready now is reported).
-    pub fn modify(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> Result<(), Errno> {
+    /// `fd` is a number: the caller makes sure it is still the fd it added (a number closed
+    /// and reused by another fd in this epoll would have that one's watch changed).
+    pub fn modify(&self, fd: std::os::fd::RawFd, events: u32, token: u64) -> Result<(), Errno> {
         let mut ev = libc::epoll_event { events, u64: token };
-        // SAFETY: `ev` is live for the call; epoll_ctl only reads it.
-        check(unsafe {
-            libc::epoll_ctl(
-                self.0.as_raw_fd(),
-                libc::EPOLL_CTL_MOD,
-                fd.as_raw_fd(),
-                &mut ev,
-            )
-        })
-        .map(|_| ())
+        // SAFETY: `ev` is live for the call; epoll_ctl only reads it (and any fd number is
+        // memory-safe to name).
+        check(unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) })
+            .map(|_| ())
     }
 
     /// Waits (forever, or until a signal: EINTR) for events; fills `out` with `(token,

@@ -25,7 +25,7 @@
 mod reactor;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,12 +61,9 @@ pub struct InetSocket {
     ty: u32,
     /// `O_NONBLOCK`.
     flags: AtomicU32,
-    /// Notified by the reactor when the host socket's readiness may have changed.
-    wq: WaitQueue,
-    /// The reactor's token for this socket.
-    token: AtomicU64,
-    /// Whether the reactor watches the host socket now (see `reactor::arm`).
-    armed: Mutex<bool>,
+    /// The reactor's watch: its queue is notified when the host socket's readiness may
+    /// have changed.
+    watch: Arc<reactor::Watch>,
     ino: u64,
     uid: u32,
     gid: u32,
@@ -113,14 +110,13 @@ impl InetSocket {
         owner: (u32, u32),
         budget: HostFdGuard,
     ) -> Result<Arc<InetSocket>, Errno> {
+        let watch = reactor::watch(host.as_fd())?;
         let s = Arc::new(InetSocket {
             host,
             family,
             ty,
             flags: AtomicU32::new(if nonblock { o::NONBLOCK } else { 0 }),
-            wq: WaitQueue::new(),
-            token: AtomicU64::new(0),
-            armed: Mutex::new(true),
+            watch,
             ino: super::next_ino(),
             uid: owner.0,
             gid: owner.1,
@@ -128,8 +124,7 @@ impl InetSocket {
             timeouts: Mutex::new(Timeouts::default()),
             _budget: budget,
         });
-        let token = reactor::watch(s.fd(), &s)?;
-        s.token.store(token, Ordering::Relaxed);
+        reactor::attach(&s);
         Ok(s)
     }
 
@@ -179,11 +174,11 @@ impl InetSocket {
         let mut ready = ready;
         let ready = move || {
             if queue {
-                reactor::arm(self);
+                reactor::arm(&self.watch);
             }
             ready()
         };
-        match block_on_host(&self.wq, self.fd(), events, deadline, ready) {
+        match block_on_host(&self.watch.wq, self.fd(), events, deadline, ready) {
             Err(Errno::ERESTARTSYS) if timeout.is_some() => Err(Errno::EINTR),
             r => r,
         }
@@ -325,7 +320,7 @@ impl InetSocket {
                 ts.snd = t;
             }
         }
-        self.wq.notify();
+        self.watch.wq.notify();
         Ok(())
     }
 
@@ -347,7 +342,7 @@ impl InetSocket {
 
 impl Drop for InetSocket {
     fn drop(&mut self) {
-        reactor::unwatch(self.token.load(Ordering::Relaxed));
+        reactor::unwatch(self.watch.token());
     }
 }
 
@@ -410,12 +405,12 @@ impl FileDescription for InetSocket {
     /// The host socket's readiness now (the bits have Linux's values on both sides).
     fn poll(&self) -> u32 {
         // Asked by a waiter that has just registered on `wq`: it needs the reactor's word.
-        reactor::arm(self);
+        reactor::arm(&self.watch);
         net::poll_now(self.fd(), POLL_ALL as i16).map_or(poll::ERR, |r| u32::from(r as u16))
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.wq)
+        Some(&self.watch.wq)
     }
 }
 

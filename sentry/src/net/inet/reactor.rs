@@ -10,7 +10,7 @@
 //! freed room as a new edge.
 
 use std::collections::HashMap;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -18,6 +18,7 @@ use snare_abi::Errno;
 use snare_platform::net::Epoll;
 
 use super::InetSocket;
+use crate::kernel::wait::WaitQueue;
 
 /// The events each socket is watched for.
 const EVENTS: u32 = (libc::EPOLLIN
@@ -28,11 +29,32 @@ const EVENTS: u32 = (libc::EPOLLIN
     | libc::EPOLLHUP
     | libc::EPOLLET) as u32;
 
-/// The epoll and the sockets its tokens stand for.
+/// The epoll and the sockets its tokens stand for: their watches (which don't keep the
+/// sockets alive: a guest's close of a socket closes its host socket at once, not when this
+/// thread lets go of it), and the sockets for `/proc/net`.
 struct Reactor {
     epoll: Epoll,
-    sockets: Mutex<HashMap<u64, Weak<InetSocket>>>,
+    sockets: Mutex<HashMap<u64, (Arc<Watch>, Weak<InetSocket>)>>,
     next: AtomicU64,
+}
+
+/// What the reactor knows of one socket.
+#[derive(Debug)]
+pub(super) struct Watch {
+    /// Notified when the host socket's readiness may have changed.
+    pub wq: WaitQueue,
+    /// Whether the epoll reports the socket now (see [`arm`]).
+    armed: Mutex<bool>,
+    /// The host fd's number, used only while the token is in `Reactor::sockets` (the
+    /// socket's drop removes it before its fd closes).
+    fd: RawFd,
+    token: u64,
+}
+
+impl Watch {
+    pub(super) fn token(&self) -> u64 {
+        self.token
+    }
 }
 
 static REACTOR: OnceLock<Option<Arc<Reactor>>> = OnceLock::new();
@@ -73,15 +95,15 @@ impl Reactor {
                 }
             };
             for &(token, _) in &evs[..n] {
-                let s = self
+                let w = self
                     .sockets
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get(&token)
-                    .and_then(Weak::upgrade);
-                if let Some(s) = s {
-                    s.wq.notify();
-                    self.idle(&s, token);
+                    .map(|(w, _)| w.clone());
+                if let Some(w) = w {
+                    w.wq.notify();
+                    self.idle(&w);
                 }
             }
         }
@@ -92,49 +114,73 @@ impl Reactor {
     /// Stops watching a socket no guest waits on (its own blocked calls sleep in the host's
     /// poll of it): each arrival would otherwise wake this thread for nothing, a thread
     /// switch per message on a loaded machine. [`arm`] starts again; both under the
-    /// socket's `armed` lock, so a waiter that registered before this check keeps it armed
-    /// and one that registers after arms it again.
-    fn idle(&self, s: &InetSocket, token: u64) {
-        let mut armed = s.armed.lock().unwrap_or_else(|e| e.into_inner());
-        if *armed && s.wq.is_empty() && self.epoll.modify(s.fd(), 0, token).is_ok() {
+    /// watch's `armed` lock, so a waiter that registered before this check keeps it armed
+    /// and one that registers after arms it again. Under the sockets' lock too, with the
+    /// token still there: the fd is still the socket's.
+    fn idle(&self, w: &Watch) {
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if !sockets.contains_key(&w.token) {
+            return;
+        }
+        let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
+        if *armed && w.wq.is_empty() && self.epoll.modify(w.fd, 0, w.token).is_ok() {
             *armed = false;
         }
     }
 }
 
-/// Watches `s`'s host socket again if [`Reactor::idle`] stopped it: called by everything
-/// that waits on `s.wq` after registering there (readiness queries, the fallback blocking
-/// wait). Re-arming an edge-triggered watch reports a socket that is ready now.
-pub(super) fn arm(s: &InetSocket) {
-    let mut armed = s.armed.lock().unwrap_or_else(|e| e.into_inner());
+/// Watches the host socket of `w` again if [`Reactor::idle`] stopped it: called, with the
+/// socket open, by everything that waits on `w.wq` after registering there (readiness
+/// queries, the fallback blocking wait). Re-arming an edge-triggered watch reports a socket
+/// that is ready now.
+pub(super) fn arm(w: &Watch) {
+    let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
     if *armed {
         return;
     }
     let Some(r) = REACTOR.get().and_then(Option::as_ref) else {
         return;
     };
-    match r
-        .epoll
-        .modify(s.fd(), EVENTS, s.token.load(Ordering::Relaxed))
-    {
+    match r.epoll.modify(w.fd, EVENTS, w.token) {
         Ok(()) => *armed = true,
         Err(e) => tracing::warn!(?e, "inet: re-arming a socket's watch failed"),
     }
 }
 
-/// Watches `fd`, the host socket of `s`: returns its token (for [`unwatch`]).
-pub(super) fn watch(fd: BorrowedFd<'_>, s: &Arc<InetSocket>) -> Result<u64, Errno> {
+/// Watches `fd`, the host socket of a socket being made: returns its watch, whose token
+/// [`unwatch`] takes when the socket goes ([`attach`] names the socket).
+pub(super) fn watch(fd: BorrowedFd<'_>) -> Result<Arc<Watch>, Errno> {
     let r = reactor().ok_or(Errno::ENOMEM)?;
     let token = r.next.fetch_add(1, Ordering::Relaxed);
+    let w = Arc::new(Watch {
+        wq: WaitQueue::new(),
+        armed: Mutex::new(true),
+        fd: fd.as_raw_fd(),
+        token,
+    });
     r.sockets
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(token, Arc::downgrade(s));
+        .insert(token, (w.clone(), Weak::new()));
     if let Err(e) = r.epoll.add(fd, EVENTS, token) {
         unwatch(token);
         return Err(e);
     }
-    Ok(token)
+    Ok(w)
+}
+
+/// Names the socket of its watch, for [`sockets`].
+pub(super) fn attach(s: &Arc<InetSocket>) {
+    if let Some(r) = REACTOR.get().and_then(Option::as_ref) {
+        if let Some(e) = r
+            .sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&s.watch.token)
+        {
+            e.1 = Arc::downgrade(s);
+        }
+    }
 }
 
 /// Forgets the token of a socket being closed (closing its host fd leaves the epoll).
@@ -156,6 +202,6 @@ pub(super) fn sockets() -> Vec<Arc<InetSocket>> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .values()
-        .filter_map(Weak::upgrade)
+        .filter_map(|(_, s)| s.upgrade())
         .collect()
 }
