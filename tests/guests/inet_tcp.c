@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -468,8 +469,56 @@ static void timeouts(void) {
     close(l);
 }
 
+/// sendfile(2) and splice(2) with a connected socket: a file to the socket, the socket to a
+/// pipe and back; what Linux refuses (a socket or pipe as sendfile's source into a file or
+/// socket, an offset on a socket).
+static void transfers(void) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int l = listener(AF_INET, &ss, &len);
+    int c = connected(AF_INET, &ss, len);
+    int s = accept(l, NULL, NULL);
+    char path[] = "/tmp/inet_tcp_XXXXXX";
+    int f = mkstemp(path);
+    unlink(path);
+    static char buf[100000];
+    memset(buf, 'a', sizeof buf);
+    if (f < 0 || write(f, buf, sizeof buf) != (ssize_t)sizeof buf) {
+        perror("scratch file");
+        exit(2);
+    }
+    off_t off = 10;
+    show("sendfile file->socket", sendfile(c, f, &off, 70000));
+    printf("  offset %ld\n", (long)off);
+    long got = 0;
+    while (got < 70000) {
+        ssize_t n = read(s, buf, sizeof buf);
+        if (n <= 0) break;
+        got += n;
+    }
+    show("received", got);
+    int p[2], q[2];
+    if (pipe(p) || pipe(q)) exit(2);
+    write(c, "hello", 5);
+    show("splice socket->pipe", splice(s, NULL, p[1], NULL, 5, 0));
+    show("splice pipe->socket", splice(p[0], NULL, c, NULL, 5, 0));
+    show("read back", read(s, buf, 5));
+    write(c, "world", 5);
+    off = 0;
+    show("sendfile socket->file", sendfile(f, s, NULL, 5));
+    show("sendfile socket->pipe offset", sendfile(q[1], s, &off, 5));
+    show("sendfile socket->pipe", sendfile(q[1], s, NULL, 5));
+    show("read pipe", read(q[0], buf, 5));
+    write(p[1], "pipe!", 5);
+    show("sendfile pipe->socket", sendfile(c, p[0], NULL, 5));
+    show("sendfile pipe->file", sendfile(f, p[0], NULL, 5));
+    close(f), close(s), close(c), close(l);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    transfers();
     conversation(AF_INET);
     conversation(AF_INET6);
     nonblocking(AF_INET);

@@ -99,6 +99,7 @@ fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         let o: i64 = task.mm.read_val(a[2])?;
         Some(u64::try_from(o).map_err(|_| Errno::EINVAL)?)
     };
+    sendfile_kinds(&*inp, &*out, off.is_some())?;
     let count = fsize_allowed(task, &*out, None, len(a[3])?.min(MAX_RW))?;
     let (n, new_off, _) = copy_between(task, &*inp, &*out, off, None, count)?;
     inotify::transferred(&*inp, IN_ACCESS, n);
@@ -107,6 +108,30 @@ fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         task.mm.write(a[2], &(o as i64).to_ne_bytes())?;
     }
     Ok(n)
+}
+
+/// What `sendfile(2)` takes, as Linux's `do_sendfile`: an offset only for a file with
+/// positions (ESPIPE for a pipe or socket), never a pipe as the source, and, unless the
+/// destination is a pipe, only a regular file or block device as the source (EINVAL: a
+/// socket's data goes to a pipe, or through `splice`).
+fn sendfile_kinds(
+    inp: &dyn FileDescription,
+    out: &dyn FileDescription,
+    offset: bool,
+) -> Result<(), Errno> {
+    use snare_abi::file::{S_IFBLK, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK};
+    let kind = |f: &dyn FileDescription| f.stat().map(|st| st.st_mode & S_IFMT);
+    let src = kind(inp)?;
+    if offset && (src == S_IFIFO || src == S_IFSOCK) {
+        return Err(Errno::ESPIPE);
+    }
+    if src == S_IFIFO {
+        return Err(Errno::EINVAL);
+    }
+    if kind(out)? != S_IFIFO && src != S_IFREG && src != S_IFBLK {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
 }
 
 /// Implements `copy_file_range(2)` (flags must be 0).
