@@ -34,9 +34,12 @@ const EVENTS: u32 = (libc::EPOLLIN
 /// thread lets go of it), and the sockets for `/proc/net`.
 struct Reactor {
     epoll: Epoll,
-    sockets: Mutex<HashMap<u64, (Arc<Watch>, Weak<InetSocket>)>>,
+    sockets: Mutex<HashMap<u64, Entry>>,
     next: AtomicU64,
 }
+
+/// A token's watch, and its socket once made.
+type Entry = (Arc<Watch>, Weak<InetSocket>);
 
 /// What the reactor knows of one socket.
 #[derive(Debug)]
