@@ -247,7 +247,8 @@ impl Epoll {
         .map(|_| ())
     }
 
-    /// Changes the events `fd` is watched for (0: none until changed again; with
+    /// Changes the events `fd` is watched for (errors and hang-ups are reported whatever
+    /// the mask: level-triggered unless `EPOLLET` is in it; with
     /// `EPOLLET`, a change re-arms the edge: a socket ready now is reported).
     /// `fd` is a number: the caller makes sure it is still the fd it added (a number closed
     /// and reused by another fd in this epoll would have that one's watch changed).

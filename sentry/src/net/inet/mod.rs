@@ -342,7 +342,7 @@ impl InetSocket {
 
 impl Drop for InetSocket {
     fn drop(&mut self) {
-        reactor::unwatch(self.watch.token());
+        reactor::unwatch(&self.watch);
     }
 }
 

@@ -46,18 +46,17 @@ type Entry = (Arc<Watch>, Weak<InetSocket>);
 pub(super) struct Watch {
     /// Notified when the host socket's readiness may have changed.
     pub wq: WaitQueue,
-    /// Whether the epoll reports the socket now (see [`arm`]).
-    armed: Mutex<bool>,
-    /// The host fd's number, used only while the token is in `Reactor::sockets` (the
-    /// socket's drop removes it before its fd closes).
+    /// Whether the epoll reports the socket now (see [`arm`]), and whether its fd is open.
+    state: Mutex<WatchState>,
+    /// The host fd's number, used only while `state.open` (under its lock).
     fd: RawFd,
     token: u64,
 }
 
-impl Watch {
-    pub(super) fn token(&self) -> u64 {
-        self.token
-    }
+#[derive(Debug)]
+struct WatchState {
+    armed: bool,
+    open: bool,
 }
 
 static REACTOR: OnceLock<Option<Arc<Reactor>>> = OnceLock::new();
@@ -118,16 +117,16 @@ impl Reactor {
     /// poll of it): each arrival would otherwise wake this thread for nothing, a thread
     /// switch per message on a loaded machine. [`arm`] starts again; both under the
     /// watch's `armed` lock, so a waiter that registered before this check keeps it armed
-    /// and one that registers after arms it again. Under the sockets' lock too, with the
-    /// token still there: the fd is still the socket's.
+    /// and one that registers after arms it again; and only while the socket is open (its
+    /// drop clears `open` under the same lock before its fd closes).
     fn idle(&self, w: &Watch) {
-        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        if !sockets.contains_key(&w.token) {
-            return;
-        }
-        let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
-        if *armed && w.wq.is_empty() && self.epoll.modify(w.fd, 0, w.token).is_ok() {
-            *armed = false;
+        let mut st = w.state.lock().unwrap_or_else(|e| e.into_inner());
+        // Edge-triggered still: epoll reports errors and hang-ups whatever the mask, and a
+        // level-triggered hang-up would wake this thread until the socket closes.
+        let quiet = libc::EPOLLET as u32;
+        if st.open && st.armed && w.wq.is_empty() && self.epoll.modify(w.fd, quiet, w.token).is_ok()
+        {
+            st.armed = false;
         }
     }
 }
@@ -137,15 +136,15 @@ impl Reactor {
 /// queries, the fallback blocking wait). Re-arming an edge-triggered watch reports a socket
 /// that is ready now.
 pub(super) fn arm(w: &Watch) {
-    let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
-    if *armed {
+    let mut st = w.state.lock().unwrap_or_else(|e| e.into_inner());
+    if st.armed || !st.open {
         return;
     }
     let Some(r) = REACTOR.get().and_then(Option::as_ref) else {
         return;
     };
     match r.epoll.modify(w.fd, EVENTS, w.token) {
-        Ok(()) => *armed = true,
+        Ok(()) => st.armed = true,
         Err(e) => tracing::warn!(?e, "inet: re-arming a socket's watch failed"),
     }
 }
@@ -157,7 +156,10 @@ pub(super) fn watch(fd: BorrowedFd<'_>) -> Result<Arc<Watch>, Errno> {
     let token = r.next.fetch_add(1, Ordering::Relaxed);
     let w = Arc::new(Watch {
         wq: WaitQueue::new(),
-        armed: Mutex::new(true),
+        state: Mutex::new(WatchState {
+            armed: true,
+            open: true,
+        }),
         fd: fd.as_raw_fd(),
         token,
     });
@@ -166,7 +168,7 @@ pub(super) fn watch(fd: BorrowedFd<'_>) -> Result<Arc<Watch>, Errno> {
         .unwrap_or_else(|e| e.into_inner())
         .insert(token, (w.clone(), Weak::new()));
     if let Err(e) = r.epoll.add(fd, EVENTS, token) {
-        unwatch(token);
+        unwatch(&w);
         return Err(e);
     }
     Ok(w)
@@ -187,12 +189,13 @@ pub(super) fn attach(s: &Arc<InetSocket>) {
 }
 
 /// Forgets the token of a socket being closed (closing its host fd leaves the epoll).
-pub(super) fn unwatch(token: u64) {
+pub(super) fn unwatch(w: &Watch) {
+    w.state.lock().unwrap_or_else(|e| e.into_inner()).open = false;
     if let Some(r) = REACTOR.get().and_then(Option::as_ref) {
         r.sockets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&token);
+            .remove(&w.token);
     }
 }
 
