@@ -18,3 +18,29 @@ static NEXT_INO: AtomicU64 = AtomicU64::new(0x4000);
 pub(crate) fn next_ino() -> u64 {
     NEXT_INO.fetch_add(1, Ordering::Relaxed)
 }
+
+/// What `fstat` says of a socket of any family: sockfs's device, `S_IFSOCK|0777`, its owner
+/// and its creation time for every time.
+pub(crate) fn socket_stat(
+    ino: u64,
+    uid: u32,
+    gid: u32,
+    ctime: (i64, i64),
+) -> snare_abi::file::Stat {
+    snare_abi::file::Stat {
+        st_dev: unix::SOCKFS_DEV,
+        st_ino: ino,
+        st_nlink: 1,
+        st_mode: snare_abi::file::S_IFSOCK | 0o777,
+        st_uid: uid,
+        st_gid: gid,
+        st_blksize: 4096,
+        st_atime: ctime.0,
+        st_atime_nsec: ctime.1,
+        st_mtime: ctime.0,
+        st_mtime_nsec: ctime.1,
+        st_ctime: ctime.0,
+        st_ctime_nsec: ctime.1,
+        ..Default::default()
+    }
+}

@@ -66,6 +66,15 @@ pub(super) fn peercred_of(task: &Task) -> Ucred {
     }
 }
 
+/// The one buffer of `send`/`sendto`/`recv`/`recvfrom` (`addr`, `len`), as an iovec of at
+/// most [`super::MAX_RW`] bytes.
+pub(super) fn one_buffer(addr: u64, len: u64) -> [snare_abi::file::Iovec; 1] {
+    [snare_abi::file::Iovec {
+        iov_base: addr,
+        iov_len: len.min(super::MAX_RW as u64),
+    }]
+}
+
 /// Reads a guest socket address of `len` bytes (Linux's `move_addr_to_kernel`: EINVAL for a
 /// negative length or one past `sizeof(struct sockaddr_storage)`).
 pub(super) fn read_addr(task: &Task, addr: u64, len: i32) -> Result<Vec<u8>, Errno> {

@@ -10,7 +10,7 @@ use snare_abi::socket::*;
 use snare_abi::Errno;
 
 use super::arg::{check_flags, i32_, u32_};
-use super::socket::{read_addr, write_addr};
+use super::socket::{one_buffer, read_addr, write_addr};
 use super::socket_msg::{gather, read_msghdr, scatter, total, CHUNK, OPTMEM_MAX};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
@@ -339,19 +339,13 @@ pub(super) fn sendto(task: &Task, s: &InetSocket, a: [u64; 6]) -> Result<u64, Er
     } else {
         None
     };
-    let vecs = [Iovec {
-        iov_base: a[1],
-        iov_len: a[2].min(super::MAX_RW as u64),
-    }];
+    let vecs = one_buffer(a[1], a[2]);
     send_iov(task, s, &vecs, to.as_deref(), u32_(a[3]))
 }
 
 /// `recvfrom(2)`: the sender's address if asked (length 0 for a connected stream).
 pub(super) fn recvfrom(task: &Task, s: &InetSocket, a: [u64; 6]) -> Result<u64, Errno> {
-    let vecs = [Iovec {
-        iov_base: a[1],
-        iov_len: a[2].min(super::MAX_RW as u64),
-    }];
+    let vecs = one_buffer(a[1], a[2]);
     let got = recv_iov(task, s, &vecs, u32_(a[3]))?;
     if a[4] != 0 {
         write_addr(task, a[4], a[5], &got.from)?;

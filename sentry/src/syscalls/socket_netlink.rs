@@ -16,7 +16,7 @@ use snare_abi::socket::{
 use snare_abi::Errno;
 
 use super::arg::{i32_, u32_};
-use super::socket::{read_addr, write_addr};
+use super::socket::{one_buffer, read_addr, write_addr};
 use super::socket_msg::{gather, read_msghdr, scatter, total};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
@@ -175,19 +175,13 @@ pub(super) fn sendto(task: &Task, s: &NetlinkSocket, a: [u64; 6]) -> Result<u64,
     } else {
         None
     };
-    let vecs = [Iovec {
-        iov_base: a[1],
-        iov_len: a[2].min(super::MAX_RW as u64),
-    }];
+    let vecs = one_buffer(a[1], a[2]);
     send_iov(task, s, &vecs, to.as_deref(), u32_(a[3]))
 }
 
 /// `recvfrom(2)`: the sender is always the kernel (port 0).
 pub(super) fn recvfrom(task: &Task, s: &NetlinkSocket, a: [u64; 6]) -> Result<u64, Errno> {
-    let vecs = [Iovec {
-        iov_base: a[1],
-        iov_len: a[2].min(super::MAX_RW as u64),
-    }];
+    let vecs = one_buffer(a[1], a[2]);
     let got = recv_iov(task, s, &vecs, u32_(a[3]))?;
     if a[4] != 0 {
         write_addr(task, a[4], a[5], &sockaddr(0, 0))?;

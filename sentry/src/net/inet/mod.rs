@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use snare_abi::file::{o, Stat, FIONREAD, S_IFSOCK};
+use snare_abi::file::{o, Stat, FIONREAD};
 use snare_abi::socket::{SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD};
 use snare_abi::Errno;
 use snare_platform::net;
@@ -357,22 +357,7 @@ impl FileDescription for InetSocket {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            st_dev: super::unix::SOCKFS_DEV,
-            st_ino: self.ino,
-            st_nlink: 1,
-            st_mode: S_IFSOCK | 0o777,
-            st_uid: self.uid,
-            st_gid: self.gid,
-            st_blksize: 4096,
-            st_atime: self.ctime.0,
-            st_atime_nsec: self.ctime.1,
-            st_mtime: self.ctime.0,
-            st_mtime_nsec: self.ctime.1,
-            st_ctime: self.ctime.0,
-            st_ctime_nsec: self.ctime.1,
-            ..Stat::default()
-        })
+        Ok(super::socket_stat(self.ino, self.uid, self.gid, self.ctime))
     }
 
     /// `FIONREAD` (`SIOCINQ`), from the host socket; the interface ioctls

@@ -33,7 +33,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use snare_abi::file::{o, Stat, S_IFSOCK};
+use snare_abi::file::{o, Stat};
 use snare_abi::netlink::{SockaddrNl, MAX_LINKS, NETLINK_ROUTE};
 use snare_abi::socket::{AF_NETLINK, SOCK_DGRAM, SOCK_RAW};
 use snare_abi::Errno;
@@ -618,22 +618,7 @@ impl FileDescription for NetlinkSocket {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            st_dev: super::unix::SOCKFS_DEV,
-            st_ino: self.ino,
-            st_nlink: 1,
-            st_mode: S_IFSOCK | 0o777,
-            st_uid: self.uid,
-            st_gid: self.gid,
-            st_blksize: 4096,
-            st_atime: self.ctime.0,
-            st_atime_nsec: self.ctime.1,
-            st_mtime: self.ctime.0,
-            st_mtime_nsec: self.ctime.1,
-            st_ctime: self.ctime.0,
-            st_ctime_nsec: self.ctime.1,
-            ..Stat::default()
-        })
+        Ok(super::socket_stat(self.ino, self.uid, self.gid, self.ctime))
     }
 
     /// The interface ioctls ([`ifreq`]); nothing else.

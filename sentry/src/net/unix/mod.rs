@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use snare_abi::file::{o, Stat, FIONREAD, S_IFSOCK};
+use snare_abi::file::{o, Stat, FIONREAD};
 use snare_abi::socket::{
     Ucred, SIOCOUTQ, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, SO_ACCEPTCONN, SO_DOMAIN, SO_ERROR,
     SO_KEEPALIVE, SO_PASSCRED, SO_PEERCRED, SO_PROTOCOL, SO_RCVBUF, SO_RCVLOWAT, SO_REUSEADDR,
@@ -468,22 +468,7 @@ impl FileDescription for UnixSocket {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            st_dev: SOCKFS_DEV,
-            st_ino: self.ino,
-            st_nlink: 1,
-            st_mode: S_IFSOCK | 0o777,
-            st_uid: self.uid,
-            st_gid: self.gid,
-            st_blksize: 4096,
-            st_atime: self.ctime.0,
-            st_atime_nsec: self.ctime.1,
-            st_mtime: self.ctime.0,
-            st_mtime_nsec: self.ctime.1,
-            st_ctime: self.ctime.0,
-            st_ctime_nsec: self.ctime.1,
-            ..Stat::default()
-        })
+        Ok(super::socket_stat(self.ino, self.uid, self.gid, self.ctime))
     }
 
     /// `FIONREAD` (`SIOCINQ`): unread bytes (a datagram socket: the first message's);
