@@ -223,6 +223,12 @@ pub fn poll_now(fd: BorrowedFd<'_>, events: i16) -> Result<i16, Errno> {
 #[derive(Debug)]
 pub struct Epoll(OwnedFd);
 
+impl std::os::fd::AsFd for Epoll {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
 impl Epoll {
     /// `epoll_create1(EPOLL_CLOEXEC)`.
     pub fn new() -> Result<Epoll, Errno> {
@@ -260,14 +266,35 @@ impl Epoll {
             .map(|_| ())
     }
 
+    /// Stops watching `fd` (the caller makes sure the number is still the fd it added, as
+    /// for [`Epoll::modify`]).
+    pub fn delete(&self, fd: std::os::fd::RawFd) -> Result<(), Errno> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: `ev` is live for the call (ignored by EPOLL_CTL_DEL); any fd number is
+        // memory-safe to name.
+        check(unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) })
+            .map(|_| ())
+    }
+
     /// Waits (forever, or until a signal: EINTR) for events; fills `out` with `(token,
     /// events)` pairs and returns how many.
     pub fn wait(&self, out: &mut [(u64, u32)]) -> Result<usize, Errno> {
+        self.wait_for(out, -1)
+    }
+
+    /// The events ready now, without waiting (as [`Epoll::wait`]).
+    pub fn ready_now(&self, out: &mut [(u64, u32)]) -> Result<usize, Errno> {
+        self.wait_for(out, 0)
+    }
+
+    fn wait_for(&self, out: &mut [(u64, u32)], timeout_ms: libc::c_int) -> Result<usize, Errno> {
         const MAX: usize = 64;
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; MAX];
         let room = out.len().min(MAX) as libc::c_int;
         // SAFETY: `evs` has room for `room` events, the most the call writes.
-        let n = check(unsafe { libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), room, -1) })?;
+        let n = check(unsafe {
+            libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), room, timeout_ms)
+        })?;
         let n = n as usize;
         for (o, e) in out.iter_mut().zip(&evs[..n]) {
             *o = (e.u64, e.events);

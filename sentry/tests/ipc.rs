@@ -53,6 +53,15 @@ fn inet_udp() {
     c_program("inet_udp", &[]);
 }
 
+/// epoll over TCP and UDP sockets (`tests/guests/inet_epoll.c`): level, edge and one-shot
+/// interests, MOD, two fds of one socket, closes with and without DEL, sockets beside a
+/// pipe and an eventfd, nested epolls and poll of an epoll, signals, timeouts, an echo
+/// server.
+#[test]
+fn inet_epoll() {
+    c_program("inet_epoll", &[]);
+}
+
 /// Bad families, types, protocols, addresses, lengths, fds, options and control messages
 /// of AF_INET/AF_INET6 sockets get Linux's errnos (`tests/guests/inet_bad.c`).
 #[test]

@@ -288,6 +288,19 @@ pub fn block_on_host<T>(
     }
 }
 
+/// [`block`] on `queues` that also ends when the host fd `fd` has one of `events`, the task
+/// sleeping in the host's poll of it (a guest epoll over host sockets and Sentry files).
+/// Only for tasks that [`sleeps_on_host`]: for others it is [`block`] on `queues` alone.
+pub fn block_on_queues_and_host<T>(
+    queues: &[&WaitQueue],
+    fd: BorrowedFd<'_>,
+    events: i16,
+    deadline: Option<Instant>,
+    ready: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<T, Errno> {
+    block_with(queues, Some((fd, events)), deadline, ready)
+}
+
 fn block_with<T>(
     queues: &[&WaitQueue],
     host: Option<(BorrowedFd<'_>, i16)>,

@@ -393,16 +393,19 @@ pub const RULES: &[Rule] = &[
     allow(nr::EXIT_GROUP, "the sandbox ends"),
     allow(
         nr::EPOLL_WAIT,
-        "the inet reactor thread waits for its sockets' readiness",
+        "the inet reactor thread waits for its sockets' readiness; a guest epoll's host set \
+         is read without waiting",
     ),
     allow_if(
         nr::EPOLL_CTL,
         &[
             &[eq(1, libc::EPOLL_CTL_ADD as u32, "EPOLL_CTL_ADD")],
             &[eq(1, libc::EPOLL_CTL_MOD as u32, "EPOLL_CTL_MOD")],
+            &[eq(1, libc::EPOLL_CTL_DEL as u32, "EPOLL_CTL_DEL")],
         ],
         "the inet reactor watches each new host socket (a close removes it), and stops and \
-         starts watching it as guest waiters come and go",
+         starts watching it as guest waiters come and go; a guest epoll's host set follows \
+         its interest list",
     ),
     allow_if(
         nr::TGKILL,
@@ -479,7 +482,8 @@ pub const RULES: &[Rule] = &[
     allow_if(
         nr::EPOLL_CREATE1,
         &[&[eq(0, libc::EPOLL_CLOEXEC as u32, "EPOLL_CLOEXEC")]],
-        "the inet reactor's one epoll, made with the first guest TCP/UDP socket",
+        "the inet reactor's one epoll, made with the first guest TCP/UDP socket; a guest \
+         epoll's host set, made with its first TCP/UDP interest",
     ),
     allow(
         nr::RENAMEAT2,

@@ -13,10 +13,18 @@
 //! Files without a wait queue are always ready, except host streams (a terminal, a host
 //! pipe), whose readiness only the host knows: waits that include one re-check every
 //! [`HOST_SLICE`].
+//!
+//! Host sockets (TCP, UDP) are watched differently: the instance keeps their host fds in a
+//! host epoll of its own ([`HostSet`], made with the first one), and `epoll_wait` sleeps in
+//! the host's poll of that set (and of the task's wake-up eventfd), so the host kernel wakes
+//! the waiter itself when a socket changes, with no hop through the reactor thread. A change
+//! read from the set marks the socket's interests pending, as a notification does; only
+//! pending host interests are asked for their readiness (the set is edge-triggered: a
+//! level-triggered interest found ready stays pending, as Linux keeps it on its ready list).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use snare_abi::file::{o, Stat, S_IFDIR, S_IFMT, S_IFREG};
@@ -24,7 +32,8 @@ use snare_abi::Errno;
 
 use super::pipe::{anon_stat, now_ts};
 use super::{poll, FileDescription};
-use crate::kernel::wait::{block, WaitQueue, Wake};
+use crate::kernel::wait::{block, block_on_queues_and_host, sleeps_on_host, WaitQueue, Wake};
+use crate::net::inet::{self, HostSet};
 
 pub const EPOLL_CTL_ADD: i32 = 1;
 pub const EPOLL_CTL_DEL: i32 = 2;
@@ -81,7 +90,7 @@ impl Wake for InterestWake {
     fn wake(&self) {
         self.pending.store(true, Ordering::SeqCst);
         if let Some(s) = self.epoll.upgrade() {
-            s.queue.notify();
+            s.notify();
         }
     }
 }
@@ -96,6 +105,8 @@ struct Interest {
     reg: Option<u64>,
     /// A one-shot interest that has fired (until `EPOLL_CTL_MOD` re-arms it).
     disabled: bool,
+    /// Watched in the instance's [`HostSet`] (a host socket), not on a wait queue.
+    host: bool,
 }
 
 impl Interest {
@@ -104,6 +115,9 @@ impl Interest {
     fn ready(&self, file: &dyn FileDescription, consume: bool) -> u32 {
         if self.disabled {
             return 0;
+        }
+        if self.host {
+            return self.host_ready(file, consume);
         }
         if self.events & EPOLLET != 0 {
             let pending = if consume {
@@ -116,6 +130,26 @@ impl Interest {
             }
         }
         file.poll() & ((self.events & !FLAGS) | poll::ERR | poll::HUP)
+    }
+
+    /// [`Interest::ready`] of a host interest: only a pending one is asked (the host set
+    /// marks those that changed). The mark is taken before asking, so a change marked
+    /// meanwhile is kept; a level-triggered interest found ready keeps its mark.
+    fn host_ready(&self, file: &dyn FileDescription, consume: bool) -> u32 {
+        let pending = if consume {
+            self.wake.pending.swap(false, Ordering::SeqCst)
+        } else {
+            self.wake.pending.load(Ordering::SeqCst)
+        };
+        if !pending {
+            return 0;
+        }
+        let now = file.host_readiness().map_or(poll::ERR, inet::readiness);
+        let ev = now & ((self.events & !FLAGS) | poll::ERR | poll::HUP);
+        if consume && ev != 0 && self.events & EPOLLET == 0 {
+            self.wake.pending.store(true, Ordering::SeqCst);
+        }
+        ev
     }
 
     fn unregister(&self) {
@@ -139,16 +173,136 @@ struct List {
     map: BTreeMap<Key, Interest>,
     /// Where the last collection stopped, so a small `maxevents` still serves everyone.
     last: Option<Key>,
+    /// The host set's tokens: the description each stands for, and its interests.
+    tokens: HashMap<u64, HostEntry>,
+    /// The token of each description in the host set (by [`identity`]).
+    by_file: HashMap<usize, u64>,
+    next_token: u64,
 }
+
+/// One host socket in the host set: several guest fds of one description share it.
+struct HostEntry {
+    file: Weak<dyn FileDescription>,
+    keys: Vec<Key>,
+}
+
+impl List {
+    /// Marks pending the interests of every socket the host set says changed.
+    fn take_host_changes(&self, set: &HostSet) {
+        set.changed(|token| {
+            for k in self.tokens.get(&token).map_or(&[][..], |e| &e.keys) {
+                if let Some(i) = self.map.get(k) {
+                    i.wake.pending.store(true, Ordering::SeqCst);
+                }
+            }
+        });
+    }
+
+    /// The events the host set watches `token`'s socket for: what its interests ask.
+    fn host_events(&self, token: u64) -> u32 {
+        let keys = self.tokens.get(&token).map_or(&[][..], |e| &e.keys);
+        keys.iter()
+            .filter_map(|k| self.map.get(k))
+            .fold(0, |m, i| m | (i.events & HOST_EVENTS))
+    }
+
+    /// Forgets interest `key` of a host socket; the host set stops watching the socket when
+    /// it was the last (the socket still open: a closed one has left it already).
+    fn drop_host_key(&mut self, key: Key, set: Option<&HostSet>) {
+        let Some(&token) = self.by_file.get(&key.1) else {
+            return;
+        };
+        let Some(e) = self.tokens.get_mut(&token) else {
+            return;
+        };
+        e.keys.retain(|k| *k != key);
+        let file = e.file.upgrade();
+        let empty = e.keys.is_empty();
+        if empty {
+            self.tokens.remove(&token);
+            self.by_file.remove(&key.1);
+        }
+        let (Some(file), Some(set)) = (file, set) else {
+            return;
+        };
+        let Some(fd) = file.host_readiness() else {
+            return;
+        };
+        let r = if empty {
+            set.remove(fd)
+        } else {
+            set.modify(fd, self.host_events(token), token)
+        };
+        if let Err(e) = r {
+            tracing::debug!(?e, "epoll: host set change failed");
+        }
+    }
+}
+
+/// The events a host interest's socket is watched for in the host set (errors and
+/// hang-ups always are).
+const HOST_EVENTS: u32 = poll::IN
+    | poll::PRI
+    | poll::OUT
+    | poll::RDNORM
+    | poll::RDBAND
+    | poll::WRNORM
+    | poll::WRBAND
+    | poll::RDHUP;
 
 struct Shared {
     list: Mutex<List>,
-    queue: WaitQueue,
+    /// Notified when an interest may have become ready: for waiters that sleep on a queue
+    /// (a `poll` of this epoll, an epoll watching it, a wait without a wake-up eventfd).
+    /// The reactor notifies it for the host set.
+    queue: Arc<WaitQueue>,
+    /// The same, for `epoll_wait`s sleeping in the host's poll of the host set (the
+    /// reactor doesn't watch the set for them).
+    sleepers: WaitQueue,
+    /// The host set, made with the first host socket (None: the host refused one, and host
+    /// sockets are watched on their wait queues).
+    host: OnceLock<Option<HostSet>>,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, List> {
         self.list.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify(&self) {
+        self.queue.notify();
+        self.sleepers.notify();
+    }
+
+    fn host_set(&self) -> Option<&HostSet> {
+        self.host.get().and_then(Option::as_ref)
+    }
+
+    /// The host set, made now if it isn't yet.
+    fn make_host_set(&self) -> Option<&HostSet> {
+        self.host
+            .get_or_init(|| {
+                HostSet::new(self.queue.clone())
+                    .inspect_err(|e| tracing::debug!(?e, "epoll: no host set"))
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Drops the interests whose files are gone (and their host set entries).
+    fn drop_dead(&self, list: &mut List) {
+        let dead: Vec<(Key, bool)> = list
+            .map
+            .iter()
+            .filter(|(_, i)| i.file.strong_count() == 0)
+            .map(|(k, i)| (*k, i.host))
+            .collect();
+        for (key, host) in dead {
+            list.map.remove(&key);
+            if host {
+                list.drop_host_key(key, self.host_set());
+            }
+        }
     }
 
     /// The live files it watches.
@@ -189,7 +343,9 @@ impl Epoll {
         Epoll {
             shared: Arc::new(Shared {
                 list: Mutex::new(List::default()),
-                queue: WaitQueue::new(),
+                queue: Arc::new(WaitQueue::new()),
+                sleepers: WaitQueue::new(),
+                host: OnceLock::new(),
             }),
             owner: (uid, gid),
             ctime: now_ts(),
@@ -256,14 +412,8 @@ impl Epoll {
         }
         let key = (fd, identity(file));
         let mut list = self.shared.lock();
-        // An entry whose file is gone (its address reused) counts as absent.
-        if list
-            .map
-            .get(&key)
-            .is_some_and(|i| i.file.strong_count() == 0)
-        {
-            list.map.remove(&key);
-        }
+        // Entries whose files are gone (their addresses maybe reused) count as absent.
+        self.shared.drop_dead(&mut list);
         match op {
             EPOLL_CTL_ADD => {
                 if list.map.contains_key(&key) {
@@ -273,9 +423,13 @@ impl Epoll {
                     pending: AtomicBool::new(true),
                     epoll: Arc::downgrade(&self.shared),
                 });
-                let reg = file
-                    .wait_queue()
-                    .map(|q| q.register_id(wake.clone() as Arc<dyn Wake>));
+                let host = self.add_host(&mut list, key, file, events);
+                let reg = if host {
+                    None
+                } else {
+                    file.wait_queue()
+                        .map(|q| q.register_id(wake.clone() as Arc<dyn Wake>))
+                };
                 list.map.insert(
                     key,
                     Interest {
@@ -285,6 +439,7 @@ impl Epoll {
                         wake,
                         reg,
                         disabled: false,
+                        host,
                     },
                 );
             }
@@ -297,9 +452,15 @@ impl Epoll {
                 i.data = data;
                 i.disabled = false;
                 i.wake.pending.store(true, Ordering::SeqCst);
+                if i.host {
+                    self.modify_host(&list, key, file);
+                }
             }
             _ => {
                 let i = list.map.remove(&key).ok_or(Errno::ENOENT)?;
+                if i.host {
+                    list.drop_host_key(key, self.shared.host_set());
+                }
                 drop(list);
                 i.unregister();
                 return Ok(());
@@ -307,15 +468,77 @@ impl Epoll {
         }
         drop(list);
         // Sleepers re-check: the new interest may be ready already.
-        self.shared.queue.notify();
+        self.shared.notify();
         Ok(())
+    }
+
+    /// Puts the host socket of a new interest `key` into the host set (its first interest
+    /// adds it, later ones on the same description widen its events). False if `file` isn't
+    /// a host socket or the host set can't take it: the interest then goes on the file's
+    /// wait queue.
+    fn add_host(
+        &self,
+        list: &mut List,
+        key: Key,
+        file: &Arc<dyn FileDescription>,
+        events: u32,
+    ) -> bool {
+        let Some(fd) = file.host_readiness() else {
+            return false;
+        };
+        let Some(set) = self.shared.make_host_set() else {
+            return false;
+        };
+        if let Some(&token) = list.by_file.get(&key.1) {
+            let Some(e) = list.tokens.get_mut(&token) else {
+                return false;
+            };
+            e.keys.push(key);
+            let ev = list.host_events(token) | (events & HOST_EVENTS);
+            if let Err(e) = set.modify(fd, ev, token) {
+                tracing::debug!(?e, "epoll: host set change failed");
+            }
+            return true;
+        }
+        list.next_token += 1;
+        let token = list.next_token;
+        if let Err(e) = set.add(fd, events & HOST_EVENTS, token) {
+            tracing::debug!(?e, "epoll: host set refused a socket; its queue instead");
+            return false;
+        }
+        list.by_file.insert(key.1, token);
+        list.tokens.insert(
+            token,
+            HostEntry {
+                file: Arc::downgrade(file),
+                keys: vec![key],
+            },
+        );
+        true
+    }
+
+    /// After `EPOLL_CTL_MOD` of host interest `key`: the set watches what its interests
+    /// now ask (which re-arms the socket's edge: ready now is reported).
+    fn modify_host(&self, list: &List, key: Key, file: &Arc<dyn FileDescription>) {
+        let (Some(set), Some(fd)) = (self.shared.host_set(), file.host_readiness()) else {
+            return;
+        };
+        let Some(&token) = list.by_file.get(&key.1) else {
+            return;
+        };
+        if let Err(e) = set.modify(fd, list.host_events(token), token) {
+            tracing::debug!(?e, "epoll: host set change failed");
+        }
     }
 
     /// Up to `max` ready (events, data) pairs, in fd order starting after where the last
     /// collection stopped.
     fn collect(&self, max: usize) -> Vec<(u32, u64)> {
         let mut list = self.shared.lock();
-        list.map.retain(|_, i| i.file.strong_count() > 0);
+        self.shared.drop_dead(&mut list);
+        if let Some(set) = self.shared.host_set() {
+            list.take_host_changes(set);
+        }
         let mut keys: Vec<Key> = list.map.keys().copied().collect();
         if let Some(last) = list.last {
             let split = keys.partition_point(|k| *k <= last);
@@ -359,11 +582,36 @@ impl Epoll {
             return Ok(first);
         }
         let sliced = self.has_host_files();
-        let got = wait_sliced(&[&self.shared.queue], deadline, sliced, || {
+        let ready = || {
             let v = self.collect(max);
             (!v.is_empty()).then_some(v)
-        })?;
-        Ok(got.unwrap_or_default())
+        };
+        match self.shared.host_set() {
+            // Asleep in the host's poll of the host set, and on `sleepers` for the rest.
+            Some(set) if !sliced && sleeps_on_host() => {
+                let r = block_on_queues_and_host(
+                    &[&self.shared.sleepers],
+                    set.fd(),
+                    libc::POLLIN,
+                    deadline,
+                    || ready().map(Ok),
+                );
+                match r {
+                    Err(Errno::ETIMEDOUT) => Ok(Vec::new()),
+                    r => r,
+                }
+            }
+            set => {
+                let got = wait_sliced(&[&self.shared.queue], deadline, sliced, || {
+                    // On the queue: the host set's changes come through the reactor.
+                    if let Some(s) = set {
+                        s.arm();
+                    }
+                    ready()
+                })?;
+                Ok(got.unwrap_or_default())
+            }
+        }
     }
 }
 
@@ -392,6 +640,11 @@ impl FileDescription for Epoll {
     /// marks).
     fn poll(&self) -> u32 {
         let list = self.shared.lock();
+        if let Some(set) = self.shared.host_set() {
+            // Asked by a waiter on the queue: it needs the reactor's word of the set.
+            set.arm();
+            list.take_host_changes(set);
+        }
         let any = list
             .map
             .values()
@@ -404,7 +657,7 @@ impl FileDescription for Epoll {
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.shared.queue)
+        Some(&*self.shared.queue)
     }
 }
 

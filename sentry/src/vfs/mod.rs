@@ -157,6 +157,12 @@ pub trait FileDescription: Send + Sync + Debug + AsAny {
     fn wait_queue(&self) -> Option<&WaitQueue> {
         None
     }
+    /// The host fd whose readiness is this file's (a host socket's), which a waiter may
+    /// watch in the host itself rather than through [`FileDescription::wait_queue`]; `None`
+    /// for files the Sentry answers for.
+    fn host_readiness(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
     /// `F_GETPIPE_SZ`: a pipe's capacity in bytes; `EBADF` for other files.
     fn pipe_size(&self) -> Result<u64, Errno> {
         Err(Errno::EBADF)

@@ -24,6 +24,8 @@
 
 mod reactor;
 
+pub use reactor::HostSet;
+
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,6 +52,12 @@ const POLL_ALL: u32 = poll::IN
     | poll::WRNORM
     | poll::WRBAND
     | poll::RDHUP;
+
+/// The readiness of the host socket `fd` now, in [`poll`] bits (Linux's values on both
+/// sides), for those who watch it in the host themselves (a guest epoll's [`HostSet`]).
+pub fn readiness(fd: BorrowedFd<'_>) -> u32 {
+    net::poll_now(fd, POLL_ALL as i16).map_or(poll::ERR, |r| u32::from(r as u16))
+}
 
 /// A TCP or UDP socket of the guest.
 #[derive(Debug)]
@@ -391,11 +399,15 @@ impl FileDescription for InetSocket {
     fn poll(&self) -> u32 {
         // Asked by a waiter that has just registered on `wq`: it needs the reactor's word.
         reactor::arm(&self.watch);
-        net::poll_now(self.fd(), POLL_ALL as i16).map_or(poll::ERR, |r| u32::from(r as u16))
+        readiness(self.fd())
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.watch.wq)
+    }
+
+    fn host_readiness(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.fd())
     }
 }
 

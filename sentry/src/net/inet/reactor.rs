@@ -10,7 +10,7 @@
 //! freed room as a new edge.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -19,6 +19,7 @@ use snare_platform::net::Epoll;
 
 use super::InetSocket;
 use crate::kernel::wait::WaitQueue;
+use crate::vfs::host_fds::HostFdGuard;
 
 /// The events each socket is watched for.
 const EVENTS: u32 = (libc::EPOLLIN
@@ -44,8 +45,8 @@ type Entry = (Arc<Watch>, Weak<InetSocket>);
 /// What the reactor knows of one socket.
 #[derive(Debug)]
 pub(super) struct Watch {
-    /// Notified when the host socket's readiness may have changed.
-    pub wq: WaitQueue,
+    /// Notified when the host fd's readiness may have changed.
+    pub wq: Arc<WaitQueue>,
     /// Whether the epoll reports the socket now (see [`arm`]), and whether its fd is open.
     state: Mutex<WatchState>,
     /// The host fd's number, used only while `state.open` (under its lock).
@@ -152,10 +153,15 @@ pub(super) fn arm(w: &Watch) {
 /// Watches `fd`, the host socket of a socket being made: returns its watch, whose token
 /// [`unwatch`] takes when the socket goes ([`attach`] names the socket).
 pub(super) fn watch(fd: BorrowedFd<'_>) -> Result<Arc<Watch>, Errno> {
+    watch_into(fd, Arc::new(WaitQueue::new()))
+}
+
+/// [`watch`], notifying `wq`.
+fn watch_into(fd: BorrowedFd<'_>, wq: Arc<WaitQueue>) -> Result<Arc<Watch>, Errno> {
     let r = reactor().ok_or(Errno::ENOMEM)?;
     let token = r.next.fetch_add(1, Ordering::Relaxed);
     let w = Arc::new(Watch {
-        wq: WaitQueue::new(),
+        wq,
         state: Mutex::new(WatchState {
             armed: true,
             open: true,
@@ -210,4 +216,78 @@ pub(super) fn sockets() -> Vec<Arc<InetSocket>> {
         .values()
         .filter_map(|(_, s)| s.upgrade())
         .collect()
+}
+
+/// A guest epoll's host sockets, in a host epoll of their own (edge-triggered, each with the
+/// token its owner gives it): the epoll's waiters sleep in the host's poll of it, woken by
+/// the host kernel when one of the sockets changes, and read which ones did
+/// ([`HostSet::changed`]). The reactor watches the set's fd too, as one more host fd, so
+/// waiters that can only sleep on a queue (`poll` or `select` of the epoll, an epoll
+/// watching it) hear of the changes on the queue given to [`HostSet::new`].
+#[derive(Debug)]
+pub struct HostSet {
+    epoll: Epoll,
+    watch: Arc<Watch>,
+    _budget: HostFdGuard,
+}
+
+impl HostSet {
+    /// A new, empty set whose changes the reactor reports on `wq`.
+    pub fn new(wq: Arc<WaitQueue>) -> Result<HostSet, Errno> {
+        let budget = HostFdGuard::acquire()?;
+        let epoll = Epoll::new()?;
+        let watch = watch_into(epoll.as_fd(), wq)?;
+        Ok(HostSet {
+            epoll,
+            watch,
+            _budget: budget,
+        })
+    }
+
+    /// The set's host fd: readable while a change is unread.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+
+    /// Watches `fd` for `events` (poll bits; `EPOLLET` is added), reported as `token`. A
+    /// closed fd leaves the set by itself.
+    pub fn add(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> Result<(), Errno> {
+        self.epoll.add(fd, events | libc::EPOLLET as u32, token)
+    }
+
+    /// Changes the events `fd` (open, and added) is watched for; re-arms its edge.
+    pub fn modify(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> Result<(), Errno> {
+        self.epoll
+            .modify(fd.as_raw_fd(), events | libc::EPOLLET as u32, token)
+    }
+
+    /// Stops watching `fd` (open, and added).
+    pub fn remove(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        self.epoll.delete(fd.as_raw_fd())
+    }
+
+    /// Calls `f` with the token of every socket that changed since the last call.
+    pub fn changed(&self, mut f: impl FnMut(u64)) {
+        let mut evs = [(0u64, 0u32); 64];
+        while let Ok(n) = self.epoll.ready_now(&mut evs) {
+            for &(token, _) in &evs[..n] {
+                f(token);
+            }
+            if n < evs.len() {
+                break;
+            }
+        }
+    }
+
+    /// Asks the reactor to watch the set again (see [`arm`]): called by waiters on its
+    /// queue after registering there.
+    pub fn arm(&self) {
+        arm(&self.watch);
+    }
+}
+
+impl Drop for HostSet {
+    fn drop(&mut self) {
+        unwatch(&self.watch);
+    }
 }
