@@ -569,7 +569,7 @@ impl MemoryFile {
         true
     }
 
-    fn ptr(&self, off: u64, len: usize) -> *mut u8 {
+    pub(crate) fn ptr(&self, off: u64, len: usize) -> *mut u8 {
         assert!(
             off.checked_add(len as u64).is_some_and(|e| e <= self.size),
             "memory file access out of bounds: {off:#x}+{len:#x}"

@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use snare_abi::Errno;
 
 use crate::sys::errno;
+use crate::MemoryFile;
 
 /// `sizeof(struct sockaddr_storage)`: room for any address.
 const ADDR_ROOM: usize = 128;
@@ -111,6 +112,73 @@ pub fn send(
     // SAFETY: the iovec, the name and the msghdr are live for the call; sendmsg only reads
     // them (the buffers are never written through the `*mut` casts).
     check_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &m, flags) })
+}
+
+/// [`send`] of the bytes of memory-file `mem` at `ranges` (offset, length), in place.
+/// Panics if a range is outside the file (the caller's translation produced them).
+pub fn send_mem(
+    fd: BorrowedFd<'_>,
+    mem: &MemoryFile,
+    ranges: &[(u64, usize)],
+    to: Option<&[u8]>,
+    flags: i32,
+) -> Result<usize, Errno> {
+    let mut iov: Vec<libc::iovec> = ranges
+        .iter()
+        .map(|&(off, len)| libc::iovec {
+            iov_base: mem.ptr(off, len).cast(),
+            iov_len: len,
+        })
+        .collect();
+    // SAFETY: an all-zero msghdr is valid (no name, no control).
+    let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+    m.msg_iov = iov.as_mut_ptr();
+    m.msg_iovlen = iov.len();
+    if let Some(a) = to {
+        m.msg_name = a.as_ptr().cast_mut().cast();
+        m.msg_namelen = socklen(a);
+    }
+    let flags = flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    // SAFETY: the iovecs point inside the memory file's mapping (bounds checked by `ptr`),
+    // which lives as long as `mem`; the name and the msghdr are live for the call, which only
+    // reads them. Other threads may write those bytes meanwhile: the kernel copies whatever
+    // it finds, as for a guest's own send.
+    check_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &m, flags) })
+}
+
+/// [`recv`] into the memory file `mem` at `ranges` (offset, length), in place. Panics if a
+/// range is outside the file.
+pub fn recv_mem(
+    fd: BorrowedFd<'_>,
+    mem: &MemoryFile,
+    ranges: &[(u64, usize)],
+    flags: i32,
+) -> Result<Received, Errno> {
+    let mut addr = [0u8; ADDR_ROOM];
+    let mut iov: Vec<libc::iovec> = ranges
+        .iter()
+        .map(|&(off, len)| libc::iovec {
+            iov_base: mem.ptr(off, len).cast(),
+            iov_len: len,
+        })
+        .collect();
+    // SAFETY: an all-zero msghdr is valid (no control).
+    let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+    m.msg_iov = iov.as_mut_ptr();
+    m.msg_iovlen = iov.len();
+    m.msg_name = addr.as_mut_ptr().cast();
+    m.msg_namelen = socklen(&addr);
+    // SAFETY: the iovecs point inside the memory file's writable mapping (bounds checked by
+    // `ptr`), which lives as long as `mem`; the name points at `addr` (its length); both
+    // and the msghdr are live for the call.
+    let len =
+        check_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut m, flags | libc::MSG_DONTWAIT) })?;
+    let n = (m.msg_namelen as usize).min(ADDR_ROOM);
+    Ok(Received {
+        len,
+        from: addr[..n].to_vec(),
+        flags: m.msg_flags,
+    })
 }
 
 /// What one receive got.

@@ -10,8 +10,10 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BAD ((void *)8)
@@ -194,8 +196,67 @@ static void states(void) {
     close(u);
 }
 
+/// A connected TCP pair on loopback.
+static void tcp_pair(int c[2]) {
+    struct sockaddr_in a = lo4(0);
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    bind(l, (struct sockaddr *)&a, len);
+    listen(l, 1);
+    getsockname(l, (struct sockaddr *)&a, &len);
+    c[0] = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c[0], (struct sockaddr *)&a, len);
+    c[1] = accept(l, NULL, NULL);
+    close(l);
+}
+
+/// Stream sends and receives whose buffers are partly or wholly out of reach: unmapped,
+/// unreadable, read-only, shared copy-on-write with a parent.
+static void buffers(void) {
+    int c[2];
+    tcp_pair(c);
+    long pg = sysconf(_SC_PAGESIZE);
+    char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(p, 'a', 2 * pg);
+    show("send bad buffer", send(c[0], BAD, 16, MSG_NOSIGNAL));
+    char *volatile bad = BAD; /* (hidden from the compiler's bounds warning) */
+    show("write bad buffer", write(c[0], bad, 16));
+    mprotect(p, pg, PROT_NONE);
+    show("send unreadable", send(c[0], p, 16, MSG_NOSIGNAL));
+    mprotect(p, pg, PROT_READ | PROT_WRITE);
+    show("send 16", send(c[0], p, 16, 0));
+    mprotect(p, pg, PROT_READ);
+    show("recv into read-only", recv(c[1], p, 16, 0));
+    show("read into read-only", read(c[1], p, 16));
+    show("recv into bad", recv(c[1], BAD, 16, 0));
+    mprotect(p, pg, PROT_READ | PROT_WRITE);
+    // The data is still there after those faults.
+    char b[32];
+    show("recv after faults", recv(c[1], b, sizeof b, MSG_DONTWAIT));
+    show("iov bad second", ({
+             struct iovec v[2] = {{p, 4}, {BAD, 4}};
+             writev(c[0], v, 2);
+         }));
+    show("recv what was sent", recv(c[1], b, sizeof b, MSG_DONTWAIT));
+    // Received into a buffer shared copy-on-write with the parent: the parent's stays.
+    pid_t k = fork();
+    if (k == 0) {
+        ssize_t n = recv(c[1], p, 8, 0);
+        _exit(n == 8 && memcmp(p, "childbuf", 8) == 0 ? 0 : 1);
+    }
+    send(c[0], "childbuf", 8, 0);
+    int st = 0;
+    waitpid(k, &st, 0);
+    printf("child's receive: %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "WRONG");
+    printf("parent's buffer: %s\n", p[0] == 'a' && p[7] == 'a' ? "kept" : "CHANGED");
+    munmap(p, 2 * pg);
+    close(c[0]);
+    close(c[1]);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    buffers();
     sockets();
     addresses();
     fds();

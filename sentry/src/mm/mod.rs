@@ -1951,6 +1951,54 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// Runs `f` on the memory-file ranges (offset, length) that hold bytes `[skip, skip +
+    /// len)` of the guest buffers `vecs`, translated as a copy would translate them (`write`:
+    /// copy-on-write broken, untouched pages filled), with the address space locked: no page
+    /// of them can be unmapped, freed or replaced until `f` returns, so a host call may read
+    /// or write them in place (a socket's send or receive, without a copy through the
+    /// Sentry). EFAULT, and no call, if any byte can't be reached (as a send whose one chunk
+    /// faults is refused whole on Linux, and a receive then takes nothing). Guest threads
+    /// may change the bytes meanwhile, as they may under a Linux send.
+    pub fn with_host_ranges<R>(
+        &self,
+        vecs: &[snare_abi::file::Iovec],
+        skip: usize,
+        len: usize,
+        write: bool,
+        f: impl FnOnce(&MemoryFile, &[(u64, usize)]) -> R,
+    ) -> Result<R, Errno> {
+        let access = if write { Access::Write } else { Access::Read };
+        let mut st = self.lock();
+        let mut ranges: Vec<(u64, usize)> = Vec::new();
+        let (mut skip, mut left) = (skip as u64, len as u64);
+        for v in vecs {
+            if left == 0 {
+                break;
+            }
+            if skip >= v.iov_len {
+                skip -= v.iov_len;
+                continue;
+            }
+            let mut at = v.iov_base.checked_add(skip).ok_or(Errno::EFAULT)?;
+            let mut n = (v.iov_len - skip).min(left);
+            skip = 0;
+            while n > 0 {
+                let off = self.translate(&mut st, at, access, false)?;
+                let step = (PAGE - at % PAGE).min(n);
+                match ranges.last_mut() {
+                    Some((o, l)) if *o + *l as u64 == off => *l += step as usize,
+                    _ => ranges.push((off, step as usize)),
+                }
+                n -= step;
+                left -= step;
+                if n > 0 {
+                    at = at.checked_add(step).ok_or(Errno::EFAULT)?;
+                }
+            }
+        }
+        Ok(f(&self.file, &ranges))
+    }
+
     /// Writes guest memory regardless of protection (the loader filling its segments).
     pub fn write_force(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
         self.copy_out(addr, data, true)

@@ -361,6 +361,9 @@ fn sys_read(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         }];
         return super::socket_netlink::read(task, s, &v);
     }
+    if let Some(s) = crate::net::inet::as_inet(&*file) {
+        return super::socket_inet::read(task, s, &super::socket::one_buffer(a[1], a[2]));
+    }
     if let Some(s) = crate::net::unix::as_socket(&*file) {
         // Straight from the queue into guest memory, and 0 for an empty buffer as Linux.
         if a[2] == 0 {
@@ -420,6 +423,9 @@ fn sys_write(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             iov_len: a[2].min(MAX_RW as u64),
         }];
         return super::socket_msg::write_socket(task, &s, &v);
+    }
+    if let Some(s) = crate::net::inet::as_inet(&*file) {
+        return super::socket_inet::write(task, s, &super::socket::one_buffer(a[1], a[2]));
     }
     let n = fsize_allowed(task, &*file, None, len(a[2])?)?;
     write_from(task, a[1], n, |b, _| file.write(b))

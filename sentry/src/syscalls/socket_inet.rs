@@ -15,6 +15,7 @@ use super::socket_msg::{gather, read_msghdr, scatter, total, CHUNK, OPTMEM_MAX};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
 use crate::net::inet::InetSocket;
+use snare_platform::net;
 
 /// The options that go through to the host, and the most bytes of each it reads (Linux
 /// reads no more of an `int` option than an `int`). Any other is ENOPROTOOPT.
@@ -261,7 +262,15 @@ fn send_iov(
         let mut done = 0;
         loop {
             let want = (len - done).min(CHUNK);
-            let r = gather(task, vecs, done, want).and_then(|c| s.send(&c, to, hf, nonblock));
+            // Straight from guest memory (no copy through the Sentry).
+            let r = s.send_with(want, nonblock, |fd, sent| {
+                let at = done + sent;
+                task.mm
+                    .with_host_ranges(vecs, at, want - sent, false, |mem, ranges| {
+                        net::send_mem(fd, mem, ranges, to, hf)
+                    })
+                    .and_then(|r| r)
+            });
             match r {
                 Ok(n) => done += n,
                 Err(e) if done == 0 => break Err(e),
@@ -296,7 +305,10 @@ struct Got {
 fn recv_iov(task: &Task, s: &InetSocket, vecs: &[Iovec], flags: u32) -> Result<Got, Errno> {
     let nonblock = flags & MSG_DONTWAIT != 0 || s.nonblocking();
     let hf = (flags & RECV_FLAGS) as i32;
-    let max = total(vecs).min(if s.is_stream() { CHUNK } else { MAX_DATAGRAM });
+    if s.is_stream() {
+        return recv_stream(task, s, vecs, flags, nonblock);
+    }
+    let max = total(vecs).min(MAX_DATAGRAM);
     let mut buf = vec![0u8; max];
     let first = s.recv(&mut buf, hf, nonblock)?;
     let mut done = first.len.min(max);
@@ -308,6 +320,43 @@ fn recv_iov(task: &Task, s: &InetSocket, vecs: &[Iovec], flags: u32) -> Result<G
         }
     }
     scatter(task, vecs, 0, &buf[..done])?;
+    let ret = if waitall { done } else { first.len };
+    Ok(Got {
+        ret: ret as u64,
+        flags: (first.flags as u32) & MSG_TRUNC,
+        from: first.from,
+    })
+}
+
+/// [`recv_iov`] of a stream: straight into guest memory (no copy through the Sentry), at
+/// most a chunk.
+fn recv_stream(
+    task: &Task,
+    s: &InetSocket,
+    vecs: &[Iovec],
+    flags: u32,
+    nonblock: bool,
+) -> Result<Got, Errno> {
+    let hf = (flags & RECV_FLAGS) as i32;
+    let max = total(vecs).min(CHUNK);
+    let recv_at = |at: usize| {
+        s.recv_with(nonblock, |fd| {
+            task.mm
+                .with_host_ranges(vecs, at, max - at, true, |mem, ranges| {
+                    net::recv_mem(fd, mem, ranges, hf)
+                })
+                .and_then(|r| r)
+        })
+    };
+    let first = recv_at(0)?;
+    let mut done = first.len.min(max);
+    let waitall = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0;
+    while waitall && done > 0 && done < max && !task.handle.is_killed() {
+        match recv_at(done) {
+            Ok(r) if r.len > 0 => done += r.len.min(max - done),
+            _ => break,
+        }
+    }
     let ret = if waitall { done } else { first.len };
     Ok(Got {
         ret: ret as u64,

@@ -279,17 +279,28 @@ impl InetSocket {
         flags: i32,
         nonblock: bool,
     ) -> Result<usize, Errno> {
+        self.send_with(data.len(), nonblock, |fd, done| {
+            net::send(fd, &data[done..], to, flags)
+        })
+    }
+
+    /// [`InetSocket::send`] of `len` bytes that `op(host fd, done)` sends (without waiting)
+    /// from byte `done` on: straight from guest memory, for one.
+    pub fn send_with(
+        &self,
+        len: usize,
+        nonblock: bool,
+        mut op: impl FnMut(BorrowedFd<'_>, usize) -> Result<usize, Errno>,
+    ) -> Result<usize, Errno> {
         let mut done = 0;
         loop {
-            let r = self.retry(nonblock, Dir::Snd, || {
-                net::send(self.fd(), &data[done..], to, flags)
-            });
+            let r = self.retry(nonblock, Dir::Snd, || op(self.fd(), done));
             match r {
                 Ok(n) => done += n,
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => return Ok(done),
             }
-            if nonblock || !self.is_stream() || done >= data.len() {
+            if nonblock || !self.is_stream() || done >= len {
                 return Ok(done);
             }
         }
@@ -297,7 +308,17 @@ impl InetSocket {
 
     /// One receive into `buf`.
     pub fn recv(&self, buf: &mut [u8], flags: i32, nonblock: bool) -> Result<Received, Errno> {
-        self.retry(nonblock, Dir::Rcv, || net::recv(self.fd(), buf, flags))
+        self.recv_with(nonblock, |fd| net::recv(fd, buf, flags))
+    }
+
+    /// One receive made by `op(host fd)` (without waiting): straight into guest memory,
+    /// for one.
+    pub fn recv_with(
+        &self,
+        nonblock: bool,
+        mut op: impl FnMut(BorrowedFd<'_>) -> Result<Received, Errno>,
+    ) -> Result<Received, Errno> {
+        self.retry(nonblock, Dir::Rcv, || op(self.fd()))
     }
 
     /// `shutdown(2)`.
