@@ -38,6 +38,13 @@ fn unix_bind() {
     c_program("unix_bind", &[]);
 }
 
+/// SO_RCVTIMEO and SO_SNDTIMEO on AF_UNIX sockets (`tests/guests/unix_timeouts.c`):
+/// values, bad values, receives, sends, accept and datagrams timing out, signals.
+#[test]
+fn unix_timeouts() {
+    c_program("unix_timeouts", &[]);
+}
+
 /// TCP over loopback, IPv4 and IPv6, both ends in the sandbox (`tests/guests/inet_tcp.c`):
 /// blocking and non-blocking connect, refused connections, accept4, poll and epoll
 /// readiness, shutdown, names, options, FIONREAD, a 4 MiB transfer, EPIPE, signals.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use snare_abi::socket::{
     Ucred, AF_INET, AF_INET6, AF_MAX, AF_NETLINK, AF_UNIX, SOCKADDR_STORAGE_SIZE, SOCK_CLOEXEC,
-    SOCK_NONBLOCK, SOCK_PACKET, SOCK_TYPE_MASK, SOL_SOCKET,
+    SOCK_NONBLOCK, SOCK_PACKET, SOCK_TYPE_MASK, SOL_SOCKET, SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD,
 };
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
@@ -21,6 +21,7 @@ use crate::net::inet::as_inet;
 use crate::net::netlink::as_netlink;
 use crate::net::unix::addr::UnixAddr;
 use crate::net::unix::{as_socket, SockType, UnixSocket};
+use crate::net::Timeout;
 use crate::vfs::FileDescription;
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
@@ -73,6 +74,26 @@ pub(super) fn one_buffer(addr: u64, len: u64) -> [snare_abi::file::Iovec; 1] {
         iov_base: addr,
         iov_len: len.min(super::MAX_RW as u64),
     }]
+}
+
+/// What `getsockopt` gives for `SO_RCVTIMEO`/`SO_SNDTIMEO`: a `struct timeval` (two
+/// longs), cut to the caller's `len`.
+pub(super) fn timeval_bytes(t: Timeout, len: usize) -> Vec<u8> {
+    let (sec, usec) = t.to_timeval();
+    let mut tv = sec.to_ne_bytes().to_vec();
+    tv.extend_from_slice(&usec.to_ne_bytes());
+    tv.truncate(len);
+    tv
+}
+
+/// The timeout in a `setsockopt(SO_RCVTIMEO/SO_SNDTIMEO)` value of `len` bytes at `addr`:
+/// EINVAL if shorter than a `struct timeval`, EDOM for microseconds out of range.
+pub(super) fn read_timeval(task: &Task, addr: u64, len: u32) -> Result<Timeout, Errno> {
+    if (len as usize) < 16 {
+        return Err(Errno::EINVAL);
+    }
+    let tv: [i64; 2] = task.mm.read_val(addr)?;
+    Timeout::from_timeval(tv[0], tv[1])
 }
 
 /// Reads a guest socket address of `len` bytes (Linux's `move_addr_to_kernel`: EINVAL for a
@@ -275,7 +296,11 @@ fn sys_getsockopt(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if level != SOL_SOCKET {
         return Err(Errno::EOPNOTSUPP);
     }
-    let v = s.getsockopt(opt)?;
+    let v = if opt == SO_RCVTIMEO_OLD || opt == SO_SNDTIMEO_OLD {
+        timeval_bytes(s.timeout(opt == SO_RCVTIMEO_OLD), 16)
+    } else {
+        s.getsockopt(opt)?
+    };
     let n = (len as usize).min(v.len());
     task.mm.write(a[3], &v[..n])?;
     task.mm.write(a[4], &(n as u32).to_ne_bytes())?;
@@ -283,7 +308,7 @@ fn sys_getsockopt(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Implements `setsockopt(2)` at `SOL_SOCKET`: SO_SNDBUF, SO_RCVBUF (doubled, bounded as
-/// Linux), SO_PASSCRED, SO_REUSEADDR, SO_KEEPALIVE. EINVAL for a value shorter than an
+/// Linux), SO_PASSCRED, SO_REUSEADDR, SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO. EINVAL for a value shorter than an
 /// `int`, ENOPROTOOPT for other options, EOPNOTSUPP at other levels.
 fn sys_setsockopt(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
@@ -297,6 +322,11 @@ fn sys_setsockopt(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (level, opt) = (i32_(a[1]), i32_(a[2]));
     if level != SOL_SOCKET {
         return Err(Errno::EOPNOTSUPP);
+    }
+    if opt == SO_RCVTIMEO_OLD || opt == SO_SNDTIMEO_OLD {
+        let t = read_timeval(task, a[3], u32_(a[4]))?;
+        s.set_timeout(opt == SO_RCVTIMEO_OLD, t);
+        return Ok(0);
     }
     if (a[4] as u32 as i32) < 4 {
         return Err(Errno::EINVAL);

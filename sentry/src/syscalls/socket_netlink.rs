@@ -16,11 +16,11 @@ use snare_abi::socket::{
 use snare_abi::Errno;
 
 use super::arg::{i32_, u32_};
-use super::socket::{one_buffer, read_addr, write_addr};
+use super::socket::{one_buffer, read_addr, read_timeval, timeval_bytes, write_addr};
 use super::socket_msg::{gather, read_msghdr, scatter, total};
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
-use crate::net::netlink::{sockaddr, NetlinkSocket, Timeout};
+use crate::net::netlink::{sockaddr, NetlinkSocket};
 
 /// `socket(2)` of a netlink socket of `ty` (already checked by `net::netlink::decode`).
 pub(super) fn socket(task: &Task, ty: u32, nonblock: bool, cloexec: bool) -> Result<u64, Errno> {
@@ -57,11 +57,8 @@ pub(super) fn getsockopt(task: &Task, s: &NetlinkSocket, a: [u64; 6]) -> Result<
     let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
     let (v, reported) = match level {
         SOL_SOCKET if opt == SO_RCVTIMEO_OLD || opt == SO_SNDTIMEO_OLD => {
-            let (sec, usec) = s.timeout(opt == SO_RCVTIMEO_OLD).to_timeval();
-            let mut tv = sec.to_ne_bytes().to_vec();
-            tv.extend_from_slice(&usec.to_ne_bytes());
-            let n = len.min(tv.len());
-            tv.truncate(n);
+            let tv = timeval_bytes(s.timeout(opt == SO_RCVTIMEO_OLD), len);
+            let n = tv.len();
             (tv, n)
         }
         SOL_SOCKET => {
@@ -84,12 +81,7 @@ pub(super) fn setsockopt(task: &Task, s: &NetlinkSocket, a: [u64; 6]) -> Result<
     let (level, opt, len) = (i32_(a[1]), i32_(a[2]), u32_(a[4]));
     match level {
         SOL_SOCKET if opt == SO_RCVTIMEO_OLD || opt == SO_SNDTIMEO_OLD => {
-            // struct timeval: two longs.
-            if len < 16 {
-                return Err(Errno::EINVAL);
-            }
-            let tv: [i64; 2] = task.mm.read_val(a[3])?;
-            let t = Timeout::from_timeval(tv[0], tv[1])?;
+            let t = read_timeval(task, a[3], len)?;
             s.set_timeout(opt == SO_RCVTIMEO_OLD, t);
             Ok(0)
         }

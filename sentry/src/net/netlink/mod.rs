@@ -29,6 +29,7 @@ pub mod ifreq;
 mod msg;
 mod route;
 
+use super::Timeout;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,7 +40,7 @@ use snare_abi::socket::{AF_NETLINK, SOCK_DGRAM, SOCK_RAW};
 use snare_abi::Errno;
 
 use super::unix::{DEFAULT_BUF, MAX_BUF, MIN_RCVBUF, MIN_SNDBUF};
-use crate::kernel::wait::{block, WaitQueue};
+use crate::kernel::wait::WaitQueue;
 use crate::mm::GuestMemory;
 use crate::vfs::{poll, FileDescription};
 
@@ -87,45 +88,6 @@ struct State {
     /// `SO_RCVTIMEO` and `SO_SNDTIMEO` (sends never wait; kept to be read back).
     rcvtimeo: Timeout,
     sndtimeo: Timeout,
-}
-
-/// A socket timeout as Linux keeps it: none (wait forever), zero (a negative time was set:
-/// never wait), or a time.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub enum Timeout {
-    #[default]
-    Forever,
-    Zero,
-    After(std::time::Duration),
-}
-
-impl Timeout {
-    /// The timeout a `struct timeval` (`sec`, `usec`) sets, as Linux's `sock_set_timeout`:
-    /// EDOM for microseconds out of range, zero for a negative time, none for 0.
-    pub fn from_timeval(sec: i64, usec: i64) -> Result<Timeout, Errno> {
-        if !(0..1_000_000).contains(&usec) {
-            return Err(Errno::EDOM);
-        }
-        Ok(match (sec, usec) {
-            (s, _) if s < 0 => Timeout::Zero,
-            (0, 0) => Timeout::Forever,
-            (s, u) => Timeout::After(
-                std::time::Duration::from_secs(s as u64)
-                    + std::time::Duration::from_micros(u as u64),
-            ),
-        })
-    }
-
-    /// The `struct timeval` `getsockopt` shows (`{0, 0}` for none and for zero).
-    pub fn to_timeval(self) -> (i64, i64) {
-        match self {
-            Timeout::After(d) => (
-                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-                i64::from(d.subsec_micros()),
-            ),
-            _ => (0, 0),
-        }
-    }
 }
 
 /// A NETLINK_ROUTE socket of the guest.
@@ -404,21 +366,8 @@ impl NetlinkSocket {
             data.truncate(len);
             Some(Ok(Received { data, full_len }))
         };
-        if let Some(r) = take() {
-            return r;
-        }
         let timeo = self.state().rcvtimeo;
-        let deadline = match timeo {
-            _ if nonblock => return Err(Errno::EAGAIN),
-            Timeout::Zero => return Err(Errno::EAGAIN),
-            Timeout::Forever => None,
-            Timeout::After(d) => Some(std::time::Instant::now().checked_add(d)),
-        };
-        match block(&[&self.wq], deadline.flatten(), take) {
-            Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
-            Err(Errno::ERESTARTSYS) if deadline.is_some() => Err(Errno::EINTR),
-            r => r,
-        }
+        super::wait_timed(timeo, nonblock, &[&self.wq], take)
     }
 
     /// `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`.

@@ -10,8 +10,7 @@ use snare_abi::Errno;
 use super::addr::UnixAddr;
 use super::names::NodeId;
 use super::{Conn, UnixSocket};
-use crate::kernel::wait::block;
-use crate::vfs::pipe::wait_ready;
+use crate::net::wait_timed;
 
 /// `net.core.somaxconn`: the longest backlog `listen` grants.
 pub const SOMAXCONN: usize = 4096;
@@ -70,7 +69,8 @@ impl UnixSocket {
             return Err(Errno::EPROTOTYPE);
         }
         let me = self.clone();
-        wait_any_room(nonblock, &[&self.wq, &listener.room], || {
+        let t = self.timeout(false);
+        wait_timed(t, nonblock, &[&self.wq, &listener.room], || {
             {
                 let ls = listener.lock();
                 match &ls.conn {
@@ -169,7 +169,7 @@ impl UnixSocket {
         if !self.ty.connection_based() {
             return Err(Errno::EOPNOTSUPP);
         }
-        let s = wait_ready(nonblock, &self.wq, || {
+        let s = wait_timed(self.timeout(true), nonblock, &[&self.wq], || {
             let mut st = self.lock();
             match &mut st.conn {
                 Conn::Listening { backlog, .. } => backlog.pop_front().map(Ok),
@@ -180,19 +180,4 @@ impl UnixSocket {
         self.room.notify();
         Ok(s)
     }
-}
-
-/// Waits on `queues` until `ready` answers; EAGAIN at once when non-blocking.
-fn wait_any_room<T>(
-    nonblock: bool,
-    queues: &[&crate::kernel::wait::WaitQueue],
-    mut ready: impl FnMut() -> Option<Result<T, Errno>>,
-) -> Result<T, Errno> {
-    if let Some(r) = ready() {
-        return r;
-    }
-    if nonblock {
-        return Err(Errno::EAGAIN);
-    }
-    block(queues, None, ready)
 }

@@ -9,8 +9,7 @@ use snare_abi::Errno;
 use super::gc::Rights;
 use super::queue::{Message, Refunds, Taken, MSG_OVERHEAD};
 use super::{refund, Conn, SockType, UnixSocket, MAX_DGRAM_QLEN, RCV_SHUTDOWN, SEND_SHUTDOWN};
-use crate::kernel::wait::{block, WaitQueue};
-use crate::vfs::pipe::wait_ready;
+use crate::net::wait_timed;
 
 /// What goes with the data of one send: files (`SCM_RIGHTS`, sent with the first bytes) and
 /// the credentials the message carries (the sender's own, or what it gave and was allowed).
@@ -28,21 +27,6 @@ impl SendCtl {
             creds,
         }
     }
-}
-
-/// Like [`wait_ready`], on several queues.
-fn wait_any<T>(
-    nonblock: bool,
-    queues: &[&WaitQueue],
-    mut ready: impl FnMut() -> Option<Result<T, Errno>>,
-) -> Result<T, Errno> {
-    if let Some(r) = ready() {
-        return r;
-    }
-    if nonblock {
-        return Err(Errno::EAGAIN);
-    }
-    block(queues, None, ready)
 }
 
 impl UnixSocket {
@@ -96,7 +80,7 @@ impl UnixSocket {
         let mut copy = Vec::new();
         let mut done = 0;
         while done < len {
-            let r = wait_ready(nonblock, &self.wq, || {
+            let r = wait_timed(self.timeout(false), nonblock, &[&self.wq], || {
                 let bytes = whole.as_deref().unwrap_or(&copy[done..]);
                 let n = self.room_for(bytes.len())?;
                 let chunk = if n == bytes.len() && done == 0 {
@@ -203,7 +187,8 @@ impl UnixSocket {
         let len = data.len();
         let charge = len + MSG_OVERHEAD;
         let mut data = Some(data);
-        wait_any(nonblock, &[&self.wq, &target.room], || {
+        let t = self.timeout(false);
+        wait_timed(t, nonblock, &[&self.wq, &target.room], || {
             {
                 let mut st = self.lock();
                 if let Some(e) = st.err.take() {
@@ -259,7 +244,7 @@ impl UnixSocket {
         if !matches!(self.lock().conn, Conn::Connected) {
             return Err(Errno::EINVAL);
         }
-        wait_ready(nonblock, &self.wq, || {
+        wait_timed(self.timeout(true), nonblock, &[&self.wq], || {
             let mut st = self.lock();
             if !st.queue.is_empty() {
                 let mut refunds = Refunds::new();
@@ -286,7 +271,7 @@ impl UnixSocket {
         if self.ty == SockType::SeqPacket && !matches!(self.lock().conn, Conn::Connected) {
             return Err(Errno::ENOTCONN);
         }
-        wait_ready(nonblock, &self.wq, || {
+        wait_timed(self.timeout(true), nonblock, &[&self.wq], || {
             let mut st = self.lock();
             if let Some(e) = st.err.take() {
                 return Some(Err(e));

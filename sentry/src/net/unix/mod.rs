@@ -27,6 +27,7 @@ mod io;
 pub mod names;
 mod queue;
 
+use super::Timeout;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -172,6 +173,9 @@ struct State {
     passcred: bool,
     reuseaddr: bool,
     keepalive: bool,
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO`.
+    rcvtimeo: Timeout,
+    sndtimeo: Timeout,
     name: Option<UnixAddr>,
     peer_name: Option<UnixAddr>,
     /// `SO_PEERCRED`: the peer's credentials when the connection was made.
@@ -220,6 +224,8 @@ impl UnixSocket {
                 passcred: false,
                 reuseaddr: false,
                 keepalive: false,
+                rcvtimeo: Timeout::Forever,
+                sndtimeo: Timeout::Forever,
                 name: None,
                 peer_name: None,
                 peercred: None,
@@ -368,6 +374,26 @@ impl UnixSocket {
                 Ok(snare_abi::pod::as_bytes(&c).to_vec())
             }
             _ => Err(Errno::ENOPROTOOPT),
+        }
+    }
+
+    /// `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`: how long its blocking calls wait.
+    pub fn timeout(&self, rcv: bool) -> Timeout {
+        let st = self.lock();
+        if rcv {
+            st.rcvtimeo
+        } else {
+            st.sndtimeo
+        }
+    }
+
+    /// Sets `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`.
+    pub fn set_timeout(&self, rcv: bool, t: Timeout) {
+        let mut st = self.lock();
+        if rcv {
+            st.rcvtimeo = t;
+        } else {
+            st.sndtimeo = t;
         }
     }
 
