@@ -138,6 +138,8 @@ pub const SOCKADDR_STORAGE_SIZE: usize = 128;
 
 /// `SIOCINQ` is `FIONREAD`; `SIOCOUTQ` is `TIOCOUTQ`.
 pub const SIOCOUTQ: u32 = 0x5411;
+/// Bytes of a TCP socket's queue not yet sent.
+pub const SIOCOUTQNSD: u32 = 0x894B;
 
 /// The interface ioctls every socket answers (`<linux/sockios.h>`), with a `struct ifreq`
 /// (a name, then a 24-byte union) or, for `SIOCGIFCONF`, a `struct ifconf`.

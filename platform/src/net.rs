@@ -267,11 +267,30 @@ pub fn getsockopt(fd: BorrowedFd<'_>, level: i32, opt: i32, len: usize) -> Resul
     Ok(buf)
 }
 
-/// `FIONREAD`: bytes waiting to be read (a datagram socket: the next datagram's).
-pub fn inq(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
+/// Which queue [`queue_size`] measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueSize {
+    /// `FIONREAD`/`SIOCINQ`: bytes waiting to be read.
+    In,
+    /// `SIOCOUTQ`: bytes sent and not yet acknowledged (TCP) or not yet sent (UDP).
+    Out,
+    /// `SIOCOUTQNSD`: bytes not yet sent (TCP).
+    OutNotSent,
+}
+
+/// `SIOCOUTQNSD` (not in the libc crate).
+pub const SIOCOUTQNSD: libc::c_ulong = 0x894B;
+
+/// The host socket's queue size `q`, as its ioctl answers.
+pub fn queue_size(fd: BorrowedFd<'_>, q: QueueSize) -> Result<i32, Errno> {
+    let req = match q {
+        QueueSize::In => libc::FIONREAD,
+        QueueSize::Out => libc::TIOCOUTQ,
+        QueueSize::OutNotSent => SIOCOUTQNSD,
+    };
     let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int to the live `n`.
-    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) })?;
+    // SAFETY: these three requests write one int to the live `n`.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), req, &mut n) })?;
     Ok(n)
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -279,6 +280,12 @@ static void conversation(int family) {
     int avail = -1;
     show("FIONREAD", ioctl(a, FIONREAD, &avail));
     printf("  avail %d\n", avail);
+    // Nothing of ours is unsent or unacknowledged (the peer has closed after reading
+    // nothing we sent: we sent nothing on this end).
+    int outq = -1, nsd = -1;
+    show("SIOCOUTQ", ioctl(a, SIOCOUTQ, &outq));
+    show("SIOCOUTQNSD", ioctl(a, SIOCOUTQNSD, &nsd));
+    printf("  outq %d unsent %d\n", outq, nsd);
     show("MSG_PEEK", recv(a, buf, 5, MSG_PEEK));
     show("MSG_WAITALL", recv(a, buf, 11, MSG_WAITALL));
     printf("  %.11s\n", buf);

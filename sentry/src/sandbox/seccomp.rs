@@ -201,9 +201,11 @@ pub const RULES: &[Rule] = &[
             &[eq(1, libc::TIOCGWINSZ as u32, "TIOCGWINSZ")],
             &[eq(1, libc::TIOCSWINSZ as u32, "TIOCSWINSZ")],
             &[eq(1, libc::FIONREAD as u32, "FIONREAD")],
+            &[eq(1, libc::TIOCOUTQ as u32, "SIOCOUTQ")],
+            &[eq(1, snare_abi::socket::SIOCOUTQNSD, "SIOCOUTQNSD")],
         ],
-        "the guest's termios and window-size ioctls on host stdio (not TIOCSTI); FIONREAD \
-         of its TCP/UDP sockets",
+        "the guest's termios and window-size ioctls on host stdio (not TIOCSTI); the queue \
+         sizes of its TCP/UDP sockets (FIONREAD, SIOCOUTQ, SIOCOUTQNSD)",
     ),
     allow(
         nr::PREAD64,

@@ -32,7 +32,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use snare_abi::file::{o, Stat, FIONREAD};
-use snare_abi::socket::{SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD};
+use snare_abi::socket::{
+    SIOCOUTQ, SIOCOUTQNSD, SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD,
+};
 use snare_abi::Errno;
 use snare_platform::net;
 
@@ -396,10 +398,13 @@ impl FileDescription for InetSocket {
             let inet = self.family == snare_abi::socket::AF_INET;
             return super::netlink::ifreq::ioctl(cmd, arg, mem, inet);
         }
-        if cmd != FIONREAD {
-            return Err(Errno::ENOTTY);
-        }
-        let n = net::inq(self.fd())?;
+        let q = match cmd {
+            FIONREAD => net::QueueSize::In,
+            SIOCOUTQ => net::QueueSize::Out,
+            SIOCOUTQNSD => net::QueueSize::OutNotSent,
+            _ => return Err(Errno::ENOTTY),
+        };
+        let n = net::queue_size(self.fd(), q)?;
         mem.write(arg, &n.to_ne_bytes())?;
         Ok(0)
     }
