@@ -89,29 +89,28 @@ pub fn accept(fd: BorrowedFd<'_>) -> Result<(OwnedFd, Vec<u8>), Errno> {
     Ok((new, addr[..(len as usize).min(ADDR_ROOM)].to_vec()))
 }
 
-/// `sendmsg` of `data` (to `to`, if given) with `flags | MSG_DONTWAIT | MSG_NOSIGNAL`.
+/// What a send carries besides its bytes: the address (a datagram's `sendto`) and control
+/// messages, already checked by the caller (never `SCM_RIGHTS`: the host would take the
+/// numbers for the Sentry's own fds).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SendExtra<'a> {
+    pub to: Option<&'a [u8]>,
+    pub control: &'a [u8],
+}
+
+/// `sendmsg` of `data` with `extra`, and `flags | MSG_DONTWAIT | MSG_NOSIGNAL`.
 pub fn send(
     fd: BorrowedFd<'_>,
     data: &[u8],
-    to: Option<&[u8]>,
+    extra: SendExtra<'_>,
     flags: i32,
 ) -> Result<usize, Errno> {
-    let mut iov = libc::iovec {
+    let mut iov = [libc::iovec {
         iov_base: data.as_ptr().cast_mut().cast(),
         iov_len: data.len(),
-    };
-    // SAFETY: an all-zero msghdr is valid (no name, no control).
-    let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
-    m.msg_iov = &mut iov;
-    m.msg_iovlen = 1;
-    if let Some(a) = to {
-        m.msg_name = a.as_ptr().cast_mut().cast();
-        m.msg_namelen = socklen(a);
-    }
-    let flags = flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    // SAFETY: the iovec, the name and the msghdr are live for the call; sendmsg only reads
-    // them (the buffers are never written through the `*mut` casts).
-    check_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &m, flags) })
+    }];
+    // SAFETY: the iovec points at `data`, live for the call and only read.
+    unsafe { sendmsg_iov(fd, &mut iov, extra, flags) }
 }
 
 /// [`send`] of the bytes of memory-file `mem` at `ranges` (offset, length), in place.
@@ -120,65 +119,54 @@ pub fn send_mem(
     fd: BorrowedFd<'_>,
     mem: &MemoryFile,
     ranges: &[(u64, usize)],
-    to: Option<&[u8]>,
+    extra: SendExtra<'_>,
     flags: i32,
 ) -> Result<usize, Errno> {
-    let mut iov: Vec<libc::iovec> = ranges
+    let mut iov = mem_iovecs(mem, ranges);
+    // SAFETY: the iovecs point inside the memory file's mapping (bounds checked by `ptr`),
+    // which lives as long as `mem`. Other threads may write those bytes meanwhile: the
+    // kernel copies whatever it finds, as for a guest's own send.
+    unsafe { sendmsg_iov(fd, &mut iov, extra, flags) }
+}
+
+/// Iovecs over the memory file's mapping at `ranges`.
+fn mem_iovecs(mem: &MemoryFile, ranges: &[(u64, usize)]) -> Vec<libc::iovec> {
+    ranges
         .iter()
         .map(|&(off, len)| libc::iovec {
             iov_base: mem.ptr(off, len).cast(),
             iov_len: len,
         })
-        .collect();
+        .collect()
+}
+
+/// `sendmsg` of `iov` with `extra`.
+///
+/// # Safety
+/// Every iovec must point at memory readable for its length during the call.
+unsafe fn sendmsg_iov(
+    fd: BorrowedFd<'_>,
+    iov: &mut [libc::iovec],
+    extra: SendExtra<'_>,
+    flags: i32,
+) -> Result<usize, Errno> {
     // SAFETY: an all-zero msghdr is valid (no name, no control).
     let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
     m.msg_iov = iov.as_mut_ptr();
     m.msg_iovlen = iov.len();
-    if let Some(a) = to {
+    if let Some(a) = extra.to {
         m.msg_name = a.as_ptr().cast_mut().cast();
         m.msg_namelen = socklen(a);
     }
+    if !extra.control.is_empty() {
+        m.msg_control = extra.control.as_ptr().cast_mut().cast();
+        m.msg_controllen = extra.control.len();
+    }
     let flags = flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    // SAFETY: the iovecs point inside the memory file's mapping (bounds checked by `ptr`),
-    // which lives as long as `mem`; the name and the msghdr are live for the call, which only
-    // reads them. Other threads may write those bytes meanwhile: the kernel copies whatever
-    // it finds, as for a guest's own send.
+    // SAFETY: the iovecs are readable (the caller's promise); the name, the control bytes
+    // and the msghdr are live for the call, which only reads them (never through the
+    // `*mut` casts).
     check_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &m, flags) })
-}
-
-/// [`recv`] into the memory file `mem` at `ranges` (offset, length), in place. Panics if a
-/// range is outside the file.
-pub fn recv_mem(
-    fd: BorrowedFd<'_>,
-    mem: &MemoryFile,
-    ranges: &[(u64, usize)],
-    flags: i32,
-) -> Result<Received, Errno> {
-    let mut addr = [0u8; ADDR_ROOM];
-    let mut iov: Vec<libc::iovec> = ranges
-        .iter()
-        .map(|&(off, len)| libc::iovec {
-            iov_base: mem.ptr(off, len).cast(),
-            iov_len: len,
-        })
-        .collect();
-    // SAFETY: an all-zero msghdr is valid (no control).
-    let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
-    m.msg_iov = iov.as_mut_ptr();
-    m.msg_iovlen = iov.len();
-    m.msg_name = addr.as_mut_ptr().cast();
-    m.msg_namelen = socklen(&addr);
-    // SAFETY: the iovecs point inside the memory file's writable mapping (bounds checked by
-    // `ptr`), which lives as long as `mem`; the name points at `addr` (its length); both
-    // and the msghdr are live for the call.
-    let len =
-        check_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut m, flags | libc::MSG_DONTWAIT) })?;
-    let n = (m.msg_namelen as usize).min(ADDR_ROOM);
-    Ok(Received {
-        len,
-        from: addr[..n].to_vec(),
-        flags: m.msg_flags,
-    })
 }
 
 /// What one receive got.
@@ -188,25 +176,66 @@ pub struct Received {
     pub len: usize,
     /// The sender's address (empty for a connected stream).
     pub from: Vec<u8>,
-    /// `msg_flags` (`MSG_TRUNC`, ...).
+    /// `msg_flags` (`MSG_TRUNC`, `MSG_CTRUNC`, ...).
     pub flags: i32,
+    /// How many bytes of control messages the host wrote (to the caller's buffer).
+    pub control_len: usize,
 }
 
-/// `recvmsg` into `buf` with `flags | MSG_DONTWAIT`, no control data.
-pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], flags: i32) -> Result<Received, Errno> {
-    let mut addr = [0u8; ADDR_ROOM];
-    let mut iov = libc::iovec {
+/// `recvmsg` into `buf` with `flags | MSG_DONTWAIT`; control messages into `control` (none
+/// if empty).
+pub fn recv(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    control: &mut [u8],
+    flags: i32,
+) -> Result<Received, Errno> {
+    let mut iov = [libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
-    };
+    }];
+    // SAFETY: the iovec points at `buf`, writable for its length and live for the call.
+    unsafe { recvmsg_iov(fd, &mut iov, control, flags) }
+}
+
+/// [`recv`] into the memory file `mem` at `ranges` (offset, length), in place. Panics if a
+/// range is outside the file.
+pub fn recv_mem(
+    fd: BorrowedFd<'_>,
+    mem: &MemoryFile,
+    ranges: &[(u64, usize)],
+    control: &mut [u8],
+    flags: i32,
+) -> Result<Received, Errno> {
+    let mut iov = mem_iovecs(mem, ranges);
+    // SAFETY: the iovecs point inside the memory file's writable mapping (bounds checked by
+    // `ptr`), which lives as long as `mem`.
+    unsafe { recvmsg_iov(fd, &mut iov, control, flags) }
+}
+
+/// `recvmsg` into `iov` and `control`.
+///
+/// # Safety
+/// Every iovec must point at memory writable for its length during the call.
+unsafe fn recvmsg_iov(
+    fd: BorrowedFd<'_>,
+    iov: &mut [libc::iovec],
+    control: &mut [u8],
+    flags: i32,
+) -> Result<Received, Errno> {
+    let mut addr = [0u8; ADDR_ROOM];
     // SAFETY: an all-zero msghdr is valid (no control).
     let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
-    m.msg_iov = &mut iov;
-    m.msg_iovlen = 1;
+    m.msg_iov = iov.as_mut_ptr();
+    m.msg_iovlen = iov.len();
     m.msg_name = addr.as_mut_ptr().cast();
     m.msg_namelen = socklen(&addr);
-    // SAFETY: the iovec points at `buf` (writable, its length), the name at `addr` (its
-    // length); both and the msghdr are live for the call.
+    if !control.is_empty() {
+        m.msg_control = control.as_mut_ptr().cast();
+        m.msg_controllen = control.len();
+    }
+    // SAFETY: the iovecs are writable (the caller's promise); the name points at `addr`,
+    // the control at `control` (their lengths); all and the msghdr are live for the call.
     let len =
         check_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut m, flags | libc::MSG_DONTWAIT) })?;
     let n = (m.msg_namelen as usize).min(ADDR_ROOM);
@@ -214,6 +243,11 @@ pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], flags: i32) -> Result<Received, 
         len,
         from: addr[..n].to_vec(),
         flags: m.msg_flags,
+        control_len: if control.is_empty() {
+            0
+        } else {
+            m.msg_controllen.min(control.len())
+        },
     })
 }
 

@@ -1,11 +1,14 @@
 // UDP over loopback, IPv4 and IPv6: sendto/recvfrom with addresses, connected sockets,
 // sendmsg/recvmsg with several iovecs (one datagram), MSG_TRUNC both ways, zero-length
 // datagrams, FIONREAD, poll and epoll readiness, MSG_DONTWAIT, readv/writev, a blocking
-// receive woken by a child's datagram, AF_UNSPEC disconnect, EMSGSIZE. Ports are the
-// kernel's choice.
+// receive woken by a child's datagram, AF_UNSPEC disconnect, EMSGSIZE; control messages:
+// IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, SO_TIMESTAMP(NS) and their IPv6 kin on receives,
+// truncated ones (MSG_CTRUNC), IP_PKTINFO/IP_TTL/IPV6_HOPLIMIT on sends, IP_RECVERR and
+// the error queue. Ports are the kernel's choice.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -203,10 +206,179 @@ static void multicast(void) {
     close(u6);
 }
 
+/// Receives one datagram on `s` with `room` bytes for control messages; prints what came.
+static void recv_control(const char *what, int s, size_t room, int flags) {
+    char data[16];
+    union {
+        char buf[512];
+        struct cmsghdr align;
+    } c;
+    memset(&c, 0, sizeof c);
+    struct sockaddr_storage from;
+    struct iovec iov = {data, sizeof data};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
+                       .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = room};
+    long n = recvmsg(s, &m, flags);
+    show(what, n);
+    if (n < 0) return;
+    printf("  flags%s%s controllen %zu\n", m.msg_flags & MSG_CTRUNC ? " CTRUNC" : "",
+           m.msg_flags & MSG_ERRQUEUE ? " ERRQUEUE" : "", (size_t)m.msg_controllen);
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+        printf("  cmsg level %d type %d len %zu", h->cmsg_level, h->cmsg_type,
+               (size_t)h->cmsg_len);
+        unsigned char *d = CMSG_DATA(h);
+        if (h->cmsg_level == IPPROTO_IP && h->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, d, sizeof pi);
+            char a[32];
+            inet_ntop(AF_INET, &pi.ipi_addr, a, sizeof a);
+            printf(" pktinfo ifindex %d dst %s", pi.ipi_ifindex, a);
+        } else if (h->cmsg_level == IPPROTO_IP && h->cmsg_type == IP_TTL) {
+            int v;
+            memcpy(&v, d, sizeof v);
+            printf(" ttl %d", v);
+        } else if (h->cmsg_level == IPPROTO_IP && h->cmsg_type == IP_TOS) {
+            printf(" tos %d", d[0]);
+        } else if (h->cmsg_level == IPPROTO_IPV6 && h->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, d, sizeof pi);
+            char a[64];
+            inet_ntop(AF_INET6, &pi.ipi6_addr, a, sizeof a);
+            printf(" pktinfo ifindex %d dst %s", pi.ipi6_ifindex, a);
+        } else if (h->cmsg_level == IPPROTO_IPV6 && h->cmsg_type == IPV6_HOPLIMIT) {
+            int v;
+            memcpy(&v, d, sizeof v);
+            printf(" hoplimit %d", v);
+        } else if ((h->cmsg_level == IPPROTO_IP && h->cmsg_type == IP_RECVERR) ||
+                   (h->cmsg_level == IPPROTO_IPV6 && h->cmsg_type == IPV6_RECVERR)) {
+            struct sock_extended_err e;
+            memcpy(&e, d, sizeof e);
+            printf(" error %s origin %d", strerrorname_np((int)e.ee_errno), e.ee_origin);
+        }
+        printf("\n");
+    }
+}
+
+/// Control messages, both ways, in `family`.
+static void control(int family) {
+    printf("-- control messages, %s\n", family == AF_INET ? "IPv4" : "IPv6");
+    struct sockaddr_storage a, b;
+    socklen_t alen, blen;
+    int sa = bound(family, &a, &alen), sb = bound(family, &b, &blen);
+    int one = 1;
+    if (family == AF_INET) {
+        show("IP_PKTINFO", setsockopt(sb, IPPROTO_IP, IP_PKTINFO, &one, sizeof one));
+        show("IP_RECVTTL", setsockopt(sb, IPPROTO_IP, IP_RECVTTL, &one, sizeof one));
+        show("IP_RECVTOS", setsockopt(sb, IPPROTO_IP, IP_RECVTOS, &one, sizeof one));
+    } else {
+        show("IPV6_RECVPKTINFO",
+             setsockopt(sb, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one));
+        show("IPV6_RECVHOPLIMIT",
+             setsockopt(sb, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one));
+    }
+    sendto(sa, "one", 3, 0, (struct sockaddr *)&b, blen);
+    recv_control("recvmsg with room", sb, 512, 0);
+    sendto(sa, "two", 3, 0, (struct sockaddr *)&b, blen);
+    recv_control("recvmsg with room for one header", sb, sizeof(struct cmsghdr), 0);
+    sendto(sa, "three", 5, 0, (struct sockaddr *)&b, blen);
+    recv_control("recvmsg without room", sb, 0, 0);
+    // A timestamp: present (its value is the clock's).
+    show("SO_TIMESTAMP", setsockopt(sb, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof one));
+    sendto(sa, "four", 4, 0, (struct sockaddr *)&b, blen);
+    {
+        char data[8];
+        union {
+            char buf[256];
+            struct cmsghdr align;
+        } c;
+        struct iovec iov = {data, sizeof data};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+                           .msg_controllen = sizeof c.buf};
+        show("recvmsg timestamp", recvmsg(sb, &m, 0));
+        int found = 0;
+        for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+            if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SO_TIMESTAMP) {
+                struct timeval tv;
+                memcpy(&tv, CMSG_DATA(h), sizeof tv);
+                found = tv.tv_sec > 1600000000;
+            }
+        expect("timestamp", found);
+    }
+    int zero = 0;
+    setsockopt(sb, SOL_SOCKET, SO_TIMESTAMP, &zero, sizeof zero);
+
+    // Sends with control messages: the TTL or hop limit of one datagram.
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } c;
+    memset(&c, 0, sizeof c);
+    struct iovec iov = {"five", 4};
+    struct msghdr m = {.msg_name = &b, .msg_namelen = blen, .msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+    struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+    h->cmsg_level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+    h->cmsg_type = family == AF_INET ? IP_TTL : IPV6_HOPLIMIT;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    int ttl = 7;
+    memcpy(CMSG_DATA(h), &ttl, sizeof ttl);
+    show("sendmsg with a TTL", sendmsg(sa, &m, 0));
+    recv_control("recvmsg of it", sb, 512, 0);
+    ttl = 1000;
+    memcpy(CMSG_DATA(h), &ttl, sizeof ttl);
+    show("sendmsg with a bad TTL", sendmsg(sa, &m, 0));
+    if (family == AF_INET) {
+        // The source address of one datagram.
+        union {
+            char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+            struct cmsghdr align;
+        } p;
+        memset(&p, 0, sizeof p);
+        m.msg_control = p.buf;
+        m.msg_controllen = sizeof p.buf;
+        h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = IPPROTO_IP;
+        h->cmsg_type = IP_PKTINFO;
+        h->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo pi = {0};
+        pi.ipi_spec_dst.s_addr = htonl(INADDR_LOOPBACK);
+        memcpy(CMSG_DATA(h), &pi, sizeof pi);
+        show("sendmsg with IP_PKTINFO", sendmsg(sa, &m, 0));
+        recv_control("recvmsg of it", sb, 512, 0);
+        // SCM_RIGHTS on a UDP socket is ignored, never passed on.
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &sa, sizeof sa);
+        m.msg_controllen = CMSG_SPACE(sizeof(int));
+        show("sendmsg with SCM_RIGHTS", sendmsg(sa, &m, 0));
+        recv_control("recvmsg of it", sb, 512, 0);
+    }
+
+    // The error queue: a datagram to a closed port comes back as ECONNREFUSED there.
+    show("IP_RECVERR", family == AF_INET
+                           ? setsockopt(sa, IPPROTO_IP, IP_RECVERR, &one, sizeof one)
+                           : setsockopt(sa, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one));
+    recv_control("empty error queue", sa, 512, MSG_ERRQUEUE);
+    struct sockaddr_storage gone;
+    socklen_t glen;
+    int sg = bound(family, &gone, &glen);
+    close(sg);
+    sendto(sa, "lost", 4, 0, (struct sockaddr *)&gone, glen);
+    struct pollfd pf = {sa, 0, 0};
+    show("poll error", poll(&pf, 1, 5000));
+    expect("POLLERR", pf.revents & POLLERR);
+    recv_control("error queue", sa, 512, MSG_ERRQUEUE);
+    close(sa);
+    close(sb);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     run(AF_INET);
     run(AF_INET6);
     multicast();
+    control(AF_INET);
+    control(AF_INET6);
     return failures ? 1 : 0;
 }

@@ -61,6 +61,19 @@ const OPTIONS: &[(i32, i32, usize)] = &[
     (IPPROTO_TCP, TCP_NOTSENT_LOWAT, 4),
     (IPPROTO_IP, IP_TOS, 4),
     (IPPROTO_IP, IP_TTL, 4),
+    // Control messages on receives (and the error queue, MSG_ERRQUEUE).
+    (IPPROTO_IP, IP_PKTINFO, 4),
+    (IPPROTO_IP, IP_RECVTTL, 4),
+    (IPPROTO_IP, IP_RECVTOS, 4),
+    (IPPROTO_IP, IP_RECVERR, 4),
+    (IPPROTO_IP, IP_RECVORIGDSTADDR, 4),
+    (IPPROTO_IPV6, IPV6_RECVPKTINFO, 4),
+    (IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 4),
+    (IPPROTO_IPV6, IPV6_RECVTCLASS, 4),
+    (IPPROTO_IPV6, IPV6_RECVERR, 4),
+    (SOL_SOCKET, SO_TIMESTAMP_OLD, 4),
+    (SOL_SOCKET, SO_TIMESTAMPNS_OLD, 4),
+    (SOL_SOCKET, SO_RXQ_OVFL, 4),
     (IPPROTO_IP, IP_MTU_DISCOVER, 4),
     (IPPROTO_IP, IP_MTU, 4),
     (IPPROTO_IP, IP_FREEBIND, 4),
@@ -93,7 +106,7 @@ const OPTIONS: &[(i32, i32, usize)] = &[
 /// The `MSG_*` flags passed on to the host (`MSG_DONTWAIT` decides how the Sentry waits;
 /// the host always gets it, and `MSG_NOSIGNAL`).
 const SEND_FLAGS: u32 = MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE;
-const RECV_FLAGS: u32 = MSG_OOB | MSG_PEEK | MSG_TRUNC;
+const RECV_FLAGS: u32 = MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_ERRQUEUE;
 
 /// One past the largest protocol number (`IPPROTO_MAX`).
 const IPPROTO_MAX: i32 = 263;
@@ -252,7 +265,7 @@ fn send_iov(
     task: &Task,
     s: &InetSocket,
     vecs: &[Iovec],
-    to: Option<&[u8]>,
+    extra: net::SendExtra<'_>,
     flags: u32,
 ) -> Result<u64, Errno> {
     let nonblock = flags & MSG_DONTWAIT != 0 || s.nonblocking();
@@ -267,7 +280,7 @@ fn send_iov(
                 let at = done + sent;
                 task.mm
                     .with_host_ranges(vecs, at, want - sent, false, |mem, ranges| {
-                        net::send_mem(fd, mem, ranges, to, hf)
+                        net::send_mem(fd, mem, ranges, extra, hf)
                     })
                     .and_then(|r| r)
             });
@@ -285,7 +298,7 @@ fn send_iov(
             return Err(Errno::EMSGSIZE);
         }
         let data = gather(task, vecs, 0, len)?;
-        s.send(&data, to, hf, nonblock)
+        s.send(&data, extra, hf, nonblock)
     };
     if r == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 && s.is_stream() {
         sigpipe(task);
@@ -293,38 +306,50 @@ fn send_iov(
     r.map(|n| n as u64)
 }
 
-/// What one receive gave: the call's return, `msg_flags`, the sender's address bytes.
+/// What one receive gave: the call's return, `msg_flags`, the sender's address bytes, the
+/// control messages.
 struct Got {
     ret: u64,
     flags: u32,
     from: Vec<u8>,
+    control: Vec<u8>,
 }
+
+/// The `msg_flags` a receive passes back from the host.
+const RECV_MSG_FLAGS: u32 = MSG_TRUNC | MSG_CTRUNC | MSG_ERRQUEUE;
+
+/// The most control-message bytes one receive takes from the host: more than every
+/// message the options here can ask for (a timestamp, packet info, TTL, TOS, an extended
+/// error with its address), so only a smaller guest buffer truncates them, as on Linux.
+const CONTROL_ROOM: usize = 1024;
 
 /// One receive into `vecs`. A stream reads at most a chunk per call (`MSG_WAITALL`: until
 /// the buffer is full, end-of-file, an error or a signal).
-fn recv_iov(task: &Task, s: &InetSocket, vecs: &[Iovec], flags: u32) -> Result<Got, Errno> {
-    let nonblock = flags & MSG_DONTWAIT != 0 || s.nonblocking();
+/// `control_room` bytes are offered for control messages. `MSG_ERRQUEUE` never waits (an
+/// empty error queue is EAGAIN, as Linux).
+fn recv_iov(
+    task: &Task,
+    s: &InetSocket,
+    vecs: &[Iovec],
+    flags: u32,
+    control_room: usize,
+) -> Result<Got, Errno> {
+    let nonblock = flags & (MSG_DONTWAIT | MSG_ERRQUEUE) != 0 || s.nonblocking();
     let hf = (flags & RECV_FLAGS) as i32;
+    let mut control = vec![0u8; control_room.min(CONTROL_ROOM)];
     if s.is_stream() {
-        return recv_stream(task, s, vecs, flags, nonblock);
+        return recv_stream(task, s, vecs, flags, nonblock, control);
     }
     let max = total(vecs).min(MAX_DATAGRAM);
     let mut buf = vec![0u8; max];
-    let first = s.recv(&mut buf, hf, nonblock)?;
-    let mut done = first.len.min(max);
-    let waitall = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0 && s.is_stream();
-    while waitall && done > 0 && done < max && !task.handle.is_killed() {
-        match s.recv(&mut buf[done..], hf, nonblock) {
-            Ok(r) if r.len > 0 => done += r.len.min(max - done),
-            _ => break,
-        }
-    }
-    scatter(task, vecs, 0, &buf[..done])?;
-    let ret = if waitall { done } else { first.len };
+    let r = s.recv(&mut buf, &mut control, hf, nonblock)?;
+    scatter(task, vecs, 0, &buf[..r.len.min(max)])?;
+    control.truncate(r.control_len);
     Ok(Got {
-        ret: ret as u64,
-        flags: (first.flags as u32) & MSG_TRUNC,
-        from: first.from,
+        ret: r.len as u64,
+        flags: (r.flags as u32) & RECV_MSG_FLAGS,
+        from: r.from,
+        control,
     })
 }
 
@@ -336,23 +361,25 @@ fn recv_stream(
     vecs: &[Iovec],
     flags: u32,
     nonblock: bool,
+    mut control: Vec<u8>,
 ) -> Result<Got, Errno> {
     let hf = (flags & RECV_FLAGS) as i32;
     let max = total(vecs).min(CHUNK);
-    let recv_at = |at: usize| {
+    let recv_at = |at: usize, control: &mut [u8]| {
         s.recv_with(nonblock, |fd| {
             task.mm
                 .with_host_ranges(vecs, at, max - at, true, |mem, ranges| {
-                    net::recv_mem(fd, mem, ranges, hf)
+                    net::recv_mem(fd, mem, ranges, control, hf)
                 })
                 .and_then(|r| r)
         })
     };
-    let first = recv_at(0)?;
+    let first = recv_at(0, &mut control)?;
+    control.truncate(first.control_len);
     let mut done = first.len.min(max);
     let waitall = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0;
     while waitall && done > 0 && done < max && !task.handle.is_killed() {
-        match recv_at(done) {
+        match recv_at(done, &mut []) {
             Ok(r) if r.len > 0 => done += r.len.min(max - done),
             _ => break,
         }
@@ -360,20 +387,21 @@ fn recv_stream(
     let ret = if waitall { done } else { first.len };
     Ok(Got {
         ret: ret as u64,
-        flags: (first.flags as u32) & MSG_TRUNC,
+        flags: (first.flags as u32) & RECV_MSG_FLAGS,
         from: first.from,
+        control,
     })
 }
 
 /// `write(2)`, `writev(2)` of an inet socket: one send without flags (the dispatcher
 /// raises SIGPIPE for EPIPE).
 pub(super) fn write(task: &Task, s: &InetSocket, vecs: &[Iovec]) -> Result<u64, Errno> {
-    send_iov(task, s, vecs, None, MSG_NOSIGNAL)
+    send_iov(task, s, vecs, net::SendExtra::default(), MSG_NOSIGNAL)
 }
 
 /// `readv(2)` of an inet socket: one receive without flags.
 pub(super) fn read(task: &Task, s: &InetSocket, vecs: &[Iovec]) -> Result<u64, Errno> {
-    recv_iov(task, s, vecs, 0).map(|g| g.ret)
+    recv_iov(task, s, vecs, 0, 0).map(|g| g.ret)
 }
 
 /// `sendto(2)`. An address given with length 0 is still an address to Linux, which a UDP
@@ -389,30 +417,36 @@ pub(super) fn sendto(task: &Task, s: &InetSocket, a: [u64; 6]) -> Result<u64, Er
         None
     };
     let vecs = one_buffer(a[1], a[2]);
-    send_iov(task, s, &vecs, to.as_deref(), u32_(a[3]))
+    let extra = net::SendExtra {
+        to: to.as_deref(),
+        control: &[],
+    };
+    send_iov(task, s, &vecs, extra, u32_(a[3]))
 }
 
 /// `recvfrom(2)`: the sender's address if asked (length 0 for a connected stream).
 pub(super) fn recvfrom(task: &Task, s: &InetSocket, a: [u64; 6]) -> Result<u64, Errno> {
     let vecs = one_buffer(a[1], a[2]);
-    let got = recv_iov(task, s, &vecs, u32_(a[3]))?;
+    let got = recv_iov(task, s, &vecs, u32_(a[3]), 0)?;
     if a[4] != 0 {
         write_addr(task, a[4], a[5], &got.from)?;
     }
     Ok(got.ret)
 }
 
-/// Checks a send's control messages as Linux's `sock_cmsg_send` and `ip_cmsg_send` do:
-/// each header must fit (EINVAL); `SCM_RIGHTS` and `SCM_CREDENTIALS` are ignored, other
-/// `SOL_SOCKET` types are EINVAL; other levels are ignored on TCP. Not carried (EOPNOTSUPP,
-/// logged; Linux acts on them): `SOL_SOCKET_CMSGS`, and a UDP socket's `IPPROTO_IP` and
-/// `IPPROTO_IPV6` ones (`IP_PKTINFO`, `IP_TOS`, ...).
-fn check_control(task: &Task, s: &InetSocket, ctl: u64, len: u64) -> Result<(), Errno> {
+/// Checks a send's control messages as Linux's `sock_cmsg_send` and `ip_cmsg_send` do, and
+/// returns the ones the host gets: each header must fit (EINVAL); `SCM_RIGHTS` and
+/// `SCM_CREDENTIALS` are ignored (never passed on: the host would read the numbers as the
+/// Sentry's own fds), other `SOL_SOCKET` types are EINVAL; other levels are ignored on
+/// TCP. A UDP socket's [`UDP_CMSGS`] go to the host as they are (its checks of their sizes
+/// and values are Linux's); its other `IPPROTO_IP` and `IPPROTO_IPV6` ones and
+/// `SOL_SOCKET_CMSGS` are not carried (EOPNOTSUPP, logged; Linux acts on them).
+fn send_control(task: &Task, s: &InetSocket, ctl: u64, len: u64) -> Result<Vec<u8>, Errno> {
     if len > i32::MAX as u64 {
         return Err(Errno::ENOBUFS);
     }
     if len == 0 {
-        return Ok(());
+        return Ok(Vec::new());
     }
     if len > OPTMEM_MAX {
         return Err(Errno::ENOBUFS);
@@ -420,6 +454,7 @@ fn check_control(task: &Task, s: &InetSocket, ctl: u64, len: u64) -> Result<(), 
     let mut buf = vec![0u8; len as usize];
     task.mm.read(ctl, &mut buf)?;
     let hdr = std::mem::size_of::<Cmsghdr>();
+    let mut out = Vec::new();
     let mut off = 0usize;
     while off + hdr <= buf.len() {
         let c: Cmsghdr = snare_abi::pod::from_bytes(&buf[off..off + hdr]).ok_or(Errno::EINVAL)?;
@@ -430,12 +465,13 @@ fn check_control(task: &Task, s: &InetSocket, ctl: u64, len: u64) -> Result<(), 
         if c.cmsg_level == SOL_SOCKET && !ignored && !SOL_SOCKET_CMSGS.contains(&c.cmsg_type) {
             return Err(Errno::EINVAL);
         }
-        let carried_by_linux = if c.cmsg_level == SOL_SOCKET {
-            !ignored
-        } else {
-            !s.is_stream() && (c.cmsg_level == IPPROTO_IP || c.cmsg_level == IPPROTO_IPV6)
-        };
-        if carried_by_linux {
+        let next = (off + snare_abi::socket::cmsg_align(c.cmsg_len as usize)).min(buf.len());
+        let ip_level = c.cmsg_level == IPPROTO_IP || c.cmsg_level == IPPROTO_IPV6;
+        if !s.is_stream() && UDP_CMSGS.contains(&(c.cmsg_level, c.cmsg_type)) {
+            out.extend_from_slice(&buf[off..next]);
+            // Each message starts aligned in the copy as in the original.
+            out.resize(snare_abi::socket::cmsg_align(out.len()), 0);
+        } else if (c.cmsg_level == SOL_SOCKET && !ignored) || (!s.is_stream() && ip_level) {
             tracing::warn!(
                 level = c.cmsg_level,
                 ty = c.cmsg_type,
@@ -443,29 +479,55 @@ fn check_control(task: &Task, s: &InetSocket, ctl: u64, len: u64) -> Result<(), 
             );
             return Err(Errno::EOPNOTSUPP);
         }
-        off += snare_abi::socket::cmsg_align(c.cmsg_len as usize);
+        off = next;
     }
-    Ok(())
+    Ok(out)
 }
+
+/// The control messages a UDP send passes to the host: the source address and interface,
+/// the TOS or traffic class, the TTL or hop limit of one datagram.
+const UDP_CMSGS: &[(i32, i32)] = &[
+    (IPPROTO_IP, IP_PKTINFO),
+    (IPPROTO_IP, IP_TOS),
+    (IPPROTO_IP, IP_TTL),
+    (IPPROTO_IPV6, IPV6_PKTINFO),
+    (IPPROTO_IPV6, IPV6_HOPLIMIT),
+    (IPPROTO_IPV6, IPV6_TCLASS),
+];
 
 /// One `sendmsg` of the `msghdr` at `addr`.
 pub(super) fn sendmsg(task: &Task, s: &InetSocket, addr: u64, flags: u32) -> Result<u64, Errno> {
     let (m, vecs) = read_msghdr(task, addr)?;
-    check_control(task, s, m.msg_control, m.msg_controllen)?;
+    let control = send_control(task, s, m.msg_control, m.msg_controllen)?;
     let to = if m.msg_name != 0 && m.msg_namelen != 0 {
         let len = (m.msg_namelen as usize).min(snare_abi::socket::SOCKADDR_STORAGE_SIZE);
         Some(read_addr(task, m.msg_name, len as i32)?)
     } else {
         None
     };
-    send_iov(task, s, &vecs, to.as_deref(), flags)
+    let extra = net::SendExtra {
+        to: to.as_deref(),
+        control: &control,
+    };
+    send_iov(task, s, &vecs, extra, flags)
 }
 
-/// One `recvmsg` into the `msghdr` at `addr`: no control messages (`msg_controllen` 0).
+/// One `recvmsg` into the `msghdr` at `addr`, with the control messages the host gave
+/// (as many as `msg_controllen` has room for; `MSG_CTRUNC` if not all).
 pub(super) fn recvmsg(task: &Task, s: &InetSocket, addr: u64, flags: u32) -> Result<u64, Errno> {
     let (m, vecs) = read_msghdr(task, addr)?;
-    let got = recv_iov(task, s, &vecs, flags)?;
-    task.mm.write(addr.wrapping_add(40), &0u64.to_ne_bytes())?;
+    let room = if m.msg_control == 0 {
+        0
+    } else {
+        usize::try_from(m.msg_controllen).unwrap_or(usize::MAX)
+    };
+    let got = recv_iov(task, s, &vecs, flags, room)?;
+    if !got.control.is_empty() {
+        task.mm.write(m.msg_control, &got.control)?;
+    }
+    let control_len = got.control.len() as u64;
+    task.mm
+        .write(addr.wrapping_add(40), &control_len.to_ne_bytes())?;
     task.mm
         .write(addr.wrapping_add(48), &got.flags.to_ne_bytes())?;
     if m.msg_name != 0 {

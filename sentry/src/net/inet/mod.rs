@@ -277,12 +277,12 @@ impl InetSocket {
     pub fn send(
         &self,
         data: &[u8],
-        to: Option<&[u8]>,
+        extra: net::SendExtra<'_>,
         flags: i32,
         nonblock: bool,
     ) -> Result<usize, Errno> {
         self.send_with(data.len(), nonblock, |fd, done| {
-            net::send(fd, &data[done..], to, flags)
+            net::send(fd, &data[done..], extra, flags)
         })
     }
 
@@ -308,9 +308,15 @@ impl InetSocket {
         }
     }
 
-    /// One receive into `buf`.
-    pub fn recv(&self, buf: &mut [u8], flags: i32, nonblock: bool) -> Result<Received, Errno> {
-        self.recv_with(nonblock, |fd| net::recv(fd, buf, flags))
+    /// One receive into `buf`, control messages into `control`.
+    pub fn recv(
+        &self,
+        buf: &mut [u8],
+        control: &mut [u8],
+        flags: i32,
+        nonblock: bool,
+    ) -> Result<Received, Errno> {
+        self.recv_with(nonblock, |fd| net::recv(fd, buf, control, flags))
     }
 
     /// One receive made by `op(host fd)` (without waiting): straight into guest memory,
@@ -379,12 +385,12 @@ impl Drop for InetSocket {
 
 impl FileDescription for InetSocket {
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
-        let r = self.recv(buf, 0, self.nonblocking())?;
+        let r = self.recv(buf, &mut [], 0, self.nonblocking())?;
         Ok(r.len.min(buf.len()))
     }
 
     fn write(&self, data: &[u8]) -> Result<usize, Errno> {
-        self.send(data, None, 0, self.nonblocking())
+        self.send(data, net::SendExtra::default(), 0, self.nonblocking())
     }
 
     fn stat(&self) -> Result<Stat, Errno> {

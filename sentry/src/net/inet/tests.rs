@@ -45,10 +45,10 @@ fn a_blocked_receive_is_woken_by_the_reactor() {
     let (c, s) = pair();
     let sender = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(30));
-        c.send(b"late", None, 0, false)
+        c.send(b"late", Default::default(), 0, false)
     });
     let mut buf = [0u8; 16];
-    let r = s.recv(&mut buf, 0, false).expect("recv");
+    let r = s.recv(&mut buf, &mut [], 0, false).expect("recv");
     assert_eq!(&buf[..r.len], b"late");
     assert_eq!(sender.join().expect("sender"), Ok(4));
 }
@@ -71,7 +71,10 @@ fn readiness_is_the_host_sockets() {
 fn non_blocking_calls_say_eagain() {
     let (c, _s) = pair();
     let mut b = [0u8; 4];
-    assert_eq!(c.recv(&mut b, 0, true).map(|r| r.len), Err(Errno::EAGAIN));
+    assert_eq!(
+        c.recv(&mut b, &mut [], 0, true).map(|r| r.len),
+        Err(Errno::EAGAIN)
+    );
     let l = tcp(true);
     l.bind(&lo(0)).expect("bind");
     l.listen(1).expect("listen");
