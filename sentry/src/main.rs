@@ -102,7 +102,7 @@ fn main() -> ExitCode {
             eprintln!("snare: {e}\n\n{}", cli::USAGE);
             ExitCode::from(2)
         }
-        Ok((_global, cmd)) => match cmd {
+        Ok((global, cmd)) => match cmd {
             Command::Help => {
                 print!("{}", cli::USAGE);
                 ExitCode::SUCCESS
@@ -117,6 +117,7 @@ fn main() -> ExitCode {
             }
             Command::SeccompRules => cli::seccomp_rules::run(),
             Command::Do(d) => do_command(d),
+            Command::Runtime(words) => cli::runtime::run(&global, words),
         },
     }
 }

@@ -24,6 +24,19 @@ Commands:
   version                       Print the version
   help                          Print this help
 
+OCI runtime commands (as runc's; Docker and containerd call them; `snare COMMAND --help`):
+  create [--bundle DIR] [--pid-file F] ID
+                                Set container ID up from the bundle; it waits for start
+  start ID                      Start a created container's process
+  state ID                      Print its state (JSON)
+  kill [--all] ID [SIGNAL]      Signal it (default TERM)
+  delete [--force] ID           Remove it (--force: kill it first)
+  run [--bundle DIR] [--detach] ID
+                                create + start (+ wait, delete, and exit with its status)
+  ps --format json ID           Host pids of its processes
+  spec [--bundle DIR]           Write a starting config.json
+  features                      Print what the runtime supports (JSON)
+
 Flags of `do` (they end at `--` or at CMD):
   --root DIR              Root file system of the sandbox (default: /)
   --network host|none|PATH
@@ -49,7 +62,7 @@ Flags of `do` (they end at `--` or at CMD):
                           backed, and the host's own OOM killer would pick the Sentry
 
 Global flags (before COMMAND; Docker and containerd pass these):
-  --root DIR              Directory for container state
+  --root DIR              Directory for container state (default: /run/snare)
   --log FILE              Log file
   --log-format text|json  Log format (default: text)
   --debug                 Log debug messages
@@ -73,6 +86,9 @@ pub enum Command {
     Version,
     /// `snare --help`, `snare -h`, `snare help`, or `--help` after a subcommand.
     Help,
+    /// An OCI runtime subcommand (`create`, `start`, …; `cli::runtime::COMMANDS`): its
+    /// name and the words after it, for `cli::runtime` to parse.
+    Runtime(Vec<OsString>),
 }
 
 /// The arguments of `snare do`.
@@ -186,6 +202,14 @@ pub fn parse(
             _ => return Err(flag.unknown()),
         }
     };
+    if super::runtime::COMMANDS
+        .iter()
+        .any(|c| c.as_bytes() == command.as_bytes())
+    {
+        let mut rest = vec![command];
+        rest.extend(words.by_ref());
+        return Ok((global, Command::Runtime(rest)));
+    }
     let command = match command.as_bytes() {
         b"do" => parse_do(&mut words)?,
         b"syscalls" => no_more(&mut words, Command::Syscalls)?,
