@@ -34,7 +34,10 @@ fn rootfs() -> &'static Path {
             std::fs::create_dir_all(r.join(d)).expect("rootfs dir");
         }
         std::fs::copy(bb, r.join("bin/busybox")).expect("copy busybox");
-        let list = Command::new(bb).arg("--list").output().expect("busybox --list");
+        let list = Command::new(bb)
+            .arg("--list")
+            .output()
+            .expect("busybox --list");
         for applet in String::from_utf8_lossy(&list.stdout).lines() {
             if applet != "busybox" {
                 let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
@@ -213,7 +216,11 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn create_start_state_delete() {
-    let c = Case::new("lifecycle", &["sh", "-c", "echo started; sleep 1; echo done"], |_| {});
+    let c = Case::new(
+        "lifecycle",
+        &["sh", "-c", "echo started; sleep 1; echo done"],
+        |_| {},
+    );
     let (code, err) = c.create("life");
     assert_eq!(code, 0, "create: {err}");
     let pid = c.pid_file();
@@ -229,12 +236,19 @@ fn create_start_state_delete() {
     let started = Instant::now();
     let out = c.snare(&["start", "life"]);
     assert!(out.status.success(), "start: {}", text(&out.stderr));
-    assert!(started.elapsed() < Duration::from_millis(900), "start waited");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "start waited"
+    );
     assert_eq!(c.status("life"), "running");
     // A second start is refused.
     let again = c.snare(&["start", "life"]);
     assert!(!again.status.success());
-    assert!(text(&again.stderr).contains("running"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("running"),
+        "{}",
+        text(&again.stderr)
+    );
     assert_eq!(reap(pid), 0);
     c.wait_status("life", "stopped");
     assert_eq!(c.state("life")["pid"], 0);
@@ -244,7 +258,11 @@ fn create_start_state_delete() {
     assert!(c.containers().is_empty());
     let gone = c.snare(&["state", "life"]);
     assert_eq!(gone.status.code(), Some(1));
-    assert!(text(&gone.stderr).contains("does not exist"), "{}", text(&gone.stderr));
+    assert!(
+        text(&gone.stderr).contains("does not exist"),
+        "{}",
+        text(&gone.stderr)
+    );
 }
 
 #[test]
@@ -261,7 +279,12 @@ fn exit_codes_pass_through() {
     for (script, want) in [("exit 7", 7), ("true", 0), ("exit 255", 255)] {
         let c = Case::new("exit", &["sh", "-c", script], |_| {});
         let out = c.snare(&["run", "--bundle", c.bundle(), "exit"]);
-        assert_eq!(out.status.code(), Some(want), "{script}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{script}: {}",
+            text(&out.stderr)
+        );
     }
     // Through the pid file's process too, as the shim sees it.
     let c = Case::new("exit-init", &["sh", "-c", "exit 42"], |_| {});
@@ -275,7 +298,11 @@ fn exit_codes_pass_through() {
 fn process_user_env_cwd_and_readonly_root() {
     let c = Case::new(
         "process",
-        &["sh", "-c", "echo $(id -u):$(id -g) $FOO $(pwd) ${CARGO:-clean}; touch /x"],
+        &[
+            "sh",
+            "-c",
+            "echo $(id -u):$(id -g) $FOO $(pwd) ${CARGO:-clean}; touch /x",
+        ],
         |config| {
             config["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 100});
             config["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar"]);
@@ -340,14 +367,25 @@ fn delete_force_of_running_leaves_no_process() {
     let out = c.snare(&["ps", "--format", "json", "d"]);
     assert!(out.status.success(), "ps: {}", text(&out.stderr));
     let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("ps prints a JSON array");
-    assert!(pids.contains(&pid) && pids.len() >= 2, "host pids: {pids:?}");
+    assert!(
+        pids.contains(&pid) && pids.len() >= 2,
+        "host pids: {pids:?}"
+    );
     // Running: refused without --force.
     let out = c.snare(&["delete", "d"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("not stopped"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not stopped"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(alive(pid));
     let out = c.snare(&["delete", "--force", "d"]);
-    assert!(out.status.success(), "delete --force: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "delete --force: {}",
+        text(&out.stderr)
+    );
     for p in &pids {
         assert!(!alive(*p), "pid {p} of the container is still there");
     }
@@ -357,7 +395,11 @@ fn delete_force_of_running_leaves_no_process() {
     assert!(c.snare(&["delete", "--force", "d"]).status.success());
     assert!(c.snare(&["delete", "--force", "never"]).status.success());
     let out = c.snare(&["delete", "never"]);
-    assert!(text(&out.stderr).contains("does not exist"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -370,14 +412,21 @@ fn missing_binary_fails_at_create() {
         let (code, err) = c.create("m");
         assert_ne!(code, 0);
         assert!(err.contains(cmd) && err.contains(words), "{err}");
-        assert!(c.containers().is_empty(), "state left: {:?}", c.containers());
+        assert!(
+            c.containers().is_empty(),
+            "state left: {:?}",
+            c.containers()
+        );
         assert!(!c.dir.join("init.pid").exists());
         // The shim reports the last error line of the JSON log.
         let log = std::fs::read_to_string(c.dir.join("log.json")).expect("log.json");
-        let last: serde_json::Value = serde_json::from_str(log.lines().last().expect("a line"))
-            .expect("log lines are JSON");
+        let last: serde_json::Value =
+            serde_json::from_str(log.lines().last().expect("a line")).expect("log lines are JSON");
         assert_eq!(last["level"], "error");
-        assert!(last["msg"].as_str().is_some_and(|m| m.contains(words)), "{log}");
+        assert!(
+            last["msg"].as_str().is_some_and(|m| m.contains(words)),
+            "{log}"
+        );
         assert!(last["time"].as_str().is_some_and(|t| t.ends_with('Z')));
     }
 }
@@ -389,7 +438,11 @@ fn refused(c: &Case, id: &str, words: &str) {
     assert!(code == 1 || code == 2, "exit {code}: {err}");
     assert!(err.contains(words), "wanted \"{words}\" in: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(c.containers().is_empty(), "state left: {:?}", c.containers());
+    assert!(
+        c.containers().is_empty(),
+        "state left: {:?}",
+        c.containers()
+    );
 }
 
 #[test]
@@ -467,7 +520,9 @@ fn spec_features_and_usage() {
     let out = c.snare(&["features"]);
     assert!(out.status.success());
     let f: serde_json::Value = serde_json::from_slice(&out.stdout).expect("features JSON");
-    assert!(f["ociVersionMax"].as_str().is_some_and(|v| v.starts_with("1.")));
+    assert!(f["ociVersionMax"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("1.")));
     let out = c.snare(&["kill", "x", "SIGNOPE"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("unknown signal"));

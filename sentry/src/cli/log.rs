@@ -121,8 +121,8 @@ mod tests {
             line,
             r#"{"level":"error","msg":"container \"x\" does not exist","time":"T"}"#
         );
-        let v: serde_json::Value = serde_json::from_str(&json_line(Level::WARN, "a\nb", "T"))
-            .expect("one JSON value");
+        let v: serde_json::Value =
+            serde_json::from_str(&json_line(Level::WARN, "a\nb", "T")).expect("one JSON value");
         assert_eq!(v["level"], "warning");
         assert_eq!(v["msg"], "a\nb");
     }

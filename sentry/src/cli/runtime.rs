@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use super::{create, delete, features, kill, log, ps, run as run_cmd, spec, start, state};
 use super::GlobalArgs;
+use super::{create, delete, features, kill, log, ps, run as run_cmd, spec, start, state};
 use crate::oci::host::RealHost;
 use crate::oci::state::{Id, DEFAULT_ROOT};
 use crate::oci::OciError;
@@ -149,7 +149,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match parse(&["kill", "abc", "15"]) {
-            Ok(RuntimeCommand::Kill(a)) => assert_eq!((a.id.as_str(), a.signal.as_str()), ("abc", "15")),
+            Ok(RuntimeCommand::Kill(a)) => {
+                assert_eq!((a.id.as_str(), a.signal.as_str()), ("abc", "15"))
+            }
             other => panic!("{other:?}"),
         }
         match parse(&["kill", "--all", "abc"]) {

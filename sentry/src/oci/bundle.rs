@@ -167,16 +167,14 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         no_nul("process.env", entry)?;
         match entry.split_once('=') {
             Some((k, v)) if !k.is_empty() => env.push((k.to_owned(), v.to_owned())),
-            _ => {
-                return Err(error(format!(
-                    "process.env: \"{entry}\" is not KEY=VALUE"
-                )))
-            }
+            _ => return Err(error(format!("process.env: \"{entry}\" is not KEY=VALUE"))),
         }
     }
     let cwd = path_text("process.cwd", process.cwd())?;
     if !cwd.starts_with('/') {
-        return Err(error(format!("process.cwd: \"{cwd}\" is not an absolute path")));
+        return Err(error(format!(
+            "process.cwd: \"{cwd}\" is not an absolute path"
+        )));
     }
     let user = process.user();
     let uid = id("process.user.uid", user.uid())?;
@@ -366,8 +364,10 @@ mod tests {
             r#"{"root":{"path":""},"process":{"user":{},"args":["a"],"cwd":"/"}}"#
         ))
         .contains("root.path"));
-        assert!(err(&spec(r#"{"root":{"path":"r"},"process":{"user":{},"cwd":"/"}}"#))
-            .contains("process.args"));
+        assert!(err(&spec(
+            r#"{"root":{"path":"r"},"process":{"user":{},"cwd":"/"}}"#
+        ))
+        .contains("process.args"));
         assert!(err(&config(r#""terminal":true,"#, "")).contains("terminal"));
         let s = spec(r#"{"root":{"path":"r"},"process":{"user":{},"args":["a"],"cwd":"tmp"}}"#);
         assert!(err(&s).contains("process.cwd"));
@@ -375,15 +375,24 @@ mod tests {
             r#"{"root":{"path":"r"},"process":{"user":{"uid":4294967295},"args":["a"],"cwd":"/"}}"#,
         );
         assert!(err(&s).contains("uid"));
-        let s = spec(r#"{"root":{"path":"r"},"process":{"user":{},"args":["a\u0000b"],"cwd":"/"}}"#);
+        let s =
+            spec(r#"{"root":{"path":"r"},"process":{"user":{},"args":["a\u0000b"],"cwd":"/"}}"#);
         assert!(err(&s).contains("NUL"));
-        let s = spec(r#"{"root":{"path":"r"},"process":{"user":{},"args":["a"],"cwd":"/","env":["=x"]}}"#);
+        let s = spec(
+            r#"{"root":{"path":"r"},"process":{"user":{},"args":["a"],"cwd":"/","env":["=x"]}}"#,
+        );
         assert!(err(&s).contains("process.env"));
-        let s = config("", r#","mounts":[{"destination":"/x","type":"ext4","source":"/dev/sda"}]"#);
+        let s = config(
+            "",
+            r#","mounts":[{"destination":"/x","type":"ext4","source":"/dev/sda"}]"#,
+        );
         assert!(err(&s).contains("ext4"));
         let s = config("", r#","mounts":[{"destination":"x","type":"tmpfs"}]"#);
         assert!(err(&s).contains("absolute"));
-        let s = config("", r#","mounts":[{"destination":"/x","type":"tmpfs","options":["bogus"]}]"#);
+        let s = config(
+            "",
+            r#","mounts":[{"destination":"/x","type":"tmpfs","options":["bogus"]}]"#,
+        );
         assert!(err(&s).contains("tmpfs options"));
     }
 
@@ -448,7 +457,10 @@ mod tests {
             ]
         );
         let s = config("", r#","linux":{"namespaces":[{"type":"network"}]}"#);
-        assert_eq!(map(&s, Path::new("/b")).expect("maps").network, Network::None);
+        assert_eq!(
+            map(&s, Path::new("/b")).expect("maps").network,
+            Network::None
+        );
     }
 
     #[test]

@@ -60,7 +60,11 @@ impl Host for RealHost {
             return Vec::new();
         };
         for entry in dir.flatten() {
-            let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
                 continue;
             };
             let Some(fields) = stat_fields(p) else {

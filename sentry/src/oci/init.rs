@@ -180,8 +180,10 @@ mod tests {
         );
         assert!(create_error("/bin/nope", &e(127, "x"))
             .ends_with("\"/bin/nope\": stat /bin/nope: no such file or directory"));
-        assert!(create_error("/etc/passwd", &e(126, "/etc/passwd: Permission denied"))
-            .ends_with("permission denied"));
+        assert!(
+            create_error("/etc/passwd", &e(126, "/etc/passwd: Permission denied"))
+                .ends_with("permission denied")
+        );
         assert_eq!(create_error("a", &e(125, "root /x: gone")), "root /x: gone");
     }
 }

@@ -56,7 +56,10 @@ pub fn check_paths(launch: &mut Launch, host: &dyn Host) -> Result<(), OciError>
     }
     let mut kept = Vec::new();
     for m in launch.mounts.drain(..) {
-        if let UserMount::Volume { host: src, guest, .. } = &m {
+        if let UserMount::Volume {
+            host: src, guest, ..
+        } = &m
+        {
             let dest = String::from_utf8_lossy(guest);
             if !host.is_dir(src) {
                 if !src.exists() {
@@ -199,9 +202,7 @@ pub fn start(root: &Path, id: &Id, host: &dyn Host) -> Result<(), OciError> {
     let record = dir.load()?;
     match status(&dir, &record, host) {
         ContainerState::Created => {}
-        ContainerState::Stopped => {
-            return Err(error("cannot start a container that has stopped"))
-        }
+        ContainerState::Stopped => return Err(error("cannot start a container that has stopped")),
         _ => return Err(error("cannot start an already running container")),
     }
     let fd = nix::fcntl::open(
@@ -265,11 +266,7 @@ pub fn delete(root: &Path, id: &Id, force: bool, host: &dyn Host) -> Result<(), 
             tracing::warn!("deleting {id} without its state: {e}");
             return dir.remove();
         }
-        Err(e) => {
-            return Err(error(format!(
-                "{e} (delete --force removes the container)"
-            )))
-        }
+        Err(e) => return Err(error(format!("{e} (delete --force removes the container)"))),
     };
     match status(&dir, &record, host) {
         ContainerState::Running if !force => {

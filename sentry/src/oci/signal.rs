@@ -75,7 +75,18 @@ mod tests {
         assert_eq!(parse("SIGTERM"), Ok(15));
         assert_eq!(parse("sigkill"), Ok(9));
         assert_eq!(parse("usr1"), Ok(10));
-        for bad in ["0", "32", "64", "65", "-9", "", "SIG", "TERMX", "SIGSIGTERM", "1.5"] {
+        for bad in [
+            "0",
+            "32",
+            "64",
+            "65",
+            "-9",
+            "",
+            "SIG",
+            "TERMX",
+            "SIGSIGTERM",
+            "1.5",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

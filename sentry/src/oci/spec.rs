@@ -61,7 +61,12 @@ pub fn features() -> Result<Features, OciError> {
         .oci_version_min("1.0.0")
         .oci_version_max(OCI_VERSION)
         .hooks(Vec::<String>::new())
-        .mount_options(MOUNT_OPTIONS.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .mount_options(
+            MOUNT_OPTIONS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
         .linux::<LinuxFeature>(linux)
         .build()
         .map_err(|e| error(format!("features: {e}")))
