@@ -39,6 +39,9 @@ pub struct DoRequest {
     pub umask: u32,
     /// The root file system is mounted read-only (writes fail with `EROFS`).
     pub read_only_root: bool,
+    /// Signals sent to snare go to the guest's init alone, as a container runtime's `kill`
+    /// sends them; otherwise (`snare do`) to the foreground process group, as a terminal's.
+    pub signals_to_init: bool,
     /// The sandbox's memory limit in bytes (`--memory`; [`default_memory`]).
     pub memory: u64,
     /// `--volume` and `--tmpfs`, in order.
@@ -365,12 +368,13 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     {
         let k = k.clone();
         let started = started.clone();
+        let init_only = req.signals_to_init;
         let spawned = std::thread::Builder::new()
             .name("snare-signals".into())
             .spawn(move || loop {
                 match forwarded.wait() {
                     Ok(sig) if started.load(std::sync::atomic::Ordering::SeqCst) => {
-                        forward_signal(&k, sig as i32)
+                        forward_signal(&k, sig as i32, init_only)
                     }
                     Ok(sig) => before_start(sig as i32),
                     Err(_) => return,
@@ -490,10 +494,11 @@ fn before_start(sig: i32) {
     }
 }
 
-/// Delivers a host signal to the guest's foreground process group. It comes from outside the
-/// sandbox: init gets it even without a handler when it would terminate (unlike a signal
-/// from inside, which init's protection drops), so Ctrl-C stops `snare do -- sleep 100`.
-fn forward_signal(k: &Kernel, sig: i32) {
+/// Delivers a host signal to the guest's foreground process group (or, `init_only`, to its
+/// init alone). It comes from outside the sandbox: init gets it even without a handler when
+/// it would terminate (unlike a signal from inside, which init's protection drops), so
+/// Ctrl-C stops `snare do -- sleep 100`.
+fn forward_signal(k: &Kernel, sig: i32, init_only: bool) {
     use crate::kernel::signal::{default_action, group_exit, send_to_group, user_info, Default_};
     let pg = k.fg_pgrp.load(std::sync::atomic::Ordering::SeqCst);
     let targets: Vec<Arc<ThreadGroup>> = k
@@ -504,7 +509,11 @@ fn forward_signal(k: &Kernel, sig: i32) {
         .values()
         .filter(|g| {
             let st = g.state();
-            st.pgid == pg && st.zombie.is_none()
+            (if init_only {
+                g.tgid == 1
+            } else {
+                st.pgid == pg
+            }) && st.zombie.is_none()
         })
         .cloned()
         .collect();

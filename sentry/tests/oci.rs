@@ -538,3 +538,28 @@ fn spec_features_and_usage() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("does not exist"));
 }
+
+#[test]
+fn kill_reaches_the_init_alone() {
+    // As under runc, `kill` signals the container's init, not its other processes (`snare
+    // do` passes a terminal's signals to the foreground process group instead).
+    let child = "trap 'echo child-got-term' TERM; while :; do sleep 0.1; done";
+    let init = format!(
+        "sh -c \"{child}\" & trap 'sleep 0.5; echo init-got-term; exit 0' TERM; echo ready; \
+         while :; do sleep 0.1; done"
+    );
+    let c = Case::new("kill-init", &["sh", "-c", &init], |_| {});
+    let (code, err) = c.create("i");
+    assert_eq!(code, 0, "{err}");
+    let pid = c.pid_file();
+    assert!(c.snare(&["start", "i"]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.stdout().contains("ready") {
+        assert!(Instant::now() < deadline, "the container never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(c.snare(&["kill", "i", "15"]).status.success());
+    assert_eq!(reap(pid), 0);
+    assert_eq!(c.stdout(), "ready\ninit-got-term\n");
+    assert!(c.snare(&["delete", "i"]).status.success());
+}

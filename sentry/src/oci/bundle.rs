@@ -69,6 +69,7 @@ impl Launch {
             user: Some(user),
             umask: self.umask,
             read_only_root: self.read_only_root,
+            signals_to_init: true,
             memory: self.memory.unwrap_or_else(crate::run::default_memory),
             mounts: self.mounts.clone(),
             argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
