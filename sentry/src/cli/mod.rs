@@ -11,6 +11,7 @@ pub mod delete;
 pub mod features;
 pub mod kill;
 pub mod log;
+pub mod not_yet;
 pub mod ps;
 pub mod run;
 pub mod runtime;

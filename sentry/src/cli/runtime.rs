@@ -1,5 +1,6 @@
 //! The OCI runtime's command line, as runc's: `create`, `start`, `state`, `kill`, `delete`,
-//! `run`, `ps`, `spec`, `features` (one module each, thin over `crate::oci`), parsed with
+//! `run`, `ps`, `spec`, `features` (one module each, thin over `crate::oci`; `exec`,
+//! `pause`, `resume`, `update` and `events` are refused by `not_yet`), parsed with
 //! clap after the hand parser (`args.rs`) has taken the global flags, which Docker and
 //! containerd put first (and runtime arguments from Docker's `runtimeArgs` before them).
 //!
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use super::GlobalArgs;
-use super::{create, delete, features, kill, log, ps, run as run_cmd, spec, start, state};
+use super::{create, delete, features, kill, log, not_yet, ps, run as run_cmd, spec, start, state};
 use crate::oci::host::RealHost;
 use crate::oci::state::{Id, DEFAULT_ROOT};
 use crate::oci::OciError;
@@ -37,6 +38,11 @@ enum RuntimeCommand {
     Ps(ps::Args),
     Spec(spec::Args),
     Features(features::Args),
+    Exec(not_yet::Args),
+    Pause(not_yet::Args),
+    Resume(not_yet::Args),
+    Update(not_yet::Args),
+    Events(not_yet::Args),
 }
 
 /// What every subcommand gets: where state lives and the host it acts on.
@@ -49,7 +55,8 @@ pub struct Context {
 
 /// The words that name an OCI runtime subcommand.
 pub const COMMANDS: &[&str] = &[
-    "create", "start", "state", "kill", "delete", "run", "ps", "spec", "features",
+    "create", "start", "state", "kill", "delete", "run", "ps", "spec", "features", "exec", "pause",
+    "resume", "update", "events",
 ];
 
 /// A container id from the command line.
@@ -95,6 +102,11 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
         RuntimeCommand::Ps(a) => ps::run(&ctx, a),
         RuntimeCommand::Spec(a) => spec::run(&ctx, a),
         RuntimeCommand::Features(a) => features::run(&ctx, a),
+        RuntimeCommand::Exec(a) => not_yet::run(&ctx, "exec", a),
+        RuntimeCommand::Pause(a) => not_yet::run(&ctx, "pause", a),
+        RuntimeCommand::Resume(a) => not_yet::run(&ctx, "resume", a),
+        RuntimeCommand::Update(a) => not_yet::run(&ctx, "update", a),
+        RuntimeCommand::Events(a) => not_yet::run(&ctx, "events", a),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
