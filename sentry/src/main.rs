@@ -64,6 +64,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         umask: 0o022,
         read_only_root: false,
         signals_to_init: false,
+        hostname: None,
         memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),
         mounts: d.mounts,
         argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),

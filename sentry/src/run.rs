@@ -39,6 +39,8 @@ pub struct DoRequest {
     pub umask: u32,
     /// The root file system is mounted read-only (writes fail with `EROFS`).
     pub read_only_root: bool,
+    /// The sandbox's hostname (`snare` if none).
+    pub hostname: Option<String>,
     /// Signals sent to snare go to the guest's init alone, as a container runtime's `kill`
     /// sends them; otherwise (`snare do`) to the foreground process group, as a terminal's.
     pub signals_to_init: bool,
@@ -279,7 +281,13 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         Systrap::new(config).map_err(|e| err(125, format!("cannot start the sandbox: {e}")))?;
     platform.memory_file().set_limit(req.memory);
     let t_platform = t0.elapsed();
-    let k = Kernel::new(platform, root, req.strace, guest_ids);
+    let k = Kernel::new(
+        platform,
+        root,
+        req.strace,
+        guest_ids,
+        req.hostname.as_deref(),
+    );
     crate::kernel::mounts::add_user_mounts(
         &k.mounts,
         &req.mounts,

@@ -295,15 +295,16 @@ fn exit_codes_pass_through() {
 }
 
 #[test]
-fn process_user_env_cwd_and_readonly_root() {
+fn process_user_env_cwd_hostname_and_readonly_root() {
     let c = Case::new(
         "process",
         &[
             "sh",
             "-c",
-            "echo $(id -u):$(id -g) $FOO $(pwd) ${CARGO:-clean}; touch /x",
+            "echo $(id -u):$(id -g) $FOO $(pwd) ${CARGO:-clean} $(hostname); touch /x",
         ],
         |config| {
+            config["hostname"] = serde_json::json!("box7");
             config["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 100});
             config["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar"]);
             config["process"]["cwd"] = serde_json::json!("/tmp");
@@ -311,7 +312,7 @@ fn process_user_env_cwd_and_readonly_root() {
         },
     );
     let out = c.snare(&["run", "--bundle", c.bundle(), "p"]);
-    assert_eq!(text(&out.stdout), "1000:100 bar /tmp clean\n");
+    assert_eq!(text(&out.stdout), "1000:100 bar /tmp clean box7\n");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("Read-only file system"),

@@ -558,6 +558,37 @@ mod tests {
         }
     }
 
+    /// The OCI subcommands go to `cli::runtime` whole, after the global flags, which may
+    /// come in any order (Docker's `runtimeArgs` go before its own).
+    #[test]
+    fn runtime_commands_pass_through() {
+        let words = [
+            "--debug",
+            "--root",
+            "/run/x",
+            "--log",
+            "/b/log.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--root",
+            "id",
+        ];
+        let (global, cmd) = run(&words).expect("parses");
+        assert_eq!(global.root, Some(PathBuf::from("/run/x")));
+        assert_eq!(global.log, Some(PathBuf::from("/b/log.json")));
+        assert_eq!(global.log_format, LogFormat::Json);
+        assert!(global.debug);
+        assert_eq!(cmd, Command::Runtime(os(&words[7..])));
+        assert_eq!(
+            command(&["state", "x"]),
+            Command::Runtime(os(&["state", "x"]))
+        );
+        assert!(error(&["--bogus", "state", "x"]).contains("--bogus"));
+    }
+
     #[test]
     fn do_defaults() {
         assert_eq!(

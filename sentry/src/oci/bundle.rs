@@ -47,6 +47,8 @@ pub struct Launch {
     pub network: Network,
     /// The bind and tmpfs `mounts`, in order.
     pub mounts: Vec<UserMount>,
+    /// `hostname`: at most 64 bytes (Linux's `HOST_NAME_MAX`).
+    pub hostname: Option<String>,
     /// `linux.resources.memory.limit`, if set: the sandbox's memory limit.
     pub memory: Option<u64>,
     /// `annotations`, kept in the state.
@@ -70,6 +72,7 @@ impl Launch {
             umask: self.umask,
             read_only_root: self.read_only_root,
             signals_to_init: true,
+            hostname: self.hostname.clone(),
             memory: self.memory.unwrap_or_else(crate::run::default_memory),
             mounts: self.mounts.clone(),
             argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -222,9 +225,13 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         .and_then(|m| m.limit())
         .filter(|&l| l > 0)
         .map(|l| (l as u64).max(crate::cli::MIN_MEMORY));
-    if let Some(h) = spec.hostname() {
-        tracing::debug!(hostname = %h, "hostname not applied yet (the Sentry's is fixed)");
-    }
+    let hostname = match spec.hostname().as_deref() {
+        None | Some("") => None,
+        Some(h) if h.len() > 64 => {
+            return Err(error(format!("hostname: longer than 64 bytes: \"{h}\"")))
+        }
+        Some(h) => Some(no_nul("hostname", h)?.to_owned()),
+    };
     if spec.hooks().is_some() {
         tracing::warn!("config.json has hooks: snare does not run them yet");
     }
@@ -240,6 +247,7 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         umask,
         network,
         mounts,
+        hostname,
         memory,
         annotations: spec.annotations().clone().unwrap_or_default(),
     })
@@ -337,6 +345,7 @@ mod tests {
         assert_eq!((l.uid, l.gid, l.umask), (0, 0, 0o022));
         assert_eq!(l.network, Network::Host);
         assert!(l.mounts.is_empty());
+        assert_eq!(l.hostname, None);
         let req = l.request();
         assert!(req.confine && !req.inherit_env);
         assert_eq!(req.argv, [b"sh".to_vec()]);
@@ -388,6 +397,8 @@ mod tests {
             r#","mounts":[{"destination":"/x","type":"ext4","source":"/dev/sda"}]"#,
         );
         assert!(err(&s).contains("ext4"));
+        let long = "h".repeat(65);
+        assert!(err(&config("", &format!(r#","hostname":"{long}""#))).contains("hostname"));
         let s = config("", r#","mounts":[{"destination":"x","type":"tmpfs"}]"#);
         assert!(err(&s).contains("absolute"));
         let s = config(
@@ -469,6 +480,7 @@ mod tests {
         let text = include_str!("../../tests/data/docker-sample-config.json");
         let l = map(&spec(text), Path::new("/b")).expect("Docker's config maps");
         assert_eq!(l.args, ["sleep", "1000"]);
+        assert_eq!(l.hostname.as_deref(), Some("48477a225c1e"));
         assert_eq!(l.network, Network::None);
     }
 }

@@ -546,6 +546,7 @@ mod tests {
             groups: vec![],
             umask: 0o022,
             network: crate::cli::Network::None,
+            hostname: None,
             mounts: vec![
                 UserMount::Volume {
                     host: PathBuf::from("/d"),
