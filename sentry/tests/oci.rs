@@ -483,8 +483,16 @@ fn hostile_configs() {
     let big = File::create(c.config()).expect("config");
     big.set_len(100 << 20).expect("100 MB");
     refused(&c, "h", "larger than");
-    // No config at all.
+    // A FIFO (which a blocking open would wait on forever) and a directory.
     std::fs::remove_file(c.config()).expect("rm");
+    nix::unistd::mkfifo(&c.config(), nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .expect("mkfifo");
+    refused(&c, "h", "not a regular file");
+    std::fs::remove_file(c.config()).expect("rm");
+    std::fs::create_dir(c.config()).expect("mkdir");
+    refused(&c, "h", "not a regular file");
+    // No config at all.
+    std::fs::remove_dir(c.config()).expect("rmdir");
     refused(&c, "h", "config.json");
 }
 

@@ -99,10 +99,22 @@ impl Bundle {
     }
 }
 
-/// Parses a `config.json` of at most [`MAX_CONFIG`] bytes.
+/// Parses a `config.json`: a regular file (opened without blocking, so a FIFO put there
+/// can't hang the runtime) of at most [`MAX_CONFIG`] bytes.
 pub fn read_config(path: &Path) -> Result<Spec, OciError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|e| error(format!("{shown}: {e}")))?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| error(format!("{shown}: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| error(format!("{shown}: {e}")))?;
+    if !meta.is_file() {
+        return Err(error(format!("{shown}: not a regular file")));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG + 1)
         .read_to_end(&mut bytes)

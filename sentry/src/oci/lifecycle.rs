@@ -139,11 +139,11 @@ fn spawn(
     };
     drop(ready_w);
     drop(fifo);
-    let record = Record {
+    let mut record = Record {
         state: oci_spec::runtime::StateBuilder::default()
             .version(OCI_VERSION)
             .id(dir.id.as_str())
-            .status(ContainerState::Created)
+            .status(ContainerState::Creating)
             .pid(pid)
             .bundle(bundle.dir.clone())
             .annotations(bundle.launch.annotations.clone())
@@ -167,6 +167,8 @@ fn spawn(
         Some(r) => return Err(failed(r.message)),
         None => return Err(failed("the sandbox ended during its set-up".into())),
     }
+    record.state.set_status(ContainerState::Created);
+    dir.save(&record).map_err(|e| failed(e.0))?;
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pid).map_err(|e| failed(e.0))?;
     }
@@ -203,6 +205,11 @@ pub fn start(root: &Path, id: &Id, host: &dyn Host) -> Result<(), OciError> {
     match status(&dir, &record, host) {
         ContainerState::Created => {}
         ContainerState::Stopped => return Err(error("cannot start a container that has stopped")),
+        ContainerState::Creating => {
+            return Err(error(
+                "cannot start a container that is still being created",
+            ))
+        }
         _ => return Err(error("cannot start an already running container")),
     }
     let fd = nix::fcntl::open(
@@ -472,6 +479,14 @@ mod tests {
         assert_eq!(status_of(&root, &id, &host), ContainerState::Created);
         std::fs::remove_file(StateDir::of(&root, &id).fifo()).expect("rm");
         assert_eq!(status_of(&root, &id, &host), ContainerState::Running);
+        // Saved as creating (create has not seen the init ready): creating, not startable.
+        let dir = StateDir::of(&root, &id);
+        let mut r = dir.load().expect("load");
+        r.state.set_status(ContainerState::Creating);
+        dir.save(&r).expect("save");
+        assert_eq!(status_of(&root, &id, &host), ContainerState::Creating);
+        assert!(start(&root, &id, &host).is_err());
+        kill(&root, &id, 9, &host).expect("kill while creating");
         // Pid 100 is now another process: the init is gone.
         host.procs.borrow_mut().insert(100, (50, 1));
         let r = state(&root, &id, &host).expect("state");

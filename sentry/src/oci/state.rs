@@ -6,8 +6,9 @@
 //! - `exec.fifo` while the container is *created*: its init waits for a byte there, which
 //!   `start` writes before removing it.
 //!
-//! The status is not kept but worked out ([`status`]): *stopped* once the init is gone,
-//! else *created* while the FIFO is there, else *running*.
+//! The status is worked out ([`status`]): *stopped* once the init is gone, else *creating*
+//! while `create` has not seen the init ready (what `state.json` says), else *created*
+//! while the FIFO is there, else *running*.
 
 use std::path::{Path, PathBuf};
 
@@ -176,6 +177,8 @@ pub fn init_alive(record: &Record, host: &dyn Host) -> bool {
 pub fn status(dir: &StateDir, record: &Record, host: &dyn Host) -> ContainerState {
     if !init_alive(record, host) {
         ContainerState::Stopped
+    } else if *record.state.status() == ContainerState::Creating {
+        ContainerState::Creating
     } else if dir.fifo().exists() {
         ContainerState::Created
     } else {
