@@ -579,3 +579,49 @@ fn kill_reaches_the_init_alone() {
     assert_eq!(c.stdout(), "ready\ninit-got-term\n");
     assert!(c.snare(&["delete", "i"]).status.success());
 }
+
+#[test]
+fn hooks_get_the_state_and_the_sandbox_netns() {
+    let c = Case::new("hooks", &["true"], |_| {});
+    let out = |name: &str| c.dir.join(name).to_str().expect("utf-8").to_owned();
+    let hook = |file: String| serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {file}")]});
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.config()).expect("config")).expect("json");
+    config["hooks"] = serde_json::json!({
+        "prestart": [hook(out("prestart"))],
+        "createRuntime": [hook(out("createRuntime"))],
+        "poststart": [hook(out("poststart"))],
+        "poststop": [hook(out("poststop"))],
+    });
+    std::fs::write(c.config(), config.to_string()).expect("config");
+    let (code, err) = c.create("h");
+    assert_eq!(code, 0, "{err}");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(c.dir.join(name)).expect("hook output"))
+            .expect("the state JSON")
+    };
+    for stage in ["prestart", "createRuntime"] {
+        let state = read(stage);
+        assert_eq!(state["status"], "creating");
+        assert_eq!(state["id"], "h");
+        // The pid is a live process in the sandbox's network namespace (Docker's
+        // libnetwork-setkey moves the container's interface there).
+        let pid = state["pid"].as_i64().expect("pid");
+        let netns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).expect("netns");
+        assert_ne!(netns(&pid.to_string()), netns("self"), "{stage}");
+    }
+    assert!(!c.dir.join("poststart").exists());
+    let pid = c.pid_file();
+    assert!(c.snare(&["start", "h"]).status.success());
+    assert_eq!(read("poststart")["status"], "running");
+    assert_eq!(reap(pid), 0);
+    assert!(c.snare(&["delete", "h"]).status.success());
+    assert_eq!(read("poststop")["status"], "stopped");
+
+    // A failing createRuntime hook fails create, and nothing is left.
+    let c = Case::new("hook-fails", &["sleep", "30"], |config| {
+        config["hooks"] = serde_json::json!({"createRuntime": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo no network today >&2; exit 1"]}]});
+    });
+    refused(&c, "f", "no network today");
+}

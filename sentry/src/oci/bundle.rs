@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+use oci_spec::runtime::{Hooks, LinuxNamespaceType, Mount, Spec};
 
 use super::{error, OciError};
 use crate::cli::Network;
@@ -53,6 +53,8 @@ pub struct Launch {
     pub memory: Option<u64>,
     /// `annotations`, kept in the state.
     pub annotations: HashMap<String, String>,
+    /// `hooks` (checked: `oci::hooks`).
+    pub hooks: Hooks,
 }
 
 impl Launch {
@@ -244,9 +246,8 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         }
         Some(h) => Some(no_nul("hostname", h)?.to_owned()),
     };
-    if spec.hooks().is_some() {
-        tracing::warn!("config.json has hooks: snare does not run them yet");
-    }
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    super::hooks::check(&hooks)?;
     Ok(Launch {
         root: dir.join(root.path()),
         read_only_root: root.readonly().unwrap_or(false),
@@ -262,6 +263,7 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         hostname,
         memory,
         annotations: spec.annotations().clone().unwrap_or_default(),
+        hooks,
     })
 }
 
@@ -493,6 +495,7 @@ mod tests {
         let l = map(&spec(text), Path::new("/b")).expect("Docker's config maps");
         assert_eq!(l.args, ["sleep", "1000"]);
         assert_eq!(l.hostname.as_deref(), Some("48477a225c1e"));
+        assert_eq!(super::super::hooks::Stage::Prestart.of(&l.hooks).len(), 1);
         assert_eq!(l.network, Network::None);
     }
 }

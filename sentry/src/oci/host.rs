@@ -16,6 +16,8 @@ pub trait Host {
     fn start_time(&self, pid: i32) -> Option<u64>;
     /// Sends `sig` to `pid`.
     fn signal(&self, pid: i32, sig: i32) -> Result<(), String>;
+    /// The pids of `pid`'s live children.
+    fn children(&self, pid: i32) -> Vec<i32>;
     /// The pids of `pid`'s live descendants (children, theirs, …), in no particular order.
     fn descendants(&self, pid: i32) -> Vec<i32>;
 }
@@ -52,6 +54,16 @@ impl Host for RealHost {
             nix::errno::Errno::ESRCH => "no such process".to_string(),
             e => e.desc().to_lowercase(),
         })
+    }
+
+    fn children(&self, pid: i32) -> Vec<i32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .map(|t| {
+                t.split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn descendants(&self, pid: i32) -> Vec<i32> {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::ContainerState;
 
 use super::bundle::{Bundle, Launch};
+use super::hooks::{self, Stage};
 use super::host::Host;
 use super::init::{serve, FifoGate, Report};
 use super::state::{init_alive, status, Id, Record, StateDir};
@@ -153,6 +154,7 @@ fn spawn(
         created: super::time::now(),
         owner: String::new(),
         init_start_time: host.start_time(pid).unwrap_or(0),
+        hooks: Some(bundle.launch.hooks.clone()),
     };
     let failed = |message: String| {
         let _ = host.signal(pid, libc::SIGKILL);
@@ -166,6 +168,13 @@ fn spawn(
         Some(r) if r.status == 0 => {}
         Some(r) => return Err(failed(r.message)),
         None => return Err(failed("the sandbox ended during its set-up".into())),
+    }
+    // The hooks that make the container's world (Docker's network): they get the pid of
+    // the Sentry, the host process in the sandbox's network namespace.
+    let sentry = host.children(pid).first().copied().unwrap_or(pid);
+    let creating = hook_state(&record, ContainerState::Creating, sentry);
+    for stage in [Stage::Prestart, Stage::CreateRuntime] {
+        hooks::run(stage, &bundle.launch.hooks, &creating).map_err(|e| failed(e.0))?;
     }
     record.state.set_status(ContainerState::Created);
     dir.save(&record).map_err(|e| failed(e.0))?;
@@ -227,7 +236,23 @@ pub fn start(root: &Path, id: &Id, host: &dyn Host) -> Result<(), OciError> {
         .write_all(b"0")
         .map_err(|e| error(format!("starting container {id}: {e}")))?;
     let _ = std::fs::remove_file(dir.fifo());
+    if let Some(h) = &record.hooks {
+        let pid = record.state.pid().unwrap_or(0);
+        hooks::run_warning(
+            Stage::Poststart,
+            h,
+            &hook_state(&record, ContainerState::Running, pid),
+        );
+    }
     Ok(())
+}
+
+/// The OCI state a hook reads on its stdin.
+fn hook_state(record: &Record, status: ContainerState, pid: i32) -> Vec<u8> {
+    let mut state = record.state.clone();
+    state.set_status(status);
+    state.set_pid(Some(pid));
+    serde_json::to_vec(&state).unwrap_or_default()
 }
 
 /// `state`: the OCI state now; a stopped container's pid reads 0, as runc's.
@@ -284,7 +309,16 @@ pub fn delete(root: &Path, id: &Id, force: bool, host: &dyn Host) -> Result<(), 
         ContainerState::Stopped => {}
         _ => kill_all(&record, host),
     }
-    dir.remove()
+    dir.remove()?;
+    if let Some(h) = &record.hooks {
+        let pid = record.state.pid().unwrap_or(0);
+        hooks::run_warning(
+            Stage::Poststop,
+            h,
+            &hook_state(&record, ContainerState::Stopped, pid),
+        );
+    }
+    Ok(())
 }
 
 /// SIGKILLs the init and waits (up to [`KILL_WAIT`]) until it and its descendants are
@@ -417,6 +451,14 @@ mod tests {
                 false => Err("no such process".into()),
             }
         }
+        fn children(&self, pid: i32) -> Vec<i32> {
+            let procs = self.procs.borrow();
+            procs
+                .iter()
+                .filter(|(_, &(_, parent))| parent == pid)
+                .map(|(&c, _)| c)
+                .collect()
+        }
         fn descendants(&self, pid: i32) -> Vec<i32> {
             let procs = self.procs.borrow();
             let mut out = Vec::new();
@@ -455,6 +497,7 @@ mod tests {
             created: String::new(),
             owner: String::new(),
             init_start_time: 7,
+            hooks: None,
         };
         dir.save(&record).expect("save");
         if created {
@@ -577,6 +620,7 @@ mod tests {
             ],
             memory: None,
             annotations: HashMap::new(),
+            hooks: Default::default(),
         };
         let host = Fake {
             dirs: vec![PathBuf::from("/r"), PathBuf::from("/d")],

@@ -10,12 +10,14 @@
 //!   that is the sandbox's launcher), which sets the sandbox up, loads the program, says so
 //!   through a pipe and waits at the FIFO ([`init`]); `start` writes the FIFO; `kill`
 //!   signals the init, which forwards to the guest; `delete` kills and removes.
+//! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
 //! - [`host`] is every host effect outside the state directory (processes, the bundle's
 //!   paths), behind a trait so the lifecycle's rules get unit tests with a fake.
 //!
 //! `docs/oci.md` tells the design as built and what is not done yet.
 
 pub mod bundle;
+pub mod hooks;
 pub mod host;
 pub mod init;
 pub mod lifecycle;

@@ -77,6 +77,9 @@ pub struct Record {
     pub owner: String,
     /// The init's start time ([`Host::start_time`]).
     pub init_start_time: u64,
+    /// The bundle's hooks, for `start` (poststart) and `delete` (poststop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// A container's state directory.
