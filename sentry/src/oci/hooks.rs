@@ -85,7 +85,7 @@ pub fn check(hooks: &Hooks) -> Result<(), OciError> {
                 }
             }
             for e in h.env().iter().flatten() {
-                if e.contains('\0') || !e.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+                if e.contains('\0') || e.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
                     return Err(error(format!("{field}.env: \"{e}\" is not KEY=VALUE")));
                 }
             }
