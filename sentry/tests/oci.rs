@@ -229,6 +229,10 @@ fn create_start_state_delete() {
     assert_eq!(state["id"], "life");
     assert_eq!(state["pid"], pid);
     assert_eq!(state["bundle"], c.bundle());
+    assert_eq!(state["ociVersion"], "1.0.2");
+    assert!(state["created"].as_str().is_some_and(|t| t.ends_with('Z')));
+    // snare's own bookkeeping stays in its state file.
+    assert!(state.get("initStartTime").is_none() && state.get("hooks").is_none());
     assert!(alive(pid));
     // Created: set up, but the program has not run.
     std::thread::sleep(Duration::from_millis(200));

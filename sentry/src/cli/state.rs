@@ -10,5 +10,5 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> Result<i32, OciError> {
-    print_json(&lifecycle::state(&ctx.root, &id(&a.id)?, &ctx.host)?)
+    print_json(&lifecycle::state(&ctx.root, &id(&a.id)?, &ctx.host)?.shown())
 }

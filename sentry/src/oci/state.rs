@@ -82,6 +82,28 @@ pub struct Record {
     pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
+/// The state as `snare state` prints it: the OCI state and runc's extra keys, not snare's
+/// own bookkeeping (the init's start time, the hooks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shown<'a> {
+    #[serde(flatten)]
+    pub state: &'a State,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub owner: &'a str,
+}
+
+impl Record {
+    pub fn shown(&self) -> Shown<'_> {
+        Shown {
+            state: &self.state,
+            rootfs: &self.rootfs,
+            created: &self.created,
+            owner: &self.owner,
+        }
+    }
+}
+
 /// A container's state directory.
 #[derive(Debug, Clone)]
 pub struct StateDir {
