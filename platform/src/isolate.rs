@@ -643,3 +643,53 @@ impl Isolated {
         Ok(())
     }
 }
+
+/// Which process [`fork`] returned in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// The caller, with the child's pid.
+    Parent(libc::pid_t),
+    /// The new process, a copy of the caller.
+    Child,
+}
+
+/// Forks the calling process, which must have one thread (the OCI runtime's `create` makes
+/// the container's init this way: a process that outlives `create` and, once `create` has
+/// exited, is reparented to the runtime's caller, containerd's subreaper shim).
+pub fn fork() -> Result<Forked, String> {
+    if thread_count() != 1 {
+        return Err("fork: the process must be single-threaded".into());
+    }
+    // SAFETY: the process has one thread (checked above), so the child's copy of it holds
+    // no lock another thread was holding; both sides go on with their own copy of memory.
+    match unsafe { libc::fork() } {
+        -1 => Err(fail("fork")),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// Closes every fd above 2 the process was started with. For the OCI runtime's `create`
+/// and `run`, before they open anything: the container's init would otherwise hold what its
+/// caller leaked to it (containerd's shim passes its own ttrpc listening socket as fd 3)
+/// for the container's whole life. Call it before any fd above 2 is owned by an object.
+pub fn close_inherited_fds() {
+    // SAFETY: close_range takes integers; no fd above 2 is owned by anything yet (the
+    // caller's promise), so nothing is closed under an owner's feet.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if r == 0 {
+        return;
+    }
+    // Kernels before 5.9: close them one by one, as /proc lists them (the listing's own fd
+    // is among them; closing it early only ends the listing).
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|&fd| fd > 2) {
+        // SAFETY: as above; EBADF for the listing's own, already closed fd is harmless.
+        unsafe { libc::close(fd) };
+    }
+}

@@ -6,6 +6,7 @@ pub mod kernel;
 pub mod loader;
 pub mod mm;
 pub mod net;
+pub mod oci;
 pub mod run;
 pub mod sandbox;
 pub mod strace;

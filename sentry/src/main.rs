@@ -58,7 +58,13 @@ fn do_command(d: DoArgs) -> ExitCode {
         confine: !d.no_confine,
         network: d.network,
         cwd: d.cwd.map(|c| c.as_os_str().as_bytes().to_vec()),
+        inherit_env: true,
         env: d.env,
+        user: None,
+        umask: 0o022,
+        read_only_root: false,
+        signals_to_init: false,
+        hostname: None,
         memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),
         mounts: d.mounts,
         argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -98,7 +104,7 @@ fn main() -> ExitCode {
             eprintln!("snare: {e}\n\n{}", cli::USAGE);
             ExitCode::from(2)
         }
-        Ok((_global, cmd)) => match cmd {
+        Ok((global, cmd)) => match cmd {
             Command::Help => {
                 print!("{}", cli::USAGE);
                 ExitCode::SUCCESS
@@ -113,6 +119,7 @@ fn main() -> ExitCode {
             }
             Command::SeccompRules => cli::seccomp_rules::run(),
             Command::Do(d) => do_command(d),
+            Command::Runtime(words) => cli::runtime::run(&global, words),
         },
     }
 }

@@ -1,5 +1,6 @@
 //! `snare do`: boot a sandbox, run one command in it with stdio passed through, and report its
-//! exit status.
+//! exit status. The OCI runtime's containers (`crate::oci`) are the same sandbox, stopped at a
+//! [`Gate`] between set-up and the guest's start.
 
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
@@ -28,7 +29,21 @@ pub struct DoRequest {
     /// loopback; `Host` leaves it in the host's; `Join` puts it in the one at a path.
     pub network: crate::cli::Network,
     pub cwd: Option<Vec<u8>>,
+    /// Start from snare's own environment (`snare do`), or from nothing (a container's
+    /// `process.env` is the whole of it).
+    pub inherit_env: bool,
     pub env: Vec<(String, String)>,
+    /// The guest init's user and groups; `None`: the Sentry's own ids (`snare do`).
+    pub user: Option<crate::kernel::process::Creds>,
+    /// The guest init's umask.
+    pub umask: u32,
+    /// The root file system is mounted read-only (writes fail with `EROFS`).
+    pub read_only_root: bool,
+    /// The sandbox's hostname (`snare` if none).
+    pub hostname: Option<String>,
+    /// Signals sent to snare go to the guest's init alone, as a container runtime's `kill`
+    /// sends them; otherwise (`snare do`) to the foreground process group, as a terminal's.
+    pub signals_to_init: bool,
     /// The sandbox's memory limit in bytes (`--memory`; [`default_memory`]).
     pub memory: u64,
     /// `--volume` and `--tmpfs`, in order.
@@ -131,8 +146,27 @@ fn host_fd_budget() {
     host_fds::set_capacity(budget);
 }
 
+/// Where a container's sandbox stops between its set-up and its guest's start (`snare
+/// create`, then `snare start`; see `crate::oci`).
+pub trait Gate {
+    /// Called in the launcher, which only waits for the Sentry: let go of what the gate
+    /// holds, so that the Sentry alone answers through it.
+    fn leave(&mut self);
+    /// Set-up is done and the guest's program is loaded: say so to whoever waits for it.
+    fn ready(&mut self) -> Result<(), String>;
+    /// Blocks until the word to start the guest comes. An error ends the sandbox.
+    fn wait(&mut self) -> Result<(), String>;
+}
+
 /// Runs the request; returns the guest's exit status as a shell reports it.
 pub fn run(req: &DoRequest) -> Result<i32, DoError> {
+    run_gated(req, None)
+}
+
+/// [`run`], stopping at `gate` (if any) once everything is set up and the guest's program
+/// is loaded, before it runs. A signal that would end the guest's init (TERM, INT, …)
+/// ends the sandbox while it waits there, with the status the guest would have had.
+pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32, DoError> {
     let err = |status, message: String| DoError { status, message };
     // Raising the hard fd limit needs the host's privilege: before the namespaces.
     host_fd_budget();
@@ -145,7 +179,12 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         true => {
             let sigs: Vec<i32> = forwarded.iter().map(|s| s as i32).collect();
             match snare_platform::isolate::split(&sigs).map_err(|m| err(125, m))? {
-                Side::Launcher(launcher) => return Ok(launcher_wait(&launcher)),
+                Side::Launcher(launcher) => {
+                    if let Some(gate) = gate.as_mut() {
+                        gate.leave();
+                    }
+                    return Ok(launcher_wait(&launcher));
+                }
                 Side::Sentry(iso) => {
                     iso.hold_proc().map_err(|m| err(125, confine_error(&m)))?;
                     // Two slow parts of set-up on threads of their own while it goes on: the
@@ -170,7 +209,10 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
             format!("root {}: {}", req.root.display(), e.description()),
         )
     })?;
-    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    let mut env: Vec<(String, String)> = match req.inherit_env {
+        true => std::env::vars().collect(),
+        false => Vec::new(),
+    };
     for (k, v) in &req.env {
         env.retain(|(ek, _)| ek != k);
         env.push((k.clone(), v.clone()));
@@ -239,7 +281,13 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         Systrap::new(config).map_err(|e| err(125, format!("cannot start the sandbox: {e}")))?;
     platform.memory_file().set_limit(req.memory);
     let t_platform = t0.elapsed();
-    let k = Kernel::new(platform, root, req.strace, guest_ids);
+    let k = Kernel::new(
+        platform,
+        root,
+        req.strace,
+        guest_ids,
+        req.hostname.as_deref(),
+    );
     crate::kernel::mounts::add_user_mounts(
         &k.mounts,
         &req.mounts,
@@ -249,6 +297,11 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         k.platform.memory_file(),
     )
     .map_err(|m| err(125, m))?;
+    if req.read_only_root {
+        k.mounts
+            .set_flags(b"/", crate::vfs::mount::ms::RDONLY, None)
+            .map_err(|e| err(125, format!("read-only root: {}", e.description())))?;
+    }
     // Set-up is done: the source stub is forked (stubs are its clones, so none inherits the
     // Sentry's filter), the root and the volumes are open. From here on the Sentry makes
     // only the host calls on its list; the guest's first bytes (its ELF image) are read
@@ -304,7 +357,10 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         st.args = image.args;
         st.env = image.env;
         st.did_exec = true;
-        st.creds = crate::kernel::process::Creds::of(k.uid, k.gid);
+        st.creds = req
+            .user
+            .clone()
+            .unwrap_or_else(|| crate::kernel::process::Creds::of(k.uid, k.gid));
     }
     let handle = TaskHandle::new(1, tg.clone(), 0);
     tg.state().threads.push(handle.clone());
@@ -315,13 +371,20 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
     }
     let _ = k.init.set(tg.clone());
     k.start_spares();
+    // Until the gate opens, a signal is for the sandbox as a whole (`before_start`).
+    let started = Arc::new(std::sync::atomic::AtomicBool::new(gate.is_none()));
     {
         let k = k.clone();
+        let started = started.clone();
+        let init_only = req.signals_to_init;
         let spawned = std::thread::Builder::new()
             .name("snare-signals".into())
             .spawn(move || loop {
                 match forwarded.wait() {
-                    Ok(sig) => forward_signal(&k, sig as i32),
+                    Ok(sig) if started.load(std::sync::atomic::Ordering::SeqCst) => {
+                        forward_signal(&k, sig as i32, init_only)
+                    }
+                    Ok(sig) => before_start(sig as i32),
                     Err(_) => return,
                 }
             });
@@ -336,8 +399,13 @@ pub fn run(req: &DoRequest) -> Result<i32, DoError> {
         image.regs,
         image.mm,
         Arc::new(stdio()),
-        Arc::new(FsContext::new(cwd, 0o022, k.mounts.clone())),
+        Arc::new(FsContext::new(cwd, req.umask, k.mounts.clone())),
     );
+    if let Some(gate) = gate {
+        gate.ready().map_err(|m| err(125, m))?;
+        gate.wait().map_err(|m| err(125, m))?;
+        started.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     let t_thread = t0.elapsed();
     // Init runs on a Sentry thread of its own like every task; the sandbox ends when init's
     // process does (and takes every other process with it, as a pid namespace does).
@@ -421,10 +489,24 @@ fn forwarded_signals() -> nix::sys::signal::SigSet {
     set
 }
 
-/// Delivers a host signal to the guest's foreground process group. It comes from outside the
-/// sandbox: init gets it even without a handler when it would terminate (unlike a signal
-/// from inside, which init's protection drops), so Ctrl-C stops `snare do -- sleep 100`.
-fn forward_signal(k: &Kernel, sig: i32) {
+/// A host signal that comes while the sandbox waits at its gate, the guest loaded but not
+/// yet running: one whose default action ends a process ends the sandbox with the status
+/// the guest's init would have had (128 + the signal); the others are dropped, as the init
+/// (which has no handlers yet) would ignore them.
+fn before_start(sig: i32) {
+    use crate::kernel::signal::{default_action, Default_};
+    tracing::debug!(sig, "a signal before the guest's start");
+    if matches!(default_action(sig), Default_::Terminate | Default_::Core) {
+        snare_platform::isolate::report_exit(128 + sig);
+        std::process::exit(128 + sig);
+    }
+}
+
+/// Delivers a host signal to the guest's foreground process group (or, `init_only`, to its
+/// init alone). It comes from outside the sandbox: init gets it even without a handler when
+/// it would terminate (unlike a signal from inside, which init's protection drops), so
+/// Ctrl-C stops `snare do -- sleep 100`.
+fn forward_signal(k: &Kernel, sig: i32, init_only: bool) {
     use crate::kernel::signal::{default_action, group_exit, send_to_group, user_info, Default_};
     let pg = k.fg_pgrp.load(std::sync::atomic::Ordering::SeqCst);
     let targets: Vec<Arc<ThreadGroup>> = k
@@ -435,7 +517,11 @@ fn forward_signal(k: &Kernel, sig: i32) {
         .values()
         .filter(|g| {
             let st = g.state();
-            st.pgid == pg && st.zombie.is_none()
+            (if init_only {
+                g.tgid == 1
+            } else {
+                st.pgid == pg
+            }) && st.zombie.is_none()
         })
         .cloned()
         .collect();

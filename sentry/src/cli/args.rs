@@ -24,6 +24,21 @@ Commands:
   version                       Print the version
   help                          Print this help
 
+OCI runtime commands (as runc's; Docker and containerd call them; `snare COMMAND --help`):
+  create [--bundle DIR] [--pid-file F] ID
+                                Set container ID up from the bundle; it waits for start
+  start ID                      Start a created container's process
+  state ID                      Print its state (JSON)
+  kill [--all] ID [SIGNAL]      Signal it (default TERM)
+  delete [--force] ID           Remove it (--force: kill it first)
+  run [--bundle DIR] [--detach] ID
+                                create + start (+ wait, delete, and exit with its status)
+  ps --format json ID           Host pids of its processes
+  spec [--bundle DIR]           Write a starting config.json
+  features                      Print what the runtime supports (JSON)
+  exec, pause, resume, update, events
+                                Not supported yet: refused with one line
+
 Flags of `do` (they end at `--` or at CMD):
   --root DIR              Root file system of the sandbox (default: /)
   --network host|none|PATH
@@ -49,7 +64,7 @@ Flags of `do` (they end at `--` or at CMD):
                           backed, and the host's own OOM killer would pick the Sentry
 
 Global flags (before COMMAND; Docker and containerd pass these):
-  --root DIR              Directory for container state
+  --root DIR              Directory for container state (default: /run/snare)
   --log FILE              Log file
   --log-format text|json  Log format (default: text)
   --debug                 Log debug messages
@@ -73,6 +88,9 @@ pub enum Command {
     Version,
     /// `snare --help`, `snare -h`, `snare help`, or `--help` after a subcommand.
     Help,
+    /// An OCI runtime subcommand (`create`, `start`, …; `cli::runtime::COMMANDS`): its
+    /// name and the words after it, for `cli::runtime` to parse.
+    Runtime(Vec<OsString>),
 }
 
 /// The arguments of `snare do`.
@@ -186,6 +204,14 @@ pub fn parse(
             _ => return Err(flag.unknown()),
         }
     };
+    if super::runtime::COMMANDS
+        .iter()
+        .any(|c| c.as_bytes() == command.as_bytes())
+    {
+        let mut rest = vec![command];
+        rest.extend(words.by_ref());
+        return Ok((global, Command::Runtime(rest)));
+    }
     let command = match command.as_bytes() {
         b"do" => parse_do(&mut words)?,
         b"syscalls" => no_more(&mut words, Command::Syscalls)?,
@@ -530,6 +556,37 @@ mod tests {
             Ok(parsed) => panic!("{words:?} parsed as {parsed:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    /// The OCI subcommands go to `cli::runtime` whole, after the global flags, which may
+    /// come in any order (Docker's `runtimeArgs` go before its own).
+    #[test]
+    fn runtime_commands_pass_through() {
+        let words = [
+            "--debug",
+            "--root",
+            "/run/x",
+            "--log",
+            "/b/log.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--root",
+            "id",
+        ];
+        let (global, cmd) = run(&words).expect("parses");
+        assert_eq!(global.root, Some(PathBuf::from("/run/x")));
+        assert_eq!(global.log, Some(PathBuf::from("/b/log.json")));
+        assert_eq!(global.log_format, LogFormat::Json);
+        assert!(global.debug);
+        assert_eq!(cmd, Command::Runtime(os(&words[7..])));
+        assert_eq!(
+            command(&["state", "x"]),
+            Command::Runtime(os(&["state", "x"]))
+        );
+        assert!(error(&["--bogus", "state", "x"]).contains("--bogus"));
     }
 
     #[test]

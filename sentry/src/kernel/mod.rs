@@ -122,8 +122,15 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// `ids`: the uid and gid the guest's first process runs as.
-    pub fn new(platform: Systrap, root: HostRoot, strace: bool, ids: (u32, u32)) -> Arc<Kernel> {
+    /// `ids`: the uid and gid the guest's first process runs as; `hostname`: the sandbox's
+    /// (`uname`, `/proc/sys/kernel/hostname`), `snare` if none.
+    pub fn new(
+        platform: Systrap,
+        root: HostRoot,
+        strace: bool,
+        ids: (u32, u32),
+        hostname: Option<&str>,
+    ) -> Arc<Kernel> {
         let (uid, gid) = ids;
         // The overlay's own handle on the root directory (a dup: only fd exhaustion at
         // start-up could fail it).
@@ -151,7 +158,7 @@ impl Kernel {
             strace,
             boot: Instant::now(),
             aux: HostAux::read(),
-            hostname: "snare".to_string(),
+            hostname: hostname.unwrap_or("snare").to_string(),
             uid,
             gid,
             pids: Mutex::new(process::PidTable::default()),

@@ -1,0 +1,42 @@
+//! `snare run [--bundle DIR] [--pid-file F] [--detach] ID`: create and start a container
+//! and, without `--detach`, wait for it, delete it and exit with its status.
+
+use std::path::PathBuf;
+
+use super::runtime::{id, Context};
+use crate::oci::lifecycle::{self, CreateOptions};
+use crate::oci::OciError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The bundle directory (config.json and, usually, rootfs)
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the container init's pid here
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// A terminal's master goes to this unix socket (not supported yet)
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the container runs, leaving it running
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Accepted for runc's callers
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted for runc's callers
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// The container's id
+    pub id: String,
+}
+
+pub fn run(ctx: &Context, a: Args) -> Result<i32, OciError> {
+    let id = id(&a.id)?;
+    let opts = CreateOptions {
+        bundle: a.bundle,
+        pid_file: a.pid_file,
+        console_socket: a.console_socket,
+    };
+    lifecycle::run(&ctx.root, &id, &opts, a.detach, &ctx.host)
+}

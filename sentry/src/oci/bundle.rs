@@ -1,0 +1,501 @@
+//! A bundle: its `config.json`, read with oci-spec's types, checked, and mapped to the
+//! sandbox snare launches for it ([`Launch`]).
+//!
+//! Everything in `config.json` is the caller's word and is checked here: a file that is too
+//! big, not JSON, of the wrong shape, without `process` or `root`, with a relative `cwd`,
+//! NUL bytes, `-1` ids, a terminal, or mounts snare can't make is refused with a message
+//! that names the field. What snare provides itself (`/proc`, `/sys`, `/dev`, devpts,
+//! mqueue, cgroup) and what it does not apply yet (hooks, capabilities, rlimits, seccomp,
+//! resources but the memory limit) is accepted and logged (`docs/oci.md` lists it).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Hooks, LinuxNamespaceType, Mount, Spec};
+
+use super::{error, OciError};
+use crate::cli::Network;
+use crate::kernel::mounts::{TmpfsOpts, UserMount};
+use crate::kernel::process::Creds;
+use crate::run::DoRequest;
+
+/// Largest `config.json` read: Docker's are about 10 KiB, seccomp profile included.
+pub const MAX_CONFIG: u64 = 4 << 20;
+
+/// What snare launches for a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    /// The root file system (`root.path`, made absolute against the bundle).
+    pub root: PathBuf,
+    /// `root.readonly`.
+    pub read_only_root: bool,
+    /// `process.args`: never empty.
+    pub args: Vec<String>,
+    /// `process.env`, split at the first `=`.
+    pub env: Vec<(String, String)>,
+    /// `process.cwd`: absolute.
+    pub cwd: String,
+    /// `process.user`: uid, gid and `additionalGids`.
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    /// `process.user.umask` (default 022).
+    pub umask: u32,
+    /// From `linux.namespaces`: a `network` entry with a path joins it; without one, a
+    /// network of the sandbox's own; no entry, the host's (as runc).
+    pub network: Network,
+    /// The bind and tmpfs `mounts`, in order.
+    pub mounts: Vec<UserMount>,
+    /// `hostname`: at most 64 bytes (Linux's `HOST_NAME_MAX`).
+    pub hostname: Option<String>,
+    /// `linux.resources.memory.limit`, if set: the sandbox's memory limit.
+    pub memory: Option<u64>,
+    /// `annotations`, kept in the state.
+    pub annotations: HashMap<String, String>,
+    /// `hooks` (checked: `oci::hooks`).
+    pub hooks: Hooks,
+}
+
+impl Launch {
+    /// The sandbox request: confined, the environment exactly `process.env`.
+    pub fn request(&self) -> DoRequest {
+        let mut user = Creds::of(self.uid, self.gid);
+        user.groups = self.groups.clone();
+        DoRequest {
+            root: self.root.clone(),
+            strace: false,
+            confine: true,
+            network: self.network.clone(),
+            cwd: Some(self.cwd.as_bytes().to_vec()),
+            inherit_env: false,
+            env: self.env.clone(),
+            user: Some(user),
+            umask: self.umask,
+            read_only_root: self.read_only_root,
+            signals_to_init: true,
+            hostname: self.hostname.clone(),
+            memory: self.memory.unwrap_or_else(crate::run::default_memory),
+            mounts: self.mounts.clone(),
+            argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        }
+    }
+}
+
+/// A loaded bundle.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// The bundle directory, absolute.
+    pub dir: PathBuf,
+    pub launch: Launch,
+}
+
+impl Bundle {
+    /// Reads `DIR/config.json` and maps it (see the module docs).
+    pub fn load(dir: &Path) -> Result<Bundle, OciError> {
+        let dir = std::path::absolute(dir)
+            .map_err(|e| error(format!("bundle {}: {e}", dir.display())))?;
+        let spec = read_config(&dir.join("config.json"))?;
+        let launch = map(&spec, &dir)?;
+        Ok(Bundle { dir, launch })
+    }
+}
+
+/// Parses a `config.json`: a regular file (opened without blocking, so a FIFO put there
+/// can't hang the runtime) of at most [`MAX_CONFIG`] bytes.
+pub fn read_config(path: &Path) -> Result<Spec, OciError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| error(format!("{shown}: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| error(format!("{shown}: {e}")))?;
+    if !meta.is_file() {
+        return Err(error(format!("{shown}: not a regular file")));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| error(format!("{shown}: {e}")))?;
+    if bytes.len() as u64 > MAX_CONFIG {
+        return Err(error(format!(
+            "{shown}: larger than {} MiB: not a runtime configuration",
+            MAX_CONFIG >> 20
+        )));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| error(format!("{shown}: {e}")))
+}
+
+/// A string of the config that reaches the guest or the host as a C string: no NUL.
+fn no_nul<'a>(field: &str, text: &'a str) -> Result<&'a str, OciError> {
+    match text.contains('\0') {
+        true => Err(error(format!("{field}: contains a NUL byte"))),
+        false => Ok(text),
+    }
+}
+
+/// A path of the config as text without NUL bytes.
+fn path_text<'a>(field: &str, path: &'a Path) -> Result<&'a str, OciError> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| error(format!("{field}: not UTF-8")))?;
+    no_nul(field, text)
+}
+
+/// An id of `process.user`: `-1` (4294967295) means "no id" to the kernel.
+fn id(field: &str, id: u32) -> Result<u32, OciError> {
+    match id {
+        u32::MAX => Err(error(format!("{field}: invalid id {id}"))),
+        id => Ok(id),
+    }
+}
+
+/// Maps a parsed config to a [`Launch`]; `dir` (absolute) is the bundle's directory.
+pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| error("config.json: no \"root\": the container needs a root file system"))?;
+    let root_text = path_text("root.path", root.path())?;
+    if root_text.is_empty() {
+        return Err(error("root.path: empty"));
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| error("config.json: no \"process\": nothing to run"))?;
+    if process.terminal() == Some(true) {
+        return Err(error(
+            "process.terminal: a terminal (--console-socket, docker run -t) is not supported yet",
+        ));
+    }
+    let args: Vec<String> = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(error("process.args: empty: nothing to run"));
+    }
+    for a in &args {
+        no_nul("process.args", a)?;
+    }
+    let mut env = Vec::new();
+    for entry in process.env().iter().flatten() {
+        no_nul("process.env", entry)?;
+        match entry.split_once('=') {
+            Some((k, v)) if !k.is_empty() => env.push((k.to_owned(), v.to_owned())),
+            _ => return Err(error(format!("process.env: \"{entry}\" is not KEY=VALUE"))),
+        }
+    }
+    let cwd = path_text("process.cwd", process.cwd())?;
+    if !cwd.starts_with('/') {
+        return Err(error(format!(
+            "process.cwd: \"{cwd}\" is not an absolute path"
+        )));
+    }
+    let user = process.user();
+    let uid = id("process.user.uid", user.uid())?;
+    let gid = id("process.user.gid", user.gid())?;
+    let groups = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|&g| id("process.user.additionalGids", g))
+        .collect::<Result<Vec<u32>, _>>()?;
+    let umask = match user.umask() {
+        None => 0o022,
+        Some(m) if m <= 0o777 => m,
+        Some(m) => return Err(error(format!("process.user.umask: {m:o} is not a umask"))),
+    };
+    let mut mounts = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if let Some(mount) = map_mount(i, m, dir)? {
+            mounts.push(mount);
+        }
+    }
+    let linux = spec.linux().as_ref();
+    let network = match linux
+        .and_then(|l| l.namespaces().as_ref())
+        .and_then(|ns| ns.iter().find(|n| n.typ() == LinuxNamespaceType::Network))
+    {
+        None => Network::Host,
+        Some(n) => match n.path() {
+            None => Network::None,
+            Some(p) => {
+                let text = path_text("linux.namespaces[network].path", p)?;
+                if !text.starts_with('/') {
+                    return Err(error(format!(
+                        "linux.namespaces[network].path: \"{text}\" is not an absolute path"
+                    )));
+                }
+                Network::Join(p.clone())
+            }
+        },
+    };
+    let memory = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .filter(|&l| l > 0)
+        .map(|l| (l as u64).max(crate::cli::MIN_MEMORY));
+    let hostname = match spec.hostname().as_deref() {
+        None | Some("") => None,
+        Some(h) if h.len() > 64 => {
+            return Err(error(format!("hostname: longer than 64 bytes: \"{h}\"")))
+        }
+        Some(h) => Some(no_nul("hostname", h)?.to_owned()),
+    };
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    super::hooks::check(&hooks)?;
+    Ok(Launch {
+        root: dir.join(root.path()),
+        read_only_root: root.readonly().unwrap_or(false),
+        args,
+        env,
+        cwd: cwd.to_owned(),
+        uid,
+        gid,
+        groups,
+        umask,
+        network,
+        mounts,
+        hostname,
+        memory,
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        hooks,
+    })
+}
+
+/// File systems the sandbox has of its own: a mount of one of these types is accepted and
+/// left to the Sentry's.
+const PROVIDED: &[&str] = &["proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"];
+
+/// One entry of `mounts` (the `i`-th): a bind becomes a volume, a tmpfs a tmpfs, what the
+/// sandbox provides itself (and a tmpfs over its `/dev`) nothing.
+fn map_mount(i: usize, m: &Mount, dir: &Path) -> Result<Option<UserMount>, OciError> {
+    let field = format!("mounts[{i}]");
+    let dest = path_text(&format!("{field}.destination"), m.destination())?;
+    if !dest.starts_with('/') {
+        return Err(error(format!(
+            "{field}.destination: \"{dest}\" is not an absolute path"
+        )));
+    }
+    let options: Vec<&str> = m.options().iter().flatten().map(String::as_str).collect();
+    let typ = m.typ().as_deref().unwrap_or("none");
+    let bind = typ == "bind" || options.iter().any(|o| matches!(*o, "bind" | "rbind"));
+    if bind {
+        let source = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| error(format!("{field}: a bind mount without a source")))?;
+        path_text(&format!("{field}.source"), source)?;
+        return Ok(Some(UserMount::Volume {
+            host: dir.join(source),
+            guest: dest.as_bytes().to_vec(),
+            read_only: options.contains(&"ro"),
+        }));
+    }
+    match typ {
+        "tmpfs" if dest == "/dev" => {
+            tracing::debug!("{field}: tmpfs at /dev: the sandbox has its own /dev");
+            Ok(None)
+        }
+        "tmpfs" => {
+            let opts = TmpfsOpts::parse(&options.join(",")).map_err(|_| {
+                error(format!(
+                    "{field}: tmpfs options \"{}\" not understood",
+                    options.join(",")
+                ))
+            })?;
+            Ok(Some(UserMount::Tmpfs {
+                guest: dest.as_bytes().to_vec(),
+                opts,
+            }))
+        }
+        t if PROVIDED.contains(&t) => {
+            tracing::debug!("{field}: {t} at {dest}: the sandbox provides its own");
+            Ok(None)
+        }
+        t => Err(error(format!(
+            "{field}: mounts of type \"{t}\" (at {dest}) are not supported"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> Spec {
+        serde_json::from_str(json).expect("test config parses")
+    }
+
+    /// A minimal config with `extra` merged into its top level.
+    fn config(process: &str, extra: &str) -> Spec {
+        spec(&format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},
+               "process":{{"user":{{"uid":0,"gid":0}},"args":["sh"],"cwd":"/",{process}"env":["PATH=/bin","A=b=c"]}}{extra}}}"#
+        ))
+    }
+
+    fn err(s: &Spec) -> String {
+        match map(s, Path::new("/b")) {
+            Ok(l) => panic!("mapped: {l:?}"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn minimal() {
+        let l = map(&config("", ""), Path::new("/b")).expect("maps");
+        assert_eq!(l.root, PathBuf::from("/b/rootfs"));
+        assert!(!l.read_only_root);
+        assert_eq!(l.args, ["sh"]);
+        assert_eq!(
+            l.env,
+            [("PATH".into(), "/bin".into()), ("A".into(), "b=c".into())]
+        );
+        assert_eq!((l.uid, l.gid, l.umask), (0, 0, 0o022));
+        assert_eq!(l.network, Network::Host);
+        assert!(l.mounts.is_empty());
+        assert_eq!(l.hostname, None);
+        let req = l.request();
+        assert!(req.confine && !req.inherit_env);
+        assert_eq!(req.argv, [b"sh".to_vec()]);
+    }
+
+    #[test]
+    fn absolute_root_and_user() {
+        let s = spec(
+            r#"{"root":{"path":"/srv/r","readonly":true},
+                "process":{"user":{"uid":1000,"gid":100,"umask":63,"additionalGids":[5]},
+                           "args":["id"],"cwd":"/tmp"}}"#,
+        );
+        let l = map(&s, Path::new("/b")).expect("maps");
+        assert_eq!(l.root, PathBuf::from("/srv/r"));
+        assert!(l.read_only_root);
+        assert_eq!((l.uid, l.gid, l.umask), (1000, 100, 0o077));
+        assert_eq!(l.groups, [5]);
+        assert_eq!(l.request().user.map(|c| c.euid), Some(1000));
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(err(&spec(r#"{"process":{"user":{},"args":["a"],"cwd":"/"}}"#)).contains("root"));
+        assert!(err(&spec(r#"{"root":{"path":"r"}}"#)).contains("process"));
+        assert!(err(&spec(
+            r#"{"root":{"path":""},"process":{"user":{},"args":["a"],"cwd":"/"}}"#
+        ))
+        .contains("root.path"));
+        assert!(err(&spec(
+            r#"{"root":{"path":"r"},"process":{"user":{},"cwd":"/"}}"#
+        ))
+        .contains("process.args"));
+        assert!(err(&config(r#""terminal":true,"#, "")).contains("terminal"));
+        let s = spec(r#"{"root":{"path":"r"},"process":{"user":{},"args":["a"],"cwd":"tmp"}}"#);
+        assert!(err(&s).contains("process.cwd"));
+        let s = spec(
+            r#"{"root":{"path":"r"},"process":{"user":{"uid":4294967295},"args":["a"],"cwd":"/"}}"#,
+        );
+        assert!(err(&s).contains("uid"));
+        let s =
+            spec(r#"{"root":{"path":"r"},"process":{"user":{},"args":["a\u0000b"],"cwd":"/"}}"#);
+        assert!(err(&s).contains("NUL"));
+        let s = spec(
+            r#"{"root":{"path":"r"},"process":{"user":{},"args":["a"],"cwd":"/","env":["=x"]}}"#,
+        );
+        assert!(err(&s).contains("process.env"));
+        let s = config(
+            "",
+            r#","mounts":[{"destination":"/x","type":"ext4","source":"/dev/sda"}]"#,
+        );
+        assert!(err(&s).contains("ext4"));
+        let long = "h".repeat(65);
+        assert!(err(&config("", &format!(r#","hostname":"{long}""#))).contains("hostname"));
+        let s = config("", r#","mounts":[{"destination":"x","type":"tmpfs"}]"#);
+        assert!(err(&s).contains("absolute"));
+        let s = config(
+            "",
+            r#","mounts":[{"destination":"/x","type":"tmpfs","options":["bogus"]}]"#,
+        );
+        assert!(err(&s).contains("tmpfs options"));
+    }
+
+    #[test]
+    fn wrong_shapes_are_parse_errors() {
+        for bad in [
+            "",
+            "not json",
+            r#"{"process":{"user":{"uid":-1},"args":["a"],"cwd":"/"}}"#,
+            r#"{"process":{"user":{"uid":"root"},"args":["a"],"cwd":"/"}}"#,
+            r#"{"root":{"path":5}}"#,
+            r#"{"process":{"user":{},"args":["a"]}}"#,
+        ] {
+            assert!(serde_json::from_str::<Spec>(bad).is_err(), "{bad}");
+        }
+        // serde reads a struct from an array of its fields too: an empty one is a config
+        // with nothing in it, which the mapping refuses.
+        assert!(err(&spec("[]")).contains("root"));
+        // Deep nesting stops at serde_json's recursion limit, without a stack overflow.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(serde_json::from_str::<Spec>(&deep).is_err());
+    }
+
+    #[test]
+    fn mounts_and_network() {
+        let s = config(
+            "",
+            r#","mounts":[
+                {"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755","size=65536k"]},
+                {"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","mode=1777","size=67108864"]},
+                {"destination":"/data","type":"bind","source":"data","options":["rbind","ro"]},
+                {"destination":"/etc/hosts","type":"none","source":"/h","options":["bind"]},
+                {"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup"}],
+               "linux":{"namespaces":[{"type":"pid"},{"type":"network","path":"/run/netns/n"}],
+                        "resources":{"memory":{"limit":268435456}}}"#,
+        );
+        let l = map(&s, Path::new("/b")).expect("maps");
+        assert_eq!(l.network, Network::Join(PathBuf::from("/run/netns/n")));
+        assert_eq!(l.memory, Some(256 << 20));
+        assert_eq!(
+            l.mounts,
+            [
+                UserMount::Tmpfs {
+                    guest: b"/dev/shm".to_vec(),
+                    opts: TmpfsOpts {
+                        size: Some(67108864),
+                        nr_inodes: None,
+                        mode: Some(0o1777)
+                    }
+                },
+                UserMount::Volume {
+                    host: PathBuf::from("/b/data"),
+                    guest: b"/data".to_vec(),
+                    read_only: true
+                },
+                UserMount::Volume {
+                    host: PathBuf::from("/h"),
+                    guest: b"/etc/hosts".to_vec(),
+                    read_only: false
+                },
+            ]
+        );
+        let s = config("", r#","linux":{"namespaces":[{"type":"network"}]}"#);
+        assert_eq!(
+            map(&s, Path::new("/b")).expect("maps").network,
+            Network::None
+        );
+    }
+
+    #[test]
+    fn docker_sample_maps() {
+        let text = include_str!("../../tests/data/docker-sample-config.json");
+        let l = map(&spec(text), Path::new("/b")).expect("Docker's config maps");
+        assert_eq!(l.args, ["sleep", "1000"]);
+        assert_eq!(l.hostname.as_deref(), Some("48477a225c1e"));
+        assert_eq!(super::super::hooks::Stage::Prestart.of(&l.hooks).len(), 1);
+        assert_eq!(l.network, Network::None);
+    }
+}

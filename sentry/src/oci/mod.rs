@@ -1,0 +1,50 @@
+//! The OCI runtime (issue 16): what `snare create|start|state|kill|delete|run|ps` do, under
+//! a thin command line (`crate::cli`). Docker and containerd's runc shim drive snare through
+//! it as they drive runc.
+//!
+//! - [`bundle`] reads a bundle's `config.json` (oci-spec's types), refuses what snare can't
+//!   do, and maps the rest to a sandbox launch ([`bundle::Launch`], a `run::DoRequest`).
+//! - [`state`] keeps one directory per container under `--root`: `state.json` (the OCI
+//!   state and the init's identity) and `exec.fifo` while the container is *created*.
+//! - [`lifecycle`] is the commands: `create` forks the container's init (a host process
+//!   that is the sandbox's launcher), which sets the sandbox up, loads the program, says so
+//!   through a pipe and waits at the FIFO ([`init`]); `start` writes the FIFO; `kill`
+//!   signals the init, which forwards to the guest; `delete` kills and removes.
+//! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
+//! - [`host`] is every host effect outside the state directory (processes, the bundle's
+//!   paths), behind a trait so the lifecycle's rules get unit tests with a fake.
+//!
+//! `docs/oci.md` tells the design as built and what is not done yet.
+
+pub mod bundle;
+pub mod hooks;
+pub mod host;
+pub mod init;
+pub mod lifecycle;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod time;
+
+use std::fmt;
+
+/// Why an OCI command failed: a message for stderr and the `--log` file, worded (where
+/// the shim reads it) as runc words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciError(pub String);
+
+impl fmt::Display for OciError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OciError {}
+
+/// An [`OciError`] with this message.
+pub(crate) fn error(message: impl Into<String>) -> OciError {
+    OciError(message.into())
+}
+
+/// The OCI runtime spec version snare follows (the one Docker 20.10 writes).
+pub const OCI_VERSION: &str = "1.0.2";

@@ -1,0 +1,631 @@
+//! The OCI runtime end to end: bundles made here (a rootfs of the static busybox), driven
+//! through the built `snare` binary as containerd's runc shim drives a runtime: `create`
+//! with stdio files and a pid file, `start`, `state`, `kill`, `delete`, `run`, `ps`; and
+//! hostile bundles and ids, which must fail with a clear message, no panic and nothing
+//! left behind.
+//!
+//! This test process is a child subreaper (as the shim is): a container's init, orphaned
+//! when `create` exits, becomes its child, so its exit status (the container's) can be
+//! waited for.
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{scratch, SNARE};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// A root file system of the static busybox, with every applet linked (made once).
+fn rootfs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let bb = Path::new("/bin/busybox");
+        assert!(
+            bb.exists(),
+            "busybox-static is not installed (bash .ci/setup installs it)"
+        );
+        let r = scratch().join("oci-rootfs");
+        for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
+            std::fs::create_dir_all(r.join(d)).expect("rootfs dir");
+        }
+        std::fs::copy(bb, r.join("bin/busybox")).expect("copy busybox");
+        let list = Command::new(bb)
+            .arg("--list")
+            .output()
+            .expect("busybox --list");
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
+            }
+        }
+        std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
+        r
+    })
+}
+
+/// Makes this process a child subreaper, once (see the module docs).
+fn subreaper() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+    });
+}
+
+/// One test's bundle and state root, under the scratch directory.
+struct Case {
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl Case {
+    /// A bundle whose config is `snare spec`'s, running `args` in the shared busybox root
+    /// (writable unless `edit` says otherwise); `edit` changes the config further.
+    fn new(name: &str, args: &[&str], edit: impl FnOnce(&mut serde_json::Value)) -> Case {
+        subreaper();
+        let dir = scratch().join(format!("oci-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("bundle dir");
+        let case = Case {
+            root: dir.join("state"),
+            dir,
+        };
+        let out = case.snare(&["spec", "--bundle", case.dir.to_str().expect("utf-8")]);
+        assert!(out.status.success(), "spec: {}", text(&out.stderr));
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(case.config()).expect("config.json"))
+                .expect("spec writes JSON");
+        config["root"] = serde_json::json!({ "path": rootfs(), "readonly": false });
+        config["process"]["args"] = serde_json::json!(args);
+        edit(&mut config);
+        std::fs::write(case.config(), config.to_string()).expect("write config.json");
+        case
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    fn bundle(&self) -> &str {
+        self.dir.to_str().expect("utf-8")
+    }
+
+    /// `snare --root STATE ARGS…`, stdin empty, output captured.
+    fn snare(&self, args: &[&str]) -> Output {
+        Command::new(SNARE)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run snare")
+    }
+
+    /// `create` as the shim runs it: the container's stdout and stderr are files (read
+    /// with [`Case::stdout`]), the pid goes to `init.pid`, errors to `log.json` (JSON). The
+    /// exit status and `create`'s own stderr (which is the container's too: an error
+    /// message lands there).
+    fn create(&self, id: &str) -> (i32, String) {
+        let out = File::create(self.dir.join("stdout")).expect("stdout file");
+        let err = File::create(self.dir.join("stderr")).expect("stderr file");
+        let log = self.dir.join("log.json");
+        let pid_file = self.dir.join("init.pid");
+        let started = Instant::now();
+        let status = Command::new(SNARE)
+            .arg("--root")
+            .arg(&self.root)
+            .arg("--log")
+            .arg(&log)
+            .args(["--log-format", "json", "create", "--bundle", self.bundle()])
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .expect("run snare create");
+        // create returns without waiting for the container, which keeps the files open.
+        assert!(started.elapsed() < Duration::from_secs(10), "create hung");
+        (status.code().unwrap_or(-1), self.stderr())
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stdout")).unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
+    }
+
+    fn pid_file(&self) -> i32 {
+        let text = std::fs::read_to_string(self.dir.join("init.pid")).expect("pid file");
+        assert!(!text.ends_with('\n'), "the pid file has no newline");
+        text.parse().expect("a decimal pid")
+    }
+
+    /// `state ID`'s JSON.
+    fn state(&self, id: &str) -> serde_json::Value {
+        let out = self.snare(&["state", id]);
+        assert!(out.status.success(), "state {id}: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("state prints JSON")
+    }
+
+    fn status(&self, id: &str) -> String {
+        self.state(id)["status"]
+            .as_str()
+            .expect("a status")
+            .to_owned()
+    }
+
+    /// Waits (up to 20 s) for the state to say `want`.
+    fn wait_status(&self, id: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.status(id) != want {
+            assert!(Instant::now() < deadline, "{id} never became {want}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The container ids with state under the root.
+    fn containers(&self) -> Vec<String> {
+        std::fs::read_dir(&self.root)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Waits (up to 20 s) for our child `pid` (an orphaned init) to end: its exit status, or
+/// 128 + the signal that killed it.
+fn reap(pid: i32) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) => {}
+            Err(e) => panic!("waitpid {pid}: {e}"),
+        }
+        assert!(Instant::now() < deadline, "pid {pid} did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let state = s[s.rfind(')')? + 1..].split_whitespace().next()?.to_owned();
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn create_start_state_delete() {
+    let c = Case::new(
+        "lifecycle",
+        &["sh", "-c", "echo started; sleep 1; echo done"],
+        |_| {},
+    );
+    let (code, err) = c.create("life");
+    assert_eq!(code, 0, "create: {err}");
+    let pid = c.pid_file();
+    let state = c.state("life");
+    assert_eq!(state["status"], "created");
+    assert_eq!(state["id"], "life");
+    assert_eq!(state["pid"], pid);
+    assert_eq!(state["bundle"], c.bundle());
+    assert_eq!(state["ociVersion"], "1.0.2");
+    assert!(state["created"].as_str().is_some_and(|t| t.ends_with('Z')));
+    // snare's own bookkeeping stays in its state file.
+    assert!(state.get("initStartTime").is_none() && state.get("hooks").is_none());
+    assert!(alive(pid));
+    // Created: set up, but the program has not run.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(c.stdout(), "", "the program ran before start");
+    let started = Instant::now();
+    let out = c.snare(&["start", "life"]);
+    assert!(out.status.success(), "start: {}", text(&out.stderr));
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "start waited"
+    );
+    assert_eq!(c.status("life"), "running");
+    // A second start is refused.
+    let again = c.snare(&["start", "life"]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("running"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(reap(pid), 0);
+    c.wait_status("life", "stopped");
+    assert_eq!(c.state("life")["pid"], 0);
+    assert_eq!(c.stdout(), "started\ndone\n");
+    let out = c.snare(&["delete", "life"]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert!(c.containers().is_empty());
+    let gone = c.snare(&["state", "life"]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(
+        text(&gone.stderr).contains("does not exist"),
+        "{}",
+        text(&gone.stderr)
+    );
+}
+
+#[test]
+fn run_echo_hi() {
+    let c = Case::new("run", &["echo", "hi"], |_| {});
+    let out = c.snare(&["run", "--bundle", c.bundle(), "hi"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hi\n");
+    assert!(c.containers().is_empty(), "run leaves no state");
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    for (script, want) in [("exit 7", 7), ("true", 0), ("exit 255", 255)] {
+        let c = Case::new("exit", &["sh", "-c", script], |_| {});
+        let out = c.snare(&["run", "--bundle", c.bundle(), "exit"]);
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{script}: {}",
+            text(&out.stderr)
+        );
+    }
+    // Through the pid file's process too, as the shim sees it.
+    let c = Case::new("exit-init", &["sh", "-c", "exit 42"], |_| {});
+    let (code, err) = c.create("e");
+    assert_eq!(code, 0, "{err}");
+    assert!(c.snare(&["start", "e"]).status.success());
+    assert_eq!(reap(c.pid_file()), 42);
+}
+
+#[test]
+fn process_user_env_cwd_hostname_and_readonly_root() {
+    let c = Case::new(
+        "process",
+        &[
+            "sh",
+            "-c",
+            "echo $(id -u):$(id -g) $FOO $(pwd) ${CARGO:-clean} $(hostname); touch /x",
+        ],
+        |config| {
+            config["hostname"] = serde_json::json!("box7");
+            config["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 100});
+            config["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar"]);
+            config["process"]["cwd"] = serde_json::json!("/tmp");
+            config["root"]["readonly"] = serde_json::json!(true);
+        },
+    );
+    let out = c.snare(&["run", "--bundle", c.bundle(), "p"]);
+    assert_eq!(text(&out.stdout), "1000:100 bar /tmp clean box7\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Read-only file system"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn kill_in_created_state() {
+    let c = Case::new("kill-created", &["sleep", "30"], |_| {});
+    for (id, sig, want) in [("t", "15", 143), ("k", "KILL", 137), ("i", "SIGINT", 130)] {
+        let (code, err) = c.create(id);
+        assert_eq!(code, 0, "{err}");
+        let pid = c.pid_file();
+        assert_eq!(c.status(id), "created");
+        let out = c.snare(&["kill", id, sig]);
+        assert!(out.status.success(), "kill {sig}: {}", text(&out.stderr));
+        assert_eq!(reap(pid), want, "kill {sig} in the created state");
+        assert_eq!(c.status(id), "stopped");
+        // Stopped: nothing to signal.
+        let out = c.snare(&["kill", id, "9"]);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("container not running"));
+        assert!(c.snare(&["delete", id]).status.success());
+    }
+    assert!(c.containers().is_empty());
+}
+
+#[test]
+fn kill_running_sleep() {
+    let c = Case::new("kill-running", &["sleep", "30"], |_| {});
+    let (code, err) = c.create("s");
+    assert_eq!(code, 0, "{err}");
+    let pid = c.pid_file();
+    assert!(c.snare(&["start", "s"]).status.success());
+    assert_eq!(c.status("s"), "running");
+    let started = Instant::now();
+    assert!(c.snare(&["kill", "s", "TERM"]).status.success());
+    assert_eq!(reap(pid), 143);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(c.snare(&["delete", "s"]).status.success());
+}
+
+#[test]
+fn delete_force_of_running_leaves_no_process() {
+    let c = Case::new("delete-force", &["sh", "-c", "sleep 30 & sleep 30"], |_| {});
+    let (code, err) = c.create("d");
+    assert_eq!(code, 0, "{err}");
+    let pid = c.pid_file();
+    assert!(c.snare(&["start", "d"]).status.success());
+    assert_eq!(c.status("d"), "running");
+    let out = c.snare(&["ps", "--format", "json", "d"]);
+    assert!(out.status.success(), "ps: {}", text(&out.stderr));
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("ps prints a JSON array");
+    assert!(
+        pids.contains(&pid) && pids.len() >= 2,
+        "host pids: {pids:?}"
+    );
+    // Running: refused without --force.
+    let out = c.snare(&["delete", "d"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not stopped"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(alive(pid));
+    let out = c.snare(&["delete", "--force", "d"]);
+    assert!(
+        out.status.success(),
+        "delete --force: {}",
+        text(&out.stderr)
+    );
+    for p in &pids {
+        assert!(!alive(*p), "pid {p} of the container is still there");
+    }
+    assert_eq!(reap(pid), 137);
+    assert!(c.containers().is_empty());
+    // Again, and of an id that never was: nothing to do, no error.
+    assert!(c.snare(&["delete", "--force", "d"]).status.success());
+    assert!(c.snare(&["delete", "--force", "never"]).status.success());
+    let out = c.snare(&["delete", "never"]);
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn missing_binary_fails_at_create() {
+    for (cmd, words) in [
+        ("nonexistent", "executable file not found"),
+        ("/bin/nonexistent", "no such file or directory"),
+    ] {
+        let c = Case::new("missing", &[cmd], |_| {});
+        let (code, err) = c.create("m");
+        assert_ne!(code, 0);
+        assert!(err.contains(cmd) && err.contains(words), "{err}");
+        assert!(
+            c.containers().is_empty(),
+            "state left: {:?}",
+            c.containers()
+        );
+        assert!(!c.dir.join("init.pid").exists());
+        // The shim reports the last error line of the JSON log.
+        let log = std::fs::read_to_string(c.dir.join("log.json")).expect("log.json");
+        let last: serde_json::Value =
+            serde_json::from_str(log.lines().last().expect("a line")).expect("log lines are JSON");
+        assert_eq!(last["level"], "error");
+        assert!(
+            last["msg"].as_str().is_some_and(|m| m.contains(words)),
+            "{log}"
+        );
+        assert!(last["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+}
+
+/// A config or id that is not acceptable: `create` exits non-zero with `words` in its
+/// message, without a panic, and leaves nothing.
+fn refused(c: &Case, id: &str, words: &str) {
+    let (code, err) = c.create(id);
+    assert!(code == 1 || code == 2, "exit {code}: {err}");
+    assert!(err.contains(words), "wanted \"{words}\" in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        c.containers().is_empty(),
+        "state left: {:?}",
+        c.containers()
+    );
+}
+
+#[test]
+fn hostile_configs() {
+    let c = Case::new("hostile", &["true"], |_| {});
+    for (config, words) in [
+        ("not json at all", "config.json"),
+        ("", "EOF"),
+        (r#"{"foo": 1}"#, "no \"root\""),
+        (r#"{"process": 5, "root": {"path": "/"}}"#, "invalid type"),
+        (r#"{"root": {"path": "/"}}"#, "no \"process\""),
+        (
+            r#"{"root": {"path": "/"}, "process": {"user": {"uid": -1}, "args": ["true"], "cwd": "/"}}"#,
+            "invalid value",
+        ),
+        (
+            r#"{"root": {"path": "/"}, "process": {"user": {}, "args": ["true"], "cwd": "tmp"}}"#,
+            "process.cwd",
+        ),
+        (
+            r#"{"root": {"path": "/nonexistent-snare-root"}, "process": {"user": {}, "args": ["true"], "cwd": "/"}}"#,
+            "root.path",
+        ),
+        (
+            r#"{"root": {"path": ""}, "process": {"user": {}, "args": ["true"], "cwd": "/"}}"#,
+            "root.path",
+        ),
+        (
+            r#"{"root": {"path": "/"}, "process": {"user": {}, "args": [], "cwd": "/"}}"#,
+            "process.args",
+        ),
+    ] {
+        std::fs::write(c.config(), config).expect("write config");
+        refused(&c, "h", words);
+    }
+    // 100 MB: refused without reading it all.
+    let big = File::create(c.config()).expect("config");
+    big.set_len(100 << 20).expect("100 MB");
+    refused(&c, "h", "larger than");
+    // A FIFO (which a blocking open would wait on forever) and a directory.
+    std::fs::remove_file(c.config()).expect("rm");
+    nix::unistd::mkfifo(&c.config(), nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .expect("mkfifo");
+    refused(&c, "h", "not a regular file");
+    std::fs::remove_file(c.config()).expect("rm");
+    std::fs::create_dir(c.config()).expect("mkdir");
+    refused(&c, "h", "not a regular file");
+    // No config at all.
+    std::fs::remove_dir(c.config()).expect("rmdir");
+    refused(&c, "h", "config.json");
+}
+
+#[test]
+fn hostile_ids() {
+    let c = Case::new("ids", &["true"], |_| {});
+    for id in ["../x", "..", "a/b", "/etc", "x\ny"] {
+        refused(&c, id, "invalid container id");
+        for cmd in ["state", "start", "delete"] {
+            let out = c.snare(&[cmd, id]);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {id:?}");
+            assert!(text(&out.stderr).contains("invalid container id"));
+        }
+    }
+    assert!(!c.dir.join("x").exists() && !scratch().join("x").exists());
+    // An id in use is refused, and the container keeps running.
+    let c = Case::new("dup", &["sleep", "30"], |_| {});
+    let (code, err) = c.create("dup");
+    assert_eq!(code, 0, "{err}");
+    let pid = c.pid_file();
+    let (code, err) = c.create("dup");
+    assert_eq!(code, 1);
+    assert!(err.contains("exists"), "{err}");
+    assert!(alive(pid) && c.status("dup") == "created");
+    assert!(c.snare(&["delete", "--force", "dup"]).status.success());
+    assert_eq!(reap(pid), 137);
+}
+
+#[test]
+fn spec_features_and_usage() {
+    let c = Case::new("spec", &["true"], |_| {});
+    let out = c.snare(&["spec", "--bundle", c.bundle()]);
+    assert!(!out.status.success(), "spec overwrote config.json");
+    let out = c.snare(&["features"]);
+    assert!(out.status.success());
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).expect("features JSON");
+    assert!(f["ociVersionMax"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("1.")));
+    let out = c.snare(&["kill", "x", "SIGNOPE"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown signal"));
+    let out = c.snare(&["create", "--bogus", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    // runc's commands snare lacks: one clear line, as the shim passes them.
+    let out = c.snare(&["exec", "--process", "/tmp/p.json", "--detach", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "snare: exec is not supported yet by snare (docs/oci.md lists what is)\n"
+    );
+    // Runtime arguments before the global flags, as Docker's runtimeArgs put them.
+    let out = Command::new(SNARE)
+        .args(["--debug", "--root"])
+        .arg(&c.root)
+        .args(["--log-format", "json", "state", "none"])
+        .output()
+        .expect("snare");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("does not exist"));
+}
+
+#[test]
+fn kill_reaches_the_init_alone() {
+    // As under runc, `kill` signals the container's init, not its other processes (`snare
+    // do` passes a terminal's signals to the foreground process group instead).
+    let child = "trap 'echo child-got-term' TERM; while :; do sleep 0.1; done";
+    let init = format!(
+        "sh -c \"{child}\" & trap 'sleep 0.5; echo init-got-term; exit 0' TERM; echo ready; \
+         while :; do sleep 0.1; done"
+    );
+    let c = Case::new("kill-init", &["sh", "-c", &init], |_| {});
+    let (code, err) = c.create("i");
+    assert_eq!(code, 0, "{err}");
+    let pid = c.pid_file();
+    assert!(c.snare(&["start", "i"]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.stdout().contains("ready") {
+        assert!(Instant::now() < deadline, "the container never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(c.snare(&["kill", "i", "15"]).status.success());
+    assert_eq!(reap(pid), 0);
+    assert_eq!(c.stdout(), "ready\ninit-got-term\n");
+    assert!(c.snare(&["delete", "i"]).status.success());
+}
+
+#[test]
+fn hooks_get_the_state_and_the_sandbox_netns() {
+    let c = Case::new("hooks", &["true"], |_| {});
+    let out = |name: &str| c.dir.join(name).to_str().expect("utf-8").to_owned();
+    let hook = |file: String| serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {file}")]});
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.config()).expect("config")).expect("json");
+    config["hooks"] = serde_json::json!({
+        "prestart": [hook(out("prestart"))],
+        "createRuntime": [hook(out("createRuntime"))],
+        "poststart": [hook(out("poststart"))],
+        "poststop": [hook(out("poststop"))],
+    });
+    std::fs::write(c.config(), config.to_string()).expect("config");
+    let (code, err) = c.create("h");
+    assert_eq!(code, 0, "{err}");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(c.dir.join(name)).expect("hook output"))
+            .expect("the state JSON")
+    };
+    for stage in ["prestart", "createRuntime"] {
+        let state = read(stage);
+        assert_eq!(state["status"], "creating");
+        assert_eq!(state["id"], "h");
+        // The pid is a live process in the sandbox's network namespace (Docker's
+        // libnetwork-setkey moves the container's interface there).
+        let pid = state["pid"].as_i64().expect("pid");
+        let netns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).expect("netns");
+        assert_ne!(netns(&pid.to_string()), netns("self"), "{stage}");
+    }
+    assert!(!c.dir.join("poststart").exists());
+    let pid = c.pid_file();
+    assert!(c.snare(&["start", "h"]).status.success());
+    assert_eq!(read("poststart")["status"], "running");
+    assert_eq!(reap(pid), 0);
+    assert!(c.snare(&["delete", "h"]).status.success());
+    assert_eq!(read("poststop")["status"], "stopped");
+
+    // A failing createRuntime hook fails create, and nothing is left.
+    let c = Case::new("hook-fails", &["sleep", "30"], |config| {
+        config["hooks"] = serde_json::json!({"createRuntime": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo no network today >&2; exit 1"]}]});
+    });
+    refused(&c, "f", "no network today");
+}
