@@ -154,3 +154,12 @@ fn hostile_lock_use() {
     let out = String::from_utf8_lossy(&s.stdout);
     assert!(out.contains("capped at 10000: ENOLCK"), "{}", show(&s));
 }
+
+/// TCP sends and receives go between the host socket and guest memory in place: other
+/// threads unmapping, remapping and re-protecting the buffers meanwhile get EFAULT or a
+/// count, the stream arrives whole, and a child's receive into a buffer it shares
+/// copy-on-write never reaches its parent's copy (`hostile_sockbuf.c`).
+#[test]
+fn socket_buffers_changed_under_a_send() {
+    c_program("hostile_sockbuf", &[]);
+}
