@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures;
@@ -259,6 +260,44 @@ static void recv_control(const char *what, int s, size_t room, int flags) {
     }
 }
 
+/// recvmmsg's timeout: looked at after each datagram; what is left is written back.
+static void recvmmsg_timeout(void) {
+    printf("-- recvmmsg timeout\n");
+    struct sockaddr_storage a, b;
+    socklen_t alen, blen;
+    int sa = bound(AF_INET, &a, &alen), sb = bound(AF_INET, &b, &blen);
+    sendto(sa, "x", 1, 0, (struct sockaddr *)&b, blen);
+    sendto(sa, "yy", 2, 0, (struct sockaddr *)&b, blen);
+    char bufs[4][8];
+    struct iovec iov[4];
+    struct mmsghdr mm[4];
+    memset(mm, 0, sizeof mm);
+    for (int i = 0; i < 4; i++) {
+        iov[i] = (struct iovec){bufs[i], sizeof bufs[i]};
+        mm[i].msg_hdr.msg_iov = &iov[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    struct timespec t = {1, 0};
+    show("recvmmsg WAITFORONE with 1 s", recvmmsg(sb, mm, 4, MSG_WAITFORONE, &t));
+    expect("lengths", mm[0].msg_len == 1 && mm[1].msg_len == 2);
+    expect("time left written", t.tv_sec == 0 && t.tv_nsec > 0);
+    struct timespec bad = {0, 2000000000};
+    show("recvmmsg bad timeout", recvmmsg(sb, mm, 4, MSG_DONTWAIT, &bad));
+    bad.tv_sec = -1;
+    bad.tv_nsec = 0;
+    show("recvmmsg negative timeout", recvmmsg(sb, mm, 4, MSG_DONTWAIT, &bad));
+    show("recvmmsg timeout at a bad address",
+         recvmmsg(sb, mm, 4, MSG_DONTWAIT, (struct timespec *)8));
+    t = (struct timespec){0, 0};
+    sendto(sa, "z", 1, 0, (struct sockaddr *)&b, blen);
+    sendto(sa, "w", 1, 0, (struct sockaddr *)&b, blen);
+    // A zero timeout has passed after the first datagram: one.
+    show("recvmmsg zero timeout", recvmmsg(sb, mm, 4, 0, &t));
+    show("the other", recvmmsg(sb, mm, 4, MSG_DONTWAIT, NULL));
+    close(sa);
+    close(sb);
+}
+
 /// Control messages, both ways, in `family`.
 static void control(int family) {
     printf("-- control messages, %s\n", family == AF_INET ? "IPv4" : "IPv6");
@@ -380,5 +419,6 @@ int main(void) {
     multicast();
     control(AF_INET);
     control(AF_INET6);
+    recvmmsg_timeout();
     return failures ? 1 : 0;
 }

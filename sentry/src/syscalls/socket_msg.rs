@@ -566,10 +566,17 @@ pub(super) fn sys_sendmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     Ok(u64::from(done))
 }
 
-/// Implements `recvmmsg(2)` without its timeout: messages one by one (only the first may
-/// wait; `MSG_WAITFORONE` makes the rest non-blocking as well).
+/// Implements `recvmmsg(2)`: messages one by one (`MSG_WAITFORONE` makes all but the first
+/// non-blocking). The timeout, as Linux's, is looked at only after each message: the call
+/// ends once it has passed, and what is left of it is written back.
 pub(super) fn sys_recvmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let file = task.fds.get(fd(a[0]))?;
+    let deadline = if a[4] == 0 {
+        None
+    } else {
+        let t = super::time::read_timespec(task, a[4])?;
+        Some(std::time::Instant::now().checked_add(t))
+    };
     let one = |task: &Task, at: u64, flags: u32| {
         if let Some(s) = as_inet(&*file) {
             return socket_inet::recvmsg(task, s, at, flags);
@@ -592,10 +599,19 @@ pub(super) fn sys_recvmmsg(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
                 if flags & snare_abi::socket::MSG_WAITFORONE != 0 {
                     flags |= MSG_DONTWAIT;
                 }
+                // A deadline too far to represent never passes.
+                if deadline.is_some_and(|d| d.is_some_and(|d| std::time::Instant::now() >= d)) {
+                    break;
+                }
             }
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
+    }
+    if let Some(Some(d)) = deadline {
+        let left = d.saturating_duration_since(std::time::Instant::now());
+        let t = super::time::timespec(left);
+        task.mm.write(a[4], snare_abi::pod::as_bytes(&t))?;
     }
     Ok(u64::from(done))
 }

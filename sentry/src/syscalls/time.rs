@@ -171,7 +171,7 @@ fn now(task: &Task, clock: i32) -> Result<Duration, Errno> {
     }
 }
 
-fn timespec(d: Duration) -> Timespec {
+pub(super) fn timespec(d: Duration) -> Timespec {
     Timespec {
         tv_sec: d.as_secs() as i64,
         tv_nsec: i64::from(d.subsec_nanos()),
@@ -226,7 +226,9 @@ fn sys_time(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     Ok(secs)
 }
 
-fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
+/// A guest `struct timespec` as a duration: EINVAL for a negative one or nanoseconds out
+/// of range, EFAULT for a bad address.
+pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
     let t: Timespec = task.mm.read_val(addr)?;
     if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
         return Err(Errno::EINVAL);
