@@ -11,6 +11,7 @@
 mod common;
 
 use std::fs::File;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -628,4 +629,119 @@ fn hooks_get_the_state_and_the_sandbox_netns() {
             {"path": "/bin/sh", "args": ["sh", "-c", "echo no network today >&2; exit 1"]}]});
     });
     refused(&c, "f", "no network today");
+}
+
+/// Writes `text` to `path` with `mode`.
+fn write_file(path: &Path, text: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A bind mount entry as Docker writes it.
+fn bind(source: &str, destination: &str, options: &[&str]) -> serde_json::Value {
+    serde_json::json!({"destination": destination, "type": "bind", "source": source,
+                       "options": options})
+}
+
+#[test]
+fn file_binds_reach_the_host_file() {
+    // Docker's three files (relative sources: the bundle's), `--init`'s read-only
+    // /sbin/docker-init, whose directory the image lacks, and a symlink source.
+    let script = "cat /etc/hosts /etc/hostname; echo nameserver 10.0.0.1 >> /etc/resolv.conf; \
+                  stat -c '%s %F' /etc/resolv.conf; /sbin/docker-init a b; \
+                  echo x > /sbin/docker-init || echo refused; cat /etc/linked; ls /sbin";
+    let c = Case::new("file-binds", &["sh", "-c", script], |config| {
+        let mounts = config["mounts"].as_array_mut().expect("spec has mounts");
+        mounts.push(bind("hosts", "/etc/hosts", &["rbind", "rprivate"]));
+        mounts.push(bind("hostname", "/etc/hostname", &["rbind", "rprivate"]));
+        mounts.push(bind(
+            "resolv.conf",
+            "/etc/resolv.conf",
+            &["rbind", "rprivate"],
+        ));
+        mounts.push(bind("init", "/sbin/docker-init", &["bind", "ro"]));
+        mounts.push(bind("link", "/etc/linked", &["bind"]));
+    });
+    write_file(&c.dir.join("hosts"), "127.0.0.1 localhost\n", 0o644);
+    write_file(&c.dir.join("hostname"), "box7\n", 0o644);
+    write_file(&c.dir.join("resolv.conf"), "nameserver 8.8.8.8\n", 0o644);
+    write_file(
+        &c.dir.join("init"),
+        "#!/bin/sh\necho init-ran \"$@\"\n",
+        0o755,
+    );
+    std::os::unix::fs::symlink("hostname", c.dir.join("link")).expect("symlink");
+    let out = c.snare(&["run", "--bundle", c.bundle(), "fb"]);
+    assert_eq!(
+        text(&out.stdout),
+        "127.0.0.1 localhost\nbox7\n39 regular file\ninit-ran a b\nrefused\nbox7\ndocker-init\n",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("Read-only file system"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // The write reached the host file; the read-only one is unchanged; the mount points
+    // were made in the sandbox's view only (the rootfs has no /sbin, no /etc/hosts).
+    assert_eq!(
+        std::fs::read_to_string(c.dir.join("resolv.conf")).expect("resolv.conf"),
+        "nameserver 8.8.8.8\nnameserver 10.0.0.1\n"
+    );
+    assert!(std::fs::read_to_string(c.dir.join("init"))
+        .expect("init")
+        .starts_with("#!/bin/sh"));
+    assert!(!rootfs().join("sbin").exists(), "/sbin made in the rootfs");
+    assert!(
+        !rootfs().join("etc/hosts").exists(),
+        "/etc/hosts made in the rootfs"
+    );
+}
+
+#[test]
+fn hostile_bind_sources() {
+    let c = Case::new("hostile-binds", &["true"], |_| {});
+    let fifo = c.dir.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("fifo");
+    write_file(&c.dir.join("file"), "data\n", 0o644);
+    std::fs::create_dir_all(c.dir.join("dir")).expect("dir");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.config()).expect("config")).expect("JSON");
+    for (source, dest, words) in [
+        ("fifo", "/etc/x", "not a directory or a regular file"),
+        ("/dev/null", "/etc/x", "not a directory or a regular file"),
+        ("missing", "/etc/x", "no such file or directory"),
+        // A directory where the image has a file, a file where it has a directory.
+        ("dir", "/etc/passwd", "Not a directory"),
+        ("file", "/etc", "Is a directory"),
+        ("file", "/", "Is a directory"),
+    ] {
+        let mut config = config.clone();
+        config["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(bind(source, dest, &["bind"]));
+        std::fs::write(c.config(), config.to_string()).expect("config");
+        refused(&c, "hb", words);
+        assert!(!c.dir.join("init.pid").exists(), "{source}: a pid file");
+    }
+    // `..` stays inside the root: this is /etc/dots, in the sandbox's view only.
+    let mut config = config.clone();
+    config["process"]["args"] = serde_json::json!(["cat", "/etc/dots"]);
+    config["mounts"].as_array_mut().expect("mounts").push(bind(
+        "file",
+        "/tmp/../../../etc/dots",
+        &["bind"],
+    ));
+    std::fs::write(c.config(), config.to_string()).expect("config");
+    let out = c.snare(&["run", "--bundle", c.bundle(), "dots"]);
+    assert_eq!(text(&out.stdout), "data\n", "{}", text(&out.stderr));
+    assert!(!rootfs().join("etc/dots").exists());
+    assert!(std::fs::metadata(&fifo)
+        .expect("fifo")
+        .file_type()
+        .is_fifo());
 }
