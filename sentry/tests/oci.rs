@@ -745,3 +745,56 @@ fn hostile_bind_sources() {
         .file_type()
         .is_fifo());
 }
+
+#[test]
+fn masked_and_read_only_paths() {
+    // As runc: a masked file is /dev/null bound over it (empty to read, writes vanish), a
+    // masked directory an empty read-only tmpfs; a read-only path is EROFS to write, and
+    // paths that aren't there are skipped (Docker's list names /proc files snare lacks).
+    std::fs::create_dir_all(rootfs().join("mdir")).expect("mdir");
+    write_file(&rootfs().join("mdir/secret"), "secret\n", 0o644);
+    let script = "wc -c < /etc/passwd; stat -c %t:%T /etc/passwd; echo x > /etc/passwd && echo \
+                  gone; ls -A /mdir | wc -l; touch /mdir/x || echo mdir-ro; touch /tmp/t || \
+                  echo tmp-ro; echo h > /proc/sys/kernel/hostname || echo sys-ro; \
+                  touch /root/ok && echo root-rw; cd /proc/sys && cat kernel/ostype";
+    let c = Case::new("masked", &["sh", "-c", script], |config| {
+        let docker_masked = [
+            "/proc/asound",
+            "/proc/acpi",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/proc/scsi",
+            "/sys/firmware",
+        ];
+        let mut masked: Vec<&str> = docker_masked.to_vec();
+        masked.extend(["/etc/passwd", "/mdir", "/nonexistent"]);
+        config["linux"]["maskedPaths"] = serde_json::json!(masked);
+        config["linux"]["readonlyPaths"] = serde_json::json!([
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger",
+            "/tmp"
+        ]);
+    });
+    let out = c.snare(&["run", "--bundle", c.bundle(), "mk"]);
+    let err = text(&out.stderr);
+    assert_eq!(
+        text(&out.stdout),
+        "0\n1:3\ngone\n0\nmdir-ro\ntmp-ro\nsys-ro\nroot-rw\nLinux\n",
+        "{err}"
+    );
+    assert_eq!(err.matches("Read-only file system").count(), 3, "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // The rootfs's own files are untouched.
+    assert_eq!(
+        std::fs::read_to_string(rootfs().join("etc/passwd")).expect("passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n"
+    );
+    assert!(!rootfs().join("mdir/x").exists());
+}

@@ -233,6 +233,31 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
             }
         },
     };
+    // After the mounts, as runc: the read-only paths, then the masked ones.
+    for (field, list) in [
+        (
+            "linux.readonlyPaths",
+            linux.and_then(|l| l.readonly_paths().as_ref()),
+        ),
+        (
+            "linux.maskedPaths",
+            linux.and_then(|l| l.masked_paths().as_ref()),
+        ),
+    ] {
+        for path in list.into_iter().flatten() {
+            let path = no_nul(field, path)?;
+            if !path.starts_with('/') {
+                return Err(error(format!(
+                    "{field}: \"{path}\" is not an absolute path"
+                )));
+            }
+            let guest = path.as_bytes().to_vec();
+            mounts.push(match field {
+                "linux.maskedPaths" => UserMount::Masked { guest },
+                _ => UserMount::ReadOnly { guest },
+            });
+        }
+    }
     let memory = linux
         .and_then(|l| l.resources().as_ref())
         .and_then(|r| r.memory().as_ref())
@@ -415,6 +440,8 @@ mod tests {
         assert!(err(&config("", &format!(r#","hostname":"{long}""#))).contains("hostname"));
         let s = config("", r#","mounts":[{"destination":"x","type":"tmpfs"}]"#);
         assert!(err(&s).contains("absolute"));
+        let s = config("", r#","linux":{"maskedPaths":["proc/kcore"]}"#);
+        assert!(err(&s).contains("linux.maskedPaths"));
         let s = config(
             "",
             r#","mounts":[{"destination":"/x","type":"tmpfs","options":["bogus"]}]"#,
@@ -494,6 +521,15 @@ mod tests {
         let text = include_str!("../../tests/data/docker-sample-config.json");
         let l = map(&spec(text), Path::new("/b")).expect("Docker's config maps");
         assert_eq!(l.args, ["sleep", "1000"]);
+        let n = |want: fn(&UserMount) -> bool| l.mounts.iter().filter(|m| want(m)).count();
+        assert_eq!(n(|m| matches!(m, UserMount::ReadOnly { .. })), 5);
+        assert_eq!(n(|m| matches!(m, UserMount::Masked { .. })), 10);
+        assert_eq!(
+            l.mounts.last(),
+            Some(&UserMount::Masked {
+                guest: b"/sys/firmware".to_vec()
+            })
+        );
         assert_eq!(l.hostname.as_deref(), Some("48477a225c1e"));
         assert_eq!(super::super::hooks::Stage::Prestart.of(&l.hooks).len(), 1);
         assert_eq!(l.network, Network::None);
