@@ -798,3 +798,34 @@ fn masked_and_read_only_paths() {
     );
     assert!(!rootfs().join("mdir/x").exists());
 }
+
+#[test]
+fn rlimits_reach_the_guest() {
+    // What runc's container shows for the same bundle: `ulimit` reads the limits set.
+    let script = "ulimit -n; ulimit -Hn; ulimit -f; ulimit -v; \
+                  head -c 4096 /dev/zero > /tmp/big; wc -c < /tmp/big";
+    let c = Case::new("rlimits", &["sh", "-c", script], |config| {
+        config["process"]["rlimits"] = serde_json::json!([
+            {"type": "RLIMIT_NOFILE", "soft": 321, "hard": 4096},
+            {"type": "RLIMIT_FSIZE", "soft": 2048, "hard": 2048},
+            {"type": "RLIMIT_AS", "soft": 4294967296u64, "hard": 4294967296u64}
+        ]);
+        config["process"]["noNewPrivileges"] = serde_json::json!(true);
+        config["process"]["oomScoreAdj"] = serde_json::json!(100);
+    });
+    let out = c.snare(&["run", "--bundle", c.bundle(), "rl"]);
+    // ulimit -f counts 512-byte blocks, -v KiB; the write stops at the FSIZE limit (head
+    // gets SIGXFSZ).
+    assert_eq!(
+        text(&out.stdout),
+        "321\n4096\n4\n4194304\n2048\n",
+        "{}",
+        text(&out.stderr)
+    );
+    // A soft limit above the hard one fails at create, as runc's setrlimit would.
+    let c = Case::new("rlimits-bad", &["true"], |config| {
+        config["process"]["rlimits"] =
+            serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
+    });
+    refused(&c, "rb", "soft limit 10 above the hard limit 5");
+}

@@ -618,6 +618,7 @@ mod tests {
                 },
             ],
             memory: None,
+            rlimits: vec![],
             annotations: HashMap::new(),
             hooks: Default::default(),
         };
