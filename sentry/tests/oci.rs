@@ -30,23 +30,28 @@ fn rootfs() -> &'static Path {
             bb.exists(),
             "busybox-static is not installed (bash .ci/setup installs it)"
         );
-        let r = scratch().join("oci-rootfs");
-        for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
-            std::fs::create_dir_all(r.join(d)).expect("rootfs dir");
-        }
-        std::fs::copy(bb, r.join("bin/busybox")).expect("copy busybox");
-        let list = Command::new(bb)
-            .arg("--list")
-            .output()
-            .expect("busybox --list");
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
-            }
-        }
-        std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
-        r
+        make_rootfs(&scratch().join("oci-rootfs"))
     })
+}
+
+/// Makes a busybox root file system at `r` (see [`rootfs`]) and returns its path.
+fn make_rootfs(r: &Path) -> PathBuf {
+    let bb = Path::new("/bin/busybox");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
+        std::fs::create_dir_all(r.join(d)).expect("rootfs dir");
+    }
+    std::fs::copy(bb, r.join("bin/busybox")).expect("copy busybox");
+    let list = Command::new(bb)
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
+        }
+    }
+    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
+    r.to_path_buf()
 }
 
 /// Makes this process a child subreaper, once (see the module docs).
@@ -828,4 +833,86 @@ fn rlimits_reach_the_guest() {
             serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
     });
     refused(&c, "rb", "soft limit 10 above the hard limit 5");
+}
+
+/// The same bundle under runc and under snare: Docker's file binds, a read-only bind whose
+/// directory the image lacks, masked and read-only paths and rlimits show the same to the
+/// container; runc makes the missing mount points in the rootfs on the host, snare only in
+/// the sandbox's view. Skipped (with a message) where runc is not installed.
+#[test]
+fn file_binds_masks_and_rlimits_as_runc() {
+    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("runc is not installed: the differential check is skipped");
+        return;
+    };
+    let script = "cat /etc/hosts /etc/hostname; echo nameserver 10.0.0.1 >> /etc/resolv.conf; \
+                  stat -c '%s %F' /etc/resolv.conf; /sbin/docker-init a b; \
+                  echo x > /sbin/docker-init 2>/dev/null || echo refused; wc -c < /etc/passwd; \
+                  stat -c %t:%T /etc/passwd; ls -A /mdir | wc -l; \
+                  touch /mdir/x 2>/dev/null || echo mdir-ro; touch /tmp/t 2>/dev/null || echo tmp-ro; \
+                  (echo h > /proc/sys/kernel/hostname) 2>/dev/null || echo sys-ro; \
+                  ulimit -n; ulimit -Hn; ulimit -f; rm /etc/hosts 2>/dev/null || echo busy";
+    let mut outputs = Vec::new();
+    for runtime in [runc, SNARE] {
+        let name = if runtime == SNARE { "snare" } else { "runc" };
+        let c = Case::new(
+            &format!("as-runc-{name}"),
+            &["sh", "-c", script],
+            |config| {
+                let mounts = config["mounts"].as_array_mut().expect("spec has mounts");
+                mounts.push(bind("hosts", "/etc/hosts", &["rbind", "rprivate"]));
+                mounts.push(bind("hostname", "/etc/hostname", &["rbind", "rprivate"]));
+                mounts.push(bind(
+                    "resolv.conf",
+                    "/etc/resolv.conf",
+                    &["rbind", "rprivate"],
+                ));
+                mounts.push(bind("init", "/sbin/docker-init", &["bind", "ro"]));
+                config["root"]["path"] = serde_json::json!("rootfs");
+                config["linux"]["maskedPaths"] =
+                    serde_json::json!(["/proc/kcore", "/etc/passwd", "/mdir", "/nonexistent"]);
+                config["linux"]["readonlyPaths"] = serde_json::json!(["/proc/sys", "/tmp"]);
+                config["process"]["rlimits"] = serde_json::json!([
+                    {"type": "RLIMIT_NOFILE", "soft": 321, "hard": 4096},
+                    {"type": "RLIMIT_FSIZE", "soft": 2048, "hard": 2048}
+                ]);
+            },
+        );
+        let root = make_rootfs(&c.dir.join("rootfs"));
+        std::fs::create_dir_all(root.join("mdir")).expect("mdir");
+        write_file(&root.join("mdir/secret"), "secret\n", 0o644);
+        write_file(&c.dir.join("hosts"), "127.0.0.1 localhost\n", 0o644);
+        write_file(&c.dir.join("hostname"), "box7\n", 0o644);
+        write_file(&c.dir.join("resolv.conf"), "nameserver 8.8.8.8\n", 0o644);
+        write_file(
+            &c.dir.join("init"),
+            "#!/bin/sh\necho init-ran \"$@\"\n",
+            0o755,
+        );
+        let out = Command::new(runtime)
+            .arg("--root")
+            .arg(&c.root)
+            .args(["run", "--bundle", c.bundle(), "diff"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the runtime");
+        let resolv = std::fs::read_to_string(c.dir.join("resolv.conf")).expect("resolv.conf");
+        assert_eq!(
+            resolv, "nameserver 8.8.8.8\nnameserver 10.0.0.1\n",
+            "{name}"
+        );
+        outputs.push((
+            name,
+            out.status.code(),
+            text(&out.stdout),
+            root.join("sbin/docker-init").exists(),
+        ));
+    }
+    let want = "127.0.0.1 localhost\nbox7\n39 regular file\ninit-ran a b\nrefused\n0\n1:3\n0\n\
+                mdir-ro\ntmp-ro\nsys-ro\n321\n4096\n4\nbusy\n";
+    assert_eq!(outputs[0], ("runc", Some(0), want.to_string(), true));
+    assert_eq!(outputs[1], ("snare", Some(0), want.to_string(), false));
 }
