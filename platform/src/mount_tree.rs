@@ -44,6 +44,26 @@ pub fn tree(path: &Path, read_only: bool) -> Result<OwnedFd, Errno> {
     }
     // SAFETY: a fresh fd from open_tree that nothing else owns.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    set_attrs(tree, read_only)
+}
+
+/// As [`tree`], of the object `at` (an `O_PATH` fd, a directory or a file) already refers
+/// to: nothing is looked up by name again, so what was checked through `at` is what is
+/// copied. A file's copy is a detached bind mount of that one file.
+pub fn tree_at(at: &impl AsRawFd, read_only: bool) -> Result<OwnedFd, Errno> {
+    let flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH;
+    // SAFETY: open_tree reads the empty NUL-terminated literal and writes no memory.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, at.as_raw_fd(), c"".as_ptr(), flags) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: a fresh fd from open_tree that nothing else owns.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    set_attrs(tree, read_only)
+}
+
+/// `NOSUID | NODEV` (and `RDONLY` if `read_only`) on every mount of a detached copy.
+fn set_attrs(tree: OwnedFd, read_only: bool) -> Result<OwnedFd, Errno> {
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_NOSUID
             | MOUNT_ATTR_NODEV

@@ -67,6 +67,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         hostname: None,
         memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),
         mounts: d.mounts,
+        rlimits: Vec::new(),
         argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
     };
     let code = match run(&req) {

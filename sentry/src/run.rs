@@ -48,6 +48,9 @@ pub struct DoRequest {
     pub memory: u64,
     /// `--volume` and `--tmpfs`, in order.
     pub mounts: Vec<crate::kernel::mounts::UserMount>,
+    /// The guest init's resource limits other than the defaults (`kernel::rlimits`):
+    /// (resource, soft, hard), a container's `process.rlimits`.
+    pub rlimits: Vec<(u32, u64, u64)>,
     pub argv: Vec<Vec<u8>>,
 }
 
@@ -361,6 +364,18 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
             .user
             .clone()
             .unwrap_or_else(|| crate::kernel::process::Creds::of(k.uid, k.gid));
+        for &(resource, soft, hard) in &req.rlimits {
+            let lim = snare_abi::file::Rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            st.rlimits.set(resource, lim, true).map_err(|e| {
+                err(
+                    125,
+                    format!("rlimit {resource} {soft}/{hard}: {}", e.description()),
+                )
+            })?;
+        }
     }
     let handle = TaskHandle::new(1, tg.clone(), 0);
     tg.state().threads.push(handle.clone());

@@ -11,6 +11,7 @@
 mod common;
 
 use std::fs::File;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -29,23 +30,28 @@ fn rootfs() -> &'static Path {
             bb.exists(),
             "busybox-static is not installed (bash .ci/setup installs it)"
         );
-        let r = scratch().join("oci-rootfs");
-        for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
-            std::fs::create_dir_all(r.join(d)).expect("rootfs dir");
-        }
-        std::fs::copy(bb, r.join("bin/busybox")).expect("copy busybox");
-        let list = Command::new(bb)
-            .arg("--list")
-            .output()
-            .expect("busybox --list");
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
-            }
-        }
-        std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
-        r
+        make_rootfs(&scratch().join("oci-rootfs"))
     })
+}
+
+/// Makes a busybox root file system at `r` (see [`rootfs`]) and returns its path.
+fn make_rootfs(r: &Path) -> PathBuf {
+    let bb = Path::new("/bin/busybox");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
+        std::fs::create_dir_all(r.join(d)).expect("rootfs dir");
+    }
+    std::fs::copy(bb, r.join("bin/busybox")).expect("copy busybox");
+    let list = Command::new(bb)
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
+        }
+    }
+    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
+    r.to_path_buf()
 }
 
 /// Makes this process a child subreaper, once (see the module docs).
@@ -628,4 +634,285 @@ fn hooks_get_the_state_and_the_sandbox_netns() {
             {"path": "/bin/sh", "args": ["sh", "-c", "echo no network today >&2; exit 1"]}]});
     });
     refused(&c, "f", "no network today");
+}
+
+/// Writes `text` to `path` with `mode`.
+fn write_file(path: &Path, text: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A bind mount entry as Docker writes it.
+fn bind(source: &str, destination: &str, options: &[&str]) -> serde_json::Value {
+    serde_json::json!({"destination": destination, "type": "bind", "source": source,
+                       "options": options})
+}
+
+#[test]
+fn file_binds_reach_the_host_file() {
+    // Docker's three files (relative sources: the bundle's), `--init`'s read-only
+    // /sbin/docker-init, whose directory the image lacks, and a symlink source.
+    let script = "cat /etc/hosts /etc/hostname; echo nameserver 10.0.0.1 >> /etc/resolv.conf; \
+                  stat -c '%s %F' /etc/resolv.conf; /sbin/docker-init a b; \
+                  echo x > /sbin/docker-init || echo refused; cat /etc/linked; ls /sbin";
+    let c = Case::new("file-binds", &["sh", "-c", script], |config| {
+        let mounts = config["mounts"].as_array_mut().expect("spec has mounts");
+        mounts.push(bind("hosts", "/etc/hosts", &["rbind", "rprivate"]));
+        mounts.push(bind("hostname", "/etc/hostname", &["rbind", "rprivate"]));
+        mounts.push(bind(
+            "resolv.conf",
+            "/etc/resolv.conf",
+            &["rbind", "rprivate"],
+        ));
+        mounts.push(bind("init", "/sbin/docker-init", &["bind", "ro"]));
+        mounts.push(bind("link", "/etc/linked", &["bind"]));
+    });
+    write_file(&c.dir.join("hosts"), "127.0.0.1 localhost\n", 0o644);
+    write_file(&c.dir.join("hostname"), "box7\n", 0o644);
+    write_file(&c.dir.join("resolv.conf"), "nameserver 8.8.8.8\n", 0o644);
+    write_file(
+        &c.dir.join("init"),
+        "#!/bin/sh\necho init-ran \"$@\"\n",
+        0o755,
+    );
+    std::os::unix::fs::symlink("hostname", c.dir.join("link")).expect("symlink");
+    let out = c.snare(&["run", "--bundle", c.bundle(), "fb"]);
+    assert_eq!(
+        text(&out.stdout),
+        "127.0.0.1 localhost\nbox7\n39 regular file\ninit-ran a b\nrefused\nbox7\ndocker-init\n",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("Read-only file system"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // The write reached the host file; the read-only one is unchanged; the mount points
+    // were made in the sandbox's view only (the rootfs has no /sbin, no /etc/hosts).
+    assert_eq!(
+        std::fs::read_to_string(c.dir.join("resolv.conf")).expect("resolv.conf"),
+        "nameserver 8.8.8.8\nnameserver 10.0.0.1\n"
+    );
+    assert!(std::fs::read_to_string(c.dir.join("init"))
+        .expect("init")
+        .starts_with("#!/bin/sh"));
+    assert!(!rootfs().join("sbin").exists(), "/sbin made in the rootfs");
+    assert!(
+        !rootfs().join("etc/hosts").exists(),
+        "/etc/hosts made in the rootfs"
+    );
+}
+
+#[test]
+fn hostile_bind_sources() {
+    let c = Case::new("hostile-binds", &["true"], |_| {});
+    let fifo = c.dir.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("fifo");
+    write_file(&c.dir.join("file"), "data\n", 0o644);
+    std::fs::create_dir_all(c.dir.join("dir")).expect("dir");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.config()).expect("config")).expect("JSON");
+    for (source, dest, words) in [
+        ("fifo", "/etc/x", "not a directory or a regular file"),
+        ("/dev/null", "/etc/x", "not a directory or a regular file"),
+        ("missing", "/etc/x", "no such file or directory"),
+        // A directory where the image has a file, a file where it has a directory.
+        ("dir", "/etc/passwd", "Not a directory"),
+        ("file", "/etc", "Is a directory"),
+        ("file", "/", "Is a directory"),
+    ] {
+        let mut config = config.clone();
+        config["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(bind(source, dest, &["bind"]));
+        std::fs::write(c.config(), config.to_string()).expect("config");
+        refused(&c, "hb", words);
+        assert!(!c.dir.join("init.pid").exists(), "{source}: a pid file");
+    }
+    // `..` stays inside the root: this is /etc/dots, in the sandbox's view only.
+    let mut config = config.clone();
+    config["process"]["args"] = serde_json::json!(["cat", "/etc/dots"]);
+    config["mounts"].as_array_mut().expect("mounts").push(bind(
+        "file",
+        "/tmp/../../../etc/dots",
+        &["bind"],
+    ));
+    std::fs::write(c.config(), config.to_string()).expect("config");
+    let out = c.snare(&["run", "--bundle", c.bundle(), "dots"]);
+    assert_eq!(text(&out.stdout), "data\n", "{}", text(&out.stderr));
+    assert!(!rootfs().join("etc/dots").exists());
+    assert!(std::fs::metadata(&fifo)
+        .expect("fifo")
+        .file_type()
+        .is_fifo());
+}
+
+#[test]
+fn masked_and_read_only_paths() {
+    // As runc: a masked file is /dev/null bound over it (empty to read, writes vanish), a
+    // masked directory an empty read-only tmpfs; a read-only path is EROFS to write, and
+    // paths that aren't there are skipped (Docker's list names /proc files snare lacks).
+    std::fs::create_dir_all(rootfs().join("mdir")).expect("mdir");
+    write_file(&rootfs().join("mdir/secret"), "secret\n", 0o644);
+    let script = "wc -c < /etc/passwd; stat -c %t:%T /etc/passwd; echo x > /etc/passwd && echo \
+                  gone; ls -A /mdir | wc -l; touch /mdir/x || echo mdir-ro; touch /tmp/t || \
+                  echo tmp-ro; echo h > /proc/sys/kernel/hostname || echo sys-ro; \
+                  touch /root/ok && echo root-rw; cd /proc/sys && cat kernel/ostype";
+    let c = Case::new("masked", &["sh", "-c", script], |config| {
+        let docker_masked = [
+            "/proc/asound",
+            "/proc/acpi",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/proc/scsi",
+            "/sys/firmware",
+        ];
+        let mut masked: Vec<&str> = docker_masked.to_vec();
+        masked.extend(["/etc/passwd", "/mdir", "/nonexistent"]);
+        config["linux"]["maskedPaths"] = serde_json::json!(masked);
+        config["linux"]["readonlyPaths"] = serde_json::json!([
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger",
+            "/tmp"
+        ]);
+    });
+    let out = c.snare(&["run", "--bundle", c.bundle(), "mk"]);
+    let err = text(&out.stderr);
+    assert_eq!(
+        text(&out.stdout),
+        "0\n1:3\ngone\n0\nmdir-ro\ntmp-ro\nsys-ro\nroot-rw\nLinux\n",
+        "{err}"
+    );
+    assert_eq!(err.matches("Read-only file system").count(), 3, "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // The rootfs's own files are untouched.
+    assert_eq!(
+        std::fs::read_to_string(rootfs().join("etc/passwd")).expect("passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n"
+    );
+    assert!(!rootfs().join("mdir/x").exists());
+}
+
+#[test]
+fn rlimits_reach_the_guest() {
+    // What runc's container shows for the same bundle: `ulimit` reads the limits set.
+    let script = "ulimit -n; ulimit -Hn; ulimit -f; ulimit -v; \
+                  head -c 4096 /dev/zero > /tmp/big; wc -c < /tmp/big";
+    let c = Case::new("rlimits", &["sh", "-c", script], |config| {
+        config["process"]["rlimits"] = serde_json::json!([
+            {"type": "RLIMIT_NOFILE", "soft": 321, "hard": 4096},
+            {"type": "RLIMIT_FSIZE", "soft": 2048, "hard": 2048},
+            {"type": "RLIMIT_AS", "soft": 4294967296u64, "hard": 4294967296u64}
+        ]);
+        config["process"]["noNewPrivileges"] = serde_json::json!(true);
+        config["process"]["oomScoreAdj"] = serde_json::json!(100);
+    });
+    let out = c.snare(&["run", "--bundle", c.bundle(), "rl"]);
+    // ulimit -f counts 512-byte blocks, -v KiB; the write stops at the FSIZE limit (head
+    // gets SIGXFSZ).
+    assert_eq!(
+        text(&out.stdout),
+        "321\n4096\n4\n4194304\n2048\n",
+        "{}",
+        text(&out.stderr)
+    );
+    // A soft limit above the hard one fails at create, as runc's setrlimit would.
+    let c = Case::new("rlimits-bad", &["true"], |config| {
+        config["process"]["rlimits"] =
+            serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
+    });
+    refused(&c, "rb", "soft limit 10 above the hard limit 5");
+}
+
+/// The same bundle under runc and under snare: Docker's file binds, a read-only bind whose
+/// directory the image lacks, masked and read-only paths and rlimits show the same to the
+/// container; runc makes the missing mount points in the rootfs on the host, snare only in
+/// the sandbox's view. Skipped (with a message) where runc is not installed.
+#[test]
+fn file_binds_masks_and_rlimits_as_runc() {
+    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("runc is not installed: the differential check is skipped");
+        return;
+    };
+    let script = "cat /etc/hosts /etc/hostname; echo nameserver 10.0.0.1 >> /etc/resolv.conf; \
+                  stat -c '%s %F' /etc/resolv.conf; /sbin/docker-init a b; \
+                  echo x > /sbin/docker-init 2>/dev/null || echo refused; wc -c < /etc/passwd; \
+                  stat -c %t:%T /etc/passwd; ls -A /mdir | wc -l; \
+                  touch /mdir/x 2>/dev/null || echo mdir-ro; touch /tmp/t 2>/dev/null || echo tmp-ro; \
+                  (echo h > /proc/sys/kernel/hostname) 2>/dev/null || echo sys-ro; \
+                  ulimit -n; ulimit -Hn; ulimit -f; rm /etc/hosts 2>/dev/null || echo busy";
+    let mut outputs = Vec::new();
+    for runtime in [runc, SNARE] {
+        let name = if runtime == SNARE { "snare" } else { "runc" };
+        let c = Case::new(
+            &format!("as-runc-{name}"),
+            &["sh", "-c", script],
+            |config| {
+                let mounts = config["mounts"].as_array_mut().expect("spec has mounts");
+                mounts.push(bind("hosts", "/etc/hosts", &["rbind", "rprivate"]));
+                mounts.push(bind("hostname", "/etc/hostname", &["rbind", "rprivate"]));
+                mounts.push(bind(
+                    "resolv.conf",
+                    "/etc/resolv.conf",
+                    &["rbind", "rprivate"],
+                ));
+                mounts.push(bind("init", "/sbin/docker-init", &["bind", "ro"]));
+                config["root"]["path"] = serde_json::json!("rootfs");
+                config["linux"]["maskedPaths"] =
+                    serde_json::json!(["/proc/kcore", "/etc/passwd", "/mdir", "/nonexistent"]);
+                config["linux"]["readonlyPaths"] = serde_json::json!(["/proc/sys", "/tmp"]);
+                config["process"]["rlimits"] = serde_json::json!([
+                    {"type": "RLIMIT_NOFILE", "soft": 321, "hard": 4096},
+                    {"type": "RLIMIT_FSIZE", "soft": 2048, "hard": 2048}
+                ]);
+            },
+        );
+        let root = make_rootfs(&c.dir.join("rootfs"));
+        std::fs::create_dir_all(root.join("mdir")).expect("mdir");
+        write_file(&root.join("mdir/secret"), "secret\n", 0o644);
+        write_file(&c.dir.join("hosts"), "127.0.0.1 localhost\n", 0o644);
+        write_file(&c.dir.join("hostname"), "box7\n", 0o644);
+        write_file(&c.dir.join("resolv.conf"), "nameserver 8.8.8.8\n", 0o644);
+        write_file(
+            &c.dir.join("init"),
+            "#!/bin/sh\necho init-ran \"$@\"\n",
+            0o755,
+        );
+        let out = Command::new(runtime)
+            .arg("--root")
+            .arg(&c.root)
+            .args(["run", "--bundle", c.bundle(), "diff"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the runtime");
+        let resolv = std::fs::read_to_string(c.dir.join("resolv.conf")).expect("resolv.conf");
+        assert_eq!(
+            resolv, "nameserver 8.8.8.8\nnameserver 10.0.0.1\n",
+            "{name}"
+        );
+        outputs.push((
+            name,
+            out.status.code(),
+            text(&out.stdout),
+            root.join("sbin/docker-init").exists(),
+        ));
+    }
+    let want = "127.0.0.1 localhost\nbox7\n39 regular file\ninit-ran a b\nrefused\n0\n1:3\n0\n\
+                mdir-ro\ntmp-ro\nsys-ro\n321\n4096\n4\nbusy\n";
+    assert_eq!(outputs[0], ("runc", Some(0), want.to_string(), true));
+    assert_eq!(outputs[1], ("snare", Some(0), want.to_string(), false));
 }

@@ -378,6 +378,62 @@ fn volumes_write_through() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// `--volume HOSTFILE:GUEST[:ro]`: one host file at GUEST (made in the sandbox's view if
+/// the guest's tree lacks it); writes reach the host file, `:ro` is EROFS, and nothing of
+/// the host's tree around it changes; a FIFO source is refused.
+#[test]
+fn file_volumes() {
+    let d = scratch().join("file-volume");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    let (rw, ro) = (d.join("rw.txt"), d.join("ro.txt"));
+    std::fs::write(&rw, "one\n").expect("file");
+    std::fs::write(&ro, "keep\n").expect("file");
+    let before = snapshot(&d);
+    let bb = busybox().expect("busybox-static");
+    let script = "cat /etc/rw.txt; echo two >> /etc/rw.txt; stat -c %s /etc/rw.txt; \
+                  cat /new/dir/ro.txt; echo x > /new/dir/ro.txt || echo ro-refused; \
+                  ls /new/dir; rm /etc/rw.txt || echo busy";
+    let out = Command::new(SNARE)
+        .args(["do", "--volume"])
+        .arg(format!("{}:/etc/rw.txt", rw.display()))
+        .arg("--volume")
+        .arg(format!("{}:/new/dir/ro.txt:ro", ro.display()))
+        .arg("--")
+        .arg(&bb)
+        .args(["sh", "-c", script])
+        .output()
+        .expect("run snare");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "one\n8\nkeep\nro-refused\nro.txt\nbusy\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&rw).ok(), Some("one\ntwo\n".into()));
+    let after = snapshot(&d);
+    let rw_line = format!("{} ", rw.display());
+    let others = |s: &[String]| {
+        s.iter()
+            .filter(|l| !l.starts_with(&rw_line))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(others(&before), others(&after));
+    assert!(!Path::new("/new/dir").exists());
+    let fifo = d.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("fifo");
+    let o = Command::new(SNARE)
+        .args(["do", "--volume"])
+        .arg(format!("{}:/x", fifo.display()))
+        .args(["--", "/bin/true"])
+        .output()
+        .expect("run snare");
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a directory or a regular file"));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 /// Permissions (DAC) for a process that gave up root: mode bits, search permission,
 /// sticky and setgid directories, chmod/chown/utimensat rules, access vs AT_EACCESS,
 /// execute-only binaries (natively this needs root, as CI runs).

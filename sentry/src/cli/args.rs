@@ -52,9 +52,9 @@ Flags of `do` (they end at `--` or at CMD):
   --cwd DIR               Working directory of CMD inside the sandbox
   --env KEY=VALUE         Set an environment variable of CMD (repeatable)
   --volume HOST:GUEST[:ro]
-                          Bind the host directory HOST at GUEST (repeatable): writes
-                          there reach the host (everywhere else they stay in the
-                          sandbox's memory); :ro makes it read-only
+                          Bind the host directory or file HOST at GUEST (repeatable):
+                          writes there reach the host (everywhere else they stay in
+                          the sandbox's memory); :ro makes it read-only
   --tmpfs PATH[:OPTS]     Mount an empty tmpfs at PATH (repeatable); OPTS as mount's:
                           size=64m,nr_inodes=10k,mode=1777
   --memory SIZE           Most memory the sandbox's processes, page cache and tmpfs pages

@@ -36,6 +36,19 @@ pub enum UserMount {
     },
     /// `--tmpfs PATH[:size=…,nr_inodes=…,mode=…]`.
     Tmpfs { guest: Vec<u8>, opts: TmpfsOpts },
+    /// An OCI `maskedPaths` entry: a file there reads as `/dev/null` (bound over it), a
+    /// directory as an empty read-only tmpfs; a path that doesn't exist is skipped, as runc.
+    Masked { guest: Vec<u8> },
+    /// An OCI `readonlyPaths` entry: what is there (and the mounts below it) bound onto
+    /// itself read-only; a path that doesn't exist is skipped, as runc.
+    ReadOnly { guest: Vec<u8> },
+}
+
+/// A volume's host object as [`open_volumes`] holds it.
+#[derive(Debug)]
+pub enum Held {
+    Dir(OwnedFd),
+    File(OwnedFd),
 }
 
 /// A tmpfs's mount options (`mount -t tmpfs -o …`, `--tmpfs`).
@@ -273,10 +286,44 @@ fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
     Ok(if at.is_empty() { b"/".to_vec() } else { at })
 }
 
-/// Opens the host directories of the user's `--volume`s, in order, while their paths still
-/// lead somewhere (before the Sentry's pivot into its empty root): see
-/// `HostDir::hold_host`. The error names the volume.
-pub fn open_volumes(mounts: &[UserMount], isolated: bool) -> Result<Vec<OwnedFd>, String> {
+/// Resolves `guest` (absolute) to a mount point for a file, as runc makes one: the
+/// directories missing on the way made as [`mount_point`] makes them, and a missing last
+/// name made an empty file (in the overlay's upper layer: the host is not touched).
+/// `EISDIR` where a directory is (Linux's mount of a file on a directory is `ENOTDIR`; this
+/// names the side that is a directory).
+fn file_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
+    let guest = crate::vfs::resolve::normalize(guest);
+    let cut = guest.iter().rposition(|&b| b == b'/').unwrap_or(0);
+    if cut + 1 >= guest.len() {
+        return Err(Errno::EISDIR);
+    }
+    let dir = mount_point(t, &guest[..cut.max(1)])?;
+    let mut at = dir;
+    if !at.ends_with(b"/") {
+        at.push(b'/');
+    }
+    at.extend_from_slice(&guest[cut + 1..]);
+    let (m, p) = boot_walk(t, &at)?;
+    let inner = m.inner(&p);
+    match m.fs.stat(&Boot, &inner, false) {
+        Ok(st) if st.st_mode & S_IFMT == S_IFDIR => Err(Errno::EISDIR),
+        Ok(_) => Ok(p),
+        Err(Errno::ENOENT) => {
+            let flags = snare_abi::file::o::CREAT | snare_abi::file::o::WRONLY;
+            m.fs.open(&Boot, &inner, &p, flags, 0o644)?;
+            Ok(p)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens the host directories and files of the user's `--volume`s, in order, while their
+/// paths still lead somewhere (before the Sentry's pivot into its empty root): see
+/// `HostDir::hold`. A symlink is followed, as `mount(2)` follows a bind's source; what it
+/// leads to must be a directory or a regular file (devices, FIFOs and sockets are
+/// refused). The error names the volume.
+pub fn open_volumes(mounts: &[UserMount], isolated: bool) -> Result<Vec<Held>, String> {
+    use snare_abi::file::S_IFREG;
     let mut held = Vec::new();
     for m in mounts {
         if let UserMount::Volume {
@@ -285,13 +332,19 @@ pub fn open_volumes(mounts: &[UserMount], isolated: bool) -> Result<Vec<OwnedFd>
             read_only,
         } = m
         {
-            let fd = crate::vfs::hostdir::HostDir::hold_host(host, *read_only, isolated).map_err(
-                |e| {
-                    let name = format!("{}:{}", host.display(), String::from_utf8_lossy(guest));
-                    format!("--volume {name}: {}", e.description())
-                },
-            )?;
-            held.push(fd);
+            let name = format!("{}:{}", host.display(), String::from_utf8_lossy(guest));
+            let fail = |e: Errno| format!("--volume {name}: {}", e.description());
+            let (at, kind) = crate::vfs::hostdir::HostDir::open_source(host).map_err(fail)?;
+            let hold = |at| crate::vfs::hostdir::HostDir::hold(at, host, *read_only, isolated);
+            held.push(match kind {
+                S_IFDIR => Held::Dir(hold(at).map_err(fail)?),
+                S_IFREG => Held::File(hold(at).map_err(fail)?),
+                _ => {
+                    return Err(format!(
+                        "--volume {name}: not a directory or a regular file"
+                    ))
+                }
+            });
         }
     }
     Ok(held)
@@ -302,7 +355,7 @@ pub fn open_volumes(mounts: &[UserMount], isolated: bool) -> Result<Vec<OwnedFd>
 pub fn add_user_mounts(
     t: &MountTable,
     mounts: &[UserMount],
-    held: Vec<OwnedFd>,
+    held: Vec<Held>,
     uid: u32,
     gid: u32,
     mem: &Arc<MemoryFile>,
@@ -324,21 +377,74 @@ pub fn add_user_mounts(
                 read_only,
             } => {
                 let name = format!("{}:{}", host.display(), String::from_utf8_lossy(guest));
-                let point = mount_point(t, guest)
-                    .map_err(|e| format!("--volume {name}: {}", e.description()))?;
-                let dir = held
-                    .next()
-                    .ok_or_else(|| format!("--volume {name}: not opened"))?;
-                let owner = (uid, gid);
-                let fs =
-                    crate::vfs::hostdir::HostDir::with_dir(dir, host, &point, *read_only, owner);
+                let fail = |e: Errno| format!("--volume {name}: {}", e.description());
                 let flags = if *read_only { ms::RDONLY } else { 0 };
                 let source = host.display().to_string();
-                t.add(Mount::new(&point, b"/", fs, &source, flags, ""));
+                match held.next() {
+                    Some(Held::Dir(dir)) => {
+                        let point = mount_point(t, guest).map_err(fail)?;
+                        let owner = (uid, gid);
+                        let fs = crate::vfs::hostdir::HostDir::with_dir(
+                            dir, host, &point, *read_only, owner,
+                        );
+                        t.add(Mount::new(&point, b"/", fs, &source, flags, ""));
+                    }
+                    Some(Held::File(file)) => {
+                        let point = file_point(t, guest).map_err(fail)?;
+                        let fs = crate::vfs::hostfile::BoundFile::with_fd(file, host, *read_only);
+                        t.add(Mount::new(&point, b"/", fs, &source, flags, ""));
+                    }
+                    None => return Err(format!("--volume {name}: not opened")),
+                }
             }
+            UserMount::Masked { guest } => mask(t, guest, uid, gid, mem),
+            UserMount::ReadOnly { guest } => read_only_path(t, guest),
         }
     }
     Ok(())
+}
+
+/// Where `guest` leads, if something is there: its walked path and its mount.
+fn existing(t: &MountTable, guest: &[u8]) -> Option<(Arc<Mount>, Vec<u8>, u32)> {
+    let (m, p) = boot_walk(t, guest).ok()?;
+    let st = m.fs.stat(&Boot, &m.inner(&p), false).ok()?;
+    Some((m, p, st.st_mode & S_IFMT))
+}
+
+/// A `maskedPaths` entry (see [`UserMount::Masked`]), as runc masks: `/dev/null` bound over
+/// a file, an empty read-only tmpfs over a directory.
+fn mask(t: &MountTable, guest: &[u8], uid: u32, gid: u32, mem: &Arc<MemoryFile>) {
+    let shown = String::from_utf8_lossy(guest);
+    let Some((_, p, kind)) = existing(t, guest) else {
+        tracing::debug!("masked path {shown}: not there, skipped");
+        return;
+    };
+    if kind == S_IFDIR {
+        let (fs, opts) = new_tmpfs(&p, uid, gid, mem, &TmpfsOpts::default());
+        let flags = ms::RDONLY | ms::NOSUID | ms::NODEV | ms::NOEXEC;
+        t.add(Mount::new(&p, b"/", fs, "tmpfs", flags, &opts));
+        return;
+    }
+    match boot_walk(t, b"/dev/null") {
+        Ok((null, np)) => t.bind(&null, &np, &p, false),
+        Err(e) => tracing::warn!("masked path {shown}: no /dev/null to bind ({e:?})"),
+    }
+}
+
+/// A `readonlyPaths` entry (see [`UserMount::ReadOnly`]): bound recursively onto itself,
+/// the top mount made read-only, as runc does.
+fn read_only_path(t: &MountTable, guest: &[u8]) {
+    let Some((m, p, _)) = existing(t, guest) else {
+        tracing::debug!(
+            "read-only path {}: not there, skipped",
+            String::from_utf8_lossy(guest)
+        );
+        return;
+    };
+    t.bind(&m, &p, &p, true);
+    if let Some(top) = t.at(&p) {
+        let _ = t.set_flags(&p, top.flags | ms::RDONLY, None);
+    }
 }
 
 #[cfg(test)]

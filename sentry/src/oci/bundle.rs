@@ -5,14 +5,14 @@
 //! big, not JSON, of the wrong shape, without `process` or `root`, with a relative `cwd`,
 //! NUL bytes, `-1` ids, a terminal, or mounts snare can't make is refused with a message
 //! that names the field. What snare provides itself (`/proc`, `/sys`, `/dev`, devpts,
-//! mqueue, cgroup) and what it does not apply yet (hooks, capabilities, rlimits, seccomp,
+//! mqueue, cgroup) and what it does not apply yet (capabilities, seccomp, `oomScoreAdj`,
 //! resources but the memory limit) is accepted and logged (`docs/oci.md` lists it).
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Hooks, LinuxNamespaceType, Mount, Spec};
+use oci_spec::runtime::{Hooks, LinuxNamespaceType, Mount, PosixRlimitType, Spec};
 
 use super::{error, OciError};
 use crate::cli::Network;
@@ -51,6 +51,8 @@ pub struct Launch {
     pub hostname: Option<String>,
     /// `linux.resources.memory.limit`, if set: the sandbox's memory limit.
     pub memory: Option<u64>,
+    /// `process.rlimits`: (resource, soft, hard), checked (see [`rlimits`]).
+    pub rlimits: Vec<(u32, u64, u64)>,
     /// `annotations`, kept in the state.
     pub annotations: HashMap<String, String>,
     /// `hooks` (checked: `oci::hooks`).
@@ -77,6 +79,7 @@ impl Launch {
             hostname: self.hostname.clone(),
             memory: self.memory.unwrap_or_else(crate::run::default_memory),
             mounts: self.mounts.clone(),
+            rlimits: self.rlimits.clone(),
             argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         }
     }
@@ -233,6 +236,31 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
             }
         },
     };
+    // After the mounts, as runc: the read-only paths, then the masked ones.
+    for (field, list) in [
+        (
+            "linux.readonlyPaths",
+            linux.and_then(|l| l.readonly_paths().as_ref()),
+        ),
+        (
+            "linux.maskedPaths",
+            linux.and_then(|l| l.masked_paths().as_ref()),
+        ),
+    ] {
+        for path in list.into_iter().flatten() {
+            let path = no_nul(field, path)?;
+            if !path.starts_with('/') {
+                return Err(error(format!(
+                    "{field}: \"{path}\" is not an absolute path"
+                )));
+            }
+            let guest = path.as_bytes().to_vec();
+            mounts.push(match field {
+                "linux.maskedPaths" => UserMount::Masked { guest },
+                _ => UserMount::ReadOnly { guest },
+            });
+        }
+    }
     let memory = linux
         .and_then(|l| l.resources().as_ref())
         .and_then(|r| r.memory().as_ref())
@@ -248,6 +276,15 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
     };
     let hooks = spec.hooks().clone().unwrap_or_default();
     super::hooks::check(&hooks)?;
+    let rlimits = rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    if let Some(nnp) = process.no_new_privileges() {
+        // The guest can't gain privileges by exec either way: the Sentry honours no set-id
+        // bits or file capabilities, and PR_GET_NO_NEW_PRIVS answers 1.
+        tracing::debug!("process.noNewPrivileges {nnp}: always in effect in the sandbox");
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        tracing::debug!("process.oomScoreAdj {adj}: accepted, not applied");
+    }
     Ok(Launch {
         root: dir.join(root.path()),
         read_only_root: root.readonly().unwrap_or(false),
@@ -262,9 +299,58 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         mounts,
         hostname,
         memory,
+        rlimits,
         annotations: spec.annotations().clone().unwrap_or_default(),
         hooks,
     })
+}
+
+/// `process.rlimits` as (resource, soft, hard): each type once, the soft limit at most the
+/// hard one (setrlimit's EINVAL), RLIMIT_NOFILE at most Linux's `fs.nr_open` default (EPERM
+/// under Linux). The guest init starts with them; the Sentry enforces NOFILE, FSIZE, AS
+/// and MSGQUEUE (`kernel::rlimits`) and reports the others.
+fn rlimits(list: &[oci_spec::runtime::PosixRlimit]) -> Result<Vec<(u32, u64, u64)>, OciError> {
+    use snare_abi::file::RLIMIT_NOFILE;
+    let mut out: Vec<(u32, u64, u64)> = Vec::new();
+    for r in list {
+        let name = r.typ().to_string();
+        let resource = match r.typ() {
+            PosixRlimitType::RlimitCpu => 0,
+            PosixRlimitType::RlimitFsize => 1,
+            PosixRlimitType::RlimitData => 2,
+            PosixRlimitType::RlimitStack => 3,
+            PosixRlimitType::RlimitCore => 4,
+            PosixRlimitType::RlimitRss => 5,
+            PosixRlimitType::RlimitNproc => 6,
+            PosixRlimitType::RlimitNofile => 7,
+            PosixRlimitType::RlimitMemlock => 8,
+            PosixRlimitType::RlimitAs => 9,
+            PosixRlimitType::RlimitLocks => 10,
+            PosixRlimitType::RlimitSigpending => 11,
+            PosixRlimitType::RlimitMsgqueue => 12,
+            PosixRlimitType::RlimitNice => 13,
+            PosixRlimitType::RlimitRtprio => 14,
+            PosixRlimitType::RlimitRttime => 15,
+        };
+        let (soft, hard) = (r.soft(), r.hard());
+        let field = format!("process.rlimits {name}");
+        if out.iter().any(|&(res, _, _)| res == resource) {
+            return Err(error(format!("{field}: given twice")));
+        }
+        if soft > hard {
+            return Err(error(format!(
+                "{field}: soft limit {soft} above the hard limit {hard}"
+            )));
+        }
+        if resource == RLIMIT_NOFILE && hard > snare_abi::file::NR_OPEN {
+            return Err(error(format!(
+                "{field}: hard limit {hard} above {} (fs.nr_open)",
+                snare_abi::file::NR_OPEN
+            )));
+        }
+        out.push((resource, soft, hard));
+    }
+    Ok(out)
 }
 
 /// File systems the sandbox has of its own: a mount of one of these types is accepted and
@@ -415,6 +501,8 @@ mod tests {
         assert!(err(&config("", &format!(r#","hostname":"{long}""#))).contains("hostname"));
         let s = config("", r#","mounts":[{"destination":"x","type":"tmpfs"}]"#);
         assert!(err(&s).contains("absolute"));
+        let s = config("", r#","linux":{"maskedPaths":["proc/kcore"]}"#);
+        assert!(err(&s).contains("linux.maskedPaths"));
         let s = config(
             "",
             r#","mounts":[{"destination":"/x","type":"tmpfs","options":["bogus"]}]"#,
@@ -490,10 +578,40 @@ mod tests {
     }
 
     #[test]
+    fn rlimits_checked() {
+        let rl = |json: &str| config(&format!(r#""rlimits":[{json}],"#), "");
+        let l = map(
+            &rl(r#"{"type":"RLIMIT_NOFILE","soft":321,"hard":4096},
+                   {"type":"RLIMIT_FSIZE","soft":1024,"hard":2048}"#),
+            Path::new("/b"),
+        )
+        .expect("maps");
+        assert_eq!(l.rlimits, [(7, 321, 4096), (1, 1024, 2048)]);
+        assert_eq!(l.request().rlimits, l.rlimits);
+        assert!(err(&rl(r#"{"type":"RLIMIT_AS","soft":2,"hard":1}"#)).contains("soft limit"));
+        let twice =
+            r#"{"type":"RLIMIT_AS","soft":1,"hard":1},{"type":"RLIMIT_AS","soft":1,"hard":1}"#;
+        assert!(err(&rl(twice)).contains("twice"));
+        let huge = r#"{"type":"RLIMIT_NOFILE","soft":1,"hard":99999999999}"#;
+        assert!(err(&rl(huge)).contains("nr_open"));
+        let bad = r#"{"ociVersion":"1","root":{"path":"r"},"process":{"user":{},"args":["a"],"cwd":"/","rlimits":[{"type":"RLIMIT_BOGUS","soft":1,"hard":1}]}}"#;
+        assert!(serde_json::from_str::<Spec>(bad).is_err());
+    }
+
+    #[test]
     fn docker_sample_maps() {
         let text = include_str!("../../tests/data/docker-sample-config.json");
         let l = map(&spec(text), Path::new("/b")).expect("Docker's config maps");
         assert_eq!(l.args, ["sleep", "1000"]);
+        let n = |want: fn(&UserMount) -> bool| l.mounts.iter().filter(|m| want(m)).count();
+        assert_eq!(n(|m| matches!(m, UserMount::ReadOnly { .. })), 5);
+        assert_eq!(n(|m| matches!(m, UserMount::Masked { .. })), 10);
+        assert_eq!(
+            l.mounts.last(),
+            Some(&UserMount::Masked {
+                guest: b"/sys/firmware".to_vec()
+            })
+        );
         assert_eq!(l.hostname.as_deref(), Some("48477a225c1e"));
         assert_eq!(super::super::hooks::Stage::Prestart.of(&l.hooks).len(), 1);
         assert_eq!(l.network, Network::None);

@@ -10,6 +10,8 @@ use std::path::Path;
 pub trait Host {
     /// Whether `path` is a directory (the root file system, bind mounts' sources).
     fn is_dir(&self, path: &Path) -> bool;
+    /// Whether `path` is a regular file, a symlink followed (a bind mount's source).
+    fn is_file(&self, path: &Path) -> bool;
     /// When live process `pid` started (clock ticks after boot, `/proc/PID/stat`'s 22nd
     /// field), which tells it from a later process given the same pid; `None` if no live
     /// process has it (a zombie has ended: it counts as gone).
@@ -37,6 +39,10 @@ fn stat_fields(pid: i32) -> Option<Vec<String>> {
 impl Host for RealHost {
     fn is_dir(&self, path: &Path) -> bool {
         path.is_dir()
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        path.is_file()
     }
 
     fn start_time(&self, pid: i32) -> Option<u64> {

@@ -45,40 +45,35 @@ pub struct Created {
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
 /// Checks the host paths the bundle names: the root must be a directory; a bind mount's
-/// source must exist, and one that is not a directory is skipped with a warning (snare
-/// binds directories only, so far: Docker's /etc/hosts, /etc/hostname, /etc/resolv.conf
-/// are files).
-pub fn check_paths(launch: &mut Launch, host: &dyn Host) -> Result<(), OciError> {
+/// source must be a directory or a regular file (a symlink followed, as `mount(2)` follows
+/// it). The Sentry checks again what it opens (`kernel::mounts::open_volumes`): this is
+/// for a clear message before anything is made.
+pub fn check_paths(launch: &Launch, host: &dyn Host) -> Result<(), OciError> {
     if !host.is_dir(&launch.root) {
         return Err(error(format!(
             "root.path {}: no such directory",
             launch.root.display()
         )));
     }
-    let mut kept = Vec::new();
-    for m in launch.mounts.drain(..) {
+    for m in &launch.mounts {
         if let UserMount::Volume {
             host: src, guest, ..
-        } = &m
+        } = m
         {
-            let dest = String::from_utf8_lossy(guest);
-            if !host.is_dir(src) {
-                if !src.exists() {
-                    return Err(error(format!(
-                        "bind mount {} at {dest}: no such file or directory",
-                        src.display()
-                    )));
-                }
-                tracing::warn!(
-                    "bind mount {} at {dest} skipped: snare binds directories only so far",
-                    src.display()
-                );
+            if host.is_dir(src) || host.is_file(src) {
                 continue;
             }
+            let dest = String::from_utf8_lossy(guest);
+            let why = match src.exists() {
+                false => "no such file or directory",
+                true => "not a directory or a regular file (snare binds only those)",
+            };
+            return Err(error(format!(
+                "bind mount {} at {dest}: {why}",
+                src.display()
+            )));
         }
-        kept.push(m);
     }
-    launch.mounts = kept;
     Ok(())
 }
 
@@ -96,8 +91,8 @@ pub fn create(
             "--console-socket: terminals are not supported yet (docker run -t)",
         ));
     }
-    let mut bundle = Bundle::load(&opts.bundle)?;
-    check_paths(&mut bundle.launch, host)?;
+    let bundle = Bundle::load(&opts.bundle)?;
+    check_paths(&bundle.launch, host)?;
     let dir = StateDir::make(root, id)?;
     spawn(&dir, &bundle, opts, host).inspect_err(|_| {
         let _ = dir.remove();
@@ -432,11 +427,15 @@ mod tests {
         procs: RefCell<HashMap<i32, (u64, i32)>>,
         sent: RefCell<Vec<(i32, i32)>>,
         dirs: Vec<PathBuf>,
+        files: Vec<PathBuf>,
     }
 
     impl Host for Fake {
         fn is_dir(&self, path: &Path) -> bool {
             self.dirs.iter().any(|d| d == path)
+        }
+        fn is_file(&self, path: &Path) -> bool {
+            self.files.iter().any(|d| d == path)
         }
         fn start_time(&self, pid: i32) -> Option<u64> {
             self.procs.borrow().get(&pid).map(|p| p.0)
@@ -611,31 +610,40 @@ mod tests {
                     guest: b"/d".to_vec(),
                     read_only: false,
                 },
-                // A file (exists, not a directory): skipped.
+                // A regular file: bound as a file.
                 UserMount::Volume {
-                    host: PathBuf::from("/proc/self/status"),
+                    host: PathBuf::from("/h"),
                     guest: b"/etc/hosts".to_vec(),
                     read_only: false,
                 },
             ],
             memory: None,
+            rlimits: vec![],
             annotations: HashMap::new(),
             hooks: Default::default(),
         };
         let host = Fake {
             dirs: vec![PathBuf::from("/r"), PathBuf::from("/d")],
+            files: vec![PathBuf::from("/h")],
             ..Fake::default()
         };
-        check_paths(&mut l, &host).expect("checks");
-        assert_eq!(l.mounts.len(), 1);
-        l.mounts.push(UserMount::Volume {
-            host: PathBuf::from("/nonexistent-snare-test"),
-            guest: b"/x".to_vec(),
-            read_only: false,
-        });
-        assert!(check_paths(&mut l, &host).is_err());
+        check_paths(&l, &host).expect("checks");
+        // Neither (a device here: it exists), then missing.
+        for (src, why) in [
+            ("/dev/null", "not a directory or a regular file"),
+            ("/nonexistent-snare-test", "no such file"),
+        ] {
+            l.mounts.push(UserMount::Volume {
+                host: PathBuf::from(src),
+                guest: b"/x".to_vec(),
+                read_only: false,
+            });
+            let e = check_paths(&l, &host).expect_err(src).0;
+            assert!(e.contains(why), "{e}");
+            l.mounts.pop();
+        }
         l.root = PathBuf::from("/nope");
-        assert!(check_paths(&mut l, &host)
+        assert!(check_paths(&l, &host)
             .expect_err("root")
             .0
             .contains("root.path"));

@@ -159,7 +159,7 @@ fn host_rel(rel: &[u8]) -> &Path {
 
 /// The `self/fd/N` link of one of our fds in the held `/proc`, for the `*at` calls: the
 /// kernel follows it to that very object.
-fn proc_link(fd: &OwnedFd) -> Result<(BorrowedFd<'static>, CString), Errno> {
+pub(super) fn proc_link(fd: &OwnedFd) -> Result<(BorrowedFd<'static>, CString), Errno> {
     snare_platform::host_proc::fd_link(fd.as_raw_fd())
 }
 
@@ -167,7 +167,7 @@ fn fstat(fd: &OwnedFd) -> Result<nix::sys::stat::FileStat, Errno> {
     nix::sys::stat::fstatat(fd, "", AtFlags::AT_EMPTY_PATH).map_err(errno_of)
 }
 
-fn mode_of(perm: u32) -> Mode {
+pub(super) fn mode_of(perm: u32) -> Mode {
     Mode::from_bits_truncate(perm & 0o7777)
 }
 
@@ -201,11 +201,7 @@ impl HostDir {
         Ok(HostDir::with_dir(dir, host, guest_prefix, read_only, me))
     }
 
-    /// The fd a volume of host directory `host` is held by. `isolated` (the Sentry in its
-    /// own namespaces, about to lose the host's paths): a detached copy of the host's mounts
-    /// there (`mount_tree::tree`: `..` stays inside, no devices, read-only if `read_only`),
-    /// or an error. Otherwise a plain directory fd, or the read-only copy for `read_only`
-    /// where the privilege for it is there (else the Sentry's checks alone).
+    /// The fd a volume of host directory `host` is held by: see [`HostDir::hold`].
     pub fn hold_host(host: &Path, read_only: bool, isolated: bool) -> Result<OwnedFd, Errno> {
         let dir = nix::fcntl::open(
             host,
@@ -213,16 +209,40 @@ impl HostDir {
             Mode::empty(),
         )
         .map_err(errno_of)?;
+        HostDir::hold(dir, host, read_only, isolated)
+    }
+
+    /// An `O_PATH` fd of a volume's source `host` (a symlink followed, as `mount(2)` follows
+    /// a bind's source) and its file type (`S_IFDIR`, `S_IFREG`, …).
+    pub fn open_source(host: &Path) -> Result<(OwnedFd, u32), Errno> {
+        let at = nix::fcntl::open(host, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(errno_of)?;
+        let kind = fstat(&at)?.st_mode & S_IFMT;
+        Ok((at, kind))
+    }
+
+    /// The fd a volume (a directory, or a single file: [`super::hostfile::BoundFile`]) is
+    /// held by, from `at`, an `O_PATH` fd of the host object at `host`. `isolated` (the
+    /// Sentry in its own namespaces, about to lose the host's paths): a detached copy of
+    /// the host's mounts there (`mount_tree::tree_at`: `..` stays inside, no devices,
+    /// read-only if `read_only`), or an error. Otherwise `at` itself, or the read-only copy
+    /// for `read_only` where the privilege for it is there (else the Sentry's checks alone).
+    pub fn hold(
+        at: OwnedFd,
+        host: &Path,
+        read_only: bool,
+        isolated: bool,
+    ) -> Result<OwnedFd, Errno> {
         if isolated {
-            return snare_platform::mount_tree::tree(host, read_only);
+            return snare_platform::mount_tree::tree_at(&at, read_only);
         }
         if read_only {
-            match snare_platform::mount_tree::readonly_tree(host) {
+            match snare_platform::mount_tree::tree_at(&at, true) {
                 Ok(tree) => return Ok(tree),
                 Err(e) => tracing::info!(error = ?e, "volume {} held writable", host.display()),
             }
         }
-        Ok(dir)
+        Ok(at)
     }
 
     /// A volume held by `dir` (from [`HostDir::hold_host`]); what the guest creates in it
@@ -773,7 +793,7 @@ impl HostDir {
 
 /// `chmod` of the object an `O_PATH` fd refers to (through its `/proc/self/fd` link: the
 /// kernel has no `fchmod` for `O_PATH` fds before `fchmodat2`).
-fn chmod_fd(fd: &OwnedFd, mode: u32) -> Result<(), Errno> {
+pub(super) fn chmod_fd(fd: &OwnedFd, mode: u32) -> Result<(), Errno> {
     let (proc, link) = proc_link(fd)?;
     nix::sys::stat::fchmodat(
         proc,

@@ -20,6 +20,7 @@ pub mod filesystem;
 mod host;
 pub mod host_fds;
 pub mod hostdir;
+pub mod hostfile;
 pub mod inotify;
 pub mod listing;
 pub(crate) mod locks;
