@@ -89,6 +89,33 @@ impl Timeout {
     }
 }
 
+/// A socket's `SO_RCVTIMEO` and `SO_SNDTIMEO`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    rcv: Timeout,
+    snd: Timeout,
+}
+
+impl Timeouts {
+    /// `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`.
+    pub fn get(&self, rcv: bool) -> Timeout {
+        if rcv {
+            self.rcv
+        } else {
+            self.snd
+        }
+    }
+
+    /// Sets `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`.
+    pub fn set(&mut self, rcv: bool, t: Timeout) {
+        if rcv {
+            self.rcv = t;
+        } else {
+            self.snd = t;
+        }
+    }
+}
+
 /// Waits on `queues` until `ready` answers, as a socket call with timeout `t` does: EAGAIN
 /// at once when `nonblock` or `t` is zero, EAGAIN when `t` passes, EINTR (never a restart)
 /// for a signal when a time is set, as Linux's `sock_intr_errno`.

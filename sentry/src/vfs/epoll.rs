@@ -240,15 +240,8 @@ impl List {
 }
 
 /// The events a host interest's socket is watched for in the host set (errors and
-/// hang-ups always are).
-const HOST_EVENTS: u32 = poll::IN
-    | poll::PRI
-    | poll::OUT
-    | poll::RDNORM
-    | poll::RDBAND
-    | poll::WRNORM
-    | poll::WRBAND
-    | poll::RDHUP;
+/// hang-ups always are): every readiness a guest can ask of a socket.
+const HOST_EVENTS: u32 = inet::POLL_ALL;
 
 struct Shared {
     list: Mutex<List>,

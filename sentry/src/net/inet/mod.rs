@@ -46,7 +46,7 @@ use crate::vfs::{poll, FileDescription};
 pub use net::Received;
 
 /// The readiness a guest can ask of a socket.
-const POLL_ALL: u32 = poll::IN
+pub const POLL_ALL: u32 = poll::IN
     | poll::PRI
     | poll::OUT
     | poll::RDNORM

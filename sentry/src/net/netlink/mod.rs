@@ -29,7 +29,7 @@ pub mod ifreq;
 mod msg;
 mod route;
 
-use super::Timeout;
+use super::{Timeout, Timeouts};
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -86,8 +86,8 @@ struct State {
     passcred: bool,
     flags: Flags,
     /// `SO_RCVTIMEO` and `SO_SNDTIMEO` (sends never wait; kept to be read back).
-    rcvtimeo: Timeout,
-    sndtimeo: Timeout,
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO`.
+    timeouts: Timeouts,
 }
 
 /// A NETLINK_ROUTE socket of the guest.
@@ -207,8 +207,7 @@ impl NetlinkSocket {
                 max_recvmsg_len: 0,
                 passcred: false,
                 flags: Flags::default(),
-                rcvtimeo: Timeout::Forever,
-                sndtimeo: Timeout::Forever,
+                timeouts: Timeouts::default(),
             }),
             wq: WaitQueue::new(),
             uid,
@@ -366,28 +365,18 @@ impl NetlinkSocket {
             data.truncate(len);
             Some(Ok(Received { data, full_len }))
         };
-        let timeo = self.state().rcvtimeo;
+        let timeo = self.state().timeouts.get(true);
         super::wait_timed(timeo, nonblock, &[&self.wq], take)
     }
 
     /// `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`.
     pub fn timeout(&self, rcv: bool) -> Timeout {
-        let st = self.state();
-        if rcv {
-            st.rcvtimeo
-        } else {
-            st.sndtimeo
-        }
+        self.state().timeouts.get(rcv)
     }
 
     /// Sets `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`.
     pub fn set_timeout(&self, rcv: bool, t: Timeout) {
-        let mut st = self.state();
-        if rcv {
-            st.rcvtimeo = t;
-        } else {
-            st.sndtimeo = t;
-        }
+        self.state().timeouts.set(rcv, t);
     }
 
     /// `getsockopt(2)` at `SOL_SOCKET`: the option's value (an `int`).

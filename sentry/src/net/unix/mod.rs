@@ -27,7 +27,7 @@ mod io;
 pub mod names;
 mod queue;
 
-use super::Timeout;
+use super::{Timeout, Timeouts};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -174,8 +174,8 @@ struct State {
     reuseaddr: bool,
     keepalive: bool,
     /// `SO_RCVTIMEO` and `SO_SNDTIMEO`.
-    rcvtimeo: Timeout,
-    sndtimeo: Timeout,
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO`.
+    timeouts: Timeouts,
     name: Option<UnixAddr>,
     peer_name: Option<UnixAddr>,
     /// `SO_PEERCRED`: the peer's credentials when the connection was made.
@@ -224,8 +224,7 @@ impl UnixSocket {
                 passcred: false,
                 reuseaddr: false,
                 keepalive: false,
-                rcvtimeo: Timeout::Forever,
-                sndtimeo: Timeout::Forever,
+                timeouts: Timeouts::default(),
                 name: None,
                 peer_name: None,
                 peercred: None,
@@ -379,22 +378,12 @@ impl UnixSocket {
 
     /// `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`: how long its blocking calls wait.
     pub fn timeout(&self, rcv: bool) -> Timeout {
-        let st = self.lock();
-        if rcv {
-            st.rcvtimeo
-        } else {
-            st.sndtimeo
-        }
+        self.lock().timeouts.get(rcv)
     }
 
     /// Sets `SO_RCVTIMEO` (`rcv`) or `SO_SNDTIMEO`.
     pub fn set_timeout(&self, rcv: bool, t: Timeout) {
-        let mut st = self.lock();
-        if rcv {
-            st.rcvtimeo = t;
-        } else {
-            st.sndtimeo = t;
-        }
+        self.lock().timeouts.set(rcv, t);
     }
 
     /// `setsockopt(SOL_SOCKET, opt, val)` of an `int` option (the caller read it).
