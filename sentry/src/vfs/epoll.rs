@@ -112,14 +112,17 @@ struct Interest {
 impl Interest {
     /// The events this interest reports now; consumes the pending mark of an edge-triggered
     /// one when `consume`.
+    ///
+    /// A host interest (the host set marks those that changed) is asked only when pending,
+    /// level-triggered or not. The mark is taken before asking, so a change marked
+    /// meanwhile is kept; a level-triggered host interest found ready keeps its mark, as
+    /// Linux keeps it on its ready list.
     fn ready(&self, file: &dyn FileDescription, consume: bool) -> u32 {
         if self.disabled {
             return 0;
         }
-        if self.host {
-            return self.host_ready(file, consume);
-        }
-        if self.events & EPOLLET != 0 {
+        let edge = self.events & EPOLLET != 0;
+        if self.host || edge {
             let pending = if consume {
                 self.wake.pending.swap(false, Ordering::SeqCst)
             } else {
@@ -129,24 +132,13 @@ impl Interest {
                 return 0;
             }
         }
-        file.poll() & ((self.events & !FLAGS) | poll::ERR | poll::HUP)
-    }
-
-    /// [`Interest::ready`] of a host interest: only a pending one is asked (the host set
-    /// marks those that changed). The mark is taken before asking, so a change marked
-    /// meanwhile is kept; a level-triggered interest found ready keeps its mark.
-    fn host_ready(&self, file: &dyn FileDescription, consume: bool) -> u32 {
-        let pending = if consume {
-            self.wake.pending.swap(false, Ordering::SeqCst)
+        let now = if self.host {
+            file.host_readiness().map_or(poll::ERR, inet::readiness)
         } else {
-            self.wake.pending.load(Ordering::SeqCst)
+            file.poll()
         };
-        if !pending {
-            return 0;
-        }
-        let now = file.host_readiness().map_or(poll::ERR, inet::readiness);
         let ev = now & ((self.events & !FLAGS) | poll::ERR | poll::HUP);
-        if consume && ev != 0 && self.events & EPOLLET == 0 {
+        if self.host && consume && ev != 0 && !edge {
             self.wake.pending.store(true, Ordering::SeqCst);
         }
         ev
