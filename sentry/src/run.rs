@@ -542,8 +542,15 @@ fn forward_signal(k: &Kernel, sig: i32, init_only: bool) {
         .collect();
     tracing::debug!(sig, pg, n = targets.len(), "forwarding a host signal");
     for g in targets {
+        // `snare do`: the init is the user's command, which a terminal's Ctrl-C ends. A
+        // container's init is a pid namespace's init: sent from outside, a signal it has no
+        // handler for is dropped (Linux's rule; runc's `kill TERM` of a `sleep` does
+        // nothing), which `send_to_group` applies to pid 1.
         let dfl = g.action(sig).sa_handler == crate::kernel::signal::SIG_DFL;
-        if g.tgid == 1 && dfl && matches!(default_action(sig), Default_::Terminate | Default_::Core)
+        if !init_only
+            && g.tgid == 1
+            && dfl
+            && matches!(default_action(sig), Default_::Terminate | Default_::Core)
         {
             group_exit(&g, crate::kernel::ExitStatus::Signal(sig), None);
         } else {
