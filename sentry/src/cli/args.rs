@@ -36,6 +36,11 @@ OCI runtime commands (as runc's; Docker and containerd call them; `snare COMMAND
   ps --format json ID           Host pids of its processes
   spec [--bundle DIR]           Write a starting config.json
   features                      Print what the runtime supports (JSON)
+  install [--config F] [--runtime NAME] [-- RUNTIME_ARGS...]
+                                Add snare to Docker's daemon.json (default
+                                /etc/docker/daemon.json, name snare), keeping the rest
+  uninstall [--config F] [--runtime NAME]
+                                Take it out again
   exec, pause, resume, update, events
                                 Not supported yet: refused with one line
 

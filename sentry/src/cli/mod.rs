@@ -9,6 +9,7 @@ mod args;
 pub mod create;
 pub mod delete;
 pub mod features;
+pub mod install;
 pub mod kill;
 pub mod log;
 pub mod not_yet;

@@ -14,7 +14,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use super::GlobalArgs;
-use super::{create, delete, features, kill, log, not_yet, ps, run as run_cmd, spec, start, state};
+use super::{
+    create, delete, features, install, kill, log, not_yet, ps, run as run_cmd, spec, start, state,
+};
 use crate::oci::host::RealHost;
 use crate::oci::state::{Id, DEFAULT_ROOT};
 use crate::oci::OciError;
@@ -38,6 +40,10 @@ enum RuntimeCommand {
     Ps(ps::Args),
     Spec(spec::Args),
     Features(features::Args),
+    /// Add snare to Docker's daemon.json
+    Install(install::InstallArgs),
+    /// Remove snare from Docker's daemon.json
+    Uninstall(install::UninstallArgs),
     Exec(not_yet::Args),
     Pause(not_yet::Args),
     Resume(not_yet::Args),
@@ -55,8 +61,22 @@ pub struct Context {
 
 /// The words that name an OCI runtime subcommand.
 pub const COMMANDS: &[&str] = &[
-    "create", "start", "state", "kill", "delete", "run", "ps", "spec", "features", "exec", "pause",
-    "resume", "update", "events",
+    "create",
+    "start",
+    "state",
+    "kill",
+    "delete",
+    "run",
+    "ps",
+    "spec",
+    "features",
+    "install",
+    "uninstall",
+    "exec",
+    "pause",
+    "resume",
+    "update",
+    "events",
 ];
 
 /// A container id from the command line.
@@ -102,6 +122,8 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
         RuntimeCommand::Ps(a) => ps::run(&ctx, a),
         RuntimeCommand::Spec(a) => spec::run(&ctx, a),
         RuntimeCommand::Features(a) => features::run(&ctx, a),
+        RuntimeCommand::Install(a) => install::install(&ctx, a),
+        RuntimeCommand::Uninstall(a) => install::uninstall(&ctx, a),
         RuntimeCommand::Exec(a) => not_yet::run(&ctx, "exec", a),
         RuntimeCommand::Pause(a) => not_yet::run(&ctx, "pause", a),
         RuntimeCommand::Resume(a) => not_yet::run(&ctx, "resume", a),

@@ -11,6 +11,7 @@
 //!   through a pipe and waits at the FIFO ([`init`]); `start` writes the FIFO; `kill`
 //!   signals the init, which forwards to the guest; `delete` kills and removes.
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
+//! - [`install`] adds snare to Docker's `daemon.json` and takes it out.
 //! - [`host`] is every host effect outside the state directory (processes, the bundle's
 //!   paths), behind a trait so the lifecycle's rules get unit tests with a fake.
 //!
@@ -20,6 +21,7 @@ pub mod bundle;
 pub mod hooks;
 pub mod host;
 pub mod init;
+pub mod install;
 pub mod lifecycle;
 pub mod signal;
 pub mod spec;
