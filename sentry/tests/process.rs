@@ -451,3 +451,36 @@ fn stub_killed_from_outside_kills_only_its_process() {
         "the sleeping process outlived its stub"
     );
 }
+
+/// `ps`, `pgrep` and `/proc/PID` see every process of the sandbox, as natively in a pid
+/// namespace of their own (`unshare --pid --fork --mount-proc`): procps's `ps` lists the
+/// shell (pid 1), its `sleep` and itself.
+#[test]
+fn ps_sees_every_process() {
+    let script = "sleep 5 & until [ \"$(cat /proc/$!/comm 2>/dev/null)\" = sleep ]; do :; done; \
+                  ps -o pid,ppid,comm,args -p 1,2; ps -e -o comm=; pgrep -x sleep; tr '\\0' ' ' </proc/2/cmdline; echo; \
+                  grep -E '^(Name|Pid|PPid):' /proc/2/status; readlink /proc/2/exe; \
+                  ls /proc | grep -E '^(1|2)$'; kill $!";
+    let have = |p: &str| std::path::Path::new(p).exists();
+    if !have("/usr/bin/ps") || !have("/usr/bin/unshare") || !have("/usr/bin/pgrep") {
+        eprintln!("skipped: procps or util-linux missing");
+        return;
+    }
+    let native = std::process::Command::new("/usr/bin/unshare")
+        .args(["--pid", "--fork", "--mount-proc", "/bin/sh", "-c", script])
+        .output()
+        .expect("unshare");
+    assert!(
+        native.status.success(),
+        "natively: {}",
+        String::from_utf8_lossy(&native.stderr)
+    );
+    let ours = snare(std::path::Path::new("/bin/sh"), &["-c", script]);
+    assert_eq!(
+        String::from_utf8_lossy(&ours.stdout),
+        String::from_utf8_lossy(&native.stdout),
+        "stderr: {}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ours.stdout).contains("sleep 5"));
+}

@@ -147,6 +147,20 @@ pub struct TaskHandle {
     /// CPU time bookkeeping: (user, system) µs of the current stub thread when the task took
     /// it, and of earlier stub threads (before an exec gave it a new one).
     pub cpu: Mutex<CpuAccount>,
+    /// What other tasks' `/proc/PID` reads of this one (its memory, files, directories).
+    pub view: Mutex<TaskView>,
+}
+
+/// A task's memory, fd table and file-system context as others see them (`/proc/PID`):
+/// weak references, so they never change whether the task's own are shared (its syscalls
+/// decide that by `Arc::strong_count`) nor keep them alive once it lets them go. The task
+/// republishes them whenever it replaces one (`Task::publish`) and empties the view as it
+/// exits.
+#[derive(Debug, Default)]
+pub struct TaskView {
+    pub mm: std::sync::Weak<crate::mm::MemoryManager>,
+    pub fds: std::sync::Weak<crate::vfs::FdTable>,
+    pub fs: std::sync::Weak<super::task::FsContext>,
 }
 
 /// See [`TaskHandle::cpu`].
@@ -170,6 +184,7 @@ impl TaskHandle {
             killed: AtomicBool::new(false),
             attention: AtomicBool::new(true),
             cpu: Mutex::new(CpuAccount::default()),
+            view: Mutex::new(TaskView::default()),
         })
     }
 

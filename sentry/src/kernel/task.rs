@@ -184,7 +184,7 @@ impl Task {
     ) -> Task {
         handle.set_context(ctx.interrupter(), ctx.reused_thread());
         mm.set_owner(handle.tg.tgid);
-        Task {
+        let task = Task {
             k,
             tid: handle.tid,
             handle,
@@ -203,7 +203,19 @@ impl Task {
             restart: None,
             restart_block: None,
             profile: None,
-        }
+        };
+        task.publish();
+        task
+    }
+
+    /// Shows the task's current memory, fd table and file-system context to `/proc/PID`
+    /// readers ([`super::process::TaskView`]): after each change of one of them.
+    pub fn publish(&self) {
+        *super::process::lock(&self.handle.view) = super::process::TaskView {
+            mm: Arc::downgrade(&self.mm),
+            fds: Arc::downgrade(&self.fds),
+            fs: Arc::downgrade(&self.fs),
+        };
     }
 
     /// The task's process.
@@ -473,6 +485,7 @@ impl Task {
         };
         lock(&self.k.pids).tasks.remove(&self.tid);
         *lock(&self.handle.interrupter) = None;
+        *lock(&self.handle.view) = super::process::TaskView::default();
         if last {
             let status = tg.state().group_exit.unwrap_or(own);
             // Close the files now (a pipe's reader must see EOF before the parent hears of

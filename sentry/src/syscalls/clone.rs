@@ -456,6 +456,7 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
         task.fds = Arc::new(task.fds.duplicate());
     }
     task.fds.close_on_exec();
+    task.publish();
     {
         let mut acts = lock(&me.actions);
         for a in acts.iter_mut() {

@@ -258,6 +258,7 @@ fn sys_unshare(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if flags & CLONE_FILES != 0 && Arc::strong_count(&task.fds) > 1 {
         task.fds = Arc::new(task.fds.duplicate());
     }
+    task.publish();
     Ok(0)
 }
 

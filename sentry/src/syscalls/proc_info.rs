@@ -1,13 +1,17 @@
 //! The snapshots `/proc` is generated from: [`process_info`] reads everything /proc shows about
-//! the calling task (the only place that reads `Task` fields for /proc), [`system_info`] the
-//! sandbox-wide facts.
+//! the calling task (the only place that reads `Task` fields for /proc), [`other_process`]
+//! the same of another process through what its thread publishes (`TaskView`),
+//! [`system_info`] the sandbox-wide facts.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use snare_platform::Prot;
 
-use crate::kernel::Task;
-use crate::mm::{Backing, GuestMemory};
+use crate::kernel::process::{TaskHandle, ThreadGroup};
+use crate::kernel::FsContext;
+use crate::kernel::{Kernel, Task};
+use crate::mm::{Backing, GuestMemory, MemoryManager};
+use crate::vfs::FdTable;
 use crate::vfs::procfs::{MapLine, ProcessInfo, SystemInfo};
 
 /// Longest argv or envp block read for /proc (Linux reads any length; a page-sized cap keeps
@@ -15,10 +19,10 @@ use crate::vfs::procfs::{MapLine, ProcessInfo, SystemInfo};
 const MAX_ARGS: u64 = 1 << 20;
 
 /// The guest bytes in `[start, end)`, or nothing if they can't be read.
-fn guest_range(task: &Task, (start, end): (u64, u64)) -> Vec<u8> {
+fn guest_range(mm: &MemoryManager, (start, end): (u64, u64)) -> Vec<u8> {
     let len = end.saturating_sub(start).min(MAX_ARGS) as usize;
     let mut buf = vec![0u8; len];
-    match task.mm.read(start, &mut buf) {
+    match mm.read(start, &mut buf) {
         Ok(()) => buf,
         Err(_) => Vec::new(),
     }
@@ -26,8 +30,23 @@ fn guest_range(task: &Task, (start, end): (u64, u64)) -> Vec<u8> {
 
 /// What /proc shows about `t`.
 pub(crate) fn process_info(t: &Task) -> ProcessInfo {
-    let (heap_start, heap_end) = t.mm.brk_range();
-    let vmas = t.mm.vmas();
+    let mut info = info_of(&t.k, &t.handle, &t.mm, &t.fds, &t.fs);
+    info.state = b'R';
+    info
+}
+
+/// What /proc shows about the process of thread `h`, whose memory, files and directories
+/// are `mm`, `fds` and `fs`.
+fn info_of(
+    k: &Kernel,
+    h: &TaskHandle,
+    mm: &MemoryManager,
+    fds: &FdTable,
+    fs: &FsContext,
+) -> ProcessInfo {
+    let tg = &h.tg;
+    let (heap_start, heap_end) = mm.brk_range();
+    let vmas = mm.vmas();
     let mut size = 0u64;
     let maps = vmas
         .iter()
@@ -39,7 +58,7 @@ pub(crate) fn process_info(t: &Task) -> ProcessInfo {
                 Backing::Anon if v.start >= heap_start && v.end <= heap_end.max(heap_start) => {
                     (0, b"[heap]".to_vec())
                 }
-                Backing::Anon if v.start == t.k.aux.sysinfo_ehdr && v.start != 0 => {
+                Backing::Anon if v.start == k.aux.sysinfo_ehdr && v.start != 0 => {
                     (0, b"[vdso]".to_vec())
                 }
                 Backing::Anon => (0, Vec::new()),
@@ -58,25 +77,27 @@ pub(crate) fn process_info(t: &Task) -> ProcessInfo {
             }
         })
         .collect();
-    let fds = t
-        .fds
+    let fd_paths = fds
         .fds()
         .into_iter()
-        .filter_map(|n| Some((n, t.fds.get(n).ok()?.path().into_bytes())))
+        .filter_map(|n| Some((n, fds.get(n).ok()?.path().into_bytes())))
         .collect();
-    let (comm, exe, args, env, nthreads, creds) = {
-        let st = t.tg().state();
+    let (comm, exe, args, env, tids, creds, pgid, sid, stopped) = {
+        let st = tg.state();
         (
             st.comm.clone(),
             st.exe.clone(),
             st.args,
             st.env,
-            st.threads.len().max(1) as u32,
+            st.threads.iter().map(|t| t.tid).collect::<Vec<_>>(),
             st.creds.clone(),
+            st.pgid,
+            st.sid,
+            st.stopped,
         )
     };
     let (mut ignored, mut caught) = (0u64, 0u64);
-    for (i, a) in crate::kernel::process::lock(&t.tg().actions)
+    for (i, a) in crate::kernel::process::lock(&tg.actions)
         .iter()
         .enumerate()
     {
@@ -87,30 +108,81 @@ pub(crate) fn process_info(t: &Task) -> ProcessInfo {
         }
     }
     ProcessInfo {
-        pid: t.tgid(),
-        ppid: t.tg().ppid(),
+        pid: tg.tgid,
+        ppid: tg.ppid(),
         uid: creds.euid,
         gid: creds.egid,
         comm,
-        cmdline: guest_range(t, args),
-        environ: guest_range(t, env),
+        cmdline: guest_range(mm, args),
+        environ: guest_range(mm, env),
         exe,
-        cwd: t.fs.cwd(),
-        root: t.fs.root().to_vec(),
+        cwd: fs.cwd(),
+        root: fs.root().to_vec(),
         maps,
-        fds,
-        vm_rss_kb: t.mm.resident_pages() as u64 * 4,
+        fds: fd_paths,
+        vm_rss_kb: mm.resident_pages() as u64 * 4,
         vm_size_kb: size / 1024,
-        threads: nthreads,
+        threads: tids.len().max(1) as u32,
         start_ticks: 0,
         utime_ticks: 0,
         stime_ticks: 0,
         cutime_ticks: 0,
         cstime_ticks: 0,
-        sig_blocked: t.sigmask(),
+        sig_blocked: h.mask(),
         sig_ignored: ignored,
         sig_caught: caught,
+        tids,
+        pgid,
+        sid,
+        state: if stopped { b'T' } else { b'S' },
     }
+}
+
+/// What /proc shows about process `pid` (not the caller), if it exists: through its
+/// leader's published view (another thread's once the leader is gone); a zombie, or a
+/// process between its threads' views, shows its ids and name only.
+pub(crate) fn other_process(k: &Kernel, pid: i32, cpu: bool) -> Option<ProcessInfo> {
+    let tg: Arc<ThreadGroup> = crate::kernel::process::lock(&k.pids)
+        .groups
+        .get(&pid)
+        .cloned()?;
+    let threads: Vec<Arc<TaskHandle>> = tg.state().threads.clone();
+    let viewed = threads.iter().find_map(|h| {
+        let v = crate::kernel::process::lock(&h.view);
+        Some((h.clone(), v.mm.upgrade()?, v.fds.upgrade()?, v.fs.upgrade()?))
+    });
+    let mut info = match viewed {
+        Some((h, mm, fds, fs)) => info_of(k, &h, &mm, &fds, &fs),
+        None => {
+            let st = tg.state();
+            ProcessInfo {
+                pid,
+                ppid: tg.ppid(),
+                uid: st.creds.euid,
+                gid: st.creds.egid,
+                comm: st.comm.clone(),
+                exe: st.exe.clone(),
+                pgid: st.pgid,
+                sid: st.sid,
+                state: if st.zombie.is_some() { b'Z' } else { b'S' },
+                ..ProcessInfo::default()
+            }
+        }
+    };
+    if tg.state().zombie.is_some() {
+        info.state = b'Z';
+    }
+    if cpu {
+        let (u, total) = crate::kernel::timers::process_cpu(&tg);
+        let u = u.as_micros() as u64;
+        let s = (total.as_micros() as u64).saturating_sub(u);
+        let (cu, cs) = tg.state().children_cpu;
+        info.utime_ticks = u / 10_000;
+        info.stime_ticks = s / 10_000;
+        info.cutime_ticks = cu / 10_000;
+        info.cstime_ticks = cs / 10_000;
+    }
+    Some(info)
 }
 
 /// [`process_info`] with the CPU times filled in (`/proc/PID/stat`): they cost host reads
@@ -186,6 +258,18 @@ impl crate::vfs::filesystem::Caller for Task {
 
     fn system(&self) -> SystemInfo {
         system_info(self)
+    }
+
+    fn pids(&self) -> Vec<i32> {
+        crate::kernel::process::lock(&self.k.pids)
+            .groups
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    fn other_process(&self, pid: i32, cpu: bool) -> Option<ProcessInfo> {
+        other_process(&self.k, pid, cpu)
     }
 
     fn net_file(&self, f: crate::vfs::procfs::NetFile) -> Vec<u8> {

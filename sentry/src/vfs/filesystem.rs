@@ -28,6 +28,14 @@ pub trait Caller {
     fn process(&self, cpu: bool) -> ProcessInfo;
     /// Sandbox-wide facts for /proc.
     fn system(&self) -> SystemInfo;
+    /// Every process's pid, for `/proc`'s listing (the caller's included).
+    fn pids(&self) -> Vec<i32> {
+        Vec::new()
+    }
+    /// What /proc shows about another process, if it exists (`cpu` as for [`Self::process`]).
+    fn other_process(&self, _pid: i32, _cpu: bool) -> Option<ProcessInfo> {
+        None
+    }
     /// The text of a /proc file the network side writes (`/proc/net/*`, somaxconn).
     fn net_file(&self, _f: super::procfs::NetFile) -> Vec<u8> {
         Vec::new()

@@ -15,7 +15,10 @@
 //! udp6, unix`, whose text the caller writes ([`NetFile`]);
 //! `sys/kernel/{hostname, osrelease, ostype, pid_max}`, `sys/fs/pipe-max-size`,
 //! `sys/fs/inotify/{max_queued_events, max_user_instances, max_user_watches}`,
-//! `sys/net/core/somaxconn`, `sys/vm/overcommit_memory`. Only the caller's own pid exists.
+//! `sys/net/core/somaxconn`, `sys/vm/overcommit_memory`. Every process of the sandbox has its
+//! `<pid>` ([`Procs`]: the caller's snapshot, and the others' fetched when a path names them);
+//! as on Linux, another user's `environ`, `maps`, `fd/` and `exe`/`cwd`/`root` links are
+//! `EACCES` unless the caller is root.
 //!
 //! Symlinks inside `/proc` (`self`, `thread-self`, `mounts`) are followed here. The "magic"
 //! links `exe`, `cwd`, `root` and `fd/N` point outside `/proc`: [`Procfs::redirect`] tells the
@@ -23,14 +26,19 @@
 //! that goes through one of them (followed) give `ENOENT`, so the VFS must ask `redirect` first.
 //!
 //! Deviations from Linux, for the next maintainer:
-//! - Every process-group and session id shown is the pid; capabilities are all-or-nothing by
-//!   uid; context-switch, fault and interrupt counters are 0; the load average is 0.
+//! - Capabilities are all-or-nothing by uid; context-switch, fault and interrupt counters
+//!   are 0; the load average is 0. Another process's state is `S` (or `T` stopped, `Z` a
+//!   zombie), never `R`: the Sentry doesn't know whether its thread is in guest code. Its
+//!   `task/<tid>` directories all show the process. Its `fd/N` opens the path the fd was
+//!   opened by; a pipe's or socket's (`pipe:[3]`) is `ENOENT`. A zombie (or a process
+//!   mid-exec) shows its ids and name, nothing of its memory or files.
 //! - Writes: files are read-only (`EACCES` on open for writing, also for the root-owned
 //!   `sys/` tunables Linux lets root write), `O_CREAT` gives `EACCES` (Linux root may reopen an
 //!   existing file with `O_CREAT`). `fd/N` links are `lrwx------` whatever the fd's mode.
 //! - `/proc/cpuinfo` copies the host's CPU identification (vendor, family, model, model name,
 //!   stepping, MHz, cache size, flags, bogomips, address sizes) into `ncpus` generated blocks.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -88,6 +96,65 @@ pub struct ProcessInfo {
     pub sig_blocked: u64,
     pub sig_ignored: u64,
     pub sig_caught: u64,
+    /// Thread ids (`task/`); empty: the pid alone.
+    pub tids: Vec<i32>,
+    /// Process group and session (0: the pid).
+    pub pgid: i32,
+    pub sid: i32,
+    /// `stat`'s state letter: `R` (the caller), `S`, `T` (stopped), `Z` (a zombie); 0 is `R`.
+    pub state: u8,
+}
+
+/// The processes a `/proc` walk can reach: the caller's snapshot, every pid, and another
+/// process's snapshot when a path names it.
+pub struct Procs<'a> {
+    pub me: &'a ProcessInfo,
+    /// Every process's pid (the caller's among them), in any order.
+    pub pids: Vec<i32>,
+    /// Another process's snapshot, if it exists.
+    pub other: Box<dyn Fn(i32) -> Option<ProcessInfo> + 'a>,
+}
+
+impl std::fmt::Debug for Procs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Procs")
+            .field("me", &self.me.pid)
+            .field("pids", &self.pids)
+            .finish()
+    }
+}
+
+impl<'a> Procs<'a> {
+    /// Only the caller (nothing else is visible).
+    pub fn only(me: &'a ProcessInfo) -> Procs<'a> {
+        Procs {
+            me,
+            pids: vec![me.pid],
+            other: Box::new(|_| None),
+        }
+    }
+
+    fn process(&self, pid: i32) -> Option<Cow<'a, ProcessInfo>> {
+        match pid == self.me.pid {
+            true => Some(Cow::Borrowed(self.me)),
+            false => (self.other)(pid).map(Cow::Owned),
+        }
+    }
+
+    /// Whether `who`'s private files (`environ`, `maps`, `fd/`, the `exe`/`cwd`/`root`
+    /// links) are closed to the caller: another process of another user, the caller not
+    /// root (Linux's ptrace access check, simplified to the ids).
+    fn private(&self, who: &ProcessInfo) -> bool {
+        who.pid != self.me.pid && self.me.uid != 0 && self.me.uid != who.uid
+    }
+}
+
+/// The pid a name under `/proc` is, if it is one (decimal, no sign or leading zero).
+fn pid_of_name(name: &[u8]) -> Option<i32> {
+    if name.is_empty() || name[0] == b'0' || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(name).ok()?.parse().ok().filter(|&p| p > 0)
 }
 
 /// One line of `/proc/PID/maps`.
@@ -254,15 +321,17 @@ impl Entry {
     }
 }
 
-/// A resolved node: its canonical path (relative to /proc) and what it is.
+/// A resolved node: its canonical path (relative to /proc), what it is, and the process
+/// whose `<pid>` it is in (the caller's outside every `<pid>`).
 #[derive(Debug)]
-struct Found {
+struct Found<'a> {
     path: Vec<u8>,
     entry: Entry,
+    who: Cow<'a, ProcessInfo>,
 }
 
-enum Walked {
-    Here(Found),
+enum Walked<'a> {
+    Here(Box<Found<'a>>),
     Away(Redirect),
 }
 
@@ -270,26 +339,23 @@ fn pid_name(me: &ProcessInfo) -> Vec<u8> {
     me.pid.to_string().into_bytes()
 }
 
-/// The entries of a directory (without `.` and `..`), in listing order.
-fn entries(dir: DirId, me: &ProcessInfo) -> Vec<(Vec<u8>, Entry)> {
+/// The entries of a directory of process `me` (without `.` and `..`), in listing order.
+fn entries(dir: DirId, me: &ProcessInfo, p: &Procs) -> Vec<(Vec<u8>, Entry)> {
     let n = |s: &str| s.as_bytes().to_vec();
     match dir {
-        DirId::Root => vec![
-            (pid_name(me), Entry::Dir(DirId::Pid)),
-            (n("self"), Entry::Link(LinkId::SelfLink)),
-            (n("thread-self"), Entry::Link(LinkId::ThreadSelf)),
-            (n("cpuinfo"), Entry::File(FileId::Cpuinfo)),
-            (n("meminfo"), Entry::File(FileId::Meminfo)),
-            (n("stat"), Entry::File(FileId::Stat)),
-            (n("uptime"), Entry::File(FileId::Uptime)),
-            (n("loadavg"), Entry::File(FileId::Loadavg)),
-            (n("filesystems"), Entry::File(FileId::Filesystems)),
-            (n("mounts"), Entry::Link(LinkId::Mounts)),
-            (n("net"), Entry::Link(LinkId::Net)),
-            (n("version"), Entry::File(FileId::Version)),
-            (n("sys"), Entry::Dir(DirId::Sys)),
-        ],
-        DirId::Pid | DirId::Tid => {
+        DirId::Root => {
+            let mut pids = p.pids.clone();
+            pids.push(p.me.pid);
+            pids.sort_unstable();
+            pids.dedup();
+            let mut v: Vec<(Vec<u8>, Entry)> = pids
+                .iter()
+                .map(|pid| (pid.to_string().into_bytes(), Entry::Dir(DirId::Pid)))
+                .collect();
+            v.extend(root_files());
+            v
+        }
+                    DirId::Pid | DirId::Tid => {
             let mut v = vec![
                 (n("fd"), Entry::Dir(DirId::Fd)),
                 (n("status"), Entry::File(FileId::Status)),
@@ -311,7 +377,14 @@ fn entries(dir: DirId, me: &ProcessInfo) -> Vec<(Vec<u8>, Entry)> {
             }
             v
         }
-        DirId::Task => vec![(pid_name(me), Entry::Dir(DirId::Tid))],
+        DirId::Task => match me.tids.is_empty() {
+            true => vec![(pid_name(me), Entry::Dir(DirId::Tid))],
+            false => me
+                .tids
+                .iter()
+                .map(|t| (t.to_string().into_bytes(), Entry::Dir(DirId::Tid)))
+                .collect(),
+        },
         DirId::Fd => me
             .fds
             .iter()
@@ -360,12 +433,37 @@ fn entries(dir: DirId, me: &ProcessInfo) -> Vec<(Vec<u8>, Entry)> {
     }
 }
 
+/// The root directory's entries other than the pids.
+fn root_files() -> Vec<(Vec<u8>, Entry)> {
+    let n = |s: &str| s.as_bytes().to_vec();
+    vec![
+        (n("self"), Entry::Link(LinkId::SelfLink)),
+        (n("thread-self"), Entry::Link(LinkId::ThreadSelf)),
+        (n("cpuinfo"), Entry::File(FileId::Cpuinfo)),
+        (n("meminfo"), Entry::File(FileId::Meminfo)),
+        (n("stat"), Entry::File(FileId::Stat)),
+        (n("uptime"), Entry::File(FileId::Uptime)),
+        (n("loadavg"), Entry::File(FileId::Loadavg)),
+        (n("filesystems"), Entry::File(FileId::Filesystems)),
+        (n("mounts"), Entry::Link(LinkId::Mounts)),
+        (n("net"), Entry::Link(LinkId::Net)),
+        (n("version"), Entry::File(FileId::Version)),
+        (n("sys"), Entry::Dir(DirId::Sys)),
+    ]
+}
+
+/// Whether `link` leads into its process's private state (closed by [`Procs::private`]).
+fn private_link(link: LinkId) -> bool {
+    matches!(link, LinkId::Exe | LinkId::Cwd | LinkId::Root | LinkId::Fd(_))
+}
+
 /// A link's target, and whether it is inside /proc (relative to the /proc root: every inner
-/// link lives in the root directory).
-fn link_target(link: LinkId, me: &ProcessInfo) -> Result<(Vec<u8>, bool), Errno> {
+/// link lives in the root directory). `self` and `thread-self` are the caller's (`p.me`);
+/// the others `me`'s, the process whose directory holds them.
+fn link_target(link: LinkId, me: &ProcessInfo, p: &Procs) -> Result<(Vec<u8>, bool), Errno> {
     Ok(match link {
-        LinkId::SelfLink => (pid_name(me), true),
-        LinkId::ThreadSelf => (format!("{0}/task/{0}", me.pid).into_bytes(), true),
+        LinkId::SelfLink => (pid_name(p.me), true),
+        LinkId::ThreadSelf => (format!("{0}/task/{0}", p.me.pid).into_bytes(), true),
         LinkId::Mounts => (b"self/mounts".to_vec(), true),
         LinkId::Net => (b"self/net".to_vec(), true),
         LinkId::Exe => (me.exe.clone(), false),
@@ -387,28 +485,49 @@ fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
 }
 
 /// Resolves `rel`, following inner symlinks (and the last component's only if `follow_last`).
-fn walk(rel: &[u8], follow_last: bool, me: &ProcessInfo) -> Result<Walked, Errno> {
+fn walk<'a>(rel: &[u8], follow_last: bool, p: &Procs<'a>) -> Result<Walked<'a>, Errno> {
     let trailing_slash = rel.last() == Some(&b'/');
     let follow_last = follow_last || trailing_slash;
     let mut todo: VecDeque<Vec<u8>> = components(rel).map(<[u8]>::to_vec).collect();
     let mut cur = Entry::Dir(DirId::Root);
     let mut path: Vec<u8> = Vec::new();
     let mut hops = 0;
+    let mut who: Cow<'a, ProcessInfo> = Cow::Borrowed(p.me);
     while let Some(name) = todo.pop_front() {
         let Entry::Dir(dir) = cur else {
             return Err(Errno::ENOTDIR);
         };
-        let child = entries(dir, me)
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, e)| e)
-            .ok_or(Errno::ENOENT)?;
+        let pid = (dir == DirId::Root).then(|| pid_of_name(&name)).flatten();
+        let child = match pid {
+            Some(pid) => {
+                who = p.process(pid).ok_or(Errno::ENOENT)?;
+                Entry::Dir(DirId::Pid)
+            }
+            None => entries(dir, &who, p)
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, e)| e)
+                .ok_or(Errno::ENOENT)?,
+        };
+        if child == Entry::Dir(DirId::Fd) && !todo.is_empty() && p.private(&who) {
+            return Err(Errno::EACCES);
+        }
         if let Entry::Link(link) = child {
             if !todo.is_empty() || follow_last {
-                let (target, inside) = link_target(link, me)?;
+                if private_link(link) && p.private(&who) {
+                    return Err(Errno::EACCES);
+                }
+                let (target, inside) = link_target(link, &who, p)?;
                 if !inside {
                     if let (LinkId::Fd(fd), true) = (link, todo.is_empty()) {
-                        return Ok(Walked::Away(Redirect::Fd(fd)));
+                        if who.pid == p.me.pid {
+                            return Ok(Walked::Away(Redirect::Fd(fd)));
+                        }
+                        // Another process's fd is reopened by its path; a pipe's or
+                        // socket's ("pipe:[3]") can't be from here (Linux's can).
+                        if target.first() != Some(&b'/') {
+                            return Err(Errno::ENOENT);
+                        }
                     }
                     if target.first() != Some(&b'/') {
                         // "pipe:[3]" and the like: not a directory.
@@ -447,12 +566,20 @@ fn walk(rel: &[u8], follow_last: bool, me: &ProcessInfo) -> Result<Walked, Errno
     if trailing_slash && !matches!(cur, Entry::Dir(_)) {
         return Err(Errno::ENOTDIR);
     }
-    Ok(Walked::Here(Found { path, entry: cur }))
+    if path.is_empty() {
+        // `/proc` itself: nobody's.
+        who = Cow::Borrowed(p.me);
+    }
+    Ok(Walked::Here(Box::new(Found {
+        path,
+        entry: cur,
+        who,
+    })))
 }
 
-fn walk_here(rel: &[u8], follow_last: bool, me: &ProcessInfo) -> Result<Found, Errno> {
-    match walk(rel, follow_last, me)? {
-        Walked::Here(f) => Ok(f),
+fn walk_here<'a>(rel: &[u8], follow_last: bool, p: &Procs<'a>) -> Result<Found<'a>, Errno> {
+    match walk(rel, follow_last, p)? {
+        Walked::Here(f) => Ok(*f),
         // The VFS should have asked `redirect` first.
         Walked::Away(_) => Err(Errno::ENOENT),
     }
@@ -478,13 +605,14 @@ fn parent_of(path: &[u8]) -> &[u8] {
     }
 }
 
-fn stat_of(f: &Found, me: &ProcessInfo, sys: &SystemInfo) -> Stat {
+fn stat_of(f: &Found, p: &Procs, sys: &SystemInfo) -> Stat {
+    let me: &ProcessInfo = &f.who;
     let pid = pid_name(me);
     let in_pid = f.path == pid || f.path.starts_with(&[pid.as_slice(), b"/"].concat());
     let (uid, gid) = if in_pid { (me.uid, me.gid) } else { (0, 0) };
     let (mode, nlink) = match f.entry {
         Entry::Dir(d) => {
-            let subdirs = entries(d, me)
+            let subdirs = entries(d, me, p)
                 .iter()
                 .filter(|(_, e)| matches!(e, Entry::Dir(_)))
                 .count() as u64;
@@ -524,12 +652,12 @@ impl Procfs {
     pub fn open(
         rel: &[u8],
         flags: u32,
-        me: &ProcessInfo,
+        p: &Procs,
         sys: &SystemInfo,
         net: &dyn Fn(NetFile) -> Vec<u8>,
     ) -> Result<Arc<dyn FileDescription>, Errno> {
         let follow = flags & o::NOFOLLOW == 0;
-        let found = match walk_here(rel, follow, me) {
+        let found = match walk_here(rel, follow, p) {
             Err(Errno::ENOENT) if flags & o::CREAT != 0 => return Err(Errno::EACCES),
             r => r?,
         };
@@ -546,7 +674,14 @@ impl Procfs {
         if flags & o::DIRECTORY != 0 && !is_dir {
             return Err(Errno::ENOTDIR);
         }
-        let stat = stat_of(&found, me, sys);
+        let closed = matches!(
+            found.entry,
+            Entry::File(FileId::Environ | FileId::Maps) | Entry::Dir(DirId::Fd)
+        );
+        if closed && flags & o::PATH == 0 && p.private(&found.who) {
+            return Err(Errno::EACCES);
+        }
+        let stat = stat_of(&found, p, sys);
         let path = format!("/proc/{}", String::from_utf8_lossy(&found.path))
             .trim_end_matches('/')
             .to_string();
@@ -561,9 +696,9 @@ impl Procfs {
                 return Err(if is_dir { Errno::EISDIR } else { Errno::EACCES });
             }
             match found.entry {
-                Entry::Dir(d) => Body::Dir(listing(&found.path, d, me)),
+                Entry::Dir(d) => Body::Dir(listing(&found.path, d, &found.who, p)),
                 Entry::File(FileId::Net(f)) => Body::File(net(f)),
-                Entry::File(f) => Body::File(contents(f, me, sys)),
+                Entry::File(f) => Body::File(contents(f, &found.who, sys)),
                 Entry::Link(_) => Body::Path,
             }
         };
@@ -577,19 +712,16 @@ impl Procfs {
     }
 
     /// `stat(2)` (`follow`) or `lstat(2)` of `rel`.
-    pub fn stat(
-        rel: &[u8],
-        follow: bool,
-        me: &ProcessInfo,
-        sys: &SystemInfo,
-    ) -> Result<Stat, Errno> {
-        Ok(stat_of(&walk_here(rel, follow, me)?, me, sys))
+    pub fn stat(rel: &[u8], follow: bool, p: &Procs, sys: &SystemInfo) -> Result<Stat, Errno> {
+        Ok(stat_of(&walk_here(rel, follow, p)?, p, sys))
     }
 
     /// `readlink(2)`: `EINVAL` if `rel` is not a symlink.
-    pub fn readlink(rel: &[u8], me: &ProcessInfo) -> Result<Vec<u8>, Errno> {
-        match walk_here(rel, false, me)?.entry {
-            Entry::Link(l) => Ok(link_target(l, me)?.0),
+    pub fn readlink(rel: &[u8], p: &Procs) -> Result<Vec<u8>, Errno> {
+        let found = walk_here(rel, false, p)?;
+        match found.entry {
+            Entry::Link(l) if private_link(l) && p.private(&found.who) => Err(Errno::EACCES),
+            Entry::Link(l) => Ok(link_target(l, &found.who, p)?.0),
             _ => Err(Errno::EINVAL),
         }
     }
@@ -597,8 +729,8 @@ impl Procfs {
     /// Where `rel` leads when it goes through a magic link (`exe`, `cwd`, `root`, `fd/N`) that
     /// points out of /proc; `None` when it stays inside (then use [`Procfs::open`] and
     /// friends). `follow` says whether a link in the last component is followed.
-    pub fn redirect(rel: &[u8], follow: bool, me: &ProcessInfo) -> Result<Option<Redirect>, Errno> {
-        Ok(match walk(rel, follow, me)? {
+    pub fn redirect(rel: &[u8], follow: bool, p: &Procs) -> Result<Option<Redirect>, Errno> {
+        Ok(match walk(rel, follow, p)? {
             Walked::Here(_) => None,
             Walked::Away(r) => Some(r),
         })
@@ -633,7 +765,9 @@ impl super::filesystem::Filesystem for Procfs {
         rest: &[u8],
         follow: bool,
     ) -> Result<Option<Redirect>, Errno> {
-        Procfs::redirect(super::filesystem::rel(rest), follow, &cx.process(false))
+        let me = cx.process(false);
+        let p = procs(cx, &me, false);
+        Procfs::redirect(super::filesystem::rel(rest), follow, &p)
     }
 
     fn stat(
@@ -643,11 +777,15 @@ impl super::filesystem::Filesystem for Procfs {
         follow: bool,
     ) -> Result<Stat, Errno> {
         let rel = super::filesystem::rel(path);
-        Procfs::stat(rel, follow, &cx.process(false), &cx.system())
+        let me = cx.process(false);
+        let p = procs(cx, &me, false);
+        Procfs::stat(rel, follow, &p, &cx.system())
     }
 
     fn readlink(&self, cx: &dyn super::filesystem::Caller, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        Procfs::readlink(super::filesystem::rel(path), &cx.process(false))
+        let me = cx.process(false);
+        let p = procs(cx, &me, false);
+        Procfs::readlink(super::filesystem::rel(path), &p)
     }
 
     fn open(
@@ -660,13 +798,24 @@ impl super::filesystem::Filesystem for Procfs {
     ) -> Result<Arc<dyn FileDescription>, Errno> {
         let rel = super::filesystem::rel(path);
         // `stat` files show CPU times, which cost host reads: only they get them.
-        let me = cx.process(rel.ends_with(b"stat"));
-        Procfs::open(rel, flags, &me, &cx.system(), &|f| cx.net_file(f))
+        let cpu = rel.ends_with(b"stat");
+        let me = cx.process(cpu);
+        let p = procs(cx, &me, cpu);
+        Procfs::open(rel, flags, &p, &cx.system(), &|f| cx.net_file(f))
     }
 
     fn statfs(&self, cx: &dyn super::filesystem::Caller, path: &[u8]) -> Result<[u8; 120], Errno> {
         self.stat(cx, path, true)?;
         Ok(statfs_bytes())
+    }
+}
+
+/// The processes `cx` can see, `me` its own snapshot (`cpu`: others' with CPU times).
+fn procs<'a>(cx: &'a dyn super::filesystem::Caller, me: &'a ProcessInfo, cpu: bool) -> Procs<'a> {
+    Procs {
+        me,
+        pids: cx.pids(),
+        other: Box::new(move |pid| cx.other_process(pid, cpu)),
     }
 }
 
@@ -681,12 +830,12 @@ fn statfs_bytes() -> [u8; 120] {
 }
 
 /// A directory listing with `.` and `..`: (name, ino, d_type).
-fn listing(path: &[u8], dir: DirId, me: &ProcessInfo) -> Vec<(Vec<u8>, u64, u8)> {
+fn listing(path: &[u8], dir: DirId, me: &ProcessInfo, p: &Procs) -> Vec<(Vec<u8>, u64, u8)> {
     let mut v = vec![
         (b".".to_vec(), ino_of(path), DT_DIR),
         (b"..".to_vec(), ino_of(parent_of(path)), DT_DIR),
     ];
-    for (name, e) in entries(dir, me) {
+    for (name, e) in entries(dir, me, p) {
         let mut p = path.to_vec();
         if !p.is_empty() {
             p.push(b'/');
@@ -923,7 +1072,7 @@ fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     };
     put("Name", escaped(&me.comm));
     put("Umask", "0022".into());
-    put("State", "R (running)".into());
+    put("State", state_name(me.state).into());
     put("Tgid", me.pid.to_string());
     put("Ngid", "0".into());
     put("Pid", me.pid.to_string());
@@ -935,8 +1084,8 @@ fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     put("Groups", String::new());
     put("NStgid", me.pid.to_string());
     put("NSpid", me.pid.to_string());
-    put("NSpgid", me.pid.to_string());
-    put("NSsid", me.pid.to_string());
+    put("NSpgid", pgid_of(me).to_string());
+    put("NSsid", sid_of(me).to_string());
     put("VmPeak", kb(me.vm_size_kb));
     put("VmSize", kb(me.vm_size_kb));
     put("VmLck", kb(0));
@@ -967,6 +1116,32 @@ fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     s
 }
 
+/// `status`'s `State:` for a state letter.
+fn state_name(state: u8) -> &'static str {
+    match state {
+        b'S' => "S (sleeping)",
+        b'T' => "T (stopped)",
+        b'Z' => "Z (zombie)",
+        _ => "R (running)",
+    }
+}
+
+fn pgid_of(me: &ProcessInfo) -> i32 {
+    if me.pgid > 0 {
+        me.pgid
+    } else {
+        me.pid
+    }
+}
+
+fn sid_of(me: &ProcessInfo) -> i32 {
+    if me.sid > 0 {
+        me.sid
+    } else {
+        me.pid
+    }
+}
+
 /// The first mapping whose name is `name` and whose `exec` bit is `exec` (or any, if `None`).
 fn find_map<'a>(me: &'a ProcessInfo, name: &[u8], exec: Option<bool>) -> Option<&'a MapLine> {
     me.maps
@@ -991,10 +1166,10 @@ fn pid_stat(me: &ProcessInfo) -> String {
     let start_stack = find_map(me, b"[stack]", None).map_or(0, |m| m.end.saturating_sub(8));
     let comm = String::from_utf8_lossy(&me.comm);
     let f: [String; 50] = [
-        "R".into(),
+        char::from(if me.state == 0 { b'R' } else { me.state }).to_string(),
         me.ppid.to_string(),
-        me.pid.to_string(), // pgrp
-        me.pid.to_string(), // session
+        pgid_of(me).to_string(), // pgrp
+        sid_of(me).to_string(),  // session
         "0".into(),         // tty_nr
         "-1".into(),        // tpgid
         "4194304".into(),   // flags (PF_RANDOMIZE)
@@ -1411,7 +1586,116 @@ mod tests {
             sig_blocked: 1 << 13,
             sig_ignored: 0,
             sig_caught: 1 << 1,
+            ..ProcessInfo::default()
         }
+    }
+
+    /// Two other processes: 7 of root, 9 (threads 9 and 10) of the caller's user.
+    fn others(pid: i32) -> Option<ProcessInfo> {
+        let base = ProcessInfo {
+            ppid: 1,
+            comm: b"other".to_vec(),
+            cmdline: b"other\0".to_vec(),
+            environ: b"SECRET=1\0".to_vec(),
+            exe: b"/bin/other".to_vec(),
+            cwd: b"/".to_vec(),
+            root: b"/".to_vec(),
+            fds: vec![(0, b"/dev/null".to_vec())],
+            state: b'S',
+            ..ProcessInfo::default()
+        };
+        match pid {
+            7 => Some(ProcessInfo {
+                pid: 7,
+                uid: 0,
+                ..base
+            }),
+            9 => Some(ProcessInfo {
+                pid: 9,
+                uid: 1000,
+                tids: vec![9, 10],
+                pgid: 7,
+                sid: 7,
+                ..base
+            }),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn other_processes() {
+        let me = me();
+        let p = Procs {
+            me: &me,
+            pids: vec![9, 42, 7],
+            other: Box::new(others),
+        };
+        let open = |rel: &str| Procfs::open(rel.as_bytes(), o::RDONLY, &p, &sys(), &|_| Vec::new());
+        let read = |rel: &str| {
+            let f = open(rel).expect(rel);
+            let mut out = vec![0u8; 4096];
+            let n = f.read(&mut out).expect(rel);
+            String::from_utf8_lossy(&out[..n]).into_owned()
+        };
+        let names = |rel: &str| {
+            let f = Procfs::open(rel.as_bytes(), o::RDONLY | o::DIRECTORY, &p, &sys(), &|_| {
+                Vec::new()
+            })
+            .expect(rel);
+            let mut out = Vec::new();
+            f.getdents(&mut out, 4096).expect(rel);
+            let mut v = Vec::new();
+            let mut i = 0;
+            while i < out.len() {
+                let reclen = u16::from_ne_bytes([out[i + 16], out[i + 17]]) as usize;
+                let name = &out[i + 19..i + reclen];
+                let end = name.iter().position(|&b| b == 0).expect("nul");
+                v.push(String::from_utf8_lossy(&name[..end]).into_owned());
+                i += reclen;
+            }
+            v
+        };
+        let root = names("");
+        assert_eq!(&root[2..5], ["7", "9", "42"], "{root:?}");
+        assert!(read("7/status").contains("State:\tS (sleeping)\n"));
+        assert!(read("7/stat").starts_with("7 (other) S 1 7 7 "));
+        assert!(read("9/stat").starts_with("9 (other) S 1 7 7 "));
+        assert_eq!(read("7/cmdline"), "other\0");
+        // Another user's private files: closed; the same user's: open.
+        for rel in ["7/environ", "7/maps", "7/fd", "7/fd/0"] {
+            assert_eq!(open(rel).err(), Some(Errno::EACCES), "{rel}");
+        }
+        assert_eq!(
+            Procfs::readlink(b"7/exe", &p).err(),
+            Some(Errno::EACCES)
+        );
+        assert_eq!(Procfs::readlink(b"7/cwd", &p).err(), Some(Errno::EACCES));
+        assert_eq!(read("9/environ"), "SECRET=1\0");
+        assert_eq!(Procfs::readlink(b"9/exe", &p).expect("9/exe"), b"/bin/other");
+        assert_eq!(names("9/task")[2..], ["9", "10"]);
+        assert_eq!(names("9/fd")[2..], ["0"]);
+        // Another process's fd leads to its path, never to the caller's fd of that number.
+        assert_eq!(
+            Procfs::redirect(b"9/fd/0", true, &p).expect("9/fd/0"),
+            Some(Redirect::Path(b"/dev/null".to_vec()))
+        );
+        // Missing and non-canonical pids.
+        for rel in ["8/status", "007/status", "+7/status", "0/status"] {
+            assert_eq!(open(rel).err(), Some(Errno::ENOENT), "{rel}");
+        }
+        // `self` stays the caller, also after another pid was walked.
+        assert_eq!(Procfs::readlink(b"self", &p).expect("self"), b"42");
+        assert!(read("self/status").contains("Pid:\t42\n"));
+        // Root sees everything.
+        let root_me = ProcessInfo { uid: 0, ..me.clone() };
+        let p = Procs {
+            me: &root_me,
+            pids: vec![7],
+            other: Box::new(others),
+        };
+        let f = Procfs::open(b"7/environ", o::RDONLY, &p, &sys(), &|_| Vec::new());
+        assert!(f.is_ok());
+        assert_eq!(Procfs::readlink(b"7/exe", &p).expect("7/exe"), b"/bin/other");
     }
 
     fn sys() -> SystemInfo {
@@ -1430,7 +1714,7 @@ mod tests {
     }
 
     fn open(rel: &str, flags: u32) -> Result<Arc<dyn FileDescription>, Errno> {
-        Procfs::open(rel.as_bytes(), flags, &me(), &sys(), &|f| {
+        Procfs::open(rel.as_bytes(), flags, &Procs::only(&me()), &sys(), &|f| {
             format!("{f:?}\n").into_bytes()
         })
     }
@@ -1538,7 +1822,7 @@ mod tests {
         // The listed inode matches stat's.
         let ino = l.iter().find(|e| e.0 == "meminfo").expect("procfs").2;
         assert_eq!(
-            Procfs::stat(b"meminfo", true, &me(), &sys())
+            Procfs::stat(b"meminfo", true, &Procs::only(&me()), &sys())
                 .expect("procfs")
                 .st_ino,
             ino
@@ -1708,7 +1992,7 @@ mod tests {
     #[test]
     fn net_files() {
         // /proc/net is self/net; both list the same files, whose text the caller writes.
-        assert_eq!(Procfs::readlink(b"net", &me()).expect("link"), b"self/net");
+        assert_eq!(Procfs::readlink(b"net", &Procs::only(&me())).expect("link"), b"self/net");
         let want: Vec<&str> = NET_FILES.iter().map(|(n, _)| *n).collect();
         for want in [
             "dev", "if_inet6", "route", "tcp", "tcp6", "udp", "udp6", "unix",
@@ -1723,7 +2007,7 @@ mod tests {
         assert_eq!(read_all("self/net/unix"), "Unix\n");
         assert_eq!(read_all("sys/net/core/somaxconn"), "Somaxconn\n");
         assert_eq!(
-            Procfs::stat(b"net/dev", true, &me(), &sys())
+            Procfs::stat(b"net/dev", true, &Procs::only(&me()), &sys())
                 .expect("stat")
                 .st_mode,
             S_IFREG | 0o444
@@ -1733,7 +2017,7 @@ mod tests {
 
     #[test]
     fn readlinks() {
-        let rl = |p: &str| Procfs::readlink(p.as_bytes(), &me());
+        let rl = |p: &str| Procfs::readlink(p.as_bytes(), &Procs::only(&me()));
         assert_eq!(rl("self").expect("procfs"), b"42");
         assert_eq!(rl("thread-self").expect("procfs"), b"42/task/42");
         assert_eq!(rl("mounts").expect("procfs"), b"self/mounts");
@@ -1749,7 +2033,7 @@ mod tests {
 
     #[test]
     fn redirects() {
-        let rd = |p: &str, f: bool| Procfs::redirect(p.as_bytes(), f, &me());
+        let rd = |p: &str, f: bool| Procfs::redirect(p.as_bytes(), f, &Procs::only(&me()));
         assert_eq!(rd("self/status", true), Ok(None));
         assert_eq!(rd("self/exe", false), Ok(None));
         assert_eq!(
@@ -1772,14 +2056,14 @@ mod tests {
         );
         // Without redirect handling, followed magic links are not found.
         assert_eq!(
-            Procfs::stat(b"self/exe", true, &me(), &sys()),
+            Procfs::stat(b"self/exe", true, &Procs::only(&me()), &sys()),
             Err(Errno::ENOENT)
         );
     }
 
     #[test]
     fn stats() {
-        let st = |p: &str, f: bool| Procfs::stat(p.as_bytes(), f, &me(), &sys()).expect("procfs");
+        let st = |p: &str, f: bool| Procfs::stat(p.as_bytes(), f, &Procs::only(&me()), &sys()).expect("procfs");
         let root = st("", true);
         assert_eq!(root.st_mode, S_IFDIR | 0o555);
         assert_eq!(root.st_ino, ROOT_INO);
@@ -1810,7 +2094,7 @@ mod tests {
 
     #[test]
     fn errors() {
-        let st = |p: &str| Procfs::stat(p.as_bytes(), true, &me(), &sys()).err();
+        let st = |p: &str| Procfs::stat(p.as_bytes(), true, &Procs::only(&me()), &sys()).err();
         assert_eq!(st("43"), Some(Errno::ENOENT));
         assert_eq!(st("43/status"), Some(Errno::ENOENT));
         assert_eq!(st("nope"), Some(Errno::ENOENT));
