@@ -51,6 +51,8 @@ pub struct DoRequest {
     /// The guest init's resource limits other than the defaults (`kernel::rlimits`):
     /// (resource, soft, hard), a container's `process.rlimits`.
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// The seccomp profile over guest syscalls (a container's `linux.seccomp`).
+    pub seccomp: Option<crate::kernel::seccomp::Filter>,
     pub argv: Vec<Vec<u8>>,
 }
 
@@ -300,6 +302,9 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         k.platform.memory_file(),
     )
     .map_err(|m| err(125, m))?;
+    if let Some(f) = &req.seccomp {
+        let _ = k.seccomp.set(f.clone());
+    }
     if req.read_only_root {
         k.mounts
             .set_flags(b"/", crate::vfs::mount::ms::RDONLY, None)

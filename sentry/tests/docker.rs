@@ -653,6 +653,25 @@ fn checks() -> Vec<Check> {
             },
         },
         Check {
+            name: "seccomp-default",
+            // Docker's default profile: `unshare` is refused without CAP_SYS_ADMIN.
+            expect: "unshare: unshare(0x40000000): Operation not permitted\n1\nSeccomp:\t2\n",
+            run: |c, rt| {
+                let o = c.run(
+                    rt,
+                    &[
+                        "--rm",
+                        IMAGE,
+                        "sh",
+                        "-c",
+                        "unshare -n true 2>&1; echo $?; grep '^Seccomp:' /proc/self/status",
+                    ],
+                    None,
+                );
+                Ok(text(&o.stdout))
+            },
+        },
+        Check {
             name: "containerd-ctr",
             // Kubernetes reaches a runtime through containerd's runc shim with the runtime
             // as its binary: `ctr run --runc-binary` is that path without dockerd.

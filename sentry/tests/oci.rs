@@ -920,3 +920,86 @@ fn file_binds_masks_and_rlimits_as_runc() {
     assert_eq!(outputs[0], ("runc", Some(0), want.to_string(), true));
     assert_eq!(outputs[1], ("snare", Some(0), want.to_string(), false));
 }
+
+/// `linux.seccomp` applied to the guest's syscalls as runc has the kernel apply it: an
+/// errno for `mkdir`, a condition on `chmod`'s mode (set-uid refused, 0600 allowed), a
+/// process killed by SIGSYS for `sync`, and `Seccomp: 2` in `/proc/self/status`; the same
+/// bundle under runc and under snare, the same output.
+#[test]
+fn seccomp_profile_as_runc() {
+    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("runc is not installed: the differential check is skipped");
+        return;
+    };
+    let script = "mkdir /tmp/d 2>&1 || echo mkdir-refused; touch /tmp/f; \
+                  chmod 600 /tmp/f && echo chmod-ok; chmod u+s /tmp/f 2>&1 || echo suid-refused; \
+                  sync; echo status $?; grep '^Seccomp:' /proc/self/status";
+    let suid = serde_json::json!([{"index": 1, "value": 0o4000, "valueTwo": 0o4000,
+                                    "op": "SCMP_CMP_MASKED_EQ"}]);
+    let suid_at = serde_json::json!([{"index": 2, "value": 0o4000, "valueTwo": 0o4000,
+                                       "op": "SCMP_CMP_MASKED_EQ"}]);
+    let profile = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+            {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "args": suid},
+            {"names": ["fchmodat"], "action": "SCMP_ACT_ERRNO", "args": suid_at},
+            {"names": ["sync"], "action": "SCMP_ACT_KILL_PROCESS"},
+            {"names": ["no_such_call"], "action": "SCMP_ACT_KILL"}
+        ]
+    });
+    let mut outputs = Vec::new();
+    for runtime in [runc, SNARE] {
+        let name = if runtime == SNARE { "snare" } else { "runc" };
+        let c = Case::new(
+            &format!("seccomp-{name}"),
+            &["sh", "-c", script],
+            |config| {
+                config["root"]["path"] = serde_json::json!("rootfs");
+                config["linux"]["seccomp"] = profile.clone();
+            },
+        );
+        make_rootfs(&c.dir.join("rootfs"));
+        let out = Command::new(runtime)
+            .arg("--root")
+            .arg(&c.root)
+            .args(["run", "--bundle", c.bundle(), "sc"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the runtime");
+        outputs.push((out.status.code(), text(&out.stdout), text(&out.stderr)));
+    }
+    let want = "mkdir: can't create directory '/tmp/d': Permission denied\nmkdir-refused\n\
+                chmod-ok\nchmod: /tmp/f: Operation not permitted\nsuid-refused\nstatus 159\n\
+                Seccomp:\t2\n";
+    assert_eq!(outputs[0].1, want, "runc: {:?}", outputs[0]);
+    assert_eq!(outputs[1], outputs[0], "snare differs from runc");
+}
+
+/// A hostile profile is refused at `create`, with nothing left behind.
+#[test]
+fn hostile_seccomp_profiles() {
+    let bad = [
+        serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"}),
+        serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 100000}),
+        serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 9, "value": 0, "op": "SCMP_CMP_EQ"}]}]}),
+        serde_json::json!({"defaultAction": "SCMP_ACT_BOGUS"}),
+    ];
+    for (i, profile) in bad.into_iter().enumerate() {
+        let c = Case::new(&format!("seccomp-bad-{i}"), &["true"], |config| {
+            config["linux"]["seccomp"] = profile.clone();
+        });
+        let (code, _) = c.create("x");
+        assert_ne!(code, 0, "profile {i} accepted");
+        let log = std::fs::read_to_string(c.dir.join("log.json")).unwrap_or_default();
+        assert!(log.contains("seccomp"), "profile {i}: {log}");
+        assert!(c.containers().is_empty(), "profile {i} left state");
+        assert!(!c.dir.join("init.pid").exists());
+    }
+}

@@ -10,6 +10,7 @@ mod oom;
 pub mod pidfd;
 pub mod process;
 pub mod rlimits;
+pub mod seccomp;
 pub mod signal;
 pub mod signalfd;
 mod stubwatch;
@@ -119,6 +120,9 @@ pub struct Kernel {
     /// `times`, a wait's rusage): from then on every process banks its own at exit, which
     /// costs a host read per exit (`timers::thread_cpu`), so it starts only when wanted.
     pub children_cpu_wanted: std::sync::atomic::AtomicBool,
+    /// The sandbox's seccomp profile over guest syscalls (an OCI bundle's `linux.seccomp`),
+    /// set before the guest's init runs.
+    pub seccomp: OnceLock<seccomp::Filter>,
 }
 
 impl Kernel {
@@ -150,6 +154,7 @@ impl Kernel {
         let k = Arc::new(Kernel {
             fast_syscalls,
             children_cpu_wanted: std::sync::atomic::AtomicBool::new(false),
+            seccomp: OnceLock::new(),
             platform,
             root,
             mounts,

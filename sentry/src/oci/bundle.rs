@@ -5,8 +5,9 @@
 //! big, not JSON, of the wrong shape, without `process` or `root`, with a relative `cwd`,
 //! NUL bytes, `-1` ids, a terminal, or mounts snare can't make is refused with a message
 //! that names the field. What snare provides itself (`/proc`, `/sys`, `/dev`, devpts,
-//! mqueue, cgroup) and what it does not apply yet (capabilities, seccomp, `oomScoreAdj`,
-//! resources but the memory limit) is accepted and logged (`docs/oci.md` lists it).
+//! mqueue, cgroup) and what it does not apply yet (capabilities, `oomScoreAdj`, resources
+//! but the memory limit) is accepted and logged (`docs/oci.md` lists it); `linux.seccomp`
+//! becomes the Sentry's profile over guest syscalls (`oci::seccomp`).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -57,6 +58,8 @@ pub struct Launch {
     pub annotations: HashMap<String, String>,
     /// `hooks` (checked: `oci::hooks`).
     pub hooks: Hooks,
+    /// `linux.seccomp`: the profile the Sentry applies to guest syscalls.
+    pub seccomp: Option<crate::kernel::seccomp::Filter>,
 }
 
 impl Launch {
@@ -80,6 +83,7 @@ impl Launch {
             memory: self.memory.unwrap_or_else(crate::run::default_memory),
             mounts: self.mounts.clone(),
             rlimits: self.rlimits.clone(),
+            seccomp: self.seccomp.clone(),
             argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         }
     }
@@ -274,6 +278,10 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         }
         Some(h) => Some(no_nul("hostname", h)?.to_owned()),
     };
+    let seccomp = linux
+        .and_then(|l| l.seccomp().as_ref())
+        .map(super::seccomp::filter)
+        .transpose()?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     super::hooks::check(&hooks)?;
     let rlimits = rlimits(process.rlimits().as_deref().unwrap_or_default())?;
@@ -302,6 +310,7 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         rlimits,
         annotations: spec.annotations().clone().unwrap_or_default(),
         hooks,
+        seccomp,
     })
 }
 

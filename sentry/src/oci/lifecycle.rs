@@ -617,6 +617,7 @@ mod tests {
                     read_only: false,
                 },
             ],
+            seccomp: None,
             memory: None,
             rlimits: vec![],
             annotations: HashMap::new(),

@@ -10,6 +10,7 @@
 //!   that is the sandbox's launcher), which sets the sandbox up, loads the program, says so
 //!   through a pipe and waits at the FIFO ([`init`]); `start` writes the FIFO; `kill`
 //!   signals the init, which forwards to the guest; `delete` kills and removes.
+//! - [`seccomp`] turns `linux.seccomp` into the Sentry's profile over guest syscalls.
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
 //! - [`install`] adds snare to Docker's `daemon.json` and takes it out.
 //! - [`host`] is every host effect outside the state directory (processes, the bundle's
@@ -23,6 +24,7 @@ pub mod host;
 pub mod init;
 pub mod install;
 pub mod lifecycle;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;

@@ -776,7 +776,8 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             }
             Ok(0)
         }
-        PR_GET_SECCOMP => Ok(0),
+        // 2: SECCOMP_MODE_FILTER, under the sandbox's profile.
+        PR_GET_SECCOMP => Ok(if task.k.seccomp.get().is_some() { 2 } else { 0 }),
         PR_SET_SECCOMP => Err(Errno::EINVAL),
         PR_SET_CHILD_SUBREAPER => {
             task.tg().state().subreaper = a[1] != 0;

@@ -99,15 +99,18 @@ pub fn dispatch(task: &mut Task) {
         .ok()
         .and_then(|i| TABLE.get(i).copied().flatten());
     let started = task.profile.is_some().then(std::time::Instant::now);
-    let ret = match handler {
-        Some(h) => h(task, args),
-        None => {
-            if task.k.first_unimplemented(nr) {
-                let name = by_nr(nr).map_or("unknown", |s| s.name);
-                tracing::warn!(nr, name, "unimplemented syscall: returning ENOSYS");
+    let ret = match seccomp_verdict(task, nr, &args) {
+        Some(r) => r,
+        None => match handler {
+            Some(h) => h(task, args),
+            None => {
+                if task.k.first_unimplemented(nr) {
+                    let name = by_nr(nr).map_or("unknown", |s| s.name);
+                    tracing::warn!(nr, name, "unimplemented syscall: returning ENOSYS");
+                }
+                Err(Errno::ENOSYS)
             }
-            Err(Errno::ENOSYS)
-        }
+        },
     };
     let raw = match ret {
         Ok(v) => v,
@@ -142,6 +145,42 @@ pub fn dispatch(task: &mut Task) {
             task.tid,
             p.finish(raw as i64, &*task.mm)
         ));
+    }
+}
+
+/// What the sandbox's seccomp profile (`kernel::seccomp`) does with this call: `None` to
+/// run it, else its result (the handler never runs).
+fn seccomp_verdict(task: &mut Task, nr: u64, args: &[u64; 6]) -> Option<Result<u64, Errno>> {
+    use crate::kernel::seccomp::Action;
+    let action = task.k.seccomp.get()?.decide(nr, args);
+    match action {
+        Action::Allow => None,
+        Action::Log => {
+            let name = by_nr(nr).map_or("unknown", |s| s.name);
+            tracing::info!(tid = task.tid, nr, name, "seccomp: logged");
+            None
+        }
+        Action::Errno(e) => Some(Err(e)),
+        Action::Trace => Some(Err(Errno::ENOSYS)),
+        Action::Trap(data) => {
+            use snare_abi::seccomp::{AUDIT_ARCH_X86_64, SYS_SECCOMP};
+            let mut info = snare_abi::SigInfo {
+                si_signo: snare_abi::signal::SIGSYS,
+                si_errno: i32::from(data),
+                si_code: SYS_SECCOMP,
+                ..snare_abi::SigInfo::default()
+            };
+            info.fields[0] = task.regs.rip;
+            info.fields[1] = u64::from(nr as u32) | (u64::from(AUDIT_ARCH_X86_64) << 32);
+            task.force_signal(info);
+            Some(Err(Errno::ENOSYS))
+        }
+        Action::KillThread | Action::KillProcess => {
+            let status = crate::kernel::ExitStatus::Signal(snare_abi::signal::SIGSYS);
+            crate::kernel::signal::group_exit(task.tg(), status, None);
+            task.exit = Some(status);
+            Some(Err(Errno::ENOSYS))
+        }
     }
 }
 

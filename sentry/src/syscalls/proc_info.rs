@@ -11,8 +11,8 @@ use crate::kernel::process::{TaskHandle, ThreadGroup};
 use crate::kernel::FsContext;
 use crate::kernel::{Kernel, Task};
 use crate::mm::{Backing, GuestMemory, MemoryManager};
-use crate::vfs::FdTable;
 use crate::vfs::procfs::{MapLine, ProcessInfo, SystemInfo};
+use crate::vfs::FdTable;
 
 /// Longest argv or envp block read for /proc (Linux reads any length; a page-sized cap keeps
 /// a hostile guest from making the Sentry allocate much).
@@ -97,10 +97,7 @@ fn info_of(
         )
     };
     let (mut ignored, mut caught) = (0u64, 0u64);
-    for (i, a) in crate::kernel::process::lock(&tg.actions)
-        .iter()
-        .enumerate()
-    {
+    for (i, a) in crate::kernel::process::lock(&tg.actions).iter().enumerate() {
         match a.sa_handler {
             crate::kernel::signal::SIG_DFL => {}
             crate::kernel::signal::SIG_IGN => ignored |= 1 << i,
@@ -149,7 +146,12 @@ pub(crate) fn other_process(k: &Kernel, pid: i32, cpu: bool) -> Option<ProcessIn
     let threads: Vec<Arc<TaskHandle>> = tg.state().threads.clone();
     let viewed = threads.iter().find_map(|h| {
         let v = crate::kernel::process::lock(&h.view);
-        Some((h.clone(), v.mm.upgrade()?, v.fds.upgrade()?, v.fs.upgrade()?))
+        Some((
+            h.clone(),
+            v.mm.upgrade()?,
+            v.fds.upgrade()?,
+            v.fs.upgrade()?,
+        ))
     });
     let mut info = match viewed {
         Some((h, mm, fds, fs)) => info_of(k, &h, &mm, &fds, &fs),
@@ -238,6 +240,7 @@ pub(crate) fn system_info(t: &Task) -> SystemInfo {
         mem_available_kb: avail,
         boot_time_secs: boot,
         nprocs: crate::kernel::process::lock(&t.k.pids).groups.len() as u32,
+        seccomp: if t.k.seccomp.get().is_some() { 2 } else { 0 },
         mounts: t.fs.mounts.lines(),
     }
 }

@@ -154,7 +154,11 @@ fn pid_of_name(name: &[u8]) -> Option<i32> {
     if name.is_empty() || name[0] == b'0' || !name.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(name).ok()?.parse().ok().filter(|&p| p > 0)
+    std::str::from_utf8(name)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|&p| p > 0)
 }
 
 /// One line of `/proc/PID/maps`.
@@ -188,6 +192,8 @@ pub struct SystemInfo {
     /// Boot time, seconds since the epoch.
     pub boot_time_secs: u64,
     pub nprocs: u32,
+    /// `Seccomp:` of every process's `status`: 2 under the sandbox's profile, else 0.
+    pub seccomp: u8,
     /// The mount table, in mount order (the root first); empty: a default table.
     pub mounts: Vec<MountLine>,
 }
@@ -355,7 +361,7 @@ fn entries(dir: DirId, me: &ProcessInfo, p: &Procs) -> Vec<(Vec<u8>, Entry)> {
             v.extend(root_files());
             v
         }
-                    DirId::Pid | DirId::Tid => {
+        DirId::Pid | DirId::Tid => {
             let mut v = vec![
                 (n("fd"), Entry::Dir(DirId::Fd)),
                 (n("status"), Entry::File(FileId::Status)),
@@ -454,7 +460,10 @@ fn root_files() -> Vec<(Vec<u8>, Entry)> {
 
 /// Whether `link` leads into its process's private state (closed by [`Procs::private`]).
 fn private_link(link: LinkId) -> bool {
-    matches!(link, LinkId::Exe | LinkId::Cwd | LinkId::Root | LinkId::Fd(_))
+    matches!(
+        link,
+        LinkId::Exe | LinkId::Cwd | LinkId::Root | LinkId::Fd(_)
+    )
 }
 
 /// A link's target, and whether it is inside /proc (relative to the /proc root: every inner
@@ -1106,7 +1115,7 @@ fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     put("CapBnd", "000001ffffffffff".into());
     put("CapAmb", format!("{:016x}", 0));
     put("NoNewPrivs", "0".into());
-    put("Seccomp", "0".into());
+    put("Seccomp", sys.seccomp.to_string());
     put("Cpus_allowed", cpu_mask(sys.ncpus));
     put("Cpus_allowed_list", cpu_list(sys.ncpus));
     put("Mems_allowed", "1".into());
@@ -1170,13 +1179,13 @@ fn pid_stat(me: &ProcessInfo) -> String {
         me.ppid.to_string(),
         pgid_of(me).to_string(), // pgrp
         sid_of(me).to_string(),  // session
-        "0".into(),         // tty_nr
-        "-1".into(),        // tpgid
-        "4194304".into(),   // flags (PF_RANDOMIZE)
-        "0".into(),         // minflt
-        "0".into(),         // cminflt
-        "0".into(),         // majflt
-        "0".into(),         // cmajflt
+        "0".into(),              // tty_nr
+        "-1".into(),             // tpgid
+        "4194304".into(),        // flags (PF_RANDOMIZE)
+        "0".into(),              // minflt
+        "0".into(),              // cminflt
+        "0".into(),              // majflt
+        "0".into(),              // cmajflt
         me.utime_ticks.to_string(),
         me.stime_ticks.to_string(),
         me.cutime_ticks.to_string(),
@@ -1638,9 +1647,13 @@ mod tests {
             String::from_utf8_lossy(&out[..n]).into_owned()
         };
         let names = |rel: &str| {
-            let f = Procfs::open(rel.as_bytes(), o::RDONLY | o::DIRECTORY, &p, &sys(), &|_| {
-                Vec::new()
-            })
+            let f = Procfs::open(
+                rel.as_bytes(),
+                o::RDONLY | o::DIRECTORY,
+                &p,
+                &sys(),
+                &|_| Vec::new(),
+            )
             .expect(rel);
             let mut out = Vec::new();
             f.getdents(&mut out, 4096).expect(rel);
@@ -1665,13 +1678,13 @@ mod tests {
         for rel in ["7/environ", "7/maps", "7/fd", "7/fd/0"] {
             assert_eq!(open(rel).err(), Some(Errno::EACCES), "{rel}");
         }
-        assert_eq!(
-            Procfs::readlink(b"7/exe", &p).err(),
-            Some(Errno::EACCES)
-        );
+        assert_eq!(Procfs::readlink(b"7/exe", &p).err(), Some(Errno::EACCES));
         assert_eq!(Procfs::readlink(b"7/cwd", &p).err(), Some(Errno::EACCES));
         assert_eq!(read("9/environ"), "SECRET=1\0");
-        assert_eq!(Procfs::readlink(b"9/exe", &p).expect("9/exe"), b"/bin/other");
+        assert_eq!(
+            Procfs::readlink(b"9/exe", &p).expect("9/exe"),
+            b"/bin/other"
+        );
         assert_eq!(names("9/task")[2..], ["9", "10"]);
         assert_eq!(names("9/fd")[2..], ["0"]);
         // Another process's fd leads to its path, never to the caller's fd of that number.
@@ -1687,7 +1700,10 @@ mod tests {
         assert_eq!(Procfs::readlink(b"self", &p).expect("self"), b"42");
         assert!(read("self/status").contains("Pid:\t42\n"));
         // Root sees everything.
-        let root_me = ProcessInfo { uid: 0, ..me.clone() };
+        let root_me = ProcessInfo {
+            uid: 0,
+            ..me.clone()
+        };
         let p = Procs {
             me: &root_me,
             pids: vec![7],
@@ -1695,7 +1711,10 @@ mod tests {
         };
         let f = Procfs::open(b"7/environ", o::RDONLY, &p, &sys(), &|_| Vec::new());
         assert!(f.is_ok());
-        assert_eq!(Procfs::readlink(b"7/exe", &p).expect("7/exe"), b"/bin/other");
+        assert_eq!(
+            Procfs::readlink(b"7/exe", &p).expect("7/exe"),
+            b"/bin/other"
+        );
     }
 
     fn sys() -> SystemInfo {
@@ -1710,6 +1729,7 @@ mod tests {
             boot_time_secs: 1_700_000_000,
             nprocs: 1,
             mounts: Vec::new(),
+            seccomp: 0,
         }
     }
 
@@ -1992,7 +2012,10 @@ mod tests {
     #[test]
     fn net_files() {
         // /proc/net is self/net; both list the same files, whose text the caller writes.
-        assert_eq!(Procfs::readlink(b"net", &Procs::only(&me())).expect("link"), b"self/net");
+        assert_eq!(
+            Procfs::readlink(b"net", &Procs::only(&me())).expect("link"),
+            b"self/net"
+        );
         let want: Vec<&str> = NET_FILES.iter().map(|(n, _)| *n).collect();
         for want in [
             "dev", "if_inet6", "route", "tcp", "tcp6", "udp", "udp6", "unix",
@@ -2063,7 +2086,9 @@ mod tests {
 
     #[test]
     fn stats() {
-        let st = |p: &str, f: bool| Procfs::stat(p.as_bytes(), f, &Procs::only(&me()), &sys()).expect("procfs");
+        let st = |p: &str, f: bool| {
+            Procfs::stat(p.as_bytes(), f, &Procs::only(&me()), &sys()).expect("procfs")
+        };
         let root = st("", true);
         assert_eq!(root.st_mode, S_IFDIR | 0o555);
         assert_eq!(root.st_ino, ROOT_INO);
