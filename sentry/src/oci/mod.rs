@@ -10,6 +10,7 @@
 //!   that is the sandbox's launcher), which sets the sandbox up, loads the program, says so
 //!   through a pipe and waits at the FIFO ([`init`]); `start` writes the FIFO; `kill`
 //!   signals the init, which forwards to the guest; `delete` kills and removes.
+//! - [`rootfs`] says where the root's changes go (`root.path`, or the sandbox's memory).
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
 //! - [`host`] is every host effect outside the state directory (processes, the bundle's
 //!   paths), behind a trait so the lifecycle's rules get unit tests with a fake.
@@ -21,6 +22,7 @@ pub mod hooks;
 pub mod host;
 pub mod init;
 pub mod lifecycle;
+pub mod rootfs;
 pub mod signal;
 pub mod spec;
 pub mod state;

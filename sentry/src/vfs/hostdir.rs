@@ -492,6 +492,20 @@ impl HostDir {
 
     /// `mknod(2)` of a FIFO (`mkfifo`) with `mode & !umask`.
     pub fn mkfifo(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.mknod(path, SFlag::S_IFIFO, mode, umask)
+    }
+
+    /// The node of an AF_UNIX socket bound at `path` (`bind(2)`), with `mode & !umask`: a
+    /// host socket node (`mknod` makes one without privilege), as a socket bound there
+    /// natively leaves, so the host sees it (`docker diff`, `ls`). The guest's socket is
+    /// found by the node's identity (`net::unix::names`); a host process connecting to the
+    /// node gets `ECONNREFUSED` (nothing listens on it on the host).
+    pub fn mksock(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.mknod(path, SFlag::S_IFSOCK, mode, umask)
+    }
+
+    /// A FIFO or socket node.
+    fn mknod(&self, path: &[u8], kind: SFlag, mode: u32, umask: u32) -> Result<(), Errno> {
         let last = split(path).ok_or(Errno::EEXIST)?;
         if last.is_dot() {
             return Err(Errno::EEXIST);
@@ -501,7 +515,7 @@ impl HostDir {
             return Err(Self::refuse_create(&parent, &last, false));
         }
         let perm = mode & !umask & 0o7777;
-        nix::sys::stat::mknodat(&parent, &last.at_name(), SFlag::S_IFIFO, mode_of(perm), 0)
+        nix::sys::stat::mknodat(&parent, &last.at_name(), kind, mode_of(perm), 0)
             .map_err(errno_of)?;
         self.fix_mode(&parent, &last, perm)
     }
@@ -843,6 +857,10 @@ impl Filesystem for HostDir {
 
     fn mkfifo(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
         HostDir::mkfifo(self, fs_rel(path), mode, cx.umask())
+    }
+
+    fn mksock(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
+        HostDir::mksock(self, fs_rel(path), mode, cx.umask())
     }
 
     fn rmdir(&self, path: &[u8]) -> Result<(), Errno> {
@@ -1537,6 +1555,37 @@ mod tests {
         assert_eq!(ro.setxattr(b"f", b"user.k", b"v", 0), Err(Errno::EROFS));
         assert_eq!(ro.removexattr(b"f", b"user.k"), Err(Errno::EROFS));
         assert_eq!(ro.setxattr(b"nope", b"user.k", b"v", 0), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn socket_nodes_land_on_the_host() {
+        use std::os::unix::fs::FileTypeExt;
+        let s = Scratch::new("sock");
+        let v = s.mount(false);
+        v.mkdir(b"d", 0o755, 0o022).expect("mkdir");
+        v.mksock(b"d/s", 0o777, 0o022).expect("mksock");
+        let m = fs::symlink_metadata(s.vol().join("d/s")).expect("socket node");
+        assert!(m.file_type().is_socket());
+        assert_eq!(m.mode() & 0o7777, 0o755);
+        assert_eq!(v.stat(b"d/s", false).expect("stat").st_ino, m.ino());
+        // A name taken, `.`, `..` and a missing parent, as mkfifo's.
+        assert_eq!(
+            v.mksock(b"d/s", 0o777, 0).expect_err("taken"),
+            Errno::EEXIST
+        );
+        assert_eq!(v.mksock(b"d/..", 0o777, 0).expect_err(".."), Errno::EEXIST);
+        assert_eq!(
+            v.mksock(b"no/s", 0o777, 0).expect_err("no parent"),
+            Errno::ENOENT
+        );
+        let ro = s.mount(true);
+        assert_eq!(ro.mksock(b"d/t", 0o777, 0).expect_err("ro"), Errno::EROFS);
+        assert!(!s.vol().join("d/t").exists());
+        assert_eq!(
+            s.base_names(),
+            ["outside", "vol"],
+            "nothing made outside the volume"
+        );
     }
 
     #[test]
