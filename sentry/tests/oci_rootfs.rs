@@ -174,7 +174,7 @@ const CHANGES: &str = "set -e; cd /; \
     touch -d '2001-02-03 04:05:06' /tmp/old; stat -c %Y /tmp/old; \
     echo kept > /tmp/open; exec 3< /tmp/open; rm /tmp/open; cat <&3; \
     echo a > /tmp/o2; exec 4>> /tmp/o2; mv /tmp/o2 /tmp/o3; echo b >&4; cat /tmp/o3; \
-    rootfs_sock /tmp/x.sock /tmp/new; \
+    rootfs_sock /tmp/x.sock /tmp/new /tmp/by1000; \
     ls -ln /d1 | wc -l";
 
 #[test]
@@ -222,7 +222,7 @@ fn writes_reach_root_path_as_under_runc() {
         );
         results.push((name, text(&out.stdout), tree(&root, SHAPE)));
     }
-    let want = "981173106\nkept\na\nb\ngot ping, child 0\nxattr 3 yes\n5\n";
+    let want = "981173106\nkept\na\nb\ngot ping, child 0\nxattr 3 yes\nas 1000: 0\n5\n";
     let (_, stdout, snare_tree) = &results[0];
     assert_eq!(stdout, want);
     for line in [
@@ -238,6 +238,8 @@ fn writes_reach_root_path_as_under_runc() {
         "tmp/sparse f 644 0 0 100000 ",
         "tmp/fifo p 640 0 0 0 ",
         "tmp/x.sock s 755 0 0 0 ",
+        "tmp/by1000 f 644 1000 1000 8 ",
+        "tmp/by1000.d d 755 1000 1000 4096 ",
     ] {
         assert!(
             snare_tree.iter().any(|l| l == line),
