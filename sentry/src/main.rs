@@ -63,6 +63,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         user: None,
         umask: 0o022,
         read_only_root: false,
+        root_writes: d.root_writes,
         signals_to_init: false,
         hostname: None,
         memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),

@@ -39,6 +39,8 @@ pub struct DoRequest {
     pub umask: u32,
     /// The root file system is mounted read-only (writes fail with `EROFS`).
     pub read_only_root: bool,
+    /// Where changes to the root go: the sandbox's memory, or the root directory itself.
+    pub root_writes: crate::kernel::mounts::RootWrites,
     /// The sandbox's hostname (`snare` if none).
     pub hostname: Option<String>,
     /// Signals sent to snare go to the guest's init alone, as a container runtime's `kill`
@@ -239,6 +241,13 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     let shown = String::from_utf8_lossy(&cmd).into_owned();
     let volumes = crate::kernel::mounts::open_volumes(&req.mounts, isolated.is_some())
         .map_err(|m| err(125, m))?;
+    let write_through = crate::kernel::mounts::hold_write_through(
+        &req.root,
+        req.root_writes,
+        req.read_only_root,
+        isolated.is_some(),
+    )
+    .map_err(|m| err(125, m))?;
     // The guest runs as the user snare was started by, seen from the Sentry's user
     // namespace: root, or (rootless) the invoking user mapped to root; without the
     // namespaces, that user's own ids.
@@ -286,9 +295,13 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         Systrap::new(config).map_err(|e| err(125, format!("cannot start the sandbox: {e}")))?;
     platform.memory_file().set_limit(req.memory);
     let t_platform = t0.elapsed();
+    let write_through = write_through.map(|dir| {
+        crate::vfs::hostdir::HostDir::with_dir(dir, &req.root, b"/", req.read_only_root, guest_ids)
+    });
     let k = Kernel::new(
         platform,
         root,
+        write_through,
         req.strace,
         guest_ids,
         req.hostname.as_deref(),

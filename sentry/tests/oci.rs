@@ -671,6 +671,8 @@ fn file_binds_reach_the_host_file() {
         ));
         mounts.push(bind("init", "/sbin/docker-init", &["bind", "ro"]));
         mounts.push(bind("link", "/etc/linked", &["bind"]));
+        // The root in memory: the shared rootfs must not get the mount points.
+        config["annotations"] = serde_json::json!({"dev.snare.root-overlay": "memory"});
     });
     write_file(&c.dir.join("hosts"), "127.0.0.1 localhost\n", 0o644);
     write_file(&c.dir.join("hostname"), "box7\n", 0o644);
@@ -712,7 +714,10 @@ fn file_binds_reach_the_host_file() {
 
 #[test]
 fn hostile_bind_sources() {
-    let c = Case::new("hostile-binds", &["true"], |_| {});
+    // The root in memory: the shared rootfs must not get the mount points.
+    let c = Case::new("hostile-binds", &["true"], |config| {
+        config["annotations"] = serde_json::json!({"dev.snare.root-overlay": "memory"});
+    });
     let fifo = c.dir.join("fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("fifo");
     write_file(&c.dir.join("file"), "data\n", 0o644);
@@ -918,7 +923,8 @@ fn file_binds_masks_and_rlimits_as_runc() {
     let want = "127.0.0.1 localhost\nbox7\n39 regular file\ninit-ran a b\nrefused\n0\n1:3\n0\n\
                 mdir-ro\ntmp-ro\nsys-ro\n321\n4096\n4\nbusy\n";
     assert_eq!(outputs[0], ("runc", Some(0), want.to_string(), true));
-    assert_eq!(outputs[1], ("snare", Some(0), want.to_string(), false));
+    // The root is written through (`oci/rootfs.rs`): snare made the mount point too.
+    assert_eq!(outputs[1], ("snare", Some(0), want.to_string(), true));
 }
 
 /// `linux.seccomp` applied to the guest's syscalls as runc has the kernel apply it: an

@@ -7,9 +7,9 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::kernel::mounts::{TmpfsOpts, UserMount};
+use crate::kernel::mounts::{RootWrites, TmpfsOpts, UserMount};
 
 /// The usage text `snare --help` prints (and `main` prints after a [`UsageError`]).
 pub const USAGE: &str = "\
@@ -46,6 +46,8 @@ OCI runtime commands (as runc's; Docker and containerd call them; `snare COMMAND
 
 Flags of `do` (they end at `--` or at CMD):
   --root DIR              Root file system of the sandbox (default: /)
+  --write-root            The guest's changes to the root reach DIR (as a volume's do),
+                          instead of staying in the sandbox's memory; needs --root DIR
   --network host|none|PATH
                           Share the host's network; have none (a namespace of the
                           sandbox's own with only loopback; the default); or join the
@@ -103,6 +105,9 @@ pub enum Command {
 pub struct DoArgs {
     /// `--root DIR`: the sandbox's root file system (default `/`).
     pub root: PathBuf,
+    /// `--write-root`: the guest's changes to the root reach `root` (else they stay in
+    /// the sandbox's memory).
+    pub root_writes: RootWrites,
     /// `--network host|none|PATH` (default [`Network::None`]).
     pub network: Network,
     /// `--strace`: log every guest syscall, decoded.
@@ -239,6 +244,7 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
     let mut network = Network::default();
     let mut strace = false;
     let mut no_confine = false;
+    let mut root_writes = RootWrites::Memory;
     let mut debug_log = None;
     let mut cwd = None;
     let mut env: Vec<(String, String)> = Vec::new();
@@ -256,6 +262,10 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
         };
         match flag.name.as_str() {
             "--root" => root = words.path(&flag)?,
+            "--write-root" => {
+                flag.switch()?;
+                root_writes = RootWrites::Host;
+            }
             "--network" => {
                 network = match words.value(&flag)?.as_bytes() {
                     b"host" => Network::Host,
@@ -298,8 +308,14 @@ fn parse_do(words: &mut Words) -> Result<Command, UsageError> {
     if argv.is_empty() {
         return Err(usage("do: missing command to run"));
     }
+    if root_writes == RootWrites::Host && root == Path::new("/") {
+        return Err(usage(
+            "do: --write-root needs --root DIR: the host's own root is never written",
+        ));
+    }
     Ok(Command::Do(DoArgs {
         root,
+        root_writes,
         network,
         strace,
         no_confine,
@@ -600,6 +616,7 @@ mod tests {
             do_args(&["do", "ls"]),
             DoArgs {
                 root: PathBuf::from("/"),
+                root_writes: RootWrites::Memory,
                 network: Network::None,
                 strace: false,
                 no_confine: false,
@@ -619,6 +636,7 @@ mod tests {
             "do",
             "--root",
             "/srv/rootfs",
+            "--write-root",
             "--network",
             "host",
             "--strace",
@@ -639,6 +657,7 @@ mod tests {
         let joined = do_args(&[
             "do",
             "--root=/srv/rootfs",
+            "--write-root",
             "--network=host",
             "--strace",
             "--no-confine",
@@ -653,6 +672,7 @@ mod tests {
         ]);
         let expected = DoArgs {
             root: PathBuf::from("/srv/rootfs"),
+            root_writes: RootWrites::Host,
             network: Network::Host,
             strace: true,
             no_confine: true,
@@ -676,6 +696,20 @@ mod tests {
             do_args(&["do", "--env", "E=", "true"]).env,
             vec![("E".to_owned(), String::new())]
         );
+    }
+
+    #[test]
+    fn write_root_needs_a_root_of_its_own() {
+        for words in [
+            &["do", "--write-root", "ls"][..],
+            &["do", "--root", "/", "--write-root", "ls"],
+        ] {
+            assert!(
+                error(words).contains("--write-root needs --root DIR"),
+                "{words:?}"
+            );
+        }
+        assert!(error(&["do", "--root", "/r", "--write-root=yes", "ls"]).contains("takes no value"));
     }
 
     #[test]

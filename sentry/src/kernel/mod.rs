@@ -131,6 +131,7 @@ impl Kernel {
     pub fn new(
         platform: Systrap,
         root: HostRoot,
+        write_through: Option<Arc<crate::vfs::hostdir::HostDir>>,
         strace: bool,
         ids: (u32, u32),
         hostname: Option<&str>,
@@ -150,7 +151,14 @@ impl Kernel {
             .filter(|_| std::env::var("SNARE_PATCH").map_or(true, |v| v != "0"));
         let devpts = crate::vfs::pty::Devpts::new();
         let mem = platform.memory_file();
-        let mounts = Arc::new(mounts::sandbox(lower, uid, gid, mem, &devpts));
+        let mounts = Arc::new(mounts::sandbox(
+            lower,
+            write_through,
+            uid,
+            gid,
+            mem,
+            &devpts,
+        ));
         let k = Arc::new(Kernel {
             fast_syscalls,
             children_cpu_wanted: std::sync::atomic::AtomicBool::new(false),

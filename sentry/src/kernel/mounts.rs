@@ -12,6 +12,7 @@ use snare_platform::MemoryFile;
 
 use crate::vfs::dev::Devfs;
 use crate::vfs::filesystem::Caller;
+use crate::vfs::hostdir::HostDir;
 use crate::vfs::mount::{ms, Mount, MountTable};
 use crate::vfs::overlay::Overlay;
 use crate::vfs::procfs::{ProcessInfo, Procfs, SystemInfo};
@@ -42,6 +43,20 @@ pub enum UserMount {
     /// An OCI `readonlyPaths` entry: what is there (and the mounts below it) bound onto
     /// itself read-only; a path that doesn't exist is skipped, as runc.
     ReadOnly { guest: Vec<u8> },
+}
+
+/// Where the guest's changes to its root file system go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RootWrites {
+    /// To an in-memory upper layer over the host directory ([`Overlay`]): the host directory
+    /// never changes, and the changes end with the sandbox (`snare do`'s default, and a
+    /// container's with the annotation `dev.snare.root-overlay=memory`).
+    #[default]
+    Memory,
+    /// To the host directory itself, mounted as a volume is ([`HostDir`]): what runc's
+    /// containers do, so `docker cp`, `diff` and `commit` see them (a container's default;
+    /// `snare do --write-root`).
+    Host,
 }
 
 /// A volume's host object as [`open_volumes`] holds it.
@@ -117,21 +132,32 @@ fn parse_size(v: &str) -> Result<u64, Errno> {
 }
 
 /// The layout `snare do` starts with: the overlay root (the host root under an in-memory
-/// upper layer; the host's `/tmp` is seen through it like every other directory), procfs,
+/// upper layer; the host's `/tmp` is seen through it like every other directory), or
+/// `write_through`, the root directory as a volume ([`RootWrites::Host`]); procfs,
 /// devices, sysfs, `/dev/shm` and the devpts `pts` at `/dev/pts`. Tmpfs sizes default as Linux's: half the sandbox's memory,
 /// one inode per two of its pages.
 pub fn sandbox(
     lower: HostRoot,
+    write_through: Option<Arc<HostDir>>,
     uid: u32,
     gid: u32,
     mem: &Arc<MemoryFile>,
     pts: &Arc<Devpts>,
 ) -> MountTable {
-    let overlay = Overlay::new(lower, uid, gid);
-    charge(overlay.upper(), mem, &TmpfsOpts::default());
+    let root = match write_through {
+        Some(dir) => {
+            let source = dir.host_path().display().to_string();
+            Mount::new(b"/", b"/", dir, &source, 0, "")
+        }
+        None => {
+            let overlay = Overlay::new(lower, uid, gid);
+            charge(overlay.upper(), mem, &TmpfsOpts::default());
+            Mount::new(b"/", b"/", Arc::new(overlay), "overlay", 0, "")
+        }
+    };
     let shm = Tmpfs::mounted(uid, gid, b"/dev/shm", SHM_DEV, 0);
     let shm_opts = charge(&shm, mem, &TmpfsOpts::default());
-    let t = MountTable::new(Mount::new(b"/", b"/", Arc::new(overlay), "overlay", 0, ""));
+    let t = MountTable::new(root);
     let hidden = ms::NOSUID | ms::NODEV | ms::NOEXEC;
     t.add(Mount::new(
         b"/proc",
@@ -258,7 +284,8 @@ pub fn boot_open(t: &MountTable, path: &[u8]) -> Result<Arc<dyn FileDescription>
 }
 
 /// Resolves `guest` (absolute) to a mount point, making the directories missing on the way
-/// (in the overlay's upper layer: the host is not touched).
+/// (0755, root's): in the overlay's upper layer, or in the host directory when the root is
+/// written through ([`RootWrites::Host`]), as runc makes them there.
 fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
     let r = Resolver {
         mounts: t,
@@ -288,7 +315,7 @@ fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
 
 /// Resolves `guest` (absolute) to a mount point for a file, as runc makes one: the
 /// directories missing on the way made as [`mount_point`] makes them, and a missing last
-/// name made an empty file (in the overlay's upper layer: the host is not touched).
+/// name made an empty file, 0755 as runc's (where [`mount_point`] makes directories).
 /// `EISDIR` where a directory is (Linux's mount of a file on a directory is `ENOTDIR`; this
 /// names the side that is a directory).
 fn file_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
@@ -310,7 +337,7 @@ fn file_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
         Ok(_) => Ok(p),
         Err(Errno::ENOENT) => {
             let flags = snare_abi::file::o::CREAT | snare_abi::file::o::WRONLY;
-            m.fs.open(&Boot, &inner, &p, flags, 0o644)?;
+            m.fs.open(&Boot, &inner, &p, flags, 0o755)?;
             Ok(p)
         }
         Err(e) => Err(e),
@@ -348,6 +375,23 @@ pub fn open_volumes(mounts: &[UserMount], isolated: bool) -> Result<Vec<Held>, S
         }
     }
     Ok(held)
+}
+
+/// The fd the root directory `root` is held by when the guest's changes go to it
+/// ([`RootWrites::Host`]; `None` for [`RootWrites::Memory`]): as a volume's
+/// ([`HostDir::hold_host`]), a read-only copy of the host's mounts there for `read_only`.
+pub fn hold_write_through(
+    root: &std::path::Path,
+    writes: RootWrites,
+    read_only: bool,
+    isolated: bool,
+) -> Result<Option<OwnedFd>, String> {
+    if writes == RootWrites::Memory {
+        return Ok(None);
+    }
+    HostDir::hold_host(root, read_only, isolated)
+        .map(Some)
+        .map_err(|e| format!("root {}: {}", root.display(), e.description()))
 }
 
 /// Adds the user's mounts, in order, to the sandbox's first namespace; `held` are the

@@ -17,7 +17,7 @@ use oci_spec::runtime::{Hooks, LinuxNamespaceType, Mount, PosixRlimitType, Spec}
 
 use super::{error, OciError};
 use crate::cli::Network;
-use crate::kernel::mounts::{TmpfsOpts, UserMount};
+use crate::kernel::mounts::{RootWrites, TmpfsOpts, UserMount};
 use crate::kernel::process::Creds;
 use crate::run::DoRequest;
 
@@ -31,6 +31,8 @@ pub struct Launch {
     pub root: PathBuf,
     /// `root.readonly`.
     pub read_only_root: bool,
+    /// Where the root's changes go (the annotation `dev.snare.root-overlay`, [`super::rootfs`]).
+    pub root_writes: RootWrites,
     /// `process.args`: never empty.
     pub args: Vec<String>,
     /// `process.env`, split at the first `=`.
@@ -69,6 +71,7 @@ impl Launch {
         user.groups = self.groups.clone();
         DoRequest {
             root: self.root.clone(),
+            root_writes: self.root_writes,
             strace: false,
             confine: true,
             network: self.network.clone(),
@@ -293,9 +296,11 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
     if let Some(adj) = process.oom_score_adj() {
         tracing::debug!("process.oomScoreAdj {adj}: accepted, not applied");
     }
+    let annotations = spec.annotations().clone().unwrap_or_default();
     Ok(Launch {
         root: dir.join(root.path()),
         read_only_root: root.readonly().unwrap_or(false),
+        root_writes: super::rootfs::root_writes(&annotations)?,
         args,
         env,
         cwd: cwd.to_owned(),
@@ -308,7 +313,7 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         hostname,
         memory,
         rlimits,
-        annotations: spec.annotations().clone().unwrap_or_default(),
+        annotations,
         hooks,
         seccomp,
     })

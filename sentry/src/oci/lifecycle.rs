@@ -595,6 +595,7 @@ mod tests {
         let mut l = Launch {
             root: PathBuf::from("/r"),
             read_only_root: false,
+            root_writes: Default::default(),
             args: vec!["sh".into()],
             env: vec![],
             cwd: "/".into(),

@@ -11,6 +11,7 @@
 //!   through a pipe and waits at the FIFO ([`init`]); `start` writes the FIFO; `kill`
 //!   signals the init, which forwards to the guest; `delete` kills and removes.
 //! - [`seccomp`] turns `linux.seccomp` into the Sentry's profile over guest syscalls.
+//! - [`rootfs`] says where the root's changes go (`root.path`, or the sandbox's memory).
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
 //! - [`install`] adds snare to Docker's `daemon.json` and takes it out.
 //! - [`host`] is every host effect outside the state directory (processes, the bundle's
@@ -25,6 +26,7 @@ pub mod init;
 pub mod install;
 pub mod lifecycle;
 pub mod seccomp;
+pub mod rootfs;
 pub mod signal;
 pub mod spec;
 pub mod state;

@@ -429,7 +429,7 @@ pub const RULES: &[Rule] = &[
     ),
     allow(
         nr::MKNODAT,
-        "mkfifo in a volume, under its held directory fd",
+        "mkfifo and socket nodes in a volume or the write-through root, under its held directory fd",
     ),
     allow(
         nr::FCHOWNAT,

@@ -1,7 +1,8 @@
 //! A volume: a host directory bind-mounted into the guest (`--volume HOST:GUEST[:ro]`) whose
 //! changes reach the host. Made for the mount table ([`super::mount`]): one [`HostDir`] per
 //! `--volume` serves the guest paths under `GUEST`, with the same path-relative API as
-//! [`super::tmpfs::Tmpfs`].
+//! [`super::tmpfs::Tmpfs`]. A root written through (an OCI container's, `snare do
+//! --write-root`; `kernel::mounts::RootWrites`) is one too, mounted at `/`.
 //!
 //! Confinement: the directory is held as an `O_PATH` fd, and nothing outside it may be read,
 //! created or changed, whatever the host does under us (the host may rename, or plant
@@ -35,6 +36,10 @@
 //! Extended attributes pass through to the host file (an `O_PATH` fd found as above, then
 //! the `*xattr` call on its `/proc/self/fd` link), `user.` ones only: the host's `trusted.`
 //! and `security.` attributes are neither shown nor set (see [`super::xattr`]).
+//!
+//! A unix socket bound here gets a host socket node (`mknodat(S_IFSOCK)`, no privilege
+//! needed); the guest's socket is found by the node's identity. Device nodes are not made
+//! (`EPERM` above this layer).
 //!
 //! Deviations from a Linux bind mount: errors are the host's; the Sentry's own umask also
 //! applies on the host, so a new directory, FIFO or created file whose mode it would narrow
@@ -291,6 +296,22 @@ impl HostDir {
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
     }
 
+    /// The fast path's lookup (`stat`, a read-only `open`): `rel` resolved by the host in one
+    /// call, inside the volume, with **no** symlink anywhere on it: a symlink is `ELOOP`
+    /// (`None`: the resolver walks the path name by name instead, as the overlay's fast path
+    /// does). An `O_PATH | O_NOFOLLOW` open of a last symlink gives the link itself.
+    fn plain_open(&self, rel: &[u8], flags: OFlag) -> Option<Result<OwnedFd, Errno>> {
+        let how = Self::how(flags).resolve(
+            ResolveFlag::RESOLVE_IN_ROOT
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_NO_SYMLINKS,
+        );
+        match nix::fcntl::openat2(&self.dir, host_rel(rel), how) {
+            Err(nix::Error::ELOOP) => None,
+            r => Some(r.map_err(errno_of)),
+        }
+    }
+
     /// An `O_PATH` fd for the whole of `rel`; the last symlink followed only when `follow`
     /// (inside the volume).
     fn lookup(&self, rel: &[u8], follow: bool) -> Result<OwnedFd, Errno> {
@@ -492,6 +513,20 @@ impl HostDir {
 
     /// `mknod(2)` of a FIFO (`mkfifo`) with `mode & !umask`.
     pub fn mkfifo(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.mknod(path, SFlag::S_IFIFO, mode, umask)
+    }
+
+    /// The node of an AF_UNIX socket bound at `path` (`bind(2)`), with `mode & !umask`: a
+    /// host socket node (`mknod` makes one without privilege), as a socket bound there
+    /// natively leaves, so the host sees it (`docker diff`, `ls`). The guest's socket is
+    /// found by the node's identity (`net::unix::names`); a host process connecting to the
+    /// node gets `ECONNREFUSED` (nothing listens on it on the host).
+    pub fn mksock(&self, path: &[u8], mode: u32, umask: u32) -> Result<(), Errno> {
+        self.mknod(path, SFlag::S_IFSOCK, mode, umask)
+    }
+
+    /// A FIFO or socket node.
+    fn mknod(&self, path: &[u8], kind: SFlag, mode: u32, umask: u32) -> Result<(), Errno> {
         let last = split(path).ok_or(Errno::EEXIST)?;
         if last.is_dot() {
             return Err(Errno::EEXIST);
@@ -501,7 +536,7 @@ impl HostDir {
             return Err(Self::refuse_create(&parent, &last, false));
         }
         let perm = mode & !umask & 0o7777;
-        nix::sys::stat::mknodat(&parent, &last.at_name(), SFlag::S_IFIFO, mode_of(perm), 0)
+        nix::sys::stat::mknodat(&parent, &last.at_name(), kind, mode_of(perm), 0)
             .map_err(errno_of)?;
         self.fix_mode(&parent, &last, perm)
     }
@@ -843,6 +878,53 @@ impl Filesystem for HostDir {
 
     fn mkfifo(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
         HostDir::mkfifo(self, fs_rel(path), mode, cx.umask())
+    }
+
+    fn mksock(&self, cx: &dyn Caller, path: &[u8], mode: u32) -> Result<(), Errno> {
+        HostDir::mksock(self, fs_rel(path), mode, cx.umask())
+    }
+
+    /// One host call for a path without symlinks (see [`HostDir::plain_open`]): a root
+    /// written through is walked this way as the overlay's untouched lower layer is.
+    fn fast_stat(&self, path: &[u8], follow: bool) -> Option<Result<Stat, Errno>> {
+        let fd = match self.plain_open(fs_rel(path), OFlag::O_PATH | OFlag::O_NOFOLLOW)? {
+            Ok(fd) => fd,
+            Err(e) => return Some(Err(e)),
+        };
+        let st = match fstat(&fd) {
+            Ok(st) => stat_from_host(&st),
+            Err(e) => return Some(Err(e)),
+        };
+        if follow && st.st_mode & S_IFMT == S_IFLNK {
+            return None;
+        }
+        Some(Ok(st))
+    }
+
+    /// A read-only open (no `O_CREAT`, no `O_TRUNC`: the caller's rule) of a path without
+    /// symlinks, in one host call; `O_PATH` and `O_TMPFILE` take the walk.
+    fn fast_open(
+        &self,
+        path: &[u8],
+        flags: u32,
+    ) -> Option<Result<Arc<dyn FileDescription>, Errno>> {
+        let tmpfile = flags & o::TMPFILE == o::TMPFILE;
+        if tmpfile || flags & (o::PATH | o::CREAT | o::TRUNC | o::ACCMODE) != 0 {
+            return None;
+        }
+        let rel = fs_rel(path);
+        let budget = match HostFdGuard::acquire() {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        let host = OFlag::from_bits_truncate((flags & HOST_OPEN_FLAGS) as i32);
+        let fd = match self.plain_open(rel, host)? {
+            Ok(fd) => fd,
+            Err(e) => return Some(Err(e)),
+        };
+        let name = self.guest_path(rel);
+        let file = HostFile::for_volume(fd, name, flags, self.read_only, budget);
+        Some(Ok(Arc::new(file)))
     }
 
     fn rmdir(&self, path: &[u8]) -> Result<(), Errno> {
@@ -1537,6 +1619,83 @@ mod tests {
         assert_eq!(ro.setxattr(b"f", b"user.k", b"v", 0), Err(Errno::EROFS));
         assert_eq!(ro.removexattr(b"f", b"user.k"), Err(Errno::EROFS));
         assert_eq!(ro.setxattr(b"nope", b"user.k", b"v", 0), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn fast_path_takes_plain_paths_only() {
+        let s = Scratch::new("fast");
+        let v = s.mount(false);
+        let vol = s.vol();
+        fs::create_dir_all(vol.join("d/e")).expect("dirs");
+        fs::write(vol.join("d/e/f"), b"data").expect("f");
+        std::os::unix::fs::symlink("e", vol.join("d/l")).expect("l");
+        std::os::unix::fs::symlink("../..", vol.join("d/up")).expect("up");
+        let fs: &dyn crate::vfs::filesystem::Filesystem = &*v;
+        let st = fs.fast_stat(b"/d/e/f", true).expect("plain").expect("stat");
+        assert_eq!(st.st_size, 4);
+        assert_eq!(
+            fs.fast_stat(b"/d/e/nope", true).expect("plain"),
+            Err(Errno::ENOENT)
+        );
+        // A symlink on the way, or a last one to follow: the walk's.
+        assert!(fs.fast_stat(b"/d/l/f", true).is_none());
+        assert!(fs.fast_stat(b"/d/up/outside", false).is_none());
+        assert!(fs.fast_stat(b"/d/l", true).is_none());
+        let link = fs.fast_stat(b"/d/l", false).expect("plain").expect("lstat");
+        assert_eq!(link.st_mode & S_IFMT, S_IFLNK);
+        let f = fs
+            .fast_open(b"/d/e/f", o::RDONLY)
+            .expect("plain")
+            .expect("open");
+        let mut buf = [0u8; 8];
+        assert_eq!(f.read(&mut buf).expect("read"), 4);
+        assert_eq!(f.path(), "/data/d/e/f");
+        let d = fs
+            .fast_open(b"/d/e", o::RDONLY | o::DIRECTORY)
+            .expect("plain");
+        assert!(names(&*d.expect("open dir")).contains(&b"f".to_vec()));
+        assert!(fs.fast_open(b"/d/l/f", o::RDONLY).is_none());
+        for flags in [
+            o::WRONLY,
+            o::RDWR,
+            o::RDONLY | o::TRUNC,
+            o::CREAT,
+            o::PATH,
+            o::TMPFILE,
+        ] {
+            assert!(fs.fast_open(b"/d/e/f", flags).is_none(), "{flags:#o}");
+        }
+    }
+
+    #[test]
+    fn socket_nodes_land_on_the_host() {
+        use std::os::unix::fs::FileTypeExt;
+        let s = Scratch::new("sock");
+        let v = s.mount(false);
+        v.mkdir(b"d", 0o755, 0o022).expect("mkdir");
+        v.mksock(b"d/s", 0o777, 0o022).expect("mksock");
+        let m = fs::symlink_metadata(s.vol().join("d/s")).expect("socket node");
+        assert!(m.file_type().is_socket());
+        assert_eq!(m.mode() & 0o7777, 0o755);
+        assert_eq!(v.stat(b"d/s", false).expect("stat").st_ino, m.ino());
+        // A name taken, `.`, `..` and a missing parent, as mkfifo's.
+        assert_eq!(
+            v.mksock(b"d/s", 0o777, 0).expect_err("taken"),
+            Errno::EEXIST
+        );
+        assert_eq!(v.mksock(b"d/..", 0o777, 0).expect_err(".."), Errno::EEXIST);
+        assert_eq!(
+            v.mksock(b"no/s", 0o777, 0).expect_err("no parent"),
+            Errno::ENOENT
+        );
+        let ro = s.mount(true);
+        assert_eq!(ro.mksock(b"d/t", 0o777, 0).expect_err("ro"), Errno::EROFS);
+        assert!(!s.vol().join("d/t").exists());
+        assert_eq!(
+            s.base_names(),
+            ["outside", "vol"],
+            "nothing made outside the volume"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! `mountinfo`.
 //!
 //! `snare do` starts with [`MountTable::sandbox`]: the overlay root (the host root under an
-//! in-memory upper layer, the host's `/tmp` included), procfs, devices, sysfs, `/dev/shm`,
+//! in-memory upper layer, the host's `/tmp` included; or the root directory written
+//! through, as a volume), procfs, devices, sysfs, `/dev/shm`,
 //! then the user's `--tmpfs` and `--volume` mounts.
 
 use std::borrow::Cow;

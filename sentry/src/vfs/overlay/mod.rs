@@ -1,5 +1,7 @@
 //! The guest's root filesystem: the host root as a read-only lower layer under an in-memory
-//! tmpfs upper layer, so the guest can write anywhere while the host never changes.
+//! tmpfs upper layer, so the guest can write anywhere while the host never changes
+//! (`snare do`'s default; an OCI container's root is written through instead, a
+//! [`super::hostdir::HostDir`] at `/`, unless its bundle asks for this one).
 //!
 //! Paths given to [`Overlay`] are absolute, normalized and free of symlinks except possibly
 //! the last component, which is never followed here (the resolver, [`super::resolve`],
