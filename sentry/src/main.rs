@@ -68,6 +68,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),
         mounts: d.mounts,
         rlimits: Vec::new(),
+        limits: None,
         argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
     };
     let code = match run(&req) {

@@ -51,6 +51,9 @@ pub struct DoRequest {
     /// The guest init's resource limits other than the defaults (`kernel::rlimits`):
     /// (resource, soft, hard), a container's `process.rlimits`.
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// A container's limits file (`kernel::live_limits`): its memory and pids limits, which
+    /// `snare update` changes while it runs.
+    pub limits: Option<std::path::PathBuf>,
     pub argv: Vec<Vec<u8>>,
 }
 
@@ -237,6 +240,12 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     let shown = String::from_utf8_lossy(&cmd).into_owned();
     let volumes = crate::kernel::mounts::open_volumes(&req.mounts, isolated.is_some())
         .map_err(|m| err(125, m))?;
+    let limits = match &req.limits {
+        Some(p) => {
+            Some(std::fs::File::open(p).map_err(|e| err(125, format!("{}: {e}", p.display())))?)
+        }
+        None => None,
+    };
     // The guest runs as the user snare was started by, seen from the Sentry's user
     // namespace: root, or (rootless) the invoking user mapped to root; without the
     // namespaces, that user's own ids.
@@ -291,6 +300,11 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         guest_ids,
         req.hostname.as_deref(),
     );
+    if let Some(file) = limits {
+        k.limits.attach(file);
+        let mut pids = k.pids.lock().unwrap_or_else(|e| e.into_inner());
+        k.limits.refresh(&mut pids, k.platform.memory_file());
+    }
     crate::kernel::mounts::add_user_mounts(
         &k.mounts,
         &req.mounts,

@@ -1,6 +1,6 @@
 //! The OCI runtime's command line, as runc's: `create`, `start`, `state`, `kill`, `delete`,
-//! `run`, `ps`, `spec`, `features` (one module each, thin over `crate::oci`; `exec`,
-//! `pause`, `resume`, `update` and `events` are refused by `not_yet`), parsed with
+//! `run`, `ps`, `spec`, `features`, `pause`, `resume`, `update` (one module each, thin over
+//! `crate::oci`; `exec` and `events` are refused by `not_yet`), parsed with
 //! clap after the hand parser (`args.rs`) has taken the global flags, which Docker and
 //! containerd put first (and runtime arguments from Docker's `runtimeArgs` before them).
 //!
@@ -14,7 +14,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use super::GlobalArgs;
-use super::{create, delete, features, kill, log, not_yet, ps, run as run_cmd, spec, start, state};
+use super::{
+    create, delete, features, kill, log, not_yet, pause, ps, resume, run as run_cmd, spec, start,
+    state, update,
+};
 use crate::oci::host::RealHost;
 use crate::oci::state::{Id, DEFAULT_ROOT};
 use crate::oci::OciError;
@@ -39,9 +42,9 @@ enum RuntimeCommand {
     Spec(spec::Args),
     Features(features::Args),
     Exec(not_yet::Args),
-    Pause(not_yet::Args),
-    Resume(not_yet::Args),
-    Update(not_yet::Args),
+    Pause(pause::Args),
+    Resume(resume::Args),
+    Update(update::Args),
     Events(not_yet::Args),
 }
 
@@ -103,9 +106,9 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
         RuntimeCommand::Spec(a) => spec::run(&ctx, a),
         RuntimeCommand::Features(a) => features::run(&ctx, a),
         RuntimeCommand::Exec(a) => not_yet::run(&ctx, "exec", a),
-        RuntimeCommand::Pause(a) => not_yet::run(&ctx, "pause", a),
-        RuntimeCommand::Resume(a) => not_yet::run(&ctx, "resume", a),
-        RuntimeCommand::Update(a) => not_yet::run(&ctx, "update", a),
+        RuntimeCommand::Pause(a) => pause::run(&ctx, a),
+        RuntimeCommand::Resume(a) => resume::run(&ctx, a),
+        RuntimeCommand::Update(a) => update::run(&ctx, a),
         RuntimeCommand::Events(a) => not_yet::run(&ctx, "events", a),
     };
     match result {

@@ -5,6 +5,7 @@
 //! before switching again.
 
 mod exec;
+pub mod live_limits;
 pub mod mounts;
 mod oom;
 pub mod pidfd;
@@ -119,6 +120,8 @@ pub struct Kernel {
     /// `times`, a wait's rusage): from then on every process banks its own at exit, which
     /// costs a host read per exit (`timers::thread_cpu`), so it starts only when wanted.
     pub children_cpu_wanted: std::sync::atomic::AtomicBool,
+    /// A container's memory and pids limits as `snare update` leaves them.
+    pub limits: live_limits::LiveLimits,
 }
 
 impl Kernel {
@@ -168,6 +171,7 @@ impl Kernel {
             spare: Arc::new((Mutex::new(None), std::sync::Condvar::new())),
             warned: Mutex::new(HashSet::new()),
             stubs: stubwatch::StubWatch::start(),
+            limits: Default::default(),
         });
         let mem = k.platform.memory_file();
         let killer: std::sync::Weak<dyn crate::mm::OomKiller> = Arc::downgrade(&k) as _;

@@ -80,6 +80,7 @@ impl Launch {
             memory: self.memory.unwrap_or_else(crate::run::default_memory),
             mounts: self.mounts.clone(),
             rlimits: self.rlimits.clone(),
+            limits: None,
             argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         }
     }
@@ -91,6 +92,8 @@ pub struct Bundle {
     /// The bundle directory, absolute.
     pub dir: PathBuf,
     pub launch: Launch,
+    /// `linux.cgroupsPath` and `linux.resources` (`oci::cgroup`).
+    pub cgroup: super::cgroup::Config,
 }
 
 impl Bundle {
@@ -100,7 +103,12 @@ impl Bundle {
             .map_err(|e| error(format!("bundle {}: {e}", dir.display())))?;
         let spec = read_config(&dir.join("config.json"))?;
         let launch = map(&spec, &dir)?;
-        Ok(Bundle { dir, launch })
+        let cgroup = super::cgroup::Config::of(&spec)?;
+        Ok(Bundle {
+            dir,
+            launch,
+            cgroup,
+        })
     }
 }
 

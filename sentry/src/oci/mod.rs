@@ -17,6 +17,8 @@
 //! `docs/oci.md` tells the design as built and what is not done yet.
 
 pub mod bundle;
+pub mod cgroup;
+pub mod control;
 pub mod hooks;
 pub mod host;
 pub mod init;

@@ -155,6 +155,10 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     let me = task.tg().clone();
     let (handle, tid) = {
         let mut pids = lock(&k.pids);
+        k.limits.refresh(
+            &mut pids,
+            snare_platform::Platform::memory_file(&k.platform),
+        );
         let tid = pids.allocate()?;
         let tg = if thread {
             if me.state().group_exit.is_some() {
