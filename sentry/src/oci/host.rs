@@ -152,6 +152,7 @@ impl Host for RealHost {
     fn make_dir(&self, path: &Path) -> Result<(), String> {
         match std::fs::create_dir(path) {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io_text(e)),
+            Err(_) if !path.is_dir() => Err("File exists (not a directory)".into()),
             _ => Ok(()),
         }
     }

@@ -421,6 +421,7 @@ pub fn run(
         return Ok(0);
     }
     let code = wait_forwarding(created.pid, host);
+    warn_teardown(&created.dir, host);
     created.dir.remove()?;
     Ok(code)
 }
