@@ -5,8 +5,9 @@
 //! big, not JSON, of the wrong shape, without `process` or `root`, with a relative `cwd`,
 //! NUL bytes, `-1` ids, a terminal, or mounts snare can't make is refused with a message
 //! that names the field. What snare provides itself (`/proc`, `/sys`, `/dev`, devpts,
-//! mqueue, cgroup) and what it does not apply yet (capabilities, seccomp, `oomScoreAdj`,
-//! resources but the memory limit) is accepted and logged (`docs/oci.md` lists it).
+//! mqueue, cgroup) and what it does not apply yet (capabilities, seccomp, `oomScoreAdj`) is
+//! accepted and logged (`docs/oci.md` lists it). `linux.cgroupsPath` and `resources` are
+//! `oci::cgroup`'s.
 
 use std::collections::HashMap;
 use std::io::Read;

@@ -1,4 +1,4 @@
-//! The OCI runtime (issue 16): what `snare create|start|state|kill|delete|run|ps` do, under
+//! The OCI runtime (issue 16): what `snare create|start|state|kill|delete|run|ps|pause|resume|update` do, under
 //! a thin command line (`crate::cli`). Docker and containerd's runc shim drive snare through
 //! it as they drive runc.
 //!
@@ -11,6 +11,8 @@
 //!   through a pipe and waits at the FIFO ([`init`]); `start` writes the FIFO; `kill`
 //!   signals the init, which forwards to the guest; `delete` kills and removes.
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
+//! - [`cgroup`] is the container's host cgroup (`cgroupsPath`, `resources`, the freezer);
+//!   [`control`] makes and removes it and is `pause`, `resume` and `update`.
 //! - [`host`] is every host effect outside the state directory (processes, the bundle's
 //!   paths), behind a trait so the lifecycle's rules get unit tests with a fake.
 //!
