@@ -695,6 +695,33 @@ fn hostile_cgroups_paths() {
         assert!(c.containers().is_empty(), "{path:?}: state left");
         assert!(!c.dir.join("init.pid").exists());
     }
+    // Another container's cgroup (it has processes): refused, and that one is untouched.
+    let a = Case::new(
+        "cg-busy",
+        &["sleep", "30"],
+        limits("cg-busy", serde_json::json!({})),
+    );
+    let (code, err) = a.create("busy-a");
+    assert_eq!(code, 0, "create: {err}");
+    let pid = a.pid_file();
+    let limit = cg_read("memory", "cg-busy", "memory.limit_in_bytes");
+    let b = Case::new(
+        "cg-busy-b",
+        &["true"],
+        limits(
+            "cg-busy",
+            serde_json::json!({"memory": {"limit": 16777216}}),
+        ),
+    );
+    let (code, err) = b.create("busy-b");
+    assert_eq!(code, 1);
+    assert!(err.contains("is not empty"), "{err}");
+    assert!(b.containers().is_empty());
+    assert!(alive(pid));
+    assert_eq!(cg_read("memory", "cg-busy", "memory.limit_in_bytes"), limit);
+    assert!(a.snare(&["delete", "--force", "busy-a"]).status.success());
+    assert_eq!(reap(pid), 137);
+    assert!(!cg("memory", "cg-busy").exists());
     // Resources the kernel or runc refuse, at create.
     for (resources, why) in [
         (

@@ -395,6 +395,25 @@ impl Placement {
         Ok(())
     }
 
+    /// Refuses a cgroup that exists with processes in it: another container's, or a
+    /// cgroup of the host's (a bundle could name any). Joining it would put its limits on
+    /// them, and `delete` kills whatever is left in the container's cgroup.
+    pub fn check_empty(&self, host: &dyn Host) -> Result<(), OciError> {
+        for d in &self.dirs {
+            let n = host
+                .read_file(&d.file("cgroup.procs"))
+                .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+                .unwrap_or(0);
+            if n > 0 {
+                return Err(error(format!(
+                    "cgroup {} is not empty: it has {n} processes (another container's cgroup?)",
+                    d.path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Puts process `pid` in every directory.
     pub fn join(&self, host: &dyn Host, pid: i32) -> Result<(), OciError> {
         for d in &self.dirs {
@@ -1050,6 +1069,18 @@ pub(crate) mod tests {
             .apply(&resources(r#"{"memory":{"limit":33554432}}"#), &host)
             .expect_err("write fails");
         assert!(e.0.starts_with("unable to set memory limit to"), "{e}");
+    }
+
+    #[test]
+    fn a_cgroup_with_processes_is_refused() {
+        let host = hybrid();
+        let p = Placement::locate("/busy", &host).expect("locate");
+        p.check_empty(&host).expect("not there yet: fine");
+        p.make(&host).expect("make");
+        p.check_empty(&host).expect("there and empty: fine");
+        p.join(&host, 7).expect("join");
+        let e = p.check_empty(&host).expect_err("has a process");
+        assert!(e.0.contains("is not empty: it has 1 processes"), "{e}");
     }
 
     #[test]

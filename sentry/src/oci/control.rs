@@ -57,6 +57,7 @@ pub fn prepare(
         return Ok(None);
     };
     let placement = Placement::locate(path, host)?;
+    placement.check_empty(host)?;
     // Saved first: a failure below leaves it for `delete --force` too.
     placement.save(dir)?;
     let made = placement
@@ -276,6 +277,27 @@ mod tests {
             Limits::decode(&std::fs::read(limits_path(&dir)).expect("limits")).map(|l| l.pids),
             Some(Some(5))
         );
+        let _ = std::fs::remove_dir_all(dir.dir.parent().expect("root"));
+    }
+
+    #[test]
+    fn a_cgroup_in_use_is_left_alone() {
+        let host = hybrid();
+        let dir = state_dir();
+        let theirs = Placement::locate("/theirs", &host).expect("locate");
+        theirs.make(&host).expect("make");
+        theirs.join(&host, 99).expect("join");
+        let config = cgroup::Config {
+            path: Some("/theirs".into()),
+            resources: serde_json::from_str(r#"{"memory":{"limit":16777216}}"#).expect("json"),
+        };
+        let writes = host.writes.borrow().len();
+        let e = prepare(&dir, &config, &host).expect_err("in use");
+        assert!(e.0.contains("not empty"), "{e}");
+        // Nothing written there, nothing removed, nothing saved for delete to undo.
+        assert_eq!(host.writes.borrow().len(), writes);
+        assert!(host.is_dir(Path::new("/sys/fs/cgroup/memory/theirs")));
+        assert_eq!(Placement::load(&dir), None);
         let _ = std::fs::remove_dir_all(dir.dir.parent().expect("root"));
     }
 
