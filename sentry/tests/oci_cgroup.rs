@@ -742,3 +742,36 @@ fn hostile_cgroups_paths() {
         assert!(!cg("memory", "cg-bad-res").exists());
     }
 }
+
+#[test]
+fn delete_force_of_a_half_made_container_removes_its_cgroup() {
+    if !cgroups_usable() {
+        return;
+    }
+    let name = "cg-half";
+    let c = Case::new(name, &["sleep", "30"], limits(name, serde_json::json!({})));
+    let (code, err) = c.create(name);
+    assert_eq!(code, 0, "create: {err}");
+    let pid = c.pid_file();
+    let host = tree(pid);
+    // As if create had died before saving the state: only the cgroup's record is left.
+    std::fs::remove_file(c.root.join(name).join("state.json")).expect("rm state.json");
+    let out = c.snare(&["delete", name]);
+    assert!(!out.status.success());
+    let out = c.snare(&["delete", "--force", name]);
+    assert!(
+        out.status.success(),
+        "delete --force: {}",
+        text(&out.stderr)
+    );
+    // What was in the cgroup is killed, the cgroup and the state are gone.
+    assert_eq!(reap(pid), 137);
+    std::thread::sleep(Duration::from_millis(100));
+    for p in host {
+        assert!(!alive(p), "pid {p} is still there");
+    }
+    for h in HIERARCHIES {
+        assert!(!cg(h, name).exists(), "{h}: the cgroup is still there");
+    }
+    assert!(c.containers().is_empty());
+}
