@@ -36,8 +36,9 @@ OCI runtime commands (as runc's; Docker and containerd call them; `snare COMMAND
   ps --format json ID           Host pids of its processes
   spec [--bundle DIR]           Write a starting config.json
   features                      Print what the runtime supports (JSON)
-  exec, pause, resume, update, events
-                                Not supported yet: refused with one line
+  pause ID, resume ID            Freeze it, thaw it
+  update --resources FILE|- ID  New limits (LinuxResources JSON) for a live container
+  exec, events                  Not supported yet: refused with one line
 
 Flags of `do` (they end at `--` or at CMD):
   --root DIR              Root file system of the sandbox (default: /)

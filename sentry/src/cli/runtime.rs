@@ -185,6 +185,25 @@ mod tests {
             Ok(RuntimeCommand::Run(a)) => assert!(a.detach),
             other => panic!("{other:?}"),
         }
+        match parse(&["update", "--resources", "-", "abc"]) {
+            Ok(RuntimeCommand::Update(a)) => {
+                assert_eq!((a.resources.as_deref(), a.id.as_str()), (Some("-"), "abc"))
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["update", "-r", "/f.json", "abc"]) {
+            Ok(RuntimeCommand::Update(a)) => assert_eq!(a.resources.as_deref(), Some("/f.json")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["pause", "abc"]),
+            Ok(RuntimeCommand::Pause(_))
+        ));
+        assert!(matches!(
+            parse(&["resume", "abc"]),
+            Ok(RuntimeCommand::Resume(_))
+        ));
+        assert!(parse(&["update", "--memory", "1g", "abc"]).is_err());
         assert!(parse(&["state"]).is_err());
         assert!(parse(&["start", "a", "b"]).is_err());
         assert!(parse(&["create", "--bogus", "x"]).is_err());
