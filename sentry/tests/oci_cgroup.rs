@@ -775,3 +775,44 @@ fn delete_force_of_a_half_made_container_removes_its_cgroup() {
     }
     assert!(c.containers().is_empty());
 }
+
+#[test]
+fn update_lowers_and_lifts_the_pids_limit() {
+    if !cgroups_usable() {
+        return;
+    }
+    let name = "cg-lower";
+    let script = "while true; do n=$( (for i in 1 2 3 4 5 6 7 8; do sleep 1 & echo s; done) \
+                  2>/dev/null | wc -l); echo round=$n; sleep 0.2; done";
+    let c = Case::new(
+        name,
+        &["sh", "-c", script],
+        limits(name, serde_json::json!({})),
+    );
+    let (code, err) = c.create(name);
+    assert_eq!(code, 0, "create: {err}");
+    let pid = c.pid_file();
+    assert!(c.snare(&["start", name]).status.success());
+    wait_for(&c, "round=8\n", 20);
+    // Lowered: seen at the next fork.
+    let out = update(&c, name, r#"{"pids":{"limit":6}}"#);
+    assert!(out.status.success(), "update: {}", text(&out.stderr));
+    wait_for(&c, "round=2\n", 20);
+    // Lifted (-1): no limit again, in the sandbox and on the host.
+    let out = update(&c, name, r#"{"pids":{"limit":-1}}"#);
+    assert!(out.status.success(), "update: {}", text(&out.stderr));
+    assert_eq!(cg_read("pids", name, "pids.max"), "max");
+    let seen = c.stdout().len();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.stdout()[seen..].contains("round=8\n") {
+        assert!(
+            Instant::now() < deadline,
+            "the limit stayed: {}",
+            c.stdout()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(c.snare(&["delete", "--force", name]).status.success());
+    assert_eq!(reap(pid), 137);
+    assert!(!cg("pids", name).exists());
+}
