@@ -303,7 +303,7 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     if let Some(file) = limits {
         k.limits.attach(file);
         let mut pids = k.pids.lock().unwrap_or_else(|e| e.into_inner());
-        k.limits.refresh(&mut pids, k.platform.memory_file());
+        k.refresh_limits(&mut pids);
     }
     crate::kernel::mounts::add_user_mounts(
         &k.mounts,

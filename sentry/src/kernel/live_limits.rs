@@ -88,34 +88,42 @@ impl LiveLimits {
         }
         read
     }
+}
 
-    /// Re-reads the file and applies it: the pids limit to `pids`, the memory limit to
-    /// `memory`. Returns whether the memory limit grew.
-    pub fn refresh(&self, pids: &mut PidTable, memory: &snare_platform::MemoryFile) -> bool {
-        let Some(now) = self.read() else {
+impl super::Kernel {
+    /// Re-reads the limits file (if any) and applies it: the pids limit to `pids` (the
+    /// caller holds the table's lock), the memory limit to the memory file and the memfd
+    /// files. Returns whether the memory limit grew.
+    pub fn refresh_limits(&self, pids: &mut PidTable) -> bool {
+        let Some(now) = self.limits.read() else {
             return false;
         };
         pids.limit = now.pids.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
-        apply_memory(now, memory)
+        self.apply_memory(now)
     }
 
     /// Re-reads the memory limit alone (the OOM killer's question: has it grown?).
-    pub fn refresh_memory(&self, memory: &snare_platform::MemoryFile) -> bool {
-        self.read().is_some_and(|now| apply_memory(now, memory))
+    pub fn memory_limit_grew(&self) -> bool {
+        self.limits.read().is_some_and(|now| self.apply_memory(now))
     }
-}
 
-/// Sets the memory file's limit; whether it grew.
-fn apply_memory(now: Limits, memory: &snare_platform::MemoryFile) -> bool {
-    let Some(bytes) = now.memory else {
-        return false;
-    };
-    let before = memory.limit();
-    if bytes != before {
-        tracing::debug!(before, bytes, "memory limit changed");
-        memory.set_limit(bytes);
+    /// Sets the memory limit `now` says (if it says one); whether it grew.
+    fn apply_memory(&self, now: Limits) -> bool {
+        use snare_platform::Platform;
+        let Some(bytes) = now.memory else {
+            return false;
+        };
+        let mem = self.platform.memory_file();
+        let before = mem.limit();
+        if bytes != before {
+            tracing::debug!(before, bytes, "memory limit changed");
+            mem.set_limit(bytes);
+            // memfd files have no size= of their own: only the memory bounds them.
+            self.memfd
+                .set_limits(Some(mem.clone()), bytes, bytes / crate::mm::PAGE);
+        }
+        bytes > before
     }
-    bytes > before
 }
 
 #[cfg(test)]

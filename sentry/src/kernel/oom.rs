@@ -19,7 +19,7 @@ use crate::mm::{OomKiller, Usage};
 impl OomKiller for Kernel {
     fn kill_for(&self, faulting: &Usage) -> bool {
         // `snare update` may have raised the limit: then no one need die.
-        if self.limits.refresh_memory(self.platform.memory_file()) {
+        if self.memory_limit_grew() {
             return true;
         }
         let usages = crate::mm::usages(self.platform.memory_file());

@@ -204,7 +204,8 @@ pub fn update(root: &Path, id: &Id, r: &LinuxResources, host: &dyn Host) -> Resu
     let n = file.read_at(&mut buf, 0).unwrap_or(0);
     let mut limits = Limits::decode(&buf[..n]).unwrap_or_default();
     match r.memory().as_ref().and_then(|m| m.limit()) {
-        Some(-1) => limits.memory = None,
+        // No limit: as a sandbox without one, the host's memory.
+        Some(-1) => limits.memory = Some(crate::run::default_memory()),
         Some(l) if l > 0 => limits.memory = cgroup::sandbox_memory(r),
         _ => {}
     }
