@@ -501,21 +501,39 @@ impl Placement {
         Ok(())
     }
 
-    /// Freezes (`true`) or thaws the cgroup and waits until the kernel says it is done.
+    /// Freezes (`true`) or thaws the cgroup and waits (up to 5 s) until the kernel says it
+    /// is done. A freeze that does not complete is undone (as runc does), so the container
+    /// is not left half frozen.
     pub fn freeze(&self, frozen: bool, host: &dyn Host) -> Result<(), OciError> {
+        self.freeze_within(frozen, host, std::time::Duration::from_secs(5))
+    }
+
+    fn freeze_within(
+        &self,
+        frozen: bool,
+        host: &dyn Host,
+        wait: std::time::Duration,
+    ) -> Result<(), OciError> {
         let d = self.freezer().ok_or_else(|| error("no freezer cgroup"))?;
         let (file, value) = match (self.v2, frozen) {
             (true, f) => ("cgroup.freeze", if f { "1" } else { "0" }),
             (false, true) => ("freezer.state", "FROZEN"),
             (false, false) => ("freezer.state", "THAWED"),
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + wait;
         loop {
             write(host, &d.file(file), value)?;
             if self.frozen(host) == Some(frozen) {
                 return Ok(());
             }
             if std::time::Instant::now() >= deadline {
+                if frozen {
+                    let thaw = match self.v2 {
+                        true => ("cgroup.freeze", "0"),
+                        false => ("freezer.state", "THAWED"),
+                    };
+                    let _ = write(host, &d.file(thaw.0), thaw.1);
+                }
                 return Err(error(format!(
                     "cgroup {}: still not {}",
                     d.path.display(),
@@ -752,6 +770,8 @@ pub(crate) mod tests {
         pub files: RefCell<BTreeMap<PathBuf, String>>,
         pub dirs: RefCell<BTreeSet<PathBuf>>,
         pub writes: RefCell<Vec<(PathBuf, String)>>,
+        /// Freezing never completes.
+        pub stuck: std::cell::Cell<bool>,
     }
 
     impl Host for Fake {
@@ -793,7 +813,10 @@ pub(crate) mod tests {
                 .push((path.to_owned(), text.to_owned()));
             let mut files = self.files.borrow_mut();
             let value = match path.file_name().and_then(|n| n.to_str()) {
-                Some("freezer.state") => text.to_owned(),
+                // A cgroup stuck freezing (a task the kernel can't stop) stays FREEZING.
+                Some("freezer.state") if self.stuck.get() && text == "FROZEN" => {
+                    "FREEZING".to_owned()
+                }
                 Some("cgroup.freeze") => {
                     files.insert(
                         path.with_file_name("cgroup.events"),
@@ -985,6 +1008,25 @@ pub(crate) mod tests {
         }
         // The parent made on the way stays (as runc leaves /docker).
         assert!(host.is_dir(Path::new("/sys/fs/cgroup/memory/snaretest")));
+    }
+
+    #[test]
+    fn a_freeze_that_does_not_complete_is_undone() {
+        let host = hybrid();
+        let p = Placement::locate("/snaretest/stuck", &host).expect("locate");
+        p.make(&host).expect("make");
+        host.stuck.set(true);
+        let e = p
+            .freeze_within(true, &host, std::time::Duration::ZERO)
+            .expect_err("stuck");
+        assert!(e.0.contains("still not frozen"), "{e}");
+        assert_eq!(
+            host.read_file(Path::new(
+                "/sys/fs/cgroup/freezer/snaretest/stuck/freezer.state"
+            )),
+            Ok("THAWED".into())
+        );
+        assert_eq!(p.frozen(&host), Some(false));
     }
 
     #[test]
