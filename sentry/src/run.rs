@@ -55,6 +55,9 @@ pub struct DoRequest {
     pub rlimits: Vec<(u32, u64, u64)>,
     /// The seccomp profile over guest syscalls (a container's `linux.seccomp`).
     pub seccomp: Option<crate::kernel::seccomp::Filter>,
+    /// A container's limits file (`kernel::live_limits`): its memory and pids limits, which
+    /// `snare update` changes while it runs.
+    pub limits: Option<std::path::PathBuf>,
     pub argv: Vec<Vec<u8>>,
 }
 
@@ -248,6 +251,12 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         isolated.is_some(),
     )
     .map_err(|m| err(125, m))?;
+    let limits = match &req.limits {
+        Some(p) => {
+            Some(std::fs::File::open(p).map_err(|e| err(125, format!("{}: {e}", p.display())))?)
+        }
+        None => None,
+    };
     // The guest runs as the user snare was started by, seen from the Sentry's user
     // namespace: root, or (rootless) the invoking user mapped to root; without the
     // namespaces, that user's own ids.
@@ -306,6 +315,11 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         guest_ids,
         req.hostname.as_deref(),
     );
+    if let Some(file) = limits {
+        k.limits.attach(file);
+        let mut pids = k.pids.lock().unwrap_or_else(|e| e.into_inner());
+        k.refresh_limits(&mut pids);
+    }
     crate::kernel::mounts::add_user_mounts(
         &k.mounts,
         &req.mounts,

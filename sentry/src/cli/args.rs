@@ -41,8 +41,9 @@ OCI runtime commands (as runc's; Docker and containerd call them; `snare COMMAND
                                 /etc/docker/daemon.json, name snare), keeping the rest
   uninstall [--config F] [--runtime NAME]
                                 Take it out again
-  exec, pause, resume, update, events
-                                Not supported yet: refused with one line
+  pause ID, resume ID            Freeze it, thaw it
+  update --resources FILE|- ID  New limits (LinuxResources JSON) for a live container
+  exec, events                  Not supported yet: refused with one line
 
 Flags of `do` (they end at `--` or at CMD):
   --root DIR              Root file system of the sandbox (default: /)

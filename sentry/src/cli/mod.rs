@@ -13,13 +13,16 @@ pub mod install;
 pub mod kill;
 pub mod log;
 pub mod not_yet;
+pub mod pause;
 pub mod ps;
+pub mod resume;
 pub mod run;
 pub mod runtime;
 pub mod seccomp_rules;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 pub use args::{
     parse, Command, DoArgs, GlobalArgs, LogFormat, Network, UsageError, MIN_MEMORY, USAGE,

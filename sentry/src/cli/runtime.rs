@@ -1,6 +1,6 @@
 //! The OCI runtime's command line, as runc's: `create`, `start`, `state`, `kill`, `delete`,
-//! `run`, `ps`, `spec`, `features` (one module each, thin over `crate::oci`; `exec`,
-//! `pause`, `resume`, `update` and `events` are refused by `not_yet`), parsed with
+//! `run`, `ps`, `spec`, `features`, `pause`, `resume`, `update` (one module each, thin over
+//! `crate::oci`; `exec` and `events` are refused by `not_yet`), parsed with
 //! clap after the hand parser (`args.rs`) has taken the global flags, which Docker and
 //! containerd put first (and runtime arguments from Docker's `runtimeArgs` before them).
 //!
@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
 
 use super::GlobalArgs;
 use super::{
-    create, delete, features, install, kill, log, not_yet, ps, run as run_cmd, spec, start, state,
+    create, delete, features, install, kill, log, not_yet, pause, ps, resume, run as run_cmd,
+    spec, start, state, update,
 };
 use crate::oci::host::RealHost;
 use crate::oci::state::{Id, DEFAULT_ROOT};
@@ -45,9 +46,9 @@ enum RuntimeCommand {
     /// Remove snare from Docker's daemon.json
     Uninstall(install::UninstallArgs),
     Exec(not_yet::Args),
-    Pause(not_yet::Args),
-    Resume(not_yet::Args),
-    Update(not_yet::Args),
+    Pause(pause::Args),
+    Resume(resume::Args),
+    Update(update::Args),
     Events(not_yet::Args),
 }
 
@@ -125,9 +126,9 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
         RuntimeCommand::Install(a) => install::install(&ctx, a),
         RuntimeCommand::Uninstall(a) => install::uninstall(&ctx, a),
         RuntimeCommand::Exec(a) => not_yet::run(&ctx, "exec", a),
-        RuntimeCommand::Pause(a) => not_yet::run(&ctx, "pause", a),
-        RuntimeCommand::Resume(a) => not_yet::run(&ctx, "resume", a),
-        RuntimeCommand::Update(a) => not_yet::run(&ctx, "update", a),
+        RuntimeCommand::Pause(a) => pause::run(&ctx, a),
+        RuntimeCommand::Resume(a) => resume::run(&ctx, a),
+        RuntimeCommand::Update(a) => update::run(&ctx, a),
         RuntimeCommand::Events(a) => not_yet::run(&ctx, "events", a),
     };
     match result {
@@ -204,6 +205,25 @@ mod tests {
             Ok(RuntimeCommand::Run(a)) => assert!(a.detach),
             other => panic!("{other:?}"),
         }
+        match parse(&["update", "--resources", "-", "abc"]) {
+            Ok(RuntimeCommand::Update(a)) => {
+                assert_eq!((a.resources.as_deref(), a.id.as_str()), (Some("-"), "abc"))
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["update", "-r", "/f.json", "abc"]) {
+            Ok(RuntimeCommand::Update(a)) => assert_eq!(a.resources.as_deref(), Some("/f.json")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["pause", "abc"]),
+            Ok(RuntimeCommand::Pause(_))
+        ));
+        assert!(matches!(
+            parse(&["resume", "abc"]),
+            Ok(RuntimeCommand::Resume(_))
+        ));
+        assert!(parse(&["update", "--memory", "1g", "abc"]).is_err());
         assert!(parse(&["state"]).is_err());
         assert!(parse(&["start", "a", "b"]).is_err());
         assert!(parse(&["create", "--bogus", "x"]).is_err());

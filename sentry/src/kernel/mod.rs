@@ -5,6 +5,7 @@
 //! before switching again.
 
 mod exec;
+pub mod live_limits;
 pub mod mounts;
 mod oom;
 pub mod pidfd;
@@ -123,6 +124,8 @@ pub struct Kernel {
     /// The sandbox's seccomp profile over guest syscalls (an OCI bundle's `linux.seccomp`),
     /// set before the guest's init runs.
     pub seccomp: OnceLock<seccomp::Filter>,
+    /// A container's memory and pids limits as `snare update` leaves them.
+    pub limits: live_limits::LiveLimits,
 }
 
 impl Kernel {
@@ -181,6 +184,7 @@ impl Kernel {
             spare: Arc::new((Mutex::new(None), std::sync::Condvar::new())),
             warned: Mutex::new(HashSet::new()),
             stubs: stubwatch::StubWatch::start(),
+            limits: Default::default(),
         });
         let mem = k.platform.memory_file();
         let killer: std::sync::Weak<dyn crate::mm::OomKiller> = Arc::downgrade(&k) as _;

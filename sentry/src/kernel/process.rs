@@ -450,12 +450,15 @@ pub struct PidTable {
     pub tasks: BTreeMap<i32, Arc<TaskHandle>>,
     /// Processes by tgid, live or zombie (until reaped).
     pub groups: BTreeMap<i32, Arc<ThreadGroup>>,
+    /// A container's pids limit (`live_limits`): most live tasks, threads included.
+    pub limit: Option<usize>,
 }
 
 impl PidTable {
-    /// A free pid (not a live tid nor an unreaped tgid); EAGAIN when the table is full.
+    /// A free pid (not a live tid nor an unreaped tgid); EAGAIN when the table is full, or
+    /// at the pids limit.
     pub fn allocate(&mut self) -> Result<i32, snare_abi::Errno> {
-        if self.tasks.len() >= MAX_TASKS {
+        if self.tasks.len() >= MAX_TASKS || self.at_limit() {
             return Err(snare_abi::Errno::EAGAIN);
         }
         for _ in 0..PID_MAX {
@@ -470,6 +473,24 @@ impl PidTable {
             }
         }
         Err(snare_abi::Errno::EAGAIN)
+    }
+
+    /// Whether the tasks counted against the pids limit reach it: as Linux's pids
+    /// controller counts them, the live tasks and the processes whose leader is gone but
+    /// not yet reaped (a zombie holds its pid until its parent waits).
+    fn at_limit(&self) -> bool {
+        let Some(limit) = self.limit else {
+            return false;
+        };
+        if self.tasks.len() + self.groups.len() < limit {
+            return false;
+        }
+        let zombies = self
+            .groups
+            .keys()
+            .filter(|g| !self.tasks.contains_key(g))
+            .count();
+        self.tasks.len() + zombies >= limit
     }
 
     pub fn task(&self, tid: i32) -> Option<Arc<TaskHandle>> {
@@ -542,6 +563,30 @@ mod tests {
         assert_eq!((got.si_code, got.overrun(), got.fields[1]), (-2, 2, 9));
         assert_eq!(t.overrun(), 2);
         assert_eq!(q.take(!0).map(|i| i.si_code), Some(0));
+    }
+
+    #[test]
+    fn the_pids_limit_counts_tasks_and_zombies() {
+        let mut p = PidTable {
+            limit: Some(3),
+            ..PidTable::default()
+        };
+        // Two live tasks (a process and its thread) and one zombie process.
+        let tg = Arc::new(ThreadGroup::new(10, None, 10, 10));
+        p.groups.insert(10, tg.clone());
+        p.tasks.insert(10, TaskHandle::new(10, tg.clone(), 0));
+        p.tasks.insert(11, TaskHandle::new(11, tg.clone(), 0));
+        assert!(p.allocate().is_ok());
+        p.groups
+            .insert(20, Arc::new(ThreadGroup::new(20, None, 20, 20)));
+        assert_eq!(p.allocate(), Err(snare_abi::Errno::EAGAIN));
+        // Reaped: room again; a raised limit, too.
+        p.groups.remove(&20);
+        assert!(p.allocate().is_ok());
+        p.tasks.insert(12, TaskHandle::new(12, tg, 0));
+        assert_eq!(p.allocate(), Err(snare_abi::Errno::EAGAIN));
+        p.limit = Some(4);
+        assert!(p.allocate().is_ok());
     }
 
     #[test]

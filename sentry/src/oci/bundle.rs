@@ -5,9 +5,9 @@
 //! big, not JSON, of the wrong shape, without `process` or `root`, with a relative `cwd`,
 //! NUL bytes, `-1` ids, a terminal, or mounts snare can't make is refused with a message
 //! that names the field. What snare provides itself (`/proc`, `/sys`, `/dev`, devpts,
-//! mqueue, cgroup) and what it does not apply yet (capabilities, `oomScoreAdj`, resources
-//! but the memory limit) is accepted and logged (`docs/oci.md` lists it); `linux.seccomp`
-//! becomes the Sentry's profile over guest syscalls (`oci::seccomp`).
+//! mqueue, cgroup) and what it does not apply yet (capabilities, `oomScoreAdj`) is accepted
+//! and logged (`docs/oci.md` lists it). `linux.seccomp` becomes the Sentry's profile over
+//! guest syscalls (`oci::seccomp`); `linux.cgroupsPath` and `resources` are `oci::cgroup`'s.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -87,6 +87,7 @@ impl Launch {
             mounts: self.mounts.clone(),
             rlimits: self.rlimits.clone(),
             seccomp: self.seccomp.clone(),
+            limits: None,
             argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         }
     }
@@ -98,6 +99,8 @@ pub struct Bundle {
     /// The bundle directory, absolute.
     pub dir: PathBuf,
     pub launch: Launch,
+    /// `linux.cgroupsPath` and `linux.resources` (`oci::cgroup`).
+    pub cgroup: super::cgroup::Config,
 }
 
 impl Bundle {
@@ -107,7 +110,12 @@ impl Bundle {
             .map_err(|e| error(format!("bundle {}: {e}", dir.display())))?;
         let spec = read_config(&dir.join("config.json"))?;
         let launch = map(&spec, &dir)?;
-        Ok(Bundle { dir, launch })
+        let cgroup = super::cgroup::Config::of(&spec)?;
+        Ok(Bundle {
+            dir,
+            launch,
+            cgroup,
+        })
     }
 }
 

@@ -22,6 +22,34 @@ pub trait Host {
     fn children(&self, pid: i32) -> Vec<i32>;
     /// The pids of `pid`'s live descendants (children, theirs, …), in no particular order.
     fn descendants(&self, pid: i32) -> Vec<i32>;
+    /// Whether `path` exists (a cgroup's control file).
+    fn exists(&self, _path: &Path) -> bool {
+        false
+    }
+    /// A small file's text (`/proc/self/mountinfo`, a cgroup's control file).
+    fn read_file(&self, path: &Path) -> Result<String, String> {
+        Err(format!("{}: not readable here", path.display()))
+    }
+    /// Writes `text` to an existing file in one write (a cgroup's control file).
+    fn write_file(&self, path: &Path, _text: &str) -> Result<(), String> {
+        Err(format!("{}: not writable here", path.display()))
+    }
+    /// Makes directory `path` (its parent exists); an existing one is fine.
+    fn make_dir(&self, path: &Path) -> Result<(), String> {
+        Err(format!("{}: cannot be made here", path.display()))
+    }
+    /// Removes empty directory `path` (a cgroup); a missing one is fine.
+    fn remove_dir(&self, path: &Path) -> Result<(), String> {
+        Err(format!("{}: cannot be removed here", path.display()))
+    }
+}
+
+/// An `io::Error` as one line: the OS's words without Rust's "(os error N)".
+fn io_text(e: std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    }
 }
 
 /// The real host, through `/proc` and `kill(2)`.
@@ -102,5 +130,37 @@ impl Host for RealHost {
             }
         }
         found
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn read_file(&self, path: &Path) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(io_text)
+    }
+
+    fn write_file(&self, path: &Path, text: &str) -> Result<(), String> {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(io_text)
+    }
+
+    fn make_dir(&self, path: &Path) -> Result<(), String> {
+        match std::fs::create_dir(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io_text(e)),
+            Err(_) if !path.is_dir() => Err("File exists (not a directory)".into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn remove_dir(&self, path: &Path) -> Result<(), String> {
+        match std::fs::remove_dir(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_text(e)),
+            _ => Ok(()),
+        }
     }
 }

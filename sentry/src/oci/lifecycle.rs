@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::ContainerState;
 
 use super::bundle::{Bundle, Launch};
+use super::cgroup::Placement;
+use super::control;
 use super::hooks::{self, Stage};
 use super::host::Host;
 use super::init::{serve, FifoGate, Report};
@@ -94,15 +96,19 @@ pub fn create(
     let bundle = Bundle::load(&opts.bundle)?;
     check_paths(&bundle.launch, host)?;
     let dir = StateDir::make(root, id)?;
-    spawn(&dir, &bundle, opts, host).inspect_err(|_| {
-        let _ = dir.remove();
-    })
+    control::prepare(&dir, &bundle.cgroup, host)
+        .and_then(|cgroup| spawn(&dir, &bundle, cgroup.as_ref(), opts, host))
+        .inspect_err(|_| {
+            let _ = control::teardown(&dir, host, KILL_WAIT);
+            let _ = dir.remove();
+        })
 }
 
 /// Forks the init and waits for its report (see [`create`]).
 fn spawn(
     dir: &StateDir,
     bundle: &Bundle,
+    cgroup: Option<&Placement>,
     opts: &CreateOptions,
     host: &dyn Host,
 ) -> Result<Created, OciError> {
@@ -117,19 +123,27 @@ fn spawn(
         .map_err(|e| error(format!("{}: {e}", fifo_path.display())))?;
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| error(format!("pipe: {e}")))?;
-    let req = bundle.launch.request();
+    let mut req = bundle.launch.request();
+    req.limits = Some(control::limits_path(dir));
     let pid = match snare_platform::isolate::fork().map_err(error)? {
         snare_platform::isolate::Forked::Child => {
             drop(ready_r);
             // A session of its own: the caller's terminal signals are not the container's.
             let _ = nix::unistd::setsid();
-            serve(
-                &req,
-                FifoGate {
-                    ready: Some(ready_w),
-                    fifo: Some(fifo),
-                },
-            )
+            let mut gate = FifoGate {
+                ready: Some(ready_w),
+                fifo: Some(fifo),
+            };
+            // Into the container's cgroup before the Sentry is cloned: it and every stub
+            // are inside too.
+            if let Err(e) = cgroup.map_or(Ok(()), |c| c.join(host, std::process::id() as i32)) {
+                gate.fail(&Report {
+                    status: 1,
+                    message: e.0,
+                });
+                std::process::exit(1);
+            }
+            serve(&req, gate)
         }
         snare_platform::isolate::Forked::Parent(pid) => pid,
     };
@@ -206,6 +220,9 @@ pub fn start(root: &Path, id: &Id, host: &dyn Host) -> Result<(), OciError> {
     use nix::fcntl::OFlag;
     let dir = StateDir::of(root, id);
     let record = dir.load()?;
+    if control::paused(&dir, &record, host) {
+        return Err(error("cannot start a container in the paused state"));
+    }
     match status(&dir, &record, host) {
         ContainerState::Created => {}
         ContainerState::Stopped => return Err(error("cannot start a container that has stopped")),
@@ -271,7 +288,13 @@ pub fn kill(root: &Path, id: &Id, sig: i32, host: &dyn Host) -> Result<(), OciEr
     let pid = record.state.pid().unwrap_or(0);
     match status(&dir, &record, host) {
         ContainerState::Stopped => Err(error("container not running")),
-        _ => host.signal(pid, sig).map_err(error),
+        _ => {
+            host.signal(pid, sig).map_err(error)?;
+            if sig == libc::SIGKILL {
+                control::thaw_killed(&dir, pid, host);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -291,19 +314,35 @@ pub fn delete(root: &Path, id: &Id, force: bool, host: &dyn Host) -> Result<(), 
         Ok(r) => r,
         Err(e) if force => {
             tracing::warn!("deleting {id} without its state: {e}");
+            warn_teardown(&dir, host);
             return dir.remove();
         }
         Err(e) => return Err(error(format!("{e} (delete --force removes the container)"))),
     };
+    let paused = control::paused(&dir, &record, host);
     match status(&dir, &record, host) {
         ContainerState::Running if !force => {
             return Err(error(format!(
-                "cannot delete container {id} that is not stopped: running"
+                "cannot delete container {id} that is not stopped: {}",
+                if paused { "paused" } else { "running" }
+            )))
+        }
+        ContainerState::Created if paused && !force => {
+            return Err(error(format!(
+                "cannot delete container {id} that is not stopped: paused"
             )))
         }
         ContainerState::Stopped => {}
-        _ => kill_all(&record, host),
+        _ => {
+            if paused {
+                let pid = record.state.pid().unwrap_or(0);
+                let _ = host.signal(pid, libc::SIGKILL);
+                control::thaw_killed(&dir, pid, host);
+            }
+            kill_all(&record, host)
+        }
     }
+    warn_teardown(&dir, host);
     dir.remove()?;
     if let Some(h) = &record.hooks {
         let pid = record.state.pid().unwrap_or(0);
@@ -314,6 +353,14 @@ pub fn delete(root: &Path, id: &Id, force: bool, host: &dyn Host) -> Result<(), 
         );
     }
     Ok(())
+}
+
+/// Removes the container's cgroup; a failure is a warning, as runc's (the container is
+/// gone either way).
+fn warn_teardown(dir: &StateDir, host: &dyn Host) {
+    if let Err(e) = control::teardown(dir, host, KILL_WAIT) {
+        tracing::warn!("unable to remove the container's cgroup: {e}");
+    }
 }
 
 /// SIGKILLs the init and waits (up to [`KILL_WAIT`]) until it and its descendants are
@@ -374,6 +421,7 @@ pub fn run(
         return Ok(0);
     }
     let code = wait_forwarding(created.pid, host);
+    warn_teardown(&created.dir, host);
     created.dir.remove()?;
     Ok(code)
 }

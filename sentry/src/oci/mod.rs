@@ -1,4 +1,4 @@
-//! The OCI runtime (issue 16): what `snare create|start|state|kill|delete|run|ps` do, under
+//! The OCI runtime (issue 16): what `snare create|start|state|kill|delete|run|ps|pause|resume|update` do, under
 //! a thin command line (`crate::cli`). Docker and containerd's runc shim drive snare through
 //! it as they drive runc.
 //!
@@ -14,12 +14,16 @@
 //! - [`rootfs`] says where the root's changes go (`root.path`, or the sandbox's memory).
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
 //! - [`install`] adds snare to Docker's `daemon.json` and takes it out.
+//! - [`cgroup`] is the container's host cgroup (`cgroupsPath`, `resources`, the freezer);
+//!   [`control`] makes and removes it and is `pause`, `resume` and `update`.
 //! - [`host`] is every host effect outside the state directory (processes, the bundle's
 //!   paths), behind a trait so the lifecycle's rules get unit tests with a fake.
 //!
 //! `docs/oci.md` tells the design as built and what is not done yet.
 
 pub mod bundle;
+pub mod cgroup;
+pub mod control;
 pub mod hooks;
 pub mod host;
 pub mod init;

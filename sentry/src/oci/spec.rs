@@ -43,8 +43,9 @@ const MOUNT_OPTIONS: &[&str] = &[
 ];
 
 /// What `snare features` prints: the spec versions, no hooks (not run yet), the mount
-/// options taken, and the namespaces (a network namespace can be joined by path; the
-/// others the sandbox makes itself).
+/// options taken, the namespaces (a network namespace can be joined by path; the
+/// others the sandbox makes itself), and the cgroups (`oci::cgroup`: v1 and v2, no systemd
+/// driver).
 pub fn features() -> Result<Features, OciError> {
     let linux = oci_spec::runtime::LinuxFeatureBuilder::default()
         .namespaces(vec![
@@ -55,6 +56,16 @@ pub fn features() -> Result<Features, OciError> {
             LinuxNamespaceType::Network,
             LinuxNamespaceType::User,
         ])
+        .cgroup(
+            oci_spec::runtime::CgroupBuilder::default()
+                .v1(true)
+                .v2(true)
+                .systemd(false)
+                .systemd_user(false)
+                .rdma(false)
+                .build()
+                .map_err(|e| error(format!("features: {e}")))?,
+        )
         .build()
         .map_err(|e| error(format!("features: {e}")))?;
     oci_spec::runtime::FeaturesBuilder::default()
@@ -95,5 +106,7 @@ mod tests {
         assert!(json["linux"]["namespaces"]
             .as_array()
             .is_some_and(|n| n.iter().any(|n| n == "network")));
+        assert_eq!(json["linux"]["cgroup"]["v1"], true);
+        assert_eq!(json["linux"]["cgroup"]["systemd"], false);
     }
 }

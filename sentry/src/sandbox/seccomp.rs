@@ -389,6 +389,11 @@ pub const RULES: &[Rule] = &[
         "listing host directories (the root, volumes)",
     ),
     allow(
+        nr::RESTART_SYSCALL,
+        "a sleep or wait stopped by the host (SIGSTOP, the cgroup freezer of `snare pause`) \
+         goes on",
+    ),
+    allow(
         nr::CLOCK_NANOSLEEP,
         "sleeps: timers, the CPU-clock sampler, kill deadlines",
     ),

@@ -155,6 +155,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     let me = task.tg().clone();
     let (handle, tid) = {
         let mut pids = lock(&k.pids);
+        k.refresh_limits(&mut pids);
         let tid = pids.allocate()?;
         let tg = if thread {
             if me.state().group_exit.is_some() {
