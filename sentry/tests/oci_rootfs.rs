@@ -222,7 +222,8 @@ fn writes_reach_root_path_as_under_runc() {
         );
         results.push((name, text(&out.stdout), tree(&root, SHAPE)));
     }
-    let want = "981173106\nkept\na\nb\ngot ping, child 0\nxattr 3 yes\nas 1000: 0\n5\n";
+    let want =
+        "981173106\nkept\na\nb\ngot ping, child 0\nxattr 3 yes\nas 1000: 0\ntmpfile linked\n5\n";
     let (_, stdout, snare_tree) = &results[0];
     assert_eq!(stdout, want);
     for line in [
@@ -240,6 +241,7 @@ fn writes_reach_root_path_as_under_runc() {
         "tmp/x.sock s 755 0 0 0 ",
         "tmp/by1000 f 644 1000 1000 8 ",
         "tmp/by1000.d d 755 1000 1000 4096 ",
+        "tmp/by1000.tmp f 640 0 0 4 ",
     ] {
         assert!(
             snare_tree.iter().any(|l| l == line),
