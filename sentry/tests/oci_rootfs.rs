@@ -462,6 +462,62 @@ fn hostile_symlinks_in_the_rootfs_stay_inside() {
 }
 
 #[test]
+fn host_swapping_links_in_while_the_guest_writes_stays_inside() {
+    // The host (a hostile image tool, or `docker cp` of a link) swaps a directory the guest
+    // writes into for a link to its own `/etc`, and back, again and again: every write lands
+    // in the rootfs (its `/etc`, or the directory), never in the host's `/etc`.
+    let name = format!("snare-swap-{}", std::process::id());
+    let script = format!(
+        "mkdir -p /d; i=0; while [ $i -lt 300 ]; do echo $i > /d/{name} 2>/dev/null; \
+         echo $i >> /d/{name}.log 2>/dev/null; i=$((i+1)); done; echo done"
+    );
+    let c = Case::new("swap", &["sh", "-c", &script], |_| {});
+    let root = c.rootfs();
+    std::fs::create_dir_all(root.join("d")).expect("d");
+    let stdout = c.dir.join("stdout");
+    let child = Command::new(SNARE)
+        .arg("--root")
+        .arg(&c.state)
+        .args(["run", "--bundle", c.bundle(), "swap"])
+        .stdin(Stdio::null())
+        .stdout(File::create(&stdout).expect("stdout"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("snare run");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut swaps = 0;
+    while !std::fs::read_to_string(&stdout)
+        .unwrap_or_default()
+        .contains("done")
+    {
+        assert!(Instant::now() < deadline, "the guest never finished");
+        let _ = std::fs::rename(root.join("d"), root.join("d.real"));
+        let _ = std::os::unix::fs::symlink("/etc", root.join("d"));
+        std::thread::sleep(Duration::from_millis(1));
+        let _ = std::fs::remove_file(root.join("d"));
+        let _ = std::fs::rename(root.join("d.real"), root.join("d"));
+        swaps += 1;
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(swaps > 0);
+    for f in [name.clone(), format!("{name}.log")] {
+        assert!(
+            !Path::new("/etc").join(&f).exists(),
+            "{f} written in the host's /etc"
+        );
+    }
+    let lines = |p: PathBuf| std::fs::read_to_string(p).map_or(0, |t| t.lines().count());
+    eprintln!(
+        "{swaps} swaps; appends through the link: {}, into the directory: {}",
+        lines(root.join("etc").join(format!("{name}.log"))),
+        lines(root.join("d").join(format!("{name}.log")))
+    );
+    let inside = [root.join("etc").join(&name), root.join("d").join(&name)];
+    assert!(inside.iter().any(|p| p.exists()), "no write landed at all");
+}
+
+#[test]
 fn snare_do_write_root() {
     let r = make_rootfs(&scratch().join("do-write-root"));
     let out = Command::new(SNARE)
