@@ -222,7 +222,8 @@ fn writes_reach_root_path_as_under_runc() {
         );
         results.push((name, text(&out.stdout), tree(&root, SHAPE)));
     }
-    let want = "981173106\nkept\na\nb\ngot ping, child 0\nxattr 3 yes\nas 1000: 0\n5\n";
+    let want =
+        "981173106\nkept\na\nb\ngot ping, child 0\nxattr 3 yes\nas 1000: 0\ntmpfile linked\n5\n";
     let (_, stdout, snare_tree) = &results[0];
     assert_eq!(stdout, want);
     for line in [
@@ -240,6 +241,7 @@ fn writes_reach_root_path_as_under_runc() {
         "tmp/x.sock s 755 0 0 0 ",
         "tmp/by1000 f 644 1000 1000 8 ",
         "tmp/by1000.d d 755 1000 1000 4096 ",
+        "tmp/by1000.tmp f 640 0 0 4 ",
     ] {
         assert!(
             snare_tree.iter().any(|l| l == line),
@@ -457,6 +459,62 @@ fn hostile_symlinks_in_the_rootfs_stay_inside() {
         root.join("canary/mnt-dest").is_dir(),
         "made inside the rootfs"
     );
+}
+
+#[test]
+fn host_swapping_links_in_while_the_guest_writes_stays_inside() {
+    // The host (a hostile image tool, or `docker cp` of a link) swaps a directory the guest
+    // writes into for a link to its own `/etc`, and back, again and again: every write lands
+    // in the rootfs (its `/etc`, or the directory), never in the host's `/etc`.
+    let name = format!("snare-swap-{}", std::process::id());
+    let script = format!(
+        "mkdir -p /d; i=0; while [ $i -lt 300 ]; do echo $i > /d/{name} 2>/dev/null; \
+         echo $i >> /d/{name}.log 2>/dev/null; i=$((i+1)); done; echo done"
+    );
+    let c = Case::new("swap", &["sh", "-c", &script], |_| {});
+    let root = c.rootfs();
+    std::fs::create_dir_all(root.join("d")).expect("d");
+    let stdout = c.dir.join("stdout");
+    let child = Command::new(SNARE)
+        .arg("--root")
+        .arg(&c.state)
+        .args(["run", "--bundle", c.bundle(), "swap"])
+        .stdin(Stdio::null())
+        .stdout(File::create(&stdout).expect("stdout"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("snare run");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut swaps = 0;
+    while !std::fs::read_to_string(&stdout)
+        .unwrap_or_default()
+        .contains("done")
+    {
+        assert!(Instant::now() < deadline, "the guest never finished");
+        let _ = std::fs::rename(root.join("d"), root.join("d.real"));
+        let _ = std::os::unix::fs::symlink("/etc", root.join("d"));
+        std::thread::sleep(Duration::from_millis(1));
+        let _ = std::fs::remove_file(root.join("d"));
+        let _ = std::fs::rename(root.join("d.real"), root.join("d"));
+        swaps += 1;
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(swaps > 0);
+    for f in [name.clone(), format!("{name}.log")] {
+        assert!(
+            !Path::new("/etc").join(&f).exists(),
+            "{f} written in the host's /etc"
+        );
+    }
+    let lines = |p: PathBuf| std::fs::read_to_string(p).map_or(0, |t| t.lines().count());
+    eprintln!(
+        "{swaps} swaps; appends through the link: {}, into the directory: {}",
+        lines(root.join("etc").join(format!("{name}.log"))),
+        lines(root.join("d").join(format!("{name}.log")))
+    );
+    let inside = [root.join("etc").join(&name), root.join("d").join(&name)];
+    assert!(inside.iter().any(|p| p.exists()), "no write landed at all");
 }
 
 #[test]

@@ -1,9 +1,10 @@
 // A container's root taking what volumes did not: a unix socket bound at argv[1] (a node
 // left there, as natively), a connection through it, and a user xattr set on argv[2];
 // with argv[3], a child that becomes uid and gid 1000 makes the file argv[3] and the
-// directory argv[3].d (their owner must be the child's). Prints what it did; exits 0 only
-// if all of it worked.
+// directory argv[3].d (their owner must be the child's), and an O_TMPFILE file in /tmp is
+// linked in at argv[3].tmp. Prints what it did; exits 0 only if all of it worked.
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +69,16 @@ int main(int argc, char **argv) {
         waitpid(as, &st, 0);
         printf("as 1000: %d\n", st);
         if (st) return 1;
+        int t = open("/tmp", O_TMPFILE | O_RDWR, 0640);
+        char name[4096], fdl[64];
+        snprintf(name, sizeof name, "%s.tmp", argv[3]);
+        snprintf(fdl, sizeof fdl, "/proc/self/fd/%d", t);
+        if (t < 0 || write(t, "tmp\n", 4) != 4 ||
+            linkat(AT_FDCWD, fdl, AT_FDCWD, name, AT_SYMLINK_FOLLOW)) {
+            perror("O_TMPFILE");
+            return 1;
+        }
+        printf("tmpfile linked\n");
     }
     return status == 0 && n == 3 ? 0 : 1;
 }

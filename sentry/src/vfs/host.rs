@@ -556,6 +556,13 @@ impl HostFile {
         self.flags.load(Ordering::Relaxed)
     }
 
+    /// The host fd of a volume's file (for `linkat` of an `O_TMPFILE` one); `None` for the
+    /// root's read-only files and stdio.
+    pub(crate) fn volume_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.is_volume().then(|| self.inner.file.as_raw_fd())
+    }
+
     fn is_volume(&self) -> bool {
         matches!(self.inner.origin, Origin::Volume { .. })
     }

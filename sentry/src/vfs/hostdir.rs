@@ -675,6 +675,34 @@ impl HostDir {
             .map_err(errno_of)
     }
 
+    /// `linkat(2)` of an open file that has no name (`O_TMPFILE`) at `new`: the host links
+    /// the very file held (its `/proc/self/fd` link, followed), or says why not: `EXDEV` for
+    /// a file of another volume or filesystem, `ENOENT` for one opened `O_EXCL`.
+    pub fn link_open(&self, file: &dyn FileDescription, new: &[u8]) -> Result<(), Errno> {
+        let fd = file
+            .as_any()
+            .downcast_ref::<HostFile>()
+            .and_then(HostFile::volume_fd)
+            .ok_or(Errno::EXDEV)?;
+        let last = split(new).ok_or(Errno::EEXIST)?;
+        if last.is_dot() {
+            return Err(Errno::EEXIST);
+        }
+        let parent = self.parent(&last)?;
+        if self.read_only {
+            return Err(Self::refuse_create(&parent, &last, false));
+        }
+        let (proc, link) = snare_platform::host_proc::fd_link(fd)?;
+        nix::unistd::linkat(
+            proc,
+            link.as_c_str(),
+            &parent,
+            &last.at_name(),
+            AtFlags::AT_SYMLINK_FOLLOW,
+        )
+        .map_err(errno_of)
+    }
+
     /// `readlink(2)`.
     pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
         let fd = self.lookup(path, false)?;
@@ -945,6 +973,10 @@ impl Filesystem for HostDir {
 
     fn link(&self, old: &[u8], new: &[u8]) -> Result<(), Errno> {
         HostDir::link(self, fs_rel(old), fs_rel(new))
+    }
+
+    fn link_file(&self, file: &dyn FileDescription, new: &[u8]) -> Result<(), Errno> {
+        HostDir::link_open(self, file, fs_rel(new))
     }
 
     fn truncate(&self, path: &[u8], len: u64) -> Result<(), Errno> {
@@ -1665,6 +1697,45 @@ mod tests {
         ] {
             assert!(fs.fast_open(b"/d/e/f", flags).is_none(), "{flags:#o}");
         }
+    }
+
+    #[test]
+    fn tmpfiles_link_in() {
+        let s = Scratch::new("tmpfile");
+        let v = s.mount(false);
+        let f = v
+            .open(b"", o::TMPFILE | o::RDWR, 0o640, 0o022)
+            .expect("O_TMPFILE");
+        assert_eq!(f.write(b"tmp").expect("write"), 3);
+        v.link_open(&*f, b"linked").expect("link");
+        assert_eq!(fs::read(s.vol().join("linked")).expect("read"), b"tmp");
+        assert_eq!(mode(&s.vol().join("linked")), 0o640);
+        assert_eq!(
+            v.link_open(&*f, b"linked").expect_err("taken"),
+            Errno::EEXIST
+        );
+        assert_eq!(
+            v.link_open(&*f, b"no/x").expect_err("parent"),
+            Errno::ENOENT
+        );
+        // Not a volume's file: another filesystem's.
+        use nix::{fcntl::OFlag, sys::stat::Mode};
+        let other = super::super::HostFile::from_host_fd(
+            nix::fcntl::open("/", OFlag::O_PATH, Mode::empty()).expect("open /"),
+            "/",
+            o::PATH,
+        );
+        assert_eq!(
+            v.link_open(&other, b"x").expect_err("foreign"),
+            Errno::EXDEV
+        );
+        let ro = s.mount(true);
+        assert_eq!(ro.link_open(&*f, b"y").expect_err("ro"), Errno::EROFS);
+        assert_eq!(
+            s.base_names(),
+            ["outside", "vol"],
+            "nothing made outside the volume"
+        );
     }
 
     #[test]
