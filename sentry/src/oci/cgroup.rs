@@ -334,7 +334,8 @@ pub struct Placement {
     pub v2: bool,
 }
 
-/// The cgroup v1 controllers whose files snare writes, and the freezer.
+/// The cgroup2 controllers whose files snare writes: a cgroup2-only host's parents hand them
+/// down to the container's cgroup (`cgroup.subtree_control`).
 const V2_CONTROLLERS: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
 
 impl Placement {
