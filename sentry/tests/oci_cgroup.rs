@@ -674,6 +674,27 @@ fn hostile_cgroups_paths() {
     assert!(c.snare(&["delete", "--force", "dots"]).status.success());
     assert_eq!(reap(pid), 137);
     assert!(!cg("memory", "cg-dots").exists());
+    // A systemd-style path: where runc's systemd driver puts the scope.
+    let c = Case::new("cg-systemd", &["true"], |config| {
+        config["linux"]["cgroupsPath"] = serde_json::json!("snaretest.slice:cg:sd");
+    });
+    let (code, err) = c.create("sd");
+    assert_eq!(code, 0, "create: {err}");
+    let pid = c.pid_file();
+    let scope = Path::new("/sys/fs/cgroup/memory/snaretest.slice/cg-sd.scope");
+    assert!(std::fs::read_to_string(scope.join("cgroup.procs"))
+        .unwrap_or_default()
+        .contains(&pid.to_string()));
+    assert!(c.snare(&["delete", "--force", "sd"]).status.success());
+    assert_eq!(reap(pid), 137);
+    assert!(!scope.exists());
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = std::fs::remove_dir(h.path().join("snaretest.slice"));
+    }
     // Refused at create, nothing left: the root cgroup, a NUL, a name over 255 bytes, a
     // path over 4096, a path through a control file.
     let long_name = format!("/snaretest/{}", "n".repeat(300));
