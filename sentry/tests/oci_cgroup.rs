@@ -232,12 +232,18 @@ fn runc() -> Option<&'static str> {
         .find(|p| Path::new(p).exists())
 }
 
-/// The container's cgroup directory in hierarchy `h`.
+/// The cgroup name of test container `name`: this test process's own (another run of these
+/// tests may be going on, and a cgroup with processes is refused).
+fn unique(name: &str) -> String {
+    format!("{name}-{}", std::process::id())
+}
+
+/// The container's cgroup directory in hierarchy `h`: `/snaretest/NAME-PID`.
 fn cg(h: &str, name: &str) -> PathBuf {
     Path::new("/sys/fs/cgroup")
         .join(h)
         .join("snaretest")
-        .join(name)
+        .join(unique(name))
 }
 
 fn cg_read(h: &str, name: &str, file: &str) -> String {
@@ -247,9 +253,9 @@ fn cg_read(h: &str, name: &str, file: &str) -> String {
         .to_owned()
 }
 
-/// `config.json` edits: `cgroupsPath` `/snaretest/NAME` and `resources`.
+/// `config.json` edits: `cgroupsPath` `/snaretest/NAME-PID` and `resources`.
 fn limits(name: &str, resources: serde_json::Value) -> impl FnOnce(&mut serde_json::Value) {
-    let name = name.to_owned();
+    let name = unique(name);
     move |config| {
         config["linux"]["cgroupsPath"] = serde_json::json!(format!("/snaretest/{name}"));
         config["linux"]["resources"] = resources;
@@ -662,9 +668,10 @@ fn hostile_cgroups_paths() {
     if !cgroups_usable() {
         return;
     }
-    // `..` stops at the hierarchy's root: the cgroup is /snaretest/cg-dots.
+    // `..` stops at the hierarchy's root: the cgroup is /snaretest/cg-dots-PID.
     let c = Case::new("cg-dots", &["true"], |config| {
-        config["linux"]["cgroupsPath"] = serde_json::json!("/../../../snaretest/./cg-dots");
+        config["linux"]["cgroupsPath"] =
+            serde_json::json!(format!("/../../../snaretest/./{}", unique("cg-dots")));
     });
     let (code, err) = c.create("dots");
     assert_eq!(code, 0, "create: {err}");
@@ -674,6 +681,29 @@ fn hostile_cgroups_paths() {
     assert!(c.snare(&["delete", "--force", "dots"]).status.success());
     assert_eq!(reap(pid), 137);
     assert!(!cg("memory", "cg-dots").exists());
+    // A systemd-style path: where runc's systemd driver puts the scope.
+    let c = Case::new("cg-systemd", &["true"], |config| {
+        config["linux"]["cgroupsPath"] =
+            serde_json::json!(format!("snaretest.slice:cg:{}", unique("sd")));
+    });
+    let (code, err) = c.create("sd");
+    assert_eq!(code, 0, "create: {err}");
+    let pid = c.pid_file();
+    let scope = Path::new("/sys/fs/cgroup/memory/snaretest.slice")
+        .join(format!("cg-{}.scope", unique("sd")));
+    assert!(std::fs::read_to_string(scope.join("cgroup.procs"))
+        .unwrap_or_default()
+        .contains(&pid.to_string()));
+    assert!(c.snare(&["delete", "--force", "sd"]).status.success());
+    assert_eq!(reap(pid), 137);
+    assert!(!scope.exists());
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = std::fs::remove_dir(h.path().join("snaretest.slice"));
+    }
     // Refused at create, nothing left: the root cgroup, a NUL, a name over 255 bytes, a
     // path over 4096, a path through a control file.
     let long_name = format!("/snaretest/{}", "n".repeat(300));

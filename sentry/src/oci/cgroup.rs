@@ -46,7 +46,8 @@ impl Config {
         let path = linux
             .and_then(|l| l.cgroups_path().as_ref())
             .map(|p| p.to_string_lossy().into_owned())
-            .filter(|p| !p.is_empty());
+            .filter(|p| !p.is_empty())
+            .map(|p| systemd_path(&p).unwrap_or(p));
         if let Some(p) = &path {
             components(p, "")?;
         }
@@ -56,6 +57,44 @@ impl Config {
         check(&resources)?;
         Ok(Config { path, resources })
     }
+}
+
+/// The cgroupfs path of a systemd-style `cgroupsPath`, `SLICE:PREFIX:NAME` (Docker's with
+/// the systemd cgroup driver, the default on cgroup2 hosts: `system.slice:docker:ID`): where
+/// runc's systemd driver puts the container, `/system.slice/docker-ID.scope`, a slice
+/// `a-b.slice` nested as `/a.slice/a-b.slice`, an empty slice `system.slice`. snare makes
+/// it as a plain directory (no systemd unit). `None` if `path` is not of that form.
+fn systemd_path(path: &str) -> Option<String> {
+    let mut parts = path.split(':');
+    let (slice, prefix, name) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || path.contains('/') || name.is_empty() {
+        return None;
+    }
+    let slice = match slice {
+        "" => "system.slice",
+        s if s.ends_with(".slice") => s,
+        _ => return None,
+    };
+    let mut out = String::new();
+    if slice != "-.slice" {
+        let stem = slice.strip_suffix(".slice")?;
+        let mut at = 0;
+        for (i, _) in stem.match_indices('-').chain([(stem.len(), "")]) {
+            if i == 0 || stem[at..i].is_empty() && i != stem.len() {
+                return None;
+            }
+            out.push('/');
+            out.push_str(&stem[..i]);
+            out.push_str(".slice");
+            at = i + 1;
+        }
+    }
+    out.push('/');
+    match (prefix, name.ends_with(".slice")) {
+        ("", _) | (_, true) => out.push_str(name),
+        (p, false) => out.push_str(&format!("{p}-{name}.scope")),
+    }
+    Some(out)
 }
 
 /// The guest's memory limit as the sandbox takes it (at least `cli::MIN_MEMORY`), if set.
@@ -334,7 +373,8 @@ pub struct Placement {
     pub v2: bool,
 }
 
-/// The cgroup v1 controllers whose files snare writes, and the freezer.
+/// The cgroup2 controllers whose files snare writes: a cgroup2-only host's parents hand them
+/// down to the container's cgroup (`cgroup.subtree_control`).
 const V2_CONTROLLERS: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
 
 impl Placement {
@@ -903,6 +943,30 @@ pub(crate) mod tests {
 
     fn resources(json: &str) -> LinuxResources {
         serde_json::from_str(json).expect("resources")
+    }
+
+    #[test]
+    fn systemd_style_paths() {
+        for (path, want) in [
+            (
+                "system.slice:docker:abc",
+                Some("/system.slice/docker-abc.scope"),
+            ),
+            (":docker:abc", Some("/system.slice/docker-abc.scope")),
+            ("a-b.slice:cri:x", Some("/a.slice/a-b.slice/cri-x.scope")),
+            ("-.slice:p:n", Some("/p-n.scope")),
+            ("user.slice::u.slice", Some("/user.slice/u.slice")),
+            ("/docker/abc", None),
+            ("docker", None),
+            ("a:b:c", None),
+            ("x.slice:p:", None),
+            ("x.slice:p:n:extra", None),
+            ("x.slice:p:../../n", None),
+            ("-x.slice:p:n", None),
+            ("a--b.slice:p:n", None),
+        ] {
+            assert_eq!(systemd_path(path).as_deref(), want, "{path}");
+        }
     }
 
     #[test]
