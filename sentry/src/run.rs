@@ -53,6 +53,10 @@ pub struct DoRequest {
     /// The guest init's resource limits other than the defaults (`kernel::rlimits`):
     /// (resource, soft, hard), a container's `process.rlimits`.
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// The largest single mapping allowed (Linux's overcommit heuristic: the machine's RAM);
+    /// `None`: the memory limit (`snare do --memory` is the machine). A container's is the
+    /// host's, its limit being a cgroup's (`mm::set_commit_limit`).
+    pub commit_limit: Option<u64>,
     /// The seccomp profile over guest syscalls (a container's `linux.seccomp`).
     pub seccomp: Option<crate::kernel::seccomp::Filter>,
     /// A container's limits file (`kernel::live_limits`): its memory and pids limits, which
@@ -303,6 +307,9 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     let platform =
         Systrap::new(config).map_err(|e| err(125, format!("cannot start the sandbox: {e}")))?;
     platform.memory_file().set_limit(req.memory);
+    if let Some(bound) = req.commit_limit {
+        crate::mm::set_commit_limit(bound);
+    }
     let t_platform = t0.elapsed();
     let write_through = write_through.map(|dir| {
         crate::vfs::hostdir::HostDir::with_dir(dir, &req.root, b"/", req.read_only_root, guest_ids)

@@ -15,8 +15,8 @@ use clap::{Parser, Subcommand};
 
 use super::GlobalArgs;
 use super::{
-    create, delete, features, install, kill, log, not_yet, pause, ps, resume, run as run_cmd,
-    spec, start, state, update,
+    create, delete, features, install, kill, log, not_yet, pause, ps, resume, run as run_cmd, spec,
+    start, state, update,
 };
 use crate::oci::host::RealHost;
 use crate::oci::state::{Id, DEFAULT_ROOT};

@@ -20,7 +20,7 @@ mod ranges;
 mod usercopy;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -467,6 +467,18 @@ fn read_only(prot: Prot) -> Prot {
     Prot::from_bits(prot.bits() & !Prot::WRITE.bits()).unwrap_or(Prot::NONE)
 }
 
+/// The largest single commitment [`MemoryManager::overcommits`] allows, when not the memory
+/// limit (0): a container's memory limit is a cgroup's on a larger machine, where Linux's
+/// overcommit heuristic looks at the machine's RAM, so a large `mmap` succeeds and its pages
+/// meet the OOM killer instead (runc's behaviour); `snare do --memory` is the machine's RAM.
+/// One sandbox per Sentry process: set once at start.
+static COMMIT_LIMIT: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the bound of [`COMMIT_LIMIT`] (`run::run_gated`, for a container).
+pub fn set_commit_limit(bytes: u64) {
+    COMMIT_LIMIT.store(bytes, Ordering::Relaxed);
+}
+
 /// The memory of one guest address space.
 #[derive(Debug)]
 pub struct MemoryManager {
@@ -539,9 +551,10 @@ impl MemoryManager {
 
     /// Whether `len` bytes of committed memory are more than the sandbox has: Linux's
     /// heuristic overcommit refuses a single mapping larger than RAM plus swap (here, the
-    /// memory limit).
+    /// memory limit, or [`set_commit_limit`]'s bound).
     pub fn overcommits(&self, len: u64) -> bool {
-        len > self.file.limit()
+        let bound = COMMIT_LIMIT.load(Ordering::Relaxed);
+        len > if bound == 0 { self.file.limit() } else { bound }
     }
 
     /// Allocates `len` bytes of the memory file for this address space (zeroed, or with

@@ -87,6 +87,7 @@ impl Launch {
             mounts: self.mounts.clone(),
             rlimits: self.rlimits.clone(),
             seccomp: self.seccomp.clone(),
+            commit_limit: Some(crate::run::default_memory()),
             limits: None,
             argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         }
