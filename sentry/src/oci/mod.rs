@@ -17,10 +17,13 @@
 //! `docs/oci.md` tells the design as built and what is not done yet.
 
 pub mod bundle;
+pub mod control;
+pub mod exec;
 pub mod hooks;
 pub mod host;
 pub mod init;
 pub mod lifecycle;
+pub mod server;
 pub mod signal;
 pub mod spec;
 pub mod state;
