@@ -1,4 +1,4 @@
-//! The OCI runtime (issue 16): what `snare create|start|state|kill|delete|run|ps` do, under
+//! The OCI runtime (issue 16): what `snare create|start|state|kill|delete|run|ps|exec` do, under
 //! a thin command line (`crate::cli`). Docker and containerd's runc shim drive snare through
 //! it as they drive runc.
 //!
@@ -10,6 +10,9 @@
 //!   that is the sandbox's launcher), which sets the sandbox up, loads the program, says so
 //!   through a pipe and waits at the FIFO ([`init`]); `start` writes the FIFO; `kill`
 //!   signals the init, which forwards to the guest; `delete` kills and removes.
+//! - [`exec`] is `exec`: a second process in the sandbox, asked of the Sentry over the
+//!   container's control socket ([`control`]: the protocol; [`server`]: the Sentry's side),
+//!   with a host waiter that stands for the process (its status, its signals).
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
 //! - [`host`] is every host effect outside the state directory (processes, the bundle's
 //!   paths), behind a trait so the lifecycle's rules get unit tests with a fake.
