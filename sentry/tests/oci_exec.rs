@@ -729,6 +729,15 @@ fn hostile_exec_inputs() {
         "gid":0,"groups":[],"umask":18,"rlimits":[],"stdio":"fds"}}}"#;
     assert!(talk(&frame(exec)).contains("0 fds came"));
     assert!(talk(b"").is_empty());
+    // Half a header and then silence: the Sentry gives up after its 10 s.
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    s.write_all(&[9, 0]).expect("write");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut answer);
+    assert!(text(&answer).contains("failed"), "{}", text(&answer));
+    assert!(started.elapsed() < Duration::from_secs(30));
     let o = c.exec(&["h", "echo", "still", "here"]);
     assert_eq!(outcome(&o), (Some(0), "still here\n".to_string()));
     assert!(alive(init));

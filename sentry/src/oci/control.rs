@@ -178,7 +178,9 @@ impl ExecRequest {
             return Err(format!("umask {:o} is not a umask", self.umask));
         }
         for &(r, soft, hard) in &self.rlimits {
-            if r > 15 || soft > hard {
+            let nofile_too_high =
+                r == snare_abi::file::RLIMIT_NOFILE && hard > snare_abi::file::NR_OPEN;
+            if r > 15 || soft > hard || nofile_too_high {
                 return Err(format!("rlimit {r}: {soft}/{hard} is not a limit"));
             }
         }
@@ -386,6 +388,7 @@ mod tests {
         assert!(bad(|r| r.umask = 0o1000).contains("umask"));
         assert!(bad(|r| r.rlimits.push((7, 10, 5))).contains("rlimit"));
         assert!(bad(|r| r.rlimits.push((99, 1, 1))).contains("rlimit"));
+        assert!(bad(|r| r.rlimits.push((7, 1, u64::MAX))).contains("rlimit"));
         assert_eq!((Stdio::Fds.fds(), Stdio::Terminal.fds()), (3, 1));
     }
 }

@@ -375,6 +375,21 @@ mod tests {
         assert_eq!(r.rlimits, [(7, 50, 100)]);
     }
 
+    /// The process file containerd's shim writes for `docker exec` (Docker 20.10's fields).
+    #[test]
+    fn dockers_own_process_file_is_read() {
+        let p = process(
+            r#"{"user":{"uid":0,"gid":0},"args":["ls","-l"],"env":["PATH=/usr/bin:/bin",
+                "HOSTNAME=abc"],"cwd":"/","terminal":false,"capabilities":{
+                "bounding":["CAP_CHOWN","CAP_KILL"],"effective":["CAP_CHOWN","CAP_KILL"],
+                "permitted":["CAP_CHOWN","CAP_KILL"]},"apparmorProfile":"docker-default",
+                "noNewPrivileges":true,"oomScoreAdj":0}"#,
+        );
+        let r = request_of(&p).expect("maps");
+        assert_eq!((r.args.len(), r.env.len(), r.uid), (2, 2, 0));
+        assert_eq!(r.stdio, Stdio::Fds);
+    }
+
     #[test]
     fn bad_processes_are_refused_in_runc_words() {
         let bad = |json: &str| request_of(&process(json)).expect_err("refused").0;

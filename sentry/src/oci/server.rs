@@ -12,6 +12,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use snare_abi::Errno;
 
@@ -84,13 +85,26 @@ fn refuse(conn: &OwnedFd, status: i32, message: String) {
     let _ = control::send(conn.as_fd(), &Response::Failed { status, message }, &[]);
 }
 
+/// How long a new connection may take to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sets (or, `None`, clears) the time a receive on `conn` may wait.
+fn receive_timeout(conn: &OwnedFd, t: Option<Duration>) {
+    // A `struct timeval`: seconds, microseconds (zero: no timeout).
+    let mut tv = [0u8; 16];
+    tv[..8].copy_from_slice(&t.map_or(0, |t| t.as_secs() as i64).to_ne_bytes());
+    let _ = snare_platform::net::setsockopt(conn.as_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv);
+}
+
 /// Serves one connection: an exec request, then its signals until the process ends.
 fn connection(k: &Arc<Kernel>, conn: OwnedFd) {
+    receive_timeout(&conn, Some(REQUEST_TIMEOUT));
     let (req, fds) = match control::recv_on::<Request>(&conn) {
         Ok(Some(r)) => r,
         Ok(None) => return,
         Err(m) => return refuse(&conn, 1, m),
     };
+    receive_timeout(&conn, None);
     let Request::Exec(req) = req else {
         return refuse(&conn, 1, "no process to signal: exec first".into());
     };
