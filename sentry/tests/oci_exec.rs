@@ -529,6 +529,35 @@ fn exec_into_a_stopped_container() {
     assert!(text(&o.stderr).contains("container s does not exist"));
 }
 
+/// A created container (its init loaded, waiting for `start`) takes execs, as runc's does.
+#[test]
+fn exec_into_a_created_container() {
+    let c = Case::new("created", SNARE, &["sh", "-c", "echo init-ran"]);
+    let err = File::create(c.dir.join("stderr")).expect("stderr file");
+    let out = File::create(c.dir.join("stdout")).expect("stdout file");
+    let pid_file = c.dir.join("init.pid");
+    let status = Command::new(SNARE)
+        .arg("--root")
+        .arg(&c.root)
+        .args(["create", "--bundle", c.bundle(), "--pid-file"])
+        .arg(&pid_file)
+        .arg("c")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status()
+        .expect("create");
+    assert!(status.success());
+    let init = read_pid(&pid_file);
+    let o = c.exec(&["c", "echo", "before-start"]);
+    assert_eq!(outcome(&o), (Some(0), "before-start\n".to_string()));
+    let o = c.run(&["start", "c"], None);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(reap(init), 0);
+    let out = std::fs::read_to_string(c.dir.join("stdout")).expect("stdout");
+    assert_eq!(out, "init-ran\n");
+}
+
 #[test]
 fn delete_force_while_execs_run() {
     let c = Case::new("delete", SNARE, &["sleep", "1000"]);
@@ -731,7 +760,8 @@ fn hostile_exec_inputs() {
     assert!(talk(b"").is_empty());
     // Half a header and then silence: the Sentry gives up after its 10 s.
     let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
     s.write_all(&[9, 0]).expect("write");
     let started = Instant::now();
     let mut answer = Vec::new();
