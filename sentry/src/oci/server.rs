@@ -135,20 +135,19 @@ fn connection(k: &Arc<Kernel>, conn: OwnedFd) {
         // The client is gone before it heard: nobody wants this process.
         crate::kernel::signal::group_exit(&tg, ExitStatus::Signal(libc::SIGKILL), None);
     }
-    let Ok(writer) = conn.try_clone() else {
-        crate::kernel::signal::group_exit(&tg, ExitStatus::Signal(libc::SIGKILL), None);
-        return;
-    };
-    {
+    // One thread waits for the end, this one passes signals on; without a second thread,
+    // the process is killed and reaped here.
+    let waiter = conn.try_clone().ok().and_then(|writer| {
         let k = k.clone();
         let waited = tg.clone();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("snare-exec-wait".into())
-            .spawn(move || report_exit(&k, &waited, &writer));
-        if spawned.is_err() {
-            crate::kernel::signal::group_exit(&tg, ExitStatus::Signal(libc::SIGKILL), None);
-            return;
-        }
+            .spawn(move || report_exit(&k, &waited, &writer))
+            .ok()
+    });
+    if waiter.is_none() {
+        crate::kernel::signal::group_exit(&tg, ExitStatus::Signal(libc::SIGKILL), None);
+        return report_exit(k, &tg, &conn);
     }
     signals(&conn, &tg);
 }
