@@ -472,6 +472,57 @@ fn detached_exec_waiter_status_and_signals() {
     assert_eq!(reap(init), 137);
 }
 
+/// What a subreaper shim sees of detached execs: the pid file's process's status for an
+/// `exit 7`, for a shell whose TERM trap exits 3 (TERM sent to that pid), and for a `sleep`
+/// sent KILL.
+fn detached_statuses(c: &Case, id: &str) -> Vec<i32> {
+    let pid_file = c.dir.join("dexec.pid");
+    let pf = pid_file.to_str().expect("utf-8");
+    let mut seen = Vec::new();
+    let o = c.exec_detached(&["--detach", "--pid-file", pf, id, "sh", "-c", "exit 7"]);
+    assert_eq!(o.0, Some(0), "{}", o.1);
+    seen.push(reap(read_pid(&pid_file)));
+    let script = "trap 'exit 3' TERM; echo > /tmp/armed; while :; do sleep 0.05; done";
+    let o = c.exec_detached(&["--detach", "--pid-file", pf, id, "sh", "-c", script]);
+    assert_eq!(o.0, Some(0), "{}", o.1);
+    let pid = read_pid(&pid_file);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.exec(&[id, "test", "-e", "/tmp/armed"]).status.success() {
+        assert!(Instant::now() < deadline, "the trap was never set");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).expect("kill");
+    seen.push(reap(pid));
+    let o = c.exec_detached(&["--detach", "--pid-file", pf, id, "sleep", "1000"]);
+    assert_eq!(o.0, Some(0), "{}", o.1);
+    let pid = read_pid(&pid_file);
+    nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("kill");
+    seen.push(reap(pid));
+    seen
+}
+
+#[test]
+fn detached_exec_as_runc() {
+    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("runc is not installed: the differential check is skipped");
+        return;
+    };
+    for (name, runtime) in [("runc", runc), ("snare", SNARE)] {
+        let c = Case::new(
+            &format!("detach-as-runc-{name}"),
+            runtime,
+            &["sleep", "1000"],
+        );
+        let init = c.start("y");
+        assert_eq!(detached_statuses(&c, "y"), [7, 3, 137], "{name}");
+        c.delete("y");
+        reap(init);
+    }
+}
+
 #[test]
 fn missing_binary_leaves_nothing() {
     let c = Case::new("missing", SNARE, &["sleep", "1000"]);
