@@ -296,7 +296,8 @@ pub const RULES: &[Rule] = &[
     allow_if(
         nr::SETSOCKOPT,
         SOCKOPT_LEVELS,
-        "the guest's listed socket options (syscalls/socket_inet.rs OPTIONS)",
+        "the guest's listed socket options (syscalls/socket_inet.rs OPTIONS); SO_RCVTIMEO \
+         of a new control connection (oci/server)",
     ),
     allow_if(
         nr::GETSOCKOPT,
