@@ -347,8 +347,7 @@ fn kill_all(record: &Record, host: &dyn Host) {
 }
 
 /// `ps`: the host pids of the container's processes (the init, the Sentry, its stubs, the
-/// waiters of `exec`s), for
-/// `docker top`, which looks them up in the host's `ps`.
+/// waiters of `exec`s), for `docker top`, which looks them up in the host's `ps`.
 pub fn ps(root: &Path, id: &Id, host: &dyn Host) -> Result<Vec<i32>, OciError> {
     let dir = StateDir::of(root, id);
     let record = dir.load()?;
