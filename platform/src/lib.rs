@@ -11,6 +11,7 @@
 //! stub process, with the hand-off through shared memory. This crate and `stub` are where snare's
 //! `unsafe` lives; everything above is safe Rust.
 
+pub mod fdpass;
 pub mod host_proc;
 pub mod isolate;
 pub mod memfile;

@@ -89,11 +89,12 @@ pub struct DoError {
     pub message: String,
 }
 
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Finds `cmd` the way a shell does: as given if it has a slash, else on `$PATH` (`stat`
 /// answers for the guest's tree).
-fn lookup(
+pub(crate) fn lookup(
     stat: impl Fn(&[u8]) -> Result<snare_abi::file::Stat, Errno>,
     cmd: &[u8],
     path_var: &str,
@@ -125,15 +126,20 @@ fn lookup(
 
 /// Host stdio, passed to the guest as fds 0, 1, 2 (a terminal stays a terminal).
 fn stdio() -> FdTable {
+    let host = [
+        std::io::stdin().as_fd().try_clone_to_owned(),
+        std::io::stdout().as_fd().try_clone_to_owned(),
+        std::io::stderr().as_fd().try_clone_to_owned(),
+    ];
+    stdio_of(host.map(Result::ok))
+}
+
+/// A guest's fds 0, 1, 2 over these host fds (`snare exec`'s, sent to the Sentry).
+pub(crate) fn stdio_of(host: [Option<std::os::fd::OwnedFd>; 3]) -> FdTable {
     let fds = FdTable::default();
     let names = ["/dev/stdin", "/dev/stdout", "/dev/stderr"];
-    for (n, name) in names.iter().enumerate() {
-        let host = match n {
-            0 => std::io::stdin().as_fd().try_clone_to_owned(),
-            1 => std::io::stdout().as_fd().try_clone_to_owned(),
-            _ => std::io::stderr().as_fd().try_clone_to_owned(),
-        };
-        let Ok(fd) = host else { continue };
+    for ((n, name), fd) in names.iter().enumerate().zip(host) {
+        let Some(fd) = fd else { continue };
         let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)
             .map(|f| f as u32 & (o::ACCMODE | o::APPEND | o::NONBLOCK))
             .unwrap_or(o::RDWR);
@@ -170,6 +176,10 @@ pub trait Gate {
     fn ready(&mut self) -> Result<(), String>;
     /// Blocks until the word to start the guest comes. An error ends the sandbox.
     fn wait(&mut self) -> Result<(), String>;
+    /// The listening control socket the Sentry serves from now on (`oci::channel`), if any.
+    fn control(&mut self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
 }
 
 /// Runs the request; returns the guest's exit status as a shell reports it.
@@ -456,6 +466,9 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         Arc::new(FsContext::new(cwd, req.umask, k.mounts.clone())),
     );
     if let Some(gate) = gate {
+        if let Some(listener) = gate.control() {
+            crate::oci::server::serve(&k, listener);
+        }
         gate.ready().map_err(|m| err(125, m))?;
         gate.wait().map_err(|m| err(125, m))?;
         started.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -8,6 +8,7 @@
 mod args;
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod features;
 pub mod install;
 pub mod kill;

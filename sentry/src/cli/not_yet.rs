@@ -1,4 +1,4 @@
-//! runc's subcommands snare does not have yet (`exec`, `events`): taken with any arguments and refused with one clear line (on stderr and in the
+//! runc's subcommands snare does not have yet (`events`): taken with any arguments and refused with one clear line (on stderr and in the
 //! `--log`, where the shim reads it), not the usage text of an unknown command.
 
 use super::runtime::Context;

@@ -1,11 +1,11 @@
 //! The OCI runtime's command line, as runc's: `create`, `start`, `state`, `kill`, `delete`,
-//! `run`, `ps`, `spec`, `features`, `pause`, `resume`, `update` (one module each, thin over
-//! `crate::oci`; `exec` and `events` are refused by `not_yet`), parsed with
+//! `run`, `ps`, `spec`, `features`, `exec`, `pause`, `resume`, `update` (one module each,
+//! thin over `crate::oci`; `events` is refused by `not_yet`), parsed with
 //! clap after the hand parser (`args.rs`) has taken the global flags, which Docker and
 //! containerd put first (and runtime arguments from Docker's `runtimeArgs` before them).
 //!
-//! [`run`] returns the exit status: the command's, 1 for a failure (reported by
-//! `log::report`, as runc exits), 2 for a command line clap can't make sense of.
+//! [`run`] returns the exit status: the command's, 1 for a failure (255 for `exec`'s; reported
+//! by `log::report`, as runc exits), 2 for a command line clap can't make sense of.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -15,8 +15,8 @@ use clap::{Parser, Subcommand};
 
 use super::GlobalArgs;
 use super::{
-    create, delete, features, install, kill, log, not_yet, pause, ps, resume, run as run_cmd, spec,
-    start, state, update,
+    create, delete, exec, features, install, kill, log, not_yet, pause, ps, resume, run as run_cmd,
+    spec, start, state, update,
 };
 use crate::oci::host::RealHost;
 use crate::oci::state::{Id, DEFAULT_ROOT};
@@ -45,7 +45,7 @@ enum RuntimeCommand {
     Install(install::InstallArgs),
     /// Remove snare from Docker's daemon.json
     Uninstall(install::UninstallArgs),
-    Exec(not_yet::Args),
+    Exec(exec::Args),
     Pause(pause::Args),
     Resume(resume::Args),
     Update(update::Args),
@@ -98,7 +98,7 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
     // left open may reach it (containerd's shim leaks its ttrpc socket as fd 3).
     if matches!(
         parsed.command,
-        RuntimeCommand::Create(_) | RuntimeCommand::Run(_)
+        RuntimeCommand::Create(_) | RuntimeCommand::Run(_) | RuntimeCommand::Exec(_)
     ) {
         snare_platform::isolate::close_inherited_fds();
     }
@@ -113,6 +113,11 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
         host: RealHost,
     };
+    // runc's exec fails with 255, its other commands with 1.
+    let failure = match parsed.command {
+        RuntimeCommand::Exec(_) => 255,
+        _ => 1,
+    };
     let result = match parsed.command {
         RuntimeCommand::Create(a) => create::run(&ctx, a),
         RuntimeCommand::Start(a) => start::run(&ctx, a),
@@ -125,7 +130,7 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
         RuntimeCommand::Features(a) => features::run(&ctx, a),
         RuntimeCommand::Install(a) => install::install(&ctx, a),
         RuntimeCommand::Uninstall(a) => install::uninstall(&ctx, a),
-        RuntimeCommand::Exec(a) => not_yet::run(&ctx, "exec", a),
+        RuntimeCommand::Exec(a) => exec::run(&ctx, a),
         RuntimeCommand::Pause(a) => pause::run(&ctx, a),
         RuntimeCommand::Resume(a) => resume::run(&ctx, a),
         RuntimeCommand::Update(a) => update::run(&ctx, a),
@@ -135,7 +140,7 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
             log::report(global, &e.0);
-            ExitCode::from(1)
+            ExitCode::from(failure)
         }
     }
 }
@@ -224,6 +229,34 @@ mod tests {
             Ok(RuntimeCommand::Resume(_))
         ));
         assert!(parse(&["update", "--memory", "1g", "abc"]).is_err());
+        match parse(&[
+            "exec",
+            "--process",
+            "/tmp/p.json",
+            "--detach",
+            "--pid-file",
+            "/b/e.pid",
+            "abc",
+        ]) {
+            Ok(RuntimeCommand::Exec(a)) => {
+                assert!(a.detach && a.command.is_empty());
+                assert_eq!(a.process, Some(PathBuf::from("/tmp/p.json")));
+                assert_eq!(a.id, "abc");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "exec", "-e", "A=1", "-u", "1000:1", "--cwd", "/t", "abc", "sh", "-c", "x",
+        ]) {
+            Ok(RuntimeCommand::Exec(a)) => {
+                assert_eq!(a.command, ["sh", "-c", "x"]);
+                assert_eq!(
+                    (a.env, a.user),
+                    (vec!["A=1".to_string()], Some("1000:1".into()))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(parse(&["state"]).is_err());
         assert!(parse(&["start", "a", "b"]).is_err());
         assert!(parse(&["create", "--bogus", "x"]).is_err());

@@ -332,7 +332,9 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
 /// hard one (setrlimit's EINVAL), RLIMIT_NOFILE at most Linux's `fs.nr_open` default (EPERM
 /// under Linux). The guest init starts with them; the Sentry enforces NOFILE, FSIZE, AS
 /// and MSGQUEUE (`kernel::rlimits`) and reports the others.
-fn rlimits(list: &[oci_spec::runtime::PosixRlimit]) -> Result<Vec<(u32, u64, u64)>, OciError> {
+pub(super) fn rlimits(
+    list: &[oci_spec::runtime::PosixRlimit],
+) -> Result<Vec<(u32, u64, u64)>, OciError> {
     use snare_abi::file::RLIMIT_NOFILE;
     let mut out: Vec<(u32, u64, u64)> = Vec::new();
     for r in list {

@@ -63,6 +63,8 @@ impl Report {
 pub struct FifoGate {
     pub ready: Option<OwnedFd>,
     pub fifo: Option<File>,
+    /// The listening control socket (`oci::channel`), for the Sentry to serve.
+    pub control: Option<OwnedFd>,
 }
 
 impl FifoGate {
@@ -83,6 +85,11 @@ impl Gate for FifoGate {
     fn leave(&mut self) {
         self.ready = None;
         self.fifo = None;
+        self.control = None;
+    }
+
+    fn control(&mut self) -> Option<OwnedFd> {
+        self.control.take()
     }
 
     fn ready(&mut self) -> Result<(), String> {

@@ -123,6 +123,7 @@ fn spawn(
         .map_err(|e| error(format!("{}: {e}", fifo_path.display())))?;
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| error(format!("pipe: {e}")))?;
+    let control = super::channel::listen(&dir.dir).map_err(error)?;
     let mut req = bundle.launch.request();
     req.limits = Some(control::limits_path(dir));
     let pid = match snare_platform::isolate::fork().map_err(error)? {
@@ -133,6 +134,7 @@ fn spawn(
             let mut gate = FifoGate {
                 ready: Some(ready_w),
                 fifo: Some(fifo),
+                control: Some(control),
             };
             // Into the container's cgroup before the Sentry is cloned: it and every stub
             // are inside too.
@@ -149,6 +151,7 @@ fn spawn(
     };
     drop(ready_w);
     drop(fifo);
+    drop(control);
     let mut record = Record {
         state: oci_spec::runtime::StateBuilder::default()
             .version(OCI_VERSION)
@@ -198,7 +201,7 @@ fn spawn(
 
 /// Writes `pid` to `path` as the shim wants it: decimal, no newline, mode 0644, whole (a
 /// temporary file renamed over it).
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), OciError> {
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), OciError> {
     use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display();
     let mut tmp = path.as_os_str().to_owned();
@@ -342,6 +345,7 @@ pub fn delete(root: &Path, id: &Id, force: bool, host: &dyn Host) -> Result<(), 
             kill_all(&record, host)
         }
     }
+    super::exec::end_waiters(&dir, host);
     warn_teardown(&dir, host);
     dir.remove()?;
     if let Some(h) = &record.hooks {
@@ -389,8 +393,8 @@ fn kill_all(record: &Record, host: &dyn Host) {
     tracing::warn!(pid, left = ?left, "processes of the container still there");
 }
 
-/// `ps`: the host pids of the container's processes (the init, the Sentry, its stubs), for
-/// `docker top`, which looks them up in the host's `ps`.
+/// `ps`: the host pids of the container's processes (the init, the Sentry, its stubs, the
+/// waiters of `exec`s), for `docker top`, which looks them up in the host's `ps`.
 pub fn ps(root: &Path, id: &Id, host: &dyn Host) -> Result<Vec<i32>, OciError> {
     let dir = StateDir::of(root, id);
     let record = dir.load()?;
@@ -400,6 +404,7 @@ pub fn ps(root: &Path, id: &Id, host: &dyn Host) -> Result<Vec<i32>, OciError> {
     let pid = record.state.pid().unwrap_or(0);
     let mut pids = vec![pid];
     pids.extend(host.descendants(pid));
+    pids.extend(super::exec::waiters(&dir, host));
     Ok(pids)
 }
 

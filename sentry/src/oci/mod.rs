@@ -1,4 +1,5 @@
-//! The OCI runtime (issue 16): what `snare create|start|state|kill|delete|run|ps|pause|resume|update` do, under
+//! The OCI runtime (issue 16): what `snare create|start|state|kill|delete|run|ps|exec|pause|
+//! resume|update` do, under
 //! a thin command line (`crate::cli`). Docker and containerd's runc shim drive snare through
 //! it as they drive runc.
 //!
@@ -12,6 +13,9 @@
 //!   signals the init, which forwards to the guest; `delete` kills and removes.
 //! - [`seccomp`] turns `linux.seccomp` into the Sentry's profile over guest syscalls.
 //! - [`rootfs`] says where the root's changes go (`root.path`, or the sandbox's memory).
+//! - [`exec`] is `exec`: a second process in the sandbox, asked of the Sentry over the
+//!   container's control socket ([`channel`]: the protocol; [`server`]: the Sentry's side),
+//!   with a host waiter that stands for the process (its status, its signals).
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
 //! - [`install`] adds snare to Docker's `daemon.json` and takes it out.
 //! - [`cgroup`] is the container's host cgroup (`cgroupsPath`, `resources`, the freezer);
@@ -23,7 +27,9 @@
 
 pub mod bundle;
 pub mod cgroup;
+pub mod channel;
 pub mod control;
+pub mod exec;
 pub mod hooks;
 pub mod host;
 pub mod init;
@@ -31,6 +37,7 @@ pub mod install;
 pub mod lifecycle;
 pub mod rootfs;
 pub mod seccomp;
+pub mod server;
 pub mod signal;
 pub mod spec;
 pub mod state;

@@ -171,7 +171,8 @@ pub const RULES: &[Rule] = &[
     allow(nr::CLOSE, "closing fds the Sentry holds"),
     allow(
         nr::POLL,
-        "waiting on stubs' eventfds and pidfds, and on host stdio",
+        "waiting on stubs' eventfds and pidfds, on host stdio, and on the control socket's \
+         listener (oci/server)",
     ),
     allow(nr::LSEEK, "offsets of held host files"),
     allow_if(
@@ -275,14 +276,19 @@ pub const RULES: &[Rule] = &[
     allow(
         nr::SENDMSG,
         "host fds to stubs (SCM_RIGHTS) on the platform's socket pair; the guest's TCP/UDP \
-         sends (net/inet)",
+         sends (net/inet); answers on the control socket (oci/server)",
     ),
     allow(
         nr::RECVMSG,
         "each new stub's completion eventfd, from the source stub; the guest's TCP/UDP \
-         receives (net/inet)",
+         receives (net/inet); requests and an exec's stdio fds on the control socket \
+         (oci/server)",
     ),
-    allow(nr::SHUTDOWN, NET_REASON),
+    allow(
+        nr::SHUTDOWN,
+        "the guest's TCP/UDP sockets (net/inet); ending a control connection once its exec'd \
+         process has ended (oci/server)",
+    ),
     allow(nr::BIND, NET_REASON),
     allow(nr::LISTEN, NET_REASON),
     allow(nr::GETSOCKNAME, NET_REASON),
@@ -290,7 +296,8 @@ pub const RULES: &[Rule] = &[
     allow_if(
         nr::SETSOCKOPT,
         SOCKOPT_LEVELS,
-        "the guest's listed socket options (syscalls/socket_inet.rs OPTIONS)",
+        "the guest's listed socket options (syscalls/socket_inet.rs OPTIONS); SO_RCVTIMEO \
+         of a new control connection (oci/server)",
     ),
     allow_if(
         nr::GETSOCKOPT,
@@ -316,7 +323,8 @@ pub const RULES: &[Rule] = &[
             &[eq(1, libc::F_SETFL as u32, "F_SETFL")],
             &[eq(1, libc::F_DUPFD_CLOEXEC as u32, "F_DUPFD_CLOEXEC")],
         ],
-        "fd flags (the guest's O_NONBLOCK on host stdio) and duplicates of held fds",
+        "fd flags (the guest's O_NONBLOCK on host stdio; a control connection made \
+         blocking, oci/server) and duplicates of held fds",
     ),
     allow(nr::FTRUNCATE, "truncating volume files"),
     allow(
@@ -475,7 +483,8 @@ pub const RULES: &[Rule] = &[
     allow_if(
         nr::ACCEPT4,
         &[&[eq(3, SOCK_FLAGS, "SOCK_NONBLOCK|SOCK_CLOEXEC")]],
-        "a connection to a guest's TCP listener, non-blocking like every host socket",
+        "a connection to a guest's TCP listener, non-blocking like every host socket; a \
+         connection to the container's control socket (oci/server: snare exec)",
     ),
     allow_if(
         nr::EVENTFD2,
