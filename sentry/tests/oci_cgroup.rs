@@ -353,6 +353,21 @@ fn cgroup_joined_limits_written_and_removed() {
         cg_read("pids", name, "pids.current"),
         cg_read("memory", name, "memory.usage_in_bytes"),
     );
+    // `events --stats`: one JSON line of the cgroup's figures, as runc prints it.
+    let out = c.snare(&["events", "--stats", name]);
+    assert!(out.status.success(), "events: {}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert_eq!(line.lines().count(), 1, "{line}");
+    let ev: serde_json::Value = serde_json::from_str(&line).expect("an event is JSON");
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], name);
+    assert!(ev["data"]["memory"]["usage"]["usage"].as_u64() > Some(0), "{ev}");
+    assert_eq!(
+        ev["data"]["memory"]["usage"]["limit"].as_u64(),
+        Some((32u64 << 20) + (64 << 20) + (4 << 20))
+    );
+    assert!(ev["data"]["pids"]["current"].as_u64() >= Some(3), "{ev}");
+    assert!(ev["data"]["cpu"]["usage"]["total"].as_u64() > Some(0), "{ev}");
     let out = c.snare(&["delete", "--force", name]);
     assert!(out.status.success(), "delete: {}", text(&out.stderr));
     assert_eq!(reap(pid), 137);
@@ -360,6 +375,9 @@ fn cgroup_joined_limits_written_and_removed() {
         assert!(!cg(h, name).exists(), "{h}: the cgroup is still there");
     }
     assert!(c.containers().is_empty());
+    // Stopped: nothing to report.
+    let out = c.snare(&["events", "--stats", name]);
+    assert!(!out.status.success());
 }
 
 #[test]

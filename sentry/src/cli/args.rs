@@ -43,7 +43,8 @@ OCI runtime commands (as runc's; Docker and containerd call them; `snare COMMAND
                                 Take it out again
   pause ID, resume ID            Freeze it, thaw it
   update --resources FILE|- ID  New limits (LinuxResources JSON) for a live container
-  exec, events                  Not supported yet: refused with one line
+  events [--stats] [--interval D] ID
+                                Its resource use (JSON lines), once or every D
 
 Flags of `do` (they end at `--` or at CMD):
   --root DIR              Root file system of the sandbox (default: /)

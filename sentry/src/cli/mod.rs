@@ -8,12 +8,12 @@
 mod args;
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod features;
 pub mod install;
 pub mod kill;
 pub mod log;
-pub mod not_yet;
 pub mod pause;
 pub mod ps;
 pub mod resume;

@@ -1,6 +1,6 @@
 //! The OCI runtime's command line, as runc's: `create`, `start`, `state`, `kill`, `delete`,
 //! `run`, `ps`, `spec`, `features`, `exec`, `pause`, `resume`, `update` (one module each,
-//! thin over `crate::oci`; `events` is refused by `not_yet`), parsed with
+//! thin over `crate::oci`), and `events`, parsed with
 //! clap after the hand parser (`args.rs`) has taken the global flags, which Docker and
 //! containerd put first (and runtime arguments from Docker's `runtimeArgs` before them).
 //!
@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 
 use super::GlobalArgs;
 use super::{
-    create, delete, exec, features, install, kill, log, not_yet, pause, ps, resume, run as run_cmd,
+    create, delete, events, exec, features, install, kill, log, pause, ps, resume, run as run_cmd,
     spec, start, state, update,
 };
 use crate::oci::host::RealHost;
@@ -49,7 +49,7 @@ enum RuntimeCommand {
     Pause(pause::Args),
     Resume(resume::Args),
     Update(update::Args),
-    Events(not_yet::Args),
+    Events(events::Args),
 }
 
 /// What every subcommand gets: where state lives and the host it acts on.
@@ -134,7 +134,7 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
         RuntimeCommand::Pause(a) => pause::run(&ctx, a),
         RuntimeCommand::Resume(a) => resume::run(&ctx, a),
         RuntimeCommand::Update(a) => update::run(&ctx, a),
-        RuntimeCommand::Events(a) => not_yet::run(&ctx, "events", a),
+        RuntimeCommand::Events(a) => events::run(&ctx, a),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -356,7 +356,7 @@ pub struct Dir {
 }
 
 impl Dir {
-    fn has(&self, controller: &str) -> bool {
+    pub(crate) fn has(&self, controller: &str) -> bool {
         self.controllers.iter().any(|c| c == controller)
     }
 
@@ -597,6 +597,15 @@ impl Placement {
                 .ok()
                 .map(|t| t.trim() == "FROZEN"),
         }
+    }
+
+    /// File `name` of `controller`'s directory (on cgroup2, of the one directory).
+    pub fn file_of(&self, controller: &str, name: &str) -> Option<PathBuf> {
+        let d = match self.v2 {
+            true => self.dirs.first(),
+            false => self.dirs.iter().find(|d| d.has(controller)),
+        }?;
+        Some(d.file(name))
     }
 
     fn freezer(&self) -> Option<&Dir> {

@@ -16,6 +16,7 @@
 //! - [`exec`] is `exec`: a second process in the sandbox, asked of the Sentry over the
 //!   container's control socket ([`channel`]: the protocol; [`server`]: the Sentry's side),
 //!   with a host waiter that stands for the process (its status, its signals).
+//! - [`events`] is `events`: the cgroup's figures as runc prints them.
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
 //! - [`install`] adds snare to Docker's `daemon.json` and takes it out.
 //! - [`cgroup`] is the container's host cgroup (`cgroupsPath`, `resources`, the freezer);
@@ -29,6 +30,7 @@ pub mod bundle;
 pub mod cgroup;
 pub mod channel;
 pub mod control;
+pub mod events;
 pub mod exec;
 pub mod hooks;
 pub mod host;
