@@ -132,6 +132,19 @@ fn stdio() -> FdTable {
     fds
 }
 
+/// The guest's terminal as its fds 0, 1 and 2.
+fn terminal_stdio(slave: Arc<crate::vfs::pty::PtySlave>) -> FdTable {
+    let fds = FdTable::default();
+    for n in 0..3 {
+        let _ = fds.install_at(n, slave.clone(), false, i32::MAX);
+    }
+    fds
+}
+
+/// How long the Sentry waits at the end for its terminal's output to reach the host pty
+/// (a caller that reads nothing must not keep it).
+const TERMINAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Raises the Sentry's own RLIMIT_NOFILE and sets how many host fds guest files may hold
 /// (`vfs/host_fds.rs`): what the limit leaves after the Sentry's reserve, or fewer with
 /// `SNARE_MAX_HOST_FDS` (for tests of the bound).
@@ -159,6 +172,11 @@ pub trait Gate {
     fn ready(&mut self) -> Result<(), String>;
     /// Blocks until the word to start the guest comes. An error ends the sandbox.
     fn wait(&mut self) -> Result<(), String>;
+    /// The host pty slave the guest's terminal is bridged to (`vfs::pty::bridge`), taken
+    /// once, by the Sentry; `None`: the guest's stdio is the Sentry's own.
+    fn terminal(&mut self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
 }
 
 /// Runs the request; returns the guest's exit status as a shell reports it.
@@ -201,6 +219,12 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         }
         false => None,
     };
+    // A terminal (`process.terminal`): the host slave becomes this session's controlling
+    // terminal while that is still allowed.
+    let host_tty = gate.as_mut().and_then(|g| g.terminal());
+    if let Some(fd) = &host_tty {
+        crate::vfs::pty::bridge::prepare(fd.as_fd()).map_err(|m| err(125, m))?;
+    }
     // Confined, the Sentry reads the root through a read-only copy of the host's mounts.
     let open_root = match req.confine {
         true => HostRoot::open_readonly,
@@ -386,16 +410,39 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     }
     let _ = k.init.set(tg.clone());
     k.start_spares();
+    let guest_uid = tg.state().creds.euid;
+    let terminal = host_tty
+        .map(|fd| {
+            let jobs = crate::kernel::signal::TtySignals::new(&k);
+            crate::vfs::pty::bridge::Bridge::start(&k.devpts, Some(Arc::new(jobs)), fd, guest_uid)
+        })
+        .transpose()
+        .map_err(|m| err(125, m))?;
+    let stdio = match &terminal {
+        Some((bridge, slave)) => {
+            // The init leads session 1 with the terminal as its controlling one.
+            bridge.pty().job(|j| {
+                j.session = Some(1);
+                j.pgrp = 1;
+            });
+            terminal_stdio(slave.clone())
+        }
+        None => stdio(),
+    };
+    let bridge = terminal.map(|(b, _)| b);
     // Until the gate opens, a signal is for the sandbox as a whole (`before_start`).
     let started = Arc::new(std::sync::atomic::AtomicBool::new(gate.is_none()));
     {
         let k = k.clone();
         let started = started.clone();
         let init_only = req.signals_to_init;
+        let bridge = bridge.clone();
         let spawned = std::thread::Builder::new()
             .name("snare-signals".into())
             .spawn(move || loop {
                 match forwarded.wait() {
+                    // The host terminal's resize or hang-up is the bridge's business.
+                    Ok(sig) if bridge.as_ref().is_some_and(|b| b.absorb(sig as i32)) => {}
                     Ok(sig) if started.load(std::sync::atomic::Ordering::SeqCst) => {
                         forward_signal(&k, sig as i32, init_only)
                     }
@@ -413,7 +460,7 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         ctx,
         image.regs,
         image.mm,
-        Arc::new(stdio()),
+        Arc::new(stdio),
         Arc::new(FsContext::new(cwd, req.umask, k.mounts.clone())),
     );
     if let Some(gate) = gate {
@@ -442,6 +489,9 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         let _ = runner.join();
     }
     wait_for_tasks(&k);
+    if let Some(b) = &bridge {
+        b.drain(std::time::Instant::now() + TERMINAL_DRAIN);
+    }
     let _ = k.platform.memory_file().debug_check_quarantine();
     tracing::info!(
         platform_us = t_platform.as_micros() as u64,

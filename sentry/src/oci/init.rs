@@ -63,6 +63,8 @@ impl Report {
 pub struct FifoGate {
     pub ready: Option<OwnedFd>,
     pub fifo: Option<File>,
+    /// The host pty slave of `process.terminal` (`oci::console`), for the Sentry.
+    pub terminal: Option<OwnedFd>,
 }
 
 impl FifoGate {
@@ -83,6 +85,11 @@ impl Gate for FifoGate {
     fn leave(&mut self) {
         self.ready = None;
         self.fifo = None;
+        self.terminal = None;
+    }
+
+    fn terminal(&mut self) -> Option<OwnedFd> {
+        self.terminal.take()
     }
 
     fn ready(&mut self) -> Result<(), String> {

@@ -29,7 +29,7 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     /// `--pid-file`: where the init's pid goes once the container is created.
     pub pid_file: Option<PathBuf>,
-    /// `--console-socket`: a terminal's master goes there (not supported yet).
+    /// `--console-socket`: a terminal's master goes there (`oci::console`).
     pub console_socket: Option<PathBuf>,
 }
 
@@ -86,15 +86,14 @@ pub fn create(
     opts: &CreateOptions,
     host: &dyn Host,
 ) -> Result<Created, OciError> {
-    if opts.console_socket.is_some() {
-        return Err(error(
-            "--console-socket: terminals are not supported yet (docker run -t)",
-        ));
-    }
     let bundle = Bundle::load(&opts.bundle)?;
+    let console = super::console::connect(
+        bundle.launch.terminal.is_some(),
+        opts.console_socket.as_deref(),
+    )?;
     check_paths(&bundle.launch, host)?;
     let dir = StateDir::make(root, id)?;
-    spawn(&dir, &bundle, opts, host).inspect_err(|_| {
+    spawn(&dir, &bundle, opts, console, host).inspect_err(|_| {
         let _ = dir.remove();
     })
 }
@@ -104,6 +103,7 @@ fn spawn(
     dir: &StateDir,
     bundle: &Bundle,
     opts: &CreateOptions,
+    console: Option<super::console::ConsoleSocket>,
     host: &dyn Host,
 ) -> Result<Created, OciError> {
     use nix::sys::stat::Mode;
@@ -118,6 +118,11 @@ fn spawn(
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| error(format!("pipe: {e}")))?;
     let req = bundle.launch.request();
+    // The master is sent (and closed) before the fork: no process of snare's keeps it.
+    let terminal = match console {
+        Some(c) => Some(c.send_pty(bundle.launch.terminal.unwrap_or_default())?),
+        None => None,
+    };
     let pid = match snare_platform::isolate::fork().map_err(error)? {
         snare_platform::isolate::Forked::Child => {
             drop(ready_r);
@@ -128,6 +133,7 @@ fn spawn(
                 FifoGate {
                     ready: Some(ready_w),
                     fifo: Some(fifo),
+                    terminal,
                 },
             )
         }
@@ -135,6 +141,7 @@ fn spawn(
     };
     drop(ready_w);
     drop(fifo);
+    drop(terminal);
     let mut record = Record {
         state: oci_spec::runtime::StateBuilder::default()
             .version(OCI_VERSION)
@@ -365,6 +372,11 @@ pub fn run(
     detach: bool,
     host: &dyn Host,
 ) -> Result<i32, OciError> {
+    if !detach && opts.console_socket.is_some() {
+        return Err(error(
+            "cannot use console socket if runc will not detach or allocate tty",
+        ));
+    }
     let created = create(root, id, opts, host)?;
     if let Err(e) = start(root, id, host) {
         let _ = delete(root, id, true, host);
@@ -618,6 +630,7 @@ mod tests {
                 },
             ],
             memory: None,
+            terminal: None,
             rlimits: vec![],
             annotations: HashMap::new(),
             hooks: Default::default(),

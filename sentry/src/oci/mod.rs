@@ -17,6 +17,7 @@
 //! `docs/oci.md` tells the design as built and what is not done yet.
 
 pub mod bundle;
+pub mod console;
 pub mod hooks;
 pub mod host;
 pub mod init;
