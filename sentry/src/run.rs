@@ -223,7 +223,7 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     // terminal while that is still allowed.
     let host_tty = gate.as_mut().and_then(|g| g.terminal());
     if let Some(fd) = &host_tty {
-        crate::vfs::pty::bridge::prepare(fd.as_fd()).map_err(|m| err(125, m))?;
+        crate::vfs::pty::bridge::prepare(fd.as_fd(), true).map_err(|m| err(125, m))?;
     }
     // Confined, the Sentry reads the root through a read-only copy of the host's mounts.
     let open_root = match req.confine {

@@ -47,8 +47,11 @@ use crate::vfs::{poll, FileDescription};
 pub const CHUNK: usize = 4096;
 
 /// Readies a host pty slave for [`Bridge::start`], before the Sentry confines itself: raw
-/// mode, non-blocking, and the controlling terminal of a new session of the Sentry's.
-pub fn prepare(host: BorrowedFd<'_>) -> Result<(), String> {
+/// mode, non-blocking, and, if `controlling`, the controlling terminal of a new session of
+/// the Sentry's, so that the host tells the Sentry of its resizes and hang-up by signals.
+/// A process has one controlling terminal: a second bridge (`exec -t`) must learn of its
+/// resizes another way and call [`Bridge::sync_size`].
+pub fn prepare(host: BorrowedFd<'_>, controlling: bool) -> Result<(), String> {
     use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("the terminal: {what}: {e}");
     let mut t = tcgetattr(host).map_err(|e| fail("not a terminal", &e))?;
@@ -59,7 +62,11 @@ pub fn prepare(host: BorrowedFd<'_>) -> Result<(), String> {
     let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
     nix::fcntl::fcntl(host, nix::fcntl::FcntlArg::F_SETFL(flags))
         .map_err(|e| fail("non-blocking", &e))?;
-    snare_platform::tty::take_controlling(host).map_err(|e| fail("controlling terminal", &e))
+    if controlling {
+        snare_platform::tty::take_controlling(host)
+            .map_err(|e| fail("controlling terminal", &e))?;
+    }
+    Ok(())
 }
 
 /// What the bridge's thread tells the others.
@@ -112,7 +119,7 @@ impl Bridge {
             host: host.clone(),
             progress: Arc::default(),
         });
-        bridge.absorb(SIGWINCH);
+        bridge.sync_size();
         let progress = bridge.progress.clone();
         std::thread::Builder::new()
             .name("snare-tty".into())
@@ -144,17 +151,23 @@ impl Bridge {
     /// not.
     pub fn absorb(&self, sig: i32) -> bool {
         match sig {
-            SIGWINCH => snare_platform::tty::winsize(self.host.as_fd()).is_ok_and(|w| {
-                self.pty.set_winsize(Winsize {
-                    ws_row: w[0],
-                    ws_col: w[1],
-                    ws_xpixel: w[2],
-                    ws_ypixel: w[3],
-                })
-            }),
+            SIGWINCH => self.sync_size(),
             SIGHUP => host_hung_up(self.host.as_fd()),
             _ => false,
         }
+    }
+
+    /// Copies the host terminal's window size into the Sentry's pty (which signals the
+    /// guest's foreground group if it changed). Whether it changed.
+    pub fn sync_size(&self) -> bool {
+        snare_platform::tty::winsize(self.host.as_fd()).is_ok_and(|w| {
+            self.pty.set_winsize(Winsize {
+                ws_row: w[0],
+                ws_col: w[1],
+                ws_xpixel: w[2],
+                ws_ypixel: w[3],
+            })
+        })
     }
 
     /// Waits (until `deadline` at most) for what the guest wrote to reach the host: called
