@@ -593,6 +593,14 @@ fn hostile_console_sockets() {
         "{}",
         text(&out.stderr)
     );
+    let out = c.cmd(&["run", "--bundle", c.bundle(), "h"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("run --detach --console-socket"),
+        "{}",
+        text(&out.stderr)
+    );
+    nothing_left(&c);
     // A console size past a terminal's.
     let c3 = Case::new("hostile-size", &["true"], |config| {
         config["process"]["consoleSize"] = serde_json::json!({"height": 70000, "width": 80});

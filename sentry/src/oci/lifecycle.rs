@@ -377,6 +377,13 @@ pub fn run(
             "cannot use console socket if runc will not detach or allocate tty",
         ));
     }
+    if !detach && Bundle::load(&opts.bundle)?.launch.terminal.is_some() {
+        // runc would make the pty and copy between it and its own stdio.
+        return Err(error(
+            "process.terminal: snare run in the foreground does not give a terminal yet \
+             (run --detach --console-socket does)",
+        ));
+    }
     let created = create(root, id, opts, host)?;
     if let Err(e) = start(root, id, host) {
         let _ = delete(root, id, true, host);
