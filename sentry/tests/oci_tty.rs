@@ -333,17 +333,17 @@ fn interactive(runtime: &str, name: &str) -> (Vec<String>, i32) {
     c.start("sh");
     let mut notes = Vec::new();
     t.expect("# ");
-    t.send(b"sleep 100\r");
-    t.expect("sleep 100\r\n");
-    std::thread::sleep(Duration::from_millis(300));
+    // The job says when it runs (a `^C` before that would be the shell's own).
+    t.send(b"sh -c 'echo started; exec sleep 100'\r");
+    t.expect("started\r\n");
     t.send(b"\x03");
     t.expect("# ");
     t.send(b"echo status $?\r");
     t.expect("status 130\r\n");
     notes.push("ctrl-c: status 130".to_string());
-    t.send(b"sleep 100\r");
-    t.expect("sleep 100\r\n");
-    std::thread::sleep(Duration::from_millis(300));
+    // The job says when it runs (a `^C` before that would be the shell's own).
+    t.send(b"sh -c 'echo started; exec sleep 100'\r");
+    t.expect("started\r\n");
     t.send(b"\x1a");
     t.expect("Stopped");
     let job = t.expect("# ");
@@ -642,4 +642,55 @@ fn run_detached_with_a_console_socket() {
     assert_eq!(t.rest(), "/dev/pts/0\r\n");
     assert_eq!(reap(c.pid()), 4);
     c.delete("rund");
+}
+
+/// The CPU time (user + system, in clock ticks) `pid` has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s[s.rfind(')')? + 1..]
+                .split_whitespace()
+                .collect::<Vec<_>>();
+            // Fields 14 and 15 (utime, stime), counted from the state (field 3).
+            Some(rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0)
+}
+
+/// A guest that closes its terminal and goes on: its terminal stays (`/dev/pts/0` is
+/// there while the master is open, as on Linux), the bridge sleeps (no polling: the
+/// Sentry uses next to no CPU meanwhile), the container's status is unchanged, and the
+/// shim reads the end once the sandbox is gone. The same under runc.
+fn closes(runtime: &str, name: &str) -> (String, i32, u64) {
+    let script = "echo bye; exec </dev/null >/dev/null 2>&1; sleep 1.5; \
+                  [ -e /dev/pts/0 ] || exit 6; exit 7";
+    let c = Case::with(runtime, name, &["sh", "-c", script], |_| {});
+    let mut t = c.create("close");
+    let pid = c.pid();
+    let sentry = common::sentry_of(pid as u32);
+    c.start("close");
+    t.expect("bye\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(sentry);
+    std::thread::sleep(Duration::from_millis(1000));
+    let used = cpu_ticks(sentry) - before;
+    let out = t.rest();
+    let code = reap(pid);
+    c.delete("close");
+    (out, code, used)
+}
+
+#[test]
+fn a_guest_that_closes_its_terminal() {
+    let (out, code, used) = closes(SNARE, "close");
+    assert_eq!((out.as_str(), code), ("bye\r\n", 7));
+    assert!(
+        used < 20,
+        "the Sentry used {used} ticks of CPU in 1 s of an idle terminal"
+    );
+    if let Some(runc) = runc() {
+        let (out, code, _) = closes(runc, "close-runc");
+        assert_eq!((out.as_str(), code), ("bye\r\n", 7), "runc");
+    }
 }

@@ -83,7 +83,14 @@ struct Progress {
 pub struct Bridge {
     pty: Arc<Pty>,
     host: Arc<OwnedFd>,
-    progress: Arc<(Mutex<Progress>, Condvar)>,
+    progress: Arc<Shared>,
+}
+
+/// [`Progress`] and its condition variable.
+type Shared = (Mutex<Progress>, Condvar);
+
+fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Progress> {
+    s.0.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Bridge {
@@ -124,16 +131,13 @@ impl Bridge {
         std::thread::Builder::new()
             .name("snare-tty".into())
             .spawn(move || {
-                let end = pump(&*master, host.as_fd(), |held| {
-                    Bridge::report(&progress, held)
-                });
+                let end = pump(&*master, host.as_fd(), &progress);
                 tracing::debug!(?end, "the terminal's bridge ends");
                 // The master goes first (the guest's terminal hangs up if it was the host
                 // that went), then the waiters hear of the end.
                 drop(master);
-                let (m, cv) = &*progress;
-                m.lock().unwrap_or_else(|e| e.into_inner()).ended = true;
-                cv.notify_all();
+                lock(&progress).ended = true;
+                progress.1.notify_all();
             })
             .map_err(|e| format!("the terminal: {e}"))?;
         Ok((bridge, slave))
@@ -174,8 +178,8 @@ impl Bridge {
     /// once the guest is gone, before the Sentry exits (the host pty keeps what it was
     /// given for the shim to read).
     pub fn drain(&self, deadline: Instant) {
-        let (m, cv) = &*self.progress;
-        let mut p = m.lock().unwrap_or_else(|e| e.into_inner());
+        let cv = &self.progress.1;
+        let mut p = lock(&self.progress);
         while !p.ended && (p.held > 0 || !self.pty.lock().ld.output.is_empty()) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -187,12 +191,6 @@ impl Bridge {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-    }
-
-    fn report(progress: &(Mutex<Progress>, Condvar), held: usize) {
-        let (m, cv) = progress;
-        m.lock().unwrap_or_else(|e| e.into_inner()).held = held;
-        cv.notify_all();
     }
 }
 
@@ -252,16 +250,14 @@ impl Held {
 enum End {
     /// The host master is closed (or the host terminal failed).
     Host,
-    /// Every guest description of the slave is closed and its output delivered.
+    /// The Sentry's pty refused input.
     Guest,
 }
 
-/// The bridge's loop: copies until one side is gone; `on_held` hears, after each round,
-/// how many of the guest's bytes it holds.
-fn pump(master: &dyn FileDescription, host: BorrowedFd<'_>, mut on_held: impl FnMut(usize)) -> End {
+/// The bridge's loop: copies until one side is gone, keeping `progress.held` up to date.
+fn pump(master: &dyn FileDescription, host: BorrowedFd<'_>, progress: &Shared) -> End {
     let mut input = Held::default();
     let mut output = Held::default();
-    let mut guest_closed = false;
     loop {
         let mut moved = false;
         // Host → guest.
@@ -284,11 +280,18 @@ fn pump(master: &dyn FileDescription, host: BorrowedFd<'_>, mut on_held: impl Fn
             }
         }
         // Guest → host.
-        if output.is_empty() && !guest_closed {
-            match output.fill(|b| master.read(b)) {
-                Ok(n) => moved |= n > 0,
-                Err(Errno::EAGAIN) => {}
-                Err(_) => guest_closed = true,
+        if output.is_empty() {
+            // Taken from the pty and counted as held in one step, under the lock
+            // [`Bridge::drain`] looks at both under: the bytes are always in one of them.
+            let mut p = lock(progress);
+            let r = output.fill(|b| master.read(b));
+            p.held = output.pending().len();
+            drop(p);
+            // EIO: every guest description of the slave is closed. The master stays, as
+            // a pty does on Linux while its master is open: the guest may open
+            // `/dev/pts/N` again.
+            if let Ok(n) = r {
+                moved |= n > 0;
             }
         }
         if !output.is_empty() {
@@ -301,9 +304,9 @@ fn pump(master: &dyn FileDescription, host: BorrowedFd<'_>, mut on_held: impl Fn
                 Err(_) => return End::Host,
             }
         }
-        on_held(output.pending().len());
-        if guest_closed && output.is_empty() {
-            return End::Guest;
+        if moved {
+            lock(progress).held = output.pending().len();
+            progress.1.notify_all();
         }
         if moved {
             continue;
@@ -320,8 +323,8 @@ fn pump(master: &dyn FileDescription, host: BorrowedFd<'_>, mut on_held: impl Fn
         if !input.is_empty() {
             master_want |= poll::OUT;
         }
-        if output.is_empty() && !guest_closed {
-            master_want |= poll::IN | poll::HUP;
+        if output.is_empty() {
+            master_want |= poll::IN;
         }
         let Some(queue) = master.wait_queue() else {
             return End::Guest;
