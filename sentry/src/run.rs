@@ -219,8 +219,9 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         }
         false => None,
     };
-    // A terminal (`process.terminal`): the host slave becomes this session's controlling
-    // terminal while that is still allowed.
+    // A terminal (`process.terminal`): the host slave is made raw, non-blocking and the
+    // controlling terminal of a session of the Sentry's own while those host calls are
+    // still allowed (before confinement); the bridge starts once the guest is loaded.
     let host_tty = gate.as_mut().and_then(|g| g.terminal());
     if let Some(fd) = &host_tty {
         crate::vfs::pty::bridge::prepare(fd.as_fd(), true).map_err(|m| err(125, m))?;
