@@ -468,9 +468,14 @@ fn a_shim_that_does_not_read_holds_the_guest_back() {
     let pid = c.pid();
     let sentry = common::sentry_of(pid as u32);
     c.start("flow");
+    // Once the guest writes (the master is readable), it soon fills every buffer on the
+    // way and waits.
+    let mut fds = [PollFd::new(t.master.as_fd(), PollFlags::POLLIN)];
+    let ready = nix::poll::poll(&mut fds, PollTimeout::from(10_000u16));
+    assert_eq!(ready, Ok(1), "the guest writes");
     std::thread::sleep(Duration::from_millis(500));
     let before = rss_kib(sentry);
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1000));
     let after = rss_kib(sentry);
     let out = c.cmd(&["state", "flow"]);
     assert!(out.status.success(), "state answers");

@@ -192,4 +192,24 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_peer_gone_before_the_send_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("snare-console-gone-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("c.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        let sock = connect(true, Some(&path))
+            .expect("connect")
+            .expect("socket");
+        drop(listener);
+        let e = sock.send_pty(Size::default()).map(drop).map_err(|e| e.0);
+        assert!(
+            e.as_ref()
+                .is_err_and(|m| m.starts_with("sending the terminal to --console-socket")),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
