@@ -598,14 +598,6 @@ fn hostile_console_sockets() {
         "{}",
         text(&out.stderr)
     );
-    let out = c.cmd(&["run", "--bundle", c.bundle(), "h"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("run --detach --console-socket"),
-        "{}",
-        text(&out.stderr)
-    );
-    nothing_left(&c);
     // A console size past a terminal's.
     let c3 = Case::new("hostile-size", &["true"], |config| {
         config["process"]["consoleSize"] = serde_json::json!({"height": 70000, "width": 80});
@@ -698,4 +690,40 @@ fn a_guest_that_closes_its_terminal() {
         let (out, code, _) = closes(runc, "close-runc");
         assert_eq!((out.as_str(), code), ("bye\r\n", 7), "runc");
     }
+}
+
+/// `run` in the foreground with a terminal, as runc: the runtime reads its own console
+/// socket and copies between the terminal and its stdio; the status is the container's.
+#[test]
+fn run_in_the_foreground_with_a_terminal() {
+    let c = Case::new(
+        "run-fg",
+        &["sh", "-c", "read x; echo got $x; tty; exit 3"],
+        |_| {},
+    );
+    let mut child = Command::new(SNARE)
+        .arg("--root")
+        .arg(&c.root)
+        .args(["run", "--bundle", c.bundle(), "fg"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"hello\r").expect("write");
+    let out = child.wait_with_output().expect("wait");
+    drop(stdin);
+    assert_eq!(
+        (text(&out.stdout).as_str(), out.status.code()),
+        ("hello\r\ngot hello\r\n/dev/pts/0\r\n", Some(3)),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        c.cmd(&["state", "fg"]).status.code() == Some(1),
+        "run removed the state"
+    );
+    // (runc itself wants a controlling terminal of its own here: "open /dev/tty: no such
+    // device or address" without one, so no comparison.)
 }

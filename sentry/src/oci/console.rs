@@ -130,6 +130,134 @@ impl ConsoleSocket {
     }
 }
 
+/// A console socket of `snare run`'s own, for `run` in the foreground with a terminal: as
+/// runc, snare receives the master itself and copies between it and its own stdio
+/// ([`Proxy`]). The socket lives in a private directory (0700) of the temporary one.
+#[derive(Debug)]
+pub struct OwnSocket {
+    listener: std::os::unix::net::UnixListener,
+    dir: PathBuf,
+}
+
+impl OwnSocket {
+    pub fn new() -> Result<OwnSocket, OciError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(format!("snare-console-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| error(format!("{}: {e}", dir.display())))?;
+        let path = dir.join("console.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            error(format!("{}: {e}", path.display()))
+        })?;
+        Ok(OwnSocket { listener, dir })
+    }
+
+    /// The path to give `create` as `--console-socket`.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("console.sock")
+    }
+
+    /// The master `create` sent (it has returned: the message is there).
+    pub fn accept(&self) -> Result<OwnedFd, OciError> {
+        let fail = |e: std::io::Error| error(format!("receiving the terminal: {e}"));
+        self.listener.set_nonblocking(true).map_err(fail)?;
+        let (conn, _) = self.listener.accept().map_err(fail)?;
+        let (_, fd) = snare_platform::tty::recv_fd(conn.as_fd()).map_err(fail)?;
+        fd.ok_or_else(|| error("receiving the terminal: no fd in the message"))
+    }
+}
+
+impl Drop for OwnSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `snare run`'s copy between a container's terminal (the master) and its own stdin and
+/// stdout, as runc's foreground `run` with a terminal: its stdin is raw while the copy
+/// lasts if it is a terminal, and the master gets its window size (now and on each
+/// [`Proxy::resize`]).
+#[derive(Debug)]
+pub struct Proxy {
+    master: std::sync::Arc<std::fs::File>,
+    saved: Option<nix::sys::termios::Termios>,
+    out_done: std::sync::mpsc::Receiver<()>,
+}
+
+impl Proxy {
+    pub fn start(master: OwnedFd) -> Proxy {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        use std::io::{Read, Write};
+        let master = std::sync::Arc::new(std::fs::File::from(master));
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok();
+        if let Some(t) = &saved {
+            let mut raw = t.clone();
+            cfmakeraw(&mut raw);
+            let _ = tcsetattr(&stdin, SetArg::TCSANOW, &raw);
+        }
+        let proxy_in = master.clone();
+        let _ = std::thread::Builder::new()
+            .name("console-in".into())
+            .spawn(move || {
+                let mut b = [0u8; 4096];
+                let mut stdin = std::io::stdin().lock();
+                while let Ok(n @ 1..) = stdin.read(&mut b) {
+                    if (&*proxy_in).write_all(&b[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        let (tx, out_done) = std::sync::mpsc::channel();
+        let proxy_out = master.clone();
+        let _ = std::thread::Builder::new()
+            .name("console-out".into())
+            .spawn(move || {
+                let mut b = [0u8; 4096];
+                let mut out = std::io::stdout().lock();
+                // Ends at EIO: every slave closed (the sandbox is gone).
+                while let Ok(n @ 1..) = (&*proxy_out).read(&mut b) {
+                    if out.write_all(&b[..n]).and_then(|()| out.flush()).is_err() {
+                        break;
+                    }
+                }
+                let _ = tx.send(());
+            });
+        let proxy = Proxy {
+            master,
+            saved,
+            out_done,
+        };
+        proxy.resize();
+        proxy
+    }
+
+    /// Gives the master snare's own terminal's window size (if its stdin is one).
+    pub fn resize(&self) {
+        if let Ok(ws) = snare_platform::tty::winsize(std::io::stdin().as_fd()) {
+            let _ = snare_platform::tty::set_winsize(self.master.as_fd(), ws);
+        }
+    }
+
+    /// Waits (2 s at most) for the rest of the container's output, and restores stdin.
+    pub fn finish(self) {
+        let _ = self
+            .out_done
+            .recv_timeout(std::time::Duration::from_secs(2));
+        if let Some(t) = &self.saved {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

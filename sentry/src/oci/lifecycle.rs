@@ -377,14 +377,27 @@ pub fn run(
             "cannot use console socket if runc will not detach or allocate tty",
         ));
     }
-    if !detach && Bundle::load(&opts.bundle)?.launch.terminal.is_some() {
-        // runc would make the pty and copy between it and its own stdio.
-        return Err(error(
-            "process.terminal: snare run in the foreground does not give a terminal yet \
-             (run --detach --console-socket does)",
-        ));
-    }
-    let created = create(root, id, opts, host)?;
+    // In the foreground with a terminal, snare is its own console socket's reader and
+    // copies between the terminal and its stdio, as runc.
+    let own = match !detach && Bundle::load(&opts.bundle)?.launch.terminal.is_some() {
+        true => Some(super::console::OwnSocket::new()?),
+        false => None,
+    };
+    let opts = CreateOptions {
+        console_socket: own
+            .as_ref()
+            .map(|s| s.path())
+            .or(opts.console_socket.clone()),
+        ..opts.clone()
+    };
+    let created = create(root, id, &opts, host)?;
+    let proxy = match own.map(|s| s.accept()).transpose() {
+        Ok(master) => master.map(super::console::Proxy::start),
+        Err(e) => {
+            let _ = delete(root, id, true, host);
+            return Err(e);
+        }
+    };
     if let Err(e) = start(root, id, host) {
         let _ = delete(root, id, true, host);
         return Err(e);
@@ -392,14 +405,18 @@ pub fn run(
     if detach {
         return Ok(0);
     }
-    let code = wait_forwarding(created.pid, host);
+    let code = wait_forwarding(created.pid, host, proxy.as_ref());
+    if let Some(p) = proxy {
+        p.finish();
+    }
     created.dir.remove()?;
     Ok(code)
 }
 
-/// Waits for child `pid`, passing on the signals a caller of `snare run` sends it; its exit
-/// status, or 128 + the signal that killed it.
-fn wait_forwarding(pid: i32, host: &dyn Host) -> i32 {
+/// Waits for child `pid`, passing on the signals a caller of `snare run` sends it (with a
+/// terminal of its own, a resize goes to that instead); its exit status, or 128 + the
+/// signal that killed it.
+fn wait_forwarding(pid: i32, host: &dyn Host, terminal: Option<&super::console::Proxy>) -> i32 {
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     let mut set = SigSet::empty();
@@ -426,6 +443,7 @@ fn wait_forwarding(pid: i32, host: &dyn Host) -> i32 {
         }
         match set.wait() {
             Ok(Signal::SIGCHLD) | Err(_) => {}
+            Ok(Signal::SIGWINCH) if terminal.is_some() => terminal.iter().for_each(|t| t.resize()),
             Ok(sig) => {
                 let _ = host.signal(pid, sig as i32);
             }
