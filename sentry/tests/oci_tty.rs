@@ -727,3 +727,76 @@ fn run_in_the_foreground_with_a_terminal() {
     // (runc itself wants a controlling terminal of its own here: "open /dev/tty: no such
     // device or address" without one, so no comparison.)
 }
+
+/// `run` in the foreground from a terminal (a host pty made here, the runtime in a session
+/// of its own with it as the controlling terminal, by util-linux `setsid -c`): the
+/// container starts with that terminal's size, a resize of it reaches the guest, and the
+/// terminal is left as it was (canonical again) when `run` ends. The same under runc.
+fn run_from_a_terminal(runtime: &str, name: &str) -> Vec<String> {
+    use nix::sys::termios::{tcgetattr, LocalFlags};
+    let script = "trap 'echo winch $(stty size); exit 4' WINCH; echo ready $(stty size); \
+                  while :; do sleep 0.05; done";
+    let c = Case::with(runtime, name, &["sh", "-c", script], |_| {});
+    let outer = nix::pty::openpty(None, None).expect("openpty");
+    snare_platform::tty::set_winsize(outer.master.as_fd(), [20, 70, 0, 0]).expect("size");
+    let slave = File::from(outer.slave);
+    let mut child = Command::new("/usr/bin/setsid")
+        .arg("-c")
+        .arg(runtime)
+        .arg("--root")
+        .arg(&c.root)
+        .args(["run", "--bundle", c.bundle(), "fgt"])
+        .stdin(slave.try_clone().expect("dup"))
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave.try_clone().expect("dup"))
+        .spawn()
+        .expect("setsid RUNTIME run");
+    let mut t = Term {
+        master: File::from(outer.master),
+        seen: Vec::new(),
+        cursor: 0,
+    };
+    let mut notes = vec![t.expect("ready 20 70\r\n")];
+    let during = tcgetattr(&slave).expect("tcgetattr");
+    notes.push(format!(
+        "canonical while running: {}",
+        during.local_flags.contains(LocalFlags::ICANON)
+    ));
+    t.resize(30, 90);
+    let winch = t.expect("winch 30 90\r\n");
+    notes.push(winch.trim_start_matches(|c| c != 'w').to_string());
+    let status = child.wait().expect("wait");
+    notes.push(format!("status {:?}", status.code()));
+    let after = tcgetattr(&slave).expect("tcgetattr");
+    notes.push(format!(
+        "canonical after: {}",
+        after.local_flags.contains(LocalFlags::ICANON)
+    ));
+    notes
+}
+
+#[test]
+fn run_in_the_foreground_from_a_terminal() {
+    if !Path::new("/usr/bin/setsid").exists() {
+        eprintln!("util-linux setsid is missing: skipped");
+        return;
+    }
+    let notes = run_from_a_terminal(SNARE, "run-fg-tty");
+    assert_eq!(
+        notes,
+        [
+            "ready 20 70\r\n",
+            "canonical while running: false",
+            "winch 30 90\r\n",
+            "status Some(4)",
+            "canonical after: true"
+        ]
+    );
+    if let Some(runc) = runc() {
+        assert_eq!(
+            run_from_a_terminal(runc, "run-fg-tty-runc"),
+            notes,
+            "as runc"
+        );
+    }
+}
