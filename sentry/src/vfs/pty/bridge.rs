@@ -74,7 +74,7 @@ pub fn prepare(host: BorrowedFd<'_>, controlling: bool) -> Result<(), String> {
 struct Progress {
     /// Bytes taken from the Sentry pty's master not yet written to the host.
     held: usize,
-    /// The thread has ended (either side is gone).
+    /// The thread has ended (the host side is gone, or the Sentry pty refused input).
     ended: bool,
 }
 
@@ -254,7 +254,8 @@ enum End {
     Guest,
 }
 
-/// The bridge's loop: copies until one side is gone, keeping `progress.held` up to date.
+/// The bridge's loop: copies until the host side is gone (a guest without its terminal open
+/// is no end: it may open it again), keeping `progress.held` up to date.
 fn pump(master: &dyn FileDescription, host: BorrowedFd<'_>, progress: &Shared) -> End {
     let mut input = Held::default();
     let mut output = Held::default();
