@@ -146,3 +146,22 @@ pub fn send_fd(sock: BorrowedFd<'_>, data: &[u8], fd: BorrowedFd<'_>) -> std::io
     }
     Ok(())
 }
+
+/// Waits for one of the (blocked) signals in `set`, as `sigwait`, and tells whether the
+/// kernel sent it (`si_code` > 0: a terminal's SIGWINCH or SIGHUP) rather than a process
+/// (`kill`, `sigqueue`, `tgkill`: `si_code` ≤ 0). EINTR is retried.
+pub fn wait_signal(set: &libc::sigset_t) -> std::io::Result<(i32, bool)> {
+    loop {
+        // SAFETY: siginfo_t is plain data; zeroed is a valid value for it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: sigwaitinfo reads the live set and writes the live siginfo.
+        let sig = unsafe { libc::sigwaitinfo(set, &mut info) };
+        if sig >= 0 {
+            return Ok((sig, info.si_code > 0));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}

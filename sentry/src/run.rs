@@ -441,13 +441,14 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         let spawned = std::thread::Builder::new()
             .name("snare-signals".into())
             .spawn(move || loop {
-                match forwarded.wait() {
+                match snare_platform::tty::wait_signal(forwarded.as_ref()) {
                     // The host terminal's resize or hang-up is the bridge's business.
-                    Ok(sig) if bridge.as_ref().is_some_and(|b| b.absorb(sig as i32)) => {}
-                    Ok(sig) if started.load(std::sync::atomic::Ordering::SeqCst) => {
-                        forward_signal(&k, sig as i32, init_only)
+                    Ok((sig, kernel)) if bridge.as_ref().is_some_and(|b| b.absorb(sig, kernel)) => {
                     }
-                    Ok(sig) => before_start(sig as i32),
+                    Ok((sig, _)) if started.load(std::sync::atomic::Ordering::SeqCst) => {
+                        forward_signal(&k, sig, init_only)
+                    }
+                    Ok((sig, _)) => before_start(sig),
                     Err(_) => return,
                 }
             });
@@ -467,6 +468,11 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     if let Some(gate) = gate {
         gate.ready().map_err(|m| err(125, m))?;
         gate.wait().map_err(|m| err(125, m))?;
+        // A resize before the start is the guest's from its first instruction (the host's
+        // SIGWINCH for it may still be on its way: it then changes nothing).
+        if let Some(b) = &bridge {
+            b.sync_size();
+        }
         started.store(true, std::sync::atomic::Ordering::SeqCst);
     }
     let t_thread = t0.elapsed();

@@ -149,14 +149,17 @@ impl Bridge {
     }
 
     /// Whether a host signal the Sentry got is the host terminal's news rather than one to
-    /// pass on to the guest: SIGWINCH that changed the window size (now copied into the
-    /// Sentry's pty, which signals the guest's foreground group), SIGHUP of a hung-up host
-    /// terminal (the bridge hangs the guest's up). Others, and `kill`'s WINCH or HUP, are
-    /// not.
-    pub fn absorb(&self, sig: i32) -> bool {
-        match sig {
-            SIGWINCH => self.sync_size(),
-            SIGHUP => host_hung_up(self.host.as_fd()),
+    /// pass on to the guest: the host kernel's (`from_kernel`, not a process's `kill`)
+    /// SIGWINCH, a resize (the size is copied into the Sentry's pty, which signals the
+    /// guest's foreground group if it changed), and SIGHUP, the hang-up (the bridge sees
+    /// the end itself and hangs the guest's terminal up).
+    pub fn absorb(&self, sig: i32, from_kernel: bool) -> bool {
+        match (sig, from_kernel) {
+            (SIGWINCH, true) => {
+                self.sync_size();
+                true
+            }
+            (SIGHUP, true) => true,
             _ => false,
         }
     }
@@ -201,11 +204,6 @@ fn host_events(host: BorrowedFd<'_>, events: PollFlags) -> PollFlags {
         Ok(_) => fds[0].revents().unwrap_or(PollFlags::empty()),
         Err(_) => PollFlags::empty(),
     }
-}
-
-/// Whether the host terminal is hung up (its master closed).
-fn host_hung_up(host: BorrowedFd<'_>) -> bool {
-    host_events(host, PollFlags::empty()).intersects(PollFlags::POLLHUP | PollFlags::POLLERR)
 }
 
 /// One direction's bytes in flight.
@@ -395,10 +393,12 @@ mod tests {
         let (bridge, guest) = Bridge::start(&devpts, None, slave, 0).expect("bridge");
         assert_eq!(bridge.pty().lock().winsize.ws_col, 80);
         snare_platform::tty::set_winsize(master.as_fd(), [50, 132, 0, 0]).expect("resize");
-        assert!(bridge.absorb(SIGWINCH), "a change");
-        assert!(!bridge.absorb(SIGWINCH), "no change");
+        assert!(bridge.sync_size(), "a change");
+        assert!(!bridge.sync_size(), "no change");
         assert_eq!(bridge.pty().lock().winsize.ws_row, 50);
-        assert!(!bridge.absorb(SIGHUP), "the host terminal is up");
+        assert!(bridge.absorb(SIGHUP, true), "the host terminal's");
+        assert!(!bridge.absorb(SIGHUP, false), "kill's");
+        assert!(!bridge.absorb(SIGWINCH, false), "kill's");
         drop(master);
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         while !bridge.pty().hung_up() && Instant::now() < deadline {
