@@ -149,6 +149,19 @@ pub(crate) fn stdio_of(host: [Option<std::os::fd::OwnedFd>; 3]) -> FdTable {
     fds
 }
 
+/// The guest's terminal as its fds 0, 1 and 2.
+fn terminal_stdio(slave: Arc<crate::vfs::pty::PtySlave>) -> FdTable {
+    let fds = FdTable::default();
+    for n in 0..3 {
+        let _ = fds.install_at(n, slave.clone(), false, i32::MAX);
+    }
+    fds
+}
+
+/// How long the Sentry waits at the end for its terminal's output to reach the host pty
+/// (a caller that reads nothing must not keep it).
+const TERMINAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Raises the Sentry's own RLIMIT_NOFILE and sets how many host fds guest files may hold
 /// (`vfs/host_fds.rs`): what the limit leaves after the Sentry's reserve, or fewer with
 /// `SNARE_MAX_HOST_FDS` (for tests of the bound).
@@ -178,6 +191,11 @@ pub trait Gate {
     fn wait(&mut self) -> Result<(), String>;
     /// The listening control socket the Sentry serves from now on (`oci::channel`), if any.
     fn control(&mut self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
+    /// The host pty slave the guest's terminal is bridged to (`vfs::pty::bridge`), taken
+    /// once, by the Sentry; `None`: the guest's stdio is the Sentry's own.
+    fn terminal(&mut self) -> Option<std::os::fd::OwnedFd> {
         None
     }
 }
@@ -222,6 +240,13 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         }
         false => None,
     };
+    // A terminal (`process.terminal`): the host slave is made raw, non-blocking and the
+    // controlling terminal of a session of the Sentry's own while those host calls are
+    // still allowed (before confinement); the bridge starts once the guest is loaded.
+    let host_tty = gate.as_mut().and_then(|g| g.terminal());
+    if let Some(fd) = &host_tty {
+        crate::vfs::pty::bridge::prepare(fd.as_fd(), true).map_err(|m| err(125, m))?;
+    }
     // Confined, the Sentry reads the root through a read-only copy of the host's mounts.
     let open_root = match req.confine {
         true => HostRoot::open_readonly,
@@ -435,20 +460,44 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     }
     let _ = k.init.set(tg.clone());
     k.start_spares();
+    let guest_uid = tg.state().creds.euid;
+    let terminal = host_tty
+        .map(|fd| {
+            let jobs = crate::kernel::signal::TtySignals::new(&k);
+            crate::vfs::pty::bridge::Bridge::start(&k.devpts, Some(Arc::new(jobs)), fd, guest_uid)
+        })
+        .transpose()
+        .map_err(|m| err(125, m))?;
+    let stdio = match &terminal {
+        Some((bridge, slave)) => {
+            // The init leads session 1 with the terminal as its controlling one.
+            bridge.pty().job(|j| {
+                j.session = Some(1);
+                j.pgrp = 1;
+            });
+            terminal_stdio(slave.clone())
+        }
+        None => stdio(),
+    };
+    let bridge = terminal.map(|(b, _)| b);
     // Until the gate opens, a signal is for the sandbox as a whole (`before_start`).
     let started = Arc::new(std::sync::atomic::AtomicBool::new(gate.is_none()));
     {
         let k = k.clone();
         let started = started.clone();
         let init_only = req.signals_to_init;
+        let bridge = bridge.clone();
         let spawned = std::thread::Builder::new()
             .name("snare-signals".into())
             .spawn(move || loop {
-                match forwarded.wait() {
-                    Ok(sig) if started.load(std::sync::atomic::Ordering::SeqCst) => {
-                        forward_signal(&k, sig as i32, init_only)
+                match snare_platform::tty::wait_signal(forwarded.as_ref()) {
+                    // The host terminal's resize or hang-up is the bridge's business.
+                    Ok((sig, kernel)) if bridge.as_ref().is_some_and(|b| b.absorb(sig, kernel)) => {
                     }
-                    Ok(sig) => before_start(sig as i32),
+                    Ok((sig, _)) if started.load(std::sync::atomic::Ordering::SeqCst) => {
+                        forward_signal(&k, sig, init_only)
+                    }
+                    Ok((sig, _)) => before_start(sig),
                     Err(_) => return,
                 }
             });
@@ -462,7 +511,7 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         ctx,
         image.regs,
         image.mm,
-        Arc::new(stdio()),
+        Arc::new(stdio),
         Arc::new(FsContext::new(cwd, req.umask, k.mounts.clone())),
     );
     if let Some(gate) = gate {
@@ -471,6 +520,11 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         }
         gate.ready().map_err(|m| err(125, m))?;
         gate.wait().map_err(|m| err(125, m))?;
+        // A resize before the start is the guest's from its first instruction (the host's
+        // SIGWINCH for it may still be on its way: it then changes nothing).
+        if let Some(b) = &bridge {
+            b.sync_size();
+        }
         started.store(true, std::sync::atomic::Ordering::SeqCst);
     }
     let t_thread = t0.elapsed();
@@ -494,6 +548,9 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         let _ = runner.join();
     }
     wait_for_tasks(&k);
+    if let Some(b) = &bridge {
+        b.drain(std::time::Instant::now() + TERMINAL_DRAIN);
+    }
     let _ = k.platform.memory_file().debug_check_quarantine();
     tracing::info!(
         platform_us = t_platform.as_micros() as u64,

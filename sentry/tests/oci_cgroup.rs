@@ -361,13 +361,19 @@ fn cgroup_joined_limits_written_and_removed() {
     let ev: serde_json::Value = serde_json::from_str(&line).expect("an event is JSON");
     assert_eq!(ev["type"], "stats");
     assert_eq!(ev["id"], name);
-    assert!(ev["data"]["memory"]["usage"]["usage"].as_u64() > Some(0), "{ev}");
+    assert!(
+        ev["data"]["memory"]["usage"]["usage"].as_u64() > Some(0),
+        "{ev}"
+    );
     assert_eq!(
         ev["data"]["memory"]["usage"]["limit"].as_u64(),
         Some((32u64 << 20) + (64 << 20) + (4 << 20))
     );
     assert!(ev["data"]["pids"]["current"].as_u64() >= Some(3), "{ev}");
-    assert!(ev["data"]["cpu"]["usage"]["total"].as_u64() > Some(0), "{ev}");
+    assert!(
+        ev["data"]["cpu"]["usage"]["total"].as_u64() > Some(0),
+        "{ev}"
+    );
     let out = c.snare(&["delete", "--force", name]);
     assert!(out.status.success(), "delete: {}", text(&out.stderr));
     assert_eq!(reap(pid), 137);

@@ -15,7 +15,7 @@ pub struct Args {
     /// Write the container init's pid here
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
-    /// A terminal's master goes to this unix socket (not supported yet)
+    /// With process.terminal: the pty master goes to this unix socket
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
     /// Return once the container runs, leaving it running

@@ -3,7 +3,7 @@
 //!
 //! Everything in `config.json` is the caller's word and is checked here: a file that is too
 //! big, not JSON, of the wrong shape, without `process` or `root`, with a relative `cwd`,
-//! NUL bytes, `-1` ids, a terminal, or mounts snare can't make is refused with a message
+//! NUL bytes, `-1` ids, or mounts snare can't make is refused with a message
 //! that names the field. What snare provides itself (`/proc`, `/sys`, `/dev`, devpts,
 //! mqueue, cgroup) and what it does not apply yet (capabilities, `oomScoreAdj`) is accepted
 //! and logged (`docs/oci.md` lists it). `linux.seccomp` becomes the Sentry's profile over
@@ -62,6 +62,9 @@ pub struct Launch {
     pub hooks: Hooks,
     /// `linux.seccomp`: the profile the Sentry applies to guest syscalls.
     pub seccomp: Option<crate::kernel::seccomp::Filter>,
+    /// `process.terminal` (with `consoleSize`, if given): the guest's stdio is a terminal
+    /// whose host master goes to `--console-socket` (`oci::console`).
+    pub terminal: Option<super::console::Size>,
 }
 
 impl Launch {
@@ -187,11 +190,10 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         .process()
         .as_ref()
         .ok_or_else(|| error("config.json: no \"process\": nothing to run"))?;
-    if process.terminal() == Some(true) {
-        return Err(error(
-            "process.terminal: a terminal (--console-socket, docker run -t) is not supported yet",
-        ));
-    }
+    let terminal = match process.terminal() {
+        Some(true) => Some(super::console::Size::of(process.console_size().as_ref())?),
+        _ => None,
+    };
     let args: Vec<String> = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(error("process.args: empty: nothing to run"));
@@ -325,6 +327,7 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         annotations,
         hooks,
         seccomp,
+        terminal,
     })
 }
 
@@ -503,7 +506,11 @@ mod tests {
             r#"{"root":{"path":"r"},"process":{"user":{},"cwd":"/"}}"#
         ))
         .contains("process.args"));
-        assert!(err(&config(r#""terminal":true,"#, "")).contains("terminal"));
+        assert!(err(&config(
+            r#""terminal":true,"consoleSize":{"height":70000,"width":80},"#,
+            ""
+        ))
+        .contains("consoleSize"));
         let s = spec(r#"{"root":{"path":"r"},"process":{"user":{},"args":["a"],"cwd":"tmp"}}"#);
         assert!(err(&s).contains("process.cwd"));
         let s = spec(

@@ -65,6 +65,8 @@ pub struct FifoGate {
     pub fifo: Option<File>,
     /// The listening control socket (`oci::channel`), for the Sentry to serve.
     pub control: Option<OwnedFd>,
+    /// The host pty slave of `process.terminal` (`oci::console`), for the Sentry.
+    pub terminal: Option<OwnedFd>,
 }
 
 impl FifoGate {
@@ -86,10 +88,15 @@ impl Gate for FifoGate {
         self.ready = None;
         self.fifo = None;
         self.control = None;
+        self.terminal = None;
     }
 
     fn control(&mut self) -> Option<OwnedFd> {
         self.control.take()
+    }
+
+    fn terminal(&mut self) -> Option<OwnedFd> {
+        self.terminal.take()
     }
 
     fn ready(&mut self) -> Result<(), String> {

@@ -31,7 +31,7 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     /// `--pid-file`: where the init's pid goes once the container is created.
     pub pid_file: Option<PathBuf>,
-    /// `--console-socket`: a terminal's master goes there (not supported yet).
+    /// `--console-socket`: a terminal's master goes there (`oci::console`).
     pub console_socket: Option<PathBuf>,
 }
 
@@ -88,16 +88,15 @@ pub fn create(
     opts: &CreateOptions,
     host: &dyn Host,
 ) -> Result<Created, OciError> {
-    if opts.console_socket.is_some() {
-        return Err(error(
-            "--console-socket: terminals are not supported yet (docker run -t)",
-        ));
-    }
     let bundle = Bundle::load(&opts.bundle)?;
+    let console = super::console::connect(
+        bundle.launch.terminal.is_some(),
+        opts.console_socket.as_deref(),
+    )?;
     check_paths(&bundle.launch, host)?;
     let dir = StateDir::make(root, id)?;
     control::prepare(&dir, &bundle.cgroup, host)
-        .and_then(|cgroup| spawn(&dir, &bundle, cgroup.as_ref(), opts, host))
+        .and_then(|cgroup| spawn(&dir, &bundle, cgroup.as_ref(), opts, console, host))
         .inspect_err(|_| {
             let _ = control::teardown(&dir, host, KILL_WAIT);
             let _ = dir.remove();
@@ -110,6 +109,7 @@ fn spawn(
     bundle: &Bundle,
     cgroup: Option<&Placement>,
     opts: &CreateOptions,
+    console: Option<super::console::ConsoleSocket>,
     host: &dyn Host,
 ) -> Result<Created, OciError> {
     use nix::sys::stat::Mode;
@@ -126,6 +126,11 @@ fn spawn(
     let control = super::channel::listen(&dir.dir).map_err(error)?;
     let mut req = bundle.launch.request();
     req.limits = Some(control::limits_path(dir));
+    // The master is sent (and closed) before the fork: no process of snare's keeps it.
+    let terminal = match console {
+        Some(c) => Some(c.send_pty(bundle.launch.terminal.unwrap_or_default())?),
+        None => None,
+    };
     let pid = match snare_platform::isolate::fork().map_err(error)? {
         snare_platform::isolate::Forked::Child => {
             drop(ready_r);
@@ -135,6 +140,7 @@ fn spawn(
                 ready: Some(ready_w),
                 fifo: Some(fifo),
                 control: Some(control),
+                terminal,
             };
             // Into the container's cgroup before the Sentry is cloned: it and every stub
             // are inside too.
@@ -152,6 +158,7 @@ fn spawn(
     drop(ready_w);
     drop(fifo);
     drop(control);
+    drop(terminal);
     let mut record = Record {
         state: oci_spec::runtime::StateBuilder::default()
             .version(OCI_VERSION)
@@ -417,7 +424,32 @@ pub fn run(
     detach: bool,
     host: &dyn Host,
 ) -> Result<i32, OciError> {
-    let created = create(root, id, opts, host)?;
+    if !detach && opts.console_socket.is_some() {
+        return Err(error(
+            "cannot use console socket if runc will not detach or allocate tty",
+        ));
+    }
+    // In the foreground with a terminal, snare is its own console socket's reader and
+    // copies between the terminal and its stdio, as runc.
+    let own = match !detach && Bundle::load(&opts.bundle)?.launch.terminal.is_some() {
+        true => Some(super::console::OwnSocket::new()?),
+        false => None,
+    };
+    let opts = CreateOptions {
+        console_socket: own
+            .as_ref()
+            .map(|s| s.path())
+            .or(opts.console_socket.clone()),
+        ..opts.clone()
+    };
+    let created = create(root, id, &opts, host)?;
+    let proxy = match own.map(|s| s.accept()).transpose() {
+        Ok(master) => master.map(super::console::Proxy::start),
+        Err(e) => {
+            let _ = delete(root, id, true, host);
+            return Err(e);
+        }
+    };
     if let Err(e) = start(root, id, host) {
         let _ = delete(root, id, true, host);
         return Err(e);
@@ -425,15 +457,19 @@ pub fn run(
     if detach {
         return Ok(0);
     }
-    let code = wait_forwarding(created.pid, host);
+    let code = wait_forwarding(created.pid, host, proxy.as_ref());
+    if let Some(p) = proxy {
+        p.finish();
+    }
     warn_teardown(&created.dir, host);
     created.dir.remove()?;
     Ok(code)
 }
 
-/// Waits for child `pid`, passing on the signals a caller of `snare run` sends it; its exit
-/// status, or 128 + the signal that killed it.
-fn wait_forwarding(pid: i32, host: &dyn Host) -> i32 {
+/// Waits for child `pid`, passing on the signals a caller of `snare run` sends it (with a
+/// terminal of its own, a resize goes to that instead); its exit status, or 128 + the
+/// signal that killed it.
+fn wait_forwarding(pid: i32, host: &dyn Host, terminal: Option<&super::console::Proxy>) -> i32 {
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     let mut set = SigSet::empty();
@@ -460,6 +496,7 @@ fn wait_forwarding(pid: i32, host: &dyn Host) -> i32 {
         }
         match set.wait() {
             Ok(Signal::SIGCHLD) | Err(_) => {}
+            Ok(Signal::SIGWINCH) if terminal.is_some() => terminal.iter().for_each(|t| t.resize()),
             Ok(sig) => {
                 let _ = host.signal(pid, sig as i32);
             }
@@ -673,6 +710,7 @@ mod tests {
             ],
             seccomp: None,
             memory: None,
+            terminal: None,
             rlimits: vec![],
             annotations: HashMap::new(),
             hooks: Default::default(),

@@ -29,6 +29,7 @@
 pub mod bundle;
 pub mod cgroup;
 pub mod channel;
+pub mod console;
 pub mod control;
 pub mod events;
 pub mod exec;

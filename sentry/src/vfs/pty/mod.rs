@@ -21,6 +21,7 @@
 //! does not hang its terminal up; background process groups are not stopped by `SIGTTIN` or
 //! `SIGTTOU`; packet mode (`TIOCPKT`) can't be turned on; `TCIOFF`/`TCION` send nothing.
 
+pub mod bridge;
 mod devpts;
 pub mod ldisc;
 
@@ -119,6 +120,21 @@ impl Pty {
         self.devpts
             .upgrade()
             .is_some_and(|d| d.session_has_terminal(sid))
+    }
+
+    /// Sets the window size (`TIOCSWINSZ`); a change sends SIGWINCH to the foreground
+    /// process group. Whether it changed.
+    pub fn set_winsize(&self, ws: Winsize) -> bool {
+        let (changed, pgrp) = {
+            let mut st = self.lock();
+            let changed = st.winsize != ws;
+            st.winsize = ws;
+            (changed, st.job.pgrp)
+        };
+        if changed {
+            self.signal_fg(pgrp, SIGWINCH);
+        }
+        changed
     }
 
     /// Opens the slave (`/dev/pts/N`, `TIOCGPTPEER`): `EIO` when locked or hung up.
@@ -404,15 +420,7 @@ impl Pty {
             TIOCSWINSZ => {
                 let mut ws = Winsize::default();
                 mem.read(arg, as_bytes_mut(&mut ws))?;
-                let (changed, pgrp) = {
-                    let mut st = self.lock();
-                    let changed = st.winsize != ws;
-                    st.winsize = ws;
-                    (changed, st.job.pgrp)
-                };
-                if changed {
-                    self.signal_fg(pgrp, SIGWINCH);
-                }
+                self.set_winsize(ws);
                 Ok(0)
             }
             FIONREAD => {
