@@ -45,9 +45,12 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// `docker …`, under `timeout` (a hang fails its check instead of the whole run).
     fn docker(&self) -> Command {
-        let mut c = Command::new("docker");
-        c.env("DOCKER_HOST", &self.host).stdin(Stdio::null());
+        let mut c = Command::new("timeout");
+        c.args(["-k", "5", "120", "docker"])
+            .env("DOCKER_HOST", &self.host)
+            .stdin(Stdio::null());
         c
     }
 
@@ -223,7 +226,8 @@ fn checks() -> Vec<Check> {
             run: |c, rt| {
                 // `script` gives the client a terminal, as a user's shell would.
                 let cmd = format!(
-                    "docker run -it --rm --runtime {rt} {IMAGE} sh -c 'tty; stty size; exit 3'"
+                    "timeout -k 5 120 docker run -it --rm --runtime {rt} {IMAGE} \
+                     sh -c 'tty; stty size; exit 3'"
                 );
                 let o = Command::new("script")
                     .args(["-qec", &cmd, "/dev/null"])

@@ -131,14 +131,15 @@ impl Case {
             .expect("run the runtime")
     }
 
-    /// `create --console-socket` as the shim runs it (stdin /dev/null, stdout and stderr
-    /// one file: the init keeps it, so not a pipe the test would wait on), with `extra`
-    /// flags; its exit status and output.
+    /// `create --console-socket` as the shim runs it: stdin /dev/null, stdout and stderr one
+    /// pipe (the shim's error capture), read to its end — which must come once `create` has
+    /// exited (neither the init nor the Sentry may keep it: containerd's shim waits for that
+    /// end before it goes on, so `docker run -t` hung when they did). `extra` flags; the
+    /// exit status and output.
     fn create_raw(&self, id: &str, extra: &[&str]) -> (i32, String) {
         let pid_file = self.dir.join("init.pid");
-        let out_path = self.dir.join("create.out");
-        let out = File::create(&out_path).expect("output file");
-        let err = out.try_clone().expect("dup");
+        let (mut reader, writer) = std::io::pipe().expect("pipe");
+        let err = writer.try_clone().expect("dup");
         let started = Instant::now();
         let status = Command::new(&self.runtime)
             .arg("--root")
@@ -149,12 +150,20 @@ impl Case {
             .args(extra)
             .arg(id)
             .stdin(Stdio::null())
-            .stdout(out)
+            .stdout(writer)
             .stderr(err)
             .status()
             .expect("run create");
         assert!(started.elapsed() < Duration::from_secs(20), "create hung");
-        let all = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut all = String::new();
+            let _ = std::io::Read::read_to_string(&mut reader, &mut all);
+            let _ = tx.send(all);
+        });
+        let all = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("create's output pipe never ended: a process it left keeps it open");
         (status.code().unwrap_or(-1), all)
     }
 

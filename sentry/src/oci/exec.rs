@@ -213,15 +213,7 @@ fn run_exec(root: &Path, id: &Id, opts: &ExecOptions, host: &dyn Host) -> Result
     match snare_platform::isolate::fork().map_err(error)? {
         snare_platform::isolate::Forked::Child => {
             // The process holds the stdio now: the waiter keeps none of it open.
-            if let Ok(null) = std::fs::File::options()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-            {
-                let _ = nix::unistd::dup2_stdin(&null);
-                let _ = nix::unistd::dup2_stdout(&null);
-                let _ = nix::unistd::dup2_stderr(&null);
-            }
+            super::stdio_to_null();
             let me = std::process::id() as i32;
             let code = wait(conn.as_fd());
             unregister(Some(dir.dir.join(format!("waiter.{me}"))));

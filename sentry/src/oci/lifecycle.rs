@@ -136,6 +136,11 @@ fn spawn(
             drop(ready_r);
             // A session of its own: the caller's terminal signals are not the container's.
             let _ = nix::unistd::setsid();
+            if terminal.is_some() {
+                // With a terminal, create's stdio is the shim's error capture (one pipe it
+                // reads to its end), not the container's: the init must not keep it.
+                super::stdio_to_null();
+            }
             let mut gate = FifoGate {
                 ready: Some(ready_w),
                 fifo: Some(fifo),

@@ -66,5 +66,19 @@ pub(crate) fn error(message: impl Into<String>) -> OciError {
     OciError(message.into())
 }
 
+/// Points this process's stdio at `/dev/null` (a host process that must not keep what it
+/// was started with: the shim reads those pipes to their end).
+pub(crate) fn stdio_to_null() {
+    if let Ok(null) = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+}
+
 /// The OCI runtime spec version snare follows (the one Docker 20.10 writes).
 pub const OCI_VERSION: &str = "1.0.2";
