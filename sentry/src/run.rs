@@ -150,7 +150,7 @@ pub(crate) fn stdio_of(host: [Option<std::os::fd::OwnedFd>; 3]) -> FdTable {
 }
 
 /// The guest's terminal as its fds 0, 1 and 2.
-fn terminal_stdio(slave: Arc<crate::vfs::pty::PtySlave>) -> FdTable {
+pub(crate) fn terminal_stdio(slave: Arc<crate::vfs::pty::PtySlave>) -> FdTable {
     let fds = FdTable::default();
     for n in 0..3 {
         let _ = fds.install_at(n, slave.clone(), false, i32::MAX);
@@ -160,7 +160,7 @@ fn terminal_stdio(slave: Arc<crate::vfs::pty::PtySlave>) -> FdTable {
 
 /// How long the Sentry waits at the end for its terminal's output to reach the host pty
 /// (a caller that reads nothing must not keep it).
-const TERMINAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const TERMINAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Raises the Sentry's own RLIMIT_NOFILE and sets how many host fds guest files may hold
 /// (`vfs/host_fds.rs`): what the limit leaves after the Sentry's reserve, or fewer with

@@ -735,13 +735,20 @@ fn hostile_exec_inputs() {
             "args must not be empty",
         ),
         (vec!["--process".into(), nul, "h".into()], "NUL"),
-        (vec!["--process".into(), tty, "h".into()], "terminal"),
+        // A terminal without a console socket, and a socket without a terminal: runc's words.
+        (
+            vec!["--process".into(), tty, "h".into()],
+            "cannot allocate tty if runc will detach without setting console socket",
+        ),
         (vec!["h".into()], "process args cannot be empty"),
         (
             vec!["--cwd".into(), "tmp".into(), "h".into(), "true".into()],
             "absolute",
         ),
-        (vec!["-t".into(), "h".into(), "sh".into()], "terminal"),
+        (
+            vec!["-t".into(), "h".into(), "sh".into()],
+            "cannot allocate tty if runc will detach without setting console socket",
+        ),
         (
             vec![
                 "--console-socket".into(),
@@ -749,7 +756,17 @@ fn hostile_exec_inputs() {
                 "h".into(),
                 "sh".into(),
             ],
-            "terminal",
+            "cannot use console socket if runc will not detach or allocate tty",
+        ),
+        (
+            vec![
+                "-t".into(),
+                "--console-socket".into(),
+                "/nonexistent/sock".into(),
+                "h".into(),
+                "sh".into(),
+            ],
+            "dial unix /nonexistent/sock: connect: no such file or directory",
         ),
         (
             vec![

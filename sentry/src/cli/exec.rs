@@ -20,7 +20,7 @@ pub struct Args {
     /// Write the waiter's pid here
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
-    /// A terminal's master goes to this unix socket (not supported yet)
+    /// A terminal's master goes to this unix socket
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
     /// The working directory in the container
@@ -35,7 +35,7 @@ pub struct Args {
     /// Additional gids
     #[arg(short = 'g', long)]
     pub additional_gids: Vec<u32>,
-    /// Allocate a terminal (not supported yet)
+    /// Allocate a terminal (its master goes to --console-socket)
     #[arg(short = 't', long)]
     pub tty: bool,
     /// Accepted for runc's callers (always in effect in the sandbox)

@@ -79,6 +79,9 @@ pub enum Request {
     Exec(ExecRequest),
     /// Deliver signal `0` to the process this connection started.
     Signal(i32),
+    /// The terminal's host side changed size (`docker exec -t` resized): the Sentry copies
+    /// it into the process's terminal.
+    Resize,
 }
 
 /// The process `Request::Exec` starts: a container's OCI `process`, checked by the client
@@ -107,7 +110,8 @@ pub enum Stdio {
     /// Three fds: the process's 0, 1 and 2.
     #[default]
     Fds,
-    /// One fd, a terminal's slave, as 0, 1 and 2 (not supported yet: refused).
+    /// One fd, a host pty's slave (raw, non-blocking), bridged to a terminal of the
+    /// Sentry's devpts that is the process's 0, 1 and 2 and controlling terminal.
     Terminal,
 }
 

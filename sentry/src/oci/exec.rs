@@ -32,7 +32,7 @@ pub struct ExecOptions {
     pub process: Option<PathBuf>,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
-    /// `--console-socket` (not supported yet).
+    /// `--console-socket`: where a terminal's master goes.
     pub console_socket: Option<PathBuf>,
     pub cwd: Option<String>,
     /// `--env KEY=VALUE`, appended to the bundle's.
@@ -124,11 +124,6 @@ pub fn process_of(opts: &ExecOptions, bundle: &Path) -> Result<Process, OciError
 
 /// Checks `p` and makes the request the Sentry gets (runc's words where it has them).
 pub fn request_of(p: &Process) -> Result<ExecRequest, OciError> {
-    if p.terminal() == Some(true) {
-        return Err(error(
-            "exec with a terminal (--tty, --console-socket, docker exec -t) is not supported yet",
-        ));
-    }
     let args = p.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(error("args must not be empty"));
@@ -178,21 +173,38 @@ pub fn exec(root: &Path, id: &Id, opts: &ExecOptions, host: &dyn Host) -> Result
 
 /// [`exec`], its errors without runc's "exec failed: ".
 fn run_exec(root: &Path, id: &Id, opts: &ExecOptions, host: &dyn Host) -> Result<i32, OciError> {
-    if opts.console_socket.is_some() {
-        return Err(error(
-            "--console-socket: a terminal for exec is not supported yet (docker exec -t)",
-        ));
-    }
     let dir = StateDir::of(root, id);
     let record = dir.load()?;
     if status(&dir, &record, host) == ContainerState::Stopped {
         return Err(error("cannot exec in a stopped container"));
     }
     let process = process_of(opts, record.state.bundle())?;
-    let req = request_of(&process)?;
+    let mut req = request_of(&process)?;
+    let terminal = process.terminal() == Some(true);
+    // A terminal: its master to --console-socket (runc's rules and words), its slave to
+    // the Sentry, which bridges it to a terminal of its own devpts.
+    let console = super::console::connect(terminal, opts.console_socket.as_deref())?;
+    let slave = match console {
+        Some(c) => {
+            let size = super::console::Size::of(process.console_size().as_ref())?;
+            let slave = c.send_pty(size)?;
+            let flags = nix::fcntl::fcntl(&slave, nix::fcntl::FcntlArg::F_GETFL)
+                .map_err(|e| error(format!("the terminal: {e}")))?;
+            let flags =
+                nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+            nix::fcntl::fcntl(&slave, nix::fcntl::FcntlArg::F_SETFL(flags))
+                .map_err(|e| error(format!("the terminal: {e}")))?;
+            req.stdio = super::channel::Stdio::Terminal;
+            Some(slave)
+        }
+        None => None,
+    };
     let conn = channel::connect(&dir.dir).map_err(error)?;
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-    let stdio = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+    let stdio = match &slave {
+        Some(s) => vec![s.as_fd()],
+        None => vec![stdin.as_fd(), stdout.as_fd(), stderr.as_fd()],
+    };
     channel::send(conn.as_fd(), &Request::Exec(req), &stdio).map_err(error)?;
     match channel::recv_on::<Response>(&conn).map_err(error)? {
         Some((Response::Started(pid), _)) => tracing::debug!(pid, "exec: started"),
@@ -206,7 +218,7 @@ fn run_exec(root: &Path, id: &Id, opts: &ExecOptions, host: &dyn Host) -> Result
         if let Some(path) = &opts.pid_file {
             super::lifecycle::write_pid_file(path, me)?;
         }
-        let code = wait(conn.as_fd());
+        let code = wait(conn.as_fd(), false);
         unregister(entry);
         return Ok(code);
     }
@@ -214,13 +226,22 @@ fn run_exec(root: &Path, id: &Id, opts: &ExecOptions, host: &dyn Host) -> Result
         snare_platform::isolate::Forked::Child => {
             // The process holds the stdio now: the waiter keeps none of it open.
             super::stdio_to_null();
+            // With a terminal the waiter leads a session whose controlling terminal is the
+            // pty's slave: the host kernel tells it of the shim's resizes (SIGWINCH), which
+            // it passes on as `Resize`.
+            let resizes = slave.as_ref().is_some_and(|s| {
+                snare_platform::tty::take_controlling(s.as_fd())
+                    .inspect_err(|e| tracing::debug!("exec: no resizes: {e}"))
+                    .is_ok()
+            });
             let me = std::process::id() as i32;
-            let code = wait(conn.as_fd());
+            let code = wait(conn.as_fd(), resizes);
             unregister(Some(dir.dir.join(format!("waiter.{me}"))));
             std::process::exit(code.clamp(0, 255))
         }
         snare_platform::isolate::Forked::Parent(pid) => {
             drop(conn);
+            drop(slave);
             register(&dir, pid, host);
             if let Some(path) = &opts.pid_file {
                 super::lifecycle::write_pid_file(path, pid)?;
@@ -300,12 +321,16 @@ fn forwarded() -> nix::sys::signal::SigSet {
     set
 }
 
-/// The waiter's loop: passes the signals it gets on, and returns the process's status
-/// once the Sentry reports it (137 if the connection ends first: the sandbox is gone).
-fn wait(conn: BorrowedFd<'_>) -> i32 {
+/// The waiter's loop: passes the signals it gets on (with `resizes`, a SIGWINCH is its
+/// terminal's resize: `Resize`), and returns the process's status once the Sentry reports
+/// it (137 if the connection ends first: the sandbox is gone).
+fn wait(conn: BorrowedFd<'_>, resizes: bool) -> i32 {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
-    let set = forwarded();
+    let mut set = forwarded();
+    if resizes {
+        set.add(nix::sys::signal::Signal::SIGWINCH);
+    }
     let _ = set.thread_block();
     let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
     loop {
@@ -326,7 +351,13 @@ fn wait(conn: BorrowedFd<'_>) -> i32 {
             while let Some(Ok(Some(info))) = sfd.as_ref().map(|s| s.read_signal()) {
                 let sig = info.ssi_signo as i32;
                 tracing::debug!(sig, "exec: passing a signal on");
-                let _ = channel::send(conn, &Request::Signal(sig), &[]);
+                let req = match sig {
+                    libc::SIGWINCH => Request::Resize,
+                    // The terminal's hang-up reaches the process through its terminal.
+                    libc::SIGHUP if resizes => continue,
+                    _ => Request::Signal(sig),
+                };
+                let _ = channel::send(conn, &req, &[]);
             }
         }
         if conn_ready {

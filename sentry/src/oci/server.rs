@@ -20,6 +20,7 @@ use super::channel::{self, ExecRequest, Request, Response, Stdio};
 use crate::kernel::process::{Creds, TaskHandle, ThreadGroup};
 use crate::kernel::{exec, ExitStatus, FsContext, Kernel, Task};
 use crate::run::DoError;
+use crate::vfs::pty::bridge::Bridge;
 
 /// Most connections served at once; more are answered with an error and closed.
 const MAX_CONNECTIONS: usize = 256;
@@ -111,15 +112,16 @@ fn connection(k: &Arc<Kernel>, conn: OwnedFd) {
     if let Err(m) = req.check() {
         return refuse(&conn, 1, m);
     }
-    if req.stdio == Stdio::Terminal {
-        return refuse(&conn, 1, "a terminal for exec is not supported yet".into());
-    }
     if fds.len() != req.stdio.fds() {
-        let m = format!("{} fds came with the request, not 3", fds.len());
+        let m = format!(
+            "{} fds came with the request, not {}",
+            fds.len(),
+            req.stdio.fds()
+        );
         return refuse(&conn, 1, m);
     }
-    let tg = match start(k, &req, fds) {
-        Ok(tg) => tg,
+    let (tg, bridge) = match start(k, &req, fds) {
+        Ok(started) => started,
         Err(e) => {
             let cmd = req.args.first().map_or("", String::as_str);
             let status = if matches!(e.status, 126 | 127) {
@@ -140,27 +142,33 @@ fn connection(k: &Arc<Kernel>, conn: OwnedFd) {
     let waiter = conn.try_clone().ok().and_then(|writer| {
         let k = k.clone();
         let waited = tg.clone();
+        let bridge = bridge.clone();
         std::thread::Builder::new()
             .name("snare-exec-wait".into())
-            .spawn(move || report_exit(&k, &waited, &writer))
+            .spawn(move || report_exit(&k, &waited, bridge.as_deref(), &writer))
             .ok()
     });
     if waiter.is_none() {
         crate::kernel::signal::group_exit(&tg, ExitStatus::Signal(libc::SIGKILL), None);
-        return report_exit(k, &tg, &conn);
+        return report_exit(k, &tg, bridge.as_deref(), &conn);
     }
-    signals(&conn, &tg);
+    signals(&conn, &tg, bridge.as_deref());
 }
 
-/// Passes the client's signals on to the process; when the client goes before the process
-/// has ended, the process is killed.
-fn signals(conn: &OwnedFd, tg: &Arc<ThreadGroup>) {
+/// Passes the client's signals (and its terminal's resizes) on to the process; when the
+/// client goes before the process has ended, the process is killed.
+fn signals(conn: &OwnedFd, tg: &Arc<ThreadGroup>, bridge: Option<&Bridge>) {
     use crate::kernel::signal::{group_exit, send_to_group, user_info};
     loop {
         match channel::recv_on::<Request>(conn) {
             Ok(Some((Request::Signal(sig), _))) if (1..=64).contains(&sig) => {
                 tracing::debug!(pid = tg.tgid, sig, "a signal for an exec'd process");
                 send_to_group(tg, user_info(sig, snare_abi::signal::SI_USER, 0, 0));
+            }
+            Ok(Some((Request::Resize, _))) => {
+                if let Some(b) = bridge {
+                    b.sync_size();
+                }
             }
             Ok(Some((other, _))) => {
                 tracing::debug!(?other, "control: not a signal, ignored");
@@ -174,8 +182,9 @@ fn signals(conn: &OwnedFd, tg: &Arc<ThreadGroup>) {
     }
 }
 
-/// Waits for the process's end, reaps it and tells the client.
-fn report_exit(k: &Kernel, tg: &Arc<ThreadGroup>, conn: &OwnedFd) {
+/// Waits for the process's end, reaps it, lets its terminal's last output reach the host,
+/// and tells the client.
+fn report_exit(k: &Kernel, tg: &Arc<ThreadGroup>, bridge: Option<&Bridge>, conn: &OwnedFd) {
     let status = loop {
         let done = tg.state().zombie;
         if let Some(s) = done {
@@ -188,17 +197,22 @@ fn report_exit(k: &Kernel, tg: &Arc<ThreadGroup>, conn: &OwnedFd) {
         .unwrap_or_else(|e| e.into_inner())
         .groups
         .remove(&tg.tgid);
+    if let Some(b) = bridge {
+        b.drain(std::time::Instant::now() + crate::run::TERMINAL_DRAIN);
+    }
     tracing::debug!(pid = tg.tgid, status = status.shell_code(), "exec ended");
     let _ = channel::send(conn.as_fd(), &Response::Exited(status.shell_code()), &[]);
     let _ = snare_platform::net::shutdown(conn.as_fd(), libc::SHUT_RDWR);
 }
 
-/// Starts the process `req` describes, with `stdio` as its 0, 1 and 2.
+/// Starts the process `req` describes, with `stdio` as its 0, 1 and 2 (three host fds), or
+/// a terminal bridged to the one host pty slave sent (its controlling terminal; the bridge
+/// is returned).
 fn start(
     k: &Arc<Kernel>,
     req: &ExecRequest,
     stdio: Vec<OwnedFd>,
-) -> Result<Arc<ThreadGroup>, DoError> {
+) -> Result<(Arc<ThreadGroup>, Option<Arc<Bridge>>), DoError> {
     let err = |status, message: String| DoError { status, message };
     let init_gone = k.init.get().is_none_or(|i| i.state().zombie.is_some());
     if init_gone {
@@ -291,7 +305,29 @@ fn start(
     };
     k.watch_stub(image.mm.space(), &tg);
     let mut host = stdio.into_iter();
-    let fds = crate::run::stdio_of([host.next(), host.next(), host.next()]);
+    let (fds, bridge) = match (req.stdio, host.next()) {
+        (Stdio::Terminal, Some(fd)) => {
+            let jobs = crate::kernel::signal::TtySignals::new(k);
+            let started = Bridge::start(&k.devpts, Some(Arc::new(jobs)), fd, req.uid);
+            let (bridge, slave) = match started {
+                Ok(b) => b,
+                Err(m) => {
+                    crate::kernel::signal::group_exit(&tg, ExitStatus::Signal(libc::SIGKILL), None);
+                    return Err(err(1, m));
+                }
+            };
+            // The process leads its session, with this terminal as its controlling one.
+            bridge.pty().job(|j| {
+                j.session = Some(tg.tgid);
+                j.pgrp = tg.tgid;
+            });
+            (crate::run::terminal_stdio(slave), Some(bridge))
+        }
+        (_, first) => (
+            crate::run::stdio_of([first, host.next(), host.next()]),
+            None,
+        ),
+    };
     let task = Task::new(
         k.clone(),
         handle,
@@ -309,7 +345,7 @@ fn start(
             crate::kernel::signal::group_exit(&tg, ExitStatus::Signal(libc::SIGKILL), None);
             err(1, format!("cannot start the process: {e}"))
         })?;
-    Ok(tg)
+    Ok((tg, bridge))
 }
 
 /// Largest `/etc/passwd` read for a home directory.
