@@ -252,7 +252,10 @@ fn fuzz(name: &str, seed: u64, budget_ms: u64) {
     let left = survivors(&stubs, Duration::from_secs(3));
     assert!(left.is_empty(), "stub processes left: {left:?}\n{what}");
     // After the first round and at the end the guest is quiet: nothing but its init runs.
-    // Slack: caches (spare stubs, recycled memory-file runs up to 32 MiB) may grow a little.
+    // Slack: caches (spare stubs, recycled memory-file runs up to 32 MiB, and the page
+    // cache of host files the fuzzed calls read, kept until the memory limit) may grow;
+    // session 14 saw 69 MiB once in four runs of the session's starting commit on a fresh
+    // machine (two 32 MiB steps), so the bound is 128 MiB: a leak grows past it per round.
     if let [first, .., last] = samples[..] {
         eprintln!("{name} {seed}: after round 0 {first:?}, at the end {last:?}");
         assert!(
@@ -261,7 +264,7 @@ fn fuzz(name: &str, seed: u64, budget_ms: u64) {
         );
         let mib = |b: u64| (b * 512) >> 20;
         assert!(
-            mib(last.memfd_blocks) <= mib(first.memfd_blocks) + 64,
+            mib(last.memfd_blocks) <= mib(first.memfd_blocks) + 128,
             "the memory file grew from {} to {} MiB\n{what}",
             mib(first.memfd_blocks),
             mib(last.memfd_blocks)

@@ -426,7 +426,8 @@ mod tests {
             bad(r#"{"cwd":"","args":["x"]}"#),
             "Cwd property must not be empty"
         );
-        assert!(bad(r#"{"cwd":"/","args":["x"],"terminal":true}"#).contains("terminal"));
+        // A terminal is the console socket's business (`run_exec`), not the request's.
+        assert!(request_of(&process(r#"{"cwd":"/","args":["x"],"terminal":true}"#)).is_ok());
         assert!(bad(r#"{"cwd":"/","args":["x"],"env":["NOPE"]}"#).contains("KEY=VALUE"));
         assert!(
             bad(r#"{"cwd":"/","args":["x"],"user":{"uid":4294967295,"gid":0}}"#)
