@@ -70,6 +70,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         mounts: d.mounts,
         rlimits: Vec::new(),
         seccomp: None,
+        sysctls: Vec::new(),
         commit_limit: None,
         limits: None,
         argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),

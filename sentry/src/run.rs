@@ -57,6 +57,9 @@ pub struct DoRequest {
     /// `None`: the memory limit (`snare do --memory` is the machine). A container's is the
     /// host's, its limit being a cgroup's (`mm::set_commit_limit`).
     pub commit_limit: Option<u64>,
+    /// `net.*` sysctls to write once the network namespace at `network`'s path is joined
+    /// (a container's `linux.sysctl`, checked by `oci::sysctl`).
+    pub sysctls: Vec<(String, String)>,
     /// The seccomp profile over guest syscalls (a container's `linux.seccomp`).
     pub seccomp: Option<crate::kernel::seccomp::Filter>,
     /// A container's limits file (`kernel::live_limits`): its memory and pids limits, which
@@ -215,6 +218,7 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     let forwarded = forwarded_signals();
     if let crate::cli::Network::Join(path) = &req.network {
         snare_platform::isolate::join_network(path).map_err(|m| err(125, m))?;
+        crate::oci::sysctl::apply(&req.sysctls).map_err(|m| err(125, m))?;
     }
     // Confined, the Sentry is a child in its own namespaces; this process waits for it.
     let isolated = match req.confine {

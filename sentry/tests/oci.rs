@@ -974,7 +974,7 @@ fn seccomp_profile_as_runc() {
         let out = Command::new(runtime)
             .arg("--root")
             .arg(&c.root)
-            .args(["run", "--bundle", c.bundle(), "sc"])
+            .args(["run", "--bundle", c.bundle(), "secc"])
             .stdin(Stdio::null())
             .output()
             .expect("run the runtime");
@@ -1009,4 +1009,70 @@ fn hostile_seccomp_profiles() {
         assert!(c.containers().is_empty(), "profile {i} left state");
         assert!(!c.dir.join("init.pid").exists());
     }
+}
+
+/// `linux.sysctl`'s `net.*` reach the network namespace the bundle names (Docker's case):
+/// the guest reads the value, as under runc; the host's own is untouched; a parameter Linux
+/// doesn't namespace is refused at `create`.
+#[test]
+fn sysctls_in_the_joined_network_as_runc() {
+    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("runc is not installed: the differential check is skipped");
+        return;
+    };
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/ip").exists() {
+        eprintln!("skipped: needs root and ip(8) to make network namespaces");
+        return;
+    }
+    let host_before = std::fs::read_to_string("/proc/sys/net/core/somaxconn").expect("host");
+    let mut outputs = Vec::new();
+    for runtime in [runc, SNARE] {
+        let name = if runtime == SNARE { "snare" } else { "runc" };
+        let ns = format!("snare-sysctl-{name}-{}", std::process::id());
+        let made = Command::new("ip").args(["netns", "add", &ns]).status();
+        assert!(made.is_ok_and(|s| s.success()), "ip netns add {ns}");
+        let c = Case::new(
+            &format!("sysctl-{name}"),
+            &["cat", "/proc/sys/net/core/somaxconn"],
+            |config| {
+                config["linux"]["namespaces"] = serde_json::json!([
+                    {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"},
+                    {"type": "network", "path": format!("/run/netns/{ns}")}
+                ]);
+                config["linux"]["sysctl"] = serde_json::json!({
+                    "net.core.somaxconn": "555",
+                    "net.ipv4.ip_unprivileged_port_start": "0",
+                    "kernel.shmmax": "68719476736"
+                });
+            },
+        );
+        let out = Command::new(runtime)
+            .arg("--root")
+            .arg(&c.root)
+            .args(["run", "--bundle", c.bundle(), "sysc"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the runtime");
+        let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        outputs.push((out.status.code(), text(&out.stdout)));
+    }
+    assert_eq!(outputs[0], (Some(0), "555\n".to_string()), "runc");
+    assert_eq!(outputs[1], outputs[0], "snare differs from runc");
+    let host_after = std::fs::read_to_string("/proc/sys/net/core/somaxconn").expect("host");
+    assert_eq!(host_before, host_after, "the host's somaxconn changed");
+    // Not namespaced: refused at create, nothing left.
+    let c = Case::new("sysctl-bad", &["true"], |config| {
+        config["linux"]["sysctl"] = serde_json::json!({"kernel.pid_max": "100"});
+    });
+    let (code, _) = c.create("x");
+    assert_ne!(code, 0);
+    let log = std::fs::read_to_string(c.dir.join("log.json")).unwrap_or_default();
+    assert!(
+        log.contains("is not in a separate kernel namespace"),
+        "{log}"
+    );
+    assert!(c.containers().is_empty());
 }

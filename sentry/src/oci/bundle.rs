@@ -62,6 +62,9 @@ pub struct Launch {
     pub hooks: Hooks,
     /// `linux.seccomp`: the profile the Sentry applies to guest syscalls.
     pub seccomp: Option<crate::kernel::seccomp::Filter>,
+    /// The `net.*` entries of `linux.sysctl` to write in the joined network namespace
+    /// (`oci::sysctl`).
+    pub sysctls: Vec<(String, String)>,
     /// `process.terminal` (with `consoleSize`, if given): the guest's stdio is a terminal
     /// whose host master goes to `--console-socket` (`oci::console`).
     pub terminal: Option<super::console::Size>,
@@ -90,6 +93,7 @@ impl Launch {
             mounts: self.mounts.clone(),
             rlimits: self.rlimits.clone(),
             seccomp: self.seccomp.clone(),
+            sysctls: self.sysctls.clone(),
             commit_limit: Some(crate::run::default_memory()),
             limits: None,
             argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -292,6 +296,10 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         }
         Some(h) => Some(no_nul("hostname", h)?.to_owned()),
     };
+    let sysctls = match linux.and_then(|l| l.sysctl().as_ref()) {
+        Some(m) => super::sysctl::check(m, &network)?,
+        None => Vec::new(),
+    };
     let seccomp = linux
         .and_then(|l| l.seccomp().as_ref())
         .map(super::seccomp::filter)
@@ -327,6 +335,7 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         annotations,
         hooks,
         seccomp,
+        sysctls,
         terminal,
     })
 }

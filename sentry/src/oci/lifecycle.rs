@@ -713,6 +713,7 @@ mod tests {
                     read_only: false,
                 },
             ],
+            sysctls: vec![],
             seccomp: None,
             memory: None,
             terminal: None,

@@ -16,6 +16,7 @@
 //! - [`exec`] is `exec`: a second process in the sandbox, asked of the Sentry over the
 //!   container's control socket ([`channel`]: the protocol; [`server`]: the Sentry's side),
 //!   with a host waiter that stands for the process (its status, its signals).
+//! - [`sysctl`] checks `linux.sysctl` as runc does and applies the network ones.
 //! - [`events`] is `events`: the cgroup's figures as runc prints them.
 //! - [`hooks`] runs `config.json`'s hooks (Docker's network set-up is one).
 //! - [`install`] adds snare to Docker's `daemon.json` and takes it out.
@@ -44,6 +45,7 @@ pub mod server;
 pub mod signal;
 pub mod spec;
 pub mod state;
+pub mod sysctl;
 pub mod time;
 
 use std::fmt;
