@@ -604,3 +604,34 @@ print(out, os.waitpid(pid, 0)[1] >> 8)
 "#;
     same(python, &["-c", fork]);
 }
+
+/// What language runtimes read to size themselves: `/sys/devices/system/cpu/online` as the
+/// host's (differential), `/proc/self/cgroup` a cgroup2 root, `/sys/fs/cgroup/memory.max`
+/// the sandbox's `--memory`, `pids.max` unlimited, `pids.current` the guest's tasks, and
+/// all of it read-only.
+#[test]
+fn sysfs_cpus_and_the_sandbox_cgroup() {
+    let bb = busybox().expect("busybox-static");
+    let host_cpus = std::fs::read_to_string("/sys/devices/system/cpu/online").expect("host");
+    let out = Command::new(SNARE)
+        .args(["do", "--memory", "64m", "--"])
+        .arg(&bb)
+        .args([
+            "sh",
+            "-c",
+            "cat /sys/devices/system/cpu/online /proc/self/cgroup /sys/fs/cgroup/memory.max \
+             /sys/fs/cgroup/pids.max /sys/fs/cgroup/cgroup.controllers; \
+             sleep 5 & cat /sys/fs/cgroup/pids.current; kill $!; \
+             echo 1 > /sys/fs/cgroup/memory.max || echo refused; ls /sys/fs/cgroup | wc -l",
+        ])
+        .output()
+        .expect("run snare");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!("{host_cpus}0::/\n67108864\nmax\ncpu memory pids\n3\nrefused\n6\n");
+    assert_eq!(
+        text,
+        want,
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -228,6 +228,14 @@ pub(crate) fn system_info(t: &Task) -> SystemInfo {
             .unwrap_or(0)
     });
     let (total, free, avail) = host_memory_kb();
+    let (nprocs, pids_limit, pids_current) = {
+        let pids = crate::kernel::process::lock(&t.k.pids);
+        (
+            pids.groups.len() as u32,
+            pids.limit.map_or(0, |l| l as u64),
+            pids.tasks.len() as u64,
+        )
+    };
     SystemInfo {
         hostname: t.k.hostname.clone().into_bytes(),
         osrelease: b"6.1.0-snare".to_vec(),
@@ -239,8 +247,15 @@ pub(crate) fn system_info(t: &Task) -> SystemInfo {
         mem_free_kb: free,
         mem_available_kb: avail,
         boot_time_secs: boot,
-        nprocs: crate::kernel::process::lock(&t.k.pids).groups.len() as u32,
+        nprocs,
         seccomp: if t.k.seccomp.get().is_some() { 2 } else { 0 },
+        mem_limit: match snare_platform::Platform::memory_file(&t.k.platform).limit() {
+            u64::MAX => 0,
+            l => l,
+        },
+        mem_used: snare_platform::Platform::memory_file(&t.k.platform).used(),
+        pids_limit,
+        pids_current,
         mounts: t.fs.mounts.lines(),
     }
 }

@@ -194,6 +194,13 @@ pub struct SystemInfo {
     pub nprocs: u32,
     /// `Seccomp:` of every process's `status`: 2 under the sandbox's profile, else 0.
     pub seccomp: u8,
+    /// The sandbox's memory limit and use in bytes (`/sys/fs/cgroup/memory.*`; limit 0:
+    /// none).
+    pub mem_limit: u64,
+    pub mem_used: u64,
+    /// The pids limit (0: none) and the live guest tasks (`/sys/fs/cgroup/pids.*`).
+    pub pids_limit: u64,
+    pub pids_current: u64,
     /// The mount table, in mount order (the root first); empty: a default table.
     pub mounts: Vec<MountLine>,
 }
@@ -243,6 +250,9 @@ enum FileId {
     Comm,
     Mounts,
     Mountinfo,
+    /// `<pid>/cgroup`: `0::/`, the sandbox as a cgroup2 namespace's root (its limits are
+    /// in sysfs's `fs/cgroup`).
+    Cgroup,
     Cpuinfo,
     Meminfo,
     Stat,
@@ -376,6 +386,7 @@ fn entries(dir: DirId, me: &ProcessInfo, p: &Procs) -> Vec<(Vec<u8>, Entry)> {
                 (n("root"), Entry::Link(LinkId::Root)),
                 (n("mounts"), Entry::File(FileId::Mounts)),
                 (n("mountinfo"), Entry::File(FileId::Mountinfo)),
+                (n("cgroup"), Entry::File(FileId::Cgroup)),
                 (n("net"), Entry::Dir(DirId::Net)),
             ];
             if dir == DirId::Pid {
@@ -875,6 +886,7 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
             .collect::<String>()
             .into_bytes(),
         FileId::Mountinfo => mountinfo(sys).into_bytes(),
+        FileId::Cgroup => b"0::/\n".to_vec(),
         FileId::Cpuinfo => cpuinfo(sys).into_bytes(),
         FileId::Meminfo => meminfo(me, sys).into_bytes(),
         FileId::Stat => stat_file(me, sys).into_bytes(),
@@ -1425,6 +1437,17 @@ pub struct ProcFile {
 }
 
 impl ProcFile {
+    /// A read-only regular file of `text` (another pseudo file system's: sysfs).
+    pub(crate) fn text(path: String, stat: Stat, text: Vec<u8>) -> ProcFile {
+        ProcFile {
+            path,
+            stat,
+            flags: o::RDONLY,
+            body: Body::File(text),
+            pos: Mutex::new(0),
+        }
+    }
+
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         match &self.body {
             Body::File(data) => {
@@ -1730,6 +1753,7 @@ mod tests {
             nprocs: 1,
             mounts: Vec::new(),
             seccomp: 0,
+            ..SystemInfo::default()
         }
     }
 
