@@ -15,79 +15,11 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::oci::{alive, make_rootfs, reap, rootfs, subreaper, text};
 use common::{scratch, SNARE};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-
-/// A root file system of the static busybox at `r`, every applet linked.
-fn make_rootfs(r: &Path) -> PathBuf {
-    let bb = Path::new("/bin/busybox");
-    assert!(
-        bb.exists(),
-        "busybox-static is not installed (bash .ci/setup installs it)"
-    );
-    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
-        std::fs::create_dir_all(r.join(d)).expect("rootfs dir");
-    }
-    std::fs::copy(bb, r.join("bin/busybox")).expect("copy busybox");
-    let list = Command::new(bb)
-        .arg("--list")
-        .output()
-        .expect("busybox --list");
-    for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        if applet != "busybox" {
-            let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
-        }
-    }
-    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
-    r.to_path_buf()
-}
-
-/// The shared rootfs (made once).
-fn rootfs() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| make_rootfs(&scratch().join("exec-rootfs")))
-}
-
-fn subreaper() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
-    });
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Waits (up to 20 s) for our child `pid` to end: its status, or 128 + the signal.
-fn reap(pid: i32) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-            Ok(_) => {}
-            Err(e) => panic!("waitpid {pid}: {e}"),
-        }
-        assert!(Instant::now() < deadline, "pid {pid} did not end");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Whether `pid` is a live process (a zombie is not).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let state = s[s.rfind(')')? + 1..].split_whitespace().next()?.to_owned();
-            Some(state != "Z" && state != "X")
-        })
-        .unwrap_or(false)
-}
 
 /// One test's bundle and state root, for snare or runc.
 struct Case {

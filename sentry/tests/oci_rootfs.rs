@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::oci::text;
 use common::{scratch, SNARE};
 
 /// Makes a busybox root file system at `r`, with every applet linked and the socket guest
@@ -54,10 +55,6 @@ fn make_rootfs(r: &Path) -> PathBuf {
 fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// One test's bundle (with its own rootfs at `rootfs/`) and state root.

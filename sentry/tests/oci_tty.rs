@@ -15,55 +15,11 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::oci::{reap, rootfs, runc, subreaper, text};
 use common::{scratch, SNARE};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
-
-/// A root file system of the static busybox, with every applet linked (made once).
-fn rootfs() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let bb = Path::new("/bin/busybox");
-        assert!(
-            bb.exists(),
-            "busybox-static is not installed (bash .ci/setup installs it)"
-        );
-        let r = scratch().join("tty-rootfs");
-        for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
-            std::fs::create_dir_all(r.join(d)).expect("rootfs dir");
-        }
-        std::fs::copy(bb, r.join("bin/busybox")).expect("copy busybox");
-        let list = Command::new(bb)
-            .arg("--list")
-            .output()
-            .expect("busybox --list");
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
-            }
-        }
-        std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
-        r
-    })
-}
-
-/// Makes this process a child subreaper, once (see the module docs).
-fn subreaper() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
-    });
-}
-
-fn runc() -> Option<&'static str> {
-    ["/usr/sbin/runc", "/usr/bin/runc"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-}
 
 /// One test's bundle, state root and console socket, under the scratch directory.
 struct Case {
@@ -200,26 +156,6 @@ impl Case {
 
     fn delete(&self, id: &str) {
         let _ = self.cmd(&["delete", "--force", id]);
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Waits (up to 20 s) for our child `pid` (an orphaned init) to end: its exit status, or
-/// 128 + the signal that killed it.
-fn reap(pid: i32) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-            Ok(_) => {}
-            Err(e) => panic!("waitpid {pid}: {e}"),
-        }
-        assert!(Instant::now() < deadline, "pid {pid} did not end");
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+pub mod oci;
+
 pub const SNARE: &str = env!("CARGO_BIN_EXE_snare");
 
 /// The Sentry of a `snare do` whose process is `launcher`: confined, the launcher's one
