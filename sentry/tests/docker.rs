@@ -224,13 +224,17 @@ fn checks() -> Vec<Check> {
             name: "tty-interactive",
             expect: "/dev/pts/0 | 3",
             run: |c, rt| {
-                // `script` gives the client a terminal, as a user's shell would.
+                // `script` gives the client a terminal, as a user's shell would. Its shell is
+                // fixed (dash forks for `-c`, bash execs) and `timeout` keeps the client in the
+                // terminal's foreground group: in a group of its own (timeout's default, when
+                // not a session leader), setting raw mode stopped it on SIGTTOU until killed.
                 let cmd = format!(
-                    "timeout -k 5 120 docker run -it --rm --runtime {rt} {IMAGE} \
+                    "timeout --foreground -k 5 120 docker run -it --rm --runtime {rt} {IMAGE} \
                      sh -c 'tty; stty size; exit 3'"
                 );
                 let o = Command::new("script")
                     .args(["-qec", &cmd, "/dev/null"])
+                    .env("SHELL", "/bin/sh")
                     .env("DOCKER_HOST", &c.host)
                     .stdin(Stdio::null())
                     .output()
