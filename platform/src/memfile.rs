@@ -548,7 +548,7 @@ impl MemoryFile {
         self.punch.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands a run to the punching thread (started on first use); `false` if there is none.
+    /// Hands a run to the punching thread (started if none runs); `false` if there is none.
     fn punch_later(&self, off: u64, len: u64) -> bool {
         let mut q = self.punch_queue();
         if !q.started {
@@ -739,15 +739,29 @@ fn release(a: &mut Allocator, off: u64, len: u64) {
     }
 }
 
-/// The punching thread: punches queued runs and frees them, until the file goes.
+/// How long the punching thread waits for more work before it ends (the next run starts
+/// another): an idle sandbox keeps no thread for it.
+const PUNCH_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The punching thread: punches queued runs and frees them, until the file goes or nothing
+/// came for [`PUNCH_IDLE`].
 fn punch_loop(fd: &OwnedFd, alloc: &Mutex<Allocator>, punch: &Punch) {
     loop {
         let runs = {
             let mut q = punch.queue.lock().unwrap_or_else(|e| e.into_inner());
-            while q.runs.is_empty() && !q.stop {
-                q = punch.cv.wait(q).unwrap_or_else(|e| e.into_inner());
+            if q.runs.is_empty() && !q.stop {
+                q = punch
+                    .cv
+                    .wait_timeout_while(q, PUNCH_IDLE, |q| q.runs.is_empty() && !q.stop)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
             if q.stop {
+                return;
+            }
+            if q.runs.is_empty() {
+                // Under the lock: a run queued from now on starts a new thread.
+                q.started = false;
                 return;
             }
             q.in_flight = q.runs.len();

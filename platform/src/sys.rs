@@ -121,6 +121,13 @@ pub(crate) fn tgkill(pid: i32, tid: i32, sig: i32) -> Result<()> {
     .map(drop)
 }
 
+/// Whether this is the process's main thread (its tid is the pid). Raw calls: a Sentry made
+/// by a raw `clone` has glibc's cached ids of its parent.
+pub(crate) fn on_main_thread() -> bool {
+    // SAFETY: argument-less calls that always succeed.
+    unsafe { libc::syscall(libc::SYS_gettid) == libc::syscall(libc::SYS_getpid) }
+}
+
 /// Number of CPUs this thread may run on.
 pub(crate) fn usable_cpus() -> usize {
     // SAFETY: an all-zero cpu_set_t is a valid empty set.

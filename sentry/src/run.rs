@@ -324,6 +324,12 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     // Terminal and job-control signals for snare are for the guest: block them in every
     // Sentry thread (threads inherit the mask) and forward them from one thread.
     let _ = forwarded.thread_block();
+    // They are read from a signalfd by the Sentry's host event thread, made here while the
+    // call is still allowed (before the Sentry's own filter).
+    let signals = nix::sys::signalfd::SignalFd::with_flags(
+        &forwarded,
+        nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+    );
     let t0 = std::time::Instant::now();
     // Up to `SNARE_STUB_POOL` (default 2) emptied stub processes of ended guest processes are
     // kept for the next exec that needs a new one (a vfork child's: a shell's). Forks don't
@@ -486,28 +492,15 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     let bridge = terminal.map(|(b, _)| b);
     // Until the gate opens, a signal is for the sandbox as a whole (`before_start`).
     let started = Arc::new(std::sync::atomic::AtomicBool::new(gate.is_none()));
-    {
-        let k = k.clone();
-        let started = started.clone();
-        let init_only = req.signals_to_init;
-        let bridge = bridge.clone();
-        let spawned = std::thread::Builder::new()
-            .name("snare-signals".into())
-            .spawn(move || loop {
-                match snare_platform::tty::wait_signal(forwarded.as_ref()) {
-                    // The host terminal's resize or hang-up is the bridge's business.
-                    Ok((sig, kernel)) if bridge.as_ref().is_some_and(|b| b.absorb(sig, kernel)) => {
-                    }
-                    Ok((sig, _)) if started.load(std::sync::atomic::Ordering::SeqCst) => {
-                        forward_signal(&k, sig, init_only)
-                    }
-                    Ok((sig, _)) => before_start(sig),
-                    Err(_) => return,
-                }
-            });
-        if spawned.is_err() {
-            tracing::warn!("cannot start the signal forwarder");
-        }
+    match (&k.events, signals) {
+        (Some(events), Ok(fd)) => events.add(Arc::new(Forwarder {
+            fd,
+            k: Arc::downgrade(&k),
+            started: started.clone(),
+            init_only: req.signals_to_init,
+            bridge: bridge.clone(),
+        })),
+        _ => tracing::warn!("cannot start the signal forwarder"),
     }
     let task = Task::new(
         k.clone(),
@@ -603,6 +596,47 @@ fn wait_for_tasks(k: &Kernel) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Host signals for the guest, a source of the Sentry's host event thread: each goes to the
+/// guest (`forward_signal`), to the terminal bridge (a host terminal's resize or hang-up), or,
+/// before the guest starts, decides the sandbox's fate (`before_start`).
+struct Forwarder {
+    fd: nix::sys::signalfd::SignalFd,
+    k: std::sync::Weak<Kernel>,
+    started: Arc<std::sync::atomic::AtomicBool>,
+    init_only: bool,
+    bridge: Option<Arc<crate::vfs::pty::bridge::Bridge>>,
+}
+
+impl crate::kernel::host_events::Source for Forwarder {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    fn ready(&self) -> crate::kernel::host_events::Keep {
+        use crate::kernel::host_events::Keep;
+        loop {
+            let info = match self.fd.read_signal() {
+                Ok(Some(info)) => info,
+                Ok(None) => return Keep::Watching,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return Keep::Done,
+            };
+            let Some(k) = self.k.upgrade() else {
+                return Keep::Done;
+            };
+            let (sig, kernel) = (info.ssi_signo as i32, info.ssi_code > 0);
+            if self.bridge.as_ref().is_some_and(|b| b.absorb(sig, kernel)) {
+                continue;
+            }
+            if self.started.load(std::sync::atomic::Ordering::SeqCst) {
+                forward_signal(&k, sig, self.init_only);
+            } else {
+                before_start(sig);
+            }
+        }
     }
 }
 

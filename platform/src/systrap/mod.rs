@@ -137,7 +137,7 @@ struct Shared {
     /// Emptied stub processes for reuse, at most `pool_max`.
     pool: Mutex<Vec<Arc<AsInner>>>,
     pool_max: usize,
-    /// Dropping this sender lets the parent thread exit.
+    /// Dropping this sender lets the parent thread (if any) exit.
     parent_stop: Mutex<Option<mpsc::Sender<()>>>,
     parent: Mutex<Option<JoinHandle<()>>>,
     /// Host file descriptors for direct mappings go to stubs through this (`None`: no
@@ -247,25 +247,31 @@ impl Systrap {
             rseq_len: 0,
         };
 
-        // The parent thread forks the source and then only waits: PR_SET_PDEATHSIG fires when
-        // the thread that forked a stub exits, so that thread must live as long as the
-        // platform.
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
-        let (pid_tx, pid_rx) = mpsc::channel::<Result<RawFd>>();
-        let parent = std::thread::Builder::new()
-            .name("snare-stub-parent".into())
-            .spawn(move || {
-                let mut plan = plan;
-                let (rseq_area, rseq_len) = rseq_area();
-                plan.rseq_area = rseq_area;
-                plan.rseq_len = rseq_len;
-                let _ = pid_tx.send(fork_source(&plan));
-                let _ = stop_rx.recv();
-            })
-            .map_err(|e| Error::Setup(format!("spawning the stub parent thread: {e}")))?;
-        let pidfd = match pid_rx.recv() {
-            Ok(r) => r?,
-            Err(_) => return Err(Error::Setup("stub parent thread died".into())),
+        // PR_SET_PDEATHSIG fires when the *thread* that forked a stub exits, so that thread
+        // must live as long as the platform. The process's main thread does (its end is the
+        // process's): a Sentry forks the source from there, one host task fewer in the
+        // sandbox. Elsewhere (tests) a parent thread forks it and then only waits.
+        let (stop_tx, parent, pidfd) = if sys::on_main_thread() {
+            let mut plan = plan;
+            (plan.rseq_area, plan.rseq_len) = rseq_area();
+            (None, None, fork_source(&plan)?)
+        } else {
+            let (stop_tx, stop_rx) = mpsc::channel::<()>();
+            let (pid_tx, pid_rx) = mpsc::channel::<Result<RawFd>>();
+            let parent = std::thread::Builder::new()
+                .name("snare-stub-parent".into())
+                .spawn(move || {
+                    let mut plan = plan;
+                    (plan.rseq_area, plan.rseq_len) = rseq_area();
+                    let _ = pid_tx.send(fork_source(&plan));
+                    let _ = stop_rx.recv();
+                })
+                .map_err(|e| Error::Setup(format!("spawning the stub parent thread: {e}")))?;
+            let pidfd = match pid_rx.recv() {
+                Ok(r) => r?,
+                Err(_) => return Err(Error::Setup("stub parent thread died".into())),
+            };
+            (Some(stop_tx), Some(parent), pidfd)
         };
         // SAFETY: fork_source returned a fresh pidfd that nothing else owns.
         let source_pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
@@ -287,8 +293,8 @@ impl Systrap {
                 source_ready: AtomicBool::new(false),
                 pool: Mutex::new(Vec::new()),
                 pool_max: config.pool,
-                parent_stop: Mutex::new(Some(stop_tx)),
-                parent: Mutex::new(Some(parent)),
+                parent_stop: Mutex::new(stop_tx),
+                parent: Mutex::new(parent),
                 fd_pass,
             }),
         })

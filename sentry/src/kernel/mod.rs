@@ -5,6 +5,7 @@
 //! before switching again.
 
 mod exec;
+pub mod host_events;
 pub mod live_limits;
 pub mod mounts;
 mod oom;
@@ -112,8 +113,9 @@ pub struct Kernel {
     spare: Arc<(Mutex<Option<SystrapAddressSpace>>, std::sync::Condvar)>,
     /// Unimplemented syscalls already reported, so each is logged once.
     warned: Mutex<HashSet<u64>>,
-    /// Kills a process whose stub dies while it waits in the Sentry.
-    stubs: Option<Arc<stubwatch::StubWatch>>,
+    /// The housekeeping thread's sources: stub deaths (which kill the process that waits in
+    /// the Sentry), host signals, the control socket (`None`: no thread could start).
+    pub events: Option<Arc<host_events::HostEvents>>,
     /// The stub's fast syscall path when syscall sites get patched (`mm/patch.rs`): the
     /// machine supports it and `SNARE_PATCH` is not `0`.
     pub fast_syscalls: Option<u64>,
@@ -183,7 +185,7 @@ impl Kernel {
             futexes: Default::default(),
             spare: Arc::new((Mutex::new(None), std::sync::Condvar::new())),
             warned: Mutex::new(HashSet::new()),
-            stubs: stubwatch::StubWatch::start(),
+            events: host_events::HostEvents::start(),
             limits: Default::default(),
         });
         let mem = k.platform.memory_file();
@@ -200,10 +202,7 @@ impl Kernel {
 
     /// Records that `tg` now runs in the stub of `space`, whose death kills it.
     pub fn watch_stub(&self, space: &SystrapAddressSpace, tg: &Arc<process::ThreadGroup>) {
-        match &self.stubs {
-            Some(w) => w.watch(space, tg),
-            None => tg.state().stub_pid = space.stub_pid(),
-        }
+        stubwatch::watch(self.events.as_deref(), space, tg);
     }
 
     /// A new, empty address space (one stub process) for fork or exec: the spare one made in

@@ -1,6 +1,6 @@
-//! The Sentry's side of the control socket (`oci::channel`): a thread that accepts
-//! connections on the listening fd `create` made, and one thread per connection that
-//! serves it. Runs confined: `accept4` (non-blocking, close-on-exec), `fcntl(F_SETFL)`,
+//! The Sentry's side of the control socket (`oci::channel`): the Sentry's host event
+//! thread accepts connections on the listening fd `create` made, and one thread per
+//! connection serves it. Runs confined: `accept4` (non-blocking, close-on-exec), `fcntl(F_SETFL)`,
 //! `recvmsg`, `sendmsg`, `shutdown` and `poll` are on the allowlist.
 //!
 //! An exec starts a new guest process, not a fork of anything: a new pid, its own session
@@ -17,6 +17,7 @@ use std::time::Duration;
 use snare_abi::Errno;
 
 use super::channel::{self, ExecRequest, Request, Response, Stdio};
+use crate::kernel::host_events::Keep;
 use crate::kernel::process::{Creds, TaskHandle, ThreadGroup};
 use crate::kernel::{exec, ExitStatus, FsContext, Kernel, Task};
 use crate::run::DoError;
@@ -27,57 +28,68 @@ const MAX_CONNECTIONS: usize = 256;
 
 static CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
 
-/// Serves `listener` from a thread of its own for as long as the Sentry lives.
+/// Serves `listener` for as long as the Sentry lives: its connections are accepted by the
+/// Sentry's host event thread (`kernel::host_events`), each served on a thread of its own.
 pub fn serve(k: &Arc<Kernel>, listener: OwnedFd) {
-    let k = k.clone();
-    let spawned = std::thread::Builder::new()
-        .name("snare-control".into())
-        .spawn(move || accept_loop(&k, &listener));
-    if spawned.is_err() {
-        tracing::warn!("cannot start the control socket's thread: exec will fail");
+    match &k.events {
+        Some(events) => events.add(Arc::new(Listener {
+            fd: listener,
+            k: Arc::downgrade(k),
+        })),
+        None => tracing::warn!("no host event thread for the control socket: exec will fail"),
     }
 }
 
-fn accept_loop(k: &Arc<Kernel>, listener: &OwnedFd) {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    loop {
-        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => {
-                tracing::warn!("control socket: poll: {e}");
-                return;
-            }
+struct Listener {
+    fd: OwnedFd,
+    k: std::sync::Weak<Kernel>,
+}
+
+impl crate::kernel::host_events::Source for Listener {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Accepts what is waiting (the listener is non-blocking).
+    fn ready(&self) -> Keep {
+        loop {
+            let conn = match snare_platform::net::accept(self.fd.as_fd()) {
+                Ok((c, _)) => c,
+                Err(Errno::EINTR | Errno::ECONNABORTED) => continue,
+                Err(Errno::EAGAIN) => return Keep::Watching,
+                Err(e) => {
+                    tracing::warn!("control socket: accept: {}", e.description());
+                    return Keep::Watching;
+                }
+            };
+            let Some(k) = self.k.upgrade() else {
+                return Keep::Done;
+            };
+            start_connection(k, conn);
         }
-        let conn = match snare_platform::net::accept(listener.as_fd()) {
-            Ok((c, _)) => c,
-            Err(Errno::EAGAIN | Errno::EINTR | Errno::ECONNABORTED) => continue,
-            Err(e) => {
-                tracing::warn!("control socket: accept: {}", e.description());
-                continue;
-            }
-        };
-        // Blocking from here on: each connection has its own thread.
-        let _ = nix::fcntl::fcntl(
-            &conn,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
-        );
-        if CONNECTIONS.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+    }
+}
+
+fn start_connection(k: Arc<Kernel>, conn: OwnedFd) {
+    // Blocking from here on: each connection has its own thread.
+    let _ = nix::fcntl::fcntl(
+        &conn,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    );
+    if CONNECTIONS.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+        CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+        refuse(&conn, 1, "too many control connections at once".into());
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("snare-control-conn".into())
+        .spawn(move || {
+            connection(&k, conn);
             CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
-            refuse(&conn, 1, "too many control connections at once".into());
-            continue;
-        }
-        let k = k.clone();
-        let spawned = std::thread::Builder::new()
-            .name("snare-control-conn".into())
-            .spawn(move || {
-                connection(&k, conn);
-                CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
-            tracing::warn!("control socket: cannot start a thread for a connection");
-        }
+        });
+    if spawned.is_err() {
+        CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+        tracing::warn!("control socket: cannot start a thread for a connection");
     }
 }
 
