@@ -62,21 +62,81 @@ pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 /// `SYS_SECCOMP`: `si_code` of a SIGSYS raised by `SECCOMP_RET_TRAP`.
 pub const SYS_SECCOMP: i32 = 1;
 
-/// Classic BPF opcodes (`<linux/bpf_common.h>`).
+/// `SECCOMP_SET_MODE_STRICT`.
+pub const SECCOMP_SET_MODE_STRICT: u32 = 0;
+/// `SECCOMP_GET_ACTION_AVAIL`.
+pub const SECCOMP_GET_ACTION_AVAIL: u32 = 2;
+/// `SECCOMP_GET_NOTIF_SIZES`.
+pub const SECCOMP_GET_NOTIF_SIZES: u32 = 3;
+/// `SECCOMP_FILTER_FLAG_TSYNC`.
+pub const SECCOMP_FILTER_FLAG_TSYNC: u32 = 1;
+/// `SECCOMP_FILTER_FLAG_LOG`.
+pub const SECCOMP_FILTER_FLAG_LOG: u32 = 2;
+/// `SECCOMP_FILTER_FLAG_SPEC_ALLOW`.
+pub const SECCOMP_FILTER_FLAG_SPEC_ALLOW: u32 = 4;
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
+pub const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 8;
+/// `SECCOMP_FILTER_FLAG_TSYNC_ESRCH`.
+pub const SECCOMP_FILTER_FLAG_TSYNC_ESRCH: u32 = 16;
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`.
+pub const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: u32 = 32;
+/// `SECCOMP_RET_USER_NOTIF`.
+pub const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+/// `SECCOMP_RET_TRACE`.
+pub const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+/// `SECCOMP_RET_LOG`.
+pub const SECCOMP_RET_LOG: u32 = 0x7ffc_0000;
+/// `SECCOMP_RET_ACTION_FULL`: the action part of a filter's result.
+pub const SECCOMP_RET_ACTION_FULL: u32 = 0xffff_0000;
+/// `SECCOMP_RET_DATA`: the data part.
+pub const SECCOMP_RET_DATA: u32 = 0x0000_ffff;
+/// `SECCOMP_MODE_DISABLED`, `SECCOMP_MODE_STRICT`, `SECCOMP_MODE_FILTER` (`PR_GET_SECCOMP`).
+pub const SECCOMP_MODE_DISABLED: u32 = 0;
+pub const SECCOMP_MODE_STRICT: u32 = 1;
+pub const SECCOMP_MODE_FILTER: u32 = 2;
+
+/// Classic BPF opcodes (`<linux/bpf_common.h>`, `<linux/filter.h>`).
 pub mod bpf {
     pub const LD: u16 = 0x00;
+    pub const LDX: u16 = 0x01;
+    pub const ST: u16 = 0x02;
+    pub const STX: u16 = 0x03;
+    pub const ALU: u16 = 0x04;
     pub const JMP: u16 = 0x05;
     pub const RET: u16 = 0x06;
+    pub const MISC: u16 = 0x07;
     pub const W: u16 = 0x00;
+    pub const H: u16 = 0x08;
+    pub const B: u16 = 0x10;
+    pub const IMM: u16 = 0x00;
     pub const ABS: u16 = 0x20;
+    pub const IND: u16 = 0x40;
+    pub const MEM: u16 = 0x60;
+    pub const LEN: u16 = 0x80;
+    pub const MSH: u16 = 0xa0;
+    pub const ADD: u16 = 0x00;
+    pub const SUB: u16 = 0x10;
+    pub const MUL: u16 = 0x20;
+    pub const DIV: u16 = 0x30;
+    pub const OR: u16 = 0x40;
+    pub const AND: u16 = 0x50;
+    pub const LSH: u16 = 0x60;
+    pub const RSH: u16 = 0x70;
+    pub const NEG: u16 = 0x80;
+    pub const MOD: u16 = 0x90;
+    pub const XOR: u16 = 0xa0;
     pub const JA: u16 = 0x00;
     pub const JEQ: u16 = 0x10;
     pub const JGT: u16 = 0x20;
     pub const JGE: u16 = 0x30;
     pub const JSET: u16 = 0x40;
     pub const K: u16 = 0x00;
-    pub const ALU: u16 = 0x04;
-    pub const AND: u16 = 0x50;
+    pub const X: u16 = 0x08;
+    pub const A: u16 = 0x10;
+    pub const TAX: u16 = 0x00;
+    pub const TXA: u16 = 0x80;
     /// Maximum instructions in one program (`BPF_MAXINSNS`).
     pub const MAXINSNS: usize = 4096;
+    /// Scratch memory words (`BPF_MEMWORDS`).
+    pub const MEMWORDS: usize = 16;
 }

@@ -30,6 +30,15 @@ fn children_cpu_time() {
     c_program("cputime", &[]);
 }
 
+/// A guest's own seccomp filters (`seccomp.c`): programs checked as Linux checks them, each
+/// action (errno, trap with its siginfo and rolled-back return, kill, an unknown action), the
+/// chain's precedence, argument conditions, inheritance by fork, threads (TSYNC, a diverged
+/// thread named) and exec, strict mode's SIGKILL, PR_GET_SECCOMP and /proc/self/status.
+#[test]
+fn guest_seccomp_filters() {
+    c_program("seccomp", &[]);
+}
+
 /// A pidfd in poll and epoll: readable once its process exits (`pidfd.c`).
 #[test]
 fn pidfd_events() {

@@ -13,6 +13,7 @@ pub mod pidfd;
 pub mod process;
 pub mod rlimits;
 pub mod seccomp;
+pub mod seccomp_bpf;
 pub mod signal;
 pub mod signalfd;
 mod stubwatch;

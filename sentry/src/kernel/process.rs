@@ -149,6 +149,11 @@ pub struct TaskHandle {
     pub cpu: Mutex<CpuAccount>,
     /// What other tasks' `/proc/PID` reads of this one (its memory, files, directories).
     pub view: Mutex<TaskView>,
+    /// The thread's own seccomp mode and filters (`kernel::seccomp_bpf`), if any; another
+    /// thread's `SECCOMP_FILTER_FLAG_TSYNC` may set it.
+    pub seccomp: Mutex<Option<super::seccomp_bpf::Mode>>,
+    /// Whether `seccomp` is set: the syscall path looks here first, without the lock.
+    pub seccomp_on: AtomicBool,
 }
 
 /// A task's memory, fd table and file-system context as others see them (`/proc/PID`):
@@ -185,7 +190,25 @@ impl TaskHandle {
             attention: AtomicBool::new(true),
             cpu: Mutex::new(CpuAccount::default()),
             view: Mutex::new(TaskView::default()),
+            seccomp: Mutex::new(None),
+            seccomp_on: AtomicBool::new(false),
         })
+    }
+
+    /// The thread's seccomp state, if it has one.
+    pub fn seccomp_mode(&self) -> Option<super::seccomp_bpf::Mode> {
+        if !self.seccomp_on.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        lock(&self.seccomp).clone()
+    }
+
+    /// Sets the thread's seccomp state (a new filter, TSYNC, a clone's inheritance).
+    pub fn set_seccomp(&self, mode: Option<super::seccomp_bpf::Mode>) {
+        let on = mode.is_some();
+        *lock(&self.seccomp) = mode;
+        self.seccomp_on
+            .store(on, std::sync::atomic::Ordering::Release);
     }
 
     /// Runs the task on the stub thread behind `intr` from now on. Its CPU time so far on an

@@ -25,18 +25,22 @@ pub enum Action {
     /// Allowed, and logged (`SCMP_ACT_LOG`).
     Log,
     Errno(Errno),
-    /// SIGSYS with `si_errno` = the data; the call fails with `ENOSYS`.
+    /// SIGSYS with `si_errno` = the data; the call is not made and returns its own number
+    /// (Linux rolls the registers back).
     Trap(u16),
     /// No tracer: `ENOSYS`.
     Trace,
     KillThread,
     KillProcess,
+    /// A call strict mode does not allow: SIGKILL (a guest's `SECCOMP_SET_MODE_STRICT`).
+    Sigkill,
 }
 
 impl Action {
     /// Higher wins when several rules match (the kernel's order between filters).
-    fn precedence(self) -> u8 {
+    pub fn precedence(self) -> u8 {
         match self {
+            Action::Sigkill => 7,
             Action::KillProcess => 6,
             Action::KillThread => 5,
             Action::Trap(_) => 4,

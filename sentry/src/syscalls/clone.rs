@@ -201,6 +201,8 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
             k.watch_stub(mm.space(), &tg);
         }
         let handle = TaskHandle::new(tid, tg.clone(), task.sigmask());
+        // Seccomp filters are inherited by threads and children alike.
+        handle.set_seccomp(task.handle.seccomp_mode());
         tg.state().threads.push(handle.clone());
         pids.tasks.insert(tid, handle.clone());
         (handle, tid)
@@ -777,9 +779,17 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             }
             Ok(0)
         }
-        // 2: SECCOMP_MODE_FILTER, under the sandbox's profile.
-        PR_GET_SECCOMP => Ok(if task.k.seccomp.get().is_some() { 2 } else { 0 }),
-        PR_SET_SECCOMP => Err(Errno::EINVAL),
+        // The thread's own mode; 2 (SECCOMP_MODE_FILTER) under the sandbox's profile too.
+        PR_GET_SECCOMP => Ok(match task.handle.seccomp_mode() {
+            Some(m) => u64::from(m.number()),
+            None if task.k.seccomp.get().is_some() => 2,
+            None => 0,
+        }),
+        PR_SET_SECCOMP => match u32::try_from(a[1]).unwrap_or(u32::MAX) {
+            1 => super::seccomp::set_mode(task, None, 0),
+            2 => super::seccomp::set_mode(task, Some(a[2]), 0),
+            _ => Err(Errno::EINVAL),
+        },
         PR_SET_CHILD_SUBREAPER => {
             task.tg().state().subreaper = a[1] != 0;
             Ok(0)

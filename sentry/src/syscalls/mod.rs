@@ -20,6 +20,7 @@ mod poll;
 mod proc_info;
 mod process;
 mod read_write;
+mod seccomp;
 mod signal;
 mod socket;
 mod socket_conn;
@@ -61,6 +62,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         poll::HANDLERS,
         process::HANDLERS,
         read_write::HANDLERS,
+        seccomp::HANDLERS,
         signal::HANDLERS,
         socket::HANDLERS,
         socket_conn::HANDLERS,
@@ -148,11 +150,21 @@ pub fn dispatch(task: &mut Task) {
     }
 }
 
-/// What the sandbox's seccomp profile (`kernel::seccomp`) does with this call: `None` to
+/// What the sandbox's seccomp profile (`kernel::seccomp`) and the thread's own filters
+/// (`seccomp::guest_action`) do with this call, the most restrictive of the two: `None` to
 /// run it, else its result (the handler never runs).
 fn seccomp_verdict(task: &mut Task, nr: u64, args: &[u64; 6]) -> Option<Result<u64, Errno>> {
     use crate::kernel::seccomp::Action;
-    let action = task.k.seccomp.get()?.decide(nr, args);
+    let sandbox = task.k.seccomp.get().map(|f| f.decide(nr, args));
+    let guest = seccomp::guest_action(task, nr, args);
+    let action = match (sandbox, guest) {
+        (None, None) => return None,
+        (Some(a), None) | (None, Some(a)) => a,
+        (Some(s), Some(g)) => match g.precedence() > s.precedence() {
+            true => g,
+            false => s,
+        },
+    };
     match action {
         Action::Allow => None,
         Action::Log => {
@@ -173,10 +185,15 @@ fn seccomp_verdict(task: &mut Task, nr: u64, args: &[u64; 6]) -> Option<Result<u
             info.fields[0] = task.regs.rip;
             info.fields[1] = u64::from(nr as u32) | (u64::from(AUDIT_ARCH_X86_64) << 32);
             task.force_signal(info);
-            Some(Err(Errno::ENOSYS))
+            // Rolled back, as Linux does: rax keeps the syscall's number.
+            Some(Ok(nr))
         }
-        Action::KillThread | Action::KillProcess => {
-            let status = crate::kernel::ExitStatus::Signal(snare_abi::signal::SIGSYS);
+        Action::KillThread | Action::KillProcess | Action::Sigkill => {
+            let sig = match action {
+                Action::Sigkill => snare_abi::signal::SIGKILL,
+                _ => snare_abi::signal::SIGSYS,
+            };
+            let status = crate::kernel::ExitStatus::Signal(sig);
             crate::kernel::signal::group_exit(task.tg(), status, None);
             task.exit = Some(status);
             Some(Err(Errno::ENOSYS))

@@ -126,6 +126,8 @@ fn info_of(
         cutime_ticks: 0,
         cstime_ticks: 0,
         sig_blocked: h.mask(),
+        seccomp_filters: h.seccomp_mode().map_or(0, |m| m.filters()),
+        seccomp_mode: h.seccomp_mode().map_or(0, |m| m.number()),
         sig_ignored: ignored,
         sig_caught: caught,
         tids,

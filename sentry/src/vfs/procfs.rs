@@ -94,6 +94,9 @@ pub struct ProcessInfo {
     pub cutime_ticks: u64,
     pub cstime_ticks: u64,
     pub sig_blocked: u64,
+    /// The thread's own seccomp mode (0: none, 1: strict, 2: filters) and filter count.
+    pub seccomp_mode: u32,
+    pub seccomp_filters: usize,
     pub sig_ignored: u64,
     pub sig_caught: u64,
     /// Thread ids (`task/`); empty: the pid alone.
@@ -1127,7 +1130,14 @@ fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     put("CapBnd", "000001ffffffffff".into());
     put("CapAmb", format!("{:016x}", 0));
     put("NoNewPrivs", "0".into());
-    put("Seccomp", sys.seccomp.to_string());
+    put(
+        "Seccomp",
+        sys.seccomp.max(me.seccomp_mode as u8).to_string(),
+    );
+    put(
+        "Seccomp_filters",
+        (me.seccomp_filters + usize::from(sys.seccomp == 2)).to_string(),
+    );
     put("Cpus_allowed", cpu_mask(sys.ncpus));
     put("Cpus_allowed_list", cpu_list(sys.ncpus));
     put("Mems_allowed", "1".into());
