@@ -4,6 +4,7 @@
 //! platform, and each event that comes back (a syscall, a fault, a signal) is handled here
 //! before switching again.
 
+pub mod caps;
 mod exec;
 pub mod live_limits;
 pub mod mounts;

@@ -286,30 +286,44 @@ pub enum JobEvent {
     Continued,
 }
 
-/// A process's user and group ids.
+/// A process's credentials: user and group ids, capabilities (`kernel::caps`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Creds {
     pub ruid: u32,
     pub euid: u32,
     pub suid: u32,
+    /// The filesystem ids (`setfsuid`): what file permission checks use; every other
+    /// change of the effective id sets it too.
+    pub fsuid: u32,
     pub rgid: u32,
     pub egid: u32,
     pub sgid: u32,
+    pub fsgid: u32,
     pub groups: Vec<u32>,
+    pub caps: super::caps::CapSets,
 }
 
 impl Creds {
-    /// Everything set to one user and group.
+    /// Everything set to one user and group, with the capabilities a process of that
+    /// user started by root has ([`super::caps::CapSets::for_uid`]).
     pub fn of(uid: u32, gid: u32) -> Creds {
         Creds {
             ruid: uid,
             euid: uid,
             suid: uid,
+            fsuid: uid,
             rgid: gid,
             egid: gid,
             sgid: gid,
+            fsgid: gid,
             groups: Vec::new(),
+            caps: super::caps::CapSets::for_uid(uid),
         }
+    }
+
+    /// Whether the process holds `cap` (in its effective set): Linux's `capable`.
+    pub fn capable(&self, cap: snare_abi::caps::Cap) -> bool {
+        self.caps.has(cap)
     }
 }
 

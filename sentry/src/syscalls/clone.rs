@@ -73,7 +73,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         if f & CLONE_FS != 0 {
             return Err(Errno::EINVAL);
         }
-        if task.tg().state().creds.euid != 0 {
+        if !task.capable(snare_abi::caps::Cap::SysAdmin) {
             return Err(Errno::EPERM);
         }
     }
@@ -713,23 +713,23 @@ const PR_SET_PDEATHSIG: u32 = 1;
 const PR_GET_PDEATHSIG: u32 = 2;
 const PR_GET_DUMPABLE: u32 = 3;
 const PR_SET_DUMPABLE: u32 = 4;
-const PR_GET_KEEPCAPS: u32 = 7;
-const PR_SET_KEEPCAPS: u32 = 8;
 const PR_SET_NAME: u32 = 15;
 const PR_GET_NAME: u32 = 16;
-const PR_CAPBSET_READ: u32 = 23;
 const PR_SET_SECCOMP: u32 = 22;
 const PR_GET_SECCOMP: u32 = 21;
 const PR_SET_CHILD_SUBREAPER: u32 = 36;
 const PR_GET_CHILD_SUBREAPER: u32 = 37;
-const PR_SET_NO_NEW_PRIVS: u32 = 38;
-const PR_GET_NO_NEW_PRIVS: u32 = 39;
 const PR_SET_VMA: u32 = 0x5356_4d41;
 
-/// Implements `prctl(2)` for the options programs commonly use.
+/// Implements `prctl(2)` for the options programs commonly use; the capability and
+/// privilege options are `kernel::caps`'s rules over the process's credentials.
 fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let _ = (CLD_KILLED, CLD_EXITED);
-    match u32_(a[0]) {
+    let option = u32_(a[0]);
+    if let Some(r) = prctl_caps(task, option, a) {
+        return r;
+    }
+    match option {
         PR_SET_PDEATHSIG => {
             let sig = i32_(a[1]);
             if !(0..=64).contains(&sig) {
@@ -750,8 +750,6 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             }
             Ok(0)
         }
-        PR_GET_KEEPCAPS => Ok(0),
-        PR_SET_KEEPCAPS => Ok(0),
         PR_SET_NAME => {
             let name = task.mm.read_cstr(a[1], 16).or_else(|e| {
                 if e == Errno::ENAMETOOLONG {
@@ -771,12 +769,6 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             task.mm.write(a[1], &name)?;
             Ok(0)
         }
-        PR_CAPBSET_READ => {
-            if a[1] > 40 {
-                return Err(Errno::EINVAL);
-            }
-            Ok(0)
-        }
         // 2: SECCOMP_MODE_FILTER, under the sandbox's profile.
         PR_GET_SECCOMP => Ok(if task.k.seccomp.get().is_some() { 2 } else { 0 }),
         PR_SET_SECCOMP => Err(Errno::EINVAL),
@@ -789,15 +781,44 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             task.mm.write(a[1], &v.to_ne_bytes())?;
             Ok(0)
         }
-        PR_SET_NO_NEW_PRIVS => {
-            if a[1] != 1 {
-                return Err(Errno::EINVAL);
-            }
-            Ok(0)
-        }
-        // The Sentry itself runs with no_new_privs set.
-        PR_GET_NO_NEW_PRIVS => Ok(1),
         PR_SET_VMA => Ok(0),
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// The `prctl` options about capabilities and privileges (`None`: another option):
+/// the bounding set (`PR_CAPBSET_*`), the ambient set, keepcaps, the secure bits and
+/// no_new_privs, all per process. The guest's no_new_privs is its own: the Sentry's host
+/// threads run with theirs set whatever the guest asks.
+fn prctl_caps(task: &Task, option: u32, a: [u64; 6]) -> Option<Result<u64, Errno>> {
+    use snare_abi::caps::{pr, Cap, SECBIT_KEEP_CAPS};
+    let tg = task.tg();
+    let mut st = tg.state();
+    let c = &mut st.creds.caps;
+    Some(match option {
+        pr::CAPBSET_READ => match Cap::from_number(a[1]) {
+            Some(cap) => Ok(u64::from(c.bounding & cap.bit() != 0)),
+            None => Err(Errno::EINVAL),
+        },
+        pr::CAPBSET_DROP => c.bounding_drop(a[1]).map(|()| 0),
+        pr::CAP_AMBIENT => c.ambient_op(a[1], a[2], a[3], a[4]),
+        pr::GET_KEEPCAPS => Ok(u64::from(c.securebits & SECBIT_KEEP_CAPS != 0)),
+        pr::SET_KEEPCAPS => c.set_keepcaps(a[1]).map(|()| 0),
+        pr::GET_SECUREBITS => Ok(u64::from(c.securebits)),
+        pr::SET_SECUREBITS => c.set_securebits(a[1]).map(|()| 0),
+        pr::SET_NO_NEW_PRIVS => {
+            if a[1] != 1 || a[2] | a[3] | a[4] != 0 {
+                return Some(Err(Errno::EINVAL));
+            }
+            c.no_new_privs = true;
+            Ok(0)
+        }
+        pr::GET_NO_NEW_PRIVS => {
+            if a[1] | a[2] | a[3] | a[4] != 0 {
+                return Some(Err(Errno::EINVAL));
+            }
+            Ok(u64::from(c.no_new_privs))
+        }
+        _ => return None,
+    })
 }
