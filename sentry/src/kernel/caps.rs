@@ -9,16 +9,15 @@
 //! not read at exec); there is one user namespace.
 
 use snare_abi::caps::{
-    pr, Cap, CAP_FS_SET, CAP_FULL_SET, SECBIT_KEEP_CAPS, SECBIT_KEEP_CAPS_LOCKED,
-    SECBIT_NOROOT, SECBIT_NO_CAP_AMBIENT_RAISE, SECBIT_NO_SETUID_FIXUP, SECURE_ALL_BITS,
-    SECURE_ALL_LOCKS,
+    pr, Cap, CAP_FS_SET, CAP_FULL_SET, SECBIT_KEEP_CAPS, SECBIT_KEEP_CAPS_LOCKED, SECBIT_NOROOT,
+    SECBIT_NO_CAP_AMBIENT_RAISE, SECBIT_NO_SETUID_FIXUP, SECURE_ALL_BITS, SECURE_ALL_LOCKS,
 };
 use snare_abi::Errno;
 
 use super::process::Creds;
 
 /// A process's capability state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CapSets {
     pub permitted: u64,
     pub effective: u64,
@@ -78,7 +77,12 @@ impl CapSets {
     /// `capset(2)`'s rules: the new sets, or `EPERM`. New permitted ⊆ old permitted, new
     /// effective ⊆ new permitted, new inheritable ⊆ old inheritable ∪ bounding and (without
     /// CAP_SETPCAP) ⊆ old inheritable ∪ old permitted; ambient loses what leaves P or I.
-    pub fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> Result<CapSets, Errno> {
+    pub fn capset(
+        &self,
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+    ) -> Result<CapSets, Errno> {
         let (e, p, i) = (
             effective & CAP_FULL_SET,
             permitted & CAP_FULL_SET,
@@ -225,6 +229,19 @@ pub struct SetIds {
     pub gid: Option<u32>,
 }
 
+impl SetIds {
+    /// The set-id bits of a file of status `st` (Linux's `bprm_fill_uid`: set-group-id
+    /// counts only with the group execute bit).
+    pub fn of(st: &snare_abi::file::Stat) -> SetIds {
+        const S_ISUID: u32 = 0o4000;
+        const S_ISGID: u32 = 0o2000;
+        SetIds {
+            uid: (st.st_mode & S_ISUID != 0).then_some(st.st_uid),
+            gid: (st.st_mode & (S_ISGID | 0o010) == S_ISGID | 0o010).then_some(st.st_gid),
+        }
+    }
+}
+
 /// Linux's `cap_bprm_creds_from_file` without file capabilities: the credentials after
 /// an `execve` of a file whose set-id bits are `ids`, and whether the exec is "secure"
 /// (`AT_SECURE`: the ids or capabilities changed). Root (real or effective uid 0, unless
@@ -265,8 +282,7 @@ pub fn exec_creds(old: &Creds, ids: SetIds) -> (Creds, bool) {
     c.permitted |= c.ambient;
     c.effective = if effective { c.permitted } else { c.ambient };
     c.securebits &= !SECBIT_KEEP_CAPS;
-    let secure =
-        is_setid || (new.ruid != 0 && (effective || c.ambient & !c.permitted != 0));
+    let secure = is_setid || (new.ruid != 0 && (effective || c.ambient & !c.permitted != 0));
     new.caps = c;
     (new, secure)
 }
@@ -295,12 +311,18 @@ mod tests {
     fn capset_rules() {
         let r = root().caps;
         let dropped = r.capset(CHOWN, CHOWN | KILL, 0).expect("drop");
-        assert_eq!((dropped.effective, dropped.permitted), (CHOWN, CHOWN | KILL));
+        assert_eq!(
+            (dropped.effective, dropped.permitted),
+            (CHOWN, CHOWN | KILL)
+        );
         // Nothing comes back into P; E stays within P.
         assert_eq!(dropped.capset(CHOWN, CHOWN | SETPCAP, 0), Err(Errno::EPERM));
         assert_eq!(dropped.capset(KILL | SETPCAP, KILL, 0), Err(Errno::EPERM));
         // I: within old I ∪ P without CAP_SETPCAP, within I ∪ bounding always.
-        assert_eq!(dropped.capset(0, CHOWN, KILL).map(|c| c.inheritable), Ok(KILL));
+        assert_eq!(
+            dropped.capset(0, CHOWN, KILL).map(|c| c.inheritable),
+            Ok(KILL)
+        );
         assert_eq!(dropped.capset(0, CHOWN, SETPCAP), Err(Errno::EPERM));
         let mut narrow = r;
         narrow.bounding = CHOWN;
@@ -310,11 +332,17 @@ mod tests {
             permitted: SETPCAP,
             ..CapSets::default()
         };
-        assert_eq!(with_setpcap.capset(0, 0, KILL).map(|c| c.inheritable), Ok(KILL));
+        assert_eq!(
+            with_setpcap.capset(0, 0, KILL).map(|c| c.inheritable),
+            Ok(KILL)
+        );
         // Bits past CAP_LAST_CAP are ignored; ambient follows P ∩ I.
         let mut a = r.capset(CAP_FULL_SET, CAP_FULL_SET, CHOWN).expect("I");
         a.ambient_op(pr::CAP_AMBIENT_RAISE, 0, 0, 0).expect("raise");
-        assert_eq!(a.capset(u64::MAX, u64::MAX, CHOWN).map(|c| c.ambient), Ok(CHOWN));
+        assert_eq!(
+            a.capset(u64::MAX, u64::MAX, CHOWN).map(|c| c.ambient),
+            Ok(CHOWN)
+        );
         assert_eq!(a.capset(0, KILL, CHOWN).map(|c| c.ambient), Ok(0));
     }
 
@@ -326,15 +354,30 @@ mod tests {
         assert_eq!(c.bounding & Cap::SysAdmin.bit(), 0);
         let mut u = CapSets::default();
         assert_eq!(u.bounding_drop(0), Err(Errno::EPERM));
-        assert_eq!(u.ambient_op(pr::CAP_AMBIENT_RAISE, 0, 0, 0), Err(Errno::EPERM));
-        assert_eq!(u.ambient_op(pr::CAP_AMBIENT_IS_SET, 99, 0, 0), Err(Errno::EINVAL));
-        assert_eq!(u.ambient_op(pr::CAP_AMBIENT_CLEAR_ALL, 1, 0, 0), Err(Errno::EINVAL));
+        assert_eq!(
+            u.ambient_op(pr::CAP_AMBIENT_RAISE, 0, 0, 0),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            u.ambient_op(pr::CAP_AMBIENT_IS_SET, 99, 0, 0),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            u.ambient_op(pr::CAP_AMBIENT_CLEAR_ALL, 1, 0, 0),
+            Err(Errno::EINVAL)
+        );
         assert_eq!(u.ambient_op(9, 0, 0, 0), Err(Errno::EINVAL));
-        assert_eq!(u.set_securebits(u64::from(SECBIT_NOROOT)), Err(Errno::EPERM));
+        assert_eq!(
+            u.set_securebits(u64::from(SECBIT_NOROOT)),
+            Err(Errno::EPERM)
+        );
         c.set_securebits(u64::from(SECBIT_KEEP_CAPS | SECBIT_KEEP_CAPS_LOCKED))
             .expect("lock keepcaps");
         assert_eq!(c.set_keepcaps(0), Err(Errno::EPERM));
-        assert_eq!(c.set_securebits(u64::from(SECBIT_KEEP_CAPS)), Err(Errno::EPERM));
+        assert_eq!(
+            c.set_securebits(u64::from(SECBIT_KEEP_CAPS)),
+            Err(Errno::EPERM)
+        );
         assert_eq!(c.set_securebits(1 << 12), Err(Errno::EPERM));
         assert_eq!(u.set_keepcaps(2), Err(Errno::EINVAL));
     }
@@ -375,7 +418,10 @@ mod tests {
         r.caps.permitted = CHOWN;
         r.caps.securebits = SECBIT_KEEP_CAPS;
         let (n, secure) = exec_creds(&r, SetIds::default());
-        assert_eq!((n.caps.permitted, n.caps.effective), (CHOWN | KILL, CHOWN | KILL));
+        assert_eq!(
+            (n.caps.permitted, n.caps.effective),
+            (CHOWN | KILL, CHOWN | KILL)
+        );
         assert_eq!((n.caps.securebits, secure), (0, false));
         // Non-root: P' = E' = ambient.
         let mut u = Creds::of(1000, 1000);
@@ -386,14 +432,29 @@ mod tests {
         assert_eq!((n.caps.permitted, n.caps.effective), (CHOWN, CHOWN));
         assert!(!secure);
         // Set-user-id root: root's sets, AT_SECURE, ambient gone; saved uid follows.
-        let (n, secure) = exec_creds(&u, SetIds { uid: Some(0), gid: None });
+        let (n, secure) = exec_creds(
+            &u,
+            SetIds {
+                uid: Some(0),
+                gid: None,
+            },
+        );
         assert_eq!((n.ruid, n.euid, n.suid), (1000, 0, 0));
         assert_eq!((n.caps.effective, n.caps.ambient), (CAP_FULL_SET, 0));
         assert!(secure);
-        // ... but not under no_new_privs.
+        // ... but not under no_new_privs: the real ids, no more than it had.
         u.caps.no_new_privs = true;
-        let (n, secure) = exec_creds(&u, SetIds { uid: Some(0), gid: Some(5) });
-        assert_eq!((n.euid, n.egid, n.caps.permitted), (1000, 1000, 0));
+        let (n, secure) = exec_creds(
+            &u,
+            SetIds {
+                uid: Some(0),
+                gid: Some(5),
+            },
+        );
+        assert_eq!(
+            (n.euid, n.egid, n.caps.permitted),
+            (1000, 1000, CHOWN | KILL)
+        );
         assert!(secure && n.caps.no_new_privs);
         // SECBIT_NOROOT: root is just a user.
         let mut nr = root();

@@ -33,7 +33,7 @@ use crate::vfs::mount::MountTable;
 use crate::vfs::tmpfs::Tmpfs;
 use crate::vfs::HostRoot;
 
-pub use exec::{comm_of, exec, ExecError, Image};
+pub use exec::{comm_of, exec, ExecCreds, ExecError, Image};
 pub use task::{ExitStatus, FsContext, RestartBlock, Task};
 
 /// Host facts the guest sees in its auxiliary vector, read once from `/proc/self/auxv`.

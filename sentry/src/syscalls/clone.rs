@@ -9,6 +9,7 @@ use snare_syscalls_table::nr;
 
 use super::arg::{fd, i32_, u32_};
 use super::Handler;
+use crate::kernel::caps::SetIds;
 use crate::kernel::process::{lock, JobEvent, TaskHandle, ThreadGroup};
 use crate::kernel::signal::{wait_status, CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED};
 use crate::kernel::{wait, ExitStatus, FsContext, Task};
@@ -378,7 +379,21 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     // image into its own stub process and goes on in its own stub thread.
     let alone = task.tg().state().threads.len() == 1;
     let reuse = (alone && Arc::strong_count(&task.mm) == 1).then(|| task.mm.clone());
-    let image = match crate::kernel::exec(&task.k, &path, argv, envp, &open, reuse.as_ref()) {
+    let old = task.tg().state().creds.clone();
+    // Set-id bits count unless no_new_privs is set or the program's mount is nosuid.
+    let setid = |p: &[u8], st: &snare_abi::file::Stat| {
+        let ids = SetIds::of(st);
+        match ids == SetIds::default() || old.caps.no_new_privs || super::path::nosuid(task, p) {
+            true => SetIds::default(),
+            false => ids,
+        }
+    };
+    let creds = crate::kernel::ExecCreds {
+        old: &old,
+        setid: &setid,
+    };
+    let image = match crate::kernel::exec(&task.k, &path, argv, envp, &open, reuse.as_ref(), creds)
+    {
         Ok(image) => image,
         Err(e) if e.fatal => {
             tracing::info!(%e, "execve failed past the point of no return: killing the process");
@@ -480,6 +495,11 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
         st.env = image.env;
         st.did_exec = true;
         st.vfork_done = true;
+        st.creds = image.creds;
+        if image.secure {
+            // Linux forgets the parent-death signal of a privilege-changing exec.
+            st.pdeathsig = 0;
+        }
         // POSIX timers don't survive execve; interval timers do.
         st.timers.delete_posix();
     }

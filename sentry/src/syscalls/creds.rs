@@ -300,7 +300,8 @@ fn cap_version(task: &Task, header: u64) -> Result<usize, Errno> {
         LINUX_CAPABILITY_VERSION_1 => Ok(1),
         LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => Ok(2),
         _ => {
-            task.mm.write(header, &LINUX_CAPABILITY_VERSION_3.to_ne_bytes())?;
+            task.mm
+                .write(header, &LINUX_CAPABILITY_VERSION_3.to_ne_bytes())?;
             Err(Errno::EINVAL)
         }
     }

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
+use snare_abi::caps::Cap;
 use snare_abi::file::{
     Timespec, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
     UTIME_NOW, UTIME_OMIT,
 };
-use snare_abi::caps::Cap;
 use snare_abi::inotify::{IN_ACCESS, IN_ATTRIB, IN_MODIFY};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
@@ -463,7 +463,10 @@ fn grow_ok(task: &Task, st: &snare_abi::file::Stat, size: u64) -> Result<(), Err
 /// attributes (`None` for a caller with CAP_CHOWN, CAP_FOWNER and CAP_FSETID: nothing to
 /// check).
 fn perm_for(task: &Task, cred: &Cred, m: &Mount, inner: &[u8]) -> Result<Option<Perm>, Errno> {
-    if [Cap::Chown, Cap::Fowner, Cap::Fsetid].iter().all(|&c| cred.has(c)) {
+    if [Cap::Chown, Cap::Fowner, Cap::Fsetid]
+        .iter()
+        .all(|&c| cred.has(c))
+    {
         return Ok(None);
     }
     Ok(Some(Perm::of(&m.fs.stat(task, inner, false)?)))

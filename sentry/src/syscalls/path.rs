@@ -245,6 +245,15 @@ fn open_as(
     Ok(file)
 }
 
+/// Whether the guest path `abs` lies on a `nosuid` mount (its set-id bits don't count).
+pub(super) fn nosuid(task: &Task, abs: &[u8]) -> bool {
+    let walked = match resolve(task, abs, true) {
+        Ok(Node::Path(p)) => p,
+        _ => abs.to_vec(),
+    };
+    mount_of(task, &walked).flags & crate::vfs::mount::ms::NOSUID != 0
+}
+
 /// Opens a guest path to run it (execve, and its interpreters): execute permission instead
 /// of read (`EACCES`), and none on a `noexec` mount.
 pub(super) fn open_exec(task: &Task, abs: &[u8]) -> Result<Arc<dyn FileDescription>, Errno> {

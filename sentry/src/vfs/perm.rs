@@ -284,7 +284,10 @@ mod tests {
         let fowner = with(&[Cap::Fowner]);
         assert!(fowner.owns(&secret));
         assert_eq!(fowner.chmod_mode(&secret, 0o2755), Ok(0o755));
-        assert_eq!(with(&[Cap::Fowner, Cap::Fsetid]).chmod_mode(&secret, 0o2755), Ok(0o2755));
+        assert_eq!(
+            with(&[Cap::Fowner, Cap::Fsetid]).chmod_mode(&secret, 0o2755),
+            Ok(0o2755)
+        );
         assert!(fowner.sticky_ok(&p(0o041777, 0, 0), &secret));
         assert_eq!(with(&[Cap::Chown]).may_chown(&secret, 7, 7), Ok(()));
     }
