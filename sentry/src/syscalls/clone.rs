@@ -746,7 +746,7 @@ const PR_SET_VMA: u32 = 0x5356_4d41;
 fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let _ = (CLD_KILLED, CLD_EXITED);
     let option = u32_(a[0]);
-    if let Some(r) = prctl_caps(task, option, a) {
+    if let Some(r) = super::creds::prctl_caps(task, option, a) {
         return r;
     }
     match option {
@@ -804,41 +804,4 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         PR_SET_VMA => Ok(0),
         _ => Err(Errno::EINVAL),
     }
-}
-
-/// The `prctl` options about capabilities and privileges (`None`: another option):
-/// the bounding set (`PR_CAPBSET_*`), the ambient set, keepcaps, the secure bits and
-/// no_new_privs, all per process. The guest's no_new_privs is its own: the Sentry's host
-/// threads run with theirs set whatever the guest asks.
-fn prctl_caps(task: &Task, option: u32, a: [u64; 6]) -> Option<Result<u64, Errno>> {
-    use snare_abi::caps::{pr, Cap, SECBIT_KEEP_CAPS};
-    let tg = task.tg();
-    let mut st = tg.state();
-    let c = &mut st.creds.caps;
-    Some(match option {
-        pr::CAPBSET_READ => match Cap::from_number(a[1]) {
-            Some(cap) => Ok(u64::from(c.bounding & cap.bit() != 0)),
-            None => Err(Errno::EINVAL),
-        },
-        pr::CAPBSET_DROP => c.bounding_drop(a[1]).map(|()| 0),
-        pr::CAP_AMBIENT => c.ambient_op(a[1], a[2], a[3], a[4]),
-        pr::GET_KEEPCAPS => Ok(u64::from(c.securebits & SECBIT_KEEP_CAPS != 0)),
-        pr::SET_KEEPCAPS => c.set_keepcaps(a[1]).map(|()| 0),
-        pr::GET_SECUREBITS => Ok(u64::from(c.securebits)),
-        pr::SET_SECUREBITS => c.set_securebits(a[1]).map(|()| 0),
-        pr::SET_NO_NEW_PRIVS => {
-            if a[1] != 1 || a[2] | a[3] | a[4] != 0 {
-                return Some(Err(Errno::EINVAL));
-            }
-            c.no_new_privs = true;
-            Ok(0)
-        }
-        pr::GET_NO_NEW_PRIVS => {
-            if a[1] | a[2] | a[3] | a[4] != 0 {
-                return Some(Err(Errno::EINVAL));
-            }
-            Ok(u64::from(c.no_new_privs))
-        }
-        _ => return None,
-    })
 }

@@ -1,5 +1,6 @@
 //! Credentials: real, effective, saved and filesystem user and group ids, supplementary
-//! groups, and the capability calls `capget`/`capset`. Each process has its own (fork
+//! groups, the capability calls `capget`/`capset` and prctl's capability options
+//! ([`prctl_caps`], called from `prctl` in `clone.rs`). Each process has its own (fork
 //! copies them, execve transforms them: `kernel::caps`). Changing user ids needs
 //! CAP_SETUID, group ids and groups CAP_SETGID; a change of user ids moves the
 //! capabilities as Linux's `cap_task_fix_setuid` does. Files keep being owned by the
@@ -363,6 +364,43 @@ fn sys_capset(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let mut st = task.tg().state();
     st.creds.caps = st.creds.caps.capset(e, p, i)?;
     Ok(0)
+}
+
+/// The `prctl` options about capabilities and privileges (`None`: another option):
+/// the bounding set (`PR_CAPBSET_*`), the ambient set, keepcaps, the secure bits and
+/// no_new_privs, all per process. The guest's no_new_privs is its own: the Sentry's host
+/// threads run with theirs set whatever the guest asks.
+pub(super) fn prctl_caps(task: &Task, option: u32, a: [u64; 6]) -> Option<Result<u64, Errno>> {
+    use snare_abi::caps::{pr, Cap, SECBIT_KEEP_CAPS};
+    let tg = task.tg();
+    let mut st = tg.state();
+    let c = &mut st.creds.caps;
+    Some(match option {
+        pr::CAPBSET_READ => match Cap::from_number(a[1]) {
+            Some(cap) => Ok(u64::from(c.bounding & cap.bit() != 0)),
+            None => Err(Errno::EINVAL),
+        },
+        pr::CAPBSET_DROP => c.bounding_drop(a[1]).map(|()| 0),
+        pr::CAP_AMBIENT => c.ambient_op(a[1], a[2], a[3], a[4]),
+        pr::GET_KEEPCAPS => Ok(u64::from(c.securebits & SECBIT_KEEP_CAPS != 0)),
+        pr::SET_KEEPCAPS => c.set_keepcaps(a[1]).map(|()| 0),
+        pr::GET_SECUREBITS => Ok(u64::from(c.securebits)),
+        pr::SET_SECUREBITS => c.set_securebits(a[1]).map(|()| 0),
+        pr::SET_NO_NEW_PRIVS => {
+            if a[1] != 1 || a[2] | a[3] | a[4] != 0 {
+                return Some(Err(Errno::EINVAL));
+            }
+            c.no_new_privs = true;
+            Ok(0)
+        }
+        pr::GET_NO_NEW_PRIVS => {
+            if a[1] | a[2] | a[3] | a[4] != 0 {
+                return Some(Err(Errno::EINVAL));
+            }
+            Ok(u64::from(c.no_new_privs))
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
