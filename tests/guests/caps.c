@@ -302,7 +302,14 @@ static void setuid_clears(void) {
 }
 
 static void euid_swap(void) {
+    show("PR_SET_PDEATHSIG", prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0));
+    show("setresuid(-1, -1, 0) (no change)", setresuid(-1, -1, 0));
+    int sig = -1;
+    prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0);
+    printf("%-36s %d\n", "  pdeathsig kept", sig);
     show("seteuid(1000)", seteuid(1000));
+    prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0);
+    printf("%-36s %d\n", "  pdeathsig after euid change", sig);
     print_sets("after");
     show("seteuid(0)", seteuid(0));
     print_sets("after");

@@ -382,6 +382,21 @@ pub struct TgState {
     pub rlimits: super::rlimits::Rlimits,
 }
 
+impl TgState {
+    /// Installs new credentials as Linux's `commit_creds` does: a change of the effective
+    /// or filesystem ids, or permitted capabilities gained, clear the parent-death signal.
+    pub fn commit_creds(&mut self, new: Creds) {
+        let old = &self.creds;
+        let gained = new.caps.permitted & !old.caps.permitted != 0;
+        let moved = (old.euid, old.egid, old.fsuid, old.fsgid)
+            != (new.euid, new.egid, new.fsuid, new.fsgid);
+        if moved || gained {
+            self.pdeathsig = 0;
+        }
+        self.creds = new;
+    }
+}
+
 /// A process: a group of threads sharing a pid, signal dispositions and a parent.
 #[derive(Debug)]
 pub struct ThreadGroup {

@@ -495,11 +495,11 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
         st.env = image.env;
         st.did_exec = true;
         st.vfork_done = true;
-        st.creds = image.creds;
         if image.secure {
             // Linux forgets the parent-death signal of a privilege-changing exec.
             st.pdeathsig = 0;
         }
+        st.commit_creds(image.creds);
         // POSIX timers don't survive execve; interval timers do.
         st.timers.delete_posix();
     }

@@ -49,7 +49,7 @@ fn creds(task: &Task) -> Creds {
 }
 
 fn set_creds(task: &Task, c: Creds) {
-    task.tg().state().creds = c;
+    task.tg().state().commit_creds(c);
 }
 
 /// Sets user ids `[r, e, s]` (and the filesystem id to the effective one), moving the
