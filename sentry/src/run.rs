@@ -418,7 +418,18 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         .map(|(k, v)| format!("{k}={v}").into_bytes())
         .collect();
     let open = |p: &[u8]| crate::kernel::mounts::boot_open(&k.mounts, p);
-    let image = exec(&k, &path, req.argv.clone(), envp, &open, None).map_err(|e| {
+    // The first program runs as `user` after an exec's capability transformation (its
+    // own set-id bits are not honoured).
+    let user = req
+        .user
+        .clone()
+        .unwrap_or_else(|| crate::kernel::process::Creds::of(k.uid, k.gid));
+    let no_setid = |_: &[u8], _: &snare_abi::file::Stat| crate::kernel::caps::SetIds::default();
+    let creds = crate::kernel::ExecCreds {
+        old: &user,
+        setid: &no_setid,
+    };
+    let image = exec(&k, &path, req.argv.clone(), envp, &open, None, creds).map_err(|e| {
         // The platform's first stub comes up while the Sentry starts: a failure there is the
         // sandbox's, not the program's.
         if let Err(pe) = k.platform.ready() {
@@ -444,10 +455,7 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         st.args = image.args;
         st.env = image.env;
         st.did_exec = true;
-        st.creds = req
-            .user
-            .clone()
-            .unwrap_or_else(|| crate::kernel::process::Creds::of(k.uid, k.gid));
+        st.creds = image.creds;
         for &(resource, soft, hard) in &req.rlimits {
             let lim = snare_abi::file::Rlimit {
                 rlim_cur: soft,

@@ -680,6 +680,40 @@ fn checks() -> Vec<Check> {
             },
         },
         Check {
+            name: "capabilities",
+            // Docker's default set refuses `mount` (no CAP_SYS_ADMIN) and allows `chown`;
+            // `--cap-drop ALL --cap-add CHOWN` leaves CHOWN alone.
+            expect: "mount-refused\nchown-ok\n|CapPrm:\t0000000000000001\n\
+                     CapEff:\t0000000000000001\nCapBnd:\t0000000000000001\n\
+                     mount-refused\nchown-ok\n",
+            run: |c, rt| {
+                let script = "grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status | grep -v a80425fb; \
+                              mount -t tmpfs x /tmp 2>/dev/null && echo mounted || echo mount-refused; \
+                              touch /f; chown 1 /f && echo chown-ok";
+                let default = c.run(rt, &["--rm", IMAGE, "sh", "-c", script], None);
+                let chown_only = c.run(
+                    rt,
+                    &[
+                        "--rm",
+                        "--cap-drop",
+                        "ALL",
+                        "--cap-add",
+                        "CHOWN",
+                        IMAGE,
+                        "sh",
+                        "-c",
+                        script,
+                    ],
+                    None,
+                );
+                Ok(format!(
+                    "{}|{}",
+                    text(&default.stdout),
+                    text(&chown_only.stdout)
+                ))
+            },
+        },
+        Check {
             name: "containerd-ctr",
             // Kubernetes reaches a runtime through containerd's runc shim with the runtime
             // as its binary: `ctr run --runc-binary` is that path without dockerd.

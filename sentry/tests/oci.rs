@@ -993,3 +993,105 @@ fn sysctls_in_the_joined_network_as_runc() {
     );
     assert!(c.containers().is_empty());
 }
+
+/// `process.capabilities` and `noNewPrivileges` as runc applies them, the same bundles
+/// under runc and under snare, the same output: Docker's default set (mount refused,
+/// chown allowed), no capabilities at all (chown refused), no_new_privs reported, a
+/// non-root user with an ambient capability, and an unknown name (ignored, as runc).
+#[test]
+fn capabilities_as_runc() {
+    let Some(runc) = runc() else {
+        eprintln!("runc is not installed: the differential check is skipped");
+        return;
+    };
+    let docker: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/docker-sample-config.json"),
+        )
+        .expect("docker-sample-config.json"),
+    )
+    .expect("JSON");
+    let docker_caps = docker["process"]["capabilities"].clone();
+    let chown = serde_json::json!(["CAP_CHOWN"]);
+    let script = "grep -E '^(Uid|Cap|NoNewPrivs)' /proc/self/status; \
+                  mount -t tmpfs x /tmp 2>/dev/null && echo mounted || echo mount-refused; \
+                  touch /f 2>/dev/null; chown 1 /f 2>/dev/null && echo chown-ok || echo chown-refused";
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("docker", {
+            let caps = docker_caps.clone();
+            Box::new(move |p| {
+                p["capabilities"] = caps.clone();
+                p["noNewPrivileges"] = serde_json::json!(false);
+            })
+        }),
+        (
+            "none",
+            Box::new(|p| {
+                p["capabilities"] = serde_json::json!({});
+                p["noNewPrivileges"] = serde_json::json!(false);
+            }),
+        ),
+        ("nnp", {
+            let caps = docker_caps.clone();
+            Box::new(move |p| {
+                p["capabilities"] = caps.clone();
+                p["noNewPrivileges"] = serde_json::json!(true);
+            })
+        }),
+        ("ambient", {
+            let chown = chown.clone();
+            Box::new(move |p| {
+                p["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+                for set in [
+                    "bounding",
+                    "effective",
+                    "inheritable",
+                    "permitted",
+                    "ambient",
+                ] {
+                    p["capabilities"][set] = chown.clone();
+                }
+            })
+        }),
+        ("unknown", {
+            let caps = docker_caps.clone();
+            Box::new(move |p| {
+                p["capabilities"] = caps.clone();
+                p["capabilities"]["bounding"]
+                    .as_array_mut()
+                    .expect("a list")
+                    .push(serde_json::json!("CAP_NOPE"));
+            })
+        }),
+    ];
+    for (case, edit) in &cases {
+        let mut outputs = Vec::new();
+        for runtime in [runc, SNARE] {
+            let name = if runtime == SNARE { "snare" } else { "runc" };
+            let c = Case::new(
+                &format!("caps-{case}-{name}"),
+                &["sh", "-c", script],
+                |config| {
+                    config["root"]["path"] = serde_json::json!("rootfs");
+                    edit(&mut config["process"]);
+                },
+            );
+            let root = make_rootfs(&c.dir.join("rootfs"));
+            // The user's file to give away (the ambient case runs as 1000).
+            write_file(&root.join("f"), "", 0o644);
+            std::os::unix::fs::chown(root.join("f"), Some(1000), Some(1000)).expect("chown");
+            let id = format!("caps-{case}-{name}-{}", std::process::id());
+            let out = Command::new(runtime)
+                .arg("--root")
+                .arg(&c.root)
+                .args(["run", "--bundle", c.bundle(), &id])
+                .stdin(Stdio::null())
+                .output()
+                .expect("run the runtime");
+            outputs.push((out.status.code(), text(&out.stdout)));
+        }
+        assert_eq!(outputs[0].0, Some(0), "{case}: runc: {}", outputs[0].1);
+        assert_eq!(outputs[0], outputs[1], "{case}: runc, then snare");
+    }
+}

@@ -186,8 +186,8 @@ fn writes_reach_root_path_as_under_runc() {
             &format!("changes-{name}"),
             &["sh", "-c", CHANGES],
             |config| {
-                // Docker's default set (runc's own spec has no CAP_CHOWN, CAP_FOWNER, …); the
-                // Sentry has no capability sets: the guest's root may do all of this.
+                // Docker's default set (runc's own spec has no CAP_CHOWN, CAP_FOWNER, …): the
+                // changes below need CAP_CHOWN and CAP_FOWNER, under runc and snare alike.
                 let caps = serde_json::json!(DOCKER_CAPS);
                 for set in ["bounding", "effective", "permitted"] {
                     config["process"]["capabilities"][set] = caps.clone();

@@ -288,6 +288,24 @@ static void tsync_diverged(void) {
     pthread_join(t, NULL);
 }
 
+// Without no_new_privs and without CAP_SYS_ADMIN (another user): EACCES.
+static void needs_no_new_privs(void) {
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+        struct sock_filter ret = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        if (setgid(65534) || setuid(65534))
+            _exit(3);
+        SHOW("unprivileged, no no_new_privs", install(&ret, 1, 0));
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        SHOW("with no_new_privs", install(&ret, 1, 0));
+        fflush(stdout);
+        _exit(0);
+    }
+    int st;
+    waitpid(p, &st, 0);
+}
+
 static char *self;
 
 static void across_exec(void) {
@@ -318,5 +336,6 @@ int main(int argc, char **argv) {
     child("tsync", tsync);
     child("tsync diverged", tsync_diverged);
     child("exec", across_exec);
+    needs_no_new_privs();
     return 0;
 }

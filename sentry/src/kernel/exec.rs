@@ -1,13 +1,17 @@
 //! execve: turning a path into a fresh address space with the program, its interpreter and
-//! its initial stack loaded, and the registers to start it.
+//! its initial stack loaded, and the registers to start it; and the credentials the
+//! program runs with (`kernel::caps::exec_creds`: set-id bits, the capability
+//! transformation, `AT_SECURE`).
 
 use std::sync::Arc;
 
-use snare_abi::file::{S_IFMT, S_IFREG};
+use snare_abi::file::{Stat, S_IFMT, S_IFREG};
 use snare_abi::regs::{RFLAGS_FIXED, RFLAGS_IF, USER_CS, USER_DS};
 use snare_abi::{Errno, UserRegs};
 use snare_platform::{Platform, Prot};
 
+use super::caps::{exec_creds, SetIds};
+use super::process::Creds;
 use super::Kernel;
 use crate::loader::elf::{self, ElfInfo, ElfKind, ReadAt, Segment};
 use crate::loader::script::parse_shebang;
@@ -34,6 +38,24 @@ pub struct Image {
     /// /proc/self/cmdline and environ, read from guest memory as Linux does).
     pub args: (u64, u64),
     pub env: (u64, u64),
+    /// The credentials the program runs with.
+    pub creds: Creds,
+    /// Whether the exec changed ids or gained capabilities (`AT_SECURE`).
+    pub secure: bool,
+}
+
+/// The credentials an exec starts from, and which set-id bits of the program it honours:
+/// `setid` is told the program's guest path and status (none on a `nosuid` mount, under
+/// no_new_privs, for the sandbox's first program).
+pub struct ExecCreds<'a> {
+    pub old: &'a Creds,
+    pub setid: &'a dyn Fn(&[u8], &Stat) -> SetIds,
+}
+
+impl std::fmt::Debug for ExecCreds<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecCreds").field("old", self.old).finish()
+    }
 }
 
 /// The process name an executable gives: its base name, at most 15 bytes (the kernel's
@@ -90,7 +112,7 @@ impl ReadAt for Reader {
 pub type Opener<'a> = &'a dyn Fn(&[u8]) -> Result<Arc<dyn FileDescription>, Errno>;
 
 /// Opens an executable: a regular file with an execute bit.
-fn open_exec(open: Opener<'_>, path: &[u8]) -> Result<(Reader, Vec<u8>), ExecError> {
+fn open_exec(open: Opener<'_>, path: &[u8]) -> Result<(Reader, Vec<u8>, Stat), ExecError> {
     let shown = String::from_utf8_lossy(path).into_owned();
     let f = open(path).map_err(|e| ExecError::new(e, shown.clone()))?;
     let st = f.stat().map_err(|e| ExecError::new(e, shown.clone()))?;
@@ -111,6 +133,7 @@ fn open_exec(open: Opener<'_>, path: &[u8]) -> Result<(Reader, Vec<u8>), ExecErr
             size: st.st_size.max(0) as u64,
         },
         head,
+        st,
     ))
 }
 
@@ -202,11 +225,12 @@ pub fn exec(
     envp: Vec<Vec<u8>>,
     open: Opener<'_>,
     reuse: Option<&Arc<MemoryManager>>,
+    creds: ExecCreds<'_>,
 ) -> Result<Image, ExecError> {
     let t0 = std::time::Instant::now();
     let mut path = path.to_vec();
     let execfn = path.clone();
-    let (mut reader, mut head) = open_exec(open, &path)?;
+    let (mut reader, mut head, mut st) = open_exec(open, &path)?;
     for depth in 0.. {
         let Some(script) = parse_shebang(&head) else {
             break;
@@ -222,13 +246,15 @@ pub fn exec(
         new_argv.extend(argv.into_iter().skip(1));
         argv = new_argv;
         path = interp;
-        (reader, head) = open_exec(open, &path)?;
+        (reader, head, st) = open_exec(open, &path)?;
     }
+    // The set-id bits that count are the final program's (a script's own are ignored).
+    let (new_creds, secure) = exec_creds(creds.old, (creds.setid)(&path, &st));
     let shown = String::from_utf8_lossy(&path).into_owned();
     let info = elf::parse(&reader).map_err(|e| ExecError::new(e, shown.clone()))?;
     let interp = match &info.interp {
         Some(p) => {
-            let (r, _) = open_exec(open, p)?;
+            let (r, _, _) = open_exec(open, p)?;
             let i = elf::parse(&r)
                 .map_err(|e| ExecError::new(e, String::from_utf8_lossy(p).into_owned()))?;
             Some((r, i))
@@ -269,6 +295,7 @@ pub fn exec(
             &argv,
             &envp,
             &execfn,
+            (&new_creds, secure),
         )
     });
     let (regs, image) = loaded.map_err(fail)?;
@@ -288,6 +315,8 @@ pub fn exec(
         exe: path,
         args: (image.argv_start, image.argv_end),
         env: (image.envp_start, image.envp_end),
+        creds: new_creds,
+        secure,
     })
 }
 
@@ -303,6 +332,7 @@ fn load(
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
     execfn: &[u8],
+    (creds, secure): (&Creds, bool),
 ) -> Result<(UserRegs, stack::StackImage), Errno> {
     let bias = load_elf(mm, reader, info, false)?;
     let brk = page_up(info.max_vaddr.wrapping_add(bias)).ok_or(Errno::ENOEXEC)?;
@@ -328,11 +358,11 @@ fn load(
         (at::AT_BASE, base),
         (at::AT_FLAGS, 0),
         (at::AT_ENTRY, info.entry.wrapping_add(bias)),
-        (at::AT_UID, u64::from(k.uid)),
-        (at::AT_EUID, u64::from(k.uid)),
-        (at::AT_GID, u64::from(k.gid)),
-        (at::AT_EGID, u64::from(k.gid)),
-        (at::AT_SECURE, 0),
+        (at::AT_UID, u64::from(creds.ruid)),
+        (at::AT_EUID, u64::from(creds.euid)),
+        (at::AT_GID, u64::from(creds.rgid)),
+        (at::AT_EGID, u64::from(creds.egid)),
+        (at::AT_SECURE, u64::from(secure)),
         (at::AT_HWCAP, a.hwcap),
         (at::AT_HWCAP2, a.hwcap2),
         (at::AT_CLKTCK, a.clktck),

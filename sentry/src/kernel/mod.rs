@@ -4,6 +4,7 @@
 //! platform, and each event that comes back (a syscall, a fault, a signal) is handled here
 //! before switching again.
 
+pub mod caps;
 mod exec;
 pub mod host_events;
 pub mod live_limits;
@@ -34,7 +35,7 @@ use crate::vfs::mount::MountTable;
 use crate::vfs::tmpfs::Tmpfs;
 use crate::vfs::HostRoot;
 
-pub use exec::{comm_of, exec, ExecError, Image};
+pub use exec::{comm_of, exec, ExecCreds, ExecError, Image};
 pub use task::{ExitStatus, FsContext, RestartBlock, Task};
 
 /// Host facts the guest sees in its auxiliary vector, read once from `/proc/self/auxv`.

@@ -251,7 +251,7 @@ impl Caller for Boot {
         None
     }
     fn cred(&self) -> crate::vfs::perm::Cred {
-        crate::vfs::perm::Cred::default()
+        crate::vfs::perm::Cred::root()
     }
 }
 

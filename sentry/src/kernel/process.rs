@@ -309,30 +309,44 @@ pub enum JobEvent {
     Continued,
 }
 
-/// A process's user and group ids.
+/// A process's credentials: user and group ids, capabilities (`kernel::caps`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Creds {
     pub ruid: u32,
     pub euid: u32,
     pub suid: u32,
+    /// The filesystem ids (`setfsuid`): what file permission checks use; every other
+    /// change of the effective id sets it too.
+    pub fsuid: u32,
     pub rgid: u32,
     pub egid: u32,
     pub sgid: u32,
+    pub fsgid: u32,
     pub groups: Vec<u32>,
+    pub caps: super::caps::CapSets,
 }
 
 impl Creds {
-    /// Everything set to one user and group.
+    /// Everything set to one user and group, with the capabilities a process of that
+    /// user started by root has ([`super::caps::CapSets::for_uid`]).
     pub fn of(uid: u32, gid: u32) -> Creds {
         Creds {
             ruid: uid,
             euid: uid,
             suid: uid,
+            fsuid: uid,
             rgid: gid,
             egid: gid,
             sgid: gid,
+            fsgid: gid,
             groups: Vec::new(),
+            caps: super::caps::CapSets::for_uid(uid),
         }
+    }
+
+    /// Whether the process holds `cap` (in its effective set): Linux's `capable`.
+    pub fn capable(&self, cap: snare_abi::caps::Cap) -> bool {
+        self.caps.has(cap)
     }
 }
 
@@ -389,6 +403,21 @@ pub struct TgState {
     pub timers: ProcessTimers,
     /// Resource limits (fork copies them, execve keeps them).
     pub rlimits: super::rlimits::Rlimits,
+}
+
+impl TgState {
+    /// Installs new credentials as Linux's `commit_creds` does: a change of the effective
+    /// or filesystem ids, or permitted capabilities gained, clear the parent-death signal.
+    pub fn commit_creds(&mut self, new: Creds) {
+        let old = &self.creds;
+        let gained = new.caps.permitted & !old.caps.permitted != 0;
+        let moved = (old.euid, old.egid, old.fsuid, old.fsgid)
+            != (new.euid, new.egid, new.fsuid, new.fsgid);
+        if moved || gained {
+            self.pdeathsig = 0;
+        }
+        self.creds = new;
+    }
 }
 
 /// A process: a group of threads sharing a pid, signal dispositions and a parent.

@@ -223,6 +223,11 @@ impl Task {
         &self.handle.tg
     }
 
+    /// Whether the task's process holds `cap` (Linux's `capable`).
+    pub fn capable(&self, cap: snare_abi::caps::Cap) -> bool {
+        self.tg().state().creds.capable(cap)
+    }
+
     /// The process's RLIMIT_NOFILE soft limit: its fds are below it.
     pub fn nofile(&self) -> i32 {
         self.tg().state().rlimits.nofile()

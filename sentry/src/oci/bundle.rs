@@ -5,8 +5,10 @@
 //! big, not JSON, of the wrong shape, without `process` or `root`, with a relative `cwd`,
 //! NUL bytes, `-1` ids, or mounts snare can't make is refused with a message
 //! that names the field. What snare provides itself (`/proc`, `/sys`, `/dev`, devpts,
-//! mqueue, cgroup) and what it does not apply yet (capabilities, `oomScoreAdj`) is accepted
-//! and logged (`docs/oci.md` lists it). `linux.seccomp` becomes the Sentry's profile over
+//! mqueue, cgroup) and what it does not apply yet (`oomScoreAdj`) is accepted and logged
+//! (`docs/oci.md` lists it). `process.capabilities` and `noNewPrivileges` become the
+//! guest's ([`caps_of`]); unknown capability names are left out with a warning, as runc
+//! does. `linux.seccomp` becomes the Sentry's profile over
 //! guest syscalls (`oci::seccomp`); `linux.cgroupsPath` and `resources` are `oci::cgroup`'s.
 
 use std::collections::HashMap;
@@ -45,6 +47,8 @@ pub struct Launch {
     pub groups: Vec<u32>,
     /// `process.user.umask` (default 022).
     pub umask: u32,
+    /// `process.capabilities` and `noNewPrivileges` ([`caps_of`]).
+    pub caps: crate::kernel::caps::CapSets,
     /// From `linux.namespaces`: a `network` entry with a path joins it; without one, a
     /// network of the sandbox's own; no entry, the host's (as runc).
     pub network: Network,
@@ -75,6 +79,7 @@ impl Launch {
     pub fn request(&self) -> DoRequest {
         let mut user = Creds::of(self.uid, self.gid);
         user.groups = self.groups.clone();
+        user.caps = self.caps;
         DoRequest {
             root: self.root.clone(),
             root_writes: self.root_writes,
@@ -153,7 +158,90 @@ pub fn read_config(path: &Path) -> Result<Spec, OciError> {
             MAX_CONFIG >> 20
         )));
     }
-    serde_json::from_slice(&bytes).map_err(|e| error(format!("{shown}: {e}")))
+    parse_without_unknown_caps(&bytes, Some("process")).map_err(|e| error(format!("{shown}: {e}")))
+}
+
+/// Parses a config (or, `process` None, a `process.json`) as runc takes it: a capability
+/// name this kernel doesn't know is left out with a warning (oci-spec's types would refuse
+/// the whole file). Errors are the plain parse's.
+pub fn parse_without_unknown_caps<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    process: Option<&str>,
+) -> Result<T, serde_json::Error> {
+    let first = match serde_json::from_slice(bytes) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Err(first);
+    };
+    let p = match process {
+        Some(key) => value.get_mut(key),
+        None => Some(&mut value),
+    };
+    let mut dropped = Vec::new();
+    if let Some(sets) = p.and_then(|p| p.get_mut("capabilities")) {
+        for set in [
+            "bounding",
+            "effective",
+            "inheritable",
+            "permitted",
+            "ambient",
+        ] {
+            if let Some(serde_json::Value::Array(names)) = sets.get_mut(set) {
+                names.retain(|n| {
+                    let known = n
+                        .as_str()
+                        .and_then(snare_abi::caps::Cap::from_name)
+                        .is_some();
+                    if !known {
+                        dropped.push(n.to_string());
+                    }
+                    known
+                });
+            }
+        }
+    }
+    if dropped.is_empty() {
+        return Err(first);
+    }
+    let parsed = serde_json::from_value(value).map_err(|_| first)?;
+    tracing::warn!(
+        "ignoring unknown or unavailable capabilities: {}",
+        dropped.join(", ")
+    );
+    Ok(parsed)
+}
+
+/// The capability state of an OCI `process` as runc leaves it just before it execs the
+/// program: the five sets named (none without `capabilities`: everything empty, the
+/// bounding set too, as runc), no_new_privs from `noNewPrivileges`. The exec then
+/// transforms them as Linux does (`kernel::caps::exec_creds`).
+pub fn caps_of(process: &oci_spec::runtime::Process) -> crate::kernel::caps::CapSets {
+    use crate::kernel::caps::CapSets;
+    let mask = |set: &Option<oci_spec::runtime::Capabilities>| {
+        set.iter().flatten().fold(0u64, |m, c| {
+            let name = serde_json::to_value(c).ok();
+            let cap = name
+                .as_ref()
+                .and_then(|n| n.as_str())
+                .and_then(snare_abi::caps::Cap::from_name);
+            m | cap.map_or(0, |c| c.bit())
+        })
+    };
+    let mut caps = match process.capabilities() {
+        Some(c) => CapSets {
+            bounding: mask(c.bounding()),
+            effective: mask(c.effective()),
+            inheritable: mask(c.inheritable()),
+            permitted: mask(c.permitted()),
+            ambient: mask(c.ambient()),
+            ..CapSets::none()
+        },
+        None => CapSets::none(),
+    };
+    caps.no_new_privs = process.no_new_privileges().unwrap_or(false);
+    caps
 }
 
 /// A string of the config that reaches the guest or the host as a C string: no NUL.
@@ -307,11 +395,6 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
     let hooks = spec.hooks().clone().unwrap_or_default();
     super::hooks::check(&hooks)?;
     let rlimits = rlimits(process.rlimits().as_deref().unwrap_or_default())?;
-    if let Some(nnp) = process.no_new_privileges() {
-        // The guest can't gain privileges by exec either way: the Sentry honours no set-id
-        // bits or file capabilities, and PR_GET_NO_NEW_PRIVS answers 1.
-        tracing::debug!("process.noNewPrivileges {nnp}: always in effect in the sandbox");
-    }
     if let Some(adj) = process.oom_score_adj() {
         tracing::debug!("process.oomScoreAdj {adj}: accepted, not applied");
     }
@@ -327,6 +410,7 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         gid,
         groups,
         umask,
+        caps: caps_of(process),
         network,
         mounts,
         hostname,

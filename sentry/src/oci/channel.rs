@@ -100,6 +100,9 @@ pub struct ExecRequest {
     pub umask: u32,
     /// (resource, soft, hard), as `oci::bundle` checks them.
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// `capabilities` and `noNewPrivileges` (`oci::bundle::caps_of`); none when absent.
+    #[serde(default = "crate::kernel::caps::CapSets::none")]
+    pub caps: crate::kernel::caps::CapSets,
     pub stdio: Stdio,
 }
 

@@ -74,7 +74,8 @@ fn read_process(path: &Path) -> Result<Process, OciError> {
             MAX_PROCESS >> 20
         )));
     }
-    serde_json::from_slice(&bytes).map_err(|e| error(format!("--process {shown}: {e}")))
+    super::bundle::parse_without_unknown_caps(&bytes, None)
+        .map_err(|e| error(format!("--process {shown}: {e}")))
 }
 
 /// The process runc's `exec` runs: `--process`'s, or the bundle's with the flags over it.
@@ -158,6 +159,7 @@ pub fn request_of(p: &Process) -> Result<ExecRequest, OciError> {
         groups: user.additional_gids().clone().unwrap_or_default(),
         umask,
         rlimits,
+        caps: super::bundle::caps_of(p),
         stdio: Stdio::Fds,
     };
     req.check().map_err(error)?;

@@ -698,6 +698,7 @@ mod tests {
             gid: 0,
             groups: vec![],
             umask: 0o022,
+            caps: Default::default(),
             network: crate::cli::Network::None,
             hostname: None,
             mounts: vec![

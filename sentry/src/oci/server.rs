@@ -271,7 +271,15 @@ fn start(
         .ok_or_else(|| err(127, format!("{shown}: not found")))?;
     let argv: Vec<Vec<u8>> = req.args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let open = |p: &[u8]| crate::kernel::mounts::boot_open(&k.mounts, p);
-    let image = exec(k, &path, argv, envp, &open, None).map_err(|e| match e.errno {
+    let mut creds = Creds::of(req.uid, req.gid);
+    creds.groups = req.groups.clone();
+    creds.caps = req.caps;
+    let no_setid = |_: &[u8], _: &snare_abi::file::Stat| crate::kernel::caps::SetIds::default();
+    let old = crate::kernel::ExecCreds {
+        old: &creds,
+        setid: &no_setid,
+    };
+    let image = exec(k, &path, argv, envp, &open, None, old).map_err(|e| match e.errno {
         Errno::ENOENT => err(127, format!("{shown}: not found")),
         _ => err(126, format!("{shown}: {e}")),
     })?;
@@ -279,8 +287,6 @@ fn start(
         .mm
         .new_context()
         .map_err(|e| err(1, format!("cannot start the process: {e}")))?;
-    let mut creds = Creds::of(req.uid, req.gid);
-    creds.groups = req.groups.clone();
     let (tg, handle) = {
         let mut pids = k.pids.lock().unwrap_or_else(|e| e.into_inner());
         let pid = pids
@@ -295,7 +301,7 @@ fn start(
             st.args = image.args;
             st.env = image.env;
             st.did_exec = true;
-            st.creds = creds;
+            st.creds = image.creds;
             for &(resource, soft, hard) in &req.rlimits {
                 let lim = snare_abi::file::Rlimit {
                     rlim_cur: soft,

@@ -9,6 +9,7 @@ use snare_syscalls_table::nr;
 
 use super::arg::{fd, i32_, u32_};
 use super::Handler;
+use crate::kernel::caps::SetIds;
 use crate::kernel::process::{lock, JobEvent, TaskHandle, ThreadGroup};
 use crate::kernel::signal::{wait_status, CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED};
 use crate::kernel::{wait, ExitStatus, FsContext, Task};
@@ -73,7 +74,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         if f & CLONE_FS != 0 {
             return Err(Errno::EINVAL);
         }
-        if task.tg().state().creds.euid != 0 {
+        if !task.capable(snare_abi::caps::Cap::SysAdmin) {
             return Err(Errno::EPERM);
         }
     }
@@ -380,7 +381,21 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     // image into its own stub process and goes on in its own stub thread.
     let alone = task.tg().state().threads.len() == 1;
     let reuse = (alone && Arc::strong_count(&task.mm) == 1).then(|| task.mm.clone());
-    let image = match crate::kernel::exec(&task.k, &path, argv, envp, &open, reuse.as_ref()) {
+    let old = task.tg().state().creds.clone();
+    // Set-id bits count unless no_new_privs is set or the program's mount is nosuid.
+    let setid = |p: &[u8], st: &snare_abi::file::Stat| {
+        let ids = SetIds::of(st);
+        match ids == SetIds::default() || old.caps.no_new_privs || super::path::nosuid(task, p) {
+            true => SetIds::default(),
+            false => ids,
+        }
+    };
+    let creds = crate::kernel::ExecCreds {
+        old: &old,
+        setid: &setid,
+    };
+    let image = match crate::kernel::exec(&task.k, &path, argv, envp, &open, reuse.as_ref(), creds)
+    {
         Ok(image) => image,
         Err(e) if e.fatal => {
             tracing::info!(%e, "execve failed past the point of no return: killing the process");
@@ -482,6 +497,11 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
         st.env = image.env;
         st.did_exec = true;
         st.vfork_done = true;
+        if image.secure {
+            // Linux forgets the parent-death signal of a privilege-changing exec.
+            st.pdeathsig = 0;
+        }
+        st.commit_creds(image.creds);
         // POSIX timers don't survive execve; interval timers do.
         st.timers.delete_posix();
     }
@@ -715,23 +735,23 @@ const PR_SET_PDEATHSIG: u32 = 1;
 const PR_GET_PDEATHSIG: u32 = 2;
 const PR_GET_DUMPABLE: u32 = 3;
 const PR_SET_DUMPABLE: u32 = 4;
-const PR_GET_KEEPCAPS: u32 = 7;
-const PR_SET_KEEPCAPS: u32 = 8;
 const PR_SET_NAME: u32 = 15;
 const PR_GET_NAME: u32 = 16;
-const PR_CAPBSET_READ: u32 = 23;
 const PR_SET_SECCOMP: u32 = 22;
 const PR_GET_SECCOMP: u32 = 21;
 const PR_SET_CHILD_SUBREAPER: u32 = 36;
 const PR_GET_CHILD_SUBREAPER: u32 = 37;
-const PR_SET_NO_NEW_PRIVS: u32 = 38;
-const PR_GET_NO_NEW_PRIVS: u32 = 39;
 const PR_SET_VMA: u32 = 0x5356_4d41;
 
-/// Implements `prctl(2)` for the options programs commonly use.
+/// Implements `prctl(2)` for the options programs commonly use; the capability and
+/// privilege options are `kernel::caps`'s rules over the process's credentials.
 fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let _ = (CLD_KILLED, CLD_EXITED);
-    match u32_(a[0]) {
+    let option = u32_(a[0]);
+    if let Some(r) = super::creds::prctl_caps(task, option, a) {
+        return r;
+    }
+    match option {
         PR_SET_PDEATHSIG => {
             let sig = i32_(a[1]);
             if !(0..=64).contains(&sig) {
@@ -752,8 +772,6 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             }
             Ok(0)
         }
-        PR_GET_KEEPCAPS => Ok(0),
-        PR_SET_KEEPCAPS => Ok(0),
         PR_SET_NAME => {
             let name = task.mm.read_cstr(a[1], 16).or_else(|e| {
                 if e == Errno::ENAMETOOLONG {
@@ -771,12 +789,6 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             let mut name = task.tg().state().comm.clone();
             name.resize(16, 0);
             task.mm.write(a[1], &name)?;
-            Ok(0)
-        }
-        PR_CAPBSET_READ => {
-            if a[1] > 40 {
-                return Err(Errno::EINVAL);
-            }
             Ok(0)
         }
         // The thread's own mode; 2 (SECCOMP_MODE_FILTER) under the sandbox's profile too.
@@ -799,14 +811,6 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             task.mm.write(a[1], &v.to_ne_bytes())?;
             Ok(0)
         }
-        PR_SET_NO_NEW_PRIVS => {
-            if a[1] != 1 {
-                return Err(Errno::EINVAL);
-            }
-            Ok(0)
-        }
-        // The Sentry itself runs with no_new_privs set.
-        PR_GET_NO_NEW_PRIVS => Ok(1),
         PR_SET_VMA => Ok(0),
         _ => Err(Errno::EINVAL),
     }

@@ -282,7 +282,8 @@ fn sys_statx(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// `access`/`faccessat`/`faccessat2`: the walk and the check are made for the real ids
-/// (the effective ones with `AT_EACCESS`), as Linux does.
+/// (the effective ones with `AT_EACCESS`), as Linux does, and the capabilities a real root
+/// would have.
 fn do_access(task: &Task, dirfd: i32, path: u64, mode: u32, flags: u32) -> Result<u64, Errno> {
     use snare_abi::file::AT_EACCESS;
     check_flags(mode, 7)?;
@@ -290,11 +291,20 @@ fn do_access(task: &Task, dirfd: i32, path: u64, mode: u32, flags: u32) -> Resul
     let cred = if flags & AT_EACCESS != 0 {
         task.cred()
     } else {
+        // Linux's access_override_creds: the real ids, with the permitted capabilities
+        // for a real root and none for others (unless SECBIT_NO_SETUID_FIXUP).
         let c = task.tg().state().creds.clone();
+        let fixup = c.caps.securebits & snare_abi::caps::SECBIT_NO_SETUID_FIXUP == 0;
+        let caps = match (fixup, c.ruid) {
+            (false, _) => c.caps.effective,
+            (true, 0) => c.caps.permitted,
+            (true, _) => 0,
+        };
         crate::vfs::perm::Cred {
             uid: c.ruid,
             gid: c.rgid,
             groups: c.groups,
+            caps,
         }
     };
     let p = path_arg(task, path)?;

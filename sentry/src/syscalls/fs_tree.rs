@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use snare_abi::caps::Cap;
 use snare_abi::file::{
     Timespec, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
     UTIME_NOW, UTIME_OMIT,
@@ -96,7 +97,7 @@ fn no_create(task: &Task, m: &Mount, path: &[u8], other: Errno) -> Errno {
 /// `EACCES` unless `cred` may make `p` in its directory (write and search permission).
 /// An existing `p` passes: the change itself then says `EEXIST`, as Linux does first.
 fn may_create(task: &Task, cred: &Cred, p: &[u8]) -> Result<(), Errno> {
-    if cred.is_root() || stat_resolved(task, p, false).is_ok() {
+    if cred.overrides_dac() || stat_resolved(task, p, false).is_ok() {
         return Ok(());
     }
     cred.may(&parent_perm(task, p)?, MAY_WRITE | MAY_EXEC)
@@ -107,7 +108,7 @@ fn may_create(task: &Task, cred: &Cred, p: &[u8]) -> Result<(), Errno> {
 /// caller's, or the directory be (`EPERM`).
 fn may_delete(task: &Task, cred: &Cred, p: &[u8]) -> Result<(), Errno> {
     let victim = Perm::of(&stat_resolved(task, p, false)?);
-    if cred.is_root() {
+    if cred.overrides_dac() && cred.has(Cap::Fowner) {
         return Ok(());
     }
     let dir = parent_perm(task, p)?;
@@ -458,10 +459,14 @@ fn grow_ok(task: &Task, st: &snare_abi::file::Stat, size: u64) -> Result<(), Err
     Ok(())
 }
 
-/// The mode and owner of `inner` on `m`, for a permission check by a caller other than
-/// root (`None` for root: nothing to check).
+/// The mode and owner of `inner` on `m`, for a permission check of a change of its
+/// attributes (`None` for a caller with CAP_CHOWN, CAP_FOWNER and CAP_FSETID: nothing to
+/// check).
 fn perm_for(task: &Task, cred: &Cred, m: &Mount, inner: &[u8]) -> Result<Option<Perm>, Errno> {
-    if cred.is_root() {
+    if [Cap::Chown, Cap::Fowner, Cap::Fsetid]
+        .iter()
+        .all(|&c| cred.has(c))
+    {
         return Ok(None);
     }
     Ok(Some(Perm::of(&m.fs.stat(task, inner, false)?)))

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use snare_abi::caps::Cap;
 use snare_abi::file::{S_IFDIR, S_IFMT};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
@@ -49,9 +50,10 @@ const MS_IGNORED: u64 =
     MS_SILENT | 16 /* MS_SYNCHRONOUS */ | 64 /* MS_MANDLOCK */ | 128 /* MS_DIRSYNC */
     | (1 << 16) /* MS_POSIXACL */ | (1 << 22) /* MS_I_VERSION */ | (1 << 25) /* MS_LAZYTIME */;
 
-/// Mounting needs CAP_SYS_ADMIN: the guest's root has it, others don't.
-fn admin(task: &Task) -> Result<(), Errno> {
-    if task.tg().state().creds.euid == 0 {
+/// `EPERM` unless the caller holds `cap` (mounting needs CAP_SYS_ADMIN, chroot
+/// CAP_SYS_CHROOT).
+fn require(task: &Task, cap: Cap) -> Result<(), Errno> {
+    if task.capable(cap) {
         Ok(())
     } else {
         Err(Errno::EPERM)
@@ -102,7 +104,7 @@ fn sys_mount(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    admin(task)?;
+    require(task, Cap::SysAdmin)?;
     let point = target(task, a[1], false)?;
     let table = task.fs.mounts.clone();
     if flags & MS_PROPAGATION != 0 {
@@ -200,7 +202,7 @@ fn sys_umount2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0 {
         return Err(Errno::EINVAL);
     }
-    admin(task)?;
+    require(task, Cap::SysAdmin)?;
     let point = target(task, a[0], flags & UMOUNT_NOFOLLOW != 0)?;
     if flags & MNT_EXPIRE != 0 {
         return match task.fs.mounts.at(&point) {
@@ -250,7 +252,7 @@ fn sys_unshare(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     if flags & CLONE_NEWNS != 0 {
-        admin(task)?;
+        require(task, Cap::SysAdmin)?;
         task.fs = Arc::new(task.fs.with_new_mounts());
     } else if flags & CLONE_FS != 0 && Arc::strong_count(&task.fs) > 1 {
         task.fs = Arc::new(task.fs.duplicate());
@@ -272,11 +274,11 @@ fn directory(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
     Ok(p)
 }
 
-/// Implements `chroot(2)` (CAP_SYS_CHROOT: root only). The current directory stays where
-/// it is, as on Linux (outside the new root, getcwd shows `(unreachable)`).
+/// Implements `chroot(2)` (CAP_SYS_CHROOT). The current directory stays where it is, as
+/// on Linux (outside the new root, getcwd shows `(unreachable)`).
 fn sys_chroot(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let p = directory(task, a[0])?;
-    admin(task)?;
+    require(task, Cap::SysChroot)?;
     task.fs.set_root(p.into());
     Ok(0)
 }
@@ -286,7 +288,7 @@ fn sys_chroot(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// directories. Deviation: other processes' current directories keep their paths (Linux
 /// moves only those that were at the old root, which are at the new one here too).
 fn sys_pivot_root(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    admin(task)?;
+    require(task, Cap::SysAdmin)?;
     let new_root = directory(task, a[0])?;
     let put_old = directory(task, a[1])?;
     if &*task.fs.root() != b"/" {

@@ -94,7 +94,7 @@ fn sys_mq_open(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         cred: task.cred(),
         ruid: creds.ruid,
         rlimit: soft_limit(task, RLIMIT_MSGQUEUE),
-        privileged: creds.euid == 0,
+        privileged: creds.capable(snare_abi::caps::Cap::SysResource),
         umask: task.fs.umask(),
     };
     let file = mqueue::open(&name, flags, u32_(a[2]), attr.as_ref(), &c)?;

@@ -60,12 +60,13 @@ pub(super) fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, 
 }
 
 /// The resolver for `task`: its mount namespace, itself as the caller, and the ids whose
-/// search permission the walk checks (`cred`; none for root).
+/// search permission the walk checks (`cred`; none for a caller that may search every
+/// directory).
 pub(super) fn resolver_as(task: &Task, cred: Cred) -> Resolver<'_> {
     Resolver {
         mounts: &task.fs.mounts,
         cx: task,
-        cred: (!cred.is_root()).then_some(cred),
+        cred: (!cred.searches_all()).then_some(cred),
         root: task.fs.root(),
     }
 }
@@ -81,10 +82,16 @@ pub(super) fn resolve(task: &Task, abs: &[u8], follow: bool) -> Result<Node, Err
 }
 
 /// Whether the host's own permission checks are the guest's: the fast path asks the host
-/// directly, as the Sentry, so it is taken only when the guest has the Sentry's ids, or
-/// both are root.
+/// directly, as the Sentry, so it is taken only when the guest has the Sentry's powers
+/// over files: both root with CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (which the Sentry
+/// keeps), or the Sentry's own ids without either. A guest root that lost them walks.
 fn host_checks_suffice(task: &Task, cred: &Cred) -> bool {
-    (cred.uid == task.k.uid && cred.gid == task.k.gid) || (cred.is_root() && task.k.uid == 0)
+    let dac = cred.overrides_dac() && cred.has(snare_abi::caps::Cap::DacReadSearch);
+    if task.k.uid == 0 {
+        cred.uid == 0 && dac
+    } else {
+        cred.uid == task.k.uid && cred.gid == task.k.gid && !cred.searches_all()
+    }
 }
 
 /// The directory part of a walked path (`/` for `/x`).
@@ -199,9 +206,9 @@ fn open_as(
     }
     // What is there already: for permission checks, a creation's owner, O_TRUNC's event (a
     // root's plain open doesn't ask).
-    let existing = (creat || flags & o::TRUNC != 0 || !cred.is_root())
+    let existing = (creat || flags & o::TRUNC != 0 || !cred.overrides_dac())
         .then(|| m.fs.stat(task, &inner, follow));
-    if let (false, Some(existing)) = (cred.is_root(), &existing) {
+    if let (false, Some(existing)) = (cred.overrides_dac(), &existing) {
         match existing {
             // O_EXCL: the open says EEXIST.
             Ok(_) if creat && flags & o::EXCL != 0 => {}
@@ -238,6 +245,15 @@ fn open_as(
     Ok(file)
 }
 
+/// Whether the guest path `abs` lies on a `nosuid` mount (its set-id bits don't count).
+pub(super) fn nosuid(task: &Task, abs: &[u8]) -> bool {
+    let walked = match resolve(task, abs, true) {
+        Ok(Node::Path(p)) => p,
+        _ => abs.to_vec(),
+    };
+    mount_of(task, &walked).flags & crate::vfs::mount::ms::NOSUID != 0
+}
+
 /// Opens a guest path to run it (execve, and its interpreters): execute permission instead
 /// of read (`EACCES`), and none on a `noexec` mount.
 pub(super) fn open_exec(task: &Task, abs: &[u8]) -> Result<Arc<dyn FileDescription>, Errno> {
@@ -260,7 +276,7 @@ pub(super) fn open_exec(task: &Task, abs: &[u8]) -> Result<Arc<dyn FileDescripti
         m.fs.stat(task, &inner, true)?;
         return Err(Errno::EACCES);
     }
-    if !cred.is_root() {
+    if !cred.overrides_dac() {
         cred.may(&Perm::of(&m.fs.stat(task, &inner, true)?), MAY_EXEC)?;
     }
     m.fs.open(task, &inner, &path, o::RDONLY, 0)

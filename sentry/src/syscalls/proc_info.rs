@@ -109,6 +109,9 @@ fn info_of(
         ppid: tg.ppid(),
         uid: creds.euid,
         gid: creds.egid,
+        uids: [creds.ruid, creds.euid, creds.suid, creds.fsuid],
+        gids: [creds.rgid, creds.egid, creds.sgid, creds.fsgid],
+        caps: creds.caps,
         comm,
         cmdline: guest_range(mm, args),
         environ: guest_range(mm, env),
@@ -164,6 +167,9 @@ pub(crate) fn other_process(k: &Kernel, pid: i32, cpu: bool) -> Option<ProcessIn
                 ppid: tg.ppid(),
                 uid: st.creds.euid,
                 gid: st.creds.egid,
+                uids: [st.creds.ruid, st.creds.euid, st.creds.suid, st.creds.fsuid],
+                gids: [st.creds.rgid, st.creds.egid, st.creds.sgid, st.creds.fsgid],
+                caps: st.creds.caps,
                 comm: st.comm.clone(),
                 exe: st.exe.clone(),
                 pgid: st.pgid,
@@ -299,9 +305,10 @@ impl crate::vfs::filesystem::Caller for Task {
     fn cred(&self) -> crate::vfs::perm::Cred {
         let tg = self.tg().state();
         crate::vfs::perm::Cred {
-            uid: tg.creds.euid,
-            gid: tg.creds.egid,
+            uid: tg.creds.fsuid,
+            gid: tg.creds.fsgid,
             groups: tg.creds.groups.clone(),
+            caps: tg.creds.caps.effective,
         }
     }
 

@@ -199,11 +199,11 @@ fn sys_arch_prctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Implements `prlimit64(2)`: reads and sets the limits of the caller's process (pid 0) or
 /// of another one. As Linux: another process's limits need the same real, effective and
-/// saved ids (or CAP_SYS_RESOURCE, here euid 0: see `creds.rs`), and raising a hard limit
-/// needs CAP_SYS_RESOURCE. See `kernel/rlimits.rs` for what is enforced.
+/// saved ids (or CAP_SYS_RESOURCE), and raising a hard limit needs CAP_SYS_RESOURCE. See `kernel/rlimits.rs` for what is enforced.
 fn sys_prlimit64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (pid, resource) = (i32_(a[0]), u32_(a[1]));
     let me = task.tg().state().creds.clone();
+    let resource_cap = me.capable(snare_abi::caps::Cap::SysResource);
     let tg = if pid == 0 || pid == task.tgid() {
         task.tg().clone()
     } else {
@@ -211,7 +211,7 @@ fn sys_prlimit64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         let c = g.state().creds.clone();
         let same = [c.ruid, c.euid, c.suid].iter().all(|&u| u == me.ruid)
             && [c.rgid, c.egid, c.sgid].iter().all(|&g| g == me.rgid);
-        if !same && me.euid != 0 {
+        if !same && !resource_cap {
             return Err(Errno::EPERM);
         }
         g
@@ -224,7 +224,7 @@ fn sys_prlimit64(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let old = {
         let mut st = tg.state();
         match new {
-            Some(n) => st.rlimits.set(resource, n, me.euid == 0)?,
+            Some(n) => st.rlimits.set(resource, n, resource_cap)?,
             None => st.rlimits.get(resource)?,
         }
     };

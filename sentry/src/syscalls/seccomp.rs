@@ -159,10 +159,10 @@ fn prev_contains(mine: Option<&Arc<Chain>>, theirs: Option<&Arc<Chain>>) -> bool
     }
 }
 
-/// Linux's rule: a filter needs `no_new_privs` or CAP_SYS_ADMIN. The guest always runs with
-/// no_new_privs (the Sentry honours no set-id bits: `PR_GET_NO_NEW_PRIVS` answers 1).
-fn may_install(_task: &Task) -> bool {
-    true
+/// Linux's rule: a filter needs `no_new_privs` or CAP_SYS_ADMIN (EACCES otherwise).
+fn may_install(task: &Task) -> bool {
+    let st = task.tg().state();
+    st.creds.caps.no_new_privs || st.creds.capable(snare_abi::caps::Cap::SysAdmin)
 }
 
 /// What the thread's own seccomp state does with syscall `nr`: `None` when it has none.

@@ -231,19 +231,20 @@ fn sender_uid(task: &Task) -> u32 {
     task.tg().state().creds.ruid
 }
 
-/// Whether `task` may send `sig` to process `g` (Linux's `check_kill_permission`): root
-/// (CAP_KILL) may signal anyone; otherwise the sender's real or effective uid must be the
+/// Whether `task` may send `sig` to process `g` (Linux's `check_kill_permission`): a
+/// sender with CAP_KILL may signal anyone; otherwise the sender's real or effective uid must be the
 /// target's real or saved uid, except that SIGCONT reaches any process of the sender's
 /// session. Signal 0 (an existence check) asks the same question.
 fn may_signal(task: &Task, g: &ThreadGroup, sig: i32) -> bool {
     if g.tgid == task.tgid() {
         return true;
     }
-    let (ruid, euid, sid) = {
+    let (ruid, euid, sid, kill) = {
         let st = task.tg().state();
-        (st.creds.ruid, st.creds.euid, st.sid)
+        let kill = st.creds.capable(snare_abi::caps::Cap::Kill);
+        (st.creds.ruid, st.creds.euid, st.sid, kill)
     };
-    if euid == 0 {
+    if kill {
         return true;
     }
     let st = g.state();

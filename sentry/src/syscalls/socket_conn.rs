@@ -47,10 +47,7 @@ pub(super) fn find(task: &Task, addr: &UnixAddr, ty: SockType) -> Result<Arc<Uni
                 Node::Fd(_) => return Err(Errno::ECONNREFUSED),
             };
             let st = stat_resolved(task, &walked, true)?;
-            let cred = task.cred();
-            if !cred.is_root() {
-                cred.may(&Perm::of(&st), MAY_WRITE)?;
-            }
+            task.cred().may(&Perm::of(&st), MAY_WRITE)?;
             if st.st_mode & S_IFMT != S_IFSOCK {
                 return Err(Errno::ECONNREFUSED);
             }
@@ -77,7 +74,7 @@ fn bind_path(task: &Task, s: &Arc<UnixSocket>, path: &[u8]) -> Result<(), Errno>
         return Err(e);
     }
     let cred = task.cred();
-    if !cred.is_root() {
+    if !cred.overrides_dac() {
         cred.may(
             &super::path::parent_perm(task, &walked)?,
             MAY_WRITE | MAY_EXEC,

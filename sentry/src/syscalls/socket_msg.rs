@@ -358,14 +358,15 @@ fn parse_control(task: &Task, m: &Msghdr) -> Result<(Option<Rights>, Option<Ucre
     Ok((rights, creds))
 }
 
-/// Linux's `scm_check_creds`: the pid must be the caller's (unless root), the ids one of its
-/// real, effective or saved ones (unless root); then the pid must exist (ESRCH).
+/// Linux's `scm_check_creds`: the pid must be the caller's (unless CAP_SYS_ADMIN), the
+/// ids one of its real, effective or saved ones (unless CAP_SETUID, CAP_SETGID); then the
+/// pid must exist (ESRCH).
 fn check_creds(task: &Task, u: Ucred) -> Result<(), Errno> {
+    use snare_abi::caps::Cap;
     let c = task.tg().state().creds.clone();
-    let root = c.euid == 0;
-    let pid_ok = u.pid == task.tgid() || root;
-    let uid_ok = [c.ruid, c.euid, c.suid].contains(&u.uid) || root;
-    let gid_ok = [c.rgid, c.egid, c.sgid].contains(&u.gid) || root;
+    let pid_ok = u.pid == task.tgid() || c.capable(Cap::SysAdmin);
+    let uid_ok = [c.ruid, c.euid, c.suid].contains(&u.uid) || c.capable(Cap::Setuid);
+    let gid_ok = [c.rgid, c.egid, c.sgid].contains(&u.gid) || c.capable(Cap::Setgid);
     if u.uid == u32::MAX || u.gid == u32::MAX {
         return Err(Errno::EINVAL);
     }

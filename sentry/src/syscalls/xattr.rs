@@ -4,7 +4,7 @@
 //! Arguments are read first, in Linux's order: the flags (`EINVAL`), the name (`ERANGE` when
 //! empty or longer than 255 bytes), the value (`E2BIG` past 64 KiB); then the file is found,
 //! a read-only mount refuses changes (`EROFS`), who may do what is decided here (Linux's
-//! `xattr_permission`, root standing for CAP_SYS_ADMIN), and the mount's filesystem keeps
+//! `xattr_permission`, with CAP_SYS_ADMIN for `trusted.` and `security.`), and the mount's filesystem keeps
 //! the attributes ([`crate::vfs::xattr`]: tmpfs, the overlay, volumes).
 //!
 //! Deviations from Linux, for the next maintainer:
@@ -20,6 +20,7 @@
 
 use std::sync::Arc;
 
+use snare_abi::caps::Cap;
 use snare_abi::file::xattr::{
     XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX,
 };
@@ -138,9 +139,9 @@ fn permission(cred: &Cred, st: &Stat, name: &[u8], write: bool) -> Result<(), Er
         // The filesystem decides (it keeps no ACLs: EOPNOTSUPP).
         Namespace::System => return Ok(()),
         // Anyone reads; changing needs CAP_SYS_ADMIN (commoncap's inode_setxattr).
-        Namespace::Security if write && !cred.is_root() => return Err(Errno::EPERM),
+        Namespace::Security if write && !cred.has(Cap::SysAdmin) => return Err(Errno::EPERM),
         Namespace::Security => return Ok(()),
-        Namespace::Trusted if cred.is_root() => return Ok(()),
+        Namespace::Trusted if cred.has(Cap::SysAdmin) => return Ok(()),
         Namespace::Trusted => return Err(denied),
         Namespace::User => {
             let kind = st.st_mode & S_IFMT;
@@ -217,7 +218,7 @@ fn do_listxattr(task: &Task, by: By, list: u64, size: u64) -> Result<u64, Errno>
         Target::Fs(m, p) => m.fs.listxattr(task, &m.inner(&p))?,
         Target::Anon(_) => Vec::new(),
     };
-    let root = task.cred().is_root();
+    let root = task.cred().has(Cap::SysAdmin);
     let mut out = Vec::new();
     for n in names {
         if root || Namespace::of(&n) != Namespace::Trusted {
@@ -367,12 +368,13 @@ mod tests {
             uid: 1000,
             gid: 1000,
             groups: vec![],
+            caps: 0,
         }
     }
 
     #[test]
     fn xattr_permission_as_linux() {
-        let (root, u) = (Cred::default(), user());
+        let (root, u) = (Cred::root(), user());
         let file = st(S_IFREG | 0o644, 0);
         let mine = st(S_IFREG | 0o600, 1000);
         let link = st(snare_abi::file::S_IFLNK | 0o777, 1000);

@@ -1,11 +1,13 @@
 //! File permissions (DAC): who may read, write or search what, as Linux's
 //! `generic_permission` decides it, and the rules of sticky and setgid directories.
 //!
-//! The caller's filesystem ids are its effective ones (`setfsuid` follows them here).
-//! Root is treated as holding CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER and
-//! CAP_CHOWN: it reads and writes anything, searches any directory, and executes a file with
-//! any execute bit.
+//! The caller's ids are its filesystem ones (`setfsuid`; they follow the effective ones).
+//! Its capabilities override the checks as Linux's do: CAP_DAC_OVERRIDE reads and writes
+//! anything and executes a file with any execute bit, CAP_DAC_READ_SEARCH reads files and
+//! searches directories, CAP_FOWNER acts as any file's owner, CAP_CHOWN gives files away,
+//! CAP_FSETID keeps a set-group-id bit the caller's groups wouldn't allow.
 
+use snare_abi::caps::Cap;
 use snare_abi::file::{Stat, S_IFDIR, S_IFMT, UTIME_NOW, UTIME_OMIT};
 use snare_abi::Errno;
 
@@ -40,18 +42,40 @@ impl Perm {
     }
 }
 
-/// The ids a permission check is made for.
+/// The ids and capabilities a permission check is made for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cred {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
+    /// The effective capability set.
+    pub caps: u64,
 }
 
 impl Cred {
-    /// Root: every check below passes (but execution needs an execute bit).
-    pub fn is_root(&self) -> bool {
-        self.uid == 0
+    /// Root with every capability: the Sentry's own walks (before any task exists).
+    pub fn root() -> Cred {
+        Cred {
+            caps: snare_abi::caps::CAP_FULL_SET,
+            ..Cred::default()
+        }
+    }
+
+    /// Whether the caller holds `cap`.
+    pub fn has(&self, cap: Cap) -> bool {
+        self.caps & cap.bit() != 0
+    }
+
+    /// CAP_DAC_OVERRIDE: every read and write check passes, and every search (only
+    /// executing a file still needs an execute bit).
+    pub fn overrides_dac(&self) -> bool {
+        self.has(Cap::DacOverride)
+    }
+
+    /// Whether every directory is searchable to the caller (CAP_DAC_OVERRIDE or
+    /// CAP_DAC_READ_SEARCH): a walk needn't check.
+    pub fn searches_all(&self) -> bool {
+        self.overrides_dac() || self.has(Cap::DacReadSearch)
     }
 
     pub fn in_group(&self, gid: u32) -> bool {
@@ -60,12 +84,6 @@ impl Cred {
 
     /// `EACCES` unless the caller may do `mask` ([`MAY_READ`] | …) to `p`.
     pub fn may(&self, p: &Perm, mask: u32) -> Result<(), Errno> {
-        if self.is_root() {
-            if mask & MAY_EXEC == 0 || p.is_dir() || p.mode & 0o111 != 0 {
-                return Ok(());
-            }
-            return Err(Errno::EACCES);
-        }
         let bits = if self.uid == p.uid {
             p.mode >> 6
         } else if self.in_group(p.gid) {
@@ -74,46 +92,55 @@ impl Cred {
             p.mode
         } & 7;
         if bits & mask == mask {
+            return Ok(());
+        }
+        let read_search = self.has(Cap::DacReadSearch);
+        let allowed = if p.is_dir() {
+            self.overrides_dac() || (read_search && mask & MAY_WRITE == 0)
+        } else {
+            (read_search && mask == MAY_READ)
+                || (self.overrides_dac() && (mask & MAY_EXEC == 0 || p.mode & 0o111 != 0))
+        };
+        if allowed {
             Ok(())
         } else {
             Err(Errno::EACCES)
         }
     }
 
-    /// Whether the caller owns `p` (or is root: CAP_FOWNER).
+    /// Whether the caller owns `p` (or holds CAP_FOWNER).
     pub fn owns(&self, p: &Perm) -> bool {
-        self.is_root() || self.uid == p.uid
+        self.uid == p.uid || self.has(Cap::Fowner)
     }
 
     /// Whether the caller may remove or replace `victim` in directory `dir`: anyone with
     /// write permission there, unless `dir` is sticky, where only the owner of `victim` or
-    /// of `dir` (or root) may.
+    /// of `dir` (or CAP_FOWNER) may.
     pub fn sticky_ok(&self, dir: &Perm, victim: &Perm) -> bool {
         dir.mode & S_ISVTX == 0 || self.owns(victim) || self.uid == dir.uid
     }
 
-    /// The mode `chmod` may set on `p`: only its owner (or root) may (`EPERM`); a caller
-    /// outside the file's group can't set its set-group-id bit (it is dropped, as Linux does).
+    /// The mode `chmod` may set on `p`: only its owner (or CAP_FOWNER) may (`EPERM`); a
+    /// caller outside the file's group, without CAP_FSETID, can't set its set-group-id bit
+    /// (it is dropped, as Linux does).
     pub fn chmod_mode(&self, p: &Perm, mode: u32) -> Result<u32, Errno> {
-        if self.is_root() {
-            return Ok(mode);
-        }
         if !self.owns(p) {
             return Err(Errno::EPERM);
         }
-        Ok(if self.in_group(p.gid) {
+        Ok(if self.in_group(p.gid) || self.has(Cap::Fsetid) {
             mode
         } else {
             mode & !S_ISGID
         })
     }
 
-    /// `EPERM` unless the caller may give `p` to `uid`/`gid` (`u32::MAX`: unchanged): root
-    /// anything, its owner only to one of its own groups (Linux's `chown_ok`/`chgrp_ok`).
+    /// `EPERM` unless the caller may give `p` to `uid`/`gid` (`u32::MAX`: unchanged):
+    /// CAP_CHOWN anything, its owner only to one of its own groups (Linux's
+    /// `chown_ok`/`chgrp_ok`).
     pub fn may_chown(&self, p: &Perm, uid: u32, gid: u32) -> Result<(), Errno> {
         let uid_ok = uid == u32::MAX || (self.uid == p.uid && uid == p.uid);
         let gid_ok = gid == u32::MAX || (self.uid == p.uid && (gid == p.gid || self.in_group(gid)));
-        if self.is_root() || (uid_ok && gid_ok) {
+        if self.has(Cap::Chown) || (uid_ok && gid_ok) {
             Ok(())
         } else {
             Err(Errno::EPERM)
@@ -122,7 +149,7 @@ impl Cred {
 
     /// Whether the caller may set `p`'s times (`None` or `UTIME_NOW`: now; `UTIME_OMIT`:
     /// unchanged): to now, its owner or a writer (`EACCES`); to given times, its owner
-    /// (`EPERM`); root always.
+    /// (`EPERM`); CAP_FOWNER always.
     pub fn may_set_times(
         &self,
         p: &Perm,
@@ -166,6 +193,7 @@ mod tests {
             uid: 1000,
             gid: 100,
             groups: vec![50],
+            caps: 0,
         }
     }
 
@@ -183,7 +211,7 @@ mod tests {
 
     #[test]
     fn root_overrides_but_needs_an_exec_bit() {
-        let r = Cred::default();
+        let r = Cred::root();
         assert_eq!(r.may(&p(0o100000, 5, 5), MAY_READ | MAY_WRITE), Ok(()));
         assert_eq!(r.may(&p(0o100600, 5, 5), MAY_EXEC), Err(Errno::EACCES));
         assert_eq!(r.may(&p(0o100001, 5, 5), MAY_EXEC), Ok(()));
@@ -227,5 +255,40 @@ mod tests {
         assert!(u.sticky_ok(&p(0o041777, 1000, 0), &p(0o100644, 7, 7)));
         assert_eq!(u.new_owner(&p(0o042775, 0, 50)), (1000, 50));
         assert_eq!(u.new_owner(&p(0o040775, 0, 50)), (1000, 100));
+    }
+
+    #[test]
+    fn each_capability_overrides_its_own_check() {
+        let with = |caps: &[Cap]| Cred {
+            uid: 5,
+            caps: caps.iter().fold(0, |m, c| m | c.bit()),
+            ..Cred::default()
+        };
+        let secret = p(0o100600, 1, 1);
+        let dir = p(0o040700, 1, 1);
+        // Root without capabilities is an ordinary user.
+        let powerless = Cred::default();
+        assert_eq!(powerless.may(&secret, MAY_READ), Err(Errno::EACCES));
+        assert_eq!(powerless.may_chown(&secret, 0, u32::MAX), Err(Errno::EPERM));
+        let rs = with(&[Cap::DacReadSearch]);
+        assert_eq!(rs.may(&secret, MAY_READ), Ok(()));
+        assert_eq!(rs.may(&secret, MAY_WRITE), Err(Errno::EACCES));
+        assert_eq!(rs.may(&dir, MAY_READ | MAY_EXEC), Ok(()));
+        assert_eq!(rs.may(&dir, MAY_WRITE | MAY_EXEC), Err(Errno::EACCES));
+        assert!(rs.searches_all() && !rs.overrides_dac());
+        let ovr = with(&[Cap::DacOverride]);
+        assert_eq!(ovr.may(&secret, MAY_READ | MAY_WRITE), Ok(()));
+        assert_eq!(ovr.may(&dir, MAY_WRITE | MAY_EXEC), Ok(()));
+        assert_eq!(ovr.may(&secret, MAY_EXEC), Err(Errno::EACCES));
+        assert!(!ovr.owns(&secret));
+        let fowner = with(&[Cap::Fowner]);
+        assert!(fowner.owns(&secret));
+        assert_eq!(fowner.chmod_mode(&secret, 0o2755), Ok(0o755));
+        assert_eq!(
+            with(&[Cap::Fowner, Cap::Fsetid]).chmod_mode(&secret, 0o2755),
+            Ok(0o2755)
+        );
+        assert!(fowner.sticky_ok(&p(0o041777, 0, 0), &secret));
+        assert_eq!(with(&[Cap::Chown]).may_chown(&secret, 7, 7), Ok(()));
     }
 }

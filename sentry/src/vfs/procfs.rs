@@ -26,8 +26,8 @@
 //! that goes through one of them (followed) give `ENOENT`, so the VFS must ask `redirect` first.
 //!
 //! Deviations from Linux, for the next maintainer:
-//! - Capabilities are all-or-nothing by uid; context-switch, fault and interrupt counters
-//!   are 0; the load average is 0. Another process's state is `S` (or `T` stopped, `Z` a
+//! - Capabilities are per process (every thread shows its process's); context-switch,
+//!   fault and interrupt counters are 0; the load average is 0. Another process's state is `S` (or `T` stopped, `Z` a
 //!   zombie), never `R`: the Sentry doesn't know whether its thread is in guest code. Its
 //!   `task/<tid>` directories all show the process. Its `fd/N` opens the path the fd was
 //!   opened by; a pipe's or socket's (`pipe:[3]`) is `ENOENT`. A zombie (or a process
@@ -69,6 +69,11 @@ pub struct ProcessInfo {
     pub ppid: i32,
     pub uid: u32,
     pub gid: u32,
+    /// Real, effective, saved and filesystem ids (`status`'s `Uid` and `Gid`).
+    pub uids: [u32; 4],
+    pub gids: [u32; 4],
+    /// Capabilities, secure bits, no_new_privs.
+    pub caps: crate::kernel::caps::CapSets,
     /// First 15 bytes of the exe's basename.
     pub comm: Vec<u8>,
     /// argv strings, each NUL-terminated, as in /proc/PID/cmdline.
@@ -145,10 +150,11 @@ impl<'a> Procs<'a> {
     }
 
     /// Whether `who`'s private files (`environ`, `maps`, `fd/`, the `exe`/`cwd`/`root`
-    /// links) are closed to the caller: another process of another user, the caller not
-    /// root (Linux's ptrace access check, simplified to the ids).
+    /// links) are closed to the caller: another process of another user, the caller
+    /// without CAP_SYS_PTRACE (Linux's ptrace access check, simplified to the ids).
     fn private(&self, who: &ProcessInfo) -> bool {
-        who.pid != self.me.pid && self.me.uid != 0 && self.me.uid != who.uid
+        let ptrace = self.me.caps.has(snare_abi::caps::Cap::SysPtrace);
+        who.pid != self.me.pid && !ptrace && self.me.uid != who.uid
     }
 }
 
@@ -1077,11 +1083,6 @@ fn cpu_list(ncpus: u32) -> String {
 
 fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     let kb = |v: u64| format!("{v:>8} kB");
-    let caps = if me.uid == 0 {
-        "000001ffffffffff"
-    } else {
-        "0000000000000000"
-    };
     let fd_size = me
         .fds
         .iter()
@@ -1102,8 +1103,9 @@ fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     put("Pid", me.pid.to_string());
     put("PPid", me.ppid.to_string());
     put("TracerPid", "0".into());
-    put("Uid", format!("{0}\t{0}\t{0}\t{0}", me.uid));
-    put("Gid", format!("{0}\t{0}\t{0}\t{0}", me.gid));
+    let ids = |v: [u32; 4]| format!("{}\t{}\t{}\t{}", v[0], v[1], v[2], v[3]);
+    put("Uid", ids(me.uids));
+    put("Gid", ids(me.gids));
     put("FDSize", fd_size.to_string());
     put("Groups", String::new());
     put("NStgid", me.pid.to_string());
@@ -1124,12 +1126,13 @@ fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     put("SigBlk", format!("{:016x}", me.sig_blocked));
     put("SigIgn", format!("{:016x}", me.sig_ignored));
     put("SigCgt", format!("{:016x}", me.sig_caught));
-    put("CapInh", format!("{:016x}", 0));
-    put("CapPrm", caps.into());
-    put("CapEff", caps.into());
-    put("CapBnd", "000001ffffffffff".into());
-    put("CapAmb", format!("{:016x}", 0));
-    put("NoNewPrivs", "0".into());
+    let c = &me.caps;
+    put("CapInh", format!("{:016x}", c.inheritable));
+    put("CapPrm", format!("{:016x}", c.permitted));
+    put("CapEff", format!("{:016x}", c.effective));
+    put("CapBnd", format!("{:016x}", c.bounding));
+    put("CapAmb", format!("{:016x}", c.ambient));
+    put("NoNewPrivs", u8::from(c.no_new_privs).to_string());
     put(
         "Seccomp",
         sys.seccomp.max(me.seccomp_mode as u8).to_string(),
@@ -1560,6 +1563,12 @@ mod tests {
             ppid: 1,
             uid: 1000,
             gid: 1001,
+            uids: [1000; 4],
+            gids: [1001; 4],
+            caps: crate::kernel::caps::CapSets {
+                ambient: 1 << 10,
+                ..crate::kernel::caps::CapSets::default()
+            },
             comm: b"hello".to_vec(),
             cmdline: b"/bin/hello\0-v\0".to_vec(),
             environ: b"PATH=/bin\0HOME=/\0".to_vec(),
@@ -1732,9 +1741,10 @@ mod tests {
         // `self` stays the caller, also after another pid was walked.
         assert_eq!(Procfs::readlink(b"self", &p).expect("self"), b"42");
         assert!(read("self/status").contains("Pid:\t42\n"));
-        // Root sees everything.
+        // CAP_SYS_PTRACE sees everything.
         let root_me = ProcessInfo {
             uid: 0,
+            caps: crate::kernel::caps::CapSets::for_uid(0),
             ..me.clone()
         };
         let p = Procs {
@@ -1938,6 +1948,10 @@ mod tests {
             "SigCgt:\t0000000000000002\n",
             "Cpus_allowed:\t3\n",
             "Cpus_allowed_list:\t0-1\n",
+            "CapPrm:\t0000000000000000\n",
+            "CapBnd:\t000001ffffffffff\n",
+            "CapAmb:\t0000000000000400\n",
+            "NoNewPrivs:\t0\n",
         ] {
             assert!(s.contains(want), "{want:?} not in {s}");
         }

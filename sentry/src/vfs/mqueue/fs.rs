@@ -92,7 +92,7 @@ impl Filesystem for Mqueuefs {
         let cred = cx.cred();
         let c = Creator {
             ruid: cred.uid,
-            privileged: cred.is_root(),
+            privileged: cred.has(snare_abi::caps::Cap::SysResource),
             cred,
             // The caller's rlimits are not in reach here: Linux's default.
             rlimit: Some(MQ_BYTES_MAX),

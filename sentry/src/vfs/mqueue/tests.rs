@@ -2,7 +2,7 @@ use super::*;
 
 fn root() -> Creator {
     Creator {
-        cred: Cred::default(),
+        cred: Cred::root(),
         ruid: 0,
         rlimit: None,
         privileged: true,
