@@ -11,6 +11,7 @@ mod oom;
 pub mod pidfd;
 pub mod process;
 pub mod rlimits;
+pub mod sched;
 pub mod seccomp;
 pub mod signal;
 pub mod signalfd;

@@ -12,6 +12,7 @@ mod futex;
 mod inotify;
 mod ipc;
 mod memfd;
+mod mlock;
 mod mmap;
 mod mount;
 mod mqueue;
@@ -20,6 +21,7 @@ mod poll;
 mod proc_info;
 mod process;
 mod read_write;
+mod sched;
 mod signal;
 mod socket;
 mod socket_conn;
@@ -55,12 +57,14 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         inotify::HANDLERS,
         ipc::HANDLERS,
         memfd::HANDLERS,
+        mlock::HANDLERS,
         mmap::HANDLERS,
         mount::HANDLERS,
         mqueue::HANDLERS,
         poll::HANDLERS,
         process::HANDLERS,
         read_write::HANDLERS,
+        sched::HANDLERS,
         signal::HANDLERS,
         socket::HANDLERS,
         socket_conn::HANDLERS,
