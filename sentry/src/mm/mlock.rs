@@ -36,6 +36,15 @@ impl MemoryManager {
         self.lock().vmas.values().map(|v| v.end - v.start).sum()
     }
 
+    /// Whether a mapping in `[start, end)` can't be accessed at all (PROT_NONE): Linux
+    /// locks it but can't populate it, and mlock answers ENOMEM.
+    pub fn any_inaccessible(&self, start: u64, end: u64) -> bool {
+        self.lock()
+            .vmas
+            .values()
+            .any(|v| v.start < end && v.end > start && v.prot == snare_platform::Prot::NONE)
+    }
+
     /// How new mappings are locked (`MCL_FUTURE`).
     pub fn future_lock(&self) -> Locked {
         self.lock().def_lock

@@ -512,6 +512,9 @@ pub struct MemoryManager {
     sites: Mutex<patch::Sites>,
     /// What it holds, for the OOM killer.
     usage: Arc<Usage>,
+    /// The `membarrier(2)` registrations of this address space (the REGISTER commands'
+    /// bits): kept by fork, gone with exec, as Linux keeps them per mm.
+    membarrier: std::sync::atomic::AtomicU32,
 }
 
 impl MemoryManager {
@@ -538,7 +541,18 @@ impl MemoryManager {
             fork_writes: Arc::default(),
             sites: Mutex::default(),
             usage: Self::new_usage(&file_id),
+            membarrier: std::sync::atomic::AtomicU32::new(0),
         }
+    }
+
+    /// The `membarrier(2)` registrations (see [`MemoryManager::membarrier`]'s field).
+    pub fn membarrier_registrations(&self) -> u32 {
+        self.membarrier.load(Ordering::SeqCst)
+    }
+
+    /// Records a `membarrier(2)` registration command.
+    pub fn register_membarrier(&self, cmd: u32) {
+        self.membarrier.fetch_or(cmd, Ordering::SeqCst);
     }
 
     fn new_usage(file: &usize) -> Arc<Usage> {
@@ -692,6 +706,7 @@ impl MemoryManager {
             }
         }
         let mm = MemoryManager::new(child, self.file.clone());
+        mm.register_membarrier(self.membarrier_registrations());
         *mm.sites.lock().unwrap_or_else(|e| e.into_inner()) = sites;
         // Copied now: the writable pages (eager), or those earlier children wrote first.
         let hints = if eager {
@@ -760,6 +775,7 @@ impl MemoryManager {
         let mut st = self.lock();
         st.vmas.clear();
         st.def_lock = Locked::No;
+        self.membarrier.store(0, Ordering::SeqCst);
         st.brk_start = 0;
         st.brk = 0;
         st.report_writes = None;

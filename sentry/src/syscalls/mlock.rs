@@ -61,7 +61,8 @@ fn page_range(addr: u64, len: u64) -> Result<(u64, u64), Errno> {
 }
 
 /// mlock and mlock2: EPERM without RLIMIT_MEMLOCK or CAP_IPC_LOCK; ENOMEM past the limit
-/// (what is locked already in the range not counted twice) or at an unmapped page.
+/// (what is locked already in the range not counted twice), at an unmapped page, or over
+/// a PROT_NONE mapping (locked all the same, as on Linux).
 fn do_mlock(task: &Task, addr: u64, len: u64, lock: Locked) -> Result<u64, Errno> {
     if !can_do_mlock(task) {
         return Err(Errno::EPERM);
@@ -80,7 +81,13 @@ fn do_mlock(task: &Task, addr: u64, len: u64, lock: Locked) -> Result<u64, Errno
             return Err(Errno::ENOMEM);
         }
     }
-    task.mm.set_locked(start, end, lock).map(|()| 0)
+    task.mm.set_locked(start, end, lock)?;
+    // Linux then populates the range (not for MLOCK_ONFAULT): a PROT_NONE mapping fails
+    // that, and the call with ENOMEM, though the lock stays.
+    if lock == Locked::Yes && task.mm.any_inaccessible(start, end) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
 }
 
 /// Implements `mlock(2)` (see [`do_mlock`]).

@@ -11,6 +11,8 @@ mod fs_tree;
 mod futex;
 mod inotify;
 mod ipc;
+mod kcmp;
+mod membarrier;
 mod memfd;
 mod mlock;
 mod mmap;
@@ -30,6 +32,7 @@ mod socket_msg;
 mod socket_netlink;
 mod splice;
 mod time;
+mod time_set;
 mod timer;
 mod xattr;
 
@@ -56,6 +59,8 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         futex::HANDLERS,
         inotify::HANDLERS,
         ipc::HANDLERS,
+        kcmp::HANDLERS,
+        membarrier::HANDLERS,
         memfd::HANDLERS,
         mlock::HANDLERS,
         mmap::HANDLERS,
@@ -70,6 +75,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         socket_conn::HANDLERS,
         splice::HANDLERS,
         time::HANDLERS,
+        time_set::HANDLERS,
         timer::HANDLERS,
         xattr::HANDLERS,
     ] {

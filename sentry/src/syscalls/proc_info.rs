@@ -152,6 +152,7 @@ fn info_of(
             sched.affinity.list()
         },
         vm_lck_kb: mm.locked_bytes() / 1024,
+        personality: sched.personality,
     }
 }
 

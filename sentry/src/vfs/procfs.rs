@@ -113,6 +113,8 @@ pub struct ProcessInfo {
     pub cpus: Vec<u32>,
     /// Locked memory (`VmLck`, mlock).
     pub vm_lck_kb: u64,
+    /// `personality(2)` of the thread.
+    pub personality: u32,
 }
 
 /// The processes a `/proc` walk can reach: the caller's snapshot, every pid, and another
@@ -255,6 +257,8 @@ enum FileId {
     Status,
     PidStat,
     Statm,
+    /// `<pid>/personality`: `%08x`.
+    Personality,
     Cmdline,
     Environ,
     Comm,
@@ -387,6 +391,7 @@ fn entries(dir: DirId, me: &ProcessInfo, p: &Procs) -> Vec<(Vec<u8>, Entry)> {
                 (n("status"), Entry::File(FileId::Status)),
                 (n("stat"), Entry::File(FileId::PidStat)),
                 (n("statm"), Entry::File(FileId::Statm)),
+                (n("personality"), Entry::File(FileId::Personality)),
                 (n("maps"), Entry::File(FileId::Maps)),
                 (n("cmdline"), Entry::File(FileId::Cmdline)),
                 (n("environ"), Entry::File(FileId::Environ)),
@@ -648,7 +653,7 @@ fn stat_of(f: &Found, p: &Procs, sys: &SystemInfo) -> Stat {
                 .count() as u64;
             (S_IFDIR | 0o555, 2 + subdirs)
         }
-        Entry::File(FileId::Environ) => (S_IFREG | 0o400, 1),
+        Entry::File(FileId::Environ | FileId::Personality) => (S_IFREG | 0o400, 1),
         Entry::File(_) => (S_IFREG | 0o444, 1),
         Entry::Link(LinkId::Fd(_)) => (S_IFLNK | 0o700, 1),
         Entry::Link(_) => (S_IFLNK | 0o777, 1),
@@ -884,6 +889,7 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
         FileId::Status => status(me, sys).into_bytes(),
         FileId::PidStat => pid_stat(me).into_bytes(),
         FileId::Statm => statm(me).into_bytes(),
+        FileId::Personality => format!("{:08x}\n", me.personality).into_bytes(),
         FileId::Cmdline => me.cmdline.clone(),
         FileId::Environ => me.environ.clone(),
         FileId::Comm => line(&me.comm),
