@@ -42,16 +42,28 @@ fn scheduling_tools() {
         ("nice", "nice -n 5 nice"),
         ("renice", "renice -n 3 -p $$ >/dev/null && nice"),
         ("taskset", "taskset -c 0 nproc; nproc"),
-        ("taskset", "taskset -p $$ | sed 's/[0-9]*.s current/PID current/'"),
+        (
+            "taskset",
+            "taskset -p $$ | sed 's/[0-9]*.s current/PID current/'",
+        ),
         (
             "taskset",
             "taskset -cp 0 $$ >/dev/null; taskset -cp $$ | sed 's/[0-9]*.s current/PID current/'",
         ),
         ("chrt", "chrt -p $$ | sed 's/[0-9]*.s current/PID current/'"),
-        ("chrt", "chrt -f 5 chrt -p 0 | sed 's/[0-9]*.s current/PID current/'"),
-        ("chrt", "chrt -b 0 chrt -p 0 | sed 's/[0-9]*.s current/PID current/'"),
+        (
+            "chrt",
+            "chrt -f 5 chrt -p 0 | sed 's/[0-9]*.s current/PID current/'",
+        ),
+        (
+            "chrt",
+            "chrt -b 0 chrt -p 0 | sed 's/[0-9]*.s current/PID current/'",
+        ),
         ("chrt", "chrt -m"),
-        ("ionice", "ionice; ionice -c 3 ionice; ionice -c 2 -n 5 ionice"),
+        (
+            "ionice",
+            "ionice; ionice -c 3 ionice; ionice -c 2 -n 5 ionice",
+        ),
         ("setarch", "setarch x86_64 -R true && echo ok"),
         ("setarch", "setarch i686 uname -m"),
         ("setarch", "setarch x86_64 -R cat /proc/self/personality"),

@@ -193,7 +193,10 @@ mod tests {
             ..SchedAttrs::default()
         };
         let c = rt.for_child();
-        assert_eq!((c.policy, c.rt_priority, c.nice, c.reset_on_fork), (0, 0, 0, false));
+        assert_eq!(
+            (c.policy, c.rt_priority, c.nice, c.reset_on_fork),
+            (0, 0, 0, false)
+        );
         let batch = SchedAttrs {
             policy: SCHED_BATCH,
             nice: -3,

@@ -119,9 +119,7 @@ fn sys_munlock(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// MCL_FUTURE but not counted against the limit.
 fn sys_mlockall(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let flags = u32_(a[0]);
-    if flags == 0
-        || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0
-        || flags == MCL_ONFAULT
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
     {
         return Err(Errno::EINVAL);
     }

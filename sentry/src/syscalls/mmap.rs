@@ -170,8 +170,7 @@ fn sys_mmap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if locked && !super::mlock::can_do_mlock(task) {
         return Err(Errno::EPERM);
     }
-    if (locked || task.mm.future_lock() != Locked::No) && !super::mlock::may_lock_more(task, len)
-    {
+    if (locked || task.mm.future_lock() != Locked::No) && !super::mlock::may_lock_more(task, len) {
         return Err(Errno::EAGAIN);
     }
     let hint = if flags & MAP_32BIT != 0 && placement == Placement::Hint {

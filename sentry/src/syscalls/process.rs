@@ -267,7 +267,11 @@ fn sys_uname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let linux32 = pers & snare_abi::sched::PER_MASK == snare_abi::sched::PER_LINUX32;
     set(
         &mut u.machine,
-        if linux32 { &b"i686"[..] } else { &b"x86_64"[..] },
+        if linux32 {
+            &b"i686"[..]
+        } else {
+            &b"x86_64"[..]
+        },
     );
     set(&mut u.domainname, b"(none)");
     task.mm.write(a[0], snare_abi::pod::as_bytes(&u))?;

@@ -64,10 +64,7 @@ fn put<T: snare_abi::Pod>(task: &Task, at: u64, v: &T) -> Result<(), Errno> {
 
 /// A thread's soft limit of `resource` (its process's).
 fn rlimit(t: &TaskHandle, resource: u32) -> u64 {
-    t.tg.state()
-        .rlimits
-        .get(resource)
-        .map_or(0, |l| l.rlim_cur)
+    t.tg.state().rlimits.get(resource).map_or(0, |l| l.rlim_cur)
 }
 
 /// Whether `t`'s RLIMIT_NICE lets it go to `nice` (Linux's `is_nice_reduction`).
@@ -150,7 +147,8 @@ fn sys_setpriority(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             result = Err(Errno::EPERM);
             continue;
         }
-        if nice < t.sched().nice && !nice_allowed(&t, nice) && !cap {
+        let current = t.sched().nice;
+        if nice < current && !nice_allowed(&t, nice) && !cap {
             result = Err(Errno::EACCES);
             continue;
         }
@@ -347,7 +345,8 @@ fn sys_sched_getparam(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             0
         }
     };
-    put(task, 
+    put(
+        task,
         a[1],
         &SchedParam {
             sched_priority: priority,
@@ -425,7 +424,10 @@ fn sys_sched_setattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// was written.
 fn sys_sched_getattr(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let (pid, at, usize_, flags) = (i32_(a[0]), a[1], u32_(a[2]), u32_(a[3]));
-    if at == 0 || pid < 0 || !(SCHED_ATTR_SIZE_VER0..=SCHED_ATTR_MAX).contains(&usize_) || flags != 0
+    if at == 0
+        || pid < 0
+        || !(SCHED_ATTR_SIZE_VER0..=SCHED_ATTR_MAX).contains(&usize_)
+        || flags != 0
     {
         return Err(Errno::EINVAL);
     }
@@ -651,7 +653,10 @@ mod tests {
         assert!(deadline_ok(&d(10_000_000, 30_000_000, 0)));
         assert!(!deadline_ok(&d(10_000_000, 0, 30_000_000)), "no deadline");
         assert!(!deadline_ok(&d(1000, 30_000_000, 0)), "runtime < 1024 ns");
-        assert!(!deadline_ok(&d(40_000_000, 30_000_000, 0)), "runtime > deadline");
+        assert!(
+            !deadline_ok(&d(40_000_000, 30_000_000, 0)),
+            "runtime > deadline"
+        );
         assert!(!deadline_ok(&d(10_000_000, 30_000_000, 20_000_000)));
         assert!(!deadline_ok(&d(2000, 50_000, 50_000)), "period < 100 µs");
         assert!(!deadline_ok(&d(10_000_000, 30_000_000, 5_000_000_000)));
@@ -665,6 +670,6 @@ mod tests {
         assert_eq!(ioprio_best(be(7), 0), be(4));
         assert_eq!(ioprio_best(be(2), be(6)), be(2));
         assert_eq!(ioprio_best((1 << 13) | 3, be(0)), (1 << 13) | 3, "RT wins");
-        assert_eq!(ioprio_best((3 << 13), be(7)), be(7), "IDLE loses");
+        assert_eq!(ioprio_best(3 << 13, be(7)), be(7), "IDLE loses");
     }
 }

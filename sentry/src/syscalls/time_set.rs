@@ -71,7 +71,8 @@ fn cpu_clock_exists(task: &Task, id: i32) -> bool {
     }
     let pids = lock(&task.k.pids);
     if id & 4 != 0 {
-        pids.task(pid).is_some_and(|t| std::sync::Arc::ptr_eq(&t.tg, task.tg()))
+        pids.task(pid)
+            .is_some_and(|t| std::sync::Arc::ptr_eq(&t.tg, task.tg()))
     } else {
         pids.group(pid).is_some()
     }
@@ -200,7 +201,10 @@ mod tests {
     fn adjtimex_reads_and_refuses_changes() {
         let mut t = Timex::default();
         assert_eq!(do_adjtimex(&mut t), Ok(TIME_ERROR));
-        assert_eq!((t.status, t.tick, t.maxerror), (STA_UNSYNC, 10_000, 16_000_000));
+        assert_eq!(
+            (t.status, t.tick, t.maxerror),
+            (STA_UNSYNC, 10_000, 16_000_000)
+        );
         assert!(t.time_sec > 1_600_000_000);
         let mut ss_read = Timex {
             modes: 0xa001,

@@ -1290,9 +1290,9 @@ fn pid_stat(me: &ProcessInfo) -> String {
         "0".into(),  // processor
         me.rt_priority.to_string(),
         me.policy.to_string(),
-        "0".into(),  // delayacct_blkio_ticks
-        "0".into(),  // guest_time
-        "0".into(),  // cguest_time
+        "0".into(), // delayacct_blkio_ticks
+        "0".into(), // guest_time
+        "0".into(), // cguest_time
         start_data.to_string(),
         end_data.to_string(),
         start_brk.to_string(),
