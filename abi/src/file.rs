@@ -118,6 +118,8 @@ pub const RLIMIT_NPROC: u32 = 6;
 pub const RLIMIT_NOFILE: u32 = 7;
 pub const RLIMIT_MEMLOCK: u32 = 8;
 pub const RLIMIT_MSGQUEUE: u32 = 12;
+pub const RLIMIT_NICE: u32 = 13;
+pub const RLIMIT_RTPRIO: u32 = 14;
 /// How many resources there are (`RLIM_NLIMITS`).
 pub const RLIM_NLIMITS: u32 = 16;
 /// Linux's default `fs.nr_open`: the highest RLIMIT_NOFILE may go.

@@ -15,6 +15,7 @@ pub mod mqueue;
 pub mod netlink;
 pub mod pod;
 pub mod regs;
+pub mod sched;
 pub mod seccomp;
 pub mod signal;
 pub mod socket;

@@ -413,3 +413,53 @@ pub fn host_random(buf: &mut [u8]) -> std::result::Result<(), snare_abi::Errno> 
     }
     Ok(())
 }
+
+/// The CPUs the host lets this process run on, as `sched_getaffinity(2)` reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostCpus {
+    /// The affinity mask, 64 CPUs a word.
+    pub mask: Vec<u64>,
+    /// The bytes the host's `sched_getaffinity` writes (its `cpumask_size()`).
+    pub mask_bytes: usize,
+    /// The smallest buffer, in bytes, it accepts (a multiple of 8 that holds `nr_cpu_ids`
+    /// bits): a shorter one is EINVAL.
+    pub min_bytes: usize,
+}
+
+/// Asks the host which CPUs this process may use ([`HostCpus`]); CPU 0 alone if it won't say.
+pub fn host_cpus() -> HostCpus {
+    /// Larger than any kernel's `cpumask_size()` (NR_CPUS is at most 8192).
+    const MAX_BYTES: usize = 1024;
+    let affinity = |buf: &mut [u64]| -> i64 {
+        // SAFETY: the kernel writes at most `len` bytes (the buffer's size) into `buf`, which
+        // is live and exclusively borrowed for the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_sched_getaffinity,
+                0,
+                buf.len() * 8,
+                buf.as_mut_ptr(),
+            )
+        }
+    };
+    let mut buf = vec![0u64; MAX_BYTES / 8];
+    let n = affinity(&mut buf);
+    if n <= 0 {
+        return HostCpus {
+            mask: vec![1],
+            mask_bytes: 8,
+            min_bytes: 8,
+        };
+    }
+    let mask_bytes = n as usize;
+    buf.truncate(mask_bytes.div_ceil(8));
+    let min_bytes = (1..=MAX_BYTES / 8)
+        .map(|w| w * 8)
+        .find(|&len| affinity(&mut vec![0u64; len / 8]) > 0)
+        .unwrap_or(8);
+    HostCpus {
+        mask: buf,
+        mask_bytes,
+        min_bytes,
+    }
+}

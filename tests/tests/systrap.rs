@@ -474,6 +474,26 @@ fn interrupt_stops_a_spinning_guest() {
     }
 }
 
+/// A guest's membarrier: the control thread runs the host's private expedited barrier
+/// (and its sync-core form) in the stub, while one of its threads spins in guest code.
+#[test]
+fn membarrier_runs_in_the_stub_while_a_guest_spins() {
+    let p = platform();
+    let g = Guest::load(&p, Program::Spin).expect("load");
+    let mut ctx = g.thread().expect("thread");
+    let intr = ctx.interrupter();
+    let spinner = std::thread::spawn(move || {
+        let mut regs = start_regs();
+        ctx.switch(&mut regs)
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    for sync_core in [false, true, false] {
+        g.space.membarrier(sync_core).expect("membarrier");
+    }
+    intr.interrupt();
+    assert_eq!(spinner.join().expect("spinner"), Event::Interrupted);
+}
+
 #[test]
 fn stub_killed_from_outside_ends_its_contexts_only() {
     let p = platform();

@@ -188,6 +188,13 @@ pub(crate) const CTRL_RULES: &[Rule] = &[
         reason: "inherited by guest threads: the restorer",
     },
     Rule {
+        nr: 324,
+        name: "membarrier",
+        arg: Some((0, &[8, 16, 32, 64])),
+        reason: "a guest's membarrier: the private expedited barrier (and its sync-core \
+                 form) over the stub's threads, and their registration",
+    },
+    Rule {
         nr: 158,
         name: "arch_prctl",
         arg: Some((0, &[ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS])),

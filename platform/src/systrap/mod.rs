@@ -1278,6 +1278,27 @@ impl SystrapAddressSpace {
 }
 
 impl SystrapAddressSpace {
+    /// Makes every thread of the stub process that is running on a host CPU pass a full
+    /// memory barrier (with `sync_core`, also a core-serializing instruction) before this
+    /// returns; threads not running pass one when the host schedules them in. This is the
+    /// host's `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED[_SYNC_CORE])`, run by the control
+    /// thread in the stub's own address space (the command targets the caller's), after the
+    /// registration the host requires (which returns at once once done).
+    pub fn membarrier(&self, sync_core: bool) -> Result<()> {
+        // MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED[_SYNC_CORE] and the command itself.
+        let (register, barrier): (u64, u64) = if sync_core { (64, 32) } else { (16, 8) };
+        let nr = libc::SYS_membarrier as u64;
+        let ops: [Call; 2] = [
+            (
+                ctrl::op(nr, [register, 0, 0, 0, 0, 0]),
+                0,
+                "membarrier register",
+            ),
+            (ctrl::op(nr, [barrier, 0, 0, 0, 0, 0]), 0, "membarrier"),
+        ];
+        self.inner.call_batch(&ops).map(|_| ()).map_err(|e| e.error)
+    }
+
     /// Maps the host file `fd` (open for reading) privately at each `(addr, len, prot, file
     /// offset)` of `maps`, none writable, in one control request: the fd goes to the stub
     /// over the fd-passing socket, the control thread maps it and closes it again. The host

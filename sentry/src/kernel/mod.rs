@@ -13,6 +13,7 @@ mod oom;
 pub mod pidfd;
 pub mod process;
 pub mod rlimits;
+pub mod sched;
 pub mod seccomp;
 pub mod seccomp_bpf;
 pub mod signal;

@@ -3,7 +3,7 @@
 //!
 //! Lock order: [`PidTable`] → [`ThreadGroup::state`] → [`ThreadGroup::actions`] →
 //! [`ThreadGroup::shared_pending`] → [`TaskHandle`]'s signal state → a timer's state. Wakers
-//! are leaves.
+//! and a handle's scheduling attributes ([`TaskHandle::sched`]) are leaves.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,6 +154,8 @@ pub struct TaskHandle {
     pub seccomp: Mutex<Option<super::seccomp_bpf::Mode>>,
     /// Whether `seccomp` is set: the syscall path looks here first, without the lock.
     pub seccomp_on: AtomicBool,
+    /// Nice value, scheduling policy, affinity, I/O priority, personality (`kernel::sched`).
+    pub sched: Mutex<super::sched::SchedAttrs>,
 }
 
 /// A task's memory, fd table and file-system context as others see them (`/proc/PID`):
@@ -177,6 +179,16 @@ pub struct CpuAccount {
 
 impl TaskHandle {
     pub fn new(tid: i32, tg: Arc<ThreadGroup>, mask: u64) -> Arc<TaskHandle> {
+        Self::with_sched(tid, tg, mask, super::sched::SchedAttrs::default())
+    }
+
+    /// [`TaskHandle::new`] with the scheduling attributes `sched` (a clone's).
+    pub fn with_sched(
+        tid: i32,
+        tg: Arc<ThreadGroup>,
+        mask: u64,
+        sched: super::sched::SchedAttrs,
+    ) -> Arc<TaskHandle> {
         Arc::new(TaskHandle {
             tid,
             tg,
@@ -192,6 +204,7 @@ impl TaskHandle {
             view: Mutex::new(TaskView::default()),
             seccomp: Mutex::new(None),
             seccomp_on: AtomicBool::new(false),
+            sched: Mutex::new(sched),
         })
     }
 
@@ -237,6 +250,11 @@ impl TaskHandle {
 
     pub fn mask(&self) -> u64 {
         lock(&self.sig).mask
+    }
+
+    /// The thread's scheduling attributes.
+    pub fn sched(&self) -> MutexGuard<'_, super::sched::SchedAttrs> {
+        lock(&self.sched)
     }
 
     /// Gets the task's attention: wakes it if it sleeps in the Sentry, interrupts it if it

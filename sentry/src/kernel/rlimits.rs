@@ -11,11 +11,13 @@
 //! Defaults: RLIMIT_NOFILE soft 1024, hard 2^20 (Docker's and systemd's soft limit; the hard
 //! one is Linux's default `fs.nr_open`, the most it can be); RLIMIT_STACK 8 MiB; RLIMIT_NPROC
 //! the sandbox's task limit; RLIMIT_MEMLOCK 8 MiB; RLIMIT_MSGQUEUE 800 KiB (Linux's
-//! `MQ_BYTES_MAX`); RLIMIT_CORE 0 (the sandbox never dumps core); the rest unlimited.
+//! `MQ_BYTES_MAX`); RLIMIT_CORE 0 (the sandbox never dumps core); RLIMIT_NICE and
+//! RLIMIT_RTPRIO 0 (Linux's: raising a priority needs privilege, `syscalls/sched.rs`); the
+//! rest unlimited.
 
 use snare_abi::file::{
-    Rlimit, NR_OPEN, RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NOFILE, RLIMIT_NPROC,
-    RLIMIT_STACK, RLIM_INFINITY, RLIM_NLIMITS,
+    Rlimit, NR_OPEN, RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_NOFILE,
+    RLIMIT_NPROC, RLIMIT_RTPRIO, RLIMIT_STACK, RLIM_INFINITY, RLIM_NLIMITS,
 };
 use snare_abi::mqueue::MQ_BYTES_MAX;
 use snare_abi::Errno;
@@ -76,6 +78,8 @@ impl Default for Rlimits {
         set(RLIMIT_MEMLOCK, 8 << 20, 8 << 20);
         set(RLIMIT_CORE, 0, RLIM_INFINITY);
         set(RLIMIT_MSGQUEUE, MQ_BYTES_MAX, MQ_BYTES_MAX);
+        set(RLIMIT_NICE, 0, 0);
+        set(RLIMIT_RTPRIO, 0, 0);
         Rlimits(l)
     }
 }

@@ -15,6 +15,7 @@
 //! itself, or nothing comes back, it fails with ENOMEM (a fault then kills the process).
 
 mod cache;
+mod mlock;
 mod patch;
 mod ranges;
 mod usercopy;
@@ -198,6 +199,21 @@ pub struct Vma {
     /// sees no faults there. Pages the Sentry populates anyway (it read or wrote guest
     /// memory there) are mapped over it from the memory file, with the same contents.
     pub direct: bool,
+    /// mlock(2): whether (and how) the VMA is locked.
+    pub locked: Locked,
+}
+
+/// Whether a VMA is locked in memory (Linux's `VM_LOCKED`, with `VM_LOCKONFAULT` for
+/// `OnFault`). Bookkeeping: the Sentry's memory is the memory file, which it never swaps,
+/// so nothing more is done for a locked page (see `mlock.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Locked {
+    #[default]
+    No,
+    /// MLOCK/MCL_CURRENT: every page, populated at once on Linux.
+    Yes,
+    /// MLOCK_ONFAULT/MCL_ONFAULT: the pages as they fault in.
+    OnFault,
 }
 
 impl Vma {
@@ -270,6 +286,8 @@ struct State {
     deferred_free: Vec<u64>,
     /// The parent's [`MemoryManager::fork_writes`], for a forked child until it execs.
     report_writes: Option<Arc<Mutex<Vec<u64>>>>,
+    /// How new mappings are locked (`mlockall(MCL_FUTURE)`: Linux's `def_flags`).
+    def_lock: Locked,
 }
 
 /// A held-back stub change, with the host file a [`MapOp::MapHost`] maps (its fd stays open
@@ -494,6 +512,9 @@ pub struct MemoryManager {
     sites: Mutex<patch::Sites>,
     /// What it holds, for the OOM killer.
     usage: Arc<Usage>,
+    /// The `membarrier(2)` registrations of this address space (the REGISTER commands'
+    /// bits): kept by fork, gone with exec, as Linux keeps them per mm.
+    membarrier: std::sync::atomic::AtomicU32,
 }
 
 impl MemoryManager {
@@ -515,11 +536,23 @@ impl MemoryManager {
                 stub_mapped: RangeSet::default(),
                 deferred_free: Vec::new(),
                 report_writes: None,
+                def_lock: Locked::No,
             }),
             fork_writes: Arc::default(),
             sites: Mutex::default(),
             usage: Self::new_usage(&file_id),
+            membarrier: std::sync::atomic::AtomicU32::new(0),
         }
+    }
+
+    /// The `membarrier(2)` registrations (see [`MemoryManager::membarrier`]'s field).
+    pub fn membarrier_registrations(&self) -> u32 {
+        self.membarrier.load(Ordering::SeqCst)
+    }
+
+    /// Records a `membarrier(2)` registration command.
+    pub fn register_membarrier(&self, cmd: u32) {
+        self.membarrier.fetch_or(cmd, Ordering::SeqCst);
     }
 
     fn new_usage(file: &usize) -> Arc<Usage> {
@@ -673,6 +706,7 @@ impl MemoryManager {
             }
         }
         let mm = MemoryManager::new(child, self.file.clone());
+        mm.register_membarrier(self.membarrier_registrations());
         *mm.sites.lock().unwrap_or_else(|e| e.into_inner()) = sites;
         // Copied now: the writable pages (eager), or those earlier children wrote first.
         let hints = if eager {
@@ -685,7 +719,11 @@ impl MemoryManager {
         };
         let ops = {
             let mut c = mm.lock();
+            // Memory locks are not inherited (nor is MCL_FUTURE).
             c.vmas = st.vmas.clone();
+            for v in c.vmas.values_mut() {
+                v.locked = Locked::No;
+            }
             c.pages = st.pages.clone();
             c.brk_start = st.brk_start;
             c.brk = st.brk;
@@ -736,6 +774,8 @@ impl MemoryManager {
         *self.sites.lock().unwrap_or_else(|e| e.into_inner()) = patch::Sites::default();
         let mut st = self.lock();
         st.vmas.clear();
+        st.def_lock = Locked::No;
+        self.membarrier.store(0, Ordering::SeqCst);
         st.brk_start = 0;
         st.brk = 0;
         st.report_writes = None;
@@ -1068,6 +1108,7 @@ impl MemoryManager {
             {
                 return old;
             }
+            let locked = st.def_lock;
             insert_vma(
                 &mut st,
                 Vma {
@@ -1078,6 +1119,7 @@ impl MemoryManager {
                     backing: Backing::Anon,
                     grows_down: false,
                     direct: false,
+                    locked,
                 },
             );
         } else if new_end < old_end && self.unmap_locked(&mut st, new_end, old_end).is_err() {
@@ -1152,6 +1194,7 @@ impl MemoryManager {
             backing,
             grows_down: false,
             direct: false,
+            locked: st.def_lock,
         };
         insert_vma(&mut st, vma.clone());
         if self.map_direct(&mut st, &vma) {
@@ -1176,6 +1219,7 @@ impl MemoryManager {
                 backing: Backing::Anon,
                 grows_down: true,
                 direct: false,
+                locked: Locked::No,
             },
         );
         Ok(())

@@ -98,6 +98,11 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     }
     let k = task.k.clone();
     let thread = f & CLONE_THREAD != 0;
+    // A SCHED_DEADLINE task can't fork unless its children reset (Linux's `sched_fork`).
+    let sched = task.handle.sched().clone();
+    if sched.policy == snare_abi::sched::SCHED_DEADLINE && !sched.reset_on_fork {
+        return Err(Errno::EAGAIN);
+    }
 
     // Memory: shared, or a copy-on-write copy in a fresh stub process.
     let t0 = std::time::Instant::now();
@@ -201,7 +206,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
         if f & CLONE_VM == 0 {
             k.watch_stub(mm.space(), &tg);
         }
-        let handle = TaskHandle::new(tid, tg.clone(), task.sigmask());
+        let handle = TaskHandle::with_sched(tid, tg.clone(), task.sigmask(), sched.for_child());
         // Seccomp filters are inherited by threads and children alike.
         handle.set_seccomp(task.handle.seccomp_mode());
         tg.state().threads.push(handle.clone());
@@ -489,6 +494,8 @@ fn do_execve(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> Result<u64
     };
     task.clear_child_tid = 0;
     task.robust_list = 0;
+    // A 64-bit image clears READ_IMPLIES_EXEC (Linux's `set_personality_64bit`).
+    task.handle.sched().personality &= !snare_abi::sched::READ_IMPLIES_EXEC;
     {
         let mut st = me.state();
         st.comm = crate::kernel::comm_of(&image.exe);

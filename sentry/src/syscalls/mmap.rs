@@ -7,7 +7,7 @@ use snare_syscalls_table::nr;
 use super::arg::{fd, u32_};
 use super::Handler;
 use crate::kernel::Task;
-use crate::mm::{page_up, Backing, GuestMemory, Mapping, Placement, PAGE};
+use crate::mm::{page_up, Backing, GuestMemory, Locked, Mapping, Placement, PAGE};
 
 pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::BRK, sys_brk),
@@ -107,8 +107,8 @@ fn sys_brk(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Implements `mmap(2)`. Deviations: MAP_SHARED file mappings are private copies (no page
-/// cache yet), so writes through them don't reach the file; MAP_POPULATE and MAP_LOCKED are
-/// accepted and populate lazily. As Linux's heuristic overcommit does, one mapping that would
+/// cache yet), so writes through them don't reach the file; MAP_POPULATE and MAP_LOCKED
+/// (which locks the mapping, `syscalls/mlock.rs`) populate lazily. As Linux's heuristic overcommit does, one mapping that would
 /// commit memory (private writable, or shared anonymous; not MAP_NORESERVE) larger than the
 /// sandbox's memory limit fails with ENOMEM. RLIMIT_AS is enforced ([`as_allows`]).
 fn sys_mmap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
@@ -164,19 +164,32 @@ fn sys_mmap(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if !as_allows(task, replaced, len) {
         return Err(Errno::ENOMEM);
     }
+    // MAP_LOCKED, or mlockall(MCL_FUTURE): the mapping comes locked, within RLIMIT_MEMLOCK
+    // (Linux's `mlock_future_ok`: EAGAIN past it).
+    let locked = flags & MAP_LOCKED != 0;
+    if locked && !super::mlock::can_do_mlock(task) {
+        return Err(Errno::EPERM);
+    }
+    if (locked || task.mm.future_lock() != Locked::No) && !super::mlock::may_lock_more(task, len) {
+        return Err(Errno::EAGAIN);
+    }
     let hint = if flags & MAP_32BIT != 0 && placement == Placement::Hint {
         0x4000_0000
     } else {
         addr
     };
-    task.mm.mmap(Mapping {
+    let at = task.mm.mmap(Mapping {
         addr: hint,
         len: length,
         prot,
         shared,
         placement,
         backing,
-    })
+    })?;
+    if locked && task.mm.future_lock() == Locked::No {
+        task.mm.set_locked(at, at + len, Locked::Yes)?;
+    }
+    Ok(at)
 }
 
 /// Implements `munmap(2)`.

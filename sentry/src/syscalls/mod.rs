@@ -11,7 +11,10 @@ mod fs_tree;
 mod futex;
 mod inotify;
 mod ipc;
+mod kcmp;
+mod membarrier;
 mod memfd;
+mod mlock;
 mod mmap;
 mod mount;
 mod mqueue;
@@ -20,6 +23,7 @@ mod poll;
 mod proc_info;
 mod process;
 mod read_write;
+mod sched;
 mod seccomp;
 mod signal;
 mod socket;
@@ -29,6 +33,7 @@ mod socket_msg;
 mod socket_netlink;
 mod splice;
 mod time;
+mod time_set;
 mod timer;
 mod xattr;
 
@@ -55,7 +60,10 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         futex::HANDLERS,
         inotify::HANDLERS,
         ipc::HANDLERS,
+        kcmp::HANDLERS,
+        membarrier::HANDLERS,
         memfd::HANDLERS,
+        mlock::HANDLERS,
         mmap::HANDLERS,
         mount::HANDLERS,
         mqueue::HANDLERS,
@@ -63,11 +71,13 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         process::HANDLERS,
         read_write::HANDLERS,
         seccomp::HANDLERS,
+        sched::HANDLERS,
         signal::HANDLERS,
         socket::HANDLERS,
         socket_conn::HANDLERS,
         splice::HANDLERS,
         time::HANDLERS,
+        time_set::HANDLERS,
         timer::HANDLERS,
         xattr::HANDLERS,
     ] {

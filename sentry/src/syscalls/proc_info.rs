@@ -96,6 +96,16 @@ fn info_of(
             st.stopped,
         )
     };
+    // The process's scheduling as /proc/PID shows it: its leader's (the caller's thread
+    // when the leader is gone).
+    let leader = tg
+        .state()
+        .threads
+        .iter()
+        .find(|t| t.tid == tg.tgid)
+        .cloned();
+    let sched = leader.as_deref().unwrap_or(h).sched().clone();
+    let all_cpus = crate::kernel::sched::CpuSet::all();
     let (mut ignored, mut caught) = (0u64, 0u64);
     for (i, a) in crate::kernel::process::lock(&tg.actions).iter().enumerate() {
         match a.sa_handler {
@@ -137,6 +147,17 @@ fn info_of(
         pgid,
         sid,
         state: if stopped { b'T' } else { b'S' },
+        nice: sched.nice,
+        priority: sched.proc_priority(),
+        rt_priority: sched.rt_priority,
+        policy: sched.policy,
+        cpus: if sched.affinity == all_cpus {
+            Vec::new()
+        } else {
+            sched.affinity.list()
+        },
+        vm_lck_kb: mm.locked_bytes() / 1024,
+        personality: sched.personality,
     }
 }
 
@@ -175,6 +196,7 @@ pub(crate) fn other_process(k: &Kernel, pid: i32, cpu: bool) -> Option<ProcessIn
                 pgid: st.pgid,
                 sid: st.sid,
                 state: if st.zombie.is_some() { b'Z' } else { b'S' },
+                priority: 20,
                 ..ProcessInfo::default()
             }
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
-use super::arg::{i32_, len, u32_};
+use super::arg::{i32_, u32_};
 use super::Handler;
 use crate::kernel::process::{lock, ThreadGroup};
 use crate::kernel::{ExitStatus, Task};
@@ -31,9 +31,6 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::SETRLIMIT, sys_setrlimit),
     (nr::UMASK, sys_umask),
     (nr::UNAME, sys_uname),
-    (nr::SCHED_GETAFFINITY, sys_sched_getaffinity),
-    (nr::SCHED_YIELD, sys_sched_yield),
-    (nr::GETCPU, sys_getcpu),
 ];
 
 /// Implements `exit(2)`: this thread ends; its process ends with its last thread.
@@ -264,40 +261,19 @@ fn sys_uname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     set(&mut u.nodename, task.k.hostname.as_bytes());
     set(&mut u.release, b"6.1.0-snare");
     set(&mut u.version, b"#1 SMP snare");
-    set(&mut u.machine, b"x86_64");
+    // A PER_LINUX32 process is told it runs on a 32-bit machine, as Linux's
+    // `override_architecture` does.
+    let pers = task.handle.sched().personality;
+    let linux32 = pers & snare_abi::sched::PER_MASK == snare_abi::sched::PER_LINUX32;
+    set(
+        &mut u.machine,
+        if linux32 {
+            &b"i686"[..]
+        } else {
+            &b"x86_64"[..]
+        },
+    );
     set(&mut u.domainname, b"(none)");
     task.mm.write(a[0], snare_abi::pod::as_bytes(&u))?;
-    Ok(0)
-}
-
-/// Implements `sched_getaffinity(2)`: the CPUs the Sentry may use.
-fn sys_sched_getaffinity(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    let size = len(a[1])?;
-    if size < 8 || size % 8 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let n = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(64);
-    let mask: u64 = if n == 64 { !0 } else { (1u64 << n) - 1 };
-    let mut buf = vec![0u8; 8];
-    buf.copy_from_slice(&mask.to_ne_bytes());
-    task.mm.write(a[2], &buf)?;
-    Ok(8)
-}
-
-/// Implements `sched_yield(2)`.
-fn sys_sched_yield(_task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
-    std::thread::yield_now();
-    Ok(0)
-}
-
-/// Implements `getcpu(2)`: always CPU 0, node 0.
-fn sys_getcpu(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
-    for p in [a[0], a[1]] {
-        if p != 0 {
-            task.mm.write(p, &0u32.to_ne_bytes())?;
-        }
-    }
     Ok(0)
 }

@@ -111,6 +111,18 @@ pub struct ProcessInfo {
     pub sid: i32,
     /// `stat`'s state letter: `R` (the caller), `S`, `T` (stopped), `Z` (a zombie); 0 is `R`.
     pub state: u8,
+    /// The thread's scheduling as `stat` shows it: nice, priority (Linux's `task_prio`: 20 +
+    /// nice for the fair policies), real-time priority and policy.
+    pub nice: i32,
+    pub priority: i32,
+    pub rt_priority: u32,
+    pub policy: u32,
+    /// The thread's CPU affinity (`Cpus_allowed`); empty: every CPU of the sandbox.
+    pub cpus: Vec<u32>,
+    /// Locked memory (`VmLck`, mlock).
+    pub vm_lck_kb: u64,
+    /// `personality(2)` of the thread.
+    pub personality: u32,
 }
 
 /// The processes a `/proc` walk can reach: the caller's snapshot, every pid, and another
@@ -254,6 +266,8 @@ enum FileId {
     Status,
     PidStat,
     Statm,
+    /// `<pid>/personality`: `%08x`.
+    Personality,
     Cmdline,
     Environ,
     Comm,
@@ -386,6 +400,7 @@ fn entries(dir: DirId, me: &ProcessInfo, p: &Procs) -> Vec<(Vec<u8>, Entry)> {
                 (n("status"), Entry::File(FileId::Status)),
                 (n("stat"), Entry::File(FileId::PidStat)),
                 (n("statm"), Entry::File(FileId::Statm)),
+                (n("personality"), Entry::File(FileId::Personality)),
                 (n("maps"), Entry::File(FileId::Maps)),
                 (n("cmdline"), Entry::File(FileId::Cmdline)),
                 (n("environ"), Entry::File(FileId::Environ)),
@@ -647,7 +662,7 @@ fn stat_of(f: &Found, p: &Procs, sys: &SystemInfo) -> Stat {
                 .count() as u64;
             (S_IFDIR | 0o555, 2 + subdirs)
         }
-        Entry::File(FileId::Environ) => (S_IFREG | 0o400, 1),
+        Entry::File(FileId::Environ | FileId::Personality) => (S_IFREG | 0o400, 1),
         Entry::File(_) => (S_IFREG | 0o444, 1),
         Entry::Link(LinkId::Fd(_)) => (S_IFLNK | 0o700, 1),
         Entry::Link(_) => (S_IFLNK | 0o777, 1),
@@ -883,6 +898,7 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
         FileId::Status => status(me, sys).into_bytes(),
         FileId::PidStat => pid_stat(me).into_bytes(),
         FileId::Statm => statm(me).into_bytes(),
+        FileId::Personality => format!("{:08x}\n", me.personality).into_bytes(),
         FileId::Cmdline => me.cmdline.clone(),
         FileId::Environ => me.environ.clone(),
         FileId::Comm => line(&me.comm),
@@ -1081,6 +1097,49 @@ fn cpu_list(ncpus: u32) -> String {
     }
 }
 
+/// `Cpus_allowed` of the CPUs in `cpus` (ascending), a bitmap of `nbits` (at least enough
+/// for them) in comma-separated 32-bit hex groups, the first cut to its significant digits.
+fn cpu_mask_of(cpus: &[u32], nbits: u32) -> String {
+    let nbits = nbits.max(cpus.last().map_or(1, |&c| c + 1));
+    let groups = nbits.div_ceil(32);
+    let mut parts = Vec::new();
+    for g in (0..groups).rev() {
+        let word: u32 = cpus
+            .iter()
+            .filter(|&&c| c / 32 == g)
+            .fold(0, |w, &c| w | 1 << (c % 32));
+        if g == groups - 1 {
+            let width = (nbits - g * 32).div_ceil(4) as usize;
+            parts.push(format!("{word:0width$x}"));
+        } else {
+            parts.push(format!("{word:08x}"));
+        }
+    }
+    parts.join(",")
+}
+
+/// `Cpus_allowed_list` of the CPUs in `cpus` (ascending): ranges, `0-1,4`.
+fn cpu_list_of(cpus: &[u32]) -> String {
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for &c in cpus {
+        match ranges.last_mut() {
+            Some(r) if r.1 + 1 == c => r.1 = c,
+            _ => ranges.push((c, c)),
+        }
+    }
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    parts.join(",")
+}
+
 fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     let kb = |v: u64| format!("{v:>8} kB");
     let fd_size = me
@@ -1114,7 +1173,7 @@ fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
     put("NSsid", sid_of(me).to_string());
     put("VmPeak", kb(me.vm_size_kb));
     put("VmSize", kb(me.vm_size_kb));
-    put("VmLck", kb(0));
+    put("VmLck", kb(me.vm_lck_kb));
     put("VmPin", kb(0));
     put("VmHWM", kb(me.vm_rss_kb));
     put("VmRSS", kb(me.vm_rss_kb));
@@ -1141,8 +1200,13 @@ fn status(me: &ProcessInfo, sys: &SystemInfo) -> String {
         "Seccomp_filters",
         (me.seccomp_filters + usize::from(sys.seccomp == 2)).to_string(),
     );
-    put("Cpus_allowed", cpu_mask(sys.ncpus));
-    put("Cpus_allowed_list", cpu_list(sys.ncpus));
+    if me.cpus.is_empty() {
+        put("Cpus_allowed", cpu_mask(sys.ncpus));
+        put("Cpus_allowed_list", cpu_list(sys.ncpus));
+    } else {
+        put("Cpus_allowed", cpu_mask_of(&me.cpus, sys.ncpus));
+        put("Cpus_allowed_list", cpu_list_of(&me.cpus));
+    }
     put("Mems_allowed", "1".into());
     put("Mems_allowed_list", "0".into());
     put("voluntary_ctxt_switches", "0".into());
@@ -1215,8 +1279,8 @@ fn pid_stat(me: &ProcessInfo) -> String {
         me.stime_ticks.to_string(),
         me.cutime_ticks.to_string(),
         me.cstime_ticks.to_string(),
-        "20".into(), // priority
-        "0".into(),  // nice
+        me.priority.to_string(),
+        me.nice.to_string(),
         me.threads.max(1).to_string(),
         "0".into(), // itrealvalue
         me.start_ticks.to_string(),
@@ -1237,11 +1301,11 @@ fn pid_stat(me: &ProcessInfo) -> String {
         "0".into(),  // cnswap
         "17".into(), // exit_signal (SIGCHLD)
         "0".into(),  // processor
-        "0".into(),  // rt_priority
-        "0".into(),  // policy
-        "0".into(),  // delayacct_blkio_ticks
-        "0".into(),  // guest_time
-        "0".into(),  // cguest_time
+        me.rt_priority.to_string(),
+        me.policy.to_string(),
+        "0".into(), // delayacct_blkio_ticks
+        "0".into(), // guest_time
+        "0".into(), // cguest_time
         start_data.to_string(),
         end_data.to_string(),
         start_brk.to_string(),
