@@ -100,9 +100,7 @@ fn normalise(o: &std::process::Output) -> String {
             }
             l.split_inclusive(|c: char| c == '=' || c.is_whitespace())
                 .map(|w| {
-                    let blank = ["shmid=", "semid=", "msqid=", "cpid="]
-                        .iter()
-                        .any(|p| w == *p);
+                    let blank = ["shmid=", "semid=", "msqid=", "cpid="].contains(&w);
                     (w, blank)
                 })
                 .fold(

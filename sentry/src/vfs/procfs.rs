@@ -1938,8 +1938,28 @@ mod tests {
         assert!(list("self/fd")[2..].iter().all(|e| e.1 == DT_LNK));
         assert_eq!(
             names("sys/kernel")[2..],
-            ["hostname", "osrelease", "ostype", "pid_max"]
+            [
+                "auto_msgmni",
+                "hostname",
+                "msg_next_id",
+                "msgmax",
+                "msgmnb",
+                "msgmni",
+                "osrelease",
+                "ostype",
+                "pid_max",
+                "sem",
+                "sem_next_id",
+                "shm_next_id",
+                "shm_rmid_forced",
+                "shmall",
+                "shmmax",
+                "shmmni"
+            ]
         );
+        assert_eq!(names("sysvipc")[2..], ["msg", "sem", "shm"]);
+        // Without a namespace (no sandbox) the files are empty.
+        assert_eq!(read_all("sysvipc/shm"), "");
         // Through thread-self.
         assert!(read_all("thread-self/status").contains("Pid:\t42\n"));
     }

@@ -310,7 +310,7 @@ impl<T: Object> Ids<T> {
         if in_use >= limit.min(IPCMNI) {
             return Err(Errno::ENOSPC);
         }
-        let max = (in_use * 3 / 2).max(MIN_CYCLE).min(IPCMNI);
+        let max = (in_use * 3 / 2).clamp(MIN_CYCLE, IPCMNI);
         let start = self.last.map_or(0, |l| l + 1);
         let free = |i: &u32| !self.entries.contains_key(i);
         let idx = (start..max)

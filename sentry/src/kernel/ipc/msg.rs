@@ -203,7 +203,7 @@ impl IpcNamespace {
                 return Some(Err(e));
             }
             let fits = q.cbytes + len <= q.qbytes
-                && q.msgs.len() as u64 + 1 <= q.qbytes
+                && (q.msgs.len() as u64) < q.qbytes
                 && t.held + len + MSG_OVERHEAD <= SANDBOX_BYTES;
             if !fits {
                 return nowait.then_some(Err(Errno::EAGAIN));
