@@ -10,6 +10,7 @@ pub mod caps;
 pub mod errno;
 pub mod file;
 pub mod inotify;
+pub mod ipc;
 pub mod mount;
 pub mod mqueue;
 pub mod netlink;

@@ -71,6 +71,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         rlimits: Vec::new(),
         seccomp: None,
         sysctls: Vec::new(),
+        ipc: Default::default(),
         commit_limit: None,
         limits: None,
         argv: d.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),

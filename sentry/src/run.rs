@@ -60,6 +60,9 @@ pub struct DoRequest {
     /// `net.*` sysctls to write once the network namespace at `network`'s path is joined
     /// (a container's `linux.sysctl`, checked by `oci::sysctl`).
     pub sysctls: Vec<(String, String)>,
+    /// The limits of the sandbox's System V IPC namespace (a container's `kernel.shm*`,
+    /// `kernel.sem`, `kernel.msg*` sysctls; else Linux's defaults).
+    pub ipc: crate::kernel::ipc::Limits,
     /// The seccomp profile over guest syscalls (a container's `linux.seccomp`).
     pub seccomp: Option<crate::kernel::seccomp::Filter>,
     /// A container's limits file (`kernel::live_limits`): its memory and pids limits, which
@@ -384,6 +387,7 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
     if let Some(f) = &req.seccomp {
         let _ = k.seccomp.set(f.clone());
     }
+    k.ipc.set_limits(req.ipc);
     if req.read_only_root {
         k.mounts
             .set_flags(b"/", crate::vfs::mount::ms::RDONLY, None)

@@ -1,5 +1,6 @@
 //! Differential tests of pipes, eventfd, timerfd, poll/select/epoll (`tests/guests/ipc.c`),
-//! POSIX message queues (`tests/guests/mqueue.c`), AF_UNIX sockets (`unix_*.c`) and TCP/UDP
+//! POSIX message queues (`tests/guests/mqueue.c`), System V IPC (`sysv_{shm,sem,msg}.c`,
+//! and util-linux's `ipcmk`/`ipcs`/`ipcrm`), AF_UNIX sockets (`unix_*.c`) and TCP/UDP
 //! sockets on loopback (`inet_*.c`, real programs): run natively and under `snare do`,
 //! static and dynamic; stdout and status must match.
 
@@ -15,6 +16,113 @@ fn ipc() {
 #[test]
 fn mqueue() {
     c_program("mqueue", &[]);
+}
+
+/// System V shared memory (`tests/guests/sysv_shm.c`): sharing across fork and by key,
+/// attach addresses, `shm_nattch` across fork, exec and exit, removal while attached,
+/// permissions, /proc/sysvipc/shm.
+#[test]
+fn sysv_shm() {
+    c_program("sysv_shm", &[]);
+}
+
+/// System V semaphores (`tests/guests/sysv_sem.c`): atomic arrays, blocking, a signal
+/// (EINTR), removal (EIDRM), SEM_UNDO at exit, permissions.
+#[test]
+fn sysv_sem() {
+    c_program("sysv_sem", &[]);
+}
+
+/// System V message queues (`tests/guests/sysv_msg.c`): type selection, MSG_COPY, full
+/// queues, blocking, EINTR, permissions.
+#[test]
+fn sysv_msg() {
+    c_program("sysv_msg", &[]);
+}
+
+/// util-linux's `ipcmk`, `ipcs -i` and `ipcrm` natively and under snare: the same text
+/// once ids, pids and times are blanked (the host's namespace gives other ids). `ipcs -l`
+/// too when the host's IPC sysctls are Linux's defaults (the sandbox's are).
+#[test]
+fn ipcs_tools() {
+    if ["ipcs", "ipcmk", "ipcrm"]
+        .iter()
+        .any(|t| !std::path::Path::new("/usr/bin").join(t).exists())
+    {
+        eprintln!("skipped: util-linux's ipc tools are not installed");
+        return;
+    }
+    let defaults = [
+        ("shmmni", "4096"),
+        ("shmmax", "18446744073692774399"),
+        ("shmall", "18446744073692774399"),
+        ("sem", "32000\t1024000000\t500\t32000"),
+        ("msgmax", "8192"),
+        ("msgmnb", "16384"),
+        ("msgmni", "32000"),
+    ]
+    .iter()
+    .all(|(f, v)| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}")).is_ok_and(|s| s.trim() == *v)
+    });
+    let script = format!(
+        "set -e
+m=$(ipcmk -M 5000 -p 0640 | awk '{{print $NF}}')
+s=$(ipcmk -S 3 | awk '{{print $NF}}')
+q=$(ipcmk -Q | awk '{{print $NF}}')
+ipcs -m -i $m
+ipcs -s -i $s
+ipcs -q -i $q
+{}
+ipcrm -m $m -s $s -q $q
+ipcs -m -i $m 2>&1 || echo gone
+",
+        if defaults { "ipcs -l" } else { "" }
+    );
+    let sh = std::path::Path::new("/bin/sh");
+    let args = ["-c", script.as_str()];
+    let (n, s) = (native(sh, &args), snare(sh, &args));
+    assert!(n.status.success(), "natively: {n:?}");
+    assert_eq!(n.status.code(), s.status.code(), "snare: {s:?}");
+    let (n, s) = (normalise(&n), normalise(&s));
+    assert_eq!(n, s);
+    assert!(n.contains("bytes=5000"), "{n}");
+}
+
+/// The output with numbers that differ between namespaces blanked: ids, pids, times.
+fn normalise(o: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&o.stdout);
+    text.lines()
+        .map(|l| {
+            if l.contains("time") && !l.contains("Not set") {
+                let end = l.find('=').map_or(l.len(), |i| i + 1);
+                return format!("{}<time>", &l[..end]);
+            }
+            l.split_inclusive(|c: char| c == '=' || c.is_whitespace())
+                .map(|w| {
+                    let blank = ["shmid=", "semid=", "msqid=", "cpid="].contains(&w);
+                    (w, blank)
+                })
+                .fold(
+                    (String::new(), false),
+                    |(mut acc, blank_next), (w, blank)| {
+                        if blank_next {
+                            let rest = w.trim_start_matches(|c: char| c.is_ascii_digit());
+                            acc.push('N');
+                            acc.push_str(rest);
+                        } else if l.starts_with("ipcs: id ") && w.trim().parse::<u32>().is_ok() {
+                            acc.push('N');
+                            acc.push_str(&w[w.trim_end().len()..]);
+                        } else {
+                            acc.push_str(w);
+                        }
+                        (acc, blank)
+                    },
+                )
+                .0
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// AF_UNIX socketpairs (`tests/guests/unix_pair.c`): stream, datagram and seqpacket data,

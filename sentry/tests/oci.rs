@@ -931,7 +931,8 @@ fn hostile_seccomp_profiles() {
     }
 }
 
-/// `linux.sysctl`'s `net.*` reach the network namespace the bundle names (Docker's case):
+/// `linux.sysctl`'s `net.*` reach the network namespace the bundle names (Docker's case),
+/// its `kernel.shmmax` the sandbox's IPC namespace:
 /// the guest reads the value, as under runc; the host's own is untouched; a parameter Linux
 /// doesn't namespace is refused at `create`.
 #[test]
@@ -953,7 +954,11 @@ fn sysctls_in_the_joined_network_as_runc() {
         assert!(made.is_ok_and(|s| s.success()), "ip netns add {ns}");
         let c = Case::new(
             &format!("sysctl-{name}"),
-            &["cat", "/proc/sys/net/core/somaxconn"],
+            &[
+                "cat",
+                "/proc/sys/net/core/somaxconn",
+                "/proc/sys/kernel/shmmax",
+            ],
             |config| {
                 config["linux"]["namespaces"] = serde_json::json!([
                     {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"},
@@ -976,7 +981,11 @@ fn sysctls_in_the_joined_network_as_runc() {
         let _ = Command::new("ip").args(["netns", "del", &ns]).status();
         outputs.push((out.status.code(), text(&out.stdout)));
     }
-    assert_eq!(outputs[0], (Some(0), "555\n".to_string()), "runc");
+    assert_eq!(
+        outputs[0],
+        (Some(0), "555\n68719476736\n".to_string()),
+        "runc"
+    );
     assert_eq!(outputs[1], outputs[0], "snare differs from runc");
     let host_after = std::fs::read_to_string("/proc/sys/net/core/somaxconn").expect("host");
     assert_eq!(host_before, host_after, "the host's somaxconn changed");

@@ -7,6 +7,7 @@
 pub mod caps;
 mod exec;
 pub mod host_events;
+pub mod ipc;
 pub mod live_limits;
 pub mod mounts;
 mod oom;
@@ -96,6 +97,8 @@ pub struct Kernel {
     /// The tmpfs of memfd files (`memfd_create(2)`), mounted nowhere: its files are in no
     /// directory (Linux's internal shm mount).
     pub memfd: Arc<Tmpfs>,
+    /// The System V IPC namespace every guest process shares.
+    pub ipc: Arc<ipc::IpcNamespace>,
     pub strace: bool,
     pub boot: Instant,
     pub aux: HostAux,
@@ -167,6 +170,8 @@ impl Kernel {
             mem,
             &devpts,
         ));
+        let memfd = Tmpfs::mounted(uid, gid, b"", MEMFD_DEV, 0);
+        let ipc = ipc::IpcNamespace::new(ipc::Limits::default(), memfd.clone());
         let k = Arc::new(Kernel {
             fast_syscalls,
             children_cpu_wanted: std::sync::atomic::AtomicBool::new(false),
@@ -175,7 +180,8 @@ impl Kernel {
             root,
             mounts,
             devpts,
-            memfd: Tmpfs::mounted(uid, gid, b"", MEMFD_DEV, 0),
+            memfd,
+            ipc,
             strace,
             boot: Instant::now(),
             aux: HostAux::read(),

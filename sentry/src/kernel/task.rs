@@ -157,6 +157,9 @@ pub struct Task {
     pub fs: Arc<FsContext>,
     pub clear_child_tid: u64,
     pub robust_list: u64,
+    /// The `SEM_UNDO` adjustments of its semaphore operations (shared with
+    /// `CLONE_SYSVSEM`), applied when the last task holding them exits.
+    pub sem_undo: Arc<super::ipc::sem::SemUndo>,
     /// `sigaltstack(2)`.
     pub altstack: StackT,
     /// Set when this thread exits (`exit(2)`, or its process is going away).
@@ -195,6 +198,7 @@ impl Task {
             fs,
             clear_child_tid: 0,
             robust_list: 0,
+            sem_undo: Arc::default(),
             altstack: StackT {
                 ss_flags: SS_DISABLE,
                 ..StackT::default()
@@ -445,6 +449,9 @@ impl Task {
     fn finish(mut self) {
         let own = self.exit.unwrap_or(ExitStatus::Code(0));
         crate::syscalls::exit_robust_list(&self);
+        // The last task holding the undo list applies it (`exit_sem`), before the parent
+        // can hear of the exit.
+        drop(std::mem::take(&mut self.sem_undo));
         let tg = self.tg().clone();
         // The process keeps the CPU time of a thread that leaves before it does. Counted
         // before the CHILD_CLEARTID wake, so a joiner that asks at once finds it; and frozen

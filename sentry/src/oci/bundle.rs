@@ -69,6 +69,9 @@ pub struct Launch {
     /// The `net.*` entries of `linux.sysctl` to write in the joined network namespace
     /// (`oci::sysctl`).
     pub sysctls: Vec<(String, String)>,
+    /// The IPC namespace's limits from the `kernel.shm*`/`sem`/`msg*` entries of
+    /// `linux.sysctl`.
+    pub ipc: crate::kernel::ipc::Limits,
     /// `process.terminal` (with `consoleSize`, if given): the guest's stdio is a terminal
     /// whose host master goes to `--console-socket` (`oci::console`).
     pub terminal: Option<super::console::Size>,
@@ -99,6 +102,7 @@ impl Launch {
             rlimits: self.rlimits.clone(),
             seccomp: self.seccomp.clone(),
             sysctls: self.sysctls.clone(),
+            ipc: self.ipc,
             commit_limit: Some(crate::run::default_memory()),
             limits: None,
             argv: self.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -384,9 +388,9 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         }
         Some(h) => Some(no_nul("hostname", h)?.to_owned()),
     };
-    let sysctls = match linux.and_then(|l| l.sysctl().as_ref()) {
+    let (sysctls, ipc) = match linux.and_then(|l| l.sysctl().as_ref()) {
         Some(m) => super::sysctl::check(m, &network)?,
-        None => Vec::new(),
+        None => Default::default(),
     };
     let seccomp = linux
         .and_then(|l| l.seccomp().as_ref())
@@ -420,6 +424,7 @@ pub fn map(spec: &Spec, dir: &Path) -> Result<Launch, OciError> {
         hooks,
         seccomp,
         sysctls,
+        ipc,
         terminal,
     })
 }

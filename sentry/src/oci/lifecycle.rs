@@ -715,6 +715,7 @@ mod tests {
                 },
             ],
             sysctls: vec![],
+            ipc: Default::default(),
             seccomp: None,
             memory: None,
             terminal: None,

@@ -9,9 +9,13 @@
 //!   sandbox's sockets. With a network of the sandbox's own (no path) they are accepted and
 //!   not applied (a debug line); with the host's network (no `network` namespace) refused, as
 //!   runc refuses them.
-//! - IPC (`kernel.msgmax`, `msgmnb`, `msgmni`, `sem`, `shmall`, `shmmax`, `shmmni`,
-//!   `shm_rmid_forced`, `fs.mqueue.*`) and `kernel.domainname`: accepted and not applied (the
-//!   Sentry's System V IPC and message queues keep their own limits; a debug line).
+//! - System V IPC (`kernel.msgmax`, `msgmnb`, `msgmni`, `sem`, `shmall`, `shmmax`,
+//!   `shmmni`, `shm_rmid_forced`): checked as Linux checks a write (numbers, `sem` as four,
+//!   id limits at most 32768) and set as the limits of the sandbox's IPC namespace
+//!   (`kernel::ipc::Limits`), which the guest's `/proc/sys/kernel/*` then show.
+//!   `shm_rmid_forced` is shown, not applied.
+//! - `fs.mqueue.*` and `kernel.domainname`: accepted and not applied (the Sentry's message
+//!   queues keep their own limits; a debug line).
 //! - Anything else: refused at `create` ("… is not in a separate kernel namespace").
 //!
 //! Names are dotted words of `[a-z0-9_-]` (no `/`, no `..`: a name is never a path out of
@@ -21,6 +25,7 @@ use std::collections::HashMap;
 
 use super::{error, OciError};
 use crate::cli::Network;
+use crate::kernel::ipc::Limits;
 
 const IPC: &[&str] = &[
     "kernel.msgmax",
@@ -33,12 +38,14 @@ const IPC: &[&str] = &[
     "kernel.shm_rmid_forced",
 ];
 
-/// The `net.*` parameters to write (name, value), sorted, after checking every entry.
+/// The `net.*` parameters to write (name, value), sorted, and the IPC namespace's limits,
+/// after checking every entry.
 pub fn check(
     sysctl: &HashMap<String, String>,
     network: &Network,
-) -> Result<Vec<(String, String)>, OciError> {
+) -> Result<(Vec<(String, String)>, Limits), OciError> {
     let mut apply = Vec::new();
+    let mut ipc = Limits::default();
     for (name, value) in sysctl {
         let words_ok = !name.is_empty()
             && name.len() <= 256
@@ -69,13 +76,14 @@ pub fn check(
                     tracing::debug!(name, "sysctl: the sandbox's own network: not applied")
                 }
             }
-        } else if IPC.contains(&name.as_str())
-            || name.starts_with("fs.mqueue.")
-            || name == "kernel.domainname"
-        {
+        } else if IPC.contains(&name.as_str()) {
+            let short = name.trim_start_matches("kernel.");
+            ipc.set(short, value)
+                .map_err(|e| error(format!("linux.sysctl: invalid value: {}", e.0)))?;
+        } else if name.starts_with("fs.mqueue.") || name == "kernel.domainname" {
             tracing::debug!(
                 name,
-                "sysctl: accepted, not applied (the Sentry's own IPC/UTS)"
+                "sysctl: accepted, not applied (the Sentry's own mqueue/UTS)"
             );
         } else {
             return Err(error(format!(
@@ -84,7 +92,7 @@ pub fn check(
         }
     }
     apply.sort();
-    Ok(apply)
+    Ok((apply, ipc))
 }
 
 /// Writes `net.*` parameters through `/proc/sys` of the caller's (just joined) network
@@ -117,7 +125,8 @@ mod tests {
             ("kernel.shmmax", "1"),
             ("fs.mqueue.msg_max", "20"),
         ]);
-        let l = check(&docker, &join).expect("Docker's");
+        let (l, ipc) = check(&docker, &join).expect("Docker's");
+        assert_eq!(ipc.shmmax, 1);
         assert_eq!(
             l,
             [
@@ -125,7 +134,10 @@ mod tests {
                 ("net.ipv4.ping_group_range".into(), "0 2147483647".into())
             ]
         );
-        assert!(check(&docker, &Network::None).expect("own net").is_empty());
+        assert!(check(&docker, &Network::None)
+            .expect("own net")
+            .0
+            .is_empty());
         assert!(check(&docker, &Network::Host)
             .expect_err("host net")
             .0
@@ -143,5 +155,37 @@ mod tests {
         }
         assert!(check(&map(&[("net.core.somaxconn", "1\n2")]), &join).is_err());
         assert!(check(&map(&[("net.core.somaxconn", &"9".repeat(5000))]), &join).is_err());
+    }
+
+    /// The IPC namespace's limits, checked as Linux checks a write to them.
+    #[test]
+    fn ipc_limits() {
+        let ipc = map(&[
+            ("kernel.sem", "250 32000 32 128"),
+            ("kernel.shmmni", "100"),
+            ("kernel.msgmnb", "65536"),
+            ("kernel.shm_rmid_forced", "1"),
+        ]);
+        let (_, l) = check(&ipc, &Network::None).expect("IPC");
+        assert_eq!(
+            (l.semmsl, l.semmns, l.semopm, l.semmni),
+            (250, 32000, 32, 128)
+        );
+        assert_eq!((l.shmmni, l.msgmnb, l.msgmax), (100, 65536, 8192));
+        assert!(l.shm_rmid_forced);
+        for (name, value) in [
+            ("kernel.sem", "1 2 3"),
+            ("kernel.sem", "1 2 3 x"),
+            ("kernel.shmmni", "32769"),
+            ("kernel.msgmni", "-1"),
+            ("kernel.msgmax", "4294967296"),
+            ("kernel.shmmax", "big"),
+            ("kernel.shm_rmid_forced", "2"),
+        ] {
+            assert!(
+                check(&map(&[(name, value)]), &Network::None).is_err(),
+                "{name}={value}"
+            );
+        }
     }
 }

@@ -86,13 +86,7 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     {
         return Err(Errno::EINVAL);
     }
-    let _ = (
-        CLONE_PTRACE,
-        CLONE_DETACHED,
-        CLONE_UNTRACED,
-        CLONE_IO,
-        CLONE_SYSVSEM,
-    );
+    let _ = (CLONE_PTRACE, CLONE_DETACHED, CLONE_UNTRACED, CLONE_IO);
     if !(0..=64).contains(&c.exit_signal) {
         return Err(Errno::EINVAL);
     }
@@ -247,6 +241,9 @@ fn do_clone(task: &mut Task, c: CloneArgs) -> Result<u64, Errno> {
     }
     if thread {
         child.altstack = task.altstack;
+    }
+    if f & CLONE_SYSVSEM != 0 {
+        child.sem_undo = task.sem_undo.clone();
     }
     let child_tg = child.tg().clone();
     let spawned =

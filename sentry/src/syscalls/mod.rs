@@ -32,6 +32,9 @@ mod socket_inet;
 mod socket_msg;
 mod socket_netlink;
 mod splice;
+mod sysv_msg;
+mod sysv_sem;
+mod sysv_shm;
 mod time;
 mod time_set;
 mod timer;
@@ -76,6 +79,9 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         socket::HANDLERS,
         socket_conn::HANDLERS,
         splice::HANDLERS,
+        sysv_msg::HANDLERS,
+        sysv_sem::HANDLERS,
+        sysv_shm::HANDLERS,
         time::HANDLERS,
         time_set::HANDLERS,
         timer::HANDLERS,

@@ -215,7 +215,8 @@ fn sys_umount2(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Implements `unshare(2)` for `CLONE_NEWNS` (a copy of the mount namespace; needs
-/// CAP_SYS_ADMIN), `CLONE_FS`, `CLONE_FILES`, `CLONE_SYSVSEM` (nothing to undo), and
+/// CAP_SYS_ADMIN), `CLONE_FS`, `CLONE_FILES`, `CLONE_SYSVSEM` (a new, empty `SEM_UNDO`
+/// list: the old one is applied if no other task holds it), and
 /// `CLONE_THREAD`/`CLONE_SIGHAND`/`CLONE_VM` in a single-threaded process. Deviation: the
 /// other namespaces (UTS, IPC, PID, net, user, cgroup, time) are `EINVAL`, logged.
 fn sys_unshare(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
@@ -259,6 +260,9 @@ fn sys_unshare(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     }
     if flags & CLONE_FILES != 0 && Arc::strong_count(&task.fds) > 1 {
         task.fds = Arc::new(task.fds.duplicate());
+    }
+    if flags & CLONE_SYSVSEM != 0 {
+        drop(std::mem::take(&mut task.sem_undo));
     }
     task.publish();
     Ok(0)

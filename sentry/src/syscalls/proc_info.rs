@@ -287,6 +287,7 @@ pub(crate) fn system_info(t: &Task) -> SystemInfo {
         pids_limit,
         pids_current,
         mounts: t.fs.mounts.lines(),
+        ipc: Some(t.k.ipc.clone()),
     }
 }
 

@@ -8,12 +8,14 @@
 //! (like a Linux seq_file, `st_size` is 0 and `SEEK_END` is `EINVAL`).
 //!
 //! The tree: `/proc/{<pid>, self, thread-self, cpuinfo, meminfo, stat, uptime, loadavg,
-//! filesystems, mounts, net, version, sys}`; `<pid>` (and `<pid>/task/<pid>`) hold `maps,
+//! filesystems, mounts, net, version, sys, sysvipc}`; `<pid>` (and `<pid>/task/<pid>`) hold `maps,
 //! status, stat, statm, cmdline, environ, comm, exe, cwd, root, fd/, mounts, mountinfo, net/`
 //! (and `task/`); `net` (`/proc/net` is a link to `self/net`) holds `arp, dev, dev_mcast,
 //! if_inet6, igmp, igmp6, ipv6_route, netstat, raw, raw6, route, snmp, snmp6, tcp, tcp6, udp,
 //! udp6, unix`, whose text the caller writes ([`NetFile`]);
-//! `sys/kernel/{hostname, osrelease, ostype, pid_max}`, `sys/fs/pipe-max-size`,
+//! `sys/kernel/{hostname, osrelease, ostype, pid_max}` and the IPC namespace's
+//! `sys/kernel/{shmmax, shmall, shmmni, shm_rmid_forced, sem, msgmax, msgmnb, msgmni, …}`,
+//! `sysvipc/{shm,sem,msg}` (both written by `kernel/ipc`), `sys/fs/pipe-max-size`,
 //! `sys/fs/inotify/{max_queued_events, max_user_instances, max_user_watches}`,
 //! `sys/net/core/somaxconn`, `sys/vm/overcommit_memory`. Every process of the sandbox has its
 //! `<pid>` ([`Procs`]: the caller's snapshot, and the others' fetched when a path names them);
@@ -224,6 +226,8 @@ pub struct SystemInfo {
     pub pids_current: u64,
     /// The mount table, in mount order (the root first); empty: a default table.
     pub mounts: Vec<MountLine>,
+    /// The System V IPC namespace (`sysvipc/*`, `sys/kernel/{shm*,sem,msg*}`).
+    pub ipc: Option<std::sync::Arc<crate::kernel::ipc::IpcNamespace>>,
 }
 
 /// Where a path through a magic link (`exe`, `cwd`, `root`, `fd/N`) really leads.
@@ -258,6 +262,8 @@ enum DirId {
     Net,
     SysNet,
     SysNetCore,
+    /// `sysvipc`.
+    SysvIpc,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,6 +300,10 @@ enum FileId {
     OvercommitMemory,
     /// A file of `<pid>/net` or `sys/net`: its text comes from the network side.
     Net(NetFile),
+    /// `sysvipc/{shm,sem,msg}`: the IPC namespace's objects.
+    Sysvipc(&'static str),
+    /// A `sys/kernel` file of the IPC namespace (`shmmax`, `sem`, …).
+    IpcSysctl(&'static str),
 }
 
 /// The files whose text the network side writes (`net::proc_net`): `<pid>/net/*` (the
@@ -443,12 +453,25 @@ fn entries(dir: DirId, me: &ProcessInfo, p: &Procs) -> Vec<(Vec<u8>, Entry)> {
             .collect(),
         DirId::SysNet => vec![(n("core"), Entry::Dir(DirId::SysNetCore))],
         DirId::SysNetCore => vec![(n("somaxconn"), Entry::File(FileId::Net(NetFile::Somaxconn)))],
-        DirId::SysKernel => vec![
-            (n("hostname"), Entry::File(FileId::Hostname)),
-            (n("osrelease"), Entry::File(FileId::Osrelease)),
-            (n("ostype"), Entry::File(FileId::Ostype)),
-            (n("pid_max"), Entry::File(FileId::PidMax)),
-        ],
+        DirId::SysKernel => {
+            let mut v = vec![
+                (n("hostname"), Entry::File(FileId::Hostname)),
+                (n("osrelease"), Entry::File(FileId::Osrelease)),
+                (n("ostype"), Entry::File(FileId::Ostype)),
+                (n("pid_max"), Entry::File(FileId::PidMax)),
+            ];
+            v.extend(
+                crate::kernel::ipc::SYSCTL_FILES
+                    .iter()
+                    .map(|&f| (n(f), Entry::File(FileId::IpcSysctl(f)))),
+            );
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        }
+        DirId::SysvIpc => ["msg", "sem", "shm"]
+            .iter()
+            .map(|&f| (n(f), Entry::File(FileId::Sysvipc(f))))
+            .collect(),
         DirId::SysFs => vec![
             (n("inotify"), Entry::Dir(DirId::SysFsInotify)),
             (n("pipe-max-size"), Entry::File(FileId::PipeMaxSize)),
@@ -490,6 +513,7 @@ fn root_files() -> Vec<(Vec<u8>, Entry)> {
         (n("net"), Entry::Link(LinkId::Net)),
         (n("version"), Entry::File(FileId::Version)),
         (n("sys"), Entry::Dir(DirId::Sys)),
+        (n("sysvipc"), Entry::Dir(DirId::SysvIpc)),
     ]
 }
 
@@ -945,6 +969,18 @@ fn contents(f: FileId, me: &ProcessInfo, sys: &SystemInfo) -> Vec<u8> {
         FileId::OvercommitMemory => b"0\n".to_vec(),
         // Opened with the network side's text (`Procfs::open`).
         FileId::Net(_) => Vec::new(),
+        FileId::Sysvipc(f) => sys
+            .ipc
+            .as_ref()
+            .and_then(|ns| ns.proc_file(f))
+            .unwrap_or_default()
+            .into_bytes(),
+        FileId::IpcSysctl(f) => sys
+            .ipc
+            .as_ref()
+            .and_then(|ns| ns.sysctl(f))
+            .unwrap_or_default()
+            .into_bytes(),
     }
 }
 
@@ -1986,8 +2022,28 @@ mod tests {
         assert!(list("self/fd")[2..].iter().all(|e| e.1 == DT_LNK));
         assert_eq!(
             names("sys/kernel")[2..],
-            ["hostname", "osrelease", "ostype", "pid_max"]
+            [
+                "auto_msgmni",
+                "hostname",
+                "msg_next_id",
+                "msgmax",
+                "msgmnb",
+                "msgmni",
+                "osrelease",
+                "ostype",
+                "pid_max",
+                "sem",
+                "sem_next_id",
+                "shm_next_id",
+                "shm_rmid_forced",
+                "shmall",
+                "shmmax",
+                "shmmni"
+            ]
         );
+        assert_eq!(names("sysvipc")[2..], ["msg", "sem", "shm"]);
+        // Without a namespace (no sandbox) the files are empty.
+        assert_eq!(read_all("sysvipc/shm"), "");
         // Through thread-self.
         assert!(read_all("thread-self/status").contains("Pid:\t42\n"));
     }
