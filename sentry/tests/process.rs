@@ -39,6 +39,14 @@ fn guest_seccomp_filters() {
     c_program("seccomp", &[]);
 }
 
+/// A signal that reaches a child before it first runs is handled (`signal_newborn.c`): the
+/// frame's FP state is the one the child will start with (it was EFAULT, and the child
+/// died of SIGSEGV, about 1 in 150 forks).
+#[test]
+fn signal_before_the_first_run() {
+    c_program("signal_newborn", &[]);
+}
+
 /// A pidfd in poll and epoll: readable once its process exits (`pidfd.c`).
 #[test]
 fn pidfd_events() {

@@ -766,6 +766,13 @@ impl Context for SystrapContext {
     }
 
     fn fp_state(&self) -> Result<FpState> {
+        if self.frame.is_none() {
+            // A new thread that has not run yet: the state its first frame will get (a
+            // signal can come for it before it runs: its handler's frame saves this).
+            if let Some(fp) = &self.first_fp {
+                return Ok(fp.clone());
+            }
+        }
         let (off, len) = self.fp_location()?;
         let mut bytes = vec![0u8; len];
         self.mem().read(off, &mut bytes);
