@@ -421,6 +421,13 @@ fn pause_resume(name: &str, with_cgroup: bool) {
     );
     let again = c.snare(&["pause", name]);
     assert_eq!(text(&again.stderr).trim(), "snare: container not running");
+    // exec is refused in runc's words (unless --ignore-paused).
+    let exec = c.snare(&["exec", name, "true"]);
+    assert!(!exec.status.success());
+    assert_eq!(
+        text(&exec.stderr).trim(),
+        "snare: exec failed: cannot exec in a paused container (use --ignore-paused to override)"
+    );
     let del = c.snare(&["delete", name]);
     assert_eq!(
         text(&del.stderr).trim(),

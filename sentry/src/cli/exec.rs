@@ -41,7 +41,7 @@ pub struct Args {
     /// Accepted for runc's callers (always in effect in the sandbox)
     #[arg(long)]
     pub no_new_privs: bool,
-    /// Accepted for runc's callers (nothing is paused in snare)
+    /// Exec even into a paused container (its process waits until `resume`)
     #[arg(long)]
     pub ignore_paused: bool,
     /// Pass this many fds above 2 to the process (only 0 is supported)
@@ -69,6 +69,7 @@ pub fn run(ctx: &Context, a: Args) -> Result<i32, OciError> {
         user: a.user,
         additional_gids: a.additional_gids,
         tty: a.tty,
+        ignore_paused: a.ignore_paused,
         args: a.command,
     };
     exec::exec(&ctx.root, &id, &opts, &ctx.host)

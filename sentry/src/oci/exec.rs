@@ -41,6 +41,9 @@ pub struct ExecOptions {
     pub user: Option<String>,
     pub additional_gids: Vec<u32>,
     pub tty: bool,
+    /// `--ignore-paused`: exec into a paused container (the process waits, frozen, until
+    /// `resume`).
+    pub ignore_paused: bool,
     /// The command and its arguments (without `--process`).
     pub args: Vec<String>,
 }
@@ -179,6 +182,11 @@ fn run_exec(root: &Path, id: &Id, opts: &ExecOptions, host: &dyn Host) -> Result
     let record = dir.load()?;
     if status(&dir, &record, host) == ContainerState::Stopped {
         return Err(error("cannot exec in a stopped container"));
+    }
+    if !opts.ignore_paused && super::control::paused(&dir, &record, host) {
+        return Err(error(
+            "cannot exec in a paused container (use --ignore-paused to override)",
+        ));
     }
     let process = process_of(opts, record.state.bundle())?;
     let mut req = request_of(&process)?;
