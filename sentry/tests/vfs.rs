@@ -571,6 +571,15 @@ fn pty() {
     c_program("pty", &[]);
 }
 
+/// Job control on a controlling pseudo-terminal (`tty_jobs.c`): a background group's read
+/// stops it with SIGTTIN, its tcsetattr (and, with TOSTOP, its write) with SIGTTOU, and the
+/// call stops it again once continued; SIGTTIN ignored or blocked gives EIO, SIGTTOU ignored
+/// lets the call through, a SIGTTIN handler gets EINTR.
+#[test]
+fn tty_job_control() {
+    c_program("tty_jobs", &[]);
+}
+
 /// Python's `pty.openpty()` and `pty.fork()` (login_tty: setsid, TIOCSCTTY), as natively.
 #[test]
 fn pty_python() {

@@ -376,6 +376,7 @@ fn sys_read(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return super::socket_msg::read_socket(task, s, &v);
     }
     let count = len(a[2])?;
+    job_control(task, &*file, TtyAccess::Read)?;
     read_into(task, a[1], count, Chunks::of(&*file, count), |b, _| {
         file.read(b)
     })
@@ -428,6 +429,7 @@ fn sys_write(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         return super::socket_inet::write(task, s, &super::socket::one_buffer(a[1], a[2]));
     }
     let n = fsize_allowed(task, &*file, None, len(a[2])?)?;
+    job_control(task, &*file, TtyAccess::Write)?;
     write_from(task, a[1], n, |b, _| file.write(b))
         .inspect(|&n| inotify::transferred(&*file, IN_MODIFY, n))
 }
@@ -500,6 +502,13 @@ fn do_iov(task: &mut Task, a: [u64; 6], at: Option<u64>, dir: Dir) -> Result<u64
             (Dir::Read, None) => super::socket_msg::read_socket(task, &s, &vecs),
             (Dir::Write, None) => super::socket_msg::write_socket(task, &s, &vecs),
         };
+    }
+    if at.is_none() {
+        let access = match dir {
+            Dir::Read => TtyAccess::Read,
+            Dir::Write => TtyAccess::Write,
+        };
+        job_control(task, &*file, access)?;
     }
     let budget = match dir {
         Dir::Write => {
@@ -722,6 +731,9 @@ fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         }
         cmd => {
             let file = task.fds.get(n)?;
+            if changes_terminal(cmd) {
+                job_control(task, &*file, TtyAccess::Change)?;
+            }
             if let Some((pty, master)) = crate::vfs::pty::pty_of(&*file) {
                 if let Some(r) = pty_job_ioctl(task, pty, master, cmd, a[2]) {
                     return r;
@@ -734,6 +746,111 @@ fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             file.ioctl(cmd, a[2], &*task.mm)
         }
     }
+}
+
+/// What a caller does to a terminal, for [`job_control`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TtyAccess {
+    Read,
+    Write,
+    /// Settings, the foreground group, flushing, flow (Linux's `tty_check_change` callers).
+    Change,
+}
+
+/// The ioctls that change a terminal, which a background process may not do unasked.
+fn changes_terminal(cmd: u32) -> bool {
+    use snare_abi::tty::*;
+    matches!(
+        cmd,
+        TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 | TIOCSPGRP | TCFLSH | TCXONC
+    )
+}
+
+/// Linux's job control on a process's controlling terminal (`__tty_check_change`, n_tty's
+/// read): a process of a background group that reads it gets SIGTTIN, that changes its
+/// settings (or writes it while `TOSTOP` is set) SIGTTOU, sent to its whole group, and the
+/// call restarts once the group is continued. When the signal can't stop the group the
+/// call goes on (SIGTTOU ignored or blocked) or fails with EIO (SIGTTIN ignored or blocked;
+/// an orphaned group, which no one would continue). Pseudo-terminals of the sandbox's
+/// devpts (the session they are the controlling terminal of) and the host terminal behind
+/// stdio (session 1's, with the sandbox's own foreground group); a master is never one.
+fn job_control(task: &Task, file: &dyn FileDescription, access: TtyAccess) -> Result<(), Errno> {
+    use snare_abi::signal::{SIGTTIN, SIGTTOU};
+    use std::sync::atomic::Ordering;
+    let (session, fg, tostop) = match crate::vfs::pty::pty_of(file) {
+        Some((_, true)) => return Ok(()),
+        Some((pty, false)) => {
+            let job = pty.job(|j| *j);
+            let tostop = access == TtyAccess::Write && pty.tostop();
+            (job.session, job.pgrp, tostop)
+        }
+        // The host terminal's TOSTOP is not looked at (a host call per write).
+        None if file.is_terminal() && access != TtyAccess::Write => {
+            (Some(1), task.k.fg_pgrp.load(Ordering::SeqCst), false)
+        }
+        None => return Ok(()),
+    };
+    if access == TtyAccess::Write && !tostop {
+        return Ok(());
+    }
+    let (pgid, sid) = {
+        let st = task.tg().state();
+        (st.pgid, st.sid)
+    };
+    if session != Some(sid) || fg == 0 || fg == pgid {
+        return Ok(());
+    }
+    let sig = match access {
+        TtyAccess::Read => SIGTTIN,
+        _ => SIGTTOU,
+    };
+    let ignored = task.handle.mask() & (1u64 << (sig - 1)) != 0
+        || task.tg().action(sig).sa_handler == crate::kernel::signal::SIG_IGN;
+    if ignored {
+        return match sig {
+            SIGTTIN => Err(Errno::EIO),
+            _ => Ok(()),
+        };
+    }
+    if orphaned(&task.k, pgid, sid) {
+        return Err(Errno::EIO);
+    }
+    let members: Vec<_> = crate::kernel::process::lock(&task.k.pids)
+        .groups
+        .values()
+        .filter(|g| {
+            let st = g.state();
+            st.pgid == pgid && st.zombie.is_none()
+        })
+        .cloned()
+        .collect();
+    for g in members {
+        crate::kernel::signal::send_to_group(
+            &g,
+            crate::kernel::signal::user_info(sig, snare_abi::signal::SI_KERNEL, 0, 0),
+        );
+    }
+    Err(Errno::ERESTARTSYS)
+}
+
+/// Whether process group `pgid` (of session `sid`) is orphaned: no member has a parent in
+/// another group of the same session (POSIX; job-control stops would never be continued).
+fn orphaned(k: &crate::kernel::Kernel, pgid: i32, sid: i32) -> bool {
+    let pids = crate::kernel::process::lock(&k.pids);
+    !pids.groups.values().any(|g| {
+        // One process's state at a time (a parent's is never locked under its child's).
+        let parent = {
+            let st = g.state();
+            match st.pgid == pgid && st.zombie.is_none() {
+                true => st.parent.clone(),
+                false => None,
+            }
+        };
+        parent.is_some_and(|p| {
+            let st = p.state();
+            st.pgid != pgid && st.sid == sid
+        })
+    })
 }
 
 /// The ioctls of a pseudo-terminal that need the caller: its session and process group

@@ -113,6 +113,11 @@ impl Ldisc {
         self.termios.c_lflag & f != 0
     }
 
+    /// `TOSTOP`: background writers get SIGTTOU.
+    pub fn tostop(&self) -> bool {
+        self.lflag(lflag::TOSTOP)
+    }
+
     fn iflag(&self, f: u32) -> bool {
         self.termios.c_iflag & f != 0
     }

@@ -18,8 +18,7 @@
 //! once every slave description is closed gives what is left, then `EIO`; `VMIN`/`VTIME` as
 //! `n_tty`. Deviations: the controlling terminal is kept per terminal (its session), not per
 //! process: opening a slave never makes it one (use `TIOCSCTTY`), and a session leader's exit
-//! does not hang its terminal up; background process groups are not stopped by `SIGTTIN` or
-//! `SIGTTOU`; packet mode (`TIOCPKT`) can't be turned on; `TCIOFF`/`TCION` send nothing.
+//! does not hang its terminal up; packet mode (`TIOCPKT`) can't be turned on; `TCIOFF`/`TCION` send nothing.
 
 pub mod bridge;
 mod devpts;
@@ -103,6 +102,11 @@ impl Pty {
     /// Its number (`/dev/pts/N`).
     pub fn index(&self) -> u32 {
         self.index
+    }
+
+    /// Whether `TOSTOP` is set (background writes stop their writer's group).
+    pub fn tostop(&self) -> bool {
+        self.lock().ld.tostop()
     }
 
     /// Whether the master is gone.
