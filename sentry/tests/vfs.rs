@@ -277,6 +277,36 @@ fn host_tmp_is_visible() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// A volume at a path the Sentry's `/dev` lacks (Docker's `-v /dev/log:/dev/log`, a
+/// directory or a file): mounted over the path, which `/dev` can't make (runc makes it in
+/// the container's `/dev` tmpfs); the path is not listed in `/dev`.
+#[test]
+fn volumes_under_dev() {
+    let d = scratch().join("devvolume");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("dir")).expect("dir");
+    std::fs::write(d.join("dir/f"), "in a dir\n").expect("file");
+    std::fs::write(d.join("file"), "a file\n").expect("file");
+    let bb = busybox().expect("busybox-static");
+    let out = Command::new(SNARE)
+        .args(["do", "--volume"])
+        .arg(format!("{}:/dev/snare-dir", d.join("dir").display()))
+        .arg("--volume")
+        .arg(format!("{}:/dev/snare-file:ro", d.join("file").display()))
+        .arg("--")
+        .arg(&bb)
+        .args(["sh", "-c", "cat /dev/snare-dir/f /dev/snare-file"])
+        .output()
+        .expect("run snare");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "in a dir\na file\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+}
+
 /// `--volume HOST:GUEST` writes reach the host, and only there; `:ro` refuses them; a host
 /// symlink out of the volume leads back into the guest's own tree, not the host's.
 #[test]

@@ -294,7 +294,8 @@ fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
         root: Arc::from(&b"/"[..]),
     };
     let mut at = Vec::new();
-    for c in components(guest) {
+    let names: Vec<&[u8]> = components(guest).collect();
+    for (i, c) in names.iter().enumerate() {
         at.push(b'/');
         at.extend_from_slice(c);
         let Node::Path(p) = r.resolve(&at, true)? else {
@@ -305,7 +306,14 @@ fn mount_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
         match m.fs.stat(&Boot, &inner, false) {
             Ok(st) if st.st_mode & S_IFMT == S_IFDIR => {}
             Ok(_) => return Err(Errno::ENOTDIR),
-            Err(Errno::ENOENT) => m.fs.mkdir(&Boot, &inner, 0o755)?,
+            Err(Errno::ENOENT) => match m.fs.mkdir(&Boot, &inner, 0o755) {
+                Ok(()) => {}
+                // The last name, where the filesystem can't make it (the Sentry's /dev, a
+                // read-only root): the mount covers the path all the same, unlisted in
+                // its parent (runc makes it in the container's /dev tmpfs).
+                Err(Errno::EPERM | Errno::EACCES | Errno::EROFS) if i + 1 == names.len() => {}
+                Err(e) => return Err(e),
+            },
             Err(e) => return Err(e),
         }
         at = p;
@@ -337,8 +345,11 @@ fn file_point(t: &MountTable, guest: &[u8]) -> Result<Vec<u8>, Errno> {
         Ok(_) => Ok(p),
         Err(Errno::ENOENT) => {
             let flags = snare_abi::file::o::CREAT | snare_abi::file::o::WRONLY;
-            m.fs.open(&Boot, &inner, &p, flags, 0o755)?;
-            Ok(p)
+            match m.fs.open(&Boot, &inner, &p, flags, 0o755) {
+                // As a directory's mount point above: covered, unlisted.
+                Ok(_) | Err(Errno::EPERM | Errno::EACCES | Errno::EROFS) => Ok(p),
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     }
