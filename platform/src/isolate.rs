@@ -669,14 +669,39 @@ pub fn fork() -> Result<Forked, String> {
     }
 }
 
-/// Closes every fd above 2 the process was started with. For the OCI runtime's `create`
-/// and `run`, before they open anything: the container's init would otherwise hold what its
-/// caller leaked to it (containerd's shim passes its own ttrpc listening socket as fd 3)
-/// for the container's whole life. Call it before any fd above 2 is owned by an object.
-pub fn close_inherited_fds() {
-    // SAFETY: close_range takes integers; no fd above 2 is owned by anything yet (the
+/// Takes fds 3 .. 3 + `n` the process was started with (`--preserve-fds`), close-on-exec,
+/// each with the host's name for it (`/proc/self/fd`'s link). Call it before any fd above 2
+/// is owned by an object, then [`close_inherited_fds`] with `n`. An fd not open is an error.
+pub fn take_inherited_fds(n: u32) -> Result<Vec<(OwnedFd, String)>, String> {
+    let mut taken = Vec::new();
+    for fd in 3..3u32.saturating_add(n.min(1 << 16)) {
+        let fd = fd as i32;
+        // SAFETY: F_GETFD on an integer fd: no memory is passed.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(format!("--preserve-fds: fd {fd} is not open"));
+        }
+        // SAFETY: fd is open (checked above) and owned by nothing in this process (the
+        // caller's promise): the OwnedFd becomes its only owner.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: F_SETFD with an integer flag.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        let name = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .map_or_else(|_| format!("fd:{fd}"), |p| p.display().to_string());
+        taken.push((owned, name));
+    }
+    Ok(taken)
+}
+
+/// Closes every fd above 2 + `keep` the process was started with. For the OCI runtime's
+/// `create`, `run` and `exec`, before they open anything: the container's init would
+/// otherwise hold what its caller leaked to it (containerd's shim passes its own ttrpc
+/// listening socket as fd 3) for the container's whole life; `keep` are those
+/// `--preserve-fds` asks to pass on. Call it before any fd above 2 is owned by an object.
+pub fn close_inherited_fds(keep: u32) {
+    let first = 3u32.saturating_add(keep);
+    // SAFETY: close_range takes integers; no fd above 2 + keep is owned by anything yet (the
     // caller's promise), so nothing is closed under an owner's feet.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
     if r == 0 {
         return;
     }
@@ -688,7 +713,7 @@ pub fn close_inherited_fds() {
                 .collect()
         })
         .unwrap_or_default();
-    for fd in fds.into_iter().filter(|&fd| fd > 2) {
+    for fd in fds.into_iter().filter(|&fd| fd >= first as i32) {
         // SAFETY: as above; EBADF for the listing's own, already closed fd is harmless.
         unsafe { libc::close(fd) };
     }

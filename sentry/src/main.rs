@@ -53,6 +53,7 @@ fn do_command(d: DoArgs) -> ExitCode {
         );
     }
     let req = DoRequest {
+        extra_fds: Vec::new(),
         root: d.root,
         strace: d.strace,
         confine: !d.no_confine,

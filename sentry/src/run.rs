@@ -69,6 +69,8 @@ pub struct DoRequest {
     /// `snare update` changes while it runs.
     pub limits: Option<std::path::PathBuf>,
     pub argv: Vec<Vec<u8>>,
+    /// Host fds for the guest's fds 3, 4, … (`--preserve-fds`), with their host names.
+    pub extra_fds: Vec<(Arc<std::os::fd::OwnedFd>, String)>,
 }
 
 /// Most `--memory` defaults to.
@@ -501,6 +503,17 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         }
         None => stdio(),
     };
+    // `--preserve-fds`: the caller's fds 3, 4, … as the guest's.
+    for (i, (fd, name)) in req.extra_fds.iter().enumerate() {
+        let fd = fd
+            .try_clone()
+            .map_err(|e| err(125, format!("--preserve-fds: {e}")))?;
+        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)
+            .map(|f| f as u32 & (o::ACCMODE | o::APPEND | o::NONBLOCK))
+            .unwrap_or(o::RDWR);
+        let file = HostFile::from_host_fd(fd, name, flags);
+        let _ = stdio.install_at(3 + i as i32, Arc::new(file), false, i32::MAX);
+    }
     let bridge = terminal.map(|(b, _)| b);
     // Until the gate opens, a signal is for the sandbox as a whole (`before_start`).
     let started = Arc::new(std::sync::atomic::AtomicBool::new(gate.is_none()));

@@ -907,6 +907,73 @@ fn seccomp_profile_as_runc() {
     assert_eq!(outputs[1], outputs[0], "snare differs from runc");
 }
 
+/// `run --preserve-fds 2`: the caller's fds 3 and 4 are the container process's 3 and 4,
+/// as under runc; a count past the open fds is an error.
+#[test]
+fn preserve_fds_as_runc() {
+    let Some(runc) = runc() else {
+        eprintln!("runc is not installed: the differential check is skipped");
+        return;
+    };
+    let mut outputs = Vec::new();
+    for runtime in [runc, SNARE] {
+        let name = if runtime == SNARE { "snare" } else { "runc" };
+        let c = Case::new(
+            &format!("preserve-{name}"),
+            &["sh", "-c", "cat <&3; echo to-four >&4; echo done"],
+            |config| {
+                config["root"]["path"] = serde_json::json!("rootfs");
+            },
+        );
+        make_rootfs(&c.dir.join("rootfs"));
+        let (input, output) = (c.dir.join("in"), c.dir.join("out"));
+        std::fs::write(&input, "from three\n").expect("input");
+        let script = format!(
+            "exec 3<'{}' 4>'{}'; exec '{runtime}' --root '{}' run --preserve-fds 2 --bundle '{}' pfd-{name}",
+            input.display(),
+            output.display(),
+            c.root.display(),
+            c.bundle(),
+        );
+        let out = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the runtime");
+        let written = std::fs::read_to_string(&output).unwrap_or_default();
+        outputs.push((out.status.code(), text(&out.stdout), written));
+    }
+    assert_eq!(
+        outputs[0],
+        (
+            Some(0),
+            "from three\ndone\n".to_string(),
+            "to-four\n".to_string()
+        ),
+        "runc"
+    );
+    assert_eq!(outputs[1], outputs[0], "snare differs from runc");
+    // Fds that are not open.
+    let out = Command::new(SNARE)
+        .args([
+            "run",
+            "--preserve-fds",
+            "40",
+            "--bundle",
+            "/nonexistent",
+            "pfd-bad",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run snare");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not open"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// A hostile profile is refused at `create`, with nothing left behind.
 #[test]
 fn hostile_seccomp_profiles() {

@@ -25,7 +25,7 @@ pub struct Args {
     /// Accepted for runc's callers (the sandbox has no host keyring)
     #[arg(long)]
     pub no_new_keyring: bool,
-    /// Pass this many fds above 2 to the container (only 0 is supported)
+    /// Pass the caller's fds 3 .. 3 + N to the container's process as its own
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
     /// The container's id
@@ -34,13 +34,11 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> Result<i32, OciError> {
     let id = id(&a.id)?;
-    if a.preserve_fds != 0 {
-        return Err(crate::oci::error("--preserve-fds is not supported"));
-    }
     let opts = CreateOptions {
         bundle: a.bundle,
         pid_file: a.pid_file,
         console_socket: a.console_socket,
+        preserved: ctx.preserved.clone(),
     };
     lifecycle::create(&ctx.root, &id, &opts, &ctx.host)?;
     Ok(0)

@@ -27,6 +27,9 @@ pub struct Args {
     /// Accepted for runc's callers
     #[arg(long)]
     pub no_new_keyring: bool,
+    /// Pass the caller's fds 3 .. 3 + N to the container's process as its own
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
     /// The container's id
     pub id: String,
 }
@@ -37,6 +40,7 @@ pub fn run(ctx: &Context, a: Args) -> Result<i32, OciError> {
         bundle: a.bundle,
         pid_file: a.pid_file,
         console_socket: a.console_socket,
+        preserved: ctx.preserved.clone(),
     };
     lifecycle::run(&ctx.root, &id, &opts, a.detach, &ctx.host)
 }

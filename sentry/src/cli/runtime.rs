@@ -58,6 +58,9 @@ pub struct Context {
     /// `--root` (default `/run/snare`).
     pub root: PathBuf,
     pub host: RealHost,
+    /// `--preserve-fds N`: the caller's fds 3 .. 3 + N, with their host names, for the
+    /// container's process (its fds 3 .. 3 + N).
+    pub preserved: Vec<(std::sync::Arc<std::os::fd::OwnedFd>, String)>,
 }
 
 /// The words that name an OCI runtime subcommand.
@@ -95,12 +98,29 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
         }
     };
     // create and run hand their stdio to the container's init: nothing else the caller
-    // left open may reach it (containerd's shim leaks its ttrpc socket as fd 3).
-    if matches!(
-        parsed.command,
-        RuntimeCommand::Create(_) | RuntimeCommand::Run(_) | RuntimeCommand::Exec(_)
-    ) {
-        snare_platform::isolate::close_inherited_fds();
+    // left open may reach it (containerd's shim leaks its ttrpc socket as fd 3), but the
+    // `--preserve-fds` it names.
+    let keep = match &parsed.command {
+        RuntimeCommand::Create(a) => Some(a.preserve_fds),
+        RuntimeCommand::Run(a) => Some(a.preserve_fds),
+        RuntimeCommand::Exec(a) => Some(a.preserve_fds),
+        _ => None,
+    };
+    let mut preserved = Vec::new();
+    if let Some(n) = keep {
+        match snare_platform::isolate::take_inherited_fds(n) {
+            Ok(fds) => {
+                preserved = fds
+                    .into_iter()
+                    .map(|(fd, name)| (std::sync::Arc::new(fd), name))
+                    .collect()
+            }
+            Err(e) => {
+                eprintln!("snare: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        snare_platform::isolate::close_inherited_fds(n);
     }
     if let Err(e) = log::init(global) {
         eprintln!("snare: {e}");
@@ -112,6 +132,7 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
         host: RealHost,
+        preserved,
     };
     // runc's exec fails with 255, its other commands with 1.
     let failure = match parsed.command {

@@ -84,6 +84,7 @@ impl Launch {
         user.groups = self.groups.clone();
         user.caps = self.caps;
         DoRequest {
+            extra_fds: Vec::new(),
             root: self.root.clone(),
             root_writes: self.root_writes,
             strace: false,

@@ -33,6 +33,8 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     /// `--console-socket`: a terminal's master goes there (`oci::console`).
     pub console_socket: Option<PathBuf>,
+    /// `--preserve-fds`: host fds that become the init's 3, 4, … (with their host names).
+    pub preserved: Vec<(std::sync::Arc<std::os::fd::OwnedFd>, String)>,
 }
 
 /// A container `create` made.
@@ -126,6 +128,7 @@ fn spawn(
     let control = super::channel::listen(&dir.dir).map_err(error)?;
     let mut req = bundle.launch.request();
     req.limits = Some(control::limits_path(dir));
+    req.extra_fds = opts.preserved.clone();
     // The master is sent (and closed) before the fork: no process of snare's keeps it.
     let terminal = match console {
         Some(c) => Some(c.send_pty(bundle.launch.terminal.unwrap_or_default())?),
