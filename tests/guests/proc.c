@@ -129,6 +129,16 @@ int main(int argc, char **argv) {
     qsort(names, count, sizeof *names, cmp);
     for (int i = 0; i < count; i++) printf("fd %s\n", names[i]);
 
+    // The listing has the fd it is read through (Linux lists the directory when it is read).
+    int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0);
+    DIR *own = dfd >= 0 ? fdopendir(dfd) : NULL;
+    int has_own = 0;
+    while (own && (e = readdir(own)))
+        if (e->d_name[0] != '.' && atoi(e->d_name) == dfd) has_own = 1;
+    if (own) closedir(own);
+    printf("fd listing has its own fd %d\n", has_own);
+
     // mounts and the filesystem type of /proc.
     n = slurp("/proc/self/mounts", buf, sizeof buf);
     printf("mounts proc %d\n", strstr(buf, " /proc proc ") != NULL);

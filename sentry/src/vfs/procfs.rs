@@ -764,6 +764,9 @@ impl Procfs {
                 return Err(if is_dir { Errno::EISDIR } else { Errno::EACCES });
             }
             match found.entry {
+                Entry::Dir(DirId::Fd) if found.who.pid == p.me.pid => {
+                    Body::Dir(own_fd_listing(&found.path, &found.who, p))
+                }
                 Entry::Dir(d) => Body::Dir(listing(&found.path, d, &found.who, p)),
                 Entry::File(FileId::Net(f)) => Body::File(net(f)),
                 Entry::File(f) => Body::File(contents(f, &found.who, sys)),
@@ -895,6 +898,24 @@ fn statfs_bytes() -> [u8; 120] {
     put(64, 255); // f_namelen
     put(72, 4096); // f_frsize
     b
+}
+
+/// The caller's own `fd` directory: Linux lists it when read, so the listing has the fd
+/// the directory itself is open on — the lowest free number, which this open takes.
+fn own_fd_listing(path: &[u8], me: &ProcessInfo, p: &Procs) -> Vec<(Vec<u8>, u64, u8)> {
+    let mut v = listing(path, DirId::Fd, me, p);
+    let used: std::collections::BTreeSet<i32> = me.fds.iter().map(|(fd, _)| *fd).collect();
+    let Some(own) = (0..i32::MAX).find(|n| !used.contains(n)) else {
+        return v;
+    };
+    let name = own.to_string().into_bytes();
+    let mut full = path.to_vec();
+    full.push(b'/');
+    full.extend_from_slice(&name);
+    // After `.`, `..` and the smaller numbers (the entries are in fd order).
+    let at = 2 + me.fds.iter().filter(|(fd, _)| *fd < own).count();
+    v.insert(at.min(v.len()), (name, ino_of(&full), DT_LNK));
+    v
 }
 
 /// A directory listing with `.` and `..`: (name, ino, d_type).
@@ -2018,7 +2039,8 @@ mod tests {
         let t = names("self/task/42");
         assert!(t.iter().any(|x| x == "status"));
         assert!(!t.iter().any(|x| x == "task"));
-        assert_eq!(names("self/fd"), [".", "..", "0", "1", "3"]);
+        // 0, 1 and 3 are open: the listing's own fd is 2, the lowest free.
+        assert_eq!(names("self/fd"), [".", "..", "0", "1", "2", "3"]);
         assert!(list("self/fd")[2..].iter().all(|e| e.1 == DT_LNK));
         assert_eq!(
             names("sys/kernel")[2..],
