@@ -562,6 +562,16 @@ fn inotify() {
     c_program("inotify", &[&d]);
 }
 
+/// Files as CPython's suite meets them (`file_compat.c`): names that are not UTF-8 reached
+/// through directory fds, `F_SETFL` on a root file, statfs of the root, sparse files past
+/// 4 GiB mapped at large offsets; in the overlay and in a tmpfs.
+#[test]
+fn file_compat() {
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("file_compat", &[&d]);
+    c_program("file_compat", &["/dev/shm"]);
+}
+
 /// Pseudo-terminals: /dev/ptmx and /dev/pts, the line discipline (canonical lines, editing,
 /// echo, CR/NL translation, EOF, raw mode, VMIN/VTIME), window size, job control (^C is
 /// SIGINT and a resize SIGWINCH for the slave's session), hangups, hostile ioctl arguments,
