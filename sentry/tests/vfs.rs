@@ -562,6 +562,15 @@ fn inotify() {
     c_program("inotify", &[&d]);
 }
 
+/// dnotify (`fcntl(F_NOTIFY)`): SIGIO and `F_SETSIG` signals with their details, one-shot and
+/// multishot registrations, masks adding up, removal by a 0 mask and by close, a child's
+/// events signalling the parent that registered, and the errors.
+#[test]
+fn dnotify() {
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("dnotify", &[&d]);
+}
+
 /// Files as CPython's suite meets them (`file_compat.c`): names that are not UTF-8 reached
 /// through directory fds, `F_SETFL` on a root file, statfs of the root, sparse files past
 /// 4 GiB mapped at large offsets; in the overlay and in a tmpfs.
