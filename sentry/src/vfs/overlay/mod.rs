@@ -30,9 +30,9 @@
 //!   copying.
 //! - A description opened read-only on a lower file keeps reading the lower file after
 //!   another opens it for writing (copy-up does not move open descriptions).
-//! - Copy-up reads the whole file into memory (tmpfs's 1 GiB file cap applies); the upper
-//!   layer belongs to the guest's uid, so a copied-up root-owned file shows the guest as its
-//!   owner.
+//! - Copy-up copies the whole file into the upper tmpfs (its `size=` applies; holes are
+//!   written as zeros); the upper layer belongs to the guest's uid, so a copied-up
+//!   root-owned file shows the guest as its owner.
 //! - Only regular files, directories and symlinks copy up; changing a lower fifo, socket or
 //!   device node is `EROFS`.
 //! - Extended attributes: a lower file shows its `user.` ones only (the host's `trusted.` and
