@@ -579,6 +579,28 @@ fn file_compat() {
     let d = scratch().to_str().expect("utf-8").to_string();
     c_program("file_compat", &[&d]);
     c_program("file_compat", &["/dev/shm"]);
+    // Through a volume: the host's own files (whose MAP_SHARED mappings are private copies
+    // under snare, a known gap).
+    let prog = build("file_compat", true);
+    let vol = scratch().join("file-compat-volume");
+    std::fs::create_dir_all(&vol).expect("dir");
+    let want = native(&prog, &[vol.to_str().expect("utf-8"), "private-maps"]);
+    assert!(want.status.success(), "{want:?}");
+    let got = Command::new(SNARE)
+        .arg("do")
+        .arg("--volume")
+        .arg(format!("{}:/vol", vol.display()))
+        .arg("--")
+        .arg(&prog)
+        .args(["/vol", "private-maps"])
+        .output()
+        .expect("run snare");
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout),
+        String::from_utf8_lossy(&want.stdout),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
 }
 
 /// Pseudo-terminals: /dev/ptmx and /dev/pts, the line discipline (canonical lines, editing,

@@ -13,6 +13,7 @@ use snare_abi::file::{o, Stat, S_IFLNK, S_IFMT};
 use snare_abi::Errno;
 
 use super::host_fds::HostFdGuard;
+use super::tmpfs::{SEEK_DATA, SEEK_HOLE};
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
 use crate::mm::{GuestMemory, MappableFile};
 
@@ -698,6 +699,18 @@ impl FileDescription for HostFile {
                     return Err(Errno::EINVAL);
                 }
                 self.inner.file.metadata().map_err(|e| io_errno(&e))?.size() as i64
+            }
+            // The host knows where its file's data and holes are (ENXIO past the last data,
+            // EINVAL for a directory, as its filesystem says).
+            SEEK_DATA | SEEK_HOLE => {
+                let how = if whence == SEEK_DATA {
+                    nix::unistd::Whence::SeekData
+                } else {
+                    nix::unistd::Whence::SeekHole
+                };
+                let at = nix::unistd::lseek(&self.inner.file, off, how).map_err(errno_of)?;
+                *cur = at as u64;
+                return Ok(*cur);
             }
             _ => return Err(Errno::EINVAL),
         };
