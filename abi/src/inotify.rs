@@ -67,3 +67,26 @@ assert_eq_size!(InotifyEvent, [u8; 16]);
 const_assert_eq!(core::mem::offset_of!(InotifyEvent, len), 12);
 
 crate::impl_pod!(InotifyEvent);
+
+/// dnotify (`fcntl(fd, F_NOTIFY, DN_*)`, `<linux/fcntl.h>`): the events a directory fd
+/// asks to be signalled about.
+pub mod dn {
+    /// `F_NOTIFY`: registers a directory fd for dnotify signals.
+    pub const F_NOTIFY: i32 = 1026;
+    /// `F_SETSIG`: the signal an fd's owner gets (0: `SIGIO` without details).
+    pub const F_SETSIG: i32 = 10;
+    /// `F_GETSIG`.
+    pub const F_GETSIG: i32 = 11;
+    pub const DN_ACCESS: u32 = 0x0000_0001;
+    pub const DN_MODIFY: u32 = 0x0000_0002;
+    pub const DN_CREATE: u32 = 0x0000_0004;
+    pub const DN_DELETE: u32 = 0x0000_0008;
+    pub const DN_RENAME: u32 = 0x0000_0010;
+    pub const DN_ATTRIB: u32 = 0x0000_0020;
+    /// Keeps the registration after its first signal.
+    pub const DN_MULTISHOT: u32 = 0x8000_0000;
+    /// `si_code` of a dnotify signal sent with `F_SETSIG`'s number.
+    pub const POLL_MSG: i32 = 3;
+    /// Its `si_band`: `POLLIN | POLLRDNORM | POLLMSG`.
+    pub const POLL_MSG_BAND: i64 = 0x441;
+}

@@ -592,6 +592,47 @@ fn inotify() {
     c_program("inotify", &[&d]);
 }
 
+/// dnotify (`fcntl(F_NOTIFY)`): SIGIO and `F_SETSIG` signals with their details, one-shot and
+/// multishot registrations, masks adding up, removal by a 0 mask and by close, a child's
+/// events signalling the parent that registered, and the errors.
+#[test]
+fn dnotify() {
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("dnotify", &[&d]);
+}
+
+/// Files as CPython's suite meets them (`file_compat.c`): names that are not UTF-8 reached
+/// through directory fds, `F_SETFL` on a root file, statfs of the root, sparse files past
+/// 4 GiB mapped at large offsets; in the overlay and in a tmpfs.
+#[test]
+fn file_compat() {
+    let d = scratch().to_str().expect("utf-8").to_string();
+    c_program("file_compat", &[&d]);
+    c_program("file_compat", &["/dev/shm"]);
+    // Through a volume: the host's own files (whose MAP_SHARED mappings are private copies
+    // under snare, a known gap).
+    let prog = build("file_compat", true);
+    let vol = scratch().join("file-compat-volume");
+    std::fs::create_dir_all(&vol).expect("dir");
+    let want = native(&prog, &[vol.to_str().expect("utf-8"), "private-maps"]);
+    assert!(want.status.success(), "{want:?}");
+    let got = Command::new(SNARE)
+        .arg("do")
+        .arg("--volume")
+        .arg(format!("{}:/vol", vol.display()))
+        .arg("--")
+        .arg(&prog)
+        .args(["/vol", "private-maps"])
+        .output()
+        .expect("run snare");
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout),
+        String::from_utf8_lossy(&want.stdout),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+}
+
 /// Pseudo-terminals: /dev/ptmx and /dev/pts, the line discipline (canonical lines, editing,
 /// echo, CR/NL translation, EOF, raw mode, VMIN/VTIME), window size, job control (^C is
 /// SIGINT and a resize SIGWINCH for the slave's session), hangups, hostile ioctl arguments,

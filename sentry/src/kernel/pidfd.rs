@@ -46,8 +46,8 @@ impl FileDescription for PidFd {
         self.flags | snare_abi::file::o::RDWR
     }
 
-    fn path(&self) -> String {
-        "anon_inode:[pidfd]".to_string()
+    fn path(&self) -> Vec<u8> {
+        b"anon_inode:[pidfd]".to_vec()
     }
 
     fn poll(&self) -> u32 {

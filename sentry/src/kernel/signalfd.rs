@@ -127,8 +127,8 @@ impl FileDescription for SignalFd {
         *lock(&self.flags) = flags & o::NONBLOCK;
     }
 
-    fn path(&self) -> String {
-        "anon_inode:[signalfd]".to_string()
+    fn path(&self) -> Vec<u8> {
+        b"anon_inode:[signalfd]".to_vec()
     }
 
     fn poll(&self) -> u32 {

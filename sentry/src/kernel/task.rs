@@ -92,7 +92,7 @@ impl FsContext {
     pub fn cwd(&self) -> Vec<u8> {
         let c = self.cwd.lock().unwrap_or_else(|e| e.into_inner());
         match &c.dir {
-            Some(d) => d.path().into_bytes(),
+            Some(d) => d.path(),
             None => c.path.clone(),
         }
     }

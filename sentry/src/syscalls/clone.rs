@@ -536,7 +536,7 @@ fn sys_execveat(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
-        task.fds.get(fd(a[0]))?.path().into_bytes()
+        task.fds.get(fd(a[0]))?.path()
     } else {
         super::path::absolute(task, fd(a[0]), &path)?
     };

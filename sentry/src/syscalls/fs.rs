@@ -411,7 +411,7 @@ fn set_cwd(
 ) -> Result<u64, Errno> {
     let path = match resolve(task, &abs, true)? {
         Node::Path(p) => p,
-        Node::Fd(n) => task.fds.get(n)?.path().into_bytes(),
+        Node::Fd(n) => task.fds.get(n)?.path(),
     };
     let st = stat_resolved(task, &path, true)?;
     if st.st_mode & S_IFMT != S_IFDIR {
@@ -442,7 +442,7 @@ fn sys_chdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Implements `fchdir(2)`.
 fn sys_fchdir(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let f = task.fds.get(fd(a[0]))?;
-    set_cwd(task, f.path().into_bytes(), Some(f))
+    set_cwd(task, f.path(), Some(f))
 }
 
 /// Implements `getdents64(2)`.

@@ -339,7 +339,7 @@ fn do_link(task: &Task, ofd: i32, old: u64, nfd: i32, new: u64, flags: u32) -> R
         let src = change_path(task, ofd, old, Errno::EPERM)?;
         return link_paths(task, src, nfd, new);
     };
-    let path = f.path().into_bytes();
+    let path = f.path();
     if !path.ends_with(b"(deleted)") {
         return link_paths(task, change_abs(task, &path)?, nfd, new);
     }
@@ -405,7 +405,7 @@ fn attr_path(
         let path = if dirfd == AT_FDCWD {
             task.fs.cwd()
         } else {
-            task.fds.get(dirfd)?.path().into_bytes()
+            task.fds.get(dirfd)?.path()
         };
         return change_abs(task, &path);
     }
@@ -415,7 +415,7 @@ fn attr_path(
             stat_resolved(task, &p, false)?;
             Ok((mount_of(task, &p), p))
         }
-        Node::Fd(n) => change_abs(task, &task.fds.get(n)?.path().into_bytes()),
+        Node::Fd(n) => change_abs(task, &task.fds.get(n)?.path()),
     }
 }
 
@@ -499,7 +499,7 @@ fn sys_fchmod(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if unnamed(&*f) {
         return fd_attr(task, &*f, AttrChange::Mode(mode(a[1])));
     }
-    let path = f.path().into_bytes();
+    let path = f.path();
     let (m, p) = change_abs(task, &path)?;
     do_chmod(task, &m, &p, mode(a[1]))
 }
@@ -544,7 +544,7 @@ fn sys_fchown(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     if unnamed(&*f) {
         return fd_attr(task, &*f, AttrChange::Owner(a[1] as u32, a[2] as u32));
     }
-    let path = f.path().into_bytes();
+    let path = f.path();
     let (m, p) = change_abs(task, &path)?;
     do_chown(task, &m, &p, a[1], a[2])
 }
@@ -762,7 +762,7 @@ fn sys_sync_file_range(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 
 /// Whether an open file has no path to change it by (unlinked, a memfd, `O_TMPFILE`).
 fn unnamed(f: &dyn FileDescription) -> bool {
-    f.path().ends_with("(deleted)")
+    f.path().ends_with(b"(deleted)")
 }
 
 /// `fchmod`/`fchown`/`futimens` of a file without a path: the same permission rules as by

@@ -34,6 +34,46 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::INOTIFY_RM_WATCH, sys_inotify_rm_watch),
 ];
 
+/// The process a dnotify signal goes to: the one that registered.
+struct DnOwner(std::sync::Weak<crate::kernel::process::ThreadGroup>);
+
+impl std::fmt::Debug for DnOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DnOwner")
+    }
+}
+
+impl events::SigioOwner for DnOwner {
+    fn signal(&self, info: snare_abi::signal::SigInfo) {
+        if let Some(tg) = self.0.upgrade() {
+            crate::kernel::signal::send_to_group(&tg, info);
+        }
+    }
+}
+
+/// `fcntl(2)`'s `F_NOTIFY` (dnotify, `vfs/inotify/dnotify.rs`), `F_SETSIG` and `F_GETSIG` on
+/// fd `n`. An `O_PATH` fd is `EBADF`, as Linux's `check_fcntl_cmd`.
+pub(super) fn fcntl_notify(task: &mut Task, n: i32, cmd: i32, arg: u64) -> Result<u64, Errno> {
+    use snare_abi::inotify::dn::{F_GETSIG, F_NOTIFY, F_SETSIG};
+    let file = task.fds.get(n)?;
+    if file.status_flags() & o::PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    match cmd {
+        F_NOTIFY => {
+            let owner = Arc::new(DnOwner(Arc::downgrade(task.tg())));
+            events::dnotify_register(&file, n, task.fds.lock_owner(), u32_(arg), owner)?;
+            Ok(0)
+        }
+        F_SETSIG => {
+            events::set_signal(&file, i32_(arg))?;
+            Ok(0)
+        }
+        F_GETSIG => Ok(events::signal_of(&*file) as u64),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 /// Implements `inotify_init(2)`.
 fn sys_inotify_init(task: &mut Task, _a: [u64; 6]) -> Result<u64, Errno> {
     do_inotify_init1(task, 0)

@@ -49,7 +49,7 @@ fn sys_memfd_create(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     } else {
         (0o777, seal::F_SEAL_SEAL)
     };
-    let shown = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
+    let shown = [&b"/memfd:"[..], &name, b" (deleted)"].concat();
     // An inode the memory can't hold: Linux's allocation fails with ENOMEM.
     let file = task
         .k

@@ -69,7 +69,7 @@ fn target(task: &Task, addr: u64, nofollow: bool) -> Result<Vec<u8>, Errno> {
     let abs = absolute(task, snare_abi::file::AT_FDCWD, &p)?;
     let path = match resolve(task, &abs, !nofollow)? {
         Node::Path(p) => p,
-        Node::Fd(n) => task.fds.get(n)?.path().into_bytes(),
+        Node::Fd(n) => task.fds.get(n)?.path(),
     };
     stat_resolved(task, &path, false)?;
     Ok(path)

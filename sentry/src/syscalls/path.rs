@@ -50,7 +50,7 @@ pub(super) fn absolute(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, 
         if f.stat()?.st_mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        f.path().into_bytes()
+        f.path()
     };
     if base.last() != Some(&b'/') {
         base.push(b'/');
@@ -289,7 +289,7 @@ fn reopen_fd(task: &Task, n: i32, flags: u32) -> Result<Arc<dyn FileDescription>
         static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     }
     let f = task.fds.get(n)?;
-    let path = f.path().into_bytes();
+    let path = f.path();
     // Devices and stdio (named /dev/std*, which lead back here) share the description.
     let pseudo = path.starts_with(b"/dev/") || path.starts_with(b"/proc/");
     if path.first() == Some(&b'/') && !path.ends_with(b"(deleted)") && !pseudo {

@@ -80,7 +80,7 @@ fn info_of(
     let fd_paths = fds
         .fds()
         .into_iter()
-        .filter_map(|n| Some((n, fds.get(n).ok()?.path().into_bytes())))
+        .filter_map(|n| Some((n, fds.get(n).ok()?.path())))
         .collect();
     let (comm, exe, args, env, tids, creds, pgid, sid, stopped) = {
         let st = tg.state();

@@ -652,7 +652,8 @@ fn sys_dup3(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 }
 
 /// Implements `fcntl(2)`: F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, record locks,
-/// F_GETPIPE_SZ/F_SETPIPE_SZ (answered by the file), F_ADD_SEALS/F_GET_SEALS (`memfd.rs`).
+/// F_GETPIPE_SZ/F_SETPIPE_SZ (answered by the file), F_ADD_SEALS/F_GET_SEALS (`memfd.rs`),
+/// F_NOTIFY and F_SETSIG/F_GETSIG (`inotify.rs`).
 fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const F_DUPFD: i32 = 0;
     const F_GETFD: i32 = 1;
@@ -666,6 +667,7 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
         F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW,
     };
     use snare_abi::file::seal::{F_ADD_SEALS, F_GET_SEALS};
+    use snare_abi::inotify::dn::{F_GETSIG, F_NOTIFY, F_SETSIG};
     const FD_CLOEXEC: u64 = 1;
     let n = fd(a[0]);
     match i32_(a[1]) {
@@ -695,6 +697,7 @@ fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             Ok(0)
         }
         cmd @ (F_ADD_SEALS | F_GET_SEALS) => super::memfd::fcntl_seals(task, n, cmd, a[2]),
+        cmd @ (F_NOTIFY | F_SETSIG | F_GETSIG) => inotify::fcntl_notify(task, n, cmd, a[2]),
         F_GETPIPE_SZ => task.fds.get(n)?.pipe_size(),
         F_SETPIPE_SZ => task.fds.get(n)?.set_pipe_size(u64::from(u32_(a[2]))),
         _ => Err(Errno::EINVAL),

@@ -106,7 +106,7 @@ fn of_fd(task: &Task, n: i32, direct: bool) -> Result<Target, Errno> {
     if direct && f.status_flags() & o::PATH != 0 {
         return Err(Errno::EBADF);
     }
-    let path = f.path().into_bytes();
+    let path = f.path();
     if path.first() != Some(&b'/') {
         return Ok(Target::Anon(f.stat()?));
     }

@@ -262,7 +262,7 @@ impl FileDescription for DevFile {
         self.flags
     }
 
-    fn path(&self) -> String {
+    fn path(&self) -> Vec<u8> {
         match self.kind {
             DevKind::Null => "/dev/null",
             DevKind::Zero => "/dev/zero",
@@ -272,7 +272,7 @@ impl FileDescription for DevFile {
             DevKind::Tty => "/dev/tty",
             DevKind::Ptmx => "/dev/ptmx",
         }
-        .to_string()
+        .into()
     }
 }
 

@@ -617,8 +617,8 @@ impl FileDescription for Epoll {
         o::RDWR
     }
 
-    fn path(&self) -> String {
-        "anon_inode:[eventpoll]".into()
+    fn path(&self) -> Vec<u8> {
+        b"anon_inode:[eventpoll]".to_vec()
     }
 
     /// Readable when some interest would be reported (without consuming edge-triggered

@@ -110,8 +110,8 @@ impl FileDescription for EventFd {
         self.flags.store(flags & o::NONBLOCK, Ordering::Relaxed);
     }
 
-    fn path(&self) -> String {
-        "anon_inode:[eventfd]".into()
+    fn path(&self) -> Vec<u8> {
+        b"anon_inode:[eventfd]".to_vec()
     }
 
     fn poll(&self) -> u32 {

@@ -70,9 +70,14 @@ impl FdTable {
 
     /// Drops descriptions that left the table (called without the table's mutex: a drop may
     /// block or wake others, e.g. the last writer of a pipe). Closing an fd releases this
-    /// table's POSIX locks on its file; dropping a description's last reference releases its
-    /// OFD and flock locks.
+    /// table's POSIX locks on its file and ends this table's dnotify registration on it;
+    /// dropping a description's last reference releases its OFD and flock locks.
     fn let_go(&self, files: Vec<Arc<dyn FileDescription>>) {
+        if inotify::watching() {
+            for f in &files {
+                inotify::dnotify_flush(self.lock_owner, &**f);
+            }
+        }
         let table = locks::table();
         if table.has_posix(self.lock_owner) {
             for f in &files {
@@ -219,6 +224,11 @@ impl FdTable {
     /// Closes everything (the last thread of a process exited): all its POSIX locks go.
     pub fn clear(&self) {
         let all = std::mem::take(&mut *self.lock());
+        if inotify::watching() {
+            for e in all.values() {
+                inotify::dnotify_flush(self.lock_owner, &*e.file);
+            }
+        }
         locks::table().release_posix_all(self.lock_owner);
         Self::drop_descriptions(all.into_values().map(|e| e.file).collect());
     }

@@ -13,6 +13,7 @@ use snare_abi::file::{o, Stat, S_IFLNK, S_IFMT};
 use snare_abi::Errno;
 
 use super::host_fds::HostFdGuard;
+use super::tmpfs::{SEEK_DATA, SEEK_HOLE};
 use super::{push_dirent, FileDescription, SEEK_CUR, SEEK_END, SEEK_SET};
 use crate::mm::{GuestMemory, MappableFile};
 
@@ -140,7 +141,7 @@ impl HostRoot {
         Ok(HostFile {
             inner: Arc::new(HostInner {
                 file,
-                path: String::from_utf8_lossy(path).into_owned(),
+                path: path.to_vec(),
                 mappable: flags & o::PATH == 0,
                 origin: Origin::Root,
                 _budget: Some(budget),
@@ -381,7 +382,7 @@ enum Origin {
 #[derive(Debug)]
 struct HostInner {
     file: File,
-    path: String,
+    path: Vec<u8>,
     /// Opened for reading (not O_PATH, not write-only, not stdio): stubs may map it directly.
     mappable: bool,
     origin: Origin,
@@ -396,7 +397,7 @@ impl MappableFile for HostInner {
     }
 
     fn name(&self) -> String {
-        self.path.clone()
+        String::from_utf8_lossy(&self.path).into_owned()
     }
 
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
@@ -488,8 +489,8 @@ pub struct HostFile {
     /// A directory's entries, read once at the first getdents (and, on a volume, again
     /// after a rewind): (ino, type, name).
     dir_entries: Mutex<Option<Vec<DirEntry>>>,
-    /// Status flags (access mode, O_APPEND, O_NONBLOCK, O_PATH); only a volume file's
-    /// change (`F_SETFL`).
+    /// Status flags (access mode, O_APPEND, O_NONBLOCK, O_PATH); `F_SETFL` changes them
+    /// but for stdio's and the root's streams.
     flags: AtomicU32,
 }
 
@@ -501,7 +502,7 @@ impl HostFile {
         HostFile {
             inner: Arc::new(HostInner {
                 file,
-                path: path.to_string(),
+                path: path.as_bytes().to_vec(),
                 mappable: false,
                 origin: Origin::Root,
                 _budget: None,
@@ -520,7 +521,7 @@ impl HostFile {
     /// directory is listed afresh, and its pages are never cached.
     pub(crate) fn for_volume(
         fd: OwnedFd,
-        path: String,
+        path: Vec<u8>,
         flags: u32,
         read_only: bool,
         budget: HostFdGuard,
@@ -699,6 +700,18 @@ impl FileDescription for HostFile {
                 }
                 self.inner.file.metadata().map_err(|e| io_errno(&e))?.size() as i64
             }
+            // The host knows where its file's data and holes are (ENXIO past the last data,
+            // EINVAL for a directory, as its filesystem says).
+            SEEK_DATA | SEEK_HOLE => {
+                let how = if whence == SEEK_DATA {
+                    nix::unistd::Whence::SeekData
+                } else {
+                    nix::unistd::Whence::SeekHole
+                };
+                let at = nix::unistd::lseek(&self.inner.file, off, how).map_err(errno_of)?;
+                *cur = at as u64;
+                return Ok(*cur);
+            }
             _ => return Err(Errno::EINVAL),
         };
         let new = base
@@ -862,15 +875,21 @@ impl FileDescription for HostFile {
         self.flags()
     }
 
-    /// Volume files only (the host fd follows, for O_APPEND writes and O_NONBLOCK streams);
-    /// the root's flags stay as opened.
+    /// A volume file's host fd follows (for O_APPEND writes and O_NONBLOCK streams); the
+    /// root's regular files and directories, read-only, keep the flags for `F_GETFL` alone
+    /// (they never block and are never written). Deviation: stdio and the root's streams
+    /// keep the flags they were opened with (their host fds may be shared with the host's
+    /// processes).
     fn set_status_flags(&self, flags: u32) {
         const CHANGEABLE: u32 = o::APPEND | o::NONBLOCK;
-        if !self.is_volume() {
-            return;
-        }
         let cur = self.flags();
         let new = (cur & !CHANGEABLE) | (flags & CHANGEABLE);
+        if !self.is_volume() {
+            if cur & o::ACCMODE == o::RDONLY && !self.is_stream() {
+                self.flags.store(new, Ordering::Relaxed);
+            }
+            return;
+        }
         let host = OFlag::from_bits_truncate((new & CHANGEABLE) as i32);
         let set = nix::fcntl::fcntl(&self.inner.file, nix::fcntl::FcntlArg::F_SETFL(host));
         if set.is_ok() {
@@ -878,7 +897,7 @@ impl FileDescription for HostFile {
         }
     }
 
-    fn path(&self) -> String {
+    fn path(&self) -> Vec<u8> {
         self.inner.path.clone()
     }
 

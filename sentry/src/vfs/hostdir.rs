@@ -388,7 +388,7 @@ impl HostDir {
     }
 
     /// The guest path of `rel`.
-    fn guest_path(&self, rel: &[u8]) -> String {
+    fn guest_path(&self, rel: &[u8]) -> Vec<u8> {
         let mut p = self.guest_prefix.clone();
         let rel = trim_leading(rel);
         if !rel.is_empty() {
@@ -397,7 +397,7 @@ impl HostDir {
             }
             p.extend_from_slice(rel);
         }
-        String::from_utf8_lossy(&p).into_owned()
+        p
     }
 
     /// `open(2)` of a path relative to the volume. Honours `O_CREAT` (with `mode & !umask`),
@@ -429,7 +429,9 @@ impl HostDir {
         }
         let name = if tmpfile {
             let ino = fstat(&fd)?.st_ino;
-            format!("{}/#{ino} (deleted)", self.guest_path(path))
+            let mut p = self.guest_path(path);
+            p.extend_from_slice(format!("/#{ino} (deleted)").as_bytes());
+            p
         } else {
             self.guest_path(path)
         };
@@ -1161,7 +1163,7 @@ mod tests {
         let f = v
             .open(b"f", o::CREAT | o::RDWR | o::EXCL, 0o644, 0o022)
             .expect("open");
-        assert_eq!(f.path(), "/data/f");
+        assert_eq!(f.path(), b"/data/f");
         assert_eq!(f.write(b"hello").expect("write"), 5);
         assert_eq!(f.pwrite(b"J", 0).expect("pwrite"), 1);
         assert_eq!(f.write(b"!").expect("write"), 1);
@@ -1312,7 +1314,7 @@ mod tests {
         let v = s.mount(false);
         fs::write(s.vol().join("a"), b"").expect("write");
         let d = v.open(b"", o::RDONLY | o::DIRECTORY, 0, 0).expect("open");
-        assert_eq!(d.path(), "/data");
+        assert_eq!(d.path(), b"/data");
         assert_eq!(d.stat().expect("stat").st_mode & S_IFMT, S_IFDIR);
         assert_eq!(names(&*d), [&b"."[..], b"..", b"a"]);
         v.open(b"b", o::CREAT | o::WRONLY, 0o644, 0).expect("open");
@@ -1324,7 +1326,7 @@ mod tests {
             Errno::EISDIR
         );
         let t = v.open(b"", o::TMPFILE | o::RDWR, 0o600, 0).expect("open");
-        assert!(t.path().starts_with("/data/#") && t.path().ends_with(" (deleted)"));
+        assert!(t.path().starts_with(b"/data/#") && t.path().ends_with(b" (deleted)"));
         t.write(b"anon").expect("write");
     }
 
@@ -1681,7 +1683,7 @@ mod tests {
             .expect("open");
         let mut buf = [0u8; 8];
         assert_eq!(f.read(&mut buf).expect("read"), 4);
-        assert_eq!(f.path(), "/data/d/e/f");
+        assert_eq!(f.path(), b"/data/d/e/f");
         let d = fs
             .fast_open(b"/d/e", o::RDONLY | o::DIRECTORY)
             .expect("plain");

@@ -130,7 +130,7 @@ impl Filesystem for BoundFile {
         } else {
             self.reopen(OFlag::from_bits_truncate((flags & REOPEN_FLAGS) as i32))?
         };
-        let name = String::from_utf8_lossy(guest).into_owned();
+        let name = guest.to_vec();
         let file = HostFile::for_volume(fd, name, flags, self.read_only, budget);
         Ok(Arc::new(file))
     }

@@ -134,8 +134,8 @@ impl FileDescription for Listing {
         self.flags
     }
 
-    fn path(&self) -> String {
-        String::from_utf8_lossy(&self.path).into_owned()
+    fn path(&self) -> Vec<u8> {
+        self.path.clone()
     }
 }
 

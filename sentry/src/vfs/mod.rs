@@ -141,7 +141,7 @@ pub trait FileDescription: Send + Sync + Debug + AsAny {
     /// Sets the changeable status flags (`F_SETFL`).
     fn set_status_flags(&self, _flags: u32) {}
     /// The guest path it was opened by (for /proc and readlink of fds).
-    fn path(&self) -> String;
+    fn path(&self) -> Vec<u8>;
 
     /// Whether [`FileDescription::path`] follows the file's moves (a tmpfs directory's
     /// does): such a description can stand for a current directory.

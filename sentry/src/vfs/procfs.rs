@@ -1668,8 +1668,8 @@ impl FileDescription for ProcFile {
         self.flags
     }
 
-    fn path(&self) -> String {
-        self.path.clone()
+    fn path(&self) -> Vec<u8> {
+        self.path.clone().into_bytes()
     }
 }
 
@@ -2304,7 +2304,7 @@ mod tests {
         // fstat of an open file agrees.
         let f = open("self/status", o::RDONLY).expect("procfs");
         assert_eq!(f.stat().expect("procfs"), status);
-        assert_eq!(f.path(), "/proc/42/status");
+        assert_eq!(f.path(), b"/proc/42/status");
     }
 
     #[test]

@@ -261,8 +261,8 @@ impl FileDescription for TimerFd {
         self.flags.store(flags & o::NONBLOCK, Ordering::Relaxed);
     }
 
-    fn path(&self) -> String {
-        "anon_inode:[timerfd]".into()
+    fn path(&self) -> Vec<u8> {
+        b"anon_inode:[timerfd]".to_vec()
     }
 
     fn poll(&self) -> u32 {

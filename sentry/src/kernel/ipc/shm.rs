@@ -200,12 +200,16 @@ impl IpcNamespace {
         if t.ids.in_use() >= l.shmmni as usize {
             return Err(Errno::ENOSPC);
         }
-        let name = format!("/SYSV{:08x} (deleted)", key as u32);
+        let name = format!("/SYSV{:08x} (deleted)", key as u32).into_bytes();
         let file = self
             .files
             .create_unlinked(name, flags & 0o777, F_SEAL_SEAL)
             .map_err(|_| Errno::ENOMEM)?;
-        file.set_len(size).map_err(|_| Errno::ENOMEM)?;
+        // Past the largest file, Linux's shmem setup says EINVAL.
+        file.set_len(size).map_err(|e| match e {
+            Errno::EFBIG => Errno::EINVAL,
+            _ => Errno::ENOMEM,
+        })?;
         let seg = Segment {
             perm: KernPerm::new(key, flags, c),
             segsz: size,
@@ -240,7 +244,7 @@ impl IpcNamespace {
         }
         ipcperms(c, &s.perm, acc)?;
         let inner = s.file.mappable().ok_or(Errno::EIDRM)?;
-        let name = s.file.path();
+        let name = String::from_utf8_lossy(&s.file.path()).into_owned();
         let file = Arc::new(Attach {
             ns: Arc::downgrade(self),
             id,

@@ -423,8 +423,8 @@ impl FileDescription for InetSocket {
         self.flags.store(flags & o::NONBLOCK, Ordering::Relaxed);
     }
 
-    fn path(&self) -> String {
-        format!("socket:[{}]", self.ino)
+    fn path(&self) -> Vec<u8> {
+        format!("socket:[{}]", self.ino).into_bytes()
     }
 
     /// The host socket's readiness now (the bits have Linux's values on both sides).

@@ -576,8 +576,8 @@ impl FileDescription for NetlinkSocket {
         self.flags.store(flags & o::NONBLOCK, Ordering::Relaxed);
     }
 
-    fn path(&self) -> String {
-        format!("socket:[{}]", self.ino)
+    fn path(&self) -> Vec<u8> {
+        format!("socket:[{}]", self.ino).into_bytes()
     }
 
     /// Readable with a datagram queued, a dump still to read, or an error; always writable.

@@ -519,8 +519,8 @@ impl FileDescription for UnixSocket {
         self.flags.store(flags & o::NONBLOCK, Ordering::Relaxed);
     }
 
-    fn path(&self) -> String {
-        format!("socket:[{}]", self.ino)
+    fn path(&self) -> Vec<u8> {
+        format!("socket:[{}]", self.ino).into_bytes()
     }
 
     /// Linux's `unix_poll` (stream) and `unix_dgram_poll` (datagram, seqpacket).

@@ -243,8 +243,8 @@ impl FileDescription for Inotify {
         self.flags.store(flags & o::NONBLOCK, Ordering::Relaxed);
     }
 
-    fn path(&self) -> String {
-        "anon_inode:inotify".into()
+    fn path(&self) -> Vec<u8> {
+        b"anon_inode:inotify".to_vec()
     }
 
     fn poll(&self) -> u32 {

@@ -30,6 +30,7 @@
 //! - A description whose last reference goes outside an fd table (an epoll set, a syscall in
 //!   flight on another thread) sends no `IN_CLOSE_*`.
 
+mod dnotify;
 mod instance;
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,6 +45,8 @@ use snare_abi::inotify::{
 use snare_abi::Errno;
 
 use super::FileDescription;
+pub(crate) use dnotify::{flush as dnotify_flush, register as dnotify_register};
+pub(crate) use dnotify::{set_signal, signal_of, SigioOwner};
 use instance::Event;
 pub use instance::Inotify;
 
@@ -161,6 +164,12 @@ struct Registry {
     opened: HashMap<usize, Opened>,
     /// When `opened` next drops records of descriptions that died outside an fd table.
     purge_at: usize,
+    /// Watched directory → its dnotify registrations ([`dnotify`]).
+    dn: HashMap<Identity, Vec<dnotify::DnWatch>>,
+    /// Registrations in `dn` (counted in [`WATCHES`] too).
+    dn_total: usize,
+    /// Descriptions' `F_SETSIG` signals, by [`description_id`].
+    signums: HashMap<usize, (Weak<dyn FileDescription>, i32)>,
 }
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -175,10 +184,12 @@ fn description_id(file: &dyn FileDescription) -> usize {
 }
 
 impl Registry {
+    /// Sets the count of inotify watches; [`WATCHES`] counts dnotify registrations too.
     fn set_total(&mut self, total: usize) {
         self.total = total;
-        WATCHES.store(total, Ordering::Relaxed);
-        if total == 0 {
+        let all = total + self.dn_total;
+        WATCHES.store(all, Ordering::Relaxed);
+        if all == 0 {
             // Records are kept only while something is watched.
             self.opened.clear();
         }
@@ -330,8 +341,14 @@ pub(crate) fn notify(target: Identity, name: Option<&[u8]>, mut mask: u32, cooki
         mask &= !IN_ISDIR;
     }
     let mut out = Vec::new();
-    registry().collect(target, name, mask, cookie, &mut out);
+    let mut signals = Vec::new();
+    {
+        let mut r = registry();
+        r.collect(target, name, mask, cookie, &mut out);
+        r.collect_dn(target, mask, &mut signals);
+    }
     deliver(out);
+    dnotify::send(signals);
 }
 
 /// [`notify`] for the file itself.
@@ -382,7 +399,7 @@ pub(crate) fn record_open(
     parent: Option<(Identity, &[u8])>,
 ) {
     let mut r = registry();
-    if r.total == 0 {
+    if r.total + r.dn_total == 0 {
         return;
     }
     if r.opened.len() >= r.purge_at {

@@ -687,8 +687,8 @@ impl FileDescription for MqFile {
             });
     }
 
-    fn path(&self) -> String {
-        format!("/{}", String::from_utf8_lossy(&self.name))
+    fn path(&self) -> Vec<u8> {
+        [&b"/"[..], &self.name].concat()
     }
 
     fn poll(&self) -> u32 {

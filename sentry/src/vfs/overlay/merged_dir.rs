@@ -111,7 +111,7 @@ impl FileDescription for MergedDir {
         self.flags
     }
 
-    fn path(&self) -> String {
-        String::from_utf8_lossy(&self.path).into_owned()
+    fn path(&self) -> Vec<u8> {
+        self.path.clone()
     }
 }

@@ -30,9 +30,9 @@
 //!   copying.
 //! - A description opened read-only on a lower file keeps reading the lower file after
 //!   another opens it for writing (copy-up does not move open descriptions).
-//! - Copy-up reads the whole file into memory (tmpfs's 1 GiB file cap applies); the upper
-//!   layer belongs to the guest's uid, so a copied-up root-owned file shows the guest as its
-//!   owner.
+//! - Copy-up copies the whole file into the upper tmpfs (its `size=` applies; holes are
+//!   written as zeros); the upper layer belongs to the guest's uid, so a copied-up
+//!   root-owned file shows the guest as its owner.
 //! - Only regular files, directories and symlinks copy up; changing a lower fifo, socket or
 //!   device node is `EROFS`.
 //! - Extended attributes: a lower file shows its `user.` ones only (the host's `trusted.` and
@@ -50,6 +50,8 @@ use super::tmpfs::Tmpfs;
 use super::xattr::supported;
 use super::FileDescription;
 
+/// `f_type` of an overlay (`OVERLAYFS_SUPER_MAGIC`).
+const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
 /// Inode numbers of files made in the upper layer start above this (clear of host inodes).
 const UPPER_INO_BASE: u64 = 1 << 48;
 const DT_DIR: u8 = 4;
@@ -201,15 +203,37 @@ impl Overlay {
         }
     }
 
-    /// `statfs(2)`: the host filesystem's figures, writable.
-    /// `statfs(2)`: the lower layer's type and name length, and the upper layer's room
-    /// (block size, blocks, files and what is free of them): what the guest can write.
+    /// `statfs(2)`: an overlay (`OVERLAYFS_SUPER_MAGIC`, the lower layer's name length,
+    /// writable) in the upper layer's block size whose contents are both layers' and whose
+    /// room is the upper layer's: blocks and files are what the lower layer uses plus the
+    /// upper layer's size, and what is free of them is what the upper layer has free (what
+    /// the guest can still write).
     pub fn statfs(&self, path: &[u8]) -> Result<[u8; 120], Errno> {
         self.stat(path)?;
-        let mut b = self.lower.statfs(b"/")?;
+        let low = self.lower.statfs(b"/")?;
         let up = self.upper.statfs();
-        b[8..56].copy_from_slice(&up[8..56]);
-        b[72..80].copy_from_slice(&up[72..80]);
+        let word = |b: &[u8; 120], off: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[off..off + 8]);
+            u64::from_ne_bytes(w)
+        };
+        let low_frsize = match word(&low, 72) {
+            0 => word(&low, 8),
+            n => n,
+        };
+        let up_frsize = word(&up, 72).max(1);
+        let low_used_bytes = word(&low, 16)
+            .saturating_sub(word(&low, 24))
+            .saturating_mul(low_frsize);
+        let low_used_files = word(&low, 40).saturating_sub(word(&low, 48));
+        let blocks = word(&up, 16).saturating_add(low_used_bytes.div_ceil(up_frsize));
+        let files = word(&up, 40).saturating_add(low_used_files);
+        let mut b = up;
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        b[0..8].copy_from_slice(&OVERLAYFS_SUPER_MAGIC.to_ne_bytes());
+        b[16..24].copy_from_slice(&clamp(blocks).to_ne_bytes());
+        b[40..48].copy_from_slice(&clamp(files).to_ne_bytes());
+        b[64..72].copy_from_slice(&low[64..72]);
         b[80..88].copy_from_slice(&0i64.to_ne_bytes());
         Ok(b)
     }

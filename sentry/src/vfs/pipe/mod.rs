@@ -307,7 +307,7 @@ impl FileDescription for FifoRdwr {
         self.w.set_status_flags(flags);
     }
 
-    fn path(&self) -> String {
+    fn path(&self) -> Vec<u8> {
         self.r.path()
     }
 
@@ -501,8 +501,8 @@ impl FileDescription for PipeEnd {
         self.flags.store(flags & CHANGEABLE, Ordering::Relaxed);
     }
 
-    fn path(&self) -> String {
-        format!("pipe:[{}]", self.pipe.ino)
+    fn path(&self) -> Vec<u8> {
+        format!("pipe:[{}]", self.pipe.ino).into_bytes()
     }
 
     fn poll(&self) -> u32 {

@@ -580,8 +580,8 @@ impl FileDescription for PtyMaster {
             .store(keep | (flags & o::NONBLOCK), Ordering::Relaxed);
     }
 
-    fn path(&self) -> String {
-        self.path.clone()
+    fn path(&self) -> Vec<u8> {
+        self.path.clone().into_bytes()
     }
 
     fn poll(&self) -> u32 {
@@ -660,8 +660,8 @@ impl FileDescription for PtySlave {
             .store(keep | (flags & o::NONBLOCK), Ordering::Relaxed);
     }
 
-    fn path(&self) -> String {
-        format!("/dev/pts/{}", self.pty.index)
+    fn path(&self) -> Vec<u8> {
+        format!("/dev/pts/{}", self.pty.index).into_bytes()
     }
 
     fn poll(&self) -> u32 {

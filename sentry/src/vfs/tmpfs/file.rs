@@ -7,12 +7,12 @@ use super::*;
 pub struct TmpfsFile {
     pub(super) node: InodeRef,
     /// The guest path it was opened by.
-    pub(super) path: String,
+    pub(super) path: Vec<u8>,
     /// A directory's path in this tmpfs when opened (empty for other files), and the path
     /// last worked out for it with the count of moves it was worked out at: a directory
     /// renamed (or one of its ancestors) or removed since shows where it is now.
     pub(super) then: Vec<u8>,
-    pub(super) seen: Mutex<(u64, String)>,
+    pub(super) seen: Mutex<(u64, Vec<u8>)>,
     is_dir: bool,
     /// Made by `O_TMPFILE` without `O_EXCL`: `linkat` may give it a name while it has none.
     pub(super) linkable: std::sync::atomic::AtomicBool,
@@ -24,14 +24,14 @@ pub struct TmpfsFile {
 }
 
 impl TmpfsFile {
-    pub(super) fn new(node: InodeRef, flags: u32, is_dir: bool, path: String) -> Arc<TmpfsFile> {
+    pub(super) fn new(node: InodeRef, flags: u32, is_dir: bool, path: Vec<u8>) -> Arc<TmpfsFile> {
         Arc::new(Self::make(node, flags, is_dir, path))
     }
 
-    pub(super) fn make(node: InodeRef, flags: u32, is_dir: bool, path: String) -> TmpfsFile {
+    pub(super) fn make(node: InodeRef, flags: u32, is_dir: bool, path: Vec<u8>) -> TmpfsFile {
         TmpfsFile {
             node,
-            seen: Mutex::new((u64::MAX, String::new())),
+            seen: Mutex::new((u64::MAX, Vec::new())),
             then: Vec::new(),
             path,
             is_dir,
@@ -148,7 +148,8 @@ impl FileDescription for TmpfsFile {
                 if start >= p.size {
                     return Err(Errno::ENXIO);
                 }
-                Some(p.seek_data_hole(start, whence == SEEK_DATA) as i64)
+                let at = p.seek_data_hole(start, whence == SEEK_DATA);
+                Some(at.ok_or(Errno::ENXIO)? as i64)
             }
             _ => None,
         };
@@ -291,7 +292,7 @@ impl FileDescription for TmpfsFile {
         let node = self.node.try_clone().ok()?;
         Some(Arc::new(TmpfsMapping {
             node,
-            name: self.path.clone(),
+            name: String::from_utf8_lossy(&self.path).into_owned(),
             writable: self.flags() & o::ACCMODE == o::RDWR,
             counted: false,
         }))
@@ -312,7 +313,7 @@ impl FileDescription for TmpfsFile {
         })?;
         Ok(Arc::new(TmpfsMapping {
             node,
-            name: self.path.clone(),
+            name: String::from_utf8_lossy(&self.path).into_owned(),
             writable,
             counted: writable,
         }))
@@ -351,7 +352,7 @@ impl FileDescription for TmpfsFile {
     /// A directory's path follows its moves (the guest path it was opened by, with the
     /// part in this tmpfs replaced by where the directory is now), and ends in ` (deleted)`
     /// once it is removed, as Linux's d_path; other files keep the path they were opened by.
-    fn path(&self) -> String {
+    fn path(&self) -> Vec<u8> {
         if !self.is_dir || self.then.is_empty() {
             return self.path.clone();
         }
@@ -363,15 +364,14 @@ impl FileDescription for TmpfsFile {
         let removed = st.node(self.node.ino).map_or(true, |n| n.links == 0);
         let now = match removed {
             true => None,
-            false => moved(
-                self.path.as_bytes(),
-                &self.then,
-                &st.dir_path(self.node.ino),
-            ),
+            false => moved(&self.path, &self.then, &st.dir_path(self.node.ino)),
         };
         let path = match now {
-            Some(p) => String::from_utf8_lossy(&p).into_owned(),
-            None if removed => format!("{} (deleted)", seen.1.trim_end_matches(" (deleted)")),
+            Some(p) => p,
+            None if removed => {
+                let kept = seen.1.strip_suffix(b" (deleted)").unwrap_or(&seen.1);
+                [kept, b" (deleted)"].concat()
+            }
             None => seen.1.clone(),
         };
         *seen = (st.moves, path.clone());

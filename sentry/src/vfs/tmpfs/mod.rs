@@ -22,8 +22,8 @@
 //! - Limits, as Linux's `size=` and `nr_inodes=` ([`Tmpfs::set_limits`]; the kernel gives each
 //!   tmpfs half of the sandbox's memory limit and one inode per two of its pages, Linux's
 //!   defaults): past `size` bytes of allocated pages plus symlink targets, and past `nr_inodes`
-//!   inodes, `ENOSPC`; `statfs` reports both. A file is capped at [`MAX_FILE_SIZE`] (1 GiB:
-//!   `EFBIG`, or a short write that stops there). File pages live on the Sentry's heap (the
+//!   inodes, `ENOSPC`; `statfs` reports both. A file is capped at [`MAX_FILE_SIZE`] (Linux's
+//!   `MAX_LFS_FILESIZE`: `EFBIG`, or a short write that stops there). File pages live on the Sentry's heap (the
 //!   ones a shared mapping touched move to the memory file) and each inode costs the heap
 //!   about [`INODE_COST`]: both are charged to the memory file's limit too, so every tmpfs
 //!   together can't outgrow the sandbox's memory (a write that finds no room there also fails
@@ -67,8 +67,9 @@ pub use file::TmpfsFile;
 pub use marks::MarkedStep;
 use pages::Pages;
 
-/// Largest file: writes beyond it fail with `EFBIG`.
-pub const MAX_FILE_SIZE: u64 = 1 << 30;
+/// Largest file (Linux's `MAX_LFS_FILESIZE`): writes beyond it fail with `EFBIG`. Files are
+/// sparse: only the pages written count against `size=`.
+pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 /// Default `size=`: allocated file pages and symlink targets; beyond it `ENOSPC`.
 pub const MAX_TOTAL_SIZE: u64 = 2 << 30;
 /// Default `nr_inodes=`.
@@ -740,8 +741,8 @@ impl State {
     }
 
     /// The guest path of what `w` found.
-    fn walk_path(&self, w: &Walk, ino: u64) -> String {
-        let p = match &w.parent {
+    fn walk_path(&self, w: &Walk, ino: u64) -> Vec<u8> {
+        match &w.parent {
             Some((dir, name)) => {
                 let mut p = self.dir_path(*dir);
                 p.push(b'/');
@@ -749,8 +750,7 @@ impl State {
                 p
             }
             None => self.dir_path(ino),
-        };
-        String::from_utf8_lossy(&p).into_owned()
+        }
     }
 
     /// Whether `ino` is `ancestor` or lies below it.
@@ -978,12 +978,7 @@ impl Tmpfs {
             let mut name = shown.map_or_else(|| st.dir_path(dir), <[u8]>::to_vec);
             name.extend_from_slice(format!("/#{ino} (deleted)").as_bytes());
             let node = InodeRef::new_locked(&self.state, &mut st, ino)?;
-            let file = TmpfsFile::new(
-                node,
-                flags,
-                false,
-                String::from_utf8_lossy(&name).into_owned(),
-            );
+            let file = TmpfsFile::new(node, flags, false, name);
             file.linkable
                 .store(flags & o::EXCL == 0, std::sync::atomic::Ordering::Relaxed);
             return Ok(file);
@@ -1035,7 +1030,7 @@ impl Tmpfs {
             _ => {}
         }
         let name = match shown {
-            Some(s) => String::from_utf8_lossy(s).into_owned(),
+            Some(s) => s.to_vec(),
             None => st.walk_path(&w, ino),
         };
         let then = is_dir.then(|| (st.dir_path(ino), st.moves));
@@ -1053,7 +1048,7 @@ impl Tmpfs {
     /// as a description or mapping holds it.
     pub fn create_unlinked(
         &self,
-        name: String,
+        name: Vec<u8>,
         mode: u32,
         seals: u32,
     ) -> Result<Arc<TmpfsFile>, Errno> {

@@ -135,13 +135,24 @@ impl Pages {
         Ok(o)
     }
 
-    /// `SEEK_DATA` / `SEEK_HOLE` from `off` (which is below the size).
-    pub(super) fn seek_data_hole(&self, off: u64, data: bool) -> u64 {
+    /// `SEEK_DATA` / `SEEK_HOLE` from `off` (which is below the size): where the next data
+    /// or hole starts; `None` when no data follows (`ENXIO`). The end of the file counts as
+    /// a hole. Costs a step per allocated page passed, however large the holes are.
+    pub(super) fn seek_data_hole(&self, off: u64, data: bool) -> Option<u64> {
         let mut idx = off / PAGE64;
-        let end_idx = self.size.div_ceil(PAGE64);
-        while idx < end_idx && self.present(idx) != data {
+        if data {
+            let heap = self.map.range(idx..).next().map(|(&k, _)| k);
+            let shared = self.shared.range(idx..).next().map(|(&k, _)| k);
+            let first = match (heap, shared) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b)?,
+            };
+            let at = first.saturating_mul(PAGE64).max(off);
+            return (at < self.size).then_some(at);
+        }
+        while self.present(idx) {
             idx += 1;
         }
-        (idx * PAGE64).max(off).min(self.size)
+        Some(idx.saturating_mul(PAGE64).max(off).min(self.size))
     }
 }

@@ -236,7 +236,7 @@ fn create_write_read_back() {
     assert_eq!(f.seek(0, SEEK_CUR).expect("seek"), 5);
     assert_eq!(f.seek(-5, SEEK_END).expect("seek"), 6);
     assert_eq!(err(f.seek(-100, SEEK_END)), Errno::EINVAL);
-    assert_eq!(f.path(), "/tmp/a.txt");
+    assert_eq!(f.path(), b"/tmp/a.txt");
     let s = f.stat().expect("fstat");
     assert_eq!(s.st_mode, S_IFREG | 0o644);
     assert_eq!((s.st_uid, s.st_gid), (1000, 100));
@@ -280,8 +280,8 @@ fn umask_and_root() {
     assert_eq!(stat(&fs, "f").st_mode, S_IFREG | 0o750);
     fs.mkdir(b"d", 0o777, 0o022).expect("mkdir");
     assert_eq!(stat(&fs, "d").st_mode, S_IFDIR | 0o755);
-    assert_eq!(must(&fs, "", o::RDONLY).path(), "/tmp");
-    assert_eq!(must(&fs, "d/", o::RDONLY).path(), "/tmp/d");
+    assert_eq!(must(&fs, "", o::RDONLY).path(), b"/tmp");
+    assert_eq!(must(&fs, "d/", o::RDONLY).path(), b"/tmp/d");
 }
 
 #[test]
@@ -358,6 +358,18 @@ fn sparse_write_and_holes() {
     f.write(b"!").expect("write");
     let data = contents(&fs, "s");
     assert_eq!(&data[10000..], b"tail\0\0\0\0\0\0!");
+    // No data past the last page but a hole up to the size: SEEK_DATA is ENXIO.
+    f.set_len(40000).expect("ftruncate");
+    assert_eq!(err(f.seek(12288, SEEK_DATA)), Errno::ENXIO);
+    assert_eq!(f.seek(12288, SEEK_HOLE).expect("SEEK_HOLE"), 12288);
+    // Past 4 GiB, sparse: one page allocated; the holes cost nothing to skip.
+    f.pwrite(b"far", 0x1_4000_0000).expect("pwrite far");
+    assert_eq!(f.stat().expect("fstat").st_size, 0x1_4000_0003);
+    assert_eq!(f.stat().expect("fstat").st_blocks, 16);
+    assert_eq!(f.seek(12288, SEEK_DATA).expect("SEEK_DATA"), 0x1_4000_0000);
+    let mut b = [0u8; 3];
+    assert_eq!(f.pread(&mut b, 0x1_4000_0000).expect("pread"), 3);
+    assert_eq!(&b, b"far");
     // Shrinking then growing reads zeros where data was.
     f.set_len(10002).expect("ftruncate");
     f.set_len(10008).expect("ftruncate");
@@ -555,7 +567,7 @@ fn rename_cases() {
     // A moved directory's ".." follows it.
     fs.rename(b"d2", b"full/moved", 0).expect("move dir");
     let m = must(&fs, "full/moved", o::RDONLY);
-    assert_eq!(m.path(), "/tmp/full/moved");
+    assert_eq!(m.path(), b"/tmp/full/moved");
     let ents = list_with(&m, 4096);
     assert_eq!(ents[1].ino, stat(&fs, "full").st_ino);
     assert_eq!(contents(&fs, "full/moved/sub/../inside"), b"in");
@@ -586,7 +598,7 @@ fn symlinks() {
     // Through a link to a directory.
     fs.symlink(b"dir", b"dl").expect("symlink");
     assert_eq!(contents(&fs, "dl/file"), b"target");
-    assert_eq!(must(&fs, "dl/file", o::RDONLY).path(), "/tmp/dir/file");
+    assert_eq!(must(&fs, "dl/file", o::RDONLY).path(), b"/tmp/dir/file");
     assert_eq!(lstat(&fs, "dl/").st_mode & S_IFMT, S_IFDIR);
     // Absolute targets: inside the mount they resolve, elsewhere ENOENT.
     fs.symlink(b"/tmp/dir/file", b"abs").expect("symlink");
@@ -693,9 +705,9 @@ fn unlinked_sealable_files() {
     let fs = Tmpfs::new();
     let free0 = fs.statfs();
     let f = fs
-        .create_unlinked("/memfd:x (deleted)".into(), 0o777, 0)
+        .create_unlinked(b"/memfd:x (deleted)".to_vec(), 0o777, 0)
         .expect("create");
-    assert_eq!(f.path(), "/memfd:x (deleted)");
+    assert_eq!(f.path(), b"/memfd:x (deleted)");
     assert_eq!(names(&fs, ""), [".", ".."]);
     let st = f.stat().expect("fstat");
     assert_eq!((st.st_mode, st.st_nlink), (S_IFREG | 0o777, 0));
@@ -754,8 +766,8 @@ fn dotdot_and_slashes() {
     assert_eq!(contents(&fs, "../../top"), b"top");
     assert_eq!(contents(&fs, "a/../../../top"), b"top");
     assert_eq!(stat(&fs, "a/b/../../..").st_ino, ROOT_INO);
-    assert_eq!(must(&fs, "a/b/..", o::RDONLY).path(), "/tmp/a");
-    assert_eq!(must(&fs, "a/../a/b/f", o::RDONLY).path(), "/tmp/a/b/f");
+    assert_eq!(must(&fs, "a/b/..", o::RDONLY).path(), b"/tmp/a");
+    assert_eq!(must(&fs, "a/../a/b/f", o::RDONLY).path(), b"/tmp/a/b/f");
     // ".." after a file is ENOTDIR.
     assert_eq!(err(fs.stat(b"top/..", true)), Errno::ENOTDIR);
     create(&fs, "a/../made", b"m");
