@@ -64,6 +64,12 @@ pub const IPPROTO_IP: i32 = 0;
 pub const IPPROTO_TCP: i32 = 6;
 pub const IPPROTO_UDP: i32 = 17;
 pub const IPPROTO_IPV6: i32 = 41;
+pub const IPPROTO_UDPLITE: i32 = 136;
+
+/// `IPPROTO_UDPLITE` options (`<linux/udp.h>`): the checksum coverage of sends and the
+/// least accepted on receives.
+pub const UDPLITE_SEND_CSCOV: i32 = 10;
+pub const UDPLITE_RECV_CSCOV: i32 = 11;
 
 /// `IPPROTO_IP` options (`<linux/in.h>`).
 pub const IP_TOS: i32 = 1;

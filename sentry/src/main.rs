@@ -66,7 +66,12 @@ fn do_command(d: DoArgs) -> ExitCode {
         read_only_root: false,
         root_writes: d.root_writes,
         signals_to_init: false,
-        hostname: None,
+        // The host's name, as `runsc do` gives its sandbox: the guest sees the host's root and
+        // its `/etc/hosts`, which name the host (a program resolving its own name finds it).
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim_end_matches('\n').to_string())
+            .filter(|h| !h.is_empty()),
         memory: d.memory.unwrap_or_else(snare_sentry::run::default_memory),
         mounts: d.mounts,
         rlimits: Vec::new(),

@@ -67,7 +67,7 @@ fn open_by_path_kills_the_sentry() {
 }
 
 /// A socket of a family no network mode needs (AF_PACKET: raw frames of every interface)
-/// kills the Sentry. AF_INET and AF_INET6 are on its list, for the guest's TCP and UDP
+/// kills the Sentry. AF_INET and AF_INET6 are on its list, for the guest's TCP, UDP and UDP-Lite
 /// sockets even under `--network none` (loopback in the sandbox's own namespace): there the
 /// network namespace, not seccomp, keeps them away from the host's network.
 #[test]
@@ -227,7 +227,7 @@ fn seccomp_rules_prints_the_table() {
             "{name} missing\n{text}"
         );
     }
-    // socket is listed with its arguments: AF_INET/AF_INET6 TCP and UDP only.
+    // socket is listed with its arguments: AF_INET/AF_INET6 TCP, UDP and UDP-Lite only.
     let socket = rows
         .iter()
         .find(|r| r.split_whitespace().nth(1) == Some("socket"))

@@ -70,6 +70,26 @@ fn misc() {
     c_program("misc", &[]);
 }
 
+/// `sethostname`/`setdomainname` (`tests/guests/uts.c`): natively only to the names already
+/// set (so the host keeps its own), and their refusals.
+#[test]
+fn uts_names() {
+    c_program("uts", &[]);
+}
+
+/// New UTS names, under snare only (natively they would rename the host): uname, `/proc` and
+/// a child see them; a name is its bytes up to the first NUL.
+#[test]
+fn uts_rename() {
+    let out = snare(&build("uts", false), &["rename"]);
+    assert!(out.status.success(), "{out:?}");
+    let want =
+        "sethostname guest: 0\nuname guest, proc guest\nsethostname 64: 0\n64 bytes kept: ok\n\
+         sethostname with NUL: 0\nuname ab, proc ab\nsetdomainname: 0\n\
+         child sees ab example.org\n";
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+}
+
 #[test]
 fn busybox_applets() {
     let Some(bb) = busybox() else {

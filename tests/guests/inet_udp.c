@@ -4,7 +4,8 @@
 // receive woken by a child's datagram, AF_UNSPEC disconnect, EMSGSIZE; control messages:
 // IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, SO_TIMESTAMP(NS) and their IPv6 kin on receives,
 // truncated ones (MSG_CTRUNC), IP_PKTINFO/IP_TTL/IPV6_HOPLIMIT on sends, IP_RECVERR and
-// the error queue. Ports are the kernel's choice.
+// the error queue; UDP-Lite sockets (checksum coverage options, a datagram each way). Ports
+// are the kernel's choice.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -412,6 +413,42 @@ static void control(int family) {
     close(sb);
 }
 
+/// UDP-Lite (`IPPROTO_UDPLITE`): a datagram socket with its own protocol and checksum
+/// coverage options; not a stream protocol.
+static void udplite(int family) {
+    printf("== udplite %s\n", family == AF_INET ? "inet" : "inet6");
+    show("stream", socket(family, SOCK_STREAM, IPPROTO_UDPLITE));
+    int a = socket(family, SOCK_DGRAM, IPPROTO_UDPLITE);
+    int b = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, IPPROTO_UDPLITE);
+    expect("sockets", a >= 0 && b >= 0);
+    show("SO_PROTOCOL", get_int(a, SOL_SOCKET, SO_PROTOCOL));
+    show("SEND_CSCOV", get_int(a, IPPROTO_UDPLITE, 10));
+    int v = 20;
+    show("SEND_CSCOV set", setsockopt(a, IPPROTO_UDPLITE, 10, &v, sizeof v));
+    show("SEND_CSCOV", get_int(a, IPPROTO_UDPLITE, 10));
+    v = 8;
+    show("RECV_CSCOV set", setsockopt(b, IPPROTO_UDPLITE, 11, &v, sizeof v));
+    show("RECV_CSCOV", get_int(b, IPPROTO_UDPLITE, 11));
+    struct sockaddr_storage sb;
+    socklen_t lb = sizeof sb;
+    memset(&sb, 0, sizeof sb);
+    sb.ss_family = family;
+    if (family == AF_INET)
+        ((struct sockaddr_in *)&sb)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else
+        ((struct sockaddr_in6 *)&sb)->sin6_addr = in6addr_loopback;
+    show("bind", bind(b, (struct sockaddr *)&sb, family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)));
+    getsockname(b, (struct sockaddr *)&sb, &lb);
+    show("sendto", sendto(a, "lite datagram", 13, 0, (struct sockaddr *)&sb, lb));
+    struct pollfd p = {b, POLLIN, 0};
+    show("poll", poll(&p, 1, 5000));
+    char buf[64] = {0};
+    show("recv", recv(b, buf, sizeof buf, 0));
+    printf("  %s\n", buf);
+    close(a);
+    close(b);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     run(AF_INET);
@@ -420,5 +457,7 @@ int main(void) {
     control(AF_INET);
     control(AF_INET6);
     recvmmsg_timeout();
+    udplite(AF_INET);
+    udplite(AF_INET6);
     return failures ? 1 : 0;
 }

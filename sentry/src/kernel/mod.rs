@@ -84,6 +84,15 @@ impl HostAux {
 /// `st_dev` of memfd files (0:4006), whose tmpfs is mounted nowhere.
 pub const MEMFD_DEV: u64 = 0x00f0_00a6;
 
+/// The names `uname(2)` reports of the sandbox (Linux's `new_utsname` fields a UTS namespace
+/// holds): set by `sethostname(2)` and `setdomainname(2)`, at most 64 bytes each.
+#[derive(Debug, Clone)]
+pub struct UtsNames {
+    pub hostname: Vec<u8>,
+    /// The NIS domain name, `(none)` until set.
+    pub domainname: Vec<u8>,
+}
+
 /// Sandbox-wide state.
 #[derive(Debug)]
 pub struct Kernel {
@@ -102,7 +111,8 @@ pub struct Kernel {
     pub strace: bool,
     pub boot: Instant,
     pub aux: HostAux,
-    pub hostname: String,
+    /// The sandbox's host and domain names (its one UTS namespace).
+    pub uts: Mutex<UtsNames>,
     /// Guest uid/gid (the invoking user's, as `snare do` keeps them).
     pub uid: u32,
     pub gid: u32,
@@ -185,7 +195,10 @@ impl Kernel {
             strace,
             boot: Instant::now(),
             aux: HostAux::read(),
-            hostname: hostname.unwrap_or("snare").to_string(),
+            uts: Mutex::new(UtsNames {
+                hostname: hostname.unwrap_or("snare").as_bytes().to_vec(),
+                domainname: b"(none)".to_vec(),
+            }),
             uid,
             gid,
             pids: Mutex::new(process::PidTable::default()),

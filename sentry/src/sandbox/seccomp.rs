@@ -141,6 +141,7 @@ const AF_INET: u32 = libc::AF_INET as u32;
 const AF_INET6: u32 = libc::AF_INET6 as u32;
 const TCP: u32 = libc::IPPROTO_TCP as u32;
 const UDP: u32 = libc::IPPROTO_UDP as u32;
+const UDPLITE: u32 = libc::IPPROTO_UDPLITE as u32;
 /// The Sentry's own rtnetlink requests (`net/netlink`): one shape only.
 const AF_NETLINK: u32 = libc::AF_NETLINK as u32;
 const RAW_SOCK: u32 = libc::SOCK_RAW as u32 | SOCK_FLAGS;
@@ -151,6 +152,7 @@ const SOCKOPT_LEVELS: &[&[Check]] = &[
     &[eq(1, libc::IPPROTO_TCP as u32, "IPPROTO_TCP")],
     &[eq(1, libc::IPPROTO_IP as u32, "IPPROTO_IP")],
     &[eq(1, libc::IPPROTO_IPV6 as u32, "IPPROTO_IPV6")],
+    &[eq(1, libc::IPPROTO_UDPLITE as u32, "IPPROTO_UDPLITE")],
 ];
 const NET_REASON: &str =
     "the guest's TCP/UDP sockets (net/inet), in the sandbox's network namespace";
@@ -240,6 +242,11 @@ pub const RULES: &[Rule] = &[
                 eq(2, UDP, "IPPROTO_UDP"),
             ],
             &[
+                eq(0, AF_INET, "AF_INET"),
+                eq(1, UDP_SOCK, "SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC"),
+                eq(2, UDPLITE, "IPPROTO_UDPLITE"),
+            ],
+            &[
                 eq(0, AF_INET6, "AF_INET6"),
                 eq(1, TCP_SOCK, "SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC"),
                 eq(2, TCP, "IPPROTO_TCP"),
@@ -250,12 +257,17 @@ pub const RULES: &[Rule] = &[
                 eq(2, UDP, "IPPROTO_UDP"),
             ],
             &[
+                eq(0, AF_INET6, "AF_INET6"),
+                eq(1, UDP_SOCK, "SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC"),
+                eq(2, UDPLITE, "IPPROTO_UDPLITE"),
+            ],
+            &[
                 eq(0, AF_NETLINK, "AF_NETLINK"),
                 eq(1, RAW_SOCK, "SOCK_RAW|SOCK_NONBLOCK|SOCK_CLOEXEC"),
                 eq(2, NETLINK_ROUTE, "NETLINK_ROUTE"),
             ],
         ],
-        "the host socket behind a guest's TCP or UDP socket (net/inet); a NETLINK_ROUTE \
+        "the host socket behind a guest's TCP, UDP or UDP-Lite socket (net/inet); a NETLINK_ROUTE \
          socket for the Sentry's own GET requests about the sandbox's interfaces, \
          addresses and routes (net/netlink: sent with send, read with recv); no other \
          family, type or protocol (the network namespace, not this rule, bounds where \

@@ -267,7 +267,13 @@ pub(crate) fn system_info(t: &Task) -> SystemInfo {
         )
     };
     SystemInfo {
-        hostname: t.k.hostname.clone().into_bytes(),
+        // Up to its first NUL, as Linux prints the name.
+        hostname: crate::kernel::process::lock(&t.k.uts)
+            .hostname
+            .split(|&b| b == 0)
+            .next()
+            .unwrap_or_default()
+            .to_vec(),
         osrelease: b"6.1.0-snare".to_vec(),
         uptime_secs: up.as_secs_f64(),
         ncpus: std::thread::available_parallelism()

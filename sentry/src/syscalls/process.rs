@@ -1,5 +1,5 @@
 //! Identity, limits and per-thread state: exit, ids, arch_prctl, set_tid_address, rlimits,
-//! uname, process groups and sessions.
+//! uname, sethostname and setdomainname, process groups and sessions.
 
 use snare_abi::file::{Rlimit, Utsname};
 use std::sync::Arc;
@@ -31,6 +31,8 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
     (nr::SETRLIMIT, sys_setrlimit),
     (nr::UMASK, sys_umask),
     (nr::UNAME, sys_uname),
+    (nr::SETHOSTNAME, sys_sethostname),
+    (nr::SETDOMAINNAME, sys_setdomainname),
 ];
 
 /// Implements `exit(2)`: this thread ends; its process ends with its last thread.
@@ -258,7 +260,8 @@ fn sys_uname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let set =
         |f: &mut [u8; 65], v: &[u8]| f[..v.len().min(64)].copy_from_slice(&v[..v.len().min(64)]);
     set(&mut u.sysname, b"Linux");
-    set(&mut u.nodename, task.k.hostname.as_bytes());
+    let uts = lock(&task.k.uts).clone();
+    set(&mut u.nodename, &uts.hostname);
     set(&mut u.release, b"6.1.0-snare");
     set(&mut u.version, b"#1 SMP snare");
     // A PER_LINUX32 process is told it runs on a 32-bit machine, as Linux's
@@ -273,7 +276,40 @@ fn sys_uname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             &b"x86_64"[..]
         },
     );
-    set(&mut u.domainname, b"(none)");
+    set(&mut u.domainname, &uts.domainname);
     task.mm.write(a[0], snare_abi::pod::as_bytes(&u))?;
+    Ok(0)
+}
+
+/// The longest host or domain name (`__NEW_UTS_LEN`).
+const UTS_LEN: u64 = 64;
+
+/// The name `sethostname(2)` or `setdomainname(2)` gives: EPERM without CAP_SYS_ADMIN, then
+/// EINVAL for a length past 64 (the `int` negative too), then EFAULT, as Linux checks them.
+/// The bytes are taken as they are (NULs included; `uname` shows up to the first).
+fn uts_name(task: &Task, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    if !task.capable(snare_abi::caps::Cap::SysAdmin) {
+        return Err(Errno::EPERM);
+    }
+    let len = i32_(len);
+    if !(0..=UTS_LEN as i32).contains(&len) {
+        return Err(Errno::EINVAL);
+    }
+    let mut name = vec![0u8; len as usize];
+    task.mm.read(addr, &mut name)?;
+    Ok(name)
+}
+
+/// Implements `sethostname(2)`: the sandbox's one UTS namespace changes for every process.
+fn sys_sethostname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let name = uts_name(task, a[0], a[1])?;
+    lock(&task.k.uts).hostname = name;
+    Ok(0)
+}
+
+/// Implements `setdomainname(2)` (see `sys_sethostname`).
+fn sys_setdomainname(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
+    let name = uts_name(task, a[0], a[1])?;
+    lock(&task.k.uts).domainname = name;
     Ok(0)
 }

@@ -101,6 +101,8 @@ const OPTIONS: &[(i32, i32, usize)] = &[
     (IPPROTO_IPV6, IPV6_TCLASS, 4),
     (IPPROTO_IPV6, MCAST_JOIN_GROUP, 136),
     (IPPROTO_IPV6, MCAST_LEAVE_GROUP, 136),
+    (IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, 4),
+    (IPPROTO_UDPLITE, UDPLITE_RECV_CSCOV, 4),
 ];
 
 /// The `MSG_*` flags passed on to the host (`MSG_DONTWAIT` decides how the Sentry waits;
@@ -120,8 +122,9 @@ const SOL_SOCKET_CMSGS: &[i32] = &[12, 36, 37, 61];
 const MAX_DATAGRAM: usize = 65_535;
 
 /// The type and protocol of an AF_INET/AF_INET6 `socket(2)` (flags removed), as Linux's
-/// `inet_create` checks them: a protocol past `IPPROTO_MAX` is EINVAL; TCP for streams, UDP for datagrams (protocol 0 picks it),
-/// EPROTONOSUPPORT for other protocols (MPTCP, UDP-Lite, ping sockets are not offered),
+/// `inet_create` checks them: a protocol past `IPPROTO_MAX` is EINVAL; TCP for streams, UDP
+/// (protocol 0 picks it) or UDP-Lite for datagrams, EPROTONOSUPPORT for other protocols
+/// (MPTCP and ping sockets are not offered),
 /// EPERM for raw sockets (the Sentry has no `CAP_NET_RAW` to give), ESOCKTNOSUPPORT for
 /// types the family lacks.
 pub(super) fn decode(ty: u32, protocol: i32) -> Result<(u32, i32), Errno> {
@@ -131,6 +134,7 @@ pub(super) fn decode(ty: u32, protocol: i32) -> Result<(u32, i32), Errno> {
     match ty {
         SOCK_STREAM if protocol == 0 || protocol == IPPROTO_TCP => Ok((ty, IPPROTO_TCP)),
         SOCK_DGRAM if protocol == 0 || protocol == IPPROTO_UDP => Ok((ty, IPPROTO_UDP)),
+        SOCK_DGRAM if protocol == IPPROTO_UDPLITE => Ok((ty, IPPROTO_UDPLITE)),
         SOCK_STREAM | SOCK_DGRAM => Err(Errno::EPROTONOSUPPORT),
         SOCK_RAW => Err(Errno::EPERM),
         _ => Err(Errno::ESOCKTNOSUPPORT),
@@ -547,6 +551,8 @@ mod tests {
         assert_eq!(decode(SOCK_DGRAM, 17), Ok((SOCK_DGRAM, IPPROTO_UDP)));
         assert_eq!(decode(SOCK_STREAM, 17), Err(Errno::EPROTONOSUPPORT));
         assert_eq!(decode(SOCK_DGRAM, 6), Err(Errno::EPROTONOSUPPORT));
+        assert_eq!(decode(SOCK_DGRAM, 136), Ok((SOCK_DGRAM, IPPROTO_UDPLITE)));
+        assert_eq!(decode(SOCK_STREAM, 136), Err(Errno::EPROTONOSUPPORT));
         assert_eq!(decode(SOCK_RAW, 1), Err(Errno::EPERM));
         assert_eq!(decode(0, 0), Err(Errno::ESOCKTNOSUPPORT));
         assert_eq!(decode(5, 0), Err(Errno::ESOCKTNOSUPPORT));
