@@ -158,6 +158,7 @@ fn info_of(
         },
         vm_lck_kb: mm.locked_bytes() / 1024,
         personality: sched.personality,
+        group: Arc::downgrade(tg),
     }
 }
 
@@ -197,6 +198,7 @@ pub(crate) fn other_process(k: &Kernel, pid: i32, cpu: bool) -> Option<ProcessIn
                 sid: st.sid,
                 state: if st.zombie.is_some() { b'Z' } else { b'S' },
                 priority: 20,
+                group: Arc::downgrade(&tg),
                 ..ProcessInfo::default()
             }
         }

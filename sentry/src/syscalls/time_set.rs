@@ -17,7 +17,6 @@ use snare_syscalls_table::nr;
 use super::arg::i32_;
 use super::time::{CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
 use super::Handler;
-use crate::kernel::process::lock;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
 
@@ -59,25 +58,6 @@ fn clock(id: i32) -> Result<Clock, Errno> {
     }
 }
 
-/// A negative CPU clock id's check (Linux's `validate_clock_permissions`): its type must be
-/// known and its thread or process (pid 0: the caller's) exist, else EINVAL.
-fn cpu_clock_exists(task: &Task, id: i32) -> bool {
-    if id & 3 == 3 {
-        return false;
-    }
-    let pid = !(id >> 3);
-    if pid == 0 {
-        return true;
-    }
-    let pids = lock(&task.k.pids);
-    if id & 4 != 0 {
-        pids.task(pid)
-            .is_some_and(|t| std::sync::Arc::ptr_eq(&t.tg, task.tg()))
-    } else {
-        pids.group(pid).is_some()
-    }
-}
-
 /// Implements `clock_settime(2)`: EINVAL for a clock that can't be set, EFAULT, EINVAL for
 /// a bad time, then EPERM (see the module doc: the sandbox never sets the clock).
 fn sys_clock_settime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
@@ -97,7 +77,7 @@ fn sys_clock_settime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             }
             Err(Errno::EPERM)
         }
-        Clock::Cpu if cpu_clock_exists(task, id) => Err(Errno::EPERM),
+        Clock::Cpu if super::time::cpu_clock_owner(task, id, false).is_ok() => Err(Errno::EPERM),
         _ => Err(Errno::EINVAL),
     }
 }

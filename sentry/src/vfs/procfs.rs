@@ -125,6 +125,8 @@ pub struct ProcessInfo {
     pub vm_lck_kb: u64,
     /// `personality(2)` of the thread.
     pub personality: u32,
+    /// The process itself: an open `<pid>` directory names it (`pidfd_send_signal(2)`).
+    pub group: std::sync::Weak<crate::kernel::process::ThreadGroup>,
 }
 
 /// The processes a `/proc` walk can reach: the caller's snapshot, every pid, and another
@@ -770,12 +772,16 @@ impl Procfs {
                 Entry::Link(_) => Body::Path,
             }
         };
+        // Linux takes an open (not O_PATH) `<pid>` directory for a pidfd.
+        let process = (found.entry == Entry::Dir(DirId::Pid) && !matches!(body, Body::Path))
+            .then(|| found.who.group.clone());
         Ok(Arc::new(ProcFile {
             path,
             stat,
             flags: kept,
             body,
             pos: Mutex::new(0),
+            process,
         }))
     }
 
@@ -1547,6 +1553,8 @@ pub struct ProcFile {
     body: Body,
     /// File offset, or index of the next directory entry.
     pos: Mutex<u64>,
+    /// The process of an open `<pid>` directory.
+    process: Option<std::sync::Weak<crate::kernel::process::ThreadGroup>>,
 }
 
 impl ProcFile {
@@ -1558,7 +1566,14 @@ impl ProcFile {
             flags: o::RDONLY,
             body: Body::File(text),
             pos: Mutex::new(0),
+            process: None,
         }
+    }
+
+    /// The process this is the open `/proc/<pid>` directory of, if it is one (it may be
+    /// gone since).
+    pub(crate) fn process(&self) -> Option<&std::sync::Weak<crate::kernel::process::ThreadGroup>> {
+        self.process.as_ref()
     }
 
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
