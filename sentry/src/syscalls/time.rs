@@ -1,4 +1,5 @@
-//! Time and randomness: clock_gettime and friends, nanosleep, getrandom, sysinfo, times.
+//! Time and randomness: clock_gettime and friends (CPU-time clocks by id included:
+//! `cpu_clock_owner`), nanosleep, getrandom, sysinfo, times.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -244,7 +245,9 @@ pub(super) fn timespec(d: Duration) -> Timespec {
     }
 }
 
-/// Implements `clock_gettime(2)` (the guest's vDSO answers most calls without trapping).
+/// Implements `clock_gettime(2)` (the guest's vDSO answers most calls without trapping; CPU
+/// clocks come here). Deviation: a SCHED CPU clock reads the stub thread's user + system
+/// time, not a scheduler runtime.
 fn sys_clock_gettime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let t = timespec(now(task, i32_(a[0]))?);
     task.mm.write(a[1], snare_abi::pod::as_bytes(&t))?;
