@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <dirent.h>
+#include <string.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,35 @@ static void say(const char *what, long r) {
 
 static long send(int fd, int sig, unsigned flags) {
     return syscall(SYS_pidfd_send_signal, fd, sig, NULL, flags);
+}
+
+/* A thread that is not the leader: /proc/TID is there (not listed) and is a pidfd. */
+static void *thread_dir(void *arg) {
+    (void)arg;
+    char path[64], name[16];
+    pid_t tid = gettid();
+    snprintf(path, sizeof path, "/proc/%d", tid);
+    int dir = open(path, O_RDONLY | O_DIRECTORY);
+    printf("/proc/TID opens: %d\n", dir >= 0);
+    say("signal 0 through /proc/TID", send(dir, 0, 0));
+    snprintf(path, sizeof path, "/proc/%d/status", tid);
+    FILE *f = fopen(path, "r");
+    char line[256];
+    int tgid_ok = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Tgid:", 5) == 0) tgid_ok = atoi(line + 5) == getpid();
+    printf("/proc/TID/status Tgid: %d\n", tgid_ok);
+    if (f) fclose(f);
+    snprintf(name, sizeof name, "%d", tid);
+    DIR *d = opendir("/proc");
+    int listed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        listed |= strcmp(e->d_name, name) == 0;
+    closedir(d);
+    printf("/proc lists TID: %d\n", listed);
+    close(dir);
+    return NULL;
 }
 
 /* /proc/PID directories as pidfds. */
@@ -77,6 +109,9 @@ static void proc_dirs(void) {
     close(status);
     close(opath);
     close(proc);
+    pthread_t t;
+    pthread_create(&t, NULL, thread_dir, NULL);
+    pthread_join(t, NULL);
 }
 
 int main(void) {

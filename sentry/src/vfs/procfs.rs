@@ -10,7 +10,9 @@
 //! The tree: `/proc/{<pid>, self, thread-self, cpuinfo, meminfo, stat, uptime, loadavg,
 //! filesystems, mounts, net, version, sys, sysvipc}`; `<pid>` (and `<pid>/task/<pid>`) hold `maps,
 //! status, stat, statm, cmdline, environ, comm, exe, cwd, root, fd/, mounts, mountinfo, net/`
-//! (and `task/`); `net` (`/proc/net` is a link to `self/net`) holds `arp, dev, dev_mcast,
+//! (and `task/`); a thread's id that is not its process's opens (unlisted, as on Linux) as
+//! its process's `<pid>`; an open `<pid>` directory names its process, which
+//! `pidfd_send_signal` takes for a pidfd ([`ProcFile::process`]); `net` (`/proc/net` is a link to `self/net`) holds `arp, dev, dev_mcast,
 //! if_inet6, igmp, igmp6, ipv6_route, netstat, raw, raw6, route, snmp, snmp6, tcp, tcp6, udp,
 //! udp6, unix`, whose text the caller writes ([`NetFile`]);
 //! `sys/kernel/{hostname, osrelease, ostype, pid_max}` and the IPC namespace's
