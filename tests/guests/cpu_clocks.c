@@ -114,18 +114,39 @@ int main(void) {
     pthread_mutex_unlock(&m);
     pthread_join(t, NULL);
 
-    /* Another process: its process clock reads, its thread clock is EINVAL. */
-    int go[2];
-    if (pipe(go) != 0) return 1;
+    /* Another process: its process clock reads, its thread clock is EINVAL; a timer on its
+     * process clock fires when it has run long enough. */
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    int go[2], start[2];
+    if (pipe(go) != 0 || pipe(start) != 0) return 1;
     pid_t p = fork();
     if (p == 0) {
         char ch;
         close(go[1]);
-        burn(30000000, CLOCK_PROCESS_CPUTIME_ID);
+        close(start[1]);
+        if (read(start[0], &ch, 1) != 1) _exit(1);
+        burn(100000000, CLOCK_PROCESS_CPUTIME_ID);
         while (read(go[0], &ch, 1) > 0) {}
         _exit(0);
     }
     close(go[0]);
+    close(start[0]);
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    timer_t timer;
+    say("timer_create on child's process clock",
+        timer_create(clock_of(p, SCHED), &sev, &timer));
+    struct itimerspec its = {.it_value = {0, 20000000}};
+    say("timer_settime", timer_settime(timer, 0, &its, NULL));
+    struct timespec wait = {5, 0};
+    if (write(start[1], "x", 1) != 1) return 1;
+    printf("timer fired: %d\n", sigtimedwait(&usr1, NULL, &wait) == SIGUSR1);
+    printf("not early: %d\n", read_clock(clock_of(p, SCHED)) >= 20000000);
+    timer_delete(timer);
+    say("timer_create on child's thread clock",
+        timer_create(clock_of(p, SCHED | THREAD), &sev, &timer));
     printf("clock_getcpuclockid child: %d\n", clock_getcpuclockid(p, &c));
     long long r = read_clock(c);
     printf("child's process clock: %d\n", r >= 0);

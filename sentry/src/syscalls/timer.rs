@@ -35,19 +35,22 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
 const TIMER_ABSTIME: u32 = 1;
 
 /// The clock of a `timer_create` clock id. The alarm clocks are EPERM (no
-/// `CAP_WAKE_ALARM`), clocks without timers EOPNOTSUPP, as on Linux. Deviations: CLOCK_TAI
-/// and the CPU clocks of other processes are EINVAL; a thread's CPU clock counts user and
-/// system time whichever it names.
+/// `CAP_WAKE_ALARM`), clocks without timers EOPNOTSUPP, as on Linux; a CPU clock id names
+/// what `cpu_clock_owner` finds (another process's too). Deviations: CLOCK_TAI is EINVAL;
+/// a thread's CPU clock counts user and system time whichever it names.
 fn timer_clock(task: &Task, id: i32) -> Result<TimerClock, Errno> {
     if id < 0 {
-        return match cpu_clock_owner(task, id, false)? {
-            CpuClockOwner::Thread(t) => Ok(TimerClock::ThreadCpu(Arc::downgrade(&t))),
+        let user_only = id & CPUCLOCK_WHICH == CPUCLOCK_VIRT;
+        return Ok(match cpu_clock_owner(task, id, false)? {
+            CpuClockOwner::Thread(t) => TimerClock::ThreadCpu(Arc::downgrade(&t)),
             CpuClockOwner::Process(g) if Arc::ptr_eq(&g, task.tg()) => {
-                let user_only = id & CPUCLOCK_WHICH == CPUCLOCK_VIRT;
-                Ok(TimerClock::ProcessCpu { user_only })
+                TimerClock::ProcessCpu { user_only }
             }
-            CpuClockOwner::Process(_) => Err(Errno::EINVAL),
-        };
+            CpuClockOwner::Process(g) => TimerClock::OtherProcessCpu {
+                of: Arc::downgrade(&g),
+                user_only,
+            },
+        });
     }
     match id {
         CLOCK_PROCESS_CPUTIME_ID => Ok(TimerClock::ProcessCpu { user_only: false }),
