@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use snare_abi::file::{Timespec, Timeval};
+use snare_abi::time::{
+    cpuclock_pid, CLOCKFD, CPUCLOCK_PERTHREAD, CPUCLOCK_SCHED, CPUCLOCK_VIRT, CPUCLOCK_WHICH,
+};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
@@ -192,13 +195,6 @@ fn now(task: &Task, clock: i32) -> Result<Duration, Errno> {
     }
 }
 
-/// Bits of a CPU clock id (`clock_getcpuclockid(3)`, `pthread_getcpuclockid(3)`):
-/// `~pid << 3 | CPUCLOCK_PERTHREAD? | which`, `which` one of PROF (0), VIRT (1), SCHED (2).
-pub(super) const CPUCLOCK_PERTHREAD: i32 = 4;
-pub(super) const CPUCLOCK_WHICH: i32 = 3;
-pub(super) const CPUCLOCK_VIRT: i32 = 1;
-pub(super) const CPUCLOCK_SCHED: i32 = 2;
-
 /// Whose CPU time a CPU clock id counts.
 pub(super) enum CpuClockOwner {
     Thread(Arc<TaskHandle>),
@@ -210,10 +206,10 @@ pub(super) enum CpuClockOwner {
 /// process, a process clock a process (by its tgid, or, when the clock is read, by the
 /// caller's own tid). EINVAL for anything else, and for `which` 3 (an fd clock's).
 pub(super) fn cpu_clock_owner(task: &Task, id: i32, gettime: bool) -> Result<CpuClockOwner, Errno> {
-    if id >= 0 || id & CPUCLOCK_WHICH == CPUCLOCK_WHICH {
+    if id >= 0 || id & CPUCLOCK_WHICH == CLOCKFD {
         return Err(Errno::EINVAL);
     }
-    let pid = !(id >> 3);
+    let pid = cpuclock_pid(id);
     let thread = id & CPUCLOCK_PERTHREAD != 0;
     if pid == 0 {
         return Ok(if thread {
@@ -354,8 +350,9 @@ fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const TIMER_ABSTIME: u32 = 1;
     let clock = i32_(a[0]);
     // The caller's own thread CPU clock can't be slept on (it would never advance).
-    let own_thread_clock =
-        clock < 0 && clock & CPUCLOCK_PERTHREAD != 0 && [0, task.tid].contains(&!(clock >> 3));
+    let own_thread_clock = clock < 0
+        && clock & CPUCLOCK_PERTHREAD != 0
+        && [0, task.tid].contains(&cpuclock_pid(clock));
     if clock == CLOCK_THREAD_CPUTIME_ID || own_thread_clock {
         return Err(Errno::EINVAL);
     }

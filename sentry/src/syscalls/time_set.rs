@@ -11,6 +11,7 @@ use snare_abi::file::{Timespec, Timeval};
 use snare_abi::sched::{
     Timex, ADJ_ADJTIME, ADJ_OFFSET, ADJ_OFFSET_READONLY, STA_UNSYNC, TIME_ERROR,
 };
+use snare_abi::time::{CLOCKFD, CPUCLOCK_PERTHREAD, CPUCLOCK_WHICH};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
@@ -52,7 +53,7 @@ fn clock(id: i32) -> Result<Clock, Errno> {
         // The caller's own CPU clocks have no setter at all (EINVAL, not EPERM).
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(Clock::Other),
         1 | 4..=9 | 11 => Ok(Clock::Other),
-        i if i < 0 && i & 7 == 3 => Ok(Clock::Fd),
+        i if i < 0 && i & (CPUCLOCK_PERTHREAD | CPUCLOCK_WHICH) == CLOCKFD => Ok(Clock::Fd),
         i if i < 0 => Ok(Clock::Cpu),
         _ => Err(Errno::EINVAL),
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use snare_abi::signal::{
     Sigevent, SIGALRM, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID,
 };
+use snare_abi::time::{CPUCLOCK_VIRT, CPUCLOCK_WHICH};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
@@ -13,8 +14,7 @@ use super::arg::{i32_, u32_};
 use super::ipc::{read_timespec, write_itimerspec};
 use super::time::{
     cpu_clock_owner, CpuClockOwner, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW,
-    CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME_COARSE, CLOCK_THREAD_CPUTIME_ID, CPUCLOCK_VIRT,
-    CPUCLOCK_WHICH,
+    CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME_COARSE, CLOCK_THREAD_CPUTIME_ID,
 };
 use super::Handler;
 use crate::kernel::process::lock;
