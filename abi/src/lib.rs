@@ -20,6 +20,7 @@ pub mod sched;
 pub mod seccomp;
 pub mod signal;
 pub mod socket;
+pub mod time;
 pub mod tty;
 
 pub use errno::Errno;

@@ -1373,17 +1373,22 @@ fn clock_id(v: i32) -> String {
         return lookup(v as u64, CLOCK_IDS).map_or_else(|| v.to_string(), str::to_owned);
     }
     // Negative ids: `(~pid << 3) | which`, <linux/posix-timers.h>.
-    let id = !(v >> 3);
-    if v & 7 == 3 {
+    use snare_abi::time::*;
+    let id = cpuclock_pid(v);
+    if v & (CPUCLOCK_PERTHREAD | CPUCLOCK_WHICH) == CLOCKFD {
         return format!("FD_TO_CLOCKID({id})");
     }
-    let which = match v & 3 {
-        0 => "CPUCLOCK_PROF",
-        1 => "CPUCLOCK_VIRT",
-        2 => "CPUCLOCK_SCHED",
+    let which = match v & CPUCLOCK_WHICH {
+        CPUCLOCK_PROF => "CPUCLOCK_PROF",
+        CPUCLOCK_VIRT => "CPUCLOCK_VIRT",
+        CPUCLOCK_SCHED => "CPUCLOCK_SCHED",
         _ => return v.to_string(),
     };
-    let scope = if v & 4 != 0 { "THREAD" } else { "PROCESS" };
+    let scope = if v & CPUCLOCK_PERTHREAD != 0 {
+        "THREAD"
+    } else {
+        "PROCESS"
+    };
     format!("MAKE_{scope}_CPUCLOCK({id}, {which})")
 }
 

@@ -23,6 +23,13 @@ fn timers() {
     c_program("timers", &[]);
 }
 
+/// CPU-time clocks by id: the caller's, another thread's, another process's, and the ids
+/// Linux refuses, in clock_gettime, clock_getres and clock_nanosleep (`cpu_clocks.c`).
+#[test]
+fn cpu_clocks() {
+    c_program("cpu_clocks", &[]);
+}
+
 /// Children's CPU time: getrusage(RUSAGE_CHILDREN), times' cutime, wait4's and waitid's
 /// rusage, a grandchild's counted through its parent, WNOWAIT not counting (`cputime.c`).
 #[test]
@@ -47,7 +54,8 @@ fn signal_before_the_first_run() {
     c_program("signal_newborn", &[]);
 }
 
-/// A pidfd in poll and epoll: readable once its process exits (`pidfd.c`).
+/// A pidfd in poll and epoll: readable once its process exits; an open /proc/PID directory
+/// as a pidfd for pidfd_send_signal (`pidfd.c`).
 #[test]
 fn pidfd_events() {
     c_program("pidfd", &[]);

@@ -111,6 +111,12 @@ pub enum TimerClock {
     },
     /// One thread's CPU time (CLOCK_THREAD_CPUTIME_ID): stops when the thread is gone.
     ThreadCpu(Weak<TaskHandle>),
+    /// Another process's CPU time (its clock by id), `user_only` for its VIRT clock: stops
+    /// when that process is gone.
+    OtherProcessCpu {
+        of: Weak<ThreadGroup>,
+        user_only: bool,
+    },
 }
 
 /// What an expiry does.
@@ -185,6 +191,10 @@ impl PosixTimer {
             TimerClock::ThreadCpu(t) => {
                 let (u, s) = thread_cpu(&*t.upgrade()?);
                 Some(Duration::from_micros(u + s))
+            }
+            TimerClock::OtherProcessCpu { of, user_only } => {
+                let (user, total) = process_cpu(&*of.upgrade()?);
+                Some(if *user_only { user } else { total })
             }
         }
     }

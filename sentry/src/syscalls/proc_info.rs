@@ -158,6 +158,7 @@ fn info_of(
         },
         vm_lck_kb: mm.locked_bytes() / 1024,
         personality: sched.personality,
+        group: Arc::downgrade(tg),
     }
 }
 
@@ -165,10 +166,13 @@ fn info_of(
 /// leader's published view (another thread's once the leader is gone); a zombie, or a
 /// process between its threads' views, shows its ids and name only.
 pub(crate) fn other_process(k: &Kernel, pid: i32, cpu: bool) -> Option<ProcessInfo> {
-    let tg: Arc<ThreadGroup> = crate::kernel::process::lock(&k.pids)
-        .groups
-        .get(&pid)
-        .cloned()?;
+    // A thread's id that is not a process's names its process, as Linux's unlisted
+    // `/proc/<tid>` directories do (the view is the process's, as in `task/<tid>`).
+    let tg: Arc<ThreadGroup> = {
+        let pids = crate::kernel::process::lock(&k.pids);
+        pids.group(pid)
+            .or_else(|| pids.task(pid).map(|t| t.tg.clone()))?
+    };
     let threads: Vec<Arc<TaskHandle>> = tg.state().threads.clone();
     let viewed = threads.iter().find_map(|h| {
         let v = crate::kernel::process::lock(&h.view);
@@ -184,7 +188,7 @@ pub(crate) fn other_process(k: &Kernel, pid: i32, cpu: bool) -> Option<ProcessIn
         None => {
             let st = tg.state();
             ProcessInfo {
-                pid,
+                pid: tg.tgid,
                 ppid: tg.ppid(),
                 uid: st.creds.euid,
                 gid: st.creds.egid,
@@ -197,6 +201,7 @@ pub(crate) fn other_process(k: &Kernel, pid: i32, cpu: bool) -> Option<ProcessIn
                 sid: st.sid,
                 state: if st.zombie.is_some() { b'Z' } else { b'S' },
                 priority: 20,
+                group: Arc::downgrade(&tg),
                 ..ProcessInfo::default()
             }
         }

@@ -509,13 +509,29 @@ pub(super) fn pidfd_process(task: &Task, fd: i32) -> Result<Arc<ThreadGroup>, Er
         .ok_or(Errno::EBADF)
 }
 
-/// Implements `pidfd_send_signal(2)`.
+/// The process `pidfd_send_signal` signals through `fd`: a pidfd's, or that of an open
+/// `/proc/<pid>` directory (ESRCH once that process is reaped: its pid then names no one,
+/// or another).
+fn signal_target(task: &Task, fd: i32) -> Result<Arc<ThreadGroup>, Errno> {
+    let f = task.fds.get(fd)?;
+    let any = (*f).as_any();
+    if let Some(p) = any.downcast_ref::<crate::kernel::pidfd::PidFd>() {
+        return Ok(p.tg.clone());
+    }
+    let process = any
+        .downcast_ref::<crate::vfs::procfs::ProcFile>()
+        .and_then(|p| p.process())
+        .ok_or(Errno::EBADF)?;
+    process.upgrade().ok_or(Errno::ESRCH)
+}
+
+/// Implements `pidfd_send_signal(2)`: through a pidfd or an open `/proc/<pid>` directory.
 fn sys_pidfd_send_signal(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let sig = i32_(a[1]);
     if a[3] != 0 {
         return Err(Errno::EINVAL);
     }
-    let g = pidfd_process(task, i32_(a[0]))?;
+    let g = signal_target(task, i32_(a[0]))?;
     if g.state().zombie.is_some() {
         return Err(Errno::ESRCH);
     }

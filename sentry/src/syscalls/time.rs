@@ -1,13 +1,19 @@
-//! Time and randomness: clock_gettime and friends, nanosleep, getrandom, sysinfo, times.
+//! Time and randomness: clock_gettime and friends (CPU-time clocks by id included:
+//! `cpu_clock_owner`), nanosleep, getrandom, sysinfo, times.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use snare_abi::file::{Timespec, Timeval};
+use snare_abi::time::{
+    cpuclock_pid, CLOCKFD, CPUCLOCK_PERTHREAD, CPUCLOCK_SCHED, CPUCLOCK_VIRT, CPUCLOCK_WHICH,
+};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{i32_, len, u32_};
 use super::Handler;
+use crate::kernel::process::{lock, TaskHandle, ThreadGroup};
 use crate::kernel::{RestartBlock, Task};
 use crate::mm::GuestMemory;
 
@@ -167,8 +173,65 @@ fn now(task: &Task, clock: i32) -> Result<Duration, Errno> {
             let (u, s) = guest_cpu_us(task);
             Ok(Duration::from_micros(u + s))
         }
+        id if id < 0 => {
+            let (u, s) = match cpu_clock_owner(task, id, true)? {
+                CpuClockOwner::Thread(t) => crate::kernel::timers::thread_cpu(&t),
+                CpuClockOwner::Process(g) => {
+                    let (u, total) = crate::kernel::timers::process_cpu(&g);
+                    let u = u.as_micros() as u64;
+                    (u, (total.as_micros() as u64).saturating_sub(u))
+                }
+            };
+            // VIRT counts user time; PROF and SCHED all of it (SCHED is the scheduler's
+            // runtime, which the stubs' accounting is).
+            let us = if id & CPUCLOCK_WHICH == CPUCLOCK_VIRT {
+                u
+            } else {
+                u + s
+            };
+            Ok(Duration::from_micros(us))
+        }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// Whose CPU time a CPU clock id counts.
+pub(super) enum CpuClockOwner {
+    Thread(Arc<TaskHandle>),
+    Process(Arc<ThreadGroup>),
+}
+
+/// The thread or process a negative clock id names (Linux's `pid_for_clock`): pid 0 is the
+/// caller (its thread or its process); a thread clock must name a thread of the caller's
+/// process, a process clock a process (by its tgid, or, when the clock is read, by the
+/// caller's own tid). EINVAL for anything else, and for `which` 3 (an fd clock's).
+pub(super) fn cpu_clock_owner(task: &Task, id: i32, gettime: bool) -> Result<CpuClockOwner, Errno> {
+    if id >= 0 || id & CPUCLOCK_WHICH == CLOCKFD {
+        return Err(Errno::EINVAL);
+    }
+    let pid = cpuclock_pid(id);
+    let thread = id & CPUCLOCK_PERTHREAD != 0;
+    if pid == 0 {
+        return Ok(if thread {
+            CpuClockOwner::Thread(task.handle.clone())
+        } else {
+            CpuClockOwner::Process(task.tg().clone())
+        });
+    }
+    let pids = lock(&task.k.pids);
+    if thread {
+        return pids
+            .task(pid)
+            .filter(|t| Arc::ptr_eq(&t.tg, task.tg()))
+            .map(CpuClockOwner::Thread)
+            .ok_or(Errno::EINVAL);
+    }
+    if gettime && pid == task.tid {
+        return Ok(CpuClockOwner::Process(task.tg().clone()));
+    }
+    pids.group(pid)
+        .map(CpuClockOwner::Process)
+        .ok_or(Errno::EINVAL)
 }
 
 pub(super) fn timespec(d: Duration) -> Timespec {
@@ -178,7 +241,9 @@ pub(super) fn timespec(d: Duration) -> Timespec {
     }
 }
 
-/// Implements `clock_gettime(2)` (the guest's vDSO answers most calls without trapping).
+/// Implements `clock_gettime(2)` (the guest's vDSO answers most calls without trapping; CPU
+/// clocks come here). Deviation: a SCHED CPU clock reads the stub thread's user + system
+/// time, not a scheduler runtime.
 fn sys_clock_gettime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let t = timespec(now(task, i32_(a[0]))?);
     task.mm.write(a[1], snare_abi::pod::as_bytes(&t))?;
@@ -188,8 +253,18 @@ fn sys_clock_gettime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 /// Implements `clock_getres(2)`.
 fn sys_clock_getres(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     let clock = i32_(a[0]);
-    now(task, clock)?;
-    let res = if clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE {
+    if clock < 0 {
+        // Linux checks a CPU clock's owner here as for setting it: no tid for a process.
+        cpu_clock_owner(task, clock, false)?;
+    } else {
+        now(task, clock)?;
+    }
+    // A scheduler tick (Linux's 1 s / HZ; HZ is 250 on the usual distribution kernels) for
+    // the coarse clocks and the tick-counted CPU clocks (PROF, VIRT).
+    let tick = clock == CLOCK_REALTIME_COARSE
+        || clock == CLOCK_MONOTONIC_COARSE
+        || (clock < 0 && clock & CPUCLOCK_WHICH != CPUCLOCK_SCHED);
+    let res = if tick {
         Duration::from_millis(4)
     } else {
         Duration::from_nanos(1)
@@ -274,7 +349,11 @@ fn sys_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
 fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
     const TIMER_ABSTIME: u32 = 1;
     let clock = i32_(a[0]);
-    if clock == CLOCK_THREAD_CPUTIME_ID {
+    // The caller's own thread CPU clock can't be slept on (it would never advance).
+    let own_thread_clock = clock < 0
+        && clock & CPUCLOCK_PERTHREAD != 0
+        && [0, task.tid].contains(&cpuclock_pid(clock));
+    if clock == CLOCK_THREAD_CPUTIME_ID || own_thread_clock {
         return Err(Errno::EINVAL);
     }
     let flags = super::arg::check_flags(u32_(a[1]), TIMER_ABSTIME)?;

@@ -11,13 +11,13 @@ use snare_abi::file::{Timespec, Timeval};
 use snare_abi::sched::{
     Timex, ADJ_ADJTIME, ADJ_OFFSET, ADJ_OFFSET_READONLY, STA_UNSYNC, TIME_ERROR,
 };
+use snare_abi::time::{CLOCKFD, CPUCLOCK_PERTHREAD, CPUCLOCK_WHICH};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::i32_;
 use super::time::{CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
 use super::Handler;
-use crate::kernel::process::lock;
 use crate::kernel::Task;
 use crate::mm::GuestMemory;
 
@@ -53,28 +53,9 @@ fn clock(id: i32) -> Result<Clock, Errno> {
         // The caller's own CPU clocks have no setter at all (EINVAL, not EPERM).
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(Clock::Other),
         1 | 4..=9 | 11 => Ok(Clock::Other),
-        i if i < 0 && i & 7 == 3 => Ok(Clock::Fd),
+        i if i < 0 && i & (CPUCLOCK_PERTHREAD | CPUCLOCK_WHICH) == CLOCKFD => Ok(Clock::Fd),
         i if i < 0 => Ok(Clock::Cpu),
         _ => Err(Errno::EINVAL),
-    }
-}
-
-/// A negative CPU clock id's check (Linux's `validate_clock_permissions`): its type must be
-/// known and its thread or process (pid 0: the caller's) exist, else EINVAL.
-fn cpu_clock_exists(task: &Task, id: i32) -> bool {
-    if id & 3 == 3 {
-        return false;
-    }
-    let pid = !(id >> 3);
-    if pid == 0 {
-        return true;
-    }
-    let pids = lock(&task.k.pids);
-    if id & 4 != 0 {
-        pids.task(pid)
-            .is_some_and(|t| std::sync::Arc::ptr_eq(&t.tg, task.tg()))
-    } else {
-        pids.group(pid).is_some()
     }
 }
 
@@ -97,7 +78,7 @@ fn sys_clock_settime(task: &mut Task, a: [u64; 6]) -> Result<u64, Errno> {
             }
             Err(Errno::EPERM)
         }
-        Clock::Cpu if cpu_clock_exists(task, id) => Err(Errno::EPERM),
+        Clock::Cpu if super::time::cpu_clock_owner(task, id, false).is_ok() => Err(Errno::EPERM),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use snare_abi::signal::{
     Sigevent, SIGALRM, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID,
 };
+use snare_abi::time::{CPUCLOCK_VIRT, CPUCLOCK_WHICH};
 use snare_abi::Errno;
 use snare_syscalls_table::nr;
 
 use super::arg::{i32_, u32_};
 use super::ipc::{read_timespec, write_itimerspec};
 use super::time::{
-    CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME_COARSE,
-    CLOCK_THREAD_CPUTIME_ID,
+    cpu_clock_owner, CpuClockOwner, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW,
+    CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME_COARSE, CLOCK_THREAD_CPUTIME_ID,
 };
 use super::Handler;
 use crate::kernel::process::lock;
@@ -33,38 +34,23 @@ pub(super) const HANDLERS: &[(u32, Handler)] = &[
 /// `timer_settime` flag: the value is a time on the timer's clock.
 const TIMER_ABSTIME: u32 = 1;
 
-/// Bits of a CPU clock id (`clock_getcpuclockid(3)`, and what glibc passes for
-/// CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID): `~pid << 3 | perthread | which`.
-const CPUCLOCK_PERTHREAD: i32 = 4;
-const CPUCLOCK_WHICH: i32 = 3;
-const CPUCLOCK_VIRT: i32 = 1;
-
 /// The clock of a `timer_create` clock id. The alarm clocks are EPERM (no
-/// `CAP_WAKE_ALARM`), clocks without timers EOPNOTSUPP, as on Linux. Deviations: CLOCK_TAI
-/// and the CPU clocks of other processes are EINVAL; a thread's CPU clock counts user and
-/// system time whichever it names.
+/// `CAP_WAKE_ALARM`), clocks without timers EOPNOTSUPP, as on Linux; a CPU clock id names
+/// what `cpu_clock_owner` finds (another process's too). Deviations: CLOCK_TAI is EINVAL;
+/// a thread's CPU clock counts user and system time whichever it names.
 fn timer_clock(task: &Task, id: i32) -> Result<TimerClock, Errno> {
     if id < 0 {
-        let pid = !(id >> 3);
-        if id & CPUCLOCK_WHICH == CPUCLOCK_WHICH {
-            return Err(Errno::EINVAL);
-        }
-        if id & CPUCLOCK_PERTHREAD != 0 {
-            let t = if pid == 0 {
-                task.handle.clone()
-            } else {
-                lock(&task.k.pids)
-                    .task(pid)
-                    .filter(|t| t.tg.tgid == task.tgid())
-                    .ok_or(Errno::EINVAL)?
-            };
-            return Ok(TimerClock::ThreadCpu(Arc::downgrade(&t)));
-        }
-        if pid != 0 && pid != task.tgid() {
-            return Err(Errno::EINVAL);
-        }
         let user_only = id & CPUCLOCK_WHICH == CPUCLOCK_VIRT;
-        return Ok(TimerClock::ProcessCpu { user_only });
+        return Ok(match cpu_clock_owner(task, id, false)? {
+            CpuClockOwner::Thread(t) => TimerClock::ThreadCpu(Arc::downgrade(&t)),
+            CpuClockOwner::Process(g) if Arc::ptr_eq(&g, task.tg()) => {
+                TimerClock::ProcessCpu { user_only }
+            }
+            CpuClockOwner::Process(g) => TimerClock::OtherProcessCpu {
+                of: Arc::downgrade(&g),
+                user_only,
+            },
+        });
     }
     match id {
         CLOCK_PROCESS_CPUTIME_ID => Ok(TimerClock::ProcessCpu { user_only: false }),

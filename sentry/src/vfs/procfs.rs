@@ -10,7 +10,9 @@
 //! The tree: `/proc/{<pid>, self, thread-self, cpuinfo, meminfo, stat, uptime, loadavg,
 //! filesystems, mounts, net, version, sys, sysvipc}`; `<pid>` (and `<pid>/task/<pid>`) hold `maps,
 //! status, stat, statm, cmdline, environ, comm, exe, cwd, root, fd/, mounts, mountinfo, net/`
-//! (and `task/`); `net` (`/proc/net` is a link to `self/net`) holds `arp, dev, dev_mcast,
+//! (and `task/`); a thread's id that is not its process's opens (unlisted, as on Linux) as
+//! its process's `<pid>`; an open `<pid>` directory names its process, which
+//! `pidfd_send_signal` takes for a pidfd ([`ProcFile::process`]); `net` (`/proc/net` is a link to `self/net`) holds `arp, dev, dev_mcast,
 //! if_inet6, igmp, igmp6, ipv6_route, netstat, raw, raw6, route, snmp, snmp6, tcp, tcp6, udp,
 //! udp6, unix`, whose text the caller writes ([`NetFile`]);
 //! `sys/kernel/{hostname, osrelease, ostype, pid_max}` and the IPC namespace's
@@ -125,6 +127,8 @@ pub struct ProcessInfo {
     pub vm_lck_kb: u64,
     /// `personality(2)` of the thread.
     pub personality: u32,
+    /// The process itself: an open `<pid>` directory names it (`pidfd_send_signal(2)`).
+    pub group: std::sync::Weak<crate::kernel::process::ThreadGroup>,
 }
 
 /// The processes a `/proc` walk can reach: the caller's snapshot, every pid, and another
@@ -773,12 +777,16 @@ impl Procfs {
                 Entry::Link(_) => Body::Path,
             }
         };
+        // Linux takes an open (not O_PATH) `<pid>` directory for a pidfd.
+        let process = (found.entry == Entry::Dir(DirId::Pid) && !matches!(body, Body::Path))
+            .then(|| found.who.group.clone());
         Ok(Arc::new(ProcFile {
             path,
             stat,
             flags: kept,
             body,
             pos: Mutex::new(0),
+            process,
         }))
     }
 
@@ -1568,6 +1576,8 @@ pub struct ProcFile {
     body: Body,
     /// File offset, or index of the next directory entry.
     pos: Mutex<u64>,
+    /// The process of an open `<pid>` directory.
+    process: Option<std::sync::Weak<crate::kernel::process::ThreadGroup>>,
 }
 
 impl ProcFile {
@@ -1579,7 +1589,14 @@ impl ProcFile {
             flags: o::RDONLY,
             body: Body::File(text),
             pos: Mutex::new(0),
+            process: None,
         }
+    }
+
+    /// The process this is the open `/proc/<pid>` directory of, if it is one (it may be
+    /// gone since).
+    pub(crate) fn process(&self) -> Option<&std::sync::Weak<crate::kernel::process::ThreadGroup>> {
+        self.process.as_ref()
     }
 
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
