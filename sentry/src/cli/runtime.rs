@@ -100,10 +100,11 @@ pub fn run(global: &GlobalArgs, words: Vec<OsString>) -> ExitCode {
     // create and run hand their stdio to the container's init: nothing else the caller
     // left open may reach it (containerd's shim leaks its ttrpc socket as fd 3), but the
     // `--preserve-fds` it names.
+    // (exec refuses a count other than 0 itself, in its own words and status.)
     let keep = match &parsed.command {
         RuntimeCommand::Create(a) => Some(a.preserve_fds),
         RuntimeCommand::Run(a) => Some(a.preserve_fds),
-        RuntimeCommand::Exec(a) => Some(a.preserve_fds),
+        RuntimeCommand::Exec(_) => Some(0),
         _ => None,
     };
     let mut preserved = Vec::new();
