@@ -54,6 +54,14 @@ fn signal_before_the_first_run() {
     c_program("signal_newborn", &[]);
 }
 
+/// `process_vm_readv`/`process_vm_writev` and `pidfd_getfd` between sandbox processes
+/// (`process_vm.c`): scattered iovecs, a transfer cut at an unmapped page, the errors and
+/// the ptrace-style permission check.
+#[test]
+fn process_vm_and_pidfd_getfd() {
+    c_program("process_vm", &[]);
+}
+
 /// A pidfd in poll and epoll: readable once its process exits; an open /proc/PID directory
 /// as a pidfd for pidfd_send_signal (`pidfd.c`).
 #[test]

@@ -27,7 +27,7 @@ fn cap_sys_ptrace(task: &Task) -> bool {
 /// Linux's `ptrace_may_access(PTRACE_MODE_READ_REALCREDS)`: a thread of the caller's own
 /// process; else one whose real, effective and saved uids and gids all are the caller's
 /// real ones; else CAP_SYS_PTRACE.
-fn may_inspect(task: &Task, t: &TaskHandle) -> bool {
+pub(super) fn may_inspect(task: &Task, t: &TaskHandle) -> bool {
     if Arc::ptr_eq(&t.tg, task.tg()) {
         return true;
     }
@@ -40,9 +40,9 @@ fn may_inspect(task: &Task, t: &TaskHandle) -> bool {
 
 /// A thread's address space, fd table and file-system context: the caller's own, another's
 /// as it publishes them (ESRCH once it is exiting).
-type Parts = (Arc<MemoryManager>, Arc<FdTable>, Arc<FsContext>);
+pub(super) type Parts = (Arc<MemoryManager>, Arc<FdTable>, Arc<FsContext>);
 
-fn parts(task: &Task, t: &TaskHandle) -> Result<Parts, Errno> {
+pub(super) fn parts(task: &Task, t: &TaskHandle) -> Result<Parts, Errno> {
     if t.tid == task.tid {
         return Ok((task.mm.clone(), task.fds.clone(), task.fs.clone()));
     }

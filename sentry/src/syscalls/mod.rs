@@ -22,6 +22,7 @@ mod path;
 mod poll;
 mod proc_info;
 mod process;
+mod process_vm;
 mod read_write;
 mod sched;
 mod seccomp;
@@ -72,6 +73,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         mqueue::HANDLERS,
         poll::HANDLERS,
         process::HANDLERS,
+        process_vm::HANDLERS,
         read_write::HANDLERS,
         seccomp::HANDLERS,
         sched::HANDLERS,
