@@ -24,6 +24,7 @@ mod proc_info;
 mod process;
 mod process_vm;
 mod read_write;
+mod refused;
 mod sched;
 mod seccomp;
 mod signal;
@@ -75,6 +76,7 @@ static TABLE: LazyLock<[Option<Handler>; TABLE_LEN]> = LazyLock::new(|| {
         process::HANDLERS,
         process_vm::HANDLERS,
         read_write::HANDLERS,
+        refused::HANDLERS,
         seccomp::HANDLERS,
         sched::HANDLERS,
         signal::HANDLERS,
@@ -290,21 +292,27 @@ pub(crate) mod arg {
 /// The most bytes one read/write call moves (Linux's MAX_RW_COUNT).
 pub(crate) const MAX_RW: usize = 0x7fff_f000;
 
-/// The support table `snare syscalls` prints: every x86-64 syscall, implemented or ENOSYS.
+/// The support table `snare syscalls` prints: every x86-64 syscall, implemented, refused
+/// as in a container (EPERM, with what Linux would need), or ENOSYS.
 pub fn support_table() -> String {
     let mut out = String::new();
-    let mut n = 0;
-    let mut total = 0;
+    let (mut n, mut refused_n, mut total) = (0, 0, 0);
     for s in snare_syscalls_table::all() {
         total += 1;
-        let state = if implemented(s.nr) {
+        let state = if let Some(why) = refused::reason(s.nr) {
+            refused_n += 1;
+            format!("EPERM ({why})")
+        } else if implemented(s.nr) {
             n += 1;
-            "implemented"
+            "implemented".to_string()
         } else {
-            "ENOSYS"
+            "ENOSYS".to_string()
         };
         out.push_str(&format!("{:>4}  {:<24} {state}\n", s.nr, s.name));
     }
-    out.push_str(&format!("{n} of {total} syscalls implemented\n"));
+    out.push_str(&format!(
+        "{n} of {total} syscalls implemented, {refused_n} refused as in a container (EPERM), {} ENOSYS\n",
+        total - n - refused_n
+    ));
     out
 }
