@@ -148,13 +148,17 @@ pub(crate) fn stdio_of(host: [Option<std::os::fd::OwnedFd>; 3]) -> FdTable {
     let names = ["/dev/stdin", "/dev/stdout", "/dev/stderr"];
     for ((n, name), fd) in names.iter().enumerate().zip(host) {
         let Some(fd) = fd else { continue };
-        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)
-            .map(|f| f as u32 & (o::ACCMODE | o::APPEND | o::NONBLOCK))
-            .unwrap_or(o::RDWR);
-        let file = HostFile::from_host_fd(fd, name, flags);
-        let _ = fds.install_at(n as i32, Arc::new(file), false, i32::MAX);
+        let _ = fds.install_at(n as i32, host_file(fd, name), false, i32::MAX);
     }
     fds
+}
+
+/// A host fd handed to the guest (stdio, `--preserve-fds`), with the host's access flags.
+fn host_file(fd: std::os::fd::OwnedFd, name: &str) -> Arc<HostFile> {
+    let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)
+        .map(|f| f as u32 & (o::ACCMODE | o::APPEND | o::NONBLOCK))
+        .unwrap_or(o::RDWR);
+    Arc::new(HostFile::from_host_fd(fd, name, flags))
 }
 
 /// The guest's terminal as its fds 0, 1 and 2.
@@ -508,11 +512,7 @@ pub fn run_gated(req: &DoRequest, mut gate: Option<&mut dyn Gate>) -> Result<i32
         let fd = fd
             .try_clone()
             .map_err(|e| err(125, format!("--preserve-fds: {e}")))?;
-        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)
-            .map(|f| f as u32 & (o::ACCMODE | o::APPEND | o::NONBLOCK))
-            .unwrap_or(o::RDWR);
-        let file = HostFile::from_host_fd(fd, name, flags);
-        let _ = stdio.install_at(3 + i as i32, Arc::new(file), false, i32::MAX);
+        let _ = stdio.install_at(3 + i as i32, host_file(fd, name), false, i32::MAX);
     }
     let bridge = terminal.map(|(b, _)| b);
     // Until the gate opens, a signal is for the sandbox as a whole (`before_start`).

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +76,10 @@ int main(void) {
     SHOW("no such pid", syscall(SYS_process_vm_readv, 999999, local, 2, remote, 2, 0));
     SHOW("bad iovec array", syscall(SYS_process_vm_readv, child, (void *)8, 2, remote, 2, 0));
     SHOW("nothing asked", syscall(SYS_process_vm_readv, child, local, 0, remote, 0, 0));
+    // Huge local lengths (their sum past 2^64): only what the remote side has moves.
+    struct iovec huge[2] = {{big, (size_t)SSIZE_MAX}, {big, (size_t)SSIZE_MAX}};
+    struct iovec ten = {shared_text, 10};
+    SHOW("huge local lengths", syscall(SYS_process_vm_readv, child, huge, 2, &ten, 1, 0));
 
     write(go[1], "g", 1);
     read(done[0], &c, 1);

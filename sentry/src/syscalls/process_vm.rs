@@ -47,6 +47,15 @@ fn transfer(task: &mut Task, a: [u64; 6], write: bool) -> Result<u64, Errno> {
     }
     let local = iovecs(task, a[1], a[2])?;
     let remote = iovecs(task, a[3], a[4])?;
+    // The caller's own vectors must lie in user space (Linux's `access_ok` on import).
+    const USER_END: u64 = 0x7fff_ffff_f000;
+    if local.iter().any(|l| {
+        l.iov_base
+            .checked_add(l.iov_len)
+            .is_none_or(|e| e > USER_END)
+    }) {
+        return Err(Errno::EFAULT);
+    }
     let target = find(task, i32_(a[0]))?;
     if !may_inspect(task, &target) {
         return Err(Errno::EPERM);
@@ -88,9 +97,10 @@ fn transfer(task: &mut Task, a: [u64; 6], write: bool) -> Result<u64, Errno> {
             loff += n as u64;
         }
     }
-    let asked: u64 = remote.iter().map(|r| r.iov_len).sum();
-    let room: u64 = local.iter().map(|l| l.iov_len).sum();
-    if moved == 0 && asked.min(room) > 0 {
+    // Guest lengths: up to 1024 of isize::MAX each, so the sums saturate.
+    let total =
+        |v: &[snare_abi::file::Iovec]| v.iter().fold(0u64, |s, e| s.saturating_add(e.iov_len));
+    if moved == 0 && total(&remote).min(total(&local)) > 0 {
         return Err(Errno::EFAULT);
     }
     Ok(moved)

@@ -818,21 +818,8 @@ fn job_control(task: &Task, file: &dyn FileDescription, access: TtyAccess) -> Re
     if orphaned(&task.k, pgid, sid) {
         return Err(Errno::EIO);
     }
-    let members: Vec<_> = crate::kernel::process::lock(&task.k.pids)
-        .groups
-        .values()
-        .filter(|g| {
-            let st = g.state();
-            st.pgid == pgid && st.zombie.is_none()
-        })
-        .cloned()
-        .collect();
-    for g in members {
-        crate::kernel::signal::send_to_group(
-            &g,
-            crate::kernel::signal::user_info(sig, snare_abi::signal::SI_KERNEL, 0, 0),
-        );
-    }
+    use crate::vfs::pty::JobControl;
+    crate::kernel::signal::TtySignals::new(&task.k).signal_pgrp(pgid, sig);
     Err(Errno::ERESTARTSYS)
 }
 
